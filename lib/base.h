@@ -1,0 +1,81 @@
+/* base: status codes, error messages, checked allocation and I/O, logging, progress, timing.
+ *
+ * Contract: library functions return gc_status; on failure they record a human-readable message
+ * (naming the file, line, key or source location involved, plus a hint where one helps) with
+ * gc_fail(), readable through gc_last_error() until the next failure on the same thread. Only the
+ * CLI prints errors and exits. gc_malloc/gc_calloc return NULL after recording an error; the caller
+ * owns and frees (free()) what they return. Logging and the progress bar write to stderr; the
+ * progress bar draws only when stderr is a terminal.
+ */
+#ifndef GC_BASE_H
+#define GC_BASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum {
+    GC_OK = 0,
+    GC_ERR_IO,      /* open/read/write/rename failed */
+    GC_ERR_NOMEM,   /* allocation failed */
+    GC_ERR_FORMAT,  /* malformed file: wrong magic, version, size, checksum, syntax */
+    GC_ERR_CONFIG,  /* config key unknown, ill-typed or out of range */
+    GC_ERR_ARG,     /* bad argument to a library call */
+    GC_ERR_DEVICE,  /* requested device not available */
+} gc_status;
+
+const char *gc_status_str(gc_status s);
+
+/* Record a failure message (printf-style) and return s. */
+gc_status gc_fail(gc_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The message of the last failure on this thread ("" when none). */
+const char *gc_last_error(void);
+
+/* Propagate a non-OK status. */
+#define GC_TRY(expr)                                                                               \
+    do {                                                                                           \
+        gc_status gc_try_s_ = (expr);                                                              \
+        if (gc_try_s_ != GC_OK) return gc_try_s_;                                                  \
+    } while (0)
+
+void *gc_malloc_at(size_t bytes, const char *file, int line);
+void *gc_calloc_at(size_t n, size_t size, const char *file, int line);
+#define gc_malloc(bytes) gc_malloc_at((bytes), __FILE__, __LINE__)
+#define gc_calloc(n, size) gc_calloc_at((n), (size), __FILE__, __LINE__)
+
+/* Read a whole file into a NUL-terminated buffer (caller frees). */
+gc_status gc_read_file(const char *path, char **data, size_t *size);
+
+/* Atomic write: data goes to "<path>.tmp.<pid>", is flushed and renamed over path. */
+typedef struct {
+    FILE *f;
+    char *path;
+    char *tmp_path;
+    int failed;
+} gc_atomic_file;
+gc_status gc_atomic_open(gc_atomic_file *af, const char *path);
+gc_status gc_atomic_write(gc_atomic_file *af, const void *data, size_t bytes);
+gc_status gc_atomic_commit(gc_atomic_file *af); /* fflush, fsync, rename; frees af */
+void gc_atomic_abort(gc_atomic_file *af);       /* remove the temp file; frees af */
+
+/* Logging to stderr; GC_LOG_LEVEL=0 silences info. */
+void gc_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void gc_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Progress bar on stderr, drawn only when stderr is a terminal. */
+typedef struct {
+    const char *label;
+    int64_t total;
+    int64_t done;
+    double t0;
+    double last_draw;
+    int enabled;
+} gc_progress;
+void gc_progress_init(gc_progress *p, const char *label, int64_t total);
+void gc_progress_update(gc_progress *p, int64_t done);
+void gc_progress_end(gc_progress *p);
+
+/* Monotonic wall clock in seconds. */
+double gc_now(void);
+
+#endif

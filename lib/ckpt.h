@@ -1,0 +1,35 @@
+/* ckpt: the project's checkpoint format and the llama2.c importer.
+ *
+ * Format (little-endian), version 1:
+ *   "GCRMCKPT" | u32 version | gc_model_config fields (8 x i32, 2 x f32) | u32 n_tensors |
+ *   n_tensors x { char name[24] | i32 ndim | i32 shape[3] | u64 offset | u64 size } (floats) |
+ *   u64 optim_step | u32 has_optim | f32 beta1, beta2, eps, weight_decay |
+ *   params (n_params f32) | [adam m (n_params f32) | adam v (n_params f32)] | u32 crc32 of all before
+ * The loader checks magic, version, config sense, the tensor table against the config, the exact
+ * file size and the checksum, and names the file and the problem on any mismatch. Saving writes a
+ * temporary file and renames it, so a killed save never leaves a complete-looking partial file.
+ *
+ * Ownership: gc_ckpt_load initialises *m (and *opt when given and the file holds optimizer state);
+ * the caller frees them with gc_model_free / gc_adamw_free. On failure nothing is left allocated.
+ */
+#ifndef GC_CKPT_H
+#define GC_CKPT_H
+
+#include "base.h"
+#include "model.h"
+#include "optim.h"
+
+#define GC_CKPT_VERSION 1
+
+gc_status gc_ckpt_save(const char *path, const gc_model *m, const gc_adamw *opt);
+/* opt may be NULL; *has_optim (may be NULL) tells whether optimizer state was restored. */
+gc_status gc_ckpt_load(const char *path, gc_model *m, gc_adamw *opt, int *has_optim);
+
+/* llama2.c checkpoint (stories260K.bin): 7 x i32 header, then fp32 weights (see
+ * ../shared/data/README.md). Tied when vocab_size > 0. Exact-size checked. */
+gc_status gc_ckpt_import_llama2c(const char *path, gc_model *m);
+
+/* Loads either format, chosen by the file's first bytes. */
+gc_status gc_ckpt_load_any(const char *path, gc_model *m);
+
+#endif

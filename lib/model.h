@@ -1,0 +1,146 @@
+/* model: Llama-style decoder in fp32 (token embedding, RMSNorm, rotary positions, grouped-query
+ * causal attention, SwiGLU MLP, tied or untied output classifier): forward, full backward, and
+ * KV-cache incremental decoding.
+ *
+ * Contract: a gc_model owns one parameter buffer, one gradient buffer (allocated on first use of
+ * gc_model_zero_grad) and one activation arena sized for the largest (B, T) seen; gc_model_free
+ * releases all three. Parameters are stored per tensor family, row-major, out x in (y = W x):
+ * wqkv fuses the q, k and v projections of a layer (rows [0,D) = wq, [D,D+KV) = wk, then wv) and
+ * w13 fuses the SwiGLU gate w1 (rows [0,H)) with the up projection w3 (rows [H,2H)).
+ *
+ * Training step: gc_model_forward (fills the final-layer hidden states after the final norm,
+ * m->acts.hf, and optionally logits) -> gc_model_ce_loss (optional) -> gc_model_backward, which
+ * accumulates into m->grads the gradient of (ce_weight * CE loss) plus <dhidden, hf> for an
+ * optional caller-supplied dhidden (B, T, D); reward models and the contrastive loss use the latter.
+ * Results are bitwise reproducible for a fixed thread count.
+ */
+#ifndef GC_MODEL_H
+#define GC_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base.h"
+
+typedef struct {
+    int32_t dim;        /* D, model width */
+    int32_t hidden_dim; /* H, SwiGLU hidden width */
+    int32_t n_layers;   /* L */
+    int32_t n_heads;    /* query heads; head size hs = D / n_heads */
+    int32_t n_kv_heads; /* key/value heads, divides n_heads; KV = n_kv_heads * hs */
+    int32_t vocab_size; /* V */
+    int32_t seq_len;    /* maximum positions */
+    int32_t tied;       /* 1: classifier shares the token embedding */
+    float norm_eps;     /* RMSNorm epsilon (1e-5) */
+    float rope_theta;   /* rotary base (10000) */
+} gc_model_config;
+
+/* Checks every field for sense; returns GC_ERR_ARG naming the field. */
+gc_status gc_model_config_check(const gc_model_config *c);
+
+enum {
+    GC_T_EMB,        /* (V, D) */
+    GC_T_ATTN_NORM,  /* (L, D) */
+    GC_T_WQKV,       /* (L, D + 2 KV, D) */
+    GC_T_WO,         /* (L, D, D) */
+    GC_T_FFN_NORM,   /* (L, D) */
+    GC_T_W13,        /* (L, 2H, D) */
+    GC_T_W2,         /* (L, D, H) */
+    GC_T_FINAL_NORM, /* (D) */
+    GC_T_CLS,        /* (V, D), absent (size 0) when tied */
+    GC_N_TENSORS
+};
+
+typedef struct {
+    const char *name;
+    int32_t ndim;
+    int32_t shape[3];
+    size_t offset; /* in floats, into params / grads */
+    size_t size;   /* in floats */
+    int decay;     /* 1 for matrices (weight decay applies), 0 for norms */
+} gc_tensor_info;
+
+/* Fills the tensor table and returns the total number of parameters. */
+size_t gc_model_tensors(const gc_model_config *c, gc_tensor_info t[GC_N_TENSORS]);
+
+typedef struct {
+    float *x[GC_N_TENSORS];
+} gc_param_ptrs;
+
+typedef struct {
+    int B, T;
+    /* per layer l, each entry points at layer l's slice; N = B * T */
+    float *res;    /* (L+1, N, D) residual stream entering layer l; res[L] leaves the last layer */
+    float *h1;     /* (L, N, D) residual after attention */
+    float *xn1;    /* (L, N, D) attention RMSNorm output */
+    float *rstd1;  /* (L, N) */
+    float *qkv;    /* (L, N, D + 2 KV) projections, q and k after rotary */
+    float *att;    /* (L, B, n_heads, T, T) softmax probabilities (causal, upper part zero) */
+    float *ao;     /* (L, N, D) attention output before wo */
+    float *xn2;    /* (L, N, D) */
+    float *rstd2;  /* (L, N) */
+    float *a13;    /* (L, N, 2H) gate and up pre-activations */
+    float *g;      /* (L, N, H) silu(gate) * up */
+    float *hf;     /* (N, D) final hidden state after the final norm */
+    float *rstdf;  /* (N) */
+    float *logits; /* (N, V) */
+    float *dlogits;/* (N, V) gradient of the weighted CE loss wrt logits */
+    /* backward scratch */
+    float *d_res;  /* (N, D) */
+    float *d_xn;   /* (N, D) */
+    float *d_qkv;  /* (N, D + 2 KV) */
+    float *d_ao;   /* (N, D) */
+    float *d_a13;  /* (N, 2H) */
+    float *d_g;    /* (N, H) */
+} gc_acts;
+
+typedef struct {
+    gc_model_config cfg;
+    gc_tensor_info tensors[GC_N_TENSORS];
+    size_t n_params;
+    float *params; /* (n_params) */
+    float *grads;  /* (n_params) or NULL */
+    gc_param_ptrs p, g;
+    float *rope_cos, *rope_sin; /* (seq_len, hs / 2) */
+    gc_acts acts;
+    float *arena;
+    size_t arena_floats;
+    const int32_t *last_tokens; /* tokens of the last forward (B * T), borrowed */
+    int logits_ready;
+    int ce_ready;
+} gc_model;
+
+gc_status gc_model_init(gc_model *m, const gc_model_config *cfg); /* params zeroed */
+void gc_model_free(gc_model *m);
+/* Gaussian init (std 0.02, output projections wo and w2 scaled by 1/sqrt(2 L)), norms at 1. */
+void gc_model_init_random(gc_model *m, uint64_t seed);
+
+/* tokens: (B, T), each in [0, V). Computes hidden states, and logits when want_logits. */
+gc_status gc_model_forward(gc_model *m, const int32_t *tokens, int B, int T, int want_logits);
+/* Mean cross-entropy over targets >= 0 (B, T; -1 = ignore); prepares dlogits = weight * dCE.
+ * Requires a forward with logits. Returns the loss in *loss (0 when no target counts). */
+gc_status gc_model_ce_loss(gc_model *m, const int32_t *targets, float weight, float *loss);
+void gc_model_zero_grad(gc_model *m);
+/* Accumulates parameter gradients. dhidden: (B, T, D) gradient on acts.hf, or NULL. */
+gc_status gc_model_backward(gc_model *m, const float *dhidden);
+
+/* ---- KV-cache decoding ---- */
+typedef struct {
+    int B, max_T;
+    float *k, *v;    /* (L, B, max_T, KV) */
+    float *x, *xn;   /* (B, D) */
+    float *qkv;      /* (B, D + 2 KV) */
+    float *ao;       /* (B, D) */
+    float *a13, *g;  /* (B, 2H), (B, H) */
+    float *scores;   /* (B, n_heads, max_T) */
+    float *hf;       /* (B, D) final hidden states of the last step */
+    float *logits;   /* (B, V) */
+} gc_kvcache;
+
+gc_status gc_kvcache_init(gc_kvcache *c, const gc_model_config *cfg, int B, int max_T);
+void gc_kvcache_free(gc_kvcache *c);
+/* One step for B sequences: token[b] at position pos[b] (< max_T, and the cache must hold
+ * positions 0..pos[b]-1 of sequence b). Writes c->hf and c->logits. */
+gc_status gc_model_decode(gc_model *m, gc_kvcache *c, const int32_t *token, const int32_t *pos);
+
+#endif

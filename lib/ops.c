@@ -1,0 +1,277 @@
+#include "ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- matmul ---- */
+
+void gc_ops_linear(float *y, int ldy, const float *x, const float *W, int N, int in, int out) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, in, 1.0f, x, in, W, in, 0.0f, y,
+                ldy);
+}
+
+void gc_ops_linear_backward(float *dx, int dx_acc, float *dW, const float *dy, int ldy,
+                            const float *x, const float *W, int N, int in, int out) {
+    if (dx)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, ldy, W, in,
+                    dx_acc ? 1.0f : 0.0f, dx, in);
+    if (dW)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, ldy, x, in,
+                    1.0f, dW, in);
+}
+
+void gc_ops_matmul_ref(float *C, const float *A, const float *B, int M, int N, int K) {
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double acc = 0;
+            for (int k = 0; k < K; k++) acc += (double)A[(size_t)i * K + k] * B[(size_t)j * K + k];
+            C[(size_t)i * N + j] = (float)acc;
+        }
+}
+
+/* ---- RMSNorm ---- */
+
+void gc_ops_rmsnorm(float *y, float *rstd, const float *x, const float *w, int N, int D, float eps) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * D;
+        float *yr = y + (size_t)n * D;
+        float ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
+        for (int i = 0; i < D; i++) ss += xr[i] * xr[i];
+        float r = 1.0f / sqrtf(ss / (float)D + eps);
+        rstd[n] = r;
+        for (int i = 0; i < D; i++) yr[i] = xr[i] * r * w[i];
+    }
+}
+
+#define COL_BLOCK 16
+
+void gc_ops_rmsnorm_backward(float *dx, int dx_acc, float *dw, const float *dy, const float *x,
+                             const float *w, const float *rstd, int N, int D) {
+    /* dw: parallel over column blocks, rows summed in order (deterministic at any thread count) */
+    int nblk = (D + COL_BLOCK - 1) / COL_BLOCK;
+#pragma omp parallel for schedule(static)
+    for (int blk = 0; blk < nblk; blk++) {
+        int c0 = blk * COL_BLOCK, c1 = c0 + COL_BLOCK < D ? c0 + COL_BLOCK : D;
+        float acc[COL_BLOCK] = {0};
+        for (int n = 0; n < N; n++) {
+            const float *xr = x + (size_t)n * D, *dyr = dy + (size_t)n * D;
+            for (int c = c0; c < c1; c++) acc[c - c0] += dyr[c] * xr[c] * rstd[n];
+        }
+        for (int c = c0; c < c1; c++) dw[c] += acc[c - c0];
+    }
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * D, *dyr = dy + (size_t)n * D;
+        float *dxr = dx + (size_t)n * D;
+        float r = rstd[n], dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+        for (int i = 0; i < D; i++) dot += dyr[i] * w[i] * xr[i];
+        float k = r * r * r * dot / (float)D;
+        for (int i = 0; i < D; i++) {
+            float v = r * w[i] * dyr[i] - k * xr[i];
+            dxr[i] = dx_acc ? dxr[i] + v : v;
+        }
+    }
+}
+
+/* ---- rotary ---- */
+
+void gc_ops_rope(float *x, int ld, int off, int nheads, int hs, int N, int T, const float *cos_t,
+                 const float *sin_t, int inverse) {
+    int half = hs / 2;
+    float sgn = inverse ? -1.0f : 1.0f;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        int t = n % T;
+        const float *c = cos_t + (size_t)t * half, *s = sin_t + (size_t)t * half;
+        float *row = x + (size_t)n * ld + off;
+        for (int h = 0; h < nheads; h++) {
+            float *v = row + h * hs;
+            for (int i = 0; i < half; i++) {
+                float v0 = v[2 * i], v1 = v[2 * i + 1], si = sgn * s[i];
+                v[2 * i] = v0 * c[i] - v1 * si;
+                v[2 * i + 1] = v0 * si + v1 * c[i];
+            }
+        }
+    }
+}
+
+/* ---- causal attention ---- */
+
+void gc_ops_attention(float *out, float *att, const float *qkv, int B, int T, int nh, int nkv,
+                      int hs) {
+    int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
+    float scale = 1.0f / sqrtf((float)hs);
+#pragma omp parallel for collapse(3) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < nh; h++)
+            for (int t = 0; t < T; t++) {
+                const float *q = qkv + (size_t)(b * T + t) * ld + h * hs;
+                float *p = att + (((size_t)b * nh + h) * T + t) * T;
+                int kvo = D + (h / grp) * hs;
+                float mx = -INFINITY;
+                for (int j = 0; j <= t; j++) {
+                    const float *k = qkv + (size_t)(b * T + j) * ld + kvo;
+                    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+                    for (int i = 0; i < hs; i++) s += q[i] * k[i];
+                    s *= scale;
+                    p[j] = s;
+                    if (s > mx) mx = s;
+                }
+                float sum = 0.0f;
+                for (int j = 0; j <= t; j++) {
+                    p[j] = expf(p[j] - mx);
+                    sum += p[j];
+                }
+                float inv = 1.0f / sum;
+                for (int j = 0; j <= t; j++) p[j] *= inv;
+                for (int j = t + 1; j < T; j++) p[j] = 0.0f;
+                float *o = out + (size_t)(b * T + t) * D + h * hs;
+                for (int i = 0; i < hs; i++) o[i] = 0.0f;
+                for (int j = 0; j <= t; j++) {
+                    const float *v = qkv + (size_t)(b * T + j) * ld + kvo + KV;
+                    float pj = p[j];
+#pragma omp simd
+                    for (int i = 0; i < hs; i++) o[i] += pj * v[i];
+                }
+            }
+}
+
+void gc_ops_attention_backward(float *dqkv, const float *dout, const float *att, const float *qkv,
+                               int B, int T, int nh, int nkv, int hs) {
+    int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
+    float scale = 1.0f / sqrtf((float)hs);
+    memset(dqkv, 0, sizeof(float) * (size_t)B * T * ld);
+    /* one (batch, kv head) per task: the dk, dv it accumulates belong to it alone */
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int kh = 0; kh < nkv; kh++) {
+            float dp[T]; /* T <= seq_len: a few KiB of stack */
+            int ko = D + kh * hs, vo = D + KV + kh * hs;
+            for (int h = kh * grp; h < (kh + 1) * grp; h++)
+                for (int t = 0; t < T; t++) {
+                    const float *p = att + (((size_t)b * nh + h) * T + t) * T;
+                    const float *dO = dout + (size_t)(b * T + t) * D + h * hs;
+                    const float *q = qkv + (size_t)(b * T + t) * ld + h * hs;
+                    float *dq = dqkv + (size_t)(b * T + t) * ld + h * hs;
+                    float dsum = 0.0f;
+                    for (int j = 0; j <= t; j++) {
+                        const float *v = qkv + (size_t)(b * T + j) * ld + vo;
+                        float *dv = dqkv + (size_t)(b * T + j) * ld + vo;
+                        float s = 0.0f, pj = p[j];
+#pragma omp simd reduction(+ : s)
+                        for (int i = 0; i < hs; i++) {
+                            s += dO[i] * v[i];
+                            dv[i] += pj * dO[i];
+                        }
+                        dp[j] = s;
+                        dsum += pj * s;
+                    }
+                    for (int j = 0; j <= t; j++) {
+                        float ds = p[j] * (dp[j] - dsum) * scale;
+                        const float *k = qkv + (size_t)(b * T + j) * ld + ko;
+                        float *dk = dqkv + (size_t)(b * T + j) * ld + ko;
+#pragma omp simd
+                        for (int i = 0; i < hs; i++) {
+                            dq[i] += ds * k[i];
+                            dk[i] += ds * q[i];
+                        }
+                    }
+                }
+        }
+}
+
+/* ---- SwiGLU ---- */
+
+void gc_ops_swiglu(float *g, const float *a13, int N, int H) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *a1 = a13 + (size_t)n * 2 * H, *a3 = a1 + H;
+        float *gr = g + (size_t)n * H;
+        for (int i = 0; i < H; i++) {
+            float x = a1[i];
+            gr[i] = x / (1.0f + expf(-x)) * a3[i];
+        }
+    }
+}
+
+void gc_ops_swiglu_backward(float *da13, const float *dg, const float *a13, int N, int H) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *a1 = a13 + (size_t)n * 2 * H, *a3 = a1 + H, *dgr = dg + (size_t)n * H;
+        float *d1 = da13 + (size_t)n * 2 * H, *d3 = d1 + H;
+        for (int i = 0; i < H; i++) {
+            float x = a1[i], s = 1.0f / (1.0f + expf(-x)), silu = x * s;
+            d1[i] = dgr[i] * a3[i] * s * (1.0f + x * (1.0f - s));
+            d3[i] = dgr[i] * silu;
+        }
+    }
+}
+
+/* ---- cross-entropy ---- */
+
+double gc_ops_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, int N,
+                            int V, float scale) {
+    double *row_loss = malloc(sizeof(double) * (size_t)(N > 0 ? N : 1));
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *l = logits + (size_t)n * V;
+        float *d = dlogits + (size_t)n * V;
+        if (targets[n] < 0) {
+            memset(d, 0, sizeof(float) * (size_t)V);
+            if (row_loss) row_loss[n] = 0;
+            continue;
+        }
+        float mx = l[0];
+        for (int i = 1; i < V; i++) mx = l[i] > mx ? l[i] : mx;
+        double sum = 0;
+        for (int i = 0; i < V; i++) sum += exp((double)(l[i] - mx));
+        double lse = (double)mx + log(sum);
+        for (int i = 0; i < V; i++) d[i] = scale * (float)exp((double)l[i] - lse);
+        d[targets[n]] -= scale;
+        if (row_loss) row_loss[n] = lse - (double)l[targets[n]];
+    }
+    if (!row_loss) return NAN;
+    double total = 0;
+    for (int n = 0; n < N; n++) total += row_loss[n];
+    free(row_loss);
+    return total;
+}
+
+/* ---- embedding ---- */
+
+void gc_ops_embedding(float *out, const float *emb, const int32_t *tokens, int N, int D) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++)
+        memcpy(out + (size_t)n * D, emb + (size_t)tokens[n] * D, sizeof(float) * (size_t)D);
+}
+
+void gc_ops_embedding_backward(float *demb, const float *dout, const int32_t *tokens, int N, int D) {
+    /* rows in order: repeated tokens accumulate in a fixed order */
+    for (int n = 0; n < N; n++) {
+        float *e = demb + (size_t)tokens[n] * D;
+        const float *d = dout + (size_t)n * D;
+        for (int i = 0; i < D; i++) e[i] += d[i];
+    }
+}
+
+double gc_ops_sumsq(const float *x, size_t n) {
+    enum { CHUNKS = 64 };
+    double part[CHUNKS];
+    size_t per = (n + CHUNKS - 1) / CHUNKS;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < CHUNKS; c++) {
+        size_t a = (size_t)c * per, b = a + per < n ? a + per : n;
+        double s = 0;
+        for (size_t i = a; i < b; i++) s += (double)x[i] * x[i];
+        part[c] = s;
+    }
+    double total = 0;
+    for (int c = 0; c < CHUNKS; c++) total += part[c];
+    return total;
+}

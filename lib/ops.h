@@ -1,0 +1,60 @@
+/* ops: the CPU primitives the model calls, fp32, OpenMP across rows, matmuls through BLAS.
+ *
+ * Contract: every function works on caller-owned buffers and allocates nothing (except the
+ * attention backward, which uses caller scratch). Shapes are given in the comments, row-major.
+ * "acc" in a name means the result is added to the output. Results do not depend on the order in
+ * which threads run: reductions over rows use a fixed partition, so equal inputs and thread counts
+ * give bitwise-equal outputs. gc_ops_matmul_ref is the naive reference the BLAS path is checked
+ * against.
+ */
+#ifndef GC_OPS_H
+#define GC_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* y (N, out) = x (N, in) W^T, W (out, in); y has row stride ldy (>= out). */
+void gc_ops_linear(float *y, int ldy, const float *x, const float *W, int N, int in, int out);
+/* Backward of gc_ops_linear: dx (N, in) (+)= dy W (accumulate when dx_acc), dW (out, in) += dy^T x.
+ * dy has row stride ldy. Either dx or dW may be NULL to skip it. */
+void gc_ops_linear_backward(float *dx, int dx_acc, float *dW, const float *dy, int ldy,
+                            const float *x, const float *W, int N, int in, int out);
+/* Naive triple loop with double accumulation: C (M, N) = A (M, K) B^T, B (N, K). */
+void gc_ops_matmul_ref(float *C, const float *A, const float *B, int M, int N, int K);
+
+/* y = x * rstd * w per row; rstd (N) saved. x, y (N, D). */
+void gc_ops_rmsnorm(float *y, float *rstd, const float *x, const float *w, int N, int D, float eps);
+/* dx (+)= (acc) d(rmsnorm)/dx, dw += sum over rows. */
+void gc_ops_rmsnorm_backward(float *dx, int dx_acc, float *dw, const float *dy, const float *x,
+                             const float *w, const float *rstd, int N, int D);
+
+/* Rotary embedding in place on heads of size hs packed in rows of x (rows of stride ld, nheads
+ * heads starting at column off), positions t = row % T. inverse=1 applies the transpose (backward). */
+void gc_ops_rope(float *x, int ld, int off, int nheads, int hs, int N, int T, const float *cos_t,
+                 const float *sin_t, int inverse);
+
+/* Causal attention. qkv (B*T, D + 2 KV) with q at [0,D), k at [D, D+KV), v at [D+KV, D+2KV);
+ * att (B, nh, T, T) probabilities; out (B*T, D). */
+void gc_ops_attention(float *out, float *att, const float *qkv, int B, int T, int nh, int nkv,
+                      int hs);
+/* dqkv (B*T, D + 2KV) = gradient wrt qkv (overwritten); scratch (threads, T) floats. */
+void gc_ops_attention_backward(float *dqkv, const float *dout, const float *att, const float *qkv,
+                               int B, int T, int nh, int nkv, int hs);
+
+/* g (N, H) = silu(a13[:, :H]) * a13[:, H:]; a13 (N, 2H). */
+void gc_ops_swiglu(float *g, const float *a13, int N, int H);
+void gc_ops_swiglu_backward(float *da13, const float *dg, const float *a13, int N, int H);
+
+/* Row-wise cross-entropy: returns the sum of -log softmax(logits)[target] over rows with target
+ * >= 0 and writes dlogits = scale * (softmax - onehot) (zero rows for ignored targets). */
+double gc_ops_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, int N,
+                            int V, float scale);
+
+/* out (N, D) = emb[tokens]. */
+void gc_ops_embedding(float *out, const float *emb, const int32_t *tokens, int N, int D);
+void gc_ops_embedding_backward(float *demb, const float *dout, const int32_t *tokens, int N, int D);
+
+/* Sum of squares in double with a fixed reduction order. */
+double gc_ops_sumsq(const float *x, size_t n);
+
+#endif

@@ -1,0 +1,71 @@
+#include "optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+
+gc_status gc_adamw_init(gc_adamw *o, size_t n, float beta1, float beta2, float eps,
+                        float weight_decay) {
+    memset(o, 0, sizeof *o);
+    if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1 && eps > 0 && weight_decay >= 0))
+        return gc_fail(GC_ERR_ARG, "adamw: bad hyper-parameters (betas %g %g, eps %g, wd %g)",
+                       beta1, beta2, eps, weight_decay);
+    o->m = gc_calloc(n, sizeof(float));
+    o->v = gc_calloc(n, sizeof(float));
+    if (!o->m || !o->v) {
+        gc_adamw_free(o);
+        return GC_ERR_NOMEM;
+    }
+    o->n = n;
+    o->beta1 = beta1;
+    o->beta2 = beta2;
+    o->eps = eps;
+    o->weight_decay = weight_decay;
+    return GC_OK;
+}
+
+void gc_adamw_free(gc_adamw *o) {
+    free(o->m);
+    free(o->v);
+    memset(o, 0, sizeof *o);
+}
+
+void gc_adamw_step(gc_adamw *o, float *params, const float *grads, const gc_tensor_info *tensors,
+                   int ntensors, float lr) {
+    o->step++;
+    float bc1 = 1.0f - powf(o->beta1, (float)o->step);
+    float bc2_sqrt = sqrtf(1.0f - powf(o->beta2, (float)o->step));
+    float step_size = lr / bc1;
+    for (int t = 0; t < ntensors; t++) {
+        size_t a = tensors[t].offset, b = a + tensors[t].size;
+        float decay = tensors[t].decay ? 1.0f - lr * o->weight_decay : 1.0f;
+#pragma omp parallel for schedule(static)
+        for (size_t i = a; i < b; i++) {
+            float g = grads[i];
+            float m = o->m[i] = o->beta1 * o->m[i] + (1.0f - o->beta1) * g;
+            float v = o->v[i] = o->beta2 * o->v[i] + (1.0f - o->beta2) * g * g;
+            float denom = sqrtf(v) / bc2_sqrt + o->eps;
+            params[i] = params[i] * decay - step_size * m / denom;
+        }
+    }
+}
+
+float gc_lr_cosine(int64_t step, int64_t total, int64_t warmup, float lr_max, float lr_min) {
+    if (warmup > 0 && step < warmup) return lr_max * (float)(step + 1) / (float)warmup;
+    if (total <= warmup) return lr_max;
+    double frac = (double)(step - warmup) / (double)(total - warmup);
+    if (frac > 1) frac = 1;
+    return lr_min + (lr_max - lr_min) * 0.5f * (float)(1.0 + cos(M_PI * frac));
+}
+
+float gc_clip_grad_norm(float *grads, size_t n, float max_norm) {
+    float norm = (float)sqrt(gc_ops_sumsq(grads, n));
+    if (max_norm > 0 && norm > max_norm) {
+        float s = max_norm / (norm + 1e-6f);
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) grads[i] *= s;
+    }
+    return norm;
+}

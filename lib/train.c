@@ -1,0 +1,37 @@
+#include "train.h"
+
+#include <string.h>
+
+#include "rng.h"
+
+gc_status gc_lm_batch(const int32_t *data, size_t n_data, int B, int T, uint64_t seed, int64_t step,
+                      int32_t *tokens, int32_t *targets) {
+    if (B <= 0 || T <= 0 || n_data <= (size_t)T)
+        return gc_fail(GC_ERR_ARG, "lm_batch: %zu tokens cannot fill windows of %d + 1", n_data, T);
+    gc_rng r;
+    gc_rng_init(&r, seed, 0x4241544348ull + (uint64_t)step); /* "BATCH" + step */
+    size_t span = n_data - (size_t)T;
+    for (int b = 0; b < B; b++) {
+        size_t start = span > UINT32_MAX ? (size_t)gc_rng_u32(&r) % span
+                                         : (size_t)gc_rng_below(&r, (uint32_t)span);
+        memcpy(tokens + (size_t)b * T, data + start, sizeof(int32_t) * (size_t)T);
+        memcpy(targets + (size_t)b * T, data + start + 1, sizeof(int32_t) * (size_t)T);
+    }
+    return GC_OK;
+}
+
+gc_status gc_lm_step(gc_model *m, gc_adamw *opt, const gc_schedule *sched, const int32_t *tokens,
+                     const int32_t *targets, int B, int T, float *loss, float *grad_norm) {
+    float l;
+    GC_TRY(gc_model_forward(m, tokens, B, T, 1));
+    GC_TRY(gc_model_ce_loss(m, targets, 1.0f, &l));
+    gc_model_zero_grad(m);
+    if (!m->grads) return GC_ERR_NOMEM;
+    GC_TRY(gc_model_backward(m, NULL));
+    float norm = gc_clip_grad_norm(m->grads, m->n_params, sched->clip);
+    float lr = gc_lr_cosine(opt->step, sched->total, sched->warmup, sched->lr_max, sched->lr_min);
+    gc_adamw_step(opt, m->params, m->grads, m->tensors, GC_N_TENSORS, lr);
+    if (loss) *loss = l;
+    if (grad_norm) *grad_norm = norm;
+    return GC_OK;
+}

@@ -1,0 +1,45 @@
+/* replicate: the gcrm command-line interface.
+ *
+ * Subcommands are listed in COMMANDS below; each parses its own flags with getopt_long. Usage
+ * errors (unknown flag, bad value, missing argument) print a message naming the flag and exit 2;
+ * runtime failures print the library's error and exit 1.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* ---- dispatch ---- */
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} COMMANDS[] = {
+    {"generate", cmd_generate, "generate text from a checkpoint (gcrm or llama2.c)"},
+};
+
+static void print_help(FILE *f) {
+    fputs("usage: replicate COMMAND [OPTIONS]\n\n"
+          "gcrm: goal-conditioned reward models, reproduced end to end.\n\ncommands:\n",
+          f);
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        fprintf(f, "  %-12s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fputs("\n'replicate COMMAND --help' describes a command's options.\n", f);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_help(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        print_help(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "replicate: unknown command '%s'\n\n", argv[1]);
+    print_help(stderr);
+    return 2;
+}

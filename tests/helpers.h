@@ -1,0 +1,30 @@
+/* Test helpers: data location, tiny model configs, subprocess capture, temp files. */
+#ifndef GC_TEST_HELPERS_H
+#define GC_TEST_HELPERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../lib/model.h"
+
+/* GCRM_DATA or ../shared/data. */
+const char *th_data_dir(void);
+/* Full path of a data file in buf; returns 1 when it exists. */
+int th_data_file(char *buf, size_t cap, const char *rel);
+/* The replicate binary (GCRM_BIN or build/replicate). */
+const char *th_replicate_bin(void);
+
+/* Runs a shell command; captures stdout and stderr (caller frees); returns the exit status. */
+int th_run(const char *cmd, char **out, size_t *out_len, char **err);
+
+/* A unique temp path under /tmp (caller frees). */
+char *th_tmp_path(const char *tag);
+/* Writes bytes to path; returns 0 on success. */
+int th_write_file(const char *path, const void *data, size_t n);
+
+/* Tiny config used by the numerical tests: D 16, H 24, L 2, 4 heads / 2 kv heads, V 19, seq 8. */
+gc_model_config th_tiny_config(int tied);
+/* Random weights of O(0.3) and norms near 1 so every path carries signal. */
+void th_init_weights(gc_model *m, uint64_t seed);
+
+#endif

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Checks (and, as root, installs) the Debian packages gcrm needs.
+#   tools/deps.sh build   packages to build and test (make test, make reproduce)
+#   tools/deps.sh bench   plus what `make bench` compares against (PyTorch)
+#   tools/deps.sh oracle  plus what regenerates the test fixtures (PyTorch, scikit-learn, SciPy)
+# As root, missing packages are installed with apt-get; otherwise the exact command is printed and
+# the script exits 1.
+set -euo pipefail
+BUILD="gcc make pkg-config libcriterion-dev libcjson-dev libopenblas-openmp-dev libgsl-dev zlib1g-dev gnuplot-nox"
+case "${1:-build}" in
+    build) want="$BUILD" ;;
+    bench) want="$BUILD python3 python3-torch python3-numpy" ;;
+    oracle) want="$BUILD python3 python3-torch python3-numpy python3-sklearn python3-scipy" ;;
+    *) echo "usage: $0 build|bench|oracle" >&2; exit 2 ;;
+esac
+missing=""
+for p in $want; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "gcrm: installing:$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >&2
+    apt-get install -y -q --no-install-recommends $missing >&2
+else
+    echo "gcrm: missing Debian packages:$missing" >&2
+    echo "gcrm: install them with:  sudo apt-get update && sudo apt-get install -y$missing" >&2
+    exit 1
+fi
