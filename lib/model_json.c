@@ -1,0 +1,40 @@
+#include "model_json.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int64_t dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
+    int tied;
+    double norm_eps, rope_theta;
+} model_fields;
+
+gc_status gc_model_config_read(const gc_config *c, const cJSON *obj, const char *objpath,
+                               gc_model_config *out) {
+#define INT(k, lo, hi) {#k, GC_CFG_INT, offsetof(model_fields, k), 1, lo, hi, NULL}
+    static const gc_cfg_field fields[] = {
+        INT(dim, 2, 65536),
+        INT(hidden_dim, 1, 262144),
+        INT(n_layers, 1, 1024),
+        INT(n_heads, 1, 1024),
+        INT(n_kv_heads, 1, 1024),
+        INT(vocab_size, 1, 1 << 24),
+        INT(seq_len, 1, 1 << 20),
+        {"tied", GC_CFG_BOOL, offsetof(model_fields, tied), 0, 0, 0, NULL},
+        {"norm_eps", GC_CFG_FLOAT, offsetof(model_fields, norm_eps), 0, 1e-12, 0.1, NULL},
+        {"rope_theta", GC_CFG_FLOAT, offsetof(model_fields, rope_theta), 0, 2, 1e9, NULL},
+    };
+#undef INT
+    model_fields f = {.tied = 1, .norm_eps = 1e-5, .rope_theta = 10000.0};
+    GC_TRY(gc_config_read(c, obj, objpath, fields, (int)(sizeof fields / sizeof fields[0]), &f));
+    gc_model_config m = {(int32_t)f.dim,        (int32_t)f.hidden_dim, (int32_t)f.n_layers,
+                         (int32_t)f.n_heads,    (int32_t)f.n_kv_heads, (int32_t)f.vocab_size,
+                         (int32_t)f.seq_len,    f.tied,                (float)f.norm_eps,
+                         (float)f.rope_theta};
+    if (gc_model_config_check(&m) != GC_OK) {
+        int line = gc_config_line(c, objpath);
+        return gc_fail(GC_ERR_CONFIG, "%s:%d: '%s': %s", c->path, line, objpath, gc_last_error());
+    }
+    *out = m;
+    return GC_OK;
+}

@@ -1,0 +1,153 @@
+/* RNG known answers, sampler, BLAS matmul vs the naive reference, KV-cache decoding vs the full
+ * forward, learning-rate schedule. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/model.h"
+#include "../lib/ops.h"
+#include "../lib/optim.h"
+#include "../lib/rng.h"
+#include "../lib/sampler.h"
+#include "helpers.h"
+
+Test(rng, philox_known_answers) {
+    /* Random123's published known-answer vectors for philox4x32-10 */
+    struct {
+        uint32_t ctr[4], key[2], out[4];
+    } kat[] = {
+        {{0, 0, 0, 0}, {0, 0}, {0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}},
+        {{0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
+         {0xffffffff, 0xffffffff},
+         {0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}},
+        {{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344},
+         {0xa4093822, 0x299f31d0},
+         {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}},
+    };
+    for (size_t i = 0; i < sizeof kat / sizeof kat[0]; i++) {
+        uint32_t out[4];
+        gc_philox4x32(kat[i].ctr, kat[i].key, out);
+        for (int j = 0; j < 4; j++)
+            cr_expect_eq(out[j], kat[i].out[j], "vector %zu word %d: %08x != %08x", i, j, out[j],
+                         kat[i].out[j]);
+    }
+}
+
+Test(rng, streams_are_reproducible_and_distinct) {
+    gc_rng a, b, c;
+    gc_rng_init(&a, 5, 1);
+    gc_rng_init(&b, 5, 1);
+    gc_rng_init(&c, 5, 2);
+    int same_ac = 0;
+    double mean = 0, var = 0;
+    for (int i = 0; i < 20000; i++) {
+        uint32_t x = gc_rng_u32(&a), y = gc_rng_u32(&b), z = gc_rng_u32(&c);
+        cr_assert_eq(x, y);
+        same_ac += x == z;
+        float u = gc_rng_normal(&a);
+        gc_rng_normal(&b);
+        mean += u / 20000.0;
+        var += (double)u * u / 20000.0;
+    }
+    cr_expect_lt(same_ac, 3, "streams 1 and 2 agree too often");
+    cr_expect_lt(fabs(mean), 0.03, "normal mean %g", mean);
+    cr_expect_lt(fabs(var - 1), 0.05, "normal variance %g", var);
+    for (int i = 0; i < 1000; i++) {
+        float u = gc_rng_uniform(&a);
+        cr_assert(u >= 0 && u < 1);
+        cr_assert_lt(gc_rng_below(&a, 7), 7u);
+    }
+}
+
+Test(ops, blas_matmul_matches_reference) {
+    int M = 37, N = 53, K = 29;
+    float *A = malloc(sizeof(float) * M * K), *W = malloc(sizeof(float) * N * K);
+    float *C = malloc(sizeof(float) * M * N), *R = malloc(sizeof(float) * M * N);
+    gc_rng r;
+    gc_rng_init(&r, 1, 1);
+    for (int i = 0; i < M * K; i++) A[i] = gc_rng_normal(&r);
+    for (int i = 0; i < N * K; i++) W[i] = gc_rng_normal(&r);
+    gc_ops_linear(C, N, A, W, M, K, N);
+    gc_ops_matmul_ref(R, A, W, M, N, K);
+    for (int i = 0; i < M * N; i++) cr_assert_lt(fabs(C[i] - R[i]), 1e-4, "element %d", i);
+    free(A), free(W), free(C), free(R);
+}
+
+Test(sampler, greedy_temperature_top_p) {
+    float logits[5] = {0.1f, 2.0f, 2.0f, -1.0f, 0.5f};
+    gc_sampler s;
+    cr_assert_eq(gc_sampler_init(&s, 5, 0.0f, 1.0f, 1), GC_OK);
+    cr_expect_eq(gc_sampler_sample(&s, logits), 1, "greedy takes the first maximum");
+    gc_sampler_free(&s);
+    /* top-p 0.5 keeps only the two tied maxima */
+    cr_assert_eq(gc_sampler_init(&s, 5, 1.0f, 0.5f, 3), GC_OK);
+    int counts[5] = {0};
+    for (int i = 0; i < 2000; i++) counts[gc_sampler_sample(&s, logits)]++;
+    cr_expect_eq(counts[0] + counts[3] + counts[4], 0, "top-p let a tail token through");
+    cr_expect(counts[1] > 850 && counts[2] > 850, "tied tokens drawn %d and %d times", counts[1],
+              counts[2]);
+    gc_sampler_free(&s);
+    /* temperature 1, no truncation: frequencies follow softmax */
+    cr_assert_eq(gc_sampler_init(&s, 5, 1.0f, 1.0f, 4), GC_OK);
+    memset(counts, 0, sizeof counts);
+    int draws = 20000;
+    for (int i = 0; i < draws; i++) counts[gc_sampler_sample(&s, logits)]++;
+    double z = 0;
+    for (int i = 0; i < 5; i++) z += exp(logits[i]);
+    for (int i = 0; i < 5; i++) {
+        double p = exp(logits[i]) / z, sd = sqrt(p * (1 - p) / draws);
+        cr_expect_lt(fabs((double)counts[i] / draws - p), 5 * sd, "token %d", i);
+    }
+    gc_sampler_free(&s);
+    cr_expect_neq(gc_sampler_init(&s, 5, -1.0f, 1.0f, 1), GC_OK);
+    cr_expect_neq(gc_sampler_init(&s, 5, 1.0f, 0.0f, 1), GC_OK);
+}
+
+Test(decode, kv_cache_matches_full_forward) {
+    gc_model_config c = th_tiny_config(0);
+    gc_model m;
+    cr_assert_eq(gc_model_init(&m, &c), GC_OK);
+    th_init_weights(&m, 3);
+    enum { B = 3, T = 8 };
+    int32_t tok[B * T];
+    gc_rng r;
+    gc_rng_init(&r, 8, 8);
+    for (int i = 0; i < B * T; i++) tok[i] = (int32_t)gc_rng_below(&r, (uint32_t)c.vocab_size);
+    cr_assert_eq(gc_model_forward(&m, tok, B, T, 1), GC_OK);
+    gc_kvcache kc;
+    cr_assert_eq(gc_kvcache_init(&kc, &c, B, T), GC_OK);
+    for (int t = 0; t < T; t++) {
+        int32_t step_tok[B], pos[B];
+        for (int b = 0; b < B; b++) step_tok[b] = tok[b * T + t], pos[b] = t;
+        cr_assert_eq(gc_model_decode(&m, &kc, step_tok, pos), GC_OK);
+        for (int b = 0; b < B; b++) {
+            const float *full = m.acts.logits + (size_t)(b * T + t) * c.vocab_size;
+            const float *hf = m.acts.hf + (size_t)(b * T + t) * c.dim;
+            for (int v = 0; v < c.vocab_size; v++)
+                cr_assert_lt(fabsf(full[v] - kc.logits[b * c.vocab_size + v]), 1e-4,
+                             "b %d t %d v %d", b, t, v);
+            for (int d = 0; d < c.dim; d++)
+                cr_assert_lt(fabsf(hf[d] - kc.hf[b * c.dim + d]), 1e-5);
+        }
+    }
+    int32_t bad_pos[B] = {0, 0, T}, zero[B] = {0};
+    cr_expect_eq(gc_model_decode(&m, &kc, zero, bad_pos), GC_ERR_ARG, "position past the cache");
+    gc_kvcache_free(&kc);
+    gc_model_free(&m);
+}
+
+Test(optim, cosine_schedule_and_clipping) {
+    cr_expect_float_eq(gc_lr_cosine(0, 100, 10, 1.0f, 0.1f), 0.1f, 1e-6);
+    cr_expect_float_eq(gc_lr_cosine(9, 100, 10, 1.0f, 0.1f), 1.0f, 1e-6);
+    cr_expect_float_eq(gc_lr_cosine(10, 100, 10, 1.0f, 0.1f), 1.0f, 1e-6);
+    cr_expect_float_eq(gc_lr_cosine(55, 100, 10, 1.0f, 0.1f), 0.55f, 1e-6);
+    cr_expect_float_eq(gc_lr_cosine(100, 100, 10, 1.0f, 0.1f), 0.1f, 1e-6);
+    float g[4] = {3, 0, 4, 0};
+    cr_expect_float_eq(gc_clip_grad_norm(g, 4, 1.0f), 5.0f, 1e-6);
+    cr_expect_float_eq(g[0], 0.6f, 1e-5);
+    cr_expect_float_eq(g[2], 0.8f, 1e-5);
+    float h[2] = {0.3f, 0.4f};
+    gc_clip_grad_norm(h, 2, 1.0f);
+    cr_expect_eq(h[0], 0.3f, "a norm under the limit is left alone");
+}
