@@ -74,9 +74,9 @@ test-asan: deps
 test-run-asan: $(REPLICATE) $(TESTS)
 	ASAN_OPTIONS=detect_leaks=1 GCRM_BIN=$(REPLICATE) GCRM_ASAN=1 $(TESTS) --jobs $(JOBS) $(TEST_ARGS)
 
-bench: $(BENCH) $(REPLICATE)
+bench: $(BENCH)
 	@tools/deps.sh bench
-	bench/run.sh $(BENCH) $(REPLICATE)
+	/usr/bin/python3 bench/bench.py $(BENCH) --data $(GCRM_DATA)
 
 fixtures:
 	@tools/deps.sh oracle

@@ -1,5 +1,7 @@
 #include "ops.h"
 
+#include "base.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -7,19 +9,27 @@
 
 /* ---- matmul ---- */
 
+static double g_matmul_seconds;
+double gc_ops_matmul_seconds(void) { return g_matmul_seconds; }
+void gc_ops_matmul_seconds_reset(void) { g_matmul_seconds = 0; }
+
 void gc_ops_linear(float *y, int ldy, const float *x, const float *W, int N, int in, int out) {
+    double t0 = gc_now();
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, in, 1.0f, x, in, W, in, 0.0f, y,
                 ldy);
+    g_matmul_seconds += gc_now() - t0;
 }
 
 void gc_ops_linear_backward(float *dx, int dx_acc, float *dW, const float *dy, int ldy,
                             const float *x, const float *W, int N, int in, int out) {
+    double t0 = gc_now();
     if (dx)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, ldy, W, in,
                     dx_acc ? 1.0f : 0.0f, dx, in);
     if (dW)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, ldy, x, in,
                     1.0f, dW, in);
+    g_matmul_seconds += gc_now() - t0;
 }
 
 void gc_ops_matmul_ref(float *C, const float *A, const float *B, int M, int N, int K) {

@@ -19,6 +19,11 @@ void gc_ops_linear(float *y, int ldy, const float *x, const float *W, int N, int
  * dy has row stride ldy. Either dx or dW may be NULL to skip it. */
 void gc_ops_linear_backward(float *dx, int dx_acc, float *dW, const float *dy, int ldy,
                             const float *x, const float *W, int N, int in, int out);
+/* Seconds spent in BLAS matmuls (gc_ops_linear and its backward) since the last reset; calls
+ * made from the main thread only, outside parallel regions. */
+double gc_ops_matmul_seconds(void);
+void gc_ops_matmul_seconds_reset(void);
+
 /* Naive triple loop with double accumulation: C (M, N) = A (M, K) B^T, B (N, K). */
 void gc_ops_matmul_ref(float *C, const float *A, const float *B, int M, int N, int K);
 

@@ -1,0 +1,160 @@
+/* gcrm-bench: raw measurements for `make bench`, one JSON object per line on stdout.
+ *   gcrm-bench sgemm [--size N]                         OpenBLAS sgemm GFLOP/s (best of sizes)
+ *   gcrm-bench train --dim D --hidden H --layers L --heads NH --kv-heads NKV --vocab V
+ *                    --seq T --batch B [--steps S] [--warmup W]   training tokens/s
+ *   gcrm-bench generate --checkpoint FILE [--steps N]  KV-cache decoding tokens/s
+ * bench/bench.py runs these next to PyTorch and prints the comparison table. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "../lib/ckpt.h"
+#include "../lib/model.h"
+#include "../lib/ops.h"
+#include "../lib/optim.h"
+#include "../lib/rng.h"
+#include "../lib/sampler.h"
+#include "../lib/train.h"
+
+static long arg_long(int argc, char **argv, const char *name, long def) {
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], name)) return strtol(argv[i + 1], NULL, 10);
+    return def;
+}
+
+static const char *arg_str(int argc, char **argv, const char *name) {
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], name)) return argv[i + 1];
+    return NULL;
+}
+
+static int bench_sgemm(int argc, char **argv) {
+    long sizes[] = {512, 1024, 2048};
+    double best = 0;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        long n = arg_long(argc, argv, "--size", sizes[s]);
+        float *A = malloc(sizeof(float) * n * n), *B = malloc(sizeof(float) * n * n);
+        float *C = malloc(sizeof(float) * n * n);
+        for (long i = 0; i < n * n; i++) A[i] = B[i] = (float)(i % 7) * 0.1f;
+        int reps = n <= 512 ? 40 : n <= 1024 ? 8 : 2;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1, A, n, B, n, 0, C, n);
+        double t0 = gc_now();
+        for (int r = 0; r < reps; r++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1, A, n, B, n, 0, C, n);
+        double gf = 2.0 * n * n * n * reps / (gc_now() - t0) / 1e9;
+        printf("{\"kind\": \"sgemm\", \"n\": %ld, \"gflops\": %.2f}\n", n, gf);
+        if (gf > best) best = gf;
+        free(A), free(B), free(C);
+    }
+    printf("{\"kind\": \"sgemm_peak\", \"gflops\": %.2f, \"threads\": %d}\n", best,
+           omp_get_max_threads());
+    return 0;
+}
+
+static int bench_train(int argc, char **argv) {
+    gc_model_config c = {.dim = (int)arg_long(argc, argv, "--dim", 128),
+                         .hidden_dim = (int)arg_long(argc, argv, "--hidden", 344),
+                         .n_layers = (int)arg_long(argc, argv, "--layers", 5),
+                         .n_heads = (int)arg_long(argc, argv, "--heads", 4),
+                         .n_kv_heads = (int)arg_long(argc, argv, "--kv-heads", 4),
+                         .vocab_size = (int)arg_long(argc, argv, "--vocab", 512),
+                         .seq_len = (int)arg_long(argc, argv, "--seq", 128),
+                         .tied = 1,
+                         .norm_eps = 1e-5f,
+                         .rope_theta = 10000.0f};
+    int B = (int)arg_long(argc, argv, "--batch", 16), T = c.seq_len;
+    int steps = (int)arg_long(argc, argv, "--steps", 10), warm = (int)arg_long(argc, argv, "--warmup", 2);
+    gc_model m;
+    gc_adamw opt;
+    if (gc_model_init(&m, &c) != GC_OK ||
+        gc_adamw_init(&opt, m.n_params, 0.9f, 0.95f, 1e-8f, 0.0f) != GC_OK) {
+        fprintf(stderr, "gcrm-bench: %s\n", gc_last_error());
+        return 1;
+    }
+    gc_model_init_random(&m, 1);
+    size_t n_data = (size_t)B * T * 4 + 1;
+    int32_t *data = malloc(sizeof(int32_t) * n_data), *tok = malloc(sizeof(int32_t) * B * T);
+    int32_t *tgt = malloc(sizeof(int32_t) * B * T);
+    gc_rng r;
+    gc_rng_init(&r, 3, 3);
+    for (size_t i = 0; i < n_data; i++) data[i] = (int32_t)gc_rng_below(&r, (uint32_t)c.vocab_size);
+    gc_schedule s = {.lr_max = 1e-3f, .lr_min = 1e-4f, .warmup = 2, .total = 1000, .clip = 1.0f};
+    double t0 = 0, mm0 = 0;
+    float loss = 0;
+    for (int step = 0; step < warm + steps; step++) {
+        if (step == warm) {
+            t0 = gc_now();
+            gc_ops_matmul_seconds_reset();
+            mm0 = 0;
+        }
+        gc_lm_batch(data, n_data, B, T, 1, step, tok, tgt);
+        if (gc_lm_step(&m, &opt, &s, tok, tgt, B, T, &loss, NULL) != GC_OK) {
+            fprintf(stderr, "gcrm-bench: %s\n", gc_last_error());
+            return 1;
+        }
+    }
+    double el = gc_now() - t0, mm = gc_ops_matmul_seconds() - mm0;
+    /* training FLOPs per token: 6 per parameter, plus attention scores and mixing
+     * (QK^T and PV, forward and backward: 12 L T D on average over causal positions / 2) */
+    double flops_tok = 6.0 * (double)m.n_params + 6.0 * c.n_layers * T * c.dim;
+    double tps = (double)B * T * steps / el;
+    printf("{\"kind\": \"train\", \"impl\": \"gcrm\", \"params\": %zu, \"dim\": %d, \"layers\": %d, "
+           "\"seq\": %d, \"batch\": %d, \"steps\": %d, \"tokens_per_s\": %.1f, \"gflops\": %.2f, "
+           "\"matmul_share\": %.3f, \"final_loss\": %.4f, \"threads\": %d}\n",
+           m.n_params, c.dim, c.n_layers, T, B, steps, tps, tps * flops_tok / 1e9, mm / el, loss,
+           omp_get_max_threads());
+    free(data), free(tok), free(tgt);
+    gc_adamw_free(&opt);
+    gc_model_free(&m);
+    return 0;
+}
+
+static int bench_generate(int argc, char **argv) {
+    const char *path = arg_str(argc, argv, "--checkpoint");
+    int steps = (int)arg_long(argc, argv, "--steps", 256);
+    gc_model m;
+    if (!path || gc_ckpt_load_any(path, &m) != GC_OK) {
+        fprintf(stderr, "gcrm-bench generate: %s\n", path ? gc_last_error() : "--checkpoint needed");
+        return 1;
+    }
+    if (steps > m.cfg.seq_len) steps = m.cfg.seq_len;
+    gc_kvcache kc;
+    gc_sampler smp;
+    if (gc_kvcache_init(&kc, &m.cfg, 1, steps) != GC_OK ||
+        gc_sampler_init(&smp, m.cfg.vocab_size, 1.0f, 1.0f, 1) != GC_OK) {
+        fprintf(stderr, "gcrm-bench: %s\n", gc_last_error());
+        return 1;
+    }
+    int reps = 5;
+    double t0 = gc_now();
+    for (int rep = 0; rep < reps; rep++) {
+        int32_t token = 1;
+        for (int32_t pos = 0; pos < steps; pos++) {
+            gc_model_decode(&m, &kc, &token, &pos);
+            token = gc_sampler_sample(&smp, kc.logits);
+        }
+    }
+    double el = gc_now() - t0;
+    printf("{\"kind\": \"generate\", \"params\": %zu, \"tokens\": %d, \"tokens_per_s\": %.1f, "
+           "\"threads\": %d}\n",
+           m.n_params, steps * reps, steps * reps / el, omp_get_max_threads());
+    gc_sampler_free(&smp);
+    gc_kvcache_free(&kc);
+    gc_model_free(&m);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: gcrm-bench sgemm|train|generate [options]\n");
+        return 2;
+    }
+    if (!strcmp(argv[1], "sgemm")) return bench_sgemm(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "train")) return bench_train(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "generate")) return bench_generate(argc - 1, argv + 1);
+    fprintf(stderr, "gcrm-bench: unknown mode '%s'\n", argv[1]);
+    return 2;
+}

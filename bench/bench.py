@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""`make bench`: runs gcrm-bench and the PyTorch twin in one go and prints one table.
+
+  (i)   OpenBLAS sgemm GFLOP/s on this machine (best over sizes and trials): the matmul peak
+  (ii)  training tokens/s, small (~1M parameters, seq 128, batch 16) and larger (~20M, width 512,
+        seq 256, batch 16) configs, share of step time in matmul, model GFLOP/s as a share of peak
+  (iii) the identical model, batch and thread count in PyTorch (CPU), ratio gcrm / PyTorch
+  (iv)  KV-cache generation tokens/s on stories260K
+The machine is shared and noisy: read the ratios within one run. Writes build/bench.json.
+usage: bench.py BENCH_BIN [--threads N] [--data DIR]"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+CONFIGS = {
+    "small": dict(dim=128, hidden=344, layers=5, heads=4, kv_heads=4, vocab=512, seq=128,
+                  batch=16, steps=10, warmup=2),
+    "large": dict(dim=512, hidden=1376, layers=6, heads=8, kv_heads=8, vocab=512, seq=256,
+                  batch=16, steps=3, warmup=1),
+}
+
+
+def run_json(cmd, env):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def flags(cfg):
+    return [x for k, v in cfg.items() for x in ("--" + k.replace("_", "-"), str(v))]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("bench_bin")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--data", default=os.environ.get("GCRM_DATA", "../shared/data"))
+    a = ap.parse_args()
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+    here = os.path.dirname(os.path.abspath(__file__))
+    report = {"threads": a.threads, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    try:
+        report["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"],
+                                          capture_output=True, text=True).stdout.strip()
+    except OSError:
+        report["commit"] = "unknown"
+
+    peak = max(r["gflops"] for _ in range(3) for r in run_json([a.bench_bin, "sgemm"], env)
+               if r["kind"] == "sgemm_peak")
+    report["sgemm_peak_gflops"] = peak
+    rows = []
+    for name, cfg in CONFIGS.items():
+        g = run_json([a.bench_bin, "train"] + flags(cfg), env)[0]
+        t = run_json([sys.executable, os.path.join(here, "torch_train.py"), "--threads",
+                      str(a.threads)] + flags(cfg), env)[0]
+        if g["params"] != t["params"]:
+            sys.exit("bench: gcrm and PyTorch models differ in size (%d vs %d parameters)"
+                     % (g["params"], t["params"]))
+        rows.append((name, g, t))
+        report[name] = {"gcrm": g, "pytorch": t, "ratio": g["tokens_per_s"] / t["tokens_per_s"]}
+    model = os.path.join(a.data, "models/stories260K/stories260K.bin")
+    gen = run_json([a.bench_bin, "generate", "--checkpoint", model], env)[0] \
+        if os.path.exists(model) else None
+    report["generate"] = gen
+
+    print("gcrm bench  (commit %s, %d threads)" % (report["commit"], a.threads))
+    print("  sgemm peak (OpenBLAS, best of 3 x sizes 512..2048): %.1f GFLOP/s" % peak)
+    print("  %-6s %10s %6s %4s %12s %12s %8s %8s %10s" % (
+        "config", "params", "seq", "B", "gcrm tok/s", "torch tok/s", "ratio", "matmul",
+        "of peak"))
+    for name, g, t in rows:
+        print("  %-6s %10d %6d %4d %12.0f %12.0f %7.2fx %7.0f%% %9.0f%%" % (
+            name, g["params"], g["seq"], g["batch"], g["tokens_per_s"], t["tokens_per_s"],
+            g["tokens_per_s"] / t["tokens_per_s"], 100 * g["matmul_share"],
+            100 * g["gflops"] / peak))
+    if gen:
+        print("  KV-cache generation, stories260K (batch 1): %.0f tokens/s" % gen["tokens_per_s"])
+    else:
+        print("  KV-cache generation: skipped (%s not found)" % model)
+    print("  matmul = share of step time inside BLAS; of peak = model GFLOP/s / sgemm peak")
+    os.makedirs("build", exist_ok=True)
+    with open("build/bench.json.tmp", "w") as f:
+        json.dump(report, f, indent=1)
+    os.replace("build/bench.json.tmp", "build/bench.json")
+
+
+if __name__ == "__main__":
+    main()
