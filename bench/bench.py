@@ -66,7 +66,7 @@ def main():
     report["generate"] = gen
 
     print("gcrm bench  (commit %s, %d threads)" % (report["commit"], a.threads))
-    print("  sgemm peak (OpenBLAS, best of 3 x sizes 512..2048): %.1f GFLOP/s" % peak)
+    print("  sgemm peak (OpenBLAS, fastest call, sizes 256..2048, NT and NN): %.1f GFLOP/s" % peak)
     print("  %-6s %10s %6s %4s %12s %12s %8s %8s %10s" % (
         "config", "params", "seq", "B", "gcrm tok/s", "torch tok/s", "ratio", "matmul",
         "of peak"))
