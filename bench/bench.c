@@ -157,6 +157,7 @@ static int bench_generate(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    gc_blas_select_kernels(argv);
     if (argc < 2) {
         fprintf(stderr, "usage: gcrm-bench sgemm|train|generate [options]\n");
         return 2;

@@ -206,3 +206,16 @@ void gc_progress_end(gc_progress *p) {
     gc_progress_update(p, p->total);
     fputc('\n', stderr);
 }
+
+void gc_blas_select_kernels(char **argv) {
+    if (getenv("OPENBLAS_CORETYPE") || getenv("GCRM_NO_BLAS_SELECT")) return;
+    const char *core = NULL;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) core = "SkylakeX";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) core = "Haswell";
+    if (!core) return;
+    setenv("OPENBLAS_CORETYPE", core, 1);
+    setenv("GCRM_NO_BLAS_SELECT", "1", 1); /* never loop */
+    execv("/proc/self/exe", argv);
+    /* exec failed: carry on with the default kernels */
+}

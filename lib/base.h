@@ -75,6 +75,12 @@ void gc_progress_init(gc_progress *p, const char *label, int64_t total);
 void gc_progress_update(gc_progress *p, int64_t done);
 void gc_progress_end(gc_progress *p);
 
+/* OpenBLAS 0.3.21 (Debian 12) does not recognise recent x86 CPUs and falls back to its slowest
+ * (Prescott) kernels. When OPENBLAS_CORETYPE is unset and the CPU has AVX-512 (SkylakeX kernels)
+ * or AVX2 (Haswell kernels), set it and re-execute the program so the library reads it at load.
+ * A value already in the environment is always kept. Call first thing in main(). */
+void gc_blas_select_kernels(char **argv);
+
 /* Monotonic wall clock in seconds. */
 double gc_now(void);
 

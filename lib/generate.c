@@ -47,3 +47,59 @@ gc_status gc_generate_text(gc_model *m, const gc_tokenizer *tok, gc_sampler *sam
     if (n_generated) *n_generated = generated;
     return s;
 }
+
+gc_status gc_generate_batch(gc_model *m, gc_sampler *sampler, gc_rng *rngs, int B,
+                            const int32_t *const *prompts, const int *prompt_len, int max_T,
+                            int32_t eos, int32_t *seq, int *len, float *hidden) {
+    if (B <= 0 || max_T <= 0 || max_T > m->cfg.seq_len)
+        return gc_fail(GC_ERR_ARG, "generate: bad batch %d or length %d (seq_len %d)", B, max_T,
+                       m->cfg.seq_len);
+    for (int b = 0; b < B; b++) {
+        if (prompt_len[b] < 1 || prompt_len[b] > max_T)
+            return gc_fail(GC_ERR_ARG, "generate: prompt %d has %d tokens (max %d)", b,
+                           prompt_len[b], max_T);
+        memcpy(seq + (size_t)b * max_T, prompts[b], sizeof(int32_t) * (size_t)prompt_len[b]);
+        len[b] = prompt_len[b];
+    }
+    gc_kvcache kc;
+    GC_TRY(gc_kvcache_init(&kc, &m->cfg, B, max_T));
+    int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)B), *pos = gc_malloc(sizeof(int32_t) * (size_t)B);
+    char *done = gc_calloc((size_t)B, 1);
+    gc_status s = tok && pos && done ? GC_OK : GC_ERR_NOMEM;
+    int D = m->cfg.dim, V = m->cfg.vocab_size;
+    for (int t = 0; s == GC_OK && t + 1 < max_T; t++) {
+        int active = 0;
+        for (int b = 0; b < B; b++) {
+            const int32_t *row = seq + (size_t)b * max_T;
+            tok[b] = t < len[b] ? row[t] : row[0]; /* finished rows idle on a harmless token */
+            pos[b] = t;
+            active += !done[b];
+        }
+        if (!active) break;
+        s = gc_model_decode(m, &kc, tok, pos);
+        if (s != GC_OK) break;
+        for (int b = 0; b < B; b++) {
+            if (hidden && t < len[b])
+                memcpy(hidden + ((size_t)b * max_T + t) * D, kc.hf + (size_t)b * D,
+                       sizeof(float) * D);
+            if (done[b] || t + 1 < len[b]) continue; /* finished, or still reading its prompt */
+            int32_t next = rngs ? gc_sampler_sample_rng(sampler, kc.logits + (size_t)b * V, &rngs[b])
+                                : gc_sampler_sample(sampler, kc.logits + (size_t)b * V);
+            seq[(size_t)b * max_T + len[b]++] = next;
+            if (next == eos || len[b] >= max_T) done[b] = 1;
+        }
+    }
+    if (hidden && s == GC_OK) { /* the last token of each sequence was never fed: one more step */
+        for (int b = 0; b < B; b++) {
+            tok[b] = seq[(size_t)b * max_T + len[b] - 1];
+            pos[b] = len[b] - 1;
+        }
+        s = gc_model_decode(m, &kc, tok, pos);
+        for (int b = 0; s == GC_OK && b < B; b++)
+            memcpy(hidden + ((size_t)b * max_T + len[b] - 1) * D, kc.hf + (size_t)b * D,
+                   sizeof(float) * D);
+    }
+    free(tok), free(pos), free(done);
+    gc_kvcache_free(&kc);
+    return s;
+}

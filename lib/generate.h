@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "base.h"
+#include "rng.h"
 #include "model.h"
 #include "sampler.h"
 #include "tokenizer.h"
@@ -18,5 +19,14 @@
 /* *n_generated (may be NULL) receives the number of sampled tokens. */
 gc_status gc_generate_text(gc_model *m, const gc_tokenizer *tok, gc_sampler *sampler,
                            const char *prompt, int steps, FILE *out, int *n_generated);
+
+/* Batched sampling with the KV cache. B sequences, each a prompt (prompt_len[b] tokens, BOS
+ * included) continued until `eos` is sampled (kept in the output) or max_T tokens in all.
+ * seq: (B, max_T) caller-owned, receives prompt then response; len[b] its total length.
+ * rngs: one stream per sequence (may be NULL for greedy samplers).
+ * hidden: optional (B, max_T, D) receiving the final hidden state at every position. */
+gc_status gc_generate_batch(gc_model *m, gc_sampler *sampler, gc_rng *rngs, int B,
+                            const int32_t *const *prompts, const int *prompt_len, int max_T,
+                            int32_t eos, int32_t *seq, int *len, float *hidden);
 
 #endif

@@ -119,6 +119,7 @@ void gc_model_init_random(gc_model *m, uint64_t seed) {
 
 /* ---- activation arena ---- */
 
+/* Slices the arena for (B, T); grows it only when the shape needs more than it holds. */
 static gc_status ensure_acts(gc_model *m, int B, int T) {
     if (m->arena && m->acts.B == B && m->acts.T == T) return GC_OK;
     const gc_model_config *c = &m->cfg;
@@ -142,13 +143,16 @@ static gc_status ensure_acts(gc_model *m, int B, int T) {
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) total += plan[i].n;
-    free(m->arena);
-    m->arena = gc_malloc(sizeof(float) * total);
-    if (!m->arena) {
-        m->arena_floats = 0;
-        return GC_ERR_NOMEM;
+    if (total > m->arena_floats) {
+        free(m->arena);
+        m->arena = gc_malloc(sizeof(float) * total);
+        if (!m->arena) {
+            m->arena_floats = 0;
+            m->acts.B = m->acts.T = 0;
+            return GC_ERR_NOMEM;
+        }
+        m->arena_floats = total;
     }
-    m->arena_floats = total;
     float *p = m->arena;
     for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
         *plan[i].ptr = p;

@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,8 +113,8 @@ void gc_ops_rope(float *x, int ld, int off, int nheads, int hs, int N, int T, co
 
 /* ---- causal attention ---- */
 
-void gc_ops_attention(float *out, float *att, const float *qkv, int B, int T, int nh, int nkv,
-                      int hs) {
+void gc_ops_attention_ref(float *out, float *att, const float *qkv, int B, int T, int nh,
+                          int nkv, int hs) {
     int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
     float scale = 1.0f / sqrtf((float)hs);
 #pragma omp parallel for collapse(3) schedule(static)
@@ -152,8 +153,8 @@ void gc_ops_attention(float *out, float *att, const float *qkv, int B, int T, in
             }
 }
 
-void gc_ops_attention_backward(float *dqkv, const float *dout, const float *att, const float *qkv,
-                               int B, int T, int nh, int nkv, int hs) {
+void gc_ops_attention_backward_ref(float *dqkv, const float *dout, const float *att,
+                                   const float *qkv, int B, int T, int nh, int nkv, int hs) {
     int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
     float scale = 1.0f / sqrtf((float)hs);
     memset(dqkv, 0, sizeof(float) * (size_t)B * T * ld);
@@ -194,6 +195,81 @@ void gc_ops_attention_backward(float *dqkv, const float *dout, const float *att,
                     }
                 }
         }
+}
+
+/* Fast path: per (batch, head) GEMMs. Scores S = Q K^T (the upper triangle is computed and
+ * discarded), causal softmax by rows, O = P V. GEMMs run single-threaded inside the parallel
+ * loop (OpenBLAS's OpenMP build does not nest). */
+void gc_ops_attention(float *out, float *att, const float *qkv, int B, int T, int nh, int nkv,
+                      int hs) {
+    int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
+    float scale = 1.0f / sqrtf((float)hs);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < nh; h++) {
+            const float *q = qkv + (size_t)b * T * ld + h * hs;
+            const float *k = qkv + (size_t)b * T * ld + D + (h / grp) * hs;
+            const float *v = k + KV;
+            float *p = att + ((size_t)b * nh + h) * T * T;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, ld, k, ld,
+                        0.0f, p, T);
+            for (int t = 0; t < T; t++) {
+                float *row = p + (size_t)t * T, mx = -INFINITY, sum = 0.0f;
+                for (int j = 0; j <= t; j++) mx = row[j] > mx ? row[j] : mx;
+                for (int j = 0; j <= t; j++) sum += (row[j] = expf(row[j] - mx));
+                float inv = 1.0f / sum;
+                for (int j = 0; j <= t; j++) row[j] *= inv;
+                for (int j = t + 1; j < T; j++) row[j] = 0.0f;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, p, T, v, ld,
+                        0.0f, out + (size_t)b * T * D + h * hs, D);
+        }
+}
+
+void gc_ops_attention_backward(float *dqkv, const float *dout, const float *att, const float *qkv,
+                               int B, int T, int nh, int nkv, int hs) {
+    int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
+    float scale = 1.0f / sqrtf((float)hs);
+    int nthreads = omp_get_max_threads();
+    float *scratch = malloc(sizeof(float) * (size_t)T * T * nthreads);
+    if (!scratch) { /* no room for the score matrices: the loop version needs none */
+        gc_ops_attention_backward_ref(dqkv, dout, att, qkv, B, T, nh, nkv, hs);
+        return;
+    }
+    memset(dqkv, 0, sizeof(float) * (size_t)B * T * ld);
+    /* one (batch, kv head) per task: the dk and dv it accumulates have one writer */
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int kh = 0; kh < nkv; kh++) {
+            float *ds = scratch + (size_t)omp_get_thread_num() * T * T;
+            const float *k = qkv + (size_t)b * T * ld + D + kh * hs, *v = k + KV;
+            float *dk = dqkv + (size_t)b * T * ld + D + kh * hs, *dv = dk + KV;
+            for (int h = kh * grp; h < (kh + 1) * grp; h++) {
+                const float *p = att + ((size_t)b * nh + h) * T * T;
+                const float *dO = dout + (size_t)b * T * D + h * hs;
+                const float *q = qkv + (size_t)b * T * ld + h * hs;
+                float *dq = dqkv + (size_t)b * T * ld + h * hs;
+                /* dV += P^T dO;  dP = dO V^T */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, p, T, dO, D,
+                            1.0f, dv, ld);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dO, D, v, ld,
+                            0.0f, ds, T);
+                /* dS = P * (dP - rowsum(P * dP)) * scale, causal */
+                for (int t = 0; t < T; t++) {
+                    const float *pr = p + (size_t)t * T;
+                    float *dr = ds + (size_t)t * T, dot = 0.0f;
+                    for (int j = 0; j <= t; j++) dot += pr[j] * dr[j];
+                    for (int j = 0; j <= t; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
+                    for (int j = t + 1; j < T; j++) dr[j] = 0.0f;
+                }
+                /* dQ = dS K;  dK += dS^T Q */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, ds, T, k, ld,
+                            0.0f, dq, ld);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, ds, T, q, ld,
+                            1.0f, dk, ld);
+            }
+        }
+    free(scratch);
 }
 
 /* ---- SwiGLU ---- */

@@ -1,7 +1,7 @@
 /* ops: the CPU primitives the model calls, fp32, OpenMP across rows, matmuls through BLAS.
  *
- * Contract: every function works on caller-owned buffers and allocates nothing (except the
- * attention backward, which uses caller scratch). Shapes are given in the comments, row-major.
+ * Contract: every function works on caller-owned buffers; only the attention backward and the
+ * cross-entropy allocate (and free) scratch. Shapes are given in the comments, row-major.
  * "acc" in a name means the result is added to the output. Results do not depend on the order in
  * which threads run: reductions over rows use a fixed partition, so equal inputs and thread counts
  * give bitwise-equal outputs. gc_ops_matmul_ref is the naive reference the BLAS path is checked
@@ -42,9 +42,14 @@ void gc_ops_rope(float *x, int ld, int off, int nheads, int hs, int N, int T, co
  * att (B, nh, T, T) probabilities; out (B*T, D). */
 void gc_ops_attention(float *out, float *att, const float *qkv, int B, int T, int nh, int nkv,
                       int hs);
-/* dqkv (B*T, D + 2KV) = gradient wrt qkv (overwritten); scratch (threads, T) floats. */
+/* dqkv (B*T, D + 2KV) = gradient wrt qkv (overwritten). */
 void gc_ops_attention_backward(float *dqkv, const float *dout, const float *att, const float *qkv,
                                int B, int T, int nh, int nkv, int hs);
+/* Naive loop references of the two above (same contracts), for the tests. */
+void gc_ops_attention_ref(float *out, float *att, const float *qkv, int B, int T, int nh, int nkv,
+                          int hs);
+void gc_ops_attention_backward_ref(float *dqkv, const float *dout, const float *att,
+                                   const float *qkv, int B, int T, int nh, int nkv, int hs);
 
 /* g (N, H) = silu(a13[:, :H]) * a13[:, H:]; a13 (N, 2H). */
 void gc_ops_swiglu(float *g, const float *a13, int N, int H);

@@ -46,6 +46,10 @@ static int cmp_desc(const void *a, const void *b) {
 }
 
 int32_t gc_sampler_sample(gc_sampler *s, const float *logits) {
+    return gc_sampler_sample_rng(s, logits, &s->rng);
+}
+
+int32_t gc_sampler_sample_rng(gc_sampler *s, const float *logits, gc_rng *rng) {
     int32_t V = s->vocab_size;
     if (s->temperature == 0.0f) return gc_argmax(logits, V);
     float mx = logits[gc_argmax(logits, V)];
@@ -55,7 +59,7 @@ int32_t gc_sampler_sample(gc_sampler *s, const float *logits) {
         sum += s->probs[i];
     }
     for (int32_t i = 0; i < V; i++) s->probs[i] = (float)(s->probs[i] / sum);
-    float u = gc_rng_uniform(&s->rng);
+    float u = gc_rng_uniform(rng);
     if (s->top_p >= 1.0f) {
         double cdf = 0;
         for (int32_t i = 0; i < V; i++) {

@@ -25,6 +25,9 @@ gc_status gc_sampler_init(gc_sampler *s, int32_t vocab_size, float temperature, 
                           uint64_t seed);
 void gc_sampler_free(gc_sampler *s);
 int32_t gc_sampler_sample(gc_sampler *s, const float *logits);
+/* The same with the caller's RNG stream (one stream per sequence keeps batched sampling
+ * independent of batch composition). */
+int32_t gc_sampler_sample_rng(gc_sampler *s, const float *logits, gc_rng *rng);
 int32_t gc_argmax(const float *x, int32_t n);
 
 #endif

@@ -17,6 +17,10 @@ int cli_runtime_error(const char *cmd);
 
 /* Subcommands. */
 int cmd_generate(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_eval_scores(int argc, char **argv);
 
 /* Prepare getopt_long for a subcommand's argv (quiet, restartable). Returns 0. */
 static inline int cli_getopt_reset(void) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../lib/base.h"
 #include "cli.h"
 
 /* ---- dispatch ---- */
@@ -16,6 +17,10 @@ static const struct {
     int (*fn)(int, char **);
     const char *summary;
 } COMMANDS[] = {
+    {"run", cmd_run, "run an experiment file (stages cached, resumable)"},
+    {"check", cmd_check, "one row per paper claim: published, measured, test, verdict"},
+    {"report", cmd_report, "rewrite the claims table of REPRODUCE.md"},
+    {"eval-scores", cmd_eval_scores, "AUROC with CIs (and DeLong) for scores in any JSONL file"},
     {"generate", cmd_generate, "generate text from a checkpoint (gcrm or llama2.c)"},
 };
 
@@ -29,6 +34,7 @@ static void print_help(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    gc_blas_select_kernels(argv);
     if (argc < 2) {
         print_help(stderr);
         return 2;

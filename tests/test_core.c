@@ -151,3 +151,24 @@ Test(optim, cosine_schedule_and_clipping) {
     gc_clip_grad_norm(h, 2, 1.0f);
     cr_expect_eq(h[0], 0.3f, "a norm under the limit is left alone");
 }
+
+Test(ops, attention_gemm_path_matches_loop_reference) {
+    enum { B = 2, T = 11, NH = 4, NKV = 2, HS = 8 };
+    int D = NH * HS, LD = D + 2 * NKV * HS;
+    float *qkv = malloc(sizeof(float) * B * T * LD), *dout = malloc(sizeof(float) * B * T * D);
+    float *o1 = malloc(sizeof(float) * B * T * D), *o2 = malloc(sizeof(float) * B * T * D);
+    float *a1 = malloc(sizeof(float) * B * NH * T * T), *a2 = malloc(sizeof(float) * B * NH * T * T);
+    float *d1 = malloc(sizeof(float) * B * T * LD), *d2 = malloc(sizeof(float) * B * T * LD);
+    gc_rng r;
+    gc_rng_init(&r, 12, 1);
+    for (int i = 0; i < B * T * LD; i++) qkv[i] = gc_rng_normal(&r);
+    for (int i = 0; i < B * T * D; i++) dout[i] = gc_rng_normal(&r);
+    gc_ops_attention(o1, a1, qkv, B, T, NH, NKV, HS);
+    gc_ops_attention_ref(o2, a2, qkv, B, T, NH, NKV, HS);
+    for (int i = 0; i < B * T * D; i++) cr_assert_lt(fabsf(o1[i] - o2[i]), 1e-5, "out %d", i);
+    for (int i = 0; i < B * NH * T * T; i++) cr_assert_lt(fabsf(a1[i] - a2[i]), 1e-6, "att %d", i);
+    gc_ops_attention_backward(d1, dout, a1, qkv, B, T, NH, NKV, HS);
+    gc_ops_attention_backward_ref(d2, dout, a2, qkv, B, T, NH, NKV, HS);
+    for (int i = 0; i < B * T * LD; i++) cr_assert_lt(fabsf(d1[i] - d2[i]), 1e-5, "dqkv %d", i);
+    free(qkv), free(dout), free(o1), free(o2), free(a1), free(a2), free(d1), free(d2);
+}

@@ -1,0 +1,201 @@
+#include "arith.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+
+static const char *SPLIT_NAMES[GC_ARITH_NSPLITS] = {"train",      "arith-easy", "arith-hard",
+                                                    "arith-big",  "arith-long", "arith-para"};
+
+const char *gc_arith_split_name(gc_arith_split s) {
+    return s >= 0 && s < GC_ARITH_NSPLITS ? SPLIT_NAMES[s] : "?";
+}
+
+int gc_arith_split_parse(const char *name) {
+    for (int i = 0; i < GC_ARITH_NSPLITS; i++)
+        if (!strcmp(name, SPLIT_NAMES[i])) return i;
+    return -1;
+}
+
+static const char *NAMES[] = {"Ann", "Ben", "Cara", "Dan", "Eva", "Finn", "Gia",  "Hal",
+                              "Ivy", "Jon", "Kim",  "Leo", "Mia", "Ned",  "Olga", "Pete"};
+static const int FEMALE[] = {1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0};
+static const char *OBJECTS[] = {"apples", "pens",  "books", "coins", "cards",  "shells",
+                                "stamps", "marbles", "cups", "eggs",  "stickers", "beads"};
+
+enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV };
+
+typedef struct {
+    int steps_lo, steps_hi;
+    int64_t start_lo, start_hi; /* first quantity */
+    int64_t add_lo, add_hi;     /* operands of + and - */
+    int mul_lo, mul_hi;         /* multipliers and divisors; 0 = no * or / */
+    int64_t cap;                /* running value stays <= cap */
+    int phrasing;               /* 0 = set A, 1 = set B */
+} split_spec;
+
+static const split_spec SPECS[GC_ARITH_NSPLITS] = {
+    [GC_ARITH_TRAIN] = {2, 6, 2, 50, 1, 30, 2, 5, 999, 0},
+    [GC_ARITH_EASY] = {2, 3, 2, 20, 1, 20, 0, 0, 99, 0},
+    [GC_ARITH_HARD] = {4, 6, 10, 60, 1, 30, 2, 5, 999, 0},
+    [GC_ARITH_BIG] = {2, 4, 1000, 9999, 100, 999, 2, 5, 99999, 0},
+    [GC_ARITH_LONG] = {7, 9, 2, 50, 1, 30, 2, 5, 999, 0},
+    [GC_ARITH_PARA] = {2, 5, 2, 50, 1, 30, 2, 5, 999, 1},
+};
+
+static int64_t uniform(gc_rng *r, int64_t lo, int64_t hi) {
+    return lo + (int64_t)gc_rng_below(r, (uint32_t)(hi - lo + 1));
+}
+
+/* appends formatted text, never past the buffer */
+static void add(char *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(char *buf, const char *fmt, ...) {
+    size_t n = strlen(buf);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + n, GC_ARITH_TEXT - n, fmt, ap);
+    va_end(ap);
+}
+
+static void phrase(char *q, int set, int op, int variant, int64_t b, const char *pro) {
+    long long x = (long long)b;
+    if (set == 0) {
+        switch (op) {
+        case OP_ADD:
+            if (variant) add(q, " %s buys %lld.", pro, x);
+            else add(q, " %s gets %lld more.", pro, x);
+            break;
+        case OP_SUB:
+            if (variant) add(q, " %s gives %lld away.", pro, x);
+            else add(q, " %s loses %lld.", pro, x);
+            break;
+        case OP_MUL:
+            if (variant) add(q, " It grows %lld times.", x);
+            else add(q, " %s gets %lld times as many.", pro, x);
+            break;
+        default:
+            if (variant) add(q, " %s keeps 1 of %lld equal parts.", pro, x);
+            else add(q, " %s splits them %lld ways and keeps 1.", pro, x);
+            break;
+        }
+    } else {
+        switch (op) {
+        case OP_ADD: add(q, " Put in %lld.", x); break;
+        case OP_SUB: add(q, " Take out %lld.", x); break;
+        case OP_MUL: add(q, " Make it %lld fold.", x); break;
+        default: add(q, " Keep 1/%lld of it.", x); break;
+        }
+    }
+}
+
+void gc_arith_generate(gc_arith_split split, uint64_t seed, int64_t index, gc_arith_problem *p) {
+    const split_spec *s = &SPECS[split];
+    gc_rng r;
+    gc_rng_init(&r, seed, ((uint64_t)split << 40) ^ (uint64_t)index);
+    memset(p, 0, sizeof *p);
+    int who_i = (int)gc_rng_below(&r, 16);
+    const char *who = NAMES[who_i];
+    const char *pro = FEMALE[who_i] ? "She" : "He";
+    const char *obj = OBJECTS[gc_rng_below(&r, 12)];
+    int steps = (int)uniform(&r, s->steps_lo, s->steps_hi);
+    int64_t v = uniform(&r, s->start_lo, s->start_hi);
+    if (s->phrasing == 0) add(p->question, "%s has %lld %s.", who, (long long)v, obj);
+    else add(p->question, "A box holds %lld %s.", (long long)v, obj);
+    for (int k = 0; k < steps; k++) {
+        int ops = s->mul_hi ? 4 : 2, op = 0;
+        int64_t b = 0, next = 0;
+        for (int tries = 0; tries < 64; tries++) {
+            op = (int)gc_rng_below(&r, (uint32_t)ops);
+            if (op == OP_ADD) {
+                b = uniform(&r, s->add_lo, s->add_hi);
+                next = v + b;
+                if (next <= s->cap) break;
+            } else if (op == OP_SUB) {
+                b = uniform(&r, s->add_lo, s->add_hi);
+                next = v - b;
+                if (next >= 1) break;
+            } else if (op == OP_MUL) {
+                b = uniform(&r, s->mul_lo, s->mul_hi);
+                next = v * b;
+                if (next <= s->cap) break;
+            } else {
+                b = uniform(&r, s->mul_lo, s->mul_hi);
+                next = v / b;
+                if (v % b == 0 && next >= 1) break;
+            }
+            op = -1;
+        }
+        if (op < 0) { /* nothing fitted: a small subtraction or addition always does */
+            op = v > 1 ? OP_SUB : OP_ADD;
+            b = 1;
+            next = op == OP_SUB ? v - 1 : v + 1;
+        }
+        phrase(p->question, s->phrasing, op, (int)gc_rng_below(&r, 2), b, pro);
+        static const char SYM[] = "+-*/";
+        add(p->solution, "%lld%c%lld=%lld\n", (long long)v, SYM[op], (long long)b, (long long)next);
+        v = next;
+    }
+    if (s->phrasing == 0) add(p->question, " How many %s now?\n", obj);
+    else add(p->question, " What is in the box?\n");
+    add(p->solution, "#### %lld\n", (long long)v);
+    p->answer = v;
+    p->steps = steps;
+}
+
+void gc_arith_corrupt(const gc_arith_problem *p, uint64_t seed, char *out) {
+    gc_rng r;
+    gc_rng_init(&r, seed, gc_arith_hash(p->question));
+    int slip_line = (int)gc_rng_below(&r, (uint32_t)p->steps);
+    int64_t slip = 1 + (int64_t)gc_rng_below(&r, 9);
+    out[0] = 0;
+    const char *line = p->solution;
+    int64_t carried = 0;
+    for (int k = 0; k < p->steps; k++) {
+        long long a, b, res;
+        char op;
+        if (sscanf(line, "%lld%c%lld=%lld", &a, &op, &b, &res) != 4) break;
+        if (k > 0) a = carried;
+        res = op == '+' ? a + b : op == '-' ? a - b : op == '*' ? a * b : (b ? a / b : a);
+        if (k == slip_line) res += (res > slip && gc_rng_below(&r, 2)) ? -slip : slip;
+        carried = res;
+        add(out, "%lld%c%lld=%lld\n", a, op, b, res);
+        line = strchr(line, '\n');
+        if (!line) break;
+        line++;
+    }
+    add(out, "#### %lld\n", (long long)carried);
+}
+
+int gc_arith_extract(const char *text, int64_t *answer) {
+    const char *last = NULL;
+    for (const char *p = strstr(text, "####"); p; p = strstr(p + 4, "####")) last = p;
+    if (!last) return 0;
+    const char *p = last + 4;
+    while (*p == ' ') p++;
+    int neg = 0;
+    if (*p == '-') neg = 1, p++;
+    if (*p < '0' || *p > '9') return 0;
+    int64_t v = 0;
+    int digits = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (++digits > 15) return 0;
+        v = v * 10 + (*p - '0');
+    }
+    if (*p && *p != '\n' && *p != ' ') return 0;
+    *answer = neg ? -v : v;
+    return 1;
+}
+
+int gc_arith_check(const char *text, int64_t answer) {
+    int64_t got;
+    return gc_arith_extract(text, &got) && got == answer;
+}
+
+uint64_t gc_arith_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}

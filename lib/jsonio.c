@@ -1,0 +1,72 @@
+#include "jsonio.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+gc_status gc_json_read(const char *path, cJSON **out) {
+    char *text;
+    *out = NULL;
+    GC_TRY(gc_read_file(path, &text, NULL));
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithOpts(text, &end, 1);
+    if (!j) {
+        int line = 1;
+        for (const char *p = text; end && p < end; p++) line += *p == '\n';
+        free(text);
+        return gc_fail(GC_ERR_FORMAT, "%s:%d: JSON syntax error", path, line);
+    }
+    free(text);
+    *out = j;
+    return GC_OK;
+}
+
+gc_status gc_json_write(const char *path, const cJSON *doc) {
+    char *text = cJSON_Print(doc);
+    if (!text) return gc_fail(GC_ERR_NOMEM, "%s: cannot serialise JSON", path);
+    gc_atomic_file af;
+    gc_status s = gc_atomic_open(&af, path);
+    if (s == GC_OK) {
+        gc_atomic_write(&af, text, strlen(text));
+        gc_atomic_write(&af, "\n", 1);
+        s = gc_atomic_commit(&af);
+    }
+    free(text);
+    return s;
+}
+
+gc_status gc_jsonl_append(gc_atomic_file *af, const cJSON *obj) {
+    char *text = cJSON_PrintUnformatted(obj);
+    if (!text) return gc_fail(GC_ERR_NOMEM, "%s: cannot serialise JSON", af->path);
+    gc_status s = gc_atomic_write(af, text, strlen(text));
+    if (s == GC_OK) s = gc_atomic_write(af, "\n", 1);
+    free(text);
+    return s;
+}
+
+gc_status gc_jsonl_each(const char *path, gc_status (*fn)(const cJSON *obj, int line, void *ctx),
+                        void *ctx) {
+    char *text;
+    GC_TRY(gc_read_file(path, &text, NULL));
+    gc_status s = GC_OK;
+    int line = 0;
+    for (char *p = text; s == GC_OK && *p;) {
+        char *nl = strchr(p, '\n');
+        if (nl) *nl = 0;
+        line++;
+        char *q = p;
+        while (*q == ' ' || *q == '\t' || *q == '\r') q++;
+        if (*q) {
+            cJSON *obj = cJSON_Parse(q);
+            if (!obj || !cJSON_IsObject(obj)) {
+                s = gc_fail(GC_ERR_FORMAT, "%s:%d: not a JSON object", path, line);
+            } else {
+                s = fn(obj, line, ctx);
+            }
+            cJSON_Delete(obj);
+        }
+        if (!nl) break;
+        p = nl + 1;
+    }
+    free(text);
+    return s;
+}

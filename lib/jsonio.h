@@ -1,0 +1,23 @@
+/* jsonio: reading and atomically writing JSON documents and JSON Lines files.
+ *
+ * Contract: gc_json_read returns a cJSON tree the caller deletes (cJSON_Delete); errors name the
+ * file and line. gc_json_write writes pretty JSON through a temporary file and a rename.
+ * gc_jsonl_each calls fn for each non-empty line's parsed object (deleted after the call) and
+ * stops at the first error, naming the file and line.
+ */
+#ifndef GC_JSONIO_H
+#define GC_JSONIO_H
+
+#include <cjson/cJSON.h>
+
+#include "base.h"
+
+gc_status gc_json_read(const char *path, cJSON **out);
+gc_status gc_json_write(const char *path, const cJSON *doc);
+gc_status gc_jsonl_each(const char *path, gc_status (*fn)(const cJSON *obj, int line, void *ctx),
+                        void *ctx);
+
+/* Appends one compact JSON line to an open atomic file. */
+gc_status gc_jsonl_append(gc_atomic_file *af, const cJSON *obj);
+
+#endif

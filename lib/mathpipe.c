@@ -1,0 +1,104 @@
+#include "mathpipe.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "chartok.h"
+#include "generate.h"
+#include "sampler.h"
+
+int gc_math_prompt(const char *question, int32_t *out, int cap) {
+    int n = 0;
+    if (cap < 1) return -1;
+    out[n++] = GC_CHAR_BOS;
+    return gc_chartok_encode(question, out, cap, &n) == GC_OK ? n : -1;
+}
+
+int gc_math_response(const char *text, int32_t *out, int cap) {
+    int n = 0;
+    if (gc_chartok_encode(text, out, cap - 1, &n) != GC_OK) return -1;
+    out[n++] = GC_CHAR_EOS;
+    return n;
+}
+
+gc_status gc_math_sample(gc_model *m, const char *const *questions, int n, int samples,
+                         const gc_sample_config *c, char **out, int64_t *n_tokens) {
+    int total = n * samples, B = c->batch > 0 ? c->batch : 64, L = c->max_len;
+    if (L > m->cfg.seq_len) L = m->cfg.seq_len;
+    gc_sampler smp;
+    GC_TRY(gc_sampler_init(&smp, m->cfg.vocab_size, c->temperature, c->top_p, c->seed));
+    int32_t *prompts = gc_malloc(sizeof(int32_t) * (size_t)B * L);
+    int32_t *seq = gc_malloc(sizeof(int32_t) * (size_t)B * L);
+    int32_t **pp = gc_malloc(sizeof(int32_t *) * B);
+    int *plen = gc_malloc(sizeof(int) * B), *len = gc_malloc(sizeof(int) * B);
+    gc_rng *rngs = gc_malloc(sizeof(gc_rng) * B);
+    char *buf = gc_malloc((size_t)L + 1);
+    gc_status s = prompts && seq && pp && plen && len && rngs && buf ? GC_OK : GC_ERR_NOMEM;
+    int64_t gen = 0;
+    for (int i = 0; i < total; i++) out[i] = NULL;
+    gc_progress prog;
+    gc_progress_init(&prog, "sample", total);
+    for (int start = 0; s == GC_OK && start < total; start += B) {
+        int nb = total - start < B ? total - start : B;
+        for (int b = 0; b < nb; b++) {
+            int q = (start + b) / samples;
+            pp[b] = prompts + (size_t)b * L;
+            plen[b] = gc_math_prompt(questions[q], pp[b], L - 1);
+            if (plen[b] < 0) {
+                s = gc_fail(GC_ERR_ARG, "sample: question %d does not fit %d tokens: %s", q, L,
+                            gc_last_error());
+                break;
+            }
+            gc_rng_init(&rngs[b], c->seed, (uint64_t)(start + b));
+        }
+        if (s != GC_OK) break;
+        s = gc_generate_batch(m, &smp, rngs, nb, (const int32_t *const *)pp, plen, L, GC_CHAR_EOS,
+                              seq, len, NULL);
+        for (int b = 0; s == GC_OK && b < nb; b++) {
+            gc_chartok_decode(seq + (size_t)b * L + plen[b], len[b] - plen[b], buf, (size_t)L + 1);
+            gen += len[b] - plen[b];
+            size_t sl = strlen(buf);
+            out[start + b] = gc_malloc(sl + 1);
+            if (!out[start + b]) s = GC_ERR_NOMEM;
+            else memcpy(out[start + b], buf, sl + 1);
+        }
+        gc_progress_update(&prog, start + nb);
+    }
+    gc_progress_end(&prog);
+    if (s != GC_OK)
+        for (int i = 0; i < total; i++) free(out[i]), out[i] = NULL;
+    if (n_tokens) *n_tokens = gen;
+    free(prompts), free(seq), free(pp), free(plen), free(len), free(rngs), free(buf);
+    gc_sampler_free(&smp);
+    return s;
+}
+
+gc_status gc_math_score(gc_rm *rm, const char *const *questions, const char *const *responses,
+                        int n, int max_len, int batch, float *out) {
+    int B = batch > 0 ? batch : 32, L = max_len;
+    int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)B * L), *tmp = gc_malloc(sizeof(int32_t) * L);
+    int *len = gc_malloc(sizeof(int) * B);
+    gc_status s = tok && tmp && len ? GC_OK : GC_ERR_NOMEM;
+    for (int start = 0; s == GC_OK && start < n; start += B) {
+        int nb = n - start < B ? n - start : B, T = 0;
+        memset(tok, 0, sizeof(int32_t) * (size_t)B * L);
+        for (int b = 0; b < nb && s == GC_OK; b++) {
+            int np = gc_math_prompt(questions[start + b], tok + (size_t)b * L, L);
+            int nr = np < 0 ? -1 : gc_math_response(responses[start + b], tmp, L - np);
+            if (nr < 0) {
+                s = gc_fail(GC_ERR_ARG, "score: item %d does not fit %d tokens", start + b, L);
+                break;
+            }
+            memcpy(tok + (size_t)b * L + np, tmp, sizeof(int32_t) * nr);
+            len[b] = np + nr;
+            if (len[b] > T) T = len[b];
+        }
+        if (s != GC_OK) break;
+        /* compact rows to stride T */
+        for (int b = 1; b < nb; b++)
+            memmove(tok + (size_t)b * T, tok + (size_t)b * L, sizeof(int32_t) * T);
+        s = gc_rm_score(rm, tok, nb, T, len, out + start);
+    }
+    free(tok), free(tmp), free(len);
+    return s;
+}

@@ -1,0 +1,41 @@
+/* mathpipe: the math domain's model-side operations on text: prompts and responses as character
+ * tokens, supervised fine-tuning data, batched solution sampling with the KV cache, and scoring
+ * (prompt, response) pairs with a reward model.
+ *
+ * Conventions: a prompt is BOS + question; a response is the solution text + EOS. Every response
+ * ends in EOS when it is scored, in training and in evaluation alike, and the reward is read there
+ * (PAPER.md section 6: the authors' code appends EOS in training only; this harness does not copy
+ * that). Texts are caller-owned; gc_math_sample returns malloc'd strings the caller frees.
+ */
+#ifndef GC_MATHPIPE_H
+#define GC_MATHPIPE_H
+
+#include <stdint.h>
+
+#include "base.h"
+#include "model.h"
+#include "rm.h"
+
+/* Tokens of BOS + question (returns count, or -1 with an error recorded). */
+int gc_math_prompt(const char *question, int32_t *out, int cap);
+/* Tokens of response text + EOS. */
+int gc_math_response(const char *text, int32_t *out, int cap);
+
+typedef struct {
+    float temperature; /* 0 = greedy */
+    float top_p;
+    uint64_t seed;     /* sequence i of question q draws from stream (seed, q * samples + i) */
+    int max_len;       /* prompt + response tokens */
+    int batch;         /* sequences decoded together */
+} gc_sample_config;
+
+/* Samples `samples` responses for each of n questions: out[q * samples + i] (malloc'd text,
+ * without EOS). *n_tokens (may be NULL) gets the number of generated tokens. */
+gc_status gc_math_sample(gc_model *m, const char *const *questions, int n, int samples,
+                         const gc_sample_config *c, char **out, int64_t *n_tokens);
+
+/* Rewards of n (question, response) pairs, scored in batches: out (n). */
+gc_status gc_math_score(gc_rm *rm, const char *const *questions, const char *const *responses,
+                        int n, int max_len, int batch, float *out);
+
+#endif

@@ -1,0 +1,104 @@
+/* rm: reward models: a linear head (no bias) on the final hidden state at the last token, the
+ * Bradley-Terry preference loss, the goal-conditioned contrastive loss of PAPER.md section 1, the
+ * goal state and Q-values of section 2.
+ *
+ * A training batch holds P pairs as 2P sequences, (chosen_0, rejected_0, chosen_1, ...), each a
+ * prompt followed by a response whose last token is where the reward is read. Response positions
+ * of sequence b are [prompt_len[b], len[b]).
+ *
+ * Contrastive loss, per pair, K draws: positives take a source and a goal in the chosen response
+ * with source <= goal (two uniform fractions, sorted); negatives take a source in the chosen
+ * response and a goal anywhere in the rejected one. Similarity sigma(cos(h_a, h_b)).
+ *   pairs "ordered": the K drawn (source, goal) pairs are scored (the paper's text);
+ *   pairs "all":     all K x K source-goal combinations are scored (the authors' code).
+ *   reduction "log_of_mean": L = -log(mean_pos sim) - log(1 - mean_neg sim) over the batch
+ *                            (the authors' code); "mean_of_log": the mean of per-pair logs.
+ * Total loss L_pref + lambda * L_con; lambda = 0 is the baseline RM.
+ *
+ * Ownership: gc_rm owns its trunk model and head (gc_rm_free). Position draws and the losses are
+ * separate pure functions so the gradient can be checked by finite differences.
+ */
+#ifndef GC_RM_H
+#define GC_RM_H
+
+#include <stdint.h>
+
+#include "base.h"
+#include "model.h"
+#include "optim.h"
+#include "rng.h"
+
+typedef enum { GC_PAIRS_ALL, GC_PAIRS_ORDERED } gc_pairs_mode;
+typedef enum { GC_RED_LOG_OF_MEAN, GC_RED_MEAN_OF_LOG } gc_con_reduction;
+
+typedef struct {
+    float lambda; /* weight of the contrastive loss; 0 = baseline */
+    int K;        /* draws per pair (16) */
+    gc_pairs_mode pairs;
+    gc_con_reduction reduction;
+} gc_con_config;
+
+/* Drawn positions for one batch: for pair p and draw k, index p * K + k. */
+typedef struct {
+    int P, K;
+    int32_t *pos_src, *pos_goal; /* (P * K) positions in the chosen sequence */
+    int32_t *neg_src, *neg_goal; /* (P * K) source in chosen, goal in rejected */
+} gc_con_draws;
+
+gc_status gc_con_draws_init(gc_con_draws *d, int P, int K);
+void gc_con_draws_free(gc_con_draws *d);
+/* Draws positions for P pairs of sequences laid out as in the header comment. */
+void gc_con_draw(gc_con_draws *d, const int *prompt_len, const int *len, gc_rng *rng);
+
+/* Contrastive loss over hidden states h (2P, T, D); adds scale * dL/dh into dh (may be NULL).
+ * Returns the loss in *loss; *mean_pos and *mean_neg (may be NULL) get the mean similarities. */
+gc_status gc_con_loss(const float *h, int T, int D, const gc_con_draws *d, const gc_con_config *c,
+                      float scale, double *loss, float *dh, double *mean_pos, double *mean_neg);
+
+/* Preference loss over rewards r (2P): mean -log sigmoid(r_chosen - r_rejected). dr (may be NULL)
+ * receives dL/dr. *acc (may be NULL) gets the fraction of pairs with r_chosen > r_rejected. */
+double gc_pref_loss(const float *r, int P, float *dr, double *acc);
+
+typedef struct {
+    gc_model model;
+    float *head;  /* (D) */
+    float *dhead; /* (D) */
+    gc_adamw opt, head_opt;
+    int has_opt;
+} gc_rm;
+
+/* Takes ownership of an initialised model (the policy's weights); head ~ N(0, 1/D) from seed. */
+gc_status gc_rm_init(gc_rm *rm, gc_model *trunk, uint64_t seed);
+void gc_rm_free(gc_rm *rm);
+gc_status gc_rm_save(const gc_rm *rm, const char *ckpt_path, const char *head_path);
+gc_status gc_rm_load(gc_rm *rm, const char *ckpt_path, const char *head_path);
+
+/* Rewards of B sequences (B, T) whose reward tokens are at len[b] - 1: out (B). Hidden states
+ * stay in rm->model.acts.hf. */
+gc_status gc_rm_score(gc_rm *rm, const int32_t *tokens, int B, int T, const int *len, float *out);
+
+typedef struct {
+    float loss, pref, con, acc, mean_pos, mean_neg;
+} gc_rm_step_stats;
+
+/* One optimisation step on P pairs (2P sequences of length T). */
+gc_status gc_rm_step(gc_rm *rm, const int32_t *tokens, int P, int T, const int *prompt_len,
+                     const int *len, const gc_con_config *c, gc_rng *rng, float lr, float clip,
+                     float weight_decay, gc_rm_step_stats *st);
+
+/* Goal state: accumulate the final hidden state at the last token of n sequences, then divide. */
+typedef struct {
+    int D;
+    double *sum; /* (D) */
+    int64_t count;
+} gc_goal;
+gc_status gc_goal_init(gc_goal *g, int D);
+void gc_goal_add(gc_goal *g, const float *h);
+/* Writes the mean (D); GC_ERR_ARG when nothing was added. */
+gc_status gc_goal_mean(const gc_goal *g, float *out);
+void gc_goal_free(gc_goal *g);
+
+/* Q-value cos(h, goal) of one hidden state. */
+float gc_qvalue(const float *h, const float *goal, int D);
+
+#endif

@@ -1,0 +1,42 @@
+/* seqset: a set of token sequences (prompt + response) with next-token targets on the response
+ * only, and the supervised fine-tuning loop over it.
+ *
+ * Ownership: gc_seqset owns its arrays ((n, max_len) each, PAD-filled); gc_seqset_free releases
+ * them. gc_sft_train draws each batch as a pure function of (seed, step), pads it to the longest
+ * sequence in the batch (rounded up to 8), and trains with AdamW, warm-up + cosine and clipping.
+ */
+#ifndef GC_SEQSET_H
+#define GC_SEQSET_H
+
+#include <stdint.h>
+
+#include "base.h"
+#include "model.h"
+#include "train.h"
+
+typedef struct {
+    int n, max_len;
+    int32_t *tokens;  /* (n, max_len) */
+    int32_t *targets; /* (n, max_len): next token on response positions, -1 elsewhere */
+    int *len;         /* (n) */
+    int *prompt_len;  /* (n) */
+} gc_seqset;
+
+gc_status gc_seqset_init(gc_seqset *s, int n, int max_len);
+void gc_seqset_free(gc_seqset *s);
+/* Sequence i = prompt (np tokens) followed by response (nr tokens). */
+gc_status gc_seqset_set(gc_seqset *s, int i, const int32_t *prompt, int np, const int32_t *resp,
+                        int nr);
+
+typedef struct {
+    int steps, batch;
+    gc_schedule sched;
+    float weight_decay;
+    uint64_t seed;
+} gc_sft_config;
+
+/* Trains m in place; *last_loss (may be NULL) gets the mean loss of the last 10% of steps. */
+gc_status gc_sft_train(gc_model *m, const gc_seqset *data, const gc_sft_config *cfg,
+                       float *last_loss);
+
+#endif

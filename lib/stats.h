@@ -1,0 +1,65 @@
+/* stats: AUROC, DeLong's test for two correlated AUROCs, bootstrap confidence intervals,
+ * t-tests and t-based confidence intervals. Distribution functions come from GSL.
+ *
+ * Contract: inputs are caller-owned arrays; functions allocate scratch internally and free it.
+ * Labels are 0/1. AUROC counts ties as one half (the Mann-Whitney statistic). A data set with only
+ * one class has no AUROC: GC_ERR_ARG with a message saying which class is missing.
+ */
+#ifndef GC_STATS_H
+#define GC_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base.h"
+
+gc_status gc_stats_auroc(const double *score, const int *label, size_t n, double *auc);
+
+typedef struct {
+    double auc1, auc2;   /* AUROC of each score */
+    double se1, se2;     /* DeLong standard errors */
+    double diff;         /* auc1 - auc2 */
+    double se_diff;
+    double z, p;         /* two-sided */
+    double lo, hi;       /* 95% CI of the difference */
+} gc_delong;
+
+/* DeLong, DeLong and Clarke-Pearson (1988): two scores of the same items. score2 may be NULL
+ * for a single AUROC (then only auc1, se1, lo/hi of auc1 are set). */
+gc_status gc_stats_delong(const double *score1, const double *score2, const int *label, size_t n,
+                          gc_delong *out);
+
+/* Percentile bootstrap CI (level e.g. 0.95) of the AUROC, resampling items; resamples with a
+ * single class are drawn again. */
+gc_status gc_stats_auroc_bootstrap(const double *score, const int *label, size_t n, int reps,
+                                   uint64_t seed, double level, double *lo, double *hi);
+
+/* Percentile bootstrap CI of the mean of x. */
+gc_status gc_stats_mean_bootstrap(const double *x, size_t n, int reps, uint64_t seed, double level,
+                                  double *lo, double *hi);
+
+typedef struct {
+    double mean, sd;  /* sample mean and standard deviation (n - 1) */
+    double lo, hi;    /* t-based CI of the mean */
+    size_t n;
+} gc_summary;
+
+/* Mean and t-based CI (level e.g. 0.95); n = 1 gives lo = hi = mean. */
+gc_status gc_stats_summary(const double *x, size_t n, double level, gc_summary *out);
+
+typedef struct {
+    double t, df, p; /* two-sided */
+    double mean_diff;
+} gc_ttest;
+
+/* Paired t-test of a - b. */
+gc_status gc_stats_ttest_paired(const double *a, const double *b, size_t n, gc_ttest *out);
+/* Two-sample t-test; equal_var = 1 is Student's (scipy's default), 0 is Welch's. */
+gc_status gc_stats_ttest_ind(const double *a, size_t na, const double *b, size_t nb, int equal_var,
+                             gc_ttest *out);
+
+/* Standard normal CDF and quantile (GSL). */
+double gc_stats_norm_cdf(double x);
+double gc_stats_norm_quantile(double p);
+
+#endif

@@ -1,0 +1,320 @@
+#include "claims.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/jsonio.h"
+#include "cli.h"
+
+const char *claims_file(void) {
+    const char *p = getenv("GCRM_PUBLISHED");
+    return p && *p ? p : "results/published.json";
+}
+
+static double num(const cJSON *o, const char *k, double def) {
+    const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+    return cJSON_IsNumber(v) ? v->valuedouble : def;
+}
+
+static const cJSON *obj(const cJSON *o, const char *k) {
+    return o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+}
+
+static void add_reason(cJSON *reasons, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_reason(cJSON *reasons, const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    cJSON_AddItemToArray(reasons, cJSON_CreateString(buf));
+}
+
+/* rule "auroc_delta": goal-conditioned minus baseline AUROC */
+static gc_status verdict_auroc_delta(const cJSON *check, const cJSON *results, cJSON *v) {
+    double alpha = num(check, "alpha", 0.05), min_frac = num(check, "min_seed_fraction", 0.8);
+    const cJSON *every = obj(check, "every_split_positive");
+    int need_every = !every || cJSON_IsTrue(every);
+    cJSON *reasons = cJSON_AddArrayToObject(v, "reasons");
+    int pass = 1, evaluated = 0;
+    double max_split = -INFINITY;
+    const char *max_name = "";
+    for (const cJSON *g = obj(results, "splits") ? obj(results, "splits")->child : NULL; g;
+         g = g->next) {
+        const char *name = cJSON_GetStringValue(obj(g, "split"));
+        const cJSON *d = obj(g, "delta");
+        if (!d) {
+            add_reason(reasons, "%s: not evaluated (%s)", name ? name : "?",
+                       cJSON_GetStringValue(obj(g, "error")) ? cJSON_GetStringValue(obj(g, "error"))
+                                                             : "no AUROC");
+            continue;
+        }
+        evaluated++;
+        double m = num(d, "mean", 0);
+        if (m > max_split) max_split = m, max_name = name ? name : "?";
+        if (need_every && !(m > 0)) {
+            pass = 0;
+            add_reason(reasons, "%s: mean AUROC difference %+.4f is not > 0", name, m);
+        }
+    }
+    if (!evaluated) {
+        pass = 0;
+        add_reason(reasons, "no split could be evaluated");
+    }
+    const cJSON *pooled = obj(results, "pooled"), *pd = obj(pooled, "delta"), *dl = obj(pooled, "delong");
+    double p = num(dl, "p", 1), diff = num(dl, "diff", 0);
+    if (!pd || !dl) {
+        pass = 0;
+        add_reason(reasons, "pooled: no AUROC over all splits");
+    } else {
+        if (!(diff > 0 && p < alpha)) {
+            pass = 0;
+            add_reason(reasons, "pooled DeLong: difference %+.4f, p = %.3g (need > 0 and p < %g)",
+                       diff, p, alpha);
+        }
+        double frac = num(pd, "seeds_positive", 0) / fmax(1, num(pd, "seeds", 1));
+        if (frac < min_frac) {
+            pass = 0;
+            add_reason(reasons, "pooled difference positive in %.0f of %.0f seeds (need %.0f%%)",
+                       num(pd, "seeds_positive", 0), num(pd, "seeds", 0), 100 * min_frac);
+        }
+    }
+    cJSON_AddStringToObject(v, "verdict", pass ? "PASS" : "FAIL");
+    cJSON_AddNumberToObject(v, "measured", num(pd, "mean", NAN));
+    cJSON_AddNumberToObject(v, "lo", num(pd, "lo", NAN));
+    cJSON_AddNumberToObject(v, "hi", num(pd, "hi", NAN));
+    cJSON_AddStringToObject(v, "measured_what", "pooled AUROC difference, mean over seeds [95% CI]");
+    if (isfinite(max_split)) {
+        cJSON_AddNumberToObject(v, "max_split_delta", max_split);
+        cJSON_AddStringToObject(v, "max_split", max_name);
+    }
+    cJSON_AddStringToObject(v, "test", "DeLong (pooled, seed-averaged)");
+    cJSON_AddNumberToObject(v, "p", p);
+    return GC_OK;
+}
+
+gc_status claims_verdict(const cJSON *claim, const cJSON *results, cJSON **out) {
+    const cJSON *check = obj(claim, "mini_check");
+    const char *rule = cJSON_GetStringValue(obj(check, "rule"));
+    const char *id = cJSON_GetStringValue(obj(claim, "id"));
+    if (!rule) return gc_fail(GC_ERR_FORMAT, "%s: claim %s has no mini_check.rule", claims_file(), id ? id : "?");
+    cJSON *v = cJSON_CreateObject();
+    cJSON_AddStringToObject(v, "claim", id ? id : "?");
+    gc_status s;
+    if (!strcmp(rule, "auroc_delta")) s = verdict_auroc_delta(check, results, v);
+    else s = gc_fail(GC_ERR_FORMAT, "%s: claim %s: unknown rule '%s'", claims_file(), id, rule);
+    if (s != GC_OK) {
+        cJSON_Delete(v);
+        return s;
+    }
+    *out = v;
+    return GC_OK;
+}
+
+static gc_status load_claims(cJSON **doc) {
+    GC_TRY(gc_json_read(claims_file(), doc));
+    if (!cJSON_IsArray(obj(*doc, "claims"))) {
+        cJSON_Delete(*doc);
+        return gc_fail(GC_ERR_FORMAT, "%s: expected an array 'claims'", claims_file());
+    }
+    return GC_OK;
+}
+
+gc_status claims_verdict_for(const char *experiment, const cJSON *results, cJSON **out) {
+    *out = NULL;
+    cJSON *doc;
+    GC_TRY(load_claims(&doc));
+    gc_status s = GC_OK;
+    for (const cJSON *c = obj(doc, "claims")->child; c; c = c->next) {
+        const char *e = cJSON_GetStringValue(obj(c, "experiment"));
+        if (e && !strcmp(e, experiment)) {
+            s = claims_verdict(c, results, out);
+            break;
+        }
+    }
+    cJSON_Delete(doc);
+    return s;
+}
+
+void claims_print_math(const cJSON *results, FILE *f) {
+    fprintf(f, "\n%-12s %5s %7s  %-24s %-24s %-26s %9s\n", "split", "n", "policy",
+            "AUROC baseline [CI]", "AUROC goal-cond. [CI]", "difference [CI] (+seeds)",
+            "DeLong p");
+    const cJSON *groups[16];
+    int ng = 0;
+    for (const cJSON *g = obj(results, "splits") ? obj(results, "splits")->child : NULL; g && ng < 15; g = g->next)
+        groups[ng++] = g;
+    if (obj(results, "pooled")) groups[ng++] = obj(results, "pooled");
+    for (int i = 0; i < ng; i++) {
+        const cJSON *g = groups[i], *b = obj(g, "baseline"), *q = obj(g, "goal"), *d = obj(g, "delta");
+        fprintf(f, "%-12s %5.0f %6.1f%%  ", cJSON_GetStringValue(obj(g, "split")), num(g, "n", 0),
+                100 * num(g, "policy_accuracy", 0));
+        if (!d) {
+            fprintf(f, "%s\n", cJSON_GetStringValue(obj(g, "error")));
+            continue;
+        }
+        fprintf(f, "%.3f [%.3f, %.3f]     %.3f [%.3f, %.3f]     %+.3f [%+.3f, %+.3f] (%.0f/%.0f) %9.3g\n",
+                num(b, "mean", 0), num(b, "lo", 0), num(b, "hi", 0), num(q, "mean", 0),
+                num(q, "lo", 0), num(q, "hi", 0), num(d, "mean", 0), num(d, "lo", 0),
+                num(d, "hi", 0), num(d, "seeds_positive", 0), num(d, "seeds", 0),
+                num(obj(g, "delong"), "p", NAN));
+    }
+    const cJSON *v = obj(results, "verdict");
+    if (v) {
+        fprintf(f, "\nverdict: %s\n", cJSON_GetStringValue(obj(v, "verdict")));
+        for (const cJSON *r = obj(v, "reasons") ? obj(v, "reasons")->child : NULL; r; r = r->next)
+            fprintf(f, "  - %s\n", r->valuestring);
+    }
+}
+
+/* ---- check and report ---- */
+
+typedef struct {
+    const char *scale, *root;
+} claims_opts;
+
+static int parse_opts(const char *cmd, const char *help, int argc, char **argv, claims_opts *o) {
+    static const struct option opts[] = {{"scale", required_argument, 0, 's'},
+                                         {"root", required_argument, 0, 'r'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    o->scale = "mini", o->root = "results/runs";
+    cli_getopt_reset();
+    for (int c; (c = getopt_long(argc, argv, ":", opts, NULL)) != -1;) {
+        switch (c) {
+        case 's':
+            if (strcmp(optarg, "smoke") && strcmp(optarg, "mini") && strcmp(optarg, "full"))
+                return cli_usage_error(cmd, "bad value '%s' for --scale (smoke, mini or full)", optarg);
+            o->scale = optarg;
+            break;
+        case 'r': o->root = optarg; break;
+        case 'h': fputs(help, stdout); return -1;
+        default: return cli_bad_option(cmd, argv, c);
+        }
+    }
+    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    return 0;
+}
+
+typedef struct {
+    char id[64], artefact[128], published[512], check_text[512], verdict[16], measured[256],
+        test[64], p[32], command[64];
+} claim_row;
+
+/* Fills one row per claim; returns the number of rows, or -1 on error. */
+static int collect_rows(const claims_opts *o, claim_row *rows, int cap, int *fails) {
+    cJSON *doc;
+    if (load_claims(&doc) != GC_OK) return -1;
+    int n = 0;
+    *fails = 0;
+    for (const cJSON *c = obj(doc, "claims")->child; c && n < cap; c = c->next, n++) {
+        claim_row *w = &rows[n];
+        memset(w, 0, sizeof *w);
+        const char *e = cJSON_GetStringValue(obj(c, "experiment"));
+        snprintf(w->id, sizeof w->id, "%s", cJSON_GetStringValue(obj(c, "id")) ? cJSON_GetStringValue(obj(c, "id")) : "?");
+        snprintf(w->artefact, sizeof w->artefact, "%s", cJSON_GetStringValue(obj(c, "artefact")) ? cJSON_GetStringValue(obj(c, "artefact")) : "");
+        snprintf(w->published, sizeof w->published, "%s", cJSON_GetStringValue(obj(c, "published")) ? cJSON_GetStringValue(obj(c, "published")) : "");
+        snprintf(w->check_text, sizeof w->check_text, "%s",
+                 cJSON_GetStringValue(obj(obj(c, "mini_check"), "text")) ? cJSON_GetStringValue(obj(obj(c, "mini_check"), "text")) : "");
+        snprintf(w->command, sizeof w->command, "make %s", e ? e : w->id);
+        snprintf(w->verdict, sizeof w->verdict, "NOT RUN");
+        snprintf(w->measured, sizeof w->measured, "-");
+        snprintf(w->test, sizeof w->test, "-");
+        snprintf(w->p, sizeof w->p, "-");
+        if (!e || !obj(c, "mini_check") || !cJSON_GetStringValue(obj(obj(c, "mini_check"), "rule"))) {
+            snprintf(w->measured, sizeof w->measured, "not implemented yet");
+            continue;
+        }
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s/%s/results.json", o->root, e, o->scale);
+        cJSON *res;
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        fclose(f);
+        if (gc_json_read(path, &res) != GC_OK) {
+            snprintf(w->measured, sizeof w->measured, "unreadable: %s", gc_last_error());
+            continue;
+        }
+        cJSON *v = NULL;
+        if (claims_verdict(c, res, &v) == GC_OK) {
+            snprintf(w->verdict, sizeof w->verdict, "%s", cJSON_GetStringValue(obj(v, "verdict")));
+            snprintf(w->measured, sizeof w->measured, "%+.3f [%+.3f, %+.3f]; largest split %s %+.3f",
+                     num(v, "measured", NAN), num(v, "lo", NAN), num(v, "hi", NAN),
+                     cJSON_GetStringValue(obj(v, "max_split")) ? cJSON_GetStringValue(obj(v, "max_split")) : "-",
+                     num(v, "max_split_delta", NAN));
+            snprintf(w->test, sizeof w->test, "%s", cJSON_GetStringValue(obj(v, "test")));
+            snprintf(w->p, sizeof w->p, "%.3g", num(v, "p", NAN));
+            *fails += !strcmp(w->verdict, "FAIL");
+        }
+        cJSON_Delete(v);
+        cJSON_Delete(res);
+    }
+    cJSON_Delete(doc);
+    return n;
+}
+
+static const char CHECK_HELP[] =
+    "usage: replicate check [--scale smoke|mini|full] [--root DIR]\n\n"
+    "Prints one row per claim of results/published.json: published figure, measured value (mean\n"
+    "and 95% CI over seeds), test, p and verdict (PASS / FAIL / NOT RUN) for the runs under DIR\n"
+    "(default results/runs) at the scale (default mini). Exits 1 when any claim FAILs.\n";
+
+int cmd_check(int argc, char **argv) {
+    claims_opts o;
+    int rc = parse_opts("check", CHECK_HELP, argc, argv, &o);
+    if (rc) return rc < 0 ? 0 : rc;
+    claim_row rows[32];
+    int fails, n = collect_rows(&o, rows, 32, &fails);
+    if (n < 0) return cli_runtime_error("check");
+    printf("%-9s %-8s %-46s %-52s %-30s %-9s\n", "claim", "verdict", "published",
+           "measured (pooled, mean [95% CI])", "test", "p");
+    for (int i = 0; i < n; i++)
+        printf("%-9s %-8s %-46.46s %-52.52s %-30.30s %-9s\n", rows[i].id, rows[i].verdict,
+               rows[i].published, rows[i].measured, rows[i].test, rows[i].p);
+    return fails ? 1 : 0;
+}
+
+static const char REPORT_HELP[] =
+    "usage: replicate report [--scale smoke|mini|full] [--root DIR]\n\n"
+    "Rewrites the claims table of REPRODUCE.md (between its claims markers) from the runs.\n";
+
+int cmd_report(int argc, char **argv) {
+    claims_opts o;
+    int rc = parse_opts("report", REPORT_HELP, argc, argv, &o);
+    if (rc) return rc < 0 ? 0 : rc;
+    claim_row rows[32];
+    int fails, n = collect_rows(&o, rows, 32, &fails);
+    if (n < 0) return cli_runtime_error("report");
+    char *doc;
+    const char *path = "REPRODUCE.md";
+    if (gc_read_file(path, &doc, NULL) != GC_OK) return cli_runtime_error("report");
+    const char *BEGIN = "<!-- claims:begin -->", *END = "<!-- claims:end -->";
+    char *b = strstr(doc, BEGIN), *e = b ? strstr(b, END) : NULL;
+    if (!b || !e) {
+        free(doc);
+        fprintf(stderr, "replicate report: %s has no %s ... %s markers\n", path, BEGIN, END);
+        return 1;
+    }
+    gc_atomic_file af;
+    if (gc_atomic_open(&af, path) != GC_OK) {
+        free(doc);
+        return cli_runtime_error("report");
+    }
+    gc_atomic_write(&af, doc, (size_t)(b - doc) + strlen(BEGIN));
+    char line[4096];
+    snprintf(line, sizeof line, "\n| claim | published | check at %s scale | command | measured | test | p | verdict |\n|---|---|---|---|---|---|---|---|\n", o.scale);
+    gc_atomic_write(&af, line, strlen(line));
+    for (int i = 0; i < n; i++) {
+        snprintf(line, sizeof line, "| %s (%s) | %s | %s | `%s` | %s | %s | %s | **%s** |\n",
+                 rows[i].id, rows[i].artefact, rows[i].published, rows[i].check_text,
+                 rows[i].command, rows[i].measured, rows[i].test, rows[i].p, rows[i].verdict);
+        gc_atomic_write(&af, line, strlen(line));
+    }
+    gc_atomic_write(&af, e, strlen(e));
+    free(doc);
+    if (gc_atomic_commit(&af) != GC_OK) return cli_runtime_error("report");
+    printf("report: %s updated (%d claims, %s scale)\n", path, n, o.scale);
+    return 0;
+}

@@ -1,0 +1,32 @@
+/* claims: the paper's claims (results/published.json), their mini-scale checks, verdicts, and the
+ * `replicate check` and `replicate report` commands.
+ *
+ * A claim names its experiment and a rule with parameters written down before any result was
+ * seen. The verdict is recomputed from a run's results.json and the current published.json:
+ * PASS, FAIL, or NOT RUN (no results for that scale).
+ */
+#ifndef GC_CLAIMS_H
+#define GC_CLAIMS_H
+
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+#include "../lib/base.h"
+
+/* The published-claims file (GCRM_PUBLISHED or results/published.json). */
+const char *claims_file(void);
+
+/* Verdict of the claim tied to `experiment` for a results document: a new object
+ * {verdict, reasons, measured, lo, hi, test, p} in *out (NULL when no claim names it). */
+gc_status claims_verdict_for(const char *experiment, const cJSON *results, cJSON **out);
+/* Verdict of one claim object against results (exposed for tests). */
+gc_status claims_verdict(const cJSON *claim, const cJSON *results, cJSON **out);
+
+/* Human-readable table of a math experiment's results (variants "baseline" and "goal"). */
+void claims_print_math(const cJSON *results, FILE *f);
+
+int cmd_check(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+
+#endif

@@ -1,0 +1,916 @@
+/* The math pipeline (fig2 and the experiments built on it): arith problems -> SFT policy ->
+ * sampled (correct, incorrect) preference pairs -> baseline and goal-conditioned reward models per
+ * seed -> greedy evaluation solutions per split -> rewards -> AUROC, DeLong, verdict, plot.
+ *
+ * Scale object keys (each section is checked by its schema; unknown keys are errors):
+ *   data:   seed, train_questions, eval_questions, splits
+ *   policy: model {...}, steps, batch, lr, lr_min, warmup, clip, seed
+ *   pairs:  questions, samples, temperature, top_p, max_pairs_per_question, seed
+ *   rm:     variants, epochs, batch, lr, lr_min, warmup, clip, weight_decay, lambda, K, pairs,
+ *           reduction
+ *   eval:   temperature, top_p, samples, max_len
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/arith.h"
+#include "../lib/chartok.h"
+#include "../lib/ckpt.h"
+#include "../lib/jsonio.h"
+#include "../lib/mathpipe.h"
+#include "../lib/model_json.h"
+#include "../lib/rm.h"
+#include "../lib/seqset.h"
+#include "../lib/stats.h"
+#include "claims.h"
+#include "runner.h"
+
+#define STAGE_VERSION 1 /* bump when a stage's code changes its output */
+#define MAX_SPLITS 8
+#define MAX_VARIANTS 4
+
+typedef struct {
+    int64_t seed, train_questions, eval_questions;
+    const cJSON *splits;
+} data_cfg;
+
+typedef struct {
+    const cJSON *model;
+    int64_t steps, batch, warmup, seed;
+    double lr, lr_min, clip;
+} policy_cfg;
+
+typedef struct {
+    int64_t questions, samples, max_pairs, seed;
+    double temperature, top_p;
+    int source; /* 0 policy samples, 1 reference solution vs a corrupted copy */
+} pairs_cfg;
+
+typedef struct {
+    const cJSON *variants;
+    int64_t epochs, batch, warmup, K;
+    double lr, lr_min, clip, weight_decay, lambda;
+    int pairs, reduction;
+} rm_cfg;
+
+typedef struct {
+    double temperature, top_p;
+    int64_t samples, max_len;
+    int source; /* 0 policy solutions, 1 reference and corrupted solutions (smoke tests) */
+} eval_cfg;
+
+typedef struct {
+    data_cfg data;
+    policy_cfg policy;
+    pairs_cfg pairs;
+    rm_cfg rm;
+    eval_cfg eval;
+    gc_model_config model;
+    int splits[MAX_SPLITS], n_splits;
+    char variant_names[MAX_VARIANTS][32];
+    int variant_con[MAX_VARIANTS]; /* 1 = goal-conditioned (lambda > 0) */
+    int n_variants;
+} math_cfg;
+
+#define F(T, k, type, req, lo, hi, ch) {#k, type, offsetof(T, k), req, lo, hi, ch}
+
+static gc_status read_cfg(rp_run *r, math_cfg *c) {
+    const gc_config *cf = &r->cfg;
+    typedef struct {
+        const cJSON *data, *policy, *pairs, *rm, *eval;
+    } sections;
+    static const gc_cfg_field sec_f[] = {
+        F(sections, data, GC_CFG_OBJECT, 1, 0, 0, NULL),
+        F(sections, policy, GC_CFG_OBJECT, 1, 0, 0, NULL),
+        F(sections, pairs, GC_CFG_OBJECT, 1, 0, 0, NULL),
+        F(sections, rm, GC_CFG_OBJECT, 1, 0, 0, NULL),
+        F(sections, eval, GC_CFG_OBJECT, 1, 0, 0, NULL),
+    };
+    sections sec = {0};
+    GC_TRY(gc_config_read(cf, r->scale_cfg, r->scale_path, sec_f, 5, &sec));
+    char path[128];
+
+    static const gc_cfg_field data_f[] = {
+        F(data_cfg, seed, GC_CFG_INT, 1, 0, 1e12, NULL),
+        F(data_cfg, train_questions, GC_CFG_INT, 1, 1, 1e7, NULL),
+        F(data_cfg, eval_questions, GC_CFG_INT, 1, 2, 1e6, NULL),
+        {"splits", GC_CFG_OBJECT, offsetof(data_cfg, splits), 1, 0, 0, NULL},
+    };
+    /* splits is an array: read it by hand after the object check */
+    cJSON *data_copy = cJSON_Duplicate(sec.data, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(data_copy, "splits");
+    snprintf(path, sizeof path, "%s.data", r->scale_path);
+    gc_status s = gc_config_read(cf, data_copy, path, data_f, 3, &c->data);
+    cJSON_Delete(data_copy);
+    GC_TRY(s);
+    const cJSON *splits = cJSON_GetObjectItemCaseSensitive(sec.data, "splits");
+    snprintf(path, sizeof path, "%s.data.splits", r->scale_path);
+    int line = gc_config_line(cf, path);
+    if (!cJSON_IsArray(splits) || cJSON_GetArraySize(splits) < 1 ||
+        cJSON_GetArraySize(splits) > MAX_SPLITS)
+        return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected an array of 1 to %d split names",
+                       cf->path, line, path, MAX_SPLITS);
+    for (const cJSON *e = splits->child; e; e = e->next) {
+        int sp = cJSON_IsString(e) ? gc_arith_split_parse(e->valuestring) : -1;
+        if (sp <= GC_ARITH_TRAIN)
+            return gc_fail(GC_ERR_CONFIG,
+                           "%s:%d: key '%s': unknown evaluation split %s (known: arith-easy "
+                           "arith-hard arith-big arith-long arith-para)",
+                           cf->path, line, path, cJSON_IsString(e) ? e->valuestring : "(not a string)");
+        c->splits[c->n_splits++] = sp;
+    }
+
+    static const gc_cfg_field pol_f[] = {
+        F(policy_cfg, model, GC_CFG_OBJECT, 1, 0, 0, NULL),
+        F(policy_cfg, steps, GC_CFG_INT, 1, 1, 1e7, NULL),
+        F(policy_cfg, batch, GC_CFG_INT, 1, 1, 4096, NULL),
+        F(policy_cfg, warmup, GC_CFG_INT, 0, 0, 1e6, NULL),
+        F(policy_cfg, seed, GC_CFG_INT, 0, 0, 1e12, NULL),
+        F(policy_cfg, lr, GC_CFG_FLOAT, 1, 1e-7, 1, NULL),
+        F(policy_cfg, lr_min, GC_CFG_FLOAT, 0, 0, 1, NULL),
+        F(policy_cfg, clip, GC_CFG_FLOAT, 0, 0, 1e6, NULL),
+    };
+    c->policy = (policy_cfg){.warmup = 0, .seed = 1, .clip = 1.0, .lr_min = 0};
+    snprintf(path, sizeof path, "%s.policy", r->scale_path);
+    GC_TRY(gc_config_read(cf, sec.policy, path, pol_f, 8, &c->policy));
+    snprintf(path, sizeof path, "%s.policy.model", r->scale_path);
+    GC_TRY(gc_model_config_read(cf, c->policy.model, path, &c->model));
+    if (c->model.vocab_size != GC_CHAR_VOCAB)
+        return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s.vocab_size': the arith domain's character "
+                       "vocabulary has %d tokens", cf->path, gc_config_line(cf, path), path,
+                       GC_CHAR_VOCAB);
+
+    static const gc_cfg_field pairs_f[] = {
+        F(pairs_cfg, questions, GC_CFG_INT, 1, 1, 1e7, NULL),
+        F(pairs_cfg, samples, GC_CFG_INT, 1, 2, 1024, NULL),
+        {"max_pairs_per_question", GC_CFG_INT, offsetof(pairs_cfg, max_pairs), 1, 1, 1e6, NULL},
+        F(pairs_cfg, seed, GC_CFG_INT, 0, 0, 1e12, NULL),
+        F(pairs_cfg, temperature, GC_CFG_FLOAT, 1, 1e-3, 10, NULL),
+        F(pairs_cfg, top_p, GC_CFG_FLOAT, 0, 1e-3, 1, NULL),
+        F(pairs_cfg, source, GC_CFG_ENUM, 0, 0, 0, "policy|reference"),
+    };
+    c->pairs = (pairs_cfg){.seed = 1, .top_p = 1.0};
+    snprintf(path, sizeof path, "%s.pairs", r->scale_path);
+    GC_TRY(gc_config_read(cf, sec.pairs, path, pairs_f, 7, &c->pairs));
+
+    static const gc_cfg_field rm_f[] = {
+        F(rm_cfg, variants, GC_CFG_OBJECT, 0, 0, 0, NULL),
+        F(rm_cfg, epochs, GC_CFG_INT, 1, 1, 1000, NULL),
+        F(rm_cfg, batch, GC_CFG_INT, 1, 1, 4096, NULL),
+        F(rm_cfg, warmup, GC_CFG_INT, 0, 0, 1e6, NULL),
+        F(rm_cfg, K, GC_CFG_INT, 0, 1, 1024, NULL),
+        F(rm_cfg, lr, GC_CFG_FLOAT, 1, 1e-8, 1, NULL),
+        F(rm_cfg, lr_min, GC_CFG_FLOAT, 0, 0, 1, NULL),
+        F(rm_cfg, clip, GC_CFG_FLOAT, 0, 0, 1e6, NULL),
+        F(rm_cfg, weight_decay, GC_CFG_FLOAT, 0, 0, 10, NULL),
+        F(rm_cfg, lambda, GC_CFG_FLOAT, 0, 1e-6, 100, NULL),
+        F(rm_cfg, pairs, GC_CFG_ENUM, 0, 0, 0, "all|ordered"),
+        F(rm_cfg, reduction, GC_CFG_ENUM, 0, 0, 0, "log_of_mean|mean_of_log"),
+    };
+    c->rm = (rm_cfg){.K = 16, .lambda = 0.5, .clip = 1.0, .pairs = 0, .reduction = 0};
+    cJSON *rm_copy = cJSON_Duplicate(sec.rm, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(rm_copy, "variants");
+    snprintf(path, sizeof path, "%s.rm", r->scale_path);
+    s = gc_config_read(cf, rm_copy, path, rm_f + 1, 11, &c->rm);
+    cJSON_Delete(rm_copy);
+    GC_TRY(s);
+    const cJSON *variants = cJSON_GetObjectItemCaseSensitive(sec.rm, "variants");
+    snprintf(path, sizeof path, "%s.rm.variants", r->scale_path);
+    if (!variants) {
+        snprintf(c->variant_names[0], 32, "baseline");
+        snprintf(c->variant_names[1], 32, "goal");
+        c->variant_con[1] = 1;
+        c->n_variants = 2;
+    } else {
+        if (!cJSON_IsArray(variants) || cJSON_GetArraySize(variants) != 2)
+            return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected [\"baseline\", \"goal\"]",
+                           cf->path, gc_config_line(cf, path), path);
+        for (const cJSON *e = variants->child; e; e = e->next) {
+            if (!cJSON_IsString(e) || (strcmp(e->valuestring, "baseline") && strcmp(e->valuestring, "goal")))
+                return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': unknown variant (baseline, goal)",
+                               cf->path, gc_config_line(cf, path), path);
+            snprintf(c->variant_names[c->n_variants], 32, "%s", e->valuestring);
+            c->variant_con[c->n_variants++] = !strcmp(e->valuestring, "goal");
+        }
+        if (c->variant_con[0] == c->variant_con[1])
+            return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': need one baseline and one goal variant",
+                           cf->path, gc_config_line(cf, path), path);
+    }
+
+    static const gc_cfg_field eval_f[] = {
+        F(eval_cfg, temperature, GC_CFG_FLOAT, 0, 0, 10, NULL),
+        F(eval_cfg, top_p, GC_CFG_FLOAT, 0, 1e-3, 1, NULL),
+        F(eval_cfg, samples, GC_CFG_INT, 0, 1, 1024, NULL),
+        F(eval_cfg, max_len, GC_CFG_INT, 1, 16, 1 << 20, NULL),
+        F(eval_cfg, source, GC_CFG_ENUM, 0, 0, 0, "policy|reference"),
+    };
+    c->eval = (eval_cfg){.temperature = 0, .top_p = 1, .samples = 1};
+    snprintf(path, sizeof path, "%s.eval", r->scale_path);
+    GC_TRY(gc_config_read(cf, sec.eval, path, eval_f, 5, &c->eval));
+    if (c->eval.max_len > c->model.seq_len)
+        return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s.max_len': %lld exceeds the model's seq_len %d",
+                       cf->path, gc_config_line(cf, path), path, (long long)c->eval.max_len,
+                       c->model.seq_len);
+    if (c->eval.temperature == 0 && c->eval.samples > 1)
+        return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s.samples': greedy evaluation (temperature 0) "
+                       "gives one solution per question", cf->path, gc_config_line(cf, path), path);
+    return GC_OK;
+}
+
+/* ---- problems ---- */
+
+typedef struct {
+    gc_arith_problem *p;
+    int n;
+} problem_set;
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Evaluation problems of every split, and training problems with any question equal to an
+ * evaluation question skipped. */
+static gc_status make_problems(const math_cfg *c, problem_set *train, problem_set *eval) {
+    int ne = (int)c->data.eval_questions, nt = (int)c->data.train_questions;
+    eval->n = ne * c->n_splits;
+    eval->p = gc_malloc(sizeof(gc_arith_problem) * (size_t)eval->n);
+    train->n = nt;
+    train->p = gc_malloc(sizeof(gc_arith_problem) * (size_t)nt);
+    uint64_t *hashes = gc_malloc(sizeof(uint64_t) * (size_t)eval->n);
+    if (!eval->p || !train->p || !hashes) {
+        free(eval->p), free(train->p), free(hashes);
+        return GC_ERR_NOMEM;
+    }
+    for (int s = 0; s < c->n_splits; s++)
+        for (int i = 0; i < ne; i++) {
+            gc_arith_problem *p = &eval->p[s * ne + i];
+            gc_arith_generate(c->splits[s], (uint64_t)c->data.seed, i, p);
+            hashes[s * ne + i] = gc_arith_hash(p->question);
+        }
+    qsort(hashes, (size_t)eval->n, sizeof(uint64_t), cmp_u64);
+    int64_t index = 0;
+    for (int i = 0; i < nt; index++) {
+        gc_arith_generate(GC_ARITH_TRAIN, (uint64_t)c->data.seed, index, &train->p[i]);
+        uint64_t h = gc_arith_hash(train->p[i].question);
+        if (bsearch(&h, hashes, (size_t)eval->n, sizeof(uint64_t), cmp_u64)) continue;
+        i++;
+    }
+    free(hashes);
+    return GC_OK;
+}
+
+/* ---- stage: policy (SFT) ---- */
+
+static gc_status stage_policy(rp_run *r, const math_cfg *c, const problem_set *train, cJSON *key,
+                              rp_stage **out) {
+    rp_stage *st;
+    GC_TRY(rp_stage_open(r, "policy", key, &st));
+    *out = st;
+    if (st->cached) return rp_stage_close(r, st, NULL);
+    int L = c->model.seq_len;
+    gc_seqset data;
+    GC_TRY(gc_seqset_init(&data, train->n, L));
+    int32_t *pr = gc_malloc(sizeof(int32_t) * L), *rs = gc_malloc(sizeof(int32_t) * L);
+    gc_status s = pr && rs ? GC_OK : GC_ERR_NOMEM;
+    int skipped = 0;
+    for (int i = 0; s == GC_OK && i < train->n; i++) {
+        int np = gc_math_prompt(train->p[i].question, pr, L);
+        int nr = np < 0 ? -1 : gc_math_response(train->p[i].solution, rs, L);
+        if (np < 0 || nr < 0 || np + nr > L) {
+            s = gc_fail(GC_ERR_CONFIG, "%s: a training problem needs more than seq_len %d tokens",
+                        r->cfg.path, L);
+            break;
+        }
+        s = gc_seqset_set(&data, i, pr, np, rs, nr);
+    }
+    (void)skipped;
+    free(pr), free(rs);
+    gc_model m;
+    if (s == GC_OK) s = gc_model_init(&m, &c->model);
+    if (s != GC_OK) {
+        gc_seqset_free(&data);
+        return s;
+    }
+    gc_model_init_random(&m, (uint64_t)c->policy.seed);
+    gc_sft_config sc = {.steps = (int)c->policy.steps,
+                        .batch = (int)c->policy.batch,
+                        .sched = {(float)c->policy.lr, (float)c->policy.lr_min, c->policy.warmup,
+                                  c->policy.steps, (float)c->policy.clip},
+                        .weight_decay = 0.0f,
+                        .seed = (uint64_t)c->policy.seed};
+    float loss = 0;
+    gc_log_info("policy: supervised fine-tuning, %zu parameters, %d steps of %d", m.n_params,
+                sc.steps, sc.batch);
+    s = gc_sft_train(&m, &data, &sc, &loss);
+    char path[RP_PATH];
+    rp_stage_file(st, "policy.ckpt", path);
+    if (s == GC_OK) s = gc_ckpt_save(path, &m, NULL);
+    gc_model_free(&m);
+    gc_seqset_free(&data);
+    if (s != GC_OK) return s;
+    cJSON *info = cJSON_CreateObject();
+    cJSON_AddNumberToObject(info, "final_loss", loss);
+    cJSON_AddNumberToObject(info, "wall_s", gc_now() - st->t0);
+    s = rp_stage_close(r, st, info);
+    cJSON_Delete(info);
+    return s;
+}
+
+static gc_status load_policy(const rp_stage *pol, gc_model *m) {
+    char path[RP_PATH];
+    rp_stage_file(pol, "policy.ckpt", path);
+    return gc_ckpt_load(path, m, NULL, NULL);
+}
+
+/* Pairs without a policy: the reference solution against a corrupted copy (a one-line slip). */
+static gc_status reference_pairs(rp_run *r, const math_cfg *c, const problem_set *train, int nq,
+                                 rp_stage *st) {
+    char path[RP_PATH], bad[GC_ARITH_TEXT];
+    rp_stage_file(st, "pairs.jsonl", path);
+    gc_atomic_file af;
+    GC_TRY(gc_atomic_open(&af, path));
+    gc_status s = GC_OK;
+    int n = 0;
+    for (int q = 0; s == GC_OK && q < nq; q++) {
+        gc_arith_corrupt(&train->p[q], (uint64_t)c->pairs.seed, bad);
+        if (gc_arith_check(bad, train->p[q].answer)) continue; /* the slip cancelled out */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "question", q);
+        cJSON_AddStringToObject(o, "prompt", train->p[q].question);
+        cJSON_AddStringToObject(o, "chosen", train->p[q].solution);
+        cJSON_AddStringToObject(o, "rejected", bad);
+        s = gc_jsonl_append(&af, o);
+        cJSON_Delete(o);
+        n++;
+    }
+    if (s != GC_OK) {
+        gc_atomic_abort(&af);
+        return s;
+    }
+    GC_TRY(gc_atomic_commit(&af));
+    cJSON *info = cJSON_CreateObject();
+    cJSON_AddStringToObject(info, "source", "reference");
+    cJSON_AddNumberToObject(info, "pairs", n);
+    s = rp_stage_close(r, st, info);
+    cJSON_Delete(info);
+    return s;
+}
+
+/* ---- stage: preference pairs from the policy's samples ---- */
+
+static gc_status stage_pairs(rp_run *r, const math_cfg *c, const problem_set *train,
+                             const rp_stage *pol, cJSON *key, rp_stage **out) {
+    rp_stage *st;
+    GC_TRY(rp_stage_open(r, "pairs", key, &st));
+    *out = st;
+    if (st->cached) return rp_stage_close(r, st, NULL);
+    int nq = (int)(c->pairs.questions < train->n ? c->pairs.questions : train->n);
+    int M = (int)c->pairs.samples;
+    if (c->pairs.source == 1) return reference_pairs(r, c, train, nq, st);
+    gc_model m;
+    GC_TRY(load_policy(pol, &m));
+    const char **qs = gc_malloc(sizeof(char *) * nq);
+    char **texts = gc_calloc((size_t)nq * M, sizeof(char *));
+    if (!qs || !texts) {
+        free(qs), free(texts);
+        gc_model_free(&m);
+        return GC_ERR_NOMEM;
+    }
+    for (int i = 0; i < nq; i++) qs[i] = train->p[i].question;
+    gc_sample_config sc = {(float)c->pairs.temperature, (float)c->pairs.top_p,
+                           (uint64_t)c->pairs.seed, (int)c->eval.max_len, 64};
+    int64_t ntok = 0;
+    gc_log_info("pairs: sampling %d solutions for each of %d training questions", M, nq);
+    gc_status s = gc_math_sample(&m, qs, nq, M, &sc, texts, &ntok);
+    gc_model_free(&m);
+    char path[RP_PATH];
+    rp_stage_file(st, "pairs.jsonl", path);
+    gc_atomic_file af;
+    if (s == GC_OK) s = gc_atomic_open(&af, path);
+    int n_pairs = 0, n_correct = 0, mixed = 0;
+    for (int q = 0; s == GC_OK && q < nq; q++) {
+        int ok[1024], nok = 0, nbad = 0;
+        for (int i = 0; i < M; i++) {
+            ok[i] = gc_arith_check(texts[q * M + i], train->p[q].answer);
+            nok += ok[i];
+            nbad += !ok[i];
+        }
+        n_correct += nok;
+        if (!nok || !nbad) continue;
+        mixed++;
+        /* pair the k-th correct with the k-th incorrect sample, cycling, up to the limit */
+        int made = 0, ci = 0, wi = 0;
+        int limit = (int)c->pairs.max_pairs, most = nok > nbad ? nok : nbad;
+        for (int k = 0; k < most && made < limit; k++, made++) {
+            while (!ok[ci % M]) ci++;
+            while (ok[wi % M]) wi++;
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "question", q);
+            cJSON_AddStringToObject(o, "prompt", train->p[q].question);
+            cJSON_AddStringToObject(o, "chosen", texts[q * M + ci % M]);
+            cJSON_AddStringToObject(o, "rejected", texts[q * M + wi % M]);
+            s = gc_jsonl_append(&af, o);
+            cJSON_Delete(o);
+            ci++, wi++;
+            n_pairs++;
+        }
+    }
+    for (int i = 0; i < nq * M; i++) free(texts[i]);
+    free(texts), free(qs);
+    if (s == GC_OK) s = gc_atomic_commit(&af);
+    else gc_atomic_abort(&af);
+    if (s != GC_OK) return s;
+    if (n_pairs == 0)
+        return gc_fail(GC_ERR_ARG, "pairs: the policy's %d samples gave no (correct, incorrect) "
+                       "pair (sample accuracy %.3f); train the policy longer or sample more",
+                       nq * M, (double)n_correct / (nq * M));
+    cJSON *info = cJSON_CreateObject();
+    cJSON_AddNumberToObject(info, "questions", nq);
+    cJSON_AddNumberToObject(info, "samples", nq * M);
+    cJSON_AddNumberToObject(info, "sample_accuracy", (double)n_correct / (nq * M));
+    cJSON_AddNumberToObject(info, "questions_with_both", mixed);
+    cJSON_AddNumberToObject(info, "pairs", n_pairs);
+    cJSON_AddNumberToObject(info, "generated_tokens", (double)ntok);
+    gc_log_info("pairs: sample accuracy %.3f, %d pairs from %d questions",
+                (double)n_correct / (nq * M), n_pairs, mixed);
+    s = rp_stage_close(r, st, info);
+    cJSON_Delete(info);
+    return s;
+}
+
+/* ---- stage: evaluation solutions ---- */
+
+static gc_status stage_evalgen(rp_run *r, const math_cfg *c, const problem_set *eval,
+                               const rp_stage *pol, cJSON *key, rp_stage **out) {
+    rp_stage *st;
+    GC_TRY(rp_stage_open(r, "eval-solutions", key, &st));
+    *out = st;
+    if (st->cached) return rp_stage_close(r, st, NULL);
+    int n = eval->n, M = c->eval.source == 1 ? 2 : (int)c->eval.samples;
+    int ne = (int)c->data.eval_questions;
+    const char **qs = gc_malloc(sizeof(char *) * n);
+    char **texts = gc_calloc((size_t)n * M, sizeof(char *));
+    if (!qs || !texts) {
+        free(qs), free(texts);
+        return GC_ERR_NOMEM;
+    }
+    for (int i = 0; i < n; i++) qs[i] = eval->p[i].question;
+    gc_status s = GC_OK;
+    if (c->eval.source == 1) { /* reference and corrupted solutions: no policy involved */
+        for (int i = 0; i < n && s == GC_OK; i++) {
+            texts[2 * i] = strdup(eval->p[i].solution);
+            texts[2 * i + 1] = gc_malloc(GC_ARITH_TEXT);
+            if (!texts[2 * i] || !texts[2 * i + 1]) s = GC_ERR_NOMEM;
+            else gc_arith_corrupt(&eval->p[i], 0xE7A1, texts[2 * i + 1]);
+        }
+    } else {
+        gc_model m;
+        s = load_policy(pol, &m);
+        gc_sample_config sc = {(float)c->eval.temperature, (float)c->eval.top_p, 0xE7A1,
+                               (int)c->eval.max_len, 64};
+        gc_log_info("eval: %d solution(s) for each of %d questions in %d splits", M, ne,
+                    c->n_splits);
+        if (s == GC_OK) {
+            s = gc_math_sample(&m, qs, n, M, &sc, texts, NULL);
+            gc_model_free(&m);
+        }
+    }
+    char path[RP_PATH];
+    rp_stage_file(st, "solutions.jsonl", path);
+    gc_atomic_file af;
+    if (s == GC_OK) s = gc_atomic_open(&af, path);
+    cJSON *info = cJSON_CreateObject(), *acc = cJSON_AddObjectToObject(info, "accuracy");
+    for (int sp = 0; s == GC_OK && sp < c->n_splits; sp++) {
+        int right = 0;
+        for (int i = 0; i < ne * M && s == GC_OK; i++) {
+            int q = sp * ne + i / M;
+            int ok = gc_arith_check(texts[q * M + i % M], eval->p[q].answer);
+            right += ok;
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "split", gc_arith_split_name(c->splits[sp]));
+            cJSON_AddNumberToObject(o, "question_index", i / M);
+            cJSON_AddStringToObject(o, "question", eval->p[q].question);
+            cJSON_AddStringToObject(o, "response", texts[q * M + i % M]);
+            cJSON_AddNumberToObject(o, "answer", (double)eval->p[q].answer);
+            cJSON_AddBoolToObject(o, "correct", ok);
+            s = gc_jsonl_append(&af, o);
+            cJSON_Delete(o);
+        }
+        cJSON_AddNumberToObject(acc, gc_arith_split_name(c->splits[sp]), (double)right / (ne * M));
+        gc_log_info("eval: %s policy accuracy %.3f", gc_arith_split_name(c->splits[sp]),
+                    (double)right / (ne * M));
+    }
+    for (int i = 0; i < n * M; i++) free(texts[i]);
+    free(texts), free(qs);
+    if (s == GC_OK) s = gc_atomic_commit(&af);
+    else gc_atomic_abort(&af);
+    if (s == GC_OK) s = rp_stage_close(r, st, info);
+    cJSON_Delete(info);
+    return s;
+}
+
+/* ---- reading JSONL back ---- */
+
+typedef struct {
+    int n, cap;
+    char **a, **b, **c; /* pairs: prompt, chosen, rejected; solutions: split, question, response */
+    int *flag;          /* solutions: correct */
+} text_table;
+
+static gc_status table_push(text_table *t, const char *a, const char *b, const char *c, int flag) {
+    if (t->n == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 1024;
+        char **na = realloc(t->a, sizeof(char *) * cap), **nb = realloc(t->b, sizeof(char *) * cap);
+        char **nc = realloc(t->c, sizeof(char *) * cap);
+        int *nf = realloc(t->flag, sizeof(int) * cap);
+        if (na) t->a = na;
+        if (nb) t->b = nb;
+        if (nc) t->c = nc;
+        if (nf) t->flag = nf;
+        if (!na || !nb || !nc || !nf) return gc_fail(GC_ERR_NOMEM, "out of memory reading a table");
+        t->cap = cap;
+    }
+    t->a[t->n] = strdup(a), t->b[t->n] = strdup(b), t->c[t->n] = strdup(c);
+    t->flag[t->n++] = flag;
+    return GC_OK;
+}
+
+static void table_free(text_table *t) {
+    for (int i = 0; i < t->n; i++) free(t->a[i]), free(t->b[i]), free(t->c[i]);
+    free(t->a), free(t->b), free(t->c), free(t->flag);
+    memset(t, 0, sizeof *t);
+}
+
+static const char *str_item(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static gc_status read_pair(const cJSON *o, int line, void *ctx) {
+    const char *p = str_item(o, "prompt"), *c = str_item(o, "chosen"), *r = str_item(o, "rejected");
+    if (!p || !c || !r) return gc_fail(GC_ERR_FORMAT, "pairs line %d: missing prompt/chosen/rejected", line);
+    return table_push(ctx, p, c, r, 0);
+}
+
+static gc_status read_solution(const cJSON *o, int line, void *ctx) {
+    const char *sp = str_item(o, "split"), *q = str_item(o, "question"), *resp = str_item(o, "response");
+    const cJSON *ok = cJSON_GetObjectItemCaseSensitive(o, "correct");
+    if (!sp || !q || !resp || !cJSON_IsBool(ok))
+        return gc_fail(GC_ERR_FORMAT, "solutions line %d: missing split/question/response/correct", line);
+    return table_push(ctx, sp, q, resp, cJSON_IsTrue(ok));
+}
+
+/* ---- stage: reward model ---- */
+
+static gc_status stage_rm(rp_run *r, const math_cfg *c, const rp_stage *pol,
+                          const text_table *pairs, int variant, int seed, cJSON *key,
+                          rp_stage **out) {
+    char name[64];
+    snprintf(name, sizeof name, "rm-%s-seed%d", c->variant_names[variant], seed);
+    rp_stage *st;
+    GC_TRY(rp_stage_open(r, name, key, &st));
+    *out = st;
+    if (st->cached) return rp_stage_close(r, st, NULL);
+    gc_model m;
+    GC_TRY(load_policy(pol, &m));
+    gc_rm rm;
+    gc_status s = gc_rm_init(&rm, &m, (uint64_t)seed);
+    if (s != GC_OK) {
+        gc_model_free(&m);
+        return s;
+    }
+    gc_con_config con = {.lambda = c->variant_con[variant] ? (float)c->rm.lambda : 0.0f,
+                         .K = (int)c->rm.K,
+                         .pairs = c->rm.pairs == 0 ? GC_PAIRS_ALL : GC_PAIRS_ORDERED,
+                         .reduction = c->rm.reduction == 0 ? GC_RED_LOG_OF_MEAN : GC_RED_MEAN_OF_LOG};
+    int P = (int)c->rm.batch, L = (int)c->eval.max_len, n = pairs->n;
+    int steps_per_epoch = (n + P - 1) / P, steps = steps_per_epoch * (int)c->rm.epochs;
+    int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)2 * P * L), *tmp = gc_malloc(sizeof(int32_t) * L);
+    int *plen = gc_malloc(sizeof(int) * 2 * P), *len = gc_malloc(sizeof(int) * 2 * P);
+    int *order = gc_malloc(sizeof(int) * (n > 0 ? n : 1));
+    if (!tok || !tmp || !plen || !len || !order) s = GC_ERR_NOMEM;
+    gc_rng rng;
+    gc_rng_init(&rng, (uint64_t)seed, 0x524D00ull + (uint64_t)variant); /* "RM" */
+    gc_schedule sched = {(float)c->rm.lr, (float)c->rm.lr_min, c->rm.warmup, steps,
+                         (float)c->rm.clip};
+    double tail_acc = 0, tail_loss = 0;
+    int tail_n = 0;
+    gc_progress prog;
+    gc_progress_init(&prog, name, steps);
+    for (int step = 0; s == GC_OK && step < steps; step++) {
+        int ep_step = step % steps_per_epoch;
+        if (ep_step == 0) { /* a fresh shuffle each epoch */
+            for (int i = 0; i < n; i++) order[i] = i;
+            for (int i = n - 1; i > 0; i--) {
+                int j = (int)gc_rng_below(&rng, (uint32_t)(i + 1)), t = order[i];
+                order[i] = order[j], order[j] = t;
+            }
+        }
+        int nb = n - ep_step * P < P ? n - ep_step * P : P, T = 0;
+        memset(tok, 0, sizeof(int32_t) * (size_t)2 * P * L);
+        for (int b = 0; b < 2 * nb && s == GC_OK; b++) {
+            int i = order[ep_step * P + b / 2];
+            int32_t *row = tok + (size_t)b * L;
+            int np = gc_math_prompt(pairs->a[i], row, L);
+            int nr = np < 0 ? -1 : gc_math_response(b % 2 ? pairs->c[i] : pairs->b[i], tmp, L - np);
+            if (nr < 0) {
+                s = gc_fail(GC_ERR_ARG, "rm: pair %d does not fit %d tokens", i, L);
+                break;
+            }
+            memcpy(row + np, tmp, sizeof(int32_t) * nr);
+            plen[b] = np, len[b] = np + nr;
+            if (len[b] > T) T = len[b];
+        }
+        if (s != GC_OK) break;
+        for (int b = 1; b < 2 * nb; b++)
+            memmove(tok + (size_t)b * T, tok + (size_t)b * L, sizeof(int32_t) * T);
+        gc_rm_step_stats rs;
+        float lr = gc_lr_cosine(step, sched.total, sched.warmup, sched.lr_max, sched.lr_min);
+        s = gc_rm_step(&rm, tok, nb, T, plen, len, &con, &rng, lr, sched.clip,
+                       (float)c->rm.weight_decay, &rs);
+        if (step >= steps - steps_per_epoch) tail_acc += rs.acc, tail_loss += rs.loss, tail_n++;
+        gc_progress_update(&prog, step + 1);
+    }
+    gc_progress_end(&prog);
+    free(tok), free(tmp), free(plen), free(len), free(order);
+    char ck[RP_PATH], hd[RP_PATH];
+    rp_stage_file(st, "rm.ckpt", ck);
+    rp_stage_file(st, "rm.head", hd);
+    if (s == GC_OK) s = gc_rm_save(&rm, ck, hd);
+    gc_rm_free(&rm);
+    if (s != GC_OK) return s;
+    cJSON *info = cJSON_CreateObject();
+    cJSON_AddNumberToObject(info, "steps", steps);
+    cJSON_AddNumberToObject(info, "last_epoch_train_accuracy", tail_n ? tail_acc / tail_n : 0);
+    cJSON_AddNumberToObject(info, "last_epoch_loss", tail_n ? tail_loss / tail_n : 0);
+    s = rp_stage_close(r, st, info);
+    cJSON_Delete(info);
+    return s;
+}
+
+/* ---- stage: rewards of the evaluation solutions ---- */
+
+static gc_status stage_score(rp_run *r, const rp_stage *rmst, const text_table *sol, int max_len,
+                             cJSON *key, float *rewards, rp_stage **out) {
+    char name[80];
+    snprintf(name, sizeof name, "score-%s", rmst->name + 3);
+    rp_stage *st;
+    GC_TRY(rp_stage_open(r, name, key, &st));
+    *out = st;
+    char path[RP_PATH];
+    rp_stage_file(st, "rewards.json", path);
+    if (st->cached) {
+        cJSON *j;
+        GC_TRY(gc_json_read(path, &j));
+        const cJSON *arr = cJSON_GetObjectItem(j, "reward");
+        int k = 0;
+        for (const cJSON *e = arr ? arr->child : NULL; e && k < sol->n; e = e->next)
+            rewards[k++] = (float)e->valuedouble;
+        cJSON_Delete(j);
+        if (k != sol->n)
+            return gc_fail(GC_ERR_FORMAT, "%s: %d rewards for %d solutions (delete the cache "
+                           "directory to recompute)", path, k, sol->n);
+        return rp_stage_close(r, st, NULL);
+    }
+    char ck[RP_PATH], hd[RP_PATH];
+    rp_stage_file(rmst, "rm.ckpt", ck);
+    rp_stage_file(rmst, "rm.head", hd);
+    gc_rm rm;
+    GC_TRY(gc_rm_load(&rm, ck, hd));
+    gc_status s = gc_math_score(&rm, (const char *const *)sol->b, (const char *const *)sol->c,
+                                sol->n, max_len, 32, rewards);
+    gc_rm_free(&rm);
+    if (s != GC_OK) return s;
+    cJSON *j = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(j, "reward");
+    for (int i = 0; i < sol->n; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(rewards[i]));
+    s = gc_json_write(path, j);
+    cJSON_Delete(j);
+    if (s == GC_OK) s = rp_stage_close(r, st, NULL);
+    return s;
+}
+
+/* ---- analysis ---- */
+
+/* Standardised per-seed scores averaged over seeds, per item: the seed ensemble DeLong uses. */
+static void seed_average(float *const *scores, int seeds, const int *idx, int n, double *out) {
+    for (int i = 0; i < n; i++) out[i] = 0;
+    for (int s = 0; s < seeds; s++) {
+        double m = 0, v = 0;
+        for (int i = 0; i < n; i++) m += scores[s][idx[i]] / n;
+        for (int i = 0; i < n; i++) v += (scores[s][idx[i]] - m) * (scores[s][idx[i]] - m) / n;
+        double sd = v > 0 ? sqrt(v) : 1;
+        for (int i = 0; i < n; i++) out[i] += (scores[s][idx[i]] - m) / sd / seeds;
+    }
+}
+
+/* One group of items (a split, or all splits): AUROC per seed and variant, their summaries, the
+ * difference, DeLong on seed-averaged scores, and seeds with a positive difference. */
+static cJSON *analyse_group(const char *name, const text_table *sol, const int *idx, int n,
+                            float *const *const *scores, int seeds, const math_cfg *c) {
+    cJSON *g = cJSON_CreateObject();
+    cJSON_AddStringToObject(g, "split", name);
+    cJSON_AddNumberToObject(g, "n", n);
+    int *y = gc_malloc(sizeof(int) * (n ? n : 1)), pos = 0;
+    double *sc = gc_malloc(sizeof(double) * (n ? n : 1)), *sc2 = gc_malloc(sizeof(double) * (n ? n : 1));
+    double auc[MAX_VARIANTS][64], delta[64];
+    for (int i = 0; i < n; i++) y[i] = sol->flag[idx[i]], pos += y[i];
+    cJSON_AddNumberToObject(g, "n_correct", pos);
+    cJSON_AddNumberToObject(g, "policy_accuracy", n ? (double)pos / n : 0);
+    if (pos == 0 || pos == n) {
+        cJSON_AddStringToObject(g, "error", pos ? "every solution is correct: no AUROC"
+                                                : "no solution is correct: no AUROC");
+        free(y), free(sc), free(sc2);
+        return g;
+    }
+    int base = c->variant_con[0] ? 1 : 0, goal = 1 - base;
+    for (int v = 0; v < c->n_variants; v++) {
+        cJSON *vo = cJSON_AddObjectToObject(g, c->variant_names[v]), *arr = cJSON_AddArrayToObject(vo, "auroc");
+        for (int s = 0; s < seeds; s++) {
+            for (int i = 0; i < n; i++) sc[i] = scores[v][s][idx[i]];
+            gc_stats_auroc(sc, y, (size_t)n, &auc[v][s]);
+            cJSON_AddItemToArray(arr, cJSON_CreateNumber(auc[v][s]));
+        }
+        gc_summary sm;
+        gc_stats_summary(auc[v], (size_t)seeds, 0.95, &sm);
+        cJSON_AddNumberToObject(vo, "mean", sm.mean);
+        cJSON_AddNumberToObject(vo, "lo", sm.lo);
+        cJSON_AddNumberToObject(vo, "hi", sm.hi);
+    }
+    int positive = 0;
+    for (int s = 0; s < seeds; s++) delta[s] = auc[goal][s] - auc[base][s], positive += delta[s] > 0;
+    gc_summary sd;
+    gc_stats_summary(delta, (size_t)seeds, 0.95, &sd);
+    cJSON *d = cJSON_AddObjectToObject(g, "delta");
+    cJSON_AddNumberToObject(d, "mean", sd.mean);
+    cJSON_AddNumberToObject(d, "lo", sd.lo);
+    cJSON_AddNumberToObject(d, "hi", sd.hi);
+    cJSON_AddNumberToObject(d, "seeds_positive", positive);
+    cJSON_AddNumberToObject(d, "seeds", seeds);
+    seed_average(scores[goal], seeds, idx, n, sc);
+    seed_average(scores[base], seeds, idx, n, sc2);
+    gc_delong dl;
+    if (gc_stats_delong(sc, sc2, y, (size_t)n, &dl) == GC_OK) {
+        cJSON *o = cJSON_AddObjectToObject(g, "delong");
+        cJSON_AddStringToObject(o, "on", "seed-averaged standardised rewards");
+        cJSON_AddNumberToObject(o, "auroc_goal", dl.auc1);
+        cJSON_AddNumberToObject(o, "auroc_baseline", dl.auc2);
+        cJSON_AddNumberToObject(o, "diff", dl.diff);
+        cJSON_AddNumberToObject(o, "z", dl.z);
+        cJSON_AddNumberToObject(o, "p", dl.p);
+        cJSON_AddNumberToObject(o, "lo", dl.lo);
+        cJSON_AddNumberToObject(o, "hi", dl.hi);
+    }
+    free(y), free(sc), free(sc2);
+    return g;
+}
+
+static gc_status write_plot_data(const char *path, const cJSON *splits, const math_cfg *c) {
+    FILE *f = fopen(path, "w");
+    if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
+    int base = c->variant_con[0] ? 1 : 0, goal = 1 - base;
+    fprintf(f, "# split baseline_mean baseline_lo baseline_hi goal_mean goal_lo goal_hi\n");
+    for (const cJSON *g = splits->child; g; g = g->next) {
+        const cJSON *b = cJSON_GetObjectItem(g, c->variant_names[base]);
+        const cJSON *q = cJSON_GetObjectItem(g, c->variant_names[goal]);
+        if (!b || !q) continue;
+        fprintf(f, "%s %.5f %.5f %.5f %.5f %.5f %.5f\n", cJSON_GetObjectItem(g, "split")->valuestring,
+                cJSON_GetObjectItem(b, "mean")->valuedouble, cJSON_GetObjectItem(b, "lo")->valuedouble,
+                cJSON_GetObjectItem(b, "hi")->valuedouble, cJSON_GetObjectItem(q, "mean")->valuedouble,
+                cJSON_GetObjectItem(q, "lo")->valuedouble, cJSON_GetObjectItem(q, "hi")->valuedouble);
+    }
+    return fclose(f) == 0 ? GC_OK : gc_fail(GC_ERR_IO, "%s: write failed", path);
+}
+
+static void run_plot(const char *experiment, const char *dir) {
+    char cmd[3 * RP_PATH];
+    snprintf(cmd, sizeof cmd,
+             "command -v gnuplot >/dev/null && gnuplot -e \"datafile='%s/%s.dat'; outprefix='%s/%s'\" "
+             "plots/%s.gp",
+             dir, experiment, dir, experiment, experiment);
+    if (system(cmd) != 0) gc_log_warn("plot: gnuplot failed or is missing; %s.dat is there", experiment);
+}
+
+gc_status rp_run_math(rp_run *r) {
+    math_cfg c = {0};
+    GC_TRY(read_cfg(r, &c));
+    problem_set train = {0}, eval = {0};
+    GC_TRY(make_problems(&c, &train, &eval));
+    gc_status s = GC_OK;
+    text_table pairs = {0}, sol = {0};
+    float **scores[MAX_VARIANTS] = {0};
+    cJSON *results = NULL;
+    int seeds = r->seeds;
+
+    /* stage keys: each embeds its configuration and the hashes of its inputs */
+    cJSON *kpol = cJSON_CreateObject();
+    cJSON_AddNumberToObject(kpol, "version", STAGE_VERSION);
+    cJSON_AddItemToObject(kpol, "data", cJSON_Duplicate(cJSON_GetObjectItem(r->scale_cfg, "data"), 1));
+    cJSON_AddItemToObject(kpol, "policy", cJSON_Duplicate(cJSON_GetObjectItem(r->scale_cfg, "policy"), 1));
+    rp_stage *pol, *pst, *est;
+    s = stage_policy(r, &c, &train, kpol, &pol);
+    cJSON_Delete(kpol);
+    if (s != GC_OK) goto done;
+
+    cJSON *kpairs = cJSON_CreateObject();
+    cJSON_AddNumberToObject(kpairs, "version", STAGE_VERSION);
+    cJSON_AddStringToObject(kpairs, "policy", pol->hash);
+    cJSON_AddItemToObject(kpairs, "pairs", cJSON_Duplicate(cJSON_GetObjectItem(r->scale_cfg, "pairs"), 1));
+    cJSON_AddNumberToObject(kpairs, "max_len", (double)c.eval.max_len);
+    s = stage_pairs(r, &c, &train, pol, kpairs, &pst);
+    cJSON_Delete(kpairs);
+    if (s != GC_OK) goto done;
+
+    cJSON *keval = cJSON_CreateObject();
+    cJSON_AddNumberToObject(keval, "version", STAGE_VERSION);
+    cJSON_AddStringToObject(keval, "policy", pol->hash);
+    cJSON_AddItemToObject(keval, "eval", cJSON_Duplicate(cJSON_GetObjectItem(r->scale_cfg, "eval"), 1));
+    s = stage_evalgen(r, &c, &eval, pol, keval, &est);
+    cJSON_Delete(keval);
+    if (s != GC_OK) goto done;
+
+    char path[RP_PATH];
+    rp_stage_file(pst, "pairs.jsonl", path);
+    if ((s = gc_jsonl_each(path, read_pair, &pairs)) != GC_OK) goto done;
+    rp_stage_file(est, "solutions.jsonl", path);
+    if ((s = gc_jsonl_each(path, read_solution, &sol)) != GC_OK) goto done;
+
+    for (int v = 0; v < c.n_variants && s == GC_OK; v++) {
+        scores[v] = gc_calloc((size_t)seeds, sizeof(float *));
+        for (int seed = 1; seed <= seeds && s == GC_OK; seed++) {
+            cJSON *krm = cJSON_CreateObject();
+            cJSON_AddNumberToObject(krm, "version", STAGE_VERSION);
+            cJSON_AddStringToObject(krm, "policy", pol->hash);
+            cJSON_AddStringToObject(krm, "pairs", pst->hash);
+            cJSON *rmc = cJSON_Duplicate(cJSON_GetObjectItem(r->scale_cfg, "rm"), 1);
+            cJSON_DeleteItemFromObjectCaseSensitive(rmc, "variants");
+            if (!c.variant_con[v]) { /* the contrastive settings do not touch the baseline */
+                const char *con_keys[] = {"lambda", "K", "pairs", "reduction"};
+                for (int k = 0; k < 4; k++) cJSON_DeleteItemFromObjectCaseSensitive(rmc, con_keys[k]);
+            }
+            cJSON_AddItemToObject(krm, "rm", rmc);
+            cJSON_AddStringToObject(krm, "variant", c.variant_names[v]);
+            cJSON_AddNumberToObject(krm, "seed", seed);
+            cJSON_AddNumberToObject(krm, "max_len", (double)c.eval.max_len);
+            rp_stage *rst, *sst;
+            s = stage_rm(r, &c, pol, &pairs, v, seed, krm, &rst);
+            cJSON_Delete(krm);
+            if (s != GC_OK) break;
+            scores[v][seed - 1] = gc_malloc(sizeof(float) * (sol.n ? sol.n : 1));
+            cJSON *ksc = cJSON_CreateObject();
+            cJSON_AddNumberToObject(ksc, "version", STAGE_VERSION);
+            cJSON_AddStringToObject(ksc, "rm", rst->hash);
+            cJSON_AddStringToObject(ksc, "solutions", est->hash);
+            s = stage_score(r, rst, &sol, (int)c.eval.max_len, ksc, scores[v][seed - 1], &sst);
+            cJSON_Delete(ksc);
+        }
+    }
+    if (s != GC_OK) goto done;
+
+    /* analysis */
+    results = rp_metadata(r);
+    cJSON *acc = cJSON_AddObjectToObject(results, "policy_accuracy");
+    cJSON *splits = cJSON_AddArrayToObject(results, "splits");
+    int *idx = gc_malloc(sizeof(int) * (sol.n ? sol.n : 1)), nall = 0;
+    for (int sp = 0; sp < c.n_splits; sp++) {
+        const char *name = gc_arith_split_name(c.splits[sp]);
+        int n = 0, right = 0;
+        for (int i = 0; i < sol.n; i++)
+            if (!strcmp(sol.a[i], name)) idx[n++] = i, right += sol.flag[i];
+        cJSON_AddNumberToObject(acc, name, n ? (double)right / n : 0);
+        cJSON_AddItemToArray(splits, analyse_group(name, &sol, idx, n, (float *const *const *)scores,
+                                                   seeds, &c));
+    }
+    for (int i = 0; i < sol.n; i++) idx[nall++] = i;
+    cJSON_AddItemToObject(results, "pooled", analyse_group("all", &sol, idx, nall,
+                                                           (float *const *const *)scores, seeds, &c));
+    free(idx);
+    char dir[RP_PATH];
+    rp_result_dir(r, dir);
+    if ((s = rp_mkdirs(dir)) != GC_OK) goto done;
+    cJSON *verdict = NULL;
+    s = claims_verdict_for(r->experiment, results, &verdict);
+    if (s == GC_OK && verdict) cJSON_AddItemToObject(results, "verdict", verdict);
+    snprintf(path, sizeof path, "%s/results.json", dir);
+    if (s == GC_OK) s = gc_json_write(path, results);
+    snprintf(path, sizeof path, "%s/%s.dat", dir, r->experiment);
+    if (s == GC_OK) s = write_plot_data(path, splits, &c);
+    if (s == GC_OK) {
+        run_plot(r->experiment, dir);
+        claims_print_math(results, stdout);
+        printf("results: %s/results.json, plot: %s/%s.png\n", dir, dir, r->experiment);
+    }
+done:
+    rp_print_times(r);
+    for (int v = 0; v < MAX_VARIANTS; v++) {
+        for (int k = 0; scores[v] && k < seeds; k++) free(scores[v][k]);
+        free(scores[v]);
+    }
+    cJSON_Delete(results);
+    table_free(&pairs);
+    table_free(&sol);
+    free(train.p), free(eval.p);
+    return s;
+}

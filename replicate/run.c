@@ -1,0 +1,138 @@
+/* replicate run: executes an experiment file at a scale (see runner.h). */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/jsonio.h"
+#include "cli.h"
+#include "runner.h"
+
+static const char RUN_HELP[] =
+    "usage: replicate run EXPERIMENT.json [--scale smoke|mini|full] [--seeds N] [--device cpu]\n"
+    "                     [--root DIR] [--force]\n\n"
+    "Runs an experiment file's stages. Each stage's output is cached under DIR/cache (default\n"
+    "results/runs/cache) by a hash of its configuration and inputs and is complete only with its\n"
+    "DONE marker: a killed run resumes, and changing one key reruns only what depends on it.\n"
+    "Results go to DIR/<experiment>/<scale>/results.json with the verdict and the plot.\n"
+    "  --scale S    smoke (seconds, for tests), mini (default; a laptop), full (paper scale)\n"
+    "  --seeds N    reward-model seeds (default: the file's 'seeds')\n"
+    "  --device D   cpu (the CUDA backend is not built yet)\n"
+    "  --force      ignore cached stages\n";
+
+typedef struct {
+    const char *experiment;
+    const cJSON *scales;
+    int64_t seeds;
+    const cJSON *stages;
+    const char *description;
+} top_fields;
+
+static gc_status open_experiment(rp_run *r) {
+    GC_TRY(gc_config_load(&r->cfg, r->opt.file));
+    const cJSON *root = r->cfg.root;
+    typedef struct {
+        char experiment[GC_CFG_STRLEN], description[GC_CFG_STRLEN], claim[GC_CFG_STRLEN];
+        int64_t seeds;
+        const cJSON *scales;
+    } top;
+    static const gc_cfg_field fields[] = {
+        {"experiment", GC_CFG_STRING, offsetof(top, experiment), 1, 0, 0, NULL},
+        {"description", GC_CFG_STRING, offsetof(top, description), 0, 0, 0, NULL},
+        {"claim", GC_CFG_STRING, offsetof(top, claim), 0, 0, 0, NULL},
+        {"seeds", GC_CFG_INT, offsetof(top, seeds), 1, 1, 64, NULL},
+        {"scales", GC_CFG_OBJECT, offsetof(top, scales), 1, 0, 0, NULL},
+        {"pipeline", GC_CFG_ENUM, 0, 0, 0, 0, "math"}, /* checked below; stored nowhere */
+    };
+    top t = {.seeds = 3};
+    /* "pipeline" is read separately so its value can be checked against the known pipelines */
+    cJSON *copy = cJSON_Duplicate(root, 1);
+    const cJSON *pipe = cJSON_GetObjectItemCaseSensitive(root, "pipeline");
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "pipeline");
+    gc_status s = gc_config_read(&r->cfg, copy, "", fields, 5, &t);
+    cJSON_Delete(copy);
+    GC_TRY(s);
+    t.scales = cJSON_GetObjectItemCaseSensitive(root, "scales"); /* the copy's pointer is gone */
+    if (!cJSON_IsString(pipe) || strcmp(pipe->valuestring, "math"))
+        return gc_fail(GC_ERR_CONFIG, "%s:%d: key 'pipeline': expected \"math\"", r->cfg.path,
+                       pipe ? gc_config_line(&r->cfg, "pipeline") : 1);
+    snprintf(r->experiment, sizeof r->experiment, "%s", t.experiment);
+    for (const char *p = r->experiment; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+            return gc_fail(GC_ERR_CONFIG, "%s:%d: key 'experiment': use lower-case letters, digits,"
+                           " '-' and '_'", r->cfg.path, gc_config_line(&r->cfg, "experiment"));
+    r->seeds = r->opt.seeds ? r->opt.seeds : (int)t.seeds;
+    for (const cJSON *sc = t.scales->child; sc; sc = sc->next)
+        if (strcmp(sc->string, "smoke") && strcmp(sc->string, "mini") && strcmp(sc->string, "full")) {
+            char path[128];
+            snprintf(path, sizeof path, "scales.%s", sc->string);
+            return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': unknown scale (smoke, mini, full)",
+                           r->cfg.path, gc_config_line(&r->cfg, path), path);
+        }
+    snprintf(r->scale_path, sizeof r->scale_path, "scales.%s", r->opt.scale);
+    r->scale_cfg = cJSON_GetObjectItemCaseSensitive(t.scales, r->opt.scale);
+    if (!r->scale_cfg) {
+        if (!strcmp(r->opt.scale, "full"))
+            return gc_fail(GC_ERR_CONFIG, "%s: no 'full' scale: paper-scale runs need GPUs and the "
+                           "paper's checkpoints and data (experiments/full/, not available yet)",
+                           r->cfg.path);
+        return gc_fail(GC_ERR_CONFIG, "%s: no scale '%s' under 'scales'", r->cfg.path, r->opt.scale);
+    }
+    if (!cJSON_IsObject(r->scale_cfg))
+        return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected an object", r->cfg.path,
+                       gc_config_line(&r->cfg, r->scale_path), r->scale_path);
+    char *text = cJSON_PrintUnformatted(r->scale_cfg);
+    if (!text) return GC_ERR_NOMEM;
+    rp_hash_hex(text, r->config_hash);
+    free(text);
+    return GC_OK;
+}
+
+int cmd_run(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"scale", required_argument, 0, 's'}, {"seeds", required_argument, 0, 'n'},
+        {"device", required_argument, 0, 'd'}, {"root", required_argument, 0, 'r'},
+        {"force", no_argument, 0, 'f'},       {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    rp_run r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.opt.scale, sizeof r.opt.scale, "mini");
+    snprintf(r.opt.root, sizeof r.opt.root, "results/runs");
+    long seeds = 0;
+    int rc = cli_getopt_reset();
+    for (int c; (c = getopt_long(argc, argv, ":", opts, NULL)) != -1;) {
+        switch (c) {
+        case 's':
+            if (strcmp(optarg, "smoke") && strcmp(optarg, "mini") && strcmp(optarg, "full"))
+                return cli_usage_error("run", "bad value '%s' for --scale (smoke, mini or full)", optarg);
+            snprintf(r.opt.scale, sizeof r.opt.scale, "%s", optarg);
+            break;
+        case 'n': rc = cli_parse_long("run", "seeds", optarg, 1, 64, &seeds); break;
+        case 'd':
+            if (!strcmp(optarg, "cuda")) {
+                fprintf(stderr, "replicate run: --device cuda: this build has no CUDA backend "
+                                "(CPU only for now)\n");
+                return 1;
+            }
+            if (strcmp(optarg, "cpu")) return cli_usage_error("run", "bad value '%s' for --device (cpu)", optarg);
+            break;
+        case 'r': snprintf(r.opt.root, sizeof r.opt.root, "%s", optarg); break;
+        case 'f': r.opt.force = 1; break;
+        case 'h': fputs(RUN_HELP, stdout); return 0;
+        default: return cli_bad_option("run", argv, c);
+        }
+        if (rc) return rc;
+    }
+    if (optind != argc - 1)
+        return cli_usage_error("run", optind < argc ? "expected one experiment file" : "missing the experiment file");
+    r.opt.file = argv[optind];
+    r.opt.seeds = (int)seeds;
+    r.t0 = gc_now();
+    gc_status s = open_experiment(&r);
+    if (s == GC_OK) {
+        gc_log_info("run: %s at %s scale, %d seed(s), cache %s/cache", r.experiment, r.opt.scale,
+                    r.seeds, r.opt.root);
+        s = rp_run_math(&r);
+    }
+    gc_config_free(&r.cfg);
+    return s == GC_OK ? 0 : cli_runtime_error("run");
+}
