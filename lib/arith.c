@@ -7,6 +7,8 @@
 
 #include "rng.h"
 
+#include <stdlib.h>
+
 static const char *SPLIT_NAMES[GC_ARITH_NSPLITS] = {"train",      "arith-easy", "arith-hard",
                                                     "arith-big",  "arith-long", "arith-para"};
 
@@ -198,4 +200,38 @@ uint64_t gc_arith_hash(const char *s) {
     uint64_t h = 1469598103934665603ull;
     for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
     return h;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+gc_status gc_arith_make_sets(uint64_t seed, int n_train, int eval_n, const int *splits,
+                             int n_splits, gc_arith_problem **train, gc_arith_problem **eval) {
+    int ne = eval_n * n_splits;
+    *eval = gc_malloc(sizeof(gc_arith_problem) * (size_t)(ne > 0 ? ne : 1));
+    *train = gc_malloc(sizeof(gc_arith_problem) * (size_t)(n_train > 0 ? n_train : 1));
+    uint64_t *hashes = gc_malloc(sizeof(uint64_t) * (size_t)(ne > 0 ? ne : 1));
+    if (!*eval || !*train || !hashes) {
+        free(*eval), free(*train), free(hashes);
+        *eval = *train = NULL;
+        return GC_ERR_NOMEM;
+    }
+    for (int s = 0; s < n_splits; s++)
+        for (int i = 0; i < eval_n; i++) {
+            gc_arith_problem *p = &(*eval)[s * eval_n + i];
+            gc_arith_generate(splits[s], seed, i, p);
+            hashes[s * eval_n + i] = gc_arith_hash(p->question);
+        }
+    qsort(hashes, (size_t)ne, sizeof(uint64_t), cmp_u64);
+    int64_t index = 0;
+    for (int i = 0; i < n_train; index++) {
+        gc_arith_generate(GC_ARITH_TRAIN, seed, index, &(*train)[i]);
+        uint64_t h = gc_arith_hash((*train)[i].question);
+        if (ne > 0 && bsearch(&h, hashes, (size_t)ne, sizeof(uint64_t), cmp_u64)) continue;
+        i++;
+    }
+    free(hashes);
+    return GC_OK;
 }

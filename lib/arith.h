@@ -58,6 +58,12 @@ int gc_arith_extract(const char *text, int64_t *answer);
 /* 1 when text's extracted answer equals answer. */
 int gc_arith_check(const char *text, int64_t answer);
 
+/* Evaluation problems (eval_n of each split, split-major) and n_train training problems from
+ * `seed`, skipping any training problem whose question equals an evaluation question. Caller
+ * frees *train and *eval. */
+gc_status gc_arith_make_sets(uint64_t seed, int n_train, int eval_n, const int *splits,
+                             int n_splits, gc_arith_problem **train, gc_arith_problem **eval);
+
 /* 64-bit FNV-1a of a string (used to keep evaluation questions out of training). */
 uint64_t gc_arith_hash(const char *s);
 

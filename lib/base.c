@@ -23,10 +23,12 @@ const char *gc_status_str(gc_status s) {
 }
 
 gc_status gc_fail(gc_status s, const char *fmt, ...) {
+    char buf[sizeof g_err]; /* arguments may quote the previous message */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(g_err, sizeof g_err, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    memcpy(g_err, buf, sizeof g_err);
     return s;
 }
 

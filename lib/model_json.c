@@ -1,6 +1,7 @@
 #include "model_json.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 typedef struct {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../lib/jsonio.h"
+#include "../lib/verdict.h"
 #include "cli.h"
 
 const char *claims_file(void) {
@@ -13,130 +14,14 @@ const char *claims_file(void) {
     return p && *p ? p : "results/published.json";
 }
 
-static double num(const cJSON *o, const char *k, double def) {
-    const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
-    return cJSON_IsNumber(v) ? v->valuedouble : def;
-}
-
-static const cJSON *obj(const cJSON *o, const char *k) {
-    return o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
-}
-
-static void add_reason(cJSON *reasons, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_reason(cJSON *reasons, const char *fmt, ...) {
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    cJSON_AddItemToArray(reasons, cJSON_CreateString(buf));
-}
-
-/* rule "auroc_delta": goal-conditioned minus baseline AUROC */
-static gc_status verdict_auroc_delta(const cJSON *check, const cJSON *results, cJSON *v) {
-    double alpha = num(check, "alpha", 0.05), min_frac = num(check, "min_seed_fraction", 0.8);
-    const cJSON *every = obj(check, "every_split_positive");
-    int need_every = !every || cJSON_IsTrue(every);
-    cJSON *reasons = cJSON_AddArrayToObject(v, "reasons");
-    int pass = 1, evaluated = 0;
-    double max_split = -INFINITY;
-    const char *max_name = "";
-    for (const cJSON *g = obj(results, "splits") ? obj(results, "splits")->child : NULL; g;
-         g = g->next) {
-        const char *name = cJSON_GetStringValue(obj(g, "split"));
-        const cJSON *d = obj(g, "delta");
-        if (!d) {
-            add_reason(reasons, "%s: not evaluated (%s)", name ? name : "?",
-                       cJSON_GetStringValue(obj(g, "error")) ? cJSON_GetStringValue(obj(g, "error"))
-                                                             : "no AUROC");
-            continue;
-        }
-        evaluated++;
-        double m = num(d, "mean", 0);
-        if (m > max_split) max_split = m, max_name = name ? name : "?";
-        if (need_every && !(m > 0)) {
-            pass = 0;
-            add_reason(reasons, "%s: mean AUROC difference %+.4f is not > 0", name, m);
-        }
-    }
-    if (!evaluated) {
-        pass = 0;
-        add_reason(reasons, "no split could be evaluated");
-    }
-    const cJSON *pooled = obj(results, "pooled"), *pd = obj(pooled, "delta"), *dl = obj(pooled, "delong");
-    double p = num(dl, "p", 1), diff = num(dl, "diff", 0);
-    if (!pd || !dl) {
-        pass = 0;
-        add_reason(reasons, "pooled: no AUROC over all splits");
-    } else {
-        if (!(diff > 0 && p < alpha)) {
-            pass = 0;
-            add_reason(reasons, "pooled DeLong: difference %+.4f, p = %.3g (need > 0 and p < %g)",
-                       diff, p, alpha);
-        }
-        double frac = num(pd, "seeds_positive", 0) / fmax(1, num(pd, "seeds", 1));
-        if (frac < min_frac) {
-            pass = 0;
-            add_reason(reasons, "pooled difference positive in %.0f of %.0f seeds (need %.0f%%)",
-                       num(pd, "seeds_positive", 0), num(pd, "seeds", 0), 100 * min_frac);
-        }
-    }
-    cJSON_AddStringToObject(v, "verdict", pass ? "PASS" : "FAIL");
-    cJSON_AddNumberToObject(v, "measured", num(pd, "mean", NAN));
-    cJSON_AddNumberToObject(v, "lo", num(pd, "lo", NAN));
-    cJSON_AddNumberToObject(v, "hi", num(pd, "hi", NAN));
-    cJSON_AddStringToObject(v, "measured_what", "pooled AUROC difference, mean over seeds [95% CI]");
-    if (isfinite(max_split)) {
-        cJSON_AddNumberToObject(v, "max_split_delta", max_split);
-        cJSON_AddStringToObject(v, "max_split", max_name);
-    }
-    cJSON_AddStringToObject(v, "test", "DeLong (pooled, seed-averaged)");
-    cJSON_AddNumberToObject(v, "p", p);
-    return GC_OK;
-}
-
-gc_status claims_verdict(const cJSON *claim, const cJSON *results, cJSON **out) {
-    const cJSON *check = obj(claim, "mini_check");
-    const char *rule = cJSON_GetStringValue(obj(check, "rule"));
-    const char *id = cJSON_GetStringValue(obj(claim, "id"));
-    if (!rule) return gc_fail(GC_ERR_FORMAT, "%s: claim %s has no mini_check.rule", claims_file(), id ? id : "?");
-    cJSON *v = cJSON_CreateObject();
-    cJSON_AddStringToObject(v, "claim", id ? id : "?");
-    gc_status s;
-    if (!strcmp(rule, "auroc_delta")) s = verdict_auroc_delta(check, results, v);
-    else s = gc_fail(GC_ERR_FORMAT, "%s: claim %s: unknown rule '%s'", claims_file(), id, rule);
-    if (s != GC_OK) {
-        cJSON_Delete(v);
-        return s;
-    }
-    *out = v;
-    return GC_OK;
-}
-
-static gc_status load_claims(cJSON **doc) {
-    GC_TRY(gc_json_read(claims_file(), doc));
-    if (!cJSON_IsArray(obj(*doc, "claims"))) {
-        cJSON_Delete(*doc);
-        return gc_fail(GC_ERR_FORMAT, "%s: expected an array 'claims'", claims_file());
-    }
-    return GC_OK;
-}
+static double num(const cJSON *o, const char *k, double def) { return gc_json_num(o, k, def); }
+static const cJSON *obj(const cJSON *o, const char *k) { return gc_json_get(o, k); }
 
 gc_status claims_verdict_for(const char *experiment, const cJSON *results, cJSON **out) {
-    *out = NULL;
-    cJSON *doc;
-    GC_TRY(load_claims(&doc));
-    gc_status s = GC_OK;
-    for (const cJSON *c = obj(doc, "claims")->child; c; c = c->next) {
-        const char *e = cJSON_GetStringValue(obj(c, "experiment"));
-        if (e && !strcmp(e, experiment)) {
-            s = claims_verdict(c, results, out);
-            break;
-        }
-    }
-    cJSON_Delete(doc);
-    return s;
+    return gc_verdict_for(claims_file(), experiment, results, out);
 }
+
+static gc_status load_claims(cJSON **doc) { return gc_claims_load(claims_file(), doc); }
 
 void claims_print_math(const cJSON *results, FILE *f) {
     fprintf(f, "\n%-12s %5s %7s  %-24s %-24s %-26s %9s\n", "split", "n", "policy",
@@ -238,7 +123,7 @@ static int collect_rows(const claims_opts *o, claim_row *rows, int cap, int *fai
             continue;
         }
         cJSON *v = NULL;
-        if (claims_verdict(c, res, &v) == GC_OK) {
+        if (gc_verdict(c, res, claims_file(), &v) == GC_OK) {
             snprintf(w->verdict, sizeof w->verdict, "%s", cJSON_GetStringValue(obj(v, "verdict")));
             snprintf(w->measured, sizeof w->measured, "%+.3f [%+.3f, %+.3f]; largest split %s %+.3f",
                      num(v, "measured", NAN), num(v, "lo", NAN), num(v, "hi", NAN),

@@ -20,8 +20,6 @@ const char *claims_file(void);
 /* Verdict of the claim tied to `experiment` for a results document: a new object
  * {verdict, reasons, measured, lo, hi, test, p} in *out (NULL when no claim names it). */
 gc_status claims_verdict_for(const char *experiment, const cJSON *results, cJSON **out);
-/* Verdict of one claim object against results (exposed for tests). */
-gc_status claims_verdict(const cJSON *claim, const cJSON *results, cJSON **out);
 
 /* Human-readable table of a math experiment's results (variants "baseline" and "goal"). */
 void claims_print_math(const cJSON *results, FILE *f);

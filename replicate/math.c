@@ -226,40 +226,11 @@ typedef struct {
     int n;
 } problem_set;
 
-static int cmp_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Evaluation problems of every split, and training problems with any question equal to an
- * evaluation question skipped. */
 static gc_status make_problems(const math_cfg *c, problem_set *train, problem_set *eval) {
-    int ne = (int)c->data.eval_questions, nt = (int)c->data.train_questions;
-    eval->n = ne * c->n_splits;
-    eval->p = gc_malloc(sizeof(gc_arith_problem) * (size_t)eval->n);
-    train->n = nt;
-    train->p = gc_malloc(sizeof(gc_arith_problem) * (size_t)nt);
-    uint64_t *hashes = gc_malloc(sizeof(uint64_t) * (size_t)eval->n);
-    if (!eval->p || !train->p || !hashes) {
-        free(eval->p), free(train->p), free(hashes);
-        return GC_ERR_NOMEM;
-    }
-    for (int s = 0; s < c->n_splits; s++)
-        for (int i = 0; i < ne; i++) {
-            gc_arith_problem *p = &eval->p[s * ne + i];
-            gc_arith_generate(c->splits[s], (uint64_t)c->data.seed, i, p);
-            hashes[s * ne + i] = gc_arith_hash(p->question);
-        }
-    qsort(hashes, (size_t)eval->n, sizeof(uint64_t), cmp_u64);
-    int64_t index = 0;
-    for (int i = 0; i < nt; index++) {
-        gc_arith_generate(GC_ARITH_TRAIN, (uint64_t)c->data.seed, index, &train->p[i]);
-        uint64_t h = gc_arith_hash(train->p[i].question);
-        if (bsearch(&h, hashes, (size_t)eval->n, sizeof(uint64_t), cmp_u64)) continue;
-        i++;
-    }
-    free(hashes);
-    return GC_OK;
+    train->n = (int)c->data.train_questions;
+    eval->n = (int)c->data.eval_questions * c->n_splits;
+    return gc_arith_make_sets((uint64_t)c->data.seed, train->n, (int)c->data.eval_questions,
+                              c->splits, c->n_splits, &train->p, &eval->p);
 }
 
 /* ---- stage: policy (SFT) ---- */

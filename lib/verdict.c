@@ -1,0 +1,135 @@
+#include "verdict.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "jsonio.h"
+
+double gc_json_num(const cJSON *o, const char *k, double def) {
+    const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+    return cJSON_IsNumber(v) ? v->valuedouble : def;
+}
+
+const cJSON *gc_json_get(const cJSON *o, const char *k) {
+    return o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+}
+
+static void add_reason(cJSON *reasons, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_reason(cJSON *reasons, const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    cJSON_AddItemToArray(reasons, cJSON_CreateString(buf));
+}
+
+/* rule "auroc_delta": goal-conditioned minus baseline AUROC */
+static gc_status verdict_auroc_delta(const cJSON *check, const cJSON *results, cJSON *v) {
+    double alpha = gc_json_num(check, "alpha", 0.05), min_frac = gc_json_num(check, "min_seed_fraction", 0.8);
+    const cJSON *every = gc_json_get(check, "every_split_positive");
+    int need_every = !every || cJSON_IsTrue(every);
+    cJSON *reasons = cJSON_AddArrayToObject(v, "reasons");
+    int pass = 1, evaluated = 0;
+    double max_split = -INFINITY;
+    const char *max_name = "";
+    for (const cJSON *g = gc_json_get(results, "splits") ? gc_json_get(results, "splits")->child : NULL; g;
+         g = g->next) {
+        const char *name = cJSON_GetStringValue(gc_json_get(g, "split"));
+        const cJSON *d = gc_json_get(g, "delta");
+        if (!d) {
+            add_reason(reasons, "%s: not evaluated (%s)", name ? name : "?",
+                       cJSON_GetStringValue(gc_json_get(g, "error")) ? cJSON_GetStringValue(gc_json_get(g, "error"))
+                                                             : "no AUROC");
+            continue;
+        }
+        evaluated++;
+        double m = gc_json_num(d, "mean", 0);
+        if (m > max_split) max_split = m, max_name = name ? name : "?";
+        if (need_every && !(m > 0)) {
+            pass = 0;
+            add_reason(reasons, "%s: mean AUROC difference %+.4f is not > 0", name, m);
+        }
+    }
+    if (!evaluated) {
+        pass = 0;
+        add_reason(reasons, "no split could be evaluated");
+    }
+    const cJSON *pooled = gc_json_get(results, "pooled"), *pd = gc_json_get(pooled, "delta"), *dl = gc_json_get(pooled, "delong");
+    double p = gc_json_num(dl, "p", 1), diff = gc_json_num(dl, "diff", 0);
+    if (!pd || !dl) {
+        pass = 0;
+        add_reason(reasons, "pooled: no AUROC over all splits");
+    } else {
+        if (!(diff > 0 && p < alpha)) {
+            pass = 0;
+            add_reason(reasons, "pooled DeLong: difference %+.4f, p = %.3g (need > 0 and p < %g)",
+                       diff, p, alpha);
+        }
+        double frac = gc_json_num(pd, "seeds_positive", 0) / fmax(1, gc_json_num(pd, "seeds", 1));
+        if (frac < min_frac) {
+            pass = 0;
+            add_reason(reasons, "pooled difference positive in %.0f of %.0f seeds (need %.0f%%)",
+                       gc_json_num(pd, "seeds_positive", 0), gc_json_num(pd, "seeds", 0), 100 * min_frac);
+        }
+    }
+    cJSON_AddStringToObject(v, "verdict", pass ? "PASS" : "FAIL");
+    cJSON_AddNumberToObject(v, "measured", gc_json_num(pd, "mean", NAN));
+    cJSON_AddNumberToObject(v, "lo", gc_json_num(pd, "lo", NAN));
+    cJSON_AddNumberToObject(v, "hi", gc_json_num(pd, "hi", NAN));
+    cJSON_AddStringToObject(v, "measured_what", "pooled AUROC difference, mean over seeds [95% CI]");
+    if (isfinite(max_split)) {
+        cJSON_AddNumberToObject(v, "max_split_delta", max_split);
+        cJSON_AddStringToObject(v, "max_split", max_name);
+    }
+    cJSON_AddStringToObject(v, "test", "DeLong (pooled, seed-averaged)");
+    cJSON_AddNumberToObject(v, "p", p);
+    return GC_OK;
+}
+
+gc_status gc_verdict(const cJSON *claim, const cJSON *results, const char *claims_path, cJSON **out) {
+    const cJSON *check = gc_json_get(claim, "mini_check");
+    const char *rule = cJSON_GetStringValue(gc_json_get(check, "rule"));
+    const char *id = cJSON_GetStringValue(gc_json_get(claim, "id"));
+    if (!rule) return gc_fail(GC_ERR_FORMAT, "%s: claim %s has no mini_check.rule", claims_path, id ? id : "?");
+    cJSON *v = cJSON_CreateObject();
+    cJSON_AddStringToObject(v, "claim", id ? id : "?");
+    gc_status s;
+    if (!strcmp(rule, "auroc_delta")) s = verdict_auroc_delta(check, results, v);
+    else s = gc_fail(GC_ERR_FORMAT, "%s: claim %s: unknown rule '%s'", claims_path, id, rule);
+    if (s != GC_OK) {
+        cJSON_Delete(v);
+        return s;
+    }
+    *out = v;
+    return GC_OK;
+}
+
+gc_status gc_claims_load(const char *path, cJSON **doc) {
+    GC_TRY(gc_json_read(path, doc));
+    if (!cJSON_IsArray(gc_json_get(*doc, "claims"))) {
+        cJSON_Delete(*doc);
+        return gc_fail(GC_ERR_FORMAT, "%s: expected an array 'claims'", path);
+    }
+    return GC_OK;
+}
+
+gc_status gc_verdict_for(const char *claims_path, const char *experiment, const cJSON *results,
+                         cJSON **out) {
+    *out = NULL;
+    cJSON *doc;
+    GC_TRY(gc_claims_load(claims_path, &doc));
+    gc_status s = GC_OK;
+    for (const cJSON *c = gc_json_get(doc, "claims")->child; c; c = c->next) {
+        const char *e = cJSON_GetStringValue(gc_json_get(c, "experiment"));
+        if (e && !strcmp(e, experiment)) {
+            s = gc_verdict(c, results, claims_path, out);
+            break;
+        }
+    }
+    cJSON_Delete(doc);
+    return s;
+}
+

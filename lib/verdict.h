@@ -1,0 +1,32 @@
+/* verdict: the paper's claims file (results/published.json) and the verdict of a claim's
+ * mini-scale check against a run's results.json.
+ *
+ * A claim object carries {id, experiment, artefact, published, mini_check {rule, parameters...,
+ * text}, full_tolerance}. Rules:
+ *   "auroc_delta" (goal-conditioned minus baseline AUROC): every split with both classes has a
+ *     mean difference > 0 (every_split_positive, default true); the pooled DeLong test on
+ *     seed-averaged rewards has difference > 0 and p < alpha (default 0.05); the pooled difference
+ *     is positive in at least min_seed_fraction of seeds (default 0.8).
+ * Verdict objects are new cJSON trees the caller deletes:
+ *   {claim, verdict: PASS|FAIL, reasons[], measured, lo, hi, measured_what, max_split_delta,
+ *    max_split, test, p}.
+ */
+#ifndef GC_VERDICT_H
+#define GC_VERDICT_H
+
+#include <cjson/cJSON.h>
+
+#include "base.h"
+
+gc_status gc_claims_load(const char *path, cJSON **doc);
+gc_status gc_verdict(const cJSON *claim, const cJSON *results, const char *claims_path,
+                     cJSON **out);
+/* The verdict of the claim whose experiment is `experiment`; *out = NULL when none names it. */
+gc_status gc_verdict_for(const char *claims_path, const char *experiment, const cJSON *results,
+                         cJSON **out);
+
+/* Small accessors that tolerate missing keys. */
+double gc_json_num(const cJSON *o, const char *k, double def);
+const cJSON *gc_json_get(const cJSON *o, const char *k);
+
+#endif

@@ -1,0 +1,257 @@
+/* The runner end to end at smoke scale: results and metadata, caching, resume after a kill,
+ * rerunning only what a changed key touches, bad experiment files; the verdict logic on
+ * synthetic results; eval-scores. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "../lib/base.h"
+#include "../lib/jsonio.h"
+#include "../lib/verdict.h"
+#include "helpers.h"
+
+/* runs `replicate run FILE --scale smoke --root ROOT extra`; returns the exit code */
+static int run_smoke(const char *file, const char *root, const char *extra, char **out, char **err) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s run %s --scale smoke --root %s %s", th_replicate_bin(), file,
+             root, extra ? extra : "");
+    return th_run(cmd, out, NULL, err);
+}
+
+/* number of stages reported as run (not cached) in a run's stderr table */
+static int count_rerun(const char *err, const char *prefix) {
+    int n = 0;
+    for (const char *p = err; (p = strstr(p, "\n")); p++) {
+        char name[64], hash[32], cached[8];
+        if (sscanf(p + 1, "%63s %31s %7s", name, hash, cached) == 3 && strlen(hash) == 16 &&
+            !strcmp(cached, "no") && !strncmp(name, prefix, strlen(prefix)))
+            n++;
+    }
+    return n;
+}
+
+Test(runner, fig2_smoke_end_to_end_cache_and_resume, .timeout = 120) {
+    char *root = th_tmp_path("runs");
+    char *out = NULL, *err = NULL;
+    int rc = run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
+    cr_assert_eq(rc, 0, "smoke run failed: %s", err);
+    cr_expect(strstr(out, "verdict:") != NULL, "no verdict printed:\n%s", out);
+    cr_expect_eq(count_rerun(err, ""), 3 + 2 * 2 * 2, "first run should execute every stage:\n%s", err);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/fig2/smoke/results.json", root);
+    cJSON *res;
+    cr_assert_eq(gc_json_read(path, &res), GC_OK, "%s", gc_last_error());
+    const char *keys[] = {"commit", "config_hash", "seeds", "scale", "device", "wall_s", "threads",
+                          "splits", "pooled", "verdict", "stages"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        cr_expect_not_null(cJSON_GetObjectItem(res, keys[i]), "results.json lacks '%s'", keys[i]);
+    cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(res, "splits")), 5);
+    cr_expect_str_eq(cJSON_GetObjectItem(res, "scale")->valuestring, "smoke");
+    cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(res, "seeds")), 2);
+    const cJSON *v = cJSON_GetObjectItem(res, "verdict");
+    const char *verdict = cJSON_GetStringValue(cJSON_GetObjectItem(v, "verdict"));
+    cr_expect(verdict && (!strcmp(verdict, "PASS") || !strcmp(verdict, "FAIL")));
+    cJSON_Delete(res);
+    snprintf(path, sizeof path, "%s/fig2/smoke/fig2.dat", root);
+    struct stat st;
+    cr_expect_eq(stat(path, &st), 0, "no plot data");
+    free(out), free(err);
+
+    /* second run: everything cached */
+    rc = run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
+    cr_assert_eq(rc, 0);
+    cr_expect_eq(count_rerun(err, ""), 0, "a repeated run recomputed stages:\n%s", err);
+    free(out), free(err);
+
+    /* a killed run: a stage directory without its DONE marker is redone, alone */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "rm %s/cache/rm-goal-seed2-*/DONE", root);
+    cr_assert_eq(system(cmd), 0);
+    rc = run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
+    cr_assert_eq(rc, 0);
+    cr_expect_eq(count_rerun(err, ""), 1, "resume should redo exactly the unfinished stage:\n%s", err);
+    cr_expect_eq(count_rerun(err, "rm-goal-seed2"), 1);
+    free(out), free(err);
+
+    /* changing lambda reruns the goal-conditioned RMs and their scores only */
+    char *text;
+    cr_assert_eq(gc_read_file("experiments/fig2.json", &text, NULL), GC_OK);
+    char *at = strstr(text, "\"lambda\": 0.5");
+    cr_assert_not_null(at);
+    memcpy(at, "\"lambda\": 0.7", 13);
+    char *file = th_tmp_path("fig2.json");
+    cr_assert_eq(th_write_file(file, text, strlen(text)), 0);
+    rc = run_smoke(file, root, "--seeds 2", &out, &err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_expect_eq(count_rerun(err, ""), 4, "lambda should rerun 2 RMs + 2 scorings:\n%s", err);
+    cr_expect_eq(count_rerun(err, "rm-goal"), 2);
+    cr_expect_eq(count_rerun(err, "rm-baseline"), 0, "the baseline does not depend on lambda");
+    free(out), free(err), free(text), remove(file), free(file);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    cr_expect_eq(system(cmd), 0);
+    free(root);
+}
+
+/* writes the smoke experiment with one substitution applied and expects a config error */
+static void expect_bad_experiment(const char *from, const char *to, const char *frag1,
+                                  const char *frag2) {
+    char *text;
+    cr_assert_eq(gc_read_file("experiments/fig2.json", &text, NULL), GC_OK);
+    char *at = strstr(text, from);
+    cr_assert_not_null(at, "fixture text '%s' not found", from);
+    size_t n = strlen(text) - strlen(from) + strlen(to) + 1;
+    char *bad = malloc(n);
+    snprintf(bad, n, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    char *file = th_tmp_path("bad.json"), *root = th_tmp_path("badroot");
+    cr_assert_eq(th_write_file(file, bad, strlen(bad)), 0);
+    char *err = NULL;
+    int rc = run_smoke(file, root, NULL, NULL, &err);
+    cr_expect_eq(rc, 1, "'%s' -> '%s' was accepted (rc %d)", from, to, rc);
+    cr_expect(err && strstr(err, frag1), "expected '%s' in: %s", frag1, err);
+    cr_expect(err && strstr(err, frag2), "expected '%s' in: %s", frag2, err);
+    free(err), free(text), free(bad), remove(file), free(file), free(root);
+}
+
+Test(runner, bad_experiment_files) {
+    expect_bad_experiment("\"pipeline\": \"math\"", "\"pipeline\": \"chess\"", "pipeline", "math");
+    expect_bad_experiment("\"seeds\": 3", "\"seeds\": \"three\"", "key 'seeds'", "integer");
+    expect_bad_experiment("\"seeds\": 3", "\"seeds\": 3, \"colour\": 1", "key 'colour'", "unknown key");
+    expect_bad_experiment("\"steps\": 4,", "\"steps\": -4,", "scales.smoke.policy.steps", "out of range");
+    expect_bad_experiment("\"K\": 4,", "\"K\": 4, \"kappa\": 2,", "scales.smoke.rm.kappa", "unknown key");
+    expect_bad_experiment("\"pairs\": \"all\"", "\"pairs\": \"some\"", "scales.smoke.rm.pairs", "all|ordered");
+    expect_bad_experiment("\"splits\": [\"arith-easy\"", "\"splits\": [\"arith-eazy\"", "arith-eazy",
+                          "scales.smoke.data.splits");
+    expect_bad_experiment("\"smoke\": {", "\"smok\": {", "scales.smok", "unknown scale");
+    expect_bad_experiment("\"dim\": 32,", "\"dim\": 30,", "scales.smoke.policy.model", "n_heads");
+    expect_bad_experiment("\"lr\": 3e-3, \"warmup\": 1, \"seed\": 1}", "\"lr\": 3e-3, \"warmup\": 1, \"seed\": 1",
+                          "bad.json:", "syntax");
+    char *err = NULL;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s run experiments/fig2.json --scale huge", th_replicate_bin());
+    cr_expect_eq(th_run(cmd, NULL, NULL, &err), 2);
+    cr_expect(err && strstr(err, "--scale"), "%s", err);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s run experiments/fig2.json --scale full --root /tmp/x", th_replicate_bin());
+    cr_expect_eq(th_run(cmd, NULL, NULL, &err), 1);
+    cr_expect(err && strstr(err, "full"), "%s", err);
+    free(err);
+    snprintf(cmd, sizeof cmd, "%s run /nonexistent/e.json", th_replicate_bin());
+    cr_expect_eq(th_run(cmd, NULL, NULL, &err), 1);
+    cr_expect(err && strstr(err, "/nonexistent/e.json"), "%s", err);
+    free(err);
+}
+
+/* ---- verdict logic on synthetic results ---- */
+
+static cJSON *claim(void) {
+    return cJSON_Parse("{\"id\": \"fig2\", \"experiment\": \"fig2\", \"mini_check\": {\"rule\": "
+                       "\"auroc_delta\", \"every_split_positive\": true, \"alpha\": 0.05, "
+                       "\"min_seed_fraction\": 0.8}}");
+}
+
+static cJSON *results(double d1, double d2, double pooled_p, int seeds_pos, int seeds) {
+    char buf[2048];
+    snprintf(buf, sizeof buf,
+             "{\"splits\": [{\"split\": \"a\", \"delta\": {\"mean\": %g}},"
+             "{\"split\": \"b\", \"delta\": {\"mean\": %g}},"
+             "{\"split\": \"c\", \"error\": \"no solution is correct: no AUROC\"}],"
+             "\"pooled\": {\"delta\": {\"mean\": 0.05, \"lo\": 0.01, \"hi\": 0.09, "
+             "\"seeds_positive\": %d, \"seeds\": %d}, \"delong\": {\"diff\": 0.05, \"p\": %g}}}",
+             d1, d2, seeds_pos, seeds, pooled_p);
+    return cJSON_Parse(buf);
+}
+
+static const char *verdict_of(cJSON *c, cJSON *r, cJSON **v) {
+    cr_assert_eq(gc_verdict(c, r, "published.json", v), GC_OK, "%s", gc_last_error());
+    return cJSON_GetStringValue(cJSON_GetObjectItem(*v, "verdict"));
+}
+
+Test(verdict, auroc_delta_rule) {
+    cJSON *c = claim(), *v;
+    cJSON *r = results(0.02, 0.09, 0.001, 5, 5);
+    cr_expect_str_eq(verdict_of(c, r, &v), "PASS");
+    cr_expect_float_eq(gc_json_num(v, "max_split_delta", 0), 0.09, 1e-12);
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(v, "max_split")), "b");
+    cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(v, "reasons")), 1,
+                 "the split without AUROC is reported");
+    cJSON_Delete(v), cJSON_Delete(r);
+    r = results(-0.01, 0.09, 0.001, 5, 5);
+    cr_expect_str_eq(verdict_of(c, r, &v), "FAIL", "a negative split fails the claim");
+    cJSON_Delete(v), cJSON_Delete(r);
+    r = results(0.02, 0.09, 0.2, 5, 5);
+    cr_expect_str_eq(verdict_of(c, r, &v), "FAIL", "p = 0.2 is not significant");
+    cJSON_Delete(v), cJSON_Delete(r);
+    r = results(0.02, 0.09, 0.001, 3, 5);
+    cr_expect_str_eq(verdict_of(c, r, &v), "FAIL", "3 of 5 seeds is below 80%%");
+    cJSON_Delete(v), cJSON_Delete(r);
+    r = results(0.02, 0.09, 0.001, 4, 5);
+    cr_expect_str_eq(verdict_of(c, r, &v), "PASS", "4 of 5 seeds is 80%%");
+    cJSON_Delete(v), cJSON_Delete(r);
+    cJSON *bad = cJSON_Parse("{\"id\": \"x\", \"mini_check\": {\"rule\": \"vibes\"}}");
+    r = results(0.02, 0.09, 0.001, 5, 5);
+    cr_expect_eq(gc_verdict(bad, r, "published.json", &v), GC_ERR_FORMAT);
+    cr_expect(strstr(gc_last_error(), "vibes") != NULL);
+    cJSON_Delete(bad), cJSON_Delete(r), cJSON_Delete(c);
+}
+
+Test(verdict, published_claims_file_is_well_formed) {
+    cJSON *doc;
+    cr_assert_eq(gc_claims_load("results/published.json", &doc), GC_OK, "%s", gc_last_error());
+    int n = 0, with_check = 0;
+    for (const cJSON *c = cJSON_GetObjectItem(doc, "claims")->child; c; c = c->next, n++) {
+        cr_expect_not_null(cJSON_GetObjectItem(c, "id"));
+        cr_expect_not_null(cJSON_GetObjectItem(c, "published"));
+        with_check += cJSON_GetObjectItem(c, "mini_check") != NULL;
+    }
+    cr_expect_eq(n, 7, "one claim per paper artefact");
+    cr_expect_geq(with_check, 1);
+    cJSON_Delete(doc);
+}
+
+/* ---- eval-scores ---- */
+
+Test(eval_scores, qwen_file_and_bad_lines) {
+    char path[1024], cmd[2048];
+    char *out = NULL, *err = NULL;
+    if (th_data_file(path, sizeof path, "qwen-rm-maj/math_cot_100.jsonl")) {
+        snprintf(cmd, sizeof cmd, "%s eval-scores --input %s --label score --score pred_score "
+                 "--bootstrap 200", th_replicate_bin(), path);
+        cr_assert_eq(th_run(cmd, &out, NULL, &err), 0, "%s", err);
+        cr_expect(strstr(out, "800 items") != NULL, "%s", out);
+        double auc = 0;
+        const char *at = strstr(out, "AUROC ");
+        cr_assert(at && sscanf(at, "AUROC %lf", &auc) == 1, "%s", out);
+        cr_expect(auc > 0.5 && auc <= 1.0, "a 72B reward model should beat chance: %g", auc);
+        free(out), free(err);
+    }
+    char *file = th_tmp_path("scores.jsonl");
+    const char *good = "{\"y\": 1, \"a\": 0.9, \"b\": 0.2}\n{\"y\": 0, \"a\": 0.1, \"b\": 0.5}\n"
+                       "{\"y\": true, \"a\": [0.8], \"b\": 0.7}\n{\"y\": false, \"a\": 0.3, \"b\": 0.1}\n";
+    cr_assert_eq(th_write_file(file, good, strlen(good)), 0);
+    snprintf(cmd, sizeof cmd, "%s eval-scores --input %s --label y --score a --score b",
+             th_replicate_bin(), file);
+    cr_assert_eq(th_run(cmd, &out, NULL, &err), 0, "%s", err);
+    cr_expect(strstr(out, "AUROC 1.0000") != NULL, "a separates perfectly:\n%s", out);
+    cr_expect(strstr(out, "DeLong: a - b") != NULL, "%s", out);
+    free(out), free(err);
+    const char *bad = "{\"y\": 1, \"a\": 0.9}\n{\"y\": 2, \"a\": 0.1}\n";
+    cr_assert_eq(th_write_file(file, bad, strlen(bad)), 0);
+    snprintf(cmd, sizeof cmd, "%s eval-scores --input %s --label y --score a", th_replicate_bin(), file);
+    cr_expect_eq(th_run(cmd, NULL, NULL, &err), 1);
+    cr_expect(err && strstr(err, ":2:") && strstr(err, "'y'"), "names the line and key: %s", err);
+    free(err);
+    const char *nokey = "{\"y\": 1}\n";
+    cr_assert_eq(th_write_file(file, nokey, strlen(nokey)), 0);
+    cr_expect_eq(th_run(cmd, NULL, NULL, &err), 1);
+    cr_expect(err && strstr(err, ":1: no key 'a'"), "%s", err);
+    free(err);
+    const char *one = "{\"y\": 1, \"a\": 0.2}\n{\"y\": 1, \"a\": 0.3}\n";
+    cr_assert_eq(th_write_file(file, one, strlen(one)), 0);
+    cr_expect_eq(th_run(cmd, NULL, NULL, &err), 1);
+    cr_expect(err && strstr(err, "both classes"), "one class only: %s", err);
+    free(err);
+    remove(file), free(file);
+}
