@@ -41,7 +41,11 @@ BENCH    := $(BUILD)/gcrm-bench
 
 JOBS     ?= 2
 
-.PHONY: all deps test test-asan bench reproduce clean format help fixtures
+.PHONY: all deps test test-asan bench reproduce clean format help fixtures fig2 check report
+
+SCALE    ?= mini
+SEEDS    ?=
+RUN_FLAGS = --scale $(SCALE) $(if $(SEEDS),--seeds $(SEEDS))
 
 all: $(REPLICATE)
 
@@ -51,7 +55,9 @@ help:
 	@echo "make test       build and run the Criterion test suite"
 	@echo "make test-asan  the suite under AddressSanitizer and UBSan (build-asan/)"
 	@echo "make bench      benchmarks: sgemm peak, training tokens/s vs PyTorch, generation"
-	@echo "make reproduce  run every paper experiment that exists at mini scale"
+	@echo "make reproduce  run every paper experiment that exists (SCALE=mini), check, report"
+	@echo "make fig2       Figure 2: AUROC, baseline vs goal-conditioned RM (SCALE=smoke|mini)"
+	@echo "make check      one row per paper claim: published, measured, verdict"
 	@echo "make fixtures   regenerate the PyTorch oracle fixtures in tests/fixtures"
 
 deps:
@@ -93,12 +99,25 @@ fixtures:
 	/usr/bin/python3 tests/ref/torch_oracle.py tests/fixtures
 	/usr/bin/python3 tests/ref/stats_oracle.py tests/fixtures
 
+EXPERIMENTS := fig2
+
+fig2: deps $(REPLICATE)
+	$(REPLICATE) run experiments/fig2.json $(RUN_FLAGS)
+	-$(REPLICATE) check --scale $(SCALE)
+
+check: $(REPLICATE)
+	$(REPLICATE) check --scale $(SCALE)
+
+report: $(REPLICATE)
+	$(REPLICATE) report --scale $(SCALE)
+
 reproduce: deps $(REPLICATE)
-	@echo "gcrm reproduce: no paper experiment is implemented yet (see REPRODUCE.md);"
-	@echo "the core is checked by 'make test'. Running the stories260K generation check:"
-	$(REPLICATE) generate --checkpoint $(GCRM_DATA)/models/stories260K/stories260K.bin \
-	    --tokenizer $(GCRM_DATA)/models/stories260K/tok512.bin --temperature 0 --steps 200
-	@echo
+	@for e in $(EXPERIMENTS); do \
+	    echo "== $$e ($(SCALE) scale)"; \
+	    $(REPLICATE) run experiments/$$e.json $(RUN_FLAGS) || exit 1; \
+	done
+	$(REPLICATE) report --scale $(SCALE)
+	$(REPLICATE) check --scale $(SCALE)
 
 format:
 	clang-format -i lib/*.[ch] replicate/*.[ch] tests/*.[ch] bench/*.c

@@ -40,12 +40,12 @@ typedef struct {
 } split_spec;
 
 static const split_spec SPECS[GC_ARITH_NSPLITS] = {
-    [GC_ARITH_TRAIN] = {2, 6, 2, 50, 1, 30, 2, 5, 999, 0},
-    [GC_ARITH_EASY] = {2, 3, 2, 20, 1, 20, 0, 0, 99, 0},
-    [GC_ARITH_HARD] = {4, 6, 10, 60, 1, 30, 2, 5, 999, 0},
-    [GC_ARITH_BIG] = {2, 4, 1000, 9999, 100, 999, 2, 5, 99999, 0},
-    [GC_ARITH_LONG] = {7, 9, 2, 50, 1, 30, 2, 5, 999, 0},
-    [GC_ARITH_PARA] = {2, 5, 2, 50, 1, 30, 2, 5, 999, 1},
+    [GC_ARITH_TRAIN] = {2, 6, 2, 60, 1, 19, 2, 3, 199, 0},
+    [GC_ARITH_EASY] = {2, 3, 10, 60, 1, 19, 0, 0, 199, 0},
+    [GC_ARITH_HARD] = {4, 6, 20, 60, 1, 19, 2, 3, 199, 0},
+    [GC_ARITH_BIG] = {2, 4, 200, 900, 1, 19, 2, 3, 999, 0},
+    [GC_ARITH_LONG] = {7, 9, 2, 60, 1, 19, 2, 3, 199, 0},
+    [GC_ARITH_PARA] = {2, 5, 2, 60, 1, 19, 2, 3, 199, 1},
 };
 
 static int64_t uniform(gc_rng *r, int64_t lo, int64_t hi) {
@@ -85,10 +85,10 @@ static void phrase(char *q, int set, int op, int variant, int64_t b, const char 
         }
     } else {
         switch (op) {
-        case OP_ADD: add(q, " Put in %lld.", x); break;
-        case OP_SUB: add(q, " Take out %lld.", x); break;
-        case OP_MUL: add(q, " Make it %lld fold.", x); break;
-        default: add(q, " Keep 1/%lld of it.", x); break;
+        case OP_ADD: add(q, " A friend adds %lld more.", x); break;
+        case OP_SUB: add(q, " Then %lld of them are lost.", x); break;
+        case OP_MUL: add(q, " Later the number is multiplied by %lld.", x); break;
+        default: add(q, " Then the number is divided by %lld.", x); break;
         }
     }
 }
@@ -105,7 +105,7 @@ void gc_arith_generate(gc_arith_split split, uint64_t seed, int64_t index, gc_ar
     int steps = (int)uniform(&r, s->steps_lo, s->steps_hi);
     int64_t v = uniform(&r, s->start_lo, s->start_hi);
     if (s->phrasing == 0) add(p->question, "%s has %lld %s.", who, (long long)v, obj);
-    else add(p->question, "A box holds %lld %s.", (long long)v, obj);
+    else add(p->question, "There are %lld %s in %s's bag.", (long long)v, obj, who);
     for (int k = 0; k < steps; k++) {
         int ops = s->mul_hi ? 4 : 2, op = 0;
         int64_t b = 0, next = 0;
@@ -135,13 +135,19 @@ void gc_arith_generate(gc_arith_split split, uint64_t seed, int64_t index, gc_ar
             b = 1;
             next = op == OP_SUB ? v - 1 : v + 1;
         }
-        phrase(p->question, s->phrasing, op, (int)gc_rng_below(&r, 2), b, pro);
+        /* the sentence goes into the question; the solution restates it, then calculates */
+        char sentence[GC_ARITH_TEXT] = "";
+        phrase(sentence, s->phrasing, op, (int)gc_rng_below(&r, 2), b, pro);
+        add(p->question, "%s", sentence);
+        size_t sl = strlen(sentence);
+        if (sl && sentence[sl - 1] == '.') sentence[sl - 1] = 0;
         static const char SYM[] = "+-*/";
-        add(p->solution, "%lld%c%lld=%lld\n", (long long)v, SYM[op], (long long)b, (long long)next);
+        add(p->solution, "%s: %lld%c%lld=%lld\n", sentence + 1, (long long)v, SYM[op],
+            (long long)b, (long long)next);
         v = next;
     }
     if (s->phrasing == 0) add(p->question, " How many %s now?\n", obj);
-    else add(p->question, " What is in the box?\n");
+    else add(p->question, " How many %s are in the bag at the end?\n", obj);
     add(p->solution, "#### %lld\n", (long long)v);
     p->answer = v;
     p->steps = steps;
@@ -158,7 +164,9 @@ void gc_arith_corrupt(const gc_arith_problem *p, uint64_t seed, char *out) {
     for (int k = 0; k < p->steps; k++) {
         long long a, b, res;
         char op;
-        if (sscanf(line, "%lld%c%lld=%lld", &a, &op, &b, &res) != 4) break;
+        const char *calc = strstr(line, ": ");
+        if (!calc || sscanf(calc + 2, "%lld%c%lld=%lld", &a, &op, &b, &res) != 4) break;
+        add(out, "%.*s", (int)(calc + 2 - line), line); /* the restated sentence, kept */
         if (k > 0) a = carried;
         res = op == '+' ? a + b : op == '-' ? a - b : op == '*' ? a * b : (b ? a / b : a);
         if (k == slip_line) res += (res > slip && gc_rng_below(&r, 2)) ? -slip : slip;

@@ -1,13 +1,14 @@
 /* arith: the mini-scale math domain: seeded GSM8K-style multi-step arithmetic word problems with
  * an exact checker.
  *
- * A problem is a short story ("Ann has 12 pens. She gets 5 more. ...") whose quantities change
- * step by step, and a solution with one calculation per line ("12+5=17") ending in "#### <answer>".
+ * A problem is a short story ("Ann has 12 pens. She gets 5 more. ...") whose quantity changes
+ * step by step, and a solution that restates each step and calculates it, one line per step
+ * ("She gets 5 more: 12+5=17"), ending in "#### <answer>".
  * Problem i of a split is a pure function of (split, seed, i). Splits:
- *   train       2-6 steps, + - * /, values up to 999, phrasing set A
- *   arith-easy  2-3 steps, operands up to 20, + and - only            (in distribution, easier)
- *   arith-hard  4-6 steps, products up to 3 digits, exact division     (in distribution, harder)
- *   arith-big   2-4 steps, 3-5 digit numbers                           (out of distribution)
+ *   train       2-6 steps, + - * /, operands 1-9, values up to 99, phrasing set A
+ *   arith-easy  2-3 steps, start up to 20, + and - only               (in distribution, easier)
+ *   arith-hard  4-6 steps, products and exact division                 (in distribution, harder)
+ *   arith-big   2-4 steps, 3-digit values (100-999)                    (out of distribution)
  *   arith-long  7-9 steps, more than any training problem              (out of distribution)
  *   arith-para  2-5 steps, phrasing set B, never used in training      (out of distribution)
  * Training problems whose question text equals an evaluation question are skipped (see
@@ -32,11 +33,11 @@ typedef enum {
     GC_ARITH_NSPLITS
 } gc_arith_split;
 
-#define GC_ARITH_TEXT 640
+#define GC_ARITH_TEXT 1024
 
 typedef struct {
     char question[GC_ARITH_TEXT]; /* ends with "?\n" */
-    char solution[GC_ARITH_TEXT]; /* lines "a+b=c\n" ..., then "#### n\n" */
+    char solution[GC_ARITH_TEXT]; /* lines "<step>: a+b=c\n" ..., then "#### n\n" */
     int64_t answer;
     int steps;
 } gc_arith_problem;

@@ -16,6 +16,9 @@
 #define GC_CHAR_BOS 1
 #define GC_CHAR_EOS 2
 
+/* The ids text can hold (printable ASCII and '\n') plus EOS: a sampler mask (GC_CHAR_VOCAB). */
+const uint8_t *gc_chartok_allowed(void);
+
 /* Appends the ids of text to out (capacity cap); returns GC_ERR_ARG on a byte outside the
  * vocabulary or when out is full. *n is the running length. */
 gc_status gc_chartok_encode(const char *text, int32_t *out, int cap, int *n);

@@ -64,18 +64,20 @@ gc_status gc_generate_batch(gc_model *m, gc_sampler *sampler, gc_rng *rngs, int 
     gc_kvcache kc;
     GC_TRY(gc_kvcache_init(&kc, &m->cfg, B, max_T));
     int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)B), *pos = gc_malloc(sizeof(int32_t) * (size_t)B);
-    char *done = gc_calloc((size_t)B, 1);
-    gc_status s = tok && pos && done ? GC_OK : GC_ERR_NOMEM;
+    uint8_t *done = gc_calloc((size_t)B, 1), *active = gc_malloc((size_t)B);
+    gc_status s = tok && pos && done && active ? GC_OK : GC_ERR_NOMEM;
+    kc.active = active;
     int D = m->cfg.dim, V = m->cfg.vocab_size;
     for (int t = 0; s == GC_OK && t + 1 < max_T; t++) {
-        int active = 0;
+        int n_active = 0;
         for (int b = 0; b < B; b++) {
             const int32_t *row = seq + (size_t)b * max_T;
             tok[b] = t < len[b] ? row[t] : row[0]; /* finished rows idle on a harmless token */
             pos[b] = t;
-            active += !done[b];
+            active[b] = !done[b];
+            n_active += !done[b];
         }
-        if (!active) break;
+        if (!n_active) break;
         s = gc_model_decode(m, &kc, tok, pos);
         if (s != GC_OK) break;
         for (int b = 0; b < B; b++) {
@@ -90,6 +92,7 @@ gc_status gc_generate_batch(gc_model *m, gc_sampler *sampler, gc_rng *rngs, int 
         }
     }
     if (hidden && s == GC_OK) { /* the last token of each sequence was never fed: one more step */
+        kc.active = NULL;
         for (int b = 0; b < B; b++) {
             tok[b] = seq[(size_t)b * max_T + len[b] - 1];
             pos[b] = len[b] - 1;
@@ -99,7 +102,7 @@ gc_status gc_generate_batch(gc_model *m, gc_sampler *sampler, gc_rng *rngs, int 
             memcpy(hidden + ((size_t)b * max_T + len[b] - 1) * D, kc.hf + (size_t)b * D,
                    sizeof(float) * D);
     }
-    free(tok), free(pos), free(done);
+    free(tok), free(pos), free(done), free(active);
     gc_kvcache_free(&kc);
     return s;
 }

@@ -25,8 +25,10 @@ gc_status gc_math_sample(gc_model *m, const char *const *questions, int n, int s
                          const gc_sample_config *c, char **out, int64_t *n_tokens) {
     int total = n * samples, B = c->batch > 0 ? c->batch : 64, L = c->max_len;
     if (L > m->cfg.seq_len) L = m->cfg.seq_len;
+    L -= 1; /* room for the EOS every scored response ends with */
     gc_sampler smp;
     GC_TRY(gc_sampler_init(&smp, m->cfg.vocab_size, c->temperature, c->top_p, c->seed));
+    if (m->cfg.vocab_size == GC_CHAR_VOCAB) smp.allowed = gc_chartok_allowed(); /* text only */
     int32_t *prompts = gc_malloc(sizeof(int32_t) * (size_t)B * L);
     int32_t *seq = gc_malloc(sizeof(int32_t) * (size_t)B * L);
     int32_t **pp = gc_malloc(sizeof(int32_t *) * B);
@@ -74,7 +76,7 @@ gc_status gc_math_sample(gc_model *m, const char *const *questions, int n, int s
 }
 
 gc_status gc_math_score(gc_rm *rm, const char *const *questions, const char *const *responses,
-                        int n, int max_len, int batch, float *out) {
+                        int n, int max_len, int batch, float *out, gc_goal *goal) {
     int B = batch > 0 ? batch : 32, L = max_len;
     int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)B * L), *tmp = gc_malloc(sizeof(int32_t) * L);
     int *len = gc_malloc(sizeof(int) * B);
@@ -98,6 +100,8 @@ gc_status gc_math_score(gc_rm *rm, const char *const *questions, const char *con
         for (int b = 1; b < nb; b++)
             memmove(tok + (size_t)b * T, tok + (size_t)b * L, sizeof(int32_t) * T);
         s = gc_rm_score(rm, tok, nb, T, len, out + start);
+        for (int b = 0; goal && s == GC_OK && b < nb; b++)
+            gc_goal_add(goal, rm->model.acts.hf + ((size_t)b * T + len[b] - 1) * rm->model.cfg.dim);
     }
     free(tok), free(tmp), free(len);
     return s;

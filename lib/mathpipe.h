@@ -25,7 +25,7 @@ typedef struct {
     float temperature; /* 0 = greedy */
     float top_p;
     uint64_t seed;     /* sequence i of question q draws from stream (seed, q * samples + i) */
-    int max_len;       /* prompt + response tokens */
+    int max_len;       /* prompt + response tokens, the EOS appended for scoring included */
     int batch;         /* sequences decoded together */
 } gc_sample_config;
 
@@ -34,8 +34,10 @@ typedef struct {
 gc_status gc_math_sample(gc_model *m, const char *const *questions, int n, int samples,
                          const gc_sample_config *c, char **out, int64_t *n_tokens);
 
-/* Rewards of n (question, response) pairs, scored in batches: out (n). */
+/* Rewards of n (question, response) pairs, scored in batches: out (n). When goal is not NULL,
+ * the final hidden state at each response's last token is added to it (the goal state of
+ * PAPER.md section 2 is their mean over preferred responses). */
 gc_status gc_math_score(gc_rm *rm, const char *const *questions, const char *const *responses,
-                        int n, int max_len, int batch, float *out);
+                        int n, int max_len, int batch, float *out, gc_goal *goal);
 
 #endif

@@ -378,6 +378,11 @@ gc_status gc_model_decode(gc_model *m, gc_kvcache *kc, const int32_t *token, con
 #pragma omp parallel for collapse(2) schedule(static) if (B * nh > 4)
         for (int b = 0; b < B; b++)
             for (int h = 0; h < nh; h++) {
+                float *o = kc->ao + (size_t)b * D + h * hs;
+                if (kc->active && !kc->active[b]) { /* finished: no attention to pay for */
+                    for (int i = 0; i < hs; i++) o[i] = 0.0f;
+                    continue;
+                }
                 const float *q = kc->qkv + (size_t)b * QKV + h * hs;
                 const float *kb = kc->k + ((size_t)l * B + b) * Tm * KV + (h / grp) * hs;
                 const float *vb = kc->v + ((size_t)l * B + b) * Tm * KV + (h / grp) * hs;
@@ -397,11 +402,11 @@ gc_status gc_model_decode(gc_model *m, gc_kvcache *kc, const int32_t *token, con
                     sum += p[j];
                 }
                 float inv = 1.0f / sum;
-                float *o = kc->ao + (size_t)b * D + h * hs;
                 for (int i = 0; i < hs; i++) o[i] = 0.0f;
                 for (int j = 0; j <= pos[b]; j++) {
                     const float *v = vb + (size_t)j * KV;
                     float pj = p[j] * inv;
+#pragma omp simd
                     for (int i = 0; i < hs; i++) o[i] += pj * v[i];
                 }
             }

@@ -135,6 +135,8 @@ typedef struct {
     float *scores;   /* (B, n_heads, max_T) */
     float *hf;       /* (B, D) final hidden states of the last step */
     float *logits;   /* (B, V) */
+    const uint8_t *active; /* (B) or NULL: rows with 0 skip attention (finished sequences);
+                              their outputs are then meaningless */
 } gc_kvcache;
 
 gc_status gc_kvcache_init(gc_kvcache *c, const gc_model_config *cfg, int B, int max_T);

@@ -38,6 +38,13 @@ int32_t gc_argmax(const float *x, int32_t n) {
     return best;
 }
 
+static int32_t argmax_allowed(const float *x, int32_t n, const uint8_t *allowed) {
+    int32_t best = -1;
+    for (int32_t i = 0; i < n; i++)
+        if (allowed[i] && (best < 0 || x[i] > x[best])) best = i;
+    return best < 0 ? gc_argmax(x, n) : best;
+}
+
 static const float *g_cmp_probs;
 static int cmp_desc(const void *a, const void *b) {
     float pa = g_cmp_probs[*(const int32_t *)a], pb = g_cmp_probs[*(const int32_t *)b];
@@ -51,22 +58,25 @@ int32_t gc_sampler_sample(gc_sampler *s, const float *logits) {
 
 int32_t gc_sampler_sample_rng(gc_sampler *s, const float *logits, gc_rng *rng) {
     int32_t V = s->vocab_size;
-    if (s->temperature == 0.0f) return gc_argmax(logits, V);
-    float mx = logits[gc_argmax(logits, V)];
+    if (s->temperature == 0.0f)
+        return s->allowed ? argmax_allowed(logits, V, s->allowed) : gc_argmax(logits, V);
+    float mx = logits[s->allowed ? argmax_allowed(logits, V, s->allowed) : gc_argmax(logits, V)];
     double sum = 0;
     for (int32_t i = 0; i < V; i++) {
-        s->probs[i] = expf((logits[i] - mx) / s->temperature);
+        s->probs[i] = s->allowed && !s->allowed[i] ? 0.0f : expf((logits[i] - mx) / s->temperature);
         sum += s->probs[i];
     }
     for (int32_t i = 0; i < V; i++) s->probs[i] = (float)(s->probs[i] / sum);
     float u = gc_rng_uniform(rng);
     if (s->top_p >= 1.0f) {
         double cdf = 0;
+        int32_t last = 0;
         for (int32_t i = 0; i < V; i++) {
+            if (s->probs[i] > 0) last = i;
             cdf += s->probs[i];
             if (u < cdf) return i;
         }
-        return V - 1;
+        return last; /* rounding left u above the total: the last drawable token */
     }
     /* nucleus: the smallest set of most likely tokens whose mass reaches top_p */
     for (int32_t i = 0; i < V; i++) s->order[i] = i;

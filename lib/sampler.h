@@ -19,6 +19,7 @@ typedef struct {
     gc_rng rng;
     float *probs;      /* (vocab_size) scratch */
     int32_t *order;    /* (vocab_size) scratch */
+    const uint8_t *allowed; /* (vocab_size) or NULL: tokens with 0 are never drawn (borrowed) */
 } gc_sampler;
 
 gc_status gc_sampler_init(gc_sampler *s, int32_t vocab_size, float temperature, float top_p,

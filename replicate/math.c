@@ -611,6 +611,26 @@ static gc_status stage_rm(rp_run *r, const math_cfg *c, const rp_stage *pol,
     rp_stage_file(st, "rm.ckpt", ck);
     rp_stage_file(st, "rm.head", hd);
     if (s == GC_OK) s = gc_rm_save(&rm, ck, hd);
+    /* goal state: mean final hidden state at the last token of the preferred responses */
+    gc_goal goal = {0};
+    float *rew = gc_malloc(sizeof(float) * (n > 0 ? n : 1));
+    float *gvec = gc_malloc(sizeof(float) * rm.model.cfg.dim);
+    if (s == GC_OK) s = rew && gvec ? gc_goal_init(&goal, rm.model.cfg.dim) : GC_ERR_NOMEM;
+    if (s == GC_OK)
+        s = gc_math_score(&rm, (const char *const *)pairs->a, (const char *const *)pairs->b, n, L,
+                          32, rew, &goal);
+    if (s == GC_OK) s = gc_goal_mean(&goal, gvec);
+    cJSON *gj = cJSON_CreateObject(), *garr = cJSON_AddArrayToObject(gj, "goal");
+    for (int i = 0; s == GC_OK && i < rm.model.cfg.dim; i++)
+        cJSON_AddItemToArray(garr, cJSON_CreateNumber(gvec[i]));
+    cJSON_AddStringToObject(gj, "what", "mean final hidden state at the last token (EOS) of the "
+                                        "preferred responses of the training pairs");
+    char gpath[RP_PATH];
+    rp_stage_file(st, "goal.json", gpath);
+    if (s == GC_OK) s = gc_json_write(gpath, gj);
+    cJSON_Delete(gj);
+    gc_goal_free(&goal);
+    free(rew), free(gvec);
     gc_rm_free(&rm);
     if (s != GC_OK) return s;
     cJSON *info = cJSON_CreateObject();
@@ -652,7 +672,7 @@ static gc_status stage_score(rp_run *r, const rp_stage *rmst, const text_table *
     gc_rm rm;
     GC_TRY(gc_rm_load(&rm, ck, hd));
     gc_status s = gc_math_score(&rm, (const char *const *)sol->b, (const char *const *)sol->c,
-                                sol->n, max_len, 32, rewards);
+                                sol->n, max_len, 32, rewards, NULL);
     gc_rm_free(&rm);
     if (s != GC_OK) return s;
     cJSON *j = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(j, "reward");
