@@ -117,7 +117,8 @@ reproduce: deps $(REPLICATE)
 	    $(REPLICATE) run experiments/$$e.json $(RUN_FLAGS) || exit 1; \
 	done
 	$(REPLICATE) report --scale $(SCALE)
-	$(REPLICATE) check --scale $(SCALE)
+	@$(REPLICATE) check --scale $(SCALE) || \
+	    echo "gcrm reproduce: at least one claim FAILs at $(SCALE) scale (measured as it is; see REPRODUCE.md)"
 
 format:
 	clang-format -i lib/*.[ch] replicate/*.[ch] tests/*.[ch] bench/*.c

@@ -40,12 +40,12 @@ typedef struct {
 } split_spec;
 
 static const split_spec SPECS[GC_ARITH_NSPLITS] = {
-    [GC_ARITH_TRAIN] = {2, 6, 2, 60, 1, 19, 2, 3, 199, 0},
-    [GC_ARITH_EASY] = {2, 3, 10, 60, 1, 19, 0, 0, 199, 0},
-    [GC_ARITH_HARD] = {4, 6, 20, 60, 1, 19, 2, 3, 199, 0},
-    [GC_ARITH_BIG] = {2, 4, 200, 900, 1, 19, 2, 3, 999, 0},
-    [GC_ARITH_LONG] = {7, 9, 2, 60, 1, 19, 2, 3, 199, 0},
-    [GC_ARITH_PARA] = {2, 5, 2, 60, 1, 19, 2, 3, 199, 1},
+    [GC_ARITH_TRAIN] = {2, 6, 2, 40, 1, 9, 2, 3, 99, 0},
+    [GC_ARITH_EASY] = {2, 3, 2, 20, 1, 9, 0, 0, 99, 0},
+    [GC_ARITH_HARD] = {4, 6, 10, 40, 1, 9, 2, 3, 99, 0},
+    [GC_ARITH_BIG] = {2, 4, 100, 300, 1, 9, 2, 3, 999, 0},
+    [GC_ARITH_LONG] = {7, 9, 2, 40, 1, 9, 2, 3, 99, 0},
+    [GC_ARITH_PARA] = {2, 5, 2, 40, 1, 9, 2, 3, 99, 1},
 };
 
 static int64_t uniform(gc_rng *r, int64_t lo, int64_t hi) {

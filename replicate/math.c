@@ -233,6 +233,26 @@ static gc_status make_problems(const math_cfg *c, problem_set *train, problem_se
                               c->splits, c->n_splits, &train->p, &eval->p);
 }
 
+/* Marks a stage complete with its info document, which it frees. */
+static gc_status close_with(rp_run *r, rp_stage *st, cJSON *info) {
+    gc_status s = rp_stage_close(r, st, info);
+    cJSON_Delete(info);
+    return s;
+}
+
+/* One preference pair as a JSON line. */
+static gc_status write_pair(gc_atomic_file *af, int q, const char *prompt, const char *chosen,
+                            const char *rejected) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "question", q);
+    cJSON_AddStringToObject(o, "prompt", prompt);
+    cJSON_AddStringToObject(o, "chosen", chosen);
+    cJSON_AddStringToObject(o, "rejected", rejected);
+    gc_status s = gc_jsonl_append(af, o);
+    cJSON_Delete(o);
+    return s;
+}
+
 /* ---- stage: policy (SFT) ---- */
 
 static gc_status stage_policy(rp_run *r, const math_cfg *c, const problem_set *train, cJSON *key,
@@ -285,9 +305,7 @@ static gc_status stage_policy(rp_run *r, const math_cfg *c, const problem_set *t
     cJSON *info = cJSON_CreateObject();
     cJSON_AddNumberToObject(info, "final_loss", loss);
     cJSON_AddNumberToObject(info, "wall_s", gc_now() - st->t0);
-    s = rp_stage_close(r, st, info);
-    cJSON_Delete(info);
-    return s;
+    return close_with(r, st, info);
 }
 
 static gc_status load_policy(const rp_stage *pol, gc_model *m) {
@@ -308,13 +326,7 @@ static gc_status reference_pairs(rp_run *r, const math_cfg *c, const problem_set
     for (int q = 0; s == GC_OK && q < nq; q++) {
         gc_arith_corrupt(&train->p[q], (uint64_t)c->pairs.seed, bad);
         if (gc_arith_check(bad, train->p[q].answer)) continue; /* the slip cancelled out */
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "question", q);
-        cJSON_AddStringToObject(o, "prompt", train->p[q].question);
-        cJSON_AddStringToObject(o, "chosen", train->p[q].solution);
-        cJSON_AddStringToObject(o, "rejected", bad);
-        s = gc_jsonl_append(&af, o);
-        cJSON_Delete(o);
+        s = write_pair(&af, q, train->p[q].question, train->p[q].solution, bad);
         n++;
     }
     if (s != GC_OK) {
@@ -325,9 +337,7 @@ static gc_status reference_pairs(rp_run *r, const math_cfg *c, const problem_set
     cJSON *info = cJSON_CreateObject();
     cJSON_AddStringToObject(info, "source", "reference");
     cJSON_AddNumberToObject(info, "pairs", n);
-    s = rp_stage_close(r, st, info);
-    cJSON_Delete(info);
-    return s;
+    return close_with(r, st, info);
 }
 
 /* ---- stage: preference pairs from the policy's samples ---- */
@@ -378,13 +388,8 @@ static gc_status stage_pairs(rp_run *r, const math_cfg *c, const problem_set *tr
         for (int k = 0; k < most && made < limit; k++, made++) {
             while (!ok[ci % M]) ci++;
             while (ok[wi % M]) wi++;
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddNumberToObject(o, "question", q);
-            cJSON_AddStringToObject(o, "prompt", train->p[q].question);
-            cJSON_AddStringToObject(o, "chosen", texts[q * M + ci % M]);
-            cJSON_AddStringToObject(o, "rejected", texts[q * M + wi % M]);
-            s = gc_jsonl_append(&af, o);
-            cJSON_Delete(o);
+            s = write_pair(&af, q, train->p[q].question, texts[q * M + ci % M],
+                           texts[q * M + wi % M]);
             ci++, wi++;
             n_pairs++;
         }
@@ -407,9 +412,7 @@ static gc_status stage_pairs(rp_run *r, const math_cfg *c, const problem_set *tr
     cJSON_AddNumberToObject(info, "generated_tokens", (double)ntok);
     gc_log_info("pairs: sample accuracy %.3f, %d pairs from %d questions",
                 (double)n_correct / (nq * M), n_pairs, mixed);
-    s = rp_stage_close(r, st, info);
-    cJSON_Delete(info);
-    return s;
+    return close_with(r, st, info);
 }
 
 /* ---- stage: evaluation solutions ---- */
@@ -478,9 +481,11 @@ static gc_status stage_evalgen(rp_run *r, const math_cfg *c, const problem_set *
     free(texts), free(qs);
     if (s == GC_OK) s = gc_atomic_commit(&af);
     else gc_atomic_abort(&af);
-    if (s == GC_OK) s = rp_stage_close(r, st, info);
-    cJSON_Delete(info);
-    return s;
+    if (s != GC_OK) {
+        cJSON_Delete(info);
+        return s;
+    }
+    return close_with(r, st, info);
 }
 
 /* ---- reading JSONL back ---- */
@@ -637,9 +642,7 @@ static gc_status stage_rm(rp_run *r, const math_cfg *c, const rp_stage *pol,
     cJSON_AddNumberToObject(info, "steps", steps);
     cJSON_AddNumberToObject(info, "last_epoch_train_accuracy", tail_n ? tail_acc / tail_n : 0);
     cJSON_AddNumberToObject(info, "last_epoch_loss", tail_n ? tail_loss / tail_n : 0);
-    s = rp_stage_close(r, st, info);
-    cJSON_Delete(info);
-    return s;
+    return close_with(r, st, info);
 }
 
 /* ---- stage: rewards of the evaluation solutions ---- */
