@@ -28,6 +28,7 @@
 #include "runner.h"
 
 #define STAGE_VERSION 1 /* bump when a stage's code changes its output */
+#define RM_STAGE_VERSION 2 /* 2: length-bucketed batches */
 #define MAX_SPLITS 8
 #define MAX_VARIANTS 4
 
@@ -567,7 +568,13 @@ static gc_status stage_rm(rp_run *r, const math_cfg *c, const rp_stage *pol,
     int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)2 * P * L), *tmp = gc_malloc(sizeof(int32_t) * L);
     int *plen = gc_malloc(sizeof(int) * 2 * P), *len = gc_malloc(sizeof(int) * 2 * P);
     int *order = gc_malloc(sizeof(int) * (n > 0 ? n : 1));
-    if (!tok || !tmp || !plen || !len || !order) s = GC_ERR_NOMEM;
+    int *plen_chars = gc_malloc(sizeof(int) * (n > 0 ? n : 1));
+    int *batch_perm = gc_malloc(sizeof(int) * (steps_per_epoch > 0 ? steps_per_epoch : 1));
+    if (!tok || !tmp || !plen || !len || !order || !plen_chars || !batch_perm) s = GC_ERR_NOMEM;
+    for (int i = 0; s == GC_OK && i < n; i++) { /* characters = tokens in this domain */
+        size_t lc = strlen(pairs->b[i]), lr = strlen(pairs->c[i]);
+        plen_chars[i] = (int)(strlen(pairs->a[i]) + (lc > lr ? lc : lr));
+    }
     gc_rng rng;
     gc_rng_init(&rng, (uint64_t)seed, 0x524D00ull + (uint64_t)variant); /* "RM" */
     gc_schedule sched = {(float)c->rm.lr, (float)c->rm.lr_min, c->rm.warmup, steps,
@@ -578,17 +585,33 @@ static gc_status stage_rm(rp_run *r, const math_cfg *c, const rp_stage *pol,
     gc_progress_init(&prog, name, steps);
     for (int step = 0; s == GC_OK && step < steps; step++) {
         int ep_step = step % steps_per_epoch;
-        if (ep_step == 0) { /* a fresh shuffle each epoch */
+        if (ep_step == 0) {
+            /* a fresh shuffle each epoch; then, within windows of 8 batches, pairs sorted by
+             * length so a batch pads little; then the batches themselves in random order */
             for (int i = 0; i < n; i++) order[i] = i;
             for (int i = n - 1; i > 0; i--) {
                 int j = (int)gc_rng_below(&rng, (uint32_t)(i + 1)), t = order[i];
                 order[i] = order[j], order[j] = t;
             }
+            for (int w = 0; w < n; w += 8 * P) {
+                int end = w + 8 * P < n ? w + 8 * P : n;
+                for (int i = w + 1; i < end; i++) { /* insertion sort: windows are small */
+                    int pk = order[i], j = i - 1;
+                    while (j >= w && plen_chars[order[j]] > plen_chars[pk]) order[j + 1] = order[j], j--;
+                    order[j + 1] = pk;
+                }
+            }
+            for (int i = 0; i < steps_per_epoch; i++) batch_perm[i] = i;
+            for (int i = steps_per_epoch - 1; i > 0; i--) {
+                int j = (int)gc_rng_below(&rng, (uint32_t)(i + 1)), t = batch_perm[i];
+                batch_perm[i] = batch_perm[j], batch_perm[j] = t;
+            }
         }
-        int nb = n - ep_step * P < P ? n - ep_step * P : P, T = 0;
+        int first = batch_perm[ep_step] * P;
+        int nb = n - first < P ? n - first : P, T = 0;
         memset(tok, 0, sizeof(int32_t) * (size_t)2 * P * L);
         for (int b = 0; b < 2 * nb && s == GC_OK; b++) {
-            int i = order[ep_step * P + b / 2];
+            int i = order[first + b / 2];
             int32_t *row = tok + (size_t)b * L;
             int np = gc_math_prompt(pairs->a[i], row, L);
             int nr = np < 0 ? -1 : gc_math_response(b % 2 ? pairs->c[i] : pairs->b[i], tmp, L - np);
@@ -611,7 +634,7 @@ static gc_status stage_rm(rp_run *r, const math_cfg *c, const rp_stage *pol,
         gc_progress_update(&prog, step + 1);
     }
     gc_progress_end(&prog);
-    free(tok), free(tmp), free(plen), free(len), free(order);
+    free(tok), free(tmp), free(plen), free(len), free(order), free(plen_chars), free(batch_perm);
     char ck[RP_PATH], hd[RP_PATH];
     rp_stage_file(st, "rm.ckpt", ck);
     rp_stage_file(st, "rm.head", hd);
@@ -835,7 +858,7 @@ gc_status rp_run_math(rp_run *r) {
         scores[v] = gc_calloc((size_t)seeds, sizeof(float *));
         for (int seed = 1; seed <= seeds && s == GC_OK; seed++) {
             cJSON *krm = cJSON_CreateObject();
-            cJSON_AddNumberToObject(krm, "version", STAGE_VERSION);
+            cJSON_AddNumberToObject(krm, "version", RM_STAGE_VERSION);
             cJSON_AddStringToObject(krm, "policy", pol->hash);
             cJSON_AddStringToObject(krm, "pairs", pst->hash);
             cJSON *rmc = cJSON_Duplicate(cJSON_GetObjectItem(r->scale_cfg, "rm"), 1);
