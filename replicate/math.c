@@ -267,7 +267,6 @@ static gc_status stage_policy(rp_run *r, const math_cfg *c, const problem_set *t
     GC_TRY(gc_seqset_init(&data, train->n, L));
     int32_t *pr = gc_malloc(sizeof(int32_t) * L), *rs = gc_malloc(sizeof(int32_t) * L);
     gc_status s = pr && rs ? GC_OK : GC_ERR_NOMEM;
-    int skipped = 0;
     for (int i = 0; s == GC_OK && i < train->n; i++) {
         int np = gc_math_prompt(train->p[i].question, pr, L);
         int nr = np < 0 ? -1 : gc_math_response(train->p[i].solution, rs, L);
@@ -278,7 +277,6 @@ static gc_status stage_policy(rp_run *r, const math_cfg *c, const problem_set *t
         }
         s = gc_seqset_set(&data, i, pr, np, rs, nr);
     }
-    (void)skipped;
     free(pr), free(rs);
     gc_model m;
     if (s == GC_OK) s = gc_model_init(&m, &c->model);

@@ -1,5 +1,6 @@
 #include "runner.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <omp.h>
 #include <stdio.h>
@@ -38,11 +39,18 @@ static int file_exists(const char *path) {
 
 /* removes the plain files of a stage directory (stages write no subdirectories) */
 static gc_status empty_dir(const char *dir) {
-    char cmd[RP_PATH + 32];
-    snprintf(cmd, sizeof cmd, "rm -f '%s'/* 2>/dev/null", dir);
-    int rc = system(cmd);
-    (void)rc;
-    return GC_OK;
+    DIR *d = opendir(dir);
+    if (!d) return gc_fail(GC_ERR_IO, "%s: cannot open: %s", dir, strerror(errno));
+    gc_status s = GC_OK;
+    for (struct dirent *e; s == GC_OK && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char path[RP_PATH];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path) != 0)
+            s = gc_fail(GC_ERR_IO, "%s: cannot remove a stale file: %s", path, strerror(errno));
+    }
+    closedir(d);
+    return s;
 }
 
 gc_status rp_stage_open(rp_run *r, const char *name, const cJSON *key, rp_stage **out) {
