@@ -44,18 +44,23 @@ static void run_steps(gc_model *m, gc_adamw *opt, const gc_schedule *s, const in
     free(tok), free(tgt);
 }
 
+/* A fresh small model (weights from seed) and its AdamW optimizer. */
+static void fresh_model(gc_model *m, gc_adamw *opt, uint64_t seed, float weight_decay) {
+    gc_model_config c = small_config();
+    cr_assert_eq(gc_model_init(m, &c), GC_OK);
+    gc_model_init_random(m, seed);
+    cr_assert_eq(gc_adamw_init(opt, m->n_params, 0.9f, 0.95f, 1e-8f, weight_decay), GC_OK);
+}
+
 static const gc_schedule SCHED = {.lr_max = 3e-3f, .lr_min = 3e-4f, .warmup = 10, .total = 300,
                                   .clip = 1.0f};
 
 Test(train, tiny_model_learns_corpus) {
     size_t n;
     int32_t *data = corpus_tokens(&n);
-    gc_model_config c = small_config();
     gc_model m;
     gc_adamw opt;
-    cr_assert_eq(gc_model_init(&m, &c), GC_OK);
-    gc_model_init_random(&m, 1);
-    cr_assert_eq(gc_adamw_init(&opt, m.n_params, 0.9f, 0.95f, 1e-8f, 0.0f), GC_OK);
+    fresh_model(&m, &opt, 1, 0.0f);
     float *losses = malloc(sizeof(float) * SCHED.total);
     run_steps(&m, &opt, &SCHED, data, n, 0, (int)SCHED.total, losses);
     /* starts near ln(128) = 4.85; a 145-byte repeating corpus is memorised well below 0.3 */
@@ -72,12 +77,9 @@ static void twenty_steps(int threads, float *losses, float **final_params, size_
     omp_set_num_threads(threads);
     size_t n;
     int32_t *data = corpus_tokens(&n);
-    gc_model_config c = small_config();
     gc_model m;
     gc_adamw opt;
-    cr_assert_eq(gc_model_init(&m, &c), GC_OK);
-    gc_model_init_random(&m, 7);
-    cr_assert_eq(gc_adamw_init(&opt, m.n_params, 0.9f, 0.95f, 1e-8f, 0.1f), GC_OK);
+    fresh_model(&m, &opt, 7, 0.1f);
     run_steps(&m, &opt, &SCHED, data, n, 0, 20, losses);
     *np = m.n_params;
     *final_params = malloc(sizeof(float) * m.n_params);
@@ -106,13 +108,10 @@ Test(determinism, bitwise_repeatable_2_threads) { check_repeatable(2); }
 Test(determinism, checkpoint_resume_is_bitwise_identical) {
     size_t n;
     int32_t *data = corpus_tokens(&n);
-    gc_model_config c = small_config();
     float full[20], resumed[20];
     gc_model m;
     gc_adamw opt;
-    cr_assert_eq(gc_model_init(&m, &c), GC_OK);
-    gc_model_init_random(&m, 9);
-    cr_assert_eq(gc_adamw_init(&opt, m.n_params, 0.9f, 0.95f, 1e-8f, 0.1f), GC_OK);
+    fresh_model(&m, &opt, 9, 0.1f);
     run_steps(&m, &opt, &SCHED, data, n, 0, 20, full);
     float *want = malloc(sizeof(float) * m.n_params);
     memcpy(want, m.params, sizeof(float) * m.n_params);
@@ -120,9 +119,7 @@ Test(determinism, checkpoint_resume_is_bitwise_identical) {
     gc_model_free(&m);
 
     char *path = th_tmp_path("resume.ckpt");
-    cr_assert_eq(gc_model_init(&m, &c), GC_OK);
-    gc_model_init_random(&m, 9);
-    cr_assert_eq(gc_adamw_init(&opt, m.n_params, 0.9f, 0.95f, 1e-8f, 0.1f), GC_OK);
+    fresh_model(&m, &opt, 9, 0.1f);
     run_steps(&m, &opt, &SCHED, data, n, 0, 10, resumed);
     cr_assert_eq(gc_ckpt_save(path, &m, &opt), GC_OK, "%s", gc_last_error());
     gc_adamw_free(&opt);
