@@ -146,13 +146,21 @@ static const char CHECK_HELP[] =
     "and 95% CI over seeds), test, p and verdict (PASS / FAIL / NOT RUN) for the runs under DIR\n"
     "(default results/runs) at the scale (default mini). Exits 1 when any claim FAILs.\n";
 
+/* Shared prologue of check and report: options, then one row per claim. Returns -1 to go on,
+ * or the exit code (0 after --help). */
+static int claim_rows(const char *cmd, const char *help, int argc, char **argv, claims_opts *o,
+                      claim_row *rows, int *n, int *fails) {
+    int rc = parse_opts(cmd, help, argc, argv, o);
+    if (rc) return rc < 0 ? 0 : rc;
+    *n = collect_rows(o, rows, 32, fails);
+    return *n < 0 ? cli_runtime_error(cmd) : -1;
+}
+
 int cmd_check(int argc, char **argv) {
     claims_opts o;
-    int rc = parse_opts("check", CHECK_HELP, argc, argv, &o);
-    if (rc) return rc < 0 ? 0 : rc;
     claim_row rows[32];
-    int fails, n = collect_rows(&o, rows, 32, &fails);
-    if (n < 0) return cli_runtime_error("check");
+    int n, fails, rc = claim_rows("check", CHECK_HELP, argc, argv, &o, rows, &n, &fails);
+    if (rc >= 0) return rc;
     printf("%-9s %-8s %-46s %-52s %-30s %-9s\n", "claim", "verdict", "published",
            "measured (pooled, mean [95% CI])", "test", "p");
     for (int i = 0; i < n; i++)
@@ -167,11 +175,9 @@ static const char REPORT_HELP[] =
 
 int cmd_report(int argc, char **argv) {
     claims_opts o;
-    int rc = parse_opts("report", REPORT_HELP, argc, argv, &o);
-    if (rc) return rc < 0 ? 0 : rc;
     claim_row rows[32];
-    int fails, n = collect_rows(&o, rows, 32, &fails);
-    if (n < 0) return cli_runtime_error("report");
+    int n, fails, rc = claim_rows("report", REPORT_HELP, argc, argv, &o, rows, &n, &fails);
+    if (rc >= 0) return rc;
     char *doc;
     const char *path = "REPRODUCE.md";
     if (gc_read_file(path, &doc, NULL) != GC_OK) return cli_runtime_error("report");

@@ -258,10 +258,9 @@ static gc_status write_pair(gc_atomic_file *af, int q, const char *prompt, const
 
 static gc_status stage_policy(rp_run *r, const math_cfg *c, const problem_set *train, cJSON *key,
                               rp_stage **out) {
-    rp_stage *st;
-    GC_TRY(rp_stage_open(r, "policy", key, &st));
-    *out = st;
-    if (st->cached) return rp_stage_close(r, st, NULL);
+    GC_TRY(rp_stage_open(r, "policy", key, out));
+    rp_stage *st = *out;
+    if (st->cached) return GC_OK;
     int L = c->model.seq_len;
     gc_seqset data;
     GC_TRY(gc_seqset_init(&data, train->n, L));
@@ -343,10 +342,9 @@ static gc_status reference_pairs(rp_run *r, const math_cfg *c, const problem_set
 
 static gc_status stage_pairs(rp_run *r, const math_cfg *c, const problem_set *train,
                              const rp_stage *pol, cJSON *key, rp_stage **out) {
-    rp_stage *st;
-    GC_TRY(rp_stage_open(r, "pairs", key, &st));
-    *out = st;
-    if (st->cached) return rp_stage_close(r, st, NULL);
+    GC_TRY(rp_stage_open(r, "pairs", key, out));
+    rp_stage *st = *out;
+    if (st->cached) return GC_OK;
     int nq = (int)(c->pairs.questions < train->n ? c->pairs.questions : train->n);
     int M = (int)c->pairs.samples;
     if (c->pairs.source == 1) return reference_pairs(r, c, train, nq, st);
@@ -418,10 +416,9 @@ static gc_status stage_pairs(rp_run *r, const math_cfg *c, const problem_set *tr
 
 static gc_status stage_evalgen(rp_run *r, const math_cfg *c, const problem_set *eval,
                                const rp_stage *pol, cJSON *key, rp_stage **out) {
-    rp_stage *st;
-    GC_TRY(rp_stage_open(r, "eval-solutions", key, &st));
-    *out = st;
-    if (st->cached) return rp_stage_close(r, st, NULL);
+    GC_TRY(rp_stage_open(r, "eval-solutions", key, out));
+    rp_stage *st = *out;
+    if (st->cached) return GC_OK;
     int n = eval->n, M = c->eval.source == 1 ? 2 : (int)c->eval.samples;
     int ne = (int)c->data.eval_questions;
     const char **qs = gc_malloc(sizeof(char *) * n);
@@ -490,6 +487,7 @@ static gc_status stage_evalgen(rp_run *r, const math_cfg *c, const problem_set *
 /* ---- reading JSONL back ---- */
 
 typedef struct {
+    const char *path;   /* the file being read, for messages */
     int n, cap;
     char **a, **b, **c; /* pairs: prompt, chosen, rejected; solutions: split, question, response */
     int *flag;          /* solutions: correct */
@@ -526,7 +524,9 @@ static const char *str_item(const cJSON *o, const char *k) {
 
 static gc_status read_pair(const cJSON *o, int line, void *ctx) {
     const char *p = str_item(o, "prompt"), *c = str_item(o, "chosen"), *r = str_item(o, "rejected");
-    if (!p || !c || !r) return gc_fail(GC_ERR_FORMAT, "pairs line %d: missing prompt/chosen/rejected", line);
+    if (!p || !c || !r)
+        return gc_fail(GC_ERR_FORMAT, "%s:%d: missing string prompt/chosen/rejected",
+                       ((text_table *)ctx)->path, line);
     return table_push(ctx, p, c, r, 0);
 }
 
@@ -534,7 +534,8 @@ static gc_status read_solution(const cJSON *o, int line, void *ctx) {
     const char *sp = str_item(o, "split"), *q = str_item(o, "question"), *resp = str_item(o, "response");
     const cJSON *ok = cJSON_GetObjectItemCaseSensitive(o, "correct");
     if (!sp || !q || !resp || !cJSON_IsBool(ok))
-        return gc_fail(GC_ERR_FORMAT, "solutions line %d: missing split/question/response/correct", line);
+        return gc_fail(GC_ERR_FORMAT, "%s:%d: missing split/question/response/correct",
+                       ((text_table *)ctx)->path, line);
     return table_push(ctx, sp, q, resp, cJSON_IsTrue(ok));
 }
 
@@ -545,10 +546,9 @@ static gc_status stage_rm(rp_run *r, const math_cfg *c, const rp_stage *pol,
                           rp_stage **out) {
     char name[64];
     snprintf(name, sizeof name, "rm-%s-seed%d", c->variant_names[variant], seed);
-    rp_stage *st;
-    GC_TRY(rp_stage_open(r, name, key, &st));
-    *out = st;
-    if (st->cached) return rp_stage_close(r, st, NULL);
+    GC_TRY(rp_stage_open(r, name, key, out));
+    rp_stage *st = *out;
+    if (st->cached) return GC_OK;
     gc_model m;
     GC_TRY(load_policy(pol, &m));
     gc_rm rm;
@@ -672,9 +672,8 @@ static gc_status stage_score(rp_run *r, const rp_stage *rmst, const text_table *
                              cJSON *key, float *rewards, rp_stage **out) {
     char name[80];
     snprintf(name, sizeof name, "score-%s", rmst->name + 3);
-    rp_stage *st;
-    GC_TRY(rp_stage_open(r, name, key, &st));
-    *out = st;
+    GC_TRY(rp_stage_open(r, name, key, out));
+    rp_stage *st = *out;
     char path[RP_PATH];
     rp_stage_file(st, "rewards.json", path);
     if (st->cached) {
@@ -688,7 +687,7 @@ static gc_status stage_score(rp_run *r, const rp_stage *rmst, const text_table *
         if (k != sol->n)
             return gc_fail(GC_ERR_FORMAT, "%s: %d rewards for %d solutions (delete the cache "
                            "directory to recompute)", path, k, sol->n);
-        return rp_stage_close(r, st, NULL);
+        return GC_OK;
     }
     char ck[RP_PATH], hd[RP_PATH];
     rp_stage_file(rmst, "rm.ckpt", ck);
@@ -847,10 +846,13 @@ gc_status rp_run_math(rp_run *r) {
     if (s != GC_OK) goto done;
 
     char path[RP_PATH];
+    char path2[RP_PATH];
     rp_stage_file(pst, "pairs.jsonl", path);
+    pairs.path = path;
     if ((s = gc_jsonl_each(path, read_pair, &pairs)) != GC_OK) goto done;
-    rp_stage_file(est, "solutions.jsonl", path);
-    if ((s = gc_jsonl_each(path, read_solution, &sol)) != GC_OK) goto done;
+    rp_stage_file(est, "solutions.jsonl", path2);
+    sol.path = path2;
+    if ((s = gc_jsonl_each(path2, read_solution, &sol)) != GC_OK) goto done;
 
     for (int v = 0; v < c.n_variants && s == GC_OK; v++) {
         scores[v] = gc_calloc((size_t)seeds, sizeof(float *));

@@ -76,8 +76,9 @@ gc_status rp_stage_open(rp_run *r, const char *name, const cJSON *key, rp_stage 
     char done[RP_PATH];
     rp_stage_file(st, "DONE", done);
     st->t0 = gc_now();
-    if (!r->opt.force && file_exists(done)) {
+    if (!r->opt.force && file_exists(done)) { /* complete already: nothing to close */
         st->cached = 1;
+        st->wall = 0;
         return *out = st, GC_OK;
     }
     GC_TRY(rp_mkdirs(st->dir));
@@ -93,7 +94,6 @@ void rp_stage_file(const rp_stage *st, const char *file, char out[RP_PATH]) {
 gc_status rp_stage_close(rp_run *r, rp_stage *st, const cJSON *info) {
     (void)r;
     st->wall = gc_now() - st->t0;
-    if (st->cached) return GC_OK;
     char path[RP_PATH];
     if (info) {
         rp_stage_file(st, "info.json", path);

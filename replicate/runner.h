@@ -49,7 +49,8 @@ typedef struct {
 void rp_hash_hex(const char *s, char out[17]);
 
 /* Opens a stage: hashes key (a JSON object; the runner adds the stage name), sets up its directory
- * and says whether a completed copy exists (st->cached). */
+ * and says whether a completed copy exists (st->cached): such a stage is finished as it is, and
+ * only a stage that runs is closed with rp_stage_close. */
 gc_status rp_stage_open(rp_run *r, const char *name, const cJSON *key, rp_stage **st);
 /* Marks the stage complete: writes info (may be NULL) to info.json, then the DONE marker. */
 gc_status rp_stage_close(rp_run *r, rp_stage *st, const cJSON *info);

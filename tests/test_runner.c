@@ -76,6 +76,25 @@ Test(runner, fig2_smoke_end_to_end_cache_and_resume, .timeout = 120) {
     cr_expect_eq(count_rerun(err, "rm-goal-seed2"), 1);
     free(out), free(err);
 
+    /* a damaged cached file is an error naming the file and line, not a crash */
+    snprintf(cmd, sizeof cmd, "cp %s/cache/pairs-*/pairs.jsonl %s/pairs.bak && "
+             "sed -i '2s/\"chosen\"/\"chosn\"/' %s/cache/pairs-*/pairs.jsonl", root, root, root);
+    cr_assert_eq(system(cmd), 0);
+    rc = run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
+    cr_expect_eq(rc, 1, "a damaged pairs.jsonl was accepted");
+    cr_expect(err && strstr(err, "pairs.jsonl:2:"), "names file and line: %s", err);
+    free(out), free(err);
+    snprintf(cmd, sizeof cmd, "cp %s/pairs.bak %s/cache/pairs-*/pairs.jsonl && "
+             "echo '{\"reward\": [1, 2]}' > $(ls %s/cache/score-goal-seed1-*/rewards.json)",
+             root, root, root);
+    cr_assert_eq(system(cmd), 0);
+    rc = run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
+    cr_expect_eq(rc, 1, "a truncated rewards.json was accepted");
+    cr_expect(err && strstr(err, "rewards.json") && strstr(err, "2 rewards"), "%s", err);
+    free(out), free(err);
+    snprintf(cmd, sizeof cmd, "rm %s/cache/score-goal-seed1-*/DONE", root);
+    cr_assert_eq(system(cmd), 0);
+
     /* changing lambda reruns the goal-conditioned RMs and their scores only */
     char *text;
     cr_assert_eq(gc_read_file("experiments/fig2.json", &text, NULL), GC_OK);
