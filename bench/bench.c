@@ -100,7 +100,7 @@ static int bench_train(int argc, char **argv) {
             mm0 = 0;
         }
         gc_lm_batch(data, n_data, B, T, 1, step, tok, tgt);
-        if (gc_lm_step(&m, &opt, &s, tok, tgt, B, T, &loss, NULL) != GC_OK) {
+        if (gc_lm_step(&m, &opt, &s, tok, tgt, B, T, NULL, &loss, NULL) != GC_OK) {
             fprintf(stderr, "gcrm-bench: %s\n", gc_last_error());
             return 1;
         }

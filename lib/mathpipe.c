@@ -75,12 +75,13 @@ gc_status gc_math_sample(gc_model *m, const char *const *questions, int n, int s
     return s;
 }
 
-gc_status gc_math_score(gc_rm *rm, const char *const *questions, const char *const *responses,
-                        int n, int max_len, int batch, float *out, gc_goal *goal) {
-    int B = batch > 0 ? batch : 32, L = max_len;
+gc_status gc_math_hidden_each(gc_rm *rm, const char *const *questions,
+                              const char *const *responses, int n, int max_len, int batch,
+                              gc_math_hidden_fn fn, void *ctx) {
+    int B = batch > 0 ? batch : 32, L = max_len, D = rm->model.cfg.dim;
     int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)B * L), *tmp = gc_malloc(sizeof(int32_t) * L);
-    int *len = gc_malloc(sizeof(int) * B);
-    gc_status s = tok && tmp && len ? GC_OK : GC_ERR_NOMEM;
+    int *len = gc_malloc(sizeof(int) * B), *plen = gc_malloc(sizeof(int) * B);
+    gc_status s = tok && tmp && len && plen ? GC_OK : GC_ERR_NOMEM;
     for (int start = 0; s == GC_OK && start < n; start += B) {
         int nb = n - start < B ? n - start : B, T = 0;
         memset(tok, 0, sizeof(int32_t) * (size_t)B * L);
@@ -92,17 +93,38 @@ gc_status gc_math_score(gc_rm *rm, const char *const *questions, const char *con
                 break;
             }
             memcpy(tok + (size_t)b * L + np, tmp, sizeof(int32_t) * nr);
-            len[b] = np + nr;
+            plen[b] = np, len[b] = np + nr;
             if (len[b] > T) T = len[b];
         }
         if (s != GC_OK) break;
         /* compact rows to stride T */
         for (int b = 1; b < nb; b++)
             memmove(tok + (size_t)b * T, tok + (size_t)b * L, sizeof(int32_t) * T);
-        s = gc_rm_score(rm, tok, nb, T, len, out + start);
-        for (int b = 0; goal && s == GC_OK && b < nb; b++)
-            gc_goal_add(goal, rm->model.acts.hf + ((size_t)b * T + len[b] - 1) * rm->model.cfg.dim);
+        s = gc_model_forward_len(&rm->model, tok, nb, T, len, 0);
+        for (int b = 0; s == GC_OK && b < nb; b++)
+            s = fn(ctx, start + b, rm->model.acts.hf + (size_t)b * T * D, plen[b], len[b]);
     }
-    free(tok), free(tmp), free(len);
+    free(tok), free(tmp), free(len), free(plen);
     return s;
+}
+
+typedef struct {
+    const gc_rm *rm;
+    float *out;
+    gc_goal *goal;
+} score_ctx;
+
+static gc_status score_item(void *ctx, int item, const float *h, int prompt_len, int len) {
+    (void)prompt_len;
+    score_ctx *sc = ctx;
+    const float *last = h + (size_t)(len - 1) * sc->rm->model.cfg.dim;
+    sc->out[item] = gc_rm_reward(sc->rm, last);
+    if (sc->goal) gc_goal_add(sc->goal, last);
+    return GC_OK;
+}
+
+gc_status gc_math_score(gc_rm *rm, const char *const *questions, const char *const *responses,
+                        int n, int max_len, int batch, float *out, gc_goal *goal) {
+    score_ctx sc = {rm, out, goal};
+    return gc_math_hidden_each(rm, questions, responses, n, max_len, batch, score_item, &sc);
 }

@@ -40,4 +40,15 @@ gc_status gc_math_sample(gc_model *m, const char *const *questions, int n, int s
 gc_status gc_math_score(gc_rm *rm, const char *const *questions, const char *const *responses,
                         int n, int max_len, int batch, float *out, gc_goal *goal);
 
+/* Called once per item with the RM trunk's final hidden states h (len, D) of the item's prompt +
+ * response (+ EOS): the response occupies positions [prompt_len, len). h is valid during the
+ * call only. A non-OK return stops the walk and is returned. */
+typedef gc_status (*gc_math_hidden_fn)(void *ctx, int item, const float *h, int prompt_len,
+                                       int len);
+/* Runs the RM trunk over n (question, response) items in batches and hands each item's hidden
+ * states to fn, in item order. */
+gc_status gc_math_hidden_each(gc_rm *rm, const char *const *questions,
+                              const char *const *responses, int n, int max_len, int batch,
+                              gc_math_hidden_fn fn, void *ctx);
+
 #endif

@@ -97,6 +97,7 @@ void gc_model_free(gc_model *m) {
     free(m->rope_cos);
     free(m->rope_sin);
     free(m->arena);
+    free(m->lens);
     memset(m, 0, sizeof *m);
 }
 
@@ -153,6 +154,9 @@ static gc_status ensure_acts(gc_model *m, int B, int T) {
         }
         m->arena_floats = total;
     }
+    int *lens = realloc(m->lens, sizeof(int) * (size_t)B);
+    if (!lens) return gc_fail(GC_ERR_NOMEM, "forward: out of memory");
+    m->lens = lens;
     float *p = m->arena;
     for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
         *plan[i].ptr = p;
@@ -166,9 +170,18 @@ static gc_status ensure_acts(gc_model *m, int B, int T) {
 /* ---- forward ---- */
 
 gc_status gc_model_forward(gc_model *m, const int32_t *tokens, int B, int T, int want_logits) {
+    return gc_model_forward_len(m, tokens, B, T, NULL, want_logits);
+}
+
+gc_status gc_model_forward_len(gc_model *m, const int32_t *tokens, int B, int T, const int *len,
+                               int want_logits) {
     const gc_model_config *c = &m->cfg;
     if (B <= 0 || T <= 0 || T > c->seq_len)
         return gc_fail(GC_ERR_ARG, "forward: bad shape B=%d T=%d (seq_len %d)", B, T, c->seq_len);
+    for (int b = 0; len && b < B; b++)
+        if (len[b] < 1 || len[b] > T)
+            return gc_fail(GC_ERR_ARG, "forward: length %d of sequence %d outside [1, %d]", len[b],
+                           b, T);
     int N = B * T, D = c->dim, H = c->hidden_dim, L = c->n_layers, nh = c->n_heads;
     int nkv = c->n_kv_heads, hs = D / nh, KV = nkv * hs, QKV = D + 2 * KV;
     for (int n = 0; n < N; n++)
@@ -177,6 +190,7 @@ gc_status gc_model_forward(gc_model *m, const int32_t *tokens, int B, int T, int
                            c->vocab_size);
     GC_TRY(ensure_acts(m, B, T));
     gc_acts *a = &m->acts;
+    a->len = len ? memcpy(m->lens, len, sizeof(int) * B) : NULL;
     m->last_tokens = tokens;
     m->logits_ready = m->ce_ready = 0;
 
@@ -197,7 +211,7 @@ gc_status gc_model_forward(gc_model *m, const int32_t *tokens, int B, int T, int
         gc_ops_linear(qkv, QKV, xn1, wqkv, N, D, QKV);
         gc_ops_rope(qkv, QKV, 0, nh, hs, N, T, m->rope_cos, m->rope_sin, 0);
         gc_ops_rope(qkv, QKV, D, nkv, hs, N, T, m->rope_cos, m->rope_sin, 0);
-        gc_ops_attention(ao, att, qkv, B, T, nh, nkv, hs);
+        gc_ops_attention(ao, att, qkv, B, T, nh, nkv, hs, a->len);
         gc_ops_linear(h1, D, ao, wo, N, D, D);
         for (size_t i = 0; i < (size_t)N * D; i++) h1[i] += res[i];
 
@@ -224,6 +238,8 @@ gc_status gc_model_ce_loss(gc_model *m, const int32_t *targets, float weight, fl
         if (targets[n] >= V || targets[n] < -1)
             return gc_fail(GC_ERR_ARG, "ce_loss: target %d at %d outside [-1, %d)", targets[n], n,
                            V);
+        if (m->acts.len && targets[n] >= 0 && n % m->acts.T >= m->acts.len[n / m->acts.T])
+            return gc_fail(GC_ERR_ARG, "ce_loss: target %d at padding position %d", targets[n], n);
         count += targets[n] >= 0;
     }
     float scale = count ? weight / (float)count : 0.0f;
@@ -290,7 +306,7 @@ gc_status gc_model_backward(gc_model *m, const float *dhidden) {
         /* attention: h1 = res + wo ao; d_res becomes d(res) */
         gc_ops_linear_backward(a->d_ao, 0, m->g.x[GC_T_WO] + wo_off, a->d_res, D, ao,
                                m->p.x[GC_T_WO] + wo_off, N, D, D);
-        gc_ops_attention_backward(a->d_qkv, a->d_ao, att, qkv, B, T, nh, nkv, hs);
+        gc_ops_attention_backward(a->d_qkv, a->d_ao, att, qkv, B, T, nh, nkv, hs, a->len);
         gc_ops_rope(a->d_qkv, QKV, 0, nh, hs, N, T, m->rope_cos, m->rope_sin, 1);
         gc_ops_rope(a->d_qkv, QKV, D, nkv, hs, N, T, m->rope_cos, m->rope_sin, 1);
         gc_ops_linear_backward(a->d_xn, 0, m->g.x[GC_T_WQKV] + wqkv_off, a->d_qkv, QKV, xn1,

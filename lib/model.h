@@ -69,13 +69,14 @@ typedef struct {
 
 typedef struct {
     int B, T;
+    const int *len; /* (B) rows [0, len[b]) of sequence b are real, the rest padding; NULL: all */
     /* per layer l, each entry points at layer l's slice; N = B * T */
     float *res;    /* (L+1, N, D) residual stream entering layer l; res[L] leaves the last layer */
     float *h1;     /* (L, N, D) residual after attention */
     float *xn1;    /* (L, N, D) attention RMSNorm output */
     float *rstd1;  /* (L, N) */
     float *qkv;    /* (L, N, D + 2 KV) projections, q and k after rotary */
-    float *att;    /* (L, B, n_heads, T, T) softmax probabilities (causal, upper part zero) */
+    float *att;    /* (L, B, n_heads, T, T) softmax probabilities (see gc_ops_attention) */
     float *ao;     /* (L, N, D) attention output before wo */
     float *xn2;    /* (L, N, D) */
     float *rstd2;  /* (L, N) */
@@ -105,6 +106,7 @@ typedef struct {
     gc_acts acts;
     float *arena;
     size_t arena_floats;
+    int *lens; /* (acts.B) copy of the last forward's lengths */
     const int32_t *last_tokens; /* tokens of the last forward (B * T), borrowed */
     int logits_ready;
     int ce_ready;
@@ -117,6 +119,12 @@ void gc_model_init_random(gc_model *m, uint64_t seed);
 
 /* tokens: (B, T), each in [0, V). Computes hidden states, and logits when want_logits. */
 gc_status gc_model_forward(gc_model *m, const int32_t *tokens, int B, int T, int want_logits);
+/* The same for a padded batch: sequence b is tokens [0, len[b]) of its row, 1 <= len[b] <= T
+ * (copied; NULL = all T). Real positions get exactly what an unpadded forward gives them (up to
+ * float rounding); padding positions cost no attention work, their hidden states are finite but
+ * meaningless, their targets must be -1, and no gradient flows through them. */
+gc_status gc_model_forward_len(gc_model *m, const int32_t *tokens, int B, int T, const int *len,
+                               int want_logits);
 /* Mean cross-entropy over targets >= 0 (B, T; -1 = ignore); prepares dlogits = weight * dCE.
  * Requires a forward with logits. Returns the loss in *loss (0 when no target counts). */
 gc_status gc_model_ce_loss(gc_model *m, const int32_t *targets, float weight, float *loss);

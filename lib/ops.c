@@ -114,7 +114,7 @@ void gc_ops_rope(float *x, int ld, int off, int nheads, int hs, int N, int T, co
 /* ---- causal attention ---- */
 
 void gc_ops_attention_ref(float *out, float *att, const float *qkv, int B, int T, int nh,
-                          int nkv, int hs) {
+                          int nkv, int hs, const int *len) {
     int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
     float scale = 1.0f / sqrtf((float)hs);
 #pragma omp parallel for collapse(3) schedule(static)
@@ -124,6 +124,10 @@ void gc_ops_attention_ref(float *out, float *att, const float *qkv, int B, int T
                 const float *q = qkv + (size_t)(b * T + t) * ld + h * hs;
                 float *p = att + (((size_t)b * nh + h) * T + t) * T;
                 int kvo = D + (h / grp) * hs;
+                if (len && t >= len[b]) { /* padding: zero output */
+                    memset(out + (size_t)(b * T + t) * D + h * hs, 0, sizeof(float) * hs);
+                    continue;
+                }
                 float mx = -INFINITY;
                 for (int j = 0; j <= t; j++) {
                     const float *k = qkv + (size_t)(b * T + j) * ld + kvo;
@@ -141,7 +145,6 @@ void gc_ops_attention_ref(float *out, float *att, const float *qkv, int B, int T
                 }
                 float inv = 1.0f / sum;
                 for (int j = 0; j <= t; j++) p[j] *= inv;
-                for (int j = t + 1; j < T; j++) p[j] = 0.0f;
                 float *o = out + (size_t)(b * T + t) * D + h * hs;
                 for (int i = 0; i < hs; i++) o[i] = 0.0f;
                 for (int j = 0; j <= t; j++) {
@@ -154,7 +157,8 @@ void gc_ops_attention_ref(float *out, float *att, const float *qkv, int B, int T
 }
 
 void gc_ops_attention_backward_ref(float *dqkv, const float *dout, const float *att,
-                                   const float *qkv, int B, int T, int nh, int nkv, int hs) {
+                                   const float *qkv, int B, int T, int nh, int nkv, int hs,
+                                   const int *len) {
     int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
     float scale = 1.0f / sqrtf((float)hs);
     memset(dqkv, 0, sizeof(float) * (size_t)B * T * ld);
@@ -164,8 +168,9 @@ void gc_ops_attention_backward_ref(float *dqkv, const float *dout, const float *
         for (int kh = 0; kh < nkv; kh++) {
             float dp[T]; /* T <= seq_len: a few KiB of stack */
             int ko = D + kh * hs, vo = D + KV + kh * hs;
+            int Tb = len ? len[b] : T;
             for (int h = kh * grp; h < (kh + 1) * grp; h++)
-                for (int t = 0; t < T; t++) {
+                for (int t = 0; t < Tb; t++) {
                     const float *p = att + (((size_t)b * nh + h) * T + t) * T;
                     const float *dO = dout + (size_t)(b * T + t) * D + h * hs;
                     const float *q = qkv + (size_t)(b * T + t) * ld + h * hs;
@@ -200,8 +205,14 @@ void gc_ops_attention_backward_ref(float *dqkv, const float *dout, const float *
 /* Fast path: per (batch, head) GEMMs. Scores S = Q K^T (the upper triangle is computed and
  * discarded), causal softmax by rows, O = P V. GEMMs run single-threaded inside the parallel
  * loop (OpenBLAS's OpenMP build does not nest). */
+/* The fast path works in row tiles of GC_ATT_TILE queries: tile [r0, r1) only meets keys
+ * [0, r1), so the score GEMMs skip most of the masked upper triangle (about half the work at
+ * long T), and padding rows (t >= len[b]) cost nothing. Within a tile, entries right of the
+ * diagonal are zeros (the backward's GEMMs read them). */
+#define GC_ATT_TILE 64
+
 void gc_ops_attention(float *out, float *att, const float *qkv, int B, int T, int nh, int nkv,
-                      int hs) {
+                      int hs, const int *len) {
     int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
     float scale = 1.0f / sqrtf((float)hs);
 #pragma omp parallel for collapse(2) schedule(static)
@@ -211,29 +222,37 @@ void gc_ops_attention(float *out, float *att, const float *qkv, int B, int T, in
             const float *k = qkv + (size_t)b * T * ld + D + (h / grp) * hs;
             const float *v = k + KV;
             float *p = att + ((size_t)b * nh + h) * T * T;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, ld, k, ld,
-                        0.0f, p, T);
-            for (int t = 0; t < T; t++) {
-                float *row = p + (size_t)t * T, mx = -INFINITY, sum = 0.0f;
-                for (int j = 0; j <= t; j++) mx = row[j] > mx ? row[j] : mx;
-                for (int j = 0; j <= t; j++) sum += (row[j] = expf(row[j] - mx));
-                float inv = 1.0f / sum;
-                for (int j = 0; j <= t; j++) row[j] *= inv;
-                for (int j = t + 1; j < T; j++) row[j] = 0.0f;
+            int Tb = len ? len[b] : T;
+            for (int t = Tb; t < T; t++) /* padding: zero output */
+                memset(out + ((size_t)b * T + t) * D + h * hs, 0, sizeof(float) * hs);
+            for (int r0 = 0; r0 < Tb; r0 += GC_ATT_TILE) {
+                int r1 = r0 + GC_ATT_TILE < Tb ? r0 + GC_ATT_TILE : Tb, R = r1 - r0;
+                float *pt = p + (size_t)r0 * T; /* rows [r0, r1), keys [0, r1) */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, r1, hs, scale,
+                            q + (size_t)r0 * ld, ld, k, ld, 0.0f, pt, T);
+                for (int t = r0; t < r1; t++) {
+                    float *row = p + (size_t)t * T, mx = -INFINITY, sum = 0.0f;
+                    for (int j = 0; j <= t; j++) mx = row[j] > mx ? row[j] : mx;
+                    for (int j = 0; j <= t; j++) sum += (row[j] = expf(row[j] - mx));
+                    float inv = 1.0f / sum;
+                    for (int j = 0; j <= t; j++) row[j] *= inv;
+                    memset(row + t + 1, 0, sizeof(float) * (size_t)(r1 - t - 1));
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, hs, r1, 1.0f, pt, T, v,
+                            ld, 0.0f, out + ((size_t)b * T + r0) * D + h * hs, D);
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, p, T, v, ld,
-                        0.0f, out + (size_t)b * T * D + h * hs, D);
         }
 }
 
 void gc_ops_attention_backward(float *dqkv, const float *dout, const float *att, const float *qkv,
-                               int B, int T, int nh, int nkv, int hs) {
+                               int B, int T, int nh, int nkv, int hs, const int *len) {
     int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
     float scale = 1.0f / sqrtf((float)hs);
     int nthreads = omp_get_max_threads();
-    float *scratch = malloc(sizeof(float) * (size_t)T * T * nthreads);
-    if (!scratch) { /* no room for the score matrices: the loop version needs none */
-        gc_ops_attention_backward_ref(dqkv, dout, att, qkv, B, T, nh, nkv, hs);
+    int tile = GC_ATT_TILE < T ? GC_ATT_TILE : T;
+    float *scratch = malloc(sizeof(float) * (size_t)tile * T * nthreads);
+    if (!scratch) { /* no room for the score tiles: the loop version needs none */
+        gc_ops_attention_backward_ref(dqkv, dout, att, qkv, B, T, nh, nkv, hs, len);
         return;
     }
     memset(dqkv, 0, sizeof(float) * (size_t)B * T * ld);
@@ -241,7 +260,7 @@ void gc_ops_attention_backward(float *dqkv, const float *dout, const float *att,
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
         for (int kh = 0; kh < nkv; kh++) {
-            float *ds = scratch + (size_t)omp_get_thread_num() * T * T;
+            float *ds = scratch + (size_t)omp_get_thread_num() * tile * T; /* (R, r1), ld T */
             const float *k = qkv + (size_t)b * T * ld + D + kh * hs, *v = k + KV;
             float *dk = dqkv + (size_t)b * T * ld + D + kh * hs, *dv = dk + KV;
             for (int h = kh * grp; h < (kh + 1) * grp; h++) {
@@ -249,24 +268,30 @@ void gc_ops_attention_backward(float *dqkv, const float *dout, const float *att,
                 const float *dO = dout + (size_t)b * T * D + h * hs;
                 const float *q = qkv + (size_t)b * T * ld + h * hs;
                 float *dq = dqkv + (size_t)b * T * ld + h * hs;
-                /* dV += P^T dO;  dP = dO V^T */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, p, T, dO, D,
-                            1.0f, dv, ld);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dO, D, v, ld,
-                            0.0f, ds, T);
-                /* dS = P * (dP - rowsum(P * dP)) * scale, causal */
-                for (int t = 0; t < T; t++) {
-                    const float *pr = p + (size_t)t * T;
-                    float *dr = ds + (size_t)t * T, dot = 0.0f;
-                    for (int j = 0; j <= t; j++) dot += pr[j] * dr[j];
-                    for (int j = 0; j <= t; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
-                    for (int j = t + 1; j < T; j++) dr[j] = 0.0f;
+                int Tb = len ? len[b] : T;
+                for (int r0 = 0; r0 < Tb; r0 += GC_ATT_TILE) {
+                    int r1 = r0 + GC_ATT_TILE < Tb ? r0 + GC_ATT_TILE : Tb, R = r1 - r0;
+                    const float *pt = p + (size_t)r0 * T;
+                    const float *dOt = dO + (size_t)r0 * D;
+                    /* dV[0:r1] += P_t^T dO_t;  dP_t = dO_t V[0:r1]^T */
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hs, R, 1.0f, pt, T,
+                                dOt, D, 1.0f, dv, ld);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, r1, hs, 1.0f, dOt, D,
+                                v, ld, 0.0f, ds, T);
+                    /* dS = P * (dP - rowsum(P * dP)) * scale, causal */
+                    for (int t = r0; t < r1; t++) {
+                        const float *pr = p + (size_t)t * T;
+                        float *dr = ds + (size_t)(t - r0) * T, dot = 0.0f;
+                        for (int j = 0; j <= t; j++) dot += pr[j] * dr[j];
+                        for (int j = 0; j <= t; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
+                        for (int j = t + 1; j < r1; j++) dr[j] = 0.0f;
+                    }
+                    /* dQ_t = dS_t K[0:r1];  dK[0:r1] += dS_t^T Q_t */
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, hs, r1, 1.0f, ds, T,
+                                k, ld, 0.0f, dq + (size_t)r0 * ld, ld);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hs, R, 1.0f, ds, T,
+                                q + (size_t)r0 * ld, ld, 1.0f, dk, ld);
                 }
-                /* dQ = dS K;  dK += dS^T Q */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, ds, T, k, ld,
-                            0.0f, dq, ld);
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, ds, T, q, ld,
-                            1.0f, dk, ld);
             }
         }
     free(scratch);

@@ -39,17 +39,20 @@ void gc_ops_rope(float *x, int ld, int off, int nheads, int hs, int N, int T, co
                  const float *sin_t, int inverse);
 
 /* Causal attention. qkv (B*T, D + 2 KV) with q at [0,D), k at [D, D+KV), v at [D+KV, D+2KV);
- * att (B, nh, T, T) probabilities; out (B*T, D). */
+ * out (B*T, D). len (B) or NULL: sequence b occupies rows [0, len[b]) and the rest is padding,
+ * whose output rows are zero (NULL: every row counts). att (B, nh, T, T) holds the probabilities
+ * att[b, h, t, j] for t < len[b], j <= t; its other entries are workspace. */
 void gc_ops_attention(float *out, float *att, const float *qkv, int B, int T, int nh, int nkv,
-                      int hs);
-/* dqkv (B*T, D + 2KV) = gradient wrt qkv (overwritten). */
+                      int hs, const int *len);
+/* dqkv (B*T, D + 2KV) = gradient wrt qkv (overwritten; zero on padding rows), same len. */
 void gc_ops_attention_backward(float *dqkv, const float *dout, const float *att, const float *qkv,
-                               int B, int T, int nh, int nkv, int hs);
+                               int B, int T, int nh, int nkv, int hs, const int *len);
 /* Naive loop references of the two above (same contracts), for the tests. */
 void gc_ops_attention_ref(float *out, float *att, const float *qkv, int B, int T, int nh, int nkv,
-                          int hs);
+                          int hs, const int *len);
 void gc_ops_attention_backward_ref(float *dqkv, const float *dout, const float *att,
-                                   const float *qkv, int B, int T, int nh, int nkv, int hs);
+                                   const float *qkv, int B, int T, int nh, int nkv, int hs,
+                                   const int *len);
 
 /* g (N, H) = silu(a13[:, :H]) * a13[:, H:]; a13 (N, 2H). */
 void gc_ops_swiglu(float *g, const float *a13, int N, int H);

@@ -247,8 +247,12 @@ gc_status gc_rm_load(gc_rm *rm, const char *ckpt_path, const char *head_path) {
     return s;
 }
 
+float gc_rm_reward(const gc_rm *rm, const float *h) {
+    return (float)dot(h, rm->head, rm->model.cfg.dim);
+}
+
 gc_status gc_rm_score(gc_rm *rm, const int32_t *tokens, int B, int T, const int *len, float *out) {
-    GC_TRY(gc_model_forward(&rm->model, tokens, B, T, 0));
+    GC_TRY(gc_model_forward_len(&rm->model, tokens, B, T, len, 0));
     int D = rm->model.cfg.dim;
     for (int b = 0; b < B; b++) {
         if (len[b] < 1 || len[b] > T)

@@ -73,6 +73,8 @@ void gc_rm_free(gc_rm *rm);
 gc_status gc_rm_save(const gc_rm *rm, const char *ckpt_path, const char *head_path);
 gc_status gc_rm_load(gc_rm *rm, const char *ckpt_path, const char *head_path);
 
+/* Reward of one final hidden state h (D): head . h. */
+float gc_rm_reward(const gc_rm *rm, const float *h);
 /* Rewards of B sequences (B, T) whose reward tokens are at len[b] - 1: out (B). Hidden states
  * stay in rm->model.acts.hf. */
 gc_status gc_rm_score(gc_rm *rm, const int32_t *tokens, int B, int T, const int *len, float *out);

@@ -53,8 +53,8 @@ gc_status gc_sft_train(gc_model *m, const gc_seqset *data, const gc_sft_config *
     int B = cfg->batch;
     int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)B * data->max_len);
     int32_t *tgt = gc_malloc(sizeof(int32_t) * (size_t)B * data->max_len);
-    int *idx = gc_malloc(sizeof(int) * (size_t)B);
-    gc_status s = tok && tgt && idx ? GC_OK : GC_ERR_NOMEM;
+    int *idx = gc_malloc(sizeof(int) * (size_t)B), *len = gc_malloc(sizeof(int) * (size_t)B);
+    gc_status s = tok && tgt && idx && len ? GC_OK : GC_ERR_NOMEM;
     double tail = 0;
     int tail_n = 0, tail_from = cfg->steps - (cfg->steps + 9) / 10;
     gc_progress prog;
@@ -65,7 +65,8 @@ gc_status gc_sft_train(gc_model *m, const gc_seqset *data, const gc_sft_config *
         int T = 0;
         for (int b = 0; b < B; b++) {
             idx[b] = (int)gc_rng_below(&r, (uint32_t)data->n);
-            if (data->len[idx[b]] > T) T = data->len[idx[b]];
+            len[b] = data->len[idx[b]];
+            if (len[b] > T) T = len[b];
         }
         T = (T + 7) / 8 * 8;
         if (T > data->max_len) T = data->max_len;
@@ -81,13 +82,13 @@ gc_status gc_sft_train(gc_model *m, const gc_seqset *data, const gc_sft_config *
                    sizeof(int32_t) * T);
         }
         float loss;
-        s = gc_lm_step(m, &opt, &cfg->sched, tok, tgt, B, T, &loss, NULL);
+        s = gc_lm_step(m, &opt, &cfg->sched, tok, tgt, B, T, len, &loss, NULL);
         if (step >= tail_from) tail += loss, tail_n++;
         gc_progress_update(&prog, step + 1);
     }
     gc_progress_end(&prog);
     if (last_loss) *last_loss = tail_n ? (float)(tail / tail_n) : 0.0f;
-    free(tok), free(tgt), free(idx);
+    free(tok), free(tgt), free(idx), free(len);
     gc_adamw_free(&opt);
     return s;
 }

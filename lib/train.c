@@ -21,9 +21,10 @@ gc_status gc_lm_batch(const int32_t *data, size_t n_data, int B, int T, uint64_t
 }
 
 gc_status gc_lm_step(gc_model *m, gc_adamw *opt, const gc_schedule *sched, const int32_t *tokens,
-                     const int32_t *targets, int B, int T, float *loss, float *grad_norm) {
+                     const int32_t *targets, int B, int T, const int *len, float *loss,
+                     float *grad_norm) {
     float l;
-    GC_TRY(gc_model_forward(m, tokens, B, T, 1));
+    GC_TRY(gc_model_forward_len(m, tokens, B, T, len, 1));
     GC_TRY(gc_model_ce_loss(m, targets, 1.0f, &l));
     gc_model_zero_grad(m);
     if (!m->grads) return GC_ERR_NOMEM;

@@ -25,8 +25,10 @@ typedef struct {
 gc_status gc_lm_batch(const int32_t *data, size_t n_data, int B, int T, uint64_t seed, int64_t step,
                       int32_t *tokens, int32_t *targets);
 
-/* One optimisation step at step index opt->step (0-based). *loss and *grad_norm may be NULL. */
+/* One optimisation step at step index opt->step (0-based). len (B) or NULL: padded batch, as in
+ * gc_model_forward_len. *loss and *grad_norm may be NULL. */
 gc_status gc_lm_step(gc_model *m, gc_adamw *opt, const gc_schedule *sched, const int32_t *tokens,
-                     const int32_t *targets, int B, int T, float *loss, float *grad_norm);
+                     const int32_t *targets, int B, int T, const int *len, float *loss,
+                     float *grad_norm);
 
 #endif

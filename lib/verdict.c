@@ -86,6 +86,55 @@ static gc_status verdict_auroc_delta(const cJSON *check, const cJSON *results, c
     }
     cJSON_AddStringToObject(v, "test", "DeLong (pooled, seed-averaged)");
     cJSON_AddNumberToObject(v, "p", p);
+    char sum[256];
+    snprintf(sum, sizeof sum, "%+.3f [%+.3f, %+.3f]; largest split %s %+.3f",
+             gc_json_num(pd, "mean", NAN), gc_json_num(pd, "lo", NAN), gc_json_num(pd, "hi", NAN),
+             isfinite(max_split) ? max_name : "-", max_split);
+    cJSON_AddStringToObject(v, "summary", sum);
+    return GC_OK;
+}
+
+/* rule "rises_with_p": an AUROC-vs-p curve of the partial-generation analysis rises */
+static gc_status verdict_rises_with_p(const cJSON *check, const cJSON *results, cJSON *v) {
+    const char *variant = cJSON_GetStringValue(gc_json_get(check, "variant"));
+    const char *score = cJSON_GetStringValue(gc_json_get(check, "score"));
+    double min_rho = gc_json_num(check, "min_spearman", 0.8);
+    double min_frac = gc_json_num(check, "min_seed_fraction", 0.8);
+    cJSON *reasons = cJSON_AddArrayToObject(v, "reasons");
+    const cJSON *curves = gc_json_get(gc_json_get(results, "partial"), "curves"), *c = NULL;
+    for (const cJSON *e = curves ? curves->child : NULL; e && !c; e = e->next) {
+        const char *ev = cJSON_GetStringValue(gc_json_get(e, "variant"));
+        const char *es = cJSON_GetStringValue(gc_json_get(e, "score"));
+        if (ev && es && variant && score && !strcmp(ev, variant) && !strcmp(es, score)) c = e;
+    }
+    int pass = c != NULL;
+    double rho = gc_json_num(c, "spearman", NAN);
+    double rising = gc_json_num(c, "seeds_rising", 0), seeds = gc_json_num(c, "seeds", 1);
+    if (!c) add_reason(reasons, "no curve for variant %s, score %s", variant ? variant : "?",
+                       score ? score : "?");
+    if (c && !(rho >= min_rho)) {
+        pass = 0;
+        add_reason(reasons, "Spearman(p, mean AUROC) %.3f is below %.2f", rho, min_rho);
+    }
+    if (c && rising / fmax(1, seeds) < min_frac) {
+        pass = 0;
+        add_reason(reasons, "AUROC at p = 1 above p = 0.1 in %.0f of %.0f seeds (need %.0f%%)",
+                   rising, seeds, 100 * min_frac);
+    }
+    const cJSON *mean = gc_json_get(c, "mean");
+    int P = cJSON_GetArraySize(mean);
+    double a1 = P ? cJSON_GetArrayItem(mean, P - 1)->valuedouble : NAN;
+    double a01 = P ? cJSON_GetArrayItem(mean, (int)lround(0.1 * (P - 1)))->valuedouble : NAN;
+    cJSON_AddStringToObject(v, "verdict", pass ? "PASS" : "FAIL");
+    cJSON_AddNumberToObject(v, "measured", rho);
+    cJSON_AddStringToObject(v, "measured_what", "Spearman correlation of p and the seed-mean AUROC");
+    cJSON_AddStringToObject(v, "test", "Spearman trend + seed count");
+    cJSON_AddNumberToObject(v, "p", NAN);
+    char sum[256];
+    snprintf(sum, sizeof sum, "%s %s: Spearman %+.3f; AUROC %.3f at p = 0.1, %.3f at p = 1; "
+             "rising in %.0f/%.0f seeds", variant ? variant : "?", score ? score : "?", rho, a01,
+             a1, rising, seeds);
+    cJSON_AddStringToObject(v, "summary", sum);
     return GC_OK;
 }
 
@@ -98,6 +147,7 @@ gc_status gc_verdict(const cJSON *claim, const cJSON *results, const char *claim
     cJSON_AddStringToObject(v, "claim", id ? id : "?");
     gc_status s;
     if (!strcmp(rule, "auroc_delta")) s = verdict_auroc_delta(check, results, v);
+    else if (!strcmp(rule, "rises_with_p")) s = verdict_rises_with_p(check, results, v);
     else s = gc_fail(GC_ERR_FORMAT, "%s: claim %s: unknown rule '%s'", claims_path, id, rule);
     if (s != GC_OK) {
         cJSON_Delete(v);

@@ -7,9 +7,12 @@
  *     mean difference > 0 (every_split_positive, default true); the pooled DeLong test on
  *     seed-averaged rewards has difference > 0 and p < alpha (default 0.05); the pooled difference
  *     is positive in at least min_seed_fraction of seeds (default 0.8).
+ *   "rises_with_p" (fig3): the curve {variant, score} of results.partial.curves has a Spearman
+ *     correlation between p and the seed-mean AUROC >= min_spearman (default 0.8), and its AUROC
+ *     at p = 1 exceeds its AUROC at p = 0.1 in at least min_seed_fraction of seeds (default 0.8).
  * Verdict objects are new cJSON trees the caller deletes:
- *   {claim, verdict: PASS|FAIL, reasons[], measured, lo, hi, measured_what, max_split_delta,
- *    max_split, test, p}.
+ *   {claim, verdict: PASS|FAIL, reasons[], measured, measured_what, test, p (NaN when the rule
+ *    has no test), summary (one line for tables), and rule-specific fields}.
  */
 #ifndef GC_VERDICT_H
 #define GC_VERDICT_H

@@ -125,12 +125,9 @@ static int collect_rows(const claims_opts *o, claim_row *rows, int cap, int *fai
         cJSON *v = NULL;
         if (gc_verdict(c, res, claims_file(), &v) == GC_OK) {
             snprintf(w->verdict, sizeof w->verdict, "%s", cJSON_GetStringValue(obj(v, "verdict")));
-            snprintf(w->measured, sizeof w->measured, "%+.3f [%+.3f, %+.3f]; largest split %s %+.3f",
-                     num(v, "measured", NAN), num(v, "lo", NAN), num(v, "hi", NAN),
-                     cJSON_GetStringValue(obj(v, "max_split")) ? cJSON_GetStringValue(obj(v, "max_split")) : "-",
-                     num(v, "max_split_delta", NAN));
+            snprintf(w->measured, sizeof w->measured, "%s", cJSON_GetStringValue(obj(v, "summary")));
             snprintf(w->test, sizeof w->test, "%s", cJSON_GetStringValue(obj(v, "test")));
-            snprintf(w->p, sizeof w->p, "%.3g", num(v, "p", NAN));
+            if (isfinite(num(v, "p", NAN))) snprintf(w->p, sizeof w->p, "%.3g", num(v, "p", NAN));
             *fails += !strcmp(w->verdict, "FAIL");
         }
         cJSON_Delete(v);

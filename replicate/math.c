@@ -1,6 +1,6 @@
 /* The math pipeline (fig2 and the experiments built on it): arith problems -> SFT policy ->
  * sampled (correct, incorrect) preference pairs -> baseline and goal-conditioned reward models per
- * seed -> greedy evaluation solutions per split -> rewards -> AUROC, DeLong, verdict, plot.
+ * seed -> evaluation solutions per split; then the experiment's analysis (math.h).
  *
  * Scale object keys (each section is checked by its schema; unknown keys are errors):
  *   data:   seed, train_questions, eval_questions, splits
@@ -9,6 +9,7 @@
  *   rm:     variants, epochs, batch, lr, lr_min, warmup, clip, weight_decay, lambda, K, pairs,
  *           reduction
  *   eval:   temperature, top_p, samples, max_len
+ *   partial: (analysis "partial" only) see partial.c
  */
 #include <math.h>
 #include <stdio.h>
@@ -25,62 +26,16 @@
 #include "../lib/seqset.h"
 #include "../lib/stats.h"
 #include "claims.h"
-#include "runner.h"
+#include "math.h"
 
-#define STAGE_VERSION 1 /* bump when a stage's code changes its output */
 #define RM_STAGE_VERSION 2 /* 2: length-bucketed batches */
-#define MAX_SPLITS 8
-#define MAX_VARIANTS 4
-
-typedef struct {
-    int64_t seed, train_questions, eval_questions;
-    const cJSON *splits;
-} data_cfg;
-
-typedef struct {
-    const cJSON *model;
-    int64_t steps, batch, warmup, seed;
-    double lr, lr_min, clip;
-} policy_cfg;
-
-typedef struct {
-    int64_t questions, samples, max_pairs, seed;
-    double temperature, top_p;
-    int source; /* 0 policy samples, 1 reference solution vs a corrupted copy */
-} pairs_cfg;
-
-typedef struct {
-    const cJSON *variants;
-    int64_t epochs, batch, warmup, K;
-    double lr, lr_min, clip, weight_decay, lambda;
-    int pairs, reduction;
-} rm_cfg;
-
-typedef struct {
-    double temperature, top_p;
-    int64_t samples, max_len;
-    int source; /* 0 policy solutions, 1 reference and corrupted solutions (smoke tests) */
-} eval_cfg;
-
-typedef struct {
-    data_cfg data;
-    policy_cfg policy;
-    pairs_cfg pairs;
-    rm_cfg rm;
-    eval_cfg eval;
-    gc_model_config model;
-    int splits[MAX_SPLITS], n_splits;
-    char variant_names[MAX_VARIANTS][32];
-    int variant_con[MAX_VARIANTS]; /* 1 = goal-conditioned (lambda > 0) */
-    int n_variants;
-} math_cfg;
 
 #define F(T, k, type, req, lo, hi, ch) {#k, type, offsetof(T, k), req, lo, hi, ch}
 
 static gc_status read_cfg(rp_run *r, math_cfg *c) {
     const gc_config *cf = &r->cfg;
     typedef struct {
-        const cJSON *data, *policy, *pairs, *rm, *eval;
+        const cJSON *data, *policy, *pairs, *rm, *eval, *partial;
     } sections;
     static const gc_cfg_field sec_f[] = {
         F(sections, data, GC_CFG_OBJECT, 1, 0, 0, NULL),
@@ -88,9 +43,14 @@ static gc_status read_cfg(rp_run *r, math_cfg *c) {
         F(sections, pairs, GC_CFG_OBJECT, 1, 0, 0, NULL),
         F(sections, rm, GC_CFG_OBJECT, 1, 0, 0, NULL),
         F(sections, eval, GC_CFG_OBJECT, 1, 0, 0, NULL),
+        F(sections, partial, GC_CFG_OBJECT, 0, 0, 0, NULL),
     };
     sections sec = {0};
-    GC_TRY(gc_config_read(cf, r->scale_cfg, r->scale_path, sec_f, 5, &sec));
+    GC_TRY(gc_config_read(cf, r->scale_cfg, r->scale_path, sec_f, 6, &sec));
+    if ((r->analysis == MATH_PARTIAL) != (sec.partial != NULL))
+        return gc_fail(GC_ERR_CONFIG, "%s: %s: the section 'partial' goes with \"analysis\": "
+                       "\"partial\" and only with it", cf->path, r->scale_path);
+    c->partial = sec.partial;
     char path[128];
 
     static const gc_cfg_field data_f[] = {
@@ -222,11 +182,6 @@ static gc_status read_cfg(rp_run *r, math_cfg *c) {
 
 /* ---- problems ---- */
 
-typedef struct {
-    gc_arith_problem *p;
-    int n;
-} problem_set;
-
 static gc_status make_problems(const math_cfg *c, problem_set *train, problem_set *eval) {
     train->n = (int)c->data.train_questions;
     eval->n = (int)c->data.eval_questions * c->n_splits;
@@ -234,8 +189,7 @@ static gc_status make_problems(const math_cfg *c, problem_set *train, problem_se
                               c->splits, c->n_splits, &train->p, &eval->p);
 }
 
-/* Marks a stage complete with its info document, which it frees. */
-static gc_status close_with(rp_run *r, rp_stage *st, cJSON *info) {
+gc_status math_close_with(rp_run *r, rp_stage *st, cJSON *info) {
     gc_status s = rp_stage_close(r, st, info);
     cJSON_Delete(info);
     return s;
@@ -303,7 +257,7 @@ static gc_status stage_policy(rp_run *r, const math_cfg *c, const problem_set *t
     cJSON *info = cJSON_CreateObject();
     cJSON_AddNumberToObject(info, "final_loss", loss);
     cJSON_AddNumberToObject(info, "wall_s", gc_now() - st->t0);
-    return close_with(r, st, info);
+    return math_close_with(r, st, info);
 }
 
 static gc_status load_policy(const rp_stage *pol, gc_model *m) {
@@ -335,7 +289,7 @@ static gc_status reference_pairs(rp_run *r, const math_cfg *c, const problem_set
     cJSON *info = cJSON_CreateObject();
     cJSON_AddStringToObject(info, "source", "reference");
     cJSON_AddNumberToObject(info, "pairs", n);
-    return close_with(r, st, info);
+    return math_close_with(r, st, info);
 }
 
 /* ---- stage: preference pairs from the policy's samples ---- */
@@ -409,7 +363,7 @@ static gc_status stage_pairs(rp_run *r, const math_cfg *c, const problem_set *tr
     cJSON_AddNumberToObject(info, "generated_tokens", (double)ntok);
     gc_log_info("pairs: sample accuracy %.3f, %d pairs from %d questions",
                 (double)n_correct / (nq * M), n_pairs, mixed);
-    return close_with(r, st, info);
+    return math_close_with(r, st, info);
 }
 
 /* ---- stage: evaluation solutions ---- */
@@ -481,17 +435,10 @@ static gc_status stage_evalgen(rp_run *r, const math_cfg *c, const problem_set *
         cJSON_Delete(info);
         return s;
     }
-    return close_with(r, st, info);
+    return math_close_with(r, st, info);
 }
 
 /* ---- reading JSONL back ---- */
-
-typedef struct {
-    const char *path;   /* the file being read, for messages */
-    int n, cap;
-    char **a, **b, **c; /* pairs: prompt, chosen, rejected; solutions: split, question, response */
-    int *flag;          /* solutions: correct */
-} text_table;
 
 static gc_status table_push(text_table *t, const char *a, const char *b, const char *c, int flag) {
     if (t->n == t->cap) {
@@ -663,139 +610,27 @@ static gc_status stage_rm(rp_run *r, const math_cfg *c, const rp_stage *pol,
     cJSON_AddNumberToObject(info, "steps", steps);
     cJSON_AddNumberToObject(info, "last_epoch_train_accuracy", tail_n ? tail_acc / tail_n : 0);
     cJSON_AddNumberToObject(info, "last_epoch_loss", tail_n ? tail_loss / tail_n : 0);
-    return close_with(r, st, info);
+    return math_close_with(r, st, info);
 }
 
-/* ---- stage: rewards of the evaluation solutions ---- */
+/* ---- helpers for the analyses ---- */
 
-static gc_status stage_score(rp_run *r, const rp_stage *rmst, const text_table *sol, int max_len,
-                             cJSON *key, float *rewards, rp_stage **out) {
-    char name[80];
-    snprintf(name, sizeof name, "score-%s", rmst->name + 3);
-    GC_TRY(rp_stage_open(r, name, key, out));
-    rp_stage *st = *out;
-    char path[RP_PATH];
-    rp_stage_file(st, "rewards.json", path);
-    if (st->cached) {
-        cJSON *j;
-        GC_TRY(gc_json_read(path, &j));
-        const cJSON *arr = cJSON_GetObjectItem(j, "reward");
-        int k = 0;
-        for (const cJSON *e = arr ? arr->child : NULL; e && k < sol->n; e = e->next)
-            rewards[k++] = (float)e->valuedouble;
-        cJSON_Delete(j);
-        if (k != sol->n)
-            return gc_fail(GC_ERR_FORMAT, "%s: %d rewards for %d solutions (delete the cache "
-                           "directory to recompute)", path, k, sol->n);
-        return GC_OK;
-    }
+gc_status math_load_rm(const rp_stage *rmst, gc_rm *rm) {
     char ck[RP_PATH], hd[RP_PATH];
     rp_stage_file(rmst, "rm.ckpt", ck);
     rp_stage_file(rmst, "rm.head", hd);
-    gc_rm rm;
-    GC_TRY(gc_rm_load(&rm, ck, hd));
-    gc_status s = gc_math_score(&rm, (const char *const *)sol->b, (const char *const *)sol->c,
-                                sol->n, max_len, 32, rewards, NULL);
-    gc_rm_free(&rm);
-    if (s != GC_OK) return s;
-    cJSON *j = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(j, "reward");
-    for (int i = 0; i < sol->n; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(rewards[i]));
-    s = gc_json_write(path, j);
-    cJSON_Delete(j);
-    if (s == GC_OK) s = rp_stage_close(r, st, NULL);
-    return s;
+    return gc_rm_load(rm, ck, hd);
 }
 
-/* ---- analysis ---- */
-
-/* Standardised per-seed scores averaged over seeds, per item: the seed ensemble DeLong uses. */
-static void seed_average(float *const *scores, int seeds, const int *idx, int n, double *out) {
-    for (int i = 0; i < n; i++) out[i] = 0;
-    for (int s = 0; s < seeds; s++) {
-        double m = 0, v = 0;
-        for (int i = 0; i < n; i++) m += scores[s][idx[i]] / n;
-        for (int i = 0; i < n; i++) v += (scores[s][idx[i]] - m) * (scores[s][idx[i]] - m) / n;
-        double sd = v > 0 ? sqrt(v) : 1;
-        for (int i = 0; i < n; i++) out[i] += (scores[s][idx[i]] - m) / sd / seeds;
+int math_select(const math_ctx *m, const cJSON *names, int *idx) {
+    int n = 0;
+    for (int i = 0; i < m->sol.n; i++) {
+        int in = !names;
+        for (const cJSON *e = names ? names->child : NULL; e && !in; e = e->next)
+            in = cJSON_IsString(e) && !strcmp(e->valuestring, m->sol.a[i]);
+        if (in) idx[n++] = i;
     }
-}
-
-/* One group of items (a split, or all splits): AUROC per seed and variant, their summaries, the
- * difference, DeLong on seed-averaged scores, and seeds with a positive difference. */
-static cJSON *analyse_group(const char *name, const text_table *sol, const int *idx, int n,
-                            float *const *const *scores, int seeds, const math_cfg *c) {
-    cJSON *g = cJSON_CreateObject();
-    cJSON_AddStringToObject(g, "split", name);
-    cJSON_AddNumberToObject(g, "n", n);
-    int *y = gc_malloc(sizeof(int) * (n ? n : 1)), pos = 0;
-    double *sc = gc_malloc(sizeof(double) * (n ? n : 1)), *sc2 = gc_malloc(sizeof(double) * (n ? n : 1));
-    double auc[MAX_VARIANTS][64], delta[64];
-    for (int i = 0; i < n; i++) y[i] = sol->flag[idx[i]], pos += y[i];
-    cJSON_AddNumberToObject(g, "n_correct", pos);
-    cJSON_AddNumberToObject(g, "policy_accuracy", n ? (double)pos / n : 0);
-    if (pos == 0 || pos == n) {
-        cJSON_AddStringToObject(g, "error", pos ? "every solution is correct: no AUROC"
-                                                : "no solution is correct: no AUROC");
-        free(y), free(sc), free(sc2);
-        return g;
-    }
-    int base = c->variant_con[0] ? 1 : 0, goal = 1 - base;
-    for (int v = 0; v < c->n_variants; v++) {
-        cJSON *vo = cJSON_AddObjectToObject(g, c->variant_names[v]), *arr = cJSON_AddArrayToObject(vo, "auroc");
-        for (int s = 0; s < seeds; s++) {
-            for (int i = 0; i < n; i++) sc[i] = scores[v][s][idx[i]];
-            gc_stats_auroc(sc, y, (size_t)n, &auc[v][s]);
-            cJSON_AddItemToArray(arr, cJSON_CreateNumber(auc[v][s]));
-        }
-        gc_summary sm;
-        gc_stats_summary(auc[v], (size_t)seeds, 0.95, &sm);
-        cJSON_AddNumberToObject(vo, "mean", sm.mean);
-        cJSON_AddNumberToObject(vo, "lo", sm.lo);
-        cJSON_AddNumberToObject(vo, "hi", sm.hi);
-    }
-    int positive = 0;
-    for (int s = 0; s < seeds; s++) delta[s] = auc[goal][s] - auc[base][s], positive += delta[s] > 0;
-    gc_summary sd;
-    gc_stats_summary(delta, (size_t)seeds, 0.95, &sd);
-    cJSON *d = cJSON_AddObjectToObject(g, "delta");
-    cJSON_AddNumberToObject(d, "mean", sd.mean);
-    cJSON_AddNumberToObject(d, "lo", sd.lo);
-    cJSON_AddNumberToObject(d, "hi", sd.hi);
-    cJSON_AddNumberToObject(d, "seeds_positive", positive);
-    cJSON_AddNumberToObject(d, "seeds", seeds);
-    seed_average(scores[goal], seeds, idx, n, sc);
-    seed_average(scores[base], seeds, idx, n, sc2);
-    gc_delong dl;
-    if (gc_stats_delong(sc, sc2, y, (size_t)n, &dl) == GC_OK) {
-        cJSON *o = cJSON_AddObjectToObject(g, "delong");
-        cJSON_AddStringToObject(o, "on", "seed-averaged standardised rewards");
-        cJSON_AddNumberToObject(o, "auroc_goal", dl.auc1);
-        cJSON_AddNumberToObject(o, "auroc_baseline", dl.auc2);
-        cJSON_AddNumberToObject(o, "diff", dl.diff);
-        cJSON_AddNumberToObject(o, "z", dl.z);
-        cJSON_AddNumberToObject(o, "p", dl.p);
-        cJSON_AddNumberToObject(o, "lo", dl.lo);
-        cJSON_AddNumberToObject(o, "hi", dl.hi);
-    }
-    free(y), free(sc), free(sc2);
-    return g;
-}
-
-static gc_status write_plot_data(const char *path, const cJSON *splits, const math_cfg *c) {
-    FILE *f = fopen(path, "w");
-    if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
-    int base = c->variant_con[0] ? 1 : 0, goal = 1 - base;
-    fprintf(f, "# split baseline_mean baseline_lo baseline_hi goal_mean goal_lo goal_hi\n");
-    for (const cJSON *g = splits->child; g; g = g->next) {
-        const cJSON *b = cJSON_GetObjectItem(g, c->variant_names[base]);
-        const cJSON *q = cJSON_GetObjectItem(g, c->variant_names[goal]);
-        if (!b || !q) continue;
-        fprintf(f, "%s %.5f %.5f %.5f %.5f %.5f %.5f\n", cJSON_GetObjectItem(g, "split")->valuestring,
-                cJSON_GetObjectItem(b, "mean")->valuedouble, cJSON_GetObjectItem(b, "lo")->valuedouble,
-                cJSON_GetObjectItem(b, "hi")->valuedouble, cJSON_GetObjectItem(q, "mean")->valuedouble,
-                cJSON_GetObjectItem(q, "lo")->valuedouble, cJSON_GetObjectItem(q, "hi")->valuedouble);
-    }
-    return fclose(f) == 0 ? GC_OK : gc_fail(GC_ERR_IO, "%s: write failed", path);
+    return n;
 }
 
 static void run_plot(const char *experiment, const char *dir) {
@@ -807,127 +642,100 @@ static void run_plot(const char *experiment, const char *dir) {
     if (system(cmd) != 0) gc_log_warn("plot: gnuplot failed or is missing; %s.dat is there", experiment);
 }
 
+gc_status math_finish(math_ctx *m, cJSON *results, math_dat_fn dat,
+                      void (*print)(const cJSON *results, FILE *f)) {
+    rp_run *r = m->r;
+    char dir[RP_PATH], path[RP_PATH + 64];
+    rp_result_dir(r, dir);
+    gc_status s = rp_mkdirs(dir);
+    cJSON *verdict = NULL;
+    if (s == GC_OK) s = claims_verdict_for(r->experiment, results, &verdict);
+    if (s == GC_OK && verdict) cJSON_AddItemToObject(results, "verdict", verdict);
+    snprintf(path, sizeof path, "%s/results.json", dir);
+    if (s == GC_OK) s = gc_json_write(path, results);
+    snprintf(path, sizeof path, "%s/%s.dat", dir, r->experiment);
+    if (s == GC_OK) s = dat(path, results, m);
+    if (s == GC_OK) {
+        run_plot(r->experiment, dir);
+        if (print) print(results, stdout);
+        printf("results: %s/results.json, plot: %s/%s.png\n", dir, dir, r->experiment);
+    }
+    cJSON_Delete(results);
+    return s;
+}
+
+/* ---- the pipeline ---- */
+
 gc_status rp_run_math(rp_run *r) {
-    math_cfg c = {0};
-    GC_TRY(read_cfg(r, &c));
-    problem_set train = {0}, eval = {0};
-    GC_TRY(make_problems(&c, &train, &eval));
-    gc_status s = GC_OK;
-    text_table pairs = {0}, sol = {0};
-    float **scores[MAX_VARIANTS] = {0};
-    cJSON *results = NULL;
-    int seeds = r->seeds;
+    math_ctx *m = gc_calloc(1, sizeof *m);
+    if (!m) return GC_ERR_NOMEM;
+    m->r = r;
+    math_cfg *c = &m->c;
+    gc_status s = read_cfg(r, c);
+    if (s == GC_OK) s = make_problems(c, &m->train, &m->eval);
+    if (s != GC_OK) goto done;
+    m->base = c->variant_con[0] ? 1 : 0, m->goal = 1 - m->base;
 
     /* stage keys: each embeds its configuration and the hashes of its inputs */
     cJSON *kpol = cJSON_CreateObject();
     cJSON_AddNumberToObject(kpol, "version", STAGE_VERSION);
     cJSON_AddItemToObject(kpol, "data", cJSON_Duplicate(cJSON_GetObjectItem(r->scale_cfg, "data"), 1));
     cJSON_AddItemToObject(kpol, "policy", cJSON_Duplicate(cJSON_GetObjectItem(r->scale_cfg, "policy"), 1));
-    rp_stage *pol, *pst, *est;
-    s = stage_policy(r, &c, &train, kpol, &pol);
+    s = stage_policy(r, c, &m->train, kpol, &m->pol);
     cJSON_Delete(kpol);
     if (s != GC_OK) goto done;
 
     cJSON *kpairs = cJSON_CreateObject();
     cJSON_AddNumberToObject(kpairs, "version", STAGE_VERSION);
-    cJSON_AddStringToObject(kpairs, "policy", pol->hash);
+    cJSON_AddStringToObject(kpairs, "policy", m->pol->hash);
     cJSON_AddItemToObject(kpairs, "pairs", cJSON_Duplicate(cJSON_GetObjectItem(r->scale_cfg, "pairs"), 1));
-    cJSON_AddNumberToObject(kpairs, "max_len", (double)c.eval.max_len);
-    s = stage_pairs(r, &c, &train, pol, kpairs, &pst);
+    cJSON_AddNumberToObject(kpairs, "max_len", (double)c->eval.max_len);
+    s = stage_pairs(r, c, &m->train, m->pol, kpairs, &m->pst);
     cJSON_Delete(kpairs);
     if (s != GC_OK) goto done;
 
     cJSON *keval = cJSON_CreateObject();
     cJSON_AddNumberToObject(keval, "version", STAGE_VERSION);
-    cJSON_AddStringToObject(keval, "policy", pol->hash);
+    cJSON_AddStringToObject(keval, "policy", m->pol->hash);
     cJSON_AddItemToObject(keval, "eval", cJSON_Duplicate(cJSON_GetObjectItem(r->scale_cfg, "eval"), 1));
-    s = stage_evalgen(r, &c, &eval, pol, keval, &est);
+    s = stage_evalgen(r, c, &m->eval, m->pol, keval, &m->est);
     cJSON_Delete(keval);
     if (s != GC_OK) goto done;
 
-    char path[RP_PATH];
-    char path2[RP_PATH];
-    rp_stage_file(pst, "pairs.jsonl", path);
-    pairs.path = path;
-    if ((s = gc_jsonl_each(path, read_pair, &pairs)) != GC_OK) goto done;
-    rp_stage_file(est, "solutions.jsonl", path2);
-    sol.path = path2;
-    if ((s = gc_jsonl_each(path2, read_solution, &sol)) != GC_OK) goto done;
+    char path[RP_PATH], path2[RP_PATH];
+    rp_stage_file(m->pst, "pairs.jsonl", path);
+    m->pairs.path = path;
+    if ((s = gc_jsonl_each(path, read_pair, &m->pairs)) != GC_OK) goto done;
+    rp_stage_file(m->est, "solutions.jsonl", path2);
+    m->sol.path = path2;
+    if ((s = gc_jsonl_each(path2, read_solution, &m->sol)) != GC_OK) goto done;
 
-    for (int v = 0; v < c.n_variants && s == GC_OK; v++) {
-        scores[v] = gc_calloc((size_t)seeds, sizeof(float *));
-        for (int seed = 1; seed <= seeds && s == GC_OK; seed++) {
+    for (int v = 0; v < c->n_variants && s == GC_OK; v++)
+        for (int seed = 1; seed <= r->seeds && s == GC_OK; seed++) {
             cJSON *krm = cJSON_CreateObject();
             cJSON_AddNumberToObject(krm, "version", RM_STAGE_VERSION);
-            cJSON_AddStringToObject(krm, "policy", pol->hash);
-            cJSON_AddStringToObject(krm, "pairs", pst->hash);
+            cJSON_AddStringToObject(krm, "policy", m->pol->hash);
+            cJSON_AddStringToObject(krm, "pairs", m->pst->hash);
             cJSON *rmc = cJSON_Duplicate(cJSON_GetObjectItem(r->scale_cfg, "rm"), 1);
             cJSON_DeleteItemFromObjectCaseSensitive(rmc, "variants");
-            if (!c.variant_con[v]) { /* the contrastive settings do not touch the baseline */
+            if (!c->variant_con[v]) { /* the contrastive settings do not touch the baseline */
                 const char *con_keys[] = {"lambda", "K", "pairs", "reduction"};
                 for (int k = 0; k < 4; k++) cJSON_DeleteItemFromObjectCaseSensitive(rmc, con_keys[k]);
             }
             cJSON_AddItemToObject(krm, "rm", rmc);
-            cJSON_AddStringToObject(krm, "variant", c.variant_names[v]);
+            cJSON_AddStringToObject(krm, "variant", c->variant_names[v]);
             cJSON_AddNumberToObject(krm, "seed", seed);
-            cJSON_AddNumberToObject(krm, "max_len", (double)c.eval.max_len);
-            rp_stage *rst, *sst;
-            s = stage_rm(r, &c, pol, &pairs, v, seed, krm, &rst);
+            cJSON_AddNumberToObject(krm, "max_len", (double)c->eval.max_len);
+            s = stage_rm(r, c, m->pol, &m->pairs, v, seed, krm, &m->rm[v][seed - 1]);
             cJSON_Delete(krm);
-            if (s != GC_OK) break;
-            scores[v][seed - 1] = gc_malloc(sizeof(float) * (sol.n ? sol.n : 1));
-            cJSON *ksc = cJSON_CreateObject();
-            cJSON_AddNumberToObject(ksc, "version", STAGE_VERSION);
-            cJSON_AddStringToObject(ksc, "rm", rst->hash);
-            cJSON_AddStringToObject(ksc, "solutions", est->hash);
-            s = stage_score(r, rst, &sol, (int)c.eval.max_len, ksc, scores[v][seed - 1], &sst);
-            cJSON_Delete(ksc);
         }
-    }
     if (s != GC_OK) goto done;
-
-    /* analysis */
-    results = rp_metadata(r);
-    cJSON *acc = cJSON_AddObjectToObject(results, "policy_accuracy");
-    cJSON *splits = cJSON_AddArrayToObject(results, "splits");
-    int *idx = gc_malloc(sizeof(int) * (sol.n ? sol.n : 1)), nall = 0;
-    for (int sp = 0; sp < c.n_splits; sp++) {
-        const char *name = gc_arith_split_name(c.splits[sp]);
-        int n = 0, right = 0;
-        for (int i = 0; i < sol.n; i++)
-            if (!strcmp(sol.a[i], name)) idx[n++] = i, right += sol.flag[i];
-        cJSON_AddNumberToObject(acc, name, n ? (double)right / n : 0);
-        cJSON_AddItemToArray(splits, analyse_group(name, &sol, idx, n, (float *const *const *)scores,
-                                                   seeds, &c));
-    }
-    for (int i = 0; i < sol.n; i++) idx[nall++] = i;
-    cJSON_AddItemToObject(results, "pooled", analyse_group("all", &sol, idx, nall,
-                                                           (float *const *const *)scores, seeds, &c));
-    free(idx);
-    char dir[RP_PATH];
-    rp_result_dir(r, dir);
-    if ((s = rp_mkdirs(dir)) != GC_OK) goto done;
-    cJSON *verdict = NULL;
-    s = claims_verdict_for(r->experiment, results, &verdict);
-    if (s == GC_OK && verdict) cJSON_AddItemToObject(results, "verdict", verdict);
-    snprintf(path, sizeof path, "%s/results.json", dir);
-    if (s == GC_OK) s = gc_json_write(path, results);
-    snprintf(path, sizeof path, "%s/%s.dat", dir, r->experiment);
-    if (s == GC_OK) s = write_plot_data(path, splits, &c);
-    if (s == GC_OK) {
-        run_plot(r->experiment, dir);
-        claims_print_math(results, stdout);
-        printf("results: %s/results.json, plot: %s/%s.png\n", dir, dir, r->experiment);
-    }
+    s = r->analysis == MATH_PARTIAL ? math_analyse_partial(m) : math_analyse_auroc(m);
 done:
     rp_print_times(r);
-    for (int v = 0; v < MAX_VARIANTS; v++) {
-        for (int k = 0; scores[v] && k < seeds; k++) free(scores[v][k]);
-        free(scores[v]);
-    }
-    cJSON_Delete(results);
-    table_free(&pairs);
-    table_free(&sol);
-    free(train.p), free(eval.p);
+    table_free(&m->pairs);
+    table_free(&m->sol);
+    free(m->train.p), free(m->eval.p);
+    free(m);
     return s;
 }

@@ -19,14 +19,6 @@ static const char RUN_HELP[] =
     "  --device D   cpu (the CUDA backend is not built yet)\n"
     "  --force      ignore cached stages\n";
 
-typedef struct {
-    const char *experiment;
-    const cJSON *scales;
-    int64_t seeds;
-    const cJSON *stages;
-    const char *description;
-} top_fields;
-
 static gc_status open_experiment(rp_run *r) {
     GC_TRY(gc_config_load(&r->cfg, r->opt.file));
     const cJSON *root = r->cfg.root;
@@ -34,6 +26,7 @@ static gc_status open_experiment(rp_run *r) {
         char experiment[GC_CFG_STRLEN], description[GC_CFG_STRLEN], claim[GC_CFG_STRLEN];
         int64_t seeds;
         const cJSON *scales;
+        int analysis;
     } top;
     static const gc_cfg_field fields[] = {
         {"experiment", GC_CFG_STRING, offsetof(top, experiment), 1, 0, 0, NULL},
@@ -41,6 +34,7 @@ static gc_status open_experiment(rp_run *r) {
         {"claim", GC_CFG_STRING, offsetof(top, claim), 0, 0, 0, NULL},
         {"seeds", GC_CFG_INT, offsetof(top, seeds), 1, 1, 64, NULL},
         {"scales", GC_CFG_OBJECT, offsetof(top, scales), 1, 0, 0, NULL},
+        {"analysis", GC_CFG_ENUM, offsetof(top, analysis), 0, 0, 0, "auroc|partial"},
         {"pipeline", GC_CFG_ENUM, 0, 0, 0, 0, "math"}, /* checked below; stored nowhere */
     };
     top t = {.seeds = 3};
@@ -48,7 +42,7 @@ static gc_status open_experiment(rp_run *r) {
     cJSON *copy = cJSON_Duplicate(root, 1);
     const cJSON *pipe = cJSON_GetObjectItemCaseSensitive(root, "pipeline");
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "pipeline");
-    gc_status s = gc_config_read(&r->cfg, copy, "", fields, 5, &t);
+    gc_status s = gc_config_read(&r->cfg, copy, "", fields, 6, &t);
     cJSON_Delete(copy);
     GC_TRY(s);
     t.scales = cJSON_GetObjectItemCaseSensitive(root, "scales"); /* the copy's pointer is gone */
@@ -61,6 +55,7 @@ static gc_status open_experiment(rp_run *r) {
             return gc_fail(GC_ERR_CONFIG, "%s:%d: key 'experiment': use lower-case letters, digits,"
                            " '-' and '_'", r->cfg.path, gc_config_line(&r->cfg, "experiment"));
     r->seeds = r->opt.seeds ? r->opt.seeds : (int)t.seeds;
+    r->analysis = t.analysis;
     for (const cJSON *sc = t.scales->child; sc; sc = sc->next)
         if (strcmp(sc->string, "smoke") && strcmp(sc->string, "mini") && strcmp(sc->string, "full")) {
             char path[128];

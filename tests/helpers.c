@@ -1,5 +1,7 @@
 #include "helpers.h"
 
+#include <criterion/criterion.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,7 @@
 #include <unistd.h>
 
 #include "../lib/base.h"
+#include "../lib/jsonio.h"
 #include "../lib/rng.h"
 
 const char *th_data_dir(void) {
@@ -87,3 +90,44 @@ void th_init_weights(gc_model *m, uint64_t seed) {
             x[i] = m->tensors[t].decay ? 0.3f * gc_rng_normal(&r) : 1.0f + 0.2f * gc_rng_normal(&r);
     }
 }
+
+/* runs `replicate run FILE --scale smoke --root ROOT extra`; returns the exit code */
+int th_run_smoke(const char *file, const char *root, const char *extra, char **out, char **err) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s run %s --scale smoke --root %s %s", th_replicate_bin(), file,
+             root, extra ? extra : "");
+    return th_run(cmd, out, NULL, err);
+}
+
+/* number of stages reported as run (not cached) in a run's stderr table */
+int th_count_rerun(const char *err, const char *prefix) {
+    int n = 0;
+    for (const char *p = err; (p = strstr(p, "\n")); p++) {
+        char name[64], hash[32], cached[8];
+        if (sscanf(p + 1, "%63s %31s %7s", name, hash, cached) == 3 && strlen(hash) == 16 &&
+            !strcmp(cached, "no") && !strncmp(name, prefix, strlen(prefix)))
+            n++;
+    }
+    return n;
+}
+
+
+void th_expect_bad_experiment_in(const char *experiment, const char *from, const char *to,
+                                 const char *frag1, const char *frag2) {
+    char *text;
+    cr_assert_eq(gc_read_file(experiment, &text, NULL), GC_OK);
+    char *at = strstr(text, from);
+    cr_assert_not_null(at, "fixture text '%s' not found", from);
+    size_t n = strlen(text) - strlen(from) + strlen(to) + 1;
+    char *bad = malloc(n);
+    snprintf(bad, n, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    char *file = th_tmp_path("bad.json"), *root = th_tmp_path("badroot");
+    cr_assert_eq(th_write_file(file, bad, strlen(bad)), 0);
+    char *err = NULL;
+    int rc = th_run_smoke(file, root, NULL, NULL, &err);
+    cr_expect_eq(rc, 1, "'%s' -> '%s' was accepted (rc %d)", from, to, rc);
+    cr_expect(err && strstr(err, frag1), "expected '%s' in: %s", frag1, err);
+    cr_expect(err && strstr(err, frag2), "expected '%s' in: %s", frag2, err);
+    free(err), free(text), free(bad), remove(file), free(file), free(root);
+}
+

@@ -17,6 +17,16 @@ const char *th_replicate_bin(void);
 /* Runs a shell command; captures stdout and stderr (caller frees); returns the exit status. */
 int th_run(const char *cmd, char **out, size_t *out_len, char **err);
 
+/* Runs `replicate run FILE --scale smoke --root ROOT extra`; returns the exit code. */
+int th_run_smoke(const char *file, const char *root, const char *extra, char **out, char **err);
+/* Number of stages a run's stderr time table reports as run (not cached) whose name starts with
+ * prefix. */
+int th_count_rerun(const char *err, const char *prefix);
+/* Writes `experiment` with one substitution applied, runs it at smoke scale and expects exit 1
+ * with both fragments in the error (Criterion assertions). */
+void th_expect_bad_experiment_in(const char *experiment, const char *from, const char *to,
+                                 const char *frag1, const char *frag2);
+
 /* A unique temp path under /tmp (caller frees). */
 char *th_tmp_path(const char *tag);
 /* Writes bytes to path; returns 0 on success. */

@@ -163,8 +163,9 @@ Test(optim, cosine_schedule_and_clipping) {
     cr_expect_eq(h[0], 0.3f, "a norm under the limit is left alone");
 }
 
-Test(ops, attention_gemm_path_matches_loop_reference) {
-    enum { B = 2, T = 11, NH = 4, NKV = 2, HS = 8 };
+/* The tiled GEMM path equals the loop reference, for full and for padded batches (len). */
+static void check_attention(const int *len) {
+    enum { B = 2, T = 150, NH = 4, NKV = 2, HS = 8 }; /* T spans three row tiles, one partial */
     int D = NH * HS, LD = D + 2 * NKV * HS;
     float *qkv = malloc(sizeof(float) * B * T * LD), *dout = malloc(sizeof(float) * B * T * D);
     float *o1 = malloc(sizeof(float) * B * T * D), *o2 = malloc(sizeof(float) * B * T * D);
@@ -174,14 +175,72 @@ Test(ops, attention_gemm_path_matches_loop_reference) {
     gc_rng_init(&r, 12, 1);
     for (int i = 0; i < B * T * LD; i++) qkv[i] = gc_rng_normal(&r);
     for (int i = 0; i < B * T * D; i++) dout[i] = gc_rng_normal(&r);
-    gc_ops_attention(o1, a1, qkv, B, T, NH, NKV, HS);
-    gc_ops_attention_ref(o2, a2, qkv, B, T, NH, NKV, HS);
+    for (int b = 0; len && b < B; b++) /* the gradient arriving at padding rows is zero */
+        memset(dout + ((size_t)b * T + len[b]) * D, 0, sizeof(float) * (T - len[b]) * D);
+    gc_ops_attention(o1, a1, qkv, B, T, NH, NKV, HS, len);
+    gc_ops_attention_ref(o2, a2, qkv, B, T, NH, NKV, HS, len);
     for (int i = 0; i < B * T * D; i++) cr_assert_lt(fabsf(o1[i] - o2[i]), 1e-5, "out %d", i);
-    for (int i = 0; i < B * NH * T * T; i++) cr_assert_lt(fabsf(a1[i] - a2[i]), 1e-6, "att %d", i);
-    gc_ops_attention_backward(d1, dout, a1, qkv, B, T, NH, NKV, HS);
-    gc_ops_attention_backward_ref(d2, dout, a2, qkv, B, T, NH, NKV, HS);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++)
+            for (int t = 0; t < (len ? len[b] : T); t++)
+                for (int j = 0; j <= t; j++) {
+                    size_t i = (((size_t)b * NH + h) * T + t) * T + j;
+                    cr_assert_lt(fabsf(a1[i] - a2[i]), 1e-6, "att %zu", i);
+                }
+    gc_ops_attention_backward(d1, dout, a1, qkv, B, T, NH, NKV, HS, len);
+    gc_ops_attention_backward_ref(d2, dout, a2, qkv, B, T, NH, NKV, HS, len);
     for (int i = 0; i < B * T * LD; i++) cr_assert_lt(fabsf(d1[i] - d2[i]), 1e-5, "dqkv %d", i);
+    for (int b = 0; len && b < B; b++)
+        for (size_t i = ((size_t)b * T + len[b]) * LD; i < (size_t)(b + 1) * T * LD; i++) {
+            cr_assert_eq(d1[i], 0.0f, "padding gradient %zu", i);
+            cr_assert_eq(o1[i / LD * D + i % LD % D], 0.0f, "padding output %zu", i);
+        }
     free(qkv), free(dout), free(o1), free(o2), free(a1), free(a2), free(d1), free(d2);
+}
+
+Test(ops, attention_gemm_path_matches_loop_reference) {
+    check_attention(NULL);
+    int len[2] = {77, 150};
+    check_attention(len);
+}
+
+/* A padded batch run with its lengths gives the real positions the hidden states, loss and
+ * parameter gradients the same batch gets without them (padding targets are -1 either way). */
+Test(model, padded_batch_with_lengths_matches_full_attention) {
+    gc_model_config c = th_tiny_config(0);
+    c.seq_len = 16;
+    enum { B = 3, T = 16 };
+    int len[B] = {16, 9, 1};
+    int32_t tok[B * T], tgt[B * T];
+    gc_rng r;
+    gc_rng_init(&r, 5, 5);
+    for (int i = 0; i < B * T; i++) {
+        tok[i] = (int32_t)gc_rng_below(&r, (uint32_t)c.vocab_size);
+        tgt[i] = i % T < len[i / T] ? (int32_t)gc_rng_below(&r, (uint32_t)c.vocab_size) : -1;
+    }
+    gc_model m[2];
+    float loss[2], *grads[2];
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(gc_model_init(&m[k], &c), GC_OK);
+        th_init_weights(&m[k], 4);
+        cr_assert_eq(gc_model_forward_len(&m[k], tok, B, T, k ? len : NULL, 1), GC_OK);
+        cr_assert_eq(gc_model_ce_loss(&m[k], tgt, 1.0f, &loss[k]), GC_OK);
+        gc_model_zero_grad(&m[k]);
+        cr_assert_eq(gc_model_backward(&m[k], NULL), GC_OK);
+        grads[k] = m[k].grads;
+    }
+    cr_assert_float_eq(loss[0], loss[1], 1e-5);
+    for (int b = 0; b < B; b++)
+        for (size_t i = (size_t)b * T * c.dim; i < ((size_t)b * T + len[b]) * c.dim; i++)
+            cr_assert_lt(fabsf(m[0].acts.hf[i] - m[1].acts.hf[i]), 1e-5, "hidden %zu", i);
+    for (size_t i = 0; i < m[0].n_params; i++)
+        cr_assert_lt(fabsf(grads[0][i] - grads[1][i]), 1e-5f * (1 + fabsf(grads[0][i])), "grad %zu",
+                     i);
+    tgt[T + 12] = 3; /* a target at a padding position is refused */
+    cr_assert_neq(gc_model_ce_loss(&m[1], tgt, 1.0f, &loss[1]), GC_OK);
+    int bad[B] = {16, 0, 1};
+    cr_assert_neq(gc_model_forward_len(&m[1], tok, B, T, bad, 0), GC_OK);
+    gc_model_free(&m[0]), gc_model_free(&m[1]);
 }
 
 #include "../lib/generate.h"

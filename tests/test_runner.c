@@ -13,33 +13,13 @@
 #include "../lib/verdict.h"
 #include "helpers.h"
 
-/* runs `replicate run FILE --scale smoke --root ROOT extra`; returns the exit code */
-static int run_smoke(const char *file, const char *root, const char *extra, char **out, char **err) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s run %s --scale smoke --root %s %s", th_replicate_bin(), file,
-             root, extra ? extra : "");
-    return th_run(cmd, out, NULL, err);
-}
-
-/* number of stages reported as run (not cached) in a run's stderr table */
-static int count_rerun(const char *err, const char *prefix) {
-    int n = 0;
-    for (const char *p = err; (p = strstr(p, "\n")); p++) {
-        char name[64], hash[32], cached[8];
-        if (sscanf(p + 1, "%63s %31s %7s", name, hash, cached) == 3 && strlen(hash) == 16 &&
-            !strcmp(cached, "no") && !strncmp(name, prefix, strlen(prefix)))
-            n++;
-    }
-    return n;
-}
-
 Test(runner, fig2_smoke_end_to_end_cache_and_resume, .timeout = 120) {
     char *root = th_tmp_path("runs");
     char *out = NULL, *err = NULL;
-    int rc = run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
+    int rc = th_run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
     cr_assert_eq(rc, 0, "smoke run failed: %s", err);
     cr_expect(strstr(out, "verdict:") != NULL, "no verdict printed:\n%s", out);
-    cr_expect_eq(count_rerun(err, ""), 3 + 2 * 2 * 2, "first run should execute every stage:\n%s", err);
+    cr_expect_eq(th_count_rerun(err, ""), 3 + 2 * 2 * 2, "first run should execute every stage:\n%s", err);
     char path[1024];
     snprintf(path, sizeof path, "%s/fig2/smoke/results.json", root);
     cJSON *res;
@@ -61,26 +41,26 @@ Test(runner, fig2_smoke_end_to_end_cache_and_resume, .timeout = 120) {
     free(out), free(err);
 
     /* second run: everything cached */
-    rc = run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
+    rc = th_run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
     cr_assert_eq(rc, 0);
-    cr_expect_eq(count_rerun(err, ""), 0, "a repeated run recomputed stages:\n%s", err);
+    cr_expect_eq(th_count_rerun(err, ""), 0, "a repeated run recomputed stages:\n%s", err);
     free(out), free(err);
 
     /* a killed run: a stage directory without its DONE marker is redone, alone */
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "rm %s/cache/rm-goal-seed2-*/DONE", root);
     cr_assert_eq(system(cmd), 0);
-    rc = run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
+    rc = th_run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
     cr_assert_eq(rc, 0);
-    cr_expect_eq(count_rerun(err, ""), 1, "resume should redo exactly the unfinished stage:\n%s", err);
-    cr_expect_eq(count_rerun(err, "rm-goal-seed2"), 1);
+    cr_expect_eq(th_count_rerun(err, ""), 1, "resume should redo exactly the unfinished stage:\n%s", err);
+    cr_expect_eq(th_count_rerun(err, "rm-goal-seed2"), 1);
     free(out), free(err);
 
     /* a damaged cached file is an error naming the file and line, not a crash */
     snprintf(cmd, sizeof cmd, "cp %s/cache/pairs-*/pairs.jsonl %s/pairs.bak && "
              "sed -i '2s/\"chosen\"/\"chosn\"/' %s/cache/pairs-*/pairs.jsonl", root, root, root);
     cr_assert_eq(system(cmd), 0);
-    rc = run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
+    rc = th_run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
     cr_expect_eq(rc, 1, "a damaged pairs.jsonl was accepted");
     cr_expect(err && strstr(err, "pairs.jsonl:2:"), "names file and line: %s", err);
     free(out), free(err);
@@ -88,7 +68,7 @@ Test(runner, fig2_smoke_end_to_end_cache_and_resume, .timeout = 120) {
              "echo '{\"reward\": [1, 2]}' > $(ls %s/cache/score-goal-seed1-*/rewards.json)",
              root, root, root);
     cr_assert_eq(system(cmd), 0);
-    rc = run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
+    rc = th_run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
     cr_expect_eq(rc, 1, "a truncated rewards.json was accepted");
     cr_expect(err && strstr(err, "rewards.json") && strstr(err, "2 rewards"), "%s", err);
     free(out), free(err);
@@ -103,35 +83,20 @@ Test(runner, fig2_smoke_end_to_end_cache_and_resume, .timeout = 120) {
     memcpy(at, "\"lambda\": 0.7", 13);
     char *file = th_tmp_path("fig2.json");
     cr_assert_eq(th_write_file(file, text, strlen(text)), 0);
-    rc = run_smoke(file, root, "--seeds 2", &out, &err);
+    rc = th_run_smoke(file, root, "--seeds 2", &out, &err);
     cr_assert_eq(rc, 0, "%s", err);
-    cr_expect_eq(count_rerun(err, ""), 4, "lambda should rerun 2 RMs + 2 scorings:\n%s", err);
-    cr_expect_eq(count_rerun(err, "rm-goal"), 2);
-    cr_expect_eq(count_rerun(err, "rm-baseline"), 0, "the baseline does not depend on lambda");
+    cr_expect_eq(th_count_rerun(err, ""), 4, "lambda should rerun 2 RMs + 2 scorings:\n%s", err);
+    cr_expect_eq(th_count_rerun(err, "rm-goal"), 2);
+    cr_expect_eq(th_count_rerun(err, "rm-baseline"), 0, "the baseline does not depend on lambda");
     free(out), free(err), free(text), remove(file), free(file);
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     cr_expect_eq(system(cmd), 0);
     free(root);
 }
 
-/* writes the smoke experiment with one substitution applied and expects a config error */
 static void expect_bad_experiment(const char *from, const char *to, const char *frag1,
                                   const char *frag2) {
-    char *text;
-    cr_assert_eq(gc_read_file("experiments/fig2.json", &text, NULL), GC_OK);
-    char *at = strstr(text, from);
-    cr_assert_not_null(at, "fixture text '%s' not found", from);
-    size_t n = strlen(text) - strlen(from) + strlen(to) + 1;
-    char *bad = malloc(n);
-    snprintf(bad, n, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
-    char *file = th_tmp_path("bad.json"), *root = th_tmp_path("badroot");
-    cr_assert_eq(th_write_file(file, bad, strlen(bad)), 0);
-    char *err = NULL;
-    int rc = run_smoke(file, root, NULL, NULL, &err);
-    cr_expect_eq(rc, 1, "'%s' -> '%s' was accepted (rc %d)", from, to, rc);
-    cr_expect(err && strstr(err, frag1), "expected '%s' in: %s", frag1, err);
-    cr_expect(err && strstr(err, frag2), "expected '%s' in: %s", frag2, err);
-    free(err), free(text), free(bad), remove(file), free(file), free(root);
+    th_expect_bad_experiment_in("experiments/fig2.json", from, to, frag1, frag2);
 }
 
 Test(runner, bad_experiment_files) {

@@ -1,0 +1,204 @@
+/* auroc: the fig2 analysis. Each reward model scores every evaluation solution (one score-*
+ * stage per model); per split and pooled: AUROC per seed and variant with 95% CIs over seeds,
+ * the goal - baseline difference, seeds with a positive difference, and DeLong's test on the
+ * seed-averaged standardised rewards. Plot: plots/fig2.gp.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/jsonio.h"
+#include "../lib/mathpipe.h"
+#include "../lib/stats.h"
+#include "claims.h"
+#include "math.h"
+
+/* ---- stage: rewards of the evaluation solutions ---- */
+
+static gc_status stage_score(rp_run *r, const rp_stage *rmst, const text_table *sol, int max_len,
+                             cJSON *key, float *rewards, rp_stage **out) {
+    char name[80];
+    snprintf(name, sizeof name, "score-%s", rmst->name + 3);
+    GC_TRY(rp_stage_open(r, name, key, out));
+    rp_stage *st = *out;
+    char path[RP_PATH];
+    rp_stage_file(st, "rewards.json", path);
+    if (st->cached) {
+        cJSON *j;
+        GC_TRY(gc_json_read(path, &j));
+        const cJSON *arr = cJSON_GetObjectItem(j, "reward");
+        int k = 0;
+        for (const cJSON *e = arr ? arr->child : NULL; e && k < sol->n; e = e->next)
+            rewards[k++] = (float)e->valuedouble;
+        cJSON_Delete(j);
+        if (k != sol->n)
+            return gc_fail(GC_ERR_FORMAT, "%s: %d rewards for %d solutions (delete the cache "
+                           "directory to recompute)", path, k, sol->n);
+        return GC_OK;
+    }
+    gc_rm rm;
+    GC_TRY(math_load_rm(rmst, &rm));
+    gc_status s = gc_math_score(&rm, (const char *const *)sol->b, (const char *const *)sol->c,
+                                sol->n, max_len, 32, rewards, NULL);
+    gc_rm_free(&rm);
+    if (s != GC_OK) return s;
+    cJSON *j = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(j, "reward");
+    for (int i = 0; i < sol->n; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(rewards[i]));
+    s = gc_json_write(path, j);
+    cJSON_Delete(j);
+    if (s == GC_OK) s = rp_stage_close(r, st, NULL);
+    return s;
+}
+
+/* ---- analysis ---- */
+
+/* Standardised per-seed scores averaged over seeds, per item: the seed ensemble DeLong uses. */
+static void seed_average(float *const *scores, int seeds, const int *idx, int n, double *out) {
+    for (int i = 0; i < n; i++) out[i] = 0;
+    for (int s = 0; s < seeds; s++) {
+        double m = 0, v = 0;
+        for (int i = 0; i < n; i++) m += scores[s][idx[i]] / n;
+        for (int i = 0; i < n; i++) v += (scores[s][idx[i]] - m) * (scores[s][idx[i]] - m) / n;
+        double sd = v > 0 ? sqrt(v) : 1;
+        for (int i = 0; i < n; i++) out[i] += (scores[s][idx[i]] - m) / sd / seeds;
+    }
+}
+
+/* One group of items (a split, or all splits): AUROC per seed and variant, their summaries, the
+ * difference, DeLong on seed-averaged scores, and seeds with a positive difference. */
+static cJSON *analyse_group(const char *name, const text_table *sol, const int *idx, int n,
+                            float *const *const *scores, int seeds, const math_ctx *m) {
+    const math_cfg *c = &m->c;
+    cJSON *g = cJSON_CreateObject();
+    cJSON_AddStringToObject(g, "split", name);
+    cJSON_AddNumberToObject(g, "n", n);
+    int *y = gc_malloc(sizeof(int) * (n ? n : 1)), pos = 0;
+    double *sc = gc_malloc(sizeof(double) * (n ? n : 1)), *sc2 = gc_malloc(sizeof(double) * (n ? n : 1));
+    double auc[MAX_VARIANTS][64], delta[64];
+    for (int i = 0; i < n; i++) y[i] = sol->flag[idx[i]], pos += y[i];
+    cJSON_AddNumberToObject(g, "n_correct", pos);
+    cJSON_AddNumberToObject(g, "policy_accuracy", n ? (double)pos / n : 0);
+    if (pos == 0 || pos == n) {
+        cJSON_AddStringToObject(g, "error", pos ? "every solution is correct: no AUROC"
+                                                : "no solution is correct: no AUROC");
+        free(y), free(sc), free(sc2);
+        return g;
+    }
+    int base = m->base, goal = m->goal;
+    for (int v = 0; v < c->n_variants; v++) {
+        cJSON *vo = cJSON_AddObjectToObject(g, c->variant_names[v]), *arr = cJSON_AddArrayToObject(vo, "auroc");
+        for (int s = 0; s < seeds; s++) {
+            for (int i = 0; i < n; i++) sc[i] = scores[v][s][idx[i]];
+            gc_stats_auroc(sc, y, (size_t)n, &auc[v][s]);
+            cJSON_AddItemToArray(arr, cJSON_CreateNumber(auc[v][s]));
+        }
+        gc_summary sm;
+        gc_stats_summary(auc[v], (size_t)seeds, 0.95, &sm);
+        cJSON_AddNumberToObject(vo, "mean", sm.mean);
+        cJSON_AddNumberToObject(vo, "lo", sm.lo);
+        cJSON_AddNumberToObject(vo, "hi", sm.hi);
+    }
+    int positive = 0;
+    for (int s = 0; s < seeds; s++) delta[s] = auc[goal][s] - auc[base][s], positive += delta[s] > 0;
+    gc_summary sd;
+    gc_stats_summary(delta, (size_t)seeds, 0.95, &sd);
+    cJSON *d = cJSON_AddObjectToObject(g, "delta");
+    cJSON_AddNumberToObject(d, "mean", sd.mean);
+    cJSON_AddNumberToObject(d, "lo", sd.lo);
+    cJSON_AddNumberToObject(d, "hi", sd.hi);
+    cJSON_AddNumberToObject(d, "seeds_positive", positive);
+    cJSON_AddNumberToObject(d, "seeds", seeds);
+    seed_average(scores[goal], seeds, idx, n, sc);
+    seed_average(scores[base], seeds, idx, n, sc2);
+    gc_delong dl;
+    if (gc_stats_delong(sc, sc2, y, (size_t)n, &dl) == GC_OK) {
+        cJSON *o = cJSON_AddObjectToObject(g, "delong");
+        cJSON_AddStringToObject(o, "on", "seed-averaged standardised rewards");
+        cJSON_AddNumberToObject(o, "auroc_goal", dl.auc1);
+        cJSON_AddNumberToObject(o, "auroc_baseline", dl.auc2);
+        cJSON_AddNumberToObject(o, "diff", dl.diff);
+        cJSON_AddNumberToObject(o, "z", dl.z);
+        cJSON_AddNumberToObject(o, "p", dl.p);
+        cJSON_AddNumberToObject(o, "lo", dl.lo);
+        cJSON_AddNumberToObject(o, "hi", dl.hi);
+    }
+    free(y), free(sc), free(sc2);
+    return g;
+}
+
+static gc_status write_plot_data(const char *path, const cJSON *results, const math_ctx *m) {
+    const math_cfg *c = &m->c;
+    const cJSON *splits = cJSON_GetObjectItem(results, "splits");
+    FILE *f = fopen(path, "w");
+    if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
+    int base = m->base, goal = m->goal;
+    fprintf(f, "# split baseline_mean baseline_lo baseline_hi goal_mean goal_lo goal_hi\n");
+    for (const cJSON *g = splits->child; g; g = g->next) {
+        const cJSON *b = cJSON_GetObjectItem(g, c->variant_names[base]);
+        const cJSON *q = cJSON_GetObjectItem(g, c->variant_names[goal]);
+        if (!b || !q) continue;
+        fprintf(f, "%s %.5f %.5f %.5f %.5f %.5f %.5f\n", cJSON_GetObjectItem(g, "split")->valuestring,
+                cJSON_GetObjectItem(b, "mean")->valuedouble, cJSON_GetObjectItem(b, "lo")->valuedouble,
+                cJSON_GetObjectItem(b, "hi")->valuedouble, cJSON_GetObjectItem(q, "mean")->valuedouble,
+                cJSON_GetObjectItem(q, "lo")->valuedouble, cJSON_GetObjectItem(q, "hi")->valuedouble);
+    }
+    return fclose(f) == 0 ? GC_OK : gc_fail(GC_ERR_IO, "%s: write failed", path);
+}
+
+
+
+gc_status math_analyse_auroc(math_ctx *m) {
+    rp_run *r = m->r;
+    const math_cfg *c = &m->c;
+    const text_table *sol = &m->sol;
+    int seeds = r->seeds;
+    float **scores[MAX_VARIANTS] = {0};
+    gc_status s = GC_OK;
+    for (int v = 0; v < c->n_variants && s == GC_OK; v++) {
+        scores[v] = gc_calloc((size_t)seeds, sizeof(float *));
+        if (!scores[v]) s = GC_ERR_NOMEM;
+        for (int seed = 1; seed <= seeds && s == GC_OK; seed++) {
+            scores[v][seed - 1] = gc_malloc(sizeof(float) * (sol->n ? sol->n : 1));
+            if (!scores[v][seed - 1]) {
+                s = GC_ERR_NOMEM;
+                break;
+            }
+            const rp_stage *rst = m->rm[v][seed - 1];
+            cJSON *ksc = cJSON_CreateObject();
+            cJSON_AddNumberToObject(ksc, "version", STAGE_VERSION);
+            cJSON_AddStringToObject(ksc, "rm", rst->hash);
+            cJSON_AddStringToObject(ksc, "solutions", m->est->hash);
+            rp_stage *sst;
+            s = stage_score(r, rst, sol, (int)c->eval.max_len, ksc, scores[v][seed - 1], &sst);
+            cJSON_Delete(ksc);
+        }
+    }
+    int *idx = s == GC_OK ? gc_malloc(sizeof(int) * (sol->n ? sol->n : 1)) : NULL;
+    if (s == GC_OK && !idx) s = GC_ERR_NOMEM;
+    if (s == GC_OK) {
+        cJSON *results = rp_metadata(r);
+        cJSON *acc = cJSON_AddObjectToObject(results, "policy_accuracy");
+        cJSON *splits = cJSON_AddArrayToObject(results, "splits");
+        for (int sp = 0; sp < c->n_splits; sp++) {
+            const char *name = gc_arith_split_name(c->splits[sp]);
+            int n = 0, right = 0;
+            for (int i = 0; i < sol->n; i++)
+                if (!strcmp(sol->a[i], name)) idx[n++] = i, right += sol->flag[i];
+            cJSON_AddNumberToObject(acc, name, n ? (double)right / n : 0);
+            cJSON_AddItemToArray(splits, analyse_group(name, sol, idx, n,
+                                                       (float *const *const *)scores, seeds, m));
+        }
+        int nall = math_select(m, NULL, idx);
+        cJSON_AddItemToObject(results, "pooled",
+                              analyse_group("all", sol, idx, nall, (float *const *const *)scores,
+                                            seeds, m));
+        s = math_finish(m, results, write_plot_data, claims_print_math);
+    }
+    free(idx);
+    for (int v = 0; v < MAX_VARIANTS; v++) {
+        for (int k = 0; scores[v] && k < seeds; k++) free(scores[v][k]);
+        free(scores[v]);
+    }
+    return s;
+}

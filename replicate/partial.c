@@ -1,0 +1,319 @@
+/* partial: the fig3 analysis, AUROC on partial generations (PAPER.md section 3).
+ *
+ * Each evaluation solution of the chosen splits is cut after a fraction p of its response
+ * tokens, p = 0, 1/(points-1), ..., 1. The response counts its EOS, so p = 1 reads the final
+ * reward of fig2; a prefix holds k = max(1, round(p * n_response)) tokens and is scored at its
+ * last token, (a) by the reward head and (b) by the Q-value cos(h, g) with the reward model's
+ * goal state g (goal.json of its rm stage). One forward pass per solution gives every prefix:
+ * causal attention makes the hidden state at a position independent of what follows.
+ *
+ * Stage partial-<variant>-seed<k> stores the (item, p) scores; the analysis reports per variant,
+ * score and p: the AUROC per seed, its mean with a t-based 95% CI over seeds, and a percentile
+ * bootstrap 95% CI over questions of the AUROC of the seed-averaged standardised scores. The trend
+ * of each curve: the Spearman correlation between p and the seed-mean AUROC, and the seeds whose
+ * AUROC at p = 1 exceeds their AUROC at p = 0.1.
+ *
+ * Scale section "partial": splits (array of split names; default all), points (>= 3, default
+ * 11), bootstrap (resamples, default 1000).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_statistics_double.h>
+
+#include "../lib/config.h"
+#include "../lib/jsonio.h"
+#include "../lib/mathpipe.h"
+#include "../lib/stats.h"
+#include "math.h"
+
+#define PARTIAL_STAGE_VERSION 1
+enum { SC_REWARD, SC_Q, N_SCORES };
+static const char *const SCORE_NAMES[N_SCORES] = {"reward", "q"};
+
+typedef struct {
+    int64_t points, bootstrap;
+    const cJSON *splits;
+} partial_cfg;
+
+static gc_status read_partial(const math_ctx *m, partial_cfg *pc) {
+    const rp_run *r = m->r;
+    static const gc_cfg_field f[] = {
+        {"points", GC_CFG_INT, offsetof(partial_cfg, points), 0, 3, 101, NULL},
+        {"bootstrap", GC_CFG_INT, offsetof(partial_cfg, bootstrap), 0, 100, 100000, NULL},
+    };
+    char path[128];
+    snprintf(path, sizeof path, "%s.partial", r->scale_path);
+    *pc = (partial_cfg){.points = 11, .bootstrap = 1000};
+    cJSON *copy = cJSON_Duplicate(m->c.partial, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "splits");
+    gc_status s = gc_config_read(&r->cfg, copy, path, f, 2, pc);
+    cJSON_Delete(copy);
+    GC_TRY(s);
+    pc->splits = cJSON_GetObjectItemCaseSensitive(m->c.partial, "splits");
+    if (!pc->splits) return GC_OK;
+    snprintf(path, sizeof path, "%s.partial.splits", r->scale_path);
+    int ok = cJSON_IsArray(pc->splits) && cJSON_GetArraySize(pc->splits) > 0;
+    for (const cJSON *e = ok ? pc->splits->child : NULL; e && ok; e = e->next) {
+        ok = 0;
+        for (int sp = 0; sp < m->c.n_splits && cJSON_IsString(e); sp++)
+            ok |= !strcmp(e->valuestring, gc_arith_split_name(m->c.splits[sp]));
+    }
+    if (!ok)
+        return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected an array of split names from "
+                       "data.splits", r->cfg.path, gc_config_line(&r->cfg, path), path);
+    return GC_OK;
+}
+
+/* ---- stage: prefix scores of one reward model ---- */
+
+typedef struct {
+    const gc_rm *rm;
+    const float *goal; /* (D) */
+    int points;
+    float *score[N_SCORES]; /* (n, points) */
+} probe_ctx;
+
+static gc_status probe_item(void *ctx, int item, const float *h, int prompt_len, int len) {
+    probe_ctx *pc = ctx;
+    int D = pc->rm->model.cfg.dim, nr = len - prompt_len;
+    for (int i = 0; i < pc->points; i++) {
+        double p = (double)i / (pc->points - 1);
+        int k = (int)lround(p * nr);
+        const float *hp = h + (size_t)(prompt_len + (k < 1 ? 1 : k) - 1) * D;
+        pc->score[SC_REWARD][(size_t)item * pc->points + i] = gc_rm_reward(pc->rm, hp);
+        pc->score[SC_Q][(size_t)item * pc->points + i] = gc_qvalue(hp, pc->goal, D);
+    }
+    return GC_OK;
+}
+
+static gc_status read_goal(const rp_stage *rmst, int D, float *goal) {
+    char path[RP_PATH];
+    rp_stage_file(rmst, "goal.json", path);
+    cJSON *j;
+    GC_TRY(gc_json_read(path, &j));
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(j, "goal");
+    int k = 0, size = cJSON_GetArraySize(g);
+    for (const cJSON *e = cJSON_IsArray(g) ? g->child : NULL; e && k < D; e = e->next)
+        if (cJSON_IsNumber(e)) goal[k++] = (float)e->valuedouble;
+    cJSON_Delete(j);
+    return k == D && size == D
+               ? GC_OK
+               : gc_fail(GC_ERR_FORMAT, "%s: expected 'goal', an array of %d numbers", path, D);
+}
+
+/* Fills score[SC_*] (n, points) for the n items idx of the evaluation solutions. */
+static gc_status stage_partial(math_ctx *m, const rp_stage *rmst, const partial_cfg *pc,
+                               const int *idx, int n, float *const score[N_SCORES]) {
+    char name[80];
+    snprintf(name, sizeof name, "partial-%s", rmst->name + 3);
+    cJSON *key = cJSON_CreateObject();
+    cJSON_AddNumberToObject(key, "version", PARTIAL_STAGE_VERSION);
+    cJSON_AddStringToObject(key, "rm", rmst->hash);
+    cJSON_AddStringToObject(key, "solutions", m->est->hash);
+    cJSON_AddNumberToObject(key, "points", (double)pc->points);
+    cJSON_AddItemToObject(key, "splits", pc->splits ? cJSON_Duplicate(pc->splits, 1) : cJSON_CreateNull());
+    rp_stage *st;
+    gc_status s = rp_stage_open(m->r, name, key, &st);
+    cJSON_Delete(key);
+    GC_TRY(s);
+    int P = (int)pc->points;
+    size_t cells = (size_t)n * P;
+    char path[RP_PATH];
+    rp_stage_file(st, "partial.json", path);
+    if (st->cached) {
+        cJSON *j;
+        GC_TRY(gc_json_read(path, &j));
+        for (int k = 0; k < N_SCORES && s == GC_OK; k++) {
+            const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, SCORE_NAMES[k]);
+            size_t i = 0;
+            for (const cJSON *e = cJSON_IsArray(a) ? a->child : NULL; e && i < cells; e = e->next)
+                score[k][i++] = (float)e->valuedouble;
+            if (i != cells || cJSON_GetArraySize(a) != (int)cells)
+                s = gc_fail(GC_ERR_FORMAT, "%s: '%s' should hold %zu scores (delete the cache "
+                            "directory to recompute)", path, SCORE_NAMES[k], cells);
+        }
+        cJSON_Delete(j);
+        return s;
+    }
+    gc_rm rm;
+    GC_TRY(math_load_rm(rmst, &rm));
+    int D = rm.model.cfg.dim;
+    float *goal = gc_malloc(sizeof(float) * D);
+    const char **qs = gc_malloc(sizeof(char *) * (n ? n : 1));
+    const char **rs = gc_malloc(sizeof(char *) * (n ? n : 1));
+    s = goal && qs && rs ? read_goal(rmst, D, goal) : GC_ERR_NOMEM;
+    for (int i = 0; s == GC_OK && i < n; i++) qs[i] = m->sol.b[idx[i]], rs[i] = m->sol.c[idx[i]];
+    probe_ctx pcx = {&rm, goal, P, {score[SC_REWARD], score[SC_Q]}};
+    if (s == GC_OK)
+        s = gc_math_hidden_each(&rm, qs, rs, n, (int)m->c.eval.max_len, 32, probe_item, &pcx);
+    gc_rm_free(&rm);
+    free(goal), free(qs), free(rs);
+    GC_TRY(s);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "points", P);
+    cJSON_AddStringToObject(j, "layout", "item-major: score[item * points + i] at p = i / (points - 1)");
+    for (int k = 0; k < N_SCORES; k++) {
+        cJSON *a = cJSON_AddArrayToObject(j, SCORE_NAMES[k]);
+        for (size_t i = 0; i < cells; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(score[k][i]));
+    }
+    s = gc_json_write(path, j);
+    cJSON_Delete(j);
+    return s == GC_OK ? rp_stage_close(m->r, st, NULL) : s;
+}
+
+/* ---- analysis ---- */
+
+/* One curve: AUROC against p for one variant and score. sc[seed] (n, P). */
+static cJSON *curve(const char *variant, int kind, float *const *sc, int seeds, const int *y,
+                    int n, int P, const partial_cfg *pc) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "variant", variant);
+    cJSON_AddStringToObject(o, "score", SCORE_NAMES[kind]);
+    cJSON *mean = cJSON_AddArrayToObject(o, "mean"), *lo = cJSON_AddArrayToObject(o, "lo");
+    cJSON *hi = cJSON_AddArrayToObject(o, "hi"), *per = cJSON_AddArrayToObject(o, "per_seed");
+    cJSON *bm = cJSON_AddArrayToObject(o, "boot_auroc"), *bl = cJSON_AddArrayToObject(o, "boot_lo");
+    cJSON *bh = cJSON_AddArrayToObject(o, "boot_hi");
+    double *x = gc_malloc(sizeof(double) * n), *avg = gc_calloc((size_t)n, sizeof(double));
+    double *auc = gc_malloc(sizeof(double) * (size_t)seeds * P), *means = gc_malloc(sizeof(double) * P);
+    double *ps = gc_malloc(sizeof(double) * P), *work = gc_malloc(sizeof(double) * 2 * P);
+    if (!x || !avg || !auc || !means || !ps || !work) {
+        free(x), free(avg), free(auc), free(means), free(ps), free(work);
+        cJSON_AddStringToObject(o, "error", "out of memory");
+        return o;
+    }
+    for (int s = 0; s < seeds; s++) cJSON_AddItemToArray(per, cJSON_CreateArray());
+    for (int i = 0; i < P; i++) {
+        memset(avg, 0, sizeof(double) * n);
+        for (int s = 0; s < seeds; s++) {
+            double mu = 0, var = 0;
+            for (int k = 0; k < n; k++) x[k] = sc[s][(size_t)k * P + i], mu += x[k] / n;
+            for (int k = 0; k < n; k++) var += (x[k] - mu) * (x[k] - mu) / n;
+            double sd = var > 0 ? sqrt(var) : 1;
+            for (int k = 0; k < n; k++) avg[k] += (x[k] - mu) / sd / seeds;
+            gc_stats_auroc(x, y, (size_t)n, &auc[s * P + i]);
+            cJSON_AddItemToArray(cJSON_GetArrayItem(per, s), cJSON_CreateNumber(auc[s * P + i]));
+        }
+        double a[64];
+        for (int s = 0; s < seeds; s++) a[s] = auc[s * P + i];
+        gc_summary sm;
+        gc_stats_summary(a, (size_t)seeds, 0.95, &sm);
+        means[i] = sm.mean, ps[i] = (double)i / (P - 1);
+        cJSON_AddItemToArray(mean, cJSON_CreateNumber(sm.mean));
+        cJSON_AddItemToArray(lo, cJSON_CreateNumber(sm.lo));
+        cJSON_AddItemToArray(hi, cJSON_CreateNumber(sm.hi));
+        double ba, blo, bhi;
+        gc_stats_auroc(avg, y, (size_t)n, &ba);
+        gc_stats_auroc_bootstrap(avg, y, (size_t)n, (int)pc->bootstrap, 0xF163 + (uint64_t)i, 0.95,
+                                 &blo, &bhi);
+        cJSON_AddItemToArray(bm, cJSON_CreateNumber(ba));
+        cJSON_AddItemToArray(bl, cJSON_CreateNumber(blo));
+        cJSON_AddItemToArray(bh, cJSON_CreateNumber(bhi));
+    }
+    int i10 = (int)lround(0.1 * (P - 1)), rising = 0;
+    for (int s = 0; s < seeds; s++) rising += auc[s * P + P - 1] > auc[s * P + i10];
+    cJSON_AddNumberToObject(o, "spearman", gsl_stats_spearman(ps, 1, means, 1, (size_t)P, work));
+    cJSON_AddNumberToObject(o, "seeds_rising", rising);
+    cJSON_AddNumberToObject(o, "seeds", seeds);
+    free(x), free(avg), free(auc), free(means), free(ps), free(work);
+    return o;
+}
+
+static gc_status write_dat(const char *path, const cJSON *results, const math_ctx *m) {
+    (void)m;
+    const cJSON *pr = cJSON_GetObjectItem(results, "partial");
+    const cJSON *pts = cJSON_GetObjectItem(pr, "p"), *curves = cJSON_GetObjectItem(pr, "curves");
+    FILE *f = fopen(path, "w");
+    if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
+    fprintf(f, "# p, then per curve (");
+    for (const cJSON *c = curves->child; c; c = c->next)
+        fprintf(f, "%s-%s%s", cJSON_GetObjectItem(c, "variant")->valuestring,
+                cJSON_GetObjectItem(c, "score")->valuestring, c->next ? ", " : "");
+    fprintf(f, "): seed mean, seed CI lo, hi, bootstrap AUROC, bootstrap lo, hi\n");
+    int P = cJSON_GetArraySize(pts);
+    static const char *cols[] = {"mean", "lo", "hi", "boot_auroc", "boot_lo", "boot_hi"};
+    for (int i = 0; i < P; i++) {
+        fprintf(f, "%.3f", cJSON_GetArrayItem(pts, i)->valuedouble);
+        for (const cJSON *c = curves->child; c; c = c->next)
+            for (int k = 0; k < 6; k++)
+                fprintf(f, " %.5f", cJSON_GetArrayItem(cJSON_GetObjectItem(c, cols[k]), i)->valuedouble);
+        fprintf(f, "\n");
+    }
+    return fclose(f) == 0 ? GC_OK : gc_fail(GC_ERR_IO, "%s: write failed", path);
+}
+
+static void print_partial(const cJSON *results, FILE *f) {
+    const cJSON *pr = cJSON_GetObjectItem(results, "partial");
+    const cJSON *pts = cJSON_GetObjectItem(pr, "p"), *curves = cJSON_GetObjectItem(pr, "curves");
+    fprintf(f, "\nAUROC on partial generations (%d solutions, %d correct), seed mean\n%-16s",
+            (int)cJSON_GetObjectItem(pr, "n")->valuedouble,
+            (int)cJSON_GetObjectItem(pr, "n_correct")->valuedouble, "p");
+    for (const cJSON *p = pts->child; p; p = p->next) fprintf(f, " %5.2f", p->valuedouble);
+    fprintf(f, "  spearman  rising\n");
+    for (const cJSON *c = curves->child; c; c = c->next) {
+        char label[40];
+        snprintf(label, sizeof label, "%s %s", cJSON_GetObjectItem(c, "variant")->valuestring,
+                 cJSON_GetObjectItem(c, "score")->valuestring);
+        fprintf(f, "%-16s", label);
+        for (const cJSON *a = cJSON_GetObjectItem(c, "mean")->child; a; a = a->next)
+            fprintf(f, " %5.3f", a->valuedouble);
+        fprintf(f, "  %+8.3f  %2.0f/%.0f\n", cJSON_GetObjectItem(c, "spearman")->valuedouble,
+                cJSON_GetObjectItem(c, "seeds_rising")->valuedouble,
+                cJSON_GetObjectItem(c, "seeds")->valuedouble);
+    }
+    const cJSON *v = cJSON_GetObjectItem(results, "verdict");
+    if (v) {
+        fprintf(f, "\nverdict: %s\n", cJSON_GetObjectItem(v, "verdict")->valuestring);
+        for (const cJSON *r = cJSON_GetObjectItem(v, "reasons")->child; r; r = r->next)
+            fprintf(f, "  - %s\n", r->valuestring);
+    }
+}
+
+gc_status math_analyse_partial(math_ctx *m) {
+    partial_cfg pc;
+    GC_TRY(read_partial(m, &pc));
+    int seeds = m->r->seeds, P = (int)pc.points;
+    int *idx = gc_malloc(sizeof(int) * (m->sol.n ? m->sol.n : 1));
+    if (!idx) return GC_ERR_NOMEM;
+    int n = math_select(m, pc.splits, idx), pos = 0;
+    int *y = gc_malloc(sizeof(int) * (n ? n : 1));
+    float **sc = gc_calloc((size_t)MAX_VARIANTS * N_SCORES * seeds, sizeof(float *));
+    gc_status s = y && sc ? GC_OK : GC_ERR_NOMEM;
+    for (int i = 0; s == GC_OK && i < n; i++) y[i] = m->sol.flag[idx[i]], pos += y[i];
+    if (s == GC_OK && (pos == 0 || pos == n))
+        s = gc_fail(GC_ERR_ARG, "partial: the %d solutions of the chosen splits are all %s: no "
+                    "AUROC", n, pos ? "correct" : "incorrect");
+#define SC(v, k, seed) sc[((v) * N_SCORES + (k)) * seeds + (seed)]
+    for (int v = 0; s == GC_OK && v < m->c.n_variants; v++)
+        for (int seed = 0; s == GC_OK && seed < seeds; seed++) {
+            for (int k = 0; k < N_SCORES && s == GC_OK; k++)
+                if (!(SC(v, k, seed) = gc_malloc(sizeof(float) * (size_t)(n ? n : 1) * P)))
+                    s = GC_ERR_NOMEM;
+            float *const pair[N_SCORES] = {SC(v, SC_REWARD, seed), SC(v, SC_Q, seed)};
+            if (s == GC_OK) s = stage_partial(m, m->rm[v][seed], &pc, idx, n, pair);
+        }
+    if (s == GC_OK) {
+        cJSON *results = rp_metadata(m->r);
+        cJSON *pr = cJSON_AddObjectToObject(results, "partial");
+        cJSON_AddItemToObject(pr, "splits", pc.splits ? cJSON_Duplicate(pc.splits, 1) : cJSON_CreateString("all"));
+        cJSON_AddNumberToObject(pr, "n", n);
+        cJSON_AddNumberToObject(pr, "n_correct", pos);
+        cJSON_AddStringToObject(pr, "prefix", "k = max(1, round(p * n_response)) response tokens "
+                                               "(EOS counted), scored at the k-th");
+        cJSON *pts = cJSON_AddArrayToObject(pr, "p"), *curves = cJSON_AddArrayToObject(pr, "curves");
+        for (int i = 0; i < P; i++) cJSON_AddItemToArray(pts, cJSON_CreateNumber((double)i / (P - 1)));
+        for (int k = 0; k < N_SCORES; k++)
+            for (int v = 0; v < m->c.n_variants; v++) {
+                int vv = v == 0 ? m->base : m->goal; /* baseline first */
+                cJSON_AddItemToArray(curves, curve(m->c.variant_names[vv], k, &SC(vv, k, 0), seeds,
+                                                   y, n, P, &pc));
+            }
+        s = math_finish(m, results, write_dat, print_partial);
+    }
+    for (int i = 0; sc && i < MAX_VARIANTS * N_SCORES * seeds; i++) free(sc[i]);
+#undef SC
+    free(sc), free(y), free(idx);
+    return s;
+}

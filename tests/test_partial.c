@@ -1,0 +1,154 @@
+/* fig3 (AUROC on partial generations) at smoke scale: it shares every stage with fig2 but its
+ * own partial-* stages; at p = 1 its reward curve is fig2's AUROC, seed by seed; its files are
+ * complete; bad partial sections are refused; the "rises_with_p" verdict rule on synthetic curves;
+ * the experiment files of the math claims agree on their shared sections. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "../lib/base.h"
+#include "../lib/jsonio.h"
+#include "../lib/verdict.h"
+#include "helpers.h"
+
+static const cJSON *item(const cJSON *o, const char *k) { return cJSON_GetObjectItem(o, k); }
+
+Test(partial, fig3_smoke_shares_fig2_stages_and_matches_it_at_p1, .timeout = 120) {
+    char *root = th_tmp_path("runs3");
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(th_run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err), 0, "%s", err);
+    free(out), free(err);
+    cr_assert_eq(th_run_smoke("experiments/fig3.json", root, "--seeds 2", &out, &err), 0, "%s", err);
+    cr_expect_eq(th_count_rerun(err, ""), 4, "fig3 should only add 2 x 2 partial stages:\n%s", err);
+    cr_expect_eq(th_count_rerun(err, "partial-"), 4);
+    cr_expect(strstr(out, "verdict:") != NULL);
+    free(out), free(err);
+
+    char path[1024];
+    cJSON *r2, *r3;
+    snprintf(path, sizeof path, "%s/fig2/smoke/results.json", root);
+    cr_assert_eq(gc_json_read(path, &r2), GC_OK);
+    snprintf(path, sizeof path, "%s/fig3/smoke/results.json", root);
+    cr_assert_eq(gc_json_read(path, &r3), GC_OK);
+    const cJSON *pr = item(r3, "partial"), *curves = item(pr, "curves");
+    cr_assert_eq(cJSON_GetArraySize(curves), 4, "baseline and goal, reward and Q-value");
+    cr_assert_eq(cJSON_GetArraySize(item(pr, "p")), 11);
+    for (const cJSON *c = curves->child; c; c = c->next) {
+        cr_expect_eq(cJSON_GetArraySize(item(c, "per_seed")), 2);
+        for (int i = 0; i < 11; i++) {
+            double m = cJSON_GetArrayItem(item(c, "boot_auroc"), i)->valuedouble;
+            double lo = cJSON_GetArrayItem(item(c, "boot_lo"), i)->valuedouble;
+            double hi = cJSON_GetArrayItem(item(c, "boot_hi"), i)->valuedouble;
+            cr_expect(lo <= m + 1e-12 && m <= hi + 1e-12 && lo >= 0 && hi <= 1,
+                      "bootstrap CI [%g, %g] around %g", lo, hi, m);
+        }
+    }
+    /* p = 1 scores the whole response at its EOS, which is fig2's reward: over every split
+     * (no "splits" key) fig3's AUROC at p = 1 is fig2's pooled AUROC, seed by seed */
+    cJSON_Delete(r3);
+    char *text;
+    cr_assert_eq(gc_read_file("experiments/fig3.json", &text, NULL), GC_OK);
+    const char *cut = "\"splits\": [\"arith-easy\", \"arith-hard\"], ";
+    for (char *at; (at = strstr(text, cut));) /* every split */
+        memmove(at, at + strlen(cut), strlen(at + strlen(cut)) + 1);
+    char *file = th_tmp_path("fig3all.json");
+    cr_assert_eq(th_write_file(file, text, strlen(text)), 0);
+    cr_assert_eq(th_run_smoke(file, root, "--seeds 2", &out, &err), 0, "%s", err);
+    free(out), free(err), free(text);
+    cr_assert_eq(gc_json_read(path, &r3), GC_OK);
+    const cJSON *pooled = item(r2, "pooled");
+    for (const cJSON *c = item(item(r3, "partial"), "curves")->child; c; c = c->next) {
+        if (strcmp(item(c, "score")->valuestring, "reward")) continue;
+        const cJSON *per = item(c, "per_seed");
+        const cJSON *want = item(item(pooled, item(c, "variant")->valuestring), "auroc");
+        for (int s = 0; s < 2; s++) {
+            double got = cJSON_GetArrayItem(cJSON_GetArrayItem(per, s), 10)->valuedouble;
+            cr_expect_float_eq(got, cJSON_GetArrayItem(want, s)->valuedouble, 1e-9,
+                               "%s seed %d: AUROC at p = 1 %.6f, fig2 %.6f",
+                               item(c, "variant")->valuestring, s + 1, got,
+                               cJSON_GetArrayItem(want, s)->valuedouble);
+        }
+    }
+    cJSON_Delete(r2), cJSON_Delete(r3);
+    snprintf(path, sizeof path, "rm -rf %s %s", root, file);
+    cr_expect_eq(system(path), 0);
+    free(root), free(file);
+}
+
+Test(partial, bad_partial_sections) {
+    const char *f3 = "experiments/fig3.json";
+    th_expect_bad_experiment_in(f3, "\"points\": 11", "\"points\": 2", "scales.smoke.partial.points",
+                                "out of range");
+    th_expect_bad_experiment_in(f3, "\"points\": 11", "\"points\": 11, \"pointz\": 3",
+                                "scales.smoke.partial.pointz", "unknown key");
+    th_expect_bad_experiment_in(f3, "\"splits\": [\"arith-easy\", \"arith-hard\"], \"points\"",
+                                "\"splits\": [\"arith-hardest\"], \"points\"",
+                                "scales.smoke.partial.splits", "data.splits");
+    th_expect_bad_experiment_in(f3, "\"analysis\": \"partial\"", "\"analysis\": \"auroc\"",
+                                "partial", "analysis");
+    th_expect_bad_experiment_in(f3, "\"analysis\": \"partial\"", "\"analysis\": \"partiel\"",
+                                "key 'analysis'", "auroc|partial");
+}
+
+/* The math claims run one pipeline: their experiment files must agree on every shared section,
+ * or they would not share (and be comparable through) the cached policy and reward models. */
+Test(partial, math_experiments_share_their_sections) {
+    const char *files[] = {"experiments/fig2.json", "experiments/fig3.json"};
+    const char *sections[] = {"data", "policy", "pairs", "rm", "eval"};
+    cJSON *doc[2];
+    for (int f = 0; f < 2; f++) cr_assert_eq(gc_json_read(files[f], &doc[f]), GC_OK);
+    for (const cJSON *sc = item(doc[0], "scales")->child; sc; sc = sc->next) {
+        const cJSON *other = item(item(doc[1], "scales"), sc->string);
+        cr_assert_not_null(other, "%s lacks scale %s", files[1], sc->string);
+        for (int k = 0; k < 5; k++)
+            cr_expect(cJSON_Compare(item(sc, sections[k]), item(other, sections[k]), 1),
+                      "scale %s, section %s differs between %s and %s", sc->string, sections[k],
+                      files[0], files[1]);
+    }
+    cJSON_Delete(doc[0]), cJSON_Delete(doc[1]);
+}
+
+/* ---- the verdict rule ---- */
+
+/* results with a baseline curve and a goal curve of 11 points (mean), Spearman rho */
+static cJSON *curve_results(const double *mean, double rho, int rising, int seeds) {
+    char buf[2048];
+    int n = snprintf(buf, sizeof buf, "{\"partial\": {\"curves\": [{\"variant\": \"baseline\", "
+                     "\"score\": \"reward\", \"spearman\": 1, \"seeds_rising\": 3, \"seeds\": 3, "
+                     "\"mean\": [0.5, 0.9]}, {\"variant\": \"goal\", \"score\": \"reward\", "
+                     "\"spearman\": %g, \"seeds_rising\": %d, \"seeds\": %d, \"mean\": [",
+                     rho, rising, seeds);
+    for (int i = 0; i < 11; i++) n += snprintf(buf + n, sizeof buf - n, "%s%g", i ? ", " : "", mean[i]);
+    snprintf(buf + n, sizeof buf - n, "]}]}}");
+    return cJSON_Parse(buf);
+}
+
+Test(verdict, rises_with_p_rule) {
+    cJSON *c = cJSON_Parse("{\"id\": \"fig3\", \"mini_check\": {\"rule\": \"rises_with_p\", "
+                           "\"variant\": \"goal\", \"score\": \"reward\", \"min_spearman\": 0.8, "
+                           "\"min_seed_fraction\": 0.8}}");
+    double up[11] = {.5, .52, .55, .58, .6, .63, .66, .7, .72, .75, .8};
+    cJSON *r = curve_results(up, 1.0, 3, 3), *v;
+    cr_assert_eq(gc_verdict(c, r, "published.json", &v), GC_OK, "%s", gc_last_error());
+    cr_expect_str_eq(cJSON_GetStringValue(item(v, "verdict")), "PASS");
+    cr_expect_float_eq(gc_json_num(v, "measured", 0), 1.0, 1e-9);
+    cr_expect(strstr(cJSON_GetStringValue(item(v, "summary")), "0.520 at p = 0.1") != NULL, "%s",
+              cJSON_GetStringValue(item(v, "summary")));
+    cJSON_Delete(v), cJSON_Delete(r);
+    r = curve_results(up, 1.0, 2, 3); /* 2 of 3 seeds rising: below 80% */
+    cr_assert_eq(gc_verdict(c, r, "published.json", &v), GC_OK);
+    cr_expect_str_eq(cJSON_GetStringValue(item(v, "verdict")), "FAIL");
+    cJSON_Delete(v), cJSON_Delete(r);
+    double flat[11] = {.6, .5, .6, .5, .6, .5, .6, .5, .6, .5, .6};
+    r = curve_results(flat, 0.0, 3, 3);
+    cr_assert_eq(gc_verdict(c, r, "published.json", &v), GC_OK);
+    cr_expect_str_eq(cJSON_GetStringValue(item(v, "verdict")), "FAIL", "a flat curve does not rise");
+    cJSON_Delete(v), cJSON_Delete(r);
+    cJSON *missing = cJSON_Parse("{\"partial\": {\"curves\": []}}");
+    cr_assert_eq(gc_verdict(c, missing, "published.json", &v), GC_OK);
+    cr_expect_str_eq(cJSON_GetStringValue(item(v, "verdict")), "FAIL", "no curve, no pass");
+    cJSON_Delete(v), cJSON_Delete(missing), cJSON_Delete(c);
+}
