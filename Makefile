@@ -41,7 +41,7 @@ BENCH    := $(BUILD)/gcrm-bench
 
 JOBS     ?= 2
 
-.PHONY: all deps test test-asan bench reproduce clean format help fixtures fig2 check report
+.PHONY: all deps test test-asan bench reproduce clean format help fixtures check report
 
 SCALE    ?= mini
 SEEDS    ?=
@@ -57,6 +57,8 @@ help:
 	@echo "make bench      benchmarks: sgemm peak, training tokens/s vs PyTorch, generation"
 	@echo "make reproduce  run every paper experiment that exists (SCALE=mini), check, report"
 	@echo "make fig2       Figure 2: AUROC, baseline vs goal-conditioned RM (SCALE=smoke|mini)"
+	@echo "make fig3       Figure 3: AUROC on partial generations, reward and Q-value"
+	@echo "make table1     Table 1: majority voting with Q-value filtering, tau sweep, online"
 	@echo "make check      one row per paper claim: published, measured, verdict"
 	@echo "make fixtures   regenerate the PyTorch oracle fixtures in tests/fixtures"
 
@@ -99,10 +101,12 @@ fixtures:
 	/usr/bin/python3 tests/ref/torch_oracle.py tests/fixtures
 	/usr/bin/python3 tests/ref/stats_oracle.py tests/fixtures
 
-EXPERIMENTS := fig2
+EXPERIMENTS := fig2 fig3 table1
+.PHONY: $(EXPERIMENTS)
 
-fig2: deps $(REPLICATE)
-	$(REPLICATE) run experiments/fig2.json $(RUN_FLAGS)
+# one target per experiment: run it (stages cached and shared), then print every claim's verdict
+$(EXPERIMENTS): deps $(REPLICATE)
+	$(REPLICATE) run experiments/$@.json $(RUN_FLAGS)
 	-$(REPLICATE) check --scale $(SCALE)
 
 check: $(REPLICATE)

@@ -50,7 +50,8 @@ gc_status gc_generate_text(gc_model *m, const gc_tokenizer *tok, gc_sampler *sam
 
 gc_status gc_generate_batch(gc_model *m, gc_sampler *sampler, gc_rng *rngs, int B,
                             const int32_t *const *prompts, const int *prompt_len, int max_T,
-                            int32_t eos, int32_t *seq, int *len, float *hidden) {
+                            int32_t eos, int32_t *seq, int *len, float *hidden,
+                            const gc_gen_monitor *monitor) {
     if (B <= 0 || max_T <= 0 || max_T > m->cfg.seq_len)
         return gc_fail(GC_ERR_ARG, "generate: bad batch %d or length %d (seq_len %d)", B, max_T,
                        m->cfg.seq_len);
@@ -65,7 +66,8 @@ gc_status gc_generate_batch(gc_model *m, gc_sampler *sampler, gc_rng *rngs, int 
     GC_TRY(gc_kvcache_init(&kc, &m->cfg, B, max_T));
     int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)B), *pos = gc_malloc(sizeof(int32_t) * (size_t)B);
     uint8_t *done = gc_calloc((size_t)B, 1), *active = gc_malloc((size_t)B);
-    gc_status s = tok && pos && done && active ? GC_OK : GC_ERR_NOMEM;
+    uint8_t *stop = gc_malloc((size_t)B);
+    gc_status s = tok && pos && done && active && stop ? GC_OK : GC_ERR_NOMEM;
     kc.active = active;
     int D = m->cfg.dim, V = m->cfg.vocab_size;
     for (int t = 0; s == GC_OK && t + 1 < max_T; t++) {
@@ -79,6 +81,12 @@ gc_status gc_generate_batch(gc_model *m, gc_sampler *sampler, gc_rng *rngs, int 
         }
         if (!n_active) break;
         s = gc_model_decode(m, &kc, tok, pos);
+        if (s == GC_OK && monitor) {
+            memset(stop, 0, (size_t)B);
+            s = monitor->fn(monitor->ctx, tok, pos, active, stop);
+            for (int b = 0; b < B; b++)
+                if (active[b] && stop[b] && t + 1 >= len[b]) done[b] = 1; /* not mid-prompt */
+        }
         if (s != GC_OK) break;
         for (int b = 0; b < B; b++) {
             if (hidden && t < len[b])
@@ -102,7 +110,7 @@ gc_status gc_generate_batch(gc_model *m, gc_sampler *sampler, gc_rng *rngs, int 
             memcpy(hidden + ((size_t)b * max_T + len[b] - 1) * D, kc.hf + (size_t)b * D,
                    sizeof(float) * D);
     }
-    free(tok), free(pos), free(done), free(active);
+    free(tok), free(pos), free(done), free(active), free(stop);
     gc_kvcache_free(&kc);
     return s;
 }

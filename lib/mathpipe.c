@@ -21,8 +21,33 @@ int gc_math_response(const char *text, int32_t *out, int cap) {
     return n;
 }
 
-gc_status gc_math_sample(gc_model *m, const char *const *questions, int n, int samples,
-                         const gc_sample_config *c, char **out, int64_t *n_tokens) {
+/* The reward model watching a generation: its own KV cache decodes what the policy decodes;
+ * a response token whose Q-value falls below tau (after the first skip) ends its sequence. */
+typedef struct {
+    const gc_qfilter *f;
+    gc_kvcache kc;
+    const int *plen; /* (B) prompt lengths of the current batch */
+    int *cut;        /* (B) response-token index of the cut, -1 none */
+} qwatch;
+
+static gc_status qwatch_step(void *ctx, const int32_t *tok, const int32_t *pos,
+                             const uint8_t *active, uint8_t *stop) {
+    qwatch *w = ctx;
+    gc_model *rm = &w->f->rm->model;
+    w->kc.active = active;
+    GC_TRY(gc_model_decode(rm, &w->kc, tok, pos));
+    int D = rm->cfg.dim;
+    for (int b = 0; b < w->kc.B; b++) {
+        int j = pos[b] - w->plen[b]; /* response-token index of the token just fed */
+        if (!active[b] || j < w->f->skip || w->cut[b] >= 0) continue;
+        if (gc_qvalue(w->kc.hf + (size_t)b * D, w->f->goal, D) < w->f->tau) w->cut[b] = j, stop[b] = 1;
+    }
+    return GC_OK;
+}
+
+static gc_status sample_impl(gc_model *m, const char *const *questions, int n, int samples,
+                             const gc_sample_config *c, const gc_qfilter *filter, char **out,
+                             int *cut, int64_t *n_tokens) {
     int total = n * samples, B = c->batch > 0 ? c->batch : 64, L = c->max_len;
     if (L > m->cfg.seq_len) L = m->cfg.seq_len;
     L -= 1; /* room for the EOS every scored response ends with */
@@ -36,6 +61,12 @@ gc_status gc_math_sample(gc_model *m, const char *const *questions, int n, int s
     gc_rng *rngs = gc_malloc(sizeof(gc_rng) * B);
     char *buf = gc_malloc((size_t)L + 1);
     gc_status s = prompts && seq && pp && plen && len && rngs && buf ? GC_OK : GC_ERR_NOMEM;
+    qwatch w = {filter, {0}, plen, NULL};
+    gc_gen_monitor mon = {qwatch_step, &w};
+    if (s == GC_OK && filter) {
+        w.cut = gc_malloc(sizeof(int) * B);
+        s = w.cut ? gc_kvcache_init(&w.kc, &filter->rm->model.cfg, B, L) : GC_ERR_NOMEM;
+    }
     int64_t gen = 0;
     for (int i = 0; i < total; i++) out[i] = NULL;
     gc_progress prog;
@@ -52,10 +83,13 @@ gc_status gc_math_sample(gc_model *m, const char *const *questions, int n, int s
                 break;
             }
             gc_rng_init(&rngs[b], c->seed, (uint64_t)(start + b));
+            if (filter) w.cut[b] = -1;
         }
         if (s != GC_OK) break;
+        if (filter) w.kc.B = nb; /* the watcher decodes the batch's rows only */
         s = gc_generate_batch(m, &smp, rngs, nb, (const int32_t *const *)pp, plen, L, GC_CHAR_EOS,
-                              seq, len, NULL);
+                              seq, len, NULL, filter ? &mon : NULL);
+        for (int b = 0; filter && cut && b < nb; b++) cut[start + b] = w.cut[b];
         for (int b = 0; s == GC_OK && b < nb; b++) {
             gc_chartok_decode(seq + (size_t)b * L + plen[b], len[b] - plen[b], buf, (size_t)L + 1);
             gen += len[b] - plen[b];
@@ -71,8 +105,20 @@ gc_status gc_math_sample(gc_model *m, const char *const *questions, int n, int s
         for (int i = 0; i < total; i++) free(out[i]), out[i] = NULL;
     if (n_tokens) *n_tokens = gen;
     free(prompts), free(seq), free(pp), free(plen), free(len), free(rngs), free(buf);
+    if (filter) free(w.cut), gc_kvcache_free(&w.kc);
     gc_sampler_free(&smp);
     return s;
+}
+
+gc_status gc_math_sample(gc_model *m, const char *const *questions, int n, int samples,
+                         const gc_sample_config *c, char **out, int64_t *n_tokens) {
+    return sample_impl(m, questions, n, samples, c, NULL, out, NULL, n_tokens);
+}
+
+gc_status gc_math_sample_filtered(gc_model *m, const gc_qfilter *f, const char *const *questions,
+                                  int n, int samples, const gc_sample_config *c, char **out,
+                                  int *cut, int64_t *n_tokens) {
+    return sample_impl(m, questions, n, samples, c, f, out, cut, n_tokens);
 }
 
 gc_status gc_math_hidden_each(gc_rm *rm, const char *const *questions,

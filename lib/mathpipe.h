@@ -34,6 +34,23 @@ typedef struct {
 gc_status gc_math_sample(gc_model *m, const char *const *questions, int n, int samples,
                          const gc_sample_config *c, char **out, int64_t *n_tokens);
 
+/* Q-value filtering while sampling (PAPER.md section 4, online): the reward model decodes
+ * alongside the policy; a solution stops at its first response token j >= skip whose Q-value
+ * cos(h_j, goal) is below tau. */
+typedef struct {
+    gc_rm *rm;
+    const float *goal; /* (D) */
+    float tau;
+    int skip;
+} gc_qfilter;
+
+/* gc_math_sample with online filtering: cut (n * samples) gets each solution's cut index (-1 =
+ * not cut); a cut solution's text ends with the token at its cut. The tokens sampled are the
+ * unfiltered ones up to the cut (same streams). */
+gc_status gc_math_sample_filtered(gc_model *m, const gc_qfilter *f, const char *const *questions,
+                                  int n, int samples, const gc_sample_config *c, char **out,
+                                  int *cut, int64_t *n_tokens);
+
 /* Rewards of n (question, response) pairs, scored in batches: out (n). When goal is not NULL,
  * the final hidden state at each response's last token is added to it (the goal state of
  * PAPER.md section 2 is their mean over preferred responses). */

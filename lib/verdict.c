@@ -138,6 +138,50 @@ static gc_status verdict_rises_with_p(const cJSON *check, const cJSON *results, 
     return GC_OK;
 }
 
+/* rule "filter_saves": Q-value filtering in majority voting saves tokens without a significant
+ * accuracy loss */
+static gc_status verdict_filter_saves(const cJSON *check, const cJSON *results, cJSON *v) {
+    const char *variant = cJSON_GetStringValue(gc_json_get(check, "variant"));
+    double min_saved = gc_json_num(check, "min_saved_pct", 10), alpha = gc_json_num(check, "alpha", 0.05);
+    cJSON *reasons = cJSON_AddArrayToObject(v, "reasons");
+    const cJSON *vars = gc_json_get(gc_json_get(results, "vote"), "variants"), *c = NULL;
+    for (const cJSON *e = vars ? vars->child : NULL; e && !c; e = e->next) {
+        const char *ev = cJSON_GetStringValue(gc_json_get(e, "variant"));
+        if (ev && variant && !strcmp(ev, variant)) c = e;
+    }
+    int pass = c != NULL;
+    if (!c) add_reason(reasons, "no voting results for variant %s", variant ? variant : "?");
+    const cJSON *sv = gc_json_get(c, "saved_pct"), *tp = gc_json_get(c, "ttest_paired");
+    const cJSON *acc = gc_json_get(c, "accuracy");
+    double saved = gc_json_num(sv, "mean", NAN), diff = gc_json_num(tp, "mean_diff", NAN);
+    double p = gc_json_num(tp, "p", NAN);
+    if (c && !(saved >= min_saved)) {
+        pass = 0;
+        add_reason(reasons, "tokens saved %.1f%% (mean over seeds) is below %.0f%%", saved, min_saved);
+    }
+    if (c && diff < 0 && p < alpha) {
+        pass = 0;
+        add_reason(reasons, "proportion of correct voters drops by %.3f with filtering, paired "
+                   "p = %.3g < %g", -diff, p, alpha);
+    }
+    if (c && !isfinite(p)) add_reason(reasons, "paired t-test undefined (no variation)");
+    cJSON_AddStringToObject(v, "verdict", pass ? "PASS" : "FAIL");
+    cJSON_AddNumberToObject(v, "measured", saved);
+    cJSON_AddNumberToObject(v, "lo", gc_json_num(sv, "lo", NAN));
+    cJSON_AddNumberToObject(v, "hi", gc_json_num(sv, "hi", NAN));
+    cJSON_AddStringToObject(v, "measured_what", "% of generated tokens saved, mean over seeds");
+    cJSON_AddStringToObject(v, "test", "paired t-test (per-question share of correct voters)");
+    cJSON_AddNumberToObject(v, "p", p);
+    char sum[256];
+    snprintf(sum, sizeof sum, "%s RM: %.1f%% tokens saved [%.1f, %.1f]; voting accuracy %.3f "
+             "(unfiltered %.3f); voters' correct share %+.3f", variant ? variant : "?", saved,
+             gc_json_num(sv, "lo", NAN), gc_json_num(sv, "hi", NAN), gc_json_num(acc, "mean", NAN),
+             gc_json_num(gc_json_get(gc_json_get(results, "vote"), "unfiltered"), "accuracy", NAN),
+             diff);
+    cJSON_AddStringToObject(v, "summary", sum);
+    return GC_OK;
+}
+
 gc_status gc_verdict(const cJSON *claim, const cJSON *results, const char *claims_path, cJSON **out) {
     const cJSON *check = gc_json_get(claim, "mini_check");
     const char *rule = cJSON_GetStringValue(gc_json_get(check, "rule"));
@@ -148,6 +192,7 @@ gc_status gc_verdict(const cJSON *claim, const cJSON *results, const char *claim
     gc_status s;
     if (!strcmp(rule, "auroc_delta")) s = verdict_auroc_delta(check, results, v);
     else if (!strcmp(rule, "rises_with_p")) s = verdict_rises_with_p(check, results, v);
+    else if (!strcmp(rule, "filter_saves")) s = verdict_filter_saves(check, results, v);
     else s = gc_fail(GC_ERR_FORMAT, "%s: claim %s: unknown rule '%s'", claims_path, id, rule);
     if (s != GC_OK) {
         cJSON_Delete(v);

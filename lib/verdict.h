@@ -10,6 +10,9 @@
  *   "rises_with_p" (fig3): the curve {variant, score} of results.partial.curves has a Spearman
  *     correlation between p and the seed-mean AUROC >= min_spearman (default 0.8), and its AUROC
  *     at p = 1 exceeds its AUROC at p = 0.1 in at least min_seed_fraction of seeds (default 0.8).
+ *   "filter_saves" (table1): for results.vote's variant, the tokens saved (mean over seeds) are
+ *     >= min_saved_pct (default 10), and the paired t-test on the per-question share of correct
+ *     voters shows no significant drop (not: mean difference < 0 with p < alpha).
  * Verdict objects are new cJSON trees the caller deletes:
  *   {claim, verdict: PASS|FAIL, reasons[], measured, measured_what, test, p (NaN when the rule
  *    has no test), summary (one line for tables), and rule-specific fields}.

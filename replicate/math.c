@@ -10,6 +10,7 @@
  *           reduction
  *   eval:   temperature, top_p, samples, max_len
  *   partial: (analysis "partial" only) see partial.c
+ *   vote:    (analysis "vote" only) see vote.c
  */
 #include <math.h>
 #include <stdio.h>
@@ -35,7 +36,7 @@
 static gc_status read_cfg(rp_run *r, math_cfg *c) {
     const gc_config *cf = &r->cfg;
     typedef struct {
-        const cJSON *data, *policy, *pairs, *rm, *eval, *partial;
+        const cJSON *data, *policy, *pairs, *rm, *eval, *partial, *vote;
     } sections;
     static const gc_cfg_field sec_f[] = {
         F(sections, data, GC_CFG_OBJECT, 1, 0, 0, NULL),
@@ -44,13 +45,18 @@ static gc_status read_cfg(rp_run *r, math_cfg *c) {
         F(sections, rm, GC_CFG_OBJECT, 1, 0, 0, NULL),
         F(sections, eval, GC_CFG_OBJECT, 1, 0, 0, NULL),
         F(sections, partial, GC_CFG_OBJECT, 0, 0, 0, NULL),
+        F(sections, vote, GC_CFG_OBJECT, 0, 0, 0, NULL),
     };
     sections sec = {0};
-    GC_TRY(gc_config_read(cf, r->scale_cfg, r->scale_path, sec_f, 6, &sec));
+    GC_TRY(gc_config_read(cf, r->scale_cfg, r->scale_path, sec_f, 7, &sec));
     if ((r->analysis == MATH_PARTIAL) != (sec.partial != NULL))
         return gc_fail(GC_ERR_CONFIG, "%s: %s: the section 'partial' goes with \"analysis\": "
                        "\"partial\" and only with it", cf->path, r->scale_path);
+    if ((r->analysis == MATH_VOTE) != (sec.vote != NULL))
+        return gc_fail(GC_ERR_CONFIG, "%s: %s: the section 'vote' goes with \"analysis\": "
+                       "\"vote\" and only with it", cf->path, r->scale_path);
     c->partial = sec.partial;
+    c->vote = sec.vote;
     char path[128];
 
     static const gc_cfg_field data_f[] = {
@@ -730,7 +736,9 @@ gc_status rp_run_math(rp_run *r) {
             cJSON_Delete(krm);
         }
     if (s != GC_OK) goto done;
-    s = r->analysis == MATH_PARTIAL ? math_analyse_partial(m) : math_analyse_auroc(m);
+    s = r->analysis == MATH_PARTIAL ? math_analyse_partial(m)
+        : r->analysis == MATH_VOTE  ? math_analyse_vote(m)
+                                    : math_analyse_auroc(m);
 done:
     rp_print_times(r);
     table_free(&m->pairs);
@@ -738,4 +746,35 @@ done:
     free(m->train.p), free(m->eval.p);
     free(m);
     return s;
+}
+
+gc_status math_load_policy(const math_ctx *m, gc_model *pm) { return load_policy(m->pol, pm); }
+
+gc_status math_read_goal(const rp_stage *rmst, int D, float *goal) {
+    char path[RP_PATH];
+    rp_stage_file(rmst, "goal.json", path);
+    cJSON *j;
+    GC_TRY(gc_json_read(path, &j));
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(j, "goal");
+    int k = 0, size = cJSON_GetArraySize(g);
+    for (const cJSON *e = cJSON_IsArray(g) ? g->child : NULL; e && k < D; e = e->next)
+        if (cJSON_IsNumber(e)) goal[k++] = (float)e->valuedouble;
+    cJSON_Delete(j);
+    return k == D && size == D
+               ? GC_OK
+               : gc_fail(GC_ERR_FORMAT, "%s: expected 'goal', an array of %d numbers", path, D);
+}
+
+
+gc_status math_check_splits(const math_ctx *m, const cJSON *names, const char *key) {
+    int ok = cJSON_IsArray(names) && cJSON_GetArraySize(names) > 0;
+    for (const cJSON *e = ok ? names->child : NULL; e && ok; e = e->next) {
+        ok = 0;
+        for (int sp = 0; sp < m->c.n_splits && cJSON_IsString(e); sp++)
+            ok |= !strcmp(e->valuestring, gc_arith_split_name(m->c.splits[sp]));
+    }
+    if (!ok)
+        return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected an array of split names from "
+                       "data.splits", m->r->cfg.path, gc_config_line(&m->r->cfg, key), key);
+    return GC_OK;
 }

@@ -1,5 +1,5 @@
 /* math: the math pipeline's shared parts, for its analyses (replicate/auroc.c: fig2,
- * replicate/partial.c: fig3).
+ * replicate/partial.c: fig3, replicate/vote.c: table1).
  *
  * rp_run_math (math.c) reads the scale's configuration, runs the shared stages (policy, pairs,
  * evaluation solutions, one reward model per variant and seed) and hands a math_ctx to the
@@ -53,7 +53,7 @@ typedef struct {
     int source; /* 0 policy solutions, 1 reference and corrupted solutions (smoke tests) */
 } eval_cfg;
 
-typedef enum { MATH_AUROC, MATH_PARTIAL } math_analysis; /* the experiment's "analysis" */
+typedef enum { MATH_AUROC, MATH_PARTIAL, MATH_VOTE } math_analysis; /* the experiment's "analysis" */
 
 typedef struct {
     data_cfg data;
@@ -67,6 +67,7 @@ typedef struct {
     int variant_con[MAX_VARIANTS]; /* 1 = goal-conditioned (lambda > 0) */
     int n_variants;
     const cJSON *partial; /* the scale's "partial" section (analysis "partial"), else NULL */
+    const cJSON *vote;    /* the scale's "vote" section (analysis "vote"), else NULL */
 } math_cfg;
 
 
@@ -96,11 +97,15 @@ typedef struct {
 
 /* Marks a stage complete with its info document, which it frees. */
 gc_status math_close_with(rp_run *r, rp_stage *st, cJSON *info);
-/* Loads the reward model a rm-* stage saved. */
+/* Loads the policy, the reward model a rm-* stage saved, and its goal state (goal.json, D). */
+gc_status math_load_policy(const math_ctx *m, gc_model *pm);
 gc_status math_load_rm(const rp_stage *rmst, gc_rm *rm);
+gc_status math_read_goal(const rp_stage *rmst, int D, float *goal);
 /* Items of the evaluation solutions whose split is one of names (a JSON array of strings, or
  * NULL for every item): idx (sol.n) gets their indices; returns how many. */
 int math_select(const math_ctx *m, const cJSON *names, int *idx);
+/* Checks that names (at config key `key`) is a non-empty array of names from data.splits. */
+gc_status math_check_splits(const math_ctx *m, const cJSON *names, const char *key);
 
 /* Writes <experiment>.dat for the plot from the results document. */
 typedef gc_status (*math_dat_fn)(const char *path, const cJSON *results, const math_ctx *m);
@@ -111,5 +116,6 @@ gc_status math_finish(math_ctx *m, cJSON *results, math_dat_fn dat,
 
 gc_status math_analyse_auroc(math_ctx *m);   /* fig2: AUROC of the final reward */
 gc_status math_analyse_partial(math_ctx *m); /* fig3: AUROC on partial generations */
+gc_status math_analyse_vote(math_ctx *m);    /* table1: majority voting with Q-value filtering */
 
 #endif

@@ -55,16 +55,7 @@ static gc_status read_partial(const math_ctx *m, partial_cfg *pc) {
     pc->splits = cJSON_GetObjectItemCaseSensitive(m->c.partial, "splits");
     if (!pc->splits) return GC_OK;
     snprintf(path, sizeof path, "%s.partial.splits", r->scale_path);
-    int ok = cJSON_IsArray(pc->splits) && cJSON_GetArraySize(pc->splits) > 0;
-    for (const cJSON *e = ok ? pc->splits->child : NULL; e && ok; e = e->next) {
-        ok = 0;
-        for (int sp = 0; sp < m->c.n_splits && cJSON_IsString(e); sp++)
-            ok |= !strcmp(e->valuestring, gc_arith_split_name(m->c.splits[sp]));
-    }
-    if (!ok)
-        return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected an array of split names from "
-                       "data.splits", r->cfg.path, gc_config_line(&r->cfg, path), path);
-    return GC_OK;
+    return math_check_splits(m, pc->splits, path);
 }
 
 /* ---- stage: prefix scores of one reward model ---- */
@@ -87,21 +78,6 @@ static gc_status probe_item(void *ctx, int item, const float *h, int prompt_len,
         pc->score[SC_Q][(size_t)item * pc->points + i] = gc_qvalue(hp, pc->goal, D);
     }
     return GC_OK;
-}
-
-static gc_status read_goal(const rp_stage *rmst, int D, float *goal) {
-    char path[RP_PATH];
-    rp_stage_file(rmst, "goal.json", path);
-    cJSON *j;
-    GC_TRY(gc_json_read(path, &j));
-    const cJSON *g = cJSON_GetObjectItemCaseSensitive(j, "goal");
-    int k = 0, size = cJSON_GetArraySize(g);
-    for (const cJSON *e = cJSON_IsArray(g) ? g->child : NULL; e && k < D; e = e->next)
-        if (cJSON_IsNumber(e)) goal[k++] = (float)e->valuedouble;
-    cJSON_Delete(j);
-    return k == D && size == D
-               ? GC_OK
-               : gc_fail(GC_ERR_FORMAT, "%s: expected 'goal', an array of %d numbers", path, D);
 }
 
 /* Fills score[SC_*] (n, points) for the n items idx of the evaluation solutions. */
@@ -144,7 +120,7 @@ static gc_status stage_partial(math_ctx *m, const rp_stage *rmst, const partial_
     float *goal = gc_malloc(sizeof(float) * D);
     const char **qs = gc_malloc(sizeof(char *) * (n ? n : 1));
     const char **rs = gc_malloc(sizeof(char *) * (n ? n : 1));
-    s = goal && qs && rs ? read_goal(rmst, D, goal) : GC_ERR_NOMEM;
+    s = goal && qs && rs ? math_read_goal(rmst, D, goal) : GC_ERR_NOMEM;
     for (int i = 0; s == GC_OK && i < n; i++) qs[i] = m->sol.b[idx[i]], rs[i] = m->sol.c[idx[i]];
     probe_ctx pcx = {&rm, goal, P, {score[SC_REWARD], score[SC_Q]}};
     if (s == GC_OK)

@@ -34,7 +34,7 @@ static gc_status open_experiment(rp_run *r) {
         {"claim", GC_CFG_STRING, offsetof(top, claim), 0, 0, 0, NULL},
         {"seeds", GC_CFG_INT, offsetof(top, seeds), 1, 1, 64, NULL},
         {"scales", GC_CFG_OBJECT, offsetof(top, scales), 1, 0, 0, NULL},
-        {"analysis", GC_CFG_ENUM, offsetof(top, analysis), 0, 0, 0, "auroc|partial"},
+        {"analysis", GC_CFG_ENUM, offsetof(top, analysis), 0, 0, 0, "auroc|partial|vote"},
         {"pipeline", GC_CFG_ENUM, 0, 0, 0, 0, "math"}, /* checked below; stored nowhere */
     };
     top t = {.seeds = 3};

@@ -40,7 +40,7 @@ typedef struct {
     char experiment[64];
     char config_hash[17];
     int seeds;
-    int analysis;           /* the file's "analysis": index into "auroc|partial" (math.h) */
+    int analysis;           /* the file's "analysis": index into "auroc|partial|vote" (math.h) */
     double t0;
     rp_stage stages[64];
     int n_stages;

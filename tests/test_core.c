@@ -265,13 +265,13 @@ Test(decode, batched_generation_matches_one_at_a_time) {
         gc_rng rngs[3];
         for (int b = 0; b < 3; b++) gc_rng_init(&rngs[b], 77, (uint64_t)b);
         float *hid = malloc(sizeof(float) * 3 * L * c.dim);
-        cr_assert_eq(gc_generate_batch(&m, &s, rngs, 3, prompts, plen, L, 2, all, len_all, hid),
+        cr_assert_eq(gc_generate_batch(&m, &s, rngs, 3, prompts, plen, L, 2, all, len_all, hid, NULL),
                      GC_OK, "%s", gc_last_error());
         for (int b = 0; b < 3; b++) {
             gc_rng r1;
             gc_rng_init(&r1, 77, (uint64_t)b);
             cr_assert_eq(gc_generate_batch(&m, &s, &r1, 1, &prompts[b], &plen[b], L, 2, one,
-                                           &len_one, NULL), GC_OK);
+                                           &len_one, NULL, NULL), GC_OK);
             cr_assert_eq(len_one, len_all[b], "temp %d seq %d: length %d alone, %d batched", temp,
                          b, len_one, len_all[b]);
             cr_assert_eq(memcmp(one, all + b * L, sizeof(int32_t) * len_one), 0,

@@ -96,19 +96,21 @@ Test(partial, bad_partial_sections) {
 /* The math claims run one pipeline: their experiment files must agree on every shared section,
  * or they would not share (and be comparable through) the cached policy and reward models. */
 Test(partial, math_experiments_share_their_sections) {
-    const char *files[] = {"experiments/fig2.json", "experiments/fig3.json"};
+    const char *files[] = {"experiments/fig2.json", "experiments/fig3.json", "experiments/table1.json"};
     const char *sections[] = {"data", "policy", "pairs", "rm", "eval"};
-    cJSON *doc[2];
-    for (int f = 0; f < 2; f++) cr_assert_eq(gc_json_read(files[f], &doc[f]), GC_OK);
-    for (const cJSON *sc = item(doc[0], "scales")->child; sc; sc = sc->next) {
-        const cJSON *other = item(item(doc[1], "scales"), sc->string);
-        cr_assert_not_null(other, "%s lacks scale %s", files[1], sc->string);
-        for (int k = 0; k < 5; k++)
-            cr_expect(cJSON_Compare(item(sc, sections[k]), item(other, sections[k]), 1),
-                      "scale %s, section %s differs between %s and %s", sc->string, sections[k],
-                      files[0], files[1]);
-    }
-    cJSON_Delete(doc[0]), cJSON_Delete(doc[1]);
+    enum { NF = sizeof files / sizeof files[0] };
+    cJSON *doc[NF];
+    for (int f = 0; f < NF; f++) cr_assert_eq(gc_json_read(files[f], &doc[f]), GC_OK);
+    for (int f = 1; f < NF; f++)
+        for (const cJSON *sc = item(doc[0], "scales")->child; sc; sc = sc->next) {
+            const cJSON *other = item(item(doc[f], "scales"), sc->string);
+            cr_assert_not_null(other, "%s lacks scale %s", files[f], sc->string);
+            for (int k = 0; k < 5; k++)
+                cr_expect(cJSON_Compare(item(sc, sections[k]), item(other, sections[k]), 1),
+                          "scale %s, section %s differs between %s and %s", sc->string,
+                          sections[k], files[0], files[f]);
+        }
+    for (int f = 0; f < NF; f++) cJSON_Delete(doc[f]);
 }
 
 /* ---- the verdict rule ---- */

@@ -1,0 +1,590 @@
+/* vote: the table1 analysis, majority voting with Q-value filtering (PAPER.md section 4).
+ *
+ * Stages:
+ *   vote-samples          M solutions per evaluation question of the chosen splits, sampled by
+ *                         the policy (offline: every solution runs to its end)
+ *   qlows-<variant>-seed<k>  per solution, the record lows of its Q-values cos(h_j, g) over its
+ *                         generated tokens from `skip` on, under that reward model (lib/vote.h):
+ *                         enough to find the cut for any tau
+ *   online-<variant>      the first online_questions questions sampled twice in one process,
+ *                         plainly and with the seed-1 reward model watching and stopping each
+ *                         solution at its cut: the wall time and tokens the filter really saves
+ * Analysis, per variant and seed, at the configured tau and over the tau sweep: majority-vote
+ * accuracy with and without filtering, % of solutions filtered, % of generated tokens saved;
+ * tests on the per-question proportion of correct voters (filtered: averaged over seeds) against
+ * the unfiltered one: Student's unpaired t-test (the authors' choice), the paired t-test, and a
+ * percentile bootstrap CI of the paired mean difference. Online: the measured savings, and how
+ * often the online cut equals the offline one.
+ *
+ * Scale section "vote": splits (default every split), samples (M), temperature, top_p, seed,
+ * tau, skip, taus (the sweep), online_questions (0 = no online run), bootstrap.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/config.h"
+#include "../lib/jsonio.h"
+#include "../lib/mathpipe.h"
+#include "../lib/stats.h"
+#include "../lib/vote.h"
+#include "math.h"
+
+#define VOTE_STAGE_VERSION 1
+#define MAX_TAUS 32
+
+typedef struct {
+    int64_t samples, seed, skip, online_questions, bootstrap;
+    double temperature, top_p, tau;
+    const cJSON *splits, *taus;
+    double tau_list[MAX_TAUS];
+    int n_taus;
+} vote_cfg;
+
+static gc_status read_vote(const math_ctx *m, vote_cfg *vc) {
+    const rp_run *r = m->r;
+    static const gc_cfg_field f[] = {
+        {"samples", GC_CFG_INT, offsetof(vote_cfg, samples), 1, 1, 1024, NULL},
+        {"seed", GC_CFG_INT, offsetof(vote_cfg, seed), 0, 0, 1e12, NULL},
+        {"skip", GC_CFG_INT, offsetof(vote_cfg, skip), 0, 0, 1 << 20, NULL},
+        {"online_questions", GC_CFG_INT, offsetof(vote_cfg, online_questions), 0, 0, 1e6, NULL},
+        {"bootstrap", GC_CFG_INT, offsetof(vote_cfg, bootstrap), 0, 100, 100000, NULL},
+        {"temperature", GC_CFG_FLOAT, offsetof(vote_cfg, temperature), 1, 1e-3, 10, NULL},
+        {"top_p", GC_CFG_FLOAT, offsetof(vote_cfg, top_p), 0, 1e-3, 1, NULL},
+        {"tau", GC_CFG_FLOAT, offsetof(vote_cfg, tau), 0, -1, 1, NULL},
+    };
+    char path[128];
+    snprintf(path, sizeof path, "%s.vote", r->scale_path);
+    *vc = (vote_cfg){.seed = 1, .skip = 5, .bootstrap = 1000, .top_p = 1.0, .tau = 0.0};
+    cJSON *copy = cJSON_Duplicate(m->c.vote, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "splits");
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "taus");
+    gc_status s = gc_config_read(&r->cfg, copy, path, f, 8, vc);
+    cJSON_Delete(copy);
+    GC_TRY(s);
+    vc->splits = cJSON_GetObjectItemCaseSensitive(m->c.vote, "splits");
+    if (vc->splits) {
+        snprintf(path, sizeof path, "%s.vote.splits", r->scale_path);
+        GC_TRY(math_check_splits(m, vc->splits, path));
+    }
+    vc->taus = cJSON_GetObjectItemCaseSensitive(m->c.vote, "taus");
+    snprintf(path, sizeof path, "%s.vote.taus", r->scale_path);
+    int ok = !vc->taus || (cJSON_IsArray(vc->taus) && cJSON_GetArraySize(vc->taus) <= MAX_TAUS);
+    for (const cJSON *e = ok && vc->taus ? vc->taus->child : NULL; e && ok; e = e->next) {
+        ok = cJSON_IsNumber(e) && e->valuedouble >= -1 && e->valuedouble <= 1;
+        vc->tau_list[vc->n_taus++] = e->valuedouble;
+    }
+    if (!ok)
+        return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected an array of at most %d numbers "
+                       "in [-1, 1]", r->cfg.path, gc_config_line(&r->cfg, path), path, MAX_TAUS);
+    return GC_OK;
+}
+
+/* ---- the solutions ---- */
+
+typedef struct {
+    int n_q, M;           /* questions, samples each */
+    const char **question; /* (n_q) */
+    int64_t *answer;      /* (n_q) */
+    char **text;          /* (n_q * M) responses */
+    gc_vote_sample *smp;  /* (n_q * M) answers and generated tokens; cut set per use */
+    int *plen;            /* (n_q) prompt tokens */
+    int max_len;
+} vote_set;
+
+static void vote_set_free(vote_set *v) {
+    for (int i = 0; v->text && i < v->n_q * v->M; i++) free(v->text[i]);
+    free(v->question), free(v->answer), free(v->text), free(v->smp), free(v->plen);
+    memset(v, 0, sizeof *v);
+}
+
+/* Generated tokens of a response as sampled with max_len: its text, plus the EOS unless the
+ * sample stopped at the length limit (gc_math_sample leaves one token for the EOS). */
+static int generated_tokens(int plen, int n_text, int max_len) {
+    return n_text + (plen + n_text < max_len - 1);
+}
+
+static gc_status stage_samples(math_ctx *m, const vote_cfg *vc, const int *qidx, vote_set *v,
+                               rp_stage **out) {
+    cJSON *key = cJSON_CreateObject();
+    cJSON_AddNumberToObject(key, "version", VOTE_STAGE_VERSION);
+    cJSON_AddStringToObject(key, "policy", m->pol->hash);
+    cJSON_AddItemToObject(key, "splits", vc->splits ? cJSON_Duplicate(vc->splits, 1) : cJSON_CreateNull());
+    cJSON_AddNumberToObject(key, "samples", (double)vc->samples);
+    cJSON_AddNumberToObject(key, "temperature", vc->temperature);
+    cJSON_AddNumberToObject(key, "top_p", vc->top_p);
+    cJSON_AddNumberToObject(key, "seed", (double)vc->seed);
+    cJSON_AddNumberToObject(key, "max_len", (double)m->c.eval.max_len);
+    rp_stage *st;
+    gc_status s = rp_stage_open(m->r, "vote-samples", key, &st);
+    cJSON_Delete(key);
+    GC_TRY(s);
+    *out = st;
+    char path[RP_PATH];
+    rp_stage_file(st, "samples.json", path);
+    int total = v->n_q * v->M;
+    if (st->cached) {
+        cJSON *j;
+        GC_TRY(gc_json_read(path, &j));
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "response");
+        int k = 0;
+        for (const cJSON *e = cJSON_IsArray(a) ? a->child : NULL; e && k < total; e = e->next)
+            v->text[k++] = strdup(cJSON_IsString(e) ? e->valuestring : "");
+        if (k != total || cJSON_GetArraySize(a) != total)
+            s = gc_fail(GC_ERR_FORMAT, "%s: 'response' should hold %d solutions (delete the "
+                        "cache directory to recompute)", path, total);
+        cJSON_Delete(j);
+        return s;
+    }
+    gc_model pm;
+    GC_TRY(math_load_policy(m, &pm));
+    gc_sample_config sc = {(float)vc->temperature, (float)vc->top_p, (uint64_t)vc->seed,
+                           v->max_len, 64};
+    gc_log_info("vote: sampling %d solutions for each of %d questions", v->M, v->n_q);
+    int64_t ntok = 0;
+    s = gc_math_sample(&pm, (const char *const *)v->question, v->n_q, v->M, &sc, v->text, &ntok);
+    gc_model_free(&pm);
+    GC_TRY(s);
+    cJSON *j = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(j, "response");
+    cJSON *qs = cJSON_AddArrayToObject(j, "question_index");
+    for (int i = 0; i < total; i++) cJSON_AddItemToArray(a, cJSON_CreateString(v->text[i]));
+    for (int q = 0; q < v->n_q; q++) cJSON_AddItemToArray(qs, cJSON_CreateNumber(qidx[q]));
+    cJSON_AddStringToObject(j, "layout", "question-major: response[q * samples + i]");
+    s = gc_json_write(path, j);
+    cJSON_Delete(j);
+    GC_TRY(s);
+    cJSON *info = cJSON_CreateObject();
+    cJSON_AddNumberToObject(info, "generated_tokens", (double)ntok);
+    cJSON_AddNumberToObject(info, "wall_s", gc_now() - st->t0);
+    return math_close_with(m->r, st, info);
+}
+
+/* ---- Q-value record lows under one reward model ---- */
+
+typedef struct {
+    int *n_low;    /* (total) */
+    int *low_j;    /* (total, cap) */
+    float *low_q;  /* (total, cap) */
+    int cap, skip, max_len;
+    const gc_rm *rm;
+    const float *goal;
+    float *q;      /* (cap) scratch */
+} lows;
+
+static gc_status lows_item(void *ctx, int item, const float *h, int prompt_len, int len) {
+    lows *l = ctx;
+    int D = l->rm->model.cfg.dim, n_text = len - prompt_len - 1;
+    /* watched tokens: every sampled one but the last (lib/generate.h) */
+    int n_watch = generated_tokens(prompt_len, n_text, l->max_len) - 1;
+    for (int j = 0; j < n_watch; j++)
+        l->q[j] = gc_qvalue(h + (size_t)(prompt_len + j) * D, l->goal, D);
+    l->n_low[item] = gc_vote_record_lows(l->q, n_watch, l->skip, l->low_j + (size_t)item * l->cap,
+                                         l->low_q + (size_t)item * l->cap);
+    return GC_OK;
+}
+
+static gc_status stage_lows(math_ctx *m, const rp_stage *rmst, const rp_stage *samples,
+                            const vote_cfg *vc, const vote_set *v, lows *l) {
+    char name[80];
+    snprintf(name, sizeof name, "qlows-%s", rmst->name + 3);
+    cJSON *key = cJSON_CreateObject();
+    cJSON_AddNumberToObject(key, "version", VOTE_STAGE_VERSION);
+    cJSON_AddStringToObject(key, "rm", rmst->hash);
+    cJSON_AddStringToObject(key, "samples", samples->hash);
+    cJSON_AddNumberToObject(key, "skip", (double)vc->skip);
+    rp_stage *st;
+    gc_status s = rp_stage_open(m->r, name, key, &st);
+    cJSON_Delete(key);
+    GC_TRY(s);
+    int total = v->n_q * v->M;
+    char path[RP_PATH];
+    rp_stage_file(st, "lows.json", path);
+    if (st->cached) {
+        cJSON *j;
+        GC_TRY(gc_json_read(path, &j));
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "lows");
+        int k = 0;
+        for (const cJSON *e = cJSON_IsArray(a) ? a->child : NULL; e && k < total; e = e->next, k++) {
+            int n = cJSON_GetArraySize(e) / 2;
+            l->n_low[k] = n < l->cap ? n : l->cap;
+            for (int i = 0; i < l->n_low[k]; i++) {
+                l->low_j[(size_t)k * l->cap + i] = cJSON_GetArrayItem(e, 2 * i)->valueint;
+                l->low_q[(size_t)k * l->cap + i] = (float)cJSON_GetArrayItem(e, 2 * i + 1)->valuedouble;
+            }
+        }
+        if (k != total || cJSON_GetArraySize(a) != total)
+            s = gc_fail(GC_ERR_FORMAT, "%s: 'lows' should hold %d solutions (delete the cache "
+                        "directory to recompute)", path, total);
+        cJSON_Delete(j);
+        return s;
+    }
+    gc_rm rm;
+    GC_TRY(math_load_rm(rmst, &rm));
+    float *goal = gc_malloc(sizeof(float) * rm.model.cfg.dim);
+    const char **qs = gc_malloc(sizeof(char *) * total);
+    s = goal && qs ? math_read_goal(rmst, rm.model.cfg.dim, goal) : GC_ERR_NOMEM;
+    for (int i = 0; s == GC_OK && i < total; i++) qs[i] = v->question[i / v->M];
+    l->rm = &rm, l->goal = goal;
+    if (s == GC_OK)
+        s = gc_math_hidden_each(&rm, qs, (const char *const *)v->text, total, v->max_len, 32,
+                                lows_item, l);
+    gc_rm_free(&rm);
+    free(goal), free(qs);
+    GC_TRY(s);
+    cJSON *j = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(j, "lows");
+    cJSON_AddStringToObject(j, "layout", "per solution (question-major): [j0, q0, j1, q1, ...], "
+                                        "the record lows of its Q-values from skip on");
+    for (int k = 0; k < total; k++) {
+        cJSON *e = cJSON_CreateArray();
+        for (int i = 0; i < l->n_low[k]; i++) {
+            cJSON_AddItemToArray(e, cJSON_CreateNumber(l->low_j[(size_t)k * l->cap + i]));
+            cJSON_AddItemToArray(e, cJSON_CreateNumber(l->low_q[(size_t)k * l->cap + i]));
+        }
+        cJSON_AddItemToArray(a, e);
+    }
+    s = gc_json_write(path, j);
+    cJSON_Delete(j);
+    return s == GC_OK ? rp_stage_close(m->r, st, NULL) : s;
+}
+
+/* ---- online filtering ---- */
+
+static gc_status stage_online(math_ctx *m, int variant, const vote_cfg *vc, const vote_set *v,
+                              cJSON **out) {
+    int nq = (int)(vc->online_questions < v->n_q ? vc->online_questions : v->n_q);
+    const rp_stage *rmst = m->rm[variant][0];
+    char name[80];
+    snprintf(name, sizeof name, "online-%s", m->c.variant_names[variant]);
+    cJSON *key = cJSON_CreateObject();
+    cJSON_AddNumberToObject(key, "version", VOTE_STAGE_VERSION);
+    cJSON_AddStringToObject(key, "policy", m->pol->hash);
+    cJSON_AddStringToObject(key, "rm", rmst->hash);
+    cJSON *vk = cJSON_Duplicate(m->c.vote, 1); /* the sweep and the bootstrap do not matter here */
+    cJSON_DeleteItemFromObjectCaseSensitive(vk, "taus");
+    cJSON_DeleteItemFromObjectCaseSensitive(vk, "bootstrap");
+    cJSON_AddItemToObject(key, "vote", vk);
+    cJSON_AddNumberToObject(key, "max_len", v->max_len);
+    rp_stage *st;
+    gc_status s = rp_stage_open(m->r, name, key, &st);
+    cJSON_Delete(key);
+    GC_TRY(s);
+    char path[RP_PATH];
+    rp_stage_file(st, "online.json", path);
+    if (st->cached) return gc_json_read(path, out);
+    gc_model pm;
+    gc_rm rm = {0};
+    GC_TRY(math_load_policy(m, &pm));
+    s = math_load_rm(rmst, &rm);
+    float *goal = s == GC_OK ? gc_malloc(sizeof(float) * rm.model.cfg.dim) : NULL;
+    char **t0 = gc_calloc((size_t)nq * v->M, sizeof(char *)), **t1 = gc_calloc((size_t)nq * v->M, sizeof(char *));
+    int *cut = gc_malloc(sizeof(int) * (size_t)(nq * v->M > 0 ? nq * v->M : 1));
+    if (s == GC_OK) s = goal && t0 && t1 && cut ? math_read_goal(rmst, rm.model.cfg.dim, goal) : GC_ERR_NOMEM;
+    gc_sample_config sc = {(float)vc->temperature, (float)vc->top_p, (uint64_t)vc->seed,
+                           v->max_len, 64};
+    gc_qfilter f = {&rm, goal, (float)vc->tau, (int)vc->skip};
+    int64_t tok0 = 0, tok1 = 0;
+    double w0 = 0, w1 = 0;
+    gc_log_info("vote: online filtering with the %s RM on %d questions", m->c.variant_names[variant], nq);
+    if (s == GC_OK) {
+        double t = gc_now();
+        s = gc_math_sample(&pm, (const char *const *)v->question, nq, v->M, &sc, t0, &tok0);
+        w0 = gc_now() - t;
+    }
+    if (s == GC_OK) {
+        double t = gc_now();
+        s = gc_math_sample_filtered(&pm, &f, (const char *const *)v->question, nq, v->M, &sc, t1,
+                                    cut, &tok1);
+        w1 = gc_now() - t;
+    }
+    int prefix_ok = 1;
+    for (int i = 0; s == GC_OK && i < nq * v->M; i++)
+        prefix_ok &= !strncmp(t0[i], t1[i], strlen(t1[i])); /* same streams: a prefix */
+    cJSON *j = NULL;
+    if (s == GC_OK) {
+        j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "questions", nq);
+        cJSON_AddNumberToObject(j, "wall_s_unfiltered", w0);
+        cJSON_AddNumberToObject(j, "wall_s_filtered", w1);
+        cJSON_AddNumberToObject(j, "tokens_unfiltered", (double)tok0);
+        cJSON_AddNumberToObject(j, "tokens_filtered", (double)tok1);
+        cJSON_AddBoolToObject(j, "filtered_are_prefixes", prefix_ok);
+        cJSON *c = cJSON_AddArrayToObject(j, "cut");
+        for (int i = 0; i < nq * v->M; i++) cJSON_AddItemToArray(c, cJSON_CreateNumber(cut[i]));
+        s = gc_json_write(path, j);
+    }
+    for (int i = 0; i < nq * v->M; i++) free(t0 ? t0[i] : NULL), free(t1 ? t1[i] : NULL);
+    free(t0), free(t1), free(cut), free(goal);
+    if (rm.head) gc_rm_free(&rm);
+    gc_model_free(&pm);
+    if (s == GC_OK) s = rp_stage_close(m->r, st, NULL);
+    if (s != GC_OK) cJSON_Delete(j), j = NULL;
+    *out = j;
+    return s;
+}
+
+/* ---- analysis ---- */
+
+typedef struct {
+    double accuracy, filtered_pct, saved_pct;
+} vote_summary;
+
+/* Votes every question with the cuts for tau (tau = NAN: no filtering); prop (n_q) may be NULL. */
+static vote_summary vote_all(vote_set *v, const lows *l, double tau, double *prop) {
+    int64_t gen = 0, saved = 0;
+    int filtered = 0;
+    double acc = 0;
+    for (int q = 0; q < v->n_q; q++) {
+        gc_vote_sample *s = v->smp + (size_t)q * v->M;
+        for (int i = 0; i < v->M; i++) {
+            size_t k = (size_t)q * v->M + i;
+            s[i].cut = isnan(tau) ? -1
+                                  : gc_vote_cut(l->low_j + k * l->cap, l->low_q + k * l->cap,
+                                                l->n_low[k], (float)tau);
+        }
+        gc_vote_result r;
+        gc_vote_question(s, v->M, v->answer[q], &r);
+        acc += r.correct, gen += r.generated, saved += r.saved, filtered += r.filtered;
+        if (prop) prop[q] = r.prop_correct;
+    }
+    return (vote_summary){acc / v->n_q, 100.0 * filtered / (v->n_q * v->M),
+                          gen ? 100.0 * saved / gen : 0};
+}
+
+static cJSON *summary_json(const double *x, int n) {
+    cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, "per_seed");
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(x[i]));
+    gc_summary sm;
+    gc_stats_summary(x, (size_t)n, 0.95, &sm);
+    cJSON_AddNumberToObject(o, "mean", sm.mean);
+    cJSON_AddNumberToObject(o, "lo", sm.lo);
+    cJSON_AddNumberToObject(o, "hi", sm.hi);
+    return o;
+}
+
+static cJSON *ttest_json(const gc_ttest *t) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "mean_diff", t->mean_diff);
+    cJSON_AddNumberToObject(o, "t", t->t);
+    cJSON_AddNumberToObject(o, "df", t->df);
+    cJSON_AddNumberToObject(o, "p", t->p);
+    return o;
+}
+
+static cJSON *analyse_variant(math_ctx *m, int variant, const vote_cfg *vc, vote_set *v,
+                              lows *l /* (seeds) */, const double *prop0, cJSON *online) {
+    int seeds = m->r->seeds, nq = v->n_q;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "variant", m->c.variant_names[variant]);
+    double acc[64], filt[64], saved[64];
+    double *prop = gc_calloc((size_t)nq, sizeof(double)), *one = gc_malloc(sizeof(double) * nq);
+    double *diff = gc_malloc(sizeof(double) * nq);
+    for (int s = 0; s < seeds; s++) {
+        vote_summary vs = vote_all(v, &l[s], vc->tau, one);
+        acc[s] = vs.accuracy, filt[s] = vs.filtered_pct, saved[s] = vs.saved_pct;
+        for (int q = 0; q < nq; q++) prop[q] += one[q] / seeds;
+    }
+    cJSON_AddItemToObject(o, "accuracy", summary_json(acc, seeds));
+    cJSON_AddItemToObject(o, "filtered_pct", summary_json(filt, seeds));
+    cJSON_AddItemToObject(o, "saved_pct", summary_json(saved, seeds));
+    gc_ttest ti, tp;
+    gc_stats_ttest_ind(prop, (size_t)nq, prop0, (size_t)nq, 1, &ti);
+    gc_stats_ttest_paired(prop, prop0, (size_t)nq, &tp);
+    cJSON_AddItemToObject(o, "ttest_unpaired", ttest_json(&ti));
+    cJSON_AddItemToObject(o, "ttest_paired", ttest_json(&tp));
+    for (int q = 0; q < nq; q++) diff[q] = prop[q] - prop0[q];
+    double blo, bhi;
+    gc_stats_mean_bootstrap(diff, (size_t)nq, (int)vc->bootstrap, 0x701E, 0.95, &blo, &bhi);
+    cJSON *b = cJSON_AddObjectToObject(o, "bootstrap_paired");
+    cJSON_AddNumberToObject(b, "mean_diff", tp.mean_diff);
+    cJSON_AddNumberToObject(b, "lo", blo);
+    cJSON_AddNumberToObject(b, "hi", bhi);
+    cJSON *sw = cJSON_AddArrayToObject(o, "sweep");
+    for (int t = 0; t < vc->n_taus; t++) {
+        double a = 0, f = 0, sv = 0;
+        for (int s = 0; s < seeds; s++) {
+            vote_summary vs = vote_all(v, &l[s], vc->tau_list[t], NULL);
+            a += vs.accuracy / seeds, f += vs.filtered_pct / seeds, sv += vs.saved_pct / seeds;
+        }
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "tau", vc->tau_list[t]);
+        cJSON_AddNumberToObject(e, "accuracy", a);
+        cJSON_AddNumberToObject(e, "filtered_pct", f);
+        cJSON_AddNumberToObject(e, "saved_pct", sv);
+        cJSON_AddItemToArray(sw, e);
+    }
+    if (online) {
+        /* the online cuts against the offline ones of the same (seed-1) reward model */
+        const cJSON *cut = cJSON_GetObjectItem(online, "cut");
+        int n = cJSON_GetArraySize(cut), same = 0;
+        for (int i = 0; i < n; i++) {
+            int off = gc_vote_cut(l[0].low_j + (size_t)i * l[0].cap, l[0].low_q + (size_t)i * l[0].cap,
+                                  l[0].n_low[i], (float)vc->tau);
+            same += off == cJSON_GetArrayItem(cut, i)->valueint;
+        }
+        cJSON_AddNumberToObject(online, "cut_agreement_with_offline", n ? (double)same / n : 1);
+        double w0 = cJSON_GetObjectItem(online, "wall_s_unfiltered")->valuedouble;
+        double w1 = cJSON_GetObjectItem(online, "wall_s_filtered")->valuedouble;
+        double k0 = cJSON_GetObjectItem(online, "tokens_unfiltered")->valuedouble;
+        double k1 = cJSON_GetObjectItem(online, "tokens_filtered")->valuedouble;
+        cJSON_AddNumberToObject(online, "wall_saved_pct", w0 > 0 ? 100 * (1 - w1 / w0) : 0);
+        cJSON_AddNumberToObject(online, "tokens_saved_pct", k0 > 0 ? 100 * (1 - k1 / k0) : 0);
+        cJSON_DeleteItemFromObject(online, "cut");
+        cJSON_AddItemToObject(o, "online", online);
+    }
+    free(prop), free(one), free(diff);
+    return o;
+}
+
+static gc_status write_dat(const char *path, const cJSON *results, const math_ctx *m) {
+    (void)m;
+    const cJSON *vr = cJSON_GetObjectItem(results, "vote"), *vars = cJSON_GetObjectItem(vr, "variants");
+    FILE *f = fopen(path, "w");
+    if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
+    fprintf(f, "# tau, then per variant (");
+    for (const cJSON *v = vars->child; v; v = v->next)
+        fprintf(f, "%s%s", cJSON_GetObjectItem(v, "variant")->valuestring, v->next ? ", " : "");
+    fprintf(f, "): tokens saved %%, voting accuracy; then the unfiltered accuracy\n");
+    int n = cJSON_GetArraySize(cJSON_GetObjectItem(vars->child, "sweep"));
+    double acc0 = cJSON_GetObjectItem(cJSON_GetObjectItem(vr, "unfiltered"), "accuracy")->valuedouble;
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%.3f", cJSON_GetArrayItem(cJSON_GetObjectItem(vars->child, "sweep"), i)
+                               ->child->valuedouble);
+        for (const cJSON *v = vars->child; v; v = v->next) {
+            const cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(v, "sweep"), i);
+            fprintf(f, " %.4f %.5f", cJSON_GetObjectItem(e, "saved_pct")->valuedouble,
+                    cJSON_GetObjectItem(e, "accuracy")->valuedouble);
+        }
+        fprintf(f, " %.5f\n", acc0);
+    }
+    return fclose(f) == 0 ? GC_OK : gc_fail(GC_ERR_IO, "%s: write failed", path);
+}
+
+static double jnum(const cJSON *o, const char *a, const char *b) {
+    const cJSON *x = cJSON_GetObjectItem(o, a);
+    x = b ? cJSON_GetObjectItem(x, b) : x;
+    return cJSON_IsNumber(x) ? x->valuedouble : NAN;
+}
+
+static void print_vote(const cJSON *results, FILE *f) {
+    const cJSON *vr = cJSON_GetObjectItem(results, "vote");
+    fprintf(f, "\nmajority voting, %d questions x %d solutions, tau %.2f (cosine), first %d tokens "
+            "ignored\nunfiltered accuracy %.3f\n", (int)jnum(vr, "questions", NULL),
+            (int)jnum(vr, "samples", NULL), jnum(vr, "tau", NULL), (int)jnum(vr, "skip", NULL),
+            jnum(vr, "unfiltered", "accuracy"));
+    fprintf(f, "%-9s %-22s %-20s %-20s %-26s %9s %9s\n", "RM", "accuracy [CI]", "filtered %",
+            "tokens saved %", "paired diff [bootstrap CI]", "p paired", "p unpair");
+    for (const cJSON *v = cJSON_GetObjectItem(vr, "variants")->child; v; v = v->next) {
+        fprintf(f, "%-9s %.3f [%.3f, %.3f]   %5.1f [%5.1f, %5.1f]  %5.1f [%5.1f, %5.1f]  "
+                "%+.3f [%+.3f, %+.3f]    %9.3g %9.3g\n",
+                cJSON_GetObjectItem(v, "variant")->valuestring, jnum(v, "accuracy", "mean"),
+                jnum(v, "accuracy", "lo"), jnum(v, "accuracy", "hi"), jnum(v, "filtered_pct", "mean"),
+                jnum(v, "filtered_pct", "lo"), jnum(v, "filtered_pct", "hi"),
+                jnum(v, "saved_pct", "mean"), jnum(v, "saved_pct", "lo"), jnum(v, "saved_pct", "hi"),
+                jnum(v, "bootstrap_paired", "mean_diff"), jnum(v, "bootstrap_paired", "lo"),
+                jnum(v, "bootstrap_paired", "hi"), jnum(v, "ttest_paired", "p"),
+                jnum(v, "ttest_unpaired", "p"));
+        const cJSON *on = cJSON_GetObjectItem(v, "online");
+        if (on)
+            fprintf(f, "          online (seed 1, %d questions): tokens saved %.1f%%, wall time "
+                    "saved %.1f%%, cuts equal to offline %.1f%%\n", (int)jnum(on, "questions", NULL),
+                    jnum(on, "tokens_saved_pct", NULL), jnum(on, "wall_saved_pct", NULL),
+                    100 * jnum(on, "cut_agreement_with_offline", NULL));
+    }
+    const cJSON *v = cJSON_GetObjectItem(results, "verdict");
+    if (v) {
+        fprintf(f, "\nverdict: %s\n", cJSON_GetObjectItem(v, "verdict")->valuestring);
+        for (const cJSON *r = cJSON_GetObjectItem(v, "reasons")->child; r; r = r->next)
+            fprintf(f, "  - %s\n", r->valuestring);
+    }
+}
+
+gc_status math_analyse_vote(math_ctx *m) {
+    vote_cfg vc;
+    GC_TRY(read_vote(m, &vc));
+    int seeds = m->r->seeds, ne = (int)m->c.data.eval_questions;
+    vote_set v = {0};
+    v.M = (int)vc.samples;
+    v.max_len = (int)m->c.eval.max_len;
+    int *qidx = gc_malloc(sizeof(int) * m->eval.n);
+    gc_status s = qidx ? GC_OK : GC_ERR_NOMEM;
+    for (int q = 0; s == GC_OK && q < m->eval.n; q++) {
+        const char *split = gc_arith_split_name(m->c.splits[q / ne]);
+        int in = !vc.splits;
+        for (const cJSON *e = vc.splits ? vc.splits->child : NULL; e && !in; e = e->next)
+            in = !strcmp(e->valuestring, split);
+        if (in) qidx[v.n_q++] = q;
+    }
+    int total = v.n_q * v.M, cap = v.max_len;
+    v.question = gc_malloc(sizeof(char *) * (v.n_q ? v.n_q : 1));
+    v.answer = gc_malloc(sizeof(int64_t) * (v.n_q ? v.n_q : 1));
+    v.plen = gc_malloc(sizeof(int) * (v.n_q ? v.n_q : 1));
+    v.text = gc_calloc((size_t)(total ? total : 1), sizeof(char *));
+    v.smp = gc_calloc((size_t)(total ? total : 1), sizeof(gc_vote_sample));
+    lows *l = gc_calloc((size_t)MAX_VARIANTS * seeds, sizeof(lows));
+    if (s == GC_OK && !(v.question && v.answer && v.plen && v.text && v.smp && l)) s = GC_ERR_NOMEM;
+    int32_t *tmp = gc_malloc(sizeof(int32_t) * cap);
+    if (s == GC_OK && !tmp) s = GC_ERR_NOMEM;
+    for (int q = 0; s == GC_OK && q < v.n_q; q++) {
+        v.question[q] = m->eval.p[qidx[q]].question;
+        v.answer[q] = m->eval.p[qidx[q]].answer;
+        v.plen[q] = gc_math_prompt(v.question[q], tmp, cap);
+    }
+    rp_stage *samples_stage = NULL;
+    if (s == GC_OK) s = stage_samples(m, &vc, qidx, &v, &samples_stage);
+    for (int k = 0; s == GC_OK && k < total; k++) { /* answers and generated tokens */
+        gc_vote_sample *sm = &v.smp[k];
+        sm->has_answer = gc_arith_extract(v.text[k], &sm->answer);
+        int nt = gc_math_response(v.text[k], tmp, cap) - 1;
+        sm->n_gen = generated_tokens(v.plen[k / v.M], nt < 0 ? 0 : nt, v.max_len);
+        sm->cut = -1;
+    }
+    double *prop0 = gc_malloc(sizeof(double) * (v.n_q ? v.n_q : 1));
+    if (s == GC_OK && !prop0) s = GC_ERR_NOMEM;
+    vote_summary base = {0};
+    if (s == GC_OK) base = vote_all(&v, NULL, NAN, prop0);
+    for (int var = 0; s == GC_OK && var < m->c.n_variants; var++)
+        for (int seed = 0; s == GC_OK && seed < seeds; seed++) {
+            lows *lw = &l[var * seeds + seed];
+            *lw = (lows){.cap = cap, .skip = (int)vc.skip, .max_len = v.max_len};
+            lw->n_low = gc_calloc((size_t)(total ? total : 1), sizeof(int));
+            lw->low_j = gc_malloc(sizeof(int) * (size_t)(total ? total : 1) * cap);
+            lw->low_q = gc_malloc(sizeof(float) * (size_t)(total ? total : 1) * cap);
+            lw->q = gc_malloc(sizeof(float) * cap);
+            s = lw->n_low && lw->low_j && lw->low_q && lw->q ? GC_OK : GC_ERR_NOMEM;
+            if (s == GC_OK) s = stage_lows(m, m->rm[var][seed], samples_stage, &vc, &v, lw);
+        }
+    cJSON *online[MAX_VARIANTS] = {0};
+    for (int var = 0; s == GC_OK && vc.online_questions > 0 && var < m->c.n_variants; var++)
+        s = stage_online(m, var, &vc, &v, &online[var]);
+    if (s == GC_OK) {
+        cJSON *results = rp_metadata(m->r);
+        cJSON *vr = cJSON_AddObjectToObject(results, "vote");
+        cJSON_AddItemToObject(vr, "splits", vc.splits ? cJSON_Duplicate(vc.splits, 1) : cJSON_CreateString("all"));
+        cJSON_AddNumberToObject(vr, "questions", v.n_q);
+        cJSON_AddNumberToObject(vr, "samples", v.M);
+        cJSON_AddNumberToObject(vr, "temperature", vc.temperature);
+        cJSON_AddNumberToObject(vr, "tau", vc.tau);
+        cJSON_AddNumberToObject(vr, "skip", (double)vc.skip);
+        cJSON_AddStringToObject(vr, "tie_rule", "expected value under a uniform random tie-break");
+        cJSON *u = cJSON_AddObjectToObject(vr, "unfiltered");
+        cJSON_AddNumberToObject(u, "accuracy", base.accuracy);
+        double mp = 0;
+        for (int q = 0; q < v.n_q; q++) mp += prop0[q] / v.n_q;
+        cJSON_AddNumberToObject(u, "prop_correct", mp);
+        cJSON *vars = cJSON_AddArrayToObject(vr, "variants");
+        for (int k = 0; k < m->c.n_variants; k++) {
+            int var = k == 0 ? m->base : m->goal; /* baseline first */
+            cJSON_AddItemToArray(vars, analyse_variant(m, var, &vc, &v, &l[var * seeds], prop0,
+                                                       online[var]));
+            online[var] = NULL;
+        }
+        s = math_finish(m, results, write_dat, print_vote);
+    }
+    for (int i = 0; i < MAX_VARIANTS; i++) cJSON_Delete(online[i]);
+    for (int i = 0; l && i < MAX_VARIANTS * seeds; i++)
+        free(l[i].n_low), free(l[i].low_j), free(l[i].low_q), free(l[i].q);
+    free(l), free(prop0), free(tmp), free(qidx);
+    vote_set_free(&v);
+    return s;
+}
