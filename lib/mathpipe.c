@@ -1,5 +1,6 @@
 #include "mathpipe.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,10 +122,10 @@ gc_status gc_math_sample_filtered(gc_model *m, const gc_qfilter *f, const char *
     return sample_impl(m, questions, n, samples, c, f, out, cut, n_tokens);
 }
 
-gc_status gc_math_hidden_each(gc_rm *rm, const char *const *questions,
+gc_status gc_math_hidden_each(gc_model *m, int want_logits, const char *const *questions,
                               const char *const *responses, int n, int max_len, int batch,
                               gc_math_hidden_fn fn, void *ctx) {
-    int B = batch > 0 ? batch : 32, L = max_len, D = rm->model.cfg.dim;
+    int B = batch > 0 ? batch : 32, L = max_len, D = m->cfg.dim, V = m->cfg.vocab_size;
     int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)B * L), *tmp = gc_malloc(sizeof(int32_t) * L);
     int *len = gc_malloc(sizeof(int) * B), *plen = gc_malloc(sizeof(int) * B);
     gc_status s = tok && tmp && len && plen ? GC_OK : GC_ERR_NOMEM;
@@ -146,9 +147,11 @@ gc_status gc_math_hidden_each(gc_rm *rm, const char *const *questions,
         /* compact rows to stride T */
         for (int b = 1; b < nb; b++)
             memmove(tok + (size_t)b * T, tok + (size_t)b * L, sizeof(int32_t) * T);
-        s = gc_model_forward_len(&rm->model, tok, nb, T, len, 0);
+        s = gc_model_forward_len(m, tok, nb, T, len, want_logits);
         for (int b = 0; s == GC_OK && b < nb; b++)
-            s = fn(ctx, start + b, rm->model.acts.hf + (size_t)b * T * D, plen[b], len[b]);
+            s = fn(ctx, start + b, m->acts.hf + (size_t)b * T * D,
+                   want_logits ? m->acts.logits + (size_t)b * T * V : NULL, tok + (size_t)b * T,
+                   plen[b], len[b]);
     }
     free(tok), free(tmp), free(len), free(plen);
     return s;
@@ -160,8 +163,9 @@ typedef struct {
     gc_goal *goal;
 } score_ctx;
 
-static gc_status score_item(void *ctx, int item, const float *h, int prompt_len, int len) {
-    (void)prompt_len;
+static gc_status score_item(void *ctx, int item, const float *h, const float *logits,
+                            const int32_t *tok, int prompt_len, int len) {
+    (void)logits, (void)tok, (void)prompt_len;
     score_ctx *sc = ctx;
     const float *last = h + (size_t)(len - 1) * sc->rm->model.cfg.dim;
     sc->out[item] = gc_rm_reward(sc->rm, last);
@@ -172,5 +176,34 @@ static gc_status score_item(void *ctx, int item, const float *h, int prompt_len,
 gc_status gc_math_score(gc_rm *rm, const char *const *questions, const char *const *responses,
                         int n, int max_len, int batch, float *out, gc_goal *goal) {
     score_ctx sc = {rm, out, goal};
-    return gc_math_hidden_each(rm, questions, responses, n, max_len, batch, score_item, &sc);
+    return gc_math_hidden_each(&rm->model, 0, questions, responses, n, max_len, batch, score_item,
+                               &sc);
+}
+
+typedef struct {
+    int V;
+    float *out;
+} logprob_ctx;
+
+static gc_status logprob_item(void *ctx, int item, const float *h, const float *logits,
+                              const int32_t *tok, int prompt_len, int len) {
+    (void)h;
+    logprob_ctx *lc = ctx;
+    double sum = 0;
+    for (int t = prompt_len - 1; t < len - 1; t++) { /* position t predicts token t + 1 */
+        const float *row = logits + (size_t)t * lc->V;
+        float mx = row[0];
+        for (int v = 1; v < lc->V; v++) mx = row[v] > mx ? row[v] : mx;
+        double z = 0;
+        for (int v = 0; v < lc->V; v++) z += exp((double)row[v] - mx);
+        sum += (double)row[tok[t + 1]] - mx - log(z);
+    }
+    lc->out[item] = (float)(sum / (len - prompt_len));
+    return GC_OK;
+}
+
+gc_status gc_math_logprob(gc_model *m, const char *const *questions, const char *const *responses,
+                          int n, int max_len, int batch, float *out) {
+    logprob_ctx lc = {m->cfg.vocab_size, out};
+    return gc_math_hidden_each(m, 1, questions, responses, n, max_len, batch, logprob_item, &lc);
 }

@@ -57,15 +57,20 @@ gc_status gc_math_sample_filtered(gc_model *m, const gc_qfilter *f, const char *
 gc_status gc_math_score(gc_rm *rm, const char *const *questions, const char *const *responses,
                         int n, int max_len, int batch, float *out, gc_goal *goal);
 
-/* Called once per item with the RM trunk's final hidden states h (len, D) of the item's prompt +
- * response (+ EOS): the response occupies positions [prompt_len, len). h is valid during the
- * call only. A non-OK return stops the walk and is returned. */
-typedef gc_status (*gc_math_hidden_fn)(void *ctx, int item, const float *h, int prompt_len,
-                                       int len);
-/* Runs the RM trunk over n (question, response) items in batches and hands each item's hidden
- * states to fn, in item order. */
-gc_status gc_math_hidden_each(gc_rm *rm, const char *const *questions,
+/* Called once per item with a model's final hidden states h (len, D) of the item's prompt +
+ * response (+ EOS), its tokens tok (len) and, when asked for, its logits (len, V), else NULL:
+ * the response occupies positions [prompt_len, len). The pointers are valid during the call
+ * only. A non-OK return stops the walk and is returned. */
+typedef gc_status (*gc_math_hidden_fn)(void *ctx, int item, const float *h, const float *logits,
+                                       const int32_t *tok, int prompt_len, int len);
+/* Runs model m (a policy, or a reward model's trunk) over n (question, response) items in
+ * batches and hands each item to fn, in item order. */
+gc_status gc_math_hidden_each(gc_model *m, int want_logits, const char *const *questions,
                               const char *const *responses, int n, int max_len, int batch,
                               gc_math_hidden_fn fn, void *ctx);
+/* Mean log-probability under model m of each response's tokens (its EOS included) after its
+ * question: out (n). The policy's own confidence, a reference score for the reward models. */
+gc_status gc_math_logprob(gc_model *m, const char *const *questions, const char *const *responses,
+                          int n, int max_len, int batch, float *out);
 
 #endif

@@ -1,7 +1,9 @@
 /* auroc: the fig2 analysis. Each reward model scores every evaluation solution (one score-*
  * stage per model); per split and pooled: AUROC per seed and variant with 95% CIs over seeds,
  * the goal - baseline difference, seeds with a positive difference, and DeLong's test on the
- * seed-averaged standardised rewards. Plot: plots/fig2.gp.
+ * seed-averaged standardised rewards. For reference, the AUROC of the policy's own mean token
+ * log-probability (stage logprob-policy; DeLong CI): how much of the answer's correctness the
+ * policy's confidence already carries. Plot: plots/fig2.gp.
  */
 #include <math.h>
 #include <stdio.h>
@@ -16,12 +18,17 @@
 
 /* ---- stage: rewards of the evaluation solutions ---- */
 
-static gc_status stage_score(rp_run *r, const rp_stage *rmst, const text_table *sol, int max_len,
-                             cJSON *key, float *rewards, rp_stage **out) {
+/* Scores every evaluation solution: by a reward model (rmst), or, with rmst NULL, by the policy's
+ * mean token log-probability (a reference: what the policy itself knows about its solutions). */
+static gc_status stage_score(math_ctx *m, const rp_stage *rmst, cJSON *key, float *rewards) {
+    rp_run *r = m->r;
+    const text_table *sol = &m->sol;
+    int max_len = (int)m->c.eval.max_len;
     char name[80];
-    snprintf(name, sizeof name, "score-%s", rmst->name + 3);
-    GC_TRY(rp_stage_open(r, name, key, out));
-    rp_stage *st = *out;
+    if (rmst) snprintf(name, sizeof name, "score-%s", rmst->name + 3);
+    else snprintf(name, sizeof name, "logprob-policy");
+    rp_stage *st;
+    GC_TRY(rp_stage_open(r, name, key, &st));
     char path[RP_PATH];
     rp_stage_file(st, "rewards.json", path);
     if (st->cached) {
@@ -37,11 +44,20 @@ static gc_status stage_score(rp_run *r, const rp_stage *rmst, const text_table *
                            "directory to recompute)", path, k, sol->n);
         return GC_OK;
     }
-    gc_rm rm;
-    GC_TRY(math_load_rm(rmst, &rm));
-    gc_status s = gc_math_score(&rm, (const char *const *)sol->b, (const char *const *)sol->c,
-                                sol->n, max_len, 32, rewards, NULL);
-    gc_rm_free(&rm);
+    gc_status s;
+    if (rmst) {
+        gc_rm rm;
+        GC_TRY(math_load_rm(rmst, &rm));
+        s = gc_math_score(&rm, (const char *const *)sol->b, (const char *const *)sol->c, sol->n,
+                          max_len, 32, rewards, NULL);
+        gc_rm_free(&rm);
+    } else {
+        gc_model pm;
+        GC_TRY(math_load_policy(m, &pm));
+        s = gc_math_logprob(&pm, (const char *const *)sol->b, (const char *const *)sol->c, sol->n,
+                            max_len, 32, rewards);
+        gc_model_free(&pm);
+    }
     if (s != GC_OK) return s;
     cJSON *j = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(j, "reward");
     for (int i = 0; i < sol->n; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(rewards[i]));
@@ -68,7 +84,8 @@ static void seed_average(float *const *scores, int seeds, const int *idx, int n,
 /* One group of items (a split, or all splits): AUROC per seed and variant, their summaries, the
  * difference, DeLong on seed-averaged scores, and seeds with a positive difference. */
 static cJSON *analyse_group(const char *name, const text_table *sol, const int *idx, int n,
-                            float *const *const *scores, int seeds, const math_ctx *m) {
+                            float *const *const *scores, const float *ref, int seeds,
+                            const math_ctx *m) {
     const math_cfg *c = &m->c;
     cJSON *g = cJSON_CreateObject();
     cJSON_AddStringToObject(g, "split", name);
@@ -86,6 +103,14 @@ static cJSON *analyse_group(const char *name, const text_table *sol, const int *
         return g;
     }
     int base = m->base, goal = m->goal;
+    for (int i = 0; i < n; i++) sc[i] = ref[idx[i]];
+    gc_delong one;
+    if (gc_stats_delong(sc, NULL, y, (size_t)n, &one) == GC_OK) {
+        cJSON *o = cJSON_AddObjectToObject(g, "policy_logprob");
+        cJSON_AddNumberToObject(o, "auroc", one.auc1);
+        cJSON_AddNumberToObject(o, "lo", one.lo);
+        cJSON_AddNumberToObject(o, "hi", one.hi);
+    }
     for (int v = 0; v < c->n_variants; v++) {
         cJSON *vo = cJSON_AddObjectToObject(g, c->variant_names[v]), *arr = cJSON_AddArrayToObject(vo, "auroc");
         for (int s = 0; s < seeds; s++) {
@@ -169,10 +194,19 @@ gc_status math_analyse_auroc(math_ctx *m) {
             cJSON_AddNumberToObject(ksc, "version", STAGE_VERSION);
             cJSON_AddStringToObject(ksc, "rm", rst->hash);
             cJSON_AddStringToObject(ksc, "solutions", m->est->hash);
-            rp_stage *sst;
-            s = stage_score(r, rst, sol, (int)c->eval.max_len, ksc, scores[v][seed - 1], &sst);
+            s = stage_score(m, rst, ksc, scores[v][seed - 1]);
             cJSON_Delete(ksc);
         }
+    }
+    float *ref = gc_malloc(sizeof(float) * (sol->n ? sol->n : 1));
+    if (s == GC_OK && !ref) s = GC_ERR_NOMEM;
+    if (s == GC_OK) {
+        cJSON *klp = cJSON_CreateObject();
+        cJSON_AddNumberToObject(klp, "version", STAGE_VERSION);
+        cJSON_AddStringToObject(klp, "policy", m->pol->hash);
+        cJSON_AddStringToObject(klp, "solutions", m->est->hash);
+        s = stage_score(m, NULL, klp, ref);
+        cJSON_Delete(klp);
     }
     int *idx = s == GC_OK ? gc_malloc(sizeof(int) * (sol->n ? sol->n : 1)) : NULL;
     if (s == GC_OK && !idx) s = GC_ERR_NOMEM;
@@ -187,15 +221,16 @@ gc_status math_analyse_auroc(math_ctx *m) {
                 if (!strcmp(sol->a[i], name)) idx[n++] = i, right += sol->flag[i];
             cJSON_AddNumberToObject(acc, name, n ? (double)right / n : 0);
             cJSON_AddItemToArray(splits, analyse_group(name, sol, idx, n,
-                                                       (float *const *const *)scores, seeds, m));
+                                                       (float *const *const *)scores, ref, seeds,
+                                                       m));
         }
         int nall = math_select(m, NULL, idx);
         cJSON_AddItemToObject(results, "pooled",
                               analyse_group("all", sol, idx, nall, (float *const *const *)scores,
-                                            seeds, m));
+                                            ref, seeds, m));
         s = math_finish(m, results, write_plot_data, claims_print_math);
     }
-    free(idx);
+    free(idx), free(ref);
     for (int v = 0; v < MAX_VARIANTS; v++) {
         for (int k = 0; scores[v] && k < seeds; k++) free(scores[v][k]);
         free(scores[v]);

@@ -24,9 +24,9 @@ gc_status claims_verdict_for(const char *experiment, const cJSON *results, cJSON
 static gc_status load_claims(cJSON **doc) { return gc_claims_load(claims_file(), doc); }
 
 void claims_print_math(const cJSON *results, FILE *f) {
-    fprintf(f, "\n%-12s %5s %7s  %-24s %-24s %-26s %9s\n", "split", "n", "policy",
+    fprintf(f, "\n%-12s %5s %7s  %-24s %-24s %-26s %9s  %s\n", "split", "n", "policy",
             "AUROC baseline [CI]", "AUROC goal-cond. [CI]", "difference [CI] (+seeds)",
-            "DeLong p");
+            "DeLong p", "policy log-prob AUROC");
     const cJSON *groups[16];
     int ng = 0;
     for (const cJSON *g = obj(results, "splits") ? obj(results, "splits")->child : NULL; g && ng < 15; g = g->next)
@@ -40,11 +40,14 @@ void claims_print_math(const cJSON *results, FILE *f) {
             fprintf(f, "%s\n", cJSON_GetStringValue(obj(g, "error")));
             continue;
         }
-        fprintf(f, "%.3f [%.3f, %.3f]     %.3f [%.3f, %.3f]     %+.3f [%+.3f, %+.3f] (%.0f/%.0f) %9.3g\n",
+        const cJSON *lp = obj(g, "policy_logprob");
+        fprintf(f, "%.3f [%.3f, %.3f]     %.3f [%.3f, %.3f]     %+.3f [%+.3f, %+.3f] (%.0f/%.0f) %9.3g  "
+                "%.3f [%.3f, %.3f]\n",
                 num(b, "mean", 0), num(b, "lo", 0), num(b, "hi", 0), num(q, "mean", 0),
                 num(q, "lo", 0), num(q, "hi", 0), num(d, "mean", 0), num(d, "lo", 0),
                 num(d, "hi", 0), num(d, "seeds_positive", 0), num(d, "seeds", 0),
-                num(obj(g, "delong"), "p", NAN));
+                num(obj(g, "delong"), "p", NAN), num(lp, "auroc", NAN), num(lp, "lo", NAN),
+                num(lp, "hi", NAN));
     }
     const cJSON *v = obj(results, "verdict");
     if (v) {

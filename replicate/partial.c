@@ -67,7 +67,9 @@ typedef struct {
     float *score[N_SCORES]; /* (n, points) */
 } probe_ctx;
 
-static gc_status probe_item(void *ctx, int item, const float *h, int prompt_len, int len) {
+static gc_status probe_item(void *ctx, int item, const float *h, const float *logits,
+                            const int32_t *tok, int prompt_len, int len) {
+    (void)logits, (void)tok;
     probe_ctx *pc = ctx;
     int D = pc->rm->model.cfg.dim, nr = len - prompt_len;
     for (int i = 0; i < pc->points; i++) {
@@ -124,7 +126,7 @@ static gc_status stage_partial(math_ctx *m, const rp_stage *rmst, const partial_
     for (int i = 0; s == GC_OK && i < n; i++) qs[i] = m->sol.b[idx[i]], rs[i] = m->sol.c[idx[i]];
     probe_ctx pcx = {&rm, goal, P, {score[SC_REWARD], score[SC_Q]}};
     if (s == GC_OK)
-        s = gc_math_hidden_each(&rm, qs, rs, n, (int)m->c.eval.max_len, 32, probe_item, &pcx);
+        s = gc_math_hidden_each(&rm.model, 0, qs, rs, n, (int)m->c.eval.max_len, 32, probe_item, &pcx);
     gc_rm_free(&rm);
     free(goal), free(qs), free(rs);
     GC_TRY(s);

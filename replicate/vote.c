@@ -172,7 +172,9 @@ typedef struct {
     float *q;      /* (cap) scratch */
 } lows;
 
-static gc_status lows_item(void *ctx, int item, const float *h, int prompt_len, int len) {
+static gc_status lows_item(void *ctx, int item, const float *h, const float *logits,
+                           const int32_t *tok, int prompt_len, int len) {
+    (void)logits, (void)tok;
     lows *l = ctx;
     int D = l->rm->model.cfg.dim, n_text = len - prompt_len - 1;
     /* watched tokens: every sampled one but the last (lib/generate.h) */
@@ -227,7 +229,7 @@ static gc_status stage_lows(math_ctx *m, const rp_stage *rmst, const rp_stage *s
     for (int i = 0; s == GC_OK && i < total; i++) qs[i] = v->question[i / v->M];
     l->rm = &rm, l->goal = goal;
     if (s == GC_OK)
-        s = gc_math_hidden_each(&rm, qs, (const char *const *)v->text, total, v->max_len, 32,
+        s = gc_math_hidden_each(&rm.model, 0, qs, (const char *const *)v->text, total, v->max_len, 32,
                                 lows_item, l);
     gc_rm_free(&rm);
     free(goal), free(qs);

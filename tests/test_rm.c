@@ -171,3 +171,31 @@ static void learns_to_rank(float lambda) {
 
 Test(reward_model, baseline_learns_to_rank) { learns_to_rank(0.0f); }
 Test(reward_model, goal_conditioned_learns_to_rank) { learns_to_rank(0.5f); }
+
+#include "../lib/mathpipe.h"
+
+/* The policy's mean token log-probability of a response (the reference score of fig2) equals
+ * minus the cross-entropy the model's own loss gives on the same response tokens, item by item,
+ * in padded batches of mixed lengths. */
+Test(mathpipe, logprob_matches_the_cross_entropy) {
+    gc_model_config c = th_tiny_config(1);
+    c.vocab_size = 128, c.seq_len = 64;
+    gc_model m;
+    cr_assert_eq(gc_model_init(&m, &c), GC_OK);
+    th_init_weights(&m, 9);
+    const char *q[3] = {"Ann has 3 apples.", "Bo has 12.", "x"};
+    const char *r[3] = {"3+4=7\n#### 7\n", "12-5=7\n#### 7\n", "####"};
+    float lp[3];
+    cr_assert_eq(gc_math_logprob(&m, q, r, 3, 64, 2, lp), GC_OK, "%s", gc_last_error());
+    for (int i = 0; i < 3; i++) {
+        int32_t tok[64], tgt[64], resp[64];
+        int np = gc_math_prompt(q[i], tok, 64), nr = gc_math_response(r[i], resp, 64 - np);
+        memcpy(tok + np, resp, sizeof(int32_t) * nr);
+        for (int t = 0; t < np + nr; t++) tgt[t] = t >= np - 1 && t < np + nr - 1 ? tok[t + 1] : -1;
+        float ce;
+        cr_assert_eq(gc_model_forward(&m, tok, 1, np + nr, 1), GC_OK);
+        cr_assert_eq(gc_model_ce_loss(&m, tgt, 1.0f, &ce), GC_OK);
+        cr_expect_float_eq(lp[i], -ce, 1e-5, "item %d: log-prob %g, -CE %g", i, lp[i], -ce);
+    }
+    gc_model_free(&m);
+}
