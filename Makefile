@@ -59,6 +59,7 @@ help:
 	@echo "make fig2       Figure 2: AUROC, baseline vs goal-conditioned RM (SCALE=smoke|mini)"
 	@echo "make fig3       Figure 3: AUROC on partial generations, reward and Q-value"
 	@echo "make table1     Table 1: majority voting with Q-value filtering, tau sweep, online"
+	@echo "make ablations  the paper's ablations (reward-model variants; goal state from a random token)"
 	@echo "make check      one row per paper claim: published, measured, verdict"
 	@echo "make fixtures   regenerate the PyTorch oracle fixtures in tests/fixtures"
 
@@ -101,8 +102,9 @@ fixtures:
 	/usr/bin/python3 tests/ref/torch_oracle.py tests/fixtures
 	/usr/bin/python3 tests/ref/stats_oracle.py tests/fixtures
 
-EXPERIMENTS := fig2 fig3 table1
+EXPERIMENTS := fig2 fig3 table1 ablation-goal-token ablations
 .PHONY: $(EXPERIMENTS)
+ablations: ablation-goal-token  # `make ablations` runs both ablation experiments
 
 # one target per experiment: run it (stages cached and shared), then print every claim's verdict
 $(EXPERIMENTS): deps $(REPLICATE)

@@ -39,21 +39,27 @@ static int32_t at_fraction(float u, int a, int b) {
     return p < b ? p : b - 1;
 }
 
-void gc_con_draw(gc_con_draws *d, const int *prompt_len, const int *len, gc_rng *rng) {
+void gc_con_draw(gc_con_draws *d, const gc_con_config *c, const int *prompt_len, const int *len,
+                 gc_rng *rng) {
+    /* late: fractions from the second half of the response */
+    float lo = c->positions == GC_POS_LATE ? 0.5f : 0.0f, w = 1.0f - lo;
+    int single = c->goal_sampling == GC_GOAL_SINGLE;
     for (int p = 0; p < d->P; p++) {
         int ca = prompt_len[2 * p], cb = len[2 * p];
         int ra = prompt_len[2 * p + 1], rb = len[2 * p + 1];
+        float g_pos = single ? gc_rng_uniform(rng) : 0, g_neg = single ? gc_rng_uniform(rng) : 0;
         for (int k = 0; k < d->K; k++) {
             size_t i = (size_t)p * d->K + k;
-            float u1 = gc_rng_uniform(rng), u2 = gc_rng_uniform(rng);
+            float u1 = gc_rng_uniform(rng), u2 = single ? g_pos : gc_rng_uniform(rng);
+            if (single) u1 *= g_pos; /* a source no later than the shared goal */
             if (u1 > u2) {
                 float t = u1;
                 u1 = u2, u2 = t;
             }
-            d->pos_src[i] = at_fraction(u1, ca, cb);
-            d->pos_goal[i] = at_fraction(u2, ca, cb);
-            d->neg_src[i] = at_fraction(gc_rng_uniform(rng), ca, cb);
-            d->neg_goal[i] = at_fraction(gc_rng_uniform(rng), ra, rb);
+            d->pos_src[i] = at_fraction(lo + w * u1, ca, cb);
+            d->pos_goal[i] = at_fraction(lo + w * u2, ca, cb);
+            d->neg_src[i] = at_fraction(lo + w * gc_rng_uniform(rng), ca, cb);
+            d->neg_goal[i] = at_fraction(lo + w * (single ? g_neg : gc_rng_uniform(rng)), ra, rb);
         }
     }
 }
@@ -81,7 +87,7 @@ static double cos_sim(const float *a, const float *b, int D, double g, float *da
 static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
 
 typedef struct {
-    int32_t sa, a, sb, b; /* sequence and position of each end */
+    int32_t sa, a, sb, b; /* sequence and position of each end; b < 0: averaged goal -1 - b */
 } con_pair;
 
 /* Enumerates the scored pairs of one kind (positive or negative) into out; returns the count. */
@@ -93,7 +99,9 @@ static size_t enumerate(const gc_con_draws *d, const gc_con_config *c, int negat
     for (int p = 0; p < d->P; p++) {
         int32_t seq_goal = 2 * p + (negative ? 1 : 0);
         for (int i = 0; i < d->K; i++) {
-            if (c->pairs == GC_PAIRS_ORDERED) {
+            if (c->goal_sampling == GC_GOAL_AVERAGED) { /* each source against the pair's mean */
+                out[n++] = (con_pair){2 * p, src[(size_t)p * d->K + i], seq_goal, -1 - p};
+            } else if (c->pairs == GC_PAIRS_ORDERED) {
                 size_t k = (size_t)p * d->K + i;
                 out[n++] = (con_pair){2 * p, src[k], seq_goal, goal[k]};
             } else {
@@ -108,20 +116,36 @@ static size_t enumerate(const gc_con_draws *d, const gc_con_config *c, int negat
 
 gc_status gc_con_loss(const float *h, int T, int D, const gc_con_draws *d, const gc_con_config *c,
                       float scale, double *loss, float *dh, double *mean_pos, double *mean_neg) {
-    size_t cap = (size_t)d->P * d->K * (c->pairs == GC_PAIRS_ALL ? d->K : 1);
+    int avg = c->goal_sampling == GC_GOAL_AVERAGED;
+    size_t cap = (size_t)d->P * d->K * (c->pairs == GC_PAIRS_ALL && !avg ? d->K : 1);
     con_pair *pairs = gc_malloc(sizeof(con_pair) * cap);
     double *sim = gc_malloc(sizeof(double) * cap);
-    if (!pairs || !sim) {
-        free(pairs), free(sim);
+    /* averaged goals (P, D) of the current kind and their gradients */
+    float *gv = avg ? gc_malloc(sizeof(float) * (size_t)d->P * D) : NULL;
+    float *dg = avg ? gc_malloc(sizeof(float) * (size_t)d->P * D) : NULL;
+    if (!pairs || !sim || (avg && (!gv || !dg))) {
+        free(pairs), free(sim), free(gv), free(dg);
         return GC_ERR_NOMEM;
     }
     double total = 0, means[2] = {0, 0};
     for (int neg = 0; neg < 2; neg++) {
         size_t n = enumerate(d, c, neg, pairs);
+        const int32_t *goal = neg ? d->neg_goal : d->pos_goal;
+        for (int p = 0; avg && p < d->P; p++) {
+            float *g = gv + (size_t)p * D;
+            memset(g, 0, sizeof(float) * D);
+            memset(dg + (size_t)p * D, 0, sizeof(float) * D);
+            for (int k = 0; k < d->K; k++) {
+                const float *hk = h + ((size_t)(2 * p + neg) * T + goal[(size_t)p * d->K + k]) * D;
+                for (int i = 0; i < D; i++) g[i] += hk[i] / (float)d->K;
+            }
+        }
+#define END_B(pr) ((pr).b < 0 ? gv + (size_t)(-1 - (pr).b) * D : h + ((size_t)(pr).sb * T + (pr).b) * D)
+#define DEND_B(pr) ((pr).b < 0 ? dg + (size_t)(-1 - (pr).b) * D : dh + ((size_t)(pr).sb * T + (pr).b) * D)
         double mean = 0;
         for (size_t i = 0; i < n; i++) {
             const float *ha = h + ((size_t)pairs[i].sa * T + pairs[i].a) * D;
-            const float *hb = h + ((size_t)pairs[i].sb * T + pairs[i].b) * D;
+            const float *hb = END_B(pairs[i]);
             sim[i] = sigmoid(cos_sim(ha, hb, D, 0, NULL, NULL));
             mean += sim[i] / (double)n;
         }
@@ -140,13 +164,19 @@ gc_status gc_con_loss(const float *h, int T, int D, const gc_con_draws *d, const
             if (!dh) continue;
             g *= scale * sim[i] * (1.0 - sim[i]); /* through the sigmoid */
             const float *ha = h + ((size_t)pairs[i].sa * T + pairs[i].a) * D;
-            const float *hb = h + ((size_t)pairs[i].sb * T + pairs[i].b) * D;
-            cos_sim(ha, hb, D, g, dh + ((size_t)pairs[i].sa * T + pairs[i].a) * D,
-                    dh + ((size_t)pairs[i].sb * T + pairs[i].b) * D);
+            cos_sim(ha, END_B(pairs[i]), D, g, dh + ((size_t)pairs[i].sa * T + pairs[i].a) * D,
+                    DEND_B(pairs[i]));
         }
+#undef END_B
+#undef DEND_B
+        for (int p = 0; avg && dh && p < d->P; p++) /* the mean's gradient to each goal state */
+            for (int k = 0; k < d->K; k++) {
+                float *dk = dh + ((size_t)(2 * p + neg) * T + goal[(size_t)p * d->K + k]) * D;
+                for (int i = 0; i < D; i++) dk[i] += dg[(size_t)p * D + i] / (float)d->K;
+            }
         total += part;
     }
-    free(pairs), free(sim);
+    free(pairs), free(sim), free(gv), free(dg);
     *loss = total;
     if (mean_pos) *mean_pos = means[0];
     if (mean_neg) *mean_neg = means[1];
@@ -175,20 +205,134 @@ double gc_pref_loss(const float *r, int P, float *dr, double *acc) {
 
 /* ---- reward model ---- */
 
-gc_status gc_rm_init(gc_rm *rm, gc_model *trunk, uint64_t seed) {
+size_t gc_rm_head_size(gc_head_kind kind, int D) {
+    size_t H = (size_t)D / 2;
+    return kind == GC_HEAD_MLP ? H * D + H + H * H + H + (size_t)D * H + D + D + 1 : (size_t)D;
+}
+
+/* MLP head layout: W1 (H, D), b1 (H), W2 (H, H), b2 (H), W3 (D, H), b3 (D), w4 (D), b4; H = D/2 */
+typedef struct {
+    const float *W1, *b1, *W2, *b2, *W3, *b3, *w4, *b4;
+} mlp_view;
+
+static mlp_view mlp_at(const float *p, int D) {
+    int H = D / 2;
+    mlp_view v;
+    v.W1 = p, p += (size_t)H * D;
+    v.b1 = p, p += H;
+    v.W2 = p, p += (size_t)H * H;
+    v.b2 = p, p += H;
+    v.W3 = p, p += (size_t)D * H;
+    v.b3 = p, p += D;
+    v.w4 = p, p += D;
+    v.b4 = p;
+    return v;
+}
+
+/* y (n_out) = relu(W x + b), W (n_out, n_in), in double */
+static void dense_relu(double *y, const float *W, const float *b, const double *x, int n_in,
+                       int n_out) {
+    for (int o = 0; o < n_out; o++) {
+        double s = b[o];
+        for (int i = 0; i < n_in; i++) s += (double)W[(size_t)o * n_in + i] * x[i];
+        y[o] = s > 0 ? s : 0;
+    }
+}
+
+/* The head's reward for h; with g != 0 also adds g * dr/dh into dh and g * dr/dparams into dp. */
+static double head_apply(const gc_rm *rm, const float *h, double g, float *dh, float *dp) {
+    int D = rm->model.cfg.dim, H = D / 2;
+    if (rm->head_kind == GC_HEAD_LINEAR) {
+        if (g != 0)
+            for (int i = 0; i < D; i++) dh[i] += (float)(g * rm->head[i]), dp[i] += (float)(g * h[i]);
+        return dot(h, rm->head, D);
+    }
+    mlp_view v = mlp_at(rm->head, D);
+    double x[1024], a1[512], a2[512], a3[1024], d3[1024], d2[512], d1[512];
+    for (int i = 0; i < D; i++) x[i] = h[i];
+    dense_relu(a1, v.W1, v.b1, x, D, H);
+    dense_relu(a2, v.W2, v.b2, a1, H, H);
+    dense_relu(a3, v.W3, v.b3, a2, H, D);
+    double r = v.b4[0];
+    for (int i = 0; i < D; i++) r += (double)v.w4[i] * a3[i];
+    if (g == 0) return r;
+    mlp_view dv = mlp_at(dp, D);
+    float *dW1 = (float *)dv.W1, *db1 = (float *)dv.b1, *dW2 = (float *)dv.W2, *db2 = (float *)dv.b2;
+    float *dW3 = (float *)dv.W3, *db3 = (float *)dv.b3, *dw4 = (float *)dv.w4, *db4 = (float *)dv.b4;
+    db4[0] += (float)g;
+    for (int i = 0; i < D; i++) { /* through w4 and the third ReLU */
+        dw4[i] += (float)(g * a3[i]);
+        d3[i] = a3[i] > 0 ? g * v.w4[i] : 0;
+    }
+    for (int o = 0; o < D; o++) {
+        db3[o] += (float)d3[o];
+        for (int i = 0; i < H; i++) dW3[(size_t)o * H + i] += (float)(d3[o] * a2[i]);
+    }
+    for (int i = 0; i < H; i++) {
+        double s = 0;
+        for (int o = 0; o < D; o++) s += d3[o] * v.W3[(size_t)o * H + i];
+        d2[i] = a2[i] > 0 ? s : 0;
+    }
+    for (int o = 0; o < H; o++) {
+        db2[o] += (float)d2[o];
+        for (int i = 0; i < H; i++) dW2[(size_t)o * H + i] += (float)(d2[o] * a1[i]);
+    }
+    for (int i = 0; i < H; i++) {
+        double s = 0;
+        for (int o = 0; o < H; o++) s += d2[o] * v.W2[(size_t)o * H + i];
+        d1[i] = a1[i] > 0 ? s : 0;
+    }
+    for (int o = 0; o < H; o++) {
+        db1[o] += (float)d1[o];
+        for (int i = 0; i < D; i++) dW1[(size_t)o * D + i] += (float)(d1[o] * x[i]);
+    }
+    for (int i = 0; i < D; i++) {
+        double s = 0;
+        for (int o = 0; o < H; o++) s += d1[o] * v.W1[(size_t)o * D + i];
+        dh[i] += (float)s;
+    }
+    return r;
+}
+
+double gc_rm_head_grad(const gc_rm *rm, const float *h, double g, float *dh, float *dparams) {
+    return head_apply(rm, h, g, dh, dparams);
+}
+
+gc_status gc_rm_init(gc_rm *rm, gc_model *trunk, gc_head_kind kind, uint64_t seed) {
     memset(rm, 0, sizeof *rm);
     int D = trunk->cfg.dim;
-    rm->head = gc_malloc(sizeof(float) * D);
-    rm->dhead = gc_calloc((size_t)D, sizeof(float));
+    if (kind == GC_HEAD_MLP && (D % 2 || D > 1024))
+        return gc_fail(GC_ERR_ARG, "rm: an MLP head needs an even width up to 1024 (got %d)", D);
+    size_t n = gc_rm_head_size(kind, D);
+    rm->head = gc_malloc(sizeof(float) * n);
+    rm->dhead = gc_calloc(n, sizeof(float));
     if (!rm->head || !rm->dhead) {
         free(rm->head), free(rm->dhead);
         return GC_ERR_NOMEM;
     }
+    rm->head_kind = kind;
+    rm->n_head = n;
     rm->model = *trunk; /* ownership moves */
     memset(trunk, 0, sizeof *trunk);
     gc_rng r;
     gc_rng_init(&r, seed, 0x4845414400ull); /* "HEAD" */
-    for (int i = 0; i < D; i++) rm->head[i] = gc_rng_normal(&r) / sqrtf((float)D);
+    if (kind == GC_HEAD_LINEAR) {
+        for (int i = 0; i < D; i++) rm->head[i] = gc_rng_normal(&r) / sqrtf((float)D);
+        return GC_OK;
+    }
+    /* He initialisation for the ReLU layers, biases zero, the output layer like the linear head */
+    int H = D / 2;
+    mlp_view v = mlp_at(rm->head, D);
+    memset(rm->head, 0, sizeof(float) * n);
+    struct {
+        float *W;
+        size_t n;
+        int fan_in;
+    } layers[] = {{(float *)v.W1, (size_t)H * D, D}, {(float *)v.W2, (size_t)H * H, H},
+                  {(float *)v.W3, (size_t)D * H, H}, {(float *)v.w4, (size_t)D, D}};
+    for (int l = 0; l < 4; l++)
+        for (size_t i = 0; i < layers[l].n; i++)
+            layers[l].W[i] = gc_rng_normal(&r) * sqrtf((l < 3 ? 2.0f : 1.0f) / layers[l].fan_in);
     return GC_OK;
 }
 
@@ -199,47 +343,52 @@ void gc_rm_free(gc_rm *rm) {
     memset(rm, 0, sizeof *rm);
 }
 
-static const char HEAD_MAGIC[8] = {'G', 'C', 'R', 'M', 'H', 'E', 'A', 'D'};
+static const char HEAD_MAGIC[8] = {'G', 'C', 'R', 'M', 'H', 'E', 'A', 'D'};  /* linear */
+static const char HEAD_MAGIC2[8] = {'G', 'C', 'R', 'M', 'H', 'M', 'L', 'P'}; /* MLP */
 
+/* Head file: magic (8: linear or MLP), int32 D, the head's floats, CRC32 of the floats. */
 gc_status gc_rm_save(const gc_rm *rm, const char *ckpt_path, const char *head_path) {
     GC_TRY(gc_ckpt_save(ckpt_path, &rm->model, NULL));
     int32_t D = rm->model.cfg.dim;
-    uint32_t crc = (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), (const Bytef *)rm->head,
-                                     sizeof(float) * (size_t)D);
+    size_t bytes = sizeof(float) * rm->n_head;
+    uint32_t crc = (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), (const Bytef *)rm->head, bytes);
     gc_atomic_file af;
     GC_TRY(gc_atomic_open(&af, head_path));
-    gc_atomic_write(&af, HEAD_MAGIC, 8);
+    gc_atomic_write(&af, rm->head_kind == GC_HEAD_MLP ? HEAD_MAGIC2 : HEAD_MAGIC, 8);
     gc_atomic_write(&af, &D, 4);
-    gc_atomic_write(&af, rm->head, sizeof(float) * (size_t)D);
+    gc_atomic_write(&af, rm->head, bytes);
     gc_atomic_write(&af, &crc, 4);
     return gc_atomic_commit(&af);
 }
 
 gc_status gc_rm_load(gc_rm *rm, const char *ckpt_path, const char *head_path) {
-    gc_model m;
-    GC_TRY(gc_ckpt_load(ckpt_path, &m, NULL, NULL));
-    gc_status s = gc_rm_init(rm, &m, 0);
-    if (s != GC_OK) {
-        gc_model_free(&m);
-        return s;
-    }
     char *data;
     size_t size;
-    s = gc_read_file(head_path, &data, &size);
+    GC_TRY(gc_read_file(head_path, &data, &size));
+    gc_head_kind kind = size >= 8 && !memcmp(data, HEAD_MAGIC2, 8) ? GC_HEAD_MLP : GC_HEAD_LINEAR;
+    gc_model m;
+    gc_status s = gc_ckpt_load(ckpt_path, &m, NULL, NULL);
     if (s != GC_OK) {
-        gc_rm_free(rm);
+        free(data);
+        return s;
+    }
+    s = gc_rm_init(rm, &m, kind, 0);
+    if (s != GC_OK) {
+        gc_model_free(&m);
+        free(data);
         return s;
     }
     int32_t D = rm->model.cfg.dim, fd = 0;
+    size_t bytes = sizeof(float) * rm->n_head;
     uint32_t crc = 0;
     if (size >= 12) memcpy(&fd, data + 8, 4);
-    if (size != 16 + sizeof(float) * (size_t)D || memcmp(data, HEAD_MAGIC, 8) != 0 || fd != D) {
+    if (size != 16 + bytes || (memcmp(data, HEAD_MAGIC, 8) && memcmp(data, HEAD_MAGIC2, 8)) ||
+        fd != D) {
         s = gc_fail(GC_ERR_FORMAT, "%s: not a reward head for a model of width %d", head_path, D);
     } else {
-        memcpy(rm->head, data + 12, sizeof(float) * (size_t)D);
-        memcpy(&crc, data + 12 + sizeof(float) * (size_t)D, 4);
-        if (crc != (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), (const Bytef *)rm->head,
-                                     sizeof(float) * (size_t)D))
+        memcpy(rm->head, data + 12, bytes);
+        memcpy(&crc, data + 12 + bytes, 4);
+        if (crc != (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), (const Bytef *)rm->head, bytes))
             s = gc_fail(GC_ERR_FORMAT, "%s: checksum mismatch (file corrupted)", head_path);
     }
     free(data);
@@ -247,9 +396,7 @@ gc_status gc_rm_load(gc_rm *rm, const char *ckpt_path, const char *head_path) {
     return s;
 }
 
-float gc_rm_reward(const gc_rm *rm, const float *h) {
-    return (float)dot(h, rm->head, rm->model.cfg.dim);
-}
+float gc_rm_reward(const gc_rm *rm, const float *h) { return (float)head_apply(rm, h, 0, NULL, NULL); }
 
 gc_status gc_rm_score(gc_rm *rm, const int32_t *tokens, int B, int T, const int *len, float *out) {
     GC_TRY(gc_model_forward_len(&rm->model, tokens, B, T, len, 0));
@@ -257,7 +404,7 @@ gc_status gc_rm_score(gc_rm *rm, const int32_t *tokens, int B, int T, const int 
     for (int b = 0; b < B; b++) {
         if (len[b] < 1 || len[b] > T)
             return gc_fail(GC_ERR_ARG, "rm: sequence %d length %d outside [1, %d]", b, len[b], T);
-        out[b] = (float)dot(rm->model.acts.hf + ((size_t)b * T + len[b] - 1) * D, rm->head, D);
+        out[b] = gc_rm_reward(rm, rm->model.acts.hf + ((size_t)b * T + len[b] - 1) * D);
     }
     return GC_OK;
 }
@@ -269,7 +416,7 @@ gc_status gc_rm_step(gc_rm *rm, const int32_t *tokens, int P, int T, const int *
     int D = m->cfg.dim, B = 2 * P;
     if (!rm->has_opt) {
         GC_TRY(gc_adamw_init(&rm->opt, m->n_params, 0.9f, 0.95f, 1e-8f, weight_decay));
-        if (gc_adamw_init(&rm->head_opt, (size_t)D, 0.9f, 0.95f, 1e-8f, 0.0f) != GC_OK) {
+        if (gc_adamw_init(&rm->head_opt, rm->n_head, 0.9f, 0.95f, 1e-8f, 0.0f) != GC_OK) {
             gc_adamw_free(&rm->opt);
             return GC_ERR_NOMEM;
         }
@@ -283,19 +430,14 @@ gc_status gc_rm_step(gc_rm *rm, const int32_t *tokens, int P, int T, const int *
     double acc = 0, pref = 0, con = 0, mp = 0, mn = 0;
     if (s == GC_OK) {
         pref = gc_pref_loss(r, P, dr, &acc);
-        memset(rm->dhead, 0, sizeof(float) * D);
-        for (int b = 0; b < B; b++) {
-            const float *hl = m->acts.hf + ((size_t)b * T + len[b] - 1) * D;
-            float *dl = dh + ((size_t)b * T + len[b] - 1) * D;
-            for (int i = 0; i < D; i++) {
-                dl[i] += dr[b] * rm->head[i];
-                rm->dhead[i] += dr[b] * hl[i];
-            }
-        }
+        memset(rm->dhead, 0, sizeof(float) * rm->n_head);
+        for (int b = 0; b < B; b++)
+            head_apply(rm, m->acts.hf + ((size_t)b * T + len[b] - 1) * D, dr[b],
+                       dh + ((size_t)b * T + len[b] - 1) * D, rm->dhead);
         if (c->lambda > 0) {
             s = gc_con_draws_init(&draws, P, c->K);
             if (s == GC_OK) {
-                gc_con_draw(&draws, prompt_len, len, rng);
+                gc_con_draw(&draws, c, prompt_len, len, rng);
                 s = gc_con_loss(m->acts.hf, T, D, &draws, c, c->lambda, &con, dh, &mp, &mn);
             }
         }
@@ -305,14 +447,14 @@ gc_status gc_rm_step(gc_rm *rm, const int32_t *tokens, int P, int T, const int *
         s = m->grads ? gc_model_backward(m, dh) : GC_ERR_NOMEM;
     }
     if (s == GC_OK) {
-        double norm = sqrt(gc_ops_sumsq(m->grads, m->n_params) + gc_ops_sumsq(rm->dhead, (size_t)D));
+        double norm = sqrt(gc_ops_sumsq(m->grads, m->n_params) + gc_ops_sumsq(rm->dhead, rm->n_head));
         if (clip > 0 && norm > clip) {
             float k = clip / (float)(norm + 1e-6);
             for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= k;
-            for (int i = 0; i < D; i++) rm->dhead[i] *= k;
+            for (size_t i = 0; i < rm->n_head; i++) rm->dhead[i] *= k;
         }
         gc_adamw_step(&rm->opt, m->params, m->grads, m->tensors, GC_N_TENSORS, lr);
-        gc_tensor_info head_t = {"head", 1, {D, 0, 0}, 0, (size_t)D, 0};
+        gc_tensor_info head_t = {"head", 1, {(int)rm->n_head, 0, 0}, 0, rm->n_head, 0};
         gc_adamw_step(&rm->head_opt, rm->head, rm->dhead, &head_t, 1, lr);
         if (st) {
             st->pref = (float)pref;

@@ -1,4 +1,4 @@
-/* rm: reward models: a linear head (no bias) on the final hidden state at the last token, the
+/* rm: reward models: a head (linear, or the ablation's MLP) on the final hidden state at the last token, the
  * Bradley-Terry preference loss, the goal-conditioned contrastive loss of PAPER.md section 1, the
  * goal state and Q-values of section 2.
  *
@@ -11,6 +11,11 @@
  * response and a goal anywhere in the rejected one. Similarity sigma(cos(h_a, h_b)).
  *   pairs "ordered": the K drawn (source, goal) pairs are scored (the paper's text);
  *   pairs "all":     all K x K source-goal combinations are scored (the authors' code).
+ * Ablations (PAPER.md section 1): positions "late" draws every fraction from the second half of
+ * the response instead of all of it; goal sampling "single" draws one goal per pair and kind
+ * (positive sources then fall uniformly between the response start and that goal), "averaged"
+ * averages the K goal states into one goal vector per pair and kind (K similarities, either
+ * pairs mode; the gradient reaches each goal position with weight 1/K).
  *   reduction "log_of_mean": L = -log(mean_pos sim) - log(1 - mean_neg sim) over the batch
  *                            (the authors' code); "mean_of_log": the mean of per-pair logs.
  * Total loss L_pref + lambda * L_con; lambda = 0 is the baseline RM.
@@ -30,12 +35,19 @@
 
 typedef enum { GC_PAIRS_ALL, GC_PAIRS_ORDERED } gc_pairs_mode;
 typedef enum { GC_RED_LOG_OF_MEAN, GC_RED_MEAN_OF_LOG } gc_con_reduction;
+/* where sources and goals are drawn: anywhere in the response, or in its second half */
+typedef enum { GC_POS_UNIFORM, GC_POS_LATE } gc_con_positions;
+/* goals per pair: K random positions; one position shared by the K sources; or the K random
+ * positions' hidden states averaged into one goal vector */
+typedef enum { GC_GOAL_RANDOM, GC_GOAL_SINGLE, GC_GOAL_AVERAGED } gc_goal_sampling;
 
 typedef struct {
     float lambda; /* weight of the contrastive loss; 0 = baseline */
     int K;        /* draws per pair (16) */
     gc_pairs_mode pairs;
     gc_con_reduction reduction;
+    gc_con_positions positions;
+    gc_goal_sampling goal_sampling;
 } gc_con_config;
 
 /* Drawn positions for one batch: for pair p and draw k, index p * K + k. */
@@ -48,7 +60,8 @@ typedef struct {
 gc_status gc_con_draws_init(gc_con_draws *d, int P, int K);
 void gc_con_draws_free(gc_con_draws *d);
 /* Draws positions for P pairs of sequences laid out as in the header comment. */
-void gc_con_draw(gc_con_draws *d, const int *prompt_len, const int *len, gc_rng *rng);
+void gc_con_draw(gc_con_draws *d, const gc_con_config *c, const int *prompt_len, const int *len,
+                 gc_rng *rng);
 
 /* Contrastive loss over hidden states h (2P, T, D); adds scale * dL/dh into dh (may be NULL).
  * Returns the loss in *loss; *mean_pos and *mean_neg (may be NULL) get the mean similarities. */
@@ -59,22 +72,32 @@ gc_status gc_con_loss(const float *h, int T, int D, const gc_con_draws *d, const
  * receives dL/dr. *acc (may be NULL) gets the fraction of pairs with r_chosen > r_rejected. */
 double gc_pref_loss(const float *r, int P, float *dr, double *acc);
 
+/* The reward head: linear (r = w . h, no bias), or the MLP of the paper's ablation
+ * h -> D/2 -> D/2 -> D -> 1 with ReLU after each hidden layer and biases throughout. */
+typedef enum { GC_HEAD_LINEAR, GC_HEAD_MLP } gc_head_kind;
+
 typedef struct {
     gc_model model;
-    float *head;  /* (D) */
-    float *dhead; /* (D) */
+    gc_head_kind head_kind;
+    size_t n_head; /* head parameters: D (linear) or gc_rm_head_size(GC_HEAD_MLP, D) */
+    float *head;   /* (n_head) */
+    float *dhead;  /* (n_head) */
     gc_adamw opt, head_opt;
     int has_opt;
 } gc_rm;
 
-/* Takes ownership of an initialised model (the policy's weights); head ~ N(0, 1/D) from seed. */
-gc_status gc_rm_init(gc_rm *rm, gc_model *trunk, uint64_t seed);
+size_t gc_rm_head_size(gc_head_kind kind, int D);
+/* Takes ownership of an initialised model (the policy's weights); a linear head ~ N(0, 1/D), an
+ * MLP head He-initialised with zero biases, from seed. */
+gc_status gc_rm_init(gc_rm *rm, gc_model *trunk, gc_head_kind kind, uint64_t seed);
 void gc_rm_free(gc_rm *rm);
 gc_status gc_rm_save(const gc_rm *rm, const char *ckpt_path, const char *head_path);
 gc_status gc_rm_load(gc_rm *rm, const char *ckpt_path, const char *head_path);
 
-/* Reward of one final hidden state h (D): head . h. */
+/* Reward of one final hidden state h (D). */
 float gc_rm_reward(const gc_rm *rm, const float *h);
+/* The reward of h, adding g * dr/dh into dh (D) and g * dr/dhead into dparams (n_head). */
+double gc_rm_head_grad(const gc_rm *rm, const float *h, double g, float *dh, float *dparams);
 /* Rewards of B sequences (B, T) whose reward tokens are at len[b] - 1: out (B). Hidden states
  * stay in rm->model.acts.hf. */
 gc_status gc_rm_score(gc_rm *rm, const int32_t *tokens, int B, int T, const int *len, float *out);

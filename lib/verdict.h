@@ -27,7 +27,8 @@
 gc_status gc_claims_load(const char *path, cJSON **doc);
 gc_status gc_verdict(const cJSON *claim, const cJSON *results, const char *claims_path,
                      cJSON **out);
-/* The verdict of the claim whose experiment is `experiment`; *out = NULL when none names it. */
+/* The verdict of the claim whose experiment is `experiment`; *out = NULL when none names it or it
+ * has no mini_check. */
 gc_status gc_verdict_for(const char *claims_path, const char *experiment, const cJSON *results,
                          cJSON **out);
 

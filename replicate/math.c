@@ -7,7 +7,7 @@
  *   policy: model {...}, steps, batch, lr, lr_min, warmup, clip, seed
  *   pairs:  questions, samples, temperature, top_p, max_pairs_per_question, seed
  *   rm:     variants, epochs, batch, lr, lr_min, warmup, clip, weight_decay, lambda, K, pairs,
- *           reduction
+ *           reduction, positions, goal_sampling, head
  *   eval:   temperature, top_p, samples, max_len
  *   partial: (analysis "partial" only) see partial.c
  *   vote:    (analysis "vote" only) see vote.c
@@ -32,6 +32,96 @@
 #define RM_STAGE_VERSION 2 /* 2: length-bucketed batches */
 
 #define F(T, k, type, req, lo, hi, ch) {#k, type, offsetof(T, k), req, lo, hi, ch}
+
+/* The reward models to train: "baseline" (lambda 0), "goal" (the rm section's contrastive
+ * settings), and ablations {"name": ..., overrides of K, lambda, pairs, reduction, positions,
+ * goal_sampling, head} (goal-conditioned). Default: baseline and goal. */
+static gc_status read_variants(const gc_config *cf, const cJSON *variants, const char *path,
+                               math_cfg *c) {
+    gc_con_config goal = {.lambda = (float)c->rm.lambda,
+                          .K = (int)c->rm.K,
+                          .pairs = c->rm.pairs ? GC_PAIRS_ORDERED : GC_PAIRS_ALL,
+                          .reduction = c->rm.reduction ? GC_RED_MEAN_OF_LOG : GC_RED_LOG_OF_MEAN,
+                          .positions = (gc_con_positions)c->rm.positions,
+                          .goal_sampling = (gc_goal_sampling)c->rm.goal_sampling};
+    int line = gc_config_line(cf, path);
+    if (!variants) {
+        snprintf(c->variant_names[0], 32, "baseline");
+        snprintf(c->variant_names[1], 32, "goal");
+        c->variant_con[1] = 1;
+        c->variant_cfg[0] = (gc_con_config){.K = goal.K};
+        c->variant_cfg[1] = goal;
+        c->variant_head[0] = c->variant_head[1] = c->rm.head;
+        c->n_variants = 2;
+        return GC_OK;
+    }
+    if (!cJSON_IsArray(variants) || cJSON_GetArraySize(variants) < 2 ||
+        cJSON_GetArraySize(variants) > MAX_VARIANTS)
+        return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected an array of 2 to %d variants "
+                       "(\"baseline\", \"goal\", {\"name\": ..., overrides})", cf->path, line, path,
+                       MAX_VARIANTS);
+    typedef struct {
+        char name[GC_CFG_STRLEN];
+        int64_t K;
+        double lambda;
+        int pairs, reduction, positions, goal_sampling, head;
+    } vfields;
+    static const gc_cfg_field vf[] = {
+        F(vfields, name, GC_CFG_STRING, 1, 0, 0, NULL),
+        F(vfields, K, GC_CFG_INT, 0, 1, 1024, NULL),
+        F(vfields, lambda, GC_CFG_FLOAT, 0, 1e-6, 100, NULL),
+        F(vfields, pairs, GC_CFG_ENUM, 0, 0, 0, "all|ordered"),
+        F(vfields, reduction, GC_CFG_ENUM, 0, 0, 0, "log_of_mean|mean_of_log"),
+        F(vfields, positions, GC_CFG_ENUM, 0, 0, 0, "uniform|late"),
+        F(vfields, goal_sampling, GC_CFG_ENUM, 0, 0, 0, "random|single|averaged"),
+        F(vfields, head, GC_CFG_ENUM, 0, 0, 0, "linear|mlp"),
+    };
+    int nb = 0, ng = 0;
+    for (const cJSON *e = variants->child; e; e = e->next) {
+        int v = c->n_variants++;
+        const char *name = cJSON_IsString(e) ? e->valuestring : NULL;
+        if (name && strcmp(name, "baseline") && strcmp(name, "goal"))
+            return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': unknown variant %s (baseline, goal, or "
+                           "an object with a name)", cf->path, line, path, name);
+        c->variant_cfg[v] = goal;
+        c->variant_head[v] = c->rm.head;
+        if (name && !strcmp(name, "baseline")) c->variant_cfg[v] = (gc_con_config){.K = goal.K}, nb++;
+        else if (name) ng++;
+        else {
+            vfields f = {.K = goal.K, .lambda = goal.lambda, .pairs = goal.pairs,
+                         .reduction = goal.reduction, .positions = goal.positions,
+                         .goal_sampling = goal.goal_sampling, .head = (int)c->rm.head};
+            char vpath[160];
+            snprintf(vpath, sizeof vpath, "%s[%d]", path, v);
+            if (!cJSON_IsObject(e))
+                return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected a name or an object",
+                               cf->path, line, vpath);
+            GC_TRY(gc_config_read(cf, e, vpath, vf, 8, &f));
+            name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "name"));
+            for (const char *p = name; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_') ||
+                    strlen(name) > 24 || !strcmp(name, "baseline") || !strcmp(name, "goal"))
+                    return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s.name': '%s' (use up to 24 of "
+                                   "a-z 0-9 - _, not baseline or goal)", cf->path, line, vpath, name);
+            c->variant_cfg[v] = (gc_con_config){(float)f.lambda, (int)f.K, (gc_pairs_mode)f.pairs,
+                                                (gc_con_reduction)f.reduction,
+                                                (gc_con_positions)f.positions,
+                                                (gc_goal_sampling)f.goal_sampling};
+            c->variant_head[v] = f.head;
+            c->variant_json[v] = e;
+        }
+        snprintf(c->variant_names[v], 32, "%s", name);
+        c->variant_con[v] = c->variant_cfg[v].lambda > 0;
+        for (int w = 0; w < v; w++)
+            if (!strcmp(c->variant_names[w], name))
+                return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': variant %s appears twice",
+                               cf->path, line, path, name);
+    }
+    if (nb != 1 || ng != 1)
+        return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': need one \"baseline\" and one \"goal\" "
+                       "variant", cf->path, line, path);
+    return GC_OK;
+}
 
 static gc_status read_cfg(rp_run *r, math_cfg *c) {
     const gc_config *cf = &r->cfg;
@@ -123,7 +213,6 @@ static gc_status read_cfg(rp_run *r, math_cfg *c) {
     GC_TRY(gc_config_read(cf, sec.pairs, path, pairs_f, 7, &c->pairs));
 
     static const gc_cfg_field rm_f[] = {
-        F(rm_cfg, variants, GC_CFG_OBJECT, 0, 0, 0, NULL),
         F(rm_cfg, epochs, GC_CFG_INT, 1, 1, 1000, NULL),
         F(rm_cfg, batch, GC_CFG_INT, 1, 1, 4096, NULL),
         F(rm_cfg, warmup, GC_CFG_INT, 0, 0, 1e6, NULL),
@@ -135,36 +224,19 @@ static gc_status read_cfg(rp_run *r, math_cfg *c) {
         F(rm_cfg, lambda, GC_CFG_FLOAT, 0, 1e-6, 100, NULL),
         F(rm_cfg, pairs, GC_CFG_ENUM, 0, 0, 0, "all|ordered"),
         F(rm_cfg, reduction, GC_CFG_ENUM, 0, 0, 0, "log_of_mean|mean_of_log"),
+        F(rm_cfg, positions, GC_CFG_ENUM, 0, 0, 0, "uniform|late"),
+        F(rm_cfg, goal_sampling, GC_CFG_ENUM, 0, 0, 0, "random|single|averaged"),
+        F(rm_cfg, head, GC_CFG_ENUM, 0, 0, 0, "linear|mlp"),
     };
-    c->rm = (rm_cfg){.K = 16, .lambda = 0.5, .clip = 1.0, .pairs = 0, .reduction = 0};
+    c->rm = (rm_cfg){.K = 16, .lambda = 0.5, .clip = 1.0};
     cJSON *rm_copy = cJSON_Duplicate(sec.rm, 1);
     cJSON_DeleteItemFromObjectCaseSensitive(rm_copy, "variants");
     snprintf(path, sizeof path, "%s.rm", r->scale_path);
-    s = gc_config_read(cf, rm_copy, path, rm_f + 1, 11, &c->rm);
+    s = gc_config_read(cf, rm_copy, path, rm_f, 14, &c->rm);
     cJSON_Delete(rm_copy);
     GC_TRY(s);
-    const cJSON *variants = cJSON_GetObjectItemCaseSensitive(sec.rm, "variants");
     snprintf(path, sizeof path, "%s.rm.variants", r->scale_path);
-    if (!variants) {
-        snprintf(c->variant_names[0], 32, "baseline");
-        snprintf(c->variant_names[1], 32, "goal");
-        c->variant_con[1] = 1;
-        c->n_variants = 2;
-    } else {
-        if (!cJSON_IsArray(variants) || cJSON_GetArraySize(variants) != 2)
-            return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected [\"baseline\", \"goal\"]",
-                           cf->path, gc_config_line(cf, path), path);
-        for (const cJSON *e = variants->child; e; e = e->next) {
-            if (!cJSON_IsString(e) || (strcmp(e->valuestring, "baseline") && strcmp(e->valuestring, "goal")))
-                return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': unknown variant (baseline, goal)",
-                               cf->path, gc_config_line(cf, path), path);
-            snprintf(c->variant_names[c->n_variants], 32, "%s", e->valuestring);
-            c->variant_con[c->n_variants++] = !strcmp(e->valuestring, "goal");
-        }
-        if (c->variant_con[0] == c->variant_con[1])
-            return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': need one baseline and one goal variant",
-                           cf->path, gc_config_line(cf, path), path);
-    }
+    GC_TRY(read_variants(cf, cJSON_GetObjectItemCaseSensitive(sec.rm, "variants"), path, c));
 
     static const gc_cfg_field eval_f[] = {
         F(eval_cfg, temperature, GC_CFG_FLOAT, 0, 0, 10, NULL),
@@ -505,15 +577,12 @@ static gc_status stage_rm(rp_run *r, const math_cfg *c, const rp_stage *pol,
     gc_model m;
     GC_TRY(load_policy(pol, &m));
     gc_rm rm;
-    gc_status s = gc_rm_init(&rm, &m, (uint64_t)seed);
+    gc_status s = gc_rm_init(&rm, &m, (gc_head_kind)c->variant_head[variant], (uint64_t)seed);
     if (s != GC_OK) {
         gc_model_free(&m);
         return s;
     }
-    gc_con_config con = {.lambda = c->variant_con[variant] ? (float)c->rm.lambda : 0.0f,
-                         .K = (int)c->rm.K,
-                         .pairs = c->rm.pairs == 0 ? GC_PAIRS_ALL : GC_PAIRS_ORDERED,
-                         .reduction = c->rm.reduction == 0 ? GC_RED_LOG_OF_MEAN : GC_RED_MEAN_OF_LOG};
+    gc_con_config con = c->variant_cfg[variant];
     int P = (int)c->rm.batch, L = (int)c->eval.max_len, n = pairs->n;
     int steps_per_epoch = (n + P - 1) / P, steps = steps_per_epoch * (int)c->rm.epochs;
     int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)2 * P * L), *tmp = gc_malloc(sizeof(int32_t) * L);
@@ -680,7 +749,10 @@ gc_status rp_run_math(rp_run *r) {
     gc_status s = read_cfg(r, c);
     if (s == GC_OK) s = make_problems(c, &m->train, &m->eval);
     if (s != GC_OK) goto done;
-    m->base = c->variant_con[0] ? 1 : 0, m->goal = 1 - m->base;
+    for (int v = 0; v < c->n_variants; v++) {
+        if (!strcmp(c->variant_names[v], "baseline")) m->base = v;
+        if (!strcmp(c->variant_names[v], "goal")) m->goal = v;
+    }
 
     /* stage keys: each embeds its configuration and the hashes of its inputs */
     cJSON *kpol = cJSON_CreateObject();
@@ -725,9 +797,12 @@ gc_status rp_run_math(rp_run *r) {
             cJSON *rmc = cJSON_Duplicate(cJSON_GetObjectItem(r->scale_cfg, "rm"), 1);
             cJSON_DeleteItemFromObjectCaseSensitive(rmc, "variants");
             if (!c->variant_con[v]) { /* the contrastive settings do not touch the baseline */
-                const char *con_keys[] = {"lambda", "K", "pairs", "reduction"};
-                for (int k = 0; k < 4; k++) cJSON_DeleteItemFromObjectCaseSensitive(rmc, con_keys[k]);
+                const char *con_keys[] = {"lambda", "K", "pairs", "reduction", "positions",
+                                          "goal_sampling"};
+                for (int k = 0; k < 6; k++) cJSON_DeleteItemFromObjectCaseSensitive(rmc, con_keys[k]);
             }
+            if (c->variant_json[v]) /* an ablation: its overrides */
+                cJSON_AddItemToObject(krm, "overrides", cJSON_Duplicate(c->variant_json[v], 1));
             cJSON_AddItemToObject(krm, "rm", rmc);
             cJSON_AddStringToObject(krm, "variant", c->variant_names[v]);
             cJSON_AddNumberToObject(krm, "seed", seed);
@@ -777,4 +852,12 @@ gc_status math_check_splits(const math_ctx *m, const cJSON *names, const char *k
         return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected an array of split names from "
                        "data.splits", m->r->cfg.path, gc_config_line(&m->r->cfg, key), key);
     return GC_OK;
+}
+
+int math_variant_order(const math_ctx *m, int k) {
+    if (k == 0) return m->base;
+    if (k == 1) return m->goal;
+    for (int v = 0, seen = 1; v < m->c.n_variants; v++)
+        if (v != m->base && v != m->goal && ++seen == k) return v;
+    return -1;
 }

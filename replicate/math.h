@@ -21,7 +21,7 @@
 
 #define STAGE_VERSION 1 /* bump when a stage's code changes its output */
 #define MAX_SPLITS 8
-#define MAX_VARIANTS 4
+#define MAX_VARIANTS 8
 
 typedef struct {
     int64_t seed, train_questions, eval_questions;
@@ -41,10 +41,9 @@ typedef struct {
 } pairs_cfg;
 
 typedef struct {
-    const cJSON *variants;
     int64_t epochs, batch, warmup, K;
     double lr, lr_min, clip, weight_decay, lambda;
-    int pairs, reduction;
+    int pairs, reduction, positions, goal_sampling, head;
 } rm_cfg;
 
 typedef struct {
@@ -65,6 +64,9 @@ typedef struct {
     int splits[MAX_SPLITS], n_splits;
     char variant_names[MAX_VARIANTS][32];
     int variant_con[MAX_VARIANTS]; /* 1 = goal-conditioned (lambda > 0) */
+    gc_con_config variant_cfg[MAX_VARIANTS]; /* the contrastive settings each is trained with */
+    const cJSON *variant_json[MAX_VARIANTS]; /* an ablation's object (its overrides), else NULL */
+    int variant_head[MAX_VARIANTS];          /* gc_head_kind */
     int n_variants;
     const cJSON *partial; /* the scale's "partial" section (analysis "partial"), else NULL */
     const cJSON *vote;    /* the scale's "vote" section (analysis "vote"), else NULL */
@@ -92,8 +94,11 @@ typedef struct {
     rp_stage *pol, *pst, *est;          /* policy, pairs, evaluation solutions */
     rp_stage *rm[MAX_VARIANTS][64];     /* [variant][seed - 1] */
     text_table pairs, sol;              /* pairs: prompt, chosen, rejected; sol: see text_table */
-    int base, goal;                     /* variant indices */
+    int base, goal;                     /* variant indices of "baseline" and "goal" */
 } math_ctx;
+
+/* The k-th variant in report order: baseline, goal, then the ablations in file order. */
+int math_variant_order(const math_ctx *m, int k);
 
 /* Marks a stage complete with its info document, which it frees. */
 gc_status math_close_with(rp_run *r, rp_stage *st, cJSON *info);

@@ -11,7 +11,8 @@
  * score and p: the AUROC per seed, its mean with a t-based 95% CI over seeds, and a percentile
  * bootstrap 95% CI over questions of the AUROC of the seed-averaged standardised scores. The trend
  * of each curve: the Spearman correlation between p and the seed-mean AUROC, and the seeds whose
- * AUROC at p = 1 exceeds their AUROC at p = 0.1.
+ * AUROC at p = 1 exceeds their AUROC at p = 0.1. Per variant and p, the Pearson correlation of
+ * Q-values with rewards over the solutions (mean over seeds; the head ablation's measure).
  *
  * Scale section "partial": splits (array of split names; default all), points (>= 3, default
  * 11), bootstrap (resamples, default 1000).
@@ -225,7 +226,7 @@ static gc_status write_dat(const char *path, const cJSON *results, const math_ct
 static void print_partial(const cJSON *results, FILE *f) {
     const cJSON *pr = cJSON_GetObjectItem(results, "partial");
     const cJSON *pts = cJSON_GetObjectItem(pr, "p"), *curves = cJSON_GetObjectItem(pr, "curves");
-    fprintf(f, "\nAUROC on partial generations (%d solutions, %d correct), seed mean\n%-16s",
+    fprintf(f, "\nAUROC on partial generations (%d solutions, %d correct), seed mean\n%-22s",
             (int)cJSON_GetObjectItem(pr, "n")->valuedouble,
             (int)cJSON_GetObjectItem(pr, "n_correct")->valuedouble, "p");
     for (const cJSON *p = pts->child; p; p = p->next) fprintf(f, " %5.2f", p->valuedouble);
@@ -234,12 +235,21 @@ static void print_partial(const cJSON *results, FILE *f) {
         char label[40];
         snprintf(label, sizeof label, "%s %s", cJSON_GetObjectItem(c, "variant")->valuestring,
                  cJSON_GetObjectItem(c, "score")->valuestring);
-        fprintf(f, "%-16s", label);
+        fprintf(f, "%-22s", label);
         for (const cJSON *a = cJSON_GetObjectItem(c, "mean")->child; a; a = a->next)
             fprintf(f, " %5.3f", a->valuedouble);
         fprintf(f, "  %+8.3f  %2.0f/%.0f\n", cJSON_GetObjectItem(c, "spearman")->valuedouble,
                 cJSON_GetObjectItem(c, "seeds_rising")->valuedouble,
                 cJSON_GetObjectItem(c, "seeds")->valuedouble);
+    }
+    fprintf(f, "\ncorrelation of Q-values with rewards (Pearson, mean over seeds)\n%-22s", "p");
+    for (const cJSON *p = pts->child; p; p = p->next) fprintf(f, " %5.2f", p->valuedouble);
+    fprintf(f, "\n");
+    for (const cJSON *c = cJSON_GetObjectItem(pr, "q_reward_correlation")->child; c; c = c->next) {
+        fprintf(f, "%-22s", cJSON_GetObjectItem(c, "variant")->valuestring);
+        for (const cJSON *a = cJSON_GetObjectItem(c, "r")->child; a; a = a->next)
+            fprintf(f, " %+5.2f", a->valuedouble);
+        fprintf(f, "\n");
     }
     const cJSON *v = cJSON_GetObjectItem(results, "verdict");
     if (v) {
@@ -284,10 +294,31 @@ gc_status math_analyse_partial(math_ctx *m) {
         for (int i = 0; i < P; i++) cJSON_AddItemToArray(pts, cJSON_CreateNumber((double)i / (P - 1)));
         for (int k = 0; k < N_SCORES; k++)
             for (int v = 0; v < m->c.n_variants; v++) {
-                int vv = v == 0 ? m->base : m->goal; /* baseline first */
+                int vv = math_variant_order(m, v);
                 cJSON_AddItemToArray(curves, curve(m->c.variant_names[vv], k, &SC(vv, k, 0), seeds,
                                                    y, n, P, &pc));
             }
+        /* how closely Q-values track rewards along the generation: Pearson correlation over the
+         * solutions at each p, mean over seeds */
+        cJSON *corr = cJSON_AddArrayToObject(pr, "q_reward_correlation");
+        double *a = gc_malloc(sizeof(double) * (n ? n : 1)), *b = gc_malloc(sizeof(double) * (n ? n : 1));
+        for (int v = 0; a && b && v < m->c.n_variants; v++) {
+            int vv = math_variant_order(m, v);
+            cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "r");
+            cJSON_AddStringToObject(o, "variant", m->c.variant_names[vv]);
+            for (int i = 0; i < P; i++) {
+                double mean_r = 0;
+                for (int seed = 0; seed < seeds; seed++) {
+                    for (int k = 0; k < n; k++)
+                        a[k] = SC(vv, SC_Q, seed)[(size_t)k * P + i],
+                        b[k] = SC(vv, SC_REWARD, seed)[(size_t)k * P + i];
+                    mean_r += gsl_stats_correlation(a, 1, b, 1, (size_t)n) / seeds;
+                }
+                cJSON_AddItemToArray(arr, cJSON_CreateNumber(mean_r));
+            }
+            cJSON_AddItemToArray(corr, o);
+        }
+        free(a), free(b);
         s = math_finish(m, results, write_dat, print_partial);
     }
     for (int i = 0; sc && i < MAX_VARIANTS * N_SCORES * seeds; i++) free(sc[i]);

@@ -17,7 +17,10 @@
  * often the online cut equals the offline one.
  *
  * Scale section "vote": splits (default every split), samples (M), temperature, top_p, seed,
- * tau, skip, taus (the sweep), online_questions (0 = no online run), bootstrap.
+ * tau, skip, taus (the sweep), online_questions (0 = no online run), bootstrap, variants (the
+ * reward models to filter with; default all), goal ("last":
+ * the reward model's goal state; "random": the ablation's goal from a random response token,
+ * stage goalrand-*).
  */
 #include <math.h>
 #include <stdio.h>
@@ -37,7 +40,8 @@
 typedef struct {
     int64_t samples, seed, skip, online_questions, bootstrap;
     double temperature, top_p, tau;
-    const cJSON *splits, *taus;
+    int goal; /* 0: the goal state from the last token, 1: from a random response token */
+    const cJSON *splits, *taus, *variants;
     double tau_list[MAX_TAUS];
     int n_taus;
 } vote_cfg;
@@ -53,6 +57,7 @@ static gc_status read_vote(const math_ctx *m, vote_cfg *vc) {
         {"temperature", GC_CFG_FLOAT, offsetof(vote_cfg, temperature), 1, 1e-3, 10, NULL},
         {"top_p", GC_CFG_FLOAT, offsetof(vote_cfg, top_p), 0, 1e-3, 1, NULL},
         {"tau", GC_CFG_FLOAT, offsetof(vote_cfg, tau), 0, -1, 1, NULL},
+        {"goal", GC_CFG_ENUM, offsetof(vote_cfg, goal), 0, 0, 0, "last|random"},
     };
     char path[128];
     snprintf(path, sizeof path, "%s.vote", r->scale_path);
@@ -60,7 +65,8 @@ static gc_status read_vote(const math_ctx *m, vote_cfg *vc) {
     cJSON *copy = cJSON_Duplicate(m->c.vote, 1);
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "splits");
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "taus");
-    gc_status s = gc_config_read(&r->cfg, copy, path, f, 8, vc);
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "variants");
+    gc_status s = gc_config_read(&r->cfg, copy, path, f, 9, vc);
     cJSON_Delete(copy);
     GC_TRY(s);
     vc->splits = cJSON_GetObjectItemCaseSensitive(m->c.vote, "splits");
@@ -68,6 +74,17 @@ static gc_status read_vote(const math_ctx *m, vote_cfg *vc) {
         snprintf(path, sizeof path, "%s.vote.splits", r->scale_path);
         GC_TRY(math_check_splits(m, vc->splits, path));
     }
+    vc->variants = cJSON_GetObjectItemCaseSensitive(m->c.vote, "variants");
+    snprintf(path, sizeof path, "%s.vote.variants", r->scale_path);
+    int okv = !vc->variants || (cJSON_IsArray(vc->variants) && cJSON_GetArraySize(vc->variants) > 0);
+    for (const cJSON *e = okv && vc->variants ? vc->variants->child : NULL; e && okv; e = e->next) {
+        okv = 0;
+        for (int k = 0; k < m->c.n_variants && cJSON_IsString(e); k++)
+            okv |= !strcmp(e->valuestring, m->c.variant_names[k]);
+    }
+    if (!okv)
+        return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected an array of reward-model variant "
+                       "names", r->cfg.path, gc_config_line(&r->cfg, path), path);
     vc->taus = cJSON_GetObjectItemCaseSensitive(m->c.vote, "taus");
     snprintf(path, sizeof path, "%s.vote.taus", r->scale_path);
     int ok = !vc->taus || (cJSON_IsArray(vc->taus) && cJSON_GetArraySize(vc->taus) <= MAX_TAUS);
@@ -79,6 +96,14 @@ static gc_status read_vote(const math_ctx *m, vote_cfg *vc) {
         return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected an array of at most %d numbers "
                        "in [-1, 1]", r->cfg.path, gc_config_line(&r->cfg, path), path, MAX_TAUS);
     return GC_OK;
+}
+
+/* Whether the vote analysis covers variant v (vote.variants; default all). */
+static int vote_covers(const math_ctx *m, const vote_cfg *vc, int v) {
+    if (!vc->variants) return 1;
+    for (const cJSON *e = vc->variants->child; e; e = e->next)
+        if (!strcmp(e->valuestring, m->c.variant_names[v])) return 1;
+    return 0;
 }
 
 /* ---- the solutions ---- */
@@ -160,6 +185,64 @@ static gc_status stage_samples(math_ctx *m, const vote_cfg *vc, const int *qidx,
     return math_close_with(m->r, st, info);
 }
 
+/* ---- the goal-state ablation: built from a random response token ---- */
+
+typedef struct {
+    uint64_t seed;
+    gc_goal *g;
+} goal_ctx;
+
+static gc_status goal_item(void *ctx, int item, const float *h, const float *logits,
+                           const int32_t *tok, int prompt_len, int len) {
+    (void)logits, (void)tok;
+    goal_ctx *gc = ctx;
+    gc_rng r;
+    gc_rng_init(&r, gc->seed, 0x474F414Cull + (uint64_t)item); /* "GOAL" + item */
+    int n = len - prompt_len;
+    gc_goal_add(gc->g, h + (size_t)(prompt_len + (int)gc_rng_below(&r, (uint32_t)n)) *
+                               gc->g->D);
+    return GC_OK;
+}
+
+/* The goal state the filter uses: the rm stage's (last token), or, for the ablation, the mean
+ * over the preferred training responses of the hidden state at one uniformly drawn response
+ * token each (stage goalrand-*, seeded by the vote seed). */
+static gc_status vote_goal(math_ctx *m, const rp_stage *rmst, const vote_cfg *vc, gc_rm *rm,
+                           float *goal) {
+    int D = rm->model.cfg.dim;
+    if (vc->goal == 0) return math_read_goal(rmst, D, goal);
+    char name[80];
+    snprintf(name, sizeof name, "goalrand-%s", rmst->name + 3);
+    cJSON *key = cJSON_CreateObject();
+    cJSON_AddNumberToObject(key, "version", VOTE_STAGE_VERSION);
+    cJSON_AddStringToObject(key, "rm", rmst->hash);
+    cJSON_AddStringToObject(key, "pairs", m->pst->hash);
+    cJSON_AddNumberToObject(key, "seed", (double)vc->seed);
+    rp_stage *st;
+    gc_status s = rp_stage_open(m->r, name, key, &st);
+    cJSON_Delete(key);
+    GC_TRY(s);
+    if (st->cached) return math_read_goal(st, D, goal);
+    gc_goal g;
+    GC_TRY(gc_goal_init(&g, D));
+    goal_ctx gcx = {(uint64_t)vc->seed, &g};
+    s = gc_math_hidden_each(&rm->model, 0, (const char *const *)m->pairs.a,
+                            (const char *const *)m->pairs.b, m->pairs.n, (int)m->c.eval.max_len, 32,
+                            goal_item, &gcx);
+    if (s == GC_OK) s = gc_goal_mean(&g, goal);
+    gc_goal_free(&g);
+    GC_TRY(s);
+    cJSON *j = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(j, "goal");
+    for (int i = 0; i < D; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(goal[i]));
+    cJSON_AddStringToObject(j, "what", "mean final hidden state at one uniformly drawn response "
+                                       "token of each preferred training response");
+    char path[RP_PATH];
+    rp_stage_file(st, "goal.json", path);
+    s = gc_json_write(path, j);
+    cJSON_Delete(j);
+    return s == GC_OK ? rp_stage_close(m->r, st, NULL) : s;
+}
+
 /* ---- Q-value record lows under one reward model ---- */
 
 typedef struct {
@@ -195,6 +278,7 @@ static gc_status stage_lows(math_ctx *m, const rp_stage *rmst, const rp_stage *s
     cJSON_AddStringToObject(key, "rm", rmst->hash);
     cJSON_AddStringToObject(key, "samples", samples->hash);
     cJSON_AddNumberToObject(key, "skip", (double)vc->skip);
+    if (vc->goal) cJSON_AddStringToObject(key, "goal", "random");
     rp_stage *st;
     gc_status s = rp_stage_open(m->r, name, key, &st);
     cJSON_Delete(key);
@@ -225,7 +309,7 @@ static gc_status stage_lows(math_ctx *m, const rp_stage *rmst, const rp_stage *s
     GC_TRY(math_load_rm(rmst, &rm));
     float *goal = gc_malloc(sizeof(float) * rm.model.cfg.dim);
     const char **qs = gc_malloc(sizeof(char *) * total);
-    s = goal && qs ? math_read_goal(rmst, rm.model.cfg.dim, goal) : GC_ERR_NOMEM;
+    s = goal && qs ? vote_goal(m, rmst, vc, &rm, goal) : GC_ERR_NOMEM;
     for (int i = 0; s == GC_OK && i < total; i++) qs[i] = v->question[i / v->M];
     l->rm = &rm, l->goal = goal;
     if (s == GC_OK)
@@ -281,7 +365,7 @@ static gc_status stage_online(math_ctx *m, int variant, const vote_cfg *vc, cons
     float *goal = s == GC_OK ? gc_malloc(sizeof(float) * rm.model.cfg.dim) : NULL;
     char **t0 = gc_calloc((size_t)nq * v->M, sizeof(char *)), **t1 = gc_calloc((size_t)nq * v->M, sizeof(char *));
     int *cut = gc_malloc(sizeof(int) * (size_t)(nq * v->M > 0 ? nq * v->M : 1));
-    if (s == GC_OK) s = goal && t0 && t1 && cut ? math_read_goal(rmst, rm.model.cfg.dim, goal) : GC_ERR_NOMEM;
+    if (s == GC_OK) s = goal && t0 && t1 && cut ? vote_goal(m, rmst, vc, &rm, goal) : GC_ERR_NOMEM;
     gc_sample_config sc = {(float)vc->temperature, (float)vc->top_p, (uint64_t)vc->seed,
                            v->max_len, 64};
     gc_qfilter f = {&rm, goal, (float)vc->tau, (int)vc->skip};
@@ -471,8 +555,9 @@ static double jnum(const cJSON *o, const char *a, const char *b) {
 static void print_vote(const cJSON *results, FILE *f) {
     const cJSON *vr = cJSON_GetObjectItem(results, "vote");
     fprintf(f, "\nmajority voting, %d questions x %d solutions, tau %.2f (cosine), first %d tokens "
-            "ignored\nunfiltered accuracy %.3f\n", (int)jnum(vr, "questions", NULL),
-            (int)jnum(vr, "samples", NULL), jnum(vr, "tau", NULL), (int)jnum(vr, "skip", NULL),
+            "ignored, goal state from the %s token\nunfiltered accuracy %.3f\n",
+            (int)jnum(vr, "questions", NULL), (int)jnum(vr, "samples", NULL), jnum(vr, "tau", NULL),
+            (int)jnum(vr, "skip", NULL), cJSON_GetStringValue(cJSON_GetObjectItem(vr, "goal_token")),
             jnum(vr, "unfiltered", "accuracy"));
     fprintf(f, "%-9s %-22s %-20s %-20s %-26s %9s %9s\n", "RM", "accuracy [CI]", "filtered %",
             "tokens saved %", "paired diff [bootstrap CI]", "p paired", "p unpair");
@@ -546,7 +631,7 @@ gc_status math_analyse_vote(math_ctx *m) {
     vote_summary base = {0};
     if (s == GC_OK) base = vote_all(&v, NULL, NAN, prop0);
     for (int var = 0; s == GC_OK && var < m->c.n_variants; var++)
-        for (int seed = 0; s == GC_OK && seed < seeds; seed++) {
+        for (int seed = 0; s == GC_OK && vote_covers(m, &vc, var) && seed < seeds; seed++) {
             lows *lw = &l[var * seeds + seed];
             *lw = (lows){.cap = cap, .skip = (int)vc.skip, .max_len = v.max_len};
             lw->n_low = gc_calloc((size_t)(total ? total : 1), sizeof(int));
@@ -558,7 +643,7 @@ gc_status math_analyse_vote(math_ctx *m) {
         }
     cJSON *online[MAX_VARIANTS] = {0};
     for (int var = 0; s == GC_OK && vc.online_questions > 0 && var < m->c.n_variants; var++)
-        s = stage_online(m, var, &vc, &v, &online[var]);
+        if (vote_covers(m, &vc, var)) s = stage_online(m, var, &vc, &v, &online[var]);
     if (s == GC_OK) {
         cJSON *results = rp_metadata(m->r);
         cJSON *vr = cJSON_AddObjectToObject(results, "vote");
@@ -568,6 +653,7 @@ gc_status math_analyse_vote(math_ctx *m) {
         cJSON_AddNumberToObject(vr, "temperature", vc.temperature);
         cJSON_AddNumberToObject(vr, "tau", vc.tau);
         cJSON_AddNumberToObject(vr, "skip", (double)vc.skip);
+        cJSON_AddStringToObject(vr, "goal_token", vc.goal ? "random" : "last");
         cJSON_AddStringToObject(vr, "tie_rule", "expected value under a uniform random tie-break");
         cJSON *u = cJSON_AddObjectToObject(vr, "unfiltered");
         cJSON_AddNumberToObject(u, "accuracy", base.accuracy);
@@ -576,7 +662,8 @@ gc_status math_analyse_vote(math_ctx *m) {
         cJSON_AddNumberToObject(u, "prop_correct", mp);
         cJSON *vars = cJSON_AddArrayToObject(vr, "variants");
         for (int k = 0; k < m->c.n_variants; k++) {
-            int var = k == 0 ? m->base : m->goal; /* baseline first */
+            int var = math_variant_order(m, k);
+            if (!vote_covers(m, &vc, var)) continue;
             cJSON_AddItemToArray(vars, analyse_variant(m, var, &vc, &v, &l[var * seeds], prop0,
                                                        online[var]));
             online[var] = NULL;

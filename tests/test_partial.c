@@ -96,11 +96,16 @@ Test(partial, bad_partial_sections) {
 /* The math claims run one pipeline: their experiment files must agree on every shared section,
  * or they would not share (and be comparable through) the cached policy and reward models. */
 Test(partial, math_experiments_share_their_sections) {
-    const char *files[] = {"experiments/fig2.json", "experiments/fig3.json", "experiments/table1.json"};
+    const char *files[] = {"experiments/fig2.json", "experiments/fig3.json", "experiments/table1.json",
+                           "experiments/ablations.json", "experiments/ablation-goal-token.json"};
     const char *sections[] = {"data", "policy", "pairs", "rm", "eval"};
     enum { NF = sizeof files / sizeof files[0] };
     cJSON *doc[NF];
-    for (int f = 0; f < NF; f++) cr_assert_eq(gc_json_read(files[f], &doc[f]), GC_OK);
+    for (int f = 0; f < NF; f++) {
+        cr_assert_eq(gc_json_read(files[f], &doc[f]), GC_OK);
+        for (cJSON *sc = cJSON_GetObjectItem(doc[f], "scales")->child; sc; sc = sc->next)
+            cJSON_DeleteItemFromObject(cJSON_GetObjectItem(sc, "rm"), "variants"); /* the ablations */
+    }
     for (int f = 1; f < NF; f++)
         for (const cJSON *sc = item(doc[0], "scales")->child; sc; sc = sc->next) {
             const cJSON *other = item(item(doc[f], "scales"), sc->string);
@@ -153,4 +158,55 @@ Test(verdict, rises_with_p_rule) {
     cr_assert_eq(gc_verdict(c, missing, "published.json", &v), GC_OK);
     cr_expect_str_eq(cJSON_GetStringValue(item(v, "verdict")), "FAIL", "no curve, no pass");
     cJSON_Delete(v), cJSON_Delete(missing), cJSON_Delete(c);
+}
+
+/* The ablations at smoke scale: the baseline and goal reward models come from fig2's cache, each
+ * ablation trains its own; bad variant lists are refused. */
+Test(partial, ablations_smoke_and_bad_variants, .timeout = 180) {
+    char *root = th_tmp_path("runsab");
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(th_run_smoke("experiments/fig2.json", root, "--seeds 1", &out, &err), 0, "%s", err);
+    free(out), free(err);
+    cr_assert_eq(th_run_smoke("experiments/ablations.json", root, "--seeds 1", &out, &err), 0, "%s", err);
+    cr_expect_eq(th_count_rerun(err, "rm-"), 5, "five ablation RMs, baseline and goal cached:\n%s", err);
+    cr_expect(strstr(out, "correlation of Q-values with rewards") != NULL);
+    free(out), free(err);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/ablations/smoke/results.json", root);
+    cJSON *r;
+    cr_assert_eq(gc_json_read(path, &r), GC_OK);
+    const cJSON *pr = item(r, "partial");
+    cr_expect_eq(cJSON_GetArraySize(item(pr, "curves")), 14, "7 variants x reward and Q-value");
+    cr_expect_eq(cJSON_GetArraySize(item(pr, "q_reward_correlation")), 7);
+    cr_expect_null(item(r, "verdict"), "the ablations have no published direction to check");
+    cJSON_Delete(r);
+    cr_assert_eq(th_run_smoke("experiments/ablation-goal-token.json", root, "--seeds 1", &out, &err),
+                 0, "%s", err);
+    cr_expect_eq(th_count_rerun(err, "goalrand-"), 1);
+    free(out), free(err);
+    snprintf(path, sizeof path, "%s/ablation-goal-token/smoke/results.json", root);
+    cr_assert_eq(gc_json_read(path, &r), GC_OK);
+    const cJSON *vr = item(r, "vote");
+    cr_expect_str_eq(item(vr, "goal_token")->valuestring, "random");
+    cr_expect_eq(cJSON_GetArraySize(item(vr, "variants")), 1, "the goal-conditioned RM only");
+    cJSON_Delete(r);
+    snprintf(path, sizeof path, "rm -rf %s", root);
+    cr_expect_eq(system(path), 0);
+    free(root);
+
+    const char *f = "experiments/ablations.json";
+    th_expect_bad_experiment_in(f, "{\"name\": \"late\", \"positions\": \"late\"}",
+                                "{\"name\": \"late\", \"positions\": \"early\"}", "positions",
+                                "uniform|late");
+    th_expect_bad_experiment_in(f, "{\"name\": \"late\", \"positions\": \"late\"}",
+                                "{\"name\": \"ordered\", \"positions\": \"late\"}", "ordered",
+                                "twice");
+    th_expect_bad_experiment_in(f, "\"variants\": [\"baseline\", \"goal\", ", "\"variants\": [\"baseline\", ",
+                                "variants", "one \"baseline\" and one \"goal\"");
+    th_expect_bad_experiment_in(f, "{\"name\": \"mlp-head\", \"head\": \"mlp\"}",
+                                "{\"name\": \"mlp-head\", \"head\": \"mlp\", \"depth\": 3}",
+                                "depth", "unknown key");
+    th_expect_bad_experiment_in(f, "\"variants\": [\"baseline\", \"goal\", ",
+                                "\"variants\": [\"baseline\", \"goal\", \"bigger\", ", "bigger",
+                                "unknown variant");
 }

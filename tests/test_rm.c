@@ -12,21 +12,24 @@
 
 enum { P = 3, T = 9, D = 6, K = 4 };
 
-static void setup(float *h, int *plen, int *len, gc_con_draws *d) {
+static const gc_con_config DEFAULT_CON = {.lambda = 1, .K = K};
+
+static void setup(float *h, int *plen, int *len, gc_con_draws *d, const gc_con_config *c) {
     gc_rng r;
     gc_rng_init(&r, 42, 1);
     for (int i = 0; i < 2 * P * T * D; i++) h[i] = gc_rng_normal(&r);
     for (int b = 0; b < 2 * P; b++) plen[b] = 2 + b % 3, len[b] = T - b % 2;
     cr_assert_eq(gc_con_draws_init(d, P, K), GC_OK);
-    gc_con_draw(d, plen, len, &r);
+    gc_con_draw(d, c, plen, len, &r);
 }
 
-static void check_grad(gc_pairs_mode pairs, gc_con_reduction red) {
+static void check_grad_of(gc_con_config c) {
+    gc_pairs_mode pairs = c.pairs;
+    gc_con_reduction red = c.reduction;
     float h[2 * P * T * D], dh[2 * P * T * D];
     int plen[2 * P], len[2 * P];
     gc_con_draws d;
-    setup(h, plen, len, &d);
-    gc_con_config c = {.lambda = 1, .K = K, .pairs = pairs, .reduction = red};
+    setup(h, plen, len, &d, &c);
     double loss;
     memset(dh, 0, sizeof dh);
     cr_assert_eq(gc_con_loss(h, T, D, &d, &c, 1.0f, &loss, dh, NULL, NULL), GC_OK);
@@ -48,9 +51,13 @@ static void check_grad(gc_pairs_mode pairs, gc_con_reduction red) {
     }
     cr_assert_gt(touched, D * 4, "the gradient reaches too few hidden states (%d)", touched);
     /* central differences with step 1e-2 on a smooth function: error O(1e-4) of the scale */
-    cr_expect_lt(err / scale, 2e-3, "pairs %d reduction %d: relative gradient error %g", pairs,
-                 red, err / scale);
+    cr_expect_lt(err / scale, 2e-3, "pairs %d reduction %d positions %d goals %d: relative "
+                 "gradient error %g", pairs, red, c.positions, c.goal_sampling, err / scale);
     gc_con_draws_free(&d);
+}
+
+static void check_grad(gc_pairs_mode pairs, gc_con_reduction red) {
+    check_grad_of((gc_con_config){.lambda = 1, .K = K, .pairs = pairs, .reduction = red});
 }
 
 Test(contrastive, gradient_all_log_of_mean) { check_grad(GC_PAIRS_ALL, GC_RED_LOG_OF_MEAN); }
@@ -58,11 +65,75 @@ Test(contrastive, gradient_ordered_log_of_mean) { check_grad(GC_PAIRS_ORDERED, G
 Test(contrastive, gradient_all_mean_of_log) { check_grad(GC_PAIRS_ALL, GC_RED_MEAN_OF_LOG); }
 Test(contrastive, gradient_ordered_mean_of_log) { check_grad(GC_PAIRS_ORDERED, GC_RED_MEAN_OF_LOG); }
 
+/* the ablation switches: averaged goals (both pair modes), a single goal, late positions */
+Test(contrastive, gradient_averaged_goals_all) {
+    check_grad_of((gc_con_config){.lambda = 1, .K = K, .goal_sampling = GC_GOAL_AVERAGED});
+}
+Test(contrastive, gradient_averaged_goals_ordered_mean_of_log) {
+    check_grad_of((gc_con_config){.lambda = 1, .K = K, .pairs = GC_PAIRS_ORDERED,
+                                  .reduction = GC_RED_MEAN_OF_LOG, .goal_sampling = GC_GOAL_AVERAGED});
+}
+Test(contrastive, gradient_single_goal_late_positions) {
+    check_grad_of((gc_con_config){.lambda = 1, .K = K, .positions = GC_POS_LATE,
+                                  .goal_sampling = GC_GOAL_SINGLE});
+}
+
+/* averaged goals by hand: one pair, K = 2, the goal vector is the mean of two states */
+Test(contrastive, averaged_goal_value_by_hand) {
+    enum { T2 = 4, D2 = 2 };
+    float h[2 * T2 * D2] = {0};
+    /* chosen: positions 1..3 = (1,0), (0,1), (1,1); rejected: position 2 = (-1, 0) */
+    h[1 * D2] = 1, h[2 * D2 + 1] = 1, h[3 * D2] = 1, h[3 * D2 + 1] = 1;
+    h[(T2 + 2) * D2] = -1;
+    gc_con_draws d;
+    cr_assert_eq(gc_con_draws_init(&d, 1, 2), GC_OK);
+    d.pos_src[0] = 1, d.pos_src[1] = 1, d.pos_goal[0] = 2, d.pos_goal[1] = 3;
+    d.neg_src[0] = 3, d.neg_src[1] = 3, d.neg_goal[0] = 2, d.neg_goal[1] = 2;
+    gc_con_config c = {.lambda = 1, .K = 2, .goal_sampling = GC_GOAL_AVERAGED};
+    double loss, mp, mn;
+    cr_assert_eq(gc_con_loss(h, T2, D2, &d, &c, 1.0f, &loss, NULL, &mp, &mn), GC_OK);
+    /* positive goal = mean((0,1), (1,1)) = (0.5, 1); source (1,0): cos = 0.5 / sqrt(1.25) */
+    double sp = 1 / (1 + exp(-0.5 / sqrt(1.25)));
+    /* negative goal = (-1, 0); source (1,1): cos = -1 / sqrt(2) */
+    double sn = 1 / (1 + exp(1 / sqrt(2.0)));
+    cr_expect_float_eq(mp, sp, 1e-6);
+    cr_expect_float_eq(mn, sn, 1e-6);
+    cr_expect_float_eq(loss, -log(sp) - log(1 - sn), 1e-6);
+    gc_con_draws_free(&d);
+}
+
+Test(contrastive, ablation_draws) {
+    float h[2 * P * T * D];
+    int plen[2 * P], len[2 * P];
+    gc_con_draws d;
+    gc_con_config late = {.lambda = 1, .K = K, .positions = GC_POS_LATE};
+    setup(h, plen, len, &d, &late);
+    for (int p = 0; p < P; p++)
+        for (int k = 0; k < K; k++) {
+            int i = p * K + k, mid = plen[2 * p] + (len[2 * p] - plen[2 * p]) / 2;
+            int rmid = plen[2 * p + 1] + (len[2 * p + 1] - plen[2 * p + 1]) / 2;
+            cr_assert(d.pos_src[i] >= mid && d.neg_src[i] >= mid, "late source in the first half");
+            cr_assert(d.neg_goal[i] >= rmid && d.neg_goal[i] < len[2 * p + 1]);
+            cr_assert(d.pos_src[i] <= d.pos_goal[i]);
+        }
+    gc_con_draws_free(&d);
+    gc_con_config single = {.lambda = 1, .K = K, .goal_sampling = GC_GOAL_SINGLE};
+    setup(h, plen, len, &d, &single);
+    for (int p = 0; p < P; p++)
+        for (int k = 0; k < K; k++) {
+            int i = p * K + k;
+            cr_assert_eq(d.pos_goal[i], d.pos_goal[p * K], "one positive goal per pair");
+            cr_assert_eq(d.neg_goal[i], d.neg_goal[p * K], "one negative goal per pair");
+            cr_assert(d.pos_src[i] <= d.pos_goal[i] && d.pos_src[i] >= plen[2 * p]);
+        }
+    gc_con_draws_free(&d);
+}
+
 Test(contrastive, draws_respect_the_rules) {
     float h[2 * P * T * D];
     int plen[2 * P], len[2 * P];
     gc_con_draws d;
-    setup(h, plen, len, &d);
+    setup(h, plen, len, &d, &DEFAULT_CON);
     for (int p = 0; p < P; p++)
         for (int k = 0; k < K; k++) {
             int i = p * K + k;
@@ -80,7 +151,7 @@ Test(contrastive, identical_states_give_the_known_value) {
     float h[2 * P * T * D];
     int plen[2 * P], len[2 * P];
     gc_con_draws d;
-    setup(h, plen, len, &d);
+    setup(h, plen, len, &d, &DEFAULT_CON);
     for (int i = 0; i < 2 * P * T * D; i++) h[i] = 0.5f;
     gc_con_config c = {.lambda = 1, .K = K, .pairs = GC_PAIRS_ALL, .reduction = GC_RED_LOG_OF_MEAN};
     double loss, mp, mn;
@@ -123,13 +194,13 @@ Test(goal, mean_and_qvalues) {
 }
 
 /* A reward model on the tiny decoder learns to prefer sequences ending in token 5 over 7. */
-static void learns_to_rank(float lambda) {
+static void learns_to_rank(float lambda, gc_head_kind head) {
     gc_model_config cfg = th_tiny_config(1);
     gc_model m;
     cr_assert_eq(gc_model_init(&m, &cfg), GC_OK);
     th_init_weights(&m, 4);
     gc_rm rm;
-    cr_assert_eq(gc_rm_init(&rm, &m, 1), GC_OK);
+    cr_assert_eq(gc_rm_init(&rm, &m, head, 1), GC_OK);
     enum { PP = 4, TT = 8 };
     int32_t tok[2 * PP * TT];
     int plen[2 * PP], len[2 * PP];
@@ -155,6 +226,7 @@ static void learns_to_rank(float lambda) {
     cr_assert_eq(gc_rm_score(&rm, tok, 2 * PP, TT, len, r1), GC_OK);
     gc_rm back;
     cr_assert_eq(gc_rm_load(&back, ck, hd), GC_OK, "%s", gc_last_error());
+    cr_expect_eq(back.head_kind, head, "the head kind survives a reload");
     cr_assert_eq(gc_rm_score(&back, tok, 2 * PP, TT, len, r2), GC_OK);
     cr_expect_eq(memcmp(r1, r2, sizeof r1), 0, "a saved and reloaded RM scores differently");
     FILE *f = fopen(hd, "r+b");
@@ -169,8 +241,44 @@ static void learns_to_rank(float lambda) {
     gc_rm_free(&rm);
 }
 
-Test(reward_model, baseline_learns_to_rank) { learns_to_rank(0.0f); }
-Test(reward_model, goal_conditioned_learns_to_rank) { learns_to_rank(0.5f); }
+Test(reward_model, baseline_learns_to_rank) { learns_to_rank(0.0f, GC_HEAD_LINEAR); }
+Test(reward_model, goal_conditioned_learns_to_rank) { learns_to_rank(0.5f, GC_HEAD_LINEAR); }
+Test(reward_model, mlp_head_learns_to_rank) { learns_to_rank(0.5f, GC_HEAD_MLP); }
+
+/* The MLP head's gradient, with respect to its input and to every parameter, against central
+ * differences of its (double-precision) reward. */
+Test(reward_model, mlp_head_gradient) {
+    gc_model_config cfg = th_tiny_config(1);
+    gc_model m;
+    cr_assert_eq(gc_model_init(&m, &cfg), GC_OK);
+    gc_rm rm;
+    cr_assert_eq(gc_rm_init(&rm, &m, GC_HEAD_MLP, 3), GC_OK);
+    int W = cfg.dim;
+    cr_assert_eq(rm.n_head, (size_t)(W / 2 * W + W / 2 + W / 2 * W / 2 + W / 2 + W * W / 2 + W + W + 1));
+    gc_rng r;
+    gc_rng_init(&r, 8, 8);
+    for (size_t i = 0; i < rm.n_head; i++) rm.head[i] += 0.1f * gc_rng_normal(&r); /* biases too */
+    float h[64], dh[64] = {0};
+    for (int i = 0; i < W; i++) h[i] = gc_rng_normal(&r);
+    float *dp = calloc(rm.n_head, sizeof(float));
+    double g = 0.7;
+    gc_rm_head_grad(&rm, h, g, dh, dp);
+    double err = 0, scale = 0, step = 1e-3;
+    for (size_t k = 0; k < W + rm.n_head; k++) {
+        float *x = k < (size_t)W ? &h[k] : &rm.head[k - W], keep = *x;
+        *x = keep + (float)step;
+        double up = gc_rm_head_grad(&rm, h, 0, NULL, NULL);
+        *x = keep - (float)step;
+        double dn = gc_rm_head_grad(&rm, h, 0, NULL, NULL);
+        *x = keep;
+        double fd = g * (up - dn) / ((double)(keep + (float)step) - (double)(keep - (float)step));
+        double an = k < (size_t)W ? dh[k] : dp[k - W];
+        err = fmax(err, fabs(fd - an)), scale = fmax(scale, fabs(fd));
+    }
+    cr_expect_lt(err / scale, 1e-3, "MLP head gradient: relative error %g", err / scale);
+    free(dp);
+    gc_rm_free(&rm);
+}
 
 #include "../lib/mathpipe.h"
 

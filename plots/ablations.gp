@@ -1,0 +1,27 @@
+# Ablations: AUROC on partial generations of each reward-model variant of experiments/ablations.json
+# (in its order: baseline, goal, then the ablations), left by the reward, right by the Q-value;
+# lines are the AUROC of the seed-averaged standardised scores (p = 1 is the final reward).
+# usage: gnuplot -e "datafile='DIR/ablations.dat'; outprefix='DIR/ablations'" plots/ablations.gp
+if (!exists("datafile")) datafile = 'ablations.dat'
+if (!exists("outprefix")) outprefix = 'ablations'
+names = "baseline goal ordered late single-goal averaged-goal mlp-head"  # experiments/ablations.json
+n = words(names)
+set xrange [-0.02:1.02]
+set yrange [0.3:1.0]
+set xlabel "fraction p of the solution generated"
+set ylabel "AUROC (correct vs incorrect)"
+set grid
+set key bottom right font ",9"
+do for [fmt in "pngcairo svg"] {
+    if (fmt eq "pngcairo") { set terminal pngcairo size 1200,480 font "sans,11"; set output outprefix.'.png' }
+    else { set terminal svg size 1200,480 font "sans,11"; set output outprefix.'.svg' }
+    set multiplot layout 1,2 title "Reward-model ablations: AUROC on partial generations"
+    do for [panel = 0:1] {
+        set title (panel == 0 ? "reward at the prefix's last token" : "Q-value cos(h_t, g)")
+        # curve k of this panel starts at column 2 + 6 (panel n + k); its bootstrap AUROC is + 3
+        plot for [k = 0:n-1] datafile using 1:(column(2 + 6 * (panel * n + k) + 3)) \
+             with linespoints lw (k < 2 ? 2.5 : 1.2) pt 7 ps 0.5 title word(names, k + 1)
+    }
+    unset multiplot
+    unset output
+}
