@@ -1,5 +1,7 @@
 #include "stats.h"
 
+#include <gsl/gsl_statistics_double.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,4 +285,15 @@ gc_status gc_stats_ttest_ind(const double *a, size_t na, const double *b, size_t
     out->t = se > 0 ? out->mean_diff / se : (out->mean_diff == 0 ? 0 : INFINITY);
     finish_t(out);
     return GC_OK;
+}
+
+double gc_stats_pearson(const double *x, const double *y, size_t n) {
+    return n >= 2 ? gsl_stats_correlation(x, 1, y, 1, n) : NAN;
+}
+
+double gc_stats_spearman(const double *x, const double *y, size_t n) {
+    double *work = n >= 2 ? malloc(sizeof(double) * 2 * n) : NULL;
+    double r = work ? gsl_stats_spearman(x, 1, y, 1, n, work) : NAN;
+    free(work);
+    return r;
 }

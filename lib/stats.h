@@ -58,6 +58,10 @@ gc_status gc_stats_ttest_paired(const double *a, const double *b, size_t n, gc_t
 gc_status gc_stats_ttest_ind(const double *a, size_t na, const double *b, size_t nb, int equal_var,
                              gc_ttest *out);
 
+/* Pearson and Spearman (average ranks for ties) correlation of x and y (n >= 2), from GSL. */
+double gc_stats_pearson(const double *x, const double *y, size_t n);
+double gc_stats_spearman(const double *x, const double *y, size_t n);
+
 /* Standard normal CDF and quantile (GSL). */
 double gc_stats_norm_cdf(double x);
 double gc_stats_norm_quantile(double p);

@@ -1,5 +1,6 @@
 # Goal-state ablation: Q-value filtering with the goal state from a random response token. Each
-# point is one threshold tau of the sweep (labelled): x = % of generated tokens saved, y = voting
+# point is one threshold of the sweep (labelled tau=T, or qQ: the threshold that cuts a share Q of
+# the solutions): x = % of generated tokens saved, y = voting
 # accuracy, mean over reward-model seeds; the dashed line is voting without filtering. Compare with
 # table1.png (goal state from the last token).
 # usage: gnuplot -e "datafile='DIR/ablation-goal-token.dat'; outprefix='DIR/ablation-goal-token'" plots/ablation-goal-token.gp
@@ -17,7 +18,7 @@ do for [fmt in "pngcairo svg"] {
     if (fmt eq "pngcairo") { set terminal pngcairo size 960,540 font "sans,11"; set output outprefix.'.png' }
     else { set terminal svg size 960,540 font "sans,11"; set output outprefix.'.svg' }
     plot datafile using 2:3 with linespoints lw 2 pt 7 lc rgb "#d62728" title "goal state: random token", \
-         '' using 2:3:(sprintf("%.1f", $1)) with labels offset 0,0.8 tc rgb "#d62728" font ",8" notitle, \
+         '' using 2:3:(stringcolumn(1)) with labels offset 0,0.8 tc rgb "#d62728" font ",8" notitle, \
          unfiltered with lines dt 2 lw 1.5 lc rgb "black" title "no filtering"
     unset output
 }

@@ -8,6 +8,7 @@
 #include "../lib/jsonio.h"
 #include "../lib/verdict.h"
 #include "cli.h"
+#include "report.h"
 
 const char *claims_file(void) {
     const char *p = getenv("GCRM_PUBLISHED");
@@ -54,8 +55,8 @@ void claims_print_math(const cJSON *results, FILE *f) {
         const cJSON *g = groups[i];
         int first = 1;
         for (const cJSON *x = g->child; x; x = x->next) {
-            if (!cJSON_IsObject(x) || !obj(x, "auroc") || !strcmp(x->string, "baseline") ||
-                !strcmp(x->string, "goal"))
+            if (!cJSON_IsObject(x) || !cJSON_IsArray(obj(x, "auroc")) ||
+                !strcmp(x->string, "baseline") || !strcmp(x->string, "goal"))
                 continue;
             if (first) fprintf(f, "%s%-12s", header++ ? "" : "\nablations (AUROC, mean [95% CI over seeds])\n",
                                cJSON_GetStringValue(obj(g, "split")));
@@ -190,7 +191,8 @@ int cmd_check(int argc, char **argv) {
 
 static const char REPORT_HELP[] =
     "usage: replicate report [--scale smoke|mini|full] [--root DIR]\n\n"
-    "Rewrites the claims table of REPRODUCE.md (between its claims markers) from the runs.\n";
+    "Rewrites the claims table of REPRODUCE.md (between its claims markers) and the measured\n"
+    "tables of each experiment (between its results markers) from the runs.\n";
 
 int cmd_report(int argc, char **argv) {
     claims_opts o;
@@ -200,6 +202,10 @@ int cmd_report(int argc, char **argv) {
     char *doc;
     const char *path = "REPRODUCE.md";
     if (gc_read_file(path, &doc, NULL) != GC_OK) return cli_runtime_error("report");
+    if (report_sections(o.root, o.scale, &doc) != GC_OK) {
+        free(doc);
+        return cli_runtime_error("report");
+    }
     const char *BEGIN = "<!-- claims:begin -->", *END = "<!-- claims:end -->";
     char *b = strstr(doc, BEGIN), *e = b ? strstr(b, END) : NULL;
     if (!b || !e) {

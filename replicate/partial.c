@@ -22,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_statistics_double.h>
-
 #include "../lib/config.h"
 #include "../lib/jsonio.h"
 #include "../lib/mathpipe.h"
@@ -157,9 +155,9 @@ static cJSON *curve(const char *variant, int kind, float *const *sc, int seeds, 
     cJSON *bh = cJSON_AddArrayToObject(o, "boot_hi");
     double *x = gc_malloc(sizeof(double) * n), *avg = gc_calloc((size_t)n, sizeof(double));
     double *auc = gc_malloc(sizeof(double) * (size_t)seeds * P), *means = gc_malloc(sizeof(double) * P);
-    double *ps = gc_malloc(sizeof(double) * P), *work = gc_malloc(sizeof(double) * 2 * P);
-    if (!x || !avg || !auc || !means || !ps || !work) {
-        free(x), free(avg), free(auc), free(means), free(ps), free(work);
+    double *ps = gc_malloc(sizeof(double) * P);
+    if (!x || !avg || !auc || !means || !ps) {
+        free(x), free(avg), free(auc), free(means), free(ps);
         cJSON_AddStringToObject(o, "error", "out of memory");
         return o;
     }
@@ -193,10 +191,10 @@ static cJSON *curve(const char *variant, int kind, float *const *sc, int seeds, 
     }
     int i10 = (int)lround(0.1 * (P - 1)), rising = 0;
     for (int s = 0; s < seeds; s++) rising += auc[s * P + P - 1] > auc[s * P + i10];
-    cJSON_AddNumberToObject(o, "spearman", gsl_stats_spearman(ps, 1, means, 1, (size_t)P, work));
+    cJSON_AddNumberToObject(o, "spearman", gc_stats_spearman(ps, means, (size_t)P));
     cJSON_AddNumberToObject(o, "seeds_rising", rising);
     cJSON_AddNumberToObject(o, "seeds", seeds);
-    free(x), free(avg), free(auc), free(means), free(ps), free(work);
+    free(x), free(avg), free(auc), free(means), free(ps);
     return o;
 }
 
@@ -312,7 +310,7 @@ gc_status math_analyse_partial(math_ctx *m) {
                     for (int k = 0; k < n; k++)
                         a[k] = SC(vv, SC_Q, seed)[(size_t)k * P + i],
                         b[k] = SC(vv, SC_REWARD, seed)[(size_t)k * P + i];
-                    mean_r += gsl_stats_correlation(a, 1, b, 1, (size_t)n) / seeds;
+                    mean_r += gc_stats_pearson(a, b, (size_t)n) / seeds;
                 }
                 cJSON_AddItemToArray(arr, cJSON_CreateNumber(mean_r));
             }

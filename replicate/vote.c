@@ -17,7 +17,10 @@
  * often the online cut equals the offline one.
  *
  * Scale section "vote": splits (default every split), samples (M), temperature, top_p, seed,
- * tau, skip, taus (the sweep), online_questions (0 = no online run), bootstrap, variants (the
+ * tau, skip, taus (sweep points on the cosine scale), tau_quantiles (sweep points where tau is
+ * the q-quantile of each RM's per-solution minimum Q-value, so that a share q of the solutions
+ * is cut: comparable across RMs whose Q-values live on different ranges), online_questions (0 =
+ * no online run), bootstrap, variants (the
  * reward models to filter with; default all), goal ("last":
  * the reward model's goal state; "random": the ablation's goal from a random response token,
  * stage goalrand-*).
@@ -42,8 +45,8 @@ typedef struct {
     double temperature, top_p, tau;
     int goal; /* 0: the goal state from the last token, 1: from a random response token */
     const cJSON *splits, *taus, *variants;
-    double tau_list[MAX_TAUS];
-    int n_taus;
+    double tau_list[MAX_TAUS], q_list[MAX_TAUS]; /* the sweep: absolute taus, then quantiles */
+    int n_taus, n_q;
 } vote_cfg;
 
 static gc_status read_vote(const math_ctx *m, vote_cfg *vc) {
@@ -65,6 +68,7 @@ static gc_status read_vote(const math_ctx *m, vote_cfg *vc) {
     cJSON *copy = cJSON_Duplicate(m->c.vote, 1);
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "splits");
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "taus");
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "tau_quantiles");
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "variants");
     gc_status s = gc_config_read(&r->cfg, copy, path, f, 9, vc);
     cJSON_Delete(copy);
@@ -95,6 +99,16 @@ static gc_status read_vote(const math_ctx *m, vote_cfg *vc) {
     if (!ok)
         return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected an array of at most %d numbers "
                        "in [-1, 1]", r->cfg.path, gc_config_line(&r->cfg, path), path, MAX_TAUS);
+    const cJSON *qs = cJSON_GetObjectItemCaseSensitive(m->c.vote, "tau_quantiles");
+    snprintf(path, sizeof path, "%s.vote.tau_quantiles", r->scale_path);
+    ok = !qs || (cJSON_IsArray(qs) && cJSON_GetArraySize(qs) <= MAX_TAUS);
+    for (const cJSON *e = ok && qs ? qs->child : NULL; e && ok; e = e->next) {
+        ok = cJSON_IsNumber(e) && e->valuedouble > 0 && e->valuedouble < 1;
+        vc->q_list[vc->n_q++] = e->valuedouble;
+    }
+    if (!ok)
+        return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected an array of at most %d numbers "
+                       "in (0, 1)", r->cfg.path, gc_config_line(&r->cfg, path), path, MAX_TAUS);
     return GC_OK;
 }
 
@@ -348,6 +362,7 @@ static gc_status stage_online(math_ctx *m, int variant, const vote_cfg *vc, cons
     cJSON_AddStringToObject(key, "rm", rmst->hash);
     cJSON *vk = cJSON_Duplicate(m->c.vote, 1); /* the sweep and the bootstrap do not matter here */
     cJSON_DeleteItemFromObjectCaseSensitive(vk, "taus");
+    cJSON_DeleteItemFromObjectCaseSensitive(vk, "tau_quantiles");
     cJSON_DeleteItemFromObjectCaseSensitive(vk, "bootstrap");
     cJSON_AddItemToObject(key, "vote", vk);
     cJSON_AddNumberToObject(key, "max_len", v->max_len);
@@ -410,6 +425,26 @@ static gc_status stage_online(math_ctx *m, int variant, const vote_cfg *vc, cons
 }
 
 /* ---- analysis ---- */
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The threshold that cuts a share q of the solutions: the q-quantile of their minimum Q-values
+ * (from skip on; a solution without any counts as +infinity, never cut). */
+static double tau_at_quantile(const lows *l, int total, double q) {
+    double *mins = malloc(sizeof(double) * (total ? total : 1));
+    if (!mins) return NAN;
+    for (int k = 0; k < total; k++)
+        mins[k] = l->n_low[k] ? l->low_q[(size_t)k * l->cap + l->n_low[k] - 1] : INFINITY;
+    qsort(mins, (size_t)total, sizeof(double), cmp_double);
+    double pos = q * (total - 1), lo = mins[(int)floor(pos)], hi = mins[(int)ceil(pos)];
+    double tau = lo + (pos - floor(pos)) * (hi - lo);
+    free(mins);
+    return nextafter(tau, INFINITY); /* cut Q < tau: the quantile itself is cut */
+}
+
 
 typedef struct {
     double accuracy, filtered_pct, saved_pct;
@@ -486,14 +521,19 @@ static cJSON *analyse_variant(math_ctx *m, int variant, const vote_cfg *vc, vote
     cJSON_AddNumberToObject(b, "lo", blo);
     cJSON_AddNumberToObject(b, "hi", bhi);
     cJSON *sw = cJSON_AddArrayToObject(o, "sweep");
-    for (int t = 0; t < vc->n_taus; t++) {
-        double a = 0, f = 0, sv = 0;
+    for (int t = 0; t < vc->n_taus + vc->n_q; t++) {
+        int quant = t >= vc->n_taus;
+        double a = 0, f = 0, sv = 0, tau_mean = 0;
         for (int s = 0; s < seeds; s++) {
-            vote_summary vs = vote_all(v, &l[s], vc->tau_list[t], NULL);
+            double tau = quant ? tau_at_quantile(&l[s], v->n_q * v->M, vc->q_list[t - vc->n_taus])
+                               : vc->tau_list[t];
+            vote_summary vs = vote_all(v, &l[s], tau, NULL);
             a += vs.accuracy / seeds, f += vs.filtered_pct / seeds, sv += vs.saved_pct / seeds;
+            tau_mean += tau / seeds;
         }
         cJSON *e = cJSON_CreateObject();
-        cJSON_AddNumberToObject(e, "tau", vc->tau_list[t]);
+        if (quant) cJSON_AddNumberToObject(e, "quantile", vc->q_list[t - vc->n_taus]);
+        cJSON_AddNumberToObject(e, "tau", tau_mean);
         cJSON_AddNumberToObject(e, "accuracy", a);
         cJSON_AddNumberToObject(e, "filtered_pct", f);
         cJSON_AddNumberToObject(e, "saved_pct", sv);
@@ -530,12 +570,15 @@ static gc_status write_dat(const char *path, const cJSON *results, const math_ct
     fprintf(f, "# tau, then per variant (");
     for (const cJSON *v = vars->child; v; v = v->next)
         fprintf(f, "%s%s", cJSON_GetObjectItem(v, "variant")->valuestring, v->next ? ", " : "");
-    fprintf(f, "): tokens saved %%, voting accuracy; then the unfiltered accuracy\n");
+    fprintf(f, "): tokens saved %%, voting accuracy; then the unfiltered accuracy. Rows: the\n"
+               "# sweep point (tau=T, or qQ: tau at the Q-quantile of the solutions' minimum Q-value)\n");
     int n = cJSON_GetArraySize(cJSON_GetObjectItem(vars->child, "sweep"));
     double acc0 = cJSON_GetObjectItem(cJSON_GetObjectItem(vr, "unfiltered"), "accuracy")->valuedouble;
     for (int i = 0; i < n; i++) {
-        fprintf(f, "%.3f", cJSON_GetArrayItem(cJSON_GetObjectItem(vars->child, "sweep"), i)
-                               ->child->valuedouble);
+        const cJSON *p0 = cJSON_GetArrayItem(cJSON_GetObjectItem(vars->child, "sweep"), i);
+        if (cJSON_GetObjectItem(p0, "quantile"))
+            fprintf(f, "q%.2f", cJSON_GetObjectItem(p0, "quantile")->valuedouble);
+        else fprintf(f, "tau=%.2f", cJSON_GetObjectItem(p0, "tau")->valuedouble);
         for (const cJSON *v = vars->child; v; v = v->next) {
             const cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(v, "sweep"), i);
             fprintf(f, " %.4f %.5f", cJSON_GetObjectItem(e, "saved_pct")->valuedouble,

@@ -88,6 +88,21 @@ Test(stats, ttests_and_intervals_match_scipy) {
     cJSON_Delete(j);
 }
 
+Test(stats, correlations_match_scipy) {
+    cJSON *j = load_oracle();
+    const cJSON *c = cJSON_GetObjectItem(j, "corr");
+    size_t n, m;
+    double *x = doubles(cJSON_GetObjectItem(c, "x"), &n), *y = doubles(cJSON_GetObjectItem(c, "y"), &m);
+    cr_assert_eq(n, m);
+    cr_expect_float_eq(gc_stats_pearson(x, y, n), num(c, "pearson"), 1e-12);
+    cr_expect_float_eq(gc_stats_spearman(x, y, n), num(c, "spearman"), 1e-12, "ties: average ranks");
+    double up[4] = {1, 2, 3, 4}, sq[4] = {1, 4, 9, 16};
+    cr_expect_float_eq(gc_stats_spearman(up, sq, 4), 1.0, 1e-15, "monotone: rank correlation 1");
+    cr_expect(isnan(gc_stats_pearson(up, sq, 1)), "one point: undefined");
+    free(x), free(y);
+    cJSON_Delete(j);
+}
+
 Test(stats, hand_checked_cases) {
     /* 2 positives {0.9, 0.4}, 2 negatives {0.4, 0.1}: pairs (0.9>0.4)(0.9>0.1)(0.4=0.4)(0.4>0.1)
      * = 1 + 1 + 0.5 + 1 = 3.5 of 4 */

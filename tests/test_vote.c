@@ -113,7 +113,9 @@ Test(vote, table1_smoke_end_to_end_online_matches_offline, .timeout = 120) {
     cr_assert_eq(cJSON_GetArraySize(vars), 2);
     cr_expect_eq(item(vr, "samples")->valueint, 4);
     for (const cJSON *v = vars->child; v; v = v->next) {
-        cr_expect_eq(cJSON_GetArraySize(item(v, "sweep")), 3);
+        cr_expect_eq(cJSON_GetArraySize(item(v, "sweep")), 3 + 2, "3 taus and 2 quantiles");
+        const cJSON *q50 = cJSON_GetArrayItem(item(v, "sweep"), 4);
+        cr_expect_float_eq(item(q50, "quantile")->valuedouble, 0.5, 1e-12);
         for (const cJSON *e = item(v, "sweep")->child; e; e = e->next) {
             double sv = item(e, "saved_pct")->valuedouble, f = item(e, "filtered_pct")->valuedouble;
             cr_expect(sv >= 0 && sv <= 100 && f >= 0 && f <= 100, "saved %g filtered %g", sv, f);
@@ -134,7 +136,7 @@ Test(vote, table1_smoke_end_to_end_online_matches_offline, .timeout = 120) {
     cr_assert_eq(gc_read_file(path, &dat, NULL), GC_OK);
     int lines = 0;
     for (char *p = dat; (p = strchr(p, '\n')); p++) lines++;
-    cr_expect_eq(lines, 1 + 3, "a header and one row per tau");
+    cr_expect_eq(lines, 2 + 5, "a header and one row per sweep point");
     free(dat);
     snprintf(path, sizeof path, "rm -rf %s", root);
     cr_expect_eq(system(path), 0);
@@ -145,6 +147,8 @@ Test(vote, bad_vote_sections) {
     const char *f = "experiments/table1.json";
     th_expect_bad_experiment_in(f, "\"taus\": [-0.5, 0.0, 0.5]", "\"taus\": [-0.5, 2]",
                                 "scales.smoke.vote.taus", "[-1, 1]");
+    th_expect_bad_experiment_in(f, "\"tau_quantiles\": [0.25, 0.5]", "\"tau_quantiles\": [0, 0.5]",
+                                "scales.smoke.vote.tau_quantiles", "(0, 1)");
     th_expect_bad_experiment_in(f, "\"samples\": 4,", "\"samples\": 0,", "scales.smoke.vote.samples",
                                 "out of range");
     th_expect_bad_experiment_in(f, "\"skip\": 5,", "\"skip\": 5, \"skipp\": 5,",

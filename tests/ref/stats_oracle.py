@@ -6,6 +6,7 @@ AUROC: sklearn.metrics.roc_auc_score. DeLong: written here directly from DeLong,
 Clarke-Pearson (1988) with the O(n_pos * n_neg) kernel psi (1 above, 1/2 tie, 0 below), an
 implementation independent of the mid-rank one in C; p-values from scipy.stats.norm.
 t-tests: scipy.stats.ttest_rel and ttest_ind (Student and Welch); t intervals from scipy.stats.t.
+Correlations: scipy.stats.pearsonr and spearmanr (ties get average ranks).
 
 Run: /usr/bin/python3 tests/ref/stats_oracle.py tests/fixtures
 """
@@ -65,6 +66,10 @@ def main(outdir):
         welch_t=float(welch.statistic), welch_p=float(welch.pvalue),
         mean_a=float(m), ci_lo=float(m - half), ci_hi=float(m + half)),
         norm=dict(q975=float(stats.norm.ppf(0.975)), cdf_m1=float(stats.norm.cdf(-1.0))))
+    x = rng.normal(size=23)  # drawn last: the earlier cases keep their values
+    y = np.round(0.5 * x + rng.normal(size=23), 1)  # rounded: ties for the ranks
+    out["corr"] = dict(x=x.tolist(), y=y.tolist(), pearson=float(stats.pearsonr(x, y)[0]),
+                       spearman=float(stats.spearmanr(x, y)[0]))
     with open(outdir + "/stats_oracle.json", "w") as f:
         json.dump(out, f)
 

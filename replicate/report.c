@@ -1,0 +1,306 @@
+/* report: the measured tables of REPRODUCE.md, written from the runs' results.json files.
+ *
+ * For each experiment with a results.json at the scale, the text between the markers
+ * <!-- results:<experiment>:begin --> and <!-- results:<experiment>:end --> is replaced by its
+ * tables; markers without results are left alone. Every number in those sections comes from the
+ * results files, so the document cannot drift from the runs.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/jsonio.h"
+#include "../lib/verdict.h"
+#include "report.h"
+
+static double num(const cJSON *o, const char *k) { return gc_json_num(o, k, NAN); }
+static const cJSON *obj(const cJSON *o, const char *k) { return gc_json_get(o, k); }
+static double at(const cJSON *arr, int i) {
+    const cJSON *e = cJSON_GetArrayItem(arr, i);
+    return cJSON_IsNumber(e) ? e->valuedouble : NAN;
+}
+
+/* growing text buffer */
+typedef struct {
+    char *s;
+    size_t n, cap;
+} sbuf;
+
+static void put(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(sbuf *b, const char *fmt, ...) {
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) return;
+        if (b->s && b->n + (size_t)k < b->cap) {
+            b->n += (size_t)k;
+            return;
+        }
+        size_t cap = (b->cap ? 2 * b->cap : 4096) + (size_t)k;
+        char *s = realloc(b->s, cap);
+        if (!s) return;
+        b->s = s, b->cap = cap;
+    }
+}
+
+/* commit, config, seeds, wall time, stages computed in that run */
+static void provenance(sbuf *b, const cJSON *r) {
+    int run = 0, cached = 0;
+    for (const cJSON *s = obj(r, "stages") ? obj(r, "stages")->child : NULL; s; s = s->next)
+        cJSON_IsTrue(obj(s, "cached")) ? cached++ : run++;
+    put(b, "\nRun of commit %s (config hash %s, %s scale, %d seeds, %s, %.0f threads): %.0f s of wall "
+        "time, %d stages computed, %d reused from the cache.\n\n",
+        cJSON_GetStringValue(obj(r, "commit")), cJSON_GetStringValue(obj(r, "config_hash")),
+        cJSON_GetStringValue(obj(r, "scale")), cJSON_GetArraySize(obj(r, "seeds")),
+        cJSON_GetStringValue(obj(r, "device")), num(r, "threads"), num(r, "wall_s"), run, cached);
+}
+
+static void ci(sbuf *b, const cJSON *o) {
+    put(b, "%.3f [%.3f, %.3f]", num(o, "mean"), num(o, "lo"), num(o, "hi"));
+}
+
+static void fig2(sbuf *b, const cJSON *r) {
+    provenance(b, r);
+    put(b, "| split | n | policy accuracy | AUROC baseline | AUROC goal-conditioned | difference | "
+           "seeds > 0 | DeLong p | policy log-prob AUROC |\n|---|---|---|---|---|---|---|---|---|\n");
+    const cJSON *groups[16];
+    int ng = 0;
+    for (const cJSON *g = obj(r, "splits") ? obj(r, "splits")->child : NULL; g && ng < 15; g = g->next)
+        groups[ng++] = g;
+    if (obj(r, "pooled")) groups[ng++] = obj(r, "pooled");
+    for (int i = 0; i < ng; i++) {
+        const cJSON *g = groups[i], *d = obj(g, "delta"), *lp = obj(g, "policy_logprob");
+        put(b, "| %s | %.0f | %.1f%% | ", cJSON_GetStringValue(obj(g, "split")), num(g, "n"),
+            100 * num(g, "policy_accuracy"));
+        if (!d) {
+            put(b, "- | - | - | - | - | %s |\n", cJSON_GetStringValue(obj(g, "error")));
+            continue;
+        }
+        ci(b, obj(g, "baseline"));
+        put(b, " | ");
+        ci(b, obj(g, "goal"));
+        put(b, " | %+.3f [%+.3f, %+.3f] | %.0f/%.0f | %.3g | %.3f [%.3f, %.3f] |\n", num(d, "mean"),
+            num(d, "lo"), num(d, "hi"), num(d, "seeds_positive"), num(d, "seeds"),
+            num(obj(g, "delong"), "p"), num(lp, "auroc"), num(lp, "lo"), num(lp, "hi"));
+    }
+}
+
+/* fig3 and the ablations: AUROC against p per curve, trends, and the Q-reward correlation */
+static void partial(sbuf *b, const cJSON *r, int ablations) {
+    provenance(b, r);
+    const cJSON *pr = obj(r, "partial"), *pts = obj(pr, "p"), *curves = obj(pr, "curves");
+    int P = cJSON_GetArraySize(pts);
+    put(b, "%.0f solutions (%.0f correct) of", num(pr, "n"), num(pr, "n_correct"));
+    if (cJSON_IsArray(obj(pr, "splits")))
+        for (const cJSON *s = obj(pr, "splits")->child; s; s = s->next)
+            put(b, " %s%s", s->valuestring, s->next ? "," : "");
+    else put(b, " every split");
+    put(b, ". AUROC of the seed-averaged standardised scores with its bootstrap 95%% CI over "
+           "questions:\n\n");
+    if (!ablations) {
+        put(b, "| p |");
+        for (const cJSON *c = curves->child; c; c = c->next)
+            put(b, " %s, %s |", cJSON_GetStringValue(obj(c, "variant")),
+                strcmp(cJSON_GetStringValue(obj(c, "score")), "q") ? "reward" : "Q-value");
+        put(b, "\n|---|");
+        for (const cJSON *c = curves->child; c; c = c->next) put(b, "---|");
+        put(b, "\n");
+        for (int i = 0; i < P; i++) {
+            put(b, "| %.1f |", at(pts, i));
+            for (const cJSON *c = curves->child; c; c = c->next)
+                put(b, " %.3f [%.3f, %.3f] |", at(obj(c, "boot_auroc"), i), at(obj(c, "boot_lo"), i),
+                    at(obj(c, "boot_hi"), i));
+            put(b, "\n");
+        }
+        put(b, "| Spearman(p, seed-mean AUROC) |");
+        for (const cJSON *c = curves->child; c; c = c->next) put(b, " %+.3f |", num(c, "spearman"));
+        put(b, "\n| seeds with AUROC(1) > AUROC(0.1) |");
+        for (const cJSON *c = curves->child; c; c = c->next)
+            put(b, " %.0f/%.0f |", num(c, "seeds_rising"), num(c, "seeds"));
+        put(b, "\n");
+    } else {
+        put(b, "| variant | AUROC of the final reward (p = 1), seeds [CI] | AUROC of the final "
+               "Q-value | Spearman of the reward curve |\n|---|---|---|---|\n");
+        int n = cJSON_GetArraySize(curves) / 2;
+        for (int k = 0; k < n; k++) {
+            const cJSON *cr = cJSON_GetArrayItem(curves, k), *cq = cJSON_GetArrayItem(curves, n + k);
+            put(b, "| %s | %.3f [%.3f, %.3f] | %.3f [%.3f, %.3f] | %+.3f |\n",
+                cJSON_GetStringValue(obj(cr, "variant")), at(obj(cr, "mean"), P - 1),
+                at(obj(cr, "lo"), P - 1), at(obj(cr, "hi"), P - 1), at(obj(cq, "mean"), P - 1),
+                at(obj(cq, "lo"), P - 1), at(obj(cq, "hi"), P - 1), num(cr, "spearman"));
+        }
+    }
+    put(b, "\nCorrelation (Pearson, mean over seeds) of Q-values with rewards at generation "
+           "percentiles:\n\n| variant | p = 0.2 | p = 0.4 | p = 0.6 | p = 0.8 |\n|---|---|---|---|---|\n");
+    for (const cJSON *c = obj(pr, "q_reward_correlation")->child; c; c = c->next) {
+        put(b, "| %s |", cJSON_GetStringValue(obj(c, "variant")));
+        for (int q = 2; q <= 8; q += 2) put(b, " %+.2f |", at(obj(c, "r"), (int)lround(q / 10.0 * (P - 1))));
+        put(b, "\n");
+    }
+}
+
+static void vote_rows(sbuf *b, const cJSON *vr, const char *label) {
+    for (const cJSON *v = obj(vr, "variants")->child; v; v = v->next) {
+        const cJSON *bp = obj(v, "bootstrap_paired");
+        put(b, "| %s%s | ", cJSON_GetStringValue(obj(v, "variant")), label);
+        ci(b, obj(v, "accuracy"));
+        put(b, " | %.3f | ", num(obj(vr, "unfiltered"), "accuracy"));
+        ci(b, obj(v, "filtered_pct"));
+        put(b, " | ");
+        ci(b, obj(v, "saved_pct"));
+        put(b, " | %+.3f [%+.3f, %+.3f] | %.3g | %.3g |\n", num(bp, "mean_diff"), num(bp, "lo"),
+            num(bp, "hi"), num(obj(v, "ttest_paired"), "p"), num(obj(v, "ttest_unpaired"), "p"));
+    }
+}
+
+static const char VOTE_HEAD[] =
+    "| RM | voting accuracy, filtered [CI over seeds] | unfiltered | solutions filtered %% | "
+    "tokens saved %% | correct-voter share, filtered - unfiltered [paired bootstrap CI] | paired "
+    "t-test p | unpaired t-test p |\n|---|---|---|---|---|---|---|---|\n";
+
+static void table1(sbuf *b, const cJSON *r) {
+    provenance(b, r);
+    const cJSON *vr = obj(r, "vote");
+    put(b, "%.0f questions x %.0f solutions at temperature %.1f; tau = %.2f on the cosine scale, first "
+        "%.0f tokens ignored, goal state from the %s token.\n\n", num(vr, "questions"),
+        num(vr, "samples"), num(vr, "temperature"), num(vr, "tau"), num(vr, "skip"),
+        cJSON_GetStringValue(obj(vr, "goal_token")));
+    put(b, VOTE_HEAD);
+    vote_rows(b, vr, "");
+    int online = 0;
+    for (const cJSON *v = obj(vr, "variants")->child; v; v = v->next) {
+        const cJSON *on = obj(v, "online");
+        if (!on) continue;
+        if (!online++)
+            put(b, "\nOnline filtering (seed-1 RM decoding alongside the policy):\n\n| RM | questions | "
+                   "tokens saved | wall time saved | cuts equal to offline |\n|---|---|---|---|---|\n");
+        put(b, "| %s | %.0f | %.1f%% | %.1f%% (%.1f s vs %.1f s) | %.1f%% |\n",
+            cJSON_GetStringValue(obj(v, "variant")), num(on, "questions"), num(on, "tokens_saved_pct"),
+            num(on, "wall_saved_pct"), num(on, "wall_s_filtered"), num(on, "wall_s_unfiltered"),
+            100 * num(on, "cut_agreement_with_offline"));
+    }
+    put(b, "\nThe sweep (mean over seeds): fixed thresholds on the cosine scale, then thresholds at a "
+           "quantile of each RM's per-solution minimum Q-value (a share q of the solutions cut). The "
+           "plot beside the results draws it:\n\n| tau |");
+    for (const cJSON *v = obj(vr, "variants")->child; v; v = v->next)
+        put(b, " %s: tokens saved %% | %s: accuracy |", cJSON_GetStringValue(obj(v, "variant")),
+            cJSON_GetStringValue(obj(v, "variant")));
+    put(b, "\n|---|");
+    for (const cJSON *v = obj(vr, "variants")->child; v; v = v->next) put(b, "---|---|");
+    put(b, "\n");
+    int nt = cJSON_GetArraySize(obj(obj(vr, "variants")->child, "sweep"));
+    for (int i = 0; i < nt; i++) {
+        const cJSON *p0 = cJSON_GetArrayItem(obj(obj(vr, "variants")->child, "sweep"), i);
+        if (obj(p0, "quantile")) put(b, "| %.2f-quantile of min Q |", num(p0, "quantile"));
+        else put(b, "| %.2f |", num(p0, "tau"));
+        for (const cJSON *v = obj(vr, "variants")->child; v; v = v->next) {
+            const cJSON *e = cJSON_GetArrayItem(obj(v, "sweep"), i);
+            put(b, " %.1f | %.3f |", num(e, "saved_pct"), num(e, "accuracy"));
+        }
+        put(b, "\n");
+    }
+}
+
+static void goal_token(sbuf *b, const cJSON *r, const cJSON *last) {
+    provenance(b, r);
+    put(b, "Filtering with the goal-conditioned RM, goal state from a random response token, against "
+           "table1's (last token)%s:\n\n", last ? "" : " (table1 has not been run)");
+    put(b, VOTE_HEAD);
+    if (last) {
+        cJSON *copy = cJSON_Duplicate(obj(last, "vote"), 1), *vars = cJSON_GetObjectItem(copy, "variants");
+        for (cJSON *v = vars->child; v;) { /* keep the goal-conditioned row */
+            cJSON *next = v->next;
+            if (strcmp(cJSON_GetStringValue(obj(v, "variant")), "goal"))
+                cJSON_Delete(cJSON_DetachItemViaPointer(vars, v));
+            v = next;
+        }
+        vote_rows(b, copy, " (last token)");
+        cJSON_Delete(copy);
+    }
+    vote_rows(b, obj(r, "vote"), " (random token)");
+}
+
+static const char *const EXPERIMENTS[] = {"fig2", "fig3", "table1", "ablation-goal-token",
+                                          "ablations"};
+enum { N_EXPERIMENTS = sizeof EXPERIMENTS / sizeof EXPERIMENTS[0] };
+
+/* wall time of each experiment's recorded run, in `make reproduce` order */
+static void times(sbuf *b, const char *root, const char *scale) {
+    put(b, "\n| experiment | wall time of its recorded run | stages computed | stages reused | "
+           "commit |\n|---|---|---|---|---|\n");
+    double total = 0;
+    for (int e = 0; e < N_EXPERIMENTS; e++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s/%s/results.json", root, EXPERIMENTS[e], scale);
+        FILE *f = fopen(path, "r");
+        cJSON *r = NULL;
+        if (f) fclose(f);
+        if (!f || gc_json_read(path, &r) != GC_OK) {
+            put(b, "| %s | not run | | | |\n", EXPERIMENTS[e]);
+            continue;
+        }
+        int run = 0, cached = 0;
+        for (const cJSON *s = obj(r, "stages") ? obj(r, "stages")->child : NULL; s; s = s->next)
+            cJSON_IsTrue(obj(s, "cached")) ? cached++ : run++;
+        total += num(r, "wall_s");
+        put(b, "| %s | %.0f s | %d | %d | %s |\n", EXPERIMENTS[e], num(r, "wall_s"), run, cached,
+            cJSON_GetStringValue(obj(r, "commit")));
+        cJSON_Delete(r);
+    }
+    put(b, "| all | %.0f s (%.1f min) | | | |\n", total, total / 60);
+}
+
+gc_status report_sections(const char *root, const char *scale, char **doc) {
+    for (int e = 0; e <= N_EXPERIMENTS; e++) { /* the experiments, then the times table */
+        const char *name = e < N_EXPERIMENTS ? EXPERIMENTS[e] : "times";
+        char begin[96], end[96], path[1024];
+        snprintf(begin, sizeof begin, "<!-- results:%s:begin -->", name);
+        snprintf(end, sizeof end, "<!-- results:%s:end -->", name);
+        char *bp = strstr(*doc, begin), *ep = bp ? strstr(bp, end) : NULL;
+        snprintf(path, sizeof path, "%s/%s/%s/results.json", root, name, scale);
+        FILE *f = e < N_EXPERIMENTS ? fopen(path, "r") : NULL;
+        if (!bp || !ep || (e < N_EXPERIMENTS && !f)) {
+            if (f) fclose(f);
+            continue;
+        }
+        if (f) fclose(f);
+        cJSON *r = NULL;
+        if (e < N_EXPERIMENTS) GC_TRY(gc_json_read(path, &r));
+        sbuf b = {0};
+        put(&b, "\n");
+        if (e == N_EXPERIMENTS) times(&b, root, scale);
+        else if (!strcmp(EXPERIMENTS[e], "fig2")) fig2(&b, r);
+        else if (!strcmp(EXPERIMENTS[e], "fig3")) partial(&b, r, 0);
+        else if (!strcmp(EXPERIMENTS[e], "ablations")) partial(&b, r, 1);
+        else if (!strcmp(EXPERIMENTS[e], "table1")) table1(&b, r);
+        else {
+            cJSON *last = NULL;
+            snprintf(path, sizeof path, "%s/table1/%s/results.json", root, scale);
+            if ((f = fopen(path, "r"))) {
+                fclose(f);
+                if (gc_json_read(path, &last) != GC_OK) last = NULL;
+            }
+            goal_token(&b, r, last);
+            cJSON_Delete(last);
+        }
+        cJSON_Delete(r);
+        if (!b.s) return GC_ERR_NOMEM;
+        size_t head = (size_t)(bp - *doc) + strlen(begin);
+        size_t total = head + b.n + strlen(ep) + 1;
+        char *out = malloc(total);
+        if (!out) {
+            free(b.s);
+            return GC_ERR_NOMEM;
+        }
+        memcpy(out, *doc, head);
+        memcpy(out + head, b.s, b.n);
+        strcpy(out + head + b.n, ep);
+        free(b.s), free(*doc);
+        *doc = out;
+    }
+    return GC_OK;
+}
