@@ -91,7 +91,8 @@ test-asan: deps
 
 .PHONY: test-run-asan
 test-run-asan: $(REPLICATE) $(TESTS)
-	ASAN_OPTIONS=detect_leaks=1 GCRM_BIN=$(REPLICATE) GCRM_ASAN=1 $(TESTS) --jobs $(JOBS) $(TEST_ARGS)
+	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/lsan.supp GCRM_BIN=$(REPLICATE) GCRM_ASAN=1 \
+	    $(TESTS) --jobs $(JOBS) $(TEST_ARGS)
 
 bench: $(BENCH)
 	@tools/deps.sh bench

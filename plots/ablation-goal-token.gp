@@ -10,7 +10,7 @@ set xlabel "generated tokens saved (%)"
 set ylabel "majority-vote accuracy"
 set grid
 set key bottom left
-set xrange [-2:102]
+set offsets graph 0.05, graph 0.05, 0, 0
 stats datafile using 4 nooutput
 unfiltered = STATS_mean
 set title "Filtering with a goal state from a random token (goal-conditioned RM, mean over seeds)"

@@ -9,7 +9,7 @@ set xlabel "generated tokens saved (%)"
 set ylabel "majority-vote accuracy"
 set grid
 set key bottom left
-set xrange [-2:102]
+set offsets graph 0.05, graph 0.05, 0, 0
 stats datafile using 6 nooutput
 unfiltered = STATS_mean
 set title "Q-value filtering: tokens saved vs accuracy over the tau sweep (mean over seeds)"

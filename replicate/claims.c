@@ -66,12 +66,15 @@ void claims_print_math(const cJSON *results, FILE *f) {
         }
         if (!first) fprintf(f, "\n");
     }
+    claims_print_verdict(results, f);
+}
+
+void claims_print_verdict(const cJSON *results, FILE *f) {
     const cJSON *v = obj(results, "verdict");
-    if (v) {
-        fprintf(f, "\nverdict: %s\n", cJSON_GetStringValue(obj(v, "verdict")));
-        for (const cJSON *r = obj(v, "reasons") ? obj(v, "reasons")->child : NULL; r; r = r->next)
-            fprintf(f, "  - %s\n", r->valuestring);
-    }
+    if (!v) return;
+    fprintf(f, "\nverdict: %s\n", cJSON_GetStringValue(obj(v, "verdict")));
+    for (const cJSON *r = obj(v, "reasons") ? obj(v, "reasons")->child : NULL; r; r = r->next)
+        fprintf(f, "  - %s\n", r->valuestring);
 }
 
 /* ---- check and report ---- */

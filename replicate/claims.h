@@ -23,6 +23,8 @@ gc_status claims_verdict_for(const char *experiment, const cJSON *results, cJSON
 
 /* Human-readable table of a math experiment's results (variants "baseline" and "goal"). */
 void claims_print_math(const cJSON *results, FILE *f);
+/* The verdict of a results document and its reasons, when it has one. */
+void claims_print_verdict(const cJSON *results, FILE *f);
 
 int cmd_check(int argc, char **argv);
 int cmd_report(int argc, char **argv);

@@ -26,6 +26,7 @@
 #include "../lib/jsonio.h"
 #include "../lib/mathpipe.h"
 #include "../lib/stats.h"
+#include "claims.h"
 #include "math.h"
 
 #define PARTIAL_STAGE_VERSION 1
@@ -249,12 +250,7 @@ static void print_partial(const cJSON *results, FILE *f) {
             fprintf(f, " %+5.2f", a->valuedouble);
         fprintf(f, "\n");
     }
-    const cJSON *v = cJSON_GetObjectItem(results, "verdict");
-    if (v) {
-        fprintf(f, "\nverdict: %s\n", cJSON_GetObjectItem(v, "verdict")->valuestring);
-        for (const cJSON *r = cJSON_GetObjectItem(v, "reasons")->child; r; r = r->next)
-            fprintf(f, "  - %s\n", r->valuestring);
-    }
+    claims_print_verdict(results, f);
 }
 
 gc_status math_analyse_partial(math_ctx *m) {

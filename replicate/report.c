@@ -99,8 +99,10 @@ static void partial(sbuf *b, const cJSON *r, int ablations) {
         for (const cJSON *s = obj(pr, "splits")->child; s; s = s->next)
             put(b, " %s%s", s->valuestring, s->next ? "," : "");
     else put(b, " every split");
-    put(b, ". AUROC of the seed-averaged standardised scores with its bootstrap 95%% CI over "
-           "questions:\n\n");
+    put(b, ablations ? ". AUROC at p = 1 (the final reward, and the final Q-value), mean over seeds "
+                       "with a t-based 95%% CI:\n\n"
+                     : ". AUROC of the seed-averaged standardised scores with its bootstrap 95%% CI "
+                       "over questions:\n\n");
     if (!ablations) {
         put(b, "| p |");
         for (const cJSON *c = curves->child; c; c = c->next)
@@ -222,6 +224,21 @@ static void goal_token(sbuf *b, const cJSON *r, const cJSON *last) {
         cJSON_Delete(copy);
     }
     vote_rows(b, obj(r, "vote"), " (random token)");
+    /* the sweeps side by side: same points in both files when their vote sections agree */
+    const cJSON *rs = obj(obj(obj(r, "vote"), "variants")->child, "sweep"), *ls = NULL;
+    for (const cJSON *v = last ? obj(obj(last, "vote"), "variants")->child : NULL; v; v = v->next)
+        if (!strcmp(cJSON_GetStringValue(obj(v, "variant")), "goal")) ls = obj(v, "sweep");
+    put(b, "\nThe sweep for the goal-conditioned RM (mean over seeds):\n\n| threshold | last token: "
+           "tokens saved %% | last token: accuracy | random token: tokens saved %% | random token: "
+           "accuracy |\n|---|---|---|---|---|\n");
+    for (int i = 0; i < cJSON_GetArraySize(rs); i++) {
+        const cJSON *pr = cJSON_GetArrayItem(rs, i), *pl = ls ? cJSON_GetArrayItem(ls, i) : NULL;
+        if (obj(pr, "quantile")) put(b, "| %.2f-quantile of min Q |", num(pr, "quantile"));
+        else put(b, "| tau %.2f |", num(pr, "tau"));
+        if (pl) put(b, " %.1f | %.3f |", num(pl, "saved_pct"), num(pl, "accuracy"));
+        else put(b, " - | - |");
+        put(b, " %.1f | %.3f |\n", num(pr, "saved_pct"), num(pr, "accuracy"));
+    }
 }
 
 static const char *const EXPERIMENTS[] = {"fig2", "fig3", "table1", "ablation-goal-token",

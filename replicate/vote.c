@@ -35,6 +35,7 @@
 #include "../lib/mathpipe.h"
 #include "../lib/stats.h"
 #include "../lib/vote.h"
+#include "claims.h"
 #include "math.h"
 
 #define VOTE_STAGE_VERSION 1
@@ -621,12 +622,7 @@ static void print_vote(const cJSON *results, FILE *f) {
                     jnum(on, "tokens_saved_pct", NULL), jnum(on, "wall_saved_pct", NULL),
                     100 * jnum(on, "cut_agreement_with_offline", NULL));
     }
-    const cJSON *v = cJSON_GetObjectItem(results, "verdict");
-    if (v) {
-        fprintf(f, "\nverdict: %s\n", cJSON_GetObjectItem(v, "verdict")->valuestring);
-        for (const cJSON *r = cJSON_GetObjectItem(v, "reasons")->child; r; r = r->next)
-            fprintf(f, "  - %s\n", r->valuestring);
-    }
+    claims_print_verdict(results, f);
 }
 
 gc_status math_analyse_vote(math_ctx *m) {
