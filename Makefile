@@ -1,7 +1,8 @@
 # gcrm: build, test, benchmark, reproduce.  `make help` lists the targets.
 #
-# The CPU path (OpenMP + OpenBLAS) always builds. Data and model files are read from GCRM_DATA
-# (default ../shared/data).
+# The CPU path (OpenMP + OpenBLAS) always builds; the CUDA kernels (kernels/*.cu) build too when
+# nvcc is found (NVCC=, default /usr/local/cuda/bin/nvcc or the one on PATH; NVCC=none turns them
+# off). Data and model files are read from GCRM_DATA (default ../shared/data).
 
 CC       ?= gcc
 BUILD    ?= build
@@ -26,6 +27,18 @@ CFLAGS   += -std=c17 -D_GNU_SOURCE $(OPT) $(ARCH) -fopenmp -Wall -Wextra -Wshado
             -I$(BLAS_INC) -MMD -MP $(SANITIZE)
 LDFLAGS  += -fopenmp $(SANITIZE) -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR)
 LDLIBS   := -lgsl -lopenblas -lcjson -lz -lm
+
+# CUDA: kernels/cuda.cu with nvcc, else kernels/cuda_none.c (the same API, reporting no CUDA)
+NVCC     ?= $(firstword $(wildcard /usr/local/cuda/bin/nvcc) $(shell command -v nvcc 2>/dev/null))
+ifneq ($(filter-out none,$(NVCC)),)
+CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_ARCH ?= sm_90
+KERN_OBJ := $(BUILD)/obj/kernels/cuda.o
+LDLIBS_CUDA := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+else
+KERN_OBJ := $(BUILD)/obj/kernels/cuda_none.o
+LDLIBS_CUDA :=
+endif
 
 LIB_SRC  := $(wildcard lib/*.c)
 CLI_SRC  := $(wildcard replicate/*.c)
@@ -61,6 +74,7 @@ help:
 	@echo "make table1     Table 1: majority voting with Q-value filtering, tau sweep, online"
 	@echo "make ablations  the paper's ablations (reward-model variants; goal state from a random token)"
 	@echo "make check      one row per paper claim: published, measured, verdict"
+	@echo "make gpu-check  CPU-vs-CUDA parity tests on an NVIDIA GPU (OUT=dir for the log)"
 	@echo "make fixtures   regenerate the PyTorch oracle fixtures in tests/fixtures"
 
 deps:
@@ -70,14 +84,20 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+$(BUILD)/obj/kernels/%.o: kernels/%.cu kernels/cuda.h lib/base.h
+	@mkdir -p $(dir $@)
+	$(NVCC) -O3 -std=c++17 -arch=$(CUDA_ARCH) -Xcompiler -Wall -c $< -o $@
+
 $(LIBGCRM): $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(REPLICATE): $(CLI_OBJ) $(LIBGCRM)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(TESTS): $(TEST_OBJ) $(LIBGCRM)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcriterion -o $@
+# the CUDA objects go into the tests only for now: loading the CUDA libraries costs every process
+# about 0.1 s, and no command runs on the GPU yet
+$(TESTS): $(TEST_OBJ) $(KERN_OBJ) $(LIBGCRM)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(LDLIBS_CUDA) -lcriterion -o $@
 
 $(BENCH): $(BUILD)/obj/bench/bench.o $(LIBGCRM)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -88,6 +108,12 @@ test: deps $(REPLICATE) $(TESTS)
 test-asan: deps
 	$(MAKE) BUILD=build-asan OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    JOBS=$(JOBS) test-run-asan
+
+# the CUDA parity checks on a machine with an NVIDIA GPU: log and summary.json into $(OUT)
+OUT ?= build/gpu-check
+.PHONY: gpu-check
+gpu-check:
+	tools/gpu-check.sh $(OUT)
 
 .PHONY: test-run-asan
 test-run-asan: $(REPLICATE) $(TESTS)

@@ -16,7 +16,7 @@ static const char RUN_HELP[] =
     "Results go to DIR/<experiment>/<scale>/results.json with the verdict and the plot.\n"
     "  --scale S    smoke (seconds, for tests), mini (default; a laptop), full (paper scale)\n"
     "  --seeds N    reward-model seeds (default: the file's 'seeds')\n"
-    "  --device D   cpu (the CUDA backend is not built yet)\n"
+    "  --device D   cpu (cuda: the experiments' CUDA path is not implemented yet)\n"
     "  --force      ignore cached stages\n";
 
 static gc_status open_experiment(rp_run *r) {
@@ -104,8 +104,9 @@ int cmd_run(int argc, char **argv) {
         case 'n': rc = cli_parse_long("run", "seeds", optarg, 1, 64, &seeds); break;
         case 'd':
             if (!strcmp(optarg, "cuda")) {
-                fprintf(stderr, "replicate run: --device cuda: this build has no CUDA backend "
-                                "(CPU only for now)\n");
+                fprintf(stderr, "replicate run: --device cuda: the experiments run on the CPU only "
+                                "for now; the first CUDA ops (kernels/cuda.h) are checked by `make "
+                                "gpu-check`\n");
                 return 1;
             }
             if (strcmp(optarg, "cpu")) return cli_usage_error("run", "bad value '%s' for --device (cpu)", optarg);

@@ -122,6 +122,10 @@ Test(runner, bad_experiment_files) {
     cr_expect_eq(th_run(cmd, NULL, NULL, &err), 1);
     cr_expect(err && strstr(err, "full"), "%s", err);
     free(err);
+    snprintf(cmd, sizeof cmd, "%s run experiments/fig2.json --device cuda", th_replicate_bin());
+    cr_expect_eq(th_run(cmd, NULL, NULL, &err), 1, "no GPU path yet: a clear refusal");
+    cr_expect(err && strstr(err, "--device cuda"), "%s", err);
+    free(err);
     snprintf(cmd, sizeof cmd, "%s run /nonexistent/e.json", th_replicate_bin());
     cr_expect_eq(th_run(cmd, NULL, NULL, &err), 1);
     cr_expect(err && strstr(err, "/nonexistent/e.json"), "%s", err);

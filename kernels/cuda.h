@@ -1,0 +1,38 @@
+/* cuda: the CUDA path, first slice — device discovery and fp32 ops checked against the CPU
+ * reference (lib/ops.h). Built from kernels/cuda.cu when nvcc is found; otherwise
+ * kernels/cuda_none.c provides the same functions, which report that the build has no CUDA.
+ *
+ * Contract: the ops take and return host buffers with the shapes of their CPU twins in lib/ops.h
+ * (they copy in, compute on the device and copy back): the parity layer the tests compare. A
+ * training path that keeps tensors on the device is the next step (issue tracker), not this file.
+ * Matmuls go through cuBLAS; `tf32` allows TF32 tensor-core math (about 1e-3 relative error)
+ * instead of full fp32. Every function returns GC_OK or an error with a message (gc_last_error).
+ */
+#ifndef GC_CUDA_H
+#define GC_CUDA_H
+
+#include <stddef.h>
+
+#include "../lib/base.h"
+
+/* Number of usable CUDA devices; 0 with the reason written to why (cap bytes) when there is none
+ * (no driver, no device, or a build without CUDA). */
+int gc_cuda_devices(char *why, size_t cap);
+/* Name and memory of device 0 into buf, for logs. */
+gc_status gc_cuda_describe(char *buf, size_t cap);
+
+typedef struct gc_cuda gc_cuda;
+/* Opens device 0 with a cuBLAS handle; a clear error when no device is usable. */
+gc_status gc_cuda_open(gc_cuda **out);
+void gc_cuda_close(gc_cuda *c);
+
+/* y (N, out) = x (N, in) W^T, W (out, in) (gc_ops_linear with ldy = out). */
+gc_status gc_cuda_linear(gc_cuda *c, float *y, const float *x, const float *W, int N, int in,
+                         int out, int tf32);
+/* y = x * rstd * w per row, rstd (N) saved (gc_ops_rmsnorm). */
+gc_status gc_cuda_rmsnorm(gc_cuda *c, float *y, float *rstd, const float *x, const float *w, int N,
+                          int D, float eps);
+/* g (N, H) = silu(a13[:, :H]) * a13[:, H:] (gc_ops_swiglu). */
+gc_status gc_cuda_swiglu(gc_cuda *c, float *g, const float *a13, int N, int H);
+
+#endif

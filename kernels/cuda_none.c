@@ -1,0 +1,38 @@
+/* The CUDA entry points of a build without nvcc: each says so (see kernels/cuda.h). */
+#include "cuda.h"
+
+#include <stdio.h>
+
+static const char NO_CUDA[] = "this build has no CUDA backend (nvcc was not found when it was "
+                              "built; install the CUDA toolkit and rebuild)";
+
+int gc_cuda_devices(char *why, size_t cap) {
+    if (why && cap) snprintf(why, cap, "%s", NO_CUDA);
+    return 0;
+}
+
+gc_status gc_cuda_describe(char *buf, size_t cap) {
+    if (buf && cap) buf[0] = 0;
+    return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
+}
+
+gc_status gc_cuda_open(gc_cuda **out) {
+    *out = NULL;
+    return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
+}
+
+void gc_cuda_close(gc_cuda *c) { (void)c; }
+
+gc_status gc_cuda_linear(gc_cuda *c, float *y, const float *x, const float *W, int N, int in,
+                         int out, int tf32) {
+    return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
+}
+
+gc_status gc_cuda_rmsnorm(gc_cuda *c, float *y, float *rstd, const float *x, const float *w, int N,
+                          int D, float eps) {
+    return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
+}
+
+gc_status gc_cuda_swiglu(gc_cuda *c, float *g, const float *a13, int N, int H) {
+    return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
+}

@@ -1,0 +1,74 @@
+/* CUDA parity: every op of kernels/cuda.h against its CPU twin in lib/ops.h, in fp32 (and the
+ * matmul in TF32), with the tolerances stated per test. Each test skips, saying why, where no CUDA
+ * device is usable (a build without nvcc, no driver, no GPU): CI has none. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "../kernels/cuda.h"
+#include "../lib/ops.h"
+#include "../lib/rng.h"
+
+static gc_cuda *open_or_skip(void) {
+    char why[256];
+    if (gc_cuda_devices(why, sizeof why) == 0) cr_skip_test("%s", why);
+    gc_cuda *c;
+    cr_assert_eq(gc_cuda_open(&c), GC_OK, "%s", gc_last_error());
+    return c;
+}
+
+static float *randn(size_t n, uint64_t seed, float scale) {
+    float *x = malloc(sizeof(float) * n);
+    gc_rng r;
+    gc_rng_init(&r, seed, 1);
+    for (size_t i = 0; i < n; i++) x[i] = scale * gc_rng_normal(&r);
+    return x;
+}
+
+/* max |a - b| / max(1, |b|) */
+static double rel_err(const float *a, const float *b, size_t n) {
+    double e = 0;
+    for (size_t i = 0; i < n; i++) e = fmax(e, fabs((double)a[i] - b[i]) / fmax(1.0, fabs(b[i])));
+    return e;
+}
+
+Test(cuda, without_a_device_the_errors_say_why) {
+    char why[256];
+    if (gc_cuda_devices(why, sizeof why) > 0) cr_skip_test("a CUDA device is present");
+    cr_expect(why[0] != 0, "no reason given");
+    gc_cuda *c;
+    cr_expect_eq(gc_cuda_open(&c), GC_ERR_DEVICE);
+    cr_expect(gc_last_error()[0] != 0);
+}
+
+Test(cuda, linear_matches_cpu) {
+    gc_cuda *c = open_or_skip();
+    enum { N = 67, IN = 96, OUT = 130 }; /* odd sizes: no tile divides them */
+    float *x = randn(N * IN, 1, 1.0f), *W = randn(OUT * IN, 2, 0.1f);
+    float *y0 = malloc(sizeof(float) * N * OUT), *y1 = malloc(sizeof(float) * N * OUT);
+    gc_ops_linear(y0, OUT, x, W, N, IN, OUT);
+    cr_assert_eq(gc_cuda_linear(c, y1, x, W, N, IN, OUT, 0), GC_OK, "%s", gc_last_error());
+    cr_expect_lt(rel_err(y1, y0, N * OUT), 1e-5, "fp32 matmul: %g", rel_err(y1, y0, N * OUT));
+    cr_assert_eq(gc_cuda_linear(c, y1, x, W, N, IN, OUT, 1), GC_OK, "%s", gc_last_error());
+    cr_expect_lt(rel_err(y1, y0, N * OUT), 5e-3, "TF32 matmul: %g", rel_err(y1, y0, N * OUT));
+    free(x), free(W), free(y0), free(y1);
+    gc_cuda_close(c);
+}
+
+Test(cuda, rmsnorm_and_swiglu_match_cpu) {
+    gc_cuda *c = open_or_skip();
+    enum { N = 33, D = 200, H = 171 };
+    float *x = randn(N * D, 3, 2.0f), *w = randn(D, 4, 1.0f), *a = randn(N * 2 * H, 5, 3.0f);
+    float *y0 = malloc(sizeof(float) * N * D), *y1 = malloc(sizeof(float) * N * D);
+    float r0[N], r1[N];
+    gc_ops_rmsnorm(y0, r0, x, w, N, D, 1e-5f);
+    cr_assert_eq(gc_cuda_rmsnorm(c, y1, r1, x, w, N, D, 1e-5f), GC_OK, "%s", gc_last_error());
+    cr_expect_lt(rel_err(y1, y0, N * D), 1e-5, "rmsnorm: %g", rel_err(y1, y0, N * D));
+    cr_expect_lt(rel_err(r1, r0, N), 1e-5, "rstd: %g", rel_err(r1, r0, N));
+    float *g0 = malloc(sizeof(float) * N * H), *g1 = malloc(sizeof(float) * N * H);
+    gc_ops_swiglu(g0, a, N, H);
+    cr_assert_eq(gc_cuda_swiglu(c, g1, a, N, H), GC_OK, "%s", gc_last_error());
+    cr_expect_lt(rel_err(g1, g0, N * H), 1e-5, "swiglu: %g", rel_err(g1, g0, N * H));
+    free(x), free(w), free(a), free(y0), free(y1), free(g0), free(g1);
+    gc_cuda_close(c);
+}
