@@ -69,10 +69,11 @@ struct dbufs {
     ~dbufs() {
         for (int i = 0; i < n; i++) cudaFree(p[i]);
     }
-    float *alloc(size_t count) {
+    float *alloc(size_t count) { return (float *)bytes(count * sizeof(float)); }
+    void *bytes(size_t size) {
         void *q = NULL;
-        if (n == 8 || cudaMalloc(&q, count * sizeof(float)) != cudaSuccess) return NULL;
-        return (float *)(p[n++] = q);
+        if (n == 8 || cudaMalloc(&q, size) != cudaSuccess) return NULL;
+        return p[n++] = q;
     }
 };
 
@@ -152,5 +153,192 @@ extern "C" gc_status gc_cuda_swiglu(gc_cuda *c, float *g, const float *a13, int 
     swiglu_kernel<<<(unsigned)((n + 255) / 256), 256>>>(dg, da, (size_t)N, H);
     CU_TRY(cudaGetLastError());
     CU_TRY(cudaMemcpy(g, dg, sizeof(float) * n, cudaMemcpyDeviceToHost));
+    return GC_OK;
+}
+
+/* dx: one block per row (dot = sum dy w x by a block reduction); dw: one thread per column summing
+ * the rows in order */
+__global__ void rmsnorm_dx_kernel(float *dx, const float *dy, const float *x, const float *w,
+                                  const float *rstd, int D) {
+    extern __shared__ float part[];
+    size_t row = blockIdx.x;
+    const float *xr = x + row * D, *dyr = dy + row * D;
+    float s = 0.0f;
+    for (int i = threadIdx.x; i < D; i += blockDim.x) s += dyr[i] * w[i] * xr[i];
+    part[threadIdx.x] = s;
+    __syncthreads();
+    for (int k = blockDim.x / 2; k > 0; k /= 2) {
+        if (threadIdx.x < k) part[threadIdx.x] += part[threadIdx.x + k];
+        __syncthreads();
+    }
+    float r = rstd[row], kk = r * r * r * part[0] / D;
+    for (int i = threadIdx.x; i < D; i += blockDim.x) dx[row * D + i] = r * w[i] * dyr[i] - kk * xr[i];
+}
+
+__global__ void rmsnorm_dw_kernel(float *dw, const float *dy, const float *x, const float *rstd,
+                                  int N, int D) {
+    int col = blockIdx.x * blockDim.x + threadIdx.x;
+    if (col >= D) return;
+    float acc = 0.0f;
+    for (int n = 0; n < N; n++) acc += dy[(size_t)n * D + col] * x[(size_t)n * D + col] * rstd[n];
+    dw[col] = acc;
+}
+
+extern "C" gc_status gc_cuda_rmsnorm_backward(gc_cuda *c, float *dx, float *dw, const float *dy,
+                                              const float *x, const float *w, const float *rstd,
+                                              int N, int D) {
+    (void)c;
+    dbufs bufs = {};
+    size_t nd = (size_t)N * D;
+    D_ALLOC(ddy, nd);
+    D_ALLOC(dxx, nd);
+    D_ALLOC(dww, (size_t)D);
+    D_ALLOC(dr, (size_t)N);
+    D_ALLOC(ddx, nd);
+    D_ALLOC(ddw, (size_t)D);
+    CU_TRY(cudaMemcpy(ddy, dy, sizeof(float) * nd, cudaMemcpyHostToDevice));
+    CU_TRY(cudaMemcpy(dxx, x, sizeof(float) * nd, cudaMemcpyHostToDevice));
+    CU_TRY(cudaMemcpy(dww, w, sizeof(float) * D, cudaMemcpyHostToDevice));
+    CU_TRY(cudaMemcpy(dr, rstd, sizeof(float) * N, cudaMemcpyHostToDevice));
+    rmsnorm_dx_kernel<<<N, 256, 256 * sizeof(float)>>>(ddx, ddy, dxx, dww, dr, D);
+    rmsnorm_dw_kernel<<<(D + 255) / 256, 256>>>(ddw, ddy, dxx, dr, N, D);
+    CU_TRY(cudaGetLastError());
+    CU_TRY(cudaMemcpy(dx, ddx, sizeof(float) * nd, cudaMemcpyDeviceToHost));
+    CU_TRY(cudaMemcpy(dw, ddw, sizeof(float) * D, cudaMemcpyDeviceToHost));
+    return GC_OK;
+}
+
+__global__ void swiglu_backward_kernel(float *da13, const float *dg, const float *a13, size_t N,
+                                       int H) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= N * H) return;
+    size_t n = i / H, h = i % H;
+    float x = a13[n * 2 * H + h], u = a13[n * 2 * H + H + h], s = 1.0f / (1.0f + expf(-x));
+    da13[n * 2 * H + h] = dg[i] * u * s * (1.0f + x * (1.0f - s));
+    da13[n * 2 * H + H + h] = dg[i] * x * s;
+}
+
+extern "C" gc_status gc_cuda_swiglu_backward(gc_cuda *c, float *da13, const float *dg,
+                                             const float *a13, int N, int H) {
+    (void)c;
+    dbufs bufs = {};
+    size_t n = (size_t)N * H;
+    D_ALLOC(da, 2 * n);
+    D_ALLOC(ddg, n);
+    D_ALLOC(dout, 2 * n);
+    CU_TRY(cudaMemcpy(da, a13, sizeof(float) * 2 * n, cudaMemcpyHostToDevice));
+    CU_TRY(cudaMemcpy(ddg, dg, sizeof(float) * n, cudaMemcpyHostToDevice));
+    swiglu_backward_kernel<<<(unsigned)((n + 255) / 256), 256>>>(dout, ddg, da, (size_t)N, H);
+    CU_TRY(cudaGetLastError());
+    CU_TRY(cudaMemcpy(da13, dout, sizeof(float) * 2 * n, cudaMemcpyDeviceToHost));
+    return GC_OK;
+}
+
+/* one block per row: max, then the sum of exponentials, both by block reductions (in double for
+ * the sum, as the CPU path) */
+__global__ void cross_entropy_kernel(float *dl, double *row_loss, const float *l, const int32_t *t,
+                                     int V, float scale) {
+    __shared__ float mx_part[256];
+    __shared__ double sum_part[256];
+    size_t row = blockIdx.x;
+    const float *lr = l + row * V;
+    float *dr = dl + row * V;
+    if (t[row] < 0) {
+        for (int i = threadIdx.x; i < V; i += blockDim.x) dr[i] = 0.0f;
+        if (threadIdx.x == 0) row_loss[row] = 0;
+        return;
+    }
+    float mx = -INFINITY;
+    for (int i = threadIdx.x; i < V; i += blockDim.x) mx = fmaxf(mx, lr[i]);
+    mx_part[threadIdx.x] = mx;
+    __syncthreads();
+    for (int k = blockDim.x / 2; k > 0; k /= 2) {
+        if (threadIdx.x < k) mx_part[threadIdx.x] = fmaxf(mx_part[threadIdx.x], mx_part[threadIdx.x + k]);
+        __syncthreads();
+    }
+    mx = mx_part[0];
+    double s = 0;
+    for (int i = threadIdx.x; i < V; i += blockDim.x) s += exp((double)(lr[i] - mx));
+    sum_part[threadIdx.x] = s;
+    __syncthreads();
+    for (int k = blockDim.x / 2; k > 0; k /= 2) {
+        if (threadIdx.x < k) sum_part[threadIdx.x] += sum_part[threadIdx.x + k];
+        __syncthreads();
+    }
+    double lse = (double)mx + log(sum_part[0]);
+    for (int i = threadIdx.x; i < V; i += blockDim.x)
+        dr[i] = scale * (float)exp((double)lr[i] - lse) - (i == t[row] ? scale : 0.0f);
+    if (threadIdx.x == 0) row_loss[row] = lse - (double)lr[t[row]];
+}
+
+extern "C" gc_status gc_cuda_cross_entropy(gc_cuda *c, float *dlogits, double *sum,
+                                           const float *logits, const int32_t *targets, int N,
+                                           int V, float scale) {
+    (void)c;
+    dbufs bufs = {};
+    size_t nv = (size_t)N * V;
+    D_ALLOC(dl, nv);
+    D_ALLOC(dd, nv);
+    int32_t *dt = (int32_t *)bufs.bytes(sizeof(int32_t) * N);
+    double *drl = (double *)bufs.bytes(sizeof(double) * N);
+    if (!dt || !drl) return gc_fail(GC_ERR_DEVICE, "cuda: cannot allocate %d rows", N);
+    CU_TRY(cudaMemcpy(dl, logits, sizeof(float) * nv, cudaMemcpyHostToDevice));
+    CU_TRY(cudaMemcpy(dt, targets, sizeof(int32_t) * N, cudaMemcpyHostToDevice));
+    cross_entropy_kernel<<<N, 256>>>(dd, drl, dl, dt, V, scale);
+    CU_TRY(cudaGetLastError());
+    CU_TRY(cudaMemcpy(dlogits, dd, sizeof(float) * nv, cudaMemcpyDeviceToHost));
+    double *rl = (double *)malloc(sizeof(double) * N);
+    if (!rl) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
+    cudaError_t e = cudaMemcpy(rl, drl, sizeof(double) * N, cudaMemcpyDeviceToHost);
+    double total = 0;
+    for (int n = 0; n < N; n++) total += rl[n]; /* in row order, as the CPU path */
+    free(rl);
+    if (e != cudaSuccess) return gc_fail(GC_ERR_DEVICE, "cuda: %s", cudaGetErrorString(e));
+    *sum = total;
+    return GC_OK;
+}
+
+/* naive causal attention: one thread per (b, h, t), two passes over the keys (max, then the
+ * normalised weighted sum); the reference the tiled kernel will be checked against */
+__global__ void attention_kernel(float *out, const float *qkv, int B, int T, int nh, int nkv,
+                                 int hs) {
+    int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= B * nh * T) return;
+    int t = idx % T, h = (idx / T) % nh, b = idx / (T * nh);
+    int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
+    const float *q = qkv + ((size_t)b * T + t) * ld + h * hs;
+    int ko = D + (h / grp) * hs, vo = ko + KV;
+    float scale = rsqrtf((float)hs), mx = -INFINITY;
+    for (int j = 0; j <= t; j++) {
+        const float *k = qkv + ((size_t)b * T + j) * ld + ko;
+        float s = 0.0f;
+        for (int i = 0; i < hs; i++) s += q[i] * k[i];
+        mx = fmaxf(mx, s * scale);
+    }
+    float *o = out + ((size_t)b * T + t) * D + h * hs, sum = 0.0f;
+    for (int i = 0; i < hs; i++) o[i] = 0.0f;
+    for (int j = 0; j <= t; j++) {
+        const float *k = qkv + ((size_t)b * T + j) * ld + ko, *v = qkv + ((size_t)b * T + j) * ld + vo;
+        float s = 0.0f;
+        for (int i = 0; i < hs; i++) s += q[i] * k[i];
+        float p = expf(s * scale - mx);
+        sum += p;
+        for (int i = 0; i < hs; i++) o[i] += p * v[i];
+    }
+    for (int i = 0; i < hs; i++) o[i] /= sum;
+}
+
+extern "C" gc_status gc_cuda_attention(gc_cuda *c, float *out, const float *qkv, int B, int T,
+                                       int nh, int nkv, int hs) {
+    (void)c;
+    dbufs bufs = {};
+    int D = nh * hs, ld = D + 2 * nkv * hs;
+    D_ALLOC(dq, (size_t)B * T * ld);
+    D_ALLOC(dout, (size_t)B * T * D);
+    CU_TRY(cudaMemcpy(dq, qkv, sizeof(float) * B * T * ld, cudaMemcpyHostToDevice));
+    int n = B * nh * T;
+    attention_kernel<<<(n + 127) / 128, 128>>>(dout, dq, B, T, nh, nkv, hs);
+    CU_TRY(cudaGetLastError());
+    CU_TRY(cudaMemcpy(out, dout, sizeof(float) * B * T * D, cudaMemcpyDeviceToHost));
     return GC_OK;
 }

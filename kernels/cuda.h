@@ -1,4 +1,5 @@
-/* cuda: the CUDA path, first slice — device discovery and fp32 ops checked against the CPU
+/* cuda: the CUDA path, first slice — device discovery and fp32 ops (matmul, RMSNorm, SwiGLU and
+ * their backward passes, cross-entropy, causal attention forward) checked against the CPU
  * reference (lib/ops.h). Built from kernels/cuda.cu when nvcc is found; otherwise
  * kernels/cuda_none.c provides the same functions, which report that the build has no CUDA.
  *
@@ -12,6 +13,7 @@
 #define GC_CUDA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../lib/base.h"
 
@@ -34,5 +36,18 @@ gc_status gc_cuda_rmsnorm(gc_cuda *c, float *y, float *rstd, const float *x, con
                           int D, float eps);
 /* g (N, H) = silu(a13[:, :H]) * a13[:, H:] (gc_ops_swiglu). */
 gc_status gc_cuda_swiglu(gc_cuda *c, float *g, const float *a13, int N, int H);
+/* Backward passes (gc_ops_rmsnorm_backward with dx overwritten and dw overwritten, and
+ * gc_ops_swiglu_backward). */
+gc_status gc_cuda_rmsnorm_backward(gc_cuda *c, float *dx, float *dw, const float *dy,
+                                   const float *x, const float *w, const float *rstd, int N, int D);
+gc_status gc_cuda_swiglu_backward(gc_cuda *c, float *da13, const float *dg, const float *a13, int N,
+                                  int H);
+/* Cross-entropy (gc_ops_cross_entropy): *sum = sum over rows with target >= 0 of -log softmax,
+ * dlogits = scale * (softmax - onehot), zero rows for ignored targets. */
+gc_status gc_cuda_cross_entropy(gc_cuda *c, float *dlogits, double *sum, const float *logits,
+                                const int32_t *targets, int N, int V, float scale);
+/* Causal attention forward (gc_ops_attention with len = NULL): out (B*T, D) from qkv. */
+gc_status gc_cuda_attention(gc_cuda *c, float *out, const float *qkv, int B, int T, int nh,
+                            int nkv, int hs);
 
 #endif

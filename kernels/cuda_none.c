@@ -36,3 +36,23 @@ gc_status gc_cuda_rmsnorm(gc_cuda *c, float *y, float *rstd, const float *x, con
 gc_status gc_cuda_swiglu(gc_cuda *c, float *g, const float *a13, int N, int H) {
     return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
 }
+
+gc_status gc_cuda_rmsnorm_backward(gc_cuda *c, float *dx, float *dw, const float *dy,
+                                   const float *x, const float *w, const float *rstd, int N, int D) {
+    return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
+}
+
+gc_status gc_cuda_swiglu_backward(gc_cuda *c, float *da13, const float *dg, const float *a13, int N,
+                                  int H) {
+    return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
+}
+
+gc_status gc_cuda_cross_entropy(gc_cuda *c, float *dlogits, double *sum, const float *logits,
+                                const int32_t *targets, int N, int V, float scale) {
+    return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
+}
+
+gc_status gc_cuda_attention(gc_cuda *c, float *out, const float *qkv, int B, int T, int nh,
+                            int nkv, int hs) {
+    return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
+}

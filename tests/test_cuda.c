@@ -7,6 +7,7 @@
 
 #include "../kernels/cuda.h"
 #include "../lib/ops.h"
+#include <stdint.h>
 #include "../lib/rng.h"
 
 static gc_cuda *open_or_skip(void) {
@@ -70,5 +71,57 @@ Test(cuda, rmsnorm_and_swiglu_match_cpu) {
     cr_assert_eq(gc_cuda_swiglu(c, g1, a, N, H), GC_OK, "%s", gc_last_error());
     cr_expect_lt(rel_err(g1, g0, N * H), 1e-5, "swiglu: %g", rel_err(g1, g0, N * H));
     free(x), free(w), free(a), free(y0), free(y1), free(g0), free(g1);
+    gc_cuda_close(c);
+}
+
+Test(cuda, backward_passes_match_cpu) {
+    gc_cuda *c = open_or_skip();
+    enum { N = 29, D = 160, H = 77 };
+    float *x = randn(N * D, 6, 1.5f), *w = randn(D, 7, 1.0f), *dy = randn(N * D, 8, 1.0f);
+    float *y = malloc(sizeof(float) * N * D), rstd[N];
+    gc_ops_rmsnorm(y, rstd, x, w, N, D, 1e-5f);
+    float *dx0 = malloc(sizeof(float) * N * D), *dx1 = malloc(sizeof(float) * N * D);
+    float *dw0 = calloc(D, sizeof(float)), *dw1 = malloc(sizeof(float) * D);
+    gc_ops_rmsnorm_backward(dx0, 0, dw0, dy, x, w, rstd, N, D);
+    cr_assert_eq(gc_cuda_rmsnorm_backward(c, dx1, dw1, dy, x, w, rstd, N, D), GC_OK, "%s",
+                 gc_last_error());
+    cr_expect_lt(rel_err(dx1, dx0, N * D), 1e-5, "rmsnorm dx: %g", rel_err(dx1, dx0, N * D));
+    cr_expect_lt(rel_err(dw1, dw0, D), 1e-5, "rmsnorm dw: %g", rel_err(dw1, dw0, D));
+    float *a = randn(N * 2 * H, 9, 3.0f), *dg = randn(N * H, 10, 1.0f);
+    float *da0 = malloc(sizeof(float) * N * 2 * H), *da1 = malloc(sizeof(float) * N * 2 * H);
+    gc_ops_swiglu_backward(da0, dg, a, N, H);
+    cr_assert_eq(gc_cuda_swiglu_backward(c, da1, dg, a, N, H), GC_OK, "%s", gc_last_error());
+    cr_expect_lt(rel_err(da1, da0, N * 2 * H), 1e-5, "swiglu backward: %g", rel_err(da1, da0, N * 2 * H));
+    free(x), free(w), free(dy), free(y), free(dx0), free(dx1), free(dw0), free(dw1);
+    free(a), free(dg), free(da0), free(da1);
+    gc_cuda_close(c);
+}
+
+Test(cuda, cross_entropy_matches_cpu) {
+    gc_cuda *c = open_or_skip();
+    enum { N = 41, V = 1000 };
+    float *l = randn(N * V, 11, 4.0f);
+    int32_t t[N];
+    for (int n = 0; n < N; n++) t[n] = n % 7 == 3 ? -1 : (n * 37) % V; /* some ignored rows */
+    float *d0 = malloc(sizeof(float) * N * V), *d1 = malloc(sizeof(float) * N * V);
+    double s0 = gc_ops_cross_entropy(d0, l, t, N, V, 0.25f), s1 = 0;
+    cr_assert_eq(gc_cuda_cross_entropy(c, d1, &s1, l, t, N, V, 0.25f), GC_OK, "%s", gc_last_error());
+    cr_expect_lt(fabs(s1 - s0) / s0, 1e-9, "loss sum %.12g vs %.12g", s1, s0);
+    cr_expect_lt(rel_err(d1, d0, N * V), 1e-6, "dlogits: %g", rel_err(d1, d0, N * V));
+    free(l), free(d0), free(d1);
+    gc_cuda_close(c);
+}
+
+Test(cuda, causal_attention_matches_cpu) {
+    gc_cuda *c = open_or_skip();
+    enum { B = 2, T = 150, NH = 4, NKV = 2, HS = 16 }; /* GQA, several CPU tiles */
+    int D = NH * HS, LD = D + 2 * NKV * HS;
+    float *qkv = randn(B * T * LD, 12, 1.0f);
+    float *o0 = malloc(sizeof(float) * B * T * D), *o1 = malloc(sizeof(float) * B * T * D);
+    float *att = malloc(sizeof(float) * B * NH * T * T);
+    gc_ops_attention(o0, att, qkv, B, T, NH, NKV, HS, NULL);
+    cr_assert_eq(gc_cuda_attention(c, o1, qkv, B, T, NH, NKV, HS), GC_OK, "%s", gc_last_error());
+    cr_expect_lt(rel_err(o1, o0, B * T * D), 1e-5, "attention: %g", rel_err(o1, o0, B * T * D));
+    free(qkv), free(o0), free(o1), free(att);
     gc_cuda_close(c);
 }
