@@ -342,3 +342,100 @@ extern "C" gc_status gc_cuda_attention(gc_cuda *c, float *out, const float *qkv,
     CU_TRY(cudaMemcpy(out, dout, sizeof(float) * B * T * D, cudaMemcpyDeviceToHost));
     return GC_OK;
 }
+
+__global__ void embedding_kernel(float *out, const float *emb, const int32_t *tok, size_t N, int D) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= N * D) return;
+    out[i] = emb[(size_t)tok[i / D] * D + i % D];
+}
+
+extern "C" gc_status gc_cuda_embedding(gc_cuda *c, float *out, const float *emb, int V,
+                                       const int32_t *tokens, int N, int D) {
+    (void)c;
+    for (int i = 0; i < N; i++)
+        if (tokens[i] < 0 || tokens[i] >= V)
+            return gc_fail(GC_ERR_ARG, "cuda: token %d at %d outside [0, %d)", tokens[i], i, V);
+    dbufs bufs = {};
+    size_t nd = (size_t)N * D;
+    D_ALLOC(de, (size_t)V * D);
+    D_ALLOC(dout, nd);
+    int32_t *dt = (int32_t *)bufs.bytes(sizeof(int32_t) * N);
+    if (!dt) return gc_fail(GC_ERR_DEVICE, "cuda: cannot allocate %d tokens", N);
+    CU_TRY(cudaMemcpy(de, emb, sizeof(float) * V * D, cudaMemcpyHostToDevice));
+    CU_TRY(cudaMemcpy(dt, tokens, sizeof(int32_t) * N, cudaMemcpyHostToDevice));
+    embedding_kernel<<<(unsigned)((nd + 255) / 256), 256>>>(dout, de, dt, (size_t)N, D);
+    CU_TRY(cudaGetLastError());
+    CU_TRY(cudaMemcpy(out, dout, sizeof(float) * nd, cudaMemcpyDeviceToHost));
+    return GC_OK;
+}
+
+/* one thread per (row, head, pair) */
+__global__ void rope_kernel(float *x, int ld, int off, int nheads, int hs, size_t N, int T,
+                            const float *cos_t, const float *sin_t, float sgn) {
+    int half = hs / 2;
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= N * nheads * half) return;
+    int p = (int)(i % half), h = (int)((i / half) % nheads);
+    size_t n = i / ((size_t)half * nheads);
+    int t = (int)(n % T);
+    float *v = x + n * ld + off + h * hs;
+    float c = cos_t[(size_t)t * half + p], s = sgn * sin_t[(size_t)t * half + p];
+    float v0 = v[2 * p], v1 = v[2 * p + 1];
+    v[2 * p] = v0 * c - v1 * s;
+    v[2 * p + 1] = v0 * s + v1 * c;
+}
+
+extern "C" gc_status gc_cuda_rope(gc_cuda *c, float *x, int ld, int off, int nheads, int hs, int N,
+                                  int T, const float *cos_t, const float *sin_t, int inverse) {
+    (void)c;
+    dbufs bufs = {};
+    size_t nx = (size_t)N * ld, nt = (size_t)T * (hs / 2);
+    D_ALLOC(dx, nx);
+    D_ALLOC(dc, nt);
+    D_ALLOC(ds, nt);
+    CU_TRY(cudaMemcpy(dx, x, sizeof(float) * nx, cudaMemcpyHostToDevice));
+    CU_TRY(cudaMemcpy(dc, cos_t, sizeof(float) * nt, cudaMemcpyHostToDevice));
+    CU_TRY(cudaMemcpy(ds, sin_t, sizeof(float) * nt, cudaMemcpyHostToDevice));
+    size_t work = (size_t)N * nheads * (hs / 2);
+    rope_kernel<<<(unsigned)((work + 255) / 256), 256>>>(dx, ld, off, nheads, hs, (size_t)N, T, dc,
+                                                          ds, inverse ? -1.0f : 1.0f);
+    CU_TRY(cudaGetLastError());
+    CU_TRY(cudaMemcpy(x, dx, sizeof(float) * nx, cudaMemcpyDeviceToHost));
+    return GC_OK;
+}
+
+__global__ void adamw_kernel(float *p, float *m, float *v, const float *g, size_t n, float b1,
+                             float b2, float eps, float decay, float step_size, float bc2_sqrt) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float gi = g[i];
+    float mi = m[i] = b1 * m[i] + (1.0f - b1) * gi;
+    float vi = v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+    float denom = sqrtf(vi) / bc2_sqrt + eps;
+    p[i] = p[i] * decay - step_size * mi / denom;
+}
+
+extern "C" gc_status gc_cuda_adamw(gc_cuda *c, float *params, float *m, float *v,
+                                   const float *grads, size_t n, float lr, float beta1, float beta2,
+                                   float eps, float weight_decay, int decay, int64_t step) {
+    (void)c;
+    dbufs bufs = {};
+    D_ALLOC(dp, n);
+    D_ALLOC(dm, n);
+    D_ALLOC(dv, n);
+    D_ALLOC(dg, n);
+    CU_TRY(cudaMemcpy(dp, params, sizeof(float) * n, cudaMemcpyHostToDevice));
+    CU_TRY(cudaMemcpy(dm, m, sizeof(float) * n, cudaMemcpyHostToDevice));
+    CU_TRY(cudaMemcpy(dv, v, sizeof(float) * n, cudaMemcpyHostToDevice));
+    CU_TRY(cudaMemcpy(dg, grads, sizeof(float) * n, cudaMemcpyHostToDevice));
+    /* the scalars exactly as gc_adamw_step computes them, on the host */
+    float bc1 = 1.0f - powf(beta1, (float)step), bc2_sqrt = sqrtf(1.0f - powf(beta2, (float)step));
+    adamw_kernel<<<(unsigned)((n + 255) / 256), 256>>>(dp, dm, dv, dg, n, beta1, beta2, eps,
+                                                        decay ? 1.0f - lr * weight_decay : 1.0f,
+                                                        lr / bc1, bc2_sqrt);
+    CU_TRY(cudaGetLastError());
+    CU_TRY(cudaMemcpy(params, dp, sizeof(float) * n, cudaMemcpyDeviceToHost));
+    CU_TRY(cudaMemcpy(m, dm, sizeof(float) * n, cudaMemcpyDeviceToHost));
+    CU_TRY(cudaMemcpy(v, dv, sizeof(float) * n, cudaMemcpyDeviceToHost));
+    return GC_OK;
+}

@@ -1,6 +1,6 @@
-/* cuda: the CUDA path, first slice — device discovery and fp32 ops (matmul, RMSNorm, SwiGLU and
- * their backward passes, cross-entropy, causal attention forward) checked against the CPU
- * reference (lib/ops.h). Built from kernels/cuda.cu when nvcc is found; otherwise
+/* cuda: the CUDA path, first slice — device discovery and fp32 ops (matmul, embedding, RoPE,
+ * RMSNorm and SwiGLU with their backward passes, cross-entropy, causal attention forward, AdamW)
+ * checked against the CPU reference (lib/ops.h, lib/optim.h). Built from kernels/cuda.cu when nvcc is found; otherwise
  * kernels/cuda_none.c provides the same functions, which report that the build has no CUDA.
  *
  * Contract: the ops take and return host buffers with the shapes of their CPU twins in lib/ops.h
@@ -46,6 +46,17 @@ gc_status gc_cuda_swiglu_backward(gc_cuda *c, float *da13, const float *dg, cons
  * dlogits = scale * (softmax - onehot), zero rows for ignored targets. */
 gc_status gc_cuda_cross_entropy(gc_cuda *c, float *dlogits, double *sum, const float *logits,
                                 const int32_t *targets, int N, int V, float scale);
+/* out (N, D) = emb[tokens] (gc_ops_embedding). */
+gc_status gc_cuda_embedding(gc_cuda *c, float *out, const float *emb, int V, const int32_t *tokens,
+                            int N, int D);
+/* Rotary embedding in place (gc_ops_rope, same arguments; cos_t, sin_t (T, hs / 2)). */
+gc_status gc_cuda_rope(gc_cuda *c, float *x, int ld, int off, int nheads, int hs, int N, int T,
+                       const float *cos_t, const float *sin_t, int inverse);
+/* One AdamW update of one tensor (gc_adamw_step's arithmetic for one tensor): params, m, v (n)
+ * updated in place; step is the update number after this one (1 for the first); decay 0 or 1. */
+gc_status gc_cuda_adamw(gc_cuda *c, float *params, float *m, float *v, const float *grads, size_t n,
+                        float lr, float beta1, float beta2, float eps, float weight_decay,
+                        int decay, int64_t step);
 /* Causal attention forward (gc_ops_attention with len = NULL): out (B*T, D) from qkv. */
 gc_status gc_cuda_attention(gc_cuda *c, float *out, const float *qkv, int B, int T, int nh,
                             int nkv, int hs);

@@ -56,3 +56,19 @@ gc_status gc_cuda_attention(gc_cuda *c, float *out, const float *qkv, int B, int
                             int nkv, int hs) {
     return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
 }
+
+gc_status gc_cuda_embedding(gc_cuda *c, float *out, const float *emb, int V, const int32_t *tokens,
+                            int N, int D) {
+    return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
+}
+
+gc_status gc_cuda_rope(gc_cuda *c, float *x, int ld, int off, int nheads, int hs, int N, int T,
+                       const float *cos_t, const float *sin_t, int inverse) {
+    return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
+}
+
+gc_status gc_cuda_adamw(gc_cuda *c, float *params, float *m, float *v, const float *grads, size_t n,
+                        float lr, float beta1, float beta2, float eps, float weight_decay,
+                        int decay, int64_t step) {
+    return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
+}

@@ -4,10 +4,12 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../kernels/cuda.h"
 #include "../lib/ops.h"
 #include <stdint.h>
+#include "../lib/optim.h"
 #include "../lib/rng.h"
 
 static gc_cuda *open_or_skip(void) {
@@ -123,5 +125,53 @@ Test(cuda, causal_attention_matches_cpu) {
     cr_assert_eq(gc_cuda_attention(c, o1, qkv, B, T, NH, NKV, HS), GC_OK, "%s", gc_last_error());
     cr_expect_lt(rel_err(o1, o0, B * T * D), 1e-5, "attention: %g", rel_err(o1, o0, B * T * D));
     free(qkv), free(o0), free(o1), free(att);
+    gc_cuda_close(c);
+}
+
+Test(cuda, embedding_rope_and_adamw_match_cpu) {
+    gc_cuda *c = open_or_skip();
+    enum { V = 50, N = 24, T = 8, D = 32, NH = 4, HS = 8 };
+    float *emb = randn(V * D, 13, 1.0f);
+    int32_t tok[N];
+    for (int i = 0; i < N; i++) tok[i] = (i * 7) % V;
+    float *e0 = malloc(sizeof(float) * N * D), *e1 = malloc(sizeof(float) * N * D);
+    gc_ops_embedding(e0, emb, tok, N, D);
+    cr_assert_eq(gc_cuda_embedding(c, e1, emb, V, tok, N, D), GC_OK, "%s", gc_last_error());
+    cr_expect_eq(rel_err(e1, e0, N * D), 0.0, "embedding is a copy");
+    float cs[T * HS / 2], sn[T * HS / 2];
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < HS / 2; i++) {
+            float f = t * powf(10000.0f, -2.0f * i / HS);
+            cs[t * HS / 2 + i] = cosf(f), sn[t * HS / 2 + i] = sinf(f);
+        }
+    for (int inv = 0; inv < 2; inv++) {
+        float *x0 = randn(N * (D + 8), 14, 1.0f), *x1 = malloc(sizeof(float) * N * (D + 8));
+        memcpy(x1, x0, sizeof(float) * N * (D + 8));
+        gc_ops_rope(x0, D + 8, 8, NH, HS, N, T, cs, sn, inv);
+        cr_assert_eq(gc_cuda_rope(c, x1, D + 8, 8, NH, HS, N, T, cs, sn, inv), GC_OK, "%s",
+                     gc_last_error());
+        cr_expect_lt(rel_err(x1, x0, N * (D + 8)), 1e-6, "rope (inverse %d)", inv);
+        free(x0), free(x1);
+    }
+    /* three AdamW steps of one decayed tensor against gc_adamw_step */
+    enum { P = 1000 };
+    float *p0 = randn(P, 15, 1.0f), *p1 = malloc(sizeof(float) * P);
+    float *m1 = calloc(P, sizeof(float)), *v1 = calloc(P, sizeof(float));
+    memcpy(p1, p0, sizeof(float) * P);
+    gc_adamw o;
+    cr_assert_eq(gc_adamw_init(&o, P, 0.9f, 0.95f, 1e-8f, 0.1f), GC_OK);
+    gc_tensor_info ti = {"w", 1, {P, 0, 0}, 0, P, 1};
+    for (int step = 1; step <= 3; step++) {
+        float *g = randn(P, 100 + step, 1.0f);
+        gc_adamw_step(&o, p0, g, &ti, 1, 1e-2f);
+        cr_assert_eq(gc_cuda_adamw(c, p1, m1, v1, g, P, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f, 1, step),
+                     GC_OK, "%s", gc_last_error());
+        free(g);
+    }
+    cr_expect_lt(rel_err(p1, p0, P), 1e-6, "AdamW params: %g", rel_err(p1, p0, P));
+    cr_expect_lt(rel_err(m1, o.m, P), 1e-6, "AdamW m");
+    cr_expect_lt(rel_err(v1, o.v, P), 1e-6, "AdamW v");
+    gc_adamw_free(&o);
+    free(emb), free(e0), free(e1), free(p0), free(p1), free(m1), free(v1);
     gc_cuda_close(c);
 }
