@@ -13,6 +13,7 @@ extern "C" {
 
 struct gc_cuda {
     cublasHandle_t blas;
+    int emulate; /* gc_cuda_open_emulated: per-thread kernel code run on the host */
 };
 
 #define CU_TRY(call)                                                                               \
@@ -56,11 +57,22 @@ extern "C" gc_status gc_cuda_open(gc_cuda **out) {
     return GC_OK;
 }
 
+extern "C" gc_status gc_cuda_open_emulated(gc_cuda **out) {
+    *out = (gc_cuda *)calloc(1, sizeof **out);
+    if (!*out) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
+    (*out)->emulate = 1;
+    return GC_OK;
+}
+
 extern "C" void gc_cuda_close(gc_cuda *c) {
     if (!c) return;
-    cublasDestroy(c->blas);
+    if (!c->emulate) cublasDestroy(c->blas);
     free(c);
 }
+
+#define NOT_EMULATED(c, what)                                                                      \
+    if ((c)->emulate)                                                                              \
+    return gc_fail(GC_ERR_DEVICE, "cuda: %s has no host emulation (block reductions or cuBLAS)", what)
 
 /* device buffers of one call, freed together */
 struct dbufs {
@@ -83,6 +95,7 @@ struct dbufs {
 
 extern "C" gc_status gc_cuda_linear(gc_cuda *c, float *y, const float *x, const float *W, int N,
                                     int in, int out, int tf32) {
+    NOT_EMULATED(c, "the matmul");
     dbufs bufs = {};
     D_ALLOC(dx, (size_t)N * in);
     D_ALLOC(dW, (size_t)out * in);
@@ -119,7 +132,7 @@ __global__ void rmsnorm_kernel(float *y, float *rstd, const float *x, const floa
 
 extern "C" gc_status gc_cuda_rmsnorm(gc_cuda *c, float *y, float *rstd, const float *x,
                                      const float *w, int N, int D, float eps) {
-    (void)c;
+    NOT_EMULATED(c, "rmsnorm");
     dbufs bufs = {};
     D_ALLOC(dx, (size_t)N * D);
     D_ALLOC(dw, (size_t)D);
@@ -135,18 +148,24 @@ extern "C" gc_status gc_cuda_rmsnorm(gc_cuda *c, float *y, float *rstd, const fl
     return GC_OK;
 }
 
-__global__ void swiglu_kernel(float *g, const float *a13, size_t N, int H) {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= N * H) return;
+__host__ __device__ void swiglu_body(size_t i, float *g, const float *a13, size_t N, int H) {
     size_t n = i / H, h = i % H;
     float a = a13[n * 2 * H + h], b = a13[n * 2 * H + H + h];
     g[i] = a / (1.0f + expf(-a)) * b;
 }
 
+__global__ void swiglu_kernel(float *g, const float *a13, size_t N, int H) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < N * H) swiglu_body(i, g, a13, N, H);
+}
+
 extern "C" gc_status gc_cuda_swiglu(gc_cuda *c, float *g, const float *a13, int N, int H) {
-    (void)c;
-    dbufs bufs = {};
     size_t n = (size_t)N * H;
+    if (c->emulate) {
+        for (size_t i = 0; i < n; i++) swiglu_body(i, g, a13, (size_t)N, H);
+        return GC_OK;
+    }
+    dbufs bufs = {};
     D_ALLOC(da, 2 * n);
     D_ALLOC(dg, n);
     CU_TRY(cudaMemcpy(da, a13, sizeof(float) * 2 * n, cudaMemcpyHostToDevice));
@@ -187,7 +206,7 @@ __global__ void rmsnorm_dw_kernel(float *dw, const float *dy, const float *x, co
 extern "C" gc_status gc_cuda_rmsnorm_backward(gc_cuda *c, float *dx, float *dw, const float *dy,
                                               const float *x, const float *w, const float *rstd,
                                               int N, int D) {
-    (void)c;
+    NOT_EMULATED(c, "the rmsnorm backward");
     dbufs bufs = {};
     size_t nd = (size_t)N * D;
     D_ALLOC(ddy, nd);
@@ -208,21 +227,28 @@ extern "C" gc_status gc_cuda_rmsnorm_backward(gc_cuda *c, float *dx, float *dw, 
     return GC_OK;
 }
 
-__global__ void swiglu_backward_kernel(float *da13, const float *dg, const float *a13, size_t N,
-                                       int H) {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= N * H) return;
+__host__ __device__ void swiglu_backward_body(size_t i, float *da13, const float *dg,
+                                              const float *a13, size_t N, int H) {
     size_t n = i / H, h = i % H;
     float x = a13[n * 2 * H + h], u = a13[n * 2 * H + H + h], s = 1.0f / (1.0f + expf(-x));
     da13[n * 2 * H + h] = dg[i] * u * s * (1.0f + x * (1.0f - s));
     da13[n * 2 * H + H + h] = dg[i] * x * s;
 }
 
+__global__ void swiglu_backward_kernel(float *da13, const float *dg, const float *a13, size_t N,
+                                       int H) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < N * H) swiglu_backward_body(i, da13, dg, a13, N, H);
+}
+
 extern "C" gc_status gc_cuda_swiglu_backward(gc_cuda *c, float *da13, const float *dg,
                                              const float *a13, int N, int H) {
-    (void)c;
-    dbufs bufs = {};
     size_t n = (size_t)N * H;
+    if (c->emulate) {
+        for (size_t i = 0; i < n; i++) swiglu_backward_body(i, da13, dg, a13, (size_t)N, H);
+        return GC_OK;
+    }
+    dbufs bufs = {};
     D_ALLOC(da, 2 * n);
     D_ALLOC(ddg, n);
     D_ALLOC(dout, 2 * n);
@@ -274,7 +300,7 @@ __global__ void cross_entropy_kernel(float *dl, double *row_loss, const float *l
 extern "C" gc_status gc_cuda_cross_entropy(gc_cuda *c, float *dlogits, double *sum,
                                            const float *logits, const int32_t *targets, int N,
                                            int V, float scale) {
-    (void)c;
+    NOT_EMULATED(c, "the cross-entropy");
     dbufs bufs = {};
     size_t nv = (size_t)N * V;
     D_ALLOC(dl, nv);
@@ -300,15 +326,13 @@ extern "C" gc_status gc_cuda_cross_entropy(gc_cuda *c, float *dlogits, double *s
 
 /* naive causal attention: one thread per (b, h, t), two passes over the keys (max, then the
  * normalised weighted sum); the reference the tiled kernel will be checked against */
-__global__ void attention_kernel(float *out, const float *qkv, int B, int T, int nh, int nkv,
-                                 int hs) {
-    int idx = blockIdx.x * blockDim.x + threadIdx.x;
-    if (idx >= B * nh * T) return;
+__host__ __device__ void attention_body(int idx, float *out, const float *qkv, int B, int T, int nh,
+                                        int nkv, int hs) {
     int t = idx % T, h = (idx / T) % nh, b = idx / (T * nh);
     int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
     const float *q = qkv + ((size_t)b * T + t) * ld + h * hs;
     int ko = D + (h / grp) * hs, vo = ko + KV;
-    float scale = rsqrtf((float)hs), mx = -INFINITY;
+    float scale = 1.0f / sqrtf((float)hs), mx = -INFINITY;
     for (int j = 0; j <= t; j++) {
         const float *k = qkv + ((size_t)b * T + j) * ld + ko;
         float s = 0.0f;
@@ -328,9 +352,18 @@ __global__ void attention_kernel(float *out, const float *qkv, int B, int T, int
     for (int i = 0; i < hs; i++) o[i] /= sum;
 }
 
+__global__ void attention_kernel(float *out, const float *qkv, int B, int T, int nh, int nkv,
+                                 int hs) {
+    int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx < B * nh * T) attention_body(idx, out, qkv, B, T, nh, nkv, hs);
+}
+
 extern "C" gc_status gc_cuda_attention(gc_cuda *c, float *out, const float *qkv, int B, int T,
                                        int nh, int nkv, int hs) {
-    (void)c;
+    if (c->emulate) {
+        for (int i = 0; i < B * nh * T; i++) attention_body(i, out, qkv, B, T, nh, nkv, hs);
+        return GC_OK;
+    }
     dbufs bufs = {};
     int D = nh * hs, ld = D + 2 * nkv * hs;
     D_ALLOC(dq, (size_t)B * T * ld);
@@ -343,20 +376,27 @@ extern "C" gc_status gc_cuda_attention(gc_cuda *c, float *out, const float *qkv,
     return GC_OK;
 }
 
+__host__ __device__ void embedding_body(size_t i, float *out, const float *emb, const int32_t *tok,
+                                        int D) {
+    out[i] = emb[(size_t)tok[i / D] * D + i % D];
+}
+
 __global__ void embedding_kernel(float *out, const float *emb, const int32_t *tok, size_t N, int D) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= N * D) return;
-    out[i] = emb[(size_t)tok[i / D] * D + i % D];
+    if (i < N * D) embedding_body(i, out, emb, tok, D);
 }
 
 extern "C" gc_status gc_cuda_embedding(gc_cuda *c, float *out, const float *emb, int V,
                                        const int32_t *tokens, int N, int D) {
-    (void)c;
     for (int i = 0; i < N; i++)
         if (tokens[i] < 0 || tokens[i] >= V)
             return gc_fail(GC_ERR_ARG, "cuda: token %d at %d outside [0, %d)", tokens[i], i, V);
-    dbufs bufs = {};
     size_t nd = (size_t)N * D;
+    if (c->emulate) {
+        for (size_t i = 0; i < nd; i++) embedding_body(i, out, emb, tokens, D);
+        return GC_OK;
+    }
+    dbufs bufs = {};
     D_ALLOC(de, (size_t)V * D);
     D_ALLOC(dout, nd);
     int32_t *dt = (int32_t *)bufs.bytes(sizeof(int32_t) * N);
@@ -370,11 +410,9 @@ extern "C" gc_status gc_cuda_embedding(gc_cuda *c, float *out, const float *emb,
 }
 
 /* one thread per (row, head, pair) */
-__global__ void rope_kernel(float *x, int ld, int off, int nheads, int hs, size_t N, int T,
-                            const float *cos_t, const float *sin_t, float sgn) {
+__host__ __device__ void rope_body(size_t i, float *x, int ld, int off, int nheads, int hs, int T,
+                                   const float *cos_t, const float *sin_t, float sgn) {
     int half = hs / 2;
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= N * nheads * half) return;
     int p = (int)(i % half), h = (int)((i / half) % nheads);
     size_t n = i / ((size_t)half * nheads);
     int t = (int)(n % T);
@@ -385,9 +423,19 @@ __global__ void rope_kernel(float *x, int ld, int off, int nheads, int hs, size_
     v[2 * p + 1] = v0 * s + v1 * c;
 }
 
+__global__ void rope_kernel(float *x, int ld, int off, int nheads, int hs, size_t N, int T,
+                            const float *cos_t, const float *sin_t, float sgn) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < N * nheads * (hs / 2)) rope_body(i, x, ld, off, nheads, hs, T, cos_t, sin_t, sgn);
+}
+
 extern "C" gc_status gc_cuda_rope(gc_cuda *c, float *x, int ld, int off, int nheads, int hs, int N,
                                   int T, const float *cos_t, const float *sin_t, int inverse) {
-    (void)c;
+    if (c->emulate) {
+        for (size_t i = 0; i < (size_t)N * nheads * (hs / 2); i++)
+            rope_body(i, x, ld, off, nheads, hs, T, cos_t, sin_t, inverse ? -1.0f : 1.0f);
+        return GC_OK;
+    }
     dbufs bufs = {};
     size_t nx = (size_t)N * ld, nt = (size_t)T * (hs / 2);
     D_ALLOC(dx, nx);
@@ -404,10 +452,9 @@ extern "C" gc_status gc_cuda_rope(gc_cuda *c, float *x, int ld, int off, int nhe
     return GC_OK;
 }
 
-__global__ void adamw_kernel(float *p, float *m, float *v, const float *g, size_t n, float b1,
-                             float b2, float eps, float decay, float step_size, float bc2_sqrt) {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
+__host__ __device__ void adamw_body(size_t i, float *p, float *m, float *v, const float *g,
+                                    float b1, float b2, float eps, float decay, float step_size,
+                                    float bc2_sqrt) {
     float gi = g[i];
     float mi = m[i] = b1 * m[i] + (1.0f - b1) * gi;
     float vi = v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
@@ -415,10 +462,23 @@ __global__ void adamw_kernel(float *p, float *m, float *v, const float *g, size_
     p[i] = p[i] * decay - step_size * mi / denom;
 }
 
+__global__ void adamw_kernel(float *p, float *m, float *v, const float *g, size_t n, float b1,
+                             float b2, float eps, float decay, float step_size, float bc2_sqrt) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) adamw_body(i, p, m, v, g, b1, b2, eps, decay, step_size, bc2_sqrt);
+}
+
 extern "C" gc_status gc_cuda_adamw(gc_cuda *c, float *params, float *m, float *v,
                                    const float *grads, size_t n, float lr, float beta1, float beta2,
                                    float eps, float weight_decay, int decay, int64_t step) {
-    (void)c;
+    /* the scalars exactly as gc_adamw_step computes them, on the host */
+    float bc1 = 1.0f - powf(beta1, (float)step), bc2_sqrt = sqrtf(1.0f - powf(beta2, (float)step));
+    float dec = decay ? 1.0f - lr * weight_decay : 1.0f;
+    if (c->emulate) {
+        for (size_t i = 0; i < n; i++)
+            adamw_body(i, params, m, v, grads, beta1, beta2, eps, dec, lr / bc1, bc2_sqrt);
+        return GC_OK;
+    }
     dbufs bufs = {};
     D_ALLOC(dp, n);
     D_ALLOC(dm, n);
@@ -428,10 +488,7 @@ extern "C" gc_status gc_cuda_adamw(gc_cuda *c, float *params, float *m, float *v
     CU_TRY(cudaMemcpy(dm, m, sizeof(float) * n, cudaMemcpyHostToDevice));
     CU_TRY(cudaMemcpy(dv, v, sizeof(float) * n, cudaMemcpyHostToDevice));
     CU_TRY(cudaMemcpy(dg, grads, sizeof(float) * n, cudaMemcpyHostToDevice));
-    /* the scalars exactly as gc_adamw_step computes them, on the host */
-    float bc1 = 1.0f - powf(beta1, (float)step), bc2_sqrt = sqrtf(1.0f - powf(beta2, (float)step));
-    adamw_kernel<<<(unsigned)((n + 255) / 256), 256>>>(dp, dm, dv, dg, n, beta1, beta2, eps,
-                                                        decay ? 1.0f - lr * weight_decay : 1.0f,
+    adamw_kernel<<<(unsigned)((n + 255) / 256), 256>>>(dp, dm, dv, dg, n, beta1, beta2, eps, dec,
                                                         lr / bc1, bc2_sqrt);
     CU_TRY(cudaGetLastError());
     CU_TRY(cudaMemcpy(params, dp, sizeof(float) * n, cudaMemcpyDeviceToHost));
@@ -439,3 +496,122 @@ extern "C" gc_status gc_cuda_adamw(gc_cuda *c, float *params, float *m, float *v
     CU_TRY(cudaMemcpy(v, dv, sizeof(float) * n, cudaMemcpyDeviceToHost));
     return GC_OK;
 }
+
+/* Attention backward, naive, in two passes with the probabilities recomputed:
+ * pass 1, one thread per (b, h, t): lse_t of the scores, D_t = dO_t . o_t (= sum_j p_tj dp_tj),
+ *   and dq_t = scale * sum_j ds_tj k_j with ds_tj = p_tj (dO_t . v_j - D_t);
+ * pass 2, one thread per (b, kv head, j): dk_j = scale * sum over queries t >= j and the heads of
+ *   the group of ds_tj q_t, dv_j = the same sum of p_tj dO_t. Each output has one writer. */
+__host__ __device__ float att_score(const float *qkv, int ld, size_t qrow, size_t krow, int qo, int ko, int hs) {
+    const float *q = qkv + qrow * ld + qo, *k = qkv + krow * ld + ko;
+    float s = 0.0f;
+    for (int i = 0; i < hs; i++) s += q[i] * k[i];
+    return s;
+}
+
+__host__ __device__ void attention_bwd_q_body(int idx, float *dqkv, float *lse, float *Dt,
+                                              const float *dout, const float *qkv, int B, int T,
+                                              int nh, int nkv, int hs) {
+    int t = idx % T, h = (idx / T) % nh, b = idx / (T * nh);
+    int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
+    int qo = h * hs, ko = D + (h / grp) * hs, vo = ko + KV;
+    size_t row = (size_t)b * T + t;
+    float scale = 1.0f / sqrtf((float)hs), mx = -INFINITY, sum = 0.0f;
+    for (int j = 0; j <= t; j++) mx = fmaxf(mx, scale * att_score(qkv, ld, row, (size_t)b * T + j, qo, ko, hs));
+    for (int j = 0; j <= t; j++) sum += expf(scale * att_score(qkv, ld, row, (size_t)b * T + j, qo, ko, hs) - mx);
+    float l = mx + logf(sum);
+    const float *dO = dout + row * D + qo;
+    /* D_t = sum_j p_tj (dO . v_j) */
+    float d = 0.0f;
+    for (int j = 0; j <= t; j++) {
+        size_t kr = (size_t)b * T + j;
+        float p = expf(scale * att_score(qkv, ld, row, kr, qo, ko, hs) - l), dp = 0.0f;
+        for (int i = 0; i < hs; i++) dp += dO[i] * qkv[kr * ld + vo + i];
+        d += p * dp;
+    }
+    float *dq = dqkv + row * ld + qo;
+    for (int i = 0; i < hs; i++) dq[i] = 0.0f;
+    for (int j = 0; j <= t; j++) {
+        size_t kr = (size_t)b * T + j;
+        float p = expf(scale * att_score(qkv, ld, row, kr, qo, ko, hs) - l), dp = 0.0f;
+        for (int i = 0; i < hs; i++) dp += dO[i] * qkv[kr * ld + vo + i];
+        float ds = p * (dp - d) * scale;
+        for (int i = 0; i < hs; i++) dq[i] += ds * qkv[kr * ld + ko + i];
+    }
+    lse[idx] = l, Dt[idx] = d;
+}
+
+__host__ __device__ void attention_bwd_kv_body(int idx, float *dqkv, const float *lse,
+                                               const float *Dt, const float *dout, const float *qkv,
+                                               int B, int T, int nh, int nkv, int hs) {
+    int j = idx % T, kh = (idx / T) % nkv, b = idx / (T * nkv);
+    int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
+    int ko = D + kh * hs, vo = ko + KV;
+    size_t kr = (size_t)b * T + j;
+    float scale = 1.0f / sqrtf((float)hs);
+    float *dk = dqkv + kr * ld + ko, *dv = dqkv + kr * ld + vo;
+    for (int i = 0; i < hs; i++) dk[i] = 0.0f, dv[i] = 0.0f;
+    for (int h = kh * grp; h < (kh + 1) * grp; h++)
+        for (int t = j; t < T; t++) {
+            size_t row = (size_t)b * T + t;
+            int stat = (b * nh + h) * T + t;
+            float p = expf(scale * att_score(qkv, ld, row, kr, h * hs, ko, hs) - lse[stat]);
+            const float *dO = dout + row * D + h * hs, *q = qkv + row * ld + h * hs;
+            float dp = 0.0f;
+            for (int i = 0; i < hs; i++) dp += dO[i] * qkv[kr * ld + vo + i];
+            float ds = p * (dp - Dt[stat]) * scale;
+            for (int i = 0; i < hs; i++) dv[i] += p * dO[i], dk[i] += ds * q[i];
+        }
+}
+
+static gc_status emulate_attention_backward(float *dqkv, const float *dout, const float *qkv, int B,
+                                            int T, int nh, int nkv, int hs) {
+    size_t ns = (size_t)B * nh * T;
+    float *lse = (float *)malloc(sizeof(float) * ns), *Dt = (float *)malloc(sizeof(float) * ns);
+    if (!lse || !Dt) {
+        free(lse), free(Dt);
+        return gc_fail(GC_ERR_NOMEM, "cuda emulation: out of memory");
+    }
+    for (int i = 0; i < B * nh * T; i++)
+        attention_bwd_q_body(i, dqkv, lse, Dt, dout, qkv, B, T, nh, nkv, hs);
+    for (int i = 0; i < B * nkv * T; i++)
+        attention_bwd_kv_body(i, dqkv, lse, Dt, dout, qkv, B, T, nh, nkv, hs);
+    free(lse), free(Dt);
+    return GC_OK;
+}
+
+__global__ void attention_bwd_q_kernel(float *dqkv, float *lse, float *Dt, const float *dout,
+                                       const float *qkv, int B, int T, int nh, int nkv, int hs) {
+    int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx < B * nh * T) attention_bwd_q_body(idx, dqkv, lse, Dt, dout, qkv, B, T, nh, nkv, hs);
+}
+
+__global__ void attention_bwd_kv_kernel(float *dqkv, const float *lse, const float *Dt,
+                                        const float *dout, const float *qkv, int B, int T, int nh,
+                                        int nkv, int hs) {
+    int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx < B * nkv * T) attention_bwd_kv_body(idx, dqkv, lse, Dt, dout, qkv, B, T, nh, nkv, hs);
+}
+
+extern "C" gc_status gc_cuda_attention_backward(gc_cuda *c, float *dqkv, const float *dout,
+                                                const float *qkv, int B, int T, int nh, int nkv,
+                                                int hs) {
+    if (c->emulate) return emulate_attention_backward(dqkv, dout, qkv, B, T, nh, nkv, hs);
+    dbufs bufs = {};
+    int D = nh * hs, ld = D + 2 * nkv * hs;
+    size_t nq = (size_t)B * T * ld, no = (size_t)B * T * D, ns = (size_t)B * nh * T;
+    D_ALLOC(dq, nq);
+    D_ALLOC(ddo, no);
+    D_ALLOC(dd, nq);
+    D_ALLOC(dl, ns);
+    D_ALLOC(dD, ns);
+    CU_TRY(cudaMemcpy(dq, qkv, sizeof(float) * nq, cudaMemcpyHostToDevice));
+    CU_TRY(cudaMemcpy(ddo, dout, sizeof(float) * no, cudaMemcpyHostToDevice));
+    attention_bwd_q_kernel<<<(unsigned)((ns + 127) / 128), 128>>>(dd, dl, dD, ddo, dq, B, T, nh, nkv, hs);
+    size_t nk = (size_t)B * nkv * T;
+    attention_bwd_kv_kernel<<<(unsigned)((nk + 127) / 128), 128>>>(dd, dl, dD, ddo, dq, B, T, nh, nkv, hs);
+    CU_TRY(cudaGetLastError());
+    CU_TRY(cudaMemcpy(dqkv, dd, sizeof(float) * nq, cudaMemcpyDeviceToHost));
+    return GC_OK;
+}
+

@@ -26,6 +26,11 @@ gc_status gc_cuda_describe(char *buf, size_t cap);
 typedef struct gc_cuda gc_cuda;
 /* Opens device 0 with a cuBLAS handle; a clear error when no device is usable. */
 gc_status gc_cuda_open(gc_cuda **out);
+/* A handle that needs no GPU: the ops whose kernels are per-thread code (embedding, RoPE, SwiGLU
+ * and its backward, attention and its backward, AdamW) run that same code on the host over every
+ * thread index, so their indexing and arithmetic are checked anywhere; the others (cuBLAS matmul,
+ * the block reductions of RMSNorm and the cross-entropy) return GC_ERR_DEVICE. */
+gc_status gc_cuda_open_emulated(gc_cuda **out);
 void gc_cuda_close(gc_cuda *c);
 
 /* y (N, out) = x (N, in) W^T, W (out, in) (gc_ops_linear with ldy = out). */
@@ -60,5 +65,9 @@ gc_status gc_cuda_adamw(gc_cuda *c, float *params, float *m, float *v, const flo
 /* Causal attention forward (gc_ops_attention with len = NULL): out (B*T, D) from qkv. */
 gc_status gc_cuda_attention(gc_cuda *c, float *out, const float *qkv, int B, int T, int nh,
                             int nkv, int hs);
+/* Its backward (gc_ops_attention_backward, len = NULL): dqkv (B*T, D + 2KV) from dout (B*T, D);
+ * the probabilities are recomputed from qkv rather than stored. */
+gc_status gc_cuda_attention_backward(gc_cuda *c, float *dqkv, const float *dout, const float *qkv,
+                                     int B, int T, int nh, int nkv, int hs);
 
 #endif

@@ -21,6 +21,11 @@ gc_status gc_cuda_open(gc_cuda **out) {
     return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
 }
 
+gc_status gc_cuda_open_emulated(gc_cuda **out) {
+    *out = NULL;
+    return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
+}
+
 void gc_cuda_close(gc_cuda *c) { (void)c; }
 
 gc_status gc_cuda_linear(gc_cuda *c, float *y, const float *x, const float *W, int N, int in,
@@ -70,5 +75,10 @@ gc_status gc_cuda_rope(gc_cuda *c, float *x, int ld, int off, int nheads, int hs
 gc_status gc_cuda_adamw(gc_cuda *c, float *params, float *m, float *v, const float *grads, size_t n,
                         float lr, float beta1, float beta2, float eps, float weight_decay,
                         int decay, int64_t step) {
+    return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
+}
+
+gc_status gc_cuda_attention_backward(gc_cuda *c, float *dqkv, const float *dout, const float *qkv,
+                                     int B, int T, int nh, int nkv, int hs) {
     return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
 }

@@ -1,6 +1,8 @@
 /* CUDA parity: every op of kernels/cuda.h against its CPU twin in lib/ops.h, in fp32 (and the
- * matmul in TF32), with the tolerances stated per test. Each test skips, saying why, where no CUDA
- * device is usable (a build without nvcc, no driver, no GPU): CI has none. */
+ * matmul in TF32), with the tolerances stated per test. On a GPU every test runs on it. Without one
+ * (CI), the ops whose kernels are per-thread code run that code on the host (gc_cuda_open_emulated)
+ * and are checked all the same; the cuBLAS matmul and the block-reduction kernels skip, saying why,
+ * as everything does in a build without nvcc. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,11 +14,16 @@
 #include "../lib/optim.h"
 #include "../lib/rng.h"
 
-static gc_cuda *open_or_skip(void) {
+/* the GPU when there is one; else, with need_gpu = 0, the host emulation of the kernels */
+static gc_cuda *open_or_skip(int need_gpu) {
     char why[256];
-    if (gc_cuda_devices(why, sizeof why) == 0) cr_skip_test("%s", why);
     gc_cuda *c;
-    cr_assert_eq(gc_cuda_open(&c), GC_OK, "%s", gc_last_error());
+    if (gc_cuda_devices(why, sizeof why) > 0) {
+        cr_assert_eq(gc_cuda_open(&c), GC_OK, "%s", gc_last_error());
+        return c;
+    }
+    if (need_gpu) cr_skip_test("needs a GPU: %s", why);
+    if (gc_cuda_open_emulated(&c) != GC_OK) cr_skip_test("%s", gc_last_error());
     return c;
 }
 
@@ -45,7 +52,7 @@ Test(cuda, without_a_device_the_errors_say_why) {
 }
 
 Test(cuda, linear_matches_cpu) {
-    gc_cuda *c = open_or_skip();
+    gc_cuda *c = open_or_skip(1);
     enum { N = 67, IN = 96, OUT = 130 }; /* odd sizes: no tile divides them */
     float *x = randn(N * IN, 1, 1.0f), *W = randn(OUT * IN, 2, 0.1f);
     float *y0 = malloc(sizeof(float) * N * OUT), *y1 = malloc(sizeof(float) * N * OUT);
@@ -59,7 +66,7 @@ Test(cuda, linear_matches_cpu) {
 }
 
 Test(cuda, rmsnorm_and_swiglu_match_cpu) {
-    gc_cuda *c = open_or_skip();
+    gc_cuda *c = open_or_skip(1);
     enum { N = 33, D = 200, H = 171 };
     float *x = randn(N * D, 3, 2.0f), *w = randn(D, 4, 1.0f), *a = randn(N * 2 * H, 5, 3.0f);
     float *y0 = malloc(sizeof(float) * N * D), *y1 = malloc(sizeof(float) * N * D);
@@ -77,7 +84,7 @@ Test(cuda, rmsnorm_and_swiglu_match_cpu) {
 }
 
 Test(cuda, backward_passes_match_cpu) {
-    gc_cuda *c = open_or_skip();
+    gc_cuda *c = open_or_skip(1);
     enum { N = 29, D = 160, H = 77 };
     float *x = randn(N * D, 6, 1.5f), *w = randn(D, 7, 1.0f), *dy = randn(N * D, 8, 1.0f);
     float *y = malloc(sizeof(float) * N * D), rstd[N];
@@ -100,7 +107,7 @@ Test(cuda, backward_passes_match_cpu) {
 }
 
 Test(cuda, cross_entropy_matches_cpu) {
-    gc_cuda *c = open_or_skip();
+    gc_cuda *c = open_or_skip(1);
     enum { N = 41, V = 1000 };
     float *l = randn(N * V, 11, 4.0f);
     int32_t t[N];
@@ -115,7 +122,7 @@ Test(cuda, cross_entropy_matches_cpu) {
 }
 
 Test(cuda, causal_attention_matches_cpu) {
-    gc_cuda *c = open_or_skip();
+    gc_cuda *c = open_or_skip(0);
     enum { B = 2, T = 150, NH = 4, NKV = 2, HS = 16 }; /* GQA, several CPU tiles */
     int D = NH * HS, LD = D + 2 * NKV * HS;
     float *qkv = randn(B * T * LD, 12, 1.0f);
@@ -124,12 +131,18 @@ Test(cuda, causal_attention_matches_cpu) {
     gc_ops_attention(o0, att, qkv, B, T, NH, NKV, HS, NULL);
     cr_assert_eq(gc_cuda_attention(c, o1, qkv, B, T, NH, NKV, HS), GC_OK, "%s", gc_last_error());
     cr_expect_lt(rel_err(o1, o0, B * T * D), 1e-5, "attention: %g", rel_err(o1, o0, B * T * D));
-    free(qkv), free(o0), free(o1), free(att);
+    float *dout = randn(B * T * D, 16, 1.0f);
+    float *d0 = malloc(sizeof(float) * B * T * LD), *d1 = malloc(sizeof(float) * B * T * LD);
+    gc_ops_attention_backward(d0, dout, att, qkv, B, T, NH, NKV, HS, NULL);
+    cr_assert_eq(gc_cuda_attention_backward(c, d1, dout, qkv, B, T, NH, NKV, HS), GC_OK, "%s",
+                 gc_last_error());
+    cr_expect_lt(rel_err(d1, d0, B * T * LD), 1e-4, "attention backward: %g", rel_err(d1, d0, B * T * LD));
+    free(qkv), free(o0), free(o1), free(att), free(dout), free(d0), free(d1);
     gc_cuda_close(c);
 }
 
 Test(cuda, embedding_rope_and_adamw_match_cpu) {
-    gc_cuda *c = open_or_skip();
+    gc_cuda *c = open_or_skip(0);
     enum { V = 50, N = 24, T = 8, D = 32, NH = 4, HS = 8 };
     float *emb = randn(V * D, 13, 1.0f);
     int32_t tok[N];
@@ -173,5 +186,31 @@ Test(cuda, embedding_rope_and_adamw_match_cpu) {
     cr_expect_lt(rel_err(v1, o.v, P), 1e-6, "AdamW v");
     gc_adamw_free(&o);
     free(emb), free(e0), free(e1), free(p0), free(p1), free(m1), free(v1);
+    gc_cuda_close(c);
+}
+
+/* SwiGLU and its backward through the per-thread kernels (on the GPU, or their code on the host) */
+Test(cuda, swiglu_kernels_match_cpu) {
+    gc_cuda *c = open_or_skip(0);
+    enum { N = 19, H = 133 };
+    float *a = randn(N * 2 * H, 20, 3.0f), *dg = randn(N * H, 21, 1.0f);
+    float *g0 = malloc(sizeof(float) * N * H), *g1 = malloc(sizeof(float) * N * H);
+    float *d0 = malloc(sizeof(float) * N * 2 * H), *d1 = malloc(sizeof(float) * N * 2 * H);
+    gc_ops_swiglu(g0, a, N, H);
+    gc_ops_swiglu_backward(d0, dg, a, N, H);
+    cr_assert_eq(gc_cuda_swiglu(c, g1, a, N, H), GC_OK, "%s", gc_last_error());
+    cr_assert_eq(gc_cuda_swiglu_backward(c, d1, dg, a, N, H), GC_OK, "%s", gc_last_error());
+    cr_expect_lt(rel_err(g1, g0, N * H), 1e-5, "swiglu: %g", rel_err(g1, g0, N * H));
+    cr_expect_lt(rel_err(d1, d0, N * 2 * H), 1e-5, "swiglu backward: %g", rel_err(d1, d0, N * 2 * H));
+    free(a), free(dg), free(g0), free(g1), free(d0), free(d1);
+    gc_cuda_close(c);
+}
+
+Test(cuda, emulation_refuses_what_it_cannot_run) {
+    gc_cuda *c;
+    if (gc_cuda_open_emulated(&c) != GC_OK) cr_skip_test("%s", gc_last_error());
+    float x[4] = {1, 2, 3, 4}, y[4];
+    cr_expect_eq(gc_cuda_linear(c, y, x, x, 2, 2, 2, 0), GC_ERR_DEVICE, "cuBLAS needs a GPU");
+    cr_expect(strstr(gc_last_error(), "emulation") != NULL, "%s", gc_last_error());
     gc_cuda_close(c);
 }
