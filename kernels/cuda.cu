@@ -72,7 +72,7 @@ extern "C" void gc_cuda_close(gc_cuda *c) {
 
 #define NOT_EMULATED(c, what)                                                                      \
     if ((c)->emulate)                                                                              \
-    return gc_fail(GC_ERR_DEVICE, "cuda: %s has no host emulation (block reductions or cuBLAS)", what)
+    return gc_fail(GC_ERR_DEVICE, "cuda: %s has no host emulation (cuBLAS needs a GPU)", what)
 
 /* device buffers of one call, freed together */
 struct dbufs {
@@ -112,27 +112,29 @@ extern "C" gc_status gc_cuda_linear(gc_cuda *c, float *y, const float *x, const 
     return GC_OK;
 }
 
-/* one block per row: sum of squares by a block reduction, then the scaled row */
-__global__ void rmsnorm_kernel(float *y, float *rstd, const float *x, const float *w, int D,
-                               float eps) {
-    extern __shared__ float part[];
-    const float *xr = x + (size_t)blockIdx.x * D;
+/* one thread per row (simple first; a block-reduction version can be checked against it) */
+__host__ __device__ void rmsnorm_body(size_t row, float *y, float *rstd, const float *x,
+                                      const float *w, int D, float eps) {
+    const float *xr = x + row * D;
     float s = 0.0f;
-    for (int i = threadIdx.x; i < D; i += blockDim.x) s += xr[i] * xr[i];
-    part[threadIdx.x] = s;
-    __syncthreads();
-    for (int k = blockDim.x / 2; k > 0; k /= 2) {
-        if (threadIdx.x < k) part[threadIdx.x] += part[threadIdx.x + k];
-        __syncthreads();
-    }
-    float r = rsqrtf(part[0] / D + eps);
-    if (threadIdx.x == 0) rstd[blockIdx.x] = r;
-    for (int i = threadIdx.x; i < D; i += blockDim.x) y[(size_t)blockIdx.x * D + i] = xr[i] * r * w[i];
+    for (int i = 0; i < D; i++) s += xr[i] * xr[i];
+    float r = 1.0f / sqrtf(s / (float)D + eps);
+    rstd[row] = r;
+    for (int i = 0; i < D; i++) y[row * D + i] = xr[i] * r * w[i];
+}
+
+__global__ void rmsnorm_kernel(float *y, float *rstd, const float *x, const float *w, size_t N,
+                               int D, float eps) {
+    size_t row = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (row < N) rmsnorm_body(row, y, rstd, x, w, D, eps);
 }
 
 extern "C" gc_status gc_cuda_rmsnorm(gc_cuda *c, float *y, float *rstd, const float *x,
                                      const float *w, int N, int D, float eps) {
-    NOT_EMULATED(c, "rmsnorm");
+    if (c->emulate) {
+        for (int n = 0; n < N; n++) rmsnorm_body((size_t)n, y, rstd, x, w, D, eps);
+        return GC_OK;
+    }
     dbufs bufs = {};
     D_ALLOC(dx, (size_t)N * D);
     D_ALLOC(dw, (size_t)D);
@@ -140,8 +142,7 @@ extern "C" gc_status gc_cuda_rmsnorm(gc_cuda *c, float *y, float *rstd, const fl
     D_ALLOC(dr, (size_t)N);
     CU_TRY(cudaMemcpy(dx, x, sizeof(float) * N * D, cudaMemcpyHostToDevice));
     CU_TRY(cudaMemcpy(dw, w, sizeof(float) * D, cudaMemcpyHostToDevice));
-    const int threads = 256;
-    rmsnorm_kernel<<<N, threads, threads * sizeof(float)>>>(dy, dr, dx, dw, D, eps);
+    rmsnorm_kernel<<<(N + 127) / 128, 128>>>(dy, dr, dx, dw, (size_t)N, D, eps);
     CU_TRY(cudaGetLastError());
     CU_TRY(cudaMemcpy(y, dy, sizeof(float) * N * D, cudaMemcpyDeviceToHost));
     CU_TRY(cudaMemcpy(rstd, dr, sizeof(float) * N, cudaMemcpyDeviceToHost));
@@ -175,38 +176,43 @@ extern "C" gc_status gc_cuda_swiglu(gc_cuda *c, float *g, const float *a13, int 
     return GC_OK;
 }
 
-/* dx: one block per row (dot = sum dy w x by a block reduction); dw: one thread per column summing
- * the rows in order */
-__global__ void rmsnorm_dx_kernel(float *dx, const float *dy, const float *x, const float *w,
-                                  const float *rstd, int D) {
-    extern __shared__ float part[];
-    size_t row = blockIdx.x;
+/* dx: one thread per row; dw: one thread per column summing the rows in order */
+__host__ __device__ void rmsnorm_dx_body(size_t row, float *dx, const float *dy, const float *x,
+                                         const float *w, const float *rstd, int D) {
     const float *xr = x + row * D, *dyr = dy + row * D;
-    float s = 0.0f;
-    for (int i = threadIdx.x; i < D; i += blockDim.x) s += dyr[i] * w[i] * xr[i];
-    part[threadIdx.x] = s;
-    __syncthreads();
-    for (int k = blockDim.x / 2; k > 0; k /= 2) {
-        if (threadIdx.x < k) part[threadIdx.x] += part[threadIdx.x + k];
-        __syncthreads();
-    }
-    float r = rstd[row], kk = r * r * r * part[0] / D;
-    for (int i = threadIdx.x; i < D; i += blockDim.x) dx[row * D + i] = r * w[i] * dyr[i] - kk * xr[i];
+    float dot = 0.0f;
+    for (int i = 0; i < D; i++) dot += dyr[i] * w[i] * xr[i];
+    float r = rstd[row], kk = r * r * r * dot / (float)D;
+    for (int i = 0; i < D; i++) dx[row * D + i] = r * w[i] * dyr[i] - kk * xr[i];
 }
 
-__global__ void rmsnorm_dw_kernel(float *dw, const float *dy, const float *x, const float *rstd,
-                                  int N, int D) {
-    int col = blockIdx.x * blockDim.x + threadIdx.x;
-    if (col >= D) return;
+__global__ void rmsnorm_dx_kernel(float *dx, const float *dy, const float *x, const float *w,
+                                  const float *rstd, size_t N, int D) {
+    size_t row = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (row < N) rmsnorm_dx_body(row, dx, dy, x, w, rstd, D);
+}
+
+__host__ __device__ void rmsnorm_dw_body(int col, float *dw, const float *dy, const float *x,
+                                         const float *rstd, int N, int D) {
     float acc = 0.0f;
     for (int n = 0; n < N; n++) acc += dy[(size_t)n * D + col] * x[(size_t)n * D + col] * rstd[n];
     dw[col] = acc;
 }
 
+__global__ void rmsnorm_dw_kernel(float *dw, const float *dy, const float *x, const float *rstd,
+                                  int N, int D) {
+    int col = blockIdx.x * blockDim.x + threadIdx.x;
+    if (col < D) rmsnorm_dw_body(col, dw, dy, x, rstd, N, D);
+}
+
 extern "C" gc_status gc_cuda_rmsnorm_backward(gc_cuda *c, float *dx, float *dw, const float *dy,
                                               const float *x, const float *w, const float *rstd,
                                               int N, int D) {
-    NOT_EMULATED(c, "the rmsnorm backward");
+    if (c->emulate) {
+        for (int n = 0; n < N; n++) rmsnorm_dx_body((size_t)n, dx, dy, x, w, rstd, D);
+        for (int col = 0; col < D; col++) rmsnorm_dw_body(col, dw, dy, x, rstd, N, D);
+        return GC_OK;
+    }
     dbufs bufs = {};
     size_t nd = (size_t)N * D;
     D_ALLOC(ddy, nd);
@@ -219,7 +225,7 @@ extern "C" gc_status gc_cuda_rmsnorm_backward(gc_cuda *c, float *dx, float *dw, 
     CU_TRY(cudaMemcpy(dxx, x, sizeof(float) * nd, cudaMemcpyHostToDevice));
     CU_TRY(cudaMemcpy(dww, w, sizeof(float) * D, cudaMemcpyHostToDevice));
     CU_TRY(cudaMemcpy(dr, rstd, sizeof(float) * N, cudaMemcpyHostToDevice));
-    rmsnorm_dx_kernel<<<N, 256, 256 * sizeof(float)>>>(ddx, ddy, dxx, dww, dr, D);
+    rmsnorm_dx_kernel<<<(N + 127) / 128, 128>>>(ddx, ddy, dxx, dww, dr, (size_t)N, D);
     rmsnorm_dw_kernel<<<(D + 255) / 256, 256>>>(ddw, ddy, dxx, dr, N, D);
     CU_TRY(cudaGetLastError());
     CU_TRY(cudaMemcpy(dx, ddx, sizeof(float) * nd, cudaMemcpyDeviceToHost));
@@ -260,47 +266,44 @@ extern "C" gc_status gc_cuda_swiglu_backward(gc_cuda *c, float *da13, const floa
     return GC_OK;
 }
 
-/* one block per row: max, then the sum of exponentials, both by block reductions (in double for
- * the sum, as the CPU path) */
-__global__ void cross_entropy_kernel(float *dl, double *row_loss, const float *l, const int32_t *t,
-                                     int V, float scale) {
-    __shared__ float mx_part[256];
-    __shared__ double sum_part[256];
-    size_t row = blockIdx.x;
+/* one thread per row: max, the sum of exponentials in double (as the CPU path), the gradient */
+__host__ __device__ void cross_entropy_body(size_t row, float *dl, double *row_loss, const float *l,
+                                            const int32_t *t, int V, float scale) {
     const float *lr = l + row * V;
     float *dr = dl + row * V;
     if (t[row] < 0) {
-        for (int i = threadIdx.x; i < V; i += blockDim.x) dr[i] = 0.0f;
-        if (threadIdx.x == 0) row_loss[row] = 0;
+        for (int i = 0; i < V; i++) dr[i] = 0.0f;
+        row_loss[row] = 0;
         return;
     }
-    float mx = -INFINITY;
-    for (int i = threadIdx.x; i < V; i += blockDim.x) mx = fmaxf(mx, lr[i]);
-    mx_part[threadIdx.x] = mx;
-    __syncthreads();
-    for (int k = blockDim.x / 2; k > 0; k /= 2) {
-        if (threadIdx.x < k) mx_part[threadIdx.x] = fmaxf(mx_part[threadIdx.x], mx_part[threadIdx.x + k]);
-        __syncthreads();
-    }
-    mx = mx_part[0];
+    float mx = lr[0];
+    for (int i = 1; i < V; i++) mx = lr[i] > mx ? lr[i] : mx;
     double s = 0;
-    for (int i = threadIdx.x; i < V; i += blockDim.x) s += exp((double)(lr[i] - mx));
-    sum_part[threadIdx.x] = s;
-    __syncthreads();
-    for (int k = blockDim.x / 2; k > 0; k /= 2) {
-        if (threadIdx.x < k) sum_part[threadIdx.x] += sum_part[threadIdx.x + k];
-        __syncthreads();
-    }
-    double lse = (double)mx + log(sum_part[0]);
-    for (int i = threadIdx.x; i < V; i += blockDim.x)
-        dr[i] = scale * (float)exp((double)lr[i] - lse) - (i == t[row] ? scale : 0.0f);
-    if (threadIdx.x == 0) row_loss[row] = lse - (double)lr[t[row]];
+    for (int i = 0; i < V; i++) s += exp((double)(lr[i] - mx));
+    double lse = (double)mx + log(s);
+    for (int i = 0; i < V; i++) dr[i] = scale * (float)exp((double)lr[i] - lse);
+    dr[t[row]] -= scale;
+    row_loss[row] = lse - (double)lr[t[row]];
+}
+
+__global__ void cross_entropy_kernel(float *dl, double *row_loss, const float *l, const int32_t *t,
+                                     size_t N, int V, float scale) {
+    size_t row = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (row < N) cross_entropy_body(row, dl, row_loss, l, t, V, scale);
 }
 
 extern "C" gc_status gc_cuda_cross_entropy(gc_cuda *c, float *dlogits, double *sum,
                                            const float *logits, const int32_t *targets, int N,
                                            int V, float scale) {
-    NOT_EMULATED(c, "the cross-entropy");
+    if (c->emulate) {
+        double *rl = (double *)malloc(sizeof(double) * (N > 0 ? N : 1)), total = 0;
+        if (!rl) return gc_fail(GC_ERR_NOMEM, "cuda emulation: out of memory");
+        for (int n = 0; n < N; n++) cross_entropy_body((size_t)n, dlogits, rl, logits, targets, V, scale);
+        for (int n = 0; n < N; n++) total += rl[n];
+        free(rl);
+        *sum = total;
+        return GC_OK;
+    }
     dbufs bufs = {};
     size_t nv = (size_t)N * V;
     D_ALLOC(dl, nv);
@@ -310,7 +313,7 @@ extern "C" gc_status gc_cuda_cross_entropy(gc_cuda *c, float *dlogits, double *s
     if (!dt || !drl) return gc_fail(GC_ERR_DEVICE, "cuda: cannot allocate %d rows", N);
     CU_TRY(cudaMemcpy(dl, logits, sizeof(float) * nv, cudaMemcpyHostToDevice));
     CU_TRY(cudaMemcpy(dt, targets, sizeof(int32_t) * N, cudaMemcpyHostToDevice));
-    cross_entropy_kernel<<<N, 256>>>(dd, drl, dl, dt, V, scale);
+    cross_entropy_kernel<<<(N + 127) / 128, 128>>>(dd, drl, dl, dt, (size_t)N, V, scale);
     CU_TRY(cudaGetLastError());
     CU_TRY(cudaMemcpy(dlogits, dd, sizeof(float) * nv, cudaMemcpyDeviceToHost));
     double *rl = (double *)malloc(sizeof(double) * N);
