@@ -26,9 +26,9 @@ gc_status gc_cuda_describe(char *buf, size_t cap);
 typedef struct gc_cuda gc_cuda;
 /* Opens device 0 with a cuBLAS handle; a clear error when no device is usable. */
 gc_status gc_cuda_open(gc_cuda **out);
-/* A handle that needs no GPU: every op but the cuBLAS matmul runs its kernel's per-thread code
- * (a __host__ __device__ body) on the host over every thread index, so the kernels' indexing and
- * arithmetic are checked anywhere; the matmul returns GC_ERR_DEVICE. */
+/* A handle that needs no GPU: every op runs its kernel's per-thread code (a __host__ __device__
+ * body) on the host over every thread index, so the kernels' indexing and arithmetic are checked
+ * anywhere; the matmul, which is cuBLAS on a device, runs a naive one-thread-per-output body. */
 gc_status gc_cuda_open_emulated(gc_cuda **out);
 void gc_cuda_close(gc_cuda *c);
 
