@@ -628,3 +628,91 @@ extern "C" gc_status gc_cuda_attention_backward(gc_cuda *c, float *dqkv, const f
     return GC_OK;
 }
 
+
+/* linear backward: dx one thread per (n, i); dW one thread per (o, i), accumulating */
+__host__ __device__ void linear_dx_body(size_t idx, float *dx, const float *dy, const float *W,
+                                        int in, int out) {
+    size_t n = idx / in, i = idx % in;
+    float s = 0.0f;
+    for (int o = 0; o < out; o++) s += dy[n * out + o] * W[(size_t)o * in + i];
+    dx[idx] = s;
+}
+
+__host__ __device__ void linear_dw_body(size_t idx, float *dW, const float *dy, const float *x,
+                                        int N, int in, int out) {
+    size_t o = idx / in, i = idx % in;
+    float s = 0.0f;
+    for (int n = 0; n < N; n++) s += dy[(size_t)n * out + o] * x[(size_t)n * in + i];
+    dW[idx] += s;
+}
+
+extern "C" gc_status gc_cuda_linear_backward(gc_cuda *c, float *dx, float *dW, const float *dy,
+                                             const float *x, const float *W, int N, int in,
+                                             int out) {
+    if (c->emulate) {
+        for (size_t i = 0; i < (size_t)N * in; i++) linear_dx_body(i, dx, dy, W, in, out);
+        for (size_t i = 0; i < (size_t)out * in; i++) linear_dw_body(i, dW, dy, x, N, in, out);
+        return GC_OK;
+    }
+    dbufs bufs = {};
+    D_ALLOC(ddy, (size_t)N * out);
+    D_ALLOC(dxx, (size_t)N * in);
+    D_ALLOC(dww, (size_t)out * in);
+    D_ALLOC(ddx, (size_t)N * in);
+    D_ALLOC(ddw, (size_t)out * in);
+    CU_TRY(cudaMemcpy(ddy, dy, sizeof(float) * N * out, cudaMemcpyHostToDevice));
+    CU_TRY(cudaMemcpy(dxx, x, sizeof(float) * N * in, cudaMemcpyHostToDevice));
+    CU_TRY(cudaMemcpy(dww, W, sizeof(float) * out * in, cudaMemcpyHostToDevice));
+    CU_TRY(cudaMemcpy(ddw, dW, sizeof(float) * out * in, cudaMemcpyHostToDevice));
+    cublasSetMathMode(c->blas, CUBLAS_PEDANTIC_MATH);
+    const float one = 1.0f, zero = 0.0f;
+    /* row-major dx (N, in) = dy (N, out) W (out, in): column-major dx^T (in x N) = W^T dy^T */
+    if (cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_N, in, N, out, &one, dww, in, ddy, out, &zero,
+                    ddx, in) != CUBLAS_STATUS_SUCCESS)
+        return gc_fail(GC_ERR_DEVICE, "cuda: cublasSgemm (dx) failed");
+    /* row-major dW (out, in) += dy^T (out, N) x (N, in): column-major dW^T (in x out) += x^T dy */
+    if (cublasSgemm(c->blas, CUBLAS_OP_N, CUBLAS_OP_T, in, out, N, &one, dxx, in, ddy, out, &one,
+                    ddw, in) != CUBLAS_STATUS_SUCCESS)
+        return gc_fail(GC_ERR_DEVICE, "cuda: cublasSgemm (dW) failed");
+    CU_TRY(cudaMemcpy(dx, ddx, sizeof(float) * N * in, cudaMemcpyDeviceToHost));
+    CU_TRY(cudaMemcpy(dW, ddw, sizeof(float) * out * in, cudaMemcpyDeviceToHost));
+    return GC_OK;
+}
+
+/* embedding backward: one thread per (vocabulary row, column), summing its tokens in order (one
+ * writer per element: no atomics, deterministic) */
+__host__ __device__ void embedding_bwd_body(size_t idx, float *demb, const float *dout,
+                                            const int32_t *tok, int N, int D) {
+    int v = (int)(idx / D), d = (int)(idx % D);
+    float s = 0.0f;
+    for (int n = 0; n < N; n++)
+        if (tok[n] == v) s += dout[(size_t)n * D + d];
+    demb[idx] += s;
+}
+
+__global__ void embedding_bwd_kernel(float *demb, const float *dout, const int32_t *tok, size_t VD,
+                                     int N, int D) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < VD) embedding_bwd_body(i, demb, dout, tok, N, D);
+}
+
+extern "C" gc_status gc_cuda_embedding_backward(gc_cuda *c, float *demb, int V, const float *dout,
+                                                const int32_t *tokens, int N, int D) {
+    size_t vd = (size_t)V * D;
+    if (c->emulate) {
+        for (size_t i = 0; i < vd; i++) embedding_bwd_body(i, demb, dout, tokens, N, D);
+        return GC_OK;
+    }
+    dbufs bufs = {};
+    D_ALLOC(de, vd);
+    D_ALLOC(dd, (size_t)N * D);
+    int32_t *dt = (int32_t *)bufs.bytes(sizeof(int32_t) * N);
+    if (!dt) return gc_fail(GC_ERR_DEVICE, "cuda: cannot allocate %d tokens", N);
+    CU_TRY(cudaMemcpy(de, demb, sizeof(float) * vd, cudaMemcpyHostToDevice));
+    CU_TRY(cudaMemcpy(dd, dout, sizeof(float) * N * D, cudaMemcpyHostToDevice));
+    CU_TRY(cudaMemcpy(dt, tokens, sizeof(int32_t) * N, cudaMemcpyHostToDevice));
+    embedding_bwd_kernel<<<(unsigned)((vd + 255) / 256), 256>>>(de, dd, dt, vd, N, D);
+    CU_TRY(cudaGetLastError());
+    CU_TRY(cudaMemcpy(demb, de, sizeof(float) * vd, cudaMemcpyDeviceToHost));
+    return GC_OK;
+}

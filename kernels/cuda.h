@@ -1,6 +1,6 @@
-/* cuda: the CUDA path, first slice — device discovery and fp32 ops (matmul, embedding, RoPE,
- * RMSNorm and SwiGLU with their backward passes, cross-entropy, causal attention forward, AdamW)
- * checked against the CPU reference (lib/ops.h, lib/optim.h). Built from kernels/cuda.cu when nvcc is found; otherwise
+/* cuda: the CUDA path, first slice — device discovery and the fp32 ops of a training step (matmul,
+ * embedding, RoPE, RMSNorm, SwiGLU, cross-entropy, causal attention, each with its backward, and
+ * AdamW) checked against the CPU reference (lib/ops.h, lib/optim.h). Built from kernels/cuda.cu when nvcc is found; otherwise
  * kernels/cuda_none.c provides the same functions, which report that the build has no CUDA.
  *
  * Contract: the ops take and return host buffers with the shapes of their CPU twins in lib/ops.h
@@ -35,6 +35,13 @@ void gc_cuda_close(gc_cuda *c);
 /* y (N, out) = x (N, in) W^T, W (out, in) (gc_ops_linear with ldy = out). */
 gc_status gc_cuda_linear(gc_cuda *c, float *y, const float *x, const float *W, int N, int in,
                          int out, int tf32);
+/* Its backward (gc_ops_linear_backward with ldy = out): dx (N, in) = dy W, overwritten; dW (out,
+ * in) += dy^T x (accumulated, as the CPU path does, so a tied classifier adds into the embedding). */
+gc_status gc_cuda_linear_backward(gc_cuda *c, float *dx, float *dW, const float *dy, const float *x,
+                                  const float *W, int N, int in, int out);
+/* demb (V, D) += the rows of dout (N, D) at their tokens (gc_ops_embedding_backward). */
+gc_status gc_cuda_embedding_backward(gc_cuda *c, float *demb, int V, const float *dout,
+                                     const int32_t *tokens, int N, int D);
 /* y = x * rstd * w per row, rstd (N) saved (gc_ops_rmsnorm). */
 gc_status gc_cuda_rmsnorm(gc_cuda *c, float *y, float *rstd, const float *x, const float *w, int N,
                           int D, float eps);

@@ -82,3 +82,13 @@ gc_status gc_cuda_attention_backward(gc_cuda *c, float *dqkv, const float *dout,
                                      int B, int T, int nh, int nkv, int hs) {
     return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
 }
+
+gc_status gc_cuda_linear_backward(gc_cuda *c, float *dx, float *dW, const float *dy, const float *x,
+                                  const float *W, int N, int in, int out) {
+    return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
+}
+
+gc_status gc_cuda_embedding_backward(gc_cuda *c, float *demb, int V, const float *dout,
+                                     const int32_t *tokens, int N, int D) {
+    return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
+}

@@ -208,49 +208,127 @@ Test(cuda, swiglu_kernels_match_cpu) {
     gc_cuda_close(c);
 }
 
-/* y (N, D) += x (N, D) */
-static void add_into(float *y, const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] += x[i];
-}
+/* Activations of a forward built from the CUDA ops, kept for its backward. */
+typedef struct {
+    float *res, *xn1, *qkv, *ao, *h1, *xn2, *a13, *g; /* per layer, as gc_acts */
+    float *rstd1, *rstd2, *hf, *rstdf, *logits;
+} cuda_acts;
+
+#define LAYER(p, l, n) ((p) + (size_t)(l) * (n))
 
 /* The whole model's forward built from the CUDA ops, as gc_model_forward builds it from lib/ops. */
 static void cuda_forward(gc_cuda *c, const gc_model *m, const int32_t *tok, int B, int T,
-                         float *logits) {
+                         cuda_acts *a) {
     const gc_model_config *cf = &m->cfg;
     int N = B * T, D = cf->dim, H = cf->hidden_dim, nh = cf->n_heads, nkv = cf->n_kv_heads;
-    int hs = D / nh, KV = nkv * hs, QKV = D + 2 * KV, V = cf->vocab_size;
-    float *res = malloc(sizeof(float) * N * D), *xn = malloc(sizeof(float) * N * D);
-    float *qkv = malloc(sizeof(float) * N * QKV), *ao = malloc(sizeof(float) * N * D);
-    float *h1 = malloc(sizeof(float) * N * D), *a13 = malloc(sizeof(float) * N * 2 * H);
-    float *g = malloc(sizeof(float) * N * H), *tmp = malloc(sizeof(float) * N * D), rstd[1024];
-    cr_assert(N <= 1024);
-    cr_assert_eq(gc_cuda_embedding(c, res, m->p.x[GC_T_EMB], V, tok, N, D), GC_OK);
-    for (int l = 0; l < cf->n_layers; l++) {
-        cr_assert_eq(gc_cuda_rmsnorm(c, xn, rstd, res, m->p.x[GC_T_ATTN_NORM] + (size_t)l * D, N, D,
-                                     cf->norm_eps), GC_OK);
-        cr_assert_eq(gc_cuda_linear(c, qkv, xn, m->p.x[GC_T_WQKV] + (size_t)l * QKV * D, N, D, QKV, 0),
+    int hs = D / nh, KV = nkv * hs, QKV = D + 2 * KV, V = cf->vocab_size, L = cf->n_layers;
+    size_t ND = (size_t)N * D;
+    a->res = malloc(sizeof(float) * (L + 1) * ND), a->xn1 = malloc(sizeof(float) * L * ND);
+    a->qkv = malloc(sizeof(float) * L * N * QKV), a->ao = malloc(sizeof(float) * L * ND);
+    a->h1 = malloc(sizeof(float) * L * ND), a->xn2 = malloc(sizeof(float) * L * ND);
+    a->a13 = malloc(sizeof(float) * L * N * 2 * H), a->g = malloc(sizeof(float) * L * N * H);
+    a->rstd1 = malloc(sizeof(float) * L * N), a->rstd2 = malloc(sizeof(float) * L * N);
+    a->hf = malloc(sizeof(float) * ND), a->rstdf = malloc(sizeof(float) * N);
+    a->logits = malloc(sizeof(float) * N * V);
+    cr_assert_eq(gc_cuda_embedding(c, a->res, m->p.x[GC_T_EMB], V, tok, N, D), GC_OK);
+    for (int l = 0; l < L; l++) {
+        float *res = LAYER(a->res, l, ND), *xn1 = LAYER(a->xn1, l, ND), *ao = LAYER(a->ao, l, ND);
+        float *qkv = LAYER(a->qkv, l, (size_t)N * QKV), *h1 = LAYER(a->h1, l, ND);
+        float *xn2 = LAYER(a->xn2, l, ND), *a13 = LAYER(a->a13, l, (size_t)N * 2 * H);
+        float *g = LAYER(a->g, l, (size_t)N * H), *out = LAYER(a->res, l + 1, ND);
+        cr_assert_eq(gc_cuda_rmsnorm(c, xn1, a->rstd1 + l * N, res, m->p.x[GC_T_ATTN_NORM] + (size_t)l * D,
+                                     N, D, cf->norm_eps), GC_OK);
+        cr_assert_eq(gc_cuda_linear(c, qkv, xn1, m->p.x[GC_T_WQKV] + (size_t)l * QKV * D, N, D, QKV, 0),
                      GC_OK, "%s", gc_last_error());
         cr_assert_eq(gc_cuda_rope(c, qkv, QKV, 0, nh, hs, N, T, m->rope_cos, m->rope_sin, 0), GC_OK);
         cr_assert_eq(gc_cuda_rope(c, qkv, QKV, D, nkv, hs, N, T, m->rope_cos, m->rope_sin, 0), GC_OK);
         cr_assert_eq(gc_cuda_attention(c, ao, qkv, B, T, nh, nkv, hs), GC_OK);
         cr_assert_eq(gc_cuda_linear(c, h1, ao, m->p.x[GC_T_WO] + (size_t)l * D * D, N, D, D, 0), GC_OK);
-        add_into(h1, res, (size_t)N * D);
-        cr_assert_eq(gc_cuda_rmsnorm(c, xn, rstd, h1, m->p.x[GC_T_FFN_NORM] + (size_t)l * D, N, D,
-                                     cf->norm_eps), GC_OK);
-        cr_assert_eq(gc_cuda_linear(c, a13, xn, m->p.x[GC_T_W13] + (size_t)l * 2 * H * D, N, D, 2 * H, 0),
+        for (size_t i = 0; i < ND; i++) h1[i] += res[i];
+        cr_assert_eq(gc_cuda_rmsnorm(c, xn2, a->rstd2 + l * N, h1, m->p.x[GC_T_FFN_NORM] + (size_t)l * D,
+                                     N, D, cf->norm_eps), GC_OK);
+        cr_assert_eq(gc_cuda_linear(c, a13, xn2, m->p.x[GC_T_W13] + (size_t)l * 2 * H * D, N, D, 2 * H, 0),
                      GC_OK);
         cr_assert_eq(gc_cuda_swiglu(c, g, a13, N, H), GC_OK);
-        cr_assert_eq(gc_cuda_linear(c, res, g, m->p.x[GC_T_W2] + (size_t)l * D * H, N, H, D, 0), GC_OK);
-        add_into(res, h1, (size_t)N * D);
+        cr_assert_eq(gc_cuda_linear(c, out, g, m->p.x[GC_T_W2] + (size_t)l * D * H, N, H, D, 0), GC_OK);
+        for (size_t i = 0; i < ND; i++) out[i] += h1[i];
     }
-    cr_assert_eq(gc_cuda_rmsnorm(c, tmp, rstd, res, m->p.x[GC_T_FINAL_NORM], N, D, cf->norm_eps), GC_OK);
-    cr_assert_eq(gc_cuda_linear(c, logits, tmp, m->p.x[GC_T_CLS], N, D, V, 0), GC_OK);
-    free(res), free(xn), free(qkv), free(ao), free(h1), free(a13), free(g), free(tmp);
+    cr_assert_eq(gc_cuda_rmsnorm(c, a->hf, a->rstdf, LAYER(a->res, L, ND), m->p.x[GC_T_FINAL_NORM], N,
+                                 D, cf->norm_eps), GC_OK);
+    cr_assert_eq(gc_cuda_linear(c, a->logits, a->hf, m->p.x[GC_T_CLS], N, D, V, 0), GC_OK);
 }
 
-/* A whole forward pass (tied and untied classifier, grouped-query attention) from the CUDA ops
- * gives gc_model_forward's logits. */
-Test(cuda, whole_model_forward_matches_cpu) {
+/* Its backward from the CUDA ops, as gc_model_backward: the mean cross-entropy over targets >= 0;
+ * parameter gradients into grads (laid out as m->grads; a tied classifier adds into the
+ * embedding). Returns the loss. */
+static double cuda_backward(gc_cuda *c, const gc_model *m, const int32_t *tok, const int32_t *tgt,
+                            int B, int T, cuda_acts *a, float *grads) {
+    const gc_model_config *cf = &m->cfg;
+    int N = B * T, D = cf->dim, H = cf->hidden_dim, nh = cf->n_heads, nkv = cf->n_kv_heads;
+    int hs = D / nh, KV = nkv * hs, QKV = D + 2 * KV, V = cf->vocab_size, L = cf->n_layers;
+    size_t ND = (size_t)N * D;
+    float *G[GC_N_TENSORS];
+    for (int k = 0; k < GC_N_TENSORS; k++) G[k] = grads + m->tensors[k].offset;
+    if (cf->tied) G[GC_T_CLS] = G[GC_T_EMB];
+    int count = 0;
+    for (int n = 0; n < N; n++) count += tgt[n] >= 0;
+    float *dlogits = malloc(sizeof(float) * N * V), *dres = malloc(sizeof(float) * ND);
+    float *dxn = malloc(sizeof(float) * ND), *tmp = malloc(sizeof(float) * ND);
+    float *dg = malloc(sizeof(float) * N * H), *da13 = malloc(sizeof(float) * N * 2 * H);
+    float *dao = malloc(sizeof(float) * ND), *dqkv = malloc(sizeof(float) * N * QKV);
+    double sum;
+    cr_assert_eq(gc_cuda_cross_entropy(c, dlogits, &sum, a->logits, tgt, N, V, 1.0f / count), GC_OK);
+    cr_assert_eq(gc_cuda_linear_backward(c, dxn, G[GC_T_CLS], dlogits, a->hf, m->p.x[GC_T_CLS], N, D, V),
+                 GC_OK);
+    float *dw = malloc(sizeof(float) * D);
+    cr_assert_eq(gc_cuda_rmsnorm_backward(c, dres, dw, dxn, LAYER(a->res, L, ND),
+                                          m->p.x[GC_T_FINAL_NORM], a->rstdf, N, D), GC_OK);
+    for (int i = 0; i < D; i++) G[GC_T_FINAL_NORM][i] += dw[i];
+    for (int l = L - 1; l >= 0; l--) {
+        /* MLP: dres holds d(res_out) and becomes d(h1) */
+        cr_assert_eq(gc_cuda_linear_backward(c, dg, G[GC_T_W2] + (size_t)l * D * H, dres,
+                                             LAYER(a->g, l, (size_t)N * H),
+                                             m->p.x[GC_T_W2] + (size_t)l * D * H, N, H, D), GC_OK);
+        cr_assert_eq(gc_cuda_swiglu_backward(c, da13, dg, LAYER(a->a13, l, (size_t)N * 2 * H), N, H), GC_OK);
+        cr_assert_eq(gc_cuda_linear_backward(c, dxn, G[GC_T_W13] + (size_t)l * 2 * H * D, da13,
+                                             LAYER(a->xn2, l, ND),
+                                             m->p.x[GC_T_W13] + (size_t)l * 2 * H * D, N, D, 2 * H), GC_OK);
+        cr_assert_eq(gc_cuda_rmsnorm_backward(c, tmp, dw, dxn, LAYER(a->h1, l, ND),
+                                              m->p.x[GC_T_FFN_NORM] + (size_t)l * D, a->rstd2 + l * N,
+                                              N, D), GC_OK);
+        for (size_t i = 0; i < ND; i++) dres[i] += tmp[i];
+        for (int i = 0; i < D; i++) G[GC_T_FFN_NORM][(size_t)l * D + i] += dw[i];
+        /* attention: dres becomes d(res) */
+        cr_assert_eq(gc_cuda_linear_backward(c, dao, G[GC_T_WO] + (size_t)l * D * D, dres,
+                                             LAYER(a->ao, l, ND), m->p.x[GC_T_WO] + (size_t)l * D * D,
+                                             N, D, D), GC_OK);
+        cr_assert_eq(gc_cuda_attention_backward(c, dqkv, dao, LAYER(a->qkv, l, (size_t)N * QKV), B, T,
+                                                nh, nkv, hs), GC_OK);
+        cr_assert_eq(gc_cuda_rope(c, dqkv, QKV, 0, nh, hs, N, T, m->rope_cos, m->rope_sin, 1), GC_OK);
+        cr_assert_eq(gc_cuda_rope(c, dqkv, QKV, D, nkv, hs, N, T, m->rope_cos, m->rope_sin, 1), GC_OK);
+        cr_assert_eq(gc_cuda_linear_backward(c, dxn, G[GC_T_WQKV] + (size_t)l * QKV * D, dqkv,
+                                             LAYER(a->xn1, l, ND),
+                                             m->p.x[GC_T_WQKV] + (size_t)l * QKV * D, N, D, QKV), GC_OK);
+        cr_assert_eq(gc_cuda_rmsnorm_backward(c, tmp, dw, dxn, LAYER(a->res, l, ND),
+                                              m->p.x[GC_T_ATTN_NORM] + (size_t)l * D, a->rstd1 + l * N,
+                                              N, D), GC_OK);
+        for (size_t i = 0; i < ND; i++) dres[i] += tmp[i];
+        for (int i = 0; i < D; i++) G[GC_T_ATTN_NORM][(size_t)l * D + i] += dw[i];
+    }
+    cr_assert_eq(gc_cuda_embedding_backward(c, G[GC_T_EMB], V, dres, tok, N, D), GC_OK);
+    free(dlogits), free(dres), free(dxn), free(tmp), free(dg), free(da13), free(dao), free(dqkv), free(dw);
+    return sum / count;
+}
+
+static void cuda_acts_free(cuda_acts *a) {
+    free(a->res), free(a->xn1), free(a->qkv), free(a->ao), free(a->h1), free(a->xn2), free(a->a13);
+    free(a->g), free(a->rstd1), free(a->rstd2), free(a->hf), free(a->rstdf), free(a->logits);
+}
+
+/* A whole forward and backward pass (tied and untied classifier, grouped-query attention) from
+ * the CUDA ops gives gc_model_forward's logits, the loss and every parameter gradient of
+ * gc_model_backward. */
+Test(cuda, whole_model_forward_and_backward_match_cpu) {
     gc_cuda *c = open_or_skip(0);
     for (int tied = 0; tied < 2; tied++) {
         gc_model_config cf = th_tiny_config(tied);
@@ -258,14 +336,30 @@ Test(cuda, whole_model_forward_matches_cpu) {
         cr_assert_eq(gc_model_init(&m, &cf), GC_OK);
         th_init_weights(&m, 30 + tied);
         enum { B = 3, T = 8 };
-        int32_t tok[B * T];
-        for (int i = 0; i < B * T; i++) tok[i] = (int32_t)((i * 5 + 3) % cf.vocab_size);
+        int32_t tok[B * T], tgt[B * T];
+        for (int i = 0; i < B * T; i++) {
+            tok[i] = (int32_t)((i * 5 + 3) % cf.vocab_size);
+            tgt[i] = i % 5 == 0 ? -1 : (int32_t)((i * 7 + 1) % cf.vocab_size);
+        }
+        float loss;
         cr_assert_eq(gc_model_forward(&m, tok, B, T, 1), GC_OK);
-        float *lg = malloc(sizeof(float) * B * T * cf.vocab_size);
-        cuda_forward(c, &m, tok, B, T, lg);
-        double e = rel_err(lg, m.acts.logits, (size_t)B * T * cf.vocab_size);
+        cr_assert_eq(gc_model_ce_loss(&m, tgt, 1.0f, &loss), GC_OK);
+        gc_model_zero_grad(&m);
+        cr_assert_eq(gc_model_backward(&m, NULL), GC_OK);
+        cuda_acts a;
+        cuda_forward(c, &m, tok, B, T, &a);
+        double e = rel_err(a.logits, m.acts.logits, (size_t)B * T * cf.vocab_size);
         cr_expect_lt(e, 1e-4, "tied %d: logits differ by %g", tied, e);
-        free(lg);
+        float *grads = calloc(m.n_params, sizeof(float));
+        double l2 = cuda_backward(c, &m, tok, tgt, B, T, &a, grads);
+        cr_expect_lt(fabs(l2 - loss), 1e-5, "tied %d: loss %g vs %g", tied, l2, loss);
+        for (int k = 0; k < GC_N_TENSORS; k++) {
+            const gc_tensor_info *ti = &m.tensors[k];
+            double ek = rel_err(grads + ti->offset, m.grads + ti->offset, ti->size);
+            cr_expect_lt(ek, 1e-4, "tied %d: gradient of %s differs by %g", tied, ti->name, ek);
+        }
+        free(grads);
+        cuda_acts_free(&a);
         gc_model_free(&m);
     }
     gc_cuda_close(c);
