@@ -716,3 +716,60 @@ extern "C" gc_status gc_cuda_embedding_backward(gc_cuda *c, float *demb, int V, 
     CU_TRY(cudaMemcpy(demb, de, sizeof(float) * vd, cudaMemcpyDeviceToHost));
     return GC_OK;
 }
+
+/* sampling: one thread per row, the CPU sampler's arithmetic step for step (probabilities as
+ * floats, their sum and the CDF in double) */
+__host__ __device__ void sample_body(int b, int32_t *out, const float *logits, int V, float temp,
+                                     const float *u, const uint8_t *allowed) {
+    const float *l = logits + (size_t)b * V;
+    int best = -1;
+    for (int i = 0; i < V; i++)
+        if ((!allowed || allowed[i]) && (best < 0 || l[i] > l[best])) best = i;
+    if (temp == 0.0f || best < 0) {
+        out[b] = best < 0 ? 0 : best;
+        return;
+    }
+    float mx = l[best];
+    double sum = 0;
+    for (int i = 0; i < V; i++) sum += allowed && !allowed[i] ? 0.0f : expf((l[i] - mx) / temp);
+    double cdf = 0;
+    int last = 0;
+    for (int i = 0; i < V; i++) {
+        float e = allowed && !allowed[i] ? 0.0f : expf((l[i] - mx) / temp);
+        float p = (float)(e / sum);
+        if (p > 0) last = i;
+        cdf += p;
+        if (u[b] < cdf) {
+            out[b] = i;
+            return;
+        }
+    }
+    out[b] = last;
+}
+
+__global__ void sample_kernel(int32_t *out, const float *logits, int B, int V, float temp,
+                              const float *u, const uint8_t *allowed) {
+    int b = blockIdx.x * blockDim.x + threadIdx.x;
+    if (b < B) sample_body(b, out, logits, V, temp, u, allowed);
+}
+
+extern "C" gc_status gc_cuda_sample(gc_cuda *c, int32_t *out, const float *logits, int B, int V,
+                                    float temperature, const float *u, const uint8_t *allowed) {
+    if (c->emulate) {
+        for (int b = 0; b < B; b++) sample_body(b, out, logits, V, temperature, u, allowed);
+        return GC_OK;
+    }
+    dbufs bufs = {};
+    D_ALLOC(dl, (size_t)B * V);
+    D_ALLOC(du, (size_t)B);
+    int32_t *dout = (int32_t *)bufs.bytes(sizeof(int32_t) * B);
+    uint8_t *da = allowed ? (uint8_t *)bufs.bytes((size_t)V) : NULL;
+    if (!dout || (allowed && !da)) return gc_fail(GC_ERR_DEVICE, "cuda: cannot allocate %d rows", B);
+    CU_TRY(cudaMemcpy(dl, logits, sizeof(float) * B * V, cudaMemcpyHostToDevice));
+    CU_TRY(cudaMemcpy(du, u, sizeof(float) * B, cudaMemcpyHostToDevice));
+    if (allowed) CU_TRY(cudaMemcpy(da, allowed, (size_t)V, cudaMemcpyHostToDevice));
+    sample_kernel<<<(B + 127) / 128, 128>>>(dout, dl, B, V, temperature, du, da);
+    CU_TRY(cudaGetLastError());
+    CU_TRY(cudaMemcpy(out, dout, sizeof(int32_t) * B, cudaMemcpyDeviceToHost));
+    return GC_OK;
+}

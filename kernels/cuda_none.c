@@ -92,3 +92,8 @@ gc_status gc_cuda_embedding_backward(gc_cuda *c, float *demb, int V, const float
                                      const int32_t *tokens, int N, int D) {
     return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
 }
+
+gc_status gc_cuda_sample(gc_cuda *c, int32_t *out, const float *logits, int B, int V,
+                         float temperature, const float *u, const uint8_t *allowed) {
+    return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
+}
