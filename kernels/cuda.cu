@@ -719,8 +719,44 @@ extern "C" gc_status gc_cuda_embedding_backward(gc_cuda *c, float *demb, int V, 
 
 /* sampling: one thread per row, the CPU sampler's arithmetic step for step (probabilities as
  * floats, their sum and the CDF in double) */
+__host__ __device__ float sample_prob(const float *l, int i, float mx, float temp, double sum,
+                                      const uint8_t *allowed) {
+    float e = allowed && !allowed[i] ? 0.0f : expf((l[i] - mx) / temp);
+    return (float)(e / sum);
+}
+
+/* top_p < 1: the tokens in decreasing probability (ties: lower index first) until their mass
+ * reaches top_p, then u scaled to that mass; order (V) is the row's scratch */
+__host__ __device__ int nucleus_pick(const float *l, int V, float mx, float temp, double sum,
+                                     const uint8_t *allowed, float top_p, float u, int32_t *order) {
+    for (int i = 0; i < V; i++) order[i] = i;
+    for (int i = 1; i < V; i++) { /* insertion sort by probability, descending, stable */
+        int32_t k = order[i];
+        float pk = sample_prob(l, k, mx, temp, sum, allowed);
+        int j = i - 1;
+        while (j >= 0 && sample_prob(l, order[j], mx, temp, sum, allowed) < pk) order[j + 1] = order[j], j--;
+        order[j + 1] = k;
+    }
+    double mass = 0;
+    int last = V - 1;
+    for (int i = 0; i < V; i++) {
+        mass += sample_prob(l, order[i], mx, temp, sum, allowed);
+        if (mass >= top_p) {
+            last = i;
+            break;
+        }
+    }
+    double target = u * mass, cdf = 0;
+    for (int i = 0; i <= last; i++) {
+        cdf += sample_prob(l, order[i], mx, temp, sum, allowed);
+        if (target < cdf) return order[i];
+    }
+    return order[last];
+}
+
 __host__ __device__ void sample_body(int b, int32_t *out, const float *logits, int V, float temp,
-                                     const float *u, const uint8_t *allowed) {
+                                     float top_p, const float *u, const uint8_t *allowed,
+                                     int32_t *scratch) {
     const float *l = logits + (size_t)b * V;
     int best = -1;
     for (int i = 0; i < V; i++)
@@ -732,6 +768,10 @@ __host__ __device__ void sample_body(int b, int32_t *out, const float *logits, i
     float mx = l[best];
     double sum = 0;
     for (int i = 0; i < V; i++) sum += allowed && !allowed[i] ? 0.0f : expf((l[i] - mx) / temp);
+    if (top_p < 1.0f) {
+        out[b] = nucleus_pick(l, V, mx, temp, sum, allowed, top_p, u[b], scratch + (size_t)b * V);
+        return;
+    }
     double cdf = 0;
     int last = 0;
     for (int i = 0; i < V; i++) {
@@ -748,27 +788,34 @@ __host__ __device__ void sample_body(int b, int32_t *out, const float *logits, i
 }
 
 __global__ void sample_kernel(int32_t *out, const float *logits, int B, int V, float temp,
-                              const float *u, const uint8_t *allowed) {
+                              float top_p, const float *u, const uint8_t *allowed, int32_t *scratch) {
     int b = blockIdx.x * blockDim.x + threadIdx.x;
-    if (b < B) sample_body(b, out, logits, V, temp, u, allowed);
+    if (b < B) sample_body(b, out, logits, V, temp, top_p, u, allowed, scratch);
 }
 
 extern "C" gc_status gc_cuda_sample(gc_cuda *c, int32_t *out, const float *logits, int B, int V,
-                                    float temperature, const float *u, const uint8_t *allowed) {
+                                    float temperature, float top_p, const float *u,
+                                    const uint8_t *allowed) {
     if (c->emulate) {
-        for (int b = 0; b < B; b++) sample_body(b, out, logits, V, temperature, u, allowed);
+        int32_t *scratch = (int32_t *)malloc(sizeof(int32_t) * (size_t)B * V);
+        if (!scratch) return gc_fail(GC_ERR_NOMEM, "cuda emulation: out of memory");
+        for (int b = 0; b < B; b++)
+            sample_body(b, out, logits, V, temperature, top_p, u, allowed, scratch);
+        free(scratch);
         return GC_OK;
     }
     dbufs bufs = {};
     D_ALLOC(dl, (size_t)B * V);
     D_ALLOC(du, (size_t)B);
     int32_t *dout = (int32_t *)bufs.bytes(sizeof(int32_t) * B);
+    int32_t *dscr = (int32_t *)bufs.bytes(sizeof(int32_t) * (size_t)B * V);
     uint8_t *da = allowed ? (uint8_t *)bufs.bytes((size_t)V) : NULL;
-    if (!dout || (allowed && !da)) return gc_fail(GC_ERR_DEVICE, "cuda: cannot allocate %d rows", B);
+    if (!dout || !dscr || (allowed && !da))
+        return gc_fail(GC_ERR_DEVICE, "cuda: cannot allocate %d rows", B);
     CU_TRY(cudaMemcpy(dl, logits, sizeof(float) * B * V, cudaMemcpyHostToDevice));
     CU_TRY(cudaMemcpy(du, u, sizeof(float) * B, cudaMemcpyHostToDevice));
     if (allowed) CU_TRY(cudaMemcpy(da, allowed, (size_t)V, cudaMemcpyHostToDevice));
-    sample_kernel<<<(B + 127) / 128, 128>>>(dout, dl, B, V, temperature, du, da);
+    sample_kernel<<<(B + 127) / 128, 128>>>(dout, dl, B, V, temperature, top_p, du, da, dscr);
     CU_TRY(cudaGetLastError());
     CU_TRY(cudaMemcpy(out, dout, sizeof(int32_t) * B, cudaMemcpyDeviceToHost));
     return GC_OK;

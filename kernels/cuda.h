@@ -68,11 +68,12 @@ gc_status gc_cuda_rope(gc_cuda *c, float *x, int ld, int off, int nheads, int hs
 gc_status gc_cuda_adamw(gc_cuda *c, float *params, float *m, float *v, const float *grads, size_t n,
                         float lr, float beta1, float beta2, float eps, float weight_decay,
                         int decay, int64_t step);
-/* One token per row of logits (B, V), as gc_sampler_sample_rng with top_p = 1: greedy when
- * temperature is 0, else inverse-CDF sampling at that temperature with the uniform u[b] (drawn by
- * the caller from the row's stream); allowed (V) or NULL masks the vocabulary. */
+/* One token per row of logits (B, V), as gc_sampler_sample_rng: greedy when temperature is 0,
+ * else inverse-CDF sampling at that temperature, within the nucleus of mass top_p when top_p < 1,
+ * with the uniform u[b] (drawn by the caller from the row's stream); allowed (V) or NULL masks the
+ * vocabulary. */
 gc_status gc_cuda_sample(gc_cuda *c, int32_t *out, const float *logits, int B, int V,
-                         float temperature, const float *u, const uint8_t *allowed);
+                         float temperature, float top_p, const float *u, const uint8_t *allowed);
 /* Causal attention forward (gc_ops_attention with len = NULL): out (B*T, D) from qkv. */
 gc_status gc_cuda_attention(gc_cuda *c, float *out, const float *qkv, int B, int T, int nh,
                             int nkv, int hs);

@@ -94,6 +94,6 @@ gc_status gc_cuda_embedding_backward(gc_cuda *c, float *demb, int V, const float
 }
 
 gc_status gc_cuda_sample(gc_cuda *c, int32_t *out, const float *logits, int B, int V,
-                         float temperature, const float *u, const uint8_t *allowed) {
+                         float temperature, float top_p, const float *u, const uint8_t *allowed) {
     return gc_fail(GC_ERR_DEVICE, "%s", NO_CUDA);
 }

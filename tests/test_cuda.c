@@ -366,7 +366,8 @@ Test(cuda, whole_model_forward_and_backward_match_cpu) {
     gc_cuda_close(c);
 }
 
-/* Sampling one token per row, greedy and at temperature 0.8, with and without a vocabulary mask:
+/* Sampling one token per row, greedy, at temperature 0.8 and with top-p 0.9, with and without a
+ * vocabulary mask:
  * the same tokens as gc_sampler_sample_rng given the same uniforms (exactly under the emulation;
  * on a GPU the device expf may move a token that sits on a CDF boundary, so 99% there). */
 Test(cuda, sampling_matches_cpu) {
@@ -379,10 +380,10 @@ Test(cuda, sampling_matches_cpu) {
     for (int i = 0; i < V; i++) allowed[i] = i % 3 != 1;
     int32_t want[B], got[B];
     for (int masked = 0; masked < 2; masked++)
-        for (int hot = 0; hot < 2; hot++) {
-            float temp = hot ? 0.8f : 0.0f;
+        for (int mode = 0; mode < 3; mode++) {
+            float temp = mode ? 0.8f : 0.0f, top_p = mode == 2 ? 0.9f : 1.0f;
             gc_sampler s;
-            cr_assert_eq(gc_sampler_init(&s, V, temp, 1.0f, 1), GC_OK);
+            cr_assert_eq(gc_sampler_init(&s, V, temp, top_p, 1), GC_OK);
             s.allowed = masked ? allowed : NULL;
             for (int b = 0; b < B; b++) {
                 gc_rng r, r2;
@@ -392,12 +393,16 @@ Test(cuda, sampling_matches_cpu) {
                 u[b] = gc_rng_uniform(&r2); /* the uniform the CPU sampler drew */
             }
             gc_sampler_free(&s);
-            cr_assert_eq(gc_cuda_sample(c, got, lg, B, V, temp, u, masked ? allowed : NULL), GC_OK,
-                         "%s", gc_last_error());
+            cr_assert_eq(gc_cuda_sample(c, got, lg, B, V, temp, top_p, u, masked ? allowed : NULL),
+                         GC_OK, "%s", gc_last_error());
             int same = 0;
             for (int b = 0; b < B; b++) same += got[b] == want[b];
-            if (on_gpu) cr_expect_geq(same, B * 99 / 100, "temp %g mask %d: %d of %d", temp, masked, same, B);
-            else cr_expect_eq(same, B, "temp %g mask %d: %d of %d equal", temp, masked, same, B);
+            if (on_gpu)
+                cr_expect_geq(same, B * 99 / 100, "temp %g top-p %g mask %d: %d of %d", temp, top_p,
+                              masked, same, B);
+            else
+                cr_expect_eq(same, B, "temp %g top-p %g mask %d: %d of %d equal", temp, top_p,
+                             masked, same, B);
         }
     free(lg);
     gc_cuda_close(c);
