@@ -223,6 +223,10 @@ static gc_status read_field(const gc_config *c, const cJSON *item, const char *o
         if (!cJSON_IsObject(item)) return key_error(c, objpath, f->key, "expected an object");
         *(const cJSON **)slot = item;
         return GC_OK;
+    case GC_CFG_ARRAY:
+        if (!cJSON_IsArray(item)) return key_error(c, objpath, f->key, "expected an array");
+        *(const cJSON **)slot = item;
+        return GC_OK;
     }
     return gc_fail(GC_ERR_ARG, "config: bad field type for '%s'", f->key);
 }

@@ -70,3 +70,22 @@ gc_status gc_jsonl_each(const char *path, gc_status (*fn)(const cJSON *obj, int 
     free(text);
     return s;
 }
+
+gc_status gc_json_floats(const char *path, const cJSON *root, const char *key, float *out, size_t n) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, key);
+    int got = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : -1;
+    int ok = got >= 0 && (size_t)got == n;
+    size_t k = 0;
+    for (const cJSON *e = ok ? a->child : NULL; e && ok; e = e->next)
+        if ((ok = cJSON_IsNumber(e))) out[k++] = (float)e->valuedouble;
+    if (ok) return GC_OK;
+    if (got < 0) return gc_fail(GC_ERR_FORMAT, "%s: no array '%s' (delete the cache directory to "
+                                "recompute)", path, key);
+    return gc_fail(GC_ERR_FORMAT, "%s: '%s' holds %d entries, %zu numbers expected (delete the "
+                   "cache directory to recompute)", path, key, got, n);
+}
+
+void gc_json_add_floats(cJSON *obj, const char *key, const float *x, size_t n) {
+    cJSON *a = cJSON_AddArrayToObject(obj, key);
+    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(x[i]));
+}

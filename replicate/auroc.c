@@ -34,15 +34,9 @@ static gc_status stage_score(math_ctx *m, const rp_stage *rmst, cJSON *key, floa
     if (st->cached) {
         cJSON *j;
         GC_TRY(gc_json_read(path, &j));
-        const cJSON *arr = cJSON_GetObjectItem(j, "reward");
-        int k = 0;
-        for (const cJSON *e = arr ? arr->child : NULL; e && k < sol->n; e = e->next)
-            rewards[k++] = (float)e->valuedouble;
+        gc_status s = gc_json_floats(path, j, "reward", rewards, (size_t)sol->n);
         cJSON_Delete(j);
-        if (k != sol->n)
-            return gc_fail(GC_ERR_FORMAT, "%s: %d rewards for %d solutions (delete the cache "
-                           "directory to recompute)", path, k, sol->n);
-        return GC_OK;
+        return s;
     }
     gc_status s;
     if (rmst) {
@@ -59,8 +53,8 @@ static gc_status stage_score(math_ctx *m, const rp_stage *rmst, cJSON *key, floa
         gc_model_free(&pm);
     }
     if (s != GC_OK) return s;
-    cJSON *j = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(j, "reward");
-    for (int i = 0; i < sol->n; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(rewards[i]));
+    cJSON *j = cJSON_CreateObject();
+    gc_json_add_floats(j, "reward", rewards, (size_t)sol->n);
     s = gc_json_write(path, j);
     cJSON_Delete(j);
     if (s == GC_OK) s = rp_stage_close(r, st, NULL);

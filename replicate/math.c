@@ -153,16 +153,11 @@ static gc_status read_cfg(rp_run *r, math_cfg *c) {
         F(data_cfg, seed, GC_CFG_INT, 1, 0, 1e12, NULL),
         F(data_cfg, train_questions, GC_CFG_INT, 1, 1, 1e7, NULL),
         F(data_cfg, eval_questions, GC_CFG_INT, 1, 2, 1e6, NULL),
-        {"splits", GC_CFG_OBJECT, offsetof(data_cfg, splits), 1, 0, 0, NULL},
+        F(data_cfg, splits, GC_CFG_ARRAY, 1, 0, 0, NULL),
     };
-    /* splits is an array: read it by hand after the object check */
-    cJSON *data_copy = cJSON_Duplicate(sec.data, 1);
-    cJSON_DeleteItemFromObjectCaseSensitive(data_copy, "splits");
     snprintf(path, sizeof path, "%s.data", r->scale_path);
-    gc_status s = gc_config_read(cf, data_copy, path, data_f, 3, &c->data);
-    cJSON_Delete(data_copy);
-    GC_TRY(s);
-    const cJSON *splits = cJSON_GetObjectItemCaseSensitive(sec.data, "splits");
+    GC_TRY(gc_config_read(cf, sec.data, path, data_f, 4, &c->data));
+    const cJSON *splits = c->data.splits;
     snprintf(path, sizeof path, "%s.data.splits", r->scale_path);
     int line = gc_config_line(cf, path);
     if (!cJSON_IsArray(splits) || cJSON_GetArraySize(splits) < 1 ||
@@ -213,6 +208,7 @@ static gc_status read_cfg(rp_run *r, math_cfg *c) {
     GC_TRY(gc_config_read(cf, sec.pairs, path, pairs_f, 7, &c->pairs));
 
     static const gc_cfg_field rm_f[] = {
+        F(rm_cfg, variants, GC_CFG_ARRAY, 0, 0, 0, NULL),
         F(rm_cfg, epochs, GC_CFG_INT, 1, 1, 1000, NULL),
         F(rm_cfg, batch, GC_CFG_INT, 1, 1, 4096, NULL),
         F(rm_cfg, warmup, GC_CFG_INT, 0, 0, 1e6, NULL),
@@ -229,14 +225,10 @@ static gc_status read_cfg(rp_run *r, math_cfg *c) {
         F(rm_cfg, head, GC_CFG_ENUM, 0, 0, 0, "linear|mlp"),
     };
     c->rm = (rm_cfg){.K = 16, .lambda = 0.5, .clip = 1.0};
-    cJSON *rm_copy = cJSON_Duplicate(sec.rm, 1);
-    cJSON_DeleteItemFromObjectCaseSensitive(rm_copy, "variants");
     snprintf(path, sizeof path, "%s.rm", r->scale_path);
-    s = gc_config_read(cf, rm_copy, path, rm_f, 14, &c->rm);
-    cJSON_Delete(rm_copy);
-    GC_TRY(s);
+    GC_TRY(gc_config_read(cf, sec.rm, path, rm_f, 15, &c->rm));
     snprintf(path, sizeof path, "%s.rm.variants", r->scale_path);
-    GC_TRY(read_variants(cf, cJSON_GetObjectItemCaseSensitive(sec.rm, "variants"), path, c));
+    GC_TRY(read_variants(cf, c->rm.variants, path, c));
 
     static const gc_cfg_field eval_f[] = {
         F(eval_cfg, temperature, GC_CFG_FLOAT, 0, 0, 10, NULL),
@@ -668,15 +660,10 @@ static gc_status stage_rm(rp_run *r, const math_cfg *c, const rp_stage *pol,
         s = gc_math_score(&rm, (const char *const *)pairs->a, (const char *const *)pairs->b, n, L,
                           32, rew, &goal);
     if (s == GC_OK) s = gc_goal_mean(&goal, gvec);
-    cJSON *gj = cJSON_CreateObject(), *garr = cJSON_AddArrayToObject(gj, "goal");
-    for (int i = 0; s == GC_OK && i < rm.model.cfg.dim; i++)
-        cJSON_AddItemToArray(garr, cJSON_CreateNumber(gvec[i]));
-    cJSON_AddStringToObject(gj, "what", "mean final hidden state at the last token (EOS) of the "
-                                        "preferred responses of the training pairs");
-    char gpath[RP_PATH];
-    rp_stage_file(st, "goal.json", gpath);
-    if (s == GC_OK) s = gc_json_write(gpath, gj);
-    cJSON_Delete(gj);
+    if (s == GC_OK)
+        s = math_write_goal(st, gvec, rm.model.cfg.dim,
+                            "mean final hidden state at the last token (EOS) of the preferred "
+                            "responses of the training pairs");
     gc_goal_free(&goal);
     free(rew), free(gvec);
     gc_rm_free(&rm);
@@ -825,19 +812,25 @@ done:
 
 gc_status math_load_policy(const math_ctx *m, gc_model *pm) { return load_policy(m->pol, pm); }
 
+gc_status math_write_goal(const rp_stage *st, const float *goal, int D, const char *what) {
+    char path[RP_PATH];
+    rp_stage_file(st, "goal.json", path);
+    cJSON *j = cJSON_CreateObject();
+    gc_json_add_floats(j, "goal", goal, (size_t)D);
+    cJSON_AddStringToObject(j, "what", what);
+    gc_status s = gc_json_write(path, j);
+    cJSON_Delete(j);
+    return s;
+}
+
 gc_status math_read_goal(const rp_stage *rmst, int D, float *goal) {
     char path[RP_PATH];
     rp_stage_file(rmst, "goal.json", path);
     cJSON *j;
     GC_TRY(gc_json_read(path, &j));
-    const cJSON *g = cJSON_GetObjectItemCaseSensitive(j, "goal");
-    int k = 0, size = cJSON_GetArraySize(g);
-    for (const cJSON *e = cJSON_IsArray(g) ? g->child : NULL; e && k < D; e = e->next)
-        if (cJSON_IsNumber(e)) goal[k++] = (float)e->valuedouble;
+    gc_status s = gc_json_floats(path, j, "goal", goal, (size_t)D);
     cJSON_Delete(j);
-    return k == D && size == D
-               ? GC_OK
-               : gc_fail(GC_ERR_FORMAT, "%s: expected 'goal', an array of %d numbers", path, D);
+    return s;
 }
 
 

@@ -41,6 +41,7 @@ typedef struct {
 } pairs_cfg;
 
 typedef struct {
+    const cJSON *variants; /* the reward models to train (math.c read_variants) */
     int64_t epochs, batch, warmup, K;
     double lr, lr_min, clip, weight_decay, lambda;
     int pairs, reduction, positions, goal_sampling, head;
@@ -106,6 +107,8 @@ gc_status math_close_with(rp_run *r, rp_stage *st, cJSON *info);
 gc_status math_load_policy(const math_ctx *m, gc_model *pm);
 gc_status math_load_rm(const rp_stage *rmst, gc_rm *rm);
 gc_status math_read_goal(const rp_stage *rmst, int D, float *goal);
+/* Writes goal (D) with a sentence saying what it is to the stage's goal.json. */
+gc_status math_write_goal(const rp_stage *st, const float *goal, int D, const char *what);
 /* Items of the evaluation solutions whose split is one of names (a JSON array of strings, or
  * NULL for every item): idx (sol.n) gets their indices; returns how many. */
 int math_select(const math_ctx *m, const cJSON *names, int *idx);

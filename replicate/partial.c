@@ -43,16 +43,12 @@ static gc_status read_partial(const math_ctx *m, partial_cfg *pc) {
     static const gc_cfg_field f[] = {
         {"points", GC_CFG_INT, offsetof(partial_cfg, points), 0, 3, 101, NULL},
         {"bootstrap", GC_CFG_INT, offsetof(partial_cfg, bootstrap), 0, 100, 100000, NULL},
+        {"splits", GC_CFG_ARRAY, offsetof(partial_cfg, splits), 0, 0, 0, NULL},
     };
     char path[128];
     snprintf(path, sizeof path, "%s.partial", r->scale_path);
     *pc = (partial_cfg){.points = 11, .bootstrap = 1000};
-    cJSON *copy = cJSON_Duplicate(m->c.partial, 1);
-    cJSON_DeleteItemFromObjectCaseSensitive(copy, "splits");
-    gc_status s = gc_config_read(&r->cfg, copy, path, f, 2, pc);
-    cJSON_Delete(copy);
-    GC_TRY(s);
-    pc->splits = cJSON_GetObjectItemCaseSensitive(m->c.partial, "splits");
+    GC_TRY(gc_config_read(&r->cfg, m->c.partial, path, f, 3, pc));
     if (!pc->splits) return GC_OK;
     snprintf(path, sizeof path, "%s.partial.splits", r->scale_path);
     return math_check_splits(m, pc->splits, path);
@@ -104,15 +100,8 @@ static gc_status stage_partial(math_ctx *m, const rp_stage *rmst, const partial_
     if (st->cached) {
         cJSON *j;
         GC_TRY(gc_json_read(path, &j));
-        for (int k = 0; k < N_SCORES && s == GC_OK; k++) {
-            const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, SCORE_NAMES[k]);
-            size_t i = 0;
-            for (const cJSON *e = cJSON_IsArray(a) ? a->child : NULL; e && i < cells; e = e->next)
-                score[k][i++] = (float)e->valuedouble;
-            if (i != cells || cJSON_GetArraySize(a) != (int)cells)
-                s = gc_fail(GC_ERR_FORMAT, "%s: '%s' should hold %zu scores (delete the cache "
-                            "directory to recompute)", path, SCORE_NAMES[k], cells);
-        }
+        for (int k = 0; k < N_SCORES && s == GC_OK; k++)
+            s = gc_json_floats(path, j, SCORE_NAMES[k], score[k], cells);
         cJSON_Delete(j);
         return s;
     }
@@ -133,10 +122,7 @@ static gc_status stage_partial(math_ctx *m, const rp_stage *rmst, const partial_
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "points", P);
     cJSON_AddStringToObject(j, "layout", "item-major: score[item * points + i] at p = i / (points - 1)");
-    for (int k = 0; k < N_SCORES; k++) {
-        cJSON *a = cJSON_AddArrayToObject(j, SCORE_NAMES[k]);
-        for (size_t i = 0; i < cells; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(score[k][i]));
-    }
+    for (int k = 0; k < N_SCORES; k++) gc_json_add_floats(j, SCORE_NAMES[k], score[k], cells);
     s = gc_json_write(path, j);
     cJSON_Delete(j);
     return s == GC_OK ? rp_stage_close(m->r, st, NULL) : s;

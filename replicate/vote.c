@@ -45,7 +45,7 @@ typedef struct {
     int64_t samples, seed, skip, online_questions, bootstrap;
     double temperature, top_p, tau;
     int goal; /* 0: the goal state from the last token, 1: from a random response token */
-    const cJSON *splits, *taus, *variants;
+    const cJSON *splits, *taus, *quantiles, *variants;
     double tau_list[MAX_TAUS], q_list[MAX_TAUS]; /* the sweep: absolute taus, then quantiles */
     int n_taus, n_q;
 } vote_cfg;
@@ -62,24 +62,19 @@ static gc_status read_vote(const math_ctx *m, vote_cfg *vc) {
         {"top_p", GC_CFG_FLOAT, offsetof(vote_cfg, top_p), 0, 1e-3, 1, NULL},
         {"tau", GC_CFG_FLOAT, offsetof(vote_cfg, tau), 0, -1, 1, NULL},
         {"goal", GC_CFG_ENUM, offsetof(vote_cfg, goal), 0, 0, 0, "last|random"},
+        {"splits", GC_CFG_ARRAY, offsetof(vote_cfg, splits), 0, 0, 0, NULL},
+        {"taus", GC_CFG_ARRAY, offsetof(vote_cfg, taus), 0, 0, 0, NULL},
+        {"tau_quantiles", GC_CFG_ARRAY, offsetof(vote_cfg, quantiles), 0, 0, 0, NULL},
+        {"variants", GC_CFG_ARRAY, offsetof(vote_cfg, variants), 0, 0, 0, NULL},
     };
     char path[128];
     snprintf(path, sizeof path, "%s.vote", r->scale_path);
     *vc = (vote_cfg){.seed = 1, .skip = 5, .bootstrap = 1000, .top_p = 1.0, .tau = 0.0};
-    cJSON *copy = cJSON_Duplicate(m->c.vote, 1);
-    cJSON_DeleteItemFromObjectCaseSensitive(copy, "splits");
-    cJSON_DeleteItemFromObjectCaseSensitive(copy, "taus");
-    cJSON_DeleteItemFromObjectCaseSensitive(copy, "tau_quantiles");
-    cJSON_DeleteItemFromObjectCaseSensitive(copy, "variants");
-    gc_status s = gc_config_read(&r->cfg, copy, path, f, 9, vc);
-    cJSON_Delete(copy);
-    GC_TRY(s);
-    vc->splits = cJSON_GetObjectItemCaseSensitive(m->c.vote, "splits");
+    GC_TRY(gc_config_read(&r->cfg, m->c.vote, path, f, 13, vc));
     if (vc->splits) {
         snprintf(path, sizeof path, "%s.vote.splits", r->scale_path);
         GC_TRY(math_check_splits(m, vc->splits, path));
     }
-    vc->variants = cJSON_GetObjectItemCaseSensitive(m->c.vote, "variants");
     snprintf(path, sizeof path, "%s.vote.variants", r->scale_path);
     int okv = !vc->variants || (cJSON_IsArray(vc->variants) && cJSON_GetArraySize(vc->variants) > 0);
     for (const cJSON *e = okv && vc->variants ? vc->variants->child : NULL; e && okv; e = e->next) {
@@ -90,7 +85,6 @@ static gc_status read_vote(const math_ctx *m, vote_cfg *vc) {
     if (!okv)
         return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected an array of reward-model variant "
                        "names", r->cfg.path, gc_config_line(&r->cfg, path), path);
-    vc->taus = cJSON_GetObjectItemCaseSensitive(m->c.vote, "taus");
     snprintf(path, sizeof path, "%s.vote.taus", r->scale_path);
     int ok = !vc->taus || (cJSON_IsArray(vc->taus) && cJSON_GetArraySize(vc->taus) <= MAX_TAUS);
     for (const cJSON *e = ok && vc->taus ? vc->taus->child : NULL; e && ok; e = e->next) {
@@ -100,7 +94,7 @@ static gc_status read_vote(const math_ctx *m, vote_cfg *vc) {
     if (!ok)
         return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected an array of at most %d numbers "
                        "in [-1, 1]", r->cfg.path, gc_config_line(&r->cfg, path), path, MAX_TAUS);
-    const cJSON *qs = cJSON_GetObjectItemCaseSensitive(m->c.vote, "tau_quantiles");
+    const cJSON *qs = vc->quantiles;
     snprintf(path, sizeof path, "%s.vote.tau_quantiles", r->scale_path);
     ok = !qs || (cJSON_IsArray(qs) && cJSON_GetArraySize(qs) <= MAX_TAUS);
     for (const cJSON *e = ok && qs ? qs->child : NULL; e && ok; e = e->next) {
@@ -247,14 +241,8 @@ static gc_status vote_goal(math_ctx *m, const rp_stage *rmst, const vote_cfg *vc
     if (s == GC_OK) s = gc_goal_mean(&g, goal);
     gc_goal_free(&g);
     GC_TRY(s);
-    cJSON *j = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(j, "goal");
-    for (int i = 0; i < D; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(goal[i]));
-    cJSON_AddStringToObject(j, "what", "mean final hidden state at one uniformly drawn response "
-                                       "token of each preferred training response");
-    char path[RP_PATH];
-    rp_stage_file(st, "goal.json", path);
-    s = gc_json_write(path, j);
-    cJSON_Delete(j);
+    s = math_write_goal(st, goal, D, "mean final hidden state at one uniformly drawn response token "
+                                     "of each preferred training response");
     return s == GC_OK ? rp_stage_close(m->r, st, NULL) : s;
 }
 

@@ -70,7 +70,7 @@ Test(runner, fig2_smoke_end_to_end_cache_and_resume, .timeout = 120) {
     cr_assert_eq(system(cmd), 0);
     rc = th_run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
     cr_expect_eq(rc, 1, "a truncated rewards.json was accepted");
-    cr_expect(err && strstr(err, "rewards.json") && strstr(err, "2 rewards"), "%s", err);
+    cr_expect(err && strstr(err, "rewards.json") && strstr(err, "holds 2 entries"), "%s", err);
     free(out), free(err);
     snprintf(cmd, sizeof cmd, "rm %s/cache/score-goal-seed1-*/DONE", root);
     cr_assert_eq(system(cmd), 0);
