@@ -239,6 +239,21 @@ static void dense_relu(double *y, const float *W, const float *b, const double *
     }
 }
 
+/* Backward of y = relu(W x + b) given dy (n_out) already through the ReLU: dW += dy x^T, db += dy,
+ * dx (n_in) = W^T dy, rectified by x > 0 when x is itself a ReLU output (relu_in). */
+static void dense_backward(float *dW, float *db, double *dx, const double *dy, const double *x,
+                           const float *W, int n_in, int n_out, int relu_in) {
+    for (int o = 0; o < n_out; o++) {
+        db[o] += (float)dy[o];
+        for (int i = 0; i < n_in; i++) dW[(size_t)o * n_in + i] += (float)(dy[o] * x[i]);
+    }
+    for (int i = 0; i < n_in; i++) {
+        double s = 0;
+        for (int o = 0; o < n_out; o++) s += dy[o] * W[(size_t)o * n_in + i];
+        dx[i] = relu_in && !(x[i] > 0) ? 0 : s;
+    }
+}
+
 /* The head's reward for h; with g != 0 also adds g * dr/dh into dh and g * dr/dparams into dp. */
 static double head_apply(const gc_rm *rm, const float *h, double g, float *dh, float *dp) {
     int D = rm->model.cfg.dim, H = D / 2;
@@ -248,7 +263,7 @@ static double head_apply(const gc_rm *rm, const float *h, double g, float *dh, f
         return dot(h, rm->head, D);
     }
     mlp_view v = mlp_at(rm->head, D);
-    double x[1024], a1[512], a2[512], a3[1024], d3[1024], d2[512], d1[512];
+    double x[1024] = {0}, a1[512] = {0}, a2[512] = {0}, a3[1024], d3[1024] = {0}, d2[512], d1[512];
     for (int i = 0; i < D; i++) x[i] = h[i];
     dense_relu(a1, v.W1, v.b1, x, D, H);
     dense_relu(a2, v.W2, v.b2, a1, H, H);
@@ -264,33 +279,11 @@ static double head_apply(const gc_rm *rm, const float *h, double g, float *dh, f
         dw4[i] += (float)(g * a3[i]);
         d3[i] = a3[i] > 0 ? g * v.w4[i] : 0;
     }
-    for (int o = 0; o < D; o++) {
-        db3[o] += (float)d3[o];
-        for (int i = 0; i < H; i++) dW3[(size_t)o * H + i] += (float)(d3[o] * a2[i]);
-    }
-    for (int i = 0; i < H; i++) {
-        double s = 0;
-        for (int o = 0; o < D; o++) s += d3[o] * v.W3[(size_t)o * H + i];
-        d2[i] = a2[i] > 0 ? s : 0;
-    }
-    for (int o = 0; o < H; o++) {
-        db2[o] += (float)d2[o];
-        for (int i = 0; i < H; i++) dW2[(size_t)o * H + i] += (float)(d2[o] * a1[i]);
-    }
-    for (int i = 0; i < H; i++) {
-        double s = 0;
-        for (int o = 0; o < H; o++) s += d2[o] * v.W2[(size_t)o * H + i];
-        d1[i] = a1[i] > 0 ? s : 0;
-    }
-    for (int o = 0; o < H; o++) {
-        db1[o] += (float)d1[o];
-        for (int i = 0; i < D; i++) dW1[(size_t)o * D + i] += (float)(d1[o] * x[i]);
-    }
-    for (int i = 0; i < D; i++) {
-        double s = 0;
-        for (int o = 0; o < H; o++) s += d1[o] * v.W1[(size_t)o * D + i];
-        dh[i] += (float)s;
-    }
+    /* back through the three ReLU layers; dx of the first (the input) is not rectified */
+    dense_backward(dW3, db3, d2, d3, a2, v.W3, H, D, 1);
+    dense_backward(dW2, db2, d1, d2, a1, v.W2, H, H, 1);
+    dense_backward(dW1, db1, d3, d1, x, v.W1, D, H, 0); /* d3 reused as d(input) */
+    for (int i = 0; i < D; i++) dh[i] += (float)d3[i];
     return r;
 }
 
