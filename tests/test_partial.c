@@ -46,6 +46,18 @@ Test(partial, fig3_smoke_shares_fig2_stages_and_matches_it_at_p1, .timeout = 120
                       "bootstrap CI [%g, %g] around %g", lo, hi, m);
         }
     }
+    /* a damaged cached score file is an error naming the file and the key */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cp $(ls %s/cache/partial-goal-seed1-*/partial.json) %s/p.bak && "
+             "echo '{\"reward\": [0.5], \"q\": []}' > $(ls %s/cache/partial-goal-seed1-*/partial.json)",
+             root, root, root);
+    cr_assert_eq(system(cmd), 0);
+    cr_expect_eq(th_run_smoke("experiments/fig3.json", root, "--seeds 2", &out, &err), 1,
+                 "a truncated partial.json was accepted");
+    cr_expect(err && strstr(err, "partial.json") && strstr(err, "'reward' holds 1 entries"), "%s", err);
+    free(out), free(err);
+    snprintf(cmd, sizeof cmd, "cp %s/p.bak $(ls %s/cache/partial-goal-seed1-*/partial.json)", root, root);
+    cr_assert_eq(system(cmd), 0);
     /* p = 1 scores the whole response at its EOS, which is fig2's reward: over every split
      * (no "splits" key) fig3's AUROC at p = 1 is fig2's pooled AUROC, seed by seed */
     cJSON_Delete(r3);
@@ -209,4 +221,9 @@ Test(partial, ablations_smoke_and_bad_variants, .timeout = 180) {
     th_expect_bad_experiment_in(f, "\"variants\": [\"baseline\", \"goal\", ",
                                 "\"variants\": [\"baseline\", \"goal\", \"bigger\", ", "bigger",
                                 "unknown variant");
+    th_expect_bad_experiment_in(f, "{\"name\": \"mlp-head\", \"head\": \"mlp\"}",
+                                "{\"name\": \"mlp-head\", \"head\": \"tree\"}", "head",
+                                "linear|mlp");
+    th_expect_bad_experiment_in(f, "\"K\": 4,", "\"K\": 4, \"goal_sampling\": \"all\",",
+                                "scales.smoke.rm.goal_sampling", "random|single|averaged");
 }

@@ -109,6 +109,10 @@ Test(runner, bad_experiment_files) {
     expect_bad_experiment("\"splits\": [\"arith-easy\"", "\"splits\": [\"arith-eazy\"", "arith-eazy",
                           "scales.smoke.data.splits");
     expect_bad_experiment("\"smoke\": {", "\"smok\": {", "scales.smok", "unknown scale");
+    expect_bad_experiment("\"splits\": [\"arith-easy\", \"arith-hard\", \"arith-big\", \"arith-long\", \"arith-para\"]",
+                          "\"splits\": \"arith-easy\"", "scales.smoke.data.splits", "expected an array");
+    expect_bad_experiment("\"K\": 4,", "\"K\": 4, \"variants\": \"goal\",", "scales.smoke.rm.variants",
+                          "expected an array");
     expect_bad_experiment("\"dim\": 32,", "\"dim\": 30,", "scales.smoke.policy.model", "n_heads");
     expect_bad_experiment("\"lr\": 3e-3, \"warmup\": 1, \"seed\": 1}", "\"lr\": 3e-3, \"warmup\": 1, \"seed\": 1",
                           "bad.json:", "syntax");

@@ -131,6 +131,14 @@ Test(vote, table1_smoke_end_to_end_online_matches_offline, .timeout = 120) {
                       item(on, "tokens_unfiltered")->valuedouble);
     }
     cJSON_Delete(r);
+    /* a damaged cached Q-value file is an error naming it, not a crash */
+    snprintf(path, sizeof path, "echo '{\"lows\": [[1, 0.5]]}' > $(ls %s/cache/qlows-goal-seed1-*/lows.json)",
+             root);
+    cr_assert_eq(system(path), 0);
+    cr_expect_eq(th_run_smoke("experiments/table1.json", root, "--seeds 2", &out, &err), 1,
+                 "a truncated lows.json was accepted");
+    cr_expect(err && strstr(err, "lows.json") && strstr(err, "'lows'"), "%s", err);
+    free(out), free(err);
     snprintf(path, sizeof path, "%s/table1/smoke/table1.dat", root);
     char *dat;
     cr_assert_eq(gc_read_file(path, &dat, NULL), GC_OK);
@@ -155,6 +163,12 @@ Test(vote, bad_vote_sections) {
                                 "scales.smoke.vote.skipp", "unknown key");
     th_expect_bad_experiment_in(f, "\"analysis\": \"vote\"", "\"analysis\": \"auroc\"", "vote",
                                 "analysis");
+    th_expect_bad_experiment_in(f, "\"skip\": 5,", "\"skip\": 5, \"variants\": [\"goal\", \"best\"],",
+                                "scales.smoke.vote.variants", "variant names");
+    th_expect_bad_experiment_in(f, "\"skip\": 5,", "\"skip\": 5, \"goal\": \"first\",",
+                                "scales.smoke.vote.goal", "last|random");
+    th_expect_bad_experiment_in(f, "\"taus\": [-0.5, 0.0, 0.5]", "\"taus\": 0.5",
+                                "scales.smoke.vote.taus", "expected an array");
 }
 
 static cJSON *vote_results(double saved, double diff, double p) {
