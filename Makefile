@@ -28,16 +28,20 @@ CFLAGS   += -std=c17 -D_GNU_SOURCE $(OPT) $(ARCH) -fopenmp -Wall -Wextra -Wshado
 LDFLAGS  += -fopenmp $(SANITIZE) -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR)
 LDLIBS   := -lgsl -lopenblas -lcjson -lz -lm
 
-# CUDA: kernels/cuda.cu with nvcc, else kernels/cuda_none.c (the same API, reporting no CUDA)
+# CUDA: kernels/cuda_*.cu with nvcc into the tests and into the backend plugin
+# build/libgcrm_cuda.so, which `replicate --device cuda` loads on demand (CPU runs never load the
+# CUDA libraries); without nvcc, kernels/cuda_none.c (the same API, reporting no CUDA) and no plugin
 NVCC     ?= $(firstword $(wildcard /usr/local/cuda/bin/nvcc) $(shell command -v nvcc 2>/dev/null))
 ifneq ($(filter-out none,$(NVCC)),)
 CUDA_HOME := $(patsubst %/bin/nvcc,%,$(NVCC))
 CUDA_ARCH ?= sm_90
-KERN_OBJ := $(BUILD)/obj/kernels/cuda.o
+KERN_OBJ := $(patsubst kernels/%.cu,$(BUILD)/obj/kernels/%.o,$(wildcard kernels/*.cu))
 LDLIBS_CUDA := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+CUDA_PLUGIN := $(BUILD)/libgcrm_cuda.so
 else
 KERN_OBJ := $(BUILD)/obj/kernels/cuda_none.o
 LDLIBS_CUDA :=
+CUDA_PLUGIN :=
 endif
 
 LIB_SRC  := $(wildcard lib/*.c)
@@ -60,7 +64,7 @@ SCALE    ?= mini
 SEEDS    ?=
 RUN_FLAGS = --scale $(SCALE) $(if $(SEEDS),--seeds $(SEEDS))
 
-all: $(REPLICATE)
+all: $(REPLICATE) $(CUDA_PLUGIN)
 
 help:
 	@echo "make            build the library and the replicate CLI (build/)"
@@ -84,20 +88,27 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/kernels/%.o: kernels/%.cu kernels/cuda.h lib/base.h
+$(BUILD)/obj/kernels/%.o: kernels/%.cu kernels/cuda.h kernels/cuda_internal.h lib/base.h lib/backend.h lib/model.h
 	@mkdir -p $(dir $@)
-	$(NVCC) -O3 -std=c++17 -arch=$(CUDA_ARCH) -Xcompiler -Wall -c $< -o $@
+	$(NVCC) -O3 -std=c++17 -arch=$(CUDA_ARCH) --extended-lambda -Xcompiler -Wall,-fPIC -c $< -o $@
+
+$(BUILD)/obj/kernels/cuda_plugin.o: kernels/cuda_plugin.c kernels/cuda.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -c $< -o $@
+
+# the backend plugin: its gc_fail and friends resolve against the executable (-rdynamic)
+$(CUDA_PLUGIN): $(KERN_OBJ) $(BUILD)/obj/kernels/cuda_plugin.o
+	$(CC) -shared $^ $(LDLIBS_CUDA) -o $@
 
 $(LIBGCRM): $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(REPLICATE): $(CLI_OBJ) $(LIBGCRM)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) -rdynamic $^ $(LDLIBS) -o $@
 
-# the CUDA objects go into the tests only for now: loading the CUDA libraries costs every process
-# about 0.1 s, and no command runs on the GPU yet
-$(TESTS): $(TEST_OBJ) $(KERN_OBJ) $(LIBGCRM)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(LDLIBS_CUDA) -lcriterion -o $@
+# the tests link the CUDA objects directly (parity tests); the commands load them as a plugin
+$(TESTS): $(TEST_OBJ) $(KERN_OBJ) $(LIBGCRM) | $(CUDA_PLUGIN)
+	$(CC) $(LDFLAGS) -rdynamic $(TEST_OBJ) $(KERN_OBJ) $(LIBGCRM) $(LDLIBS) $(LDLIBS_CUDA) -lcriterion -o $@
 
 $(BENCH): $(BUILD)/obj/bench/bench.o $(LIBGCRM)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

@@ -62,7 +62,8 @@ static int get_config(rbuf *r, gc_model_config *c) {
     return get(r, &c->norm_eps, 4) && get(r, &c->rope_theta, 4);
 }
 
-gc_status gc_ckpt_save(const char *path, const gc_model *m, const gc_adamw *opt) {
+gc_status gc_ckpt_save(const char *path, gc_model *m, gc_adamw *opt) {
+    GC_TRY(gc_model_sync(m, opt));
     wbuf w = {0};
     uint32_t version = GC_CKPT_VERSION, nt = GC_N_TENSORS;
     put(&w, MAGIC, sizeof MAGIC);

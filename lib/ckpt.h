@@ -21,7 +21,8 @@
 
 #define GC_CKPT_VERSION 1
 
-gc_status gc_ckpt_save(const char *path, const gc_model *m, const gc_adamw *opt);
+/* With a backend, first brings the parameters (and opt's moments) back to the host (gc_model_sync). */
+gc_status gc_ckpt_save(const char *path, gc_model *m, gc_adamw *opt);
 /* opt may be NULL; *has_optim (may be NULL) tells whether optimizer state was restored. */
 gc_status gc_ckpt_load(const char *path, gc_model *m, gc_adamw *opt, int *has_optim);
 

@@ -69,6 +69,7 @@ gc_status gc_model_init(gc_model *m, const gc_model_config *cfg) {
     memset(m, 0, sizeof *m);
     GC_TRY(gc_model_config_check(cfg));
     m->cfg = *cfg;
+    m->be = gc_device_backend(); /* the process's device (--device); NULL: the CPU */
     m->n_params = gc_model_tensors(cfg, m->tensors);
     m->params = gc_calloc(m->n_params, sizeof(float));
     int half = cfg->dim / cfg->n_heads / 2;
@@ -92,6 +93,7 @@ gc_status gc_model_init(gc_model *m, const gc_model_config *cfg) {
 }
 
 void gc_model_free(gc_model *m) {
+    if (m->be && m->dev) m->be->release(m->be, m);
     free(m->params);
     free(m->grads);
     free(m->rope_cos);
@@ -188,11 +190,21 @@ gc_status gc_model_forward_len(gc_model *m, const int32_t *tokens, int B, int T,
         if (tokens[n] < 0 || tokens[n] >= c->vocab_size)
             return gc_fail(GC_ERR_ARG, "forward: token %d at %d outside [0, %d)", tokens[n], n,
                            c->vocab_size);
+    m->last_tokens = tokens;
+    m->logits_ready = m->ce_ready = 0;
+    if (m->be) {
+        int *lens = realloc(m->lens, sizeof(int) * (size_t)B);
+        if (!lens) return gc_fail(GC_ERR_NOMEM, "forward: out of memory");
+        m->lens = lens;
+        m->acts.len = len ? memcpy(m->lens, len, sizeof(int) * B) : NULL;
+        m->acts.B = B, m->acts.T = T;
+        GC_TRY(m->be->forward(m->be, m, tokens, B, T, len, want_logits));
+        m->logits_ready = want_logits != GC_LOGITS_NONE;
+        return GC_OK;
+    }
     GC_TRY(ensure_acts(m, B, T));
     gc_acts *a = &m->acts;
     a->len = len ? memcpy(m->lens, len, sizeof(int) * B) : NULL;
-    m->last_tokens = tokens;
-    m->logits_ready = m->ce_ready = 0;
 
     gc_ops_embedding(a->res, m->p.x[GC_T_EMB], tokens, N, D);
     for (int l = 0; l < L; l++) {
@@ -243,31 +255,69 @@ gc_status gc_model_ce_loss(gc_model *m, const int32_t *targets, float weight, fl
         count += targets[n] >= 0;
     }
     float scale = count ? weight / (float)count : 0.0f;
-    double sum = gc_ops_cross_entropy(m->acts.dlogits, m->acts.logits, targets, N, V, scale);
+    double sum;
+    if (m->be)
+        GC_TRY(m->be->ce_loss(m->be, m, targets, scale, &sum));
+    else
+        sum = gc_ops_cross_entropy(m->acts.dlogits, m->acts.logits, targets, N, V, scale);
     if (isnan(sum)) return gc_fail(GC_ERR_NOMEM, "ce_loss: out of memory");
     *loss = count ? (float)(sum / count) : 0.0f;
     m->ce_ready = 1;
     return GC_OK;
 }
 
-void gc_model_zero_grad(gc_model *m) {
+gc_status gc_model_zero_grad(gc_model *m) {
+    if (m->be) return m->be->zero_grad(m->be, m);
     if (!m->grads) {
         m->grads = gc_calloc(m->n_params, sizeof(float));
-        if (!m->grads) return;
+        if (!m->grads) return GC_ERR_NOMEM;
         set_ptrs(&m->g, m->grads, m->tensors, m->cfg.tied);
     }
     memset(m->grads, 0, sizeof(float) * m->n_params);
+    return GC_OK;
+}
+
+void gc_model_set_backend(gc_model *m, const gc_backend *be) {
+    if (m->be && m->dev) m->be->release(m->be, m);
+    m->be = be;
+}
+
+gc_status gc_model_sync(gc_model *m, struct gc_adamw_s *opt) {
+    return m->be && m->dev ? m->be->sync(m->be, m, opt) : GC_OK;
+}
+
+gc_status gc_model_sync_grads(gc_model *m) {
+    if (!m->be) return GC_OK;
+    if (!m->grads) {
+        m->grads = gc_calloc(m->n_params, sizeof(float));
+        if (!m->grads) return GC_ERR_NOMEM;
+        set_ptrs(&m->g, m->grads, m->tensors, m->cfg.tied);
+    }
+    return m->be->sync_grads(m->be, m);
+}
+
+gc_status gc_model_grad_sumsq(gc_model *m, double *out) {
+    if (m->be) return m->be->grad_sumsq(m->be, m, out);
+    if (!m->grads) return gc_fail(GC_ERR_ARG, "grad_sumsq: the model has no gradient");
+    *out = gc_ops_sumsq(m->grads, m->n_params);
+    return GC_OK;
+}
+
+gc_status gc_model_scale_grads(gc_model *m, float k) {
+    if (m->be) return m->be->scale_grads(m->be, m, k);
+    if (!m->grads) return gc_fail(GC_ERR_ARG, "scale_grads: the model has no gradient");
+    for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= k;
+    return GC_OK;
 }
 
 /* ---- backward ---- */
 
 gc_status gc_model_backward(gc_model *m, const float *dhidden) {
     const gc_model_config *c = &m->cfg;
-    if (!m->arena || !m->last_tokens) return gc_fail(GC_ERR_ARG, "backward: no forward to undo");
-    if (!m->grads) {
-        gc_model_zero_grad(m);
-        if (!m->grads) return GC_ERR_NOMEM;
-    }
+    if (!m->last_tokens) return gc_fail(GC_ERR_ARG, "backward: no forward to undo");
+    if (m->be) return m->be->backward(m->be, m, dhidden);
+    if (!m->arena) return gc_fail(GC_ERR_ARG, "backward: no forward to undo");
+    if (!m->grads) GC_TRY(gc_model_zero_grad(m));
     gc_acts *a = &m->acts;
     int B = a->B, T = a->T, N = B * T, D = c->dim, H = c->hidden_dim, L = c->n_layers;
     int nh = c->n_heads, nkv = c->n_kv_heads, hs = D / nh, KV = nkv * hs, QKV = D + 2 * KV;
@@ -350,6 +400,7 @@ gc_status gc_kvcache_init(gc_kvcache *c, const gc_model_config *cfg, int B, int 
 }
 
 void gc_kvcache_free(gc_kvcache *c) {
+    if (c->be && c->dev) c->be->kv_release(c->be, c);
     float *bufs[] = {c->k, c->v, c->x, c->xn, c->qkv, c->ao, c->a13, c->g, c->scores, c->hf,
                      c->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
@@ -367,6 +418,7 @@ gc_status gc_model_decode(gc_model *m, gc_kvcache *kc, const int32_t *token, con
         if (pos[b] < 0 || pos[b] >= Tm)
             return gc_fail(GC_ERR_ARG, "decode: position %d outside the cache [0, %d)", pos[b], Tm);
     }
+    if (m->be) return m->be->decode(m->be, m, kc, token, pos);
     float rstd[B];
     float scale = 1.0f / sqrtf((float)hs);
     gc_ops_embedding(kc->x, m->p.x[GC_T_EMB], token, B, D);

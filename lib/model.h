@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend.h"
 #include "base.h"
 
 typedef struct {
@@ -95,7 +96,7 @@ typedef struct {
     float *d_g;    /* (N, H) */
 } gc_acts;
 
-typedef struct {
+typedef struct gc_model_s {
     gc_model_config cfg;
     gc_tensor_info tensors[GC_N_TENSORS];
     size_t n_params;
@@ -110,6 +111,8 @@ typedef struct {
     const int32_t *last_tokens; /* tokens of the last forward (B * T), borrowed */
     int logits_ready;
     int ce_ready;
+    const gc_backend *be; /* NULL: CPU; else the device running the passes (backend.h) */
+    void *dev;            /* the backend's state for this model, created on first use */
 } gc_model;
 
 gc_status gc_model_init(gc_model *m, const gc_model_config *cfg); /* params zeroed */
@@ -117,7 +120,21 @@ void gc_model_free(gc_model *m);
 /* Gaussian init (std 0.02, output projections wo and w2 scaled by 1/sqrt(2 L)), norms at 1. */
 void gc_model_init_random(gc_model *m, uint64_t seed);
 
-/* tokens: (B, T), each in [0, V). Computes hidden states, and logits when want_logits. */
+/* Runs the model's passes on backend be (NULL: the CPU) from now on; see backend.h for when host
+ * parameters are read. Call before the first forward. */
+void gc_model_set_backend(gc_model *m, const gc_backend *be);
+/* With a backend: copies the device parameters (and opt's moments when opt is not NULL) to the host;
+ * a no-op on the CPU. Call before reading m->params on the host. */
+gc_status gc_model_sync(gc_model *m, struct gc_adamw_s *opt);
+/* With a backend: copies the device gradient into m->grads (allocated when absent); a no-op on the
+ * CPU. For checks and tools: training never needs the gradient on the host. */
+gc_status gc_model_sync_grads(gc_model *m);
+/* Sum of squares of the gradient (double, fixed order), and scaling it by k. */
+gc_status gc_model_grad_sumsq(gc_model *m, double *out);
+gc_status gc_model_scale_grads(gc_model *m, float k);
+
+/* tokens: (B, T), each in [0, V). Computes hidden states, and logits when want_logits
+ * (GC_LOGITS_HOST or GC_LOGITS_DEVICE, backend.h; on the CPU both mean "compute them"). */
 gc_status gc_model_forward(gc_model *m, const int32_t *tokens, int B, int T, int want_logits);
 /* The same for a padded batch: sequence b is tokens [0, len[b]) of its row, 1 <= len[b] <= T
  * (copied; NULL = all T). Real positions get exactly what an unpadded forward gives them (up to
@@ -128,12 +145,12 @@ gc_status gc_model_forward_len(gc_model *m, const int32_t *tokens, int B, int T,
 /* Mean cross-entropy over targets >= 0 (B, T; -1 = ignore); prepares dlogits = weight * dCE.
  * Requires a forward with logits. Returns the loss in *loss (0 when no target counts). */
 gc_status gc_model_ce_loss(gc_model *m, const int32_t *targets, float weight, float *loss);
-void gc_model_zero_grad(gc_model *m);
+gc_status gc_model_zero_grad(gc_model *m);
 /* Accumulates parameter gradients. dhidden: (B, T, D) gradient on acts.hf, or NULL. */
 gc_status gc_model_backward(gc_model *m, const float *dhidden);
 
 /* ---- KV-cache decoding ---- */
-typedef struct {
+typedef struct gc_kvcache_s {
     int B, max_T;
     float *k, *v;    /* (L, B, max_T, KV) */
     float *x, *xn;   /* (B, D) */
@@ -145,6 +162,8 @@ typedef struct {
     float *logits;   /* (B, V) */
     const uint8_t *active; /* (B) or NULL: rows with 0 skip attention (finished sequences);
                               their outputs are then meaningless */
+    const gc_backend *be; /* set by the first decode on a model with a backend */
+    void *dev;            /* that backend's cache; k, v above are then unused */
 } gc_kvcache;
 
 gc_status gc_kvcache_init(gc_kvcache *c, const gc_model_config *cfg, int B, int max_T);

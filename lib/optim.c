@@ -69,3 +69,22 @@ float gc_clip_grad_norm(float *grads, size_t n, float max_norm) {
     }
     return norm;
 }
+
+gc_status gc_model_adamw(gc_model *m, gc_adamw *o, float lr) {
+    if (o->n != m->n_params)
+        return gc_fail(GC_ERR_ARG, "adamw: optimiser for %zu parameters, model has %zu", o->n,
+                       m->n_params);
+    if (m->be) return m->be->adamw(m->be, m, o, lr);
+    if (!m->grads) return gc_fail(GC_ERR_ARG, "adamw: the model has no gradient");
+    gc_adamw_step(o, m->params, m->grads, m->tensors, GC_N_TENSORS, lr);
+    return GC_OK;
+}
+
+gc_status gc_model_clip_grads(gc_model *m, float max_norm, float *norm) {
+    double ss;
+    GC_TRY(gc_model_grad_sumsq(m, &ss));
+    float n = (float)sqrt(ss);
+    if (max_norm > 0 && n > max_norm) GC_TRY(gc_model_scale_grads(m, max_norm / (n + 1e-6f)));
+    if (norm) *norm = n;
+    return GC_OK;
+}

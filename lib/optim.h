@@ -15,7 +15,7 @@
 #include "base.h"
 #include "model.h"
 
-typedef struct {
+typedef struct gc_adamw_s {
     float beta1, beta2, eps, weight_decay;
     int64_t step; /* updates done */
     size_t n;
@@ -28,6 +28,13 @@ void gc_adamw_free(gc_adamw *o);
 /* One update of params (n) from grads (n) at learning rate lr; tensors give the decay mask. */
 void gc_adamw_step(gc_adamw *o, float *params, const float *grads, const gc_tensor_info *tensors,
                    int ntensors, float lr);
+
+/* One update of the model's parameters from its gradient, on its backend (the CPU: gc_adamw_step
+ * with the model's tensor table). */
+gc_status gc_model_adamw(gc_model *m, gc_adamw *o, float lr);
+/* Global gradient-norm clipping of the model's gradient (gc_clip_grad_norm's rule); *norm (may be
+ * NULL) receives the norm before clipping. */
+gc_status gc_model_clip_grads(gc_model *m, float max_norm, float *norm);
 
 /* Cosine decay from lr_max to lr_min over total steps after `warmup` linear warm-up steps
  * (step counts from 0; warm-up reaches lr_max at step warmup-1... as lr_max * (step+1)/warmup). */

@@ -340,7 +340,7 @@ static const char HEAD_MAGIC[8] = {'G', 'C', 'R', 'M', 'H', 'E', 'A', 'D'};  /* 
 static const char HEAD_MAGIC2[8] = {'G', 'C', 'R', 'M', 'H', 'M', 'L', 'P'}; /* MLP */
 
 /* Head file: magic (8: linear or MLP), int32 D, the head's floats, CRC32 of the floats. */
-gc_status gc_rm_save(const gc_rm *rm, const char *ckpt_path, const char *head_path) {
+gc_status gc_rm_save(gc_rm *rm, const char *ckpt_path, const char *head_path) {
     GC_TRY(gc_ckpt_save(ckpt_path, &rm->model, NULL));
     int32_t D = rm->model.cfg.dim;
     size_t bytes = sizeof(float) * rm->n_head;
@@ -435,18 +435,20 @@ gc_status gc_rm_step(gc_rm *rm, const int32_t *tokens, int P, int T, const int *
             }
         }
     }
+    if (s == GC_OK) s = gc_model_zero_grad(m);
+    if (s == GC_OK) s = gc_model_backward(m, dh);
+    double trunk_ss = 0;
+    if (s == GC_OK) s = gc_model_grad_sumsq(m, &trunk_ss);
     if (s == GC_OK) {
-        gc_model_zero_grad(m);
-        s = m->grads ? gc_model_backward(m, dh) : GC_ERR_NOMEM;
-    }
-    if (s == GC_OK) {
-        double norm = sqrt(gc_ops_sumsq(m->grads, m->n_params) + gc_ops_sumsq(rm->dhead, rm->n_head));
+        double norm = sqrt(trunk_ss + gc_ops_sumsq(rm->dhead, rm->n_head));
         if (clip > 0 && norm > clip) {
             float k = clip / (float)(norm + 1e-6);
-            for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= k;
+            s = gc_model_scale_grads(m, k);
             for (size_t i = 0; i < rm->n_head; i++) rm->dhead[i] *= k;
         }
-        gc_adamw_step(&rm->opt, m->params, m->grads, m->tensors, GC_N_TENSORS, lr);
+    }
+    if (s == GC_OK) s = gc_model_adamw(m, &rm->opt, lr);
+    if (s == GC_OK) {
         gc_tensor_info head_t = {"head", 1, {(int)rm->n_head, 0, 0}, 0, rm->n_head, 0};
         gc_adamw_step(&rm->head_opt, rm->head, rm->dhead, &head_t, 1, lr);
         if (st) {

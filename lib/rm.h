@@ -91,7 +91,7 @@ size_t gc_rm_head_size(gc_head_kind kind, int D);
  * MLP head He-initialised with zero biases, from seed. */
 gc_status gc_rm_init(gc_rm *rm, gc_model *trunk, gc_head_kind kind, uint64_t seed);
 void gc_rm_free(gc_rm *rm);
-gc_status gc_rm_save(const gc_rm *rm, const char *ckpt_path, const char *head_path);
+gc_status gc_rm_save(gc_rm *rm, const char *ckpt_path, const char *head_path);
 gc_status gc_rm_load(gc_rm *rm, const char *ckpt_path, const char *head_path);
 
 /* Reward of one final hidden state h (D). */

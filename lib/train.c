@@ -24,14 +24,14 @@ gc_status gc_lm_step(gc_model *m, gc_adamw *opt, const gc_schedule *sched, const
                      const int32_t *targets, int B, int T, const int *len, float *loss,
                      float *grad_norm) {
     float l;
-    GC_TRY(gc_model_forward_len(m, tokens, B, T, len, 1));
+    float norm;
+    GC_TRY(gc_model_forward_len(m, tokens, B, T, len, GC_LOGITS_DEVICE));
     GC_TRY(gc_model_ce_loss(m, targets, 1.0f, &l));
-    gc_model_zero_grad(m);
-    if (!m->grads) return GC_ERR_NOMEM;
+    GC_TRY(gc_model_zero_grad(m));
     GC_TRY(gc_model_backward(m, NULL));
-    float norm = gc_clip_grad_norm(m->grads, m->n_params, sched->clip);
+    GC_TRY(gc_model_clip_grads(m, sched->clip, &norm));
     float lr = gc_lr_cosine(opt->step, sched->total, sched->warmup, sched->lr_max, sched->lr_min);
-    gc_adamw_step(opt, m->params, m->grads, m->tensors, GC_N_TENSORS, lr);
+    GC_TRY(gc_model_adamw(m, opt, lr));
     if (loss) *loss = l;
     if (grad_norm) *grad_norm = norm;
     return GC_OK;

@@ -44,3 +44,17 @@ int cli_runtime_error(const char *cmd) {
     return 1;
 }
 
+
+int cli_parse_choice(const char *cmd, const char *flag, const char *s, const char *choices,
+                     char *out, size_t cap) {
+    size_t n = strlen(s);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|'), *end = bar ? bar : p + strlen(p);
+        if ((size_t)(end - p) == n && !strncmp(p, s, n) && n < cap) {
+            memcpy(out, s, n + 1);
+            return 0;
+        }
+        p = bar ? bar + 1 : end;
+    }
+    return cli_usage_error(cmd, "bad value '%s' for --%s (%s)", s, flag, choices);
+}

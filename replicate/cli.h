@@ -14,6 +14,11 @@ int cli_parse_long(const char *cmd, const char *flag, const char *s, long lo, lo
 int cli_parse_float(const char *cmd, const char *flag, const char *s, double lo, double hi,
                     double *out);
 int cli_runtime_error(const char *cmd);
+/* s must be one of choices ("a|b|c"): copied into out (cap bytes) and 0, or a usage error (2). */
+int cli_parse_choice(const char *cmd, const char *flag, const char *s, const char *choices,
+                     char *out, size_t cap);
+#define CLI_DEVICES "cpu|cuda"
+#define CLI_PRECISIONS "fp32|tf32|bf16"
 
 /* Subcommands. */
 int cmd_generate(int argc, char **argv);

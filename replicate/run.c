@@ -3,20 +3,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/backend.h"
 #include "../lib/jsonio.h"
 #include "cli.h"
 #include "runner.h"
 
 static const char RUN_HELP[] =
-    "usage: replicate run EXPERIMENT.json [--scale smoke|mini|full] [--seeds N] [--device cpu]\n"
-    "                     [--root DIR] [--force]\n\n"
+    "usage: replicate run EXPERIMENT.json [--scale smoke|mini|full] [--seeds N]\n"
+    "                     [--device cpu|cuda] [--precision fp32|tf32|bf16] [--root DIR] [--force]\n\n"
     "Runs an experiment file's stages. Each stage's output is cached under DIR/cache (default\n"
     "results/runs/cache) by a hash of its configuration and inputs and is complete only with its\n"
     "DONE marker: a killed run resumes, and changing one key reruns only what depends on it.\n"
     "Results go to DIR/<experiment>/<scale>/results.json with the verdict and the plot.\n"
     "  --scale S    smoke (seconds, for tests), mini (default; a laptop), full (paper scale)\n"
     "  --seeds N    reward-model seeds (default: the file's 'seeds')\n"
-    "  --device D   cpu (cuda: the experiments' CUDA path is not implemented yet)\n"
+    "  --device D   cpu or cuda (default: the file's \"device\", else cpu); cuda runs every\n"
+    "               model pass on the GPU and caches its stages apart from CPU runs\n"
+    "  --precision P  cuda matmuls: fp32 (default), tf32, or bf16 mixed precision\n"
     "  --force      ignore cached stages\n";
 
 static gc_status open_experiment(rp_run *r) {
@@ -26,7 +29,7 @@ static gc_status open_experiment(rp_run *r) {
         char experiment[GC_CFG_STRLEN], description[GC_CFG_STRLEN], claim[GC_CFG_STRLEN];
         int64_t seeds;
         const cJSON *scales;
-        int analysis;
+        int analysis, device, precision;
     } top;
     static const gc_cfg_field fields[] = {
         {"experiment", GC_CFG_STRING, offsetof(top, experiment), 1, 0, 0, NULL},
@@ -35,6 +38,8 @@ static gc_status open_experiment(rp_run *r) {
         {"seeds", GC_CFG_INT, offsetof(top, seeds), 1, 1, 64, NULL},
         {"scales", GC_CFG_OBJECT, offsetof(top, scales), 1, 0, 0, NULL},
         {"analysis", GC_CFG_ENUM, offsetof(top, analysis), 0, 0, 0, "auroc|partial|vote"},
+        {"device", GC_CFG_ENUM, offsetof(top, device), 0, 0, 0, "cpu|cuda"},
+        {"precision", GC_CFG_ENUM, offsetof(top, precision), 0, 0, 0, "fp32|tf32|bf16"},
         {"pipeline", GC_CFG_ENUM, 0, 0, 0, 0, "math"}, /* checked below; stored nowhere */
     };
     top t = {.seeds = 3};
@@ -42,7 +47,7 @@ static gc_status open_experiment(rp_run *r) {
     cJSON *copy = cJSON_Duplicate(root, 1);
     const cJSON *pipe = cJSON_GetObjectItemCaseSensitive(root, "pipeline");
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "pipeline");
-    gc_status s = gc_config_read(&r->cfg, copy, "", fields, 6, &t);
+    gc_status s = gc_config_read(&r->cfg, copy, "", fields, 8, &t);
     cJSON_Delete(copy);
     GC_TRY(s);
     t.scales = cJSON_GetObjectItemCaseSensitive(root, "scales"); /* the copy's pointer is gone */
@@ -55,6 +60,10 @@ static gc_status open_experiment(rp_run *r) {
             return gc_fail(GC_ERR_CONFIG, "%s:%d: key 'experiment': use lower-case letters, digits,"
                            " '-' and '_'", r->cfg.path, gc_config_line(&r->cfg, "experiment"));
     r->seeds = r->opt.seeds ? r->opt.seeds : (int)t.seeds;
+    static const char *const devices[] = {"cpu", "cuda"}, *const precisions[] = {"fp32", "tf32", "bf16"};
+    if (!r->opt.device[0]) snprintf(r->opt.device, sizeof r->opt.device, "%s", devices[t.device]);
+    if (!r->opt.precision[0])
+        snprintf(r->opt.precision, sizeof r->opt.precision, "%s", precisions[t.precision]);
     r->analysis = t.analysis;
     for (const cJSON *sc = t.scales->child; sc; sc = sc->next)
         if (strcmp(sc->string, "smoke") && strcmp(sc->string, "mini") && strcmp(sc->string, "full")) {
@@ -87,7 +96,7 @@ int cmd_run(int argc, char **argv) {
         {"scale", required_argument, 0, 's'}, {"seeds", required_argument, 0, 'n'},
         {"device", required_argument, 0, 'd'}, {"root", required_argument, 0, 'r'},
         {"force", no_argument, 0, 'f'},       {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"precision", required_argument, 0, 'p'}, {0, 0, 0, 0}};
     rp_run r;
     memset(&r, 0, sizeof r);
     snprintf(r.opt.scale, sizeof r.opt.scale, "mini");
@@ -103,13 +112,11 @@ int cmd_run(int argc, char **argv) {
             break;
         case 'n': rc = cli_parse_long("run", "seeds", optarg, 1, 64, &seeds); break;
         case 'd':
-            if (!strcmp(optarg, "cuda")) {
-                fprintf(stderr, "replicate run: --device cuda: the experiments run on the CPU only "
-                                "for now; the first CUDA ops (kernels/cuda.h) are checked by `make "
-                                "gpu-check`\n");
-                return 1;
-            }
-            if (strcmp(optarg, "cpu")) return cli_usage_error("run", "bad value '%s' for --device (cpu)", optarg);
+            rc = cli_parse_choice("run", "device", optarg, CLI_DEVICES, r.opt.device, sizeof r.opt.device);
+            break;
+        case 'p':
+            rc = cli_parse_choice("run", "precision", optarg, CLI_PRECISIONS, r.opt.precision,
+                                  sizeof r.opt.precision);
             break;
         case 'r': snprintf(r.opt.root, sizeof r.opt.root, "%s", optarg); break;
         case 'f': r.opt.force = 1; break;
@@ -124,11 +131,13 @@ int cmd_run(int argc, char **argv) {
     r.opt.seeds = (int)seeds;
     r.t0 = gc_now();
     gc_status s = open_experiment(&r);
+    if (s == GC_OK) s = gc_device_open(r.opt.device, r.opt.precision);
     if (s == GC_OK) {
-        gc_log_info("run: %s at %s scale, %d seed(s), cache %s/cache", r.experiment, r.opt.scale,
-                    r.seeds, r.opt.root);
+        gc_log_info("run: %s at %s scale, %d seed(s), device %s, cache %s/cache", r.experiment,
+                    r.opt.scale, r.seeds, gc_device_describe(), r.opt.root);
         s = rp_run_math(&r);
     }
+    gc_device_close();
     gc_config_free(&r.cfg);
     return s == GC_OK ? 0 : cli_runtime_error("run");
 }

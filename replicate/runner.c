@@ -1,5 +1,7 @@
 #include "runner.h"
 
+#include "../lib/backend.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <omp.h>
@@ -61,6 +63,11 @@ gc_status rp_stage_open(rp_run *r, const char *name, const cJSON *key, rp_stage 
     snprintf(st->name, sizeof st->name, "%s", name);
     cJSON *k = cJSON_Duplicate(key, 1);
     cJSON_AddStringToObject(k, "stage", name);
+    if (strcmp(r->opt.device, "cpu")) { /* a GPU run computes with other rounding: its own cache */
+        char dev[32];
+        snprintf(dev, sizeof dev, "%s/%s", r->opt.device, r->opt.precision);
+        cJSON_AddStringToObject(k, "device", dev);
+    }
     char *text = cJSON_PrintUnformatted(k);
     cJSON_Delete(k);
     if (!text) return gc_fail(GC_ERR_NOMEM, "runner: cannot hash stage %s", name);
@@ -137,7 +144,8 @@ cJSON *rp_metadata(const rp_run *r) {
     cJSON_AddStringToObject(m, "scale", r->opt.scale);
     cJSON *seeds = cJSON_AddArrayToObject(m, "seeds");
     for (int s = 1; s <= r->seeds; s++) cJSON_AddItemToArray(seeds, cJSON_CreateNumber(s));
-    cJSON_AddStringToObject(m, "device", "cpu");
+    cJSON_AddStringToObject(m, "device", gc_device_describe());
+    cJSON_AddStringToObject(m, "precision", strcmp(r->opt.device, "cpu") ? r->opt.precision : "fp32");
     cJSON_AddNumberToObject(m, "threads", omp_get_max_threads());
     cJSON_AddNumberToObject(m, "wall_s", gc_now() - r->t0);
     cJSON *stages = cJSON_AddArrayToObject(m, "stages");

@@ -22,6 +22,8 @@ typedef struct {
     int seeds;              /* 0 = the file's default */
     char root[RP_PATH];     /* results/runs */
     int force;              /* rerun every stage */
+    char device[8];         /* cpu | cuda: --device, else the file's "device", else cpu */
+    char precision[8];      /* fp32 | tf32 | bf16 (cuda only): --precision, the file's, fp32 */
 } rp_options;
 
 typedef struct {

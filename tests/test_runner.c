@@ -126,10 +126,16 @@ Test(runner, bad_experiment_files) {
     cr_expect_eq(th_run(cmd, NULL, NULL, &err), 1);
     cr_expect(err && strstr(err, "full"), "%s", err);
     free(err);
-    snprintf(cmd, sizeof cmd, "%s run experiments/fig2.json --device cuda", th_replicate_bin());
-    cr_expect_eq(th_run(cmd, NULL, NULL, &err), 1, "no GPU path yet: a clear refusal");
-    cr_expect(err && strstr(err, "--device cuda"), "%s", err);
+    snprintf(cmd, sizeof cmd, "%s run experiments/fig2.json --device tpu", th_replicate_bin());
+    cr_expect_eq(th_run(cmd, NULL, NULL, &err), 2);
+    cr_expect(err && strstr(err, "--device") && strstr(err, "cpu|cuda"), "%s", err);
     free(err);
+    snprintf(cmd, sizeof cmd, "%s run experiments/fig2.json --device cuda --precision fp16", th_replicate_bin());
+    cr_expect_eq(th_run(cmd, NULL, NULL, &err), 2);
+    cr_expect(err && strstr(err, "--precision"), "%s", err);
+    free(err);
+    expect_bad_experiment("\"pipeline\": \"math\",", "\"pipeline\": \"math\", \"device\": \"gpu\",",
+                          "key 'device'", "cpu|cuda");
     snprintf(cmd, sizeof cmd, "%s run /nonexistent/e.json", th_replicate_bin());
     cr_expect_eq(th_run(cmd, NULL, NULL, &err), 1);
     cr_expect(err && strstr(err, "/nonexistent/e.json"), "%s", err);

@@ -1,0 +1,300 @@
+/* cuda_core: the handle (device or emulated), device memory, scratch slots, the cuBLAS matmuls in
+ * three precisions, and the optimiser's elementwise ops (kernels/cuda.h). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cuda_internal.h"
+
+extern "C" int gc_cuda_devices(char *why, size_t cap) {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+        if (why && cap) snprintf(why, cap, "no usable CUDA device: %s", cudaGetErrorString(e));
+        return 0;
+    }
+    if (n == 0 && why && cap) snprintf(why, cap, "no CUDA device on this machine");
+    return n;
+}
+
+extern "C" gc_status gc_cuda_describe(char *buf, size_t cap) {
+    cudaDeviceProp p;
+    CU_TRY(cudaGetDeviceProperties(&p, 0));
+    snprintf(buf, cap, "%s, %.1f GiB, compute capability %d.%d, %d SMs", p.name,
+             (double)p.totalGlobalMem / (1 << 30), p.major, p.minor, p.multiProcessorCount);
+    return GC_OK;
+}
+
+static const char *const prec_names[] = {"fp32", "tf32", "bf16"};
+
+extern "C" const char *gc_precision_name(gc_precision p) {
+    return (unsigned)p < 3 ? prec_names[p] : "?";
+}
+
+extern "C" gc_status gc_precision_parse(const char *name, gc_precision *out) {
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, prec_names[i]) == 0) {
+            *out = (gc_precision)i;
+            return GC_OK;
+        }
+    return gc_fail(GC_ERR_ARG, "unknown precision '%s' (expected fp32, tf32 or bf16)", name);
+}
+
+extern "C" gc_status gc_cuda_open(gc_cuda **out) {
+    *out = NULL;
+    char why[256];
+    if (gc_cuda_devices(why, sizeof why) == 0) return gc_fail(GC_ERR_DEVICE, "%s", why);
+    CU_TRY(cudaSetDevice(0));
+    gc_cuda *c = (gc_cuda *)calloc(1, sizeof *c);
+    if (!c) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
+    if (cudaStreamCreate(&c->stream) != cudaSuccess) {
+        free(c);
+        return gc_fail(GC_ERR_DEVICE, "cuda: cannot create a stream");
+    }
+    if (cublasCreate(&c->blas) != CUBLAS_STATUS_SUCCESS ||
+        cublasSetStream(c->blas, c->stream) != CUBLAS_STATUS_SUCCESS) {
+        cudaStreamDestroy(c->stream);
+        free(c);
+        return gc_fail(GC_ERR_DEVICE, "cuda: cublasCreate failed");
+    }
+    *out = c;
+    return GC_OK;
+}
+
+extern "C" gc_status gc_cuda_open_emulated(gc_cuda **out) {
+    *out = (gc_cuda *)calloc(1, sizeof **out);
+    if (!*out) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
+    (*out)->emulate = 1;
+    return GC_OK;
+}
+
+void gc_cuda_backends_free(gc_cuda *c); /* cuda_model.cu */
+
+extern "C" void gc_cuda_close(gc_cuda *c) {
+    if (!c) return;
+    gc_cuda_backends_free(c);
+    for (int i = 0; i < N_SCR; i++) gc_cuda_free(c, c->scr[i]);
+    if (!c->emulate) {
+        cublasDestroy(c->blas);
+        cudaStreamDestroy(c->stream);
+    }
+    free(c);
+}
+
+extern "C" int gc_cuda_is_emulated(const gc_cuda *c) { return c->emulate; }
+
+/* ---- memory ---- */
+
+extern "C" void *gc_cuda_alloc(gc_cuda *c, size_t bytes) {
+    void *p = NULL;
+    if (bytes == 0) bytes = 1;
+    if (c->emulate) {
+        p = calloc(1, bytes);
+        if (!p) gc_fail(GC_ERR_NOMEM, "cuda emulation: cannot allocate %zu bytes", bytes);
+        return p;
+    }
+    cudaError_t e = cudaMalloc(&p, bytes);
+    if (e == cudaSuccess) e = cudaMemsetAsync(p, 0, bytes, c->stream);
+    if (e != cudaSuccess) {
+        gc_fail(GC_ERR_DEVICE, "cuda: cannot allocate %zu bytes: %s", bytes, cudaGetErrorString(e));
+        if (p) cudaFree(p);
+        return NULL;
+    }
+    return p;
+}
+
+extern "C" void gc_cuda_free(gc_cuda *c, void *p) {
+    if (!p) return;
+    if (c->emulate)
+        free(p);
+    else
+        cudaFree(p);
+}
+
+static gc_status copy(gc_cuda *c, void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
+    if (bytes == 0) return GC_OK;
+    if (c->emulate) {
+        memmove(dst, src, bytes);
+        return GC_OK;
+    }
+    CU_TRY(cudaMemcpyAsync(dst, src, bytes, kind, c->stream));
+    if (kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyHostToDevice)
+        CU_TRY(cudaStreamSynchronize(c->stream)); /* the host buffer is the caller's again */
+    return GC_OK;
+}
+
+extern "C" gc_status gc_cuda_upload(gc_cuda *c, void *dev, const void *host, size_t bytes) {
+    return copy(c, dev, host, bytes, cudaMemcpyHostToDevice);
+}
+
+extern "C" gc_status gc_cuda_download(gc_cuda *c, void *host, const void *dev, size_t bytes) {
+    return copy(c, host, dev, bytes, cudaMemcpyDeviceToHost);
+}
+
+extern "C" gc_status gc_cuda_copy(gc_cuda *c, void *dst, const void *src, size_t bytes) {
+    return copy(c, dst, src, bytes, cudaMemcpyDeviceToDevice);
+}
+
+extern "C" gc_status gc_cuda_zero(gc_cuda *c, void *dev, size_t bytes) {
+    if (c->emulate) {
+        memset(dev, 0, bytes);
+        return GC_OK;
+    }
+    CU_TRY(cudaMemsetAsync(dev, 0, bytes, c->stream));
+    return GC_OK;
+}
+
+extern "C" gc_status gc_cuda_sync(gc_cuda *c) {
+    if (!c->emulate) CU_TRY(cudaStreamSynchronize(c->stream));
+    return GC_OK;
+}
+
+void *scratch(gc_cuda *c, int slot, size_t bytes) {
+    if (c->scr_bytes[slot] >= bytes && c->scr[slot]) return c->scr[slot];
+    gc_cuda_free(c, c->scr[slot]);
+    c->scr_bytes[slot] = 0;
+    c->scr[slot] = gc_cuda_alloc(c, bytes + bytes / 8); /* some room to grow into */
+    if (c->scr[slot]) c->scr_bytes[slot] = bytes + bytes / 8;
+    return c->scr[slot];
+}
+
+/* ---- matmuls ---- */
+
+/* the naive matmul the emulation runs in cuBLAS's place: one output element per index */
+template <class TA, class TB>
+static gc_status gemm_emulated(gc_cuda *c, int tA, int tB, int M, int N, int K, float alpha,
+                               const TA *A, int lda, long long sA, const TB *B, int ldb,
+                               long long sB, float beta, float *C, int ldc, long long sC,
+                               int batch) {
+    for (int b = 0; b < batch; b++) {
+        const TA *a = A + b * sA;
+        const TB *bb = B + b * sB;
+        float *cc = C + b * sC;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                float s = 0.0f;
+                for (int k = 0; k < K; k++) {
+                    TA x = tA ? a[(size_t)k * lda + i] : a[(size_t)i * lda + k];
+                    TB y = tB ? bb[(size_t)j * ldb + k] : bb[(size_t)k * ldb + j];
+                    s += to_float(x) * to_float(y);
+                }
+                float *o = cc + (size_t)i * ldc + j;
+                *o = beta == 0.0f ? alpha * s : alpha * s + beta * *o;
+            }
+    }
+    (void)c;
+    return GC_OK;
+}
+
+/* extent in elements of a row-major operand of `rows` rows, row stride ld, over the batch */
+static size_t extent(int rows, int ld, long long stride, int batch) {
+    return (size_t)(batch - 1) * (size_t)stride + (size_t)rows * ld;
+}
+
+static gc_status cast_bf16(gc_cuda *c, uint16_t *dst, const float *src, size_t n) {
+    return each(c, n, [=] __host__ __device__(size_t i) { dst[i] = to_bf16(src[i]); });
+}
+
+extern "C" gc_status gc_cuda_gemm(gc_cuda *c, gc_precision p, int transA, int transB, int M, int N,
+                                  int K, float alpha, const float *A, int lda, long long strideA,
+                                  const float *B, int ldb, long long strideB, float beta, float *C,
+                                  int ldc, long long strideC, int batch) {
+    if (M <= 0 || N <= 0 || batch <= 0) return GC_OK;
+    const void *a = A, *b = B;
+    if (p == GC_PREC_BF16) { /* operands rounded to bf16 copies; accumulation stays fp32 */
+        size_t na = extent(transA ? K : M, lda, strideA, batch);
+        size_t nb = extent(transB ? N : K, ldb, strideB, batch);
+        uint16_t *ha = (uint16_t *)scratch(c, SCR_CAST_A, na * 2);
+        uint16_t *hb = (uint16_t *)scratch(c, SCR_CAST_B, nb * 2);
+        if (!ha || !hb) return GC_ERR_DEVICE;
+        GC_TRY(cast_bf16(c, ha, A, na));
+        GC_TRY(cast_bf16(c, hb, B, nb));
+        a = ha, b = hb;
+    }
+    if (c->emulate) {
+        if (p == GC_PREC_BF16)
+            return gemm_emulated(c, transA, transB, M, N, K, alpha, (const bf16_bits *)a, lda,
+                                 strideA, (const bf16_bits *)b, ldb, strideB, beta, C, ldc,
+                                 strideC, batch);
+        return gemm_emulated(c, transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB,
+                             beta, C, ldc, strideC, batch);
+    }
+    /* row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, and a row-major buffer read
+     * column-major is its transpose: pass B first, with the same transpose flags */
+    cudaDataType_t in = p == GC_PREC_BF16 ? CUDA_R_16BF : CUDA_R_32F;
+    cublasComputeType_t ct = p == GC_PREC_FP32   ? CUBLAS_COMPUTE_32F_PEDANTIC
+                             : p == GC_PREC_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                                 : CUBLAS_COMPUTE_32F;
+    cublasStatus_t st = cublasGemmStridedBatchedEx(
+        c->blas, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K,
+        &alpha, b, in, ldb, strideB, a, in, lda, strideA, &beta, C, CUDA_R_32F, ldc, strideC, batch,
+        ct, CUBLAS_GEMM_DEFAULT);
+    if (st != CUBLAS_STATUS_SUCCESS)
+        return gc_fail(GC_ERR_DEVICE, "cuda: cublasGemmStridedBatchedEx (%s, %dx%dx%d, batch %d) failed: %d",
+                       gc_precision_name(p), M, N, K, batch, (int)st);
+    return GC_OK;
+}
+
+extern "C" gc_status gc_cuda_linear(gc_cuda *c, gc_precision p, float *y, int ldy, int acc,
+                                    const float *x, const float *W, int N, int in, int out) {
+    return gc_cuda_gemm(c, p, 0, 1, N, out, in, 1.0f, x, in, 0, W, in, 0, acc ? 1.0f : 0.0f, y, ldy,
+                        0, 1);
+}
+
+extern "C" gc_status gc_cuda_linear_backward(gc_cuda *c, gc_precision p, float *dx, int dx_acc,
+                                             float *dW, const float *dy, int ldy, const float *x,
+                                             const float *W, int N, int in, int out) {
+    if (dx) /* dx (N, in) = dy (N, out) W (out, in) */
+        GC_TRY(gc_cuda_gemm(c, p, 0, 0, N, in, out, 1.0f, dy, ldy, 0, W, in, 0,
+                            dx_acc ? 1.0f : 0.0f, dx, in, 0, 1));
+    if (dW) /* dW (out, in) += dy^T (out, N) x (N, in) */
+        GC_TRY(gc_cuda_gemm(c, p, 1, 0, out, in, N, 1.0f, dy, ldy, 0, x, in, 0, 1.0f, dW, in, 0, 1));
+    return GC_OK;
+}
+
+/* ---- optimiser ---- */
+
+extern "C" gc_status gc_cuda_adamw(gc_cuda *c, float *params, float *m, float *v,
+                                   const float *grads, size_t n, float lr, float beta1, float beta2,
+                                   float eps, float weight_decay, int decay, int64_t step) {
+    /* the scalars exactly as gc_adamw_step computes them, on the host */
+    float bc1 = 1.0f - powf(beta1, (float)step), bc2_sqrt = sqrtf(1.0f - powf(beta2, (float)step));
+    float dec = decay ? 1.0f - lr * weight_decay : 1.0f, step_size = lr / bc1;
+    return each(c, n, [=] __host__ __device__(size_t i) {
+        float g = grads[i];
+        float mi = m[i] = beta1 * m[i] + (1.0f - beta1) * g;
+        float vi = v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
+        float denom = sqrtf(vi) / bc2_sqrt + eps;
+        params[i] = params[i] * dec - step_size * mi / denom;
+    });
+}
+
+enum { SUMSQ_CHUNK = 4096 };
+
+extern "C" gc_status gc_cuda_sumsq(gc_cuda *c, const float *x, size_t n, double *out) {
+    size_t parts = (n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
+    double *d = (double *)scratch(c, SCR_ROWS, sizeof(double) * (parts ? parts : 1));
+    if (!d) return GC_ERR_DEVICE;
+    GC_TRY(each(c, parts, [=] __host__ __device__(size_t k) {
+        size_t a = k * SUMSQ_CHUNK, b = a + SUMSQ_CHUNK < n ? a + SUMSQ_CHUNK : n;
+        double s = 0;
+        for (size_t i = a; i < b; i++) s += (double)x[i] * x[i];
+        d[k] = s;
+    }));
+    double *h = (double *)malloc(sizeof(double) * (parts ? parts : 1));
+    if (!h) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
+    gc_status s = gc_cuda_download(c, h, d, sizeof(double) * parts);
+    double total = 0;
+    for (size_t k = 0; k < parts; k++) total += h[k];
+    free(h);
+    *out = total;
+    return s;
+}
+
+extern "C" gc_status gc_cuda_scale(gc_cuda *c, float *x, size_t n, float k) {
+    return each(c, n, [=] __host__ __device__(size_t i) { x[i] *= k; });
+}
+
+extern "C" gc_status gc_cuda_add(gc_cuda *c, float *y, const float *x, size_t n) {
+    return each(c, n, [=] __host__ __device__(size_t i) { y[i] += x[i]; });
+}

@@ -1,0 +1,105 @@
+/* cuda_internal: what the kernels' .cu files share (C++ only): the handle, the launcher that runs a
+ * per-element body on the device or, in an emulated handle, on the host, and the scratch slots.
+ *
+ * Contract: a body is a `[=] __host__ __device__ (size_t i)` lambda computing output element (or
+ * row) i; it is the whole kernel. each() launches it over [0, n) on the handle's stream, or loops
+ * over it on the host when the handle is emulated, so the same arithmetic is checked anywhere.
+ * Bodies never race: every output element has one writer (no atomics: results are deterministic).
+ * Scratch slots are grow-only buffers owned by the handle, reused by consecutive ops on its one
+ * stream; an op may use a slot only until it returns.
+ */
+#ifndef GC_CUDA_INTERNAL_H
+#define GC_CUDA_INTERNAL_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <stdlib.h>
+
+extern "C" {
+#include "cuda.h"
+}
+
+enum {
+    SCR_CAST_A,   /* bf16 copy of a GEMM operand */
+    SCR_CAST_B,   /* bf16 copy of the other operand */
+    SCR_Q,        /* (B, nh, T, hs) attention operands, permuted */
+    SCR_K,
+    SCR_V,
+    SCR_O,        /* (B, nh, T, hs) attention output, or dO in the backward */
+    SCR_DQ,       /* (B, nh, T, hs) backward results */
+    SCR_DK,
+    SCR_DV,
+    SCR_DP,       /* (B, nh, T, T) gradient of the probabilities */
+    SCR_ROWS,     /* per-row doubles: losses, partial sums */
+    SCR_INDEX,    /* int32 index lists (embedding backward, sampling scratch) */
+    SCR_SMALL,    /* small per-call uploads */
+    N_SCR
+};
+
+struct gc_cuda {
+    cublasHandle_t blas;
+    cudaStream_t stream;
+    int emulate; /* gc_cuda_open_emulated: per-element bodies run on the host */
+    void *scr[N_SCR];
+    size_t scr_bytes[N_SCR];
+    void *backends[3]; /* gc_cuda_backend's, one per precision, freed with the handle */
+};
+
+#define CU_TRY(call)                                                                               \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess)                                                                     \
+            return gc_fail(GC_ERR_DEVICE, "cuda: %s: %s", #call, cudaGetErrorString(e_));          \
+    } while (0)
+
+template <class F> __global__ void each_kernel(size_t n, F body) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) body(i);
+}
+
+/* body(i) for every i in [0, n) */
+template <class F> gc_status each(gc_cuda *c, size_t n, F body) {
+    if (n == 0) return GC_OK;
+    if (c->emulate) {
+        for (size_t i = 0; i < n; i++) body(i);
+        return GC_OK;
+    }
+    const unsigned threads = 256;
+    each_kernel<<<(unsigned)((n + threads - 1) / threads), threads, 0, c->stream>>>(n, body);
+    CU_TRY(cudaGetLastError());
+    return GC_OK;
+}
+
+/* scratch slot `slot` holding at least `bytes`; NULL with an error recorded when it cannot grow */
+void *scratch(gc_cuda *c, int slot, size_t bytes);
+
+/* bf16 as stored by cuBLAS (CUDA_R_16BF): the top 16 bits of the fp32 pattern, rounded to nearest
+ * even (NaN kept quiet) */
+__host__ __device__ inline uint16_t to_bf16(float x) {
+    union {
+        float f;
+        uint32_t u;
+    } v;
+    v.f = x;
+    if ((v.u & 0x7f800000u) == 0x7f800000u && (v.u & 0x007fffffu)) return (uint16_t)((v.u >> 16) | 0x40);
+    v.u += 0x7fffu + ((v.u >> 16) & 1u);
+    return (uint16_t)(v.u >> 16);
+}
+
+__host__ __device__ inline float from_bf16(uint16_t h) {
+    union {
+        float f;
+        uint32_t u;
+    } v;
+    v.u = (uint32_t)h << 16;
+    return v.f;
+}
+
+/* a bf16 value as a distinct type, so the emulated matmul reads either operand type */
+struct bf16_bits {
+    uint16_t bits;
+};
+__host__ __device__ inline float to_float(float x) { return x; }
+__host__ __device__ inline float to_float(bf16_bits x) { return from_bf16(x.bits); }
+
+#endif

@@ -1,0 +1,457 @@
+/* cuda_model: the CUDA backend of lib/backend.h — a gc_model's forward, cross-entropy, backward,
+ * gradient norm, AdamW and KV-cache decoding on the device, step for step the computation of
+ * lib/model.c (same op order, same fused layouts), with parameters, gradients, optimiser moments
+ * and activations resident on the device. Only the outputs a caller reads cross to the host. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+extern "C" {
+#include "../lib/model.h"
+#include "../lib/optim.h"
+}
+#include "cuda_internal.h"
+
+struct cuda_be {
+    gc_backend be; /* first: the backend pointer is the struct's */
+    gc_cuda *c;
+    gc_precision p;
+};
+
+/* device activations for one (B, T), the layout of gc_acts */
+struct dev_acts {
+    int B, T;
+    float *base;
+    float *res, *h1, *xn1, *rstd1, *qkv, *att, *ao, *xn2, *rstd2, *a13, *g, *hf, *rstdf, *logits,
+        *dlogits, *d_res, *d_xn, *d_qkv, *d_ao, *d_a13, *d_g;
+    int32_t *tok, *len, *tgt; /* (N), (B), (N) */
+};
+
+struct dev_model {
+    float *P, *G, *M, *Vm;        /* (n_params) parameters, gradient, AdamW moments */
+    const gc_adamw *opt;          /* the optimiser whose moments M, Vm hold */
+    float *cos_t, *sin_t;         /* (seq_len, hs / 2) */
+    dev_acts a;
+    float *hf_host, *logits_host; /* host mirrors handed out as m->acts.hf / logits */
+    size_t hf_cap, logits_cap;
+};
+
+struct dev_cache {
+    float *base, *k, *v;            /* k, v (L, B, maxT, KV) */
+    float *x, *xn, *qkv, *ao, *a13, *g, *hf, *logits, *rstd;
+    int32_t *tok, *pos;
+    uint8_t *active;
+};
+
+static cuda_be *ctx(const gc_backend *be) { return (cuda_be *)be; }
+
+/* tensor t of the parameter-shaped buffer base (the classifier is the embedding when tied) */
+static float *tensor(float *base, const gc_model *m, int t) {
+    if (t == GC_T_CLS && m->cfg.tied) t = GC_T_EMB;
+    return base + m->tensors[t].offset;
+}
+
+static void release(const gc_backend *be, gc_model *m) {
+    gc_cuda *c = ctx(be)->c;
+    dev_model *d = (dev_model *)m->dev;
+    if (!d) return;
+    float *bufs[] = {d->P, d->G, d->M, d->Vm, d->cos_t, d->sin_t, d->a.base};
+    for (float *b : bufs) gc_cuda_free(c, b);
+    gc_cuda_free(c, d->a.tok);
+    if (m->acts.hf == d->hf_host) m->acts.hf = NULL;
+    if (m->acts.logits == d->logits_host) m->acts.logits = NULL;
+    free(d->hf_host), free(d->logits_host);
+    free(d);
+    m->dev = NULL;
+}
+
+/* the model's device state, created (parameters uploaded) on first use */
+static gc_status attach(const gc_backend *be, gc_model *m, dev_model **out) {
+    if (m->dev) {
+        *out = (dev_model *)m->dev;
+        return GC_OK;
+    }
+    gc_cuda *c = ctx(be)->c;
+    dev_model *d = (dev_model *)calloc(1, sizeof *d);
+    if (!d) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
+    m->dev = d;
+    size_t np = m->n_params, nr = (size_t)m->cfg.seq_len * (m->cfg.dim / m->cfg.n_heads / 2);
+    d->P = (float *)gc_cuda_alloc(c, sizeof(float) * np);
+    d->cos_t = (float *)gc_cuda_alloc(c, sizeof(float) * nr);
+    d->sin_t = (float *)gc_cuda_alloc(c, sizeof(float) * nr);
+    gc_status s = d->P && d->cos_t && d->sin_t ? GC_OK : GC_ERR_DEVICE;
+    if (s == GC_OK) s = gc_cuda_upload(c, d->P, m->params, sizeof(float) * np);
+    if (s == GC_OK) s = gc_cuda_upload(c, d->cos_t, m->rope_cos, sizeof(float) * nr);
+    if (s == GC_OK) s = gc_cuda_upload(c, d->sin_t, m->rope_sin, sizeof(float) * nr);
+    if (s != GC_OK) {
+        release(be, m);
+        return s;
+    }
+    *out = d;
+    return GC_OK;
+}
+
+/* activations for (B, T), reallocated only when the shape changes */
+static gc_status ensure_acts(gc_cuda *c, const gc_model *m, dev_acts *a, int B, int T) {
+    if (a->base && a->B == B && a->T == T) return GC_OK;
+    gc_cuda_free(c, a->base), gc_cuda_free(c, a->tok);
+    memset(a, 0, sizeof *a);
+    const gc_model_config *cf = &m->cfg;
+    size_t N = (size_t)B * T, D = cf->dim, H = cf->hidden_dim, L = cf->n_layers, V = cf->vocab_size;
+    size_t KV = (size_t)cf->n_kv_heads * (D / cf->n_heads), QKV = D + 2 * KV, nh = cf->n_heads;
+    struct {
+        float **ptr;
+        size_t n;
+    } plan[] = {
+        {&a->res, (L + 1) * N * D}, {&a->h1, L * N * D},       {&a->xn1, L * N * D},
+        {&a->rstd1, L * N},         {&a->qkv, L * N * QKV},    {&a->att, L * B * nh * T * T},
+        {&a->ao, L * N * D},        {&a->xn2, L * N * D},      {&a->rstd2, L * N},
+        {&a->a13, L * N * 2 * H},   {&a->g, L * N * H},        {&a->hf, N * D},
+        {&a->rstdf, N},             {&a->logits, N * V},       {&a->dlogits, N * V},
+        {&a->d_res, N * D},         {&a->d_xn, N * D},         {&a->d_qkv, N * QKV},
+        {&a->d_ao, N * D},          {&a->d_a13, N * 2 * H},    {&a->d_g, N * H},
+    };
+    size_t total = 0;
+    for (auto &e : plan) total += e.n;
+    a->base = (float *)gc_cuda_alloc(c, sizeof(float) * total);
+    a->tok = (int32_t *)gc_cuda_alloc(c, sizeof(int32_t) * (2 * N + B));
+    if (!a->base || !a->tok) {
+        gc_cuda_free(c, a->base), gc_cuda_free(c, a->tok);
+        memset(a, 0, sizeof *a);
+        return GC_ERR_DEVICE;
+    }
+    float *p = a->base;
+    for (auto &e : plan) *e.ptr = p, p += e.n;
+    a->tgt = a->tok + N;
+    a->len = a->tgt + N;
+    a->B = B, a->T = T;
+    return GC_OK;
+}
+
+static gc_status host_mirror(float **buf, size_t *cap, size_t n) {
+    if (*cap >= n) return GC_OK;
+    free(*buf);
+    *buf = (float *)malloc(sizeof(float) * n);
+    *cap = *buf ? n : 0;
+    return *buf ? GC_OK : gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
+}
+
+static gc_status forward(const gc_backend *be, gc_model *m, const int32_t *tokens, int B, int T,
+                         const int *len, int want) {
+    gc_cuda *c = ctx(be)->c;
+    gc_precision pr = ctx(be)->p;
+    dev_model *d;
+    GC_TRY(attach(be, m, &d));
+    GC_TRY(ensure_acts(c, m, &d->a, B, T));
+    dev_acts *a = &d->a;
+    const gc_model_config *cf = &m->cfg;
+    int N = B * T, D = cf->dim, H = cf->hidden_dim, L = cf->n_layers, nh = cf->n_heads;
+    int nkv = cf->n_kv_heads, hs = D / nh, KV = nkv * hs, QKV = D + 2 * KV, V = cf->vocab_size;
+    GC_TRY(gc_cuda_upload(c, a->tok, tokens, sizeof(int32_t) * N));
+    if (len) {
+        int32_t *l32 = (int32_t *)malloc(sizeof(int32_t) * B);
+        if (!l32) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
+        for (int b = 0; b < B; b++) l32[b] = len[b];
+        gc_status s = gc_cuda_upload(c, a->len, l32, sizeof(int32_t) * B);
+        free(l32);
+        GC_TRY(s);
+    }
+    float *P = d->P;
+    GC_TRY(gc_cuda_embedding(c, a->res, tensor(P, m, GC_T_EMB), a->tok, N, D));
+    for (int l = 0; l < L; l++) {
+        size_t nd = (size_t)N * D;
+        float *res = a->res + l * nd, *res_out = res + nd, *h1 = a->h1 + l * nd;
+        float *xn1 = a->xn1 + l * nd, *qkv = a->qkv + (size_t)l * N * QKV;
+        float *att = a->att + (size_t)l * B * nh * T * T, *ao = a->ao + l * nd;
+        float *xn2 = a->xn2 + l * nd, *a13 = a->a13 + (size_t)l * N * 2 * H;
+        float *g = a->g + (size_t)l * N * H;
+        GC_TRY(gc_cuda_rmsnorm(c, xn1, a->rstd1 + (size_t)l * N, res,
+                               tensor(P, m, GC_T_ATTN_NORM) + (size_t)l * D, N, D, cf->norm_eps));
+        GC_TRY(gc_cuda_linear(c, pr, qkv, QKV, 0, xn1, tensor(P, m, GC_T_WQKV) + (size_t)l * QKV * D,
+                              N, D, QKV));
+        GC_TRY(gc_cuda_rope(c, qkv, QKV, 0, nh, hs, N, T, d->cos_t, d->sin_t, 0, NULL));
+        GC_TRY(gc_cuda_rope(c, qkv, QKV, D, nkv, hs, N, T, d->cos_t, d->sin_t, 0, NULL));
+        GC_TRY(gc_cuda_attention(c, pr, ao, att, qkv, B, T, nh, nkv, hs, len ? a->len : NULL));
+        GC_TRY(gc_cuda_copy(c, h1, res, sizeof(float) * nd)); /* h1 = res + wo ao */
+        GC_TRY(gc_cuda_linear(c, pr, h1, D, 1, ao, tensor(P, m, GC_T_WO) + (size_t)l * D * D, N, D, D));
+        GC_TRY(gc_cuda_rmsnorm(c, xn2, a->rstd2 + (size_t)l * N, h1,
+                               tensor(P, m, GC_T_FFN_NORM) + (size_t)l * D, N, D, cf->norm_eps));
+        GC_TRY(gc_cuda_linear(c, pr, a13, 2 * H, 0, xn2,
+                              tensor(P, m, GC_T_W13) + (size_t)l * 2 * H * D, N, D, 2 * H));
+        GC_TRY(gc_cuda_swiglu(c, g, a13, N, H));
+        GC_TRY(gc_cuda_copy(c, res_out, h1, sizeof(float) * nd)); /* res_out = h1 + w2 g */
+        GC_TRY(gc_cuda_linear(c, pr, res_out, D, 1, g, tensor(P, m, GC_T_W2) + (size_t)l * D * H, N,
+                              H, D));
+    }
+    GC_TRY(gc_cuda_rmsnorm(c, a->hf, a->rstdf, a->res + (size_t)L * N * D,
+                           tensor(P, m, GC_T_FINAL_NORM), N, D, cf->norm_eps));
+    if (want != GC_LOGITS_NONE)
+        GC_TRY(gc_cuda_linear(c, pr, a->logits, V, 0, a->hf, tensor(P, m, GC_T_CLS), N, D, V));
+    if (want != GC_LOGITS_DEVICE) {
+        GC_TRY(host_mirror(&d->hf_host, &d->hf_cap, (size_t)N * D));
+        GC_TRY(gc_cuda_download(c, d->hf_host, a->hf, sizeof(float) * N * D));
+        m->acts.hf = d->hf_host;
+    }
+    if (want == GC_LOGITS_HOST) {
+        GC_TRY(host_mirror(&d->logits_host, &d->logits_cap, (size_t)N * V));
+        GC_TRY(gc_cuda_download(c, d->logits_host, a->logits, sizeof(float) * N * V));
+        m->acts.logits = d->logits_host;
+    }
+    return GC_OK;
+}
+
+static gc_status ce_loss(const gc_backend *be, gc_model *m, const int32_t *targets, float scale,
+                         double *sum) {
+    gc_cuda *c = ctx(be)->c;
+    dev_model *d = (dev_model *)m->dev;
+    int N = d->a.B * d->a.T;
+    GC_TRY(gc_cuda_upload(c, d->a.tgt, targets, sizeof(int32_t) * N));
+    return gc_cuda_cross_entropy(c, d->a.dlogits, sum, d->a.logits, d->a.tgt, N, m->cfg.vocab_size,
+                                 scale);
+}
+
+static gc_status zero_grad(const gc_backend *be, gc_model *m) {
+    gc_cuda *c = ctx(be)->c;
+    dev_model *d;
+    GC_TRY(attach(be, m, &d));
+    if (!d->G && !(d->G = (float *)gc_cuda_alloc(c, sizeof(float) * m->n_params))) return GC_ERR_DEVICE;
+    return gc_cuda_zero(c, d->G, sizeof(float) * m->n_params);
+}
+
+static gc_status backward(const gc_backend *be, gc_model *m, const float *dhidden) {
+    gc_cuda *c = ctx(be)->c;
+    gc_precision pr = ctx(be)->p;
+    dev_model *d = (dev_model *)m->dev;
+    if (!d || !d->a.base) return gc_fail(GC_ERR_ARG, "backward: no forward to undo");
+    if (!d->G) GC_TRY(zero_grad(be, m));
+    dev_acts *a = &d->a;
+    const gc_model_config *cf = &m->cfg;
+    int B = a->B, T = a->T, N = B * T, D = cf->dim, H = cf->hidden_dim, L = cf->n_layers;
+    int nh = cf->n_heads, nkv = cf->n_kv_heads, hs = D / nh, KV = nkv * hs, QKV = D + 2 * KV;
+    int V = cf->vocab_size;
+    float *P = d->P, *G = d->G;
+    size_t nd = (size_t)N * D;
+
+    /* gradient on the final hidden states: classifier path plus the caller's dhidden */
+    float *dhf = a->d_xn;
+    if (m->ce_ready)
+        GC_TRY(gc_cuda_linear_backward(c, pr, dhf, 0, tensor(G, m, GC_T_CLS), a->dlogits, V, a->hf,
+                                       tensor(P, m, GC_T_CLS), N, D, V));
+    else
+        GC_TRY(gc_cuda_zero(c, dhf, sizeof(float) * nd));
+    if (dhidden) {
+        GC_TRY(gc_cuda_upload(c, a->d_ao, dhidden, sizeof(float) * nd));
+        GC_TRY(gc_cuda_add(c, dhf, a->d_ao, nd));
+    }
+    GC_TRY(gc_cuda_rmsnorm_backward(c, a->d_res, 0, tensor(G, m, GC_T_FINAL_NORM), dhf,
+                                    a->res + (size_t)L * nd, tensor(P, m, GC_T_FINAL_NORM), a->rstdf,
+                                    N, D));
+    for (int l = L - 1; l >= 0; l--) {
+        float *res = a->res + l * nd, *h1 = a->h1 + l * nd, *xn1 = a->xn1 + l * nd;
+        float *qkv = a->qkv + (size_t)l * N * QKV, *att = a->att + (size_t)l * B * nh * T * T;
+        float *ao = a->ao + l * nd, *xn2 = a->xn2 + l * nd, *a13 = a->a13 + (size_t)l * N * 2 * H;
+        float *g = a->g + (size_t)l * N * H;
+        size_t wqkv = (size_t)l * QKV * D, wo = (size_t)l * D * D, w13 = (size_t)l * 2 * H * D;
+        size_t w2 = (size_t)l * D * H;
+        /* MLP: res_out = h1 + w2 g; d_res holds d(res_out) and becomes d(h1) */
+        GC_TRY(gc_cuda_linear_backward(c, pr, a->d_g, 0, tensor(G, m, GC_T_W2) + w2, a->d_res, D, g,
+                                       tensor(P, m, GC_T_W2) + w2, N, H, D));
+        GC_TRY(gc_cuda_swiglu_backward(c, a->d_a13, a->d_g, a13, N, H));
+        GC_TRY(gc_cuda_linear_backward(c, pr, a->d_xn, 0, tensor(G, m, GC_T_W13) + w13, a->d_a13,
+                                       2 * H, xn2, tensor(P, m, GC_T_W13) + w13, N, D, 2 * H));
+        GC_TRY(gc_cuda_rmsnorm_backward(c, a->d_res, 1, tensor(G, m, GC_T_FFN_NORM) + (size_t)l * D,
+                                        a->d_xn, h1, tensor(P, m, GC_T_FFN_NORM) + (size_t)l * D,
+                                        a->rstd2 + (size_t)l * N, N, D));
+        /* attention: h1 = res + wo ao; d_res becomes d(res) */
+        GC_TRY(gc_cuda_linear_backward(c, pr, a->d_ao, 0, tensor(G, m, GC_T_WO) + wo, a->d_res, D, ao,
+                                       tensor(P, m, GC_T_WO) + wo, N, D, D));
+        GC_TRY(gc_cuda_attention_backward(c, pr, a->d_qkv, a->d_ao, att, qkv, B, T, nh, nkv, hs));
+        GC_TRY(gc_cuda_rope(c, a->d_qkv, QKV, 0, nh, hs, N, T, d->cos_t, d->sin_t, 1, NULL));
+        GC_TRY(gc_cuda_rope(c, a->d_qkv, QKV, D, nkv, hs, N, T, d->cos_t, d->sin_t, 1, NULL));
+        GC_TRY(gc_cuda_linear_backward(c, pr, a->d_xn, 0, tensor(G, m, GC_T_WQKV) + wqkv, a->d_qkv,
+                                       QKV, xn1, tensor(P, m, GC_T_WQKV) + wqkv, N, D, QKV));
+        GC_TRY(gc_cuda_rmsnorm_backward(c, a->d_res, 1, tensor(G, m, GC_T_ATTN_NORM) + (size_t)l * D,
+                                        a->d_xn, res, tensor(P, m, GC_T_ATTN_NORM) + (size_t)l * D,
+                                        a->rstd1 + (size_t)l * N, N, D));
+    }
+    return gc_cuda_embedding_backward(c, tensor(G, m, GC_T_EMB), V, a->d_res, m->last_tokens, N, D);
+}
+
+static gc_status grad_sumsq(const gc_backend *be, gc_model *m, double *out) {
+    dev_model *d = (dev_model *)m->dev;
+    if (!d || !d->G) return gc_fail(GC_ERR_ARG, "grad_sumsq: the model has no gradient");
+    return gc_cuda_sumsq(ctx(be)->c, d->G, m->n_params, out);
+}
+
+static gc_status scale_grads(const gc_backend *be, gc_model *m, float k) {
+    dev_model *d = (dev_model *)m->dev;
+    if (!d || !d->G) return gc_fail(GC_ERR_ARG, "scale_grads: the model has no gradient");
+    return gc_cuda_scale(ctx(be)->c, d->G, m->n_params, k);
+}
+
+static gc_status adamw(const gc_backend *be, gc_model *m, gc_adamw *o, float lr) {
+    gc_cuda *c = ctx(be)->c;
+    dev_model *d = (dev_model *)m->dev;
+    if (!d || !d->G) return gc_fail(GC_ERR_ARG, "adamw: the model has no gradient");
+    size_t bytes = sizeof(float) * m->n_params;
+    if (!d->M) {
+        d->M = (float *)gc_cuda_alloc(c, bytes);
+        d->Vm = (float *)gc_cuda_alloc(c, bytes);
+        if (!d->M || !d->Vm) return GC_ERR_DEVICE;
+    }
+    if (d->opt != o) { /* this optimiser's moments (zero, or restored from a checkpoint) */
+        GC_TRY(gc_cuda_upload(c, d->M, o->m, bytes));
+        GC_TRY(gc_cuda_upload(c, d->Vm, o->v, bytes));
+        d->opt = o;
+    }
+    o->step++;
+    for (int t = 0; t < GC_N_TENSORS; t++) {
+        const gc_tensor_info *ti = &m->tensors[t];
+        size_t off = ti->offset;
+        GC_TRY(gc_cuda_adamw(c, d->P + off, d->M + off, d->Vm + off, d->G + off, ti->size, lr,
+                             o->beta1, o->beta2, o->eps, o->weight_decay, ti->decay, o->step));
+    }
+    return GC_OK;
+}
+
+static gc_status sync(const gc_backend *be, gc_model *m, gc_adamw *o) {
+    gc_cuda *c = ctx(be)->c;
+    dev_model *d = (dev_model *)m->dev;
+    size_t bytes = sizeof(float) * m->n_params;
+    GC_TRY(gc_cuda_download(c, m->params, d->P, bytes));
+    if (o && d->opt == o) {
+        GC_TRY(gc_cuda_download(c, o->m, d->M, bytes));
+        GC_TRY(gc_cuda_download(c, o->v, d->Vm, bytes));
+    }
+    return GC_OK;
+}
+
+static gc_status sync_grads(const gc_backend *be, gc_model *m) {
+    dev_model *d = (dev_model *)m->dev;
+    if (!d || !d->G) return gc_fail(GC_ERR_ARG, "sync_grads: the model has no gradient");
+    return gc_cuda_download(ctx(be)->c, m->grads, d->G, sizeof(float) * m->n_params);
+}
+
+/* ---- decoding ---- */
+
+static void kv_release(const gc_backend *be, gc_kvcache *kc) {
+    dev_cache *k = (dev_cache *)kc->dev;
+    if (!k) return;
+    gc_cuda *c = ctx(be)->c;
+    gc_cuda_free(c, k->base), gc_cuda_free(c, k->tok);
+    free(k);
+    kc->dev = NULL;
+}
+
+static gc_status kv_attach(const gc_backend *be, const gc_model *m, gc_kvcache *kc, dev_cache **out) {
+    if (kc->dev) {
+        *out = (dev_cache *)kc->dev;
+        return GC_OK;
+    }
+    gc_cuda *c = ctx(be)->c;
+    const gc_model_config *cf = &m->cfg;
+    size_t B = kc->B, Tm = kc->max_T, D = cf->dim, H = cf->hidden_dim, L = cf->n_layers;
+    size_t KV = (size_t)cf->n_kv_heads * (D / cf->n_heads), V = cf->vocab_size;
+    dev_cache *k = (dev_cache *)calloc(1, sizeof *k);
+    if (!k) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
+    size_t total = 2 * L * B * Tm * KV + 4 * B * D + B * (D + 2 * KV) + 3 * B * H + B * V + B;
+    k->base = (float *)gc_cuda_alloc(c, sizeof(float) * total);
+    k->tok = (int32_t *)gc_cuda_alloc(c, sizeof(int32_t) * 3 * B);
+    kc->dev = k;
+    kc->be = be;
+    if (!k->base || !k->tok) {
+        kv_release(be, kc);
+        return GC_ERR_DEVICE;
+    }
+    float *p = k->base;
+    k->k = p, p += L * B * Tm * KV;
+    k->v = p, p += L * B * Tm * KV;
+    k->x = p, p += B * D;
+    k->xn = p, p += B * D;
+    k->ao = p, p += B * D;
+    k->hf = p, p += B * D;
+    k->qkv = p, p += B * (D + 2 * KV);
+    k->a13 = p, p += 2 * B * H;
+    k->g = p, p += B * H;
+    k->logits = p, p += B * V;
+    k->rstd = p;
+    k->pos = k->tok + B;
+    k->active = (uint8_t *)(k->pos + B);
+    *out = k;
+    return GC_OK;
+}
+
+static gc_status decode(const gc_backend *be, gc_model *m, gc_kvcache *kc, const int32_t *token,
+                        const int32_t *pos) {
+    gc_cuda *c = ctx(be)->c;
+    gc_precision pr = ctx(be)->p;
+    dev_model *d = NULL;
+    dev_cache *k = NULL;
+    GC_TRY(attach(be, m, &d));
+    GC_TRY(kv_attach(be, m, kc, &k));
+    const gc_model_config *cf = &m->cfg;
+    int B = kc->B, D = cf->dim, H = cf->hidden_dim, L = cf->n_layers, nh = cf->n_heads;
+    int nkv = cf->n_kv_heads, hs = D / nh, KV = nkv * hs, QKV = D + 2 * KV, Tm = kc->max_T;
+    int V = cf->vocab_size;
+    float *P = d->P;
+    GC_TRY(gc_cuda_upload(c, k->tok, token, sizeof(int32_t) * B));
+    GC_TRY(gc_cuda_upload(c, k->pos, pos, sizeof(int32_t) * B));
+    if (kc->active) GC_TRY(gc_cuda_upload(c, k->active, kc->active, (size_t)B));
+    GC_TRY(gc_cuda_embedding(c, k->x, tensor(P, m, GC_T_EMB), k->tok, B, D));
+    for (int l = 0; l < L; l++) {
+        size_t cache = (size_t)l * B * Tm * KV;
+        GC_TRY(gc_cuda_rmsnorm(c, k->xn, k->rstd, k->x, tensor(P, m, GC_T_ATTN_NORM) + (size_t)l * D,
+                               B, D, cf->norm_eps));
+        GC_TRY(gc_cuda_linear(c, pr, k->qkv, QKV, 0, k->xn,
+                              tensor(P, m, GC_T_WQKV) + (size_t)l * QKV * D, B, D, QKV));
+        /* q heads then k heads, contiguous from column 0, at each row's position */
+        GC_TRY(gc_cuda_rope(c, k->qkv, QKV, 0, nh + nkv, hs, B, 1, d->cos_t, d->sin_t, 0, k->pos));
+        GC_TRY(gc_cuda_decode_attention(c, k->ao, k->k + cache, k->v + cache, k->qkv, k->pos,
+                                        kc->active ? k->active : NULL, B, Tm, nh, nkv, hs));
+        GC_TRY(gc_cuda_linear(c, pr, k->x, D, 1, k->ao, tensor(P, m, GC_T_WO) + (size_t)l * D * D, B,
+                              D, D));
+        GC_TRY(gc_cuda_rmsnorm(c, k->xn, k->rstd, k->x, tensor(P, m, GC_T_FFN_NORM) + (size_t)l * D,
+                               B, D, cf->norm_eps));
+        GC_TRY(gc_cuda_linear(c, pr, k->a13, 2 * H, 0, k->xn,
+                              tensor(P, m, GC_T_W13) + (size_t)l * 2 * H * D, B, D, 2 * H));
+        GC_TRY(gc_cuda_swiglu(c, k->g, k->a13, B, H));
+        GC_TRY(gc_cuda_linear(c, pr, k->x, D, 1, k->g, tensor(P, m, GC_T_W2) + (size_t)l * D * H, B,
+                              H, D));
+    }
+    GC_TRY(gc_cuda_rmsnorm(c, k->hf, k->rstd, k->x, tensor(P, m, GC_T_FINAL_NORM), B, D, cf->norm_eps));
+    GC_TRY(gc_cuda_linear(c, pr, k->logits, V, 0, k->hf, tensor(P, m, GC_T_CLS), B, D, V));
+    GC_TRY(gc_cuda_download(c, kc->hf, k->hf, sizeof(float) * B * D));
+    return gc_cuda_download(c, kc->logits, k->logits, sizeof(float) * B * V);
+}
+
+extern "C" gc_status gc_cuda_backend(gc_cuda *c, gc_precision p, const gc_backend **out) {
+    if ((unsigned)p > GC_PREC_BF16) return gc_fail(GC_ERR_ARG, "cuda: unknown precision %d", (int)p);
+    if (!c->backends[p]) {
+        cuda_be *b = (cuda_be *)calloc(1, sizeof *b);
+        if (!b) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
+        b->c = c;
+        b->p = p;
+        b->be.name = c->emulate ? "cuda-emulated" : "cuda";
+        b->be.precision = gc_precision_name(p);
+        b->be.ctx = b;
+        b->be.forward = forward;
+        b->be.ce_loss = ce_loss;
+        b->be.zero_grad = zero_grad;
+        b->be.backward = backward;
+        b->be.grad_sumsq = grad_sumsq;
+        b->be.scale_grads = scale_grads;
+        b->be.adamw = adamw;
+        b->be.sync = sync;
+        b->be.sync_grads = sync_grads;
+        b->be.decode = decode;
+        b->be.release = release;
+        b->be.kv_release = kv_release;
+        c->backends[p] = b;
+    }
+    *out = &((cuda_be *)c->backends[p])->be;
+    return GC_OK;
+}
+
+void gc_cuda_backends_free(gc_cuda *c) {
+    for (void *&b : c->backends) free(b), b = NULL;
+}

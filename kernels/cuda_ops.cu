@@ -1,0 +1,386 @@
+/* cuda_ops: the model's ops on device buffers (kernels/cuda.h): embedding, RMSNorm, rotary
+ * positions, SwiGLU, cross-entropy, causal attention through batched GEMMs, decoding attention and
+ * sampling. Each kernel is one per-element (or per-row) body; see cuda_internal.h. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cuda_internal.h"
+
+extern "C" gc_status gc_cuda_embedding(gc_cuda *c, float *out, const float *emb,
+                                       const int32_t *tokens, int N, int D) {
+    return each(c, (size_t)N * D, [=] __host__ __device__(size_t i) {
+        out[i] = emb[(size_t)tokens[i / D] * D + i % D];
+    });
+}
+
+extern "C" gc_status gc_cuda_embedding_backward(gc_cuda *c, float *demb, int V, const float *dout,
+                                                const int32_t *tokens_host, int N, int D) {
+    /* the rows of each token in increasing order (a counting sort on the host): off (V + 1) then
+     * rows (N); one thread per element of demb sums its token's rows in that order */
+    int32_t *idx = (int32_t *)calloc((size_t)V + 1 + N, sizeof(int32_t));
+    if (!idx) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
+    int32_t *off = idx, *rows = idx + V + 1;
+    for (int n = 0; n < N; n++) off[tokens_host[n] + 1]++;
+    for (int v = 0; v < V; v++) off[v + 1] += off[v];
+    int32_t *fill = (int32_t *)malloc(sizeof(int32_t) * V);
+    if (!fill) {
+        free(idx);
+        return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
+    }
+    memcpy(fill, off, sizeof(int32_t) * V);
+    for (int n = 0; n < N; n++) rows[fill[tokens_host[n]]++] = n;
+    free(fill);
+    size_t bytes = sizeof(int32_t) * ((size_t)V + 1 + N);
+    int32_t *d = (int32_t *)scratch(c, SCR_INDEX, bytes);
+    gc_status s = d ? gc_cuda_upload(c, d, idx, bytes) : GC_ERR_DEVICE;
+    free(idx);
+    GC_TRY(s);
+    const int32_t *doff = d, *drows = d + V + 1;
+    return each(c, (size_t)V * D, [=] __host__ __device__(size_t i) {
+        size_t v = i / D, col = i % D;
+        float acc = 0.0f;
+        for (int32_t k = doff[v]; k < doff[v + 1]; k++) acc += dout[(size_t)drows[k] * D + col];
+        if (doff[v + 1] > doff[v]) demb[i] += acc;
+    });
+}
+
+extern "C" gc_status gc_cuda_rmsnorm(gc_cuda *c, float *y, float *rstd, const float *x,
+                                     const float *w, int N, int D, float eps) {
+    return each(c, (size_t)N, [=] __host__ __device__(size_t row) {
+        const float *xr = x + row * D;
+        float s = 0.0f;
+        for (int i = 0; i < D; i++) s += xr[i] * xr[i];
+        float r = 1.0f / sqrtf(s / (float)D + eps);
+        rstd[row] = r;
+        for (int i = 0; i < D; i++) y[row * D + i] = xr[i] * r * w[i];
+    });
+}
+
+enum { NORM_CHUNK = 128 }; /* rows per partial sum of the weight gradient */
+
+extern "C" gc_status gc_cuda_rmsnorm_backward(gc_cuda *c, float *dx, int dx_acc, float *dw,
+                                              const float *dy, const float *x, const float *w,
+                                              const float *rstd, int N, int D) {
+    GC_TRY(each(c, (size_t)N, [=] __host__ __device__(size_t row) {
+        const float *xr = x + row * D, *dyr = dy + row * D;
+        float dot = 0.0f;
+        for (int i = 0; i < D; i++) dot += dyr[i] * w[i] * xr[i];
+        float r = rstd[row], k = r * r * r * dot / (float)D;
+        for (int i = 0; i < D; i++) {
+            float g = r * w[i] * dyr[i] - k * xr[i];
+            dx[row * D + i] = dx_acc ? dx[row * D + i] + g : g;
+        }
+    }));
+    /* dw: partial sums over chunks of rows (one thread per chunk and column), then the chunks in
+     * order (one thread per column) */
+    int chunks = (N + NORM_CHUNK - 1) / NORM_CHUNK;
+    float *part = (float *)scratch(c, SCR_ROWS, sizeof(float) * (size_t)chunks * D);
+    if (!part) return GC_ERR_DEVICE;
+    GC_TRY(each(c, (size_t)chunks * D, [=] __host__ __device__(size_t i) {
+        int k = (int)(i / D), col = (int)(i % D), end = (k + 1) * NORM_CHUNK < N ? (k + 1) * NORM_CHUNK : N;
+        float acc = 0.0f;
+        for (int n = k * NORM_CHUNK; n < end; n++)
+            acc += dy[(size_t)n * D + col] * x[(size_t)n * D + col] * rstd[n];
+        part[i] = acc;
+    }));
+    return each(c, (size_t)D, [=] __host__ __device__(size_t col) {
+        float acc = 0.0f;
+        for (int k = 0; k < chunks; k++) acc += part[(size_t)k * D + col];
+        dw[col] += acc;
+    });
+}
+
+extern "C" gc_status gc_cuda_rope(gc_cuda *c, float *x, int ld, int off, int nheads, int hs, int N,
+                                  int T, const float *cos_t, const float *sin_t, int inverse,
+                                  const int32_t *pos) {
+    int half = hs / 2;
+    float sgn = inverse ? -1.0f : 1.0f;
+    return each(c, (size_t)N * nheads * half, [=] __host__ __device__(size_t i) {
+        int p = (int)(i % half), h = (int)((i / half) % nheads);
+        size_t n = i / ((size_t)half * nheads);
+        int t = pos ? pos[n] : (int)(n % T);
+        float *v = x + n * ld + off + h * hs;
+        float cs = cos_t[(size_t)t * half + p], sn = sgn * sin_t[(size_t)t * half + p];
+        float v0 = v[2 * p], v1 = v[2 * p + 1];
+        v[2 * p] = v0 * cs - v1 * sn;
+        v[2 * p + 1] = v0 * sn + v1 * cs;
+    });
+}
+
+extern "C" gc_status gc_cuda_swiglu(gc_cuda *c, float *g, const float *a13, int N, int H) {
+    return each(c, (size_t)N * H, [=] __host__ __device__(size_t i) {
+        size_t n = i / H, h = i % H;
+        float a = a13[n * 2 * H + h], b = a13[n * 2 * H + H + h];
+        g[i] = a / (1.0f + expf(-a)) * b;
+    });
+}
+
+extern "C" gc_status gc_cuda_swiglu_backward(gc_cuda *c, float *da13, const float *dg,
+                                             const float *a13, int N, int H) {
+    return each(c, (size_t)N * H, [=] __host__ __device__(size_t i) {
+        size_t n = i / H, h = i % H;
+        float x = a13[n * 2 * H + h], u = a13[n * 2 * H + H + h], s = 1.0f / (1.0f + expf(-x));
+        da13[n * 2 * H + h] = dg[i] * u * s * (1.0f + x * (1.0f - s));
+        da13[n * 2 * H + H + h] = dg[i] * x * s;
+    });
+}
+
+/* one thread per row: max, the sum of exponentials in double (as the CPU path), the gradient */
+extern "C" gc_status gc_cuda_cross_entropy(gc_cuda *c, float *dlogits, double *sum,
+                                           const float *logits, const int32_t *targets, int N,
+                                           int V, float scale) {
+    double *rl = (double *)scratch(c, SCR_ROWS, sizeof(double) * (N > 0 ? N : 1));
+    if (!rl) return GC_ERR_DEVICE;
+    GC_TRY(each(c, (size_t)N, [=] __host__ __device__(size_t row) {
+        const float *lr = logits + row * V;
+        float *dr = dlogits + row * V;
+        int t = targets[row];
+        if (t < 0) {
+            for (int i = 0; i < V; i++) dr[i] = 0.0f;
+            rl[row] = 0;
+            return;
+        }
+        float mx = lr[0];
+        for (int i = 1; i < V; i++) mx = lr[i] > mx ? lr[i] : mx;
+        double s = 0;
+        for (int i = 0; i < V; i++) s += exp((double)(lr[i] - mx));
+        double lse = (double)mx + log(s);
+        for (int i = 0; i < V; i++) dr[i] = scale * (float)exp((double)lr[i] - lse);
+        dr[t] -= scale;
+        rl[row] = lse - (double)lr[t];
+    }));
+    double *h = (double *)malloc(sizeof(double) * (N > 0 ? N : 1));
+    if (!h) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
+    gc_status s = gc_cuda_download(c, h, rl, sizeof(double) * N);
+    double total = 0;
+    for (int n = 0; n < N; n++) total += h[n]; /* in row order, as the CPU path */
+    free(h);
+    *sum = total;
+    return s;
+}
+
+/* ---- attention ---- */
+
+/* q, k, v (B, nh, T, hs) from qkv (B*T, D + 2KV); k and v repeated over each group of query heads */
+static gc_status split_heads(gc_cuda *c, float *q, float *k, float *v, const float *qkv, int B,
+                             int T, int nh, int nkv, int hs) {
+    int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
+    return each(c, (size_t)B * nh * T * hs, [=] __host__ __device__(size_t i) {
+        int e = (int)(i % hs), t = (int)((i / hs) % T), h = (int)((i / ((size_t)hs * T)) % nh);
+        size_t b = i / ((size_t)hs * T * nh), row = b * T + t;
+        const float *r = qkv + row * ld;
+        q[i] = r[h * hs + e];
+        k[i] = r[D + (h / grp) * hs + e];
+        v[i] = r[D + KV + (h / grp) * hs + e];
+    });
+}
+
+/* out (B*T, D) from heads (B, nh, T, hs) */
+static gc_status merge_heads(gc_cuda *c, float *out, const float *heads, int B, int T, int nh, int hs) {
+    int D = nh * hs;
+    return each(c, (size_t)B * T * D, [=] __host__ __device__(size_t i) {
+        size_t row = i / D;
+        int col = (int)(i % D), h = col / hs, e = col % hs, t = (int)(row % T);
+        size_t b = row / T;
+        out[i] = heads[((b * nh + h) * T + t) * hs + e];
+    });
+}
+
+extern "C" gc_status gc_cuda_attention(gc_cuda *c, gc_precision p, float *out, float *att,
+                                       const float *qkv, int B, int T, int nh, int nkv, int hs,
+                                       const int32_t *len) {
+    size_t n = (size_t)B * nh * T * hs, bytes = sizeof(float) * n;
+    float *q = (float *)scratch(c, SCR_Q, bytes), *k = (float *)scratch(c, SCR_K, bytes);
+    float *v = (float *)scratch(c, SCR_V, bytes), *o = (float *)scratch(c, SCR_O, bytes);
+    if (!q || !k || !v || !o) return GC_ERR_DEVICE;
+    GC_TRY(split_heads(c, q, k, v, qkv, B, T, nh, nkv, hs));
+    long long sh = (long long)T * hs, ss = (long long)T * T;
+    float scale = 1.0f / sqrtf((float)hs);
+    /* scores (B nh, T, T) = scale q k^T */
+    GC_TRY(gc_cuda_gemm(c, p, 0, 1, T, T, hs, scale, q, hs, sh, k, hs, sh, 0.0f, att, T, ss, B * nh));
+    /* causal softmax per row; rows past a sequence's length are zero */
+    GC_TRY(each(c, (size_t)B * nh * T, [=] __host__ __device__(size_t r) {
+        int t = (int)(r % T), b = (int)(r / ((size_t)nh * T));
+        float *row = att + r * T;
+        if (len && t >= len[b]) {
+            for (int j = 0; j < T; j++) row[j] = 0.0f;
+            return;
+        }
+        float mx = -INFINITY, sum = 0.0f;
+        for (int j = 0; j <= t; j++) mx = fmaxf(mx, row[j]);
+        for (int j = 0; j <= t; j++) sum += row[j] = expf(row[j] - mx);
+        float inv = 1.0f / sum;
+        for (int j = 0; j <= t; j++) row[j] *= inv;
+        for (int j = t + 1; j < T; j++) row[j] = 0.0f;
+    }));
+    /* o (B nh, T, hs) = att v */
+    GC_TRY(gc_cuda_gemm(c, p, 0, 0, T, hs, T, 1.0f, att, T, ss, v, hs, sh, 0.0f, o, hs, sh, B * nh));
+    return merge_heads(c, out, o, B, T, nh, hs);
+}
+
+extern "C" gc_status gc_cuda_attention_backward(gc_cuda *c, gc_precision p, float *dqkv,
+                                                const float *dout, const float *att,
+                                                const float *qkv, int B, int T, int nh, int nkv,
+                                                int hs) {
+    size_t n = (size_t)B * nh * T * hs, bytes = sizeof(float) * n;
+    float *q = (float *)scratch(c, SCR_Q, bytes), *k = (float *)scratch(c, SCR_K, bytes);
+    float *v = (float *)scratch(c, SCR_V, bytes), *dO = (float *)scratch(c, SCR_O, bytes);
+    float *dq = (float *)scratch(c, SCR_DQ, bytes), *dk = (float *)scratch(c, SCR_DK, bytes);
+    float *dv = (float *)scratch(c, SCR_DV, bytes);
+    float *ds = (float *)scratch(c, SCR_DP, sizeof(float) * (size_t)B * nh * T * T);
+    if (!q || !k || !v || !dO || !dq || !dk || !dv || !ds) return GC_ERR_DEVICE;
+    GC_TRY(split_heads(c, q, k, v, qkv, B, T, nh, nkv, hs));
+    int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
+    GC_TRY(each(c, n, [=] __host__ __device__(size_t i) { /* dO (B, nh, T, hs) */
+        int e = (int)(i % hs), t = (int)((i / hs) % T), h = (int)((i / ((size_t)hs * T)) % nh);
+        size_t b = i / ((size_t)hs * T * nh);
+        dO[i] = dout[(b * T + t) * D + h * hs + e];
+    }));
+    long long sh = (long long)T * hs, ss = (long long)T * T;
+    float scale = 1.0f / sqrtf((float)hs);
+    /* dP = dO v^T, then dS = P (dP - sum_j P dP) scale per row, in place */
+    GC_TRY(gc_cuda_gemm(c, p, 0, 1, T, T, hs, 1.0f, dO, hs, sh, v, hs, sh, 0.0f, ds, T, ss, B * nh));
+    GC_TRY(each(c, (size_t)B * nh * T, [=] __host__ __device__(size_t r) {
+        const float *pr = att + r * T;
+        float *dr = ds + r * T, d = 0.0f;
+        for (int j = 0; j < T; j++) d += pr[j] * dr[j];
+        for (int j = 0; j < T; j++) dr[j] = pr[j] * (dr[j] - d) * scale;
+    }));
+    /* dq = dS k, dk = dS^T q, dv = P^T dO */
+    GC_TRY(gc_cuda_gemm(c, p, 0, 0, T, hs, T, 1.0f, ds, T, ss, k, hs, sh, 0.0f, dq, hs, sh, B * nh));
+    GC_TRY(gc_cuda_gemm(c, p, 1, 0, T, hs, T, 1.0f, ds, T, ss, q, hs, sh, 0.0f, dk, hs, sh, B * nh));
+    GC_TRY(gc_cuda_gemm(c, p, 1, 0, T, hs, T, 1.0f, att, T, ss, dO, hs, sh, 0.0f, dv, hs, sh, B * nh));
+    /* back to rows; each key/value head sums its group's query heads in order */
+    return each(c, (size_t)B * T * ld, [=] __host__ __device__(size_t i) {
+        size_t row = i / ld, b = row / T;
+        int col = (int)(i % ld), t = (int)(row % T);
+        if (col < D) {
+            dqkv[i] = dq[((b * nh + col / hs) * T + t) * hs + col % hs];
+            return;
+        }
+        const float *src = col < D + KV ? dk : dv;
+        int kc = (col - D) % KV, kh = kc / hs, e = kc % hs;
+        float acc = 0.0f;
+        for (int g = 0; g < grp; g++) acc += src[((b * nh + kh * grp + g) * T + t) * hs + e];
+        dqkv[i] = acc;
+    });
+}
+
+extern "C" gc_status gc_cuda_decode_attention(gc_cuda *c, float *o, float *kc, float *vc,
+                                              const float *qkv, const int32_t *pos,
+                                              const uint8_t *active, int B, int maxT, int nh,
+                                              int nkv, int hs) {
+    int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
+    GC_TRY(each(c, (size_t)B * KV, [=] __host__ __device__(size_t i) {
+        size_t b = i / KV, e = i % KV, at = (b * maxT + pos[b]) * KV + e;
+        kc[at] = qkv[b * ld + D + e];
+        vc[at] = qkv[b * ld + D + KV + e];
+    }));
+    float *sc = (float *)scratch(c, SCR_DP, sizeof(float) * (size_t)B * nh * maxT);
+    if (!sc) return GC_ERR_DEVICE;
+    float scale = 1.0f / sqrtf((float)hs);
+    return each(c, (size_t)B * nh, [=] __host__ __device__(size_t i) {
+        size_t b = i / nh;
+        int h = (int)(i % nh);
+        float *out = o + b * D + h * hs;
+        if (active && !active[b]) {
+            for (int e = 0; e < hs; e++) out[e] = 0.0f;
+            return;
+        }
+        const float *q = qkv + b * ld + h * hs;
+        const float *kb = kc + b * maxT * KV + (h / grp) * hs, *vb = vc + b * maxT * KV + (h / grp) * hs;
+        float *p = sc + i * maxT, mx = -INFINITY, sum = 0.0f;
+        for (int j = 0; j <= pos[b]; j++) {
+            float s = 0.0f;
+            for (int e = 0; e < hs; e++) s += q[e] * kb[(size_t)j * KV + e];
+            p[j] = s * scale;
+            mx = fmaxf(mx, p[j]);
+        }
+        for (int j = 0; j <= pos[b]; j++) sum += p[j] = expf(p[j] - mx);
+        float inv = 1.0f / sum;
+        for (int e = 0; e < hs; e++) out[e] = 0.0f;
+        for (int j = 0; j <= pos[b]; j++)
+            for (int e = 0; e < hs; e++) out[e] += p[j] * inv * vb[(size_t)j * KV + e];
+    });
+}
+
+/* sampling: one thread per row, the CPU sampler's arithmetic step for step (probabilities as
+ * floats, their sum and the CDF in double) */
+static __host__ __device__ float sample_prob(const float *l, int i, float mx, float temp, double sum,
+                                      const uint8_t *allowed) {
+    float e = allowed && !allowed[i] ? 0.0f : expf((l[i] - mx) / temp);
+    return (float)(e / sum);
+}
+
+/* top_p < 1: the tokens in decreasing probability (ties: lower index first) until their mass
+ * reaches top_p, then u scaled to that mass; order (V) is the row's scratch */
+static __host__ __device__ int nucleus_pick(const float *l, int V, float mx, float temp, double sum,
+                                     const uint8_t *allowed, float top_p, float u, int32_t *order) {
+    for (int i = 0; i < V; i++) order[i] = i;
+    for (int i = 1; i < V; i++) { /* insertion sort by probability, descending, stable */
+        int32_t k = order[i];
+        float pk = sample_prob(l, k, mx, temp, sum, allowed);
+        int j = i - 1;
+        while (j >= 0 && sample_prob(l, order[j], mx, temp, sum, allowed) < pk) order[j + 1] = order[j], j--;
+        order[j + 1] = k;
+    }
+    double mass = 0;
+    int last = V - 1;
+    for (int i = 0; i < V; i++) {
+        mass += sample_prob(l, order[i], mx, temp, sum, allowed);
+        if (mass >= top_p) {
+            last = i;
+            break;
+        }
+    }
+    double target = u * mass, cdf = 0;
+    for (int i = 0; i <= last; i++) {
+        cdf += sample_prob(l, order[i], mx, temp, sum, allowed);
+        if (target < cdf) return order[i];
+    }
+    return order[last];
+}
+
+static __host__ __device__ void sample_body(int b, int32_t *out, const float *logits, int V, float temp,
+                                     float top_p, const float *u, const uint8_t *allowed,
+                                     int32_t *scratch) {
+    const float *l = logits + (size_t)b * V;
+    int best = -1;
+    for (int i = 0; i < V; i++)
+        if ((!allowed || allowed[i]) && (best < 0 || l[i] > l[best])) best = i;
+    if (temp == 0.0f || best < 0) {
+        out[b] = best < 0 ? 0 : best;
+        return;
+    }
+    float mx = l[best];
+    double sum = 0;
+    for (int i = 0; i < V; i++) sum += allowed && !allowed[i] ? 0.0f : expf((l[i] - mx) / temp);
+    if (top_p < 1.0f) {
+        out[b] = nucleus_pick(l, V, mx, temp, sum, allowed, top_p, u[b], scratch + (size_t)b * V);
+        return;
+    }
+    double cdf = 0;
+    int last = 0;
+    for (int i = 0; i < V; i++) {
+        float e = allowed && !allowed[i] ? 0.0f : expf((l[i] - mx) / temp);
+        float p = (float)(e / sum);
+        if (p > 0) last = i;
+        cdf += p;
+        if (u[b] < cdf) {
+            out[b] = i;
+            return;
+        }
+    }
+    out[b] = last;
+}
+
+extern "C" gc_status gc_cuda_sample(gc_cuda *c, int32_t *out, const float *logits, int B, int V,
+                                    float temperature, float top_p, const float *u,
+                                    const uint8_t *allowed) {
+    int32_t *scr = (int32_t *)scratch(c, SCR_INDEX, sizeof(int32_t) * (size_t)B * V);
+    if (!scr) return GC_ERR_DEVICE;
+    return each(c, (size_t)B, [=] __host__ __device__(size_t b) {
+        sample_body((int)b, out, logits, V, temperature, top_p, u, allowed, scr);
+    });
+}
