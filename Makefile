@@ -55,10 +55,11 @@ LIBGCRM  := $(BUILD)/libgcrm.a
 REPLICATE := $(BUILD)/replicate
 TESTS    := $(BUILD)/gcrm-tests
 BENCH    := $(BUILD)/gcrm-bench
+BENCH_GPU := $(BUILD)/gcrm-bench-gpu
 
 JOBS     ?= 2
 
-.PHONY: all deps test test-asan bench reproduce clean format help fixtures check report
+.PHONY: all deps test test-asan bench bench-gpu reproduce clean format help fixtures check report
 
 SCALE    ?= mini
 SEEDS    ?=
@@ -78,7 +79,8 @@ help:
 	@echo "make table1     Table 1: majority voting with Q-value filtering, tau sweep, online"
 	@echo "make ablations  the paper's ablations (reward-model variants; goal state from a random token)"
 	@echo "make check      one row per paper claim: published, measured, verdict"
-	@echo "make gpu-check  CPU-vs-CUDA parity tests on an NVIDIA GPU (OUT=dir for the log)"
+	@echo "make bench-gpu  CUDA training tokens/s and MFU (125M, 1B; bf16, TF32) next to the cuBLAS ceiling"
+	@echo "make gpu-check  on an NVIDIA GPU: build, parity tests, fig2 smoke on cuda, bench-gpu (OUT=dir)"
 	@echo "make fixtures   regenerate the PyTorch oracle fixtures in tests/fixtures"
 
 deps:
@@ -113,8 +115,11 @@ $(TESTS): $(TEST_OBJ) $(KERN_OBJ) $(LIBGCRM) | $(CUDA_PLUGIN)
 $(BENCH): $(BUILD)/obj/bench/bench.o $(LIBGCRM)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-test: deps $(REPLICATE) $(TESTS)
-	GCRM_BIN=$(REPLICATE) $(TESTS) --jobs $(JOBS) $(TEST_ARGS)
+$(BENCH_GPU): $(BUILD)/obj/bench/bench_gpu.o $(KERN_OBJ) $(LIBGCRM)
+	$(CC) $(LDFLAGS) -rdynamic $^ $(LDLIBS) $(LDLIBS_CUDA) -o $@
+
+test: deps $(REPLICATE) $(TESTS) $(BENCH_GPU)
+	GCRM_BIN=$(REPLICATE) GCRM_BENCH_GPU=$(BENCH_GPU) $(TESTS) --jobs $(JOBS) $(TEST_ARGS)
 
 test-asan: deps
 	$(MAKE) BUILD=build-asan OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
@@ -127,9 +132,14 @@ gpu-check:
 	tools/gpu-check.sh $(OUT)
 
 .PHONY: test-run-asan
-test-run-asan: $(REPLICATE) $(TESTS)
+test-run-asan: $(REPLICATE) $(TESTS) $(BENCH_GPU)
 	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/lsan.supp GCRM_BIN=$(REPLICATE) GCRM_ASAN=1 \
+	    GCRM_BENCH_GPU=$(BENCH_GPU) \
 	    $(TESTS) --jobs $(JOBS) $(TEST_ARGS)
+
+# the CUDA training benchmark (needs an NVIDIA GPU; BENCH_GPU_FLAGS e.g. --configs 1b --steps 10)
+bench-gpu: $(BENCH_GPU)
+	$(BENCH_GPU) $(BENCH_GPU_FLAGS) | tee $(BUILD)/bench-gpu.jsonl
 
 bench: $(BENCH)
 	@tools/deps.sh bench

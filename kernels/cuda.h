@@ -66,14 +66,27 @@ gc_status gc_cuda_gemm(gc_cuda *c, gc_precision p, int transA, int transB, int M
                        float alpha, const float *A, int lda, long long strideA, const float *B,
                        int ldb, long long strideB, float beta, float *C, int ldc, long long strideC,
                        int batch);
-/* y (N, out) = x (N, in) W^T, W (out, in); y row stride ldy; acc = 1 adds into y. */
+/* An operand of gc_cuda_gemm_ex: fp32 values (bf16 = 0), or values already rounded to bf16
+ * (bf16 = 1: uint16 storage, BF16 precision only; a weight's shadow copy, kept by the backend). */
+typedef struct {
+    const void *p;
+    int bf16;
+} gc_operand;
+gc_status gc_cuda_gemm_ex(gc_cuda *c, gc_precision p, int transA, int transB, int M, int N, int K,
+                          float alpha, gc_operand A, int lda, long long strideA, gc_operand B,
+                          int ldb, long long strideB, float beta, float *C, int ldc,
+                          long long strideC, int batch);
+/* dst (n, bf16 as uint16) = src (n) rounded to nearest even */
+gc_status gc_cuda_to_bf16(gc_cuda *c, uint16_t *dst, const float *src, size_t n);
+/* y (N, out) = x (N, in) W^T, W (out, in); y row stride ldy; acc = 1 adds into y. Wb: W's bf16
+ * shadow (used at BF16 instead of rounding W again), or NULL. */
 gc_status gc_cuda_linear(gc_cuda *c, gc_precision p, float *y, int ldy, int acc, const float *x,
-                         const float *W, int N, int in, int out);
+                         const float *W, const uint16_t *Wb, int N, int in, int out);
 /* Backward (gc_ops_linear_backward): dx (N, in) (+)= dy W (dx_acc), dW (out, in) += dy^T x; dy row
- * stride ldy; either dx or dW may be NULL. */
+ * stride ldy; either dx or dW may be NULL; Wb as above. */
 gc_status gc_cuda_linear_backward(gc_cuda *c, gc_precision p, float *dx, int dx_acc, float *dW,
-                                  const float *dy, int ldy, const float *x, const float *W, int N,
-                                  int in, int out);
+                                  const float *dy, int ldy, const float *x, const float *W,
+                                  const uint16_t *Wb, int N, int in, int out);
 
 /* ---- elementwise and per-row ops ---- */
 /* out (N, D) = emb[tokens], tokens (N) on the device, each in [0, V) (checked by the caller). */

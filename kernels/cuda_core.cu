@@ -191,33 +191,35 @@ static size_t extent(int rows, int ld, long long stride, int batch) {
     return (size_t)(batch - 1) * (size_t)stride + (size_t)rows * ld;
 }
 
-static gc_status cast_bf16(gc_cuda *c, uint16_t *dst, const float *src, size_t n) {
+extern "C" gc_status gc_cuda_to_bf16(gc_cuda *c, uint16_t *dst, const float *src, size_t n) {
     return each(c, n, [=] __host__ __device__(size_t i) { dst[i] = to_bf16(src[i]); });
 }
 
-extern "C" gc_status gc_cuda_gemm(gc_cuda *c, gc_precision p, int transA, int transB, int M, int N,
-                                  int K, float alpha, const float *A, int lda, long long strideA,
-                                  const float *B, int ldb, long long strideB, float beta, float *C,
-                                  int ldc, long long strideC, int batch) {
+/* the operand as cuBLAS will read it: at BF16, a bf16 copy in scratch slot `slot` unless it is one */
+static const void *as_input(gc_cuda *c, gc_precision p, gc_operand x, size_t n, int slot) {
+    if (p != GC_PREC_BF16 || x.bf16) return x.p;
+    uint16_t *h = (uint16_t *)scratch(c, slot, n * 2);
+    if (h && gc_cuda_to_bf16(c, h, (const float *)x.p, n) != GC_OK) return NULL;
+    return h;
+}
+
+extern "C" gc_status gc_cuda_gemm_ex(gc_cuda *c, gc_precision p, int transA, int transB, int M,
+                                     int N, int K, float alpha, gc_operand A, int lda,
+                                     long long strideA, gc_operand B, int ldb, long long strideB,
+                                     float beta, float *C, int ldc, long long strideC, int batch) {
     if (M <= 0 || N <= 0 || batch <= 0) return GC_OK;
-    const void *a = A, *b = B;
-    if (p == GC_PREC_BF16) { /* operands rounded to bf16 copies; accumulation stays fp32 */
-        size_t na = extent(transA ? K : M, lda, strideA, batch);
-        size_t nb = extent(transB ? N : K, ldb, strideB, batch);
-        uint16_t *ha = (uint16_t *)scratch(c, SCR_CAST_A, na * 2);
-        uint16_t *hb = (uint16_t *)scratch(c, SCR_CAST_B, nb * 2);
-        if (!ha || !hb) return GC_ERR_DEVICE;
-        GC_TRY(cast_bf16(c, ha, A, na));
-        GC_TRY(cast_bf16(c, hb, B, nb));
-        a = ha, b = hb;
-    }
+    if ((A.bf16 || B.bf16) && p != GC_PREC_BF16)
+        return gc_fail(GC_ERR_ARG, "cuda: a bf16 operand needs bf16 precision");
+    const void *a = as_input(c, p, A, extent(transA ? K : M, lda, strideA, batch), SCR_CAST_A);
+    const void *b = as_input(c, p, B, extent(transB ? N : K, ldb, strideB, batch), SCR_CAST_B);
+    if (!a || !b) return GC_ERR_DEVICE;
     if (c->emulate) {
         if (p == GC_PREC_BF16)
             return gemm_emulated(c, transA, transB, M, N, K, alpha, (const bf16_bits *)a, lda,
                                  strideA, (const bf16_bits *)b, ldb, strideB, beta, C, ldc,
                                  strideC, batch);
-        return gemm_emulated(c, transA, transB, M, N, K, alpha, A, lda, strideA, B, ldb, strideB,
-                             beta, C, ldc, strideC, batch);
+        return gemm_emulated(c, transA, transB, M, N, K, alpha, (const float *)a, lda, strideA,
+                             (const float *)b, ldb, strideB, beta, C, ldc, strideC, batch);
     }
     /* row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, and a row-major buffer read
      * column-major is its transpose: pass B first, with the same transpose flags */
@@ -235,18 +237,33 @@ extern "C" gc_status gc_cuda_gemm(gc_cuda *c, gc_precision p, int transA, int tr
     return GC_OK;
 }
 
+extern "C" gc_status gc_cuda_gemm(gc_cuda *c, gc_precision p, int transA, int transB, int M, int N,
+                                  int K, float alpha, const float *A, int lda, long long strideA,
+                                  const float *B, int ldb, long long strideB, float beta, float *C,
+                                  int ldc, long long strideC, int batch) {
+    return gc_cuda_gemm_ex(c, p, transA, transB, M, N, K, alpha, gc_operand{A, 0}, lda, strideA,
+                           gc_operand{B, 0}, ldb, strideB, beta, C, ldc, strideC, batch);
+}
+
+/* W, or its bf16 shadow when there is one and the precision is BF16 */
+static gc_operand weight(gc_precision p, const float *W, const uint16_t *Wb) {
+    return p == GC_PREC_BF16 && Wb ? gc_operand{Wb, 1} : gc_operand{W, 0};
+}
+
 extern "C" gc_status gc_cuda_linear(gc_cuda *c, gc_precision p, float *y, int ldy, int acc,
-                                    const float *x, const float *W, int N, int in, int out) {
-    return gc_cuda_gemm(c, p, 0, 1, N, out, in, 1.0f, x, in, 0, W, in, 0, acc ? 1.0f : 0.0f, y, ldy,
-                        0, 1);
+                                    const float *x, const float *W, const uint16_t *Wb, int N,
+                                    int in, int out) {
+    return gc_cuda_gemm_ex(c, p, 0, 1, N, out, in, 1.0f, gc_operand{x, 0}, in, 0, weight(p, W, Wb),
+                           in, 0, acc ? 1.0f : 0.0f, y, ldy, 0, 1);
 }
 
 extern "C" gc_status gc_cuda_linear_backward(gc_cuda *c, gc_precision p, float *dx, int dx_acc,
                                              float *dW, const float *dy, int ldy, const float *x,
-                                             const float *W, int N, int in, int out) {
+                                             const float *W, const uint16_t *Wb, int N, int in,
+                                             int out) {
     if (dx) /* dx (N, in) = dy (N, out) W (out, in) */
-        GC_TRY(gc_cuda_gemm(c, p, 0, 0, N, in, out, 1.0f, dy, ldy, 0, W, in, 0,
-                            dx_acc ? 1.0f : 0.0f, dx, in, 0, 1));
+        GC_TRY(gc_cuda_gemm_ex(c, p, 0, 0, N, in, out, 1.0f, gc_operand{dy, 0}, ldy, 0,
+                               weight(p, W, Wb), in, 0, dx_acc ? 1.0f : 0.0f, dx, in, 0, 1));
     if (dW) /* dW (out, in) += dy^T (out, N) x (N, in) */
         GC_TRY(gc_cuda_gemm(c, p, 1, 0, out, in, N, 1.0f, dy, ldy, 0, x, in, 0, 1.0f, dW, in, 0, 1));
     return GC_OK;

@@ -28,22 +28,25 @@ struct dev_acts {
 };
 
 struct dev_model {
-    float *P, *G, *M, *Vm;        /* (n_params) parameters, gradient, AdamW moments */
-    const gc_adamw *opt;          /* the optimiser whose moments M, Vm hold */
-    float *cos_t, *sin_t;         /* (seq_len, hs / 2) */
+    float *P, *G, *M, *Vm; /* (n_params) parameters, gradient, AdamW moments */
+    uint16_t *Pb;          /* (n_params) bf16 shadow of P at BF16 precision, else NULL */
+    const gc_adamw *opt;   /* the optimiser whose moments M, Vm hold */
+    float *cos_t, *sin_t;  /* (seq_len, hs / 2) */
     dev_acts a;
     float *hf_host, *logits_host; /* host mirrors handed out as m->acts.hf / logits */
     size_t hf_cap, logits_cap;
 };
 
 struct dev_cache {
-    float *base, *k, *v;            /* k, v (L, B, maxT, KV) */
+    float *base, *k, *v; /* k, v (L, B, maxT, KV) */
     float *x, *xn, *qkv, *ao, *a13, *g, *hf, *logits, *rstd;
     int32_t *tok, *pos;
     uint8_t *active;
 };
 
-static cuda_be *ctx(const gc_backend *be) { return (cuda_be *)be; }
+static cuda_be *ctx(const gc_backend *be) {
+    return (cuda_be *)be;
+}
 
 /* tensor t of the parameter-shaped buffer base (the classifier is the embedding when tied) */
 static float *tensor(float *base, const gc_model *m, int t) {
@@ -51,13 +54,29 @@ static float *tensor(float *base, const gc_model *m, int t) {
     return base + m->tensors[t].offset;
 }
 
+/* the bf16 shadow of tensor t at element off, or NULL (then the matmul rounds W itself) */
+static const uint16_t *wb(const dev_model *d, const gc_model *m, int t, size_t off) {
+    if (!d->Pb) return NULL;
+    if (t == GC_T_CLS && m->cfg.tied) t = GC_T_EMB;
+    return d->Pb + m->tensors[t].offset + off;
+}
+
+/* rounds the parameters into their bf16 shadow (after an upload or an update) */
+static gc_status refresh_shadow(const gc_backend *be, const gc_model *m, dev_model *d) {
+    return d->Pb ? gc_cuda_to_bf16(ctx(be)->c, d->Pb, d->P, m->n_params) : GC_OK;
+}
+
+/* a matmul's weight argument pair: tensor t at element off, and its bf16 shadow */
+#define WEIGHT(t, off) tensor(d->P, m, t) + (off), wb(d, m, t, off)
+
 static void release(const gc_backend *be, gc_model *m) {
     gc_cuda *c = ctx(be)->c;
     dev_model *d = (dev_model *)m->dev;
     if (!d) return;
     float *bufs[] = {d->P, d->G, d->M, d->Vm, d->cos_t, d->sin_t, d->a.base};
-    for (float *b : bufs) gc_cuda_free(c, b);
-    gc_cuda_free(c, d->a.tok);
+    for (float *b : bufs)
+        gc_cuda_free(c, b);
+    gc_cuda_free(c, d->a.tok), gc_cuda_free(c, d->Pb);
     if (m->acts.hf == d->hf_host) m->acts.hf = NULL;
     if (m->acts.logits == d->logits_host) m->acts.logits = NULL;
     free(d->hf_host), free(d->logits_host);
@@ -83,6 +102,10 @@ static gc_status attach(const gc_backend *be, gc_model *m, dev_model **out) {
     if (s == GC_OK) s = gc_cuda_upload(c, d->P, m->params, sizeof(float) * np);
     if (s == GC_OK) s = gc_cuda_upload(c, d->cos_t, m->rope_cos, sizeof(float) * nr);
     if (s == GC_OK) s = gc_cuda_upload(c, d->sin_t, m->rope_sin, sizeof(float) * nr);
+    if (s == GC_OK && ctx(be)->p == GC_PREC_BF16) {
+        d->Pb = (uint16_t *)gc_cuda_alloc(c, sizeof(uint16_t) * np);
+        s = d->Pb ? refresh_shadow(be, m, d) : GC_ERR_DEVICE;
+    }
     if (s != GC_OK) {
         release(be, m);
         return s;
@@ -103,16 +126,31 @@ static gc_status ensure_acts(gc_cuda *c, const gc_model *m, dev_acts *a, int B, 
         float **ptr;
         size_t n;
     } plan[] = {
-        {&a->res, (L + 1) * N * D}, {&a->h1, L * N * D},       {&a->xn1, L * N * D},
-        {&a->rstd1, L * N},         {&a->qkv, L * N * QKV},    {&a->att, L * B * nh * T * T},
-        {&a->ao, L * N * D},        {&a->xn2, L * N * D},      {&a->rstd2, L * N},
-        {&a->a13, L * N * 2 * H},   {&a->g, L * N * H},        {&a->hf, N * D},
-        {&a->rstdf, N},             {&a->logits, N * V},       {&a->dlogits, N * V},
-        {&a->d_res, N * D},         {&a->d_xn, N * D},         {&a->d_qkv, N * QKV},
-        {&a->d_ao, N * D},          {&a->d_a13, N * 2 * H},    {&a->d_g, N * H},
+        {&a->res, (L + 1) * N * D},
+        {&a->h1, L * N * D},
+        {&a->xn1, L * N * D},
+        {&a->rstd1, L * N},
+        {&a->qkv, L * N * QKV},
+        {&a->att, L * B * nh * T * T},
+        {&a->ao, L * N * D},
+        {&a->xn2, L * N * D},
+        {&a->rstd2, L * N},
+        {&a->a13, L * N * 2 * H},
+        {&a->g, L * N * H},
+        {&a->hf, N * D},
+        {&a->rstdf, N},
+        {&a->logits, N * V},
+        {&a->dlogits, N * V},
+        {&a->d_res, N * D},
+        {&a->d_xn, N * D},
+        {&a->d_qkv, N * QKV},
+        {&a->d_ao, N * D},
+        {&a->d_a13, N * 2 * H},
+        {&a->d_g, N * H},
     };
     size_t total = 0;
-    for (auto &e : plan) total += e.n;
+    for (auto &e : plan)
+        total += e.n;
     a->base = (float *)gc_cuda_alloc(c, sizeof(float) * total);
     a->tok = (int32_t *)gc_cuda_alloc(c, sizeof(int32_t) * (2 * N + B));
     if (!a->base || !a->tok) {
@@ -121,7 +159,8 @@ static gc_status ensure_acts(gc_cuda *c, const gc_model *m, dev_acts *a, int B, 
         return GC_ERR_DEVICE;
     }
     float *p = a->base;
-    for (auto &e : plan) *e.ptr = p, p += e.n;
+    for (auto &e : plan)
+        *e.ptr = p, p += e.n;
     a->tgt = a->tok + N;
     a->len = a->tgt + N;
     a->B = B, a->T = T;
@@ -151,7 +190,8 @@ static gc_status forward(const gc_backend *be, gc_model *m, const int32_t *token
     if (len) {
         int32_t *l32 = (int32_t *)malloc(sizeof(int32_t) * B);
         if (!l32) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
-        for (int b = 0; b < B; b++) l32[b] = len[b];
+        for (int b = 0; b < B; b++)
+            l32[b] = len[b];
         gc_status s = gc_cuda_upload(c, a->len, l32, sizeof(int32_t) * B);
         free(l32);
         GC_TRY(s);
@@ -167,26 +207,26 @@ static gc_status forward(const gc_backend *be, gc_model *m, const int32_t *token
         float *g = a->g + (size_t)l * N * H;
         GC_TRY(gc_cuda_rmsnorm(c, xn1, a->rstd1 + (size_t)l * N, res,
                                tensor(P, m, GC_T_ATTN_NORM) + (size_t)l * D, N, D, cf->norm_eps));
-        GC_TRY(gc_cuda_linear(c, pr, qkv, QKV, 0, xn1, tensor(P, m, GC_T_WQKV) + (size_t)l * QKV * D,
-                              N, D, QKV));
+        GC_TRY(gc_cuda_linear(c, pr, qkv, QKV, 0, xn1, WEIGHT(GC_T_WQKV, (size_t)l * QKV * D), N, D,
+                              QKV));
         GC_TRY(gc_cuda_rope(c, qkv, QKV, 0, nh, hs, N, T, d->cos_t, d->sin_t, 0, NULL));
         GC_TRY(gc_cuda_rope(c, qkv, QKV, D, nkv, hs, N, T, d->cos_t, d->sin_t, 0, NULL));
         GC_TRY(gc_cuda_attention(c, pr, ao, att, qkv, B, T, nh, nkv, hs, len ? a->len : NULL));
         GC_TRY(gc_cuda_copy(c, h1, res, sizeof(float) * nd)); /* h1 = res + wo ao */
-        GC_TRY(gc_cuda_linear(c, pr, h1, D, 1, ao, tensor(P, m, GC_T_WO) + (size_t)l * D * D, N, D, D));
+        GC_TRY(gc_cuda_linear(c, pr, h1, D, 1, ao, WEIGHT(GC_T_WO, (size_t)l * D * D), N, D, D));
         GC_TRY(gc_cuda_rmsnorm(c, xn2, a->rstd2 + (size_t)l * N, h1,
                                tensor(P, m, GC_T_FFN_NORM) + (size_t)l * D, N, D, cf->norm_eps));
-        GC_TRY(gc_cuda_linear(c, pr, a13, 2 * H, 0, xn2,
-                              tensor(P, m, GC_T_W13) + (size_t)l * 2 * H * D, N, D, 2 * H));
+        GC_TRY(gc_cuda_linear(c, pr, a13, 2 * H, 0, xn2, WEIGHT(GC_T_W13, (size_t)l * 2 * H * D), N,
+                              D, 2 * H));
         GC_TRY(gc_cuda_swiglu(c, g, a13, N, H));
         GC_TRY(gc_cuda_copy(c, res_out, h1, sizeof(float) * nd)); /* res_out = h1 + w2 g */
-        GC_TRY(gc_cuda_linear(c, pr, res_out, D, 1, g, tensor(P, m, GC_T_W2) + (size_t)l * D * H, N,
-                              H, D));
+        GC_TRY(
+            gc_cuda_linear(c, pr, res_out, D, 1, g, WEIGHT(GC_T_W2, (size_t)l * D * H), N, H, D));
     }
     GC_TRY(gc_cuda_rmsnorm(c, a->hf, a->rstdf, a->res + (size_t)L * N * D,
                            tensor(P, m, GC_T_FINAL_NORM), N, D, cf->norm_eps));
     if (want != GC_LOGITS_NONE)
-        GC_TRY(gc_cuda_linear(c, pr, a->logits, V, 0, a->hf, tensor(P, m, GC_T_CLS), N, D, V));
+        GC_TRY(gc_cuda_linear(c, pr, a->logits, V, 0, a->hf, WEIGHT(GC_T_CLS, 0), N, D, V));
     if (want != GC_LOGITS_DEVICE) {
         GC_TRY(host_mirror(&d->hf_host, &d->hf_cap, (size_t)N * D));
         GC_TRY(gc_cuda_download(c, d->hf_host, a->hf, sizeof(float) * N * D));
@@ -214,7 +254,8 @@ static gc_status zero_grad(const gc_backend *be, gc_model *m) {
     gc_cuda *c = ctx(be)->c;
     dev_model *d;
     GC_TRY(attach(be, m, &d));
-    if (!d->G && !(d->G = (float *)gc_cuda_alloc(c, sizeof(float) * m->n_params))) return GC_ERR_DEVICE;
+    if (!d->G && !(d->G = (float *)gc_cuda_alloc(c, sizeof(float) * m->n_params)))
+        return GC_ERR_DEVICE;
     return gc_cuda_zero(c, d->G, sizeof(float) * m->n_params);
 }
 
@@ -236,7 +277,7 @@ static gc_status backward(const gc_backend *be, gc_model *m, const float *dhidde
     float *dhf = a->d_xn;
     if (m->ce_ready)
         GC_TRY(gc_cuda_linear_backward(c, pr, dhf, 0, tensor(G, m, GC_T_CLS), a->dlogits, V, a->hf,
-                                       tensor(P, m, GC_T_CLS), N, D, V));
+                                       WEIGHT(GC_T_CLS, 0), N, D, V));
     else
         GC_TRY(gc_cuda_zero(c, dhf, sizeof(float) * nd));
     if (dhidden) {
@@ -244,8 +285,8 @@ static gc_status backward(const gc_backend *be, gc_model *m, const float *dhidde
         GC_TRY(gc_cuda_add(c, dhf, a->d_ao, nd));
     }
     GC_TRY(gc_cuda_rmsnorm_backward(c, a->d_res, 0, tensor(G, m, GC_T_FINAL_NORM), dhf,
-                                    a->res + (size_t)L * nd, tensor(P, m, GC_T_FINAL_NORM), a->rstdf,
-                                    N, D));
+                                    a->res + (size_t)L * nd, tensor(P, m, GC_T_FINAL_NORM),
+                                    a->rstdf, N, D));
     for (int l = L - 1; l >= 0; l--) {
         float *res = a->res + l * nd, *h1 = a->h1 + l * nd, *xn1 = a->xn1 + l * nd;
         float *qkv = a->qkv + (size_t)l * N * QKV, *att = a->att + (size_t)l * B * nh * T * T;
@@ -255,24 +296,24 @@ static gc_status backward(const gc_backend *be, gc_model *m, const float *dhidde
         size_t w2 = (size_t)l * D * H;
         /* MLP: res_out = h1 + w2 g; d_res holds d(res_out) and becomes d(h1) */
         GC_TRY(gc_cuda_linear_backward(c, pr, a->d_g, 0, tensor(G, m, GC_T_W2) + w2, a->d_res, D, g,
-                                       tensor(P, m, GC_T_W2) + w2, N, H, D));
+                                       WEIGHT(GC_T_W2, w2), N, H, D));
         GC_TRY(gc_cuda_swiglu_backward(c, a->d_a13, a->d_g, a13, N, H));
         GC_TRY(gc_cuda_linear_backward(c, pr, a->d_xn, 0, tensor(G, m, GC_T_W13) + w13, a->d_a13,
-                                       2 * H, xn2, tensor(P, m, GC_T_W13) + w13, N, D, 2 * H));
+                                       2 * H, xn2, WEIGHT(GC_T_W13, w13), N, D, 2 * H));
         GC_TRY(gc_cuda_rmsnorm_backward(c, a->d_res, 1, tensor(G, m, GC_T_FFN_NORM) + (size_t)l * D,
                                         a->d_xn, h1, tensor(P, m, GC_T_FFN_NORM) + (size_t)l * D,
                                         a->rstd2 + (size_t)l * N, N, D));
         /* attention: h1 = res + wo ao; d_res becomes d(res) */
-        GC_TRY(gc_cuda_linear_backward(c, pr, a->d_ao, 0, tensor(G, m, GC_T_WO) + wo, a->d_res, D, ao,
-                                       tensor(P, m, GC_T_WO) + wo, N, D, D));
+        GC_TRY(gc_cuda_linear_backward(c, pr, a->d_ao, 0, tensor(G, m, GC_T_WO) + wo, a->d_res, D,
+                                       ao, WEIGHT(GC_T_WO, wo), N, D, D));
         GC_TRY(gc_cuda_attention_backward(c, pr, a->d_qkv, a->d_ao, att, qkv, B, T, nh, nkv, hs));
         GC_TRY(gc_cuda_rope(c, a->d_qkv, QKV, 0, nh, hs, N, T, d->cos_t, d->sin_t, 1, NULL));
         GC_TRY(gc_cuda_rope(c, a->d_qkv, QKV, D, nkv, hs, N, T, d->cos_t, d->sin_t, 1, NULL));
         GC_TRY(gc_cuda_linear_backward(c, pr, a->d_xn, 0, tensor(G, m, GC_T_WQKV) + wqkv, a->d_qkv,
-                                       QKV, xn1, tensor(P, m, GC_T_WQKV) + wqkv, N, D, QKV));
-        GC_TRY(gc_cuda_rmsnorm_backward(c, a->d_res, 1, tensor(G, m, GC_T_ATTN_NORM) + (size_t)l * D,
-                                        a->d_xn, res, tensor(P, m, GC_T_ATTN_NORM) + (size_t)l * D,
-                                        a->rstd1 + (size_t)l * N, N, D));
+                                       QKV, xn1, WEIGHT(GC_T_WQKV, wqkv), N, D, QKV));
+        GC_TRY(gc_cuda_rmsnorm_backward(
+            c, a->d_res, 1, tensor(G, m, GC_T_ATTN_NORM) + (size_t)l * D, a->d_xn, res,
+            tensor(P, m, GC_T_ATTN_NORM) + (size_t)l * D, a->rstd1 + (size_t)l * N, N, D));
     }
     return gc_cuda_embedding_backward(c, tensor(G, m, GC_T_EMB), V, a->d_res, m->last_tokens, N, D);
 }
@@ -311,7 +352,7 @@ static gc_status adamw(const gc_backend *be, gc_model *m, gc_adamw *o, float lr)
         GC_TRY(gc_cuda_adamw(c, d->P + off, d->M + off, d->Vm + off, d->G + off, ti->size, lr,
                              o->beta1, o->beta2, o->eps, o->weight_decay, ti->decay, o->step));
     }
-    return GC_OK;
+    return refresh_shadow(be, m, d);
 }
 
 static gc_status sync(const gc_backend *be, gc_model *m, gc_adamw *o) {
@@ -343,7 +384,8 @@ static void kv_release(const gc_backend *be, gc_kvcache *kc) {
     kc->dev = NULL;
 }
 
-static gc_status kv_attach(const gc_backend *be, const gc_model *m, gc_kvcache *kc, dev_cache **out) {
+static gc_status kv_attach(const gc_backend *be, const gc_model *m, gc_kvcache *kc,
+                           dev_cache **out) {
     if (kc->dev) {
         *out = (dev_cache *)kc->dev;
         return GC_OK;
@@ -400,32 +442,34 @@ static gc_status decode(const gc_backend *be, gc_model *m, gc_kvcache *kc, const
     GC_TRY(gc_cuda_embedding(c, k->x, tensor(P, m, GC_T_EMB), k->tok, B, D));
     for (int l = 0; l < L; l++) {
         size_t cache = (size_t)l * B * Tm * KV;
-        GC_TRY(gc_cuda_rmsnorm(c, k->xn, k->rstd, k->x, tensor(P, m, GC_T_ATTN_NORM) + (size_t)l * D,
-                               B, D, cf->norm_eps));
-        GC_TRY(gc_cuda_linear(c, pr, k->qkv, QKV, 0, k->xn,
-                              tensor(P, m, GC_T_WQKV) + (size_t)l * QKV * D, B, D, QKV));
+        GC_TRY(gc_cuda_rmsnorm(c, k->xn, k->rstd, k->x,
+                               tensor(P, m, GC_T_ATTN_NORM) + (size_t)l * D, B, D, cf->norm_eps));
+        GC_TRY(gc_cuda_linear(c, pr, k->qkv, QKV, 0, k->xn, WEIGHT(GC_T_WQKV, (size_t)l * QKV * D),
+                              B, D, QKV));
         /* q heads then k heads, contiguous from column 0, at each row's position */
         GC_TRY(gc_cuda_rope(c, k->qkv, QKV, 0, nh + nkv, hs, B, 1, d->cos_t, d->sin_t, 0, k->pos));
         GC_TRY(gc_cuda_decode_attention(c, k->ao, k->k + cache, k->v + cache, k->qkv, k->pos,
                                         kc->active ? k->active : NULL, B, Tm, nh, nkv, hs));
-        GC_TRY(gc_cuda_linear(c, pr, k->x, D, 1, k->ao, tensor(P, m, GC_T_WO) + (size_t)l * D * D, B,
-                              D, D));
+        GC_TRY(
+            gc_cuda_linear(c, pr, k->x, D, 1, k->ao, WEIGHT(GC_T_WO, (size_t)l * D * D), B, D, D));
         GC_TRY(gc_cuda_rmsnorm(c, k->xn, k->rstd, k->x, tensor(P, m, GC_T_FFN_NORM) + (size_t)l * D,
                                B, D, cf->norm_eps));
         GC_TRY(gc_cuda_linear(c, pr, k->a13, 2 * H, 0, k->xn,
-                              tensor(P, m, GC_T_W13) + (size_t)l * 2 * H * D, B, D, 2 * H));
+                              WEIGHT(GC_T_W13, (size_t)l * 2 * H * D), B, D, 2 * H));
         GC_TRY(gc_cuda_swiglu(c, k->g, k->a13, B, H));
-        GC_TRY(gc_cuda_linear(c, pr, k->x, D, 1, k->g, tensor(P, m, GC_T_W2) + (size_t)l * D * H, B,
-                              H, D));
+        GC_TRY(
+            gc_cuda_linear(c, pr, k->x, D, 1, k->g, WEIGHT(GC_T_W2, (size_t)l * D * H), B, H, D));
     }
-    GC_TRY(gc_cuda_rmsnorm(c, k->hf, k->rstd, k->x, tensor(P, m, GC_T_FINAL_NORM), B, D, cf->norm_eps));
-    GC_TRY(gc_cuda_linear(c, pr, k->logits, V, 0, k->hf, tensor(P, m, GC_T_CLS), B, D, V));
+    GC_TRY(gc_cuda_rmsnorm(c, k->hf, k->rstd, k->x, tensor(P, m, GC_T_FINAL_NORM), B, D,
+                           cf->norm_eps));
+    GC_TRY(gc_cuda_linear(c, pr, k->logits, V, 0, k->hf, WEIGHT(GC_T_CLS, 0), B, D, V));
     GC_TRY(gc_cuda_download(c, kc->hf, k->hf, sizeof(float) * B * D));
     return gc_cuda_download(c, kc->logits, k->logits, sizeof(float) * B * V);
 }
 
 extern "C" gc_status gc_cuda_backend(gc_cuda *c, gc_precision p, const gc_backend **out) {
-    if ((unsigned)p > GC_PREC_BF16) return gc_fail(GC_ERR_ARG, "cuda: unknown precision %d", (int)p);
+    if ((unsigned)p > GC_PREC_BF16)
+        return gc_fail(GC_ERR_ARG, "cuda: unknown precision %d", (int)p);
     if (!c->backends[p]) {
         cuda_be *b = (cuda_be *)calloc(1, sizeof *b);
         if (!b) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
@@ -453,5 +497,6 @@ extern "C" gc_status gc_cuda_backend(gc_cuda *c, gc_precision p, const gc_backen
 }
 
 void gc_cuda_backends_free(gc_cuda *c) {
-    for (void *&b : c->backends) free(b), b = NULL;
+    for (void *&b : c->backends)
+        free(b), b = NULL;
 }

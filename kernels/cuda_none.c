@@ -80,13 +80,13 @@ gc_status gc_cuda_gemm(gc_cuda *c, gc_precision p, int transA, int transB, int M
 }
 
 gc_status gc_cuda_linear(gc_cuda *c, gc_precision p, float *y, int ldy, int acc, const float *x,
-                         const float *W, int N, int in, int out) {
+                         const float *W, const uint16_t *Wb, int N, int in, int out) {
     return no_cuda();
 }
 
 gc_status gc_cuda_linear_backward(gc_cuda *c, gc_precision p, float *dx, int dx_acc, float *dW,
-                                  const float *dy, int ldy, const float *x, const float *W, int N,
-                                  int in, int out) {
+                                  const float *dy, int ldy, const float *x, const float *W,
+                                  const uint16_t *Wb, int N, int in, int out) {
     return no_cuda();
 }
 
@@ -172,5 +172,16 @@ gc_status gc_cuda_decode_attention(gc_cuda *c, float *o, float *kc, float *vc, c
 
 gc_status gc_cuda_backend(gc_cuda *c, gc_precision p, const gc_backend **out) {
     *out = NULL;
+    return no_cuda();
+}
+
+gc_status gc_cuda_gemm_ex(gc_cuda *c, gc_precision p, int transA, int transB, int M, int N, int K,
+                          float alpha, gc_operand A, int lda, long long strideA, gc_operand B,
+                          int ldb, long long strideB, float beta, float *C, int ldc,
+                          long long strideC, int batch) {
+    return no_cuda();
+}
+
+gc_status gc_cuda_to_bf16(gc_cuda *c, uint16_t *dst, const float *src, size_t n) {
     return no_cuda();
 }

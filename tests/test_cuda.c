@@ -62,9 +62,10 @@ Test(cuda, linear_matches_cpu) {
     for (int p = 0; p < 3; p++) {
         float *yd = ch_up(c, y0, N * OUT); /* overwritten */
         float *gx = ch_up(c, dx0, N * IN), *gW = ch_up(c, dW0, OUT * IN);
-        cr_assert_eq(gc_cuda_linear(c, p, yd, OUT, 0, dxd, dWd, N, IN, OUT), GC_OK, "%s", gc_last_error());
-        cr_assert_eq(gc_cuda_linear_backward(c, p, gx, 1, gW, dyd, OUT, dxd, dWd, N, IN, OUT), GC_OK,
-                     "%s", gc_last_error());
+        cr_assert_eq(gc_cuda_linear(c, p, yd, OUT, 0, dxd, dWd, NULL, N, IN, OUT), GC_OK, "%s",
+                     gc_last_error());
+        cr_assert_eq(gc_cuda_linear_backward(c, p, gx, 1, gW, dyd, OUT, dxd, dWd, NULL, N, IN, OUT),
+                     GC_OK, "%s", gc_last_error());
         ch_expect_close(c, yd, y0, N * OUT, TOL[p], "linear %s", gc_precision_name(p));
         ch_expect_close(c, gx, dxw, N * IN, TOL[p], "linear dx %s", gc_precision_name(p));
         ch_expect_close(c, gW, dWw, OUT * IN, TOL[p], "linear dW %s", gc_precision_name(p));
@@ -135,8 +136,10 @@ Test(cuda, rmsnorm_swiglu_and_their_backward_passes_match_cpu) {
     ch_expect_close(c, gd, g0, N * H, 1e-5, "swiglu");
     ch_expect_close(c, dad, da0, N * 2 * H, 1e-5, "swiglu backward");
     float *bufs[] = {xd, wd, dyd, yd, rd, dxd, dwd, ad, dgd, gd, dad};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) gc_cuda_free(c, bufs[i]);
-    free(x), free(w), free(dy), free(y0), free(dx0), free(dw0), free(a), free(dg), free(g0), free(da0);
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        gc_cuda_free(c, bufs[i]);
+    free(x), free(w), free(dy), free(y0), free(dx0), free(dw0), free(a), free(dg), free(g0),
+        free(da0);
     gc_cuda_close(c);
 }
 
@@ -145,13 +148,15 @@ Test(cuda, cross_entropy_matches_cpu) {
     enum { N = 41, V = 1000 };
     float *l = ch_randn(N * V, 11, 4.0f);
     int32_t t[N];
-    for (int n = 0; n < N; n++) t[n] = n % 7 == 3 ? -1 : (n * 37) % V; /* some ignored rows */
+    for (int n = 0; n < N; n++)
+        t[n] = n % 7 == 3 ? -1 : (n * 37) % V; /* some ignored rows */
     float *d0 = malloc(sizeof(float) * N * V);
     double s0 = gc_ops_cross_entropy(d0, l, t, N, V, 0.25f), s1 = 0;
     float *ld = ch_up(c, l, N * V), *dd = ch_up(c, l, N * V);
     int32_t *td = gc_cuda_alloc(c, sizeof t);
     cr_assert_eq(gc_cuda_upload(c, td, t, sizeof t), GC_OK);
-    cr_assert_eq(gc_cuda_cross_entropy(c, dd, &s1, ld, td, N, V, 0.25f), GC_OK, "%s", gc_last_error());
+    cr_assert_eq(gc_cuda_cross_entropy(c, dd, &s1, ld, td, N, V, 0.25f), GC_OK, "%s",
+                 gc_last_error());
     cr_expect_lt(fabs(s1 - s0) / s0, 1e-9, "loss sum %.12g vs %.12g", s1, s0);
     ch_expect_close(c, dd, d0, N * V, 1e-6, "dlogits");
     gc_cuda_free(c, ld), gc_cuda_free(c, dd), gc_cuda_free(c, td);
@@ -171,7 +176,8 @@ Test(cuda, causal_attention_matches_cpu) {
     for (int padded = 0; padded < 2; padded++) {
         gc_ops_attention(o0, att, qkv, B, T, NH, NKV, HS, padded ? len : NULL);
         for (int b = 0; b < B; b++) /* dout on padding rows is ignored by the CPU path: zero it */
-            for (int t = padded ? len[b] : T; t < T; t++) memset(dout + ((size_t)b * T + t) * D, 0, sizeof(float) * D);
+            for (int t = padded ? len[b] : T; t < T; t++)
+                memset(dout + ((size_t)b * T + t) * D, 0, sizeof(float) * D);
         gc_ops_attention_backward(d0, dout, att, qkv, B, T, NH, NKV, HS, padded ? len : NULL);
         float *qd = ch_up(c, qkv, B * T * LD), *dod = ch_up(c, dout, B * T * D);
         float *od = gc_cuda_alloc(c, sizeof(float) * B * T * D);
@@ -182,11 +188,12 @@ Test(cuda, causal_attention_matches_cpu) {
         for (int p = 0; p < 3; p++) {
             cr_assert_eq(gc_cuda_attention(c, p, od, ad, qd, B, T, NH, NKV, HS, padded ? ld : NULL),
                          GC_OK, "%s", gc_last_error());
-            cr_assert_eq(gc_cuda_attention_backward(c, p, dd, dod, ad, qd, B, T, NH, NKV, HS), GC_OK,
-                         "%s", gc_last_error());
-            ch_expect_close(c, od, o0, B * T * D, TOL[p], "attention %s padded %d", gc_precision_name(p), padded);
-            ch_expect_close(c, dd, d0, B * T * LD, p ? TOL[p] : 1e-4, "attention backward %s padded %d",
+            cr_assert_eq(gc_cuda_attention_backward(c, p, dd, dod, ad, qd, B, T, NH, NKV, HS),
+                         GC_OK, "%s", gc_last_error());
+            ch_expect_close(c, od, o0, B * T * D, TOL[p], "attention %s padded %d",
                             gc_precision_name(p), padded);
+            ch_expect_close(c, dd, d0, B * T * LD, p ? TOL[p] : 1e-4,
+                            "attention backward %s padded %d", gc_precision_name(p), padded);
         }
         gc_cuda_free(c, qd), gc_cuda_free(c, dod), gc_cuda_free(c, od), gc_cuda_free(c, ad);
         gc_cuda_free(c, dd), gc_cuda_free(c, ld);
@@ -200,7 +207,8 @@ Test(cuda, embedding_rope_and_adamw_match_cpu) {
     enum { V = 50, N = 24, T = 8, D = 32, NH = 4, HS = 8 };
     float *emb = ch_randn(V * D, 13, 1.0f), *dout = ch_randn(N * D, 17, 1.0f);
     int32_t tok[N], pos[N];
-    for (int i = 0; i < N; i++) tok[i] = (i * 7) % 11, pos[i] = (i * 5) % T; /* repeated tokens */
+    for (int i = 0; i < N; i++)
+        tok[i] = (i * 7) % 11, pos[i] = (i * 5) % T; /* repeated tokens */
     float *e0 = malloc(sizeof(float) * N * D), *demb0 = ch_randn(V * D, 18, 1.0f);
     gc_ops_embedding(e0, emb, tok, N, D);
     float *embd = ch_up(c, emb, V * D), *ed = gc_cuda_alloc(c, sizeof(float) * N * D);
@@ -211,7 +219,8 @@ Test(cuda, embedding_rope_and_adamw_match_cpu) {
     cr_assert_eq(gc_cuda_embedding(c, ed, embd, tokd, N, D), GC_OK, "%s", gc_last_error());
     ch_expect_close(c, ed, e0, N * D, 0.0, "embedding is a copy");
     gc_ops_embedding_backward(demb0, dout, tok, N, D);
-    cr_assert_eq(gc_cuda_embedding_backward(c, dembd, V, dod, tok, N, D), GC_OK, "%s", gc_last_error());
+    cr_assert_eq(gc_cuda_embedding_backward(c, dembd, V, dod, tok, N, D), GC_OK, "%s",
+                 gc_last_error());
     ch_expect_close(c, dembd, demb0, V * D, 1e-6, "embedding backward (accumulated)");
     float cs[T * HS / 2], sn[T * HS / 2];
     for (int t = 0; t < T; t++)
@@ -225,13 +234,15 @@ Test(cuda, embedding_rope_and_adamw_match_cpu) {
             float *x0 = ch_randn(N * (D + 8), 14, 1.0f), *xd = ch_up(c, x0, N * (D + 8));
             if (bypos) /* explicit positions: row n at pos[n], checked row by row on the CPU */
                 for (int n = 0; n < N; n++)
-                    gc_ops_rope(x0 + (size_t)n * (D + 8), D + 8, 8, NH, HS, 1, 1, cs + pos[n] * HS / 2,
-                                sn + pos[n] * HS / 2, inv);
+                    gc_ops_rope(x0 + (size_t)n * (D + 8), D + 8, 8, NH, HS, 1, 1,
+                                cs + pos[n] * HS / 2, sn + pos[n] * HS / 2, inv);
             else
                 gc_ops_rope(x0, D + 8, 8, NH, HS, N, T, cs, sn, inv);
-            cr_assert_eq(gc_cuda_rope(c, xd, D + 8, 8, NH, HS, N, T, csd, snd, inv, bypos ? posd : NULL),
-                         GC_OK, "%s", gc_last_error());
-            ch_expect_close(c, xd, x0, N * (D + 8), 1e-6, "rope (inverse %d, positions %d)", inv, bypos);
+            cr_assert_eq(
+                gc_cuda_rope(c, xd, D + 8, 8, NH, HS, N, T, csd, snd, inv, bypos ? posd : NULL),
+                GC_OK, "%s", gc_last_error());
+            ch_expect_close(c, xd, x0, N * (D + 8), 1e-6, "rope (inverse %d, positions %d)", inv,
+                            bypos);
             gc_cuda_free(c, xd), free(x0);
         }
     /* three AdamW steps of one decayed tensor against gc_adamw_step */
@@ -256,7 +267,8 @@ Test(cuda, embedding_rope_and_adamw_match_cpu) {
     cr_expect_lt(fabs(ss - gc_ops_sumsq(p0, P)) / ss, 1e-6, "sum of squares");
     gc_adamw_free(&o);
     float *bufs[] = {embd, ed, dod, dembd, csd, snd, pd, md, vd};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) gc_cuda_free(c, bufs[i]);
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        gc_cuda_free(c, bufs[i]);
     gc_cuda_free(c, tokd), gc_cuda_free(c, posd);
     free(emb), free(dout), free(e0), free(demb0), free(p0), free(zero);
     gc_cuda_close(c);
@@ -268,7 +280,8 @@ Test(cuda, sampling_matches_cpu) {
     enum { B = 500, V = 64 };
     float *lg = ch_randn(B * V, 22, 2.0f), u[B];
     uint8_t allowed[V];
-    for (int i = 0; i < V; i++) allowed[i] = i % 3 != 1;
+    for (int i = 0; i < V; i++)
+        allowed[i] = i % 3 != 1;
     int32_t want[B], got[B];
     float *lgd = ch_up(c, lg, B * V), *ud = gc_cuda_alloc(c, sizeof u);
     int32_t *outd = gc_cuda_alloc(c, sizeof got);
@@ -293,7 +306,8 @@ Test(cuda, sampling_matches_cpu) {
                          GC_OK, "%s", gc_last_error());
             cr_assert_eq(gc_cuda_download(c, got, outd, sizeof got), GC_OK);
             int same = 0;
-            for (int b = 0; b < B; b++) same += got[b] == want[b];
+            for (int b = 0; b < B; b++)
+                same += got[b] == want[b];
             /* a GPU's expf may differ in the last bit, moving a draw that sits on a CDF edge */
             if (on_gpu)
                 cr_expect_geq(same, B * 99 / 100, "temp %g top-p %g mask %d: %d of %d", temp, top_p,

@@ -64,7 +64,8 @@ static void training_steps_match(gc_precision p, double loss_tol, double param_t
         gc_adamw oa, od;
         cr_assert_eq(gc_adamw_init(&oa, a.n_params, 0.9f, 0.95f, 1e-8f, 0.1f), GC_OK);
         cr_assert_eq(gc_adamw_init(&od, d.n_params, 0.9f, 0.95f, 1e-8f, 0.1f), GC_OK);
-        gc_schedule sched = {.lr_max = 1e-2f, .lr_min = 1e-3f, .warmup = 1, .total = 3, .clip = 0.5f};
+        gc_schedule sched = {
+            .lr_max = 1e-2f, .lr_min = 1e-3f, .warmup = 1, .total = 3, .clip = 0.5f};
         int32_t tok[B * T], tgt[B * T];
         int len[B];
         for (int step = 0; step < 3; step++) {
@@ -75,8 +76,9 @@ static void training_steps_match(gc_precision p, double loss_tol, double param_t
                          gc_last_error());
             cr_expect_lt(fabsf(ld - la) / la, loss_tol, "%s tied %d step %d: loss %.8g vs %.8g",
                          gc_precision_name(p), tied, step, ld, la);
-            cr_expect_lt(fabsf(nd - na) / na, 10 * loss_tol, "%s tied %d step %d: grad norm %.8g vs %.8g",
-                         gc_precision_name(p), tied, step, nd, na);
+            cr_expect_lt(fabsf(nd - na) / na, 10 * loss_tol,
+                         "%s tied %d step %d: grad norm %.8g vs %.8g", gc_precision_name(p), tied,
+                         step, nd, na);
         }
         cr_expect_eq(od.step, 3, "the device optimiser counts its steps");
         cr_assert_eq(gc_model_sync(&d, &od), GC_OK, "%s", gc_last_error());
@@ -90,8 +92,12 @@ static void training_steps_match(gc_precision p, double loss_tol, double param_t
     gc_cuda_close(c);
 }
 
-Test(cuda_model, fp32_training_steps_match_cpu) { training_steps_match(GC_PREC_FP32, 1e-5, 1e-4); }
-Test(cuda_model, bf16_training_steps_track_cpu) { training_steps_match(GC_PREC_BF16, 2e-2, 3e-2); }
+Test(cuda_model, fp32_training_steps_match_cpu) {
+    training_steps_match(GC_PREC_FP32, 1e-5, 1e-4);
+}
+Test(cuda_model, bf16_training_steps_track_cpu) {
+    training_steps_match(GC_PREC_BF16, 2e-2, 3e-2);
+}
 
 /* forward with host outputs, then backward from the cross-entropy plus a hidden-state gradient
  * (the reward model's path): hidden states, logits and every parameter gradient */
@@ -106,7 +112,8 @@ Test(cuda_model, gradients_with_a_hidden_state_term_match_cpu) {
     float *dh = ch_randn((size_t)B * T * a.cfg.dim, 9, 0.5f), la, ld;
     gc_model *ms[2] = {&a, &d};
     for (int i = 0; i < 2; i++) {
-        cr_assert_eq(gc_model_forward_len(ms[i], tok, B, T, len, GC_LOGITS_HOST), GC_OK, "%s", gc_last_error());
+        cr_assert_eq(gc_model_forward_len(ms[i], tok, B, T, len, GC_LOGITS_HOST), GC_OK, "%s",
+                     gc_last_error());
         cr_assert_eq(gc_model_ce_loss(ms[i], tgt, 0.7f, i ? &ld : &la), GC_OK);
         cr_assert_eq(gc_model_zero_grad(ms[i]), GC_OK);
         cr_assert_eq(gc_model_backward(ms[i], dh), GC_OK, "%s", gc_last_error());
@@ -115,10 +122,13 @@ Test(cuda_model, gradients_with_a_hidden_state_term_match_cpu) {
     cr_expect_lt(fabsf(ld - la) / la, 1e-5, "loss %.8g vs %.8g", ld, la);
     for (int b = 0; b < B; b++) { /* real positions only: padding is meaningless on both */
         size_t o = (size_t)b * T;
-        cr_expect_lt(ch_rel_err(d.acts.hf + o * a.cfg.dim, a.acts.hf + o * a.cfg.dim, (size_t)len[b] * a.cfg.dim),
+        cr_expect_lt(ch_rel_err(d.acts.hf + o * a.cfg.dim, a.acts.hf + o * a.cfg.dim,
+                                (size_t)len[b] * a.cfg.dim),
                      1e-4, "hidden states of sequence %d", b);
-        cr_expect_lt(ch_rel_err(d.acts.logits + o * a.cfg.vocab_size, a.acts.logits + o * a.cfg.vocab_size,
-                                (size_t)len[b] * a.cfg.vocab_size), 1e-4, "logits of sequence %d", b);
+        cr_expect_lt(ch_rel_err(d.acts.logits + o * a.cfg.vocab_size,
+                                a.acts.logits + o * a.cfg.vocab_size,
+                                (size_t)len[b] * a.cfg.vocab_size),
+                     1e-4, "logits of sequence %d", b);
     }
     (void)nd, (void)nv;
     cr_assert_eq(gc_model_sync_grads(&d), GC_OK, "%s", gc_last_error());
@@ -150,20 +160,24 @@ Test(cuda_model, reward_model_steps_match_cpu) {
     int32_t tok[2 * PP * T];
     int plen[2 * PP], len[2 * PP];
     for (int b = 0; b < 2 * PP; b++) {
-        for (int t = 0; t < T; t++) tok[b * T + t] = (b * 7 + t * 5) % 19;
+        for (int t = 0; t < T; t++)
+            tok[b * T + t] = (b * 7 + t * 5) % 19;
         plen[b] = 2, len[b] = T - b % 3;
     }
-    gc_con_config cc = {.lambda = 0.5f, .K = 3, .pairs = GC_PAIRS_ALL, .reduction = GC_RED_LOG_OF_MEAN};
+    gc_con_config cc = {
+        .lambda = 0.5f, .K = 3, .pairs = GC_PAIRS_ALL, .reduction = GC_RED_LOG_OF_MEAN};
     gc_rng r1, r2;
     gc_rng_init(&r1, 8, 8), gc_rng_init(&r2, 8, 8);
     for (int step = 0; step < 3; step++) {
         gc_rm_step_stats sa = {0}, sd = {0};
-        cr_assert_eq(gc_rm_step(&ra, tok, PP, T, plen, len, &cc, &r1, 3e-3f, 1.0f, 0.01f, &sa), GC_OK);
-        cr_assert_eq(gc_rm_step(&rd, tok, PP, T, plen, len, &cc, &r2, 3e-3f, 1.0f, 0.01f, &sd), GC_OK,
-                     "%s", gc_last_error());
+        cr_assert_eq(gc_rm_step(&ra, tok, PP, T, plen, len, &cc, &r1, 3e-3f, 1.0f, 0.01f, &sa),
+                     GC_OK);
+        cr_assert_eq(gc_rm_step(&rd, tok, PP, T, plen, len, &cc, &r2, 3e-3f, 1.0f, 0.01f, &sd),
+                     GC_OK, "%s", gc_last_error());
         cr_expect_lt(fabsf(sd.loss - sa.loss), 1e-5f * fmaxf(1.0f, fabsf(sa.loss)),
                      "step %d: loss %.8g vs %.8g", step, sd.loss, sa.loss);
-        cr_expect_lt(fabsf(sd.con - sa.con), 1e-5f, "step %d: contrastive %.8g vs %.8g", step, sd.con, sa.con);
+        cr_expect_lt(fabsf(sd.con - sa.con), 1e-5f, "step %d: contrastive %.8g vs %.8g", step,
+                     sd.con, sa.con);
     }
     char *ck = th_tmp_path("cuda-rm.ckpt"), *hd = th_tmp_path("cuda-rm.head");
     cr_assert_eq(gc_rm_save(&rd, ck, hd), GC_OK, "%s", gc_last_error()); /* syncs the trunk */
@@ -187,7 +201,8 @@ Test(cuda_model, kv_cache_decoding_matches_cpu) {
     uint8_t active[B] = {1, 1, 1};
     for (int step = 0; step < T; step++) {
         int32_t tok[B], pos[B];
-        for (int b = 0; b < B; b++) tok[b] = (b * 3 + step * 7) % 19, pos[b] = step;
+        for (int b = 0; b < B; b++)
+            tok[b] = (b * 3 + step * 7) % 19, pos[b] = step;
         if (step == 5) active[1] = 0; /* a finished row: no attention, outputs not compared */
         ka.active = kd.active = active;
         cr_assert_eq(gc_model_decode(&a, &ka, tok, pos), GC_OK);
@@ -220,9 +235,11 @@ Test(cuda_model, batched_generation_matches_cpu) {
         gc_model *ms[2] = {&a, &d};
         for (int i = 0; i < 2; i++) {
             gc_sampler s;
-            cr_assert_eq(gc_sampler_init(&s, a.cfg.vocab_size, sampled ? 1.0f : 0.0f, 1.0f, 5), GC_OK);
+            cr_assert_eq(gc_sampler_init(&s, a.cfg.vocab_size, sampled ? 1.0f : 0.0f, 1.0f, 5),
+                         GC_OK);
             gc_rng rngs[B];
-            for (int b = 0; b < B; b++) gc_rng_init(&rngs[b], 77, (uint64_t)b);
+            for (int b = 0; b < B; b++)
+                gc_rng_init(&rngs[b], 77, (uint64_t)b);
             hid[i] = calloc((size_t)B * T * a.cfg.dim, sizeof(float));
             cr_assert_eq(gc_generate_batch(ms[i], &s, rngs, B, prompts, plen, T, 2, seq[i], len[i],
                                            hid[i], NULL),
@@ -261,12 +278,14 @@ Test(cuda_model, checkpoint_from_the_device_resumes_on_the_cpu) {
     int has = 0;
     cr_assert_eq(gc_ckpt_load(path, &back, &ob, &has), GC_OK, "%s", gc_last_error());
     cr_expect(has && ob.step == 1, "optimiser state restored (step %lld)", (long long)ob.step);
-    cr_expect_eq(memcmp(back.params, d.params, sizeof(float) * d.n_params), 0, "the synced weights");
+    cr_expect_eq(memcmp(back.params, d.params, sizeof(float) * d.n_params), 0,
+                 "the synced weights");
     cr_expect_eq(memcmp(ob.m, od.m, sizeof(float) * d.n_params), 0, "the synced first moments");
     float l1, l2;
     cr_assert_eq(gc_lm_step(&back, &ob, &sched, tok, tgt, B, T, len, &l1, NULL), GC_OK);
     cr_assert_eq(gc_lm_step(&d, &od, &sched, tok, tgt, B, T, len, &l2, NULL), GC_OK);
-    cr_expect_lt(fabsf(l1 - l2) / l1, 1e-5, "the second step on the CPU and on the device: %.8g vs %.8g", l1, l2);
+    cr_expect_lt(fabsf(l1 - l2) / l1, 1e-5,
+                 "the second step on the CPU and on the device: %.8g vs %.8g", l1, l2);
     remove(path), free(path);
     gc_adamw_free(&od), gc_adamw_free(&ob);
     gc_model_free(&a), gc_model_free(&d), gc_model_free(&back);
@@ -283,7 +302,8 @@ Test(cuda_model, fig2_smoke_runs_on_the_cuda_backend) {
     gc_cuda_close(c);
     char *root = th_tmp_path("cuda-run"), *err = NULL, *out = NULL;
     if (gc_cuda_devices(why, sizeof why) == 0) {
-        snprintf(cmd, sizeof cmd, "%s run experiments/fig2.json --scale smoke --seeds 1 --root %s --device cuda",
+        snprintf(cmd, sizeof cmd,
+                 "%s run experiments/fig2.json --scale smoke --seeds 1 --root %s --device cuda",
                  th_replicate_bin(), root);
         cr_expect_eq(th_run(cmd, NULL, NULL, &err), 1, "no GPU: a runtime error");
         cr_expect(err && strstr(err, "CUDA"), "%s", err);
@@ -292,9 +312,11 @@ Test(cuda_model, fig2_smoke_runs_on_the_cuda_backend) {
     }
     double goal[2], base[2];
     for (int run = 0; run < 2; run++) { /* the cuda run, then the CPU run */
-        cr_assert_eq(th_run_smoke("experiments/fig2.json", root, run ? "--seeds 1" : "--seeds 1 --device cuda",
-                                  &out, &err), 0, "%s", err);
-        cr_expect_eq(th_count_rerun(err, "policy"), 1, "run %d trains its own policy (separate caches)", run);
+        cr_assert_eq(th_run_smoke("experiments/fig2.json", root,
+                                  run ? "--seeds 1" : "--seeds 1 --device cuda", &out, &err),
+                     0, "%s", err);
+        cr_expect_eq(th_count_rerun(err, "policy"), 1,
+                     "run %d trains its own policy (separate caches)", run);
         free(out), free(err);
         snprintf(cmd, sizeof cmd, "%s/fig2/smoke/results.json", root);
         cJSON *r;
@@ -304,12 +326,45 @@ Test(cuda_model, fig2_smoke_runs_on_the_cuda_backend) {
         cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(r, "precision")), "fp32");
         const cJSON *pooled = cJSON_GetObjectItem(r, "pooled");
         goal[run] = cJSON_GetObjectItem(cJSON_GetObjectItem(pooled, "goal"), "mean")->valuedouble;
-        base[run] = cJSON_GetObjectItem(cJSON_GetObjectItem(pooled, "baseline"), "mean")->valuedouble;
+        base[run] =
+            cJSON_GetObjectItem(cJSON_GetObjectItem(pooled, "baseline"), "mean")->valuedouble;
         cJSON_Delete(r);
     }
     /* the same pipeline in other float rounding: the AUROCs agree closely (a few of 120 score
      * orderings may swap) */
-    cr_expect_lt(fabs(goal[0] - goal[1]), 0.02, "goal-conditioned AUROC %g (cuda) vs %g (cpu)", goal[0], goal[1]);
-    cr_expect_lt(fabs(base[0] - base[1]), 0.02, "baseline AUROC %g (cuda) vs %g (cpu)", base[0], base[1]);
+    cr_expect_lt(fabs(goal[0] - goal[1]), 0.02, "goal-conditioned AUROC %g (cuda) vs %g (cpu)",
+                 goal[0], goal[1]);
+    cr_expect_lt(fabs(base[0] - base[1]), 0.02, "baseline AUROC %g (cuda) vs %g (cpu)", base[0],
+                 base[1]);
     free(root);
+}
+
+/* the GPU benchmark program, on the host emulation: it runs, and every line is a JSON object with
+ * the fields the summary reads (a check of the program; its numbers mean nothing here) */
+Test(cuda_model, gpu_benchmark_program_runs_on_the_emulation) {
+    gc_cuda *c;
+    if (gc_cuda_open_emulated(&c) != GC_OK) cr_skip_test("%s", gc_last_error());
+    gc_cuda_close(c);
+    const char *bin = getenv("GCRM_BENCH_GPU");
+    char cmd[512], *out = NULL, *err = NULL;
+    snprintf(cmd, sizeof cmd, "%s --emulate --steps 1 --warmup 1",
+             bin && *bin ? bin : "build/gcrm-bench-gpu");
+    cr_assert_eq(th_run(cmd, &out, NULL, &err), 0, "%s", err);
+    int trains = 0, gemms = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *j = cJSON_Parse(line);
+        cr_assert(j, "not JSON: %s", line);
+        const char *kind = cJSON_GetStringValue(cJSON_GetObjectItem(j, "bench"));
+        if (kind && !strcmp(kind, "train")) {
+            trains++;
+            cr_expect(cJSON_GetObjectItem(j, "mfu") && cJSON_GetObjectItem(j, "tokens_per_s"), "%s",
+                      line);
+            cr_expect(isfinite(cJSON_GetObjectItem(j, "loss")->valuedouble), "%s", line);
+        }
+        gemms += kind && !strcmp(kind, "gemm");
+        cJSON_Delete(j);
+    }
+    cr_expect_eq(trains, 2, "one training row per precision (bf16, tf32)");
+    cr_expect_eq(gemms, 2, "one GEMM ceiling per precision");
+    free(out), free(err);
 }
