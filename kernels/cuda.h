@@ -139,6 +139,27 @@ gc_status gc_cuda_scale(gc_cuda *c, float *x, size_t n, float k);
 gc_status gc_cuda_sample(gc_cuda *c, int32_t *out, const float *logits, int B, int V,
                          float temperature, float top_p, const float *u, const uint8_t *allowed);
 
+/* ---- reward-model losses (lib/rm.c's arithmetic) ---- */
+/* r (B) = w . h[rows[b]]: the linear head at each sequence's last position (rows on the device,
+ * row indices into h (*, D)). */
+gc_status gc_cuda_reward_head(gc_cuda *c, float *r, const float *h, const float *w,
+                              const int32_t *rows, int B, int D);
+/* Its backward: dh[rows[b]] += dr[b] w (rows distinct), dw (D) += sum over b of dr[b] h[rows[b]]. */
+gc_status gc_cuda_reward_head_backward(gc_cuda *c, float *dh, float *dw, const float *dr,
+                                       const float *h, const float *w, const int32_t *rows, int B,
+                                       int D);
+/* Preference loss over r (2P: chosen, rejected, ...) as gc_pref_loss: *loss and *acc (may be
+ * NULL) on the host, dr (2P) = dL/dr on the device. */
+gc_status gc_cuda_pref_loss(gc_cuda *c, float *dr, double *loss, double *acc, const float *r, int P);
+/* The contrastive loss's similarities: sim[q] (host, Q) = sigmoid(cos(h[a[q]], h[b[q]])) for the
+ * row pairs a, b (host, Q) of h (*, D). */
+gc_status gc_cuda_cosine_pairs(gc_cuda *c, double *sim, const float *h, const int32_t *a,
+                               const int32_t *b, int Q, int D);
+/* Their gradient: dh += sum over q of g[q] (host, Q) d cos(h[a[q]], h[b[q]]) / dh, each row's
+ * terms added in pair order (one writer per element). */
+gc_status gc_cuda_cosine_pairs_backward(gc_cuda *c, float *dh, const float *h, const int32_t *a,
+                                        const int32_t *b, const double *g, int Q, int D);
+
 /* ---- decoding ---- */
 /* Writes the k and v parts of qkv (B, D + 2KV) at positions pos (B) of the caches kc, vc
  * (B, maxT, KV) of one layer, then o (B, D) = attention of each query over positions 0..pos[b];

@@ -32,6 +32,8 @@ enum {
     SCR_DP,       /* (B, nh, T, T) gradient of the probabilities */
     SCR_ROWS,     /* per-row doubles: losses, partial sums */
     SCR_INDEX,    /* int32 index lists (embedding backward, sampling scratch) */
+    SCR_LANES,    /* per-row lane partials of lanes() */
+    SCR_LANES2,   /* a second set, when two reductions are live */
     SCR_SMALL,    /* small per-call uploads */
     N_SCR
 };
@@ -68,6 +70,21 @@ template <class F> gc_status each(gc_cuda *c, size_t n, F body) {
     each_kernel<<<(unsigned)((n + threads - 1) / threads), threads, 0, c->stream>>>(n, body);
     CU_TRY(cudaGetLastError());
     return GC_OK;
+}
+
+/* Row reductions, coalesced: lane l of row r folds f(r, j) over j = l, l + LANES, ... < n(r) with
+ * op from init into out[r * LANES + l] (consecutive threads read consecutive columns); a per-row
+ * body then folds the LANES partials in order. Deterministic: the fold order is fixed. */
+enum { LANES = 32 };
+template <class A, class Cnt, class F, class Op>
+gc_status lanes(gc_cuda *c, A *out, size_t rows, Cnt n, F f, Op op, A init) {
+    return each(c, rows * LANES, [=] __host__ __device__(size_t i) {
+        size_t r = i / LANES;
+        int end = n(r);
+        A acc = init;
+        for (int j = (int)(i % LANES); j < end; j += LANES) acc = op(acc, (A)f(r, j));
+        out[i] = acc;
+    });
 }
 
 /* scratch slot `slot` holding at least `bytes`; NULL with an error recorded when it cannot grow */

@@ -45,15 +45,25 @@ extern "C" gc_status gc_cuda_embedding_backward(gc_cuda *c, float *demb, int V, 
     });
 }
 
+/* the two folds of lanes() */
+#define SUM [] __host__ __device__(float a, float b) { return a + b; }
+#define SUMD [] __host__ __device__(double a, double b) { return a + b; }
+#define MAX [] __host__ __device__(float a, float b) { return fmaxf(a, b); }
+
 extern "C" gc_status gc_cuda_rmsnorm(gc_cuda *c, float *y, float *rstd, const float *x,
                                      const float *w, int N, int D, float eps) {
-    return each(c, (size_t)N, [=] __host__ __device__(size_t row) {
-        const float *xr = x + row * D;
+    float *part = (float *)scratch(c, SCR_LANES, sizeof(float) * (size_t)N * LANES);
+    if (!part) return GC_ERR_DEVICE;
+    GC_TRY(lanes(c, part, (size_t)N, [=] __host__ __device__(size_t) { return D; },
+                 [=] __host__ __device__(size_t r, int j) { return x[r * D + j] * x[r * D + j]; },
+                 SUM, 0.0f));
+    GC_TRY(each(c, (size_t)N, [=] __host__ __device__(size_t r) {
         float s = 0.0f;
-        for (int i = 0; i < D; i++) s += xr[i] * xr[i];
-        float r = 1.0f / sqrtf(s / (float)D + eps);
-        rstd[row] = r;
-        for (int i = 0; i < D; i++) y[row * D + i] = xr[i] * r * w[i];
+        for (int l = 0; l < LANES; l++) s += part[r * LANES + l];
+        rstd[r] = 1.0f / sqrtf(s / (float)D + eps);
+    }));
+    return each(c, (size_t)N * D, [=] __host__ __device__(size_t i) {
+        y[i] = x[i] * rstd[i / D] * w[i % D];
     });
 }
 
@@ -62,15 +72,21 @@ enum { NORM_CHUNK = 128 }; /* rows per partial sum of the weight gradient */
 extern "C" gc_status gc_cuda_rmsnorm_backward(gc_cuda *c, float *dx, int dx_acc, float *dw,
                                               const float *dy, const float *x, const float *w,
                                               const float *rstd, int N, int D) {
-    GC_TRY(each(c, (size_t)N, [=] __host__ __device__(size_t row) {
-        const float *xr = x + row * D, *dyr = dy + row * D;
-        float dot = 0.0f;
-        for (int i = 0; i < D; i++) dot += dyr[i] * w[i] * xr[i];
-        float r = rstd[row], k = r * r * r * dot / (float)D;
-        for (int i = 0; i < D; i++) {
-            float g = r * w[i] * dyr[i] - k * xr[i];
-            dx[row * D + i] = dx_acc ? dx[row * D + i] + g : g;
-        }
+    /* dx = r w dy - r^3 (sum_i dy w x) / D x, the row's dot product folded by lanes */
+    float *lp = (float *)scratch(c, SCR_LANES, sizeof(float) * (size_t)N * LANES);
+    if (!lp) return GC_ERR_DEVICE;
+    GC_TRY(lanes(c, lp, (size_t)N, [=] __host__ __device__(size_t) { return D; },
+                 [=] __host__ __device__(size_t r, int j) { return dy[r * D + j] * w[j] * x[r * D + j]; },
+                 SUM, 0.0f));
+    GC_TRY(each(c, (size_t)N, [=] __host__ __device__(size_t r) { /* the row's coefficient k */
+        float dot = 0.0f, rs = rstd[r];
+        for (int l = 0; l < LANES; l++) dot += lp[r * LANES + l];
+        lp[r * LANES] = rs * rs * rs * dot / (float)D;
+    }));
+    GC_TRY(each(c, (size_t)N * D, [=] __host__ __device__(size_t i) {
+        size_t r = i / D;
+        float g = rstd[r] * w[i % D] * dy[i] - lp[r * LANES] * x[i];
+        dx[i] = dx_acc ? dx[i] + g : g;
     }));
     /* dw: partial sums over chunks of rows (one thread per chunk and column), then the chunks in
      * order (one thread per column) */
@@ -126,29 +142,42 @@ extern "C" gc_status gc_cuda_swiglu_backward(gc_cuda *c, float *da13, const floa
     });
 }
 
-/* one thread per row: max, the sum of exponentials in double (as the CPU path), the gradient */
+/* per row: the max, the sum of exponentials in double (as the CPU path), then the gradient per
+ * element; folds by lanes() */
 extern "C" gc_status gc_cuda_cross_entropy(gc_cuda *c, float *dlogits, double *sum,
                                            const float *logits, const int32_t *targets, int N,
                                            int V, float scale) {
-    double *rl = (double *)scratch(c, SCR_ROWS, sizeof(double) * (N > 0 ? N : 1));
-    if (!rl) return GC_ERR_DEVICE;
-    GC_TRY(each(c, (size_t)N, [=] __host__ __device__(size_t row) {
-        const float *lr = logits + row * V;
-        float *dr = dlogits + row * V;
-        int t = targets[row];
+    double *rl = (double *)scratch(c, SCR_ROWS, sizeof(double) * (N > 0 ? N : 1) * 2);
+    float *pmax = (float *)scratch(c, SCR_LANES, sizeof(float) * (size_t)N * LANES);
+    double *psum = (double *)scratch(c, SCR_LANES2, sizeof(double) * (size_t)N * LANES);
+    if (!rl || !pmax || !psum) return GC_ERR_DEVICE;
+    double *lse = rl + N; /* (N) log-sum-exp per row */
+    auto cols = [=] __host__ __device__(size_t r) { return targets[r] < 0 ? 0 : V; };
+    GC_TRY(lanes(c, pmax, (size_t)N, cols, [=] __host__ __device__(size_t r, int j) { return logits[r * V + j]; },
+                 MAX, -INFINITY));
+    GC_TRY(each(c, (size_t)N, [=] __host__ __device__(size_t r) {
+        float mx = pmax[r * LANES];
+        for (int l = 1; l < LANES; l++) mx = fmaxf(mx, pmax[r * LANES + l]);
+        pmax[r * LANES] = mx;
+    }));
+    GC_TRY(lanes(c, psum, (size_t)N, cols,
+                 [=] __host__ __device__(size_t r, int j) { return exp((double)(logits[r * V + j] - pmax[r * LANES])); },
+                 SUMD, 0.0));
+    GC_TRY(each(c, (size_t)N, [=] __host__ __device__(size_t r) {
+        int t = targets[r];
         if (t < 0) {
-            for (int i = 0; i < V; i++) dr[i] = 0.0f;
-            rl[row] = 0;
+            rl[r] = 0, lse[r] = 0;
             return;
         }
-        float mx = lr[0];
-        for (int i = 1; i < V; i++) mx = lr[i] > mx ? lr[i] : mx;
         double s = 0;
-        for (int i = 0; i < V; i++) s += exp((double)(lr[i] - mx));
-        double lse = (double)mx + log(s);
-        for (int i = 0; i < V; i++) dr[i] = scale * (float)exp((double)lr[i] - lse);
-        dr[t] -= scale;
-        rl[row] = lse - (double)lr[t];
+        for (int l = 0; l < LANES; l++) s += psum[r * LANES + l];
+        lse[r] = (double)pmax[r * LANES] + log(s);
+        rl[r] = lse[r] - (double)logits[r * V + t];
+    }));
+    GC_TRY(each(c, (size_t)N * V, [=] __host__ __device__(size_t i) {
+        size_t r = i / V;
+        int t = targets[r], j = (int)(i % V);
+        dlogits[i] = t < 0 ? 0.0f : scale * (float)exp((double)logits[i] - lse[r]) - (j == t ? scale : 0.0f);
     }));
     double *h = (double *)malloc(sizeof(double) * (N > 0 ? N : 1));
     if (!h) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
@@ -199,20 +228,34 @@ extern "C" gc_status gc_cuda_attention(gc_cuda *c, gc_precision p, float *out, f
     float scale = 1.0f / sqrtf((float)hs);
     /* scores (B nh, T, T) = scale q k^T */
     GC_TRY(gc_cuda_gemm(c, p, 0, 1, T, T, hs, scale, q, hs, sh, k, hs, sh, 0.0f, att, T, ss, B * nh));
-    /* causal softmax per row; rows past a sequence's length are zero */
-    GC_TRY(each(c, (size_t)B * nh * T, [=] __host__ __device__(size_t r) {
+    /* causal softmax per row over keys j <= t; rows past a sequence's length are zero */
+    size_t rows = (size_t)B * nh * T;
+    float *pm = (float *)scratch(c, SCR_LANES, sizeof(float) * rows * LANES);
+    float *ps = (float *)scratch(c, SCR_LANES2, sizeof(float) * rows * LANES);
+    if (!pm || !ps) return GC_ERR_DEVICE;
+    auto keys = [=] __host__ __device__(size_t r) {
         int t = (int)(r % T), b = (int)(r / ((size_t)nh * T));
-        float *row = att + r * T;
-        if (len && t >= len[b]) {
-            for (int j = 0; j < T; j++) row[j] = 0.0f;
-            return;
-        }
-        float mx = -INFINITY, sum = 0.0f;
-        for (int j = 0; j <= t; j++) mx = fmaxf(mx, row[j]);
-        for (int j = 0; j <= t; j++) sum += row[j] = expf(row[j] - mx);
-        float inv = 1.0f / sum;
-        for (int j = 0; j <= t; j++) row[j] *= inv;
-        for (int j = t + 1; j < T; j++) row[j] = 0.0f;
+        return len && t >= len[b] ? 0 : t + 1;
+    };
+    GC_TRY(lanes(c, pm, rows, keys, [=] __host__ __device__(size_t r, int j) { return att[r * T + j]; }, MAX,
+                 -INFINITY));
+    GC_TRY(each(c, rows, [=] __host__ __device__(size_t r) {
+        float mx = pm[r * LANES];
+        for (int l = 1; l < LANES; l++) mx = fmaxf(mx, pm[r * LANES + l]);
+        pm[r * LANES] = mx;
+    }));
+    GC_TRY(lanes(c, ps, rows, keys,
+                 [=] __host__ __device__(size_t r, int j) { return expf(att[r * T + j] - pm[r * LANES]); }, SUM,
+                 0.0f));
+    GC_TRY(each(c, rows, [=] __host__ __device__(size_t r) {
+        float s = 0.0f;
+        for (int l = 0; l < LANES; l++) s += ps[r * LANES + l];
+        ps[r * LANES] = 1.0f / s;
+    }));
+    GC_TRY(each(c, rows * T, [=] __host__ __device__(size_t i) {
+        size_t r = i / T;
+        int j = (int)(i % T);
+        att[i] = j < keys(r) ? expf(att[i] - pm[r * LANES]) * ps[r * LANES] : 0.0f;
     }));
     /* o (B nh, T, hs) = att v */
     GC_TRY(gc_cuda_gemm(c, p, 0, 0, T, hs, T, 1.0f, att, T, ss, v, hs, sh, 0.0f, o, hs, sh, B * nh));
@@ -241,11 +284,19 @@ extern "C" gc_status gc_cuda_attention_backward(gc_cuda *c, gc_precision p, floa
     float scale = 1.0f / sqrtf((float)hs);
     /* dP = dO v^T, then dS = P (dP - sum_j P dP) scale per row, in place */
     GC_TRY(gc_cuda_gemm(c, p, 0, 1, T, T, hs, 1.0f, dO, hs, sh, v, hs, sh, 0.0f, ds, T, ss, B * nh));
-    GC_TRY(each(c, (size_t)B * nh * T, [=] __host__ __device__(size_t r) {
-        const float *pr = att + r * T;
-        float *dr = ds + r * T, d = 0.0f;
-        for (int j = 0; j < T; j++) d += pr[j] * dr[j];
-        for (int j = 0; j < T; j++) dr[j] = pr[j] * (dr[j] - d) * scale;
+    size_t rows = (size_t)B * nh * T;
+    float *pd = (float *)scratch(c, SCR_LANES, sizeof(float) * rows * LANES);
+    if (!pd) return GC_ERR_DEVICE;
+    GC_TRY(lanes(c, pd, rows, [=] __host__ __device__(size_t) { return T; },
+                 [=] __host__ __device__(size_t r, int j) { return att[r * T + j] * ds[r * T + j]; }, SUM, 0.0f));
+    GC_TRY(each(c, rows, [=] __host__ __device__(size_t r) {
+        float d = 0.0f;
+        for (int l = 0; l < LANES; l++) d += pd[r * LANES + l];
+        pd[r * LANES] = d;
+    }));
+    GC_TRY(each(c, rows * T, [=] __host__ __device__(size_t i) {
+        size_t r = i / T;
+        ds[i] = att[i] * (ds[i] - pd[r * LANES]) * scale;
     }));
     /* dq = dS k, dk = dS^T q, dv = P^T dO */
     GC_TRY(gc_cuda_gemm(c, p, 0, 0, T, hs, T, 1.0f, ds, T, ss, k, hs, sh, 0.0f, dq, hs, sh, B * nh));

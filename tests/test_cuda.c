@@ -20,9 +20,11 @@
 #include "../kernels/cuda.h"
 #include "../lib/ops.h"
 #include "../lib/optim.h"
+#include "../lib/rm.h"
 #include "../lib/rng.h"
 #include "../lib/sampler.h"
 #include "cuda_helpers.h"
+#include "helpers.h"
 
 static const double TOL[3] = {1e-5, 5e-3, 3e-2}; /* fp32, tf32, bf16 matmuls */
 
@@ -318,5 +320,100 @@ Test(cuda, sampling_matches_cpu) {
         }
     gc_cuda_free(c, lgd), gc_cuda_free(c, ud), gc_cuda_free(c, outd), gc_cuda_free(c, ad);
     free(lg);
+    gc_cuda_close(c);
+}
+
+/* the linear reward head and the preference loss against lib/rm.c */
+Test(cuda, reward_head_and_preference_loss_match_cpu) {
+    gc_cuda *c = ch_open_or_skip();
+    gc_model_config cfg = th_tiny_config(1);
+    gc_model m;
+    cr_assert_eq(gc_model_init(&m, &cfg), GC_OK);
+    gc_rm rm;
+    cr_assert_eq(gc_rm_init(&rm, &m, GC_HEAD_LINEAR, 3), GC_OK);
+    enum { P = 5, B = 2 * P, ROWS = 40 };
+    int D = cfg.dim;
+    float *h = ch_randn((size_t)ROWS * D, 30, 1.0f), r0[B];
+    int32_t rows[B];
+    for (int b = 0; b < B; b++)
+        rows[b] = (b * 7 + 3) % ROWS; /* distinct */
+    for (int b = 0; b < B; b++)
+        r0[b] = (float)gc_rm_reward(&rm, h + (size_t)rows[b] * D);
+    float *hd = ch_up(c, h, (size_t)ROWS * D), *wd = ch_up(c, rm.head, D),
+          *rd = gc_cuda_alloc(c, sizeof r0);
+    int32_t *rowsd = gc_cuda_alloc(c, sizeof rows);
+    cr_assert_eq(gc_cuda_upload(c, rowsd, rows, sizeof rows), GC_OK);
+    cr_assert_eq(gc_cuda_reward_head(c, rd, hd, wd, rowsd, B, D), GC_OK, "%s", gc_last_error());
+    ch_expect_close(c, rd, r0, B, 1e-6, "rewards");
+    float dr0[B];
+    double acc0, acc1, l1;
+    double l0 = gc_pref_loss(r0, P, dr0, &acc0);
+    float *drd = gc_cuda_alloc(c, sizeof dr0);
+    cr_assert_eq(gc_cuda_pref_loss(c, drd, &l1, &acc1, rd, P), GC_OK, "%s", gc_last_error());
+    cr_expect_lt(fabs(l1 - l0), 1e-6 * fmax(1, l0), "preference loss %.10g vs %.10g", l1, l0);
+    cr_expect_eq(acc1, acc0, "pair accuracy");
+    ch_expect_close(c, drd, dr0, B, 1e-6, "dL/dr");
+    float *dh0 = calloc((size_t)ROWS * D, sizeof(float)), *dw0 = calloc(D, sizeof(float));
+    float *dhd = ch_up(c, dh0, (size_t)ROWS * D), *dwd = ch_up(c, dw0, D); /* zeros */
+    for (int b = 0; b < B; b++)
+        gc_rm_head_grad(&rm, h + (size_t)rows[b] * D, dr0[b], dh0 + (size_t)rows[b] * D, dw0);
+    cr_assert_eq(gc_cuda_reward_head_backward(c, dhd, dwd, drd, hd, wd, rowsd, B, D), GC_OK);
+    ch_expect_close(c, dhd, dh0, (size_t)ROWS * D, 1e-6, "dL/dh through the head");
+    ch_expect_close(c, dwd, dw0, D, 1e-5, "dL/dw of the head");
+    float *bufs[] = {hd, wd, rd, drd, dhd, dwd};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        gc_cuda_free(c, bufs[i]);
+    gc_cuda_free(c, rowsd);
+    free(h), free(dh0), free(dw0);
+    gc_rm_free(&rm);
+    gc_cuda_close(c);
+}
+
+/* cosine-similarity pairs: sigmoid(cos) against a double computation, and the gradient of
+ * sum_q g_q cos(h_a, h_b) against central finite differences in double */
+Test(cuda, contrastive_cosine_pairs_match_finite_differences) {
+    gc_cuda *c = ch_open_or_skip();
+    enum { ROWS = 9, D = 12, Q = 14 };
+    float *h = ch_randn(ROWS * D, 31, 1.0f);
+    int32_t a[Q], b[Q];
+    double g[Q], sim[Q];
+    for (int q = 0; q < Q; q++)
+        a[q] = (q * 5) % ROWS, b[q] = (q * 3 + 1) % ROWS,
+        g[q] = 0.3 + 0.1 * (q % 4) - 0.2 * (q % 3);
+    float *hd = ch_up(c, h, ROWS * D);
+    cr_assert_eq(gc_cuda_cosine_pairs(c, sim, hd, a, b, Q, D), GC_OK, "%s", gc_last_error());
+    /* L(h) = sum_q g_q cos(h_a, h_b), in double */
+    double hh[ROWS * D];
+    for (int i = 0; i < ROWS * D; i++)
+        hh[i] = h[i];
+#define COSQ(q)                                                                                    \
+    ({                                                                                             \
+        double xx = 0, yy = 0, xy = 0;                                                             \
+        for (int i = 0; i < D; i++)                                                                \
+            xx += hh[a[q] * D + i] * hh[a[q] * D + i], yy += hh[b[q] * D + i] * hh[b[q] * D + i],  \
+                xy += hh[a[q] * D + i] * hh[b[q] * D + i];                                         \
+        xy / (sqrt(xx) * sqrt(yy));                                                                \
+    })
+    for (int q = 0; q < Q; q++)
+        cr_expect_lt(fabs(sim[q] - 1 / (1 + exp(-COSQ(q)))), 1e-6, "sim %d: %.9g", q, sim[q]);
+    float *want = malloc(sizeof(float) * ROWS * D), *zero = calloc(ROWS * D, sizeof(float));
+    for (int at = 0; at < ROWS * D; at++) {
+        double keep = hh[at], lp = 0, lm = 0, e = 1e-5;
+        hh[at] = keep + e;
+        for (int q = 0; q < Q; q++)
+            lp += g[q] * COSQ(q);
+        hh[at] = keep - e;
+        for (int q = 0; q < Q; q++)
+            lm += g[q] * COSQ(q);
+        hh[at] = keep;
+        want[at] = (float)((lp - lm) / (2 * e));
+    }
+#undef COSQ
+    float *dhd = ch_up(c, zero, ROWS * D);
+    cr_assert_eq(gc_cuda_cosine_pairs_backward(c, dhd, hd, a, b, g, Q, D), GC_OK, "%s",
+                 gc_last_error());
+    ch_expect_close(c, dhd, want, ROWS * D, 1e-5, "d/dh of sum g cos (finite differences)");
+    gc_cuda_free(c, hd), gc_cuda_free(c, dhd);
+    free(h), free(want), free(zero);
     gc_cuda_close(c);
 }
