@@ -467,29 +467,24 @@ static gc_status decode(const gc_backend *be, gc_model *m, gc_kvcache *kc, const
     return gc_cuda_download(c, kc->logits, k->logits, sizeof(float) * B * V);
 }
 
+/* the backend's functions, in the order of gc_backend's fields (name, precision and ctx are set per
+ * handle and precision below) */
+static const gc_backend ops = {NULL,      NULL,       NULL,       forward,     ce_loss,
+                               zero_grad, backward,   grad_sumsq, scale_grads, adamw,
+                               sync,      sync_grads, decode,     release,     kv_release};
+
 extern "C" gc_status gc_cuda_backend(gc_cuda *c, gc_precision p, const gc_backend **out) {
     if ((unsigned)p > GC_PREC_BF16)
         return gc_fail(GC_ERR_ARG, "cuda: unknown precision %d", (int)p);
     if (!c->backends[p]) {
         cuda_be *b = (cuda_be *)calloc(1, sizeof *b);
         if (!b) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
+        b->be = ops;
         b->c = c;
         b->p = p;
+        b->be.ctx = b;
         b->be.name = c->emulate ? "cuda-emulated" : "cuda";
         b->be.precision = gc_precision_name(p);
-        b->be.ctx = b;
-        b->be.forward = forward;
-        b->be.ce_loss = ce_loss;
-        b->be.zero_grad = zero_grad;
-        b->be.backward = backward;
-        b->be.grad_sumsq = grad_sumsq;
-        b->be.scale_grads = scale_grads;
-        b->be.adamw = adamw;
-        b->be.sync = sync;
-        b->be.sync_grads = sync_grads;
-        b->be.decode = decode;
-        b->be.release = release;
-        b->be.kv_release = kv_release;
         c->backends[p] = b;
     }
     *out = &((cuda_be *)c->backends[p])->be;

@@ -95,8 +95,43 @@ static void training_steps_match(gc_precision p, double loss_tol, double param_t
 Test(cuda_model, fp32_training_steps_match_cpu) {
     training_steps_match(GC_PREC_FP32, 1e-5, 1e-4);
 }
+Test(cuda_model, tf32_training_steps_track_cpu) {
+    training_steps_match(GC_PREC_TF32, 5e-3, 1e-2);
+}
 Test(cuda_model, bf16_training_steps_track_cpu) {
     training_steps_match(GC_PREC_BF16, 2e-2, 3e-2);
+}
+
+/* same seed, same losses: two runs of the same steps on the device agree bit for bit */
+Test(cuda_model, device_training_is_deterministic) {
+    gc_cuda *c;
+    const gc_backend *be = backend_or_skip(&c, GC_PREC_BF16);
+    float loss[2][4];
+    gc_model m[2];
+    for (int run = 0; run < 2; run++) {
+        gc_model cpu;
+        twin_models(&cpu, &m[run], be, 0);
+        gc_model_free(&cpu);
+        gc_adamw o;
+        cr_assert_eq(gc_adamw_init(&o, m[run].n_params, 0.9f, 0.95f, 1e-8f, 0.1f), GC_OK);
+        gc_schedule sched = {
+            .lr_max = 1e-2f, .lr_min = 1e-3f, .warmup = 1, .total = 4, .clip = 0.5f};
+        int32_t tok[B * T], tgt[B * T];
+        int len[B];
+        for (int step = 0; step < 4; step++) {
+            batch(tok, tgt, len, m[run].cfg.vocab_size, step);
+            cr_assert_eq(
+                gc_lm_step(&m[run], &o, &sched, tok, tgt, B, T, len, &loss[run][step], NULL),
+                GC_OK);
+        }
+        cr_assert_eq(gc_model_sync(&m[run], NULL), GC_OK);
+        gc_adamw_free(&o);
+    }
+    cr_expect_eq(memcmp(loss[0], loss[1], sizeof loss[0]), 0, "losses differ between two runs");
+    cr_expect_eq(memcmp(m[0].params, m[1].params, sizeof(float) * m[0].n_params), 0,
+                 "weights differ");
+    gc_model_free(&m[0]), gc_model_free(&m[1]);
+    gc_cuda_close(c);
 }
 
 /* forward with host outputs, then backward from the cross-entropy plus a hidden-state gradient

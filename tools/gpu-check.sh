@@ -3,14 +3,51 @@
 # parity tests on the GPU, run fig2 at smoke scale on cuda (fp32 and bf16) and on the CPU, and the
 # GPU training benchmark. Writes into OUTDIR: nvidia-smi.txt, build.log, parity.log,
 # fig2-{cuda-fp32,cuda-bf16,cpu}.log and .json, bench-gpu.jsonl, bench-gpu.log and summary.json.
-# Each part has its own time limit so the whole stays under 6 minutes on one H200.
-# usage: tools/gpu-check.sh OUTDIR      (make gpu-check OUT=DIR)
+# Each part has its own time limit so the whole stays under 6 minutes on one H200. Where the machine
+# lacks the build's Debian packages, carry .gpudeps (tools/gpu-deps.sh) along: it builds from them.
+# usage: tools/gpu-check.sh OUTDIR      (make gpu-check OUT=DIR; call the script itself where make
+#        is missing; GPU_CHECK_DEBS=1 builds from .gpudeps even where the packages are installed)
 set -uo pipefail
 out=${1:?usage: tools/gpu-check.sh OUTDIR}
 mkdir -p "$out"
 start=$(date +%s)
 { nvidia-smi || echo "nvidia-smi failed"; } > "$out/nvidia-smi.txt" 2>&1
-if ! timeout 150 make -j"$(nproc)" all build/gcrm-tests build/gcrm-bench-gpu > "$out/build.log" 2>&1; then
+
+# A CUDA machine without the Debian packages (and no registry to fetch them): build against the
+# .deb files that tools/gpu-deps.sh downloaded elsewhere into .gpudeps/, unpacked into a prefix.
+make_args=()
+if ! echo '#include <criterion/criterion.h>
+#include <cjson/cJSON.h>
+#include <gsl/gsl_cdf.h>
+#include <zlib.h>' | ${CC:-cc} -E -x c - > /dev/null 2>&1 || ! command -v make > /dev/null ||
+   [ -n "${GPU_CHECK_DEBS:-}" ]; then
+    if ! ls .gpudeps/*.deb > /dev/null 2>&1; then
+        printf '{"build": "failed", "why": "the build dependencies are missing and .gpudeps/ holds no packages (run tools/gpu-deps.sh where apt works and carry .gpudeps)"}\n' > "$out/summary.json"
+        cat "$out/summary.json" >&2
+        exit 1
+    fi
+    root=$PWD/.gpudeps/root
+    rm -rf "$root" && mkdir -p "$root"
+    for f in .gpudeps/*.deb; do dpkg-deb -x "$f" "$root"; done
+    # absolute links (zlib's libz.so) point into the prefix
+    find "$root" -type l -lname '/*' | while read -r l; do ln -sfn "$root$(readlink "$l")" "$l"; done
+    # libraries the system has already are not shadowed, except the build's own
+    for so in "$root"/usr/lib/x86_64-linux-gnu/*.so.* "$root"/lib/x86_64-linux-gnu/*.so.*; do
+        name=$(basename "$so")
+        case "$name" in libcjson*|libgsl*|libz.*|libcriterion*|libgfortran*|libquadmath*) continue ;; esac
+        ldconfig -p 2>/dev/null | grep -q " $name " && rm -f "$so"
+    done
+    lib="$root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu"
+    export CFLAGS="${CFLAGS:-} -I$root/usr/include -I$root/usr/include/x86_64-linux-gnu"
+    export LDFLAGS="${LDFLAGS:-} -L$root/usr/lib/x86_64-linux-gnu -L$root/lib/x86_64-linux-gnu -Wl,-rpath,$lib -Wl,-rpath-link,$lib"
+    export PATH="$PATH:$root/usr/bin"
+    make_args=(BLAS_DIR="$root/usr/lib/x86_64-linux-gnu/openblas-openmp"
+               BLAS_INC="$root/usr/include/x86_64-linux-gnu/openblas-openmp")
+    echo "gpu-check: building against the packages in .gpudeps ($root)" | tee "$out/deps.log"
+fi
+py=$(command -v /usr/bin/python3 || command -v python3)
+
+if ! timeout 150 make -j"$(nproc)" "${make_args[@]}" all build/gcrm-tests build/gcrm-bench-gpu > "$out/build.log" 2>&1; then
     printf '{"build": "failed", "log": "build.log"}\n' > "$out/summary.json"
     echo "gpu-check: build failed, see $out/build.log" >&2
     exit 1
@@ -40,14 +77,14 @@ timeout 200 build/gcrm-bench-gpu > "$out/bench-gpu.jsonl" 2> "$out/bench-gpu.log
 bench_rc=$?
 
 pooled() { # the pooled AUROCs of a fig2 result, or null
-    /usr/bin/python3 -c "import json,sys
+    "$py" -c "import json,sys
 try:
     r = json.load(open('$out/fig2-$1.json'))['pooled']
     print(json.dumps({'baseline': r['baseline']['mean'], 'goal': r['goal']['mean']}))
 except Exception:
     print('null')" 2>/dev/null || echo null
 }
-bench=$(/usr/bin/python3 -c "import json
+bench=$("$py" -c "import json
 rows = [json.loads(l) for l in open('$out/bench-gpu.jsonl') if l.strip()]
 print(json.dumps([r for r in rows if r.get('bench') in ('train', 'gemm')]))" 2>/dev/null || echo '[]')
 nvcc=$(command -v /usr/local/cuda/bin/nvcc || command -v nvcc || echo none)
