@@ -11,6 +11,12 @@ set -uo pipefail
 out=${1:?usage: tools/gpu-check.sh OUTDIR}
 mkdir -p "$out"
 start=$(date +%s)
+# the whole check ends within 6 minutes: each part gets its own limit or what is left, if less
+left() { # part limit in seconds -> the limit to use (1 when no time is left)
+    local rest=$(( start + 350 - $(date +%s) ))
+    (( rest < 5 )) && echo 1 && return  # timeout 0 would mean no limit
+    (( $1 < rest )) && echo "$1" || echo "$rest"
+}
 { nvidia-smi || echo "nvidia-smi failed"; } > "$out/nvidia-smi.txt" 2>&1
 
 # A CUDA machine without the Debian packages (and no registry to fetch them): build against the
@@ -47,14 +53,14 @@ if ! echo '#include <criterion/criterion.h>
 fi
 py=$(command -v /usr/bin/python3 || command -v python3)
 
-if ! timeout 150 make -j"$(nproc)" "${make_args[@]}" all build/gcrm-tests build/gcrm-bench-gpu > "$out/build.log" 2>&1; then
+if ! timeout "$(left 150)" make -j"$(nproc)" "${make_args[@]}" all build/gcrm-tests build/gcrm-bench-gpu > "$out/build.log" 2>&1; then
     printf '{"build": "failed", "log": "build.log"}\n' > "$out/summary.json"
     echo "gpu-check: build failed, see $out/build.log" >&2
     exit 1
 fi
 build_s=$(( $(date +%s) - start ))
 
-GCRM_BIN=build/replicate timeout 120 build/gcrm-tests --filter 'cuda*' --verbose --jobs 1 \
+GCRM_BIN=build/replicate timeout "$(left 120)" build/gcrm-tests --filter 'cuda*' --verbose --jobs 1 \
     > "$out/parity.log" 2>&1
 parity_rc=$?
 count() { grep -c "^\[$1\] cuda" "$out/parity.log"; }
@@ -62,7 +68,7 @@ count() { grep -c "^\[$1\] cuda" "$out/parity.log"; }
 # fig2 at smoke scale: cuda fp32, cuda bf16 and the CPU, each from a clean cache
 fig2() { # name, extra flags
     local t0=$(date +%s) rc
-    timeout 120 build/replicate run experiments/fig2.json --scale smoke --root "$out/runs-$1" $2 \
+    timeout "$(left 60)" build/replicate run experiments/fig2.json --scale smoke --root "$out/runs-$1" $2 \
         > "$out/fig2-$1.log" 2>&1
     rc=$?
     cp "$out/runs-$1/fig2/smoke/results.json" "$out/fig2-$1.json" 2>/dev/null
@@ -73,7 +79,7 @@ f_fp32=$(fig2 cuda-fp32 "--device cuda --precision fp32")
 f_bf16=$(fig2 cuda-bf16 "--device cuda --precision bf16")
 f_cpu=$(fig2 cpu "--device cpu")
 
-timeout 200 build/gcrm-bench-gpu > "$out/bench-gpu.jsonl" 2> "$out/bench-gpu.log"
+timeout "$(left 200)" build/gcrm-bench-gpu > "$out/bench-gpu.jsonl" 2> "$out/bench-gpu.log"
 bench_rc=$?
 
 pooled() { # the pooled AUROCs of a fig2 result, or null
