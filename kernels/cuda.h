@@ -117,13 +117,13 @@ gc_status gc_cuda_add(gc_cuda *c, float *y, const float *x, size_t n);
 gc_status gc_cuda_cross_entropy(gc_cuda *c, float *dlogits, double *sum, const float *logits,
                                 const int32_t *targets, int N, int V, float scale);
 /* Causal attention (gc_ops_attention) through batched GEMMs: att (B, nh, T, T) receives the
- * probabilities (zero above the diagonal and on padding rows), out (B*T, D) the output; len (B)
- * on the device or NULL. */
-gc_status gc_cuda_attention(gc_cuda *c, gc_precision p, float *out, float *att, const float *qkv,
+ * probabilities (zero above the diagonal and on padding rows) in fp32, or in bf16 (uint16) at BF16
+ * precision; out (B*T, D) the output; len (B) on the device or NULL. */
+gc_status gc_cuda_attention(gc_cuda *c, gc_precision p, float *out, void *att, const float *qkv,
                             int B, int T, int nh, int nkv, int hs, const int32_t *len);
-/* Its backward from the saved probabilities: dqkv (B*T, D + 2KV) overwritten. */
+/* Its backward from the saved probabilities (same type): dqkv (B*T, D + 2KV) overwritten. */
 gc_status gc_cuda_attention_backward(gc_cuda *c, gc_precision p, float *dqkv, const float *dout,
-                                     const float *att, const float *qkv, int B, int T, int nh,
+                                     const void *att, const float *qkv, int B, int T, int nh,
                                      int nkv, int hs);
 /* One AdamW update of n elements (gc_adamw_step's arithmetic); step counts this update (1 = the
  * first); decay 0 or 1 applies weight decay. */

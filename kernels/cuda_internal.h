@@ -29,7 +29,8 @@ enum {
     SCR_DQ,       /* (B, nh, T, hs) backward results */
     SCR_DK,
     SCR_DV,
-    SCR_DP,       /* (B, nh, T, T) gradient of the probabilities */
+    SCR_DP,       /* (B, nh, T, T) fp32: the scores, or the gradient of the probabilities */
+    SCR_DS,       /* (B, nh, T, T) bf16: the scores' gradient at BF16 precision */
     SCR_ROWS,     /* per-row doubles: losses, partial sums */
     SCR_INDEX,    /* int32 index lists (embedding backward, sampling scratch) */
     SCR_LANES,    /* per-row lane partials of lanes() */

@@ -66,6 +66,9 @@ static gc_status refresh_shadow(const gc_backend *be, const gc_model *m, dev_mod
     return d->Pb ? gc_cuda_to_bf16(ctx(be)->c, d->Pb, d->P, m->n_params) : GC_OK;
 }
 
+/* bytes per stored attention probability at precision p */
+#define PB(p) ((p) == GC_PREC_BF16 ? (size_t)2 : (size_t)4)
+
 /* a matmul's weight argument pair: tensor t at element off, and its bf16 shadow */
 #define WEIGHT(t, off) tensor(d->P, m, t) + (off), wb(d, m, t, off)
 
@@ -115,7 +118,13 @@ static gc_status attach(const gc_backend *be, gc_model *m, dev_model **out) {
 }
 
 /* activations for (B, T), reallocated only when the shape changes */
-static gc_status ensure_acts(gc_cuda *c, const gc_model *m, dev_acts *a, int B, int T) {
+/* the probabilities of layer l: pb bytes each (4, or 2 at BF16), L x (B, nh, T, T) from a->att */
+static void *att_layer(const dev_acts *a, const gc_model *m, int l, size_t pb) {
+    return (char *)a->att + (size_t)l * a->B * m->cfg.n_heads * a->T * a->T * pb;
+}
+
+/* activations for (B, T), reallocated only when the shape changes; pb: bytes per probability */
+static gc_status ensure_acts(gc_cuda *c, const gc_model *m, dev_acts *a, int B, int T, size_t pb) {
     if (a->base && a->B == B && a->T == T) return GC_OK;
     gc_cuda_free(c, a->base), gc_cuda_free(c, a->tok);
     memset(a, 0, sizeof *a);
@@ -131,7 +140,7 @@ static gc_status ensure_acts(gc_cuda *c, const gc_model *m, dev_acts *a, int B, 
         {&a->xn1, L * N * D},
         {&a->rstd1, L * N},
         {&a->qkv, L * N * QKV},
-        {&a->att, L * B * nh * T * T},
+        {&a->att, (L * B * nh * T * T * pb + 3) / 4},
         {&a->ao, L * N * D},
         {&a->xn2, L * N * D},
         {&a->rstd2, L * N},
@@ -181,7 +190,7 @@ static gc_status forward(const gc_backend *be, gc_model *m, const int32_t *token
     gc_precision pr = ctx(be)->p;
     dev_model *d;
     GC_TRY(attach(be, m, &d));
-    GC_TRY(ensure_acts(c, m, &d->a, B, T));
+    GC_TRY(ensure_acts(c, m, &d->a, B, T, PB(pr)));
     dev_acts *a = &d->a;
     const gc_model_config *cf = &m->cfg;
     int N = B * T, D = cf->dim, H = cf->hidden_dim, L = cf->n_layers, nh = cf->n_heads;
@@ -202,7 +211,8 @@ static gc_status forward(const gc_backend *be, gc_model *m, const int32_t *token
         size_t nd = (size_t)N * D;
         float *res = a->res + l * nd, *res_out = res + nd, *h1 = a->h1 + l * nd;
         float *xn1 = a->xn1 + l * nd, *qkv = a->qkv + (size_t)l * N * QKV;
-        float *att = a->att + (size_t)l * B * nh * T * T, *ao = a->ao + l * nd;
+        void *att = att_layer(a, m, l, PB(pr));
+        float *ao = a->ao + l * nd;
         float *xn2 = a->xn2 + l * nd, *a13 = a->a13 + (size_t)l * N * 2 * H;
         float *g = a->g + (size_t)l * N * H;
         GC_TRY(gc_cuda_rmsnorm(c, xn1, a->rstd1 + (size_t)l * N, res,
@@ -289,7 +299,8 @@ static gc_status backward(const gc_backend *be, gc_model *m, const float *dhidde
                                     a->rstdf, N, D));
     for (int l = L - 1; l >= 0; l--) {
         float *res = a->res + l * nd, *h1 = a->h1 + l * nd, *xn1 = a->xn1 + l * nd;
-        float *qkv = a->qkv + (size_t)l * N * QKV, *att = a->att + (size_t)l * B * nh * T * T;
+        float *qkv = a->qkv + (size_t)l * N * QKV;
+        const void *att = att_layer(a, m, l, PB(pr));
         float *ao = a->ao + l * nd, *xn2 = a->xn2 + l * nd, *a13 = a->a13 + (size_t)l * N * 2 * H;
         float *g = a->g + (size_t)l * N * H;
         size_t wqkv = (size_t)l * QKV * D, wo = (size_t)l * D * D, w13 = (size_t)l * 2 * H * D;

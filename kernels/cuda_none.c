@@ -134,13 +134,13 @@ gc_status gc_cuda_cross_entropy(gc_cuda *c, float *dlogits, double *sum, const f
     return no_cuda();
 }
 
-gc_status gc_cuda_attention(gc_cuda *c, gc_precision p, float *out, float *att, const float *qkv,
+gc_status gc_cuda_attention(gc_cuda *c, gc_precision p, float *out, void *att, const float *qkv,
                             int B, int T, int nh, int nkv, int hs, const int32_t *len) {
     return no_cuda();
 }
 
 gc_status gc_cuda_attention_backward(gc_cuda *c, gc_precision p, float *dqkv, const float *dout,
-                                     const float *att, const float *qkv, int B, int T, int nh,
+                                     const void *att, const float *qkv, int B, int T, int nh,
                                      int nkv, int hs) {
     return no_cuda();
 }
