@@ -286,16 +286,15 @@ extern "C" gc_status gc_cuda_adamw(gc_cuda *c, float *params, float *m, float *v
     });
 }
 
-enum { SUMSQ_CHUNK = 4096 };
+enum { SUMSQ_PARTS = 1 << 16 }; /* partial sums: thread k takes elements k, k + parts, ... */
 
 extern "C" gc_status gc_cuda_sumsq(gc_cuda *c, const float *x, size_t n, double *out) {
-    size_t parts = (n + SUMSQ_CHUNK - 1) / SUMSQ_CHUNK;
+    size_t parts = n < SUMSQ_PARTS ? n : SUMSQ_PARTS;
     double *d = (double *)scratch(c, SCR_ROWS, sizeof(double) * (parts ? parts : 1));
     if (!d) return GC_ERR_DEVICE;
-    GC_TRY(each(c, parts, [=] __host__ __device__(size_t k) {
-        size_t a = k * SUMSQ_CHUNK, b = a + SUMSQ_CHUNK < n ? a + SUMSQ_CHUNK : n;
+    GC_TRY(each(c, parts, [=] __host__ __device__(size_t k) { /* consecutive threads, consecutive x */
         double s = 0;
-        for (size_t i = a; i < b; i++) s += (double)x[i] * x[i];
+        for (size_t i = k; i < n; i += parts) s += (double)x[i] * x[i];
         d[k] = s;
     }));
     double *h = (double *)malloc(sizeof(double) * (parts ? parts : 1));
