@@ -12,7 +12,9 @@
  * Precision (gc_precision): FP32 runs every matmul in full fp32; TF32 lets cuBLAS use TF32 tensor
  * cores (10-bit mantissa inputs, fp32 accumulation; about 1e-3 relative error); BF16 rounds both
  * matmul operands to bf16 (8-bit mantissa) and accumulates in fp32 — mixed precision: weights,
- * gradients, optimiser moments and every non-matmul op stay fp32 (master weights).
+ * gradients, optimiser moments and the arithmetic of every non-matmul op stay fp32 (master
+ * weights); only the attention probabilities and their gradient, which are matmul operands, are
+ * stored in bf16.
  *
  * Emulation: gc_cuda_open_emulated gives a handle that needs no GPU. Device buffers are then host
  * memory and every kernel's per-element body runs on the host over every index, so the kernels'
