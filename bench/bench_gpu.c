@@ -11,6 +11,8 @@
  * counted over the full T x T as the kernels compute them: nanoGPT's and PaLM's convention).
  * MFU = achieved model FLOP/s / the datasheet dense peak of an H200 SXM: bf16 989.4 TFLOP/s, TF32
  * 494.7 TFLOP/s. The GEMM ceiling is the best of cuBLAS 8192^3 products in that precision.
+ * After the timed steps, one more step runs with every op timed (gc_cuda_profile: each op waits
+ * for the device at both ends) and its breakdown by op is printed: where the time goes.
  * --emulate runs a tiny config on the host emulation (a check of this program, not a measurement).
  */
 #include <math.h>
@@ -147,6 +149,29 @@ static int run_config(gc_cuda *c, const bench_config *bc, gc_precision p, int st
             "(%5.1f%% of the measured GEMM ceiling %.1f)\n",
             bc->name, gc_precision_name(p), m.n_params / 1e6, B, T, tps, tflops,
             peak > 0 ? 100 * tflops / peak : 0, ceiling > 0 ? 100 * tflops / ceiling : 0, ceiling);
+    /* one more step with every op timed (each waits for the device): where the time goes */
+    gc_cuda_profile(c, 1);
+    double t0 = gc_now();
+    s = gc_lm_step(&m, &opt, &sched, tok, tgt, B, T, NULL, &loss, NULL);
+    gc_cuda_sync(c);
+    double prof_step = gc_now() - t0;
+    gc_cuda_profile(c, 0);
+    const char *names[48];
+    double secs[48];
+    long calls[48];
+    int n = gc_cuda_profile_read(c, names, secs, calls, 48);
+    printf("{\"bench\": \"profile\", \"config\": \"%s\", \"precision\": \"%s\", \"step_s\": %.5f, "
+           "\"ops\": {",
+           bc->name, gc_precision_name(p), prof_step);
+    for (int i = 0; i < n; i++)
+        printf("%s\"%s\": {\"s\": %.6f, \"calls\": %ld}", i ? ", " : "", names[i], secs[i],
+               calls[i]);
+    printf("}}\n");
+    fprintf(stderr, "  profiled step %.3f s:", prof_step);
+    for (int i = 0; i < n; i++)
+        if (secs[i] > 0.02 * prof_step)
+            fprintf(stderr, " %s %.0f%%", names[i], 100 * secs[i] / prof_step);
+    fprintf(stderr, "\n");
     fflush(stdout);
     free(tok), free(tgt);
     gc_adamw_free(&opt);

@@ -49,6 +49,12 @@ gc_status gc_cuda_open_emulated(gc_cuda **out);
 void gc_cuda_close(gc_cuda *c);
 int gc_cuda_is_emulated(const gc_cuda *c);
 
+/* Profiling: while on, every op waits for the device before and after it and adds its wall time to
+ * its name (ops called inside another op count in the outer one). on = 1 starts afresh. */
+void gc_cuda_profile(gc_cuda *c, int on);
+/* The names, seconds and calls recorded (at most cap); returns how many. */
+int gc_cuda_profile_read(const gc_cuda *c, const char **names, double *seconds, long *calls, int cap);
+
 /* ---- memory ---- */
 /* bytes of device memory, zeroed; NULL (error recorded) when it cannot be had */
 void *gc_cuda_alloc(gc_cuda *c, size_t bytes);

@@ -73,7 +73,8 @@ void gc_cuda_backends_free(gc_cuda *c); /* cuda_model.cu */
 extern "C" void gc_cuda_close(gc_cuda *c) {
     if (!c) return;
     gc_cuda_backends_free(c);
-    for (int i = 0; i < N_SCR; i++) gc_cuda_free(c, c->scr[i]);
+    for (int i = 0; i < N_SCR; i++)
+        gc_cuda_free(c, c->scr[i]);
     if (!c->emulate) {
         cublasDestroy(c->blas);
         cudaStreamDestroy(c->stream);
@@ -81,7 +82,22 @@ extern "C" void gc_cuda_close(gc_cuda *c) {
     free(c);
 }
 
-extern "C" int gc_cuda_is_emulated(const gc_cuda *c) { return c->emulate; }
+extern "C" int gc_cuda_is_emulated(const gc_cuda *c) {
+    return c->emulate;
+}
+
+extern "C" void gc_cuda_profile(gc_cuda *c, int on) {
+    if (on && !c->profile) c->n_prof = 0, c->depth = 0;
+    c->profile = on;
+}
+
+extern "C" int gc_cuda_profile_read(const gc_cuda *c, const char **names, double *seconds,
+                                    long *calls, int cap) {
+    int n = c->n_prof < cap ? c->n_prof : cap;
+    for (int i = 0; i < n; i++)
+        names[i] = c->prof[i].name, seconds[i] = c->prof[i].seconds, calls[i] = c->prof[i].calls;
+    return n;
+}
 
 /* ---- memory ---- */
 
@@ -124,18 +140,26 @@ static gc_status copy(gc_cuda *c, void *dst, const void *src, size_t bytes, cuda
 }
 
 extern "C" gc_status gc_cuda_upload(gc_cuda *c, void *dev, const void *host, size_t bytes) {
+    PROFILE(c, "upload");
+
     return copy(c, dev, host, bytes, cudaMemcpyHostToDevice);
 }
 
 extern "C" gc_status gc_cuda_download(gc_cuda *c, void *host, const void *dev, size_t bytes) {
+    PROFILE(c, "download");
+
     return copy(c, host, dev, bytes, cudaMemcpyDeviceToHost);
 }
 
 extern "C" gc_status gc_cuda_copy(gc_cuda *c, void *dst, const void *src, size_t bytes) {
+    PROFILE(c, "copy");
+
     return copy(c, dst, src, bytes, cudaMemcpyDeviceToDevice);
 }
 
 extern "C" gc_status gc_cuda_zero(gc_cuda *c, void *dev, size_t bytes) {
+    PROFILE(c, "zero");
+
     if (c->emulate) {
         memset(dev, 0, bytes);
         return GC_OK;
@@ -192,10 +216,13 @@ static size_t extent(int rows, int ld, long long stride, int batch) {
 }
 
 extern "C" gc_status gc_cuda_to_bf16(gc_cuda *c, uint16_t *dst, const float *src, size_t n) {
+    PROFILE(c, "to_bf16");
+
     return each(c, n, [=] __host__ __device__(size_t i) { dst[i] = to_bf16(src[i]); });
 }
 
-/* the operand as cuBLAS will read it: at BF16, a bf16 copy in scratch slot `slot` unless it is one */
+/* the operand as cuBLAS will read it: at BF16, a bf16 copy in scratch slot `slot` unless it is one
+ */
 static const void *as_input(gc_cuda *c, gc_precision p, gc_operand x, size_t n, int slot) {
     if (p != GC_PREC_BF16 || x.bf16) return x.p;
     uint16_t *h = (uint16_t *)scratch(c, slot, n * 2);
@@ -207,6 +234,8 @@ extern "C" gc_status gc_cuda_gemm_ex(gc_cuda *c, gc_precision p, int transA, int
                                      int N, int K, float alpha, gc_operand A, int lda,
                                      long long strideA, gc_operand B, int ldb, long long strideB,
                                      float beta, float *C, int ldc, long long strideC, int batch) {
+    PROFILE(c, "gemm_ex");
+
     if (M <= 0 || N <= 0 || batch <= 0) return GC_OK;
     if ((A.bf16 || B.bf16) && p != GC_PREC_BF16)
         return gc_fail(GC_ERR_ARG, "cuda: a bf16 operand needs bf16 precision");
@@ -216,8 +245,8 @@ extern "C" gc_status gc_cuda_gemm_ex(gc_cuda *c, gc_precision p, int transA, int
     if (c->emulate) {
         if (p == GC_PREC_BF16)
             return gemm_emulated(c, transA, transB, M, N, K, alpha, (const bf16_bits *)a, lda,
-                                 strideA, (const bf16_bits *)b, ldb, strideB, beta, C, ldc,
-                                 strideC, batch);
+                                 strideA, (const bf16_bits *)b, ldb, strideB, beta, C, ldc, strideC,
+                                 batch);
         return gemm_emulated(c, transA, transB, M, N, K, alpha, (const float *)a, lda, strideA,
                              (const float *)b, ldb, strideB, beta, C, ldc, strideC, batch);
     }
@@ -232,7 +261,8 @@ extern "C" gc_status gc_cuda_gemm_ex(gc_cuda *c, gc_precision p, int transA, int
         &alpha, b, in, ldb, strideB, a, in, lda, strideA, &beta, C, CUDA_R_32F, ldc, strideC, batch,
         ct, CUBLAS_GEMM_DEFAULT);
     if (st != CUBLAS_STATUS_SUCCESS)
-        return gc_fail(GC_ERR_DEVICE, "cuda: cublasGemmStridedBatchedEx (%s, %dx%dx%d, batch %d) failed: %d",
+        return gc_fail(GC_ERR_DEVICE,
+                       "cuda: cublasGemmStridedBatchedEx (%s, %dx%dx%d, batch %d) failed: %d",
                        gc_precision_name(p), M, N, K, batch, (int)st);
     return GC_OK;
 }
@@ -253,6 +283,8 @@ static gc_operand weight(gc_precision p, const float *W, const uint16_t *Wb) {
 extern "C" gc_status gc_cuda_linear(gc_cuda *c, gc_precision p, float *y, int ldy, int acc,
                                     const float *x, const float *W, const uint16_t *Wb, int N,
                                     int in, int out) {
+    PROFILE(c, "linear");
+
     return gc_cuda_gemm_ex(c, p, 0, 1, N, out, in, 1.0f, gc_operand{x, 0}, in, 0, weight(p, W, Wb),
                            in, 0, acc ? 1.0f : 0.0f, y, ldy, 0, 1);
 }
@@ -261,11 +293,14 @@ extern "C" gc_status gc_cuda_linear_backward(gc_cuda *c, gc_precision p, float *
                                              float *dW, const float *dy, int ldy, const float *x,
                                              const float *W, const uint16_t *Wb, int N, int in,
                                              int out) {
+    PROFILE(c, "linear_backward");
+
     if (dx) /* dx (N, in) = dy (N, out) W (out, in) */
         GC_TRY(gc_cuda_gemm_ex(c, p, 0, 0, N, in, out, 1.0f, gc_operand{dy, 0}, ldy, 0,
                                weight(p, W, Wb), in, 0, dx_acc ? 1.0f : 0.0f, dx, in, 0, 1));
     if (dW) /* dW (out, in) += dy^T (out, N) x (N, in) */
-        GC_TRY(gc_cuda_gemm(c, p, 1, 0, out, in, N, 1.0f, dy, ldy, 0, x, in, 0, 1.0f, dW, in, 0, 1));
+        GC_TRY(
+            gc_cuda_gemm(c, p, 1, 0, out, in, N, 1.0f, dy, ldy, 0, x, in, 0, 1.0f, dW, in, 0, 1));
     return GC_OK;
 }
 
@@ -274,6 +309,8 @@ extern "C" gc_status gc_cuda_linear_backward(gc_cuda *c, gc_precision p, float *
 extern "C" gc_status gc_cuda_adamw(gc_cuda *c, float *params, float *m, float *v,
                                    const float *grads, size_t n, float lr, float beta1, float beta2,
                                    float eps, float weight_decay, int decay, int64_t step) {
+    PROFILE(c, "adamw");
+
     /* the scalars exactly as gc_adamw_step computes them, on the host */
     float bc1 = 1.0f - powf(beta1, (float)step), bc2_sqrt = sqrtf(1.0f - powf(beta2, (float)step));
     float dec = decay ? 1.0f - lr * weight_decay : 1.0f, step_size = lr / bc1;
@@ -289,28 +326,37 @@ extern "C" gc_status gc_cuda_adamw(gc_cuda *c, float *params, float *m, float *v
 enum { SUMSQ_PARTS = 1 << 16 }; /* partial sums: thread k takes elements k, k + parts, ... */
 
 extern "C" gc_status gc_cuda_sumsq(gc_cuda *c, const float *x, size_t n, double *out) {
+    PROFILE(c, "sumsq");
+
     size_t parts = n < SUMSQ_PARTS ? n : SUMSQ_PARTS;
     double *d = (double *)scratch(c, SCR_ROWS, sizeof(double) * (parts ? parts : 1));
     if (!d) return GC_ERR_DEVICE;
-    GC_TRY(each(c, parts, [=] __host__ __device__(size_t k) { /* consecutive threads, consecutive x */
-        double s = 0;
-        for (size_t i = k; i < n; i += parts) s += (double)x[i] * x[i];
-        d[k] = s;
-    }));
+    GC_TRY(
+        each(c, parts, [=] __host__ __device__(size_t k) { /* consecutive threads, consecutive x */
+                                                           double s = 0;
+                                                           for (size_t i = k; i < n; i += parts)
+                                                               s += (double)x[i] * x[i];
+                                                           d[k] = s;
+        }));
     double *h = (double *)malloc(sizeof(double) * (parts ? parts : 1));
     if (!h) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
     gc_status s = gc_cuda_download(c, h, d, sizeof(double) * parts);
     double total = 0;
-    for (size_t k = 0; k < parts; k++) total += h[k];
+    for (size_t k = 0; k < parts; k++)
+        total += h[k];
     free(h);
     *out = total;
     return s;
 }
 
 extern "C" gc_status gc_cuda_scale(gc_cuda *c, float *x, size_t n, float k) {
+    PROFILE(c, "scale");
+
     return each(c, n, [=] __host__ __device__(size_t i) { x[i] *= k; });
 }
 
 extern "C" gc_status gc_cuda_add(gc_cuda *c, float *y, const float *x, size_t n) {
+    PROFILE(c, "add");
+
     return each(c, n, [=] __host__ __device__(size_t i) { y[i] += x[i]; });
 }

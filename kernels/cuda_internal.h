@@ -20,22 +20,22 @@ extern "C" {
 }
 
 enum {
-    SCR_CAST_A,   /* bf16 copy of a GEMM operand */
-    SCR_CAST_B,   /* bf16 copy of the other operand */
-    SCR_Q,        /* (B, nh, T, hs) attention operands, permuted */
+    SCR_CAST_A, /* bf16 copy of a GEMM operand */
+    SCR_CAST_B, /* bf16 copy of the other operand */
+    SCR_Q,      /* (B, nh, T, hs) attention operands, permuted */
     SCR_K,
     SCR_V,
-    SCR_O,        /* (B, nh, T, hs) attention output, or dO in the backward */
-    SCR_DQ,       /* (B, nh, T, hs) backward results */
+    SCR_O,  /* (B, nh, T, hs) attention output, or dO in the backward */
+    SCR_DQ, /* (B, nh, T, hs) backward results */
     SCR_DK,
     SCR_DV,
-    SCR_DP,       /* (B, nh, T, T) fp32: the scores, or the gradient of the probabilities */
-    SCR_DS,       /* (B, nh, T, T) bf16: the scores' gradient at BF16 precision */
-    SCR_ROWS,     /* per-row doubles: losses, partial sums */
-    SCR_INDEX,    /* int32 index lists (embedding backward, sampling scratch) */
-    SCR_LANES,    /* per-row lane partials of lanes() */
-    SCR_LANES2,   /* a second set, when two reductions are live */
-    SCR_SMALL,    /* small per-call uploads */
+    SCR_DP,     /* (B, nh, T, T) fp32: the scores, or the gradient of the probabilities */
+    SCR_DS,     /* (B, nh, T, T) bf16: the scores' gradient at BF16 precision */
+    SCR_ROWS,   /* per-row doubles: losses, partial sums */
+    SCR_INDEX,  /* int32 index lists (embedding backward, sampling scratch) */
+    SCR_LANES,  /* per-row lane partials of lanes() */
+    SCR_LANES2, /* a second set, when two reductions are live */
+    SCR_SMALL,  /* small per-call uploads */
     N_SCR
 };
 
@@ -46,6 +46,13 @@ struct gc_cuda {
     void *scr[N_SCR];
     size_t scr_bytes[N_SCR];
     void *backends[3]; /* gc_cuda_backend's, one per precision, freed with the handle */
+    /* gc_cuda_profile: time per op name, outermost ops only (depth counts the nesting) */
+    int profile, depth, n_prof;
+    struct {
+        const char *name;
+        double seconds;
+        long calls;
+    } prof[48];
 };
 
 #define CU_TRY(call)                                                                               \
@@ -54,6 +61,32 @@ struct gc_cuda {
         if (e_ != cudaSuccess)                                                                     \
             return gc_fail(GC_ERR_DEVICE, "cuda: %s: %s", #call, cudaGetErrorString(e_));          \
     } while (0)
+
+/* While profiling, an op's scope waits for the device at both ends and adds the time to its name
+ * (nested ops count in the outermost one). Off, it costs a branch. */
+struct prof_scope {
+    gc_cuda *c;
+    const char *name;
+    double t0;
+    prof_scope(gc_cuda *c_, const char *name_) : c(c_), name(name_), t0(0) {
+        if (c->profile && c->depth++ == 0) {
+            gc_cuda_sync(c);
+            t0 = gc_now();
+        }
+    }
+    ~prof_scope() {
+        if (!c->profile || --c->depth > 0) return;
+        gc_cuda_sync(c);
+        double dt = gc_now() - t0;
+        int i = 0;
+        while (i < c->n_prof && c->prof[i].name != name)
+            i++;
+        if (i == c->n_prof && c->n_prof < (int)(sizeof c->prof / sizeof c->prof[0]))
+            c->prof[c->n_prof++] = {name, 0, 0};
+        if (i < c->n_prof) c->prof[i].seconds += dt, c->prof[i].calls++;
+    }
+};
+#define PROFILE(c, name) prof_scope prof_scope_((c), (name))
 
 template <class F> __global__ void each_kernel(size_t n, F body) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -64,7 +97,8 @@ template <class F> __global__ void each_kernel(size_t n, F body) {
 template <class F> gc_status each(gc_cuda *c, size_t n, F body) {
     if (n == 0) return GC_OK;
     if (c->emulate) {
-        for (size_t i = 0; i < n; i++) body(i);
+        for (size_t i = 0; i < n; i++)
+            body(i);
         return GC_OK;
     }
     const unsigned threads = 256;
@@ -83,7 +117,8 @@ gc_status lanes(gc_cuda *c, A *out, size_t rows, Cnt n, F f, Op op, A init) {
         size_t r = i / LANES;
         int end = n(r);
         A acc = init;
-        for (int j = (int)(i % LANES); j < end; j += LANES) acc = op(acc, (A)f(r, j));
+        for (int j = (int)(i % LANES); j < end; j += LANES)
+            acc = op(acc, (A)f(r, j));
         out[i] = acc;
     });
 }
@@ -99,7 +134,8 @@ __host__ __device__ inline uint16_t to_bf16(float x) {
         uint32_t u;
     } v;
     v.f = x;
-    if ((v.u & 0x7f800000u) == 0x7f800000u && (v.u & 0x007fffffu)) return (uint16_t)((v.u >> 16) | 0x40);
+    if ((v.u & 0x7f800000u) == 0x7f800000u && (v.u & 0x007fffffu))
+        return (uint16_t)((v.u >> 16) | 0x40);
     v.u += 0x7fffu + ((v.u >> 16) & 1u);
     return (uint16_t)(v.u >> 16);
 }
@@ -117,7 +153,11 @@ __host__ __device__ inline float from_bf16(uint16_t h) {
 struct bf16_bits {
     uint16_t bits;
 };
-__host__ __device__ inline float to_float(float x) { return x; }
-__host__ __device__ inline float to_float(bf16_bits x) { return from_bf16(x.bits); }
+__host__ __device__ inline float to_float(float x) {
+    return x;
+}
+__host__ __device__ inline float to_float(bf16_bits x) {
+    return from_bf16(x.bits);
+}
 
 #endif

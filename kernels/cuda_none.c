@@ -211,3 +211,10 @@ gc_status gc_cuda_cosine_pairs_backward(gc_cuda *c, float *dh, const float *h, c
                                         const int32_t *b, const double *g, int Q, int D) {
     return no_cuda();
 }
+
+void gc_cuda_profile(gc_cuda *c, int on) {}
+
+int gc_cuda_profile_read(const gc_cuda *c, const char **names, double *seconds, long *calls,
+                         int cap) {
+    return 0;
+}

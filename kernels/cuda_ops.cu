@@ -9,6 +9,8 @@
 
 extern "C" gc_status gc_cuda_embedding(gc_cuda *c, float *out, const float *emb,
                                        const int32_t *tokens, int N, int D) {
+    PROFILE(c, "embedding");
+
     return each(c, (size_t)N * D, [=] __host__ __device__(size_t i) {
         out[i] = emb[(size_t)tokens[i / D] * D + i % D];
     });
@@ -16,6 +18,8 @@ extern "C" gc_status gc_cuda_embedding(gc_cuda *c, float *out, const float *emb,
 
 extern "C" gc_status gc_cuda_embedding_backward(gc_cuda *c, float *demb, int V, const float *dout,
                                                 const int32_t *tokens_host, int N, int D) {
+    PROFILE(c, "embedding_backward");
+
     /* the rows of each token in increasing order (a counting sort on the host): off (V + 1) then
      * rows (N); one thread per element of demb sums its token's rows in that order */
     int32_t *idx = (int32_t *)calloc((size_t)V + 1 + N, sizeof(int32_t));
@@ -56,6 +60,8 @@ extern "C" gc_status gc_cuda_embedding_backward(gc_cuda *c, float *demb, int V, 
 
 extern "C" gc_status gc_cuda_rmsnorm(gc_cuda *c, float *y, float *rstd, const float *x,
                                      const float *w, int N, int D, float eps) {
+    PROFILE(c, "rmsnorm");
+
     float *part = (float *)scratch(c, SCR_LANES, sizeof(float) * (size_t)N * LANES);
     if (!part) return GC_ERR_DEVICE;
     GC_TRY(lanes(
@@ -77,6 +83,8 @@ enum { NORM_CHUNK = 128 }; /* rows per partial sum of the weight gradient */
 extern "C" gc_status gc_cuda_rmsnorm_backward(gc_cuda *c, float *dx, int dx_acc, float *dw,
                                               const float *dy, const float *x, const float *w,
                                               const float *rstd, int N, int D) {
+    PROFILE(c, "rmsnorm_backward");
+
     /* dx = r w dy - r^3 (sum_i dy w x) / D x, the row's dot product folded by lanes */
     float *lp = (float *)scratch(c, SCR_LANES, sizeof(float) * (size_t)N * LANES);
     if (!lp) return GC_ERR_DEVICE;
@@ -120,6 +128,8 @@ extern "C" gc_status gc_cuda_rmsnorm_backward(gc_cuda *c, float *dx, int dx_acc,
 extern "C" gc_status gc_cuda_rope(gc_cuda *c, float *x, int ld, int off, int nheads, int hs, int N,
                                   int T, const float *cos_t, const float *sin_t, int inverse,
                                   const int32_t *pos) {
+    PROFILE(c, "rope");
+
     int half = hs / 2;
     float sgn = inverse ? -1.0f : 1.0f;
     return each(c, (size_t)N * nheads * half, [=] __host__ __device__(size_t i) {
@@ -135,6 +145,8 @@ extern "C" gc_status gc_cuda_rope(gc_cuda *c, float *x, int ld, int off, int nhe
 }
 
 extern "C" gc_status gc_cuda_swiglu(gc_cuda *c, float *g, const float *a13, int N, int H) {
+    PROFILE(c, "swiglu");
+
     return each(c, (size_t)N * H, [=] __host__ __device__(size_t i) {
         size_t n = i / H, h = i % H;
         float a = a13[n * 2 * H + h], b = a13[n * 2 * H + H + h];
@@ -144,6 +156,8 @@ extern "C" gc_status gc_cuda_swiglu(gc_cuda *c, float *g, const float *a13, int 
 
 extern "C" gc_status gc_cuda_swiglu_backward(gc_cuda *c, float *da13, const float *dg,
                                              const float *a13, int N, int H) {
+    PROFILE(c, "swiglu_backward");
+
     return each(c, (size_t)N * H, [=] __host__ __device__(size_t i) {
         size_t n = i / H, h = i % H;
         float x = a13[n * 2 * H + h], u = a13[n * 2 * H + H + h], s = 1.0f / (1.0f + expf(-x));
@@ -157,6 +171,8 @@ extern "C" gc_status gc_cuda_swiglu_backward(gc_cuda *c, float *da13, const floa
 extern "C" gc_status gc_cuda_cross_entropy(gc_cuda *c, float *dlogits, double *sum,
                                            const float *logits, const int32_t *targets, int N,
                                            int V, float scale) {
+    PROFILE(c, "cross_entropy");
+
     double *rl = (double *)scratch(c, SCR_ROWS, sizeof(double) * (N > 0 ? N : 1) * 2);
     float *pmax = (float *)scratch(c, SCR_LANES, sizeof(float) * (size_t)N * LANES);
     double *psum = (double *)scratch(c, SCR_LANES2, sizeof(double) * (size_t)N * LANES);
@@ -309,6 +325,8 @@ static gc_status attention_t(gc_cuda *c, gc_precision p, float *out, TP *att, co
 extern "C" gc_status gc_cuda_attention(gc_cuda *c, gc_precision p, float *out, void *att,
                                        const float *qkv, int B, int T, int nh, int nkv, int hs,
                                        const int32_t *len) {
+    PROFILE(c, "attention");
+
     if (p == GC_PREC_BF16)
         return attention_t(c, p, out, (uint16_t *)att, qkv, B, T, nh, nkv, hs, len);
     return attention_t(c, p, out, (float *)att, qkv, B, T, nh, nkv, hs, len);
@@ -385,6 +403,8 @@ extern "C" gc_status gc_cuda_attention_backward(gc_cuda *c, gc_precision p, floa
                                                 const float *dout, const void *att,
                                                 const float *qkv, int B, int T, int nh, int nkv,
                                                 int hs) {
+    PROFILE(c, "attention_backward");
+
     if (p == GC_PREC_BF16)
         return attention_backward_t(c, p, dqkv, dout, (const uint16_t *)att, qkv, B, T, nh, nkv,
                                     hs);
@@ -395,6 +415,8 @@ extern "C" gc_status gc_cuda_decode_attention(gc_cuda *c, float *o, float *kc, f
                                               const float *qkv, const int32_t *pos,
                                               const uint8_t *active, int B, int maxT, int nh,
                                               int nkv, int hs) {
+    PROFILE(c, "decode_attention");
+
     int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
     GC_TRY(each(c, (size_t)B * KV, [=] __host__ __device__(size_t i) {
         size_t b = i / KV, e = i % KV, at = (b * maxT + pos[b]) * KV + e;
@@ -512,6 +534,8 @@ static __host__ __device__ void sample_body(int b, int32_t *out, const float *lo
 extern "C" gc_status gc_cuda_sample(gc_cuda *c, int32_t *out, const float *logits, int B, int V,
                                     float temperature, float top_p, const float *u,
                                     const uint8_t *allowed) {
+    PROFILE(c, "sample");
+
     int32_t *scr = (int32_t *)scratch(c, SCR_INDEX, sizeof(int32_t) * (size_t)B * V);
     if (!scr) return GC_ERR_DEVICE;
     return each(c, (size_t)B, [=] __host__ __device__(size_t b) {

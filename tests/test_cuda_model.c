@@ -385,7 +385,7 @@ Test(cuda_model, gpu_benchmark_program_runs_on_the_emulation) {
     snprintf(cmd, sizeof cmd, "%s --emulate --steps 1 --warmup 1",
              bin && *bin ? bin : "build/gcrm-bench-gpu");
     cr_assert_eq(th_run(cmd, &out, NULL, &err), 0, "%s", err);
-    int trains = 0, gemms = 0;
+    int trains = 0, gemms = 0, profiles = 0;
     for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
         cJSON *j = cJSON_Parse(line);
         cr_assert(j, "not JSON: %s", line);
@@ -397,9 +397,18 @@ Test(cuda_model, gpu_benchmark_program_runs_on_the_emulation) {
             cr_expect(isfinite(cJSON_GetObjectItem(j, "loss")->valuedouble), "%s", line);
         }
         gemms += kind && !strcmp(kind, "gemm");
+        if (kind && !strcmp(kind, "profile")) { /* the op breakdown of one step */
+            profiles++;
+            const cJSON *ops = cJSON_GetObjectItem(j, "ops");
+            cr_expect(cJSON_GetObjectItem(ops, "linear") &&
+                          cJSON_GetObjectItem(ops, "attention_backward") &&
+                          cJSON_GetObjectItem(ops, "adamw"),
+                      "%s", line);
+        }
         cJSON_Delete(j);
     }
     cr_expect_eq(trains, 2, "one training row per precision (bf16, tf32)");
     cr_expect_eq(gemms, 2, "one GEMM ceiling per precision");
+    cr_expect_eq(profiles, 2, "one profiled step per precision");
     free(out), free(err);
 }

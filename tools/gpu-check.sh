@@ -92,7 +92,7 @@ except Exception:
 }
 bench=$("$py" -c "import json
 rows = [json.loads(l) for l in open('$out/bench-gpu.jsonl') if l.strip()]
-print(json.dumps([r for r in rows if r.get('bench') in ('train', 'gemm')]))" 2>/dev/null || echo '[]')
+print(json.dumps([r for r in rows if r.get('bench') in ('train', 'gemm', 'profile')]))" 2>/dev/null || echo '[]')
 nvcc=$(command -v /usr/local/cuda/bin/nvcc || command -v nvcc || echo none)
 cat > "$out/summary.json" <<EOF
 {"build": "ok", "build_seconds": $build_s, "nvcc": "$nvcc",
