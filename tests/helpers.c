@@ -1,5 +1,7 @@
 #include "helpers.h"
 
+#include <ftw.h>
+
 #include <criterion/criterion.h>
 
 #include <stdio.h>
@@ -60,6 +62,16 @@ char *th_tmp_path(const char *tag) {
     return p;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+    (void)st, (void)type, (void)ftw;
+    remove(path); /* keep going: remove what can be removed */
+    return 0;
+}
+
+void th_rm_tree(const char *path) {
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int th_write_file(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f) return -1;
@@ -111,7 +123,6 @@ int th_count_rerun(const char *err, const char *prefix) {
     return n;
 }
 
-
 void th_expect_bad_experiment_in(const char *experiment, const char *from, const char *to,
                                  const char *frag1, const char *frag2) {
     char *text;
@@ -128,6 +139,6 @@ void th_expect_bad_experiment_in(const char *experiment, const char *from, const
     cr_expect_eq(rc, 1, "'%s' -> '%s' was accepted (rc %d)", from, to, rc);
     cr_expect(err && strstr(err, frag1), "expected '%s' in: %s", frag1, err);
     cr_expect(err && strstr(err, frag2), "expected '%s' in: %s", frag2, err);
+    th_rm_tree(root);
     free(err), free(text), free(bad), remove(file), free(file), free(root);
 }
-

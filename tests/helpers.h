@@ -29,6 +29,8 @@ void th_expect_bad_experiment_in(const char *experiment, const char *from, const
 
 /* A unique temp path under /tmp (caller frees). */
 char *th_tmp_path(const char *tag);
+/* Removes a file or a directory tree (a test's run root); missing is fine. */
+void th_rm_tree(const char *path);
 /* Writes bytes to path; returns 0 on success. */
 int th_write_file(const char *path, const void *data, size_t n);
 

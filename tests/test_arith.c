@@ -95,7 +95,8 @@ Test(arith, corrupted_solutions_are_wrong_but_well_formed) {
             wrong += v != p.answer;
         }
     /* a slip can cancel out only through a later exact division's rounding */
-    cr_expect_gt(wrong, total * 95 / 100, "only %d of %d corrupted solutions are wrong", wrong, total);
+    cr_expect_gt(wrong, total * 95 / 100, "only %d of %d corrupted solutions are wrong", wrong,
+                 total);
 }
 
 Test(arith, no_evaluation_question_in_training) {
@@ -105,7 +106,8 @@ Test(arith, no_evaluation_question_in_training) {
     cr_assert_eq(gc_arith_make_sets(1, nt, ne, splits, 5, &train, &eval), GC_OK);
     for (int i = 0; i < nt; i++)
         for (int j = 0; j < 5 * ne; j++)
-            cr_assert_str_neq(train[i].question, eval[j].question, "eval question %d in training", j);
+            cr_assert_str_neq(train[i].question, eval[j].question, "eval question %d in training",
+                              j);
     free(train), free(eval);
     /* the exclusion itself: evaluate on the training distribution with the same seed, so the
      * first training problems are evaluation problems and must be skipped */

@@ -34,8 +34,8 @@ static void expect_ckpt_error(const char *bytes, size_t n, const char *what) {
     gc_model m;
     gc_status s = gc_ckpt_load_any(path, &m);
     cr_expect_neq(s, GC_OK, "%s: loaded without error", what);
-    cr_expect(strstr(gc_last_error(), path) != NULL, "%s: message does not name the file: %s",
-              what, gc_last_error());
+    cr_expect(strstr(gc_last_error(), path) != NULL, "%s: message does not name the file: %s", what,
+              gc_last_error());
     cr_expect(strstr(gc_last_error(), what) != NULL, "expected '%s' in: %s", what, gc_last_error());
     remove(path);
     free(path);
@@ -150,7 +150,7 @@ static void expect_config_error(const char *text, const char *frag1, const char 
 }
 
 #define GOOD_MODEL                                                                                 \
-    "\"dim\": 16, \"hidden_dim\": 24, \"n_layers\": 2, \"n_heads\": 4, \"n_kv_heads\": 2,\n"      \
+    "\"dim\": 16, \"hidden_dim\": 24, \"n_layers\": 2, \"n_heads\": 4, \"n_kv_heads\": 2,\n"       \
     "\"vocab_size\": 19, \"seq_len\": 8"
 
 Test(bad_input, configs) {
@@ -167,12 +167,11 @@ Test(bad_input, configs) {
     expect_config_error("{\"model\": {\n\"dim\": 16,,\n}}", "exp.json:2:", "syntax");
     expect_config_error("[1, 2]", "exp.json:1", "object");
     expect_config_error("{\"model\": {" GOOD_MODEL ",\n\"dimm\": 3}}", "exp.json:3:", "model.dimm");
-    expect_config_error("{\"model\": {" GOOD_MODEL ",\n\"tied\": \"yes\"}}", "exp.json:3:",
-                        "model.tied");
-    expect_config_error("{\"model\": {\n" GOOD_MODEL ",\n\"norm_eps\": 5}}", "exp.json:4:",
-                        "out of range");
-    expect_config_error("{\"model\": {\"dim\": 16.5, \"hidden_dim\": 24}}", "model.dim",
-                        "integer");
+    expect_config_error("{\"model\": {" GOOD_MODEL ",\n\"tied\": \"yes\"}}",
+                        "exp.json:3:", "model.tied");
+    expect_config_error("{\"model\": {\n" GOOD_MODEL ",\n\"norm_eps\": 5}}",
+                        "exp.json:4:", "out of range");
+    expect_config_error("{\"model\": {\"dim\": 16.5, \"hidden_dim\": 24}}", "model.dim", "integer");
     expect_config_error("{\"model\": {\"dim\": 16, \"hidden_dim\": 24}}", "missing", "n_layers");
     expect_config_error("{\"model\": {" GOOD_MODEL ", \"seq_len\": 9}}", "model.seq_len", "twice");
     expect_config_error("{\"model\": {\"dim\": 16, \"hidden_dim\": 24, \"n_layers\": 2, "

@@ -66,11 +66,14 @@ Test(ops, blas_matmul_matches_reference) {
     float *C = malloc(sizeof(float) * M * N), *R = malloc(sizeof(float) * M * N);
     gc_rng r;
     gc_rng_init(&r, 1, 1);
-    for (int i = 0; i < M * K; i++) A[i] = gc_rng_normal(&r);
-    for (int i = 0; i < N * K; i++) W[i] = gc_rng_normal(&r);
+    for (int i = 0; i < M * K; i++)
+        A[i] = gc_rng_normal(&r);
+    for (int i = 0; i < N * K; i++)
+        W[i] = gc_rng_normal(&r);
     gc_ops_linear(C, N, A, W, M, K, N);
     gc_ops_matmul_ref(R, A, W, M, N, K);
-    for (int i = 0; i < M * N; i++) cr_assert_lt(fabs(C[i] - R[i]), 1e-4, "element %d", i);
+    for (int i = 0; i < M * N; i++)
+        cr_assert_lt(fabs(C[i] - R[i]), 1e-4, "element %d", i);
     free(A), free(W), free(C), free(R);
 }
 
@@ -83,7 +86,8 @@ Test(sampler, greedy_temperature_top_p) {
     /* top-p 0.5 keeps only the two tied maxima */
     cr_assert_eq(gc_sampler_init(&s, 5, 1.0f, 0.5f, 3), GC_OK);
     int counts[5] = {0};
-    for (int i = 0; i < 2000; i++) counts[gc_sampler_sample(&s, logits)]++;
+    for (int i = 0; i < 2000; i++)
+        counts[gc_sampler_sample(&s, logits)]++;
     cr_expect_eq(counts[0] + counts[3] + counts[4], 0, "top-p let a tail token through");
     cr_expect(counts[1] > 850 && counts[2] > 850, "tied tokens drawn %d and %d times", counts[1],
               counts[2]);
@@ -92,9 +96,11 @@ Test(sampler, greedy_temperature_top_p) {
     cr_assert_eq(gc_sampler_init(&s, 5, 1.0f, 1.0f, 4), GC_OK);
     memset(counts, 0, sizeof counts);
     int draws = 20000;
-    for (int i = 0; i < draws; i++) counts[gc_sampler_sample(&s, logits)]++;
+    for (int i = 0; i < draws; i++)
+        counts[gc_sampler_sample(&s, logits)]++;
     double z = 0;
-    for (int i = 0; i < 5; i++) z += exp(logits[i]);
+    for (int i = 0; i < 5; i++)
+        z += exp(logits[i]);
     for (int i = 0; i < 5; i++) {
         double p = exp(logits[i]) / z, sd = sqrt(p * (1 - p) / draws);
         cr_expect_lt(fabs((double)counts[i] / draws - p), 5 * sd, "token %d", i);
@@ -124,13 +130,15 @@ Test(decode, kv_cache_matches_full_forward) {
     int32_t tok[B * T];
     gc_rng r;
     gc_rng_init(&r, 8, 8);
-    for (int i = 0; i < B * T; i++) tok[i] = (int32_t)gc_rng_below(&r, (uint32_t)c.vocab_size);
+    for (int i = 0; i < B * T; i++)
+        tok[i] = (int32_t)gc_rng_below(&r, (uint32_t)c.vocab_size);
     cr_assert_eq(gc_model_forward(&m, tok, B, T, 1), GC_OK);
     gc_kvcache kc;
     cr_assert_eq(gc_kvcache_init(&kc, &c, B, T), GC_OK);
     for (int t = 0; t < T; t++) {
         int32_t step_tok[B], pos[B];
-        for (int b = 0; b < B; b++) step_tok[b] = tok[b * T + t], pos[b] = t;
+        for (int b = 0; b < B; b++)
+            step_tok[b] = tok[b * T + t], pos[b] = t;
         cr_assert_eq(gc_model_decode(&m, &kc, step_tok, pos), GC_OK);
         for (int b = 0; b < B; b++) {
             const float *full = m.acts.logits + (size_t)(b * T + t) * c.vocab_size;
@@ -169,17 +177,21 @@ static void check_attention(const int *len) {
     int D = NH * HS, LD = D + 2 * NKV * HS;
     float *qkv = malloc(sizeof(float) * B * T * LD), *dout = malloc(sizeof(float) * B * T * D);
     float *o1 = malloc(sizeof(float) * B * T * D), *o2 = malloc(sizeof(float) * B * T * D);
-    float *a1 = malloc(sizeof(float) * B * NH * T * T), *a2 = malloc(sizeof(float) * B * NH * T * T);
+    float *a1 = malloc(sizeof(float) * B * NH * T * T),
+          *a2 = malloc(sizeof(float) * B * NH * T * T);
     float *d1 = malloc(sizeof(float) * B * T * LD), *d2 = malloc(sizeof(float) * B * T * LD);
     gc_rng r;
     gc_rng_init(&r, 12, 1);
-    for (int i = 0; i < B * T * LD; i++) qkv[i] = gc_rng_normal(&r);
-    for (int i = 0; i < B * T * D; i++) dout[i] = gc_rng_normal(&r);
+    for (int i = 0; i < B * T * LD; i++)
+        qkv[i] = gc_rng_normal(&r);
+    for (int i = 0; i < B * T * D; i++)
+        dout[i] = gc_rng_normal(&r);
     for (int b = 0; len && b < B; b++) /* the gradient arriving at padding rows is zero */
         memset(dout + ((size_t)b * T + len[b]) * D, 0, sizeof(float) * (T - len[b]) * D);
     gc_ops_attention(o1, a1, qkv, B, T, NH, NKV, HS, len);
     gc_ops_attention_ref(o2, a2, qkv, B, T, NH, NKV, HS, len);
-    for (int i = 0; i < B * T * D; i++) cr_assert_lt(fabsf(o1[i] - o2[i]), 1e-5, "out %d", i);
+    for (int i = 0; i < B * T * D; i++)
+        cr_assert_lt(fabsf(o1[i] - o2[i]), 1e-5, "out %d", i);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++)
             for (int t = 0; t < (len ? len[b] : T); t++)
@@ -189,7 +201,8 @@ static void check_attention(const int *len) {
                 }
     gc_ops_attention_backward(d1, dout, a1, qkv, B, T, NH, NKV, HS, len);
     gc_ops_attention_backward_ref(d2, dout, a2, qkv, B, T, NH, NKV, HS, len);
-    for (int i = 0; i < B * T * LD; i++) cr_assert_lt(fabsf(d1[i] - d2[i]), 1e-5, "dqkv %d", i);
+    for (int i = 0; i < B * T * LD; i++)
+        cr_assert_lt(fabsf(d1[i] - d2[i]), 1e-5, "dqkv %d", i);
     for (int b = 0; len && b < B; b++)
         for (size_t i = ((size_t)b * T + len[b]) * LD; i < (size_t)(b + 1) * T * LD; i++) {
             cr_assert_eq(d1[i], 0.0f, "padding gradient %zu", i);
@@ -263,15 +276,18 @@ Test(decode, batched_generation_matches_one_at_a_time) {
         int32_t all[3 * L], one[L];
         int len_all[3], len_one;
         gc_rng rngs[3];
-        for (int b = 0; b < 3; b++) gc_rng_init(&rngs[b], 77, (uint64_t)b);
+        for (int b = 0; b < 3; b++)
+            gc_rng_init(&rngs[b], 77, (uint64_t)b);
         float *hid = malloc(sizeof(float) * 3 * L * c.dim);
-        cr_assert_eq(gc_generate_batch(&m, &s, rngs, 3, prompts, plen, L, 2, all, len_all, hid, NULL),
-                     GC_OK, "%s", gc_last_error());
+        cr_assert_eq(
+            gc_generate_batch(&m, &s, rngs, 3, prompts, plen, L, 2, all, len_all, hid, NULL), GC_OK,
+            "%s", gc_last_error());
         for (int b = 0; b < 3; b++) {
             gc_rng r1;
             gc_rng_init(&r1, 77, (uint64_t)b);
             cr_assert_eq(gc_generate_batch(&m, &s, &r1, 1, &prompts[b], &plen[b], L, 2, one,
-                                           &len_one, NULL, NULL), GC_OK);
+                                           &len_one, NULL, NULL),
+                         GC_OK);
             cr_assert_eq(len_one, len_all[b], "temp %d seq %d: length %d alone, %d batched", temp,
                          b, len_one, len_all[b]);
             cr_assert_eq(memcmp(one, all + b * L, sizeof(int32_t) * len_one), 0,
@@ -281,8 +297,9 @@ Test(decode, batched_generation_matches_one_at_a_time) {
         /* the hidden state at the last token equals a full forward's */
         cr_assert_eq(gc_model_forward(&m, all, 1, len_all[0], 0), GC_OK);
         for (int d = 0; d < c.dim; d++)
-            cr_assert_lt(fabsf(m.acts.hf[(len_all[0] - 1) * c.dim + d] -
-                               hid[(len_all[0] - 1) * c.dim + d]), 1e-4);
+            cr_assert_lt(
+                fabsf(m.acts.hf[(len_all[0] - 1) * c.dim + d] - hid[(len_all[0] - 1) * c.dim + d]),
+                1e-4);
         free(hid);
         gc_sampler_free(&s);
     }

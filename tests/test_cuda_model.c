@@ -371,6 +371,7 @@ Test(cuda_model, fig2_smoke_runs_on_the_cuda_backend) {
                  goal[0], goal[1]);
     cr_expect_lt(fabs(base[0] - base[1]), 0.02, "baseline AUROC %g (cuda) vs %g (cpu)", base[0],
                  base[1]);
+    th_rm_tree(root);
     free(root);
 }
 

@@ -25,7 +25,8 @@ static void make_batch(const gc_model_config *c, int32_t *tok, int32_t *tgt) {
 
 static double *to_double(const float *x, size_t n) {
     double *d = malloc(sizeof(double) * n);
-    for (size_t i = 0; i < n; i++) d[i] = x[i];
+    for (size_t i = 0; i < n; i++)
+        d[i] = x[i];
     return d;
 }
 
@@ -50,7 +51,8 @@ Test(forward, matches_double_reference) {
         cr_expect_lt(max_err, 1e-4, "tied=%d: logits differ from the reference by %g", tied,
                      max_err);
         max_err = 0;
-        for (int i = 0; i < B * T * c.dim; i++) max_err = fmax(max_err, fabs(hf[i] - m.acts.hf[i]));
+        for (int i = 0; i < B * T * c.dim; i++)
+            max_err = fmax(max_err, fabs(hf[i] - m.acts.hf[i]));
         cr_expect_lt(max_err, 1e-5, "tied=%d: hidden states differ by %g", tied, max_err);
         cr_expect_lt(fabs(ref - loss), 1e-5, "tied=%d: loss %g vs reference %g", tied, loss, ref);
         free(p), free(logits), free(hf);
@@ -73,7 +75,8 @@ static void check_grads(int tied, double ce_weight, int use_R) {
         gc_rng_init(&r, 123, 2);
         R = malloc(sizeof(double) * B * T * c.dim);
         Rf = malloc(sizeof(float) * B * T * c.dim);
-        for (int i = 0; i < B * T * c.dim; i++) Rf[i] = (float)(R[i] = 0.5 * gc_rng_normal(&r));
+        for (int i = 0; i < B * T * c.dim; i++)
+            Rf[i] = (float)(R[i] = 0.5 * gc_rng_normal(&r));
     }
     cr_assert_eq(gc_model_forward(&m, tok, B, T, ce_weight != 0), GC_OK);
     if (ce_weight != 0) {
@@ -93,7 +96,8 @@ static void check_grads(int tied, double ce_weight, int use_R) {
         int samples = t->size < 24 ? (int)t->size : 24;
         double fd[24], an[24], scale = 0, err = 0;
         for (int s = 0; s < samples; s++) {
-            size_t i = t->offset + (t->size <= 24 ? (size_t)s : gc_rng_below(&pick, (uint32_t)t->size));
+            size_t i =
+                t->offset + (t->size <= 24 ? (size_t)s : gc_rng_below(&pick, (uint32_t)t->size));
             double keep = p[i];
             p[i] = keep + h;
             double lp = ref_model_loss(&c, p, tok, tgt, B, T, ce_weight, R, NULL, NULL);
@@ -106,8 +110,10 @@ static void check_grads(int tied, double ce_weight, int use_R) {
         }
         cr_assert_gt(scale, 1e-6, "tensor %s: finite differences are all ~0 (untested path)",
                      t->name);
-        for (int s = 0; s < samples; s++) err = fmax(err, fabs(fd[s] - an[s]) / scale);
-        /* fp32 analytic vs double FD: observed <= 2e-6 of the tensor's gradient scale; 1e-4 allowed */
+        for (int s = 0; s < samples; s++)
+            err = fmax(err, fabs(fd[s] - an[s]) / scale);
+        /* fp32 analytic vs double FD: observed <= 2e-6 of the tensor's gradient scale; 1e-4 allowed
+         */
         cr_expect_lt(err, 1e-4, "tied=%d ce=%g R=%d tensor %s: relative error %g", tied, ce_weight,
                      use_R, t->name, err);
     }
@@ -115,7 +121,15 @@ static void check_grads(int tied, double ce_weight, int use_R) {
     gc_model_free(&m);
 }
 
-Test(backward, ce_loss_untied) { check_grads(0, 1.0, 0); }
-Test(backward, ce_loss_tied) { check_grads(1, 1.0, 0); }
-Test(backward, ce_plus_hidden_gradient) { check_grads(0, 0.7, 1); }
-Test(backward, hidden_gradient_only) { check_grads(1, 0.0, 1); }
+Test(backward, ce_loss_untied) {
+    check_grads(0, 1.0, 0);
+}
+Test(backward, ce_loss_tied) {
+    check_grads(1, 1.0, 0);
+}
+Test(backward, ce_plus_hidden_gradient) {
+    check_grads(0, 0.7, 1);
+}
+Test(backward, hidden_gradient_only) {
+    check_grads(1, 0.0, 1);
+}

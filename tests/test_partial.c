@@ -14,14 +14,18 @@
 #include "../lib/verdict.h"
 #include "helpers.h"
 
-static const cJSON *item(const cJSON *o, const char *k) { return cJSON_GetObjectItem(o, k); }
+static const cJSON *item(const cJSON *o, const char *k) {
+    return cJSON_GetObjectItem(o, k);
+}
 
 Test(partial, fig3_smoke_shares_fig2_stages_and_matches_it_at_p1, .timeout = 120) {
     char *root = th_tmp_path("runs3");
     char *out = NULL, *err = NULL;
-    cr_assert_eq(th_run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err), 0, "%s", err);
+    cr_assert_eq(th_run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err), 0, "%s",
+                 err);
     free(out), free(err);
-    cr_assert_eq(th_run_smoke("experiments/fig3.json", root, "--seeds 2", &out, &err), 0, "%s", err);
+    cr_assert_eq(th_run_smoke("experiments/fig3.json", root, "--seeds 2", &out, &err), 0, "%s",
+                 err);
     cr_expect_eq(th_count_rerun(err, ""), 4, "fig3 should only add 2 x 2 partial stages:\n%s", err);
     cr_expect_eq(th_count_rerun(err, "partial-"), 4);
     cr_expect(strstr(out, "verdict:") != NULL);
@@ -48,15 +52,19 @@ Test(partial, fig3_smoke_shares_fig2_stages_and_matches_it_at_p1, .timeout = 120
     }
     /* a damaged cached score file is an error naming the file and the key */
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "cp $(ls %s/cache/partial-goal-seed1-*/partial.json) %s/p.bak && "
-             "echo '{\"reward\": [0.5], \"q\": []}' > $(ls %s/cache/partial-goal-seed1-*/partial.json)",
-             root, root, root);
+    snprintf(
+        cmd, sizeof cmd,
+        "cp $(ls %s/cache/partial-goal-seed1-*/partial.json) %s/p.bak && "
+        "echo '{\"reward\": [0.5], \"q\": []}' > $(ls %s/cache/partial-goal-seed1-*/partial.json)",
+        root, root, root);
     cr_assert_eq(system(cmd), 0);
     cr_expect_eq(th_run_smoke("experiments/fig3.json", root, "--seeds 2", &out, &err), 1,
                  "a truncated partial.json was accepted");
-    cr_expect(err && strstr(err, "partial.json") && strstr(err, "'reward' holds 1 entries"), "%s", err);
+    cr_expect(err && strstr(err, "partial.json") && strstr(err, "'reward' holds 1 entries"), "%s",
+              err);
     free(out), free(err);
-    snprintf(cmd, sizeof cmd, "cp %s/p.bak $(ls %s/cache/partial-goal-seed1-*/partial.json)", root, root);
+    snprintf(cmd, sizeof cmd, "cp %s/p.bak $(ls %s/cache/partial-goal-seed1-*/partial.json)", root,
+             root);
     cr_assert_eq(system(cmd), 0);
     /* p = 1 scores the whole response at its EOS, which is fig2's reward: over every split
      * (no "splits" key) fig3's AUROC at p = 1 is fig2's pooled AUROC, seed by seed */
@@ -87,13 +95,14 @@ Test(partial, fig3_smoke_shares_fig2_stages_and_matches_it_at_p1, .timeout = 120
     cJSON_Delete(r2), cJSON_Delete(r3);
     snprintf(path, sizeof path, "rm -rf %s %s", root, file);
     cr_expect_eq(system(path), 0);
+    th_rm_tree(root);
     free(root), free(file);
 }
 
 Test(partial, bad_partial_sections) {
     const char *f3 = "experiments/fig3.json";
-    th_expect_bad_experiment_in(f3, "\"points\": 11", "\"points\": 2", "scales.smoke.partial.points",
-                                "out of range");
+    th_expect_bad_experiment_in(f3, "\"points\": 11", "\"points\": 2",
+                                "scales.smoke.partial.points", "out of range");
     th_expect_bad_experiment_in(f3, "\"points\": 11", "\"points\": 11, \"pointz\": 3",
                                 "scales.smoke.partial.pointz", "unknown key");
     th_expect_bad_experiment_in(f3, "\"splits\": [\"arith-easy\", \"arith-hard\"], \"points\"",
@@ -108,15 +117,17 @@ Test(partial, bad_partial_sections) {
 /* The math claims run one pipeline: their experiment files must agree on every shared section,
  * or they would not share (and be comparable through) the cached policy and reward models. */
 Test(partial, math_experiments_share_their_sections) {
-    const char *files[] = {"experiments/fig2.json", "experiments/fig3.json", "experiments/table1.json",
-                           "experiments/ablations.json", "experiments/ablation-goal-token.json"};
+    const char *files[] = {"experiments/fig2.json", "experiments/fig3.json",
+                           "experiments/table1.json", "experiments/ablations.json",
+                           "experiments/ablation-goal-token.json"};
     const char *sections[] = {"data", "policy", "pairs", "rm", "eval"};
     enum { NF = sizeof files / sizeof files[0] };
     cJSON *doc[NF];
     for (int f = 0; f < NF; f++) {
         cr_assert_eq(gc_json_read(files[f], &doc[f]), GC_OK);
         for (cJSON *sc = cJSON_GetObjectItem(doc[f], "scales")->child; sc; sc = sc->next)
-            cJSON_DeleteItemFromObject(cJSON_GetObjectItem(sc, "rm"), "variants"); /* the ablations */
+            cJSON_DeleteItemFromObject(cJSON_GetObjectItem(sc, "rm"),
+                                       "variants"); /* the ablations */
     }
     for (int f = 1; f < NF; f++)
         for (const cJSON *sc = item(doc[0], "scales")->child; sc; sc = sc->next) {
@@ -124,10 +135,11 @@ Test(partial, math_experiments_share_their_sections) {
             cr_assert_not_null(other, "%s lacks scale %s", files[f], sc->string);
             for (int k = 0; k < 5; k++)
                 cr_expect(cJSON_Compare(item(sc, sections[k]), item(other, sections[k]), 1),
-                          "scale %s, section %s differs between %s and %s", sc->string,
-                          sections[k], files[0], files[f]);
+                          "scale %s, section %s differs between %s and %s", sc->string, sections[k],
+                          files[0], files[f]);
         }
-    for (int f = 0; f < NF; f++) cJSON_Delete(doc[f]);
+    for (int f = 0; f < NF; f++)
+        cJSON_Delete(doc[f]);
 }
 
 /* ---- the verdict rule ---- */
@@ -135,12 +147,14 @@ Test(partial, math_experiments_share_their_sections) {
 /* results with a baseline curve and a goal curve of 11 points (mean), Spearman rho */
 static cJSON *curve_results(const double *mean, double rho, int rising, int seeds) {
     char buf[2048];
-    int n = snprintf(buf, sizeof buf, "{\"partial\": {\"curves\": [{\"variant\": \"baseline\", "
+    int n = snprintf(buf, sizeof buf,
+                     "{\"partial\": {\"curves\": [{\"variant\": \"baseline\", "
                      "\"score\": \"reward\", \"spearman\": 1, \"seeds_rising\": 3, \"seeds\": 3, "
                      "\"mean\": [0.5, 0.9]}, {\"variant\": \"goal\", \"score\": \"reward\", "
                      "\"spearman\": %g, \"seeds_rising\": %d, \"seeds\": %d, \"mean\": [",
                      rho, rising, seeds);
-    for (int i = 0; i < 11; i++) n += snprintf(buf + n, sizeof buf - n, "%s%g", i ? ", " : "", mean[i]);
+    for (int i = 0; i < 11; i++)
+        n += snprintf(buf + n, sizeof buf - n, "%s%g", i ? ", " : "", mean[i]);
     snprintf(buf + n, sizeof buf - n, "]}]}}");
     return cJSON_Parse(buf);
 }
@@ -164,7 +178,8 @@ Test(verdict, rises_with_p_rule) {
     double flat[11] = {.6, .5, .6, .5, .6, .5, .6, .5, .6, .5, .6};
     r = curve_results(flat, 0.0, 3, 3);
     cr_assert_eq(gc_verdict(c, r, "published.json", &v), GC_OK);
-    cr_expect_str_eq(cJSON_GetStringValue(item(v, "verdict")), "FAIL", "a flat curve does not rise");
+    cr_expect_str_eq(cJSON_GetStringValue(item(v, "verdict")), "FAIL",
+                     "a flat curve does not rise");
     cJSON_Delete(v), cJSON_Delete(r);
     cJSON *missing = cJSON_Parse("{\"partial\": {\"curves\": []}}");
     cr_assert_eq(gc_verdict(c, missing, "published.json", &v), GC_OK);
@@ -177,10 +192,13 @@ Test(verdict, rises_with_p_rule) {
 Test(partial, ablations_smoke_and_bad_variants, .timeout = 180) {
     char *root = th_tmp_path("runsab");
     char *out = NULL, *err = NULL;
-    cr_assert_eq(th_run_smoke("experiments/fig2.json", root, "--seeds 1", &out, &err), 0, "%s", err);
+    cr_assert_eq(th_run_smoke("experiments/fig2.json", root, "--seeds 1", &out, &err), 0, "%s",
+                 err);
     free(out), free(err);
-    cr_assert_eq(th_run_smoke("experiments/ablations.json", root, "--seeds 1", &out, &err), 0, "%s", err);
-    cr_expect_eq(th_count_rerun(err, "rm-"), 5, "five ablation RMs, baseline and goal cached:\n%s", err);
+    cr_assert_eq(th_run_smoke("experiments/ablations.json", root, "--seeds 1", &out, &err), 0, "%s",
+                 err);
+    cr_expect_eq(th_count_rerun(err, "rm-"), 5, "five ablation RMs, baseline and goal cached:\n%s",
+                 err);
     cr_expect(strstr(out, "correlation of Q-values with rewards") != NULL);
     free(out), free(err);
     char path[1024];
@@ -192,8 +210,9 @@ Test(partial, ablations_smoke_and_bad_variants, .timeout = 180) {
     cr_expect_eq(cJSON_GetArraySize(item(pr, "q_reward_correlation")), 7);
     cr_expect_null(item(r, "verdict"), "the ablations have no published direction to check");
     cJSON_Delete(r);
-    cr_assert_eq(th_run_smoke("experiments/ablation-goal-token.json", root, "--seeds 1", &out, &err),
-                 0, "%s", err);
+    cr_assert_eq(
+        th_run_smoke("experiments/ablation-goal-token.json", root, "--seeds 1", &out, &err), 0,
+        "%s", err);
     cr_expect_eq(th_count_rerun(err, "goalrand-"), 1);
     free(out), free(err);
     snprintf(path, sizeof path, "%s/ablation-goal-token/smoke/results.json", root);
@@ -204,6 +223,7 @@ Test(partial, ablations_smoke_and_bad_variants, .timeout = 180) {
     cJSON_Delete(r);
     snprintf(path, sizeof path, "rm -rf %s", root);
     cr_expect_eq(system(path), 0);
+    th_rm_tree(root);
     free(root);
 
     const char *f = "experiments/ablations.json";
@@ -213,8 +233,9 @@ Test(partial, ablations_smoke_and_bad_variants, .timeout = 180) {
     th_expect_bad_experiment_in(f, "{\"name\": \"late\", \"positions\": \"late\"}",
                                 "{\"name\": \"ordered\", \"positions\": \"late\"}", "ordered",
                                 "twice");
-    th_expect_bad_experiment_in(f, "\"variants\": [\"baseline\", \"goal\", ", "\"variants\": [\"baseline\", ",
-                                "variants", "one \"baseline\" and one \"goal\"");
+    th_expect_bad_experiment_in(f, "\"variants\": [\"baseline\", \"goal\", ",
+                                "\"variants\": [\"baseline\", ", "variants",
+                                "one \"baseline\" and one \"goal\"");
     th_expect_bad_experiment_in(f, "{\"name\": \"mlp-head\", \"head\": \"mlp\"}",
                                 "{\"name\": \"mlp-head\", \"head\": \"mlp\", \"depth\": 3}",
                                 "depth", "unknown key");

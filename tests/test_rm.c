@@ -17,8 +17,10 @@ static const gc_con_config DEFAULT_CON = {.lambda = 1, .K = K};
 static void setup(float *h, int *plen, int *len, gc_con_draws *d, const gc_con_config *c) {
     gc_rng r;
     gc_rng_init(&r, 42, 1);
-    for (int i = 0; i < 2 * P * T * D; i++) h[i] = gc_rng_normal(&r);
-    for (int b = 0; b < 2 * P; b++) plen[b] = 2 + b % 3, len[b] = T - b % 2;
+    for (int i = 0; i < 2 * P * T * D; i++)
+        h[i] = gc_rng_normal(&r);
+    for (int b = 0; b < 2 * P; b++)
+        plen[b] = 2 + b % 3, len[b] = T - b % 2;
     cr_assert_eq(gc_con_draws_init(d, P, K), GC_OK);
     gc_con_draw(d, c, plen, len, &r);
 }
@@ -51,8 +53,10 @@ static void check_grad_of(gc_con_config c) {
     }
     cr_assert_gt(touched, D * 4, "the gradient reaches too few hidden states (%d)", touched);
     /* central differences with step 1e-2 on a smooth function: error O(1e-4) of the scale */
-    cr_expect_lt(err / scale, 2e-3, "pairs %d reduction %d positions %d goals %d: relative "
-                 "gradient error %g", pairs, red, c.positions, c.goal_sampling, err / scale);
+    cr_expect_lt(err / scale, 2e-3,
+                 "pairs %d reduction %d positions %d goals %d: relative "
+                 "gradient error %g",
+                 pairs, red, c.positions, c.goal_sampling, err / scale);
     gc_con_draws_free(&d);
 }
 
@@ -60,22 +64,33 @@ static void check_grad(gc_pairs_mode pairs, gc_con_reduction red) {
     check_grad_of((gc_con_config){.lambda = 1, .K = K, .pairs = pairs, .reduction = red});
 }
 
-Test(contrastive, gradient_all_log_of_mean) { check_grad(GC_PAIRS_ALL, GC_RED_LOG_OF_MEAN); }
-Test(contrastive, gradient_ordered_log_of_mean) { check_grad(GC_PAIRS_ORDERED, GC_RED_LOG_OF_MEAN); }
-Test(contrastive, gradient_all_mean_of_log) { check_grad(GC_PAIRS_ALL, GC_RED_MEAN_OF_LOG); }
-Test(contrastive, gradient_ordered_mean_of_log) { check_grad(GC_PAIRS_ORDERED, GC_RED_MEAN_OF_LOG); }
+Test(contrastive, gradient_all_log_of_mean) {
+    check_grad(GC_PAIRS_ALL, GC_RED_LOG_OF_MEAN);
+}
+Test(contrastive, gradient_ordered_log_of_mean) {
+    check_grad(GC_PAIRS_ORDERED, GC_RED_LOG_OF_MEAN);
+}
+Test(contrastive, gradient_all_mean_of_log) {
+    check_grad(GC_PAIRS_ALL, GC_RED_MEAN_OF_LOG);
+}
+Test(contrastive, gradient_ordered_mean_of_log) {
+    check_grad(GC_PAIRS_ORDERED, GC_RED_MEAN_OF_LOG);
+}
 
 /* the ablation switches: averaged goals (both pair modes), a single goal, late positions */
 Test(contrastive, gradient_averaged_goals_all) {
     check_grad_of((gc_con_config){.lambda = 1, .K = K, .goal_sampling = GC_GOAL_AVERAGED});
 }
 Test(contrastive, gradient_averaged_goals_ordered_mean_of_log) {
-    check_grad_of((gc_con_config){.lambda = 1, .K = K, .pairs = GC_PAIRS_ORDERED,
-                                  .reduction = GC_RED_MEAN_OF_LOG, .goal_sampling = GC_GOAL_AVERAGED});
+    check_grad_of((gc_con_config){.lambda = 1,
+                                  .K = K,
+                                  .pairs = GC_PAIRS_ORDERED,
+                                  .reduction = GC_RED_MEAN_OF_LOG,
+                                  .goal_sampling = GC_GOAL_AVERAGED});
 }
 Test(contrastive, gradient_single_goal_late_positions) {
-    check_grad_of((gc_con_config){.lambda = 1, .K = K, .positions = GC_POS_LATE,
-                                  .goal_sampling = GC_GOAL_SINGLE});
+    check_grad_of((gc_con_config){
+        .lambda = 1, .K = K, .positions = GC_POS_LATE, .goal_sampling = GC_GOAL_SINGLE});
 }
 
 /* averaged goals by hand: one pair, K = 2, the goal vector is the mean of two states */
@@ -152,7 +167,8 @@ Test(contrastive, identical_states_give_the_known_value) {
     int plen[2 * P], len[2 * P];
     gc_con_draws d;
     setup(h, plen, len, &d, &DEFAULT_CON);
-    for (int i = 0; i < 2 * P * T * D; i++) h[i] = 0.5f;
+    for (int i = 0; i < 2 * P * T * D; i++)
+        h[i] = 0.5f;
     gc_con_config c = {.lambda = 1, .K = K, .pairs = GC_PAIRS_ALL, .reduction = GC_RED_LOG_OF_MEAN};
     double loss, mp, mn;
     cr_assert_eq(gc_con_loss(h, T, D, &d, &c, 1.0f, &loss, NULL, &mp, &mn), GC_OK);
@@ -206,17 +222,18 @@ static void learns_to_rank(float lambda, gc_head_kind head) {
     int plen[2 * PP], len[2 * PP];
     gc_rng r;
     gc_rng_init(&r, 5, 5);
-    gc_con_config c = {.lambda = lambda, .K = 4, .pairs = GC_PAIRS_ALL,
-                       .reduction = GC_RED_LOG_OF_MEAN};
+    gc_con_config c = {
+        .lambda = lambda, .K = 4, .pairs = GC_PAIRS_ALL, .reduction = GC_RED_LOG_OF_MEAN};
     gc_rm_step_stats st = {0};
     for (int step = 0; step < 60; step++) {
         for (int b = 0; b < 2 * PP; b++) {
-            for (int t = 0; t < TT; t++) tok[b * TT + t] = 8 + (int32_t)gc_rng_below(&r, 10);
+            for (int t = 0; t < TT; t++)
+                tok[b * TT + t] = 8 + (int32_t)gc_rng_below(&r, 10);
             plen[b] = 3, len[b] = TT;
             tok[b * TT + TT - 1] = b % 2 ? 7 : 5;
         }
-        cr_assert_eq(gc_rm_step(&rm, tok, PP, TT, plen, len, &c, &r, 3e-3f, 1.0f, 0.0f, &st),
-                     GC_OK, "%s", gc_last_error());
+        cr_assert_eq(gc_rm_step(&rm, tok, PP, TT, plen, len, &c, &r, 3e-3f, 1.0f, 0.0f, &st), GC_OK,
+                     "%s", gc_last_error());
     }
     cr_expect_gt(st.acc, 0.99f, "lambda %g: pair accuracy %g after 60 steps", lambda, st.acc);
     cr_expect_lt(st.pref, 0.3f, "lambda %g: preference loss %g", lambda, st.pref);
@@ -241,9 +258,15 @@ static void learns_to_rank(float lambda, gc_head_kind head) {
     gc_rm_free(&rm);
 }
 
-Test(reward_model, baseline_learns_to_rank) { learns_to_rank(0.0f, GC_HEAD_LINEAR); }
-Test(reward_model, goal_conditioned_learns_to_rank) { learns_to_rank(0.5f, GC_HEAD_LINEAR); }
-Test(reward_model, mlp_head_learns_to_rank) { learns_to_rank(0.5f, GC_HEAD_MLP); }
+Test(reward_model, baseline_learns_to_rank) {
+    learns_to_rank(0.0f, GC_HEAD_LINEAR);
+}
+Test(reward_model, goal_conditioned_learns_to_rank) {
+    learns_to_rank(0.5f, GC_HEAD_LINEAR);
+}
+Test(reward_model, mlp_head_learns_to_rank) {
+    learns_to_rank(0.5f, GC_HEAD_MLP);
+}
 
 /* The MLP head's gradient, with respect to its input and to every parameter, against central
  * differences of its (double-precision) reward. */
@@ -254,12 +277,15 @@ Test(reward_model, mlp_head_gradient) {
     gc_rm rm;
     cr_assert_eq(gc_rm_init(&rm, &m, GC_HEAD_MLP, 3), GC_OK);
     int W = cfg.dim;
-    cr_assert_eq(rm.n_head, (size_t)(W / 2 * W + W / 2 + W / 2 * W / 2 + W / 2 + W * W / 2 + W + W + 1));
+    cr_assert_eq(rm.n_head,
+                 (size_t)(W / 2 * W + W / 2 + W / 2 * W / 2 + W / 2 + W * W / 2 + W + W + 1));
     gc_rng r;
     gc_rng_init(&r, 8, 8);
-    for (size_t i = 0; i < rm.n_head; i++) rm.head[i] += 0.1f * gc_rng_normal(&r); /* biases too */
+    for (size_t i = 0; i < rm.n_head; i++)
+        rm.head[i] += 0.1f * gc_rng_normal(&r); /* biases too */
     float h[64], dh[64] = {0};
-    for (int i = 0; i < W; i++) h[i] = gc_rng_normal(&r);
+    for (int i = 0; i < W; i++)
+        h[i] = gc_rng_normal(&r);
     float *dp = calloc(rm.n_head, sizeof(float));
     double g = 0.7;
     gc_rm_head_grad(&rm, h, g, dh, dp);
@@ -299,7 +325,8 @@ Test(mathpipe, logprob_matches_the_cross_entropy) {
         int32_t tok[64], tgt[64], resp[64];
         int np = gc_math_prompt(q[i], tok, 64), nr = gc_math_response(r[i], resp, 64 - np);
         memcpy(tok + np, resp, sizeof(int32_t) * nr);
-        for (int t = 0; t < np + nr; t++) tgt[t] = t >= np - 1 && t < np + nr - 1 ? tok[t + 1] : -1;
+        for (int t = 0; t < np + nr; t++)
+            tgt[t] = t >= np - 1 && t < np + nr - 1 ? tok[t + 1] : -1;
         float ce;
         cr_assert_eq(gc_model_forward(&m, tok, 1, np + nr, 1), GC_OK);
         cr_assert_eq(gc_model_ce_loss(&m, tgt, 1.0f, &ce), GC_OK);

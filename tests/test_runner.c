@@ -19,13 +19,14 @@ Test(runner, fig2_smoke_end_to_end_cache_and_resume, .timeout = 120) {
     int rc = th_run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
     cr_assert_eq(rc, 0, "smoke run failed: %s", err);
     cr_expect(strstr(out, "verdict:") != NULL, "no verdict printed:\n%s", out);
-    cr_expect_eq(th_count_rerun(err, ""), 3 + 2 * 2 * 2 + 1, "first run should execute every stage:\n%s", err);
+    cr_expect_eq(th_count_rerun(err, ""), 3 + 2 * 2 * 2 + 1,
+                 "first run should execute every stage:\n%s", err);
     char path[1024];
     snprintf(path, sizeof path, "%s/fig2/smoke/results.json", root);
     cJSON *res;
     cr_assert_eq(gc_json_read(path, &res), GC_OK, "%s", gc_last_error());
-    const char *keys[] = {"commit", "config_hash", "seeds", "scale", "device", "wall_s", "threads",
-                          "splits", "pooled", "verdict", "stages"};
+    const char *keys[] = {"commit",  "config_hash", "seeds",  "scale",   "device", "wall_s",
+                          "threads", "splits",      "pooled", "verdict", "stages"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         cr_expect_not_null(cJSON_GetObjectItem(res, keys[i]), "results.json lacks '%s'", keys[i]);
     cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(res, "splits")), 5);
@@ -52,19 +53,23 @@ Test(runner, fig2_smoke_end_to_end_cache_and_resume, .timeout = 120) {
     cr_assert_eq(system(cmd), 0);
     rc = th_run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
     cr_assert_eq(rc, 0);
-    cr_expect_eq(th_count_rerun(err, ""), 1, "resume should redo exactly the unfinished stage:\n%s", err);
+    cr_expect_eq(th_count_rerun(err, ""), 1, "resume should redo exactly the unfinished stage:\n%s",
+                 err);
     cr_expect_eq(th_count_rerun(err, "rm-goal-seed2"), 1);
     free(out), free(err);
 
     /* a damaged cached file is an error naming the file and line, not a crash */
-    snprintf(cmd, sizeof cmd, "cp %s/cache/pairs-*/pairs.jsonl %s/pairs.bak && "
-             "sed -i '2s/\"chosen\"/\"chosn\"/' %s/cache/pairs-*/pairs.jsonl", root, root, root);
+    snprintf(cmd, sizeof cmd,
+             "cp %s/cache/pairs-*/pairs.jsonl %s/pairs.bak && "
+             "sed -i '2s/\"chosen\"/\"chosn\"/' %s/cache/pairs-*/pairs.jsonl",
+             root, root, root);
     cr_assert_eq(system(cmd), 0);
     rc = th_run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
     cr_expect_eq(rc, 1, "a damaged pairs.jsonl was accepted");
     cr_expect(err && strstr(err, "pairs.jsonl:2:"), "names file and line: %s", err);
     free(out), free(err);
-    snprintf(cmd, sizeof cmd, "cp %s/pairs.bak %s/cache/pairs-*/pairs.jsonl && "
+    snprintf(cmd, sizeof cmd,
+             "cp %s/pairs.bak %s/cache/pairs-*/pairs.jsonl && "
              "echo '{\"reward\": [1, 2]}' > $(ls %s/cache/score-goal-seed1-*/rewards.json)",
              root, root, root);
     cr_assert_eq(system(cmd), 0);
@@ -91,6 +96,7 @@ Test(runner, fig2_smoke_end_to_end_cache_and_resume, .timeout = 120) {
     free(out), free(err), free(text), remove(file), free(file);
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     cr_expect_eq(system(cmd), 0);
+    th_rm_tree(root);
     free(root);
 }
 
@@ -102,27 +108,34 @@ static void expect_bad_experiment(const char *from, const char *to, const char *
 Test(runner, bad_experiment_files) {
     expect_bad_experiment("\"pipeline\": \"math\"", "\"pipeline\": \"chess\"", "pipeline", "math");
     expect_bad_experiment("\"seeds\": 3", "\"seeds\": \"three\"", "key 'seeds'", "integer");
-    expect_bad_experiment("\"seeds\": 3", "\"seeds\": 3, \"colour\": 1", "key 'colour'", "unknown key");
-    expect_bad_experiment("\"steps\": 4,", "\"steps\": -4,", "scales.smoke.policy.steps", "out of range");
-    expect_bad_experiment("\"K\": 4,", "\"K\": 4, \"kappa\": 2,", "scales.smoke.rm.kappa", "unknown key");
-    expect_bad_experiment("\"pairs\": \"all\"", "\"pairs\": \"some\"", "scales.smoke.rm.pairs", "all|ordered");
-    expect_bad_experiment("\"splits\": [\"arith-easy\"", "\"splits\": [\"arith-eazy\"", "arith-eazy",
-                          "scales.smoke.data.splits");
+    expect_bad_experiment("\"seeds\": 3", "\"seeds\": 3, \"colour\": 1", "key 'colour'",
+                          "unknown key");
+    expect_bad_experiment("\"steps\": 4,", "\"steps\": -4,", "scales.smoke.policy.steps",
+                          "out of range");
+    expect_bad_experiment("\"K\": 4,", "\"K\": 4, \"kappa\": 2,", "scales.smoke.rm.kappa",
+                          "unknown key");
+    expect_bad_experiment("\"pairs\": \"all\"", "\"pairs\": \"some\"", "scales.smoke.rm.pairs",
+                          "all|ordered");
+    expect_bad_experiment("\"splits\": [\"arith-easy\"", "\"splits\": [\"arith-eazy\"",
+                          "arith-eazy", "scales.smoke.data.splits");
     expect_bad_experiment("\"smoke\": {", "\"smok\": {", "scales.smok", "unknown scale");
-    expect_bad_experiment("\"splits\": [\"arith-easy\", \"arith-hard\", \"arith-big\", \"arith-long\", \"arith-para\"]",
-                          "\"splits\": \"arith-easy\"", "scales.smoke.data.splits", "expected an array");
-    expect_bad_experiment("\"K\": 4,", "\"K\": 4, \"variants\": \"goal\",", "scales.smoke.rm.variants",
+    expect_bad_experiment("\"splits\": [\"arith-easy\", \"arith-hard\", \"arith-big\", "
+                          "\"arith-long\", \"arith-para\"]",
+                          "\"splits\": \"arith-easy\"", "scales.smoke.data.splits",
                           "expected an array");
+    expect_bad_experiment("\"K\": 4,", "\"K\": 4, \"variants\": \"goal\",",
+                          "scales.smoke.rm.variants", "expected an array");
     expect_bad_experiment("\"dim\": 32,", "\"dim\": 30,", "scales.smoke.policy.model", "n_heads");
-    expect_bad_experiment("\"lr\": 3e-3, \"warmup\": 1, \"seed\": 1}", "\"lr\": 3e-3, \"warmup\": 1, \"seed\": 1",
-                          "bad.json:", "syntax");
+    expect_bad_experiment("\"lr\": 3e-3, \"warmup\": 1, \"seed\": 1}",
+                          "\"lr\": 3e-3, \"warmup\": 1, \"seed\": 1", "bad.json:", "syntax");
     char *err = NULL;
     char cmd[512];
     snprintf(cmd, sizeof cmd, "%s run experiments/fig2.json --scale huge", th_replicate_bin());
     cr_expect_eq(th_run(cmd, NULL, NULL, &err), 2);
     cr_expect(err && strstr(err, "--scale"), "%s", err);
     free(err);
-    snprintf(cmd, sizeof cmd, "%s run experiments/fig2.json --scale full --root /tmp/x", th_replicate_bin());
+    snprintf(cmd, sizeof cmd, "%s run experiments/fig2.json --scale full --root /tmp/x",
+             th_replicate_bin());
     cr_expect_eq(th_run(cmd, NULL, NULL, &err), 1);
     cr_expect(err && strstr(err, "full"), "%s", err);
     free(err);
@@ -130,7 +143,8 @@ Test(runner, bad_experiment_files) {
     cr_expect_eq(th_run(cmd, NULL, NULL, &err), 2);
     cr_expect(err && strstr(err, "--device") && strstr(err, "cpu|cuda"), "%s", err);
     free(err);
-    snprintf(cmd, sizeof cmd, "%s run experiments/fig2.json --device cuda --precision fp16", th_replicate_bin());
+    snprintf(cmd, sizeof cmd, "%s run experiments/fig2.json --device cuda --precision fp16",
+             th_replicate_bin());
     cr_expect_eq(th_run(cmd, NULL, NULL, &err), 2);
     cr_expect(err && strstr(err, "--precision"), "%s", err);
     free(err);
@@ -215,8 +229,10 @@ Test(eval_scores, qwen_file_and_bad_lines) {
     char path[1024], cmd[2048];
     char *out = NULL, *err = NULL;
     if (th_data_file(path, sizeof path, "qwen-rm-maj/math_cot_100.jsonl")) {
-        snprintf(cmd, sizeof cmd, "%s eval-scores --input %s --label score --score pred_score "
-                 "--bootstrap 200", th_replicate_bin(), path);
+        snprintf(cmd, sizeof cmd,
+                 "%s eval-scores --input %s --label score --score pred_score "
+                 "--bootstrap 200",
+                 th_replicate_bin(), path);
         cr_assert_eq(th_run(cmd, &out, NULL, &err), 0, "%s", err);
         cr_expect(strstr(out, "800 items") != NULL, "%s", out);
         double auc = 0;
@@ -226,8 +242,9 @@ Test(eval_scores, qwen_file_and_bad_lines) {
         free(out), free(err);
     }
     char *file = th_tmp_path("scores.jsonl");
-    const char *good = "{\"y\": 1, \"a\": 0.9, \"b\": 0.2}\n{\"y\": 0, \"a\": 0.1, \"b\": 0.5}\n"
-                       "{\"y\": true, \"a\": [0.8], \"b\": 0.7}\n{\"y\": false, \"a\": 0.3, \"b\": 0.1}\n";
+    const char *good =
+        "{\"y\": 1, \"a\": 0.9, \"b\": 0.2}\n{\"y\": 0, \"a\": 0.1, \"b\": 0.5}\n"
+        "{\"y\": true, \"a\": [0.8], \"b\": 0.7}\n{\"y\": false, \"a\": 0.3, \"b\": 0.1}\n";
     cr_assert_eq(th_write_file(file, good, strlen(good)), 0);
     snprintf(cmd, sizeof cmd, "%s eval-scores --input %s --label y --score a --score b",
              th_replicate_bin(), file);
@@ -237,7 +254,8 @@ Test(eval_scores, qwen_file_and_bad_lines) {
     free(out), free(err);
     const char *bad = "{\"y\": 1, \"a\": 0.9}\n{\"y\": 2, \"a\": 0.1}\n";
     cr_assert_eq(th_write_file(file, bad, strlen(bad)), 0);
-    snprintf(cmd, sizeof cmd, "%s eval-scores --input %s --label y --score a", th_replicate_bin(), file);
+    snprintf(cmd, sizeof cmd, "%s eval-scores --input %s --label y --score a", th_replicate_bin(),
+             file);
     cr_expect_eq(th_run(cmd, NULL, NULL, &err), 1);
     cr_expect(err && strstr(err, ":2:") && strstr(err, "'y'"), "names the line and key: %s", err);
     free(err);

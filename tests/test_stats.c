@@ -23,11 +23,14 @@ static double *doubles(const cJSON *arr, size_t *n) {
     *n = (size_t)cJSON_GetArraySize(arr);
     double *x = malloc(sizeof(double) * *n);
     size_t i = 0;
-    for (const cJSON *e = arr->child; e; e = e->next) x[i++] = e->valuedouble;
+    for (const cJSON *e = arr->child; e; e = e->next)
+        x[i++] = e->valuedouble;
     return x;
 }
 
-static double num(const cJSON *o, const char *k) { return cJSON_GetObjectItem(o, k)->valuedouble; }
+static double num(const cJSON *o, const char *k) {
+    return cJSON_GetObjectItem(o, k)->valuedouble;
+}
 
 Test(stats, auroc_and_delong_match_sklearn_scipy) {
     cJSON *j = load_oracle();
@@ -39,11 +42,12 @@ Test(stats, auroc_and_delong_match_sklearn_scipy) {
         double *s1 = doubles(cJSON_GetObjectItem(c, "s1"), &n1);
         double *s2 = doubles(cJSON_GetObjectItem(c, "s2"), &n2);
         int *y = malloc(sizeof(int) * n);
-        for (size_t i = 0; i < n; i++) y[i] = (int)lab[i];
+        for (size_t i = 0; i < n; i++)
+            y[i] = (int)lab[i];
         double auc;
         cr_assert_eq(gc_stats_auroc(s1, y, n, &auc), GC_OK);
-        cr_expect_float_eq(auc, num(c, "sk_auc1"), 1e-12, "case %d: AUROC %g vs sklearn %g", k,
-                           auc, num(c, "sk_auc1"));
+        cr_expect_float_eq(auc, num(c, "sk_auc1"), 1e-12, "case %d: AUROC %g vs sklearn %g", k, auc,
+                           num(c, "sk_auc1"));
         gc_delong d;
         cr_assert_eq(gc_stats_delong(s1, s2, y, n, &d), GC_OK);
         cr_expect_float_eq(d.auc2, num(c, "sk_auc2"), 1e-12, "case %d", k);
@@ -92,10 +96,12 @@ Test(stats, correlations_match_scipy) {
     cJSON *j = load_oracle();
     const cJSON *c = cJSON_GetObjectItem(j, "corr");
     size_t n, m;
-    double *x = doubles(cJSON_GetObjectItem(c, "x"), &n), *y = doubles(cJSON_GetObjectItem(c, "y"), &m);
+    double *x = doubles(cJSON_GetObjectItem(c, "x"), &n),
+           *y = doubles(cJSON_GetObjectItem(c, "y"), &m);
     cr_assert_eq(n, m);
     cr_expect_float_eq(gc_stats_pearson(x, y, n), num(c, "pearson"), 1e-12);
-    cr_expect_float_eq(gc_stats_spearman(x, y, n), num(c, "spearman"), 1e-12, "ties: average ranks");
+    cr_expect_float_eq(gc_stats_spearman(x, y, n), num(c, "spearman"), 1e-12,
+                       "ties: average ranks");
     double up[4] = {1, 2, 3, 4}, sq[4] = {1, 4, 9, 16};
     cr_expect_float_eq(gc_stats_spearman(up, sq, 4), 1.0, 1e-15, "monotone: rank correlation 1");
     cr_expect(isnan(gc_stats_pearson(up, sq, 1)), "one point: undefined");

@@ -16,7 +16,9 @@ static void load(void) {
     cr_assert_eq(gc_tokenizer_load(&tok, path, 512), GC_OK, "%s", gc_last_error());
 }
 
-static void unload(void) { gc_tokenizer_free(&tok); }
+static void unload(void) {
+    gc_tokenizer_free(&tok);
+}
 
 /* decode ids[1..n) after BOS into buf */
 static size_t decode(const int32_t *ids, int n, char *buf) {
@@ -44,7 +46,8 @@ Test(tokenizer, roundtrip_and_merges, .init = load, .fini = unload) {
         char buf[1024];
         decode(ids, n, buf);
         cr_expect_str_eq(buf, texts[i], "roundtrip of text %zu", i);
-        for (int k = 0; k < n; k++) cr_assert(ids[k] >= 0 && ids[k] < 512);
+        for (int k = 0; k < n; k++)
+            cr_assert(ids[k] >= 0 && ids[k] < 512);
     }
     int32_t ids[128];
     int n;

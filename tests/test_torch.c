@@ -12,8 +12,10 @@
 /* max |a - b| / max(max |b|, floor) */
 static double rel_err(const float *a, const float *b, size_t n, double floor) {
     double mx = floor, err = 0;
-    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(b[i]));
-    for (size_t i = 0; i < n; i++) err = fmax(err, fabs((double)a[i] - b[i]));
+    for (size_t i = 0; i < n; i++)
+        mx = fmax(mx, fabs(b[i]));
+    for (size_t i = 0; i < n; i++)
+        err = fmax(err, fabs((double)a[i] - b[i]));
     return err / mx;
 }
 
@@ -75,8 +77,12 @@ static void check_grads_case(const char *name) {
     gc_model_free(&m);
 }
 
-Test(torch_oracle, logits_loss_gradients_untied) { check_grads_case("untied"); }
-Test(torch_oracle, logits_loss_gradients_tied) { check_grads_case("tied"); }
+Test(torch_oracle, logits_loss_gradients_untied) {
+    check_grads_case("untied");
+}
+Test(torch_oracle, logits_loss_gradients_tied) {
+    check_grads_case("tied");
+}
 
 static void check_adam_case(const char *name) {
     th_fixture fx;
@@ -94,10 +100,10 @@ static void check_adam_case(const char *name) {
     for (int s = 0; s < 5; s++) {
         float loss, norm;
         cr_assert_eq(gc_lm_step(&m, &opt, &sched, tok, tgt, B, T, NULL, &loss, &norm), GC_OK);
-        cr_expect_lt(fabs(loss - losses[s]), 1e-4, "%s step %d: loss %.7f vs PyTorch %.7f", name,
-                     s, loss, losses[s]);
-        cr_expect_lt(fabs(norm - norms[s]) / norms[s], 1e-4, "%s step %d: grad norm %g vs %g",
-                     name, s, norm, norms[s]);
+        cr_expect_lt(fabs(loss - losses[s]), 1e-4, "%s step %d: loss %.7f vs PyTorch %.7f", name, s,
+                     loss, losses[s]);
+        cr_expect_lt(fabs(norm - norms[s]) / norms[s], 1e-4, "%s step %d: grad norm %g vs %g", name,
+                     s, norm, norms[s]);
     }
     for (int t = 0; t < GC_N_TENSORS; t++) {
         if (m.tensors[t].size == 0) continue;
@@ -115,5 +121,9 @@ static void check_adam_case(const char *name) {
     gc_model_free(&m);
 }
 
-Test(torch_oracle, adamw_five_steps_untied) { check_adam_case("untied"); }
-Test(torch_oracle, adamw_five_steps_tied) { check_adam_case("tied"); }
+Test(torch_oracle, adamw_five_steps_untied) {
+    check_adam_case("untied");
+}
+Test(torch_oracle, adamw_five_steps_tied) {
+    check_adam_case("tied");
+}

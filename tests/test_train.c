@@ -20,15 +20,23 @@ static int32_t *corpus_tokens(size_t *n) {
     size_t len = strlen(CORPUS), reps = 8;
     int32_t *t = malloc(sizeof(int32_t) * len * reps);
     for (size_t r = 0; r < reps; r++)
-        for (size_t i = 0; i < len; i++) t[r * len + i] = (int32_t)CORPUS[i];
+        for (size_t i = 0; i < len; i++)
+            t[r * len + i] = (int32_t)CORPUS[i];
     *n = len * reps;
     return t;
 }
 
 static gc_model_config small_config(void) {
-    gc_model_config c = {.dim = 64, .hidden_dim = 172, .n_layers = 2, .n_heads = 4,
-                         .n_kv_heads = 2, .vocab_size = 128, .seq_len = 64, .tied = 1,
-                         .norm_eps = 1e-5f, .rope_theta = 10000.0f};
+    gc_model_config c = {.dim = 64,
+                         .hidden_dim = 172,
+                         .n_layers = 2,
+                         .n_heads = 4,
+                         .n_kv_heads = 2,
+                         .vocab_size = 128,
+                         .seq_len = 64,
+                         .tied = 1,
+                         .norm_eps = 1e-5f,
+                         .rope_theta = 10000.0f};
     return c;
 }
 
@@ -52,8 +60,8 @@ static void fresh_model(gc_model *m, gc_adamw *opt, uint64_t seed, float weight_
     cr_assert_eq(gc_adamw_init(opt, m->n_params, 0.9f, 0.95f, 1e-8f, weight_decay), GC_OK);
 }
 
-static const gc_schedule SCHED = {.lr_max = 3e-3f, .lr_min = 3e-4f, .warmup = 10, .total = 300,
-                                  .clip = 1.0f};
+static const gc_schedule SCHED = {
+    .lr_max = 3e-3f, .lr_min = 3e-4f, .warmup = 10, .total = 300, .clip = 1.0f};
 
 Test(train, tiny_model_learns_corpus) {
     size_t n;
@@ -66,7 +74,8 @@ Test(train, tiny_model_learns_corpus) {
     /* starts near ln(128) = 4.85; a 145-byte repeating corpus is memorised well below 0.3 */
     cr_expect_gt(losses[0], 4.0f, "initial loss %g is not near ln(V)", losses[0]);
     float last = 0;
-    for (int i = (int)SCHED.total - 10; i < SCHED.total; i++) last += losses[i] / 10;
+    for (int i = (int)SCHED.total - 10; i < SCHED.total; i++)
+        last += losses[i] / 10;
     cr_expect_lt(last, 0.3f, "mean loss of the last 10 steps %g is not below 0.3", last);
     free(losses), free(data);
     gc_adamw_free(&opt);
@@ -102,8 +111,12 @@ static void check_repeatable(int threads) {
     free(pa), free(pb);
 }
 
-Test(determinism, bitwise_repeatable_1_thread) { check_repeatable(1); }
-Test(determinism, bitwise_repeatable_2_threads) { check_repeatable(2); }
+Test(determinism, bitwise_repeatable_1_thread) {
+    check_repeatable(1);
+}
+Test(determinism, bitwise_repeatable_2_threads) {
+    check_repeatable(2);
+}
 
 Test(determinism, checkpoint_resume_is_bitwise_identical) {
     size_t n;

@@ -39,7 +39,8 @@ Test(vote, filtering_and_token_accounting) {
     cr_expect_eq(r.saved, (10 - 4) + (20 - 1), "tokens after each cut are saved");
     cr_expect_float_eq(r.prop_correct, 0.0, 1e-12);
     /* nobody survives: all vote, nothing saved or filtered */
-    for (int i = 0; i < 5; i++) s[i].cut = 1;
+    for (int i = 0; i < 5; i++)
+        s[i].cut = 1;
     gc_vote_question(s, 5, 3, &r);
     cr_expect_eq(r.voters, 5);
     cr_expect_eq(r.filtered, 0);
@@ -50,7 +51,8 @@ Test(vote, filtering_and_token_accounting) {
 Test(vote, no_answer_is_a_bucket_that_is_never_right) {
     gc_vote_sample s[5] = {smp(0, 5, -1), smp(0, 5, -1), smp(0, 5, -1), smp(3, 5, -1),
                            smp(3, 5, -1)};
-    for (int i = 0; i < 3; i++) s[i].has_answer = 0;
+    for (int i = 0; i < 3; i++)
+        s[i].has_answer = 0;
     gc_vote_result r;
     gc_vote_question(s, 5, 0, &r);
     cr_expect_float_eq(r.correct, 0.0, 1e-12, "three unreadable answers outvote two 3s");
@@ -93,14 +95,18 @@ Test(vote, cuts_from_record_lows) {
 #include "../lib/verdict.h"
 #include "helpers.h"
 
-static const cJSON *item(const cJSON *o, const char *k) { return cJSON_GetObjectItem(o, k); }
+static const cJSON *item(const cJSON *o, const char *k) {
+    return cJSON_GetObjectItem(o, k);
+}
 
 Test(vote, table1_smoke_end_to_end_online_matches_offline, .timeout = 120) {
     char *root = th_tmp_path("runs1");
     char *out = NULL, *err = NULL;
-    cr_assert_eq(th_run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err), 0, "%s", err);
+    cr_assert_eq(th_run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err), 0, "%s",
+                 err);
     free(out), free(err);
-    cr_assert_eq(th_run_smoke("experiments/table1.json", root, "--seeds 2", &out, &err), 0, "%s", err);
+    cr_assert_eq(th_run_smoke("experiments/table1.json", root, "--seeds 2", &out, &err), 0, "%s",
+                 err);
     cr_expect_eq(th_count_rerun(err, ""), 1 + 4 + 2,
                  "table1 adds its samples, 2 x 2 Q-value scans and 2 online runs:\n%s", err);
     cr_expect(strstr(out, "verdict:") != NULL);
@@ -132,8 +138,8 @@ Test(vote, table1_smoke_end_to_end_online_matches_offline, .timeout = 120) {
     }
     cJSON_Delete(r);
     /* a damaged cached Q-value file is an error naming it, not a crash */
-    snprintf(path, sizeof path, "echo '{\"lows\": [[1, 0.5]]}' > $(ls %s/cache/qlows-goal-seed1-*/lows.json)",
-             root);
+    snprintf(path, sizeof path,
+             "echo '{\"lows\": [[1, 0.5]]}' > $(ls %s/cache/qlows-goal-seed1-*/lows.json)", root);
     cr_assert_eq(system(path), 0);
     cr_expect_eq(th_run_smoke("experiments/table1.json", root, "--seeds 2", &out, &err), 1,
                  "a truncated lows.json was accepted");
@@ -143,11 +149,13 @@ Test(vote, table1_smoke_end_to_end_online_matches_offline, .timeout = 120) {
     char *dat;
     cr_assert_eq(gc_read_file(path, &dat, NULL), GC_OK);
     int lines = 0;
-    for (char *p = dat; (p = strchr(p, '\n')); p++) lines++;
+    for (char *p = dat; (p = strchr(p, '\n')); p++)
+        lines++;
     cr_expect_eq(lines, 2 + 5, "a header and one row per sweep point");
     free(dat);
     snprintf(path, sizeof path, "rm -rf %s", root);
     cr_expect_eq(system(path), 0);
+    th_rm_tree(root);
     free(root);
 }
 
@@ -157,13 +165,14 @@ Test(vote, bad_vote_sections) {
                                 "scales.smoke.vote.taus", "[-1, 1]");
     th_expect_bad_experiment_in(f, "\"tau_quantiles\": [0.25, 0.5]", "\"tau_quantiles\": [0, 0.5]",
                                 "scales.smoke.vote.tau_quantiles", "(0, 1)");
-    th_expect_bad_experiment_in(f, "\"samples\": 4,", "\"samples\": 0,", "scales.smoke.vote.samples",
-                                "out of range");
+    th_expect_bad_experiment_in(f, "\"samples\": 4,", "\"samples\": 0,",
+                                "scales.smoke.vote.samples", "out of range");
     th_expect_bad_experiment_in(f, "\"skip\": 5,", "\"skip\": 5, \"skipp\": 5,",
                                 "scales.smoke.vote.skipp", "unknown key");
     th_expect_bad_experiment_in(f, "\"analysis\": \"vote\"", "\"analysis\": \"auroc\"", "vote",
                                 "analysis");
-    th_expect_bad_experiment_in(f, "\"skip\": 5,", "\"skip\": 5, \"variants\": [\"goal\", \"best\"],",
+    th_expect_bad_experiment_in(f, "\"skip\": 5,",
+                                "\"skip\": 5, \"variants\": [\"goal\", \"best\"],",
                                 "scales.smoke.vote.variants", "variant names");
     th_expect_bad_experiment_in(f, "\"skip\": 5,", "\"skip\": 5, \"goal\": \"first\",",
                                 "scales.smoke.vote.goal", "last|random");
@@ -173,7 +182,8 @@ Test(vote, bad_vote_sections) {
 
 static cJSON *vote_results(double saved, double diff, double p) {
     char buf[1024];
-    snprintf(buf, sizeof buf, "{\"vote\": {\"unfiltered\": {\"accuracy\": 0.6}, \"variants\": ["
+    snprintf(buf, sizeof buf,
+             "{\"vote\": {\"unfiltered\": {\"accuracy\": 0.6}, \"variants\": ["
              "{\"variant\": \"goal\", \"saved_pct\": {\"mean\": %g, \"lo\": 0, \"hi\": 50}, "
              "\"accuracy\": {\"mean\": 0.6}, \"ttest_paired\": {\"mean_diff\": %g, \"p\": %g}}]}}",
              saved, diff, p);
@@ -195,7 +205,8 @@ Test(verdict, filter_saves_rule) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cJSON *r = vote_results(cases[i].saved, cases[i].diff, cases[i].p), *v;
         cr_assert_eq(gc_verdict(c, r, "published.json", &v), GC_OK, "%s", gc_last_error());
-        cr_expect_str_eq(cJSON_GetStringValue(item(v, "verdict")), cases[i].want, "%s", cases[i].why);
+        cr_expect_str_eq(cJSON_GetStringValue(item(v, "verdict")), cases[i].want, "%s",
+                         cases[i].why);
         cJSON_Delete(v), cJSON_Delete(r);
     }
     cJSON_Delete(c);
