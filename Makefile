@@ -63,7 +63,10 @@ JOBS     ?= 2
 
 SCALE    ?= mini
 SEEDS    ?=
-RUN_FLAGS = --scale $(SCALE) $(if $(SEEDS),--seeds $(SEEDS))
+DEVICE   ?=
+PRECISION ?=
+RUN_FLAGS = --scale $(SCALE) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(DEVICE),--device $(DEVICE)) \
+            $(if $(PRECISION),--precision $(PRECISION))
 
 all: $(REPLICATE) $(CUDA_PLUGIN)
 
@@ -74,6 +77,7 @@ help:
 	@echo "make test-asan  the suite under AddressSanitizer and UBSan (build-asan/)"
 	@echo "make bench      benchmarks: sgemm peak, training tokens/s vs PyTorch, generation"
 	@echo "make reproduce  run every paper experiment that exists (SCALE=mini), check, report"
+	@echo "                (DEVICE=cuda PRECISION=bf16: on an NVIDIA GPU; SEEDS=n)"
 	@echo "make fig2       Figure 2: AUROC, baseline vs goal-conditioned RM (SCALE=smoke|mini)"
 	@echo "make fig3       Figure 3: AUROC on partial generations, reward and Q-value"
 	@echo "make table1     Table 1: majority voting with Q-value filtering, tau sweep, online"
@@ -155,7 +159,7 @@ EXPERIMENTS := fig2 fig3 table1 ablation-goal-token ablations
 ablations: ablation-goal-token  # `make ablations` runs both ablation experiments
 
 # one target per experiment: run it (stages cached and shared), then print every claim's verdict
-$(EXPERIMENTS): deps $(REPLICATE)
+$(EXPERIMENTS): deps $(REPLICATE) $(CUDA_PLUGIN)
 	$(REPLICATE) run experiments/$@.json $(RUN_FLAGS)
 	-$(REPLICATE) check --scale $(SCALE)
 
@@ -165,7 +169,7 @@ check: $(REPLICATE)
 report: $(REPLICATE)
 	$(REPLICATE) report --scale $(SCALE)
 
-reproduce: deps $(REPLICATE)
+reproduce: deps $(REPLICATE) $(CUDA_PLUGIN)
 	@for e in $(EXPERIMENTS); do \
 	    echo "== $$e ($(SCALE) scale)"; \
 	    $(REPLICATE) run experiments/$$e.json $(RUN_FLAGS) || exit 1; \

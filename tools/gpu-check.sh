@@ -41,7 +41,7 @@ if ! echo '#include <criterion/criterion.h>
     for so in "$root"/usr/lib/x86_64-linux-gnu/*.so.* "$root"/lib/x86_64-linux-gnu/*.so.*; do
         name=$(basename "$so")
         case "$name" in libcjson*|libgsl*|libz.*|libcriterion*|libgfortran*|libquadmath*) continue ;; esac
-        ldconfig -p 2>/dev/null | grep -q " $name " && rm -f "$so"
+        ldconfig -p 2>/dev/null | grep -q "[[:space:]]$name " && rm -f "$so"
     done
     lib="$root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu"
     export CFLAGS="${CFLAGS:-} -I$root/usr/include -I$root/usr/include/x86_64-linux-gnu"
