@@ -38,10 +38,11 @@ if ! echo '#include <criterion/criterion.h>
     # absolute links (zlib's libz.so) point into the prefix
     find "$root" -type l -lname '/*' | while read -r l; do ln -sfn "$root$(readlink "$l")" "$l"; done
     # libraries the system has already are not shadowed, except the build's own
+    syslibs=$(ldconfig -p 2>/dev/null)
     for so in "$root"/usr/lib/x86_64-linux-gnu/*.so.* "$root"/lib/x86_64-linux-gnu/*.so.*; do
         name=$(basename "$so")
         case "$name" in libcjson*|libgsl*|libz.*|libcriterion*|libgfortran*|libquadmath*) continue ;; esac
-        ldconfig -p 2>/dev/null | grep -q "[[:space:]]$name " && rm -f "$so"
+        grep -q "[[:space:]]$name " <<< "$syslibs" && rm -f "$so"
     done
     lib="$root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu"
     export CFLAGS="${CFLAGS:-} -I$root/usr/include -I$root/usr/include/x86_64-linux-gnu"
