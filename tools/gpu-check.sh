@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
 # gpu-check: on a machine with an NVIDIA GPU, in one call: build the CUDA path, run the CPU-vs-CUDA
 # parity tests on the GPU, run fig2 at smoke scale on cuda (fp32 and bf16) and on the CPU, and the
-# GPU training benchmark. Writes into OUTDIR: nvidia-smi.txt, build.log, parity.log,
-# fig2-{cuda-fp32,cuda-bf16,cpu}.log and .json, bench-gpu.jsonl, bench-gpu.log and summary.json.
+# GPU training benchmark. Writes six files into OUTDIR (few, for remote machines that hand back only
+# a handful):
+# summary.json, gpu-check.log (nvidia-smi, the build, the parity tests, the fig2 runs and the
+# benchmark's table, one section each), bench-gpu.jsonl and fig2-{cuda-fp32,cuda-bf16,cpu}.json.
 # Each part has its own time limit so the whole stays under 6 minutes on one H200. Where the machine
-# lacks the build's Debian packages, carry .gpudeps (tools/gpu-deps.sh) along: it builds from them.
+# lacks the build's Debian packages, bring .gpudeps (tools/gpu-deps.sh) along: it builds from them.
 # usage: tools/gpu-check.sh OUTDIR      (make gpu-check OUT=DIR; call the script itself where make
 #        is missing; GPU_CHECK_DEBS=1 builds from .gpudeps even where the packages are installed)
 set -uo pipefail
 out=${1:?usage: tools/gpu-check.sh OUTDIR}
 mkdir -p "$out"
+work=$(mktemp -d)
+collect() { # every part's log into one file, a section each
+    for f in nvidia-smi.txt deps.log build.log parity.log fig2-cuda-fp32.log fig2-cuda-bf16.log \
+             fig2-cpu.log bench-gpu.log; do
+        [ -f "$work/$f" ] && { echo "===== $f"; cat "$work/$f"; }
+    done > "$out/gpu-check.log"
+    rm -rf "$work"
+}
+trap collect EXIT
 start=$(date +%s)
 # the whole check ends within 6 minutes: each part gets its own limit or what is left, if less
 left() { # part limit in seconds -> the limit to use (1 when no time is left)
@@ -17,7 +28,7 @@ left() { # part limit in seconds -> the limit to use (1 when no time is left)
     (( rest < 5 )) && echo 1 && return  # timeout 0 would mean no limit
     (( $1 < rest )) && echo "$1" || echo "$rest"
 }
-{ nvidia-smi || echo "nvidia-smi failed"; } > "$out/nvidia-smi.txt" 2>&1
+{ nvidia-smi || echo "nvidia-smi failed"; } > "$work/nvidia-smi.txt" 2>&1
 
 # A CUDA machine without the Debian packages (and no registry to fetch them): build against the
 # .deb files that tools/gpu-deps.sh downloaded elsewhere into .gpudeps/, unpacked into a prefix.
@@ -28,7 +39,7 @@ if ! echo '#include <criterion/criterion.h>
 #include <zlib.h>' | ${CC:-cc} -E -x c - > /dev/null 2>&1 || ! command -v make > /dev/null ||
    [ -n "${GPU_CHECK_DEBS:-}" ]; then
     if ! ls .gpudeps/*.deb > /dev/null 2>&1; then
-        printf '{"build": "failed", "why": "the build dependencies are missing and .gpudeps/ holds no packages (run tools/gpu-deps.sh where apt works and carry .gpudeps)"}\n' > "$out/summary.json"
+        printf '{"build": "failed", "why": "the build dependencies are missing and .gpudeps/ holds no packages (run tools/gpu-deps.sh where apt works and bring .gpudeps)"}\n' > "$out/summary.json"
         cat "$out/summary.json" >&2
         exit 1
     fi
@@ -50,37 +61,37 @@ if ! echo '#include <criterion/criterion.h>
     export PATH="$PATH:$root/usr/bin"
     make_args=(BLAS_DIR="$root/usr/lib/x86_64-linux-gnu/openblas-openmp"
                BLAS_INC="$root/usr/include/x86_64-linux-gnu/openblas-openmp")
-    echo "gpu-check: building against the packages in .gpudeps ($root)" | tee "$out/deps.log"
+    echo "gpu-check: building against the packages in .gpudeps ($root)" | tee "$work/deps.log"
 fi
 py=$(command -v /usr/bin/python3 || command -v python3)
 
-if ! timeout "$(left 150)" make -j"$(nproc)" "${make_args[@]}" all build/gcrm-tests build/gcrm-bench-gpu > "$out/build.log" 2>&1; then
-    printf '{"build": "failed", "log": "build.log"}\n' > "$out/summary.json"
-    echo "gpu-check: build failed, see $out/build.log" >&2
+if ! timeout "$(left 150)" make -j"$(nproc)" "${make_args[@]}" all build/gcrm-tests build/gcrm-bench-gpu > "$work/build.log" 2>&1; then
+    printf '{"build": "failed", "log": "gpu-check.log"}\n' > "$out/summary.json"
+    echo "gpu-check: build failed, see $out/gpu-check.log" >&2
     exit 1
 fi
 build_s=$(( $(date +%s) - start ))
 
 GCRM_BIN=build/replicate timeout "$(left 120)" build/gcrm-tests --filter 'cuda*' --verbose --jobs 1 \
-    > "$out/parity.log" 2>&1
+    > "$work/parity.log" 2>&1
 parity_rc=$?
-count() { grep -c "^\[$1\] cuda" "$out/parity.log"; }
+count() { grep -c "^\[$1\] cuda" "$work/parity.log"; }
 
 # fig2 at smoke scale: cuda fp32, cuda bf16 and the CPU, each from a clean cache
 fig2() { # name, extra flags
     local t0=$(date +%s) rc
-    timeout "$(left 60)" build/replicate run experiments/fig2.json --scale smoke --root "$out/runs-$1" $2 \
-        > "$out/fig2-$1.log" 2>&1
+    timeout "$(left 60)" build/replicate run experiments/fig2.json --scale smoke --root "$work/runs-$1" $2 \
+        > "$work/fig2-$1.log" 2>&1
     rc=$?
-    cp "$out/runs-$1/fig2/smoke/results.json" "$out/fig2-$1.json" 2>/dev/null
-    rm -rf "$out/runs-$1"
+    cp "$work/runs-$1/fig2/smoke/results.json" "$out/fig2-$1.json" 2>/dev/null
+    rm -rf "$work/runs-$1"
     printf '{"exit": %d, "seconds": %d}' "$rc" "$(( $(date +%s) - t0 ))"
 }
 f_fp32=$(fig2 cuda-fp32 "--device cuda --precision fp32")
 f_bf16=$(fig2 cuda-bf16 "--device cuda --precision bf16")
 f_cpu=$(fig2 cpu "--device cpu")
 
-timeout "$(left 200)" build/gcrm-bench-gpu > "$out/bench-gpu.jsonl" 2> "$out/bench-gpu.log"
+timeout "$(left 200)" build/gcrm-bench-gpu > "$out/bench-gpu.jsonl" 2> "$work/bench-gpu.log"
 bench_rc=$?
 
 pooled() { # the pooled AUROCs of a fig2 result, or null

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # gpu-deps: for a GPU machine that has CUDA but neither the Debian packages this build needs nor a
-# package registry (the device machines of this project's workplace). Run HERE, where apt works:
+# package registry (a bare CUDA image, say). Run it where apt works:
 #     tools/gpu-deps.sh            # downloads the .deb files into .gpudeps/ (git-ignored, ~20 MB)
-# then carry .gpudeps to the GPU machine: tools/gpu-check.sh unpacks them into .gpudeps/root when
+# then copy .gpudeps to the GPU machine: tools/gpu-check.sh unpacks them into .gpudeps/root when
 # the headers are missing there, and builds against that prefix (rpath; nothing installed into /).
 set -euo pipefail
 cd "$(dirname "$0")/.."
