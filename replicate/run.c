@@ -10,7 +10,8 @@
 
 static const char RUN_HELP[] =
     "usage: replicate run EXPERIMENT.json [--scale smoke|mini|full] [--seeds N]\n"
-    "                     [--device cpu|cuda] [--precision fp32|tf32|bf16] [--root DIR] [--force]\n\n"
+    "                     [--device cpu|cuda] [--precision fp32|tf32|bf16] [--root DIR] "
+    "[--force]\n\n"
     "Runs an experiment file's stages. Each stage's output is cached under DIR/cache (default\n"
     "results/runs/cache) by a hash of its configuration and inputs and is complete only with its\n"
     "DONE marker: a killed run resumes, and changing one key reruns only what depends on it.\n"
@@ -57,16 +58,20 @@ static gc_status open_experiment(rp_run *r) {
     snprintf(r->experiment, sizeof r->experiment, "%s", t.experiment);
     for (const char *p = r->experiment; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
-            return gc_fail(GC_ERR_CONFIG, "%s:%d: key 'experiment': use lower-case letters, digits,"
-                           " '-' and '_'", r->cfg.path, gc_config_line(&r->cfg, "experiment"));
+            return gc_fail(GC_ERR_CONFIG,
+                           "%s:%d: key 'experiment': use lower-case letters, digits,"
+                           " '-' and '_'",
+                           r->cfg.path, gc_config_line(&r->cfg, "experiment"));
     r->seeds = r->opt.seeds ? r->opt.seeds : (int)t.seeds;
-    static const char *const devices[] = {"cpu", "cuda"}, *const precisions[] = {"fp32", "tf32", "bf16"};
+    static const char *const devices[] = {"cpu", "cuda"}, *const precisions[] = {"fp32", "tf32",
+                                                                                 "bf16"};
     if (!r->opt.device[0]) snprintf(r->opt.device, sizeof r->opt.device, "%s", devices[t.device]);
     if (!r->opt.precision[0])
         snprintf(r->opt.precision, sizeof r->opt.precision, "%s", precisions[t.precision]);
     r->analysis = t.analysis;
     for (const cJSON *sc = t.scales->child; sc; sc = sc->next)
-        if (strcmp(sc->string, "smoke") && strcmp(sc->string, "mini") && strcmp(sc->string, "full")) {
+        if (strcmp(sc->string, "smoke") && strcmp(sc->string, "mini") &&
+            strcmp(sc->string, "full")) {
             char path[128];
             snprintf(path, sizeof path, "scales.%s", sc->string);
             return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': unknown scale (smoke, mini, full)",
@@ -76,10 +81,12 @@ static gc_status open_experiment(rp_run *r) {
     r->scale_cfg = cJSON_GetObjectItemCaseSensitive(t.scales, r->opt.scale);
     if (!r->scale_cfg) {
         if (!strcmp(r->opt.scale, "full"))
-            return gc_fail(GC_ERR_CONFIG, "%s: no 'full' scale: paper-scale runs need GPUs and the "
+            return gc_fail(GC_ERR_CONFIG,
+                           "%s: no 'full' scale: paper-scale runs need GPUs and the "
                            "paper's checkpoints and data (experiments/full/, not available yet)",
                            r->cfg.path);
-        return gc_fail(GC_ERR_CONFIG, "%s: no scale '%s' under 'scales'", r->cfg.path, r->opt.scale);
+        return gc_fail(GC_ERR_CONFIG, "%s: no scale '%s' under 'scales'", r->cfg.path,
+                       r->opt.scale);
     }
     if (!cJSON_IsObject(r->scale_cfg))
         return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected an object", r->cfg.path,
@@ -93,9 +100,9 @@ static gc_status open_experiment(rp_run *r) {
 
 int cmd_run(int argc, char **argv) {
     static const struct option opts[] = {
-        {"scale", required_argument, 0, 's'}, {"seeds", required_argument, 0, 'n'},
-        {"device", required_argument, 0, 'd'}, {"root", required_argument, 0, 'r'},
-        {"force", no_argument, 0, 'f'},       {"help", no_argument, 0, 'h'},
+        {"scale", required_argument, 0, 's'},     {"seeds", required_argument, 0, 'n'},
+        {"device", required_argument, 0, 'd'},    {"root", required_argument, 0, 'r'},
+        {"force", no_argument, 0, 'f'},           {"help", no_argument, 0, 'h'},
         {"precision", required_argument, 0, 'p'}, {0, 0, 0, 0}};
     rp_run r;
     memset(&r, 0, sizeof r);
@@ -107,30 +114,45 @@ int cmd_run(int argc, char **argv) {
         switch (c) {
         case 's':
             if (strcmp(optarg, "smoke") && strcmp(optarg, "mini") && strcmp(optarg, "full"))
-                return cli_usage_error("run", "bad value '%s' for --scale (smoke, mini or full)", optarg);
+                return cli_usage_error("run", "bad value '%s' for --scale (smoke, mini or full)",
+                                       optarg);
             snprintf(r.opt.scale, sizeof r.opt.scale, "%s", optarg);
             break;
-        case 'n': rc = cli_parse_long("run", "seeds", optarg, 1, 64, &seeds); break;
+        case 'n':
+            rc = cli_parse_long("run", "seeds", optarg, 1, 64, &seeds);
+            break;
         case 'd':
-            rc = cli_parse_choice("run", "device", optarg, CLI_DEVICES, r.opt.device, sizeof r.opt.device);
+            rc = cli_parse_choice("run", "device", optarg, CLI_DEVICES, r.opt.device,
+                                  sizeof r.opt.device);
             break;
         case 'p':
             rc = cli_parse_choice("run", "precision", optarg, CLI_PRECISIONS, r.opt.precision,
                                   sizeof r.opt.precision);
             break;
-        case 'r': snprintf(r.opt.root, sizeof r.opt.root, "%s", optarg); break;
-        case 'f': r.opt.force = 1; break;
-        case 'h': fputs(RUN_HELP, stdout); return 0;
-        default: return cli_bad_option("run", argv, c);
+        case 'r':
+            snprintf(r.opt.root, sizeof r.opt.root, "%s", optarg);
+            break;
+        case 'f':
+            r.opt.force = 1;
+            break;
+        case 'h':
+            fputs(RUN_HELP, stdout);
+            return 0;
+        default:
+            return cli_bad_option("run", argv, c);
         }
         if (rc) return rc;
     }
     if (optind != argc - 1)
-        return cli_usage_error("run", optind < argc ? "expected one experiment file" : "missing the experiment file");
+        return cli_usage_error("run", optind < argc ? "expected one experiment file"
+                                                    : "missing the experiment file");
     r.opt.file = argv[optind];
     r.opt.seeds = (int)seeds;
     r.t0 = gc_now();
     gc_status s = open_experiment(&r);
+    if (s == GC_OK && !strcmp(r.opt.device, "cpu") && strcmp(r.opt.precision, "fp32"))
+        gc_log_warn("run: precision %s applies to --device cuda; the CPU computes in fp32",
+                    r.opt.precision);
     if (s == GC_OK) s = gc_device_open(r.opt.device, r.opt.precision);
     if (s == GC_OK) {
         gc_log_info("run: %s at %s scale, %d seed(s), device %s, cache %s/cache", r.experiment,

@@ -150,6 +150,23 @@ Test(runner, bad_experiment_files) {
     free(err);
     expect_bad_experiment("\"pipeline\": \"math\",", "\"pipeline\": \"math\", \"device\": \"gpu\",",
                           "key 'device'", "cpu|cuda");
+    /* the CUDA plugin missing, or a library that is not one: clear errors naming the file */
+    snprintf(
+        cmd, sizeof cmd,
+        "GCRM_CUDA_PLUGIN=/nonexistent/libgcrm_cuda.so %s run experiments/fig2.json --scale smoke "
+        "--root /tmp/x --device cuda",
+        th_replicate_bin());
+    cr_expect_eq(th_run(cmd, NULL, NULL, &err), 1);
+    cr_expect(err && strstr(err, "cannot load the CUDA backend /nonexistent/libgcrm_cuda.so"), "%s",
+              err);
+    free(err);
+    snprintf(cmd, sizeof cmd,
+             "GCRM_CUDA_PLUGIN=$(ldconfig -p | awk '/libz.so.1 /{print $NF; exit}') %s run "
+             "experiments/fig2.json --scale smoke --root /tmp/x --device cuda",
+             th_replicate_bin());
+    cr_expect_eq(th_run(cmd, NULL, NULL, &err), 1);
+    cr_expect(err && strstr(err, "is not a gcrm CUDA backend"), "%s", err);
+    free(err);
     snprintf(cmd, sizeof cmd, "%s run /nonexistent/e.json", th_replicate_bin());
     cr_expect_eq(th_run(cmd, NULL, NULL, &err), 1);
     cr_expect(err && strstr(err, "/nonexistent/e.json"), "%s", err);
