@@ -51,7 +51,8 @@ size_t gc_model_tensors(const gc_model_config *c, gc_tensor_info t[GC_N_TENSORS]
         t[i].shape[1] = spec[i].s1;
         t[i].shape[2] = spec[i].s2;
         size_t n = 1;
-        for (int d = 0; d < spec[i].ndim; d++) n *= (size_t)t[i].shape[d];
+        for (int d = 0; d < spec[i].ndim; d++)
+            n *= (size_t)t[i].shape[d];
         t[i].size = n;
         t[i].offset = off;
         t[i].decay = spec[i].decay;
@@ -61,7 +62,8 @@ size_t gc_model_tensors(const gc_model_config *c, gc_tensor_info t[GC_N_TENSORS]
 }
 
 static void set_ptrs(gc_param_ptrs *p, float *base, const gc_tensor_info *t, int tied) {
-    for (int i = 0; i < GC_N_TENSORS; i++) p->x[i] = base + t[i].offset;
+    for (int i = 0; i < GC_N_TENSORS; i++)
+        p->x[i] = base + t[i].offset;
     if (tied) p->x[GC_T_CLS] = p->x[GC_T_EMB];
 }
 
@@ -112,11 +114,13 @@ void gc_model_init_random(gc_model *m, uint64_t seed) {
         gc_rng r;
         gc_rng_init(&r, seed, (uint64_t)i);
         if (!t->decay) {
-            for (size_t k = 0; k < t->size; k++) x[k] = 1.0f;
+            for (size_t k = 0; k < t->size; k++)
+                x[k] = 1.0f;
             continue;
         }
         float std = 0.02f * ((i == GC_T_WO || i == GC_T_W2) ? out_scale : 1.0f);
-        for (size_t k = 0; k < t->size; k++) x[k] = std * gc_rng_normal(&r);
+        for (size_t k = 0; k < t->size; k++)
+            x[k] = std * gc_rng_normal(&r);
     }
 }
 
@@ -132,20 +136,31 @@ static gc_status ensure_acts(gc_model *m, int B, int T) {
         float **ptr;
         size_t n;
     } plan[] = {
-        {&m->acts.res, (L + 1) * N * D},  {&m->acts.h1, L * N * D},
-        {&m->acts.xn1, L * N * D},        {&m->acts.rstd1, L * N},
-        {&m->acts.qkv, L * N * QKV},      {&m->acts.att, L * B * nh * T * T},
-        {&m->acts.ao, L * N * D},         {&m->acts.xn2, L * N * D},
-        {&m->acts.rstd2, L * N},          {&m->acts.a13, L * N * 2 * H},
-        {&m->acts.g, L * N * H},          {&m->acts.hf, N * D},
-        {&m->acts.rstdf, N},              {&m->acts.logits, N * V},
-        {&m->acts.dlogits, N * V},        {&m->acts.d_res, N * D},
-        {&m->acts.d_xn, N * D},           {&m->acts.d_qkv, N * QKV},
-        {&m->acts.d_ao, N * D},           {&m->acts.d_a13, N * 2 * H},
+        {&m->acts.res, (L + 1) * N * D},
+        {&m->acts.h1, L * N * D},
+        {&m->acts.xn1, L * N * D},
+        {&m->acts.rstd1, L * N},
+        {&m->acts.qkv, L * N * QKV},
+        {&m->acts.att, L * B * nh * T * T},
+        {&m->acts.ao, L * N * D},
+        {&m->acts.xn2, L * N * D},
+        {&m->acts.rstd2, L * N},
+        {&m->acts.a13, L * N * 2 * H},
+        {&m->acts.g, L * N * H},
+        {&m->acts.hf, N * D},
+        {&m->acts.rstdf, N},
+        {&m->acts.logits, N * V},
+        {&m->acts.dlogits, N * V},
+        {&m->acts.d_res, N * D},
+        {&m->acts.d_xn, N * D},
+        {&m->acts.d_qkv, N * QKV},
+        {&m->acts.d_ao, N * D},
+        {&m->acts.d_a13, N * 2 * H},
         {&m->acts.d_g, N * H},
     };
     size_t total = 0;
-    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) total += plan[i].n;
+    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++)
+        total += plan[i].n;
     if (total > m->arena_floats) {
         free(m->arena);
         m->arena = gc_malloc(sizeof(float) * total);
@@ -225,14 +240,16 @@ gc_status gc_model_forward_len(gc_model *m, const int32_t *tokens, int B, int T,
         gc_ops_rope(qkv, QKV, D, nkv, hs, N, T, m->rope_cos, m->rope_sin, 0);
         gc_ops_attention(ao, att, qkv, B, T, nh, nkv, hs, a->len);
         gc_ops_linear(h1, D, ao, wo, N, D, D);
-        for (size_t i = 0; i < (size_t)N * D; i++) h1[i] += res[i];
+        for (size_t i = 0; i < (size_t)N * D; i++)
+            h1[i] += res[i];
 
         gc_ops_rmsnorm(xn2, a->rstd2 + (size_t)l * N, h1, m->p.x[GC_T_FFN_NORM] + (size_t)l * D, N,
                        D, c->norm_eps);
         gc_ops_linear(a13, 2 * H, xn2, w13, N, D, 2 * H);
         gc_ops_swiglu(g, a13, N, H);
         gc_ops_linear(res_out, D, g, w2, N, H, D);
-        for (size_t i = 0; i < (size_t)N * D; i++) res_out[i] += h1[i];
+        for (size_t i = 0; i < (size_t)N * D; i++)
+            res_out[i] += h1[i];
     }
     gc_ops_rmsnorm(a->hf, a->rstdf, a->res + (size_t)L * N * D, m->p.x[GC_T_FINAL_NORM], N, D,
                    c->norm_eps);
@@ -277,9 +294,14 @@ gc_status gc_model_zero_grad(gc_model *m) {
     return GC_OK;
 }
 
-void gc_model_set_backend(gc_model *m, const gc_backend *be) {
-    if (m->be && m->dev) m->be->release(m->be, m);
+gc_status gc_model_set_backend(gc_model *m, const gc_backend *be) {
+    gc_status s = GC_OK;
+    if (m->be && m->dev) { /* leaving a device: its parameters are the current ones */
+        s = m->be->sync(m->be, m, NULL);
+        m->be->release(m->be, m);
+    }
     m->be = be;
+    return s;
 }
 
 gc_status gc_model_sync(gc_model *m, struct gc_adamw_s *opt) {
@@ -306,7 +328,8 @@ gc_status gc_model_grad_sumsq(gc_model *m, double *out) {
 gc_status gc_model_scale_grads(gc_model *m, float k) {
     if (m->be) return m->be->scale_grads(m->be, m, k);
     if (!m->grads) return gc_fail(GC_ERR_ARG, "scale_grads: the model has no gradient");
-    for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= k;
+    for (size_t i = 0; i < m->n_params; i++)
+        m->grads[i] *= k;
     return GC_OK;
 }
 
@@ -331,7 +354,8 @@ gc_status gc_model_backward(gc_model *m, const float *dhidden) {
     else
         memset(dhf, 0, sizeof(float) * (size_t)N * D);
     if (dhidden)
-        for (size_t i = 0; i < (size_t)N * D; i++) dhf[i] += dhidden[i];
+        for (size_t i = 0; i < (size_t)N * D; i++)
+            dhf[i] += dhidden[i];
     gc_ops_rmsnorm_backward(a->d_res, 0, m->g.x[GC_T_FINAL_NORM], dhf, a->res + (size_t)L * N * D,
                             m->p.x[GC_T_FINAL_NORM], a->rstdf, N, D);
 
@@ -401,9 +425,10 @@ gc_status gc_kvcache_init(gc_kvcache *c, const gc_model_config *cfg, int B, int 
 
 void gc_kvcache_free(gc_kvcache *c) {
     if (c->be && c->dev) c->be->kv_release(c->be, c);
-    float *bufs[] = {c->k, c->v, c->x, c->xn, c->qkv, c->ao, c->a13, c->g, c->scores, c->hf,
-                     c->logits};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    float *bufs[] = {c->k,   c->v, c->x,      c->xn, c->qkv,   c->ao,
+                     c->a13, c->g, c->scores, c->hf, c->logits};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
     memset(c, 0, sizeof *c);
 }
 
@@ -448,7 +473,8 @@ gc_status gc_model_decode(gc_model *m, gc_kvcache *kc, const int32_t *token, con
             for (int h = 0; h < nh; h++) {
                 float *o = kc->ao + (size_t)b * D + h * hs;
                 if (kc->active && !kc->active[b]) { /* finished: no attention to pay for */
-                    for (int i = 0; i < hs; i++) o[i] = 0.0f;
+                    for (int i = 0; i < hs; i++)
+                        o[i] = 0.0f;
                     continue;
                 }
                 const float *q = kc->qkv + (size_t)b * QKV + h * hs;
@@ -460,7 +486,8 @@ gc_status gc_model_decode(gc_model *m, gc_kvcache *kc, const int32_t *token, con
                     const float *k = kb + (size_t)j * KV;
                     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-                    for (int i = 0; i < hs; i++) s += q[i] * k[i];
+                    for (int i = 0; i < hs; i++)
+                        s += q[i] * k[i];
                     p[j] = s * scale;
                     mx = p[j] > mx ? p[j] : mx;
                 }
@@ -470,23 +497,27 @@ gc_status gc_model_decode(gc_model *m, gc_kvcache *kc, const int32_t *token, con
                     sum += p[j];
                 }
                 float inv = 1.0f / sum;
-                for (int i = 0; i < hs; i++) o[i] = 0.0f;
+                for (int i = 0; i < hs; i++)
+                    o[i] = 0.0f;
                 for (int j = 0; j <= pos[b]; j++) {
                     const float *v = vb + (size_t)j * KV;
                     float pj = p[j] * inv;
 #pragma omp simd
-                    for (int i = 0; i < hs; i++) o[i] += pj * v[i];
+                    for (int i = 0; i < hs; i++)
+                        o[i] += pj * v[i];
                 }
             }
         gc_ops_linear(kc->xn, D, kc->ao, m->p.x[GC_T_WO] + (size_t)l * D * D, B, D, D);
-        for (int i = 0; i < B * D; i++) kc->x[i] += kc->xn[i];
+        for (int i = 0; i < B * D; i++)
+            kc->x[i] += kc->xn[i];
         gc_ops_rmsnorm(kc->xn, rstd, kc->x, m->p.x[GC_T_FFN_NORM] + (size_t)l * D, B, D,
                        c->norm_eps);
         gc_ops_linear(kc->a13, 2 * H, kc->xn, m->p.x[GC_T_W13] + (size_t)l * 2 * H * D, B, D,
                       2 * H);
         gc_ops_swiglu(kc->g, kc->a13, B, H);
         gc_ops_linear(kc->xn, D, kc->g, m->p.x[GC_T_W2] + (size_t)l * D * H, B, H, D);
-        for (int i = 0; i < B * D; i++) kc->x[i] += kc->xn[i];
+        for (int i = 0; i < B * D; i++)
+            kc->x[i] += kc->xn[i];
     }
     gc_ops_rmsnorm(kc->hf, rstd, kc->x, m->p.x[GC_T_FINAL_NORM], B, D, c->norm_eps);
     gc_ops_linear(kc->logits, c->vocab_size, kc->hf, m->p.x[GC_T_CLS], B, D, c->vocab_size);

@@ -121,8 +121,9 @@ void gc_model_free(gc_model *m);
 void gc_model_init_random(gc_model *m, uint64_t seed);
 
 /* Runs the model's passes on backend be (NULL: the CPU) from now on; see backend.h for when host
- * parameters are read. Call before the first forward. */
-void gc_model_set_backend(gc_model *m, const gc_backend *be);
+ * parameters are read. Leaving a backend that holds state first brings the parameters back to the
+ * host (not the optimiser's moments: gc_model_sync with the optimiser does that). */
+gc_status gc_model_set_backend(gc_model *m, const gc_backend *be);
 /* With a backend: copies the device parameters (and opt's moments when opt is not NULL) to the host;
  * a no-op on the CPU. Call before reading m->params on the host. */
 gc_status gc_model_sync(gc_model *m, struct gc_adamw_s *opt);

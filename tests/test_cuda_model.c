@@ -413,3 +413,34 @@ Test(cuda_model, gpu_benchmark_program_runs_on_the_emulation) {
     cr_expect_eq(profiles, 2, "one profiled step per precision");
     free(out), free(err);
 }
+
+/* leaving the device brings the trained parameters back: a CPU forward then matches the device's */
+Test(cuda_model, moving_a_trained_model_back_to_the_cpu_keeps_its_weights) {
+    gc_cuda *c;
+    const gc_backend *be = backend_or_skip(&c, GC_PREC_FP32);
+    gc_model a, d;
+    twin_models(&a, &d, be, 1);
+    gc_adamw o;
+    cr_assert_eq(gc_adamw_init(&o, d.n_params, 0.9f, 0.95f, 1e-8f, 0.0f), GC_OK);
+    gc_schedule sched = {.lr_max = 1e-2f, .lr_min = 1e-2f, .warmup = 0, .total = 2, .clip = 0};
+    int32_t tok[B * T], tgt[B * T];
+    int len[B];
+    batch(tok, tgt, len, d.cfg.vocab_size, 0);
+    cr_assert_eq(gc_lm_step(&d, &o, &sched, tok, tgt, B, T, len, NULL, NULL), GC_OK);
+    cr_assert_eq(gc_model_forward_len(&d, tok, B, T, len, GC_LOGITS_HOST), GC_OK);
+    size_t n = (size_t)B * T * d.cfg.vocab_size;
+    float *on_device = malloc(sizeof(float) * n);
+    memcpy(on_device, d.acts.logits, sizeof(float) * n);
+    cr_assert_eq(gc_model_set_backend(&d, NULL), GC_OK, "%s", gc_last_error());
+    cr_assert_eq(gc_model_forward_len(&d, tok, B, T, len, GC_LOGITS_HOST), GC_OK);
+    for (int b = 0; b < B; b++) {
+        size_t at = (size_t)b * T * d.cfg.vocab_size, nb = (size_t)len[b] * d.cfg.vocab_size;
+        cr_expect_lt(ch_rel_err(d.acts.logits + at, on_device + at, nb), 1e-4, "sequence %d", b);
+    }
+    cr_expect_gt(ch_rel_err(a.p.x[GC_T_EMB], d.p.x[GC_T_EMB], a.tensors[GC_T_EMB].size), 0,
+                 "the step changed the weights");
+    free(on_device);
+    gc_adamw_free(&o);
+    gc_model_free(&a), gc_model_free(&d);
+    gc_cuda_close(c);
+}
