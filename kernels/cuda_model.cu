@@ -21,7 +21,8 @@ struct cuda_be {
 /* device activations for one (B, T), the layout of gc_acts */
 struct dev_acts {
     int B, T;
-    float *base;
+    float *base;      /* every float buffer below, sliced from one allocation */
+    size_t cap, icap; /* floats in base, int32s in tok: reallocated only to grow */
     float *res, *h1, *xn1, *rstd1, *qkv, *att, *ao, *xn2, *rstd2, *a13, *g, *hf, *rstdf, *logits,
         *dlogits, *d_res, *d_xn, *d_qkv, *d_ao, *d_a13, *d_g;
     int32_t *tok, *len, *tgt; /* (N), (B), (N) */
@@ -117,17 +118,15 @@ static gc_status attach(const gc_backend *be, gc_model *m, dev_model **out) {
     return GC_OK;
 }
 
-/* activations for (B, T), reallocated only when the shape changes */
 /* the probabilities of layer l: pb bytes each (4, or 2 at BF16), L x (B, nh, T, T) from a->att */
 static void *att_layer(const dev_acts *a, const gc_model *m, int l, size_t pb) {
     return (char *)a->att + (size_t)l * a->B * m->cfg.n_heads * a->T * a->T * pb;
 }
 
-/* activations for (B, T), reallocated only when the shape changes; pb: bytes per probability */
+/* activations for (B, T), sliced from buffers that grow only when a shape needs more than they
+ * hold (as the CPU arena); pb: bytes per probability */
 static gc_status ensure_acts(gc_cuda *c, const gc_model *m, dev_acts *a, int B, int T, size_t pb) {
     if (a->base && a->B == B && a->T == T) return GC_OK;
-    gc_cuda_free(c, a->base), gc_cuda_free(c, a->tok);
-    memset(a, 0, sizeof *a);
     const gc_model_config *cf = &m->cfg;
     size_t N = (size_t)B * T, D = cf->dim, H = cf->hidden_dim, L = cf->n_layers, V = cf->vocab_size;
     size_t KV = (size_t)cf->n_kv_heads * (D / cf->n_heads), QKV = D + 2 * KV, nh = cf->n_heads;
@@ -157,15 +156,19 @@ static gc_status ensure_acts(gc_cuda *c, const gc_model *m, dev_acts *a, int B, 
         {&a->d_a13, N * 2 * H},
         {&a->d_g, N * H},
     };
-    size_t total = 0;
+    size_t total = 0, ints = 2 * N + B;
     for (auto &e : plan)
         total += e.n;
-    a->base = (float *)gc_cuda_alloc(c, sizeof(float) * total);
-    a->tok = (int32_t *)gc_cuda_alloc(c, sizeof(int32_t) * (2 * N + B));
-    if (!a->base || !a->tok) {
+    if (total > a->cap || ints > a->icap) {
         gc_cuda_free(c, a->base), gc_cuda_free(c, a->tok);
-        memset(a, 0, sizeof *a);
-        return GC_ERR_DEVICE;
+        a->base = (float *)gc_cuda_alloc(c, sizeof(float) * total);
+        a->tok = (int32_t *)gc_cuda_alloc(c, sizeof(int32_t) * ints);
+        a->cap = total, a->icap = ints;
+        if (!a->base || !a->tok) {
+            gc_cuda_free(c, a->base), gc_cuda_free(c, a->tok);
+            memset(a, 0, sizeof *a);
+            return GC_ERR_DEVICE;
+        }
     }
     float *p = a->base;
     for (auto &e : plan)
