@@ -11,7 +11,8 @@
  *   (checkpoints, copies) first calls gc_model_sync. Writing host parameters after that point is
  *   not seen by the device.
  * - forward fills the host m->acts.hf (N, D) and, when want == GC_LOGITS_HOST, m->acts.logits
- *   (N, V); with GC_LOGITS_DEVICE the logits stay on the device for the loss only.
+ *   (N, V); with GC_LOGITS_DEVICE (training) the logits stay on the device for the loss and
+ *   nothing is copied to the host.
  * - adamw increments o->step and updates with the moments it keeps for o on the device (uploaded
  *   from o->m, o->v on first use); sync copies parameters (and o's moments) back to the host.
  * - decode fills the host kc->hf and kc->logits; the KV cache itself lives on the device.
@@ -51,7 +52,8 @@ typedef struct gc_backend {
     void (*kv_release)(const struct gc_backend *be, struct gc_kvcache_s *kc);
 } gc_backend;
 
-/* want values of gc_model_forward_len (model.h) */
+/* want values of gc_model_forward_len (model.h): no logits; logits on the host; logits for the
+ * loss only (on the CPU the last two are the same) */
 enum { GC_LOGITS_NONE = 0, GC_LOGITS_HOST = 1, GC_LOGITS_DEVICE = 2 };
 
 /* The process's device, chosen by --device: "cpu" (no backend) or "cuda" (loads the CUDA backend
