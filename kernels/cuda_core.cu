@@ -141,25 +141,21 @@ static gc_status copy(gc_cuda *c, void *dst, const void *src, size_t bytes, cuda
 
 extern "C" gc_status gc_cuda_upload(gc_cuda *c, void *dev, const void *host, size_t bytes) {
     PROFILE(c, "upload");
-
     return copy(c, dev, host, bytes, cudaMemcpyHostToDevice);
 }
 
 extern "C" gc_status gc_cuda_download(gc_cuda *c, void *host, const void *dev, size_t bytes) {
     PROFILE(c, "download");
-
     return copy(c, host, dev, bytes, cudaMemcpyDeviceToHost);
 }
 
 extern "C" gc_status gc_cuda_copy(gc_cuda *c, void *dst, const void *src, size_t bytes) {
     PROFILE(c, "copy");
-
     return copy(c, dst, src, bytes, cudaMemcpyDeviceToDevice);
 }
 
 extern "C" gc_status gc_cuda_zero(gc_cuda *c, void *dev, size_t bytes) {
     PROFILE(c, "zero");
-
     if (c->emulate) {
         memset(dev, 0, bytes);
         return GC_OK;
@@ -171,6 +167,18 @@ extern "C" gc_status gc_cuda_zero(gc_cuda *c, void *dev, size_t bytes) {
 extern "C" gc_status gc_cuda_sync(gc_cuda *c) {
     if (!c->emulate) CU_TRY(cudaStreamSynchronize(c->stream));
     return GC_OK;
+}
+
+gc_status sum_in_order(gc_cuda *c, const double *d, size_t n, double *out) {
+    double *h = (double *)malloc(sizeof(double) * (n ? n : 1));
+    if (!h) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
+    gc_status s = gc_cuda_download(c, h, d, sizeof(double) * n);
+    double total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += h[i];
+    free(h);
+    *out = total;
+    return s;
 }
 
 void *scratch(gc_cuda *c, int slot, size_t bytes) {
@@ -217,7 +225,6 @@ static size_t extent(int rows, int ld, long long stride, int batch) {
 
 extern "C" gc_status gc_cuda_to_bf16(gc_cuda *c, uint16_t *dst, const float *src, size_t n) {
     PROFILE(c, "to_bf16");
-
     return each(c, n, [=] __host__ __device__(size_t i) { dst[i] = to_bf16(src[i]); });
 }
 
@@ -235,7 +242,6 @@ extern "C" gc_status gc_cuda_gemm_ex(gc_cuda *c, gc_precision p, int transA, int
                                      long long strideA, gc_operand B, int ldb, long long strideB,
                                      float beta, float *C, int ldc, long long strideC, int batch) {
     PROFILE(c, "gemm_ex");
-
     if (M <= 0 || N <= 0 || batch <= 0) return GC_OK;
     if ((A.bf16 || B.bf16) && p != GC_PREC_BF16)
         return gc_fail(GC_ERR_ARG, "cuda: a bf16 operand needs bf16 precision");
@@ -284,7 +290,6 @@ extern "C" gc_status gc_cuda_linear(gc_cuda *c, gc_precision p, float *y, int ld
                                     const float *x, const float *W, const uint16_t *Wb, int N,
                                     int in, int out) {
     PROFILE(c, "linear");
-
     return gc_cuda_gemm_ex(c, p, 0, 1, N, out, in, 1.0f, gc_operand{x, 0}, in, 0, weight(p, W, Wb),
                            in, 0, acc ? 1.0f : 0.0f, y, ldy, 0, 1);
 }
@@ -294,7 +299,6 @@ extern "C" gc_status gc_cuda_linear_backward(gc_cuda *c, gc_precision p, float *
                                              const float *W, const uint16_t *Wb, int N, int in,
                                              int out) {
     PROFILE(c, "linear_backward");
-
     if (dx) /* dx (N, in) = dy (N, out) W (out, in) */
         GC_TRY(gc_cuda_gemm_ex(c, p, 0, 0, N, in, out, 1.0f, gc_operand{dy, 0}, ldy, 0,
                                weight(p, W, Wb), in, 0, dx_acc ? 1.0f : 0.0f, dx, in, 0, 1));
@@ -310,7 +314,6 @@ extern "C" gc_status gc_cuda_adamw(gc_cuda *c, float *params, float *m, float *v
                                    const float *grads, size_t n, float lr, float beta1, float beta2,
                                    float eps, float weight_decay, int decay, int64_t step) {
     PROFILE(c, "adamw");
-
     /* the scalars exactly as gc_adamw_step computes them, on the host */
     float bc1 = 1.0f - powf(beta1, (float)step), bc2_sqrt = sqrtf(1.0f - powf(beta2, (float)step));
     float dec = decay ? 1.0f - lr * weight_decay : 1.0f, step_size = lr / bc1;
@@ -327,36 +330,25 @@ enum { SUMSQ_PARTS = 1 << 16 }; /* partial sums: thread k takes elements k, k + 
 
 extern "C" gc_status gc_cuda_sumsq(gc_cuda *c, const float *x, size_t n, double *out) {
     PROFILE(c, "sumsq");
-
     size_t parts = n < SUMSQ_PARTS ? n : SUMSQ_PARTS;
     double *d = (double *)scratch(c, SCR_ROWS, sizeof(double) * (parts ? parts : 1));
     if (!d) return GC_ERR_DEVICE;
-    GC_TRY(
-        each(c, parts, [=] __host__ __device__(size_t k) { /* consecutive threads, consecutive x */
-                                                           double s = 0;
-                                                           for (size_t i = k; i < n; i += parts)
-                                                               s += (double)x[i] * x[i];
-                                                           d[k] = s;
-        }));
-    double *h = (double *)malloc(sizeof(double) * (parts ? parts : 1));
-    if (!h) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
-    gc_status s = gc_cuda_download(c, h, d, sizeof(double) * parts);
-    double total = 0;
-    for (size_t k = 0; k < parts; k++)
-        total += h[k];
-    free(h);
-    *out = total;
-    return s;
+    /* consecutive threads, consecutive x */
+    GC_TRY(each(c, parts, [=] __host__ __device__(size_t k) {
+        double s = 0;
+        for (size_t i = k; i < n; i += parts)
+            s += (double)x[i] * x[i];
+        d[k] = s;
+    }));
+    return sum_in_order(c, d, parts, out);
 }
 
 extern "C" gc_status gc_cuda_scale(gc_cuda *c, float *x, size_t n, float k) {
     PROFILE(c, "scale");
-
     return each(c, n, [=] __host__ __device__(size_t i) { x[i] *= k; });
 }
 
 extern "C" gc_status gc_cuda_add(gc_cuda *c, float *y, const float *x, size_t n) {
     PROFILE(c, "add");
-
     return each(c, n, [=] __host__ __device__(size_t i) { y[i] += x[i]; });
 }

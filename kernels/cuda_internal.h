@@ -123,6 +123,9 @@ gc_status lanes(gc_cuda *c, A *out, size_t rows, Cnt n, F f, Op op, A init) {
     });
 }
 
+/* *out = the sum of d (n doubles on the device), added on the host in index order */
+gc_status sum_in_order(gc_cuda *c, const double *d, size_t n, double *out);
+
 /* scratch slot `slot` holding at least `bytes`; NULL with an error recorded when it cannot grow */
 void *scratch(gc_cuda *c, int slot, size_t bytes);
 

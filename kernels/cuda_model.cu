@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <vector>
+
 extern "C" {
 #include "../lib/model.h"
 #include "../lib/optim.h"
@@ -199,15 +201,8 @@ static gc_status forward(const gc_backend *be, gc_model *m, const int32_t *token
     int N = B * T, D = cf->dim, H = cf->hidden_dim, L = cf->n_layers, nh = cf->n_heads;
     int nkv = cf->n_kv_heads, hs = D / nh, KV = nkv * hs, QKV = D + 2 * KV, V = cf->vocab_size;
     GC_TRY(gc_cuda_upload(c, a->tok, tokens, sizeof(int32_t) * N));
-    if (len) {
-        int32_t *l32 = (int32_t *)malloc(sizeof(int32_t) * B);
-        if (!l32) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
-        for (int b = 0; b < B; b++)
-            l32[b] = len[b];
-        gc_status s = gc_cuda_upload(c, a->len, l32, sizeof(int32_t) * B);
-        free(l32);
-        GC_TRY(s);
-    }
+    static_assert(sizeof(int) == sizeof(int32_t), "lengths are uploaded as they are");
+    if (len) GC_TRY(gc_cuda_upload(c, a->len, len, sizeof(int32_t) * B));
     float *P = d->P;
     GC_TRY(gc_cuda_embedding(c, a->res, tensor(P, m, GC_T_EMB), a->tok, N, D));
     for (int l = 0; l < L; l++) {
@@ -450,8 +445,9 @@ static gc_status decode(const gc_backend *be, gc_model *m, gc_kvcache *kc, const
     int nkv = cf->n_kv_heads, hs = D / nh, KV = nkv * hs, QKV = D + 2 * KV, Tm = kc->max_T;
     int V = cf->vocab_size;
     float *P = d->P;
-    GC_TRY(gc_cuda_upload(c, k->tok, token, sizeof(int32_t) * B));
-    GC_TRY(gc_cuda_upload(c, k->pos, pos, sizeof(int32_t) * B));
+    std::vector<int32_t> tp(token, token + B); /* tokens then positions: one upload per step */
+    tp.insert(tp.end(), pos, pos + B);         /* (k->pos follows k->tok) */
+    GC_TRY(gc_cuda_upload(c, k->tok, tp.data(), sizeof(int32_t) * 2 * B));
     if (kc->active) GC_TRY(gc_cuda_upload(c, k->active, kc->active, (size_t)B));
     GC_TRY(gc_cuda_embedding(c, k->x, tensor(P, m, GC_T_EMB), k->tok, B, D));
     for (int l = 0; l < L; l++) {

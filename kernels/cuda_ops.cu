@@ -10,7 +10,6 @@
 extern "C" gc_status gc_cuda_embedding(gc_cuda *c, float *out, const float *emb,
                                        const int32_t *tokens, int N, int D) {
     PROFILE(c, "embedding");
-
     return each(c, (size_t)N * D, [=] __host__ __device__(size_t i) {
         out[i] = emb[(size_t)tokens[i / D] * D + i % D];
     });
@@ -19,7 +18,6 @@ extern "C" gc_status gc_cuda_embedding(gc_cuda *c, float *out, const float *emb,
 extern "C" gc_status gc_cuda_embedding_backward(gc_cuda *c, float *demb, int V, const float *dout,
                                                 const int32_t *tokens_host, int N, int D) {
     PROFILE(c, "embedding_backward");
-
     /* the rows of each token in increasing order (a counting sort on the host): off (V + 1) then
      * rows (N); one thread per element of demb sums its token's rows in that order */
     int32_t *idx = (int32_t *)calloc((size_t)V + 1 + N, sizeof(int32_t));
@@ -61,7 +59,6 @@ extern "C" gc_status gc_cuda_embedding_backward(gc_cuda *c, float *demb, int V, 
 extern "C" gc_status gc_cuda_rmsnorm(gc_cuda *c, float *y, float *rstd, const float *x,
                                      const float *w, int N, int D, float eps) {
     PROFILE(c, "rmsnorm");
-
     float *part = (float *)scratch(c, SCR_LANES, sizeof(float) * (size_t)N * LANES);
     if (!part) return GC_ERR_DEVICE;
     GC_TRY(lanes(
@@ -84,7 +81,6 @@ extern "C" gc_status gc_cuda_rmsnorm_backward(gc_cuda *c, float *dx, int dx_acc,
                                               const float *dy, const float *x, const float *w,
                                               const float *rstd, int N, int D) {
     PROFILE(c, "rmsnorm_backward");
-
     /* dx = r w dy - r^3 (sum_i dy w x) / D x, the row's dot product folded by lanes */
     float *lp = (float *)scratch(c, SCR_LANES, sizeof(float) * (size_t)N * LANES);
     if (!lp) return GC_ERR_DEVICE;
@@ -92,12 +88,12 @@ extern "C" gc_status gc_cuda_rmsnorm_backward(gc_cuda *c, float *dx, int dx_acc,
         c, lp, (size_t)N, [=] __host__ __device__(size_t) { return D; },
         [=] __host__ __device__(size_t r, int j) { return dy[r * D + j] * w[j] * x[r * D + j]; },
         SUM, 0.0f));
-    GC_TRY(each(c, (size_t)N, [=] __host__ __device__(size_t r) { /* the row's coefficient k */
-                                                                  float dot = 0.0f, rs = rstd[r];
-                                                                  for (int l = 0; l < LANES; l++)
-                                                                      dot += lp[r * LANES + l];
-                                                                  lp[r * LANES] =
-                                                                      rs * rs * rs * dot / (float)D;
+    /* the row's coefficient k */
+    GC_TRY(each(c, (size_t)N, [=] __host__ __device__(size_t r) {
+        float dot = 0.0f, rs = rstd[r];
+        for (int l = 0; l < LANES; l++)
+            dot += lp[r * LANES + l];
+        lp[r * LANES] = rs * rs * rs * dot / (float)D;
     }));
     GC_TRY(each(c, (size_t)N * D, [=] __host__ __device__(size_t i) {
         size_t r = i / D;
@@ -129,7 +125,6 @@ extern "C" gc_status gc_cuda_rope(gc_cuda *c, float *x, int ld, int off, int nhe
                                   int T, const float *cos_t, const float *sin_t, int inverse,
                                   const int32_t *pos) {
     PROFILE(c, "rope");
-
     int half = hs / 2;
     float sgn = inverse ? -1.0f : 1.0f;
     return each(c, (size_t)N * nheads * half, [=] __host__ __device__(size_t i) {
@@ -146,7 +141,6 @@ extern "C" gc_status gc_cuda_rope(gc_cuda *c, float *x, int ld, int off, int nhe
 
 extern "C" gc_status gc_cuda_swiglu(gc_cuda *c, float *g, const float *a13, int N, int H) {
     PROFILE(c, "swiglu");
-
     return each(c, (size_t)N * H, [=] __host__ __device__(size_t i) {
         size_t n = i / H, h = i % H;
         float a = a13[n * 2 * H + h], b = a13[n * 2 * H + H + h];
@@ -157,7 +151,6 @@ extern "C" gc_status gc_cuda_swiglu(gc_cuda *c, float *g, const float *a13, int 
 extern "C" gc_status gc_cuda_swiglu_backward(gc_cuda *c, float *da13, const float *dg,
                                              const float *a13, int N, int H) {
     PROFILE(c, "swiglu_backward");
-
     return each(c, (size_t)N * H, [=] __host__ __device__(size_t i) {
         size_t n = i / H, h = i % H;
         float x = a13[n * 2 * H + h], u = a13[n * 2 * H + H + h], s = 1.0f / (1.0f + expf(-x));
@@ -172,7 +165,6 @@ extern "C" gc_status gc_cuda_cross_entropy(gc_cuda *c, float *dlogits, double *s
                                            const float *logits, const int32_t *targets, int N,
                                            int V, float scale) {
     PROFILE(c, "cross_entropy");
-
     double *rl = (double *)scratch(c, SCR_ROWS, sizeof(double) * (N > 0 ? N : 1) * 2);
     float *pmax = (float *)scratch(c, SCR_LANES, sizeof(float) * (size_t)N * LANES);
     double *psum = (double *)scratch(c, SCR_LANES2, sizeof(double) * (size_t)N * LANES);
@@ -212,15 +204,7 @@ extern "C" gc_status gc_cuda_cross_entropy(gc_cuda *c, float *dlogits, double *s
         dlogits[i] =
             t < 0 ? 0.0f : scale * (float)exp((double)logits[i] - lse[r]) - (j == t ? scale : 0.0f);
     }));
-    double *h = (double *)malloc(sizeof(double) * (N > 0 ? N : 1));
-    if (!h) return gc_fail(GC_ERR_NOMEM, "cuda: out of host memory");
-    gc_status s = gc_cuda_download(c, h, rl, sizeof(double) * N);
-    double total = 0;
-    for (int n = 0; n < N; n++)
-        total += h[n]; /* in row order, as the CPU path */
-    free(h);
-    *sum = total;
-    return s;
+    return sum_in_order(c, rl, (size_t)N, sum); /* in row order, as the CPU path */
 }
 
 /* ---- attention ---- */
@@ -326,7 +310,6 @@ extern "C" gc_status gc_cuda_attention(gc_cuda *c, gc_precision p, float *out, v
                                        const float *qkv, int B, int T, int nh, int nkv, int hs,
                                        const int32_t *len) {
     PROFILE(c, "attention");
-
     if (p == GC_PREC_BF16)
         return attention_t(c, p, out, (uint16_t *)att, qkv, B, T, nh, nkv, hs, len);
     return attention_t(c, p, out, (float *)att, qkv, B, T, nh, nkv, hs, len);
@@ -348,13 +331,12 @@ static gc_status attention_backward_t(gc_cuda *c, gc_precision p, float *dqkv, c
     if (!q || !k || !v || !dO || !dq || !dk || !dv || !dp || !ds || !pd) return GC_ERR_DEVICE;
     GC_TRY(split_heads(c, q, k, v, qkv, B, T, nh, nkv, hs));
     int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
-    GC_TRY(each(c, n,
-                [=] __host__ __device__(size_t i) { /* dO (B, nh, T, hs) */
-                                                    int e = (int)(i % hs), t = (int)((i / hs) % T),
-                                                        h = (int)((i / ((size_t)hs * T)) % nh);
-                                                    size_t b = i / ((size_t)hs * T * nh);
-                                                    dO[i] = dout[(b * T + t) * D + h * hs + e];
-                }));
+    /* dO (B, nh, T, hs) */
+    GC_TRY(each(c, n, [=] __host__ __device__(size_t i) {
+        int e = (int)(i % hs), t = (int)((i / hs) % T), h = (int)((i / ((size_t)hs * T)) % nh);
+        size_t b = i / ((size_t)hs * T * nh);
+        dO[i] = dout[(b * T + t) * D + h * hs + e];
+    }));
     long long sh = (long long)T * hs, ss = (long long)T * T;
     float scale = 1.0f / sqrtf((float)hs);
     gc_operand P{att, sizeof(TP) == 2}, dS{ds, sizeof(TP) == 2};
@@ -404,7 +386,6 @@ extern "C" gc_status gc_cuda_attention_backward(gc_cuda *c, gc_precision p, floa
                                                 const float *qkv, int B, int T, int nh, int nkv,
                                                 int hs) {
     PROFILE(c, "attention_backward");
-
     if (p == GC_PREC_BF16)
         return attention_backward_t(c, p, dqkv, dout, (const uint16_t *)att, qkv, B, T, nh, nkv,
                                     hs);
@@ -416,7 +397,6 @@ extern "C" gc_status gc_cuda_decode_attention(gc_cuda *c, float *o, float *kc, f
                                               const uint8_t *active, int B, int maxT, int nh,
                                               int nkv, int hs) {
     PROFILE(c, "decode_attention");
-
     int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
     GC_TRY(each(c, (size_t)B * KV, [=] __host__ __device__(size_t i) {
         size_t b = i / KV, e = i % KV, at = (b * maxT + pos[b]) * KV + e;
@@ -535,7 +515,6 @@ extern "C" gc_status gc_cuda_sample(gc_cuda *c, int32_t *out, const float *logit
                                     float temperature, float top_p, const float *u,
                                     const uint8_t *allowed) {
     PROFILE(c, "sample");
-
     int32_t *scr = (int32_t *)scratch(c, SCR_INDEX, sizeof(int32_t) * (size_t)B * V);
     if (!scr) return GC_ERR_DEVICE;
     return each(c, (size_t)B, [=] __host__ __device__(size_t b) {

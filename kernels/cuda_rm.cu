@@ -11,7 +11,6 @@
 extern "C" gc_status gc_cuda_reward_head(gc_cuda *c, float *r, const float *h, const float *w,
                                          const int32_t *rows, int B, int D) {
     PROFILE(c, "reward_head");
-
     return each(c, (size_t)B, [=] __host__ __device__(size_t b) {
         const float *x = h + (size_t)rows[b] * D;
         double s = 0;
@@ -25,25 +24,23 @@ extern "C" gc_status gc_cuda_reward_head_backward(gc_cuda *c, float *dh, float *
                                                   const float *h, const float *w,
                                                   const int32_t *rows, int B, int D) {
     PROFILE(c, "reward_head_backward");
-
-    GC_TRY(each(c, (size_t)B * D, [=] __host__ __device__(size_t i) { /* rows are distinct */
-                                                                      size_t b = i / D, k = i % D;
-                                                                      dh[(size_t)rows[b] * D + k] +=
-                                                                          dr[b] * w[k];
+    /* rows are distinct */
+    GC_TRY(each(c, (size_t)B * D, [=] __host__ __device__(size_t i) {
+        size_t b = i / D, k = i % D;
+        dh[(size_t)rows[b] * D + k] += dr[b] * w[k];
     }));
-    return each(c, (size_t)D,
-                [=] __host__ __device__(size_t k) { /* the batch in order */
-                                                    float acc = dw[k];
-                                                    for (int b = 0; b < B; b++)
-                                                        acc += dr[b] * h[(size_t)rows[b] * D + k];
-                                                    dw[k] = acc;
-                });
+    /* the batch in order */
+    return each(c, (size_t)D, [=] __host__ __device__(size_t k) {
+        float acc = dw[k];
+        for (int b = 0; b < B; b++)
+            acc += dr[b] * h[(size_t)rows[b] * D + k];
+        dw[k] = acc;
+    });
 }
 
 extern "C" gc_status gc_cuda_pref_loss(gc_cuda *c, float *dr, double *loss, double *acc,
                                        const float *r, int P) {
     PROFILE(c, "pref_loss");
-
     double *part = (double *)scratch(c, SCR_ROWS, sizeof(double) * 2 * (P > 0 ? P : 1));
     if (!part) return GC_ERR_DEVICE;
     GC_TRY(each(c, (size_t)P, [=] __host__ __device__(size_t p) {
@@ -92,7 +89,6 @@ static gc_status pair_stats(gc_cuda *c, double *st, const float *h, const int32_
 extern "C" gc_status gc_cuda_cosine_pairs(gc_cuda *c, double *sim, const float *h, const int32_t *a,
                                           const int32_t *b, int Q, int D) {
     PROFILE(c, "cosine_pairs");
-
     const int32_t *ab = upload_pairs(c, a, b, Q);
     double *st = (double *)scratch(c, SCR_ROWS, sizeof(double) * 3 * (Q > 0 ? Q : 1));
     if (!ab || !st) return GC_ERR_DEVICE;
@@ -110,7 +106,6 @@ extern "C" gc_status gc_cuda_cosine_pairs_backward(gc_cuda *c, float *dh, const 
                                                    const int32_t *a, const int32_t *b,
                                                    const double *g, int Q, int D) {
     PROFILE(c, "cosine_pairs_backward");
-
     /* the rows touched, each with its (pair, end) entries in pair order, end a before end b: the
      * order in which lib/rm.c adds them (one writer per element) */
     int32_t rows = 0;

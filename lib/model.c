@@ -171,9 +171,6 @@ static gc_status ensure_acts(gc_model *m, int B, int T) {
         }
         m->arena_floats = total;
     }
-    int *lens = realloc(m->lens, sizeof(int) * (size_t)B);
-    if (!lens) return gc_fail(GC_ERR_NOMEM, "forward: out of memory");
-    m->lens = lens;
     float *p = m->arena;
     for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
         *plan[i].ptr = p;
@@ -207,11 +204,12 @@ gc_status gc_model_forward_len(gc_model *m, const int32_t *tokens, int B, int T,
                            c->vocab_size);
     m->last_tokens = tokens;
     m->logits_ready = m->ce_ready = 0;
+    int *lens = realloc(m->lens, sizeof(int) * (size_t)B);
+    if (!lens) return gc_fail(GC_ERR_NOMEM, "forward: out of memory");
+    m->lens = lens;
+    const int *len_copy = len ? memcpy(m->lens, len, sizeof(int) * B) : NULL;
     if (m->be) {
-        int *lens = realloc(m->lens, sizeof(int) * (size_t)B);
-        if (!lens) return gc_fail(GC_ERR_NOMEM, "forward: out of memory");
-        m->lens = lens;
-        m->acts.len = len ? memcpy(m->lens, len, sizeof(int) * B) : NULL;
+        m->acts.len = len_copy;
         m->acts.B = B, m->acts.T = T;
         GC_TRY(m->be->forward(m->be, m, tokens, B, T, len, want_logits));
         m->logits_ready = want_logits != GC_LOGITS_NONE;
@@ -219,7 +217,7 @@ gc_status gc_model_forward_len(gc_model *m, const int32_t *tokens, int B, int T,
     }
     GC_TRY(ensure_acts(m, B, T));
     gc_acts *a = &m->acts;
-    a->len = len ? memcpy(m->lens, len, sizeof(int) * B) : NULL;
+    a->len = len_copy;
 
     gc_ops_embedding(a->res, m->p.x[GC_T_EMB], tokens, N, D);
     for (int l = 0; l < L; l++) {
@@ -328,6 +326,7 @@ gc_status gc_model_grad_sumsq(gc_model *m, double *out) {
 gc_status gc_model_scale_grads(gc_model *m, float k) {
     if (m->be) return m->be->scale_grads(m->be, m, k);
     if (!m->grads) return gc_fail(GC_ERR_ARG, "scale_grads: the model has no gradient");
+#pragma omp parallel for schedule(static)
     for (size_t i = 0; i < m->n_params; i++)
         m->grads[i] *= k;
     return GC_OK;

@@ -43,6 +43,18 @@ static void twin_models(gc_model *cpu, gc_model *dev, const gc_backend *be, int 
     gc_model_set_backend(dev, be);
 }
 
+/* the handle, and twin models on it (a on the CPU, d on the backend at precision p) */
+static gc_cuda *twins(gc_model *a, gc_model *d, gc_precision p, int tied) {
+    gc_cuda *c;
+    twin_models(a, d, backend_or_skip(&c, p), tied);
+    return c;
+}
+
+static void twins_free(gc_cuda *c, gc_model *a, gc_model *d) {
+    gc_model_free(a), gc_model_free(d);
+    gc_cuda_close(c);
+}
+
 /* a padded batch: lengths 8, 5, 2; targets the next token, -1 past each length */
 static void batch(int32_t *tok, int32_t *tgt, int *len, int V, int shift) {
     static const int L[B] = {8, 5, 2};
@@ -137,10 +149,8 @@ Test(cuda_model, device_training_is_deterministic) {
 /* forward with host outputs, then backward from the cross-entropy plus a hidden-state gradient
  * (the reward model's path): hidden states, logits and every parameter gradient */
 Test(cuda_model, gradients_with_a_hidden_state_term_match_cpu) {
-    gc_cuda *c;
-    const gc_backend *be = backend_or_skip(&c, GC_PREC_FP32);
     gc_model a, d;
-    twin_models(&a, &d, be, 0);
+    gc_cuda *c = twins(&a, &d, GC_PREC_FP32, 0);
     int32_t tok[B * T], tgt[B * T];
     int len[B];
     batch(tok, tgt, len, a.cfg.vocab_size, 1);
@@ -177,17 +187,14 @@ Test(cuda_model, gradients_with_a_hidden_state_term_match_cpu) {
     cr_assert_eq(gc_model_grad_sumsq(&d, &sd), GC_OK);
     cr_expect_lt(fabs(sd - sa) / sa, 1e-5, "gradient sum of squares %.10g vs %.10g", sd, sa);
     free(dh);
-    gc_model_free(&a), gc_model_free(&d);
-    gc_cuda_close(c);
+    twins_free(c, &a, &d);
 }
 
 /* gc_rm_step: preference loss on the head (host), contrastive loss on the hidden states, the
  * trunk's backward and AdamW on the device */
 Test(cuda_model, reward_model_steps_match_cpu) {
-    gc_cuda *c;
-    const gc_backend *be = backend_or_skip(&c, GC_PREC_FP32);
     gc_model a, d;
-    twin_models(&a, &d, be, 1);
+    gc_cuda *c = twins(&a, &d, GC_PREC_FP32, 1);
     gc_rm ra, rd;
     cr_assert_eq(gc_rm_init(&ra, &a, GC_HEAD_LINEAR, 1), GC_OK);
     cr_assert_eq(gc_rm_init(&rd, &d, GC_HEAD_LINEAR, 1), GC_OK);
@@ -226,10 +233,8 @@ Test(cuda_model, reward_model_steps_match_cpu) {
 
 /* decoding step by step with the KV cache: rows at different positions, one inactive */
 Test(cuda_model, kv_cache_decoding_matches_cpu) {
-    gc_cuda *c;
-    const gc_backend *be = backend_or_skip(&c, GC_PREC_FP32);
     gc_model a, d;
-    twin_models(&a, &d, be, 0);
+    gc_cuda *c = twins(&a, &d, GC_PREC_FP32, 0);
     gc_kvcache ka, kd;
     cr_assert_eq(gc_kvcache_init(&ka, &a.cfg, B, T), GC_OK);
     cr_assert_eq(gc_kvcache_init(&kd, &d.cfg, B, T), GC_OK);
@@ -250,16 +255,13 @@ Test(cuda_model, kv_cache_decoding_matches_cpu) {
         }
     }
     gc_kvcache_free(&ka), gc_kvcache_free(&kd);
-    gc_model_free(&a), gc_model_free(&d);
-    gc_cuda_close(c);
+    twins_free(c, &a, &d);
 }
 
 /* batched generation: greedy and sampled tokens and the hidden states they were read from */
 Test(cuda_model, batched_generation_matches_cpu) {
-    gc_cuda *c;
-    const gc_backend *be = backend_or_skip(&c, GC_PREC_FP32);
     gc_model a, d;
-    twin_models(&a, &d, be, 1);
+    gc_cuda *c = twins(&a, &d, GC_PREC_FP32, 1);
     int32_t p0[] = {1, 4}, p1[] = {1, 9, 3}, p2[] = {1};
     const int32_t *prompts[B] = {p0, p1, p2};
     int plen[B] = {2, 3, 1};
@@ -289,16 +291,13 @@ Test(cuda_model, batched_generation_matches_cpu) {
         cr_expect_lt(ch_rel_err(hid[1], hid[0], (size_t)B * T * a.cfg.dim), 1e-4, "hidden states");
         free(hid[0]), free(hid[1]);
     }
-    gc_model_free(&a), gc_model_free(&d);
-    gc_cuda_close(c);
+    twins_free(c, &a, &d);
 }
 
 /* a checkpoint written from a model trained on the device loads on the CPU with its optimiser */
 Test(cuda_model, checkpoint_from_the_device_resumes_on_the_cpu) {
-    gc_cuda *c;
-    const gc_backend *be = backend_or_skip(&c, GC_PREC_FP32);
     gc_model a, d;
-    twin_models(&a, &d, be, 0);
+    gc_cuda *c = twins(&a, &d, GC_PREC_FP32, 0);
     gc_adamw od;
     cr_assert_eq(gc_adamw_init(&od, d.n_params, 0.9f, 0.95f, 1e-8f, 0.0f), GC_OK);
     gc_schedule sched = {.lr_max = 1e-2f, .lr_min = 1e-2f, .warmup = 0, .total = 2, .clip = 0};
@@ -416,10 +415,8 @@ Test(cuda_model, gpu_benchmark_program_runs_on_the_emulation) {
 
 /* leaving the device brings the trained parameters back: a CPU forward then matches the device's */
 Test(cuda_model, moving_a_trained_model_back_to_the_cpu_keeps_its_weights) {
-    gc_cuda *c;
-    const gc_backend *be = backend_or_skip(&c, GC_PREC_FP32);
     gc_model a, d;
-    twin_models(&a, &d, be, 1);
+    gc_cuda *c = twins(&a, &d, GC_PREC_FP32, 1);
     gc_adamw o;
     cr_assert_eq(gc_adamw_init(&o, d.n_params, 0.9f, 0.95f, 1e-8f, 0.0f), GC_OK);
     gc_schedule sched = {.lr_max = 1e-2f, .lr_min = 1e-2f, .warmup = 0, .total = 2, .clip = 0};
@@ -441,6 +438,5 @@ Test(cuda_model, moving_a_trained_model_back_to_the_cpu_keeps_its_weights) {
                  "the step changed the weights");
     free(on_device);
     gc_adamw_free(&o);
-    gc_model_free(&a), gc_model_free(&d);
-    gc_cuda_close(c);
+    twins_free(c, &a, &d);
 }
