@@ -49,6 +49,20 @@ static const char *arg(int argc, char **argv, const char *name, const char *def)
     return def;
 }
 
+/* the integer value of flag name (def when absent) in [lo, hi]; exits 2 naming the flag when bad */
+static int arg_int(int argc, char **argv, const char *name, int def, int lo, int hi) {
+    const char *v = arg(argc, argv, name, NULL);
+    if (!v) return def;
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*v == 0 || *end || x < lo || x > hi) {
+        fprintf(stderr, "bench-gpu: bad value '%s' for %s (an integer in [%d, %d])\n", v, name, lo,
+                hi);
+        exit(2);
+    }
+    return (int)x;
+}
+
 static int has_flag(int argc, char **argv, const char *name) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], name)) return 1;
@@ -181,6 +195,34 @@ static int run_config(gc_cuda *c, const bench_config *bc, gc_precision p, int st
 
 int main(int argc, char **argv) {
     int emulate = has_flag(argc, argv, "--emulate");
+    /* every flag is checked before the device is touched */
+    int steps = arg_int(argc, argv, "--steps", 5, 1, 100000);
+    int warmup = arg_int(argc, argv, "--warmup", 2, 0, 100000);
+    int batch = arg_int(argc, argv, "--batch", 0, 0, 1 << 20);
+    int seq = arg_int(argc, argv, "--seq", 0, 0, 1 << 20);
+    const bench_config *cfgs[8];
+    gc_precision precs[3];
+    int n_cfg = 0, n_prec = 0;
+    char list[128];
+    snprintf(list, sizeof list, "%s", arg(argc, argv, "--configs", emulate ? "tiny" : "125m,1b"));
+    for (char *name = strtok(list, ","); name; name = strtok(NULL, ",")) {
+        const bench_config *bc = NULL;
+        for (size_t i = 0; i < sizeof CONFIGS / sizeof CONFIGS[0]; i++)
+            if (!strcmp(CONFIGS[i].name, name)) bc = &CONFIGS[i];
+        if (!bc || n_cfg == 8) {
+            fprintf(stderr, "bench-gpu: unknown config '%s' (125m, 1b, tiny; 8 at most)\n", name);
+            return 2;
+        }
+        cfgs[n_cfg++] = bc;
+    }
+    snprintf(list, sizeof list, "%s", arg(argc, argv, "--precisions", "bf16,tf32"));
+    for (char *name = strtok(list, ","); name; name = strtok(NULL, ",")) {
+        if (n_prec == 3 || gc_precision_parse(name, &precs[n_prec]) != GC_OK) {
+            fprintf(stderr, "bench-gpu: bad precision '%s' (fp32, tf32, bf16; 3 at most)\n", name);
+            return 2;
+        }
+        n_prec++;
+    }
     char why[256];
     gc_cuda *c;
     if (emulate) {
@@ -196,42 +238,18 @@ int main(int argc, char **argv) {
     char desc[256] = "host emulation";
     if (!emulate) gc_cuda_describe(desc, sizeof desc);
     printf("{\"bench\": \"device\", \"device\": \"%s\"}\n", desc);
-    int steps = atoi(arg(argc, argv, "--steps", "5")),
-        warmup = atoi(arg(argc, argv, "--warmup", "2"));
-    char configs[128], precs[64];
-    snprintf(configs, sizeof configs, "%s",
-             arg(argc, argv, "--configs", emulate ? "tiny" : "125m,1b"));
-    snprintf(precs, sizeof precs, "%s", arg(argc, argv, "--precisions", "bf16,tf32"));
     int rc = 0;
-    double ceiling[3] = {0};
-    for (char *ps = strtok(precs, ","); ps; ps = strtok(NULL, ",")) {
-        gc_precision p;
-        if (gc_precision_parse(ps, &p) != GC_OK) {
-            fprintf(stderr, "bench-gpu: %s\n", gc_last_error());
-            return 2;
-        }
-        if (!ceiling[p]) {
-            ceiling[p] = gemm_ceiling(c, p, emulate ? 32 : 8192, emulate ? 2 : 6);
-            printf("{\"bench\": \"gemm\", \"precision\": \"%s\", \"n\": %d, \"tflops\": %.2f, "
-                   "\"peak_tflops\": %.1f}\n",
-                   ps, emulate ? 32 : 8192, ceiling[p], PEAK_TFLOPS[p]);
-            fprintf(stderr, "cuBLAS %s GEMM ceiling: %.1f TFLOP/s (datasheet peak %.1f)\n", ps,
-                    ceiling[p], PEAK_TFLOPS[p]);
-        }
-        char list[128];
-        snprintf(list, sizeof list, "%s", configs);
-        char *save = NULL;
-        for (char *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-            const bench_config *bc = NULL;
-            for (size_t i = 0; i < sizeof CONFIGS / sizeof CONFIGS[0]; i++)
-                if (!strcmp(CONFIGS[i].name, name)) bc = &CONFIGS[i];
-            if (!bc) {
-                fprintf(stderr, "bench-gpu: unknown config '%s' (125m, 1b, tiny)\n", name);
-                return 2;
-            }
-            int B = atoi(arg(argc, argv, "--batch", "0")), T = atoi(arg(argc, argv, "--seq", "0"));
-            rc |= run_config(c, bc, p, steps, warmup, B ? B : bc->B, T ? T : bc->T, ceiling[p]);
-        }
+    for (int k = 0; k < n_prec; k++) {
+        gc_precision p = precs[k];
+        double ceiling = gemm_ceiling(c, p, emulate ? 32 : 8192, emulate ? 2 : 6);
+        printf("{\"bench\": \"gemm\", \"precision\": \"%s\", \"n\": %d, \"tflops\": %.2f, "
+               "\"peak_tflops\": %.1f}\n",
+               gc_precision_name(p), emulate ? 32 : 8192, ceiling, PEAK_TFLOPS[p]);
+        fprintf(stderr, "cuBLAS %s GEMM ceiling: %.1f TFLOP/s (datasheet peak %.1f)\n",
+                gc_precision_name(p), ceiling, PEAK_TFLOPS[p]);
+        for (int i = 0; i < n_cfg; i++)
+            rc |= run_config(c, cfgs[i], p, steps, warmup, batch ? batch : cfgs[i]->B,
+                             seq ? seq : cfgs[i]->T, ceiling);
     }
     gc_cuda_close(c);
     return rc;

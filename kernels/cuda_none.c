@@ -3,6 +3,7 @@
 #include "cuda.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static const char NO_CUDA[] = "this build has no CUDA backend (nvcc was not found when it was "
                               "built; install the CUDA toolkit and rebuild)";
@@ -26,7 +27,12 @@ const char *gc_precision_name(gc_precision p) {
 }
 
 gc_status gc_precision_parse(const char *name, gc_precision *out) {
-    return no_cuda();
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, gc_precision_name((gc_precision)i))) {
+            *out = (gc_precision)i;
+            return GC_OK;
+        }
+    return gc_fail(GC_ERR_ARG, "unknown precision '%s' (expected fp32, tf32 or bf16)", name);
 }
 
 gc_status gc_cuda_open(gc_cuda **out) {

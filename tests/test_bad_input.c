@@ -226,6 +226,9 @@ Test(bad_input, command_line) {
     expect_cli("generate --checkpoint", 2, "needs a value");
     expect_cli("generate", 2, "--checkpoint is required");
     expect_cli("generate --checkpoint x.bin extra", 2, "unexpected argument 'extra'");
+    expect_cli("generate --checkpoint x.bin --device tpu", 2, "--device");
+    expect_cli("generate --checkpoint x.bin --device cuda --precision fp16", 2, "--precision");
+    expect_cli("run experiments/fig2.json --precision", 2, "needs a value");
     expect_cli("frobnicate", 2, "unknown command 'frobnicate'");
     expect_cli("", 2, "usage");
     expect_cli("generate --checkpoint /nonexistent/m.bin", 1, "/nonexistent/m.bin");

@@ -411,6 +411,19 @@ Test(cuda_model, gpu_benchmark_program_runs_on_the_emulation) {
     cr_expect_eq(gemms, 2, "one GEMM ceiling per precision");
     cr_expect_eq(profiles, 2, "one profiled step per precision");
     free(out), free(err);
+    /* bad flags: exit 2 naming the flag, before any device work */
+    static const char *const bad[][2] = {{"--steps 0", "--steps"},
+                                         {"--warmup x", "--warmup"},
+                                         {"--configs 7b", "'7b'"},
+                                         {"--precisions fp16", "'fp16'"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(cmd, sizeof cmd, "%s --emulate %s", bin && *bin ? bin : "build/gcrm-bench-gpu",
+                 bad[i][0]);
+        cr_expect_eq(th_run(cmd, &out, NULL, &err), 2, "%s", bad[i][0]);
+        cr_expect(err && strstr(err, bad[i][1]), "%s: %s", bad[i][0], err);
+        cr_expect(out && !*out, "%s printed results: %s", bad[i][0], out);
+        free(out), free(err);
+    }
 }
 
 /* leaving the device brings the trained parameters back: a CPU forward then matches the device's */

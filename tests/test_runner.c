@@ -150,6 +150,9 @@ Test(runner, bad_experiment_files) {
     free(err);
     expect_bad_experiment("\"pipeline\": \"math\",", "\"pipeline\": \"math\", \"device\": \"gpu\",",
                           "key 'device'", "cpu|cuda");
+    expect_bad_experiment("\"pipeline\": \"math\",",
+                          "\"pipeline\": \"math\", \"precision\": \"fp16\",", "key 'precision'",
+                          "fp32|tf32|bf16");
     /* the CUDA plugin missing, or a library that is not one: clear errors naming the file */
     snprintf(
         cmd, sizeof cmd,
