@@ -45,10 +45,12 @@ CUDA_PLUGIN :=
 endif
 
 LIB_SRC  := $(wildcard lib/*.c)
-CLI_SRC  := $(wildcard replicate/*.c)
+CLI_SRC  := $(wildcard replicate/*.c replicate/*/*.c)
 TEST_SRC := $(wildcard tests/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/srchash.o
+# the CLI without its main(): the tests link it to reach the runner and the claims directly
+CLI_LIB_OBJ := $(filter-out $(BUILD)/obj/replicate/main.o,$(CLI_OBJ))
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
 LIBGCRM  := $(BUILD)/libgcrm.a
@@ -106,6 +108,18 @@ $(BUILD)/obj/kernels/cuda_plugin.o: kernels/cuda_plugin.c kernels/cuda.h
 $(CUDA_PLUGIN): $(KERN_OBJ) $(BUILD)/obj/kernels/cuda_plugin.o
 	$(CC) -shared $^ $(LDLIBS_CUDA) -o $@
 
+# the source hashes stages key their code version on (tools/srchash.sh): regenerated on every
+# build, rewritten only when a hash changed
+SRCHASH := $(BUILD)/gen/srchash.c
+.PHONY: srchash-force
+$(SRCHASH): srchash-force
+	@mkdir -p $(dir $@)
+	@tools/srchash.sh > $@.tmp && (cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@)
+
+$(BUILD)/obj/gen/srchash.o: $(SRCHASH)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
 $(LIBGCRM): $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
@@ -113,8 +127,8 @@ $(REPLICATE): $(CLI_OBJ) $(LIBGCRM)
 	$(CC) $(LDFLAGS) -rdynamic $^ $(LDLIBS) -o $@
 
 # the tests link the CUDA objects directly (parity tests); the commands load them as a plugin
-$(TESTS): $(TEST_OBJ) $(KERN_OBJ) $(LIBGCRM) | $(CUDA_PLUGIN)
-	$(CC) $(LDFLAGS) -rdynamic $(TEST_OBJ) $(KERN_OBJ) $(LIBGCRM) $(LDLIBS) $(LDLIBS_CUDA) -lcriterion -o $@
+$(TESTS): $(TEST_OBJ) $(CLI_LIB_OBJ) $(KERN_OBJ) $(LIBGCRM) | $(CUDA_PLUGIN)
+	$(CC) $(LDFLAGS) -rdynamic $(TEST_OBJ) $(CLI_LIB_OBJ) $(KERN_OBJ) $(LIBGCRM) $(LDLIBS) $(LDLIBS_CUDA) -lcriterion -o $@
 
 $(BENCH): $(BUILD)/obj/bench/bench.o $(LIBGCRM)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

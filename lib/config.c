@@ -1,6 +1,8 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,16 +43,97 @@ gc_status gc_config_parse(gc_config *c, const char *name, const char *text) {
     return GC_OK;
 }
 
-gc_status gc_config_load(gc_config *c, const char *path) {
+/* Rejects an object anywhere in the tree that holds the same key twice (a layer's merge would
+ * otherwise keep only one of them silently). */
+static gc_status check_duplicates(const gc_config *c, const cJSON *o, char *path, size_t plen) {
+    int is_obj = cJSON_IsObject(o);
+    int idx = 0;
+    for (const cJSON *it = o ? o->child : NULL; it; it = it->next, idx++) {
+        size_t add = is_obj ? (size_t)snprintf(path + plen, 1024 - plen, "%s%s", plen ? "." : "",
+                                              it->string)
+                            : (size_t)snprintf(path + plen, 1024 - plen, "[%d]", idx);
+        if (plen + add >= 1024) add = 0;
+        for (const cJSON *d = is_obj ? it->next : NULL; d; d = d->next)
+            if (!strcmp(d->string, it->string))
+                return gc_config_fail(c, path, "key given twice");
+        GC_TRY(check_duplicates(c, it, path, plen + add));
+        path[plen] = 0;
+    }
+    return GC_OK;
+}
+
+void gc_json_merge(cJSON *base, const cJSON *over) {
+    for (const cJSON *it = over->child; it; it = it->next) {
+        cJSON *have = cJSON_GetObjectItemCaseSensitive(base, it->string);
+        if (cJSON_IsNull(it)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(base, it->string);
+        } else if (cJSON_IsObject(have) && cJSON_IsObject(it)) {
+            gc_json_merge(have, it);
+        } else {
+            cJSON *copy = cJSON_Duplicate(it, 1);
+            if (have) cJSON_ReplaceItemViaPointer(base, have, copy);
+            else cJSON_AddItemToObject(base, it->string, copy);
+        }
+    }
+}
+
+#define GC_CFG_MAX_LAYERS 8
+
+static gc_status load_layer(gc_config *c, const char *path, int depth) {
     char *text;
     memset(c, 0, sizeof *c);
     GC_TRY(gc_read_file(path, &text, NULL));
     gc_status s = gc_config_parse(c, path, text);
     free(text);
-    return s;
+    GC_TRY(s);
+    char dup_path[1024] = {0};
+    if ((s = check_duplicates(c, c->root, dup_path, 0)) != GC_OK) {
+        gc_config_free(c);
+        return s;
+    }
+    const cJSON *ext = cJSON_GetObjectItemCaseSensitive(c->root, "extends");
+    if (!ext) return GC_OK;
+    if (!cJSON_IsString(ext) || !ext->valuestring[0]) s = gc_config_fail(c, "extends", "expected "
+                                                            "the path of a file (relative to this one)");
+    else if (depth + 1 >= GC_CFG_MAX_LAYERS)
+        s = gc_config_fail(c, "extends", "more than %d files extend one another (a cycle?)",
+                           GC_CFG_MAX_LAYERS);
+    char base_path[2048];
+    if (s == GC_OK) {
+        const char *slash = strrchr(path, '/');
+        if (ext->valuestring[0] == '/' || !slash) snprintf(base_path, sizeof base_path, "%s", ext->valuestring);
+        else snprintf(base_path, sizeof base_path, "%.*s/%s", (int)(slash - path), path, ext->valuestring);
+        c->base = gc_malloc(sizeof *c->base);
+        s = c->base ? load_layer(c->base, base_path, depth + 1) : GC_ERR_NOMEM;
+        if (s != GC_OK) {
+            free(c->base), c->base = NULL;
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", gc_last_error());
+            s = gc_config_fail(c, "extends", "%s", msg);
+        }
+    }
+    if (s != GC_OK) {
+        gc_config_free(c);
+        return s;
+    }
+    /* the merged tree: a copy of the base's, with this file's keys laid over it */
+    cJSON *merged = cJSON_Duplicate(c->base->root, 1);
+    if (!merged) {
+        gc_config_free(c);
+        return gc_fail(GC_ERR_NOMEM, "%s: out of memory merging %s", path, base_path);
+    }
+    cJSON *own = c->root;
+    cJSON_DeleteItemFromObjectCaseSensitive(own, "extends");
+    gc_json_merge(merged, own);
+    cJSON_Delete(own);
+    c->root = merged;
+    return GC_OK;
 }
 
+gc_status gc_config_load(gc_config *c, const char *path) { return load_layer(c, path, 0); }
+
 void gc_config_free(gc_config *c) {
+    if (c->base) gc_config_free(c->base), free(c->base);
     if (c->root) cJSON_Delete(c->root);
     free(c->text);
     free(c->path);
@@ -137,12 +220,39 @@ static void scan_value(scan_state *s, char *path, size_t plen) {
         while (*s->p && *s->p != ',' && *s->p != '}' && *s->p != ']' && *s->p != '\n') s->p++;
 }
 
-int gc_config_line(const gc_config *c, const char *keypath) {
+static int line_in(const gc_config *c, const char *keypath) {
     if (!c->text) return 0;
     char path[1024] = {0};
     scan_state s = {c->text, 1, keypath, 0};
     scan_value(&s, path, 0);
     return s.found;
+}
+
+int gc_config_where(const gc_config *c, const char *keypath, const char **file) {
+    for (const gc_config *l = c; l; l = l->base) {
+        int line = line_in(l, keypath);
+        if (line > 0) {
+            if (file) *file = l->path;
+            return line;
+        }
+    }
+    if (file) *file = c->path;
+    return 0;
+}
+
+int gc_config_line(const gc_config *c, const char *keypath) { return line_in(c, keypath); }
+
+gc_status gc_config_fail(const gc_config *c, const char *keypath, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *file;
+    int line = gc_config_where(c, keypath, &file);
+    if (!keypath[0]) return gc_fail(GC_ERR_CONFIG, "%s:1: %s", file, msg);
+    if (line > 0) return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': %s", file, line, keypath, msg);
+    return gc_fail(GC_ERR_CONFIG, "%s: key '%s': %s", file, keypath, msg);
 }
 
 /* ---- typed reading ---- */
@@ -155,10 +265,7 @@ static gc_status key_error(const gc_config *c, const char *objpath, const char *
                            const char *what) {
     char full[1024];
     join_path(full, sizeof full, objpath, key);
-    int line = gc_config_line(c, full);
-    if (line > 0)
-        return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': %s", c->path, line, full, what);
-    return gc_fail(GC_ERR_CONFIG, "%s: key '%s': %s", c->path, full, what);
+    return gc_config_fail(c, full, "%s", what);
 }
 
 static int choice_index(const char *choices, const char *value) {
@@ -253,8 +360,9 @@ gc_status gc_config_read(const gc_config *c, const cJSON *obj, const char *objpa
         const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, fields[i].key);
         if (!item) {
             if (fields[i].required) {
-                int line = objpath[0] ? gc_config_line(c, objpath) : 1;
-                return gc_fail(GC_ERR_CONFIG, "%s:%d: missing required key '%s%s%s'", c->path,
+                const char *file;
+                int line = objpath[0] ? gc_config_where(c, objpath, &file) : (file = c->path, 1);
+                return gc_fail(GC_ERR_CONFIG, "%s:%d: missing required key '%s%s%s'", file,
                                line, objpath, objpath[0] ? "." : "", fields[i].key);
             }
             continue;
@@ -262,4 +370,36 @@ gc_status gc_config_read(const gc_config *c, const cJSON *obj, const char *objpa
         GC_TRY(read_field(c, item, objpath, &fields[i], dest));
     }
     return GC_OK;
+}
+
+cJSON *gc_config_to_json(const gc_cfg_field *fields, int nfields, const void *src) {
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; o && i < nfields; i++) {
+        const gc_cfg_field *f = &fields[i];
+        const char *slot = (const char *)src + f->offset;
+        cJSON *v = NULL;
+        switch (f->type) {
+        case GC_CFG_INT: v = cJSON_CreateNumber((double)*(const int64_t *)slot); break;
+        case GC_CFG_FLOAT: v = cJSON_CreateNumber(*(const double *)slot); break;
+        case GC_CFG_BOOL: v = cJSON_CreateBool(*(const int *)slot); break;
+        case GC_CFG_STRING: v = cJSON_CreateString(slot); break;
+        case GC_CFG_ENUM: {
+            const char *p = f->choices;
+            for (int k = *(const int *)slot; k > 0 && p; k--) p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL;
+            size_t len = p ? (strchr(p, '|') ? (size_t)(strchr(p, '|') - p) : strlen(p)) : 0;
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)len, p ? p : "");
+            v = cJSON_CreateString(name);
+            break;
+        }
+        case GC_CFG_OBJECT:
+        case GC_CFG_ARRAY: {
+            const cJSON *j = *(const cJSON *const *)slot;
+            v = j ? cJSON_Duplicate(j, 1) : cJSON_CreateNull();
+            break;
+        }
+        }
+        cJSON_AddItemToObject(o, f->key, v);
+    }
+    return o;
 }

@@ -6,6 +6,13 @@
  * value the caller put there (the default). Every failure names the file, the key's dotted path
  * and the line where it appears: syntax errors (line and column), unknown keys (with the list of
  * known ones), wrong types, out-of-range values, unknown enum choices, missing required keys.
+ *
+ * Layers: a file whose top level has "extends": "other.json" (a path relative to the file) is
+ * laid over that file: objects merge key by key, recursively; any other value (arrays included)
+ * replaces the base's; null deletes the base's key. c->root is the merged tree, without
+ * "extends"; c->base is the layer below (owned, itself possibly layered). Messages name the file
+ * that holds the key: the topmost layer that writes it. A key written twice in one object is an
+ * error in every layer.
  */
 #ifndef GC_CONFIG_H
 #define GC_CONFIG_H
@@ -37,10 +44,11 @@ typedef struct {
     const char *choices; /* ENUM */
 } gc_cfg_field;
 
-typedef struct {
+typedef struct gc_config {
     char *path; /* file name used in messages */
     char *text;
-    cJSON *root;
+    cJSON *root;            /* the merged tree */
+    struct gc_config *base; /* the layer this file extends, or NULL */
 } gc_config;
 
 gc_status gc_config_load(gc_config *c, const char *path);
@@ -52,7 +60,27 @@ void gc_config_free(gc_config *c);
 gc_status gc_config_read(const gc_config *c, const cJSON *obj, const char *objpath,
                          const gc_cfg_field *fields, int nfields, void *dest);
 
-/* 1-based line of the key at a dotted path ("model.dim"), 0 when it cannot be found. */
+/* The number of fields of a static schema table. */
+#define GC_CFG_COUNT(fields) ((int)(sizeof(fields) / sizeof((fields)[0])))
+
+/* 1-based line of the key at a dotted path ("model.dim") in this layer's own text, 0 when it
+ * cannot be found there. */
 int gc_config_line(const gc_config *c, const char *keypath);
+/* Line of the key in the topmost layer that writes it, and that layer's file (may be NULL);
+ * 0 and the top file when no layer does. */
+int gc_config_where(const gc_config *c, const char *keypath, const char **file);
+/* Records "FILE:LINE: key 'KEYPATH': message" (FILE and LINE from gc_config_where; "FILE:1:
+ * message" for the empty path) and returns GC_ERR_CONFIG. */
+gc_status gc_config_fail(const gc_config *c, const char *keypath, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The typed values of src (a struct read by gc_config_read with these fields) as a JSON object,
+ * one key per field in table order, defaults included: ENUMs as their names, OBJECT and ARRAY
+ * fields copied (null when absent). What a cache key hashes: the same values give the same
+ * document however the file spelled them. Caller deletes. */
+cJSON *gc_config_to_json(const gc_cfg_field *fields, int nfields, const void *src);
+
+/* Lays over onto base (see Layers above): base is modified, over is only read. */
+void gc_json_merge(cJSON *base, const cJSON *over);
 
 #endif

@@ -89,3 +89,14 @@ void gc_json_add_floats(cJSON *obj, const char *key, const float *x, size_t n) {
     cJSON *a = cJSON_AddArrayToObject(obj, key);
     for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(x[i]));
 }
+
+double gc_json_num(const cJSON *o, const char *k, double def) {
+    const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+    return cJSON_IsNumber(v) ? v->valuedouble : def;
+}
+
+const cJSON *gc_json_get(const cJSON *o, const char *k) {
+    return o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+}
+
+const char *gc_json_str(const cJSON *o, const char *k) { return cJSON_GetStringValue(gc_json_get(o, k)); }

@@ -23,6 +23,12 @@ gc_status gc_json_floats(const char *path, const cJSON *root, const char *key, f
 /* Adds the array `key` of the n values x to obj. */
 void gc_json_add_floats(cJSON *obj, const char *key, const float *x, size_t n);
 
+/* Accessors that tolerate a missing object or key: the number (else def), the item (else NULL),
+ * the string (else NULL). */
+double gc_json_num(const cJSON *o, const char *k, double def);
+const cJSON *gc_json_get(const cJSON *o, const char *k);
+const char *gc_json_str(const cJSON *o, const char *k);
+
 /* Appends one compact JSON line to an open atomic file. */
 gc_status gc_jsonl_append(gc_atomic_file *af, const cJSON *obj);
 

@@ -10,5 +10,8 @@
 
 gc_status gc_model_config_read(const gc_config *c, const cJSON *obj, const char *objpath,
                                gc_model_config *out);
+/* The typed configuration as the same object, every key present (defaults included): what a
+ * cache key hashes. Caller deletes. */
+cJSON *gc_model_config_json(const gc_model_config *m);
 
 #endif

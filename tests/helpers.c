@@ -1,5 +1,9 @@
 #include "helpers.h"
 
+#include <cjson/cJSON.h>
+
+#include "../lib/config.h"
+
 #include <ftw.h>
 
 #include <criterion/criterion.h>
@@ -123,22 +127,82 @@ int th_count_rerun(const char *err, const char *prefix) {
     return n;
 }
 
-void th_expect_bad_experiment_in(const char *experiment, const char *from, const char *to,
-                                 const char *frag1, const char *frag2) {
-    char *text;
-    cr_assert_eq(gc_read_file(experiment, &text, NULL), GC_OK);
-    char *at = strstr(text, from);
-    cr_assert_not_null(at, "fixture text '%s' not found", from);
-    size_t n = strlen(text) - strlen(from) + strlen(to) + 1;
-    char *bad = malloc(n);
-    snprintf(bad, n, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
-    char *file = th_tmp_path("bad.json"), *root = th_tmp_path("badroot");
-    cr_assert_eq(th_write_file(file, bad, strlen(bad)), 0);
-    char *err = NULL;
+/* The item at a dotted path ("scales.smoke.rm.variants[3].head"), created (as an object member)
+ * when its parent exists and it does not; a null value deletes the key. NULL when a parent is
+ * missing. */
+static cJSON *at_path(cJSON *root, const char *keypath, cJSON *value) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", keypath);
+    cJSON *node = root;
+    for (char *seg = strtok(buf, "."); seg; ) {
+        char *next = strtok(NULL, ".");
+        char *br = strchr(seg, '[');
+        int idx = -1;
+        if (br) *br = 0, idx = atoi(br + 1);
+        cJSON *child = cJSON_GetObjectItemCaseSensitive(node, seg);
+        if (idx >= 0) {
+            if (!next) { /* replace an array element */
+                cJSON *old = cJSON_GetArrayItem(child, idx);
+                if (!old) return NULL;
+                cJSON_ReplaceItemViaPointer(child, old, value);
+                return value;
+            }
+            child = cJSON_GetArrayItem(child, idx);
+        } else if (!next) {
+            if (cJSON_IsNull(value)) { /* null deletes the key, as in a layer */
+                cJSON_Delete(value);
+                cJSON_DeleteItemFromObjectCaseSensitive(node, seg);
+                return node;
+            }
+            if (child) cJSON_ReplaceItemInObjectCaseSensitive(node, seg, value);
+            else cJSON_AddItemToObject(node, seg, value);
+            return value;
+        }
+        if (!child) return NULL;
+        node = child, seg = next;
+    }
+    return NULL;
+}
+
+char *th_experiment_with(const char *experiment, const char *keypath, const char *json) {
+    gc_config c;
+    cr_assert_eq(gc_config_load(&c, experiment), GC_OK, "%s", gc_last_error());
+    if (keypath) {
+        cJSON *v = cJSON_Parse(json);
+        cr_assert_not_null(v, "bad JSON value in the test: %s", json);
+        cr_assert_not_null(at_path(c.root, keypath, v), "no parent for %s in %s", keypath,
+                           experiment);
+    }
+    char *text = cJSON_Print(c.root), *file = th_tmp_path("experiment.json");
+    cr_assert_eq(th_write_file(file, text, strlen(text)), 0);
+    free(text);
+    gc_config_free(&c);
+    return file;
+}
+
+/* runs a bad experiment file and expects exit 1 with both fragments in the error */
+static void expect_rejected(const char *file, const char *what, const char *frag1,
+                            const char *frag2) {
+    char *root = th_tmp_path("badroot"), *err = NULL;
     int rc = th_run_smoke(file, root, NULL, NULL, &err);
-    cr_expect_eq(rc, 1, "'%s' -> '%s' was accepted (rc %d)", from, to, rc);
-    cr_expect(err && strstr(err, frag1), "expected '%s' in: %s", frag1, err);
-    cr_expect(err && strstr(err, frag2), "expected '%s' in: %s", frag2, err);
+    cr_expect_eq(rc, 1, "%s was accepted (rc %d)", what, rc);
+    cr_expect(err && strstr(err, frag1), "%s: expected '%s' in: %s", what, frag1, err);
+    cr_expect(err && strstr(err, frag2), "%s: expected '%s' in: %s", what, frag2, err);
     th_rm_tree(root);
-    free(err), free(text), free(bad), remove(file), free(file), free(root);
+    free(err), free(root);
+}
+
+void th_expect_bad_experiment(const char *experiment, const char *keypath, const char *json,
+                              const char *frag1, const char *frag2) {
+    char *file = th_experiment_with(experiment, keypath, json), what[640];
+    snprintf(what, sizeof what, "%s with %s = %s", experiment, keypath, json);
+    expect_rejected(file, what, frag1, frag2);
+    remove(file), free(file);
+}
+
+void th_expect_bad_experiment_text(const char *text, const char *frag1, const char *frag2) {
+    char *file = th_tmp_path("bad.json");
+    cr_assert_eq(th_write_file(file, text, strlen(text)), 0);
+    expect_rejected(file, text, frag1, frag2);
+    remove(file), free(file);
 }

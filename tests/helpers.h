@@ -22,10 +22,16 @@ int th_run_smoke(const char *file, const char *root, const char *extra, char **o
 /* Number of stages a run's stderr time table reports as run (not cached) whose name starts with
  * prefix. */
 int th_count_rerun(const char *err, const char *prefix);
-/* Writes `experiment` with one substitution applied, runs it at smoke scale and expects exit 1
- * with both fragments in the error (Criterion assertions). */
-void th_expect_bad_experiment_in(const char *experiment, const char *from, const char *to,
-                                 const char *frag1, const char *frag2);
+/* The experiment file as resolved (its layers merged), with the value at keypath (dotted, with
+ * [i] for array elements; created when its parent exists) set to the JSON text json, written to
+ * a new temp file whose path is returned (caller removes and frees). keypath NULL: unchanged. */
+char *th_experiment_with(const char *experiment, const char *keypath, const char *json);
+/* Runs th_experiment_with's file at smoke scale and expects exit 1 with both fragments in the
+ * error (Criterion assertions). */
+void th_expect_bad_experiment(const char *experiment, const char *keypath, const char *json,
+                              const char *frag1, const char *frag2);
+/* The same for a file holding text as it is (syntax errors). */
+void th_expect_bad_experiment_text(const char *text, const char *frag1, const char *frag2);
 
 /* A unique temp path under /tmp (caller frees). */
 char *th_tmp_path(const char *tag);

@@ -11,7 +11,8 @@
 
 #include "../lib/base.h"
 #include "../lib/jsonio.h"
-#include "../lib/verdict.h"
+#include "../lib/config.h"
+#include "../replicate/claims/verdict.h"
 #include "helpers.h"
 
 static const cJSON *item(const cJSON *o, const char *k) {
@@ -69,15 +70,9 @@ Test(partial, fig3_smoke_shares_fig2_stages_and_matches_it_at_p1, .timeout = 120
     /* p = 1 scores the whole response at its EOS, which is fig2's reward: over every split
      * (no "splits" key) fig3's AUROC at p = 1 is fig2's pooled AUROC, seed by seed */
     cJSON_Delete(r3);
-    char *text;
-    cr_assert_eq(gc_read_file("experiments/fig3.json", &text, NULL), GC_OK);
-    const char *cut = "\"splits\": [\"arith-easy\", \"arith-hard\"], ";
-    for (char *at; (at = strstr(text, cut));) /* every split */
-        memmove(at, at + strlen(cut), strlen(at + strlen(cut)) + 1);
-    char *file = th_tmp_path("fig3all.json");
-    cr_assert_eq(th_write_file(file, text, strlen(text)), 0);
+    char *file = th_experiment_with("experiments/fig3.json", "scales.smoke.partial.splits", "null");
     cr_assert_eq(th_run_smoke(file, root, "--seeds 2", &out, &err), 0, "%s", err);
-    free(out), free(err), free(text);
+    free(out), free(err);
     cr_assert_eq(gc_json_read(path, &r3), GC_OK);
     const cJSON *pooled = item(r2, "pooled");
     for (const cJSON *c = item(item(r3, "partial"), "curves")->child; c; c = c->next) {
@@ -101,17 +96,14 @@ Test(partial, fig3_smoke_shares_fig2_stages_and_matches_it_at_p1, .timeout = 120
 
 Test(partial, bad_partial_sections) {
     const char *f3 = "experiments/fig3.json";
-    th_expect_bad_experiment_in(f3, "\"points\": 11", "\"points\": 2",
-                                "scales.smoke.partial.points", "out of range");
-    th_expect_bad_experiment_in(f3, "\"points\": 11", "\"points\": 11, \"pointz\": 3",
-                                "scales.smoke.partial.pointz", "unknown key");
-    th_expect_bad_experiment_in(f3, "\"splits\": [\"arith-easy\", \"arith-hard\"], \"points\"",
-                                "\"splits\": [\"arith-hardest\"], \"points\"",
-                                "scales.smoke.partial.splits", "data.splits");
-    th_expect_bad_experiment_in(f3, "\"analysis\": \"partial\"", "\"analysis\": \"auroc\"",
-                                "partial", "analysis");
-    th_expect_bad_experiment_in(f3, "\"analysis\": \"partial\"", "\"analysis\": \"partiel\"",
-                                "key 'analysis'", "auroc|partial");
+    th_expect_bad_experiment(f3, "scales.smoke.partial.points", "2", "scales.smoke.partial.points",
+                             "out of range");
+    th_expect_bad_experiment(f3, "scales.smoke.partial.pointz", "3", "scales.smoke.partial.pointz",
+                             "unknown key");
+    th_expect_bad_experiment(f3, "scales.smoke.partial.splits", "[\"arith-hardest\"]",
+                             "scales.smoke.partial.splits", "data.splits");
+    th_expect_bad_experiment(f3, "analysis", "\"auroc\"", "partial", "analysis");
+    th_expect_bad_experiment(f3, "analysis", "\"partiel\"", "key 'analysis'", "auroc|partial");
 }
 
 /* The math claims run one pipeline: their experiment files must agree on every shared section,
@@ -124,7 +116,10 @@ Test(partial, math_experiments_share_their_sections) {
     enum { NF = sizeof files / sizeof files[0] };
     cJSON *doc[NF];
     for (int f = 0; f < NF; f++) {
-        cr_assert_eq(gc_json_read(files[f], &doc[f]), GC_OK);
+        gc_config c;
+        cr_assert_eq(gc_config_load(&c, files[f]), GC_OK, "%s", gc_last_error());
+        doc[f] = cJSON_Duplicate(c.root, 1);
+        gc_config_free(&c);
         for (cJSON *sc = cJSON_GetObjectItem(doc[f], "scales")->child; sc; sc = sc->next)
             cJSON_DeleteItemFromObject(cJSON_GetObjectItem(sc, "rm"),
                                        "variants"); /* the ablations */
@@ -165,24 +160,24 @@ Test(verdict, rises_with_p_rule) {
                            "\"min_seed_fraction\": 0.8}}");
     double up[11] = {.5, .52, .55, .58, .6, .63, .66, .7, .72, .75, .8};
     cJSON *r = curve_results(up, 1.0, 3, 3), *v;
-    cr_assert_eq(gc_verdict(c, r, "published.json", &v), GC_OK, "%s", gc_last_error());
+    cr_assert_eq(claims_verdict(c, r, "published.json", &v), GC_OK, "%s", gc_last_error());
     cr_expect_str_eq(cJSON_GetStringValue(item(v, "verdict")), "PASS");
     cr_expect_float_eq(gc_json_num(v, "measured", 0), 1.0, 1e-9);
     cr_expect(strstr(cJSON_GetStringValue(item(v, "summary")), "0.520 at p = 0.1") != NULL, "%s",
               cJSON_GetStringValue(item(v, "summary")));
     cJSON_Delete(v), cJSON_Delete(r);
     r = curve_results(up, 1.0, 2, 3); /* 2 of 3 seeds rising: below 80% */
-    cr_assert_eq(gc_verdict(c, r, "published.json", &v), GC_OK);
+    cr_assert_eq(claims_verdict(c, r, "published.json", &v), GC_OK);
     cr_expect_str_eq(cJSON_GetStringValue(item(v, "verdict")), "FAIL");
     cJSON_Delete(v), cJSON_Delete(r);
     double flat[11] = {.6, .5, .6, .5, .6, .5, .6, .5, .6, .5, .6};
     r = curve_results(flat, 0.0, 3, 3);
-    cr_assert_eq(gc_verdict(c, r, "published.json", &v), GC_OK);
+    cr_assert_eq(claims_verdict(c, r, "published.json", &v), GC_OK);
     cr_expect_str_eq(cJSON_GetStringValue(item(v, "verdict")), "FAIL",
                      "a flat curve does not rise");
     cJSON_Delete(v), cJSON_Delete(r);
     cJSON *missing = cJSON_Parse("{\"partial\": {\"curves\": []}}");
-    cr_assert_eq(gc_verdict(c, missing, "published.json", &v), GC_OK);
+    cr_assert_eq(claims_verdict(c, missing, "published.json", &v), GC_OK);
     cr_expect_str_eq(cJSON_GetStringValue(item(v, "verdict")), "FAIL", "no curve, no pass");
     cJSON_Delete(v), cJSON_Delete(missing), cJSON_Delete(c);
 }
@@ -227,24 +222,18 @@ Test(partial, ablations_smoke_and_bad_variants, .timeout = 180) {
     free(root);
 
     const char *f = "experiments/ablations.json";
-    th_expect_bad_experiment_in(f, "{\"name\": \"late\", \"positions\": \"late\"}",
-                                "{\"name\": \"late\", \"positions\": \"early\"}", "positions",
-                                "uniform|late");
-    th_expect_bad_experiment_in(f, "{\"name\": \"late\", \"positions\": \"late\"}",
-                                "{\"name\": \"ordered\", \"positions\": \"late\"}", "ordered",
-                                "twice");
-    th_expect_bad_experiment_in(f, "\"variants\": [\"baseline\", \"goal\", ",
-                                "\"variants\": [\"baseline\", ", "variants",
-                                "one \"baseline\" and one \"goal\"");
-    th_expect_bad_experiment_in(f, "{\"name\": \"mlp-head\", \"head\": \"mlp\"}",
-                                "{\"name\": \"mlp-head\", \"head\": \"mlp\", \"depth\": 3}",
-                                "depth", "unknown key");
-    th_expect_bad_experiment_in(f, "\"variants\": [\"baseline\", \"goal\", ",
-                                "\"variants\": [\"baseline\", \"goal\", \"bigger\", ", "bigger",
-                                "unknown variant");
-    th_expect_bad_experiment_in(f, "{\"name\": \"mlp-head\", \"head\": \"mlp\"}",
-                                "{\"name\": \"mlp-head\", \"head\": \"tree\"}", "head",
-                                "linear|mlp");
-    th_expect_bad_experiment_in(f, "\"K\": 4,", "\"K\": 4, \"goal_sampling\": \"all\",",
-                                "scales.smoke.rm.goal_sampling", "random|single|averaged");
+    const char *v3 = "scales.smoke.rm.variants[3]", *v6 = "scales.smoke.rm.variants[6]";
+    th_expect_bad_experiment(f, v3, "{\"name\": \"late\", \"positions\": \"early\"}",
+                             "positions", "uniform|late");
+    th_expect_bad_experiment(f, v3, "{\"name\": \"ordered\", \"positions\": \"late\"}", "ordered",
+                             "twice");
+    th_expect_bad_experiment(f, "scales.smoke.rm.variants[1]", "{\"name\": \"second\"}",
+                             "variants", "one \"baseline\" and one \"goal\"");
+    th_expect_bad_experiment(f, v6, "{\"name\": \"mlp-head\", \"head\": \"mlp\", \"depth\": 3}",
+                             "depth", "unknown key");
+    th_expect_bad_experiment(f, v6, "\"bigger\"", "bigger", "unknown variant");
+    th_expect_bad_experiment(f, v6, "{\"name\": \"mlp-head\", \"head\": \"tree\"}", "head",
+                             "linear|mlp");
+    th_expect_bad_experiment(f, "scales.smoke.rm.goal_sampling", "\"all\"",
+                             "scales.smoke.rm.goal_sampling", "random|single|averaged");
 }

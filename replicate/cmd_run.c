@@ -1,4 +1,4 @@
-/* replicate run: executes an experiment file at a scale (see runner.h). */
+/* replicate run: executes an experiment file at a scale (runner/stage.h) with its pipeline. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,7 +6,18 @@
 #include "../lib/backend.h"
 #include "../lib/jsonio.h"
 #include "cli.h"
-#include "runner.h"
+#include "math/analyses.h"
+#include "runner/results.h"
+#include "runner/stage.h"
+
+/* The pipelines an experiment file can name ("pipeline"): each runs the shared stages of its
+ * domain and the file's analysis. */
+static const struct {
+    const char *name;
+    gc_status (*run)(rp_run *r);
+} PIPELINES[] = {
+    {/* .name = */ "math", /* .run = */ math_run},
+};
 
 static const char RUN_HELP[] =
     "usage: replicate run EXPERIMENT.json [--scale smoke|mini|full] [--seeds N]\n"
@@ -21,61 +32,60 @@ static const char RUN_HELP[] =
     "  --device D   cpu or cuda (default: the file's \"device\", else cpu); cuda runs every\n"
     "               model pass on the GPU and caches its stages apart from CPU runs\n"
     "  --precision P  cuda matmuls: fp32 (default), tf32, or bf16 mixed precision\n"
-    "  --force      ignore cached stages\n";
+    "  --force      ignore cached stages\n"
+    "  --print-config  print the experiment file as resolved (its \"extends\" layers merged)\n"
+    "               and exit\n";
 
-static gc_status open_experiment(rp_run *r) {
+static gc_status open_experiment(rp_run *r, gc_status (**run)(rp_run *)) {
     GC_TRY(gc_config_load(&r->cfg, r->opt.file));
     const cJSON *root = r->cfg.root;
     typedef struct {
         char experiment[GC_CFG_STRLEN], description[GC_CFG_STRLEN], claim[GC_CFG_STRLEN];
+        char pipeline[GC_CFG_STRLEN], analysis[GC_CFG_STRLEN];
         int64_t seeds;
         const cJSON *scales;
-        int analysis, device, precision;
+        int device, precision;
     } top;
     static const gc_cfg_field fields[] = {
         {"experiment", GC_CFG_STRING, offsetof(top, experiment), 1, 0, 0, NULL},
+        {"pipeline", GC_CFG_STRING, offsetof(top, pipeline), 1, 0, 0, NULL},
+        {"analysis", GC_CFG_STRING, offsetof(top, analysis), 0, 0, 0, NULL},
         {"description", GC_CFG_STRING, offsetof(top, description), 0, 0, 0, NULL},
         {"claim", GC_CFG_STRING, offsetof(top, claim), 0, 0, 0, NULL},
         {"seeds", GC_CFG_INT, offsetof(top, seeds), 1, 1, 64, NULL},
         {"scales", GC_CFG_OBJECT, offsetof(top, scales), 1, 0, 0, NULL},
-        {"analysis", GC_CFG_ENUM, offsetof(top, analysis), 0, 0, 0, "auroc|partial|vote"},
         {"device", GC_CFG_ENUM, offsetof(top, device), 0, 0, 0, "cpu|cuda"},
         {"precision", GC_CFG_ENUM, offsetof(top, precision), 0, 0, 0, "fp32|tf32|bf16"},
-        {"pipeline", GC_CFG_ENUM, 0, 0, 0, 0, "math"}, /* checked below; stored nowhere */
     };
     top t = {.seeds = 3};
-    /* "pipeline" is read separately so its value can be checked against the known pipelines */
-    cJSON *copy = cJSON_Duplicate(root, 1);
-    const cJSON *pipe = cJSON_GetObjectItemCaseSensitive(root, "pipeline");
-    cJSON_DeleteItemFromObjectCaseSensitive(copy, "pipeline");
-    gc_status s = gc_config_read(&r->cfg, copy, "", fields, 8, &t);
-    cJSON_Delete(copy);
-    GC_TRY(s);
-    t.scales = cJSON_GetObjectItemCaseSensitive(root, "scales"); /* the copy's pointer is gone */
-    if (!cJSON_IsString(pipe) || strcmp(pipe->valuestring, "math"))
-        return gc_fail(GC_ERR_CONFIG, "%s:%d: key 'pipeline': expected \"math\"", r->cfg.path,
-                       pipe ? gc_config_line(&r->cfg, "pipeline") : 1);
+    GC_TRY(gc_config_read(&r->cfg, root, "", fields, GC_CFG_COUNT(fields), &t));
+    *run = NULL;
+    char known[128] = "";
+    for (size_t i = 0; i < sizeof PIPELINES / sizeof PIPELINES[0]; i++) {
+        if (!strcmp(t.pipeline, PIPELINES[i].name)) *run = PIPELINES[i].run;
+        snprintf(known + strlen(known), sizeof known - strlen(known), "%s\"%s\"", i ? ", " : "",
+                 PIPELINES[i].name);
+    }
+    if (!*run) return gc_config_fail(&r->cfg, "pipeline", "expected %s", known);
+    snprintf(r->pipeline, sizeof r->pipeline, "%s", t.pipeline);
+    snprintf(r->analysis, sizeof r->analysis, "%s", t.analysis);
     snprintf(r->experiment, sizeof r->experiment, "%s", t.experiment);
     for (const char *p = r->experiment; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
-            return gc_fail(GC_ERR_CONFIG,
-                           "%s:%d: key 'experiment': use lower-case letters, digits,"
-                           " '-' and '_'",
-                           r->cfg.path, gc_config_line(&r->cfg, "experiment"));
+            return gc_config_fail(&r->cfg, "experiment", "use lower-case letters, digits, '-' "
+                                  "and '_'");
     r->seeds = r->opt.seeds ? r->opt.seeds : (int)t.seeds;
     static const char *const devices[] = {"cpu", "cuda"}, *const precisions[] = {"fp32", "tf32",
                                                                                  "bf16"};
     if (!r->opt.device[0]) snprintf(r->opt.device, sizeof r->opt.device, "%s", devices[t.device]);
     if (!r->opt.precision[0])
         snprintf(r->opt.precision, sizeof r->opt.precision, "%s", precisions[t.precision]);
-    r->analysis = t.analysis;
     for (const cJSON *sc = t.scales->child; sc; sc = sc->next)
         if (strcmp(sc->string, "smoke") && strcmp(sc->string, "mini") &&
             strcmp(sc->string, "full")) {
             char path[128];
             snprintf(path, sizeof path, "scales.%s", sc->string);
-            return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': unknown scale (smoke, mini, full)",
-                           r->cfg.path, gc_config_line(&r->cfg, path), path);
+            return gc_config_fail(&r->cfg, path, "unknown scale (smoke, mini, full)");
         }
     snprintf(r->scale_path, sizeof r->scale_path, "scales.%s", r->opt.scale);
     r->scale_cfg = cJSON_GetObjectItemCaseSensitive(t.scales, r->opt.scale);
@@ -89,9 +99,10 @@ static gc_status open_experiment(rp_run *r) {
                        r->opt.scale);
     }
     if (!cJSON_IsObject(r->scale_cfg))
-        return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected an object", r->cfg.path,
-                       gc_config_line(&r->cfg, r->scale_path), r->scale_path);
-    char *text = cJSON_PrintUnformatted(r->scale_cfg);
+        return gc_config_fail(&r->cfg, r->scale_path, "expected an object");
+    cJSON *canon = rp_canonical(r->scale_cfg);
+    char *text = canon ? cJSON_PrintUnformatted(canon) : NULL;
+    cJSON_Delete(canon);
     if (!text) return GC_ERR_NOMEM;
     rp_hash_hex(text, r->config_hash);
     free(text);
@@ -103,7 +114,9 @@ int cmd_run(int argc, char **argv) {
         {"scale", required_argument, 0, 's'},     {"seeds", required_argument, 0, 'n'},
         {"device", required_argument, 0, 'd'},    {"root", required_argument, 0, 'r'},
         {"force", no_argument, 0, 'f'},           {"help", no_argument, 0, 'h'},
-        {"precision", required_argument, 0, 'p'}, {0, 0, 0, 0}};
+        {"precision", required_argument, 0, 'p'}, {"print-config", no_argument, 0, 'P'},
+        {0, 0, 0, 0}};
+    int print_config = 0;
     rp_run r;
     memset(&r, 0, sizeof r);
     snprintf(r.opt.scale, sizeof r.opt.scale, "mini");
@@ -135,6 +148,9 @@ int cmd_run(int argc, char **argv) {
         case 'f':
             r.opt.force = 1;
             break;
+        case 'P':
+            print_config = 1;
+            break;
         case 'h':
             fputs(RUN_HELP, stdout);
             return 0;
@@ -149,7 +165,17 @@ int cmd_run(int argc, char **argv) {
     r.opt.file = argv[optind];
     r.opt.seeds = (int)seeds;
     r.t0 = gc_now();
-    gc_status s = open_experiment(&r);
+    gc_status (*run)(rp_run *) = NULL;
+    if (print_config) {
+        gc_status s = gc_config_load(&r.cfg, r.opt.file);
+        char *text = s == GC_OK ? cJSON_Print(r.cfg.root) : NULL;
+        if (text) printf("%s\n", text);
+        free(text);
+        rp_run_free(&r);
+        return s == GC_OK ? 0 : cli_runtime_error("run");
+    }
+    gc_status s = open_experiment(&r, &run);
+    if (s == GC_OK) s = rp_check_repo(&r);
     if (s == GC_OK && !strcmp(r.opt.device, "cpu") && strcmp(r.opt.precision, "fp32"))
         gc_log_warn("run: precision %s applies to --device cuda; the CPU computes in fp32",
                     r.opt.precision);
@@ -157,9 +183,9 @@ int cmd_run(int argc, char **argv) {
     if (s == GC_OK) {
         gc_log_info("run: %s at %s scale, %d seed(s), device %s, cache %s/cache", r.experiment,
                     r.opt.scale, r.seeds, gc_device_describe(), r.opt.root);
-        s = rp_run_math(&r);
+        s = run(&r);
     }
     gc_device_close();
-    gc_config_free(&r.cfg);
+    rp_run_free(&r);
     return s == GC_OK ? 0 : cli_runtime_error("run");
 }

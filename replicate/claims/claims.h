@@ -12,17 +12,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../lib/base.h"
+#include "../../lib/base.h"
 
-/* The published-claims file (GCRM_PUBLISHED or results/published.json). */
-const char *claims_file(void);
-
-/* Verdict of the claim tied to `experiment` for a results document: a new object
- * {verdict, reasons, measured, lo, hi, test, p} in *out (NULL when no claim names it). */
-gc_status claims_verdict_for(const char *experiment, const cJSON *results, cJSON **out);
-
-/* Human-readable table of a math experiment's results (variants "baseline" and "goal"). */
-void claims_print_math(const cJSON *results, FILE *f);
 /* The verdict of a results document and its reasons, when it has one. */
 void claims_print_verdict(const cJSON *results, FILE *f);
 

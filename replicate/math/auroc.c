@@ -10,55 +10,76 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/jsonio.h"
-#include "../lib/mathpipe.h"
-#include "../lib/stats.h"
-#include "claims.h"
-#include "math.h"
+#include "../../lib/jsonio.h"
+#include "../../lib/mathpipe.h"
+#include "../../lib/stats.h"
+#include "../claims/claims.h"
+#include "../runner/results.h"
+#include "analyses.h"
 
 /* ---- stage: rewards of the evaluation solutions ---- */
 
 /* Scores every evaluation solution: by a reward model (rmst), or, with rmst NULL, by the policy's
  * mean token log-probability (a reference: what the policy itself knows about its solutions). */
-static gc_status stage_score(math_ctx *m, const rp_stage *rmst, cJSON *key, float *rewards) {
-    rp_run *r = m->r;
-    const text_table *sol = &m->sol;
-    int max_len = (int)m->c.eval.max_len;
-    char name[80];
-    if (rmst) snprintf(name, sizeof name, "score-%s", rmst->name + 3);
-    else snprintf(name, sizeof name, "logprob-policy");
-    rp_stage *st;
-    GC_TRY(rp_stage_open(r, name, key, &st));
-    char path[RP_PATH];
-    rp_stage_file(st, "rewards.json", path);
-    if (st->cached) {
-        cJSON *j;
-        GC_TRY(gc_json_read(path, &j));
-        gc_status s = gc_json_floats(path, j, "reward", rewards, (size_t)sol->n);
-        cJSON_Delete(j);
-        return s;
-    }
+typedef struct {
+    math_ctx *m;
+    const rp_stage *rmst;
+    float *rewards; /* (sol.n) */
+} score_job;
+
+static gc_status compute_score(rp_stage *st, void *ctx) {
+    score_job *job = ctx;
+    const math_solutions *sol = &job->m->sol;
+    int max_len = (int)job->m->c.eval.max_len;
     gc_status s;
-    if (rmst) {
+    if (job->rmst) {
         gc_rm rm;
-        GC_TRY(math_load_rm(rmst, &rm));
-        s = gc_math_score(&rm, (const char *const *)sol->b, (const char *const *)sol->c, sol->n,
-                          max_len, 32, rewards, NULL);
+        GC_TRY(math_load_rm(job->rmst, &rm));
+        s = gc_math_score(&rm, (const char *const *)sol->question,
+                          (const char *const *)sol->response, sol->n, max_len, 32, job->rewards,
+                          NULL);
         gc_rm_free(&rm);
     } else {
         gc_model pm;
-        GC_TRY(math_load_policy(m, &pm));
-        s = gc_math_logprob(&pm, (const char *const *)sol->b, (const char *const *)sol->c, sol->n,
-                            max_len, 32, rewards);
+        GC_TRY(math_load_policy(job->m, &pm));
+        s = gc_math_logprob(&pm, (const char *const *)sol->question,
+                            (const char *const *)sol->response, sol->n, max_len, 32, job->rewards);
         gc_model_free(&pm);
     }
-    if (s != GC_OK) return s;
+    GC_TRY(s);
+    char path[RP_PATH];
+    rp_stage_file(st, "rewards.json", path);
     cJSON *j = cJSON_CreateObject();
-    gc_json_add_floats(j, "reward", rewards, (size_t)sol->n);
+    gc_json_add_floats(j, "reward", job->rewards, (size_t)sol->n);
     s = gc_json_write(path, j);
     cJSON_Delete(j);
-    if (s == GC_OK) s = rp_stage_close(r, st, NULL);
     return s;
+}
+
+static gc_status load_score(const rp_stage *st, void *ctx) {
+    score_job *job = ctx;
+    char path[RP_PATH];
+    rp_stage_file(st, "rewards.json", path);
+    cJSON *j;
+    GC_TRY(gc_json_read(path, &j));
+    gc_status s = gc_json_floats(path, j, "reward", job->rewards, (size_t)job->m->sol.n);
+    cJSON_Delete(j);
+    return s;
+}
+
+static const rp_stage_def SCORE = {"score", __FILE__, compute_score, load_score};
+static const rp_stage_def LOGPROB = {"logprob", __FILE__, compute_score, load_score};
+
+static gc_status stage_score(math_ctx *m, const rp_stage *rmst, float *rewards) {
+    score_job job = {m, rmst, rewards};
+    char name[96];
+    if (rmst) {
+        snprintf(name, sizeof name, "score-%s", rmst->name + 3);
+        rp_stage *in[2] = {(rp_stage *)rmst, m->est};
+        return rp_stage_run(m->r, &SCORE, name, NULL, in, 2, &job, NULL);
+    }
+    rp_stage *in[2] = {m->pol, m->est};
+    return rp_stage_run(m->r, &LOGPROB, "logprob-policy", NULL, in, 2, &job, NULL);
 }
 
 /* ---- analysis ---- */
@@ -77,7 +98,7 @@ static void seed_average(float *const *scores, int seeds, const int *idx, int n,
 
 /* One group of items (a split, or all splits): AUROC per seed and variant, their summaries, the
  * difference, DeLong on seed-averaged scores, and seeds with a positive difference. */
-static cJSON *analyse_group(const char *name, const text_table *sol, const int *idx, int n,
+static cJSON *analyse_group(const char *name, const math_solutions *sol, const int *idx, int n,
                             float *const *const *scores, const float *ref, int seeds,
                             const math_ctx *m) {
     const math_cfg *c = &m->c;
@@ -87,7 +108,7 @@ static cJSON *analyse_group(const char *name, const text_table *sol, const int *
     int *y = gc_malloc(sizeof(int) * (n ? n : 1)), pos = 0;
     double *sc = gc_malloc(sizeof(double) * (n ? n : 1)), *sc2 = gc_malloc(sizeof(double) * (n ? n : 1));
     double auc[MAX_VARIANTS][64], delta[64];
-    for (int i = 0; i < n; i++) y[i] = sol->flag[idx[i]], pos += y[i];
+    for (int i = 0; i < n; i++) y[i] = sol->correct[idx[i]], pos += y[i];
     cJSON_AddNumberToObject(g, "n_correct", pos);
     cJSON_AddNumberToObject(g, "policy_accuracy", n ? (double)pos / n : 0);
     if (pos == 0 || pos == n) {
@@ -96,7 +117,7 @@ static cJSON *analyse_group(const char *name, const text_table *sol, const int *
         free(y), free(sc), free(sc2);
         return g;
     }
-    int base = m->base, goal = m->goal;
+    int base = m->c.base, goal = m->c.goal;
     for (int i = 0; i < n; i++) sc[i] = ref[idx[i]];
     gc_delong one;
     if (gc_stats_delong(sc, NULL, y, (size_t)n, &one) == GC_OK) {
@@ -106,7 +127,7 @@ static cJSON *analyse_group(const char *name, const text_table *sol, const int *
         cJSON_AddNumberToObject(o, "hi", one.hi);
     }
     for (int v = 0; v < c->n_variants; v++) {
-        cJSON *vo = cJSON_AddObjectToObject(g, c->variant_names[v]), *arr = cJSON_AddArrayToObject(vo, "auroc");
+        cJSON *vo = cJSON_AddObjectToObject(g, c->variant[v].name), *arr = cJSON_AddArrayToObject(vo, "auroc");
         for (int s = 0; s < seeds; s++) {
             for (int i = 0; i < n; i++) sc[i] = scores[v][s][idx[i]];
             gc_stats_auroc(sc, y, (size_t)n, &auc[v][s]);
@@ -146,16 +167,17 @@ static cJSON *analyse_group(const char *name, const text_table *sol, const int *
     return g;
 }
 
-static gc_status write_plot_data(const char *path, const cJSON *results, const math_ctx *m) {
+static gc_status write_plot_data(const char *path, const cJSON *results, const void *ctx) {
+    const math_ctx *m = ctx;
     const math_cfg *c = &m->c;
     const cJSON *splits = cJSON_GetObjectItem(results, "splits");
     FILE *f = fopen(path, "w");
     if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
-    int base = m->base, goal = m->goal;
+    int base = m->c.base, goal = m->c.goal;
     fprintf(f, "# split baseline_mean baseline_lo baseline_hi goal_mean goal_lo goal_hi\n");
     for (const cJSON *g = splits->child; g; g = g->next) {
-        const cJSON *b = cJSON_GetObjectItem(g, c->variant_names[base]);
-        const cJSON *q = cJSON_GetObjectItem(g, c->variant_names[goal]);
+        const cJSON *b = cJSON_GetObjectItem(g, c->variant[base].name);
+        const cJSON *q = cJSON_GetObjectItem(g, c->variant[goal].name);
         if (!b || !q) continue;
         fprintf(f, "%s %.5f %.5f %.5f %.5f %.5f %.5f\n", cJSON_GetObjectItem(g, "split")->valuestring,
                 cJSON_GetObjectItem(b, "mean")->valuedouble, cJSON_GetObjectItem(b, "lo")->valuedouble,
@@ -167,10 +189,60 @@ static gc_status write_plot_data(const char *path, const cJSON *results, const m
 
 
 
-gc_status math_analyse_auroc(math_ctx *m) {
+static double num(const cJSON *o, const char *k, double def) { return gc_json_num(o, k, def); }
+static const cJSON *obj(const cJSON *o, const char *k) { return gc_json_get(o, k); }
+
+/* The fig2 table (variants "baseline" and "goal", then the ablations). */
+static void print_auroc(const cJSON *results, FILE *f) {
+    fprintf(f, "\n%-12s %5s %7s  %-24s %-24s %-26s %9s  %s\n", "split", "n", "policy",
+            "AUROC baseline [CI]", "AUROC goal-cond. [CI]", "difference [CI] (+seeds)",
+            "DeLong p", "policy log-prob AUROC");
+    const cJSON *groups[16];
+    int ng = 0;
+    for (const cJSON *g = obj(results, "splits") ? obj(results, "splits")->child : NULL; g && ng < 15; g = g->next)
+        groups[ng++] = g;
+    if (obj(results, "pooled")) groups[ng++] = obj(results, "pooled");
+    for (int i = 0; i < ng; i++) {
+        const cJSON *g = groups[i], *b = obj(g, "baseline"), *q = obj(g, "goal"), *d = obj(g, "delta");
+        fprintf(f, "%-12s %5.0f %6.1f%%  ", cJSON_GetStringValue(obj(g, "split")), num(g, "n", 0),
+                100 * num(g, "policy_accuracy", 0));
+        if (!d) {
+            fprintf(f, "%s\n", cJSON_GetStringValue(obj(g, "error")));
+            continue;
+        }
+        const cJSON *lp = obj(g, "policy_logprob");
+        fprintf(f, "%.3f [%.3f, %.3f]     %.3f [%.3f, %.3f]     %+.3f [%+.3f, %+.3f] (%.0f/%.0f) %9.3g  "
+                "%.3f [%.3f, %.3f]\n",
+                num(b, "mean", 0), num(b, "lo", 0), num(b, "hi", 0), num(q, "mean", 0),
+                num(q, "lo", 0), num(q, "hi", 0), num(d, "mean", 0), num(d, "lo", 0),
+                num(d, "hi", 0), num(d, "seeds_positive", 0), num(d, "seeds", 0),
+                num(obj(g, "delong"), "p", NAN), num(lp, "auroc", NAN), num(lp, "lo", NAN),
+                num(lp, "hi", NAN));
+    }
+    /* ablation variants (any variant object besides baseline and goal), per split */
+    for (int i = 0, header = 0; i < ng; i++) {
+        const cJSON *g = groups[i];
+        int first = 1;
+        for (const cJSON *x = g->child; x; x = x->next) {
+            if (!cJSON_IsObject(x) || !cJSON_IsArray(obj(x, "auroc")) ||
+                !strcmp(x->string, "baseline") || !strcmp(x->string, "goal"))
+                continue;
+            if (first) fprintf(f, "%s%-12s", header++ ? "" : "\nablations (AUROC, mean [95% CI over seeds])\n",
+                               cJSON_GetStringValue(obj(g, "split")));
+            fprintf(f, "  %s %.3f [%.3f, %.3f]", x->string, num(x, "mean", 0), num(x, "lo", 0),
+                    num(x, "hi", 0));
+            first = 0;
+        }
+        if (!first) fprintf(f, "\n");
+    }
+    claims_print_verdict(results, f);
+}
+
+gc_status math_analyse_auroc(math_ctx *m, const cJSON *section, const char *path) {
+    (void)section, (void)path;
     rp_run *r = m->r;
     const math_cfg *c = &m->c;
-    const text_table *sol = &m->sol;
+    const math_solutions *sol = &m->sol;
     int seeds = r->seeds;
     float **scores[MAX_VARIANTS] = {0};
     gc_status s = GC_OK;
@@ -179,29 +251,13 @@ gc_status math_analyse_auroc(math_ctx *m) {
         if (!scores[v]) s = GC_ERR_NOMEM;
         for (int seed = 1; seed <= seeds && s == GC_OK; seed++) {
             scores[v][seed - 1] = gc_malloc(sizeof(float) * (sol->n ? sol->n : 1));
-            if (!scores[v][seed - 1]) {
-                s = GC_ERR_NOMEM;
-                break;
-            }
-            const rp_stage *rst = m->rm[v][seed - 1];
-            cJSON *ksc = cJSON_CreateObject();
-            cJSON_AddNumberToObject(ksc, "version", STAGE_VERSION);
-            cJSON_AddStringToObject(ksc, "rm", rst->hash);
-            cJSON_AddStringToObject(ksc, "solutions", m->est->hash);
-            s = stage_score(m, rst, ksc, scores[v][seed - 1]);
-            cJSON_Delete(ksc);
+            if (!scores[v][seed - 1]) s = GC_ERR_NOMEM;
+            else s = stage_score(m, math_rm_stage(m, v, seed), scores[v][seed - 1]);
         }
     }
     float *ref = gc_malloc(sizeof(float) * (sol->n ? sol->n : 1));
     if (s == GC_OK && !ref) s = GC_ERR_NOMEM;
-    if (s == GC_OK) {
-        cJSON *klp = cJSON_CreateObject();
-        cJSON_AddNumberToObject(klp, "version", STAGE_VERSION);
-        cJSON_AddStringToObject(klp, "policy", m->pol->hash);
-        cJSON_AddStringToObject(klp, "solutions", m->est->hash);
-        s = stage_score(m, NULL, klp, ref);
-        cJSON_Delete(klp);
-    }
+    if (s == GC_OK) s = stage_score(m, NULL, ref);
     int *idx = s == GC_OK ? gc_malloc(sizeof(int) * (sol->n ? sol->n : 1)) : NULL;
     if (s == GC_OK && !idx) s = GC_ERR_NOMEM;
     if (s == GC_OK) {
@@ -212,7 +268,7 @@ gc_status math_analyse_auroc(math_ctx *m) {
             const char *name = gc_arith_split_name(c->splits[sp]);
             int n = 0, right = 0;
             for (int i = 0; i < sol->n; i++)
-                if (!strcmp(sol->a[i], name)) idx[n++] = i, right += sol->flag[i];
+                if (!strcmp(sol->split[i], name)) idx[n++] = i, right += sol->correct[i];
             cJSON_AddNumberToObject(acc, name, n ? (double)right / n : 0);
             cJSON_AddItemToArray(splits, analyse_group(name, sol, idx, n,
                                                        (float *const *const *)scores, ref, seeds,
@@ -222,7 +278,7 @@ gc_status math_analyse_auroc(math_ctx *m) {
         cJSON_AddItemToObject(results, "pooled",
                               analyse_group("all", sol, idx, nall, (float *const *const *)scores,
                                             ref, seeds, m));
-        s = math_finish(m, results, write_plot_data, claims_print_math);
+        s = rp_finish(r, results, write_plot_data, m, print_auroc);
     }
     free(idx), free(ref);
     for (int v = 0; v < MAX_VARIANTS; v++) {

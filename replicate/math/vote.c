@@ -30,15 +30,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/config.h"
-#include "../lib/jsonio.h"
-#include "../lib/mathpipe.h"
-#include "../lib/stats.h"
-#include "../lib/vote.h"
-#include "claims.h"
-#include "math.h"
+#include "../../lib/config.h"
+#include "../../lib/jsonio.h"
+#include "../../lib/mathpipe.h"
+#include "../../lib/stats.h"
+#include "../../lib/vote.h"
+#include "../claims/claims.h"
+#include "../runner/results.h"
+#include "analyses.h"
 
-#define VOTE_STAGE_VERSION 1
 #define MAX_TAUS 32
 
 typedef struct {
@@ -50,68 +50,76 @@ typedef struct {
     int n_taus, n_q;
 } vote_cfg;
 
-static gc_status read_vote(const math_ctx *m, vote_cfg *vc) {
-    const rp_run *r = m->r;
-    static const gc_cfg_field f[] = {
-        {"samples", GC_CFG_INT, offsetof(vote_cfg, samples), 1, 1, 1024, NULL},
-        {"seed", GC_CFG_INT, offsetof(vote_cfg, seed), 0, 0, 1e12, NULL},
-        {"skip", GC_CFG_INT, offsetof(vote_cfg, skip), 0, 0, 1 << 20, NULL},
-        {"online_questions", GC_CFG_INT, offsetof(vote_cfg, online_questions), 0, 0, 1e6, NULL},
-        {"bootstrap", GC_CFG_INT, offsetof(vote_cfg, bootstrap), 0, 100, 100000, NULL},
-        {"temperature", GC_CFG_FLOAT, offsetof(vote_cfg, temperature), 1, 1e-3, 10, NULL},
-        {"top_p", GC_CFG_FLOAT, offsetof(vote_cfg, top_p), 0, 1e-3, 1, NULL},
-        {"tau", GC_CFG_FLOAT, offsetof(vote_cfg, tau), 0, -1, 1, NULL},
-        {"goal", GC_CFG_ENUM, offsetof(vote_cfg, goal), 0, 0, 0, "last|random"},
-        {"splits", GC_CFG_ARRAY, offsetof(vote_cfg, splits), 0, 0, 0, NULL},
-        {"taus", GC_CFG_ARRAY, offsetof(vote_cfg, taus), 0, 0, 0, NULL},
-        {"tau_quantiles", GC_CFG_ARRAY, offsetof(vote_cfg, quantiles), 0, 0, 0, NULL},
-        {"variants", GC_CFG_ARRAY, offsetof(vote_cfg, variants), 0, 0, 0, NULL},
-    };
-    char path[128];
-    snprintf(path, sizeof path, "%s.vote", r->scale_path);
-    *vc = (vote_cfg){.seed = 1, .skip = 5, .bootstrap = 1000, .top_p = 1.0, .tau = 0.0};
-    GC_TRY(gc_config_read(&r->cfg, m->c.vote, path, f, 13, vc));
-    if (vc->splits) {
-        snprintf(path, sizeof path, "%s.vote.splits", r->scale_path);
-        GC_TRY(math_check_splits(m, vc->splits, path));
+static const gc_cfg_field vote_f[] = {
+    {"samples", GC_CFG_INT, offsetof(vote_cfg, samples), 1, 1, 1024, NULL},
+    {"seed", GC_CFG_INT, offsetof(vote_cfg, seed), 0, 0, 1e12, NULL},
+    {"skip", GC_CFG_INT, offsetof(vote_cfg, skip), 0, 0, 1 << 20, NULL},
+    {"online_questions", GC_CFG_INT, offsetof(vote_cfg, online_questions), 0, 0, 1e6, NULL},
+    {"bootstrap", GC_CFG_INT, offsetof(vote_cfg, bootstrap), 0, 100, 100000, NULL},
+    {"temperature", GC_CFG_FLOAT, offsetof(vote_cfg, temperature), 1, 1e-3, 10, NULL},
+    {"top_p", GC_CFG_FLOAT, offsetof(vote_cfg, top_p), 0, 1e-3, 1, NULL},
+    {"tau", GC_CFG_FLOAT, offsetof(vote_cfg, tau), 0, -1, 1, NULL},
+    {"goal", GC_CFG_ENUM, offsetof(vote_cfg, goal), 0, 0, 0, "last|random"},
+    {"splits", GC_CFG_ARRAY, offsetof(vote_cfg, splits), 0, 0, 0, NULL},
+    {"taus", GC_CFG_ARRAY, offsetof(vote_cfg, taus), 0, 0, 0, NULL},
+    {"tau_quantiles", GC_CFG_ARRAY, offsetof(vote_cfg, quantiles), 0, 0, 0, NULL},
+    {"variants", GC_CFG_ARRAY, offsetof(vote_cfg, variants), 0, 0, 0, NULL},
+};
+
+/* Reads the numbers of an array into out (at most MAX_TAUS, each in (lo, hi) or [lo, hi]). */
+static gc_status read_points(const gc_config *cf, const cJSON *a, const char *key, double lo,
+                             double hi, int open, double *out, int *n) {
+    int ok = !a || cJSON_GetArraySize(a) <= MAX_TAUS;
+    for (const cJSON *e = ok && a ? a->child : NULL; e && ok; e = e->next) {
+        double v = e->valuedouble;
+        ok = cJSON_IsNumber(e) && (open ? v > lo && v < hi : v >= lo && v <= hi);
+        out[(*n)++] = v;
     }
-    snprintf(path, sizeof path, "%s.vote.variants", r->scale_path);
-    int okv = !vc->variants || (cJSON_IsArray(vc->variants) && cJSON_GetArraySize(vc->variants) > 0);
+    if (!ok)
+        return gc_config_fail(cf, key, "expected an array of at most %d numbers in %s%g, %g%s",
+                              MAX_TAUS, open ? "(" : "[", lo, hi, open ? ")" : "]");
+    return GC_OK;
+}
+
+static gc_status read_vote(const math_ctx *m, const cJSON *section, const char *path,
+                           vote_cfg *vc) {
+    const gc_config *cf = &m->r->cfg;
+    char key[160];
+    *vc = (vote_cfg){.seed = 1, .skip = 5, .bootstrap = 1000, .top_p = 1.0, .tau = 0.0};
+    GC_TRY(gc_config_read(cf, section, path, vote_f, GC_CFG_COUNT(vote_f), vc));
+    if (vc->splits) {
+        snprintf(key, sizeof key, "%s.splits", path);
+        GC_TRY(math_check_splits(m, vc->splits, key));
+    }
+    snprintf(key, sizeof key, "%s.variants", path);
+    int okv = !vc->variants || cJSON_GetArraySize(vc->variants) > 0;
     for (const cJSON *e = okv && vc->variants ? vc->variants->child : NULL; e && okv; e = e->next) {
         okv = 0;
         for (int k = 0; k < m->c.n_variants && cJSON_IsString(e); k++)
-            okv |= !strcmp(e->valuestring, m->c.variant_names[k]);
+            okv |= !strcmp(e->valuestring, m->c.variant[k].name);
     }
-    if (!okv)
-        return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected an array of reward-model variant "
-                       "names", r->cfg.path, gc_config_line(&r->cfg, path), path);
-    snprintf(path, sizeof path, "%s.vote.taus", r->scale_path);
-    int ok = !vc->taus || (cJSON_IsArray(vc->taus) && cJSON_GetArraySize(vc->taus) <= MAX_TAUS);
-    for (const cJSON *e = ok && vc->taus ? vc->taus->child : NULL; e && ok; e = e->next) {
-        ok = cJSON_IsNumber(e) && e->valuedouble >= -1 && e->valuedouble <= 1;
-        vc->tau_list[vc->n_taus++] = e->valuedouble;
-    }
-    if (!ok)
-        return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected an array of at most %d numbers "
-                       "in [-1, 1]", r->cfg.path, gc_config_line(&r->cfg, path), path, MAX_TAUS);
-    const cJSON *qs = vc->quantiles;
-    snprintf(path, sizeof path, "%s.vote.tau_quantiles", r->scale_path);
-    ok = !qs || (cJSON_IsArray(qs) && cJSON_GetArraySize(qs) <= MAX_TAUS);
-    for (const cJSON *e = ok && qs ? qs->child : NULL; e && ok; e = e->next) {
-        ok = cJSON_IsNumber(e) && e->valuedouble > 0 && e->valuedouble < 1;
-        vc->q_list[vc->n_q++] = e->valuedouble;
-    }
-    if (!ok)
-        return gc_fail(GC_ERR_CONFIG, "%s:%d: key '%s': expected an array of at most %d numbers "
-                       "in (0, 1)", r->cfg.path, gc_config_line(&r->cfg, path), path, MAX_TAUS);
-    return GC_OK;
+    if (!okv) return gc_config_fail(cf, key, "expected an array of reward-model variant names");
+    snprintf(key, sizeof key, "%s.taus", path);
+    GC_TRY(read_points(cf, vc->taus, key, -1, 1, 0, vc->tau_list, &vc->n_taus));
+    snprintf(key, sizeof key, "%s.tau_quantiles", path);
+    return read_points(cf, vc->quantiles, key, 0, 1, 1, vc->q_list, &vc->n_q);
+}
+
+/* The typed vote section without the keys that only the analysis reads (the sweep, the
+ * bootstrap): what a sampling or filtering stage's key hashes. */
+static cJSON *vote_key(const vote_cfg *vc) {
+    cJSON *k = gc_config_to_json(vote_f, GC_CFG_COUNT(vote_f), vc);
+    cJSON_DeleteItemFromObjectCaseSensitive(k, "taus");
+    cJSON_DeleteItemFromObjectCaseSensitive(k, "tau_quantiles");
+    cJSON_DeleteItemFromObjectCaseSensitive(k, "bootstrap");
+    return k;
 }
 
 /* Whether the vote analysis covers variant v (vote.variants; default all). */
 static int vote_covers(const math_ctx *m, const vote_cfg *vc, int v) {
     if (!vc->variants) return 1;
     for (const cJSON *e = vc->variants->child; e; e = e->next)
-        if (!strcmp(e->valuestring, m->c.variant_names[v])) return 1;
+        if (!strcmp(e->valuestring, m->c.variant[v].name)) return 1;
     return 0;
 }
 
@@ -139,59 +147,77 @@ static int generated_tokens(int plen, int n_text, int max_len) {
     return n_text + (plen + n_text < max_len - 1);
 }
 
+typedef struct {
+    math_ctx *m;
+    const vote_cfg *vc;
+    const int *qidx;
+    vote_set *v;
+} samples_job;
+
+static gc_status compute_samples(rp_stage *st, void *ctx) {
+    samples_job *job = ctx;
+    vote_set *v = job->v;
+    const vote_cfg *vc = job->vc;
+    gc_model pm;
+    GC_TRY(math_load_policy(job->m, &pm));
+    gc_sample_config sc = {(float)vc->temperature, (float)vc->top_p, (uint64_t)vc->seed,
+                           v->max_len, 64};
+    gc_log_info("vote: sampling %d solutions for each of %d questions", v->M, v->n_q);
+    int64_t ntok = 0;
+    gc_status s = gc_math_sample(&pm, (const char *const *)v->question, v->n_q, v->M, &sc, v->text,
+                                 &ntok);
+    gc_model_free(&pm);
+    GC_TRY(s);
+    int total = v->n_q * v->M;
+    char path[RP_PATH];
+    rp_stage_file(st, "samples.json", path);
+    cJSON *j = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(j, "response");
+    cJSON *qs = cJSON_AddArrayToObject(j, "question_index");
+    for (int i = 0; i < total; i++) cJSON_AddItemToArray(a, cJSON_CreateString(v->text[i]));
+    for (int q = 0; q < v->n_q; q++) cJSON_AddItemToArray(qs, cJSON_CreateNumber(job->qidx[q]));
+    cJSON_AddStringToObject(j, "layout", "question-major: response[q * samples + i]");
+    s = gc_json_write(path, j);
+    cJSON_Delete(j);
+    for (int i = 0; i < total; i++) free(v->text[i]), v->text[i] = NULL; /* load reads them back */
+    GC_TRY(s);
+    st->info = cJSON_CreateObject();
+    cJSON_AddNumberToObject(st->info, "generated_tokens", (double)ntok);
+    cJSON_AddNumberToObject(st->info, "wall_s", gc_now() - st->t0);
+    return GC_OK;
+}
+
+static gc_status load_samples(const rp_stage *st, void *ctx) {
+    vote_set *v = ((samples_job *)ctx)->v;
+    int total = v->n_q * v->M;
+    char path[RP_PATH];
+    rp_stage_file(st, "samples.json", path);
+    cJSON *j;
+    GC_TRY(gc_json_read(path, &j));
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "response");
+    int k = 0;
+    for (const cJSON *e = cJSON_IsArray(a) ? a->child : NULL; e && k < total; e = e->next)
+        v->text[k++] = strdup(cJSON_IsString(e) ? e->valuestring : "");
+    gc_status s = GC_OK;
+    if (k != total || cJSON_GetArraySize(a) != total)
+        s = gc_fail(GC_ERR_FORMAT, "%s: 'response' should hold %d solutions (delete the cache "
+                    "directory to recompute)", path, total);
+    cJSON_Delete(j);
+    return s;
+}
+
+static const rp_stage_def SAMPLES = {"vote-samples", __FILE__, compute_samples, load_samples};
+
 static gc_status stage_samples(math_ctx *m, const vote_cfg *vc, const int *qidx, vote_set *v,
                                rp_stage **out) {
     cJSON *key = cJSON_CreateObject();
-    cJSON_AddNumberToObject(key, "version", VOTE_STAGE_VERSION);
-    cJSON_AddStringToObject(key, "policy", m->pol->hash);
     cJSON_AddItemToObject(key, "splits", vc->splits ? cJSON_Duplicate(vc->splits, 1) : cJSON_CreateNull());
     cJSON_AddNumberToObject(key, "samples", (double)vc->samples);
     cJSON_AddNumberToObject(key, "temperature", vc->temperature);
     cJSON_AddNumberToObject(key, "top_p", vc->top_p);
     cJSON_AddNumberToObject(key, "seed", (double)vc->seed);
     cJSON_AddNumberToObject(key, "max_len", (double)m->c.eval.max_len);
-    rp_stage *st;
-    gc_status s = rp_stage_open(m->r, "vote-samples", key, &st);
-    cJSON_Delete(key);
-    GC_TRY(s);
-    *out = st;
-    char path[RP_PATH];
-    rp_stage_file(st, "samples.json", path);
-    int total = v->n_q * v->M;
-    if (st->cached) {
-        cJSON *j;
-        GC_TRY(gc_json_read(path, &j));
-        const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "response");
-        int k = 0;
-        for (const cJSON *e = cJSON_IsArray(a) ? a->child : NULL; e && k < total; e = e->next)
-            v->text[k++] = strdup(cJSON_IsString(e) ? e->valuestring : "");
-        if (k != total || cJSON_GetArraySize(a) != total)
-            s = gc_fail(GC_ERR_FORMAT, "%s: 'response' should hold %d solutions (delete the "
-                        "cache directory to recompute)", path, total);
-        cJSON_Delete(j);
-        return s;
-    }
-    gc_model pm;
-    GC_TRY(math_load_policy(m, &pm));
-    gc_sample_config sc = {(float)vc->temperature, (float)vc->top_p, (uint64_t)vc->seed,
-                           v->max_len, 64};
-    gc_log_info("vote: sampling %d solutions for each of %d questions", v->M, v->n_q);
-    int64_t ntok = 0;
-    s = gc_math_sample(&pm, (const char *const *)v->question, v->n_q, v->M, &sc, v->text, &ntok);
-    gc_model_free(&pm);
-    GC_TRY(s);
-    cJSON *j = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(j, "response");
-    cJSON *qs = cJSON_AddArrayToObject(j, "question_index");
-    for (int i = 0; i < total; i++) cJSON_AddItemToArray(a, cJSON_CreateString(v->text[i]));
-    for (int q = 0; q < v->n_q; q++) cJSON_AddItemToArray(qs, cJSON_CreateNumber(qidx[q]));
-    cJSON_AddStringToObject(j, "layout", "question-major: response[q * samples + i]");
-    s = gc_json_write(path, j);
-    cJSON_Delete(j);
-    GC_TRY(s);
-    cJSON *info = cJSON_CreateObject();
-    cJSON_AddNumberToObject(info, "generated_tokens", (double)ntok);
-    cJSON_AddNumberToObject(info, "wall_s", gc_now() - st->t0);
-    return math_close_with(m->r, st, info);
+    samples_job job = {m, vc, qidx, v};
+    return rp_stage_run(m->r, &SAMPLES, "vote-samples", key, &m->pol, 1, &job, out);
 }
 
 /* ---- the goal-state ablation: built from a random response token ---- */
@@ -213,37 +239,50 @@ static gc_status goal_item(void *ctx, int item, const float *h, const float *log
     return GC_OK;
 }
 
-/* The goal state the filter uses: the rm stage's (last token), or, for the ablation, the mean
- * over the preferred training responses of the hidden state at one uniformly drawn response
- * token each (stage goalrand-*, seeded by the vote seed). */
-static gc_status vote_goal(math_ctx *m, const rp_stage *rmst, const vote_cfg *vc, gc_rm *rm,
-                           float *goal) {
-    int D = rm->model.cfg.dim;
-    if (vc->goal == 0) return math_read_goal(rmst, D, goal);
-    char name[80];
+typedef struct {
+    math_ctx *m;
+    const rp_stage *rmst;
+    const vote_cfg *vc;
+} goalrand_job;
+
+static gc_status compute_goalrand(rp_stage *st, void *ctx) {
+    goalrand_job *job = ctx;
+    math_ctx *m = job->m;
+    gc_rm rm;
+    GC_TRY(math_load_rm(job->rmst, &rm));
+    int D = rm.model.cfg.dim;
+    float *goal = gc_malloc(sizeof(float) * D);
+    gc_goal g = {0};
+    gc_status s = goal ? gc_goal_init(&g, D) : GC_ERR_NOMEM;
+    goal_ctx gcx = {(uint64_t)job->vc->seed, &g};
+    if (s == GC_OK)
+        s = gc_math_hidden_each(&rm.model, 0, (const char *const *)m->pairs.prompt,
+                                (const char *const *)m->pairs.chosen, m->pairs.n,
+                                (int)m->c.eval.max_len, 32, goal_item, &gcx);
+    if (s == GC_OK) s = gc_goal_mean(&g, goal);
+    if (s == GC_OK)
+        s = math_write_goal(st, goal, D, "mean final hidden state at one uniformly drawn response "
+                                         "token of each preferred training response");
+    gc_goal_free(&g);
+    free(goal);
+    gc_rm_free(&rm);
+    return s;
+}
+
+static const rp_stage_def GOALRAND = {"goalrand", __FILE__, compute_goalrand, NULL};
+
+/* The stage whose goal.json the filter uses for reward model rmst: the rm stage's own (last
+ * token), or, for the ablation, the mean over the preferred training responses of the hidden
+ * state at one uniformly drawn response token each (stage goalrand-*, seeded by the vote seed). */
+static gc_status goal_stage(math_ctx *m, const rp_stage *rmst, const vote_cfg *vc, rp_stage **out) {
+    if (vc->goal == 0) return *out = (rp_stage *)rmst, GC_OK;
+    char name[96];
     snprintf(name, sizeof name, "goalrand-%s", rmst->name + 3);
     cJSON *key = cJSON_CreateObject();
-    cJSON_AddNumberToObject(key, "version", VOTE_STAGE_VERSION);
-    cJSON_AddStringToObject(key, "rm", rmst->hash);
-    cJSON_AddStringToObject(key, "pairs", m->pst->hash);
     cJSON_AddNumberToObject(key, "seed", (double)vc->seed);
-    rp_stage *st;
-    gc_status s = rp_stage_open(m->r, name, key, &st);
-    cJSON_Delete(key);
-    GC_TRY(s);
-    if (st->cached) return math_read_goal(st, D, goal);
-    gc_goal g;
-    GC_TRY(gc_goal_init(&g, D));
-    goal_ctx gcx = {(uint64_t)vc->seed, &g};
-    s = gc_math_hidden_each(&rm->model, 0, (const char *const *)m->pairs.a,
-                            (const char *const *)m->pairs.b, m->pairs.n, (int)m->c.eval.max_len, 32,
-                            goal_item, &gcx);
-    if (s == GC_OK) s = gc_goal_mean(&g, goal);
-    gc_goal_free(&g);
-    GC_TRY(s);
-    s = math_write_goal(st, goal, D, "mean final hidden state at one uniformly drawn response token "
-                                     "of each preferred training response");
-    return s == GC_OK ? rp_stage_close(m->r, st, NULL) : s;
+    goalrand_job job = {m, rmst, vc};
+    rp_stage *in[2] = {(rp_stage *)rmst, m->pst};
+    return rp_stage_run(m->r, &GOALRAND, name, key, in, 2, &job, out);
 }
 
 /* ---- Q-value record lows under one reward model ---- */
@@ -272,55 +311,33 @@ static gc_status lows_item(void *ctx, int item, const float *h, const float *log
     return GC_OK;
 }
 
-static gc_status stage_lows(math_ctx *m, const rp_stage *rmst, const rp_stage *samples,
-                            const vote_cfg *vc, const vote_set *v, lows *l) {
-    char name[80];
-    snprintf(name, sizeof name, "qlows-%s", rmst->name + 3);
-    cJSON *key = cJSON_CreateObject();
-    cJSON_AddNumberToObject(key, "version", VOTE_STAGE_VERSION);
-    cJSON_AddStringToObject(key, "rm", rmst->hash);
-    cJSON_AddStringToObject(key, "samples", samples->hash);
-    cJSON_AddNumberToObject(key, "skip", (double)vc->skip);
-    if (vc->goal) cJSON_AddStringToObject(key, "goal", "random");
-    rp_stage *st;
-    gc_status s = rp_stage_open(m->r, name, key, &st);
-    cJSON_Delete(key);
-    GC_TRY(s);
+typedef struct {
+    const rp_stage *rmst, *goalst;
+    const vote_set *v;
+    lows *l;
+} lows_job;
+
+static gc_status compute_lows(rp_stage *st, void *ctx) {
+    lows_job *job = ctx;
+    const vote_set *v = job->v;
+    lows *l = job->l;
     int total = v->n_q * v->M;
-    char path[RP_PATH];
-    rp_stage_file(st, "lows.json", path);
-    if (st->cached) {
-        cJSON *j;
-        GC_TRY(gc_json_read(path, &j));
-        const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "lows");
-        int k = 0;
-        for (const cJSON *e = cJSON_IsArray(a) ? a->child : NULL; e && k < total; e = e->next, k++) {
-            int n = cJSON_GetArraySize(e) / 2;
-            l->n_low[k] = n < l->cap ? n : l->cap;
-            for (int i = 0; i < l->n_low[k]; i++) {
-                l->low_j[(size_t)k * l->cap + i] = cJSON_GetArrayItem(e, 2 * i)->valueint;
-                l->low_q[(size_t)k * l->cap + i] = (float)cJSON_GetArrayItem(e, 2 * i + 1)->valuedouble;
-            }
-        }
-        if (k != total || cJSON_GetArraySize(a) != total)
-            s = gc_fail(GC_ERR_FORMAT, "%s: 'lows' should hold %d solutions (delete the cache "
-                        "directory to recompute)", path, total);
-        cJSON_Delete(j);
-        return s;
-    }
     gc_rm rm;
-    GC_TRY(math_load_rm(rmst, &rm));
+    GC_TRY(math_load_rm(job->rmst, &rm));
     float *goal = gc_malloc(sizeof(float) * rm.model.cfg.dim);
-    const char **qs = gc_malloc(sizeof(char *) * total);
-    s = goal && qs ? vote_goal(m, rmst, vc, &rm, goal) : GC_ERR_NOMEM;
+    const char **qs = gc_malloc(sizeof(char *) * (total ? total : 1));
+    gc_status s = goal && qs ? math_read_goal(job->goalst, rm.model.cfg.dim, goal) : GC_ERR_NOMEM;
     for (int i = 0; s == GC_OK && i < total; i++) qs[i] = v->question[i / v->M];
     l->rm = &rm, l->goal = goal;
     if (s == GC_OK)
         s = gc_math_hidden_each(&rm.model, 0, qs, (const char *const *)v->text, total, v->max_len, 32,
                                 lows_item, l);
+    l->rm = NULL, l->goal = NULL;
     gc_rm_free(&rm);
     free(goal), free(qs);
     GC_TRY(s);
+    char path[RP_PATH];
+    rp_stage_file(st, "lows.json", path);
     cJSON *j = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(j, "lows");
     cJSON_AddStringToObject(j, "layout", "per solution (question-major): [j0, q0, j1, q1, ...], "
                                         "the record lows of its Q-values from skip on");
@@ -334,48 +351,87 @@ static gc_status stage_lows(math_ctx *m, const rp_stage *rmst, const rp_stage *s
     }
     s = gc_json_write(path, j);
     cJSON_Delete(j);
-    return s == GC_OK ? rp_stage_close(m->r, st, NULL) : s;
+    return s;
+}
+
+static gc_status load_lows(const rp_stage *st, void *ctx) {
+    lows_job *job = ctx;
+    lows *l = job->l;
+    int total = job->v->n_q * job->v->M;
+    char path[RP_PATH];
+    rp_stage_file(st, "lows.json", path);
+    cJSON *j;
+    GC_TRY(gc_json_read(path, &j));
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "lows");
+    int k = 0;
+    for (const cJSON *e = cJSON_IsArray(a) ? a->child : NULL; e && k < total; e = e->next, k++) {
+        int n = cJSON_GetArraySize(e) / 2;
+        l->n_low[k] = n < l->cap ? n : l->cap;
+        for (int i = 0; i < l->n_low[k]; i++) {
+            l->low_j[(size_t)k * l->cap + i] = cJSON_GetArrayItem(e, 2 * i)->valueint;
+            l->low_q[(size_t)k * l->cap + i] = (float)cJSON_GetArrayItem(e, 2 * i + 1)->valuedouble;
+        }
+    }
+    gc_status s = GC_OK;
+    if (k != total || cJSON_GetArraySize(a) != total)
+        s = gc_fail(GC_ERR_FORMAT, "%s: 'lows' should hold %d solutions (delete the cache "
+                    "directory to recompute)", path, total);
+    cJSON_Delete(j);
+    return s;
+}
+
+static const rp_stage_def LOWS = {"qlows", __FILE__, compute_lows, load_lows};
+
+static gc_status stage_lows(math_ctx *m, const rp_stage *rmst, const rp_stage *samples,
+                            const vote_cfg *vc, const vote_set *v, lows *l) {
+    rp_stage *goalst;
+    GC_TRY(goal_stage(m, rmst, vc, &goalst));
+    char name[96];
+    snprintf(name, sizeof name, "qlows-%s", rmst->name + 3);
+    cJSON *key = cJSON_CreateObject();
+    cJSON_AddNumberToObject(key, "skip", (double)vc->skip);
+    lows_job job = {rmst, goalst, v, l};
+    rp_stage *in[3] = {(rp_stage *)rmst, (rp_stage *)samples, goalst};
+    return rp_stage_run(m->r, &LOWS, name, key, in, 3, &job, NULL);
 }
 
 /* ---- online filtering ---- */
 
-static gc_status stage_online(math_ctx *m, int variant, const vote_cfg *vc, const vote_set *v,
-                              cJSON **out) {
-    int nq = (int)(vc->online_questions < v->n_q ? vc->online_questions : v->n_q);
-    const rp_stage *rmst = m->rm[variant][0];
-    char name[80];
-    snprintf(name, sizeof name, "online-%s", m->c.variant_names[variant]);
-    cJSON *key = cJSON_CreateObject();
-    cJSON_AddNumberToObject(key, "version", VOTE_STAGE_VERSION);
-    cJSON_AddStringToObject(key, "policy", m->pol->hash);
-    cJSON_AddStringToObject(key, "rm", rmst->hash);
-    cJSON *vk = cJSON_Duplicate(m->c.vote, 1); /* the sweep and the bootstrap do not matter here */
-    cJSON_DeleteItemFromObjectCaseSensitive(vk, "taus");
-    cJSON_DeleteItemFromObjectCaseSensitive(vk, "tau_quantiles");
-    cJSON_DeleteItemFromObjectCaseSensitive(vk, "bootstrap");
-    cJSON_AddItemToObject(key, "vote", vk);
-    cJSON_AddNumberToObject(key, "max_len", v->max_len);
-    rp_stage *st;
-    gc_status s = rp_stage_open(m->r, name, key, &st);
-    cJSON_Delete(key);
-    GC_TRY(s);
-    char path[RP_PATH];
-    rp_stage_file(st, "online.json", path);
-    if (st->cached) return gc_json_read(path, out);
+typedef struct {
+    math_ctx *m;
+    const rp_stage *rmst, *goalst;
+    const vote_cfg *vc;
+    const vote_set *v;
+    int variant;
+    cJSON *doc; /* online.json, read back */
+} online_job;
+
+static gc_status compute_online(rp_stage *st, void *ctx) {
+    online_job *job = ctx;
+    math_ctx *m = job->m;
+    const vote_cfg *vc = job->vc;
+    const vote_set *v = job->v;
+    int nq = (int)(vc->online_questions < v->n_q ? vc->online_questions : v->n_q), n = nq * v->M;
     gc_model pm;
-    gc_rm rm = {0};
     GC_TRY(math_load_policy(m, &pm));
-    s = math_load_rm(rmst, &rm);
-    float *goal = s == GC_OK ? gc_malloc(sizeof(float) * rm.model.cfg.dim) : NULL;
-    char **t0 = gc_calloc((size_t)nq * v->M, sizeof(char *)), **t1 = gc_calloc((size_t)nq * v->M, sizeof(char *));
-    int *cut = gc_malloc(sizeof(int) * (size_t)(nq * v->M > 0 ? nq * v->M : 1));
-    if (s == GC_OK) s = goal && t0 && t1 && cut ? vote_goal(m, rmst, vc, &rm, goal) : GC_ERR_NOMEM;
+    gc_rm rm;
+    gc_status s = math_load_rm(job->rmst, &rm);
+    if (s != GC_OK) {
+        gc_model_free(&pm);
+        return s;
+    }
+    float *goal = gc_malloc(sizeof(float) * rm.model.cfg.dim);
+    char **t0 = gc_calloc((size_t)(n ? n : 1), sizeof(char *));
+    char **t1 = gc_calloc((size_t)(n ? n : 1), sizeof(char *));
+    int *cut = gc_malloc(sizeof(int) * (size_t)(n ? n : 1));
+    s = goal && t0 && t1 && cut ? math_read_goal(job->goalst, rm.model.cfg.dim, goal) : GC_ERR_NOMEM;
     gc_sample_config sc = {(float)vc->temperature, (float)vc->top_p, (uint64_t)vc->seed,
                            v->max_len, 64};
     gc_qfilter f = {&rm, goal, (float)vc->tau, (int)vc->skip};
     int64_t tok0 = 0, tok1 = 0;
     double w0 = 0, w1 = 0;
-    gc_log_info("vote: online filtering with the %s RM on %d questions", m->c.variant_names[variant], nq);
+    gc_log_info("vote: online filtering with the %s RM on %d questions",
+                m->c.variant[job->variant].name, nq);
     if (s == GC_OK) {
         double t = gc_now();
         s = gc_math_sample(&pm, (const char *const *)v->question, nq, v->M, &sc, t0, &tok0);
@@ -388,11 +444,12 @@ static gc_status stage_online(math_ctx *m, int variant, const vote_cfg *vc, cons
         w1 = gc_now() - t;
     }
     int prefix_ok = 1;
-    for (int i = 0; s == GC_OK && i < nq * v->M; i++)
+    for (int i = 0; s == GC_OK && i < n; i++)
         prefix_ok &= !strncmp(t0[i], t1[i], strlen(t1[i])); /* same streams: a prefix */
-    cJSON *j = NULL;
     if (s == GC_OK) {
-        j = cJSON_CreateObject();
+        char path[RP_PATH];
+        rp_stage_file(st, "online.json", path);
+        cJSON *j = cJSON_CreateObject();
         cJSON_AddNumberToObject(j, "questions", nq);
         cJSON_AddNumberToObject(j, "wall_s_unfiltered", w0);
         cJSON_AddNumberToObject(j, "wall_s_filtered", w1);
@@ -400,17 +457,41 @@ static gc_status stage_online(math_ctx *m, int variant, const vote_cfg *vc, cons
         cJSON_AddNumberToObject(j, "tokens_filtered", (double)tok1);
         cJSON_AddBoolToObject(j, "filtered_are_prefixes", prefix_ok);
         cJSON *c = cJSON_AddArrayToObject(j, "cut");
-        for (int i = 0; i < nq * v->M; i++) cJSON_AddItemToArray(c, cJSON_CreateNumber(cut[i]));
+        for (int i = 0; i < n; i++) cJSON_AddItemToArray(c, cJSON_CreateNumber(cut[i]));
         s = gc_json_write(path, j);
+        cJSON_Delete(j);
     }
-    for (int i = 0; i < nq * v->M; i++) free(t0 ? t0[i] : NULL), free(t1 ? t1[i] : NULL);
+    for (int i = 0; i < n; i++) free(t0 ? t0[i] : NULL), free(t1 ? t1[i] : NULL);
     free(t0), free(t1), free(cut), free(goal);
-    if (rm.head) gc_rm_free(&rm);
+    gc_rm_free(&rm);
     gc_model_free(&pm);
-    if (s == GC_OK) s = rp_stage_close(m->r, st, NULL);
-    if (s != GC_OK) cJSON_Delete(j), j = NULL;
-    *out = j;
     return s;
+}
+
+static gc_status load_online(const rp_stage *st, void *ctx) {
+    char path[RP_PATH];
+    rp_stage_file(st, "online.json", path);
+    return gc_json_read(path, &((online_job *)ctx)->doc);
+}
+
+static const rp_stage_def ONLINE = {"online", __FILE__, compute_online, load_online};
+
+/* The first online_questions questions sampled twice in one process, plainly and with the seed-1
+ * reward model of the variant stopping each solution at its cut; *out: online.json. */
+static gc_status stage_online(math_ctx *m, int variant, const vote_cfg *vc, const vote_set *v,
+                              cJSON **out) {
+    const rp_stage *rmst = math_rm_stage(m, variant, 1);
+    rp_stage *goalst;
+    GC_TRY(goal_stage(m, rmst, vc, &goalst));
+    char name[96];
+    snprintf(name, sizeof name, "online-%s", m->c.variant[variant].name);
+    cJSON *key = vote_key(vc);
+    cJSON_AddNumberToObject(key, "max_len", v->max_len);
+    online_job job = {m, rmst, goalst, vc, v, variant, NULL};
+    rp_stage *in[3] = {m->pol, (rp_stage *)rmst, goalst};
+    GC_TRY(rp_stage_run(m->r, &ONLINE, name, key, in, 3, &job, NULL));
+    *out = job.doc;
+    return GC_OK;
 }
 
 /* ---- analysis ---- */
@@ -485,7 +566,7 @@ static cJSON *analyse_variant(math_ctx *m, int variant, const vote_cfg *vc, vote
                               lows *l /* (seeds) */, const double *prop0, cJSON *online) {
     int seeds = m->r->seeds, nq = v->n_q;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "variant", m->c.variant_names[variant]);
+    cJSON_AddStringToObject(o, "variant", m->c.variant[variant].name);
     double acc[64], filt[64], saved[64];
     double *prop = gc_calloc((size_t)nq, sizeof(double)), *one = gc_malloc(sizeof(double) * nq);
     double *diff = gc_malloc(sizeof(double) * nq);
@@ -551,8 +632,8 @@ static cJSON *analyse_variant(math_ctx *m, int variant, const vote_cfg *vc, vote
     return o;
 }
 
-static gc_status write_dat(const char *path, const cJSON *results, const math_ctx *m) {
-    (void)m;
+static gc_status write_dat(const char *path, const cJSON *results, const void *ctx) {
+    (void)ctx;
     const cJSON *vr = cJSON_GetObjectItem(results, "vote"), *vars = cJSON_GetObjectItem(vr, "variants");
     FILE *f = fopen(path, "w");
     if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
@@ -613,9 +694,9 @@ static void print_vote(const cJSON *results, FILE *f) {
     claims_print_verdict(results, f);
 }
 
-gc_status math_analyse_vote(math_ctx *m) {
+gc_status math_analyse_vote(math_ctx *m, const cJSON *section, const char *path) {
     vote_cfg vc;
-    GC_TRY(read_vote(m, &vc));
+    GC_TRY(read_vote(m, section, path, &vc));
     int seeds = m->r->seeds, ne = (int)m->c.data.eval_questions;
     vote_set v = {0};
     v.M = (int)vc.samples;
@@ -666,7 +747,7 @@ gc_status math_analyse_vote(math_ctx *m) {
             lw->low_q = gc_malloc(sizeof(float) * (size_t)(total ? total : 1) * cap);
             lw->q = gc_malloc(sizeof(float) * cap);
             s = lw->n_low && lw->low_j && lw->low_q && lw->q ? GC_OK : GC_ERR_NOMEM;
-            if (s == GC_OK) s = stage_lows(m, m->rm[var][seed], samples_stage, &vc, &v, lw);
+            if (s == GC_OK) s = stage_lows(m, math_rm_stage(m, var, seed + 1), samples_stage, &vc, &v, lw);
         }
     cJSON *online[MAX_VARIANTS] = {0};
     for (int var = 0; s == GC_OK && vc.online_questions > 0 && var < m->c.n_variants; var++)
@@ -695,7 +776,7 @@ gc_status math_analyse_vote(math_ctx *m) {
                                                        online[var]));
             online[var] = NULL;
         }
-        s = math_finish(m, results, write_dat, print_vote);
+        s = rp_finish(m->r, results, write_dat, m, print_vote);
     }
     for (int i = 0; i < MAX_VARIANTS; i++) cJSON_Delete(online[i]);
     for (int i = 0; l && i < MAX_VARIANTS * seeds; i++)

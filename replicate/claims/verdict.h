@@ -17,23 +17,19 @@
  *   {claim, verdict: PASS|FAIL, reasons[], measured, measured_what, test, p (NaN when the rule
  *    has no test), summary (one line for tables), and rule-specific fields}.
  */
-#ifndef GC_VERDICT_H
-#define GC_VERDICT_H
+#ifndef RP_VERDICT_H
+#define RP_VERDICT_H
 
 #include <cjson/cJSON.h>
 
-#include "base.h"
+#include "../../lib/base.h"
 
-gc_status gc_claims_load(const char *path, cJSON **doc);
-gc_status gc_verdict(const cJSON *claim, const cJSON *results, const char *claims_path,
-                     cJSON **out);
+gc_status claims_load(const char *path, cJSON **doc);
+gc_status claims_verdict(const cJSON *claim, const cJSON *results, const char *claims_path,
+                         cJSON **out);
 /* The verdict of the claim whose experiment is `experiment`; *out = NULL when none names it or it
  * has no mini_check. */
-gc_status gc_verdict_for(const char *claims_path, const char *experiment, const cJSON *results,
-                         cJSON **out);
-
-/* Small accessors that tolerate missing keys. */
-double gc_json_num(const cJSON *o, const char *k, double def);
-const cJSON *gc_json_get(const cJSON *o, const char *k);
+gc_status claims_verdict_for(const char *claims_path, const char *experiment,
+                             const cJSON *results, cJSON **out);
 
 #endif

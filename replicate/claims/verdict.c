@@ -5,16 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "jsonio.h"
-
-double gc_json_num(const cJSON *o, const char *k, double def) {
-    const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
-    return cJSON_IsNumber(v) ? v->valuedouble : def;
-}
-
-const cJSON *gc_json_get(const cJSON *o, const char *k) {
-    return o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
-}
+#include "../../lib/jsonio.h"
 
 static void add_reason(cJSON *reasons, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void add_reason(cJSON *reasons, const char *fmt, ...) {
@@ -182,7 +173,7 @@ static gc_status verdict_filter_saves(const cJSON *check, const cJSON *results, 
     return GC_OK;
 }
 
-gc_status gc_verdict(const cJSON *claim, const cJSON *results, const char *claims_path, cJSON **out) {
+gc_status claims_verdict(const cJSON *claim, const cJSON *results, const char *claims_path, cJSON **out) {
     const cJSON *check = gc_json_get(claim, "mini_check");
     const char *rule = cJSON_GetStringValue(gc_json_get(check, "rule"));
     const char *id = cJSON_GetStringValue(gc_json_get(claim, "id"));
@@ -202,7 +193,7 @@ gc_status gc_verdict(const cJSON *claim, const cJSON *results, const char *claim
     return GC_OK;
 }
 
-gc_status gc_claims_load(const char *path, cJSON **doc) {
+gc_status claims_load(const char *path, cJSON **doc) {
     GC_TRY(gc_json_read(path, doc));
     if (!cJSON_IsArray(gc_json_get(*doc, "claims"))) {
         cJSON_Delete(*doc);
@@ -211,16 +202,16 @@ gc_status gc_claims_load(const char *path, cJSON **doc) {
     return GC_OK;
 }
 
-gc_status gc_verdict_for(const char *claims_path, const char *experiment, const cJSON *results,
-                         cJSON **out) {
+gc_status claims_verdict_for(const char *claims_path, const char *experiment,
+                             const cJSON *results, cJSON **out) {
     *out = NULL;
     cJSON *doc;
-    GC_TRY(gc_claims_load(claims_path, &doc));
+    GC_TRY(claims_load(claims_path, &doc));
     gc_status s = GC_OK;
     for (const cJSON *c = gc_json_get(doc, "claims")->child; c; c = c->next) {
         const char *e = cJSON_GetStringValue(gc_json_get(c, "experiment"));
         if (e && !strcmp(e, experiment)) {
-            if (gc_json_get(c, "mini_check")) s = gc_verdict(c, results, claims_path, out);
+            if (gc_json_get(c, "mini_check")) s = claims_verdict(c, results, claims_path, out);
             break; /* a claim without a check (the ablations) gets no verdict */
         }
     }

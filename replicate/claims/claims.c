@@ -5,69 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/jsonio.h"
-#include "../lib/verdict.h"
-#include "cli.h"
+#include "../../lib/jsonio.h"
+#include "../cli.h"
+#include "../runner/results.h"
 #include "report.h"
-
-const char *claims_file(void) {
-    const char *p = getenv("GCRM_PUBLISHED");
-    return p && *p ? p : "results/published.json";
-}
+#include "verdict.h"
 
 static double num(const cJSON *o, const char *k, double def) { return gc_json_num(o, k, def); }
 static const cJSON *obj(const cJSON *o, const char *k) { return gc_json_get(o, k); }
 
-gc_status claims_verdict_for(const char *experiment, const cJSON *results, cJSON **out) {
-    return gc_verdict_for(claims_file(), experiment, results, out);
-}
-
-static gc_status load_claims(cJSON **doc) { return gc_claims_load(claims_file(), doc); }
-
-void claims_print_math(const cJSON *results, FILE *f) {
-    fprintf(f, "\n%-12s %5s %7s  %-24s %-24s %-26s %9s  %s\n", "split", "n", "policy",
-            "AUROC baseline [CI]", "AUROC goal-cond. [CI]", "difference [CI] (+seeds)",
-            "DeLong p", "policy log-prob AUROC");
-    const cJSON *groups[16];
-    int ng = 0;
-    for (const cJSON *g = obj(results, "splits") ? obj(results, "splits")->child : NULL; g && ng < 15; g = g->next)
-        groups[ng++] = g;
-    if (obj(results, "pooled")) groups[ng++] = obj(results, "pooled");
-    for (int i = 0; i < ng; i++) {
-        const cJSON *g = groups[i], *b = obj(g, "baseline"), *q = obj(g, "goal"), *d = obj(g, "delta");
-        fprintf(f, "%-12s %5.0f %6.1f%%  ", cJSON_GetStringValue(obj(g, "split")), num(g, "n", 0),
-                100 * num(g, "policy_accuracy", 0));
-        if (!d) {
-            fprintf(f, "%s\n", cJSON_GetStringValue(obj(g, "error")));
-            continue;
-        }
-        const cJSON *lp = obj(g, "policy_logprob");
-        fprintf(f, "%.3f [%.3f, %.3f]     %.3f [%.3f, %.3f]     %+.3f [%+.3f, %+.3f] (%.0f/%.0f) %9.3g  "
-                "%.3f [%.3f, %.3f]\n",
-                num(b, "mean", 0), num(b, "lo", 0), num(b, "hi", 0), num(q, "mean", 0),
-                num(q, "lo", 0), num(q, "hi", 0), num(d, "mean", 0), num(d, "lo", 0),
-                num(d, "hi", 0), num(d, "seeds_positive", 0), num(d, "seeds", 0),
-                num(obj(g, "delong"), "p", NAN), num(lp, "auroc", NAN), num(lp, "lo", NAN),
-                num(lp, "hi", NAN));
-    }
-    /* ablation variants (any variant object besides baseline and goal), per split */
-    for (int i = 0, header = 0; i < ng; i++) {
-        const cJSON *g = groups[i];
-        int first = 1;
-        for (const cJSON *x = g->child; x; x = x->next) {
-            if (!cJSON_IsObject(x) || !cJSON_IsArray(obj(x, "auroc")) ||
-                !strcmp(x->string, "baseline") || !strcmp(x->string, "goal"))
-                continue;
-            if (first) fprintf(f, "%s%-12s", header++ ? "" : "\nablations (AUROC, mean [95% CI over seeds])\n",
-                               cJSON_GetStringValue(obj(g, "split")));
-            fprintf(f, "  %s %.3f [%.3f, %.3f]", x->string, num(x, "mean", 0), num(x, "lo", 0),
-                    num(x, "hi", 0));
-            first = 0;
-        }
-        if (!first) fprintf(f, "\n");
-    }
-    claims_print_verdict(results, f);
-}
+static gc_status load_claims(cJSON **doc) { return claims_load(rp_claims_file(), doc); }
 
 void claims_print_verdict(const cJSON *results, FILE *f) {
     const cJSON *v = obj(results, "verdict");
@@ -149,7 +96,7 @@ static int collect_rows(const claims_opts *o, claim_row *rows, int cap, int *fai
             continue;
         }
         cJSON *v = NULL;
-        if (gc_verdict(c, res, claims_file(), &v) == GC_OK) {
+        if (claims_verdict(c, res, rp_claims_file(), &v) == GC_OK) {
             snprintf(w->verdict, sizeof w->verdict, "%s", cJSON_GetStringValue(obj(v, "verdict")));
             snprintf(w->measured, sizeof w->measured, "%s", cJSON_GetStringValue(obj(v, "summary")));
             snprintf(w->test, sizeof w->test, "%s", cJSON_GetStringValue(obj(v, "test")));
@@ -202,8 +149,8 @@ int cmd_report(int argc, char **argv) {
     claim_row rows[32];
     int n, fails, rc = claim_rows("report", REPORT_HELP, argc, argv, &o, rows, &n, &fails);
     if (rc >= 0) return rc;
-    char *doc;
-    const char *path = "REPRODUCE.md";
+    char *doc, path[2048];
+    snprintf(path, sizeof path, "%s/REPRODUCE.md", rp_repo_dir());
     if (gc_read_file(path, &doc, NULL) != GC_OK) return cli_runtime_error("report");
     if (report_sections(o.root, o.scale, &doc) != GC_OK) {
         free(doc);

@@ -22,14 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/config.h"
-#include "../lib/jsonio.h"
-#include "../lib/mathpipe.h"
-#include "../lib/stats.h"
-#include "claims.h"
-#include "math.h"
+#include "../../lib/config.h"
+#include "../../lib/jsonio.h"
+#include "../../lib/mathpipe.h"
+#include "../../lib/stats.h"
+#include "../claims/claims.h"
+#include "../runner/results.h"
+#include "analyses.h"
 
-#define PARTIAL_STAGE_VERSION 1
 enum { SC_REWARD, SC_Q, N_SCORES };
 static const char *const SCORE_NAMES[N_SCORES] = {"reward", "q"};
 
@@ -38,20 +38,20 @@ typedef struct {
     const cJSON *splits;
 } partial_cfg;
 
-static gc_status read_partial(const math_ctx *m, partial_cfg *pc) {
-    const rp_run *r = m->r;
-    static const gc_cfg_field f[] = {
-        {"points", GC_CFG_INT, offsetof(partial_cfg, points), 0, 3, 101, NULL},
-        {"bootstrap", GC_CFG_INT, offsetof(partial_cfg, bootstrap), 0, 100, 100000, NULL},
-        {"splits", GC_CFG_ARRAY, offsetof(partial_cfg, splits), 0, 0, 0, NULL},
-    };
-    char path[128];
-    snprintf(path, sizeof path, "%s.partial", r->scale_path);
+static const gc_cfg_field partial_f[] = {
+    {"points", GC_CFG_INT, offsetof(partial_cfg, points), 0, 3, 101, NULL},
+    {"bootstrap", GC_CFG_INT, offsetof(partial_cfg, bootstrap), 0, 100, 100000, NULL},
+    {"splits", GC_CFG_ARRAY, offsetof(partial_cfg, splits), 0, 0, 0, NULL},
+};
+
+static gc_status read_partial(const math_ctx *m, const cJSON *section, const char *path,
+                              partial_cfg *pc) {
     *pc = (partial_cfg){.points = 11, .bootstrap = 1000};
-    GC_TRY(gc_config_read(&r->cfg, m->c.partial, path, f, 3, pc));
+    GC_TRY(gc_config_read(&m->r->cfg, section, path, partial_f, GC_CFG_COUNT(partial_f), pc));
     if (!pc->splits) return GC_OK;
-    snprintf(path, sizeof path, "%s.partial.splits", r->scale_path);
-    return math_check_splits(m, pc->splits, path);
+    char key[160];
+    snprintf(key, sizeof key, "%s.splits", path);
+    return math_check_splits(m, pc->splits, key);
 }
 
 /* ---- stage: prefix scores of one reward model ---- */
@@ -78,54 +78,72 @@ static gc_status probe_item(void *ctx, int item, const float *h, const float *lo
     return GC_OK;
 }
 
-/* Fills score[SC_*] (n, points) for the n items idx of the evaluation solutions. */
-static gc_status stage_partial(math_ctx *m, const rp_stage *rmst, const partial_cfg *pc,
-                               const int *idx, int n, float *const score[N_SCORES]) {
-    char name[80];
-    snprintf(name, sizeof name, "partial-%s", rmst->name + 3);
-    cJSON *key = cJSON_CreateObject();
-    cJSON_AddNumberToObject(key, "version", PARTIAL_STAGE_VERSION);
-    cJSON_AddStringToObject(key, "rm", rmst->hash);
-    cJSON_AddStringToObject(key, "solutions", m->est->hash);
-    cJSON_AddNumberToObject(key, "points", (double)pc->points);
-    cJSON_AddItemToObject(key, "splits", pc->splits ? cJSON_Duplicate(pc->splits, 1) : cJSON_CreateNull());
-    rp_stage *st;
-    gc_status s = rp_stage_open(m->r, name, key, &st);
-    cJSON_Delete(key);
-    GC_TRY(s);
-    int P = (int)pc->points;
-    size_t cells = (size_t)n * P;
-    char path[RP_PATH];
-    rp_stage_file(st, "partial.json", path);
-    if (st->cached) {
-        cJSON *j;
-        GC_TRY(gc_json_read(path, &j));
-        for (int k = 0; k < N_SCORES && s == GC_OK; k++)
-            s = gc_json_floats(path, j, SCORE_NAMES[k], score[k], cells);
-        cJSON_Delete(j);
-        return s;
-    }
+typedef struct {
+    math_ctx *m;
+    const rp_stage *rmst;
+    const partial_cfg *pc;
+    const int *idx; /* (n) items of the evaluation solutions */
+    int n;
+    float *const *score; /* [N_SCORES] (n, points) */
+} partial_job;
+
+static gc_status compute_partial(rp_stage *st, void *ctx) {
+    const partial_job *job = ctx;
+    const math_ctx *m = job->m;
+    int n = job->n, P = (int)job->pc->points;
     gc_rm rm;
-    GC_TRY(math_load_rm(rmst, &rm));
+    GC_TRY(math_load_rm(job->rmst, &rm));
     int D = rm.model.cfg.dim;
     float *goal = gc_malloc(sizeof(float) * D);
     const char **qs = gc_malloc(sizeof(char *) * (n ? n : 1));
     const char **rs = gc_malloc(sizeof(char *) * (n ? n : 1));
-    s = goal && qs && rs ? math_read_goal(rmst, D, goal) : GC_ERR_NOMEM;
-    for (int i = 0; s == GC_OK && i < n; i++) qs[i] = m->sol.b[idx[i]], rs[i] = m->sol.c[idx[i]];
-    probe_ctx pcx = {&rm, goal, P, {score[SC_REWARD], score[SC_Q]}};
+    gc_status s = goal && qs && rs ? math_read_goal(job->rmst, D, goal) : GC_ERR_NOMEM;
+    for (int i = 0; s == GC_OK && i < n; i++)
+        qs[i] = m->sol.question[job->idx[i]], rs[i] = m->sol.response[job->idx[i]];
+    probe_ctx pcx = {&rm, goal, P, {job->score[SC_REWARD], job->score[SC_Q]}};
     if (s == GC_OK)
         s = gc_math_hidden_each(&rm.model, 0, qs, rs, n, (int)m->c.eval.max_len, 32, probe_item, &pcx);
     gc_rm_free(&rm);
     free(goal), free(qs), free(rs);
     GC_TRY(s);
+    char path[RP_PATH];
+    rp_stage_file(st, "partial.json", path);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "points", P);
     cJSON_AddStringToObject(j, "layout", "item-major: score[item * points + i] at p = i / (points - 1)");
-    for (int k = 0; k < N_SCORES; k++) gc_json_add_floats(j, SCORE_NAMES[k], score[k], cells);
+    for (int k = 0; k < N_SCORES; k++)
+        gc_json_add_floats(j, SCORE_NAMES[k], job->score[k], (size_t)n * P);
     s = gc_json_write(path, j);
     cJSON_Delete(j);
-    return s == GC_OK ? rp_stage_close(m->r, st, NULL) : s;
+    return s;
+}
+
+static gc_status load_partial(const rp_stage *st, void *ctx) {
+    const partial_job *job = ctx;
+    char path[RP_PATH];
+    rp_stage_file(st, "partial.json", path);
+    cJSON *j;
+    GC_TRY(gc_json_read(path, &j));
+    gc_status s = GC_OK;
+    for (int k = 0; k < N_SCORES && s == GC_OK; k++)
+        s = gc_json_floats(path, j, SCORE_NAMES[k], job->score[k], (size_t)job->n * job->pc->points);
+    cJSON_Delete(j);
+    return s;
+}
+
+static const rp_stage_def PARTIAL = {"partial", __FILE__, compute_partial, load_partial};
+
+/* Fills score[SC_*] (n, points) for the n items idx of the evaluation solutions. */
+static gc_status stage_partial(math_ctx *m, const rp_stage *rmst, const partial_cfg *pc,
+                               const int *idx, int n, float *const score[N_SCORES]) {
+    char name[96];
+    snprintf(name, sizeof name, "partial-%s", rmst->name + 3);
+    cJSON *key = cJSON_CreateObject();
+    cJSON_AddNumberToObject(key, "points", (double)pc->points);
+    cJSON_AddItemToObject(key, "splits", pc->splits ? cJSON_Duplicate(pc->splits, 1) : cJSON_CreateNull());
+    partial_job job = {m, rmst, pc, idx, n, score};
+    rp_stage *in[2] = {(rp_stage *)rmst, m->est};
+    return rp_stage_run(m->r, &PARTIAL, name, key, in, 2, &job, NULL);
 }
 
 /* ---- analysis ---- */
@@ -185,8 +203,8 @@ static cJSON *curve(const char *variant, int kind, float *const *sc, int seeds, 
     return o;
 }
 
-static gc_status write_dat(const char *path, const cJSON *results, const math_ctx *m) {
-    (void)m;
+static gc_status write_dat(const char *path, const cJSON *results, const void *ctx) {
+    (void)ctx;
     const cJSON *pr = cJSON_GetObjectItem(results, "partial");
     const cJSON *pts = cJSON_GetObjectItem(pr, "p"), *curves = cJSON_GetObjectItem(pr, "curves");
     FILE *f = fopen(path, "w");
@@ -239,9 +257,9 @@ static void print_partial(const cJSON *results, FILE *f) {
     claims_print_verdict(results, f);
 }
 
-gc_status math_analyse_partial(math_ctx *m) {
+gc_status math_analyse_partial(math_ctx *m, const cJSON *section, const char *path) {
     partial_cfg pc;
-    GC_TRY(read_partial(m, &pc));
+    GC_TRY(read_partial(m, section, path, &pc));
     int seeds = m->r->seeds, P = (int)pc.points;
     int *idx = gc_malloc(sizeof(int) * (m->sol.n ? m->sol.n : 1));
     if (!idx) return GC_ERR_NOMEM;
@@ -249,7 +267,7 @@ gc_status math_analyse_partial(math_ctx *m) {
     int *y = gc_malloc(sizeof(int) * (n ? n : 1));
     float **sc = gc_calloc((size_t)MAX_VARIANTS * N_SCORES * seeds, sizeof(float *));
     gc_status s = y && sc ? GC_OK : GC_ERR_NOMEM;
-    for (int i = 0; s == GC_OK && i < n; i++) y[i] = m->sol.flag[idx[i]], pos += y[i];
+    for (int i = 0; s == GC_OK && i < n; i++) y[i] = m->sol.correct[idx[i]], pos += y[i];
     if (s == GC_OK && (pos == 0 || pos == n))
         s = gc_fail(GC_ERR_ARG, "partial: the %d solutions of the chosen splits are all %s: no "
                     "AUROC", n, pos ? "correct" : "incorrect");
@@ -260,7 +278,7 @@ gc_status math_analyse_partial(math_ctx *m) {
                 if (!(SC(v, k, seed) = gc_malloc(sizeof(float) * (size_t)(n ? n : 1) * P)))
                     s = GC_ERR_NOMEM;
             float *const pair[N_SCORES] = {SC(v, SC_REWARD, seed), SC(v, SC_Q, seed)};
-            if (s == GC_OK) s = stage_partial(m, m->rm[v][seed], &pc, idx, n, pair);
+            if (s == GC_OK) s = stage_partial(m, math_rm_stage(m, v, seed + 1), &pc, idx, n, pair);
         }
     if (s == GC_OK) {
         cJSON *results = rp_metadata(m->r);
@@ -275,7 +293,7 @@ gc_status math_analyse_partial(math_ctx *m) {
         for (int k = 0; k < N_SCORES; k++)
             for (int v = 0; v < m->c.n_variants; v++) {
                 int vv = math_variant_order(m, v);
-                cJSON_AddItemToArray(curves, curve(m->c.variant_names[vv], k, &SC(vv, k, 0), seeds,
+                cJSON_AddItemToArray(curves, curve(m->c.variant[vv].name, k, &SC(vv, k, 0), seeds,
                                                    y, n, P, &pc));
             }
         /* how closely Q-values track rewards along the generation: Pearson correlation over the
@@ -285,7 +303,7 @@ gc_status math_analyse_partial(math_ctx *m) {
         for (int v = 0; a && b && v < m->c.n_variants; v++) {
             int vv = math_variant_order(m, v);
             cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "r");
-            cJSON_AddStringToObject(o, "variant", m->c.variant_names[vv]);
+            cJSON_AddStringToObject(o, "variant", m->c.variant[vv].name);
             for (int i = 0; i < P; i++) {
                 double mean_r = 0;
                 for (int seed = 0; seed < seeds; seed++) {
@@ -299,7 +317,7 @@ gc_status math_analyse_partial(math_ctx *m) {
             cJSON_AddItemToArray(corr, o);
         }
         free(a), free(b);
-        s = math_finish(m, results, write_dat, print_partial);
+        s = rp_finish(m->r, results, write_dat, m, print_partial);
     }
     for (int i = 0; sc && i < MAX_VARIANTS * N_SCORES * seeds; i++) free(sc[i]);
 #undef SC

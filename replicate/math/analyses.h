@@ -1,0 +1,28 @@
+/* analyses: the math pipeline's analyses, one per experiment kind, and the pipeline's driver.
+ *
+ * An experiment file names its analysis ("analysis": auroc (default), partial, vote); the
+ * driver runs the shared stages (math/pipeline.h), then the analysis, which runs its own stages
+ * and writes the results (runner/results.h). An analysis with a scale section of its own reads
+ * it; the section is required for that analysis and an error for any other. To add one: write
+ * its file beside these, declare its function here and add a row to the table in analyses.c.
+ */
+#ifndef RP_MATH_ANALYSES_H
+#define RP_MATH_ANALYSES_H
+
+#include "pipeline.h"
+
+typedef struct {
+    const char *name;    /* the experiment file's "analysis" */
+    const char *section; /* its scale section ("partial"), or NULL */
+    /* section: that object (NULL when the analysis has none), at dotted path `path` */
+    gc_status (*run)(math_ctx *m, const cJSON *section, const char *path);
+} math_analysis;
+
+gc_status math_analyse_auroc(math_ctx *m, const cJSON *section, const char *path);   /* fig2 */
+gc_status math_analyse_partial(math_ctx *m, const cJSON *section, const char *path); /* fig3 */
+gc_status math_analyse_vote(math_ctx *m, const cJSON *section, const char *path);    /* table1 */
+
+/* Runs the math pipeline with the run's analysis (r->analysis; "" = auroc). */
+gc_status math_run(rp_run *r);
+
+#endif

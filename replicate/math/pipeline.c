@@ -1,0 +1,823 @@
+/* The math pipeline's shared stages (math/pipeline.h). */
+#include "pipeline.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../lib/arith.h"
+#include "../../lib/chartok.h"
+#include "../../lib/ckpt.h"
+#include "../../lib/jsonio.h"
+#include "../../lib/mathpipe.h"
+#include "../../lib/model_json.h"
+#include "../../lib/rm.h"
+#include "../../lib/seqset.h"
+#include "../../lib/train.h"
+#include "../../lib/optim.h"
+
+#define F(T, k, type, req, lo, hi, ch) {#k, type, offsetof(T, k), req, lo, hi, ch}
+
+/* ---- configuration ---- */
+
+static const gc_cfg_field data_f[] = {
+    F(data_cfg, seed, GC_CFG_INT, 1, 0, 1e12, NULL),
+    F(data_cfg, train_questions, GC_CFG_INT, 1, 1, 1e7, NULL),
+    F(data_cfg, eval_questions, GC_CFG_INT, 1, 2, 1e6, NULL),
+    F(data_cfg, splits, GC_CFG_ARRAY, 1, 0, 0, NULL),
+};
+static const gc_cfg_field pol_f[] = {
+    F(policy_cfg, model, GC_CFG_OBJECT, 1, 0, 0, NULL),
+    F(policy_cfg, steps, GC_CFG_INT, 1, 1, 1e7, NULL),
+    F(policy_cfg, batch, GC_CFG_INT, 1, 1, 4096, NULL),
+    F(policy_cfg, warmup, GC_CFG_INT, 0, 0, 1e6, NULL),
+    F(policy_cfg, seed, GC_CFG_INT, 0, 0, 1e12, NULL),
+    F(policy_cfg, lr, GC_CFG_FLOAT, 1, 1e-7, 1, NULL),
+    F(policy_cfg, lr_min, GC_CFG_FLOAT, 0, 0, 1, NULL),
+    F(policy_cfg, clip, GC_CFG_FLOAT, 0, 0, 1e6, NULL),
+};
+static const gc_cfg_field pairs_f[] = {
+    F(pairs_cfg, questions, GC_CFG_INT, 1, 1, 1e7, NULL),
+    F(pairs_cfg, samples, GC_CFG_INT, 1, 2, 1024, NULL),
+    {"max_pairs_per_question", GC_CFG_INT, offsetof(pairs_cfg, max_pairs), 1, 1, 1e6, NULL},
+    F(pairs_cfg, seed, GC_CFG_INT, 0, 0, 1e12, NULL),
+    F(pairs_cfg, temperature, GC_CFG_FLOAT, 1, 1e-3, 10, NULL),
+    F(pairs_cfg, top_p, GC_CFG_FLOAT, 0, 1e-3, 1, NULL),
+    F(pairs_cfg, source, GC_CFG_ENUM, 0, 0, 0, "policy|reference"),
+};
+static const gc_cfg_field rm_f[] = {
+    F(rm_cfg, variants, GC_CFG_ARRAY, 0, 0, 0, NULL),
+    F(rm_cfg, epochs, GC_CFG_INT, 1, 1, 1000, NULL),
+    F(rm_cfg, batch, GC_CFG_INT, 1, 1, 4096, NULL),
+    F(rm_cfg, warmup, GC_CFG_INT, 0, 0, 1e6, NULL),
+    F(rm_cfg, K, GC_CFG_INT, 0, 1, 1024, NULL),
+    F(rm_cfg, lr, GC_CFG_FLOAT, 1, 1e-8, 1, NULL),
+    F(rm_cfg, lr_min, GC_CFG_FLOAT, 0, 0, 1, NULL),
+    F(rm_cfg, clip, GC_CFG_FLOAT, 0, 0, 1e6, NULL),
+    F(rm_cfg, weight_decay, GC_CFG_FLOAT, 0, 0, 10, NULL),
+    F(rm_cfg, lambda, GC_CFG_FLOAT, 0, 1e-6, 100, NULL),
+    F(rm_cfg, pairs, GC_CFG_ENUM, 0, 0, 0, "all|ordered"),
+    F(rm_cfg, reduction, GC_CFG_ENUM, 0, 0, 0, "log_of_mean|mean_of_log"),
+    F(rm_cfg, positions, GC_CFG_ENUM, 0, 0, 0, "uniform|late"),
+    F(rm_cfg, goal_sampling, GC_CFG_ENUM, 0, 0, 0, "random|single|averaged"),
+    F(rm_cfg, head, GC_CFG_ENUM, 0, 0, 0, "linear|mlp"),
+};
+static const gc_cfg_field eval_f[] = {
+    F(eval_cfg, temperature, GC_CFG_FLOAT, 0, 0, 10, NULL),
+    F(eval_cfg, top_p, GC_CFG_FLOAT, 0, 1e-3, 1, NULL),
+    F(eval_cfg, samples, GC_CFG_INT, 0, 1, 1024, NULL),
+    F(eval_cfg, max_len, GC_CFG_INT, 1, 16, 1 << 20, NULL),
+    F(eval_cfg, source, GC_CFG_ENUM, 0, 0, 0, "policy|reference"),
+};
+
+/* A variant's resolved settings: the fields an ablation may override. */
+typedef struct {
+    char name[GC_CFG_STRLEN];
+    int64_t K;
+    double lambda;
+    int pairs, reduction, positions, goal_sampling, head;
+} variant_fields;
+static const gc_cfg_field variant_f[] = {
+    F(variant_fields, name, GC_CFG_STRING, 1, 0, 0, NULL),
+    F(variant_fields, K, GC_CFG_INT, 0, 1, 1024, NULL),
+    F(variant_fields, lambda, GC_CFG_FLOAT, 0, 1e-6, 100, NULL),
+    F(variant_fields, pairs, GC_CFG_ENUM, 0, 0, 0, "all|ordered"),
+    F(variant_fields, reduction, GC_CFG_ENUM, 0, 0, 0, "log_of_mean|mean_of_log"),
+    F(variant_fields, positions, GC_CFG_ENUM, 0, 0, 0, "uniform|late"),
+    F(variant_fields, goal_sampling, GC_CFG_ENUM, 0, 0, 0, "random|single|averaged"),
+    F(variant_fields, head, GC_CFG_ENUM, 0, 0, 0, "linear|mlp"),
+};
+
+static int valid_variant_name(const char *name) {
+    if (strlen(name) > 24 || !strcmp(name, "baseline") || !strcmp(name, "goal")) return 0;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+            return 0;
+    return 1;
+}
+
+/* The reward models to train (rm.variants): default baseline and goal. */
+static gc_status read_variants(const gc_config *cf, const char *path, math_cfg *c) {
+    const cJSON *variants = c->rm.variants;
+    variant_fields goal = {.K = c->rm.K, .lambda = c->rm.lambda, .pairs = c->rm.pairs,
+                           .reduction = c->rm.reduction, .positions = c->rm.positions,
+                           .goal_sampling = c->rm.goal_sampling, .head = c->rm.head};
+    static const char *const defaults[] = {"baseline", "goal"};
+    int n = variants ? cJSON_GetArraySize(variants) : 2;
+    if (variants && (n < 2 || n > MAX_VARIANTS))
+        return gc_config_fail(cf, path, "expected an array of 2 to %d variants (\"baseline\", "
+                              "\"goal\", {\"name\": ..., overrides})", MAX_VARIANTS);
+    const cJSON *e = variants ? variants->child : NULL;
+    int nb = 0, ng = 0;
+    for (int v = 0; v < n; v++, e = e ? e->next : NULL) {
+        char vpath[160];
+        snprintf(vpath, sizeof vpath, "%s[%d]", path, v);
+        const char *name = !variants ? defaults[v] : cJSON_IsString(e) ? e->valuestring : NULL;
+        variant_fields f = goal;
+        if (name && !strcmp(name, "baseline")) nb++, f.lambda = 0;
+        else if (name && !strcmp(name, "goal")) ng++;
+        else if (name)
+            return gc_config_fail(cf, path, "unknown variant %s (baseline, goal, or an object "
+                                  "with a name)", name);
+        else if (!cJSON_IsObject(e))
+            return gc_config_fail(cf, path, "expected a name or an object at [%d]", v);
+        else {
+            GC_TRY(gc_config_read(cf, e, vpath, variant_f, GC_CFG_COUNT(variant_f), &f));
+            if (!valid_variant_name(f.name))
+                return gc_config_fail(cf, vpath, "name '%s': use up to 24 of a-z 0-9 - _, not "
+                                      "baseline or goal", f.name);
+            name = f.name;
+        }
+        math_variant *mv = &c->variant[c->n_variants++];
+        snprintf(mv->name, sizeof mv->name, "%s", name);
+        mv->goal_conditioned = f.lambda > 0;
+        mv->con = (gc_con_config){(float)f.lambda, (int)f.K, (gc_pairs_mode)f.pairs,
+                                  (gc_con_reduction)f.reduction, (gc_con_positions)f.positions,
+                                  (gc_goal_sampling)f.goal_sampling};
+        if (!mv->goal_conditioned) mv->con = (gc_con_config){.K = (int)goal.K};
+        mv->head = f.head;
+        for (int w = 0; w < c->n_variants - 1; w++)
+            if (!strcmp(c->variant[w].name, name))
+                return gc_config_fail(cf, path, "variant %s appears twice", name);
+    }
+    if (nb != 1 || ng != 1)
+        return gc_config_fail(cf, path, "need one \"baseline\" and one \"goal\" variant");
+    for (int v = 0; v < c->n_variants; v++) {
+        if (!strcmp(c->variant[v].name, "baseline")) c->base = v;
+        if (!strcmp(c->variant[v].name, "goal")) c->goal = v;
+    }
+    return GC_OK;
+}
+
+const cJSON *math_section(const math_ctx *m, const char *name, char path[128]) {
+    snprintf(path, 128, "%s.%s", m->r->scale_path, name);
+    return cJSON_GetObjectItemCaseSensitive(m->r->scale_cfg, name);
+}
+
+static gc_status read_cfg(const math_ctx *m, math_cfg *c) {
+    const gc_config *cf = &m->r->cfg;
+    char path[128];
+    GC_TRY(gc_config_read(cf, math_section(m, "data", path), path, data_f, GC_CFG_COUNT(data_f),
+                          &c->data));
+    const cJSON *splits = c->data.splits;
+    snprintf(path, sizeof path, "%s.data.splits", m->r->scale_path);
+    if (cJSON_GetArraySize(splits) < 1 || cJSON_GetArraySize(splits) > MAX_SPLITS)
+        return gc_config_fail(cf, path, "expected an array of 1 to %d split names", MAX_SPLITS);
+    for (const cJSON *e = splits->child; e; e = e->next) {
+        int sp = cJSON_IsString(e) ? gc_arith_split_parse(e->valuestring) : -1;
+        if (sp <= GC_ARITH_TRAIN)
+            return gc_config_fail(cf, path, "unknown evaluation split %s (known: arith-easy "
+                                  "arith-hard arith-big arith-long arith-para)",
+                                  cJSON_IsString(e) ? e->valuestring : "(not a string)");
+        c->splits[c->n_splits++] = sp;
+    }
+
+    c->policy = (policy_cfg){.warmup = 0, .seed = 1, .clip = 1.0, .lr_min = 0};
+    GC_TRY(gc_config_read(cf, math_section(m, "policy", path), path, pol_f, GC_CFG_COUNT(pol_f),
+                          &c->policy));
+    snprintf(path, sizeof path, "%s.policy.model", m->r->scale_path);
+    GC_TRY(gc_model_config_read(cf, c->policy.model, path, &c->model));
+    if (c->model.vocab_size != GC_CHAR_VOCAB) {
+        strncat(path, ".vocab_size", sizeof path - strlen(path) - 1);
+        return gc_config_fail(cf, path, "the arith domain's character vocabulary has %d tokens",
+                              GC_CHAR_VOCAB);
+    }
+
+    c->pairs = (pairs_cfg){.seed = 1, .top_p = 1.0};
+    GC_TRY(gc_config_read(cf, math_section(m, "pairs", path), path, pairs_f,
+                          GC_CFG_COUNT(pairs_f), &c->pairs));
+
+    c->rm = (rm_cfg){.K = 16, .lambda = 0.5, .clip = 1.0};
+    GC_TRY(gc_config_read(cf, math_section(m, "rm", path), path, rm_f, GC_CFG_COUNT(rm_f), &c->rm));
+    strncat(path, ".variants", sizeof path - strlen(path) - 1);
+    GC_TRY(read_variants(cf, path, c));
+
+    c->eval = (eval_cfg){.temperature = 0, .top_p = 1, .samples = 1};
+    GC_TRY(gc_config_read(cf, math_section(m, "eval", path), path, eval_f, GC_CFG_COUNT(eval_f),
+                          &c->eval));
+    char key[160];
+    snprintf(key, sizeof key, "%s.max_len", path);
+    if (c->eval.max_len > c->model.seq_len)
+        return gc_config_fail(cf, key, "%lld exceeds the model's seq_len %d",
+                              (long long)c->eval.max_len, c->model.seq_len);
+    snprintf(key, sizeof key, "%s.samples", path);
+    if (c->eval.temperature == 0 && c->eval.samples > 1)
+        return gc_config_fail(cf, key, "greedy evaluation (temperature 0) gives one solution per "
+                              "question");
+    return GC_OK;
+}
+
+/* ---- typed sets read back from the stages' files ---- */
+
+static char **grow(char **a, int cap) { return realloc(a, sizeof(char *) * (size_t)cap); }
+
+static gc_status pairs_push(math_pairs *t, const char *p, const char *c, const char *r) {
+    if (t->n == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 1024;
+        char **a = grow(t->prompt, cap);
+        if (a) t->prompt = a;
+        char **b = a ? grow(t->chosen, cap) : NULL;
+        if (b) t->chosen = b;
+        char **d = b ? grow(t->rejected, cap) : NULL;
+        if (d) t->rejected = d;
+        if (!d) return gc_fail(GC_ERR_NOMEM, "%s: out of memory", t->path);
+        t->cap = cap;
+    }
+    t->prompt[t->n] = strdup(p), t->chosen[t->n] = strdup(c), t->rejected[t->n] = strdup(r);
+    t->n++;
+    return GC_OK;
+}
+
+static gc_status solutions_push(math_solutions *t, const char *sp, const char *q, const char *r,
+                                int correct) {
+    if (t->n == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 1024;
+        char **a = grow(t->split, cap);
+        if (a) t->split = a;
+        char **b = a ? grow(t->question, cap) : NULL;
+        if (b) t->question = b;
+        char **d = b ? grow(t->response, cap) : NULL;
+        if (d) t->response = d;
+        int *f = d ? realloc(t->correct, sizeof(int) * (size_t)cap) : NULL;
+        if (f) t->correct = f;
+        if (!f) return gc_fail(GC_ERR_NOMEM, "%s: out of memory", t->path);
+        t->cap = cap;
+    }
+    t->split[t->n] = strdup(sp), t->question[t->n] = strdup(q), t->response[t->n] = strdup(r);
+    t->correct[t->n++] = correct;
+    return GC_OK;
+}
+
+static void free_strings(char **a, int n) {
+    for (int i = 0; a && i < n; i++) free(a[i]);
+    free(a);
+}
+
+static const char *str_item(const cJSON *o, const char *k) {
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+static gc_status read_pair(const cJSON *o, int line, void *ctx) {
+    math_pairs *t = ctx;
+    const char *p = str_item(o, "prompt"), *c = str_item(o, "chosen"), *r = str_item(o, "rejected");
+    if (!p || !c || !r)
+        return gc_fail(GC_ERR_FORMAT, "%s:%d: missing string prompt/chosen/rejected", t->path, line);
+    return pairs_push(t, p, c, r);
+}
+
+static gc_status read_solution(const cJSON *o, int line, void *ctx) {
+    math_solutions *t = ctx;
+    const char *sp = str_item(o, "split"), *q = str_item(o, "question"), *r = str_item(o, "response");
+    const cJSON *ok = cJSON_GetObjectItemCaseSensitive(o, "correct");
+    if (!sp || !q || !r || !cJSON_IsBool(ok))
+        return gc_fail(GC_ERR_FORMAT, "%s:%d: missing split/question/response/correct", t->path,
+                       line);
+    return solutions_push(t, sp, q, r, cJSON_IsTrue(ok));
+}
+
+/* One preference pair as a JSON line. */
+static gc_status write_pair(gc_atomic_file *af, int q, const char *prompt, const char *chosen,
+                            const char *rejected) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "question", q);
+    cJSON_AddStringToObject(o, "prompt", prompt);
+    cJSON_AddStringToObject(o, "chosen", chosen);
+    cJSON_AddStringToObject(o, "rejected", rejected);
+    gc_status s = gc_jsonl_append(af, o);
+    cJSON_Delete(o);
+    return s;
+}
+
+/* ---- stage: policy (SFT) ---- */
+
+static gc_status compute_policy(rp_stage *st, void *ctx) {
+    math_ctx *m = ctx;
+    const math_cfg *c = &m->c;
+    const problem_set *train = &m->train;
+    int L = c->model.seq_len;
+    gc_seqset data;
+    GC_TRY(gc_seqset_init(&data, train->n, L));
+    int32_t *pr = gc_malloc(sizeof(int32_t) * L), *rs = gc_malloc(sizeof(int32_t) * L);
+    gc_status s = pr && rs ? GC_OK : GC_ERR_NOMEM;
+    for (int i = 0; s == GC_OK && i < train->n; i++) {
+        int np = gc_math_prompt(train->p[i].question, pr, L);
+        int nr = np < 0 ? -1 : gc_math_response(train->p[i].solution, rs, L);
+        if (np < 0 || nr < 0 || np + nr > L) {
+            s = gc_fail(GC_ERR_CONFIG, "%s: a training problem needs more than seq_len %d tokens",
+                        m->r->cfg.path, L);
+            break;
+        }
+        s = gc_seqset_set(&data, i, pr, np, rs, nr);
+    }
+    free(pr), free(rs);
+    gc_model pm;
+    if (s == GC_OK) s = gc_model_init(&pm, &c->model);
+    if (s != GC_OK) {
+        gc_seqset_free(&data);
+        return s;
+    }
+    gc_model_init_random(&pm, (uint64_t)c->policy.seed);
+    gc_sft_config sc = {.steps = (int)c->policy.steps,
+                        .batch = (int)c->policy.batch,
+                        .sched = {(float)c->policy.lr, (float)c->policy.lr_min, c->policy.warmup,
+                                  c->policy.steps, (float)c->policy.clip},
+                        .weight_decay = 0.0f,
+                        .seed = (uint64_t)c->policy.seed};
+    float loss = 0;
+    gc_log_info("policy: supervised fine-tuning, %zu parameters, %d steps of %d", pm.n_params,
+                sc.steps, sc.batch);
+    s = gc_sft_train(&pm, &data, &sc, &loss);
+    char path[RP_PATH];
+    rp_stage_file(st, "policy.ckpt", path);
+    if (s == GC_OK) s = gc_ckpt_save(path, &pm, NULL);
+    gc_model_free(&pm);
+    gc_seqset_free(&data);
+    GC_TRY(s);
+    st->info = cJSON_CreateObject();
+    cJSON_AddNumberToObject(st->info, "final_loss", loss);
+    cJSON_AddNumberToObject(st->info, "wall_s", gc_now() - st->t0);
+    return GC_OK;
+}
+
+static const rp_stage_def POLICY = {"policy", __FILE__, compute_policy, NULL};
+
+gc_status math_load_policy(const math_ctx *m, gc_model *pm) {
+    char path[RP_PATH];
+    rp_stage_file(m->pol, "policy.ckpt", path);
+    return gc_ckpt_load(path, pm, NULL, NULL);
+}
+
+/* ---- stage: preference pairs ---- */
+
+/* Pairs without a policy: the reference solution against a corrupted copy (a one-line slip). */
+static gc_status reference_pairs(const math_ctx *m, int nq, gc_atomic_file *af, int *n) {
+    char bad[GC_ARITH_TEXT];
+    const problem_set *train = &m->train;
+    for (int q = 0; q < nq; q++) {
+        gc_arith_corrupt(&train->p[q], (uint64_t)m->c.pairs.seed, bad);
+        if (gc_arith_check(bad, train->p[q].answer)) continue; /* the slip cancelled out */
+        GC_TRY(write_pair(af, q, train->p[q].question, train->p[q].solution, bad));
+        ++*n;
+    }
+    return GC_OK;
+}
+
+/* Pairs from the policy's samples: the k-th correct with the k-th incorrect sample of a
+ * question, cycling, up to max_pairs_per_question. */
+static gc_status policy_pairs(const math_ctx *m, int nq, gc_atomic_file *af, cJSON *info) {
+    const math_cfg *c = &m->c;
+    const problem_set *train = &m->train;
+    int M = (int)c->pairs.samples;
+    gc_model pm;
+    GC_TRY(math_load_policy(m, &pm));
+    const char **qs = gc_malloc(sizeof(char *) * nq);
+    char **texts = gc_calloc((size_t)nq * M, sizeof(char *));
+    gc_status s = qs && texts ? GC_OK : GC_ERR_NOMEM;
+    for (int i = 0; s == GC_OK && i < nq; i++) qs[i] = train->p[i].question;
+    gc_sample_config sc = {(float)c->pairs.temperature, (float)c->pairs.top_p,
+                           (uint64_t)c->pairs.seed, (int)c->eval.max_len, 64};
+    int64_t ntok = 0;
+    gc_log_info("pairs: sampling %d solutions for each of %d training questions", M, nq);
+    if (s == GC_OK) s = gc_math_sample(&pm, qs, nq, M, &sc, texts, &ntok);
+    gc_model_free(&pm);
+    int n_pairs = 0, n_correct = 0, mixed = 0;
+    for (int q = 0; s == GC_OK && q < nq; q++) {
+        int ok[1024], nok = 0, nbad = 0;
+        for (int i = 0; i < M; i++) {
+            ok[i] = gc_arith_check(texts[q * M + i], train->p[q].answer);
+            nok += ok[i];
+            nbad += !ok[i];
+        }
+        n_correct += nok;
+        if (!nok || !nbad) continue;
+        mixed++;
+        int made = 0, ci = 0, wi = 0;
+        int limit = (int)c->pairs.max_pairs, most = nok > nbad ? nok : nbad;
+        for (int k = 0; k < most && made < limit && s == GC_OK; k++, made++) {
+            while (!ok[ci % M]) ci++;
+            while (ok[wi % M]) wi++;
+            s = write_pair(af, q, train->p[q].question, texts[q * M + ci % M],
+                           texts[q * M + wi % M]);
+            ci++, wi++;
+            n_pairs++;
+        }
+    }
+    free_strings(texts, texts ? nq * M : 0);
+    free(qs);
+    GC_TRY(s);
+    if (n_pairs == 0)
+        return gc_fail(GC_ERR_ARG, "pairs: the policy's %d samples gave no (correct, incorrect) "
+                       "pair (sample accuracy %.3f); train the policy longer or sample more",
+                       nq * M, (double)n_correct / (nq * M));
+    cJSON_AddNumberToObject(info, "questions", nq);
+    cJSON_AddNumberToObject(info, "samples", nq * M);
+    cJSON_AddNumberToObject(info, "sample_accuracy", (double)n_correct / (nq * M));
+    cJSON_AddNumberToObject(info, "questions_with_both", mixed);
+    cJSON_AddNumberToObject(info, "pairs", n_pairs);
+    cJSON_AddNumberToObject(info, "generated_tokens", (double)ntok);
+    gc_log_info("pairs: sample accuracy %.3f, %d pairs from %d questions",
+                (double)n_correct / (nq * M), n_pairs, mixed);
+    return GC_OK;
+}
+
+static gc_status compute_pairs(rp_stage *st, void *ctx) {
+    math_ctx *m = ctx;
+    int nq = (int)(m->c.pairs.questions < m->train.n ? m->c.pairs.questions : m->train.n);
+    char path[RP_PATH];
+    rp_stage_file(st, "pairs.jsonl", path);
+    gc_atomic_file af;
+    GC_TRY(gc_atomic_open(&af, path));
+    st->info = cJSON_CreateObject();
+    gc_status s;
+    if (m->c.pairs.source == 1) {
+        int n = 0;
+        s = reference_pairs(m, nq, &af, &n);
+        cJSON_AddStringToObject(st->info, "source", "reference");
+        cJSON_AddNumberToObject(st->info, "pairs", n);
+    } else {
+        s = policy_pairs(m, nq, &af, st->info);
+    }
+    if (s != GC_OK) {
+        gc_atomic_abort(&af);
+        return s;
+    }
+    return gc_atomic_commit(&af);
+}
+
+static gc_status load_pairs(const rp_stage *st, void *ctx) {
+    math_ctx *m = ctx;
+    static char path[RP_PATH];
+    rp_stage_file(st, "pairs.jsonl", path);
+    m->pairs.path = path;
+    return gc_jsonl_each(path, read_pair, &m->pairs);
+}
+
+static const rp_stage_def PAIRS = {"pairs", __FILE__, compute_pairs, load_pairs};
+
+/* ---- stage: evaluation solutions ---- */
+
+static gc_status write_solutions(const math_ctx *m, char **texts, int M, gc_atomic_file *af,
+                                 cJSON *info) {
+    const math_cfg *c = &m->c;
+    int ne = (int)c->data.eval_questions;
+    cJSON *acc = cJSON_AddObjectToObject(info, "accuracy");
+    for (int sp = 0; sp < c->n_splits; sp++) {
+        int right = 0;
+        for (int i = 0; i < ne * M; i++) {
+            int q = sp * ne + i / M;
+            int ok = gc_arith_check(texts[q * M + i % M], m->eval.p[q].answer);
+            right += ok;
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "split", gc_arith_split_name(c->splits[sp]));
+            cJSON_AddNumberToObject(o, "question_index", i / M);
+            cJSON_AddStringToObject(o, "question", m->eval.p[q].question);
+            cJSON_AddStringToObject(o, "response", texts[q * M + i % M]);
+            cJSON_AddNumberToObject(o, "answer", (double)m->eval.p[q].answer);
+            cJSON_AddBoolToObject(o, "correct", ok);
+            gc_status s = gc_jsonl_append(af, o);
+            cJSON_Delete(o);
+            GC_TRY(s);
+        }
+        cJSON_AddNumberToObject(acc, gc_arith_split_name(c->splits[sp]), (double)right / (ne * M));
+        gc_log_info("eval: %s policy accuracy %.3f", gc_arith_split_name(c->splits[sp]),
+                    (double)right / (ne * M));
+    }
+    return GC_OK;
+}
+
+static gc_status compute_eval(rp_stage *st, void *ctx) {
+    math_ctx *m = ctx;
+    const math_cfg *c = &m->c;
+    const problem_set *eval = &m->eval;
+    int n = eval->n, M = c->eval.source == 1 ? 2 : (int)c->eval.samples;
+    const char **qs = gc_malloc(sizeof(char *) * n);
+    char **texts = gc_calloc((size_t)n * M, sizeof(char *));
+    gc_status s = qs && texts ? GC_OK : GC_ERR_NOMEM;
+    for (int i = 0; s == GC_OK && i < n; i++) qs[i] = eval->p[i].question;
+    if (s == GC_OK && c->eval.source == 1) { /* reference and corrupted solutions: no policy */
+        for (int i = 0; i < n && s == GC_OK; i++) {
+            texts[2 * i] = strdup(eval->p[i].solution);
+            texts[2 * i + 1] = gc_malloc(GC_ARITH_TEXT);
+            if (!texts[2 * i] || !texts[2 * i + 1]) s = GC_ERR_NOMEM;
+            else gc_arith_corrupt(&eval->p[i], 0xE7A1, texts[2 * i + 1]);
+        }
+    } else if (s == GC_OK) {
+        gc_model pm;
+        s = math_load_policy(m, &pm);
+        gc_sample_config sc = {(float)c->eval.temperature, (float)c->eval.top_p, 0xE7A1,
+                               (int)c->eval.max_len, 64};
+        gc_log_info("eval: %d solution(s) for each of %d questions in %d splits", M,
+                    (int)c->data.eval_questions, c->n_splits);
+        if (s == GC_OK) {
+            s = gc_math_sample(&pm, qs, n, M, &sc, texts, NULL);
+            gc_model_free(&pm);
+        }
+    }
+    char path[RP_PATH];
+    rp_stage_file(st, "solutions.jsonl", path);
+    gc_atomic_file af;
+    int opened = 0;
+    if (s == GC_OK) s = gc_atomic_open(&af, path), opened = s == GC_OK;
+    st->info = cJSON_CreateObject();
+    if (s == GC_OK) s = write_solutions(m, texts, M, &af, st->info);
+    free_strings(texts, texts ? n * M : 0);
+    free(qs);
+    if (s == GC_OK) return gc_atomic_commit(&af);
+    if (opened) gc_atomic_abort(&af);
+    return s;
+}
+
+static gc_status load_solutions(const rp_stage *st, void *ctx) {
+    math_ctx *m = ctx;
+    static char path[RP_PATH];
+    rp_stage_file(st, "solutions.jsonl", path);
+    m->sol.path = path;
+    return gc_jsonl_each(path, read_solution, &m->sol);
+}
+
+static const rp_stage_def EVAL_SOLUTIONS = {"eval-solutions", __FILE__, compute_eval,
+                                            load_solutions};
+
+/* ---- stage: reward model ---- */
+
+typedef struct {
+    math_ctx *m;
+    int variant, seed;
+} rm_job;
+
+/* The order of one epoch: a fresh shuffle; then, within windows of 8 batches, pairs sorted by
+ * length so a batch pads little; then the batches themselves in random order. */
+static void epoch_order(gc_rng *rng, int n, int P, const int *len, int *order, int *batch_perm,
+                        int n_batches) {
+    for (int i = 0; i < n; i++) order[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)gc_rng_below(rng, (uint32_t)(i + 1)), t = order[i];
+        order[i] = order[j], order[j] = t;
+    }
+    for (int w = 0; w < n; w += 8 * P) {
+        int end = w + 8 * P < n ? w + 8 * P : n;
+        for (int i = w + 1; i < end; i++) { /* insertion sort: windows are small */
+            int pk = order[i], j = i - 1;
+            while (j >= w && len[order[j]] > len[pk]) order[j + 1] = order[j], j--;
+            order[j + 1] = pk;
+        }
+    }
+    for (int i = 0; i < n_batches; i++) batch_perm[i] = i;
+    for (int i = n_batches - 1; i > 0; i--) {
+        int j = (int)gc_rng_below(rng, (uint32_t)(i + 1)), t = batch_perm[i];
+        batch_perm[i] = batch_perm[j], batch_perm[j] = t;
+    }
+}
+
+/* Tokens of the batch's nb pairs (chosen, rejected interleaved) packed to the longest, T. */
+static gc_status pack_batch(const math_pairs *pairs, const int *items, int nb, int L, int32_t *tok,
+                            int32_t *tmp, int *plen, int *len, int *T) {
+    *T = 0;
+    memset(tok, 0, sizeof(int32_t) * (size_t)2 * nb * L);
+    for (int b = 0; b < 2 * nb; b++) {
+        int i = items[b / 2];
+        int32_t *row = tok + (size_t)b * L;
+        int np = gc_math_prompt(pairs->prompt[i], row, L);
+        int nr = np < 0 ? -1 : gc_math_response(b % 2 ? pairs->rejected[i] : pairs->chosen[i], tmp,
+                                                L - np);
+        if (nr < 0) return gc_fail(GC_ERR_ARG, "rm: pair %d does not fit %d tokens", i, L);
+        memcpy(row + np, tmp, sizeof(int32_t) * nr);
+        plen[b] = np, len[b] = np + nr;
+        if (len[b] > *T) *T = len[b];
+    }
+    for (int b = 1; b < 2 * nb; b++)
+        memmove(tok + (size_t)b * *T, tok + (size_t)b * L, sizeof(int32_t) * *T);
+    return GC_OK;
+}
+
+/* The goal state: mean final hidden state at the last token of the preferred responses. */
+static gc_status write_rm_goal(const rp_stage *st, gc_rm *rm, const math_pairs *pairs, int L) {
+    int n = pairs->n, D = rm->model.cfg.dim;
+    gc_goal goal = {0};
+    float *rew = gc_malloc(sizeof(float) * (n > 0 ? n : 1)), *gvec = gc_malloc(sizeof(float) * D);
+    gc_status s = rew && gvec ? gc_goal_init(&goal, D) : GC_ERR_NOMEM;
+    if (s == GC_OK)
+        s = gc_math_score(rm, (const char *const *)pairs->prompt,
+                          (const char *const *)pairs->chosen, n, L, 32, rew, &goal);
+    if (s == GC_OK) s = gc_goal_mean(&goal, gvec);
+    if (s == GC_OK)
+        s = math_write_goal(st, gvec, D, "mean final hidden state at the last token (EOS) of the "
+                                         "preferred responses of the training pairs");
+    gc_goal_free(&goal);
+    free(rew), free(gvec);
+    return s;
+}
+
+static gc_status compute_rm(rp_stage *st, void *ctx) {
+    const rm_job *job = ctx;
+    math_ctx *m = job->m;
+    const math_cfg *c = &m->c;
+    const math_variant *mv = &c->variant[job->variant];
+    const math_pairs *pairs = &m->pairs;
+    gc_model pm;
+    GC_TRY(math_load_policy(m, &pm));
+    gc_rm rm;
+    gc_status s = gc_rm_init(&rm, &pm, (gc_head_kind)mv->head, (uint64_t)job->seed);
+    if (s != GC_OK) {
+        gc_model_free(&pm);
+        return s;
+    }
+    int P = (int)c->rm.batch, L = (int)c->eval.max_len, n = pairs->n;
+    int steps_per_epoch = (n + P - 1) / P, steps = steps_per_epoch * (int)c->rm.epochs;
+    int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)2 * P * L), *tmp = gc_malloc(sizeof(int32_t) * L);
+    int *plen = gc_malloc(sizeof(int) * 2 * P), *len = gc_malloc(sizeof(int) * 2 * P);
+    int *order = gc_malloc(sizeof(int) * (n > 0 ? n : 1));
+    int *plen_chars = gc_malloc(sizeof(int) * (n > 0 ? n : 1));
+    int *batch_perm = gc_malloc(sizeof(int) * (steps_per_epoch > 0 ? steps_per_epoch : 1));
+    if (!tok || !tmp || !plen || !len || !order || !plen_chars || !batch_perm) s = GC_ERR_NOMEM;
+    for (int i = 0; s == GC_OK && i < n; i++) { /* characters = tokens in this domain */
+        size_t lc = strlen(pairs->chosen[i]), lr = strlen(pairs->rejected[i]);
+        plen_chars[i] = (int)(strlen(pairs->prompt[i]) + (lc > lr ? lc : lr));
+    }
+    gc_rng rng;
+    gc_rng_init(&rng, (uint64_t)job->seed, 0x524D00ull + (uint64_t)job->variant); /* "RM" */
+    gc_schedule sched = {(float)c->rm.lr, (float)c->rm.lr_min, c->rm.warmup, steps,
+                         (float)c->rm.clip};
+    double tail_acc = 0, tail_loss = 0;
+    int tail_n = 0;
+    gc_progress prog;
+    gc_progress_init(&prog, st->name, steps);
+    for (int step = 0; s == GC_OK && step < steps; step++) {
+        int ep_step = step % steps_per_epoch;
+        if (ep_step == 0) epoch_order(&rng, n, P, plen_chars, order, batch_perm, steps_per_epoch);
+        int first = batch_perm[ep_step] * P;
+        int nb = n - first < P ? n - first : P, T = 0;
+        s = pack_batch(pairs, order + first, nb, L, tok, tmp, plen, len, &T);
+        if (s != GC_OK) break;
+        gc_rm_step_stats rs;
+        float lr = gc_lr_cosine(step, sched.total, sched.warmup, sched.lr_max, sched.lr_min);
+        s = gc_rm_step(&rm, tok, nb, T, plen, len, &mv->con, &rng, lr, sched.clip,
+                       (float)c->rm.weight_decay, &rs);
+        if (step >= steps - steps_per_epoch) tail_acc += rs.acc, tail_loss += rs.loss, tail_n++;
+        gc_progress_update(&prog, step + 1);
+    }
+    gc_progress_end(&prog);
+    free(tok), free(tmp), free(plen), free(len), free(order), free(plen_chars), free(batch_perm);
+    char ck[RP_PATH], hd[RP_PATH];
+    rp_stage_file(st, "rm.ckpt", ck);
+    rp_stage_file(st, "rm.head", hd);
+    if (s == GC_OK) s = gc_rm_save(&rm, ck, hd);
+    if (s == GC_OK) s = write_rm_goal(st, &rm, pairs, L);
+    gc_rm_free(&rm);
+    GC_TRY(s);
+    st->info = cJSON_CreateObject();
+    cJSON_AddNumberToObject(st->info, "steps", steps);
+    cJSON_AddNumberToObject(st->info, "last_epoch_train_accuracy", tail_n ? tail_acc / tail_n : 0);
+    cJSON_AddNumberToObject(st->info, "last_epoch_loss", tail_n ? tail_loss / tail_n : 0);
+    return GC_OK;
+}
+
+static const rp_stage_def REWARD_MODEL = {"rm", __FILE__, compute_rm, NULL};
+
+/* The resolved configuration a reward model's key hashes: the rm section's training settings
+ * (without variants) and the variant's own contrastive settings and head. The contrastive
+ * settings do not touch the baseline: it hashes lambda 0 alone. */
+static cJSON *rm_key_config(const math_ctx *m, int v, int seed) {
+    const math_cfg *c = &m->c;
+    const math_variant *mv = &c->variant[v];
+    rm_cfg train = c->rm;
+    train.variants = NULL;
+    cJSON *k = gc_config_to_json(rm_f, GC_CFG_COUNT(rm_f), &train);
+    static const char *const con_keys[] = {"variants", "lambda", "K", "pairs", "reduction",
+                                           "positions", "goal_sampling", "head"};
+    for (size_t i = 0; i < sizeof con_keys / sizeof con_keys[0]; i++)
+        cJSON_DeleteItemFromObjectCaseSensitive(k, con_keys[i]);
+    variant_fields f = {.K = mv->con.K, .lambda = mv->con.lambda, .pairs = mv->con.pairs,
+                        .reduction = mv->con.reduction, .positions = mv->con.positions,
+                        .goal_sampling = mv->con.goal_sampling, .head = mv->head};
+    snprintf(f.name, sizeof f.name, "%s", mv->name);
+    cJSON *vj = gc_config_to_json(variant_f, GC_CFG_COUNT(variant_f), &f);
+    cJSON_DeleteItemFromObjectCaseSensitive(vj, "name"); /* the settings, not the label */
+    if (!mv->goal_conditioned) {
+        static const char *const unused[] = {"K", "pairs", "reduction", "positions",
+                                             "goal_sampling"};
+        for (size_t i = 0; i < sizeof unused / sizeof unused[0]; i++)
+            cJSON_DeleteItemFromObjectCaseSensitive(vj, unused[i]);
+    }
+    cJSON_AddItemToObject(k, "variant", vj);
+    cJSON_AddNumberToObject(k, "seed", seed);
+    cJSON_AddNumberToObject(k, "max_len", (double)c->eval.max_len);
+    return k;
+}
+
+/* ---- helpers for the analyses ---- */
+
+gc_status math_load_rm(const rp_stage *rmst, gc_rm *rm) {
+    char ck[RP_PATH], hd[RP_PATH];
+    rp_stage_file(rmst, "rm.ckpt", ck);
+    rp_stage_file(rmst, "rm.head", hd);
+    return gc_rm_load(rm, ck, hd);
+}
+
+int math_select(const math_ctx *m, const cJSON *names, int *idx) {
+    int n = 0;
+    for (int i = 0; i < m->sol.n; i++) {
+        int in = !names;
+        for (const cJSON *e = names ? names->child : NULL; e && !in; e = e->next)
+            in = cJSON_IsString(e) && !strcmp(e->valuestring, m->sol.split[i]);
+        if (in) idx[n++] = i;
+    }
+    return n;
+}
+
+gc_status math_write_goal(const rp_stage *st, const float *goal, int D, const char *what) {
+    char path[RP_PATH];
+    rp_stage_file(st, "goal.json", path);
+    cJSON *j = cJSON_CreateObject();
+    gc_json_add_floats(j, "goal", goal, (size_t)D);
+    cJSON_AddStringToObject(j, "what", what);
+    gc_status s = gc_json_write(path, j);
+    cJSON_Delete(j);
+    return s;
+}
+
+gc_status math_read_goal(const rp_stage *st, int D, float *goal) {
+    char path[RP_PATH];
+    rp_stage_file(st, "goal.json", path);
+    cJSON *j;
+    GC_TRY(gc_json_read(path, &j));
+    gc_status s = gc_json_floats(path, j, "goal", goal, (size_t)D);
+    cJSON_Delete(j);
+    return s;
+}
+
+gc_status math_check_splits(const math_ctx *m, const cJSON *names, const char *key) {
+    int ok = cJSON_IsArray(names) && cJSON_GetArraySize(names) > 0;
+    for (const cJSON *e = ok ? names->child : NULL; e && ok; e = e->next) {
+        ok = 0;
+        for (int sp = 0; sp < m->c.n_splits && cJSON_IsString(e); sp++)
+            ok |= !strcmp(e->valuestring, gc_arith_split_name(m->c.splits[sp]));
+    }
+    if (!ok) return gc_config_fail(&m->r->cfg, key, "expected an array of split names from "
+                                   "data.splits");
+    return GC_OK;
+}
+
+int math_variant_order(const math_ctx *m, int k) {
+    if (k == 0) return m->c.base;
+    if (k == 1) return m->c.goal;
+    for (int v = 0, seen = 1; v < m->c.n_variants; v++)
+        if (v != m->c.base && v != m->c.goal && ++seen == k) return v;
+    return -1;
+}
+
+/* ---- the pipeline ---- */
+
+gc_status math_prepare(math_ctx *m) {
+    rp_run *r = m->r;
+    math_cfg *c = &m->c;
+    GC_TRY(read_cfg(m, c));
+    m->train.n = (int)c->data.train_questions;
+    m->eval.n = (int)c->data.eval_questions * c->n_splits;
+    GC_TRY(gc_arith_make_sets((uint64_t)c->data.seed, m->train.n, (int)c->data.eval_questions,
+                              c->splits, c->n_splits, &m->train.p, &m->eval.p));
+
+    /* policy: the data and the policy sections, typed (the model with its defaults) */
+    cJSON *kpol = cJSON_CreateObject();
+    cJSON_AddItemToObject(kpol, "data", gc_config_to_json(data_f, GC_CFG_COUNT(data_f), &c->data));
+    policy_cfg pc = c->policy;
+    pc.model = NULL;
+    cJSON *pj = gc_config_to_json(pol_f, GC_CFG_COUNT(pol_f), &pc);
+    cJSON_ReplaceItemInObjectCaseSensitive(pj, "model", gc_model_config_json(&c->model));
+    cJSON_AddItemToObject(kpol, "policy", pj);
+    GC_TRY(rp_stage_run(r, &POLICY, "policy", kpol, NULL, 0, m, &m->pol));
+
+    cJSON *kpairs = gc_config_to_json(pairs_f, GC_CFG_COUNT(pairs_f), &c->pairs);
+    cJSON_AddNumberToObject(kpairs, "max_len", (double)c->eval.max_len);
+    GC_TRY(rp_stage_run(r, &PAIRS, "pairs", kpairs, &m->pol, 1, m, &m->pst));
+
+    cJSON *keval = gc_config_to_json(eval_f, GC_CFG_COUNT(eval_f), &c->eval);
+    GC_TRY(rp_stage_run(r, &EVAL_SOLUTIONS, "eval-solutions", keval, &m->pol, 1, m, &m->est));
+
+    m->rm = gc_calloc((size_t)c->n_variants * r->seeds, sizeof(rp_stage *));
+    if (!m->rm) return GC_ERR_NOMEM;
+    rp_stage *in[2] = {m->pol, m->pst};
+    for (int v = 0; v < c->n_variants; v++)
+        for (int seed = 1; seed <= r->seeds; seed++) {
+            char name[96];
+            snprintf(name, sizeof name, "rm-%s-seed%d", c->variant[v].name, seed);
+            rm_job job = {m, v, seed};
+            GC_TRY(rp_stage_run(r, &REWARD_MODEL, name, rm_key_config(m, v, seed), in, 2, &job,
+                                &m->rm[v * r->seeds + seed - 1]));
+        }
+    return GC_OK;
+}
+
+void math_ctx_free(math_ctx *m) {
+    free_strings(m->pairs.prompt, m->pairs.n);
+    free_strings(m->pairs.chosen, m->pairs.n);
+    free_strings(m->pairs.rejected, m->pairs.n);
+    free_strings(m->sol.split, m->sol.n);
+    free_strings(m->sol.question, m->sol.n);
+    free_strings(m->sol.response, m->sol.n);
+    free(m->sol.correct);
+    free(m->train.p), free(m->eval.p);
+    free(m->rm);
+    memset(m, 0, sizeof *m);
+}

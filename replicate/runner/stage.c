@@ -1,0 +1,267 @@
+#include "stage.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../lib/backend.h"
+#include "../../lib/jsonio.h"
+
+/* build/gen/srchash.c (tools/srchash.sh): {source, hash} pairs, "lib" first, {0, 0} last */
+extern const char *const rp_source_hashes[][2];
+
+void rp_hash_hex(const char *s, char out[17]) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+static int cmp_key(const void *a, const void *b) {
+    return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
+}
+
+cJSON *rp_canonical(const cJSON *j) {
+    if (!j) return cJSON_CreateNull();
+    if (!cJSON_IsObject(j) && !cJSON_IsArray(j)) return cJSON_Duplicate(j, 0);
+    int n = cJSON_GetArraySize(j);
+    const cJSON **items = malloc(sizeof(cJSON *) * (size_t)(n ? n : 1));
+    if (!items) return NULL;
+    int k = 0;
+    for (const cJSON *e = j->child; e; e = e->next) items[k++] = e;
+    cJSON *out = cJSON_IsObject(j) ? cJSON_CreateObject() : cJSON_CreateArray();
+    if (cJSON_IsObject(j)) qsort(items, (size_t)n, sizeof(cJSON *), cmp_key);
+    for (int i = 0; out && i < n; i++) {
+        cJSON *c = rp_canonical(items[i]);
+        if (!c) {
+            cJSON_Delete(out), out = NULL;
+            break;
+        }
+        if (cJSON_IsObject(j)) cJSON_AddItemToObject(out, items[i]->string, c);
+        else cJSON_AddItemToArray(out, c);
+    }
+    free(items);
+    return out;
+}
+
+const char *rp_code_version(const char *source) {
+    static char cache[64][2][RP_PATH]; /* source, its version */
+    static int n_cache;
+    for (int i = 0; i < n_cache; i++)
+        if (!strcmp(cache[i][0], source)) return cache[i][1];
+    const char *own = NULL;
+    for (int i = 1; rp_source_hashes[i][0]; i++)
+        if (!strcmp(rp_source_hashes[i][0], source)) own = rp_source_hashes[i][1];
+    if (!own) {
+        gc_fail(GC_ERR_ARG, "runner: no source hash for %s (rebuild: make)", source);
+        return NULL;
+    }
+    if (n_cache == 64) {
+        gc_fail(GC_ERR_ARG, "runner: more than 64 stage sources");
+        return NULL;
+    }
+    snprintf(cache[n_cache][0], RP_PATH, "%s", source);
+    snprintf(cache[n_cache][1], RP_PATH, "%s-%s", rp_source_hashes[0][1], own);
+    return cache[n_cache++][1];
+}
+
+gc_status rp_stage_key(const char *kind, const char *code, const cJSON *config,
+                       const char *const *inputs, int n_inputs, const char *device, char out[17]) {
+    cJSON *k = cJSON_CreateObject();
+    cJSON_AddStringToObject(k, "stage", kind);
+    cJSON_AddStringToObject(k, "code", code);
+    cJSON_AddItemToObject(k, "config", rp_canonical(config));
+    cJSON *in = cJSON_AddArrayToObject(k, "inputs");
+    for (int i = 0; i < n_inputs; i++) cJSON_AddItemToArray(in, cJSON_CreateString(inputs[i]));
+    if (device) cJSON_AddStringToObject(k, "device", device);
+    char *text = cJSON_PrintUnformatted(k);
+    cJSON_Delete(k);
+    if (!text) return gc_fail(GC_ERR_NOMEM, "runner: cannot hash stage %s", kind);
+    rp_hash_hex(text, out);
+    free(text);
+    return GC_OK;
+}
+
+gc_status rp_mkdirs(const char *path) {
+    char buf[RP_PATH];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return gc_fail(GC_ERR_IO, "%s: cannot create: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return gc_fail(GC_ERR_IO, "%s: cannot create: %s", buf, strerror(errno));
+    return GC_OK;
+}
+
+static int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* removes the plain files of a stage directory (stages write no subdirectories) */
+static gc_status empty_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return gc_fail(GC_ERR_IO, "%s: cannot open: %s", dir, strerror(errno));
+    gc_status s = GC_OK;
+    for (struct dirent *e; s == GC_OK && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char path[RP_PATH];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (unlink(path) != 0)
+            s = gc_fail(GC_ERR_IO, "%s: cannot remove a stale file: %s", path, strerror(errno));
+    }
+    closedir(d);
+    return s;
+}
+
+void rp_stage_file(const rp_stage *st, const char *file, char out[RP_PATH]) {
+    snprintf(out, RP_PATH, "%s/%s", st->dir, file);
+}
+
+/* a new stage owned by the run */
+static rp_stage *add_stage(rp_run *r) {
+    if (r->n_stages == r->cap_stages) {
+        int cap = r->cap_stages ? 2 * r->cap_stages : 32;
+        rp_stage **s = realloc(r->stages, sizeof(rp_stage *) * (size_t)cap);
+        if (!s) return gc_fail(GC_ERR_NOMEM, "runner: out of memory for stages"), NULL;
+        r->stages = s, r->cap_stages = cap;
+    }
+    rp_stage *st = gc_calloc(1, sizeof *st);
+    if (st) r->stages[r->n_stages++] = st;
+    return st;
+}
+
+/* writes info.json (when compute left one) and the DONE marker */
+static gc_status close_stage(rp_stage *st) {
+    char path[RP_PATH];
+    if (st->info) {
+        rp_stage_file(st, "info.json", path);
+        gc_status s = gc_json_write(path, st->info);
+        cJSON_Delete(st->info), st->info = NULL;
+        GC_TRY(s);
+    }
+    rp_stage_file(st, "DONE", path);
+    gc_atomic_file af;
+    GC_TRY(gc_atomic_open(&af, path));
+    gc_atomic_write(&af, st->hash, 16);
+    return gc_atomic_commit(&af);
+}
+
+gc_status rp_stage_run(rp_run *r, const rp_stage_def *def, const char *name, cJSON *config,
+                       rp_stage *const *inputs, int n_inputs, void *ctx, rp_stage **out) {
+    const char *in_keys[16];
+    const char *code = rp_code_version(def->source);
+    gc_status s = code ? GC_OK : GC_ERR_ARG;
+    if (s == GC_OK && n_inputs > 16) s = gc_fail(GC_ERR_ARG, "runner: stage %s reads more than 16 stages", name);
+    for (int i = 0; s == GC_OK && i < n_inputs; i++) in_keys[i] = inputs[i]->hash;
+    char dev[32];
+    snprintf(dev, sizeof dev, "%s/%s", r->opt.device, r->opt.precision);
+    rp_stage *st = s == GC_OK ? add_stage(r) : NULL; /* a GPU run rounds otherwise: its own cache */
+    if (s == GC_OK && !st) s = GC_ERR_NOMEM;
+    if (s == GC_OK)
+        s = rp_stage_key(def->kind, code, config, in_keys, n_inputs,
+                         strcmp(r->opt.device, "cpu") ? dev : NULL, st->hash);
+    cJSON_Delete(config);
+    GC_TRY(s);
+    snprintf(st->name, sizeof st->name, "%s", name);
+    char base[96];
+    snprintf(base, sizeof base, "%s", name);
+    for (char *p = base; *p; p++)
+        if (*p == '/' || *p == ' ') *p = '_';
+    snprintf(st->dir, sizeof st->dir, "%s/cache/%s-%s", r->opt.root, base, st->hash);
+    char done[RP_PATH];
+    rp_stage_file(st, "DONE", done);
+    st->t0 = gc_now();
+    st->cached = !r->opt.force && file_exists(done);
+    if (!st->cached) {
+        GC_TRY(rp_mkdirs(st->dir));
+        GC_TRY(empty_dir(st->dir));
+        s = def->compute(st, ctx);
+        if (s == GC_OK) s = close_stage(st);
+        cJSON_Delete(st->info), st->info = NULL;
+        GC_TRY(s);
+    }
+    st->wall = st->cached ? 0 : gc_now() - st->t0;
+    if (def->load) GC_TRY(def->load(st, ctx));
+    if (out) *out = st;
+    return GC_OK;
+}
+
+const char *rp_commit(void) {
+    static char commit[64];
+    if (commit[0]) return commit;
+    snprintf(commit, sizeof commit, "unknown");
+    FILE *p = popen("git rev-parse --short HEAD 2>/dev/null", "r");
+    if (p) {
+        char buf[64] = {0};
+        if (fgets(buf, sizeof buf, p) && buf[0]) {
+            buf[strcspn(buf, "\n")] = 0;
+            snprintf(commit, sizeof commit, "%s", buf);
+        }
+        pclose(p);
+        FILE *d = popen("git status --porcelain --untracked-files=no 2>/dev/null", "r");
+        if (d) {
+            if (fgetc(d) != EOF && strcmp(commit, "unknown") != 0)
+                strncat(commit, "-dirty", sizeof commit - strlen(commit) - 1);
+            pclose(d);
+        }
+    }
+    return commit;
+}
+
+cJSON *rp_metadata(const rp_run *r) {
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "experiment", r->experiment);
+    cJSON_AddStringToObject(m, "file", r->opt.file);
+    cJSON_AddStringToObject(m, "commit", rp_commit());
+    cJSON_AddStringToObject(m, "config_hash", r->config_hash);
+    cJSON_AddStringToObject(m, "scale", r->opt.scale);
+    cJSON *seeds = cJSON_AddArrayToObject(m, "seeds");
+    for (int s = 1; s <= r->seeds; s++) cJSON_AddItemToArray(seeds, cJSON_CreateNumber(s));
+    cJSON_AddStringToObject(m, "device", gc_device_describe());
+    cJSON_AddStringToObject(m, "precision", strcmp(r->opt.device, "cpu") ? r->opt.precision : "fp32");
+    cJSON_AddNumberToObject(m, "threads", omp_get_max_threads());
+    cJSON_AddNumberToObject(m, "wall_s", gc_now() - r->t0);
+    cJSON *stages = cJSON_AddArrayToObject(m, "stages");
+    for (int i = 0; i < r->n_stages; i++) {
+        cJSON *s = cJSON_CreateObject();
+        cJSON_AddStringToObject(s, "stage", r->stages[i]->name);
+        cJSON_AddStringToObject(s, "hash", r->stages[i]->hash);
+        cJSON_AddBoolToObject(s, "cached", r->stages[i]->cached);
+        cJSON_AddNumberToObject(s, "wall_s", r->stages[i]->wall);
+        cJSON_AddItemToArray(stages, s);
+    }
+    return m;
+}
+
+void rp_print_times(const rp_run *r) {
+    fprintf(stderr, "\n%-28s %-16s %8s %10s\n", "stage", "hash", "cached", "seconds");
+    double total = 0;
+    for (int i = 0; i < r->n_stages; i++) {
+        const rp_stage *s = r->stages[i];
+        fprintf(stderr, "%-28s %-16s %8s %10.1f\n", s->name, s->hash, s->cached ? "yes" : "no",
+                s->wall);
+        total += s->wall;
+    }
+    fprintf(stderr, "%-28s %-16s %8s %10.1f   (wall %.1f s)\n\n", "total", "", "", total,
+            gc_now() - r->t0);
+}
+
+void rp_result_dir(const rp_run *r, char out[RP_PATH]) {
+    snprintf(out, RP_PATH, "%s/%s/%s", r->opt.root, r->experiment, r->opt.scale);
+}
+
+void rp_run_free(rp_run *r) {
+    for (int i = 0; i < r->n_stages; i++) free(r->stages[i]);
+    free(r->stages);
+    r->stages = NULL, r->n_stages = r->cap_stages = 0;
+    gc_config_free(&r->cfg);
+}
