@@ -1,0 +1,182 @@
+/* The runner's stage keys and the experiment files' layers: keys come from meaning (typed
+ * configuration, inputs, code version), not from how a file spells it; "extends" layers merge as
+ * documented and their errors name the file that holds the key. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "../lib/base.h"
+#include "../lib/config.h"
+#include "../lib/jsonio.h"
+#include "../replicate/runner/stage.h"
+#include "helpers.h"
+
+extern const char *const rp_source_hashes[][2];
+
+static void key_of(const char *code, const char *config, const char *in0, char out[17]) {
+    cJSON *c = cJSON_Parse(config);
+    const char *inputs[1] = {in0};
+    cr_assert_eq(rp_stage_key("rm", code, c, inputs, in0 ? 1 : 0, NULL, out), GC_OK);
+    cJSON_Delete(c);
+}
+
+Test(stage, key_depends_on_meaning_only) {
+    char a[17], b[17], c[17], d[17], e[17];
+    key_of("v1", "{\"lr\": 0.003, \"model\": {\"dim\": 32, \"tied\": true}}", "abc", a);
+    key_of("v1", "{\"model\": {\"tied\": true, \"dim\": 32}, \"lr\": 3e-3}", "abc", b);
+    cr_expect_str_eq(a, b, "key order and number spelling must not change the key");
+    key_of("v2", "{\"lr\": 0.003, \"model\": {\"dim\": 32, \"tied\": true}}", "abc", c);
+    cr_expect_str_neq(a, c, "a new code version must change the key");
+    key_of("v1", "{\"lr\": 0.003, \"model\": {\"dim\": 32, \"tied\": true}}", "abd", d);
+    cr_expect_str_neq(a, d, "another input must change the key");
+    key_of("v1", "{\"lr\": 0.004, \"model\": {\"dim\": 32, \"tied\": true}}", "abc", e);
+    cr_expect_str_neq(a, e, "another value must change the key");
+}
+
+/* The code version compiled in is the hash of the sources as they are now: a change to lib/
+ * rebuilds the binary with a new version, and every stage key changes with it. */
+Test(stage, code_version_hashes_the_current_sources) {
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(th_run("tools/srchash.sh", &out, NULL, &err), 0, "%s", err);
+    char want[64];
+    snprintf(want, sizeof want, "{\"lib\", \"%s\"}", rp_source_hashes[0][1]);
+    cr_expect(strstr(out, want) != NULL, "the build's library hash %s is stale:\n%s",
+              rp_source_hashes[0][1], out);
+    const char *v = rp_code_version("replicate/math/pipeline.c");
+    cr_assert_not_null(v, "%s", gc_last_error());
+    cr_expect(strstr(v, rp_source_hashes[0][1]) == v, "the version starts with the library's");
+    cr_expect_null(rp_code_version("replicate/nonexistent.c"));
+    cr_expect(strstr(gc_last_error(), "replicate/nonexistent.c") != NULL);
+    free(out), free(err);
+}
+
+/* every object's keys in reverse order, recursively */
+static cJSON *reversed(const cJSON *j) {
+    if (!cJSON_IsObject(j) && !cJSON_IsArray(j)) return cJSON_Duplicate(j, 1);
+    cJSON *o = cJSON_IsObject(j) ? cJSON_CreateObject() : cJSON_CreateArray();
+    int n = cJSON_GetArraySize(j);
+    for (int i = n - 1; i >= 0; i--) {
+        const cJSON *e = cJSON_GetArrayItem(j, cJSON_IsObject(j) ? i : n - 1 - i);
+        if (cJSON_IsObject(j)) cJSON_AddItemToObject(o, e->string, reversed(e));
+        else cJSON_AddItemToArray(o, reversed(e));
+    }
+    return o;
+}
+
+Test(stage, reordered_or_defaulted_files_reuse_every_stage, .timeout = 120) {
+    char *root = th_tmp_path("runs"), *out = NULL, *err = NULL;
+    cr_assert_eq(th_run_smoke("experiments/table1.json", root, "--seeds 1", &out, &err), 0, "%s",
+                 err);
+    cr_expect_gt(th_count_rerun(err, ""), 0);
+    free(out), free(err);
+    /* the same experiment with every key in reverse order */
+    gc_config c;
+    cr_assert_eq(gc_config_load(&c, "experiments/table1.json"), GC_OK, "%s", gc_last_error());
+    cJSON *rev = reversed(c.root);
+    char *text = cJSON_Print(rev), *file = th_tmp_path("reversed.json");
+    cr_assert_eq(th_write_file(file, text, strlen(text)), 0);
+    cr_assert_eq(th_run_smoke(file, root, "--seeds 1", &out, &err), 0, "%s", err);
+    cr_expect_eq(th_count_rerun(err, ""), 0, "reordered keys reran stages:\n%s", err);
+    free(out), free(err), free(text), cJSON_Delete(rev), gc_config_free(&c);
+    remove(file), free(file);
+    /* defaults written out: they are the values the schema would apply */
+    static const char *const defaults[][2] = {
+        {"scales.smoke.eval.top_p", "1.0"},          {"scales.smoke.eval.temperature", "0"},
+        {"scales.smoke.policy.clip", "1"},           {"scales.smoke.policy.model.tied", "true"},
+        {"scales.smoke.policy.model.rope_theta", "1e4"}, {"scales.smoke.rm.clip", "1.0"},
+        {"scales.smoke.rm.head", "\"linear\""},      {"scales.smoke.vote.top_p", "1"},
+    };
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
+        file = th_experiment_with("experiments/table1.json", defaults[i][0], defaults[i][1]);
+        cr_assert_eq(th_run_smoke(file, root, "--seeds 1", &out, &err), 0, "%s", err);
+        cr_expect_eq(th_count_rerun(err, ""), 0, "writing the default %s = %s reran stages:\n%s",
+                     defaults[i][0], defaults[i][1], err);
+        free(out), free(err), remove(file), free(file);
+    }
+    /* and a real change still reruns */
+    file = th_experiment_with("experiments/table1.json", "scales.smoke.vote.skip", "4");
+    cr_assert_eq(th_run_smoke(file, root, "--seeds 1", &out, &err), 0, "%s", err);
+    cr_expect_eq(th_count_rerun(err, "qlows"), 2, "skip reruns the Q-value lows:\n%s", err);
+    cr_expect_eq(th_count_rerun(err, "rm-"), 0);
+    free(out), free(err), remove(file), free(file);
+    th_rm_tree(root);
+    free(root);
+}
+
+/* ---- layers ---- */
+
+static char *write_tmp(const char *tag, const char *text) {
+    char *p = th_tmp_path(tag);
+    cr_assert_eq(th_write_file(p, text, strlen(text)), 0);
+    return p;
+}
+
+Test(config, extends_merges_objects_replaces_values_and_deletes_null) {
+    char *base = write_tmp("base.json", "{\"a\": 1, \"o\": {\"x\": 1, \"y\": [1, 2], \"z\": 3},\n"
+                                        " \"keep\": \"b\"}\n");
+    char text[1024];
+    const char *slash = strrchr(base, '/');
+    snprintf(text, sizeof text, "{\"extends\": \"%s\", \"a\": 2,\n \"o\": {\"y\": [3], \"z\": null, "
+             "\"w\": 4}}\n", slash + 1);
+    char *top = write_tmp("top.json", text);
+    gc_config c;
+    cr_assert_eq(gc_config_load(&c, top), GC_OK, "%s", gc_last_error());
+    char *got = cJSON_PrintUnformatted(c.root);
+    cr_expect_str_eq(got, "{\"a\":2,\"o\":{\"x\":1,\"y\":[3],\"w\":4},\"keep\":\"b\"}");
+    cr_expect_null(cJSON_GetObjectItem(c.root, "extends"));
+    const char *file = NULL;
+    cr_expect_eq(gc_config_where(&c, "o.x", &file), 1);
+    cr_expect_str_eq(file, base, "o.x is written by the base only");
+    cr_expect_eq(gc_config_where(&c, "o.w", &file), 2);
+    cr_expect_str_eq(file, top);
+    free(got), gc_config_free(&c);
+    remove(base), remove(top), free(base), free(top);
+}
+
+Test(config, bad_layers_are_errors_naming_the_file) {
+    gc_config c;
+    char *self = th_tmp_path("self.json"), text[1024];
+    snprintf(text, sizeof text, "{\"extends\": \"%s\"}", strrchr(self, '/') + 1);
+    cr_assert_eq(th_write_file(self, text, strlen(text)), 0);
+    cr_expect_eq(gc_config_load(&c, self), GC_ERR_CONFIG, "a file that extends itself");
+    cr_expect(strstr(gc_last_error(), "cycle") != NULL, "%s", gc_last_error());
+    char *missing = write_tmp("m.json", "{\n\"extends\": \"no-such-base.json\"}");
+    cr_expect_neq(gc_config_load(&c, missing), GC_OK);
+    cr_expect(strstr(gc_last_error(), missing) && strstr(gc_last_error(), ":2:") &&
+              strstr(gc_last_error(), "no-such-base.json"), "%s", gc_last_error());
+    char *num = write_tmp("n.json", "{\"extends\": 3}");
+    cr_expect_eq(gc_config_load(&c, num), GC_ERR_CONFIG);
+    cr_expect(strstr(gc_last_error(), "key 'extends'") != NULL, "%s", gc_last_error());
+    char *dup = write_tmp("d.json", "{\"o\": {\"a\": 1,\n \"a\": 2}}");
+    cr_expect_eq(gc_config_load(&c, dup), GC_ERR_CONFIG);
+    cr_expect(strstr(gc_last_error(), "o.a") && strstr(gc_last_error(), "twice"), "%s",
+              gc_last_error());
+    remove(self), remove(missing), remove(num), remove(dup);
+    free(self), free(missing), free(num), free(dup);
+}
+
+/* An experiment layered over experiments/fig2.json: an error in the top file names it; an error
+ * the top file introduces into a section the base defines still names the top file's line. */
+Test(config, experiment_layer_errors_name_their_file) {
+    char *cwd = realpath(".", NULL), text[2048];
+    snprintf(text, sizeof text, "{\"extends\": \"%s/experiments/fig2.json\",\n \"scales\": {\"smoke\":"
+             " {\"rm\":\n {\"K\": -1}}}}\n", cwd);
+    th_expect_bad_experiment_text(text, "bad.json:3: key 'scales.smoke.rm.K'", "out of range");
+    snprintf(text, sizeof text, "{\"extends\": \"%s/experiments/fig2.json\",\n \"scales\": {\"smoke\":"
+             " {\"policy\": {\"steps\": 2}}}}\n", cwd);
+    /* a valid layer: --print-config shows the merged value and the base's others */
+    char *file = write_tmp("ok.json", text), cmd[2048], *out = NULL, *err = NULL;
+    snprintf(cmd, sizeof cmd, "%s run %s --print-config", th_replicate_bin(), file);
+    cr_assert_eq(th_run(cmd, &out, NULL, &err), 0, "%s", err);
+    cJSON *j = cJSON_Parse(out);
+    cr_assert_not_null(j, "not JSON: %s", out);
+    const cJSON *pol = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "scales"),
+                                                               "smoke"), "policy");
+    cr_expect_eq(gc_json_num(pol, "steps", 0), 2);
+    cr_expect_eq(gc_json_num(pol, "batch", 0), 4, "the base's batch survives the layer");
+    cr_expect_str_eq(gc_json_str(j, "experiment"), "fig2");
+    cJSON_Delete(j), free(out), free(err), remove(file), free(file), free(cwd);
+}
