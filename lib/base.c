@@ -18,6 +18,7 @@ const char *gc_status_str(gc_status s) {
     case GC_ERR_CONFIG: return "configuration error";
     case GC_ERR_ARG: return "bad argument";
     case GC_ERR_DEVICE: return "device unavailable";
+    case GC_ERR_NUMERIC: return "not a finite number";
     }
     return "unknown status";
 }
@@ -95,6 +96,7 @@ gc_status gc_atomic_open(gc_atomic_file *af, const char *path) {
     if (!af->path || !af->tmp_path) {
         free(af->path);
         free(af->tmp_path);
+        memset(af, 0, sizeof *af); /* a later abort finds nothing to free */
         return GC_ERR_NOMEM;
     }
     memcpy(af->path, path, len + 1);
@@ -104,6 +106,7 @@ gc_status gc_atomic_open(gc_atomic_file *af, const char *path) {
         gc_status s = gc_fail(GC_ERR_IO, "%s: cannot create: %s", af->tmp_path, strerror(errno));
         free(af->path);
         free(af->tmp_path);
+        memset(af, 0, sizeof *af); /* a later abort finds nothing to free */
         return s;
     }
     return GC_OK;

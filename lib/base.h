@@ -22,6 +22,7 @@ typedef enum {
     GC_ERR_CONFIG,  /* config key unknown, ill-typed or out of range */
     GC_ERR_ARG,     /* bad argument to a library call */
     GC_ERR_DEVICE,  /* requested device not available */
+    GC_ERR_NUMERIC, /* a computation gave NaN or infinity (a diverged run) */
 } gc_status;
 
 const char *gc_status_str(gc_status s);
@@ -46,7 +47,9 @@ void *gc_calloc_at(size_t n, size_t size, const char *file, int line);
 /* Read a whole file into a NUL-terminated buffer (caller frees). */
 gc_status gc_read_file(const char *path, char **data, size_t *size);
 
-/* Atomic write: data goes to "<path>.tmp.<pid>", is flushed and renamed over path. */
+/* Atomic write: data goes to "<path>.tmp.<pid>", is flushed and renamed over path. After a
+ * failed open the struct is zeroed, and gc_atomic_abort on a zeroed struct does nothing, so
+ * callers may abort whatever happened (initialise with {0} when the open may be skipped). */
 typedef struct {
     FILE *f;
     char *path;

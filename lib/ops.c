@@ -326,16 +326,17 @@ void gc_ops_swiglu_backward(float *da13, const float *dg, const float *a13, int 
 
 /* ---- cross-entropy ---- */
 
-double gc_ops_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, int N,
-                            int V, float scale) {
-    double *row_loss = malloc(sizeof(double) * (size_t)(N > 0 ? N : 1));
+gc_status gc_ops_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, int N,
+                               int V, float scale, double *sum_out) {
+    double *row_loss = gc_malloc(sizeof(double) * (size_t)(N > 0 ? N : 1));
+    if (!row_loss) return GC_ERR_NOMEM;
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const float *l = logits + (size_t)n * V;
         float *d = dlogits + (size_t)n * V;
         if (targets[n] < 0) {
             memset(d, 0, sizeof(float) * (size_t)V);
-            if (row_loss) row_loss[n] = 0;
+            row_loss[n] = 0;
             continue;
         }
         float mx = l[0];
@@ -345,13 +346,13 @@ double gc_ops_cross_entropy(float *dlogits, const float *logits, const int32_t *
         double lse = (double)mx + log(sum);
         for (int i = 0; i < V; i++) d[i] = scale * (float)exp((double)l[i] - lse);
         d[targets[n]] -= scale;
-        if (row_loss) row_loss[n] = lse - (double)l[targets[n]];
+        row_loss[n] = lse - (double)l[targets[n]];
     }
-    if (!row_loss) return NAN;
     double total = 0;
     for (int n = 0; n < N; n++) total += row_loss[n];
     free(row_loss);
-    return total;
+    *sum_out = total;
+    return GC_OK;
 }
 
 /* ---- embedding ---- */

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base.h"
+
 /* y (N, out) = x (N, in) W^T, W (out, in); y has row stride ldy (>= out). */
 void gc_ops_linear(float *y, int ldy, const float *x, const float *W, int N, int in, int out);
 /* Backward of gc_ops_linear: dx (N, in) (+)= dy W (accumulate when dx_acc), dW (out, in) += dy^T x.
@@ -58,10 +60,11 @@ void gc_ops_attention_backward_ref(float *dqkv, const float *dout, const float *
 void gc_ops_swiglu(float *g, const float *a13, int N, int H);
 void gc_ops_swiglu_backward(float *da13, const float *dg, const float *a13, int N, int H);
 
-/* Row-wise cross-entropy: returns the sum of -log softmax(logits)[target] over rows with target
- * >= 0 and writes dlogits = scale * (softmax - onehot) (zero rows for ignored targets). */
-double gc_ops_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, int N,
-                            int V, float scale);
+/* Row-wise cross-entropy: *sum = the sum of -log softmax(logits)[target] over rows with target
+ * >= 0 (NaN or infinite when the logits are: the caller judges), and dlogits = scale * (softmax -
+ * onehot) (zero rows for ignored targets). GC_ERR_NOMEM when its scratch cannot be allocated. */
+gc_status gc_ops_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, int N,
+                               int V, float scale, double *sum);
 
 /* out (N, D) = emb[tokens]. */
 void gc_ops_embedding(float *out, const float *emb, const int32_t *tokens, int N, int D);

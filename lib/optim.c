@@ -61,12 +61,13 @@ float gc_lr_cosine(int64_t step, int64_t total, int64_t warmup, float lr_max, fl
 }
 
 /* the clipping rule of torch.nn.utils.clip_grad_norm_: the factor for a gradient of this norm */
-static float clip_factor(float norm, float max_norm) {
-    return max_norm > 0 && norm > max_norm ? max_norm / (norm + 1e-6f) : 1.0f;
+float gc_clip_factor(double norm, float max_norm) {
+    float n = (float)norm;
+    return max_norm > 0 && n > max_norm ? max_norm / (n + 1e-6f) : 1.0f;
 }
 
 float gc_clip_grad_norm(float *grads, size_t n, float max_norm) {
-    float norm = (float)sqrt(gc_ops_sumsq(grads, n)), s = clip_factor(norm, max_norm);
+    float norm = (float)sqrt(gc_ops_sumsq(grads, n)), s = gc_clip_factor(norm, max_norm);
     if (s != 1.0f) {
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < n; i++)
@@ -88,7 +89,7 @@ gc_status gc_model_adamw(gc_model *m, gc_adamw *o, float lr) {
 gc_status gc_model_clip_grads(gc_model *m, float max_norm, float *norm) {
     double ss;
     GC_TRY(gc_model_grad_sumsq(m, &ss));
-    float n = (float)sqrt(ss), k = clip_factor(n, max_norm);
+    float n = (float)sqrt(ss), k = gc_clip_factor(n, max_norm);
     if (k != 1.0f) GC_TRY(gc_model_scale_grads(m, k));
     if (norm) *norm = n;
     return GC_OK;

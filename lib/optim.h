@@ -40,6 +40,10 @@ gc_status gc_model_clip_grads(gc_model *m, float max_norm, float *norm);
  * (step counts from 0; warm-up reaches lr_max at step warmup-1... as lr_max * (step+1)/warmup). */
 float gc_lr_cosine(int64_t step, int64_t total, int64_t warmup, float lr_max, float lr_min);
 
+/* The factor that clips a gradient of global norm `norm` to max_norm: max_norm / (norm + 1e-6)
+ * when max_norm > 0 and norm exceeds it, else 1 (torch.nn.utils.clip_grad_norm_'s rule). */
+float gc_clip_factor(double norm, float max_norm);
+
 /* Global L2 norm of grads (n); when max_norm > 0 and the norm exceeds it, scales grads by
  * max_norm / (norm + 1e-6) as torch.nn.utils.clip_grad_norm_ does. Returns the norm before. */
 float gc_clip_grad_norm(float *grads, size_t n, float max_norm);

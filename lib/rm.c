@@ -402,31 +402,24 @@ gc_status gc_rm_score(gc_rm *rm, const int32_t *tokens, int B, int T, const int 
     return GC_OK;
 }
 
-gc_status gc_rm_step(gc_rm *rm, const int32_t *tokens, int P, int T, const int *prompt_len,
-                     const int *len, const gc_con_config *c, gc_rng *rng, float lr, float clip,
-                     float weight_decay, gc_rm_step_stats *st) {
+gc_status gc_rm_grad(gc_rm *rm, const int32_t *tokens, int P, int T, const int *prompt_len,
+                     const int *len, const gc_con_config *c, gc_rng *rng, gc_rm_step_stats *st) {
     gc_model *m = &rm->model;
     int D = m->cfg.dim, B = 2 * P;
-    if (!rm->has_opt) {
-        GC_TRY(gc_adamw_init(&rm->opt, m->n_params, 0.9f, 0.95f, 1e-8f, weight_decay));
-        if (gc_adamw_init(&rm->head_opt, rm->n_head, 0.9f, 0.95f, 1e-8f, 0.0f) != GC_OK) {
-            gc_adamw_free(&rm->opt);
-            return GC_ERR_NOMEM;
-        }
-        rm->has_opt = 1;
-    }
     float *r = gc_malloc(sizeof(float) * B), *dr = gc_malloc(sizeof(float) * B);
-    float *dh = gc_calloc((size_t)B * T * D, sizeof(float));
+    float *dh = gc_calloc((size_t)B * T * D, sizeof(float)); /* (B, T, D) dL/d hidden */
     gc_con_draws draws = {0};
     gc_status s = r && dr && dh ? GC_OK : GC_ERR_NOMEM;
     if (s == GC_OK) s = gc_rm_score(rm, tokens, B, T, len, r);
     double acc = 0, pref = 0, con = 0, mp = 0, mn = 0;
     if (s == GC_OK) {
+        /* preference loss through the head at each sequence's last token */
         pref = gc_pref_loss(r, P, dr, &acc);
         memset(rm->dhead, 0, sizeof(float) * rm->n_head);
         for (int b = 0; b < B; b++)
             head_apply(rm, m->acts.hf + ((size_t)b * T + len[b] - 1) * D, dr[b],
                        dh + ((size_t)b * T + len[b] - 1) * D, rm->dhead);
+        /* the contrastive loss on the hidden states, weighted by lambda */
         if (c->lambda > 0) {
             s = gc_con_draws_init(&draws, P, c->K);
             if (s == GC_OK) {
@@ -437,32 +430,49 @@ gc_status gc_rm_step(gc_rm *rm, const int32_t *tokens, int P, int T, const int *
     }
     if (s == GC_OK) s = gc_model_zero_grad(m);
     if (s == GC_OK) s = gc_model_backward(m, dh);
-    double trunk_ss = 0;
-    if (s == GC_OK) s = gc_model_grad_sumsq(m, &trunk_ss);
-    if (s == GC_OK) {
-        double norm = sqrt(trunk_ss + gc_ops_sumsq(rm->dhead, rm->n_head));
-        if (clip > 0 && norm > clip) {
-            float k = clip / (float)(norm + 1e-6);
-            s = gc_model_scale_grads(m, k);
-            for (size_t i = 0; i < rm->n_head; i++) rm->dhead[i] *= k;
-        }
-    }
-    if (s == GC_OK) s = gc_model_adamw(m, &rm->opt, lr);
-    if (s == GC_OK) {
-        gc_tensor_info head_t = {"head", 1, {(int)rm->n_head, 0, 0}, 0, rm->n_head, 0};
-        gc_adamw_step(&rm->head_opt, rm->head, rm->dhead, &head_t, 1, lr);
-        if (st) {
-            st->pref = (float)pref;
-            st->con = (float)con;
-            st->loss = (float)(pref + c->lambda * con);
-            st->acc = (float)acc;
-            st->mean_pos = (float)mp;
-            st->mean_neg = (float)mn;
-        }
+    if (s == GC_OK && st) {
+        st->pref = (float)pref;
+        st->con = (float)con;
+        st->loss = (float)(pref + c->lambda * con);
+        st->acc = (float)acc;
+        st->mean_pos = (float)mp;
+        st->mean_neg = (float)mn;
     }
     gc_con_draws_free(&draws);
     free(r), free(dr), free(dh);
     return s;
+}
+
+gc_status gc_rm_step(gc_rm *rm, const int32_t *tokens, int P, int T, const int *prompt_len,
+                     const int *len, const gc_con_config *c, gc_rng *rng, const gc_rm_optim *o,
+                     gc_rm_step_stats *st) {
+    gc_model *m = &rm->model;
+    if (!rm->has_opt) {
+        GC_TRY(gc_adamw_init(&rm->opt, m->n_params, o->beta1, o->beta2, o->eps, o->weight_decay));
+        if (gc_adamw_init(&rm->head_opt, rm->n_head, o->beta1, o->beta2, o->eps, 0.0f) != GC_OK) {
+            gc_adamw_free(&rm->opt);
+            return GC_ERR_NOMEM;
+        }
+        rm->has_opt = 1;
+    }
+    /* every call's settings hold for its update (a schedule may change them) */
+    rm->opt.beta1 = rm->head_opt.beta1 = o->beta1;
+    rm->opt.beta2 = rm->head_opt.beta2 = o->beta2;
+    rm->opt.eps = rm->head_opt.eps = o->eps;
+    rm->opt.weight_decay = o->weight_decay;
+    GC_TRY(gc_rm_grad(rm, tokens, P, T, prompt_len, len, c, rng, st));
+    /* one global norm over the trunk and the head, clipped by the optimiser's rule */
+    double trunk_ss = 0;
+    GC_TRY(gc_model_grad_sumsq(m, &trunk_ss));
+    float k = gc_clip_factor(sqrt(trunk_ss + gc_ops_sumsq(rm->dhead, rm->n_head)), o->clip);
+    if (k != 1.0f) {
+        GC_TRY(gc_model_scale_grads(m, k));
+        for (size_t i = 0; i < rm->n_head; i++) rm->dhead[i] *= k;
+    }
+    GC_TRY(gc_model_adamw(m, &rm->opt, o->lr));
+    gc_tensor_info head_t = {"head", 1, {(int)rm->n_head, 0, 0}, 0, rm->n_head, 0};
+    gc_adamw_step(&rm->head_opt, rm->head, rm->dhead, &head_t, 1, o->lr);
+    return GC_OK;
 }
 
 /* ---- goal state and Q-values ---- */

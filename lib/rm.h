@@ -106,10 +106,24 @@ typedef struct {
     float loss, pref, con, acc, mean_pos, mean_neg;
 } gc_rm_step_stats;
 
-/* One optimisation step on P pairs (2P sequences of length T). */
+/* The gradient of L_pref + lambda * L_con on P pairs (2P sequences of length T) with respect to
+ * the trunk (rm->model's gradient) and the head (rm->dhead); the contrastive positions are drawn
+ * from rng. st (may be NULL) gets the losses. */
+gc_status gc_rm_grad(gc_rm *rm, const int32_t *tokens, int P, int T, const int *prompt_len,
+                     const int *len, const gc_con_config *c, gc_rng *rng, gc_rm_step_stats *st);
+
+/* The optimiser settings of one step: AdamW (the first step creates the moments; every step
+ * uses its own settings) after clipping the global norm of the trunk's and head's gradient. */
+typedef struct {
+    float lr, clip; /* clip <= 0: no clipping */
+    float weight_decay, beta1, beta2, eps;
+} gc_rm_optim;
+#define GC_RM_OPTIM_DEFAULT(lr_, clip_, wd_) ((gc_rm_optim){(lr_), (clip_), (wd_), 0.9f, 0.95f, 1e-8f})
+
+/* One optimisation step on P pairs: gc_rm_grad, clipping, AdamW on trunk and head. */
 gc_status gc_rm_step(gc_rm *rm, const int32_t *tokens, int P, int T, const int *prompt_len,
-                     const int *len, const gc_con_config *c, gc_rng *rng, float lr, float clip,
-                     float weight_decay, gc_rm_step_stats *st);
+                     const int *len, const gc_con_config *c, gc_rng *rng, const gc_rm_optim *o,
+                     gc_rm_step_stats *st);
 
 /* Goal state: accumulate the final hidden state at the last token of n sequences, then divide. */
 typedef struct {

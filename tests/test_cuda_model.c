@@ -210,11 +210,12 @@ Test(cuda_model, reward_model_steps_match_cpu) {
         .lambda = 0.5f, .K = 3, .pairs = GC_PAIRS_ALL, .reduction = GC_RED_LOG_OF_MEAN};
     gc_rng r1, r2;
     gc_rng_init(&r1, 8, 8), gc_rng_init(&r2, 8, 8);
+    gc_rm_optim opt = GC_RM_OPTIM_DEFAULT(3e-3f, 1.0f, 0.01f);
     for (int step = 0; step < 3; step++) {
         gc_rm_step_stats sa = {0}, sd = {0};
-        cr_assert_eq(gc_rm_step(&ra, tok, PP, T, plen, len, &cc, &r1, 3e-3f, 1.0f, 0.01f, &sa),
+        cr_assert_eq(gc_rm_step(&ra, tok, PP, T, plen, len, &cc, &r1, &opt, &sa),
                      GC_OK);
-        cr_assert_eq(gc_rm_step(&rd, tok, PP, T, plen, len, &cc, &r2, 3e-3f, 1.0f, 0.01f, &sd),
+        cr_assert_eq(gc_rm_step(&rd, tok, PP, T, plen, len, &cc, &r2, &opt, &sd),
                      GC_OK, "%s", gc_last_error());
         cr_expect_lt(fabsf(sd.loss - sa.loss), 1e-5f * fmaxf(1.0f, fabsf(sa.loss)),
                      "step %d: loss %.8g vs %.8g", step, sd.loss, sa.loss);

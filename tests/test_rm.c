@@ -232,7 +232,8 @@ static void learns_to_rank(float lambda, gc_head_kind head) {
             plen[b] = 3, len[b] = TT;
             tok[b * TT + TT - 1] = b % 2 ? 7 : 5;
         }
-        cr_assert_eq(gc_rm_step(&rm, tok, PP, TT, plen, len, &c, &r, 3e-3f, 1.0f, 0.0f, &st), GC_OK,
+        gc_rm_optim opt = GC_RM_OPTIM_DEFAULT(3e-3f, 1.0f, 0.0f);
+        cr_assert_eq(gc_rm_step(&rm, tok, PP, TT, plen, len, &c, &r, &opt, &st), GC_OK,
                      "%s", gc_last_error());
     }
     cr_expect_gt(st.acc, 0.99f, "lambda %g: pair accuracy %g after 60 steps", lambda, st.acc);
@@ -333,4 +334,125 @@ Test(mathpipe, logprob_matches_the_cross_entropy) {
         cr_expect_float_eq(lp[i], -ce, 1e-5, "item %d: log-prob %g, -CE %g", i, lp[i], -ce);
     }
     gc_model_free(&m);
+}
+
+/* ---- the whole reward-model gradient against a double-precision oracle ---- */
+
+#include "ref_model.h"
+
+static double sigmoid_d(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+static double cos_d(const double *a, const double *b, int W) {
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < W; i++) ab += a[i] * b[i], aa += a[i] * a[i], bb += b[i] * b[i];
+    return ab / ((sqrt(aa) + 1e-12) * (sqrt(bb) + 1e-12));
+}
+
+/* L = L_pref + lambda * L_con written from PAPER.md section 1 in double precision: the reference
+ * decoder's final hidden states hf (2P, T, D), a linear head w at each sequence's last token, the
+ * Bradley-Terry loss over (chosen, rejected) pairs, and the contrastive loss of "ordered" pairs
+ * reduced as "log of mean" over the given draws. */
+static double ref_rm_loss(const gc_model_config *c, const double *params, const double *w,
+                          const int32_t *tok, int NP, int NT, const gc_con_draws *d, double lambda,
+                          double *hf) {
+    int W = c->dim, B = 2 * NP;
+    int32_t *tgt = calloc((size_t)B * NT, sizeof(int32_t));
+    ref_model_loss(c, params, tok, tgt, B, NT, 0.0, NULL, NULL, hf);
+    free(tgt);
+    double pref = 0;
+    for (int p = 0; p < NP; p++) {
+        double r[2] = {0, 0};
+        for (int s = 0; s < 2; s++)
+            for (int i = 0; i < W; i++) r[s] += w[i] * hf[((size_t)(2 * p + s) * NT + NT - 1) * W + i];
+        pref += -log(sigmoid_d(r[0] - r[1])) / NP;
+    }
+    double mean_pos = 0, mean_neg = 0;
+    int n = NP * d->K;
+    for (int p = 0; p < NP; p++)
+        for (int k = 0; k < d->K; k++) {
+            size_t i = (size_t)p * d->K + k;
+            const double *ch = hf + (size_t)(2 * p) * NT * W, *rj = hf + (size_t)(2 * p + 1) * NT * W;
+            mean_pos += sigmoid_d(cos_d(ch + d->pos_src[i] * W, ch + d->pos_goal[i] * W, W)) / n;
+            mean_neg += sigmoid_d(cos_d(ch + d->neg_src[i] * W, rj + d->neg_goal[i] * W, W)) / n;
+        }
+    return pref + lambda * (-log(mean_pos) - log(1.0 - mean_neg));
+}
+
+/* gc_rm_grad's gradient of the trunk and the head against central differences of the oracle, at
+ * two contrastive weights: a sign or a scale error where lambda enters cannot pass both. */
+static void rm_gradient_at(float lambda) {
+    enum { PP = 2, TT = 8 };
+    gc_model_config cfg = th_tiny_config(0);
+    gc_model m;
+    cr_assert_eq(gc_model_init(&m, &cfg), GC_OK);
+    th_init_weights(&m, 21);
+    gc_rm rm;
+    cr_assert_eq(gc_rm_init(&rm, &m, GC_HEAD_LINEAR, 5), GC_OK);
+    gc_rng r;
+    gc_rng_init(&r, 31, 2);
+    for (size_t i = 0; i < rm.n_head; i++) rm.head[i] = 0.5f * gc_rng_normal(&r);
+    int32_t tok[2 * PP * TT];
+    int plen[2 * PP], len[2 * PP];
+    for (int b = 0; b < 2 * PP; b++) {
+        plen[b] = 2 + b % 2, len[b] = TT;
+        for (int t = 0; t < TT; t++) tok[b * TT + t] = (int32_t)gc_rng_below(&r, (uint32_t)cfg.vocab_size);
+    }
+    gc_con_config con = {.lambda = lambda, .K = 3, .pairs = GC_PAIRS_ORDERED,
+                         .reduction = GC_RED_LOG_OF_MEAN};
+    gc_rng draw_rng, again;
+    gc_rng_init(&draw_rng, 9, 9), gc_rng_init(&again, 9, 9);
+    gc_rm_step_stats st;
+    cr_assert_eq(gc_rm_grad(&rm, tok, PP, TT, plen, len, &con, &draw_rng, &st), GC_OK, "%s",
+                 gc_last_error());
+    gc_con_draws d;
+    cr_assert_eq(gc_con_draws_init(&d, PP, con.K), GC_OK);
+    gc_con_draw(&d, &con, plen, len, &again); /* the draws gc_rm_grad made */
+    size_t np = rm.model.n_params;
+    double *p = malloc(sizeof(double) * np), *w = malloc(sizeof(double) * rm.n_head);
+    double *hf = malloc(sizeof(double) * 2 * PP * TT * cfg.dim);
+    for (size_t i = 0; i < np; i++) p[i] = rm.model.params[i];
+    for (size_t i = 0; i < rm.n_head; i++) w[i] = rm.head[i];
+    double l0 = ref_rm_loss(&cfg, p, w, tok, PP, TT, &d, lambda, hf);
+    cr_expect_float_eq(l0, st.loss, 1e-4 * fabs(l0), "loss %g, oracle %g", st.loss, l0);
+    const double h = 1e-5;
+    gc_rng pick;
+    gc_rng_init(&pick, 77, 4);
+    for (int ti = 0; ti <= GC_N_TENSORS; ti++) { /* every trunk tensor, then the head */
+        int head = ti == GC_N_TENSORS;
+        size_t size = head ? rm.n_head : rm.model.tensors[ti].size;
+        if (size == 0) continue;
+        double *x = head ? w : p + rm.model.tensors[ti].offset;
+        const float *an = head ? rm.dhead : rm.model.grads + rm.model.tensors[ti].offset;
+        double scale = 0, err = 0;
+        for (int s = 0; s < 16; s++) {
+            size_t i = size <= 16 ? (size_t)s % size : gc_rng_below(&pick, (uint32_t)size);
+            double keep = x[i];
+            x[i] = keep + h;
+            double lp = ref_rm_loss(&cfg, p, w, tok, PP, TT, &d, lambda, hf);
+            x[i] = keep - h;
+            double lm = ref_rm_loss(&cfg, p, w, tok, PP, TT, &d, lambda, hf);
+            x[i] = keep;
+            double fd = (lp - lm) / (2 * h);
+            scale = fmax(scale, fabs(fd)), err = fmax(err, fabs(fd - an[i]));
+        }
+        const char *name = head ? "head" : rm.model.tensors[ti].name;
+        if (scale < 1e-9) { /* the output classifier: a reward model does not use it */
+            cr_expect_lt(err, 1e-9, "lambda %g tensor %s: a gradient where the loss is flat",
+                         lambda, name);
+            cr_expect_str_eq(name, "cls", "only the classifier may carry no gradient");
+            continue;
+        }
+        cr_expect_lt(err / scale, 1e-3, "lambda %g tensor %s: relative error %g", lambda, name,
+                     err / scale);
+    }
+    gc_con_draws_free(&d);
+    free(p), free(w), free(hf);
+    gc_rm_free(&rm);
+}
+
+Test(reward_model, whole_gradient_at_lambda_half) {
+    rm_gradient_at(0.5f);
+}
+Test(reward_model, whole_gradient_at_lambda_two) {
+    rm_gradient_at(2.0f);
 }

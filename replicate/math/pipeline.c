@@ -516,15 +516,14 @@ static gc_status compute_eval(rp_stage *st, void *ctx) {
     }
     char path[RP_PATH];
     rp_stage_file(st, "solutions.jsonl", path);
-    gc_atomic_file af;
-    int opened = 0;
-    if (s == GC_OK) s = gc_atomic_open(&af, path), opened = s == GC_OK;
+    gc_atomic_file af = {0};
+    if (s == GC_OK) s = gc_atomic_open(&af, path);
     st->info = cJSON_CreateObject();
     if (s == GC_OK) s = write_solutions(m, texts, M, &af, st->info);
     free_strings(texts, texts ? n * M : 0);
     free(qs);
     if (s == GC_OK) return gc_atomic_commit(&af);
-    if (opened) gc_atomic_abort(&af);
+    gc_atomic_abort(&af);
     return s;
 }
 
@@ -652,8 +651,8 @@ static gc_status compute_rm(rp_stage *st, void *ctx) {
         if (s != GC_OK) break;
         gc_rm_step_stats rs;
         float lr = gc_lr_cosine(step, sched.total, sched.warmup, sched.lr_max, sched.lr_min);
-        s = gc_rm_step(&rm, tok, nb, T, plen, len, &mv->con, &rng, lr, sched.clip,
-                       (float)c->rm.weight_decay, &rs);
+        gc_rm_optim opt = GC_RM_OPTIM_DEFAULT(lr, sched.clip, (float)c->rm.weight_decay);
+        s = gc_rm_step(&rm, tok, nb, T, plen, len, &mv->con, &rng, &opt, &rs);
         if (step >= steps - steps_per_epoch) tail_acc += rs.acc, tail_loss += rs.loss, tail_n++;
         gc_progress_update(&prog, step + 1);
     }
