@@ -96,7 +96,7 @@ static void phrase(char *q, int set, int op, int variant, int64_t b, const char 
 void gc_arith_generate(gc_arith_split split, uint64_t seed, int64_t index, gc_arith_problem *p) {
     const split_spec *s = &SPECS[split];
     gc_rng r;
-    gc_rng_init(&r, seed, ((uint64_t)split << 40) ^ (uint64_t)index);
+    gc_rng_init(&r, seed, gc_rng_stream(GC_STREAM_PROBLEM, ((uint64_t)split << 40) ^ (uint64_t)index));
     memset(p, 0, sizeof *p);
     int who_i = (int)gc_rng_below(&r, 16);
     const char *who = NAMES[who_i];
@@ -155,7 +155,7 @@ void gc_arith_generate(gc_arith_split split, uint64_t seed, int64_t index, gc_ar
 
 void gc_arith_corrupt(const gc_arith_problem *p, uint64_t seed, char *out) {
     gc_rng r;
-    gc_rng_init(&r, seed, gc_arith_hash(p->question));
+    gc_rng_init(&r, seed, gc_rng_stream(GC_STREAM_CORRUPT, gc_arith_hash(p->question)));
     int slip_line = (int)gc_rng_below(&r, (uint32_t)p->steps);
     int64_t slip = 1 + (int64_t)gc_rng_below(&r, 9);
     out[0] = 0;

@@ -83,7 +83,7 @@ static gc_status sample_impl(gc_model *m, const char *const *questions, int n, i
                             gc_last_error());
                 break;
             }
-            gc_rng_init(&rngs[b], c->seed, (uint64_t)(start + b));
+            gc_rng_init(&rngs[b], c->seed, gc_rng_stream(GC_STREAM_SAMPLE, (uint64_t)(start + b)));
             if (filter) w.cut[b] = -1;
         }
         if (s != GC_OK) break;

@@ -112,7 +112,7 @@ void gc_model_init_random(gc_model *m, uint64_t seed) {
         const gc_tensor_info *t = &m->tensors[i];
         float *x = m->params + t->offset;
         gc_rng r;
-        gc_rng_init(&r, seed, (uint64_t)i);
+        gc_rng_init(&r, seed, gc_rng_stream(GC_STREAM_INIT, (uint64_t)i));
         if (!t->decay) {
             for (size_t k = 0; k < t->size; k++)
                 x[k] = 1.0f;

@@ -308,7 +308,7 @@ gc_status gc_rm_init(gc_rm *rm, gc_model *trunk, gc_head_kind kind, uint64_t see
     rm->model = *trunk; /* ownership moves */
     memset(trunk, 0, sizeof *trunk);
     gc_rng r;
-    gc_rng_init(&r, seed, 0x4845414400ull); /* "HEAD" */
+    gc_rng_init(&r, seed, gc_rng_stream(GC_STREAM_RM_HEAD, 0));
     if (kind == GC_HEAD_LINEAR) {
         for (int i = 0; i < D; i++) rm->head[i] = gc_rng_normal(&r) / sqrtf((float)D);
         return GC_OK;

@@ -21,7 +21,7 @@ gc_status gc_sampler_init(gc_sampler *s, int32_t vocab_size, float temperature, 
     s->vocab_size = vocab_size;
     s->temperature = temperature;
     s->top_p = top_p;
-    gc_rng_init(&s->rng, seed, 0x5A3B1E);
+    gc_rng_init(&s->rng, seed, gc_rng_stream(GC_STREAM_SAMPLER, 0));
     return GC_OK;
 }
 

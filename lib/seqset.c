@@ -61,7 +61,7 @@ gc_status gc_sft_train(gc_model *m, const gc_seqset *data, const gc_sft_config *
     gc_progress_init(&prog, "sft", cfg->steps);
     for (int step = 0; s == GC_OK && step < cfg->steps; step++) {
         gc_rng r;
-        gc_rng_init(&r, cfg->seed, 0x534654000000ull + (uint64_t)step); /* "SFT" + step */
+        gc_rng_init(&r, cfg->seed, gc_rng_stream(GC_STREAM_SFT_BATCH, (uint64_t)step));
         int T = 0;
         for (int b = 0; b < B; b++) {
             idx[b] = (int)gc_rng_below(&r, (uint32_t)data->n);

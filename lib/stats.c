@@ -187,7 +187,7 @@ gc_status gc_stats_auroc_bootstrap(const double *score, const int *label, size_t
         return GC_ERR_NOMEM;
     }
     gc_rng r;
-    gc_rng_init(&r, seed, 0xB007);
+    gc_rng_init(&r, seed, gc_rng_stream(GC_STREAM_BOOTSTRAP_AUROC, 0));
     gc_status st = GC_OK;
     for (int k = 0; k < reps && st == GC_OK; k++) {
         size_t pos;
@@ -213,7 +213,7 @@ gc_status gc_stats_mean_bootstrap(const double *x, size_t n, int reps, uint64_t 
     double *vals = gc_malloc(sizeof(double) * reps);
     if (!vals) return GC_ERR_NOMEM;
     gc_rng r;
-    gc_rng_init(&r, seed, 0xB008);
+    gc_rng_init(&r, seed, gc_rng_stream(GC_STREAM_BOOTSTRAP_MEAN, 0));
     for (int k = 0; k < reps; k++) {
         double sum = 0;
         for (size_t i = 0; i < n; i++) sum += x[gc_rng_below(&r, (uint32_t)n)];

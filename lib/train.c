@@ -9,7 +9,7 @@ gc_status gc_lm_batch(const int32_t *data, size_t n_data, int B, int T, uint64_t
     if (B <= 0 || T <= 0 || n_data <= (size_t)T)
         return gc_fail(GC_ERR_ARG, "lm_batch: %zu tokens cannot fill windows of %d + 1", n_data, T);
     gc_rng r;
-    gc_rng_init(&r, seed, 0x4241544348ull + (uint64_t)step); /* "BATCH" + step */
+    gc_rng_init(&r, seed, gc_rng_stream(GC_STREAM_LM_BATCH, (uint64_t)step));
     size_t span = n_data - (size_t)T;
     for (int b = 0; b < B; b++) {
         size_t start = span > UINT32_MAX ? (size_t)gc_rng_u32(&r) % span

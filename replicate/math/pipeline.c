@@ -635,7 +635,7 @@ static gc_status compute_rm(rp_stage *st, void *ctx) {
         plen_chars[i] = (int)(strlen(pairs->prompt[i]) + (lc > lr ? lc : lr));
     }
     gc_rng rng;
-    gc_rng_init(&rng, (uint64_t)job->seed, 0x524D00ull + (uint64_t)job->variant); /* "RM" */
+    gc_rng_init(&rng, (uint64_t)job->seed, gc_rng_stream(GC_STREAM_RM_TRAIN, (uint64_t)job->variant));
     gc_schedule sched = {(float)c->rm.lr, (float)c->rm.lr_min, c->rm.warmup, steps,
                          (float)c->rm.clip};
     double tail_acc = 0, tail_loss = 0;

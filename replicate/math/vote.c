@@ -232,7 +232,7 @@ static gc_status goal_item(void *ctx, int item, const float *h, const float *log
     (void)logits, (void)tok;
     goal_ctx *gc = ctx;
     gc_rng r;
-    gc_rng_init(&r, gc->seed, 0x474F414Cull + (uint64_t)item); /* "GOAL" + item */
+    gc_rng_init(&r, gc->seed, gc_rng_stream(GC_STREAM_GOAL_TOKEN, (uint64_t)item));
     int n = len - prompt_len;
     gc_goal_add(gc->g, h + (size_t)(prompt_len + (int)gc_rng_below(&r, (uint32_t)n)) *
                                gc->g->D);

@@ -1,0 +1,153 @@
+/* Regression tests for defects a code review found; each failed before its fix. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../lib/base.h"
+#include "../lib/model.h"
+#include "../lib/rm.h"
+#include "helpers.h"
+
+/* A failed atomic open left freed paths behind, so a later abort freed them again; an abort of
+ * a struct that was never opened read garbage. */
+Test(regression, atomic_abort_after_a_failed_open_is_safe) {
+    gc_atomic_file af;
+    cr_assert_eq(gc_atomic_open(&af, "/nonexistent-dir/x/out.json"), GC_ERR_IO);
+    cr_expect_null(af.path);
+    cr_expect_null(af.tmp_path);
+    gc_atomic_abort(&af); /* nothing to free: no double free */
+    gc_atomic_file never = {0};
+    gc_atomic_abort(&never);
+}
+
+/* A diverged run's NaN loss was reported as "out of memory". */
+Test(regression, nan_loss_is_reported_as_divergence) {
+    gc_model_config c = th_tiny_config(1);
+    gc_model m;
+    cr_assert_eq(gc_model_init(&m, &c), GC_OK);
+    th_init_weights(&m, 3);
+    m.params[m.tensors[0].offset] = NAN; /* one embedding weight */
+    int32_t tok[8] = {0, 1, 2, 3, 4, 5, 6, 7}, tgt[8] = {1, 2, 3, 4, 5, 6, 7, 0};
+    cr_assert_eq(gc_model_forward(&m, tok, 1, 8, 1), GC_OK);
+    float loss;
+    gc_status s = gc_model_ce_loss(&m, tgt, 1.0f, &loss);
+    cr_expect_eq(s, GC_ERR_NUMERIC);
+    cr_expect(strstr(gc_last_error(), "diverged") != NULL, "%s", gc_last_error());
+    cr_expect(strstr(gc_last_error(), "memory") == NULL, "%s", gc_last_error());
+    gc_model_free(&m);
+}
+
+/* The reward-model step read weight decay (and AdamW's betas) once, on its first call, and
+ * hard-coded the betas; now every call's settings apply to its own update. */
+Test(regression, rm_step_honours_each_calls_optimiser_settings) {
+    enum { PP = 2, TT = 8 };
+    gc_model_config cfg = th_tiny_config(1);
+    gc_rm rm[3];
+    int32_t tok[2 * PP * TT];
+    int plen[2 * PP], len[2 * PP];
+    for (int b = 0; b < 2 * PP; b++) {
+        plen[b] = 3, len[b] = TT;
+        for (int t = 0; t < TT; t++) tok[b * TT + t] = (b * 7 + t * 3) % cfg.vocab_size;
+    }
+    gc_con_config con = {.lambda = 0, .K = 2};
+    for (int k = 0; k < 3; k++) {
+        gc_model m;
+        cr_assert_eq(gc_model_init(&m, &cfg), GC_OK);
+        th_init_weights(&m, 5);
+        cr_assert_eq(gc_rm_init(&rm[k], &m, GC_HEAD_LINEAR, 1), GC_OK);
+        gc_rng r;
+        gc_rng_init(&r, 1, 1);
+        gc_rm_optim first = GC_RM_OPTIM_DEFAULT(1e-2f, 0.0f, 0.0f);
+        cr_assert_eq(gc_rm_step(&rm[k], tok, PP, TT, plen, len, &con, &r, &first, NULL), GC_OK);
+        gc_rm_optim second = first;
+        if (k == 1) second.weight_decay = 0.5f; /* decay from the second step on */
+        if (k == 2) second.beta2 = 0.5f;
+        cr_assert_eq(gc_rm_step(&rm[k], tok, PP, TT, plen, len, &con, &r, &second, NULL), GC_OK);
+    }
+    size_t n = rm[0].model.n_params, diff_wd = 0, diff_b2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        diff_wd += rm[0].model.params[i] != rm[1].model.params[i];
+        diff_b2 += rm[0].model.params[i] != rm[2].model.params[i];
+    }
+    cr_expect_gt(diff_wd, n / 4, "weight decay given on the second step changed %zu of %zu", diff_wd, n);
+    cr_expect_gt(diff_b2, n / 4, "beta2 given on the second step changed %zu of %zu", diff_b2, n);
+    for (int k = 0; k < 3; k++) gc_rm_free(&rm[k]);
+}
+
+/* The claims file and the plot scripts were opened relative to the working directory: run from
+ * elsewhere, every stage ran and then results.json was never written. */
+Test(regression, runs_from_another_directory_find_the_repository, .timeout = 60) {
+    char *cwd = realpath(".", NULL), *root = th_tmp_path("runs"), cmd[4096], *out = NULL,
+         *err = NULL;
+    const char *bin = th_replicate_bin();
+    snprintf(cmd, sizeof cmd, "cd /tmp && %s%s%s run %s/experiments/fig2.json --scale smoke "
+             "--seeds 1 --root %s", bin[0] == '/' ? "" : cwd, bin[0] == '/' ? "" : "/", bin, cwd,
+             root);
+    cr_assert_eq(th_run(cmd, &out, NULL, &err), 0, "%s", err);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/fig2/smoke/results.json", root);
+    struct stat st;
+    cr_expect_eq(stat(path, &st), 0, "no results.json when run from /tmp");
+    free(out), free(err);
+    /* a repository without the claims file: an error before any stage runs */
+    char *empty = th_tmp_path("norepo"), *root2 = th_tmp_path("runs2");
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && GCRM_REPO=%s %s run experiments/fig2.json --scale smoke "
+             "--root %s", empty, empty, th_replicate_bin(), root2);
+    cr_expect_eq(th_run(cmd, &out, NULL, &err), 1);
+    cr_expect(err && strstr(err, empty) && strstr(err, "published.json"), "%s", err);
+    cr_expect_neq(stat(root2, &st), 0, "stages ran before the missing file was noticed");
+    th_rm_tree(root), th_rm_tree(empty);
+    free(out), free(err), free(cwd), free(root), free(empty), free(root2);
+}
+
+/* Schemas were read with hard-coded field counts, so the last field of a table was never read:
+ * the last field of each of them is checked here. */
+Test(regression, every_schema_field_is_read) {
+    th_expect_bad_experiment("experiments/fig2.json", "precision", "\"fp8\"", "key 'precision'",
+                             "fp32|tf32|bf16");
+    th_expect_bad_experiment("experiments/fig2.json", "scales.smoke.rm.head", "\"tree\"",
+                             "scales.smoke.rm.head", "linear|mlp");
+    th_expect_bad_experiment("experiments/fig2.json", "scales.smoke.eval.source", "\"oracle\"",
+                             "scales.smoke.eval.source", "policy|reference");
+    th_expect_bad_experiment("experiments/fig2.json", "scales.smoke.pairs.source", "\"oracle\"",
+                             "scales.smoke.pairs.source", "policy|reference");
+    th_expect_bad_experiment("experiments/fig2.json", "scales.smoke.policy.clip", "-1",
+                             "scales.smoke.policy.clip", "out of range");
+    th_expect_bad_experiment("experiments/fig2.json", "scales.smoke.data.splits", "[]",
+                             "scales.smoke.data.splits", "1 to");
+}
+
+/* A stage whose input failed to load aborted an atomic file it had never opened. */
+Test(regression, a_stage_failing_before_its_output_opens_is_a_clean_error, .timeout = 60) {
+    char *root = th_tmp_path("runs"), *out = NULL, *err = NULL, cmd[2048];
+    cr_assert_eq(th_run_smoke("experiments/fig2.json", root, "--seeds 1", &out, &err), 0, "%s", err);
+    free(out), free(err);
+    snprintf(cmd, sizeof cmd, "truncate -s 100 %s/cache/policy-*/policy.ckpt", root);
+    cr_assert_eq(system(cmd), 0);
+    /* sampled evaluation solutions: a new eval-solutions stage, which loads the policy */
+    char *file = th_experiment_with("experiments/fig2.json", "scales.smoke.eval.source", "\"policy\"");
+    int rc = th_run_smoke(file, root, "--seeds 1", &out, &err);
+    cr_expect_eq(rc, 1, "rc %d (a crash is not a clean error)", rc);
+    cr_expect(err && strstr(err, "policy.ckpt"), "the error names the file: %s", err);
+    th_rm_tree(root);
+    free(out), free(err), remove(file), free(file), free(root);
+}
+
+#include "../lib/rng.h"
+
+/* Streams were bare indices: tensor 3's initial weights, problem 3 and sample 3 drew the same
+ * numbers when their seeds coincided. A stream id now carries its purpose. */
+Test(regression, streams_of_different_purposes_never_coincide) {
+    for (int a = GC_STREAM_INIT; a <= GC_STREAM_BOOTSTRAP_MEAN; a++)
+        for (int b = GC_STREAM_INIT; b <= GC_STREAM_BOOTSTRAP_MEAN; b++)
+            for (uint64_t i = 0; i < 64 && a != b; i++)
+                for (uint64_t j = 0; j < 64; j++)
+                    cr_assert_neq(gc_rng_stream(a, i), gc_rng_stream(b, j));
+    gc_rng init, sample;
+    gc_rng_init(&init, 1, gc_rng_stream(GC_STREAM_INIT, 3));
+    gc_rng_init(&sample, 1, gc_rng_stream(GC_STREAM_SAMPLE, 3));
+    cr_expect_neq(gc_rng_u32(&init), gc_rng_u32(&sample));
+}
