@@ -24,7 +24,7 @@ BLAS_INC := /usr/include/x86_64-linux-gnu/openblas-openmp
 ARCH     ?= -march=native
 OPT      ?= -O3
 CFLAGS   += -std=c17 -D_GNU_SOURCE $(OPT) $(ARCH) -fopenmp -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation \
-            -I$(BLAS_INC) -MMD -MP $(SANITIZE)
+            -I. -I$(BLAS_INC) -MMD -MP $(SANITIZE)
 LDFLAGS  += -fopenmp $(SANITIZE) -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR)
 LDLIBS   := -lgsl -lopenblas -lcjson -lz -lm
 
@@ -44,7 +44,7 @@ LDLIBS_CUDA :=
 CUDA_PLUGIN :=
 endif
 
-LIB_SRC  := $(wildcard lib/*.c)
+LIB_SRC  := $(wildcard lib/*/*.c)
 CLI_SRC  := $(wildcard replicate/*.c replicate/*/*.c)
 TEST_SRC := $(wildcard tests/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -96,11 +96,11 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/kernels/%.o: kernels/%.cu kernels/cuda.h kernels/cuda_internal.h lib/base.h lib/backend.h lib/model.h
+$(BUILD)/obj/kernels/%.o: kernels/%.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) -O3 -std=c++17 -arch=$(CUDA_ARCH) --extended-lambda -Xcompiler -Wall,-fPIC -c $< -o $@
+	$(NVCC) -O3 -std=c++17 -arch=$(CUDA_ARCH) --extended-lambda -I. -MMD -MP -Xcompiler -Wall,-fPIC -c $< -o $@
 
-$(BUILD)/obj/kernels/cuda_plugin.o: kernels/cuda_plugin.c kernels/cuda.h
+$(BUILD)/obj/kernels/cuda_plugin.o: kernels/cuda_plugin.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -c $< -o $@
 
@@ -193,9 +193,10 @@ reproduce: deps $(REPLICATE) $(CUDA_PLUGIN)
 	    echo "gcrm reproduce: at least one claim FAILs at $(SCALE) scale (measured as it is; see REPRODUCE.md)"
 
 format:
-	clang-format -i lib/*.[ch] replicate/*.[ch] tests/*.[ch] bench/*.c
+	clang-format -i $(FORMAT_SRC)
 
 clean:
 	rm -rf build build-asan
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(KERN_OBJ:.o=.d) \
+    $(BUILD)/obj/kernels/cuda_plugin.d $(BUILD)/obj/bench/bench.d $(BUILD)/obj/bench/bench_gpu.d

@@ -11,13 +11,13 @@
 
 #include <cblas.h>
 
-#include "../lib/ckpt.h"
-#include "../lib/model.h"
-#include "../lib/ops.h"
-#include "../lib/optim.h"
-#include "../lib/rng.h"
-#include "../lib/sampler.h"
-#include "../lib/train.h"
+#include "lib/model/ckpt.h"
+#include "lib/model/model.h"
+#include "lib/model/ops.h"
+#include "lib/model/optim.h"
+#include "lib/util/rng.h"
+#include "lib/model/sampler.h"
+#include "lib/model/train.h"
 
 static long arg_long(int argc, char **argv, const char *name, long def) {
     for (int i = 1; i + 1 < argc; i++)

@@ -20,11 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/cuda.h"
-#include "../lib/model.h"
-#include "../lib/optim.h"
-#include "../lib/rng.h"
-#include "../lib/train.h"
+#include "kernels/cuda_api.h"
+#include "lib/model/model.h"
+#include "lib/model/optim.h"
+#include "lib/util/rng.h"
+#include "lib/model/train.h"
 
 static const double PEAK_TFLOPS[3] = {66.9, 494.7, 989.4}; /* H200 SXM dense: fp32, TF32, bf16 */
 

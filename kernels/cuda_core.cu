@@ -1,5 +1,5 @@
 /* cuda_core: the handle (device or emulated), device memory, scratch slots, the cuBLAS matmuls in
- * three precisions, and the optimiser's elementwise ops (kernels/cuda.h). */
+ * three precisions, and the optimiser's elementwise ops (kernels/cuda_api.h). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

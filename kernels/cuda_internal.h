@@ -16,7 +16,7 @@
 #include <stdlib.h>
 
 extern "C" {
-#include "cuda.h"
+#include "kernels/cuda_api.h"
 }
 
 enum {

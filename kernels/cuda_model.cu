@@ -1,6 +1,6 @@
-/* cuda_model: the CUDA backend of lib/backend.h — a gc_model's forward, cross-entropy, backward,
+/* cuda_model: the CUDA backend of lib/model/backend.h — a gc_model's forward, cross-entropy, backward,
  * gradient norm, AdamW and KV-cache decoding on the device, step for step the computation of
- * lib/model.c (same op order, same fused layouts), with parameters, gradients, optimiser moments
+ * lib/model/model.c (same op order, same fused layouts), with parameters, gradients, optimiser moments
  * and activations resident on the device. Only the outputs a caller reads cross to the host. */
 #include <math.h>
 #include <stdio.h>
@@ -9,8 +9,8 @@
 #include <vector>
 
 extern "C" {
-#include "../lib/model.h"
-#include "../lib/optim.h"
+#include "lib/model/model.h"
+#include "lib/model/optim.h"
 }
 #include "cuda_internal.h"
 

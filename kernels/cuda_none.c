@@ -1,6 +1,6 @@
-/* The CUDA entry points of a build without nvcc: each says so (see kernels/cuda.h). Opening a
+/* The CUDA entry points of a build without nvcc: each says so (see kernels/cuda_api.h). Opening a
  * handle fails, so the ops below are never reached with one; they exist for the linker. */
-#include "cuda.h"
+#include "kernels/cuda_api.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* cuda_ops: the model's ops on device buffers (kernels/cuda.h): embedding, RMSNorm, rotary
+/* cuda_ops: the model's ops on device buffers (kernels/cuda_api.h): embedding, RMSNorm, rotary
  * positions, SwiGLU, cross-entropy, causal attention through batched GEMMs, decoding attention and
  * sampling. Each kernel is one per-element (or per-row) body; see cuda_internal.h. */
 #include <math.h>

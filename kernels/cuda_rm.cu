@@ -1,6 +1,6 @@
-/* cuda_rm: the reward model's losses on device buffers (kernels/cuda.h): the linear reward head
+/* cuda_rm: the reward model's losses on device buffers (kernels/cuda_api.h): the linear reward head
  * and its backward, the Bradley-Terry preference loss, and the cosine similarities of the
- * goal-conditioned contrastive loss with their gradient; the arithmetic of lib/rm.c (doubles where
+ * goal-conditioned contrastive loss with their gradient; the arithmetic of lib/rm/rm.c (doubles where
  * it uses doubles). The reductions over pairs (log of mean, mean of log) are scalars of the
  * similarities, left to the caller. */
 #include <math.h>
@@ -107,7 +107,7 @@ extern "C" gc_status gc_cuda_cosine_pairs_backward(gc_cuda *c, float *dh, const 
                                                    const double *g, int Q, int D) {
     PROFILE(c, "cosine_pairs_backward");
     /* the rows touched, each with its (pair, end) entries in pair order, end a before end b: the
-     * order in which lib/rm.c adds them (one writer per element) */
+     * order in which lib/rm/rm.c adds them (one writer per element) */
     int32_t rows = 0;
     for (int q = 0; q < Q; q++)
         rows = a[q] + 1 > rows ? a[q] + 1 : rows, rows = b[q] + 1 > rows ? b[q] + 1 : rows;

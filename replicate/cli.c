@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../lib/base.h"
+#include "lib/util/base.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
     va_list ap;

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/jsonio.h"
-#include "../lib/stats.h"
+#include "lib/util/jsonio.h"
+#include "lib/stats/stats.h"
 #include "cli.h"
 
 static const char HELP[] =

@@ -2,11 +2,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/backend.h"
-#include "../lib/ckpt.h"
-#include "../lib/generate.h"
-#include "../lib/sampler.h"
-#include "../lib/tokenizer.h"
+#include "lib/model/backend.h"
+#include "lib/model/ckpt.h"
+#include "lib/model/generate.h"
+#include "lib/model/sampler.h"
+#include "lib/model/tokenizer.h"
 #include "cli.h"
 
 /* ---- generate ---- */

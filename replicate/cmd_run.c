@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/backend.h"
-#include "../lib/jsonio.h"
+#include "lib/model/backend.h"
+#include "lib/util/jsonio.h"
 #include "cli.h"
 #include "math/analyses.h"
 #include "runner/results.h"

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../lib/base.h"
+#include "lib/util/base.h"
 #include "cli.h"
 
 /* ---- dispatch ---- */

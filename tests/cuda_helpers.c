@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../lib/rng.h"
+#include "lib/util/rng.h"
 
 gc_cuda *ch_open_or_skip(void) {
     char why[256];

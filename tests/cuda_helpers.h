@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../kernels/cuda.h"
+#include "kernels/cuda_api.h"
 
 /* The GPU when there is one, else the host emulation; skips the test in a build without CUDA. */
 gc_cuda *ch_open_or_skip(void);

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/base.h"
+#include "lib/util/base.h"
 
 int th_fixture_load(th_fixture *f, const char *path) {
     return gc_read_file(path, &f->data, &f->size) == GC_OK ? 0 : -1;

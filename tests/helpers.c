@@ -2,7 +2,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../lib/config.h"
+#include "lib/util/config.h"
 
 #include <ftw.h>
 
@@ -15,9 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../lib/base.h"
-#include "../lib/jsonio.h"
-#include "../lib/rng.h"
+#include "lib/util/base.h"
+#include "lib/util/jsonio.h"
+#include "lib/util/rng.h"
 
 const char *th_data_dir(void) {
     const char *d = getenv("GCRM_DATA");

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../lib/model.h"
+#include "lib/model/model.h"
 
 /* GCRM_DATA or ../shared/data. */
 const char *th_data_dir(void);

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "../lib/model.h"
+#include "lib/model/model.h"
 
 /* params: (n_params) in the layout of gc_model_tensors. Returns
  *   ce_weight * mean CE(targets) + sum_{n,d} R[n,d] * hf[n,d]

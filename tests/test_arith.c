@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/arith.h"
-#include "../lib/chartok.h"
+#include "lib/tasks/arith.h"
+#include "lib/tasks/chartok.h"
 
 /* replays a solution's lines and checks each calculation and the final answer */
 static int solution_is_consistent(const gc_arith_problem *p) {

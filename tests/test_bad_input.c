@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/base.h"
-#include "../lib/ckpt.h"
-#include "../lib/config.h"
-#include "../lib/model_json.h"
-#include "../lib/tokenizer.h"
+#include "lib/util/base.h"
+#include "lib/model/ckpt.h"
+#include "lib/util/config.h"
+#include "lib/model/model_json.h"
+#include "lib/model/tokenizer.h"
 #include "helpers.h"
 
 static char *saved_tiny_ckpt(size_t *size) {

@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/model.h"
-#include "../lib/ops.h"
-#include "../lib/optim.h"
-#include "../lib/rng.h"
-#include "../lib/sampler.h"
+#include "lib/model/model.h"
+#include "lib/model/ops.h"
+#include "lib/model/optim.h"
+#include "lib/util/rng.h"
+#include "lib/model/sampler.h"
 #include "helpers.h"
 
 Test(rng, philox_known_answers) {
@@ -256,7 +256,7 @@ Test(model, padded_batch_with_lengths_matches_full_attention) {
     gc_model_free(&m[0]), gc_model_free(&m[1]);
 }
 
-#include "../lib/generate.h"
+#include "lib/model/generate.h"
 
 /* Batched generation (prompts of different lengths, per-sequence RNG streams) gives each
  * sequence exactly what generating it alone gives, greedy and sampled. */

@@ -1,5 +1,5 @@
-/* CUDA op parity: every op of kernels/cuda.h against its CPU twin in lib/ops.h (or lib/optim.h,
- * lib/sampler.h), forward and backward, on device buffers. On a GPU every test runs there. Without
+/* CUDA op parity: every op of kernels/cuda_api.h against its CPU twin in lib/model/ops.h (or lib/model/optim.h,
+ * lib/model/sampler.h), forward and backward, on device buffers. On a GPU every test runs there. Without
  * one (CI) the kernels' per-element bodies run on the host (gc_cuda_open_emulated) and are checked
  * all the same; the matmuls, cuBLAS on a device, are a naive body there. In a build without nvcc
  * every test skips, saying why.
@@ -17,12 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/cuda.h"
-#include "../lib/ops.h"
-#include "../lib/optim.h"
-#include "../lib/rm.h"
-#include "../lib/rng.h"
-#include "../lib/sampler.h"
+#include "kernels/cuda_api.h"
+#include "lib/model/ops.h"
+#include "lib/model/optim.h"
+#include "lib/rm/rm.h"
+#include "lib/util/rng.h"
+#include "lib/model/sampler.h"
 #include "cuda_helpers.h"
 #include "helpers.h"
 
@@ -324,7 +324,7 @@ Test(cuda, sampling_matches_cpu) {
     gc_cuda_close(c);
 }
 
-/* the linear reward head and the preference loss against lib/rm.c */
+/* the linear reward head and the preference loss against lib/rm/rm.c */
 Test(cuda, reward_head_and_preference_loss_match_cpu) {
     gc_cuda *c = ch_open_or_skip();
     gc_model_config cfg = th_tiny_config(1);

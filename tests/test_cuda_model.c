@@ -1,4 +1,4 @@
-/* The CUDA backend (lib/backend.h, kernels/cuda_model.cu) against the CPU model: whole training
+/* The CUDA backend (lib/model/backend.h, kernels/cuda_model.cu) against the CPU model: whole training
  * steps (forward, cross-entropy, backward, clipping, AdamW), a reward-model step (the hidden-state
  * gradient path), KV-cache decoding and batched generation, a checkpoint written from the device,
  * and `replicate run --device cuda` end to end. On a GPU they run there; without one, on the host
@@ -13,14 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/cuda.h"
-#include "../lib/ckpt.h"
-#include "../lib/generate.h"
-#include "../lib/jsonio.h"
-#include "../lib/optim.h"
-#include "../lib/rm.h"
-#include "../lib/sampler.h"
-#include "../lib/train.h"
+#include "kernels/cuda_api.h"
+#include "lib/model/ckpt.h"
+#include "lib/model/generate.h"
+#include "lib/util/jsonio.h"
+#include "lib/model/optim.h"
+#include "lib/rm/rm.h"
+#include "lib/model/sampler.h"
+#include "lib/model/train.h"
 #include "cuda_helpers.h"
 #include "helpers.h"
 

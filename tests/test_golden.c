@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/cuda.h"
-#include "../lib/base.h"
+#include "kernels/cuda_api.h"
+#include "lib/util/base.h"
 #include "helpers.h"
 
 static void greedy_200(const char *extra) {

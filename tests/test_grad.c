@@ -5,8 +5,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../lib/model.h"
-#include "../lib/rng.h"
+#include "lib/model/model.h"
+#include "lib/util/rng.h"
 #include "helpers.h"
 #include "ref_model.h"
 

@@ -9,10 +9,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "../lib/base.h"
-#include "../lib/jsonio.h"
-#include "../lib/config.h"
-#include "../replicate/claims/verdict.h"
+#include "lib/util/base.h"
+#include "lib/util/jsonio.h"
+#include "lib/util/config.h"
+#include "replicate/claims/verdict.h"
 #include "helpers.h"
 
 static const cJSON *item(const cJSON *o, const char *k) {

@@ -6,9 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../lib/base.h"
-#include "../lib/model.h"
-#include "../lib/rm.h"
+#include "lib/util/base.h"
+#include "lib/model/model.h"
+#include "lib/rm/rm.h"
 #include "helpers.h"
 
 /* A failed atomic open left freed paths behind, so a later abort freed them again; an abort of
@@ -136,7 +136,7 @@ Test(regression, a_stage_failing_before_its_output_opens_is_a_clean_error, .time
     free(out), free(err), remove(file), free(file), free(root);
 }
 
-#include "../lib/rng.h"
+#include "lib/util/rng.h"
 
 /* Streams were bare indices: tensor 3's initial weights, problem 3 and sample 3 drew the same
  * numbers when their seeds coincided. A stream id now carries its purpose. */

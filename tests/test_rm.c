@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/rm.h"
-#include "../lib/rng.h"
+#include "lib/rm/rm.h"
+#include "lib/util/rng.h"
 #include "helpers.h"
 
 enum { P = 3, T = 9, D = 6, K = 4 };
@@ -319,7 +319,7 @@ Test(reward_model, mlp_head_gradient) {
     gc_rm_free(&rm);
 }
 
-#include "../lib/mathpipe.h"
+#include "lib/tasks/mathpipe.h"
 
 /* The policy's mean token log-probability of a response (the reference score of fig2) equals
  * minus the cross-entropy the model's own loss gives on the same response tokens, item by item,

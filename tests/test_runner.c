@@ -8,9 +8,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "../lib/base.h"
-#include "../lib/jsonio.h"
-#include "../replicate/claims/verdict.h"
+#include "lib/util/base.h"
+#include "lib/util/jsonio.h"
+#include "replicate/claims/verdict.h"
 #include "helpers.h"
 
 Test(runner, fig2_smoke_end_to_end_cache_and_resume, .timeout = 120) {

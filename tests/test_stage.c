@@ -8,10 +8,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "../lib/base.h"
-#include "../lib/config.h"
-#include "../lib/jsonio.h"
-#include "../replicate/runner/stage.h"
+#include "lib/util/base.h"
+#include "lib/util/config.h"
+#include "lib/util/jsonio.h"
+#include "replicate/runner/stage.h"
 #include "helpers.h"
 
 extern const char *const rp_source_hashes[][2];

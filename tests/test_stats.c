@@ -6,8 +6,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../lib/base.h"
-#include "../lib/stats.h"
+#include "lib/util/base.h"
+#include "lib/stats/stats.h"
 
 static cJSON *load_oracle(void) {
     char *text;

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/base.h"
-#include "../lib/tokenizer.h"
+#include "lib/util/base.h"
+#include "lib/model/tokenizer.h"
 #include "helpers.h"
 
 static gc_tokenizer tok;

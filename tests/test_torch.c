@@ -4,9 +4,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "../lib/model.h"
-#include "../lib/optim.h"
-#include "../lib/train.h"
+#include "lib/model/model.h"
+#include "lib/model/optim.h"
+#include "lib/model/train.h"
 #include "fixture.h"
 
 /* max |a - b| / max(max |b|, floor) */

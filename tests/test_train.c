@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/ckpt.h"
-#include "../lib/model.h"
-#include "../lib/optim.h"
-#include "../lib/train.h"
+#include "lib/model/ckpt.h"
+#include "lib/model/model.h"
+#include "lib/model/optim.h"
+#include "lib/model/train.h"
 #include "helpers.h"
 
 static const char CORPUS[] =

@@ -2,7 +2,7 @@
  * survivors (fallback to all), token accounting, and cuts from record lows. */
 #include <criterion/criterion.h>
 
-#include "../lib/vote.h"
+#include "lib/rm/vote.h"
 
 static gc_vote_sample smp(int64_t answer, int n_gen, int cut) {
     return (gc_vote_sample){.n_gen = n_gen, .has_answer = 1, .answer = answer, .cut = cut};
@@ -90,9 +90,9 @@ Test(vote, cuts_from_record_lows) {
 
 #include <cjson/cJSON.h>
 
-#include "../lib/base.h"
-#include "../lib/jsonio.h"
-#include "../replicate/claims/verdict.h"
+#include "lib/util/base.h"
+#include "lib/util/jsonio.h"
+#include "replicate/claims/verdict.h"
 #include "helpers.h"
 
 static const cJSON *item(const cJSON *o, const char *k) {

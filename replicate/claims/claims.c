@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../lib/jsonio.h"
-#include "../cli.h"
-#include "../runner/results.h"
+#include "lib/util/jsonio.h"
+#include "replicate/cli.h"
+#include "replicate/runner/results.h"
 #include "report.h"
 #include "verdict.h"
 

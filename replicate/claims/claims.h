@@ -12,7 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../lib/base.h"
+#include "lib/util/base.h"
 
 /* The verdict of a results document and its reasons, when it has one. */
 void claims_print_verdict(const cJSON *results, FILE *f);

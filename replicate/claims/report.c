@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../lib/jsonio.h"
+#include "lib/util/jsonio.h"
 #include "report.h"
 
 static double num(const cJSON *o, const char *k) { return gc_json_num(o, k, NAN); }

@@ -4,7 +4,7 @@
 #ifndef RP_REPORT_H
 #define RP_REPORT_H
 
-#include "../../lib/base.h"
+#include "lib/util/base.h"
 
 /* Rewrites, in *doc (malloc'd; replaced), every <!-- results:<experiment>:begin/end --> section
  * whose experiment has <root>/<experiment>/<scale>/results.json. */

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../lib/jsonio.h"
+#include "lib/util/jsonio.h"
 
 static void add_reason(cJSON *reasons, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void add_reason(cJSON *reasons, const char *fmt, ...) {

@@ -22,7 +22,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../lib/base.h"
+#include "lib/util/base.h"
 
 gc_status claims_load(const char *path, cJSON **doc);
 gc_status claims_verdict(const cJSON *claim, const cJSON *results, const char *claims_path,

@@ -22,12 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../lib/config.h"
-#include "../../lib/jsonio.h"
-#include "../../lib/mathpipe.h"
-#include "../../lib/stats.h"
-#include "../claims/claims.h"
-#include "../runner/results.h"
+#include "lib/util/config.h"
+#include "lib/util/jsonio.h"
+#include "lib/tasks/mathpipe.h"
+#include "lib/stats/stats.h"
+#include "replicate/claims/claims.h"
+#include "replicate/runner/results.h"
 #include "analyses.h"
 
 enum { SC_REWARD, SC_Q, N_SCORES };

@@ -6,16 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../lib/arith.h"
-#include "../../lib/chartok.h"
-#include "../../lib/ckpt.h"
-#include "../../lib/jsonio.h"
-#include "../../lib/mathpipe.h"
-#include "../../lib/model_json.h"
-#include "../../lib/rm.h"
-#include "../../lib/seqset.h"
-#include "../../lib/train.h"
-#include "../../lib/optim.h"
+#include "lib/tasks/arith.h"
+#include "lib/tasks/chartok.h"
+#include "lib/model/ckpt.h"
+#include "lib/util/jsonio.h"
+#include "lib/tasks/mathpipe.h"
+#include "lib/model/model_json.h"
+#include "lib/rm/rm.h"
+#include "lib/model/seqset.h"
+#include "lib/model/train.h"
+#include "lib/model/optim.h"
 
 #define F(T, k, type, req, lo, hi, ch) {#k, type, offsetof(T, k), req, lo, hi, ch}
 

@@ -21,10 +21,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../lib/arith.h"
-#include "../../lib/model.h"
-#include "../../lib/rm.h"
-#include "../runner/stage.h"
+#include "lib/tasks/arith.h"
+#include "lib/model/model.h"
+#include "lib/rm/rm.h"
+#include "replicate/runner/stage.h"
 
 #define MAX_SPLITS 8
 #define MAX_VARIANTS 8

@@ -4,7 +4,7 @@
  *   vote-samples          M solutions per evaluation question of the chosen splits, sampled by
  *                         the policy (offline: every solution runs to its end)
  *   qlows-<variant>-seed<k>  per solution, the record lows of its Q-values cos(h_j, g) over its
- *                         generated tokens from `skip` on, under that reward model (lib/vote.h):
+ *                         generated tokens from `skip` on, under that reward model (lib/rm/vote.h):
  *                         enough to find the cut for any tau
  *   online-<variant>      the first online_questions questions sampled twice in one process,
  *                         plainly and with the seed-1 reward model watching and stopping each
@@ -30,13 +30,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../lib/config.h"
-#include "../../lib/jsonio.h"
-#include "../../lib/mathpipe.h"
-#include "../../lib/stats.h"
-#include "../../lib/vote.h"
-#include "../claims/claims.h"
-#include "../runner/results.h"
+#include "lib/util/config.h"
+#include "lib/util/jsonio.h"
+#include "lib/tasks/mathpipe.h"
+#include "lib/stats/stats.h"
+#include "lib/rm/vote.h"
+#include "replicate/claims/claims.h"
+#include "replicate/runner/results.h"
 #include "analyses.h"
 
 #define MAX_TAUS 32
@@ -302,7 +302,7 @@ static gc_status lows_item(void *ctx, int item, const float *h, const float *log
     (void)logits, (void)tok;
     lows *l = ctx;
     int D = l->rm->model.cfg.dim, n_text = len - prompt_len - 1;
-    /* watched tokens: every sampled one but the last (lib/generate.h) */
+    /* watched tokens: every sampled one but the last (lib/model/generate.h) */
     int n_watch = generated_tokens(prompt_len, n_text, l->max_len) - 1;
     for (int j = 0; j < n_watch; j++)
         l->q[j] = gc_qvalue(h + (size_t)(prompt_len + j) * D, l->goal, D);

@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../lib/jsonio.h"
-#include "../claims/verdict.h"
+#include "lib/util/jsonio.h"
+#include "replicate/claims/verdict.h"
 
 static int exists(const char *path) {
     struct stat st;

@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../lib/backend.h"
-#include "../../lib/jsonio.h"
+#include "lib/model/backend.h"
+#include "lib/util/jsonio.h"
 
 /* build/gen/srchash.c (tools/srchash.sh): {source, hash} pairs, "lib" first, {0, 0} last */
 extern const char *const rp_source_hashes[][2];

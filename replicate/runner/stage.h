@@ -24,8 +24,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "../../lib/base.h"
-#include "../../lib/config.h"
+#include "lib/util/base.h"
+#include "lib/util/config.h"
 
 #define RP_PATH 1024
 

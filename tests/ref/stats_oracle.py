@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference values for lib/stats.c from scikit-learn and SciPy (Debian's python3-sklearn and
+"""Reference values for lib/stats/stats.c from scikit-learn and SciPy (Debian's python3-sklearn and
 python3-scipy), written to tests/fixtures/stats_oracle.json.
 
 AUROC: sklearn.metrics.roc_auc_score. DeLong: written here directly from DeLong, DeLong and

@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "rng.h"
+#include "lib/util/rng.h"
 
 gc_status gc_lm_batch(const int32_t *data, size_t n_data, int B, int T, uint64_t seed, int64_t step,
                       int32_t *tokens, int32_t *targets) {

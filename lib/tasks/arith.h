@@ -21,7 +21,7 @@
 
 #include <stdint.h>
 
-#include "base.h"
+#include "lib/util/base.h"
 
 typedef enum {
     GC_ARITH_TRAIN,

@@ -10,8 +10,8 @@
 
 #include <stdio.h>
 
-#include "base.h"
-#include "rng.h"
+#include "lib/util/base.h"
+#include "lib/util/rng.h"
 #include "model.h"
 #include "sampler.h"
 #include "tokenizer.h"

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "optim.h"
-#include "rng.h"
+#include "lib/util/rng.h"
 
 gc_status gc_seqset_init(gc_seqset *s, int n, int max_len) {
     memset(s, 0, sizeof *s);

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base.h"
+#include "lib/util/base.h"
 
 #define GC_CHAR_VOCAB 128
 #define GC_CHAR_PAD 0

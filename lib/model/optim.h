@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base.h"
+#include "lib/util/base.h"
 #include "model.h"
 
 typedef struct gc_adamw_s {

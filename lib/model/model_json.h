@@ -5,7 +5,7 @@
 #ifndef GC_MODEL_JSON_H
 #define GC_MODEL_JSON_H
 
-#include "config.h"
+#include "lib/util/config.h"
 #include "model.h"
 
 gc_status gc_model_config_read(const gc_config *c, const cJSON *obj, const char *objpath,

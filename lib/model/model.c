@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "ops.h"
-#include "rng.h"
+#include "lib/util/rng.h"
 
 gc_status gc_model_config_check(const gc_model_config *c) {
 #define REQUIRE(cond, field)                                                                       \

@@ -1,11 +1,11 @@
 /* cuda: the CUDA path — device discovery, device memory, the ops of a training step and of
- * decoding on device buffers, and the backend (lib/backend.h) that runs a gc_model's forward,
+ * decoding on device buffers, and the backend (lib/model/backend.h) that runs a gc_model's forward,
  * backward, optimiser and decoding on the GPU. Built from kernels/cuda_*.cu when nvcc is found;
  * otherwise kernels/cuda_none.c provides the same functions, which report that the build has no
  * CUDA.
  *
  * Contract: every pointer an op takes is a device buffer (gc_cuda_alloc) unless its comment says
- * host; shapes are those of the CPU twins in lib/ops.h, row-major. Ops are queued on the handle's
+ * host; shapes are those of the CPU twins in lib/model/ops.h, row-major. Ops are queued on the handle's
  * one stream, in order; gc_cuda_download waits for them. Every function returns GC_OK or an error
  * with a message (gc_last_error).
  *
@@ -27,8 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../lib/backend.h"
-#include "../lib/base.h"
+#include "lib/model/backend.h"
+#include "lib/util/base.h"
 
 /* Number of usable CUDA devices; 0 with the reason written to why (cap bytes) when there is none
  * (no driver, no device, or a build without CUDA). */
@@ -147,7 +147,7 @@ gc_status gc_cuda_scale(gc_cuda *c, float *x, size_t n, float k);
 gc_status gc_cuda_sample(gc_cuda *c, int32_t *out, const float *logits, int B, int V,
                          float temperature, float top_p, const float *u, const uint8_t *allowed);
 
-/* ---- reward-model losses (lib/rm.c's arithmetic) ---- */
+/* ---- reward-model losses (lib/rm/rm.c's arithmetic) ---- */
 /* r (B) = w . h[rows[b]]: the linear head at each sequence's last position (rows on the device,
  * row indices into h (*, D)). */
 gc_status gc_cuda_reward_head(gc_cuda *c, float *r, const float *h, const float *w,
@@ -177,7 +177,7 @@ gc_status gc_cuda_decode_attention(gc_cuda *c, float *o, float *kc, float *vc, c
                                    int nh, int nkv, int hs);
 
 /* ---- backend ---- */
-/* The backend (lib/backend.h) of handle c at precision p: gc_model_set_backend(m, be) then runs the
+/* The backend (lib/model/backend.h) of handle c at precision p: gc_model_set_backend(m, be) then runs the
  * model's passes on c. The backend borrows c: close c only after every model using it is freed. */
 gc_status gc_cuda_backend(gc_cuda *c, gc_precision p, const gc_backend **out);
 

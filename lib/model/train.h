@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base.h"
+#include "lib/util/base.h"
 #include "model.h"
 #include "optim.h"
 

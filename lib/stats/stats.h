@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base.h"
+#include "lib/util/base.h"
 
 gc_status gc_stats_auroc(const double *score, const int *label, size_t n, double *auc);
 

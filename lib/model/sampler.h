@@ -9,8 +9,8 @@
 
 #include <stdint.h>
 
-#include "base.h"
-#include "rng.h"
+#include "lib/util/base.h"
+#include "lib/util/rng.h"
 
 typedef struct {
     int32_t vocab_size;

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "base.h"
+#include "lib/util/base.h"
 #include "model.h"
 #include "train.h"
 

@@ -8,7 +8,7 @@
 
 #include <gsl/gsl_cdf.h>
 
-#include "rng.h"
+#include "lib/util/rng.h"
 
 double gc_stats_norm_cdf(double x) { return gsl_cdf_ugaussian_P(x); }
 double gc_stats_norm_quantile(double p) { return gsl_cdf_ugaussian_Pinv(p); }

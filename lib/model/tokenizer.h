@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base.h"
+#include "lib/util/base.h"
 
 #define GC_TOK_BOS 1
 #define GC_TOK_EOS 2

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rng.h"
+#include "lib/util/rng.h"
 
 #include <stdlib.h>
 

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "chartok.h"
-#include "generate.h"
-#include "sampler.h"
+#include "lib/model/generate.h"
+#include "lib/model/sampler.h"
 
 int gc_math_prompt(const char *question, int32_t *out, int cap) {
     int n = 0;

@@ -15,7 +15,7 @@
 #ifndef GC_CKPT_H
 #define GC_CKPT_H
 
-#include "base.h"
+#include "lib/util/base.h"
 #include "model.h"
 #include "optim.h"
 

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "backend.h"
-#include "base.h"
+#include "lib/util/base.h"
 
 typedef struct {
     int32_t dim;        /* D, model width */

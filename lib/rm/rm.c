@@ -6,8 +6,8 @@
 
 #include <zlib.h>
 
-#include "ckpt.h"
-#include "ops.h"
+#include "lib/model/ckpt.h"
+#include "lib/model/ops.h"
 
 /* ---- position draws ---- */
 

@@ -12,9 +12,9 @@
 
 #include <stdint.h>
 
-#include "base.h"
-#include "model.h"
-#include "rm.h"
+#include "lib/util/base.h"
+#include "lib/model/model.h"
+#include "lib/rm/rm.h"
 
 /* Tokens of BOS + question (returns count, or -1 with an error recorded). */
 int gc_math_prompt(const char *question, int32_t *out, int cap);

@@ -1,6 +1,6 @@
 #include "ops.h"
 
-#include "base.h"
+#include "lib/util/base.h"
 
 #include <cblas.h>
 #include <math.h>

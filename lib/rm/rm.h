@@ -28,10 +28,10 @@
 
 #include <stdint.h>
 
-#include "base.h"
-#include "model.h"
-#include "optim.h"
-#include "rng.h"
+#include "lib/util/base.h"
+#include "lib/model/model.h"
+#include "lib/model/optim.h"
+#include "lib/util/rng.h"
 
 typedef enum { GC_PAIRS_ALL, GC_PAIRS_ORDERED } gc_pairs_mode;
 typedef enum { GC_RED_LOG_OF_MEAN, GC_RED_MEAN_OF_LOG } gc_con_reduction;

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base.h"
+#include "lib/util/base.h"
 
 /* y (N, out) = x (N, in) W^T, W (out, in); y has row stride ldy (>= out). */
 void gc_ops_linear(float *y, int ldy, const float *x, const float *W, int N, int in, int out);
