@@ -193,7 +193,7 @@ reproduce: deps $(REPLICATE) $(CUDA_PLUGIN)
 	    echo "gcrm reproduce: at least one claim FAILs at $(SCALE) scale (measured as it is; see REPRODUCE.md)"
 
 format:
-	clang-format -i $(FORMAT_SRC)
+	tools/format.sh
 
 clean:
 	rm -rf build build-asan

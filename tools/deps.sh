@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# Checks (and, as root, installs) the Debian packages gcrm needs.
-#   tools/deps.sh build   packages to build and test (make test, make reproduce)
-#   tools/deps.sh bench   plus what `make bench` compares against (PyTorch)
-#   tools/deps.sh oracle  plus what regenerates the test fixtures (PyTorch, scikit-learn, SciPy)
-# As root, missing packages are installed with apt-get; otherwise the exact command is printed and
-# the script exits 1.
+# Checks (and, as root, installs) the Debian packages gcrm needs (the lists: tools/packages.sh).
+#   tools/deps.sh build    packages to build and test (make test, make reproduce)
+#   tools/deps.sh format   plus clang-format (the formatting check)
+#   tools/deps.sh bench    plus what `make bench` compares against (PyTorch)
+#   tools/deps.sh oracle   plus what regenerates the test fixtures (PyTorch, scikit-learn, SciPy)
+# Several groups may be named at once. As root, missing packages are installed with apt-get;
+# otherwise the exact command is printed and the script exits 1.
 set -euo pipefail
-BUILD="gcc make pkg-config libcriterion-dev libcjson-dev libopenblas-openmp-dev libgsl-dev zlib1g-dev gnuplot-nox"
-case "${1:-build}" in
-    build) want="$BUILD" ;;
-    bench) want="$BUILD python3 python3-torch python3-numpy" ;;
-    oracle) want="$BUILD python3 python3-torch python3-numpy python3-sklearn python3-scipy" ;;
-    *) echo "usage: $0 build|bench|oracle" >&2; exit 2 ;;
-esac
+# shellcheck source=tools/packages.sh
+. "$(dirname "$0")/packages.sh"
+want="$BUILD"
+for group in "${@:-build}"; do
+    case "$group" in
+        build) ;;
+        format) want="$want $FORMAT" ;;
+        bench) want="$want $BENCH" ;;
+        oracle) want="$want $ORACLE" ;;
+        *) echo "usage: $0 build|format|bench|oracle ..." >&2; exit 2 ;;
+    esac
+done
 missing=""
 for p in $want; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

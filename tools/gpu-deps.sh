@@ -6,12 +6,10 @@
 # the headers are missing there, and builds against that prefix (rpath; nothing installed into /).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# the build's libraries, Criterion's runtime dependencies, and make
-PKGS="make libcjson-dev libcjson1 libgsl-dev libgsl27 libgslcblas0 libopenblas-openmp-dev
-      libopenblas0-openmp libopenblas-dev libgfortran5 libquadmath0 zlib1g-dev zlib1g
-      libcriterion-dev libcriterion3 libgit2-1.5 libnanomsg5 libmbedtls14 libmbedx509-1
-      libmbedcrypto7 libhttp-parser2.9 libssh2-1 libffi8 libpcre2-8-0 libgssapi-krb5-2 libkrb5-3
-      libk5crypto3 libkrb5support0 libkeyutils1 libcom-err2 libssl3"
+# the build's libraries, Criterion's runtime dependencies, and make (tools/packages.sh)
+# shellcheck source=tools/packages.sh
+. tools/packages.sh
+PKGS="$GPU_RUNTIME"
 mkdir -p .gpudeps
 cd .gpudeps
 rm -f ./*.deb

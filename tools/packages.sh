@@ -1,0 +1,18 @@
+# The Debian packages gcrm needs, in one place; sourced by tools/deps.sh, tools/gpu-deps.sh and
+# .ci/run (through deps.sh).
+#   BUILD   build and test (make test, make reproduce)
+#   FORMAT  the formatting check (tools/format.sh --check)
+#   BENCH   what `make bench` compares against (PyTorch)
+#   ORACLE  what regenerates the test fixtures (PyTorch, scikit-learn, SciPy)
+#   GPU_RUNTIME  BUILD's libraries and their runtime dependencies as .deb files, for a CUDA machine
+#                without a package registry (tools/gpu-deps.sh downloads them)
+# shellcheck disable=SC2034
+BUILD="gcc make pkg-config libc6-dev libcriterion-dev libcjson-dev libopenblas-openmp-dev libgsl-dev zlib1g-dev gnuplot-nox"
+FORMAT="clang-format"
+BENCH="python3 python3-torch python3-numpy"
+ORACLE="python3 python3-torch python3-numpy python3-sklearn python3-scipy"
+GPU_RUNTIME="make libcjson-dev libcjson1 libgsl-dev libgsl27 libgslcblas0 libopenblas-openmp-dev
+      libopenblas0-openmp libopenblas-dev libgfortran5 libquadmath0 zlib1g-dev zlib1g
+      libcriterion-dev libcriterion3 libgit2-1.5 libnanomsg5 libmbedtls14 libmbedx509-1
+      libmbedcrypto7 libhttp-parser2.9 libssh2-1 libffi8 libpcre2-8-0 libgssapi-krb5-2 libkrb5-3
+      libk5crypto3 libkrb5support0 libkeyutils1 libcom-err2 libssl3"
