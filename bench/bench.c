@@ -40,7 +40,8 @@ static int bench_sgemm(int argc, char **argv) {
         long n = arg_long(argc, argv, "--size", sizes[s]);
         float *A = malloc(sizeof(float) * n * n), *B = malloc(sizeof(float) * n * n);
         float *C = malloc(sizeof(float) * n * n);
-        for (long i = 0; i < n * n; i++) A[i] = B[i] = (float)(i % 7) * 0.1f;
+        for (long i = 0; i < n * n; i++)
+            A[i] = B[i] = (float)(i % 7) * 0.1f;
         int reps = n <= 512 ? 50 : n <= 1024 ? 10 : 4;
         for (int layout = 0; layout < 2; layout++) {
             CBLAS_TRANSPOSE tb = layout ? CblasNoTrans : CblasTrans;
@@ -75,7 +76,8 @@ static int bench_train(int argc, char **argv) {
                          .norm_eps = 1e-5f,
                          .rope_theta = 10000.0f};
     int B = (int)arg_long(argc, argv, "--batch", 16), T = c.seq_len;
-    int steps = (int)arg_long(argc, argv, "--steps", 10), warm = (int)arg_long(argc, argv, "--warmup", 2);
+    int steps = (int)arg_long(argc, argv, "--steps", 10),
+        warm = (int)arg_long(argc, argv, "--warmup", 2);
     gc_model m;
     gc_adamw opt;
     if (gc_model_init(&m, &c) != GC_OK ||
@@ -89,7 +91,8 @@ static int bench_train(int argc, char **argv) {
     int32_t *tgt = malloc(sizeof(int32_t) * B * T);
     gc_rng r;
     gc_rng_init(&r, 3, 3);
-    for (size_t i = 0; i < n_data; i++) data[i] = (int32_t)gc_rng_below(&r, (uint32_t)c.vocab_size);
+    for (size_t i = 0; i < n_data; i++)
+        data[i] = (int32_t)gc_rng_below(&r, (uint32_t)c.vocab_size);
     gc_schedule s = {.lr_max = 1e-3f, .lr_min = 1e-4f, .warmup = 2, .total = 1000, .clip = 1.0f};
     double t0 = 0, mm0 = 0;
     float loss = 0;
@@ -110,11 +113,12 @@ static int bench_train(int argc, char **argv) {
      * (QK^T and PV, forward and backward: 12 L T D on average over causal positions / 2) */
     double flops_tok = 6.0 * (double)m.n_params + 6.0 * c.n_layers * T * c.dim;
     double tps = (double)B * T * steps / el;
-    printf("{\"kind\": \"train\", \"impl\": \"gcrm\", \"params\": %zu, \"dim\": %d, \"layers\": %d, "
-           "\"seq\": %d, \"batch\": %d, \"steps\": %d, \"tokens_per_s\": %.1f, \"gflops\": %.2f, "
-           "\"matmul_share\": %.3f, \"final_loss\": %.4f, \"threads\": %d}\n",
-           m.n_params, c.dim, c.n_layers, T, B, steps, tps, tps * flops_tok / 1e9, mm / el, loss,
-           omp_get_max_threads());
+    printf(
+        "{\"kind\": \"train\", \"impl\": \"gcrm\", \"params\": %zu, \"dim\": %d, \"layers\": %d, "
+        "\"seq\": %d, \"batch\": %d, \"steps\": %d, \"tokens_per_s\": %.1f, \"gflops\": %.2f, "
+        "\"matmul_share\": %.3f, \"final_loss\": %.4f, \"threads\": %d}\n",
+        m.n_params, c.dim, c.n_layers, T, B, steps, tps, tps * flops_tok / 1e9, mm / el, loss,
+        omp_get_max_threads());
     free(data), free(tok), free(tgt);
     gc_adamw_free(&opt);
     gc_model_free(&m);
@@ -126,7 +130,8 @@ static int bench_generate(int argc, char **argv) {
     int steps = (int)arg_long(argc, argv, "--steps", 256);
     gc_model m;
     if (!path || gc_ckpt_load_any(path, &m) != GC_OK) {
-        fprintf(stderr, "gcrm-bench generate: %s\n", path ? gc_last_error() : "--checkpoint needed");
+        fprintf(stderr, "gcrm-bench generate: %s\n",
+                path ? gc_last_error() : "--checkpoint needed");
         return 1;
     }
     if (steps > m.cfg.seq_len) steps = m.cfg.seq_len;

@@ -5,9 +5,9 @@
  * CUDA.
  *
  * Contract: every pointer an op takes is a device buffer (gc_cuda_alloc) unless its comment says
- * host; shapes are those of the CPU twins in lib/model/ops.h, row-major. Ops are queued on the handle's
- * one stream, in order; gc_cuda_download waits for them. Every function returns GC_OK or an error
- * with a message (gc_last_error).
+ * host; shapes are those of the CPU twins in lib/model/ops.h, row-major. Ops are queued on the
+ * handle's one stream, in order; gc_cuda_download waits for them. Every function returns GC_OK or
+ * an error with a message (gc_last_error).
  *
  * Precision (gc_precision): FP32 runs every matmul in full fp32; TF32 lets cuBLAS use TF32 tensor
  * cores (10-bit mantissa inputs, fp32 accumulation; about 1e-3 relative error); BF16 rounds both
@@ -53,7 +53,8 @@ int gc_cuda_is_emulated(const gc_cuda *c);
  * its name (ops called inside another op count in the outer one). on = 1 starts afresh. */
 void gc_cuda_profile(gc_cuda *c, int on);
 /* The names, seconds and calls recorded (at most cap); returns how many. */
-int gc_cuda_profile_read(const gc_cuda *c, const char **names, double *seconds, long *calls, int cap);
+int gc_cuda_profile_read(const gc_cuda *c, const char **names, double *seconds, long *calls,
+                         int cap);
 
 /* ---- memory ---- */
 /* bytes of device memory, zeroed; NULL (error recorded) when it cannot be had */
@@ -121,7 +122,8 @@ gc_status gc_cuda_swiglu_backward(gc_cuda *c, float *da13, const float *dg, cons
 /* y (n) += x (n) */
 gc_status gc_cuda_add(gc_cuda *c, float *y, const float *x, size_t n);
 /* Cross-entropy (gc_ops_cross_entropy): *sum (host) = sum over rows with target >= 0 of
- * -log softmax, in row order; dlogits = scale * (softmax - onehot), zero rows for ignored targets. */
+ * -log softmax, in row order; dlogits = scale * (softmax - onehot), zero rows for ignored targets.
+ */
 gc_status gc_cuda_cross_entropy(gc_cuda *c, float *dlogits, double *sum, const float *logits,
                                 const int32_t *targets, int N, int V, float scale);
 /* Causal attention (gc_ops_attention) through batched GEMMs: att (B, nh, T, T) receives the
@@ -152,13 +154,15 @@ gc_status gc_cuda_sample(gc_cuda *c, int32_t *out, const float *logits, int B, i
  * row indices into h (*, D)). */
 gc_status gc_cuda_reward_head(gc_cuda *c, float *r, const float *h, const float *w,
                               const int32_t *rows, int B, int D);
-/* Its backward: dh[rows[b]] += dr[b] w (rows distinct), dw (D) += sum over b of dr[b] h[rows[b]]. */
+/* Its backward: dh[rows[b]] += dr[b] w (rows distinct), dw (D) += sum over b of dr[b] h[rows[b]].
+ */
 gc_status gc_cuda_reward_head_backward(gc_cuda *c, float *dh, float *dw, const float *dr,
                                        const float *h, const float *w, const int32_t *rows, int B,
                                        int D);
 /* Preference loss over r (2P: chosen, rejected, ...) as gc_pref_loss: *loss and *acc (may be
  * NULL) on the host, dr (2P) = dL/dr on the device. */
-gc_status gc_cuda_pref_loss(gc_cuda *c, float *dr, double *loss, double *acc, const float *r, int P);
+gc_status gc_cuda_pref_loss(gc_cuda *c, float *dr, double *loss, double *acc, const float *r,
+                            int P);
 /* The contrastive loss's similarities: sim[q] (host, Q) = sigmoid(cos(h[a[q]], h[b[q]])) for the
  * row pairs a, b (host, Q) of h (*, D). */
 gc_status gc_cuda_cosine_pairs(gc_cuda *c, double *sim, const float *h, const int32_t *a,
@@ -177,8 +181,9 @@ gc_status gc_cuda_decode_attention(gc_cuda *c, float *o, float *kc, float *vc, c
                                    int nh, int nkv, int hs);
 
 /* ---- backend ---- */
-/* The backend (lib/model/backend.h) of handle c at precision p: gc_model_set_backend(m, be) then runs the
- * model's passes on c. The backend borrows c: close c only after every model using it is freed. */
+/* The backend (lib/model/backend.h) of handle c at precision p: gc_model_set_backend(m, be) then
+ * runs the model's passes on c. The backend borrows c: close c only after every model using it is
+ * freed. */
 gc_status gc_cuda_backend(gc_cuda *c, gc_precision p, const gc_backend **out);
 
 #endif

@@ -1,7 +1,8 @@
-/* cuda_model: the CUDA backend of lib/model/backend.h — a gc_model's forward, cross-entropy, backward,
- * gradient norm, AdamW and KV-cache decoding on the device, step for step the computation of
- * lib/model/model.c (same op order, same fused layouts), with parameters, gradients, optimiser moments
- * and activations resident on the device. Only the outputs a caller reads cross to the host. */
+/* cuda_model: the CUDA backend of lib/model/backend.h — a gc_model's forward, cross-entropy,
+ * backward, gradient norm, AdamW and KV-cache decoding on the device, step for step the computation
+ * of lib/model/model.c (same op order, same fused layouts), with parameters, gradients, optimiser
+ * moments and activations resident on the device. Only the outputs a caller reads cross to the
+ * host. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

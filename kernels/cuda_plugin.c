@@ -1,5 +1,5 @@
-/* The entry points of libgcrm_cuda.so, which commands load on demand (lib/model/device.c) so that CPU
- * runs never load the CUDA libraries. One process-wide handle on device 0; GCRM_CUDA_EMULATE=1
+/* The entry points of libgcrm_cuda.so, which commands load on demand (lib/model/device.c) so that
+ * CPU runs never load the CUDA libraries. One process-wide handle on device 0; GCRM_CUDA_EMULATE=1
  * opens the host emulation instead (kernels/cuda_api.h), so the whole path runs on any machine. */
 #include <stdio.h>
 #include <stdlib.h>

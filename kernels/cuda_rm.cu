@@ -1,7 +1,7 @@
 /* cuda_rm: the reward model's losses on device buffers (kernels/cuda_api.h): the linear reward head
  * and its backward, the Bradley-Terry preference loss, and the cosine similarities of the
- * goal-conditioned contrastive loss with their gradient; the arithmetic of lib/rm/rm.c (doubles where
- * it uses doubles). The reductions over pairs (log of mean, mean of log) are scalars of the
+ * goal-conditioned contrastive loss with their gradient; the arithmetic of lib/rm/rm.c (doubles
+ * where it uses doubles). The reductions over pairs (log of mean, mean of log) are scalars of the
  * similarities, left to the caller. */
 #include <math.h>
 #include <string.h>

@@ -44,7 +44,6 @@ int cli_runtime_error(const char *cmd) {
     return 1;
 }
 
-
 int cli_parse_choice(const char *cmd, const char *flag, const char *s, const char *choices,
                      char *out, size_t cap) {
     size_t n = strlen(s);

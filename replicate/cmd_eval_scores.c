@@ -33,7 +33,8 @@ static int as_number(const cJSON *v, double *out) {
     if (cJSON_IsNumber(v)) return *out = v->valuedouble, 1;
     if (cJSON_IsString(v)) { /* "True"/"False" as some dumps write them */
         if (!strcmp(v->valuestring, "True") || !strcmp(v->valuestring, "true")) return *out = 1, 1;
-        if (!strcmp(v->valuestring, "False") || !strcmp(v->valuestring, "false")) return *out = 0, 1;
+        if (!strcmp(v->valuestring, "False") || !strcmp(v->valuestring, "false"))
+            return *out = 0, 1;
     }
     return 0;
 }
@@ -42,7 +43,8 @@ static gc_status push(es_ctx *c, int y, const double *s) {
     if (c->n == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 1024;
         int *ny = realloc(c->y, sizeof(int) * cap);
-        double *n0 = realloc(c->s[0], sizeof(double) * cap), *n1 = realloc(c->s[1], sizeof(double) * cap);
+        double *n0 = realloc(c->s[0], sizeof(double) * cap),
+               *n1 = realloc(c->s[1], sizeof(double) * cap);
         if (ny) c->y = ny;
         if (n0) c->s[0] = n0;
         if (n1) c->s[1] = n1;
@@ -66,10 +68,11 @@ static gc_status read_line(const cJSON *o, int line, void *ctx) {
     int items = cJSON_IsArray(lab) ? cJSON_GetArraySize(lab) : 1;
     for (int k = 0; k < c->nscores; k++) {
         int m = cJSON_IsArray(sc[k]) && !(cJSON_GetArraySize(sc[k]) == 1 && !cJSON_IsArray(lab))
-                    ? cJSON_GetArraySize(sc[k]) : 1;
+                    ? cJSON_GetArraySize(sc[k])
+                    : 1;
         if (m != items)
-            return gc_fail(GC_ERR_FORMAT, "%s:%d: '%s' has %d items but '%s' has %d", c->path,
-                           line, c->label, items, c->score[k], m);
+            return gc_fail(GC_ERR_FORMAT, "%s:%d: '%s' has %d items but '%s' has %d", c->path, line,
+                           c->label, items, c->score[k], m);
     }
     for (int i = 0; i < items; i++) {
         const cJSON *lv = cJSON_IsArray(lab) ? cJSON_GetArrayItem(lab, i) : lab;
@@ -80,8 +83,8 @@ static gc_status read_line(const cJSON *o, int line, void *ctx) {
         for (int k = 0; k < c->nscores; k++) {
             const cJSON *sv = cJSON_IsArray(lab) ? cJSON_GetArrayItem(sc[k], i) : sc[k];
             if (!as_number(sv, &s[k]) || !isfinite(s[k]))
-                return gc_fail(GC_ERR_FORMAT, "%s:%d: '%s' item %d is not a finite number",
-                               c->path, line, c->score[k], i);
+                return gc_fail(GC_ERR_FORMAT, "%s:%d: '%s' item %d is not a finite number", c->path,
+                               line, c->score[k], i);
         }
         GC_TRY(push(c, (int)yl, s));
     }
@@ -89,44 +92,63 @@ static gc_status read_line(const cJSON *o, int line, void *ctx) {
 }
 
 int cmd_eval_scores(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"input", required_argument, 0, 'i'}, {"label", required_argument, 0, 'l'},
-        {"score", required_argument, 0, 's'}, {"bootstrap", required_argument, 0, 'b'},
-        {"seed", required_argument, 0, 'S'},  {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"input", required_argument, 0, 'i'},
+                                         {"label", required_argument, 0, 'l'},
+                                         {"score", required_argument, 0, 's'},
+                                         {"bootstrap", required_argument, 0, 'b'},
+                                         {"seed", required_argument, 0, 'S'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     es_ctx c = {0};
     long reps = 1000, seed = 1;
     int rc = cli_getopt_reset();
     for (int o; (o = getopt_long(argc, argv, ":", opts, NULL)) != -1;) {
         switch (o) {
-        case 'i': c.path = optarg; break;
-        case 'l': c.label = optarg; break;
+        case 'i':
+            c.path = optarg;
+            break;
+        case 'l':
+            c.label = optarg;
+            break;
         case 's':
             if (c.nscores == 2) return cli_usage_error("eval-scores", "at most two --score keys");
             c.score[c.nscores++] = optarg;
             break;
-        case 'b': rc = cli_parse_long("eval-scores", "bootstrap", optarg, 10, 1000000, &reps); break;
-        case 'S': rc = cli_parse_long("eval-scores", "seed", optarg, 0, 0x7fffffffL, &seed); break;
-        case 'h': fputs(HELP, stdout); return 0;
-        default: return cli_bad_option("eval-scores", argv, o);
+        case 'b':
+            rc = cli_parse_long("eval-scores", "bootstrap", optarg, 10, 1000000, &reps);
+            break;
+        case 'S':
+            rc = cli_parse_long("eval-scores", "seed", optarg, 0, 0x7fffffffL, &seed);
+            break;
+        case 'h':
+            fputs(HELP, stdout);
+            return 0;
+        default:
+            return cli_bad_option("eval-scores", argv, o);
         }
         if (rc) return rc;
     }
-    if (optind < argc) return cli_usage_error("eval-scores", "unexpected argument '%s'", argv[optind]);
+    if (optind < argc)
+        return cli_usage_error("eval-scores", "unexpected argument '%s'", argv[optind]);
     if (!c.path || !c.label || !c.nscores)
         return cli_usage_error("eval-scores", "--input, --label and --score are required");
     gc_status s = gc_jsonl_each(c.path, read_line, &c);
     if (s == GC_OK && c.n == 0) s = gc_fail(GC_ERR_FORMAT, "%s: no items", c.path);
     size_t pos = 0;
-    for (size_t i = 0; i < c.n; i++) pos += (size_t)c.y[i];
-    printf("%s: %zu items, %zu positive ('%s'), %zu negative\n", c.path, c.n, pos, c.label, c.n - pos);
+    for (size_t i = 0; i < c.n; i++)
+        pos += (size_t)c.y[i];
+    printf("%s: %zu items, %zu positive ('%s'), %zu negative\n", c.path, c.n, pos, c.label,
+           c.n - pos);
     for (int k = 0; s == GC_OK && k < c.nscores; k++) {
         gc_delong d;
         double lo, hi;
         s = gc_stats_delong(c.s[k], NULL, c.y, c.n, &d);
-        if (s == GC_OK) s = gc_stats_auroc_bootstrap(c.s[k], c.y, c.n, (int)reps, (uint64_t)seed, 0.95, &lo, &hi);
         if (s == GC_OK)
-            printf("  %-20s AUROC %.4f  DeLong 95%% CI [%.4f, %.4f]  bootstrap 95%% CI [%.4f, %.4f] (%ld resamples)\n",
+            s = gc_stats_auroc_bootstrap(c.s[k], c.y, c.n, (int)reps, (uint64_t)seed, 0.95, &lo,
+                                         &hi);
+        if (s == GC_OK)
+            printf("  %-20s AUROC %.4f  DeLong 95%% CI [%.4f, %.4f]  bootstrap 95%% CI [%.4f, "
+                   "%.4f] (%ld resamples)\n",
                    c.score[k], d.auc1, d.lo, d.hi, lo, hi, reps);
     }
     if (s == GC_OK && c.nscores == 2) {

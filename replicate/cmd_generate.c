@@ -31,33 +31,54 @@ int cmd_generate(int argc, char **argv) {
     const char *ckpt = NULL, *tok_path = NULL, *prompt = "";
     long steps = 256, seed = 42;
     double temperature = 1.0, top_p = 0.9;
-    static const struct option opts[] = {
-        {"checkpoint", required_argument, 0, 'c'}, {"tokenizer", required_argument, 0, 'k'},
-        {"prompt", required_argument, 0, 'p'},     {"steps", required_argument, 0, 'n'},
-        {"temperature", required_argument, 0, 't'}, {"top-p", required_argument, 0, 'P'},
-        {"seed", required_argument, 0, 's'},       {"help", no_argument, 0, 'h'},
-        {"device", required_argument, 0, 'd'},     {"precision", required_argument, 0, 'r'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"checkpoint", required_argument, 0, 'c'},
+                                         {"tokenizer", required_argument, 0, 'k'},
+                                         {"prompt", required_argument, 0, 'p'},
+                                         {"steps", required_argument, 0, 'n'},
+                                         {"temperature", required_argument, 0, 't'},
+                                         {"top-p", required_argument, 0, 'P'},
+                                         {"seed", required_argument, 0, 's'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"device", required_argument, 0, 'd'},
+                                         {"precision", required_argument, 0, 'r'},
+                                         {0, 0, 0, 0}};
     char device[8] = "cpu", precision[8] = "fp32";
     int rc = cli_getopt_reset();
     for (int c; (c = getopt_long(argc, argv, ":", opts, NULL)) != -1;) {
         switch (c) {
-        case 'c': ckpt = optarg; break;
-        case 'k': tok_path = optarg; break;
-        case 'p': prompt = optarg; break;
-        case 'n': rc = cli_parse_long("generate", "steps", optarg, 1, 1 << 20, &steps); break;
+        case 'c':
+            ckpt = optarg;
+            break;
+        case 'k':
+            tok_path = optarg;
+            break;
+        case 'p':
+            prompt = optarg;
+            break;
+        case 'n':
+            rc = cli_parse_long("generate", "steps", optarg, 1, 1 << 20, &steps);
+            break;
         case 't':
             rc = cli_parse_float("generate", "temperature", optarg, 0, 100, &temperature);
             break;
-        case 'P': rc = cli_parse_float("generate", "top-p", optarg, 1e-6, 1, &top_p); break;
-        case 's': rc = cli_parse_long("generate", "seed", optarg, 0, 0x7fffffffL, &seed); break;
-        case 'd': rc = cli_parse_choice("generate", "device", optarg, CLI_DEVICES, device, sizeof device); break;
+        case 'P':
+            rc = cli_parse_float("generate", "top-p", optarg, 1e-6, 1, &top_p);
+            break;
+        case 's':
+            rc = cli_parse_long("generate", "seed", optarg, 0, 0x7fffffffL, &seed);
+            break;
+        case 'd':
+            rc = cli_parse_choice("generate", "device", optarg, CLI_DEVICES, device, sizeof device);
+            break;
         case 'r':
             rc = cli_parse_choice("generate", "precision", optarg, CLI_PRECISIONS, precision,
                                   sizeof precision);
             break;
-        case 'h': fputs(GENERATE_HELP, stdout); return 0;
-        default: return cli_bad_option("generate", argv, c);
+        case 'h':
+            fputs(GENERATE_HELP, stdout);
+            return 0;
+        default:
+            return cli_bad_option("generate", argv, c);
         }
         if (rc) return rc;
     }
@@ -74,8 +95,7 @@ int cmd_generate(int argc, char **argv) {
     if (!tok_path) {
         const char *slash = strrchr(ckpt, '/');
         int dirlen = slash ? (int)(slash - ckpt + 1) : 0;
-        snprintf(default_tok, sizeof default_tok, "%.*stok%d.bin", dirlen, ckpt,
-                 m.cfg.vocab_size);
+        snprintf(default_tok, sizeof default_tok, "%.*stok%d.bin", dirlen, ckpt, m.cfg.vocab_size);
         tok_path = default_tok;
     }
     gc_tokenizer tok;
@@ -96,4 +116,3 @@ int cmd_generate(int argc, char **argv) {
     gc_device_close();
     return status;
 }
-

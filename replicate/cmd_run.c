@@ -72,7 +72,8 @@ static gc_status open_experiment(rp_run *r, gc_status (**run)(rp_run *)) {
     snprintf(r->experiment, sizeof r->experiment, "%s", t.experiment);
     for (const char *p = r->experiment; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
-            return gc_config_fail(&r->cfg, "experiment", "use lower-case letters, digits, '-' "
+            return gc_config_fail(&r->cfg, "experiment",
+                                  "use lower-case letters, digits, '-' "
                                   "and '_'");
     r->seeds = r->opt.seeds ? r->opt.seeds : (int)t.seeds;
     static const char *const devices[] = {"cpu", "cuda"}, *const precisions[] = {"fp32", "tf32",
@@ -110,12 +111,15 @@ static gc_status open_experiment(rp_run *r, gc_status (**run)(rp_run *)) {
 }
 
 int cmd_run(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"scale", required_argument, 0, 's'},     {"seeds", required_argument, 0, 'n'},
-        {"device", required_argument, 0, 'd'},    {"root", required_argument, 0, 'r'},
-        {"force", no_argument, 0, 'f'},           {"help", no_argument, 0, 'h'},
-        {"precision", required_argument, 0, 'p'}, {"print-config", no_argument, 0, 'P'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"scale", required_argument, 0, 's'},
+                                         {"seeds", required_argument, 0, 'n'},
+                                         {"device", required_argument, 0, 'd'},
+                                         {"root", required_argument, 0, 'r'},
+                                         {"force", no_argument, 0, 'f'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"precision", required_argument, 0, 'p'},
+                                         {"print-config", no_argument, 0, 'P'},
+                                         {0, 0, 0, 0}};
     int print_config = 0;
     rp_run r;
     memset(&r, 0, sizeof r);

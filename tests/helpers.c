@@ -134,7 +134,7 @@ static cJSON *at_path(cJSON *root, const char *keypath, cJSON *value) {
     char buf[512];
     snprintf(buf, sizeof buf, "%s", keypath);
     cJSON *node = root;
-    for (char *seg = strtok(buf, "."); seg; ) {
+    for (char *seg = strtok(buf, "."); seg;) {
         char *next = strtok(NULL, ".");
         char *br = strchr(seg, '[');
         int idx = -1;
@@ -154,8 +154,10 @@ static cJSON *at_path(cJSON *root, const char *keypath, cJSON *value) {
                 cJSON_DeleteItemFromObjectCaseSensitive(node, seg);
                 return node;
             }
-            if (child) cJSON_ReplaceItemInObjectCaseSensitive(node, seg, value);
-            else cJSON_AddItemToObject(node, seg, value);
+            if (child)
+                cJSON_ReplaceItemInObjectCaseSensitive(node, seg, value);
+            else
+                cJSON_AddItemToObject(node, seg, value);
             return value;
         }
         if (!child) return NULL;

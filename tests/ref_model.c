@@ -6,16 +6,19 @@
 
 static void rmsnorm(double *y, const double *x, const double *w, int D, double eps) {
     double ss = 0;
-    for (int i = 0; i < D; i++) ss += x[i] * x[i];
+    for (int i = 0; i < D; i++)
+        ss += x[i] * x[i];
     double r = 1.0 / sqrt(ss / D + eps);
-    for (int i = 0; i < D; i++) y[i] = x[i] * r * w[i];
+    for (int i = 0; i < D; i++)
+        y[i] = x[i] * r * w[i];
 }
 
 /* y (out) = W (out, in) x (in) */
 static void matvec(double *y, const double *W, const double *x, int out, int in) {
     for (int o = 0; o < out; o++) {
         double s = 0;
-        for (int i = 0; i < in; i++) s += W[(size_t)o * in + i] * x[i];
+        for (int i = 0; i < in; i++)
+            s += W[(size_t)o * in + i] * x[i];
         y[o] = s;
     }
 }
@@ -46,7 +49,8 @@ double ref_model_loss(const gc_model_config *c, const double *params, const int3
     double *p = calloc(T, sizeof(double)), *lg = calloc(V, sizeof(double));
     double total = 0;
     int count = 0;
-    for (int n = 0; n < B * T; n++) count += targets && targets[n] >= 0;
+    for (int n = 0; n < B * T; n++)
+        count += targets && targets[n] >= 0;
     for (int b = 0; b < B; b++) {
         for (int s = 0; s < T; s++)
             memcpy(x + (size_t)s * D, emb + (size_t)tokens[b * T + s] * D, sizeof(double) * D);
@@ -60,8 +64,10 @@ double ref_model_loss(const gc_model_config *c, const double *params, const int3
             for (int s = 0; s < T; s++) {
                 rmsnorm(xn, x + (size_t)s * D, an, D, c->norm_eps);
                 matvec(qkv, wqkv, xn, QKV, D);
-                for (int h = 0; h < nh; h++) rope(qkv + h * hs, hs, s, c->rope_theta);
-                for (int h = 0; h < nkv; h++) rope(qkv + D + h * hs, hs, s, c->rope_theta);
+                for (int h = 0; h < nh; h++)
+                    rope(qkv + h * hs, hs, s, c->rope_theta);
+                for (int h = 0; h < nkv; h++)
+                    rope(qkv + D + h * hs, hs, s, c->rope_theta);
                 memcpy(q + (size_t)s * D, qkv, sizeof(double) * D);
                 memcpy(k + (size_t)s * KV, qkv + D, sizeof(double) * KV);
                 memcpy(v + (size_t)s * KV, qkv + D + KV, sizeof(double) * KV);
@@ -77,22 +83,27 @@ double ref_model_loss(const gc_model_config *c, const double *params, const int3
                         p[j] = d / sqrt((double)hs);
                         if (p[j] > mx) mx = p[j];
                     }
-                    for (int j = 0; j <= s; j++) sum += (p[j] = exp(p[j] - mx));
+                    for (int j = 0; j <= s; j++)
+                        sum += (p[j] = exp(p[j] - mx));
                     for (int i = 0; i < hs; i++) {
                         double o = 0;
-                        for (int j = 0; j <= s; j++) o += p[j] / sum * v[(size_t)j * KV + kh * hs + i];
+                        for (int j = 0; j <= s; j++)
+                            o += p[j] / sum * v[(size_t)j * KV + kh * hs + i];
                         ao[h * hs + i] = o;
                     }
                 }
                 matvec(tmp, wo, ao, D, D);
-                for (int i = 0; i < D; i++) x[(size_t)s * D + i] += tmp[i];
+                for (int i = 0; i < D; i++)
+                    x[(size_t)s * D + i] += tmp[i];
             }
             for (int s = 0; s < T; s++) { /* SwiGLU MLP */
                 rmsnorm(xn, x + (size_t)s * D, fn, D, c->norm_eps);
                 matvec(a13, w13, xn, 2 * H, D);
-                for (int i = 0; i < H; i++) g[i] = a13[i] / (1 + exp(-a13[i])) * a13[H + i];
+                for (int i = 0; i < H; i++)
+                    g[i] = a13[i] / (1 + exp(-a13[i])) * a13[H + i];
                 matvec(tmp, w2, g, D, H);
-                for (int i = 0; i < D; i++) x[(size_t)s * D + i] += tmp[i];
+                for (int i = 0; i < D; i++)
+                    x[(size_t)s * D + i] += tmp[i];
             }
         }
         for (int s = 0; s < T; s++) {
@@ -100,13 +111,16 @@ double ref_model_loss(const gc_model_config *c, const double *params, const int3
             rmsnorm(xn, x + (size_t)s * D, params + t[GC_T_FINAL_NORM].offset, D, c->norm_eps);
             if (hf_out) memcpy(hf_out + (size_t)n * D, xn, sizeof(double) * D);
             if (R)
-                for (int i = 0; i < D; i++) total += R[(size_t)n * D + i] * xn[i];
+                for (int i = 0; i < D; i++)
+                    total += R[(size_t)n * D + i] * xn[i];
             matvec(lg, cls, xn, V, D);
             if (logits_out) memcpy(logits_out + (size_t)n * V, lg, sizeof(double) * V);
             if (targets && targets[n] >= 0 && ce_weight != 0) {
                 double mx = lg[0], sum = 0;
-                for (int i = 1; i < V; i++) mx = lg[i] > mx ? lg[i] : mx;
-                for (int i = 0; i < V; i++) sum += exp(lg[i] - mx);
+                for (int i = 1; i < V; i++)
+                    mx = lg[i] > mx ? lg[i] : mx;
+                for (int i = 0; i < V; i++)
+                    sum += exp(lg[i] - mx);
                 total += ce_weight * (mx + log(sum) - lg[targets[n]]) / count;
             }
         }

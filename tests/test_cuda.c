@@ -1,8 +1,8 @@
-/* CUDA op parity: every op of kernels/cuda_api.h against its CPU twin in lib/model/ops.h (or lib/model/optim.h,
- * lib/model/sampler.h), forward and backward, on device buffers. On a GPU every test runs there. Without
- * one (CI) the kernels' per-element bodies run on the host (gc_cuda_open_emulated) and are checked
- * all the same; the matmuls, cuBLAS on a device, are a naive body there. In a build without nvcc
- * every test skips, saying why.
+/* CUDA op parity: every op of kernels/cuda_api.h against its CPU twin in lib/model/ops.h (or
+ * lib/model/optim.h, lib/model/sampler.h), forward and backward, on device buffers. On a GPU every
+ * test runs there. Without one (CI) the kernels' per-element bodies run on the host
+ * (gc_cuda_open_emulated) and are checked all the same; the matmuls, cuBLAS on a device, are a
+ * naive body there. In a build without nvcc every test skips, saying why.
  *
  * Tolerances (max |got - want| / max(1, max |want|): relative to the tensor's scale), per
  * precision of the matmuls involved:

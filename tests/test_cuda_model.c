@@ -1,8 +1,8 @@
-/* The CUDA backend (lib/model/backend.h, kernels/cuda_model.cu) against the CPU model: whole training
- * steps (forward, cross-entropy, backward, clipping, AdamW), a reward-model step (the hidden-state
- * gradient path), KV-cache decoding and batched generation, a checkpoint written from the device,
- * and `replicate run --device cuda` end to end. On a GPU they run there; without one, on the host
- * emulation of the same kernels; in a build without nvcc they skip.
+/* The CUDA backend (lib/model/backend.h, kernels/cuda_model.cu) against the CPU model: whole
+ * training steps (forward, cross-entropy, backward, clipping, AdamW), a reward-model step (the
+ * hidden-state gradient path), KV-cache decoding and batched generation, a checkpoint written from
+ * the device, and `replicate run --device cuda` end to end. On a GPU they run there; without one,
+ * on the host emulation of the same kernels; in a build without nvcc they skip.
  *
  * Tolerances (relative to each tensor's scale, as test_cuda.c): fp32 losses 1e-5, parameters
  * after three AdamW steps 1e-4 (AdamW divides by sqrt(v): a tiny gradient difference moves a
@@ -213,10 +213,9 @@ Test(cuda_model, reward_model_steps_match_cpu) {
     gc_rm_optim opt = GC_RM_OPTIM_DEFAULT(3e-3f, 1.0f, 0.01f);
     for (int step = 0; step < 3; step++) {
         gc_rm_step_stats sa = {0}, sd = {0};
-        cr_assert_eq(gc_rm_step(&ra, tok, PP, T, plen, len, &cc, &r1, &opt, &sa),
-                     GC_OK);
-        cr_assert_eq(gc_rm_step(&rd, tok, PP, T, plen, len, &cc, &r2, &opt, &sd),
-                     GC_OK, "%s", gc_last_error());
+        cr_assert_eq(gc_rm_step(&ra, tok, PP, T, plen, len, &cc, &r1, &opt, &sa), GC_OK);
+        cr_assert_eq(gc_rm_step(&rd, tok, PP, T, plen, len, &cc, &r2, &opt, &sd), GC_OK, "%s",
+                     gc_last_error());
         cr_expect_lt(fabsf(sd.loss - sa.loss), 1e-5f * fmaxf(1.0f, fabsf(sa.loss)),
                      "step %d: loss %.8g vs %.8g", step, sd.loss, sa.loss);
         cr_expect_lt(fabsf(sd.con - sa.con), 1e-5f, "step %d: contrastive %.8g vs %.8g", step,

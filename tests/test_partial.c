@@ -223,12 +223,12 @@ Test(partial, ablations_smoke_and_bad_variants, .timeout = 180) {
 
     const char *f = "experiments/ablations.json";
     const char *v3 = "scales.smoke.rm.variants[3]", *v6 = "scales.smoke.rm.variants[6]";
-    th_expect_bad_experiment(f, v3, "{\"name\": \"late\", \"positions\": \"early\"}",
-                             "positions", "uniform|late");
+    th_expect_bad_experiment(f, v3, "{\"name\": \"late\", \"positions\": \"early\"}", "positions",
+                             "uniform|late");
     th_expect_bad_experiment(f, v3, "{\"name\": \"ordered\", \"positions\": \"late\"}", "ordered",
                              "twice");
-    th_expect_bad_experiment(f, "scales.smoke.rm.variants[1]", "{\"name\": \"second\"}",
-                             "variants", "one \"baseline\" and one \"goal\"");
+    th_expect_bad_experiment(f, "scales.smoke.rm.variants[1]", "{\"name\": \"second\"}", "variants",
+                             "one \"baseline\" and one \"goal\"");
     th_expect_bad_experiment(f, v6, "{\"name\": \"mlp-head\", \"head\": \"mlp\", \"depth\": 3}",
                              "depth", "unknown key");
     th_expect_bad_experiment(f, v6, "\"bigger\"", "bigger", "unknown variant");

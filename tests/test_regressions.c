@@ -50,7 +50,8 @@ Test(regression, rm_step_honours_each_calls_optimiser_settings) {
     int plen[2 * PP], len[2 * PP];
     for (int b = 0; b < 2 * PP; b++) {
         plen[b] = 3, len[b] = TT;
-        for (int t = 0; t < TT; t++) tok[b * TT + t] = (b * 7 + t * 3) % cfg.vocab_size;
+        for (int t = 0; t < TT; t++)
+            tok[b * TT + t] = (b * 7 + t * 3) % cfg.vocab_size;
     }
     gc_con_config con = {.lambda = 0, .K = 2};
     for (int k = 0; k < 3; k++) {
@@ -72,9 +73,11 @@ Test(regression, rm_step_honours_each_calls_optimiser_settings) {
         diff_wd += rm[0].model.params[i] != rm[1].model.params[i];
         diff_b2 += rm[0].model.params[i] != rm[2].model.params[i];
     }
-    cr_expect_gt(diff_wd, n / 4, "weight decay given on the second step changed %zu of %zu", diff_wd, n);
+    cr_expect_gt(diff_wd, n / 4, "weight decay given on the second step changed %zu of %zu",
+                 diff_wd, n);
     cr_expect_gt(diff_b2, n / 4, "beta2 given on the second step changed %zu of %zu", diff_b2, n);
-    for (int k = 0; k < 3; k++) gc_rm_free(&rm[k]);
+    for (int k = 0; k < 3; k++)
+        gc_rm_free(&rm[k]);
 }
 
 /* The claims file and the plot scripts were opened relative to the working directory: run from
@@ -83,9 +86,10 @@ Test(regression, runs_from_another_directory_find_the_repository, .timeout = 60)
     char *cwd = realpath(".", NULL), *root = th_tmp_path("runs"), cmd[4096], *out = NULL,
          *err = NULL;
     const char *bin = th_replicate_bin();
-    snprintf(cmd, sizeof cmd, "cd /tmp && %s%s%s run %s/experiments/fig2.json --scale smoke "
-             "--seeds 1 --root %s", bin[0] == '/' ? "" : cwd, bin[0] == '/' ? "" : "/", bin, cwd,
-             root);
+    snprintf(cmd, sizeof cmd,
+             "cd /tmp && %s%s%s run %s/experiments/fig2.json --scale smoke "
+             "--seeds 1 --root %s",
+             bin[0] == '/' ? "" : cwd, bin[0] == '/' ? "" : "/", bin, cwd, root);
     cr_assert_eq(th_run(cmd, &out, NULL, &err), 0, "%s", err);
     char path[1024];
     snprintf(path, sizeof path, "%s/fig2/smoke/results.json", root);
@@ -94,8 +98,10 @@ Test(regression, runs_from_another_directory_find_the_repository, .timeout = 60)
     free(out), free(err);
     /* a repository without the claims file: an error before any stage runs */
     char *empty = th_tmp_path("norepo"), *root2 = th_tmp_path("runs2");
-    snprintf(cmd, sizeof cmd, "mkdir -p %s && GCRM_REPO=%s %s run experiments/fig2.json --scale smoke "
-             "--root %s", empty, empty, th_replicate_bin(), root2);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s && GCRM_REPO=%s %s run experiments/fig2.json --scale smoke "
+             "--root %s",
+             empty, empty, th_replicate_bin(), root2);
     cr_expect_eq(th_run(cmd, &out, NULL, &err), 1);
     cr_expect(err && strstr(err, empty) && strstr(err, "published.json"), "%s", err);
     cr_expect_neq(stat(root2, &st), 0, "stages ran before the missing file was noticed");
@@ -123,12 +129,14 @@ Test(regression, every_schema_field_is_read) {
 /* A stage whose input failed to load aborted an atomic file it had never opened. */
 Test(regression, a_stage_failing_before_its_output_opens_is_a_clean_error, .timeout = 60) {
     char *root = th_tmp_path("runs"), *out = NULL, *err = NULL, cmd[2048];
-    cr_assert_eq(th_run_smoke("experiments/fig2.json", root, "--seeds 1", &out, &err), 0, "%s", err);
+    cr_assert_eq(th_run_smoke("experiments/fig2.json", root, "--seeds 1", &out, &err), 0, "%s",
+                 err);
     free(out), free(err);
     snprintf(cmd, sizeof cmd, "truncate -s 100 %s/cache/policy-*/policy.ckpt", root);
     cr_assert_eq(system(cmd), 0);
     /* sampled evaluation solutions: a new eval-solutions stage, which loads the policy */
-    char *file = th_experiment_with("experiments/fig2.json", "scales.smoke.eval.source", "\"policy\"");
+    char *file =
+        th_experiment_with("experiments/fig2.json", "scales.smoke.eval.source", "\"policy\"");
     int rc = th_run_smoke(file, root, "--seeds 1", &out, &err);
     cr_expect_eq(rc, 1, "rc %d (a crash is not a clean error)", rc);
     cr_expect(err && strstr(err, "policy.ckpt"), "the error names the file: %s", err);

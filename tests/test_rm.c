@@ -233,8 +233,8 @@ static void learns_to_rank(float lambda, gc_head_kind head) {
             tok[b * TT + TT - 1] = b % 2 ? 7 : 5;
         }
         gc_rm_optim opt = GC_RM_OPTIM_DEFAULT(3e-3f, 1.0f, 0.0f);
-        cr_assert_eq(gc_rm_step(&rm, tok, PP, TT, plen, len, &c, &r, &opt, &st), GC_OK,
-                     "%s", gc_last_error());
+        cr_assert_eq(gc_rm_step(&rm, tok, PP, TT, plen, len, &c, &r, &opt, &st), GC_OK, "%s",
+                     gc_last_error());
     }
     cr_expect_gt(st.acc, 0.99f, "lambda %g: pair accuracy %g after 60 steps", lambda, st.acc);
     cr_expect_lt(st.pref, 0.3f, "lambda %g: preference loss %g", lambda, st.pref);
@@ -352,11 +352,14 @@ Test(mathpipe, logprob_matches_the_cross_entropy) {
 
 #include "ref_model.h"
 
-static double sigmoid_d(double x) { return 1.0 / (1.0 + exp(-x)); }
+static double sigmoid_d(double x) {
+    return 1.0 / (1.0 + exp(-x));
+}
 
 static double cos_d(const double *a, const double *b, int W) {
     double ab = 0, aa = 0, bb = 0;
-    for (int i = 0; i < W; i++) ab += a[i] * b[i], aa += a[i] * a[i], bb += b[i] * b[i];
+    for (int i = 0; i < W; i++)
+        ab += a[i] * b[i], aa += a[i] * a[i], bb += b[i] * b[i];
     return ab / ((sqrt(aa) + 1e-12) * (sqrt(bb) + 1e-12));
 }
 
@@ -375,7 +378,8 @@ static double ref_rm_loss(const gc_model_config *c, const double *params, const 
     for (int p = 0; p < NP; p++) {
         double r[2] = {0, 0};
         for (int s = 0; s < 2; s++)
-            for (int i = 0; i < W; i++) r[s] += w[i] * hf[((size_t)(2 * p + s) * NT + NT - 1) * W + i];
+            for (int i = 0; i < W; i++)
+                r[s] += w[i] * hf[((size_t)(2 * p + s) * NT + NT - 1) * W + i];
         pref += -log(sigmoid_d(r[0] - r[1])) / NP;
     }
     double mean_pos = 0, mean_neg = 0;
@@ -383,7 +387,8 @@ static double ref_rm_loss(const gc_model_config *c, const double *params, const 
     for (int p = 0; p < NP; p++)
         for (int k = 0; k < d->K; k++) {
             size_t i = (size_t)p * d->K + k;
-            const double *ch = hf + (size_t)(2 * p) * NT * W, *rj = hf + (size_t)(2 * p + 1) * NT * W;
+            const double *ch = hf + (size_t)(2 * p) * NT * W,
+                         *rj = hf + (size_t)(2 * p + 1) * NT * W;
             mean_pos += sigmoid_d(cos_d(ch + d->pos_src[i] * W, ch + d->pos_goal[i] * W, W)) / n;
             mean_neg += sigmoid_d(cos_d(ch + d->neg_src[i] * W, rj + d->neg_goal[i] * W, W)) / n;
         }
@@ -402,15 +407,17 @@ static void rm_gradient_at(float lambda) {
     cr_assert_eq(gc_rm_init(&rm, &m, GC_HEAD_LINEAR, 5), GC_OK);
     gc_rng r;
     gc_rng_init(&r, 31, 2);
-    for (size_t i = 0; i < rm.n_head; i++) rm.head[i] = 0.5f * gc_rng_normal(&r);
+    for (size_t i = 0; i < rm.n_head; i++)
+        rm.head[i] = 0.5f * gc_rng_normal(&r);
     int32_t tok[2 * PP * TT];
     int plen[2 * PP], len[2 * PP];
     for (int b = 0; b < 2 * PP; b++) {
         plen[b] = 2 + b % 2, len[b] = TT;
-        for (int t = 0; t < TT; t++) tok[b * TT + t] = (int32_t)gc_rng_below(&r, (uint32_t)cfg.vocab_size);
+        for (int t = 0; t < TT; t++)
+            tok[b * TT + t] = (int32_t)gc_rng_below(&r, (uint32_t)cfg.vocab_size);
     }
-    gc_con_config con = {.lambda = lambda, .K = 3, .pairs = GC_PAIRS_ORDERED,
-                         .reduction = GC_RED_LOG_OF_MEAN};
+    gc_con_config con = {
+        .lambda = lambda, .K = 3, .pairs = GC_PAIRS_ORDERED, .reduction = GC_RED_LOG_OF_MEAN};
     gc_rng draw_rng, again;
     gc_rng_init(&draw_rng, 9, 9), gc_rng_init(&again, 9, 9);
     gc_rm_step_stats st;
@@ -422,8 +429,10 @@ static void rm_gradient_at(float lambda) {
     size_t np = rm.model.n_params;
     double *p = malloc(sizeof(double) * np), *w = malloc(sizeof(double) * rm.n_head);
     double *hf = malloc(sizeof(double) * 2 * PP * TT * cfg.dim);
-    for (size_t i = 0; i < np; i++) p[i] = rm.model.params[i];
-    for (size_t i = 0; i < rm.n_head; i++) w[i] = rm.head[i];
+    for (size_t i = 0; i < np; i++)
+        p[i] = rm.model.params[i];
+    for (size_t i = 0; i < rm.n_head; i++)
+        w[i] = rm.head[i];
     double l0 = ref_rm_loss(&cfg, p, w, tok, PP, TT, &d, lambda, hf);
     cr_expect_float_eq(l0, st.loss, 1e-4 * fabs(l0), "loss %g, oracle %g", st.loss, l0);
     const double h = 1e-5;

@@ -111,8 +111,8 @@ Test(runner, bad_experiment_files) {
     expect_bad_experiment("scales.smoke.data.splits", "[\"arith-eazy\"]", "arith-eazy",
                           "scales.smoke.data.splits");
     expect_bad_experiment("scales.smok", "{}", "scales.smok", "unknown scale");
-    expect_bad_experiment("scales.smoke.data.splits", "\"arith-easy\"",
-                          "scales.smoke.data.splits", "expected an array");
+    expect_bad_experiment("scales.smoke.data.splits", "\"arith-easy\"", "scales.smoke.data.splits",
+                          "expected an array");
     expect_bad_experiment("scales.smoke.rm.variants", "\"goal\"", "scales.smoke.rm.variants",
                           "expected an array");
     expect_bad_experiment("scales.smoke.policy.model.dim", "30", "scales.smoke.policy.model",

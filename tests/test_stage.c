@@ -60,8 +60,10 @@ static cJSON *reversed(const cJSON *j) {
     int n = cJSON_GetArraySize(j);
     for (int i = n - 1; i >= 0; i--) {
         const cJSON *e = cJSON_GetArrayItem(j, cJSON_IsObject(j) ? i : n - 1 - i);
-        if (cJSON_IsObject(j)) cJSON_AddItemToObject(o, e->string, reversed(e));
-        else cJSON_AddItemToArray(o, reversed(e));
+        if (cJSON_IsObject(j))
+            cJSON_AddItemToObject(o, e->string, reversed(e));
+        else
+            cJSON_AddItemToArray(o, reversed(e));
     }
     return o;
 }
@@ -84,10 +86,14 @@ Test(stage, reordered_or_defaulted_files_reuse_every_stage, .timeout = 120) {
     remove(file), free(file);
     /* defaults written out: they are the values the schema would apply */
     static const char *const defaults[][2] = {
-        {"scales.smoke.eval.top_p", "1.0"},          {"scales.smoke.eval.temperature", "0"},
-        {"scales.smoke.policy.clip", "1"},           {"scales.smoke.policy.model.tied", "true"},
-        {"scales.smoke.policy.model.rope_theta", "1e4"}, {"scales.smoke.rm.clip", "1.0"},
-        {"scales.smoke.rm.head", "\"linear\""},      {"scales.smoke.vote.top_p", "1"},
+        {"scales.smoke.eval.top_p", "1.0"},
+        {"scales.smoke.eval.temperature", "0"},
+        {"scales.smoke.policy.clip", "1"},
+        {"scales.smoke.policy.model.tied", "true"},
+        {"scales.smoke.policy.model.rope_theta", "1e4"},
+        {"scales.smoke.rm.clip", "1.0"},
+        {"scales.smoke.rm.head", "\"linear\""},
+        {"scales.smoke.vote.top_p", "1"},
     };
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
         file = th_experiment_with("experiments/table1.json", defaults[i][0], defaults[i][1]);
@@ -119,8 +125,10 @@ Test(config, extends_merges_objects_replaces_values_and_deletes_null) {
                                         " \"keep\": \"b\"}\n");
     char text[1024];
     const char *slash = strrchr(base, '/');
-    snprintf(text, sizeof text, "{\"extends\": \"%s\", \"a\": 2,\n \"o\": {\"y\": [3], \"z\": null, "
-             "\"w\": 4}}\n", slash + 1);
+    snprintf(text, sizeof text,
+             "{\"extends\": \"%s\", \"a\": 2,\n \"o\": {\"y\": [3], \"z\": null, "
+             "\"w\": 4}}\n",
+             slash + 1);
     char *top = write_tmp("top.json", text);
     gc_config c;
     cr_assert_eq(gc_config_load(&c, top), GC_OK, "%s", gc_last_error());
@@ -146,7 +154,8 @@ Test(config, bad_layers_are_errors_naming_the_file) {
     char *missing = write_tmp("m.json", "{\n\"extends\": \"no-such-base.json\"}");
     cr_expect_neq(gc_config_load(&c, missing), GC_OK);
     cr_expect(strstr(gc_last_error(), missing) && strstr(gc_last_error(), ":2:") &&
-              strstr(gc_last_error(), "no-such-base.json"), "%s", gc_last_error());
+                  strstr(gc_last_error(), "no-such-base.json"),
+              "%s", gc_last_error());
     char *num = write_tmp("n.json", "{\"extends\": 3}");
     cr_expect_eq(gc_config_load(&c, num), GC_ERR_CONFIG);
     cr_expect(strstr(gc_last_error(), "key 'extends'") != NULL, "%s", gc_last_error());
@@ -162,19 +171,23 @@ Test(config, bad_layers_are_errors_naming_the_file) {
  * the top file introduces into a section the base defines still names the top file's line. */
 Test(config, experiment_layer_errors_name_their_file) {
     char *cwd = realpath(".", NULL), text[2048];
-    snprintf(text, sizeof text, "{\"extends\": \"%s/experiments/fig2.json\",\n \"scales\": {\"smoke\":"
-             " {\"rm\":\n {\"K\": -1}}}}\n", cwd);
+    snprintf(text, sizeof text,
+             "{\"extends\": \"%s/experiments/fig2.json\",\n \"scales\": {\"smoke\":"
+             " {\"rm\":\n {\"K\": -1}}}}\n",
+             cwd);
     th_expect_bad_experiment_text(text, "bad.json:3: key 'scales.smoke.rm.K'", "out of range");
-    snprintf(text, sizeof text, "{\"extends\": \"%s/experiments/fig2.json\",\n \"scales\": {\"smoke\":"
-             " {\"policy\": {\"steps\": 2}}}}\n", cwd);
+    snprintf(text, sizeof text,
+             "{\"extends\": \"%s/experiments/fig2.json\",\n \"scales\": {\"smoke\":"
+             " {\"policy\": {\"steps\": 2}}}}\n",
+             cwd);
     /* a valid layer: --print-config shows the merged value and the base's others */
     char *file = write_tmp("ok.json", text), cmd[2048], *out = NULL, *err = NULL;
     snprintf(cmd, sizeof cmd, "%s run %s --print-config", th_replicate_bin(), file);
     cr_assert_eq(th_run(cmd, &out, NULL, &err), 0, "%s", err);
     cJSON *j = cJSON_Parse(out);
     cr_assert_not_null(j, "not JSON: %s", out);
-    const cJSON *pol = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "scales"),
-                                                               "smoke"), "policy");
+    const cJSON *pol = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(j, "scales"), "smoke"), "policy");
     cr_expect_eq(gc_json_num(pol, "steps", 0), 2);
     cr_expect_eq(gc_json_num(pol, "batch", 0), 4, "the base's batch survives the layer");
     cr_expect_str_eq(gc_json_str(j, "experiment"), "fig2");

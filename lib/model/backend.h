@@ -1,8 +1,8 @@
 /* backend: where a model's passes run. A gc_model with no backend (the default) runs on the CPU
- * (lib/model/model.c, lib/model/ops.c); one given a backend (gc_model_set_backend) hands it its forward,
- * cross-entropy, backward, gradient norm, optimiser step and decoding, and keeps its parameters
- * on the backend's device. The CUDA backend is kernels/cuda_api.h's gc_cuda_backend; commands load it
- * on demand (gc_device_open) so that CPU runs never load the CUDA libraries.
+ * (lib/model/model.c, lib/model/ops.c); one given a backend (gc_model_set_backend) hands it its
+ * forward, cross-entropy, backward, gradient norm, optimiser step and decoding, and keeps its
+ * parameters on the backend's device. The CUDA backend is kernels/cuda_api.h's gc_cuda_backend;
+ * commands load it on demand (gc_device_open) so that CPU runs never load the CUDA libraries.
  *
  * Contract (what model.c guarantees a backend, and what it promises back):
  * - model.c checks every argument (shapes, token ids, lengths, targets) before calling it.

@@ -20,7 +20,8 @@ static void put(wbuf *w, const void *p, size_t n) {
     if (w->oom) return;
     if (w->len + n > w->cap) {
         size_t cap = w->cap ? w->cap : 4096;
-        while (cap < w->len + n) cap *= 2;
+        while (cap < w->len + n)
+            cap *= 2;
         unsigned char *nb = realloc(w->buf, cap);
         if (!nb) {
             w->oom = 1;

@@ -4,10 +4,11 @@
  *   "GCRMCKPT" | u32 version | gc_model_config fields (8 x i32, 2 x f32) | u32 n_tensors |
  *   n_tensors x { char name[24] | i32 ndim | i32 shape[3] | u64 offset | u64 size } (floats) |
  *   u64 optim_step | u32 has_optim | f32 beta1, beta2, eps, weight_decay |
- *   params (n_params f32) | [adam m (n_params f32) | adam v (n_params f32)] | u32 crc32 of all before
- * The loader checks magic, version, config sense, the tensor table against the config, the exact
- * file size and the checksum, and names the file and the problem on any mismatch. Saving writes a
- * temporary file and renames it, so a killed save never leaves a complete-looking partial file.
+ *   params (n_params f32) | [adam m (n_params f32) | adam v (n_params f32)] | u32 crc32 of all
+ * before The loader checks magic, version, config sense, the tensor table against the config, the
+ * exact file size and the checksum, and names the file and the problem on any mismatch. Saving
+ * writes a temporary file and renames it, so a killed save never leaves a complete-looking partial
+ * file.
  *
  * Ownership: gc_ckpt_load initialises *m (and *opt when given and the file holds optimizer state);
  * the caller frees them with gc_model_free / gc_adamw_free. On failure nothing is left allocated.
@@ -21,7 +22,8 @@
 
 #define GC_CKPT_VERSION 1
 
-/* With a backend, first brings the parameters (and opt's moments) back to the host (gc_model_sync). */
+/* With a backend, first brings the parameters (and opt's moments) back to the host (gc_model_sync).
+ */
 gc_status gc_ckpt_save(const char *path, gc_model *m, gc_adamw *opt);
 /* opt may be NULL; *has_optim (may be NULL) tells whether optimizer state was restored. */
 gc_status gc_ckpt_load(const char *path, gc_model *m, gc_adamw *opt, int *has_optim);

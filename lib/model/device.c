@@ -41,7 +41,8 @@ gc_status gc_device_open(const char *device, const char *precision) {
         return gc_fail(GC_ERR_ARG, "unknown device '%s' (expected cpu or cuda)", device);
     char path[1100];
     plugin_path(path, sizeof path);
-    /* never unmapped: the CUDA libraries keep process-wide state (and their allocations stay reachable) */
+    /* never unmapped: the CUDA libraries keep process-wide state (and their allocations stay
+     * reachable) */
     dev.lib = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!dev.lib)
         return gc_fail(GC_ERR_DEVICE,

@@ -64,7 +64,8 @@ gc_status gc_generate_batch(gc_model *m, gc_sampler *sampler, gc_rng *rngs, int 
     }
     gc_kvcache kc;
     GC_TRY(gc_kvcache_init(&kc, &m->cfg, B, max_T));
-    int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)B), *pos = gc_malloc(sizeof(int32_t) * (size_t)B);
+    int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)B),
+            *pos = gc_malloc(sizeof(int32_t) * (size_t)B);
     uint8_t *done = gc_calloc((size_t)B, 1), *active = gc_malloc((size_t)B);
     uint8_t *stop = gc_malloc((size_t)B);
     gc_status s = tok && pos && done && active && stop ? GC_OK : GC_ERR_NOMEM;
@@ -93,8 +94,9 @@ gc_status gc_generate_batch(gc_model *m, gc_sampler *sampler, gc_rng *rngs, int 
                 memcpy(hidden + ((size_t)b * max_T + t) * D, kc.hf + (size_t)b * D,
                        sizeof(float) * D);
             if (done[b] || t + 1 < len[b]) continue; /* finished, or still reading its prompt */
-            int32_t next = rngs ? gc_sampler_sample_rng(sampler, kc.logits + (size_t)b * V, &rngs[b])
-                                : gc_sampler_sample(sampler, kc.logits + (size_t)b * V);
+            int32_t next = rngs
+                               ? gc_sampler_sample_rng(sampler, kc.logits + (size_t)b * V, &rngs[b])
+                               : gc_sampler_sample(sampler, kc.logits + (size_t)b * V);
             seq[(size_t)b * max_T + len[b]++] = next;
             if (next == eos || len[b] >= max_T) done[b] = 1;
         }

@@ -3,7 +3,8 @@
  * Contract: gc_generate_text runs one sequence: BOS, the encoded prompt (if any), then up to
  * `steps` positions in total (prompt included, as llama2.c counts them), sampling each new token
  * with the caller's sampler and writing each piece's bytes to out as it is produced. Generation
- * stops early when BOS is sampled (llama2.c's rule), or at the model's seq_len. Nothing is allocated beyond the call.
+ * stops early when BOS is sampled (llama2.c's rule), or at the model's seq_len. Nothing is
+ * allocated beyond the call.
  */
 #ifndef GC_GENERATE_H
 #define GC_GENERATE_H

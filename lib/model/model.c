@@ -276,8 +276,10 @@ gc_status gc_model_ce_loss(gc_model *m, const int32_t *targets, float weight, fl
     else
         GC_TRY(gc_ops_cross_entropy(m->acts.dlogits, m->acts.logits, targets, N, V, scale, &sum));
     if (!isfinite(sum))
-        return gc_fail(GC_ERR_NUMERIC, "ce_loss: the loss is %g: the run diverged (lower the "
-                       "learning rate, or clip gradients)", sum);
+        return gc_fail(GC_ERR_NUMERIC,
+                       "ce_loss: the loss is %g: the run diverged (lower the "
+                       "learning rate, or clip gradients)",
+                       sum);
     *loss = count ? (float)(sum / count) : 0.0f;
     m->ce_ready = 1;
     return GC_OK;

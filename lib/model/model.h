@@ -11,8 +11,8 @@
  * Training step: gc_model_forward (fills the final-layer hidden states after the final norm,
  * m->acts.hf, and optionally logits) -> gc_model_ce_loss (optional) -> gc_model_backward, which
  * accumulates into m->grads the gradient of (ce_weight * CE loss) plus <dhidden, hf> for an
- * optional caller-supplied dhidden (B, T, D); reward models and the contrastive loss use the latter.
- * Results are bitwise reproducible for a fixed thread count.
+ * optional caller-supplied dhidden (B, T, D); reward models and the contrastive loss use the
+ * latter. Results are bitwise reproducible for a fixed thread count.
  */
 #ifndef GC_MODEL_H
 #define GC_MODEL_H
@@ -72,28 +72,28 @@ typedef struct {
     int B, T;
     const int *len; /* (B) rows [0, len[b]) of sequence b are real, the rest padding; NULL: all */
     /* per layer l, each entry points at layer l's slice; N = B * T */
-    float *res;    /* (L+1, N, D) residual stream entering layer l; res[L] leaves the last layer */
-    float *h1;     /* (L, N, D) residual after attention */
-    float *xn1;    /* (L, N, D) attention RMSNorm output */
-    float *rstd1;  /* (L, N) */
-    float *qkv;    /* (L, N, D + 2 KV) projections, q and k after rotary */
-    float *att;    /* (L, B, n_heads, T, T) softmax probabilities (see gc_ops_attention) */
-    float *ao;     /* (L, N, D) attention output before wo */
-    float *xn2;    /* (L, N, D) */
-    float *rstd2;  /* (L, N) */
-    float *a13;    /* (L, N, 2H) gate and up pre-activations */
-    float *g;      /* (L, N, H) silu(gate) * up */
-    float *hf;     /* (N, D) final hidden state after the final norm */
-    float *rstdf;  /* (N) */
-    float *logits; /* (N, V) */
-    float *dlogits;/* (N, V) gradient of the weighted CE loss wrt logits */
+    float *res;     /* (L+1, N, D) residual stream entering layer l; res[L] leaves the last layer */
+    float *h1;      /* (L, N, D) residual after attention */
+    float *xn1;     /* (L, N, D) attention RMSNorm output */
+    float *rstd1;   /* (L, N) */
+    float *qkv;     /* (L, N, D + 2 KV) projections, q and k after rotary */
+    float *att;     /* (L, B, n_heads, T, T) softmax probabilities (see gc_ops_attention) */
+    float *ao;      /* (L, N, D) attention output before wo */
+    float *xn2;     /* (L, N, D) */
+    float *rstd2;   /* (L, N) */
+    float *a13;     /* (L, N, 2H) gate and up pre-activations */
+    float *g;       /* (L, N, H) silu(gate) * up */
+    float *hf;      /* (N, D) final hidden state after the final norm */
+    float *rstdf;   /* (N) */
+    float *logits;  /* (N, V) */
+    float *dlogits; /* (N, V) gradient of the weighted CE loss wrt logits */
     /* backward scratch */
-    float *d_res;  /* (N, D) */
-    float *d_xn;   /* (N, D) */
-    float *d_qkv;  /* (N, D + 2 KV) */
-    float *d_ao;   /* (N, D) */
-    float *d_a13;  /* (N, 2H) */
-    float *d_g;    /* (N, H) */
+    float *d_res; /* (N, D) */
+    float *d_xn;  /* (N, D) */
+    float *d_qkv; /* (N, D + 2 KV) */
+    float *d_ao;  /* (N, D) */
+    float *d_a13; /* (N, 2H) */
+    float *d_g;   /* (N, H) */
 } gc_acts;
 
 typedef struct gc_model_s {
@@ -107,7 +107,7 @@ typedef struct gc_model_s {
     gc_acts acts;
     float *arena;
     size_t arena_floats;
-    int *lens; /* (acts.B) copy of the last forward's lengths */
+    int *lens;                  /* (acts.B) copy of the last forward's lengths */
     const int32_t *last_tokens; /* tokens of the last forward (B * T), borrowed */
     int logits_ready;
     int ce_ready;
@@ -124,8 +124,8 @@ void gc_model_init_random(gc_model *m, uint64_t seed);
  * parameters are read. Leaving a backend that holds state first brings the parameters back to the
  * host (not the optimiser's moments: gc_model_sync with the optimiser does that). */
 gc_status gc_model_set_backend(gc_model *m, const gc_backend *be);
-/* With a backend: copies the device parameters (and opt's moments when opt is not NULL) to the host;
- * a no-op on the CPU. Call before reading m->params on the host. */
+/* With a backend: copies the device parameters (and opt's moments when opt is not NULL) to the
+ * host; a no-op on the CPU. Call before reading m->params on the host. */
 gc_status gc_model_sync(gc_model *m, struct gc_adamw_s *opt);
 /* With a backend: copies the device gradient into m->grads (allocated when absent); a no-op on the
  * CPU. For checks and tools: training never needs the gradient on the host. */
@@ -153,18 +153,18 @@ gc_status gc_model_backward(gc_model *m, const float *dhidden);
 /* ---- KV-cache decoding ---- */
 typedef struct gc_kvcache_s {
     int B, max_T;
-    float *k, *v;    /* (L, B, max_T, KV) */
-    float *x, *xn;   /* (B, D) */
-    float *qkv;      /* (B, D + 2 KV) */
-    float *ao;       /* (B, D) */
-    float *a13, *g;  /* (B, 2H), (B, H) */
-    float *scores;   /* (B, n_heads, max_T) */
-    float *hf;       /* (B, D) final hidden states of the last step */
-    float *logits;   /* (B, V) */
+    float *k, *v;          /* (L, B, max_T, KV) */
+    float *x, *xn;         /* (B, D) */
+    float *qkv;            /* (B, D + 2 KV) */
+    float *ao;             /* (B, D) */
+    float *a13, *g;        /* (B, 2H), (B, H) */
+    float *scores;         /* (B, n_heads, max_T) */
+    float *hf;             /* (B, D) final hidden states of the last step */
+    float *logits;         /* (B, V) */
     const uint8_t *active; /* (B) or NULL: rows with 0 skip attention (finished sequences);
                               their outputs are then meaningless */
-    const gc_backend *be; /* set by the first decode on a model with a backend */
-    void *dev;            /* that backend's cache; k, v above are then unused */
+    const gc_backend *be;  /* set by the first decode on a model with a backend */
+    void *dev;             /* that backend's cache; k, v above are then unused */
 } gc_kvcache;
 
 gc_status gc_kvcache_init(gc_kvcache *c, const gc_model_config *cfg, int B, int max_T);

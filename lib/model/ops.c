@@ -11,8 +11,12 @@
 /* ---- matmul ---- */
 
 static double g_matmul_seconds;
-double gc_ops_matmul_seconds(void) { return g_matmul_seconds; }
-void gc_ops_matmul_seconds_reset(void) { g_matmul_seconds = 0; }
+double gc_ops_matmul_seconds(void) {
+    return g_matmul_seconds;
+}
+void gc_ops_matmul_seconds_reset(void) {
+    g_matmul_seconds = 0;
+}
 
 void gc_ops_linear(float *y, int ldy, const float *x, const float *W, int N, int in, int out) {
     double t0 = gc_now();
@@ -28,8 +32,8 @@ void gc_ops_linear_backward(float *dx, int dx_acc, float *dW, const float *dy, i
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, ldy, W, in,
                     dx_acc ? 1.0f : 0.0f, dx, in);
     if (dW)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, ldy, x, in,
-                    1.0f, dW, in);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, ldy, x, in, 1.0f,
+                    dW, in);
     g_matmul_seconds += gc_now() - t0;
 }
 
@@ -37,24 +41,28 @@ void gc_ops_matmul_ref(float *C, const float *A, const float *B, int M, int N, i
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
             double acc = 0;
-            for (int k = 0; k < K; k++) acc += (double)A[(size_t)i * K + k] * B[(size_t)j * K + k];
+            for (int k = 0; k < K; k++)
+                acc += (double)A[(size_t)i * K + k] * B[(size_t)j * K + k];
             C[(size_t)i * N + j] = (float)acc;
         }
 }
 
 /* ---- RMSNorm ---- */
 
-void gc_ops_rmsnorm(float *y, float *rstd, const float *x, const float *w, int N, int D, float eps) {
+void gc_ops_rmsnorm(float *y, float *rstd, const float *x, const float *w, int N, int D,
+                    float eps) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * D;
         float *yr = y + (size_t)n * D;
         float ss = 0.0f;
 #pragma omp simd reduction(+ : ss)
-        for (int i = 0; i < D; i++) ss += xr[i] * xr[i];
+        for (int i = 0; i < D; i++)
+            ss += xr[i] * xr[i];
         float r = 1.0f / sqrtf(ss / (float)D + eps);
         rstd[n] = r;
-        for (int i = 0; i < D; i++) yr[i] = xr[i] * r * w[i];
+        for (int i = 0; i < D; i++)
+            yr[i] = xr[i] * r * w[i];
     }
 }
 
@@ -70,9 +78,11 @@ void gc_ops_rmsnorm_backward(float *dx, int dx_acc, float *dw, const float *dy, 
         float acc[COL_BLOCK] = {0};
         for (int n = 0; n < N; n++) {
             const float *xr = x + (size_t)n * D, *dyr = dy + (size_t)n * D;
-            for (int c = c0; c < c1; c++) acc[c - c0] += dyr[c] * xr[c] * rstd[n];
+            for (int c = c0; c < c1; c++)
+                acc[c - c0] += dyr[c] * xr[c] * rstd[n];
         }
-        for (int c = c0; c < c1; c++) dw[c] += acc[c - c0];
+        for (int c = c0; c < c1; c++)
+            dw[c] += acc[c - c0];
     }
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
@@ -80,7 +90,8 @@ void gc_ops_rmsnorm_backward(float *dx, int dx_acc, float *dw, const float *dy, 
         float *dxr = dx + (size_t)n * D;
         float r = rstd[n], dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
-        for (int i = 0; i < D; i++) dot += dyr[i] * w[i] * xr[i];
+        for (int i = 0; i < D; i++)
+            dot += dyr[i] * w[i] * xr[i];
         float k = r * r * r * dot / (float)D;
         for (int i = 0; i < D; i++) {
             float v = r * w[i] * dyr[i] - k * xr[i];
@@ -113,8 +124,8 @@ void gc_ops_rope(float *x, int ld, int off, int nheads, int hs, int N, int T, co
 
 /* ---- causal attention ---- */
 
-void gc_ops_attention_ref(float *out, float *att, const float *qkv, int B, int T, int nh,
-                          int nkv, int hs, const int *len) {
+void gc_ops_attention_ref(float *out, float *att, const float *qkv, int B, int T, int nh, int nkv,
+                          int hs, const int *len) {
     int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
     float scale = 1.0f / sqrtf((float)hs);
 #pragma omp parallel for collapse(3) schedule(static)
@@ -133,7 +144,8 @@ void gc_ops_attention_ref(float *out, float *att, const float *qkv, int B, int T
                     const float *k = qkv + (size_t)(b * T + j) * ld + kvo;
                     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-                    for (int i = 0; i < hs; i++) s += q[i] * k[i];
+                    for (int i = 0; i < hs; i++)
+                        s += q[i] * k[i];
                     s *= scale;
                     p[j] = s;
                     if (s > mx) mx = s;
@@ -144,14 +156,17 @@ void gc_ops_attention_ref(float *out, float *att, const float *qkv, int B, int T
                     sum += p[j];
                 }
                 float inv = 1.0f / sum;
-                for (int j = 0; j <= t; j++) p[j] *= inv;
+                for (int j = 0; j <= t; j++)
+                    p[j] *= inv;
                 float *o = out + (size_t)(b * T + t) * D + h * hs;
-                for (int i = 0; i < hs; i++) o[i] = 0.0f;
+                for (int i = 0; i < hs; i++)
+                    o[i] = 0.0f;
                 for (int j = 0; j <= t; j++) {
                     const float *v = qkv + (size_t)(b * T + j) * ld + kvo + KV;
                     float pj = p[j];
 #pragma omp simd
-                    for (int i = 0; i < hs; i++) o[i] += pj * v[i];
+                    for (int i = 0; i < hs; i++)
+                        o[i] += pj * v[i];
                 }
             }
 }
@@ -232,10 +247,13 @@ void gc_ops_attention(float *out, float *att, const float *qkv, int B, int T, in
                             q + (size_t)r0 * ld, ld, k, ld, 0.0f, pt, T);
                 for (int t = r0; t < r1; t++) {
                     float *row = p + (size_t)t * T, mx = -INFINITY, sum = 0.0f;
-                    for (int j = 0; j <= t; j++) mx = row[j] > mx ? row[j] : mx;
-                    for (int j = 0; j <= t; j++) sum += (row[j] = expf(row[j] - mx));
+                    for (int j = 0; j <= t; j++)
+                        mx = row[j] > mx ? row[j] : mx;
+                    for (int j = 0; j <= t; j++)
+                        sum += (row[j] = expf(row[j] - mx));
                     float inv = 1.0f / sum;
-                    for (int j = 0; j <= t; j++) row[j] *= inv;
+                    for (int j = 0; j <= t; j++)
+                        row[j] *= inv;
                     memset(row + t + 1, 0, sizeof(float) * (size_t)(r1 - t - 1));
                 }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, hs, r1, 1.0f, pt, T, v,
@@ -276,15 +294,18 @@ void gc_ops_attention_backward(float *dqkv, const float *dout, const float *att,
                     /* dV[0:r1] += P_t^T dO_t;  dP_t = dO_t V[0:r1]^T */
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hs, R, 1.0f, pt, T,
                                 dOt, D, 1.0f, dv, ld);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, r1, hs, 1.0f, dOt, D,
-                                v, ld, 0.0f, ds, T);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, r1, hs, 1.0f, dOt, D, v,
+                                ld, 0.0f, ds, T);
                     /* dS = P * (dP - rowsum(P * dP)) * scale, causal */
                     for (int t = r0; t < r1; t++) {
                         const float *pr = p + (size_t)t * T;
                         float *dr = ds + (size_t)(t - r0) * T, dot = 0.0f;
-                        for (int j = 0; j <= t; j++) dot += pr[j] * dr[j];
-                        for (int j = 0; j <= t; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
-                        for (int j = t + 1; j < r1; j++) dr[j] = 0.0f;
+                        for (int j = 0; j <= t; j++)
+                            dot += pr[j] * dr[j];
+                        for (int j = 0; j <= t; j++)
+                            dr[j] = pr[j] * (dr[j] - dot) * scale;
+                        for (int j = t + 1; j < r1; j++)
+                            dr[j] = 0.0f;
                     }
                     /* dQ_t = dS_t K[0:r1];  dK[0:r1] += dS_t^T Q_t */
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, hs, r1, 1.0f, ds, T,
@@ -340,16 +361,20 @@ gc_status gc_ops_cross_entropy(float *dlogits, const float *logits, const int32_
             continue;
         }
         float mx = l[0];
-        for (int i = 1; i < V; i++) mx = l[i] > mx ? l[i] : mx;
+        for (int i = 1; i < V; i++)
+            mx = l[i] > mx ? l[i] : mx;
         double sum = 0;
-        for (int i = 0; i < V; i++) sum += exp((double)(l[i] - mx));
+        for (int i = 0; i < V; i++)
+            sum += exp((double)(l[i] - mx));
         double lse = (double)mx + log(sum);
-        for (int i = 0; i < V; i++) d[i] = scale * (float)exp((double)l[i] - lse);
+        for (int i = 0; i < V; i++)
+            d[i] = scale * (float)exp((double)l[i] - lse);
         d[targets[n]] -= scale;
         row_loss[n] = lse - (double)l[targets[n]];
     }
     double total = 0;
-    for (int n = 0; n < N; n++) total += row_loss[n];
+    for (int n = 0; n < N; n++)
+        total += row_loss[n];
     free(row_loss);
     *sum_out = total;
     return GC_OK;
@@ -363,12 +388,14 @@ void gc_ops_embedding(float *out, const float *emb, const int32_t *tokens, int N
         memcpy(out + (size_t)n * D, emb + (size_t)tokens[n] * D, sizeof(float) * (size_t)D);
 }
 
-void gc_ops_embedding_backward(float *demb, const float *dout, const int32_t *tokens, int N, int D) {
+void gc_ops_embedding_backward(float *demb, const float *dout, const int32_t *tokens, int N,
+                               int D) {
     /* rows in order: repeated tokens accumulate in a fixed order */
     for (int n = 0; n < N; n++) {
         float *e = demb + (size_t)tokens[n] * D;
         const float *d = dout + (size_t)n * D;
-        for (int i = 0; i < D; i++) e[i] += d[i];
+        for (int i = 0; i < D; i++)
+            e[i] += d[i];
     }
 }
 
@@ -380,10 +407,12 @@ double gc_ops_sumsq(const float *x, size_t n) {
     for (int c = 0; c < CHUNKS; c++) {
         size_t a = (size_t)c * per, b = a + per < n ? a + per : n;
         double s = 0;
-        for (size_t i = a; i < b; i++) s += (double)x[i] * x[i];
+        for (size_t i = a; i < b; i++)
+            s += (double)x[i] * x[i];
         part[c] = s;
     }
     double total = 0;
-    for (int c = 0; c < CHUNKS; c++) total += part[c];
+    for (int c = 0; c < CHUNKS; c++)
+        total += part[c];
     return total;
 }

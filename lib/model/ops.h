@@ -36,7 +36,8 @@ void gc_ops_rmsnorm_backward(float *dx, int dx_acc, float *dw, const float *dy, 
                              const float *w, const float *rstd, int N, int D);
 
 /* Rotary embedding in place on heads of size hs packed in rows of x (rows of stride ld, nheads
- * heads starting at column off), positions t = row % T. inverse=1 applies the transpose (backward). */
+ * heads starting at column off), positions t = row % T. inverse=1 applies the transpose (backward).
+ */
 void gc_ops_rope(float *x, int ld, int off, int nheads, int hs, int N, int T, const float *cos_t,
                  const float *sin_t, int inverse);
 

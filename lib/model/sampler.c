@@ -66,7 +66,8 @@ int32_t gc_sampler_sample_rng(gc_sampler *s, const float *logits, gc_rng *rng) {
         s->probs[i] = s->allowed && !s->allowed[i] ? 0.0f : expf((logits[i] - mx) / s->temperature);
         sum += s->probs[i];
     }
-    for (int32_t i = 0; i < V; i++) s->probs[i] = (float)(s->probs[i] / sum);
+    for (int32_t i = 0; i < V; i++)
+        s->probs[i] = (float)(s->probs[i] / sum);
     float u = gc_rng_uniform(rng);
     if (s->top_p >= 1.0f) {
         double cdf = 0;
@@ -79,7 +80,8 @@ int32_t gc_sampler_sample_rng(gc_sampler *s, const float *logits, gc_rng *rng) {
         return last; /* rounding left u above the total: the last drawable token */
     }
     /* nucleus: the smallest set of most likely tokens whose mass reaches top_p */
-    for (int32_t i = 0; i < V; i++) s->order[i] = i;
+    for (int32_t i = 0; i < V; i++)
+        s->order[i] = i;
     g_cmp_probs = s->probs;
     qsort(s->order, (size_t)V, sizeof(int32_t), cmp_desc);
     double mass = 0;

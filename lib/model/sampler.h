@@ -17,8 +17,8 @@ typedef struct {
     float temperature; /* 0 = greedy */
     float top_p;       /* in (0, 1]; 1 = no truncation */
     gc_rng rng;
-    float *probs;      /* (vocab_size) scratch */
-    int32_t *order;    /* (vocab_size) scratch */
+    float *probs;           /* (vocab_size) scratch */
+    int32_t *order;         /* (vocab_size) scratch */
     const uint8_t *allowed; /* (vocab_size) or NULL: tokens with 0 are never drawn (borrowed) */
 } gc_sampler;
 

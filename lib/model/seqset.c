@@ -18,7 +18,8 @@ gc_status gc_seqset_init(gc_seqset *s, int n, int max_len) {
         gc_seqset_free(s);
         return GC_ERR_NOMEM;
     }
-    for (size_t i = 0; i < cells; i++) s->targets[i] = -1;
+    for (size_t i = 0; i < cells; i++)
+        s->targets[i] = -1;
     s->n = n;
     s->max_len = max_len;
     return GC_OK;
@@ -37,8 +38,10 @@ gc_status gc_seqset_set(gc_seqset *s, int i, const int32_t *prompt, int np, cons
     int32_t *tok = s->tokens + (size_t)i * s->max_len, *tgt = s->targets + (size_t)i * s->max_len;
     memcpy(tok, prompt, sizeof(int32_t) * np);
     memcpy(tok + np, resp, sizeof(int32_t) * nr);
-    for (int t = 0; t < s->max_len; t++) tgt[t] = -1;
-    for (int t = np - 1; t < np + nr - 1; t++) tgt[t] = tok[t + 1]; /* predict the response */
+    for (int t = 0; t < s->max_len; t++)
+        tgt[t] = -1;
+    for (int t = np - 1; t < np + nr - 1; t++)
+        tgt[t] = tok[t + 1]; /* predict the response */
     s->len[i] = np + nr;
     s->prompt_len[i] = np;
     return GC_OK;

@@ -20,7 +20,8 @@ static int cmp_ids(const void *x, const void *y) {
 
 void gc_tokenizer_free(gc_tokenizer *t) {
     if (t->vocab)
-        for (int i = 0; i < t->vocab_size; i++) free(t->vocab[i]);
+        for (int i = 0; i < t->vocab_size; i++)
+            free(t->vocab[i]);
     free(t->vocab);
     free(t->lens);
     free(t->scores);
@@ -52,8 +53,9 @@ gc_status gc_tokenizer_load(gc_tokenizer *t, const char *path, int32_t vocab_siz
     memcpy(&t->max_token_length, data, 4);
     at = 4;
     if (t->max_token_length <= 0 || t->max_token_length > 4096) {
-        s = gc_fail(GC_ERR_FORMAT, "%s: implausible max_token_length %d (not a llama2.c tokenizer?)",
-                    path, t->max_token_length);
+        s = gc_fail(GC_ERR_FORMAT,
+                    "%s: implausible max_token_length %d (not a llama2.c tokenizer?)", path,
+                    t->max_token_length);
         goto fail;
     }
     for (int i = 0; i < vocab_size; i++) {
@@ -86,7 +88,8 @@ gc_status gc_tokenizer_load(gc_tokenizer *t, const char *path, int32_t vocab_siz
                     path, size - at, vocab_size);
         goto fail;
     }
-    for (int i = 0; i < vocab_size; i++) t->sorted[i] = i;
+    for (int i = 0; i < vocab_size; i++)
+        t->sorted[i] = i;
     g_sort_tok = t;
     qsort(t->sorted, (size_t)vocab_size, sizeof(int32_t), cmp_ids);
     free(data);
@@ -112,8 +115,10 @@ int32_t gc_tokenizer_lookup(const gc_tokenizer *t, const char *piece, size_t len
             }
             return id;
         }
-        if (c < 0) lo = mid + 1;
-        else hi = mid - 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
     }
     return -1;
 }
@@ -128,12 +133,14 @@ gc_status gc_tokenizer_encode(const gc_tokenizer *t, const char *text, int bos, 
     }
     for (const unsigned char *p = (const unsigned char *)text; *p;) {
         size_t len = 1; /* one UTF-8 code point: a lead byte and its continuation bytes */
-        while (len < 4 && (p[len] & 0xC0) == 0x80) len++;
+        while (len < 4 && (p[len] & 0xC0) == 0x80)
+            len++;
         int32_t id = gc_tokenizer_lookup(t, (const char *)p, len);
         if (id >= 0) {
             out[n++] = id;
         } else {
-            for (size_t i = 0; i < len; i++) out[n++] = (int32_t)p[i] + 3;
+            for (size_t i = 0; i < len; i++)
+                out[n++] = (int32_t)p[i] + 3;
         }
         p += len;
     }
@@ -165,8 +172,8 @@ gc_status gc_tokenizer_encode(const gc_tokenizer *t, const char *text, int bos, 
     return GC_OK;
 }
 
-const char *gc_tokenizer_piece(const gc_tokenizer *t, int32_t prev, int32_t token,
-                               char byte_buf[2], size_t *len) {
+const char *gc_tokenizer_piece(const gc_tokenizer *t, int32_t prev, int32_t token, char byte_buf[2],
+                               size_t *len) {
     if (token < 0 || token >= t->vocab_size) {
         *len = 0;
         return "";

@@ -22,10 +22,10 @@
 typedef struct {
     int32_t vocab_size;
     int32_t max_token_length;
-    char **vocab;      /* (vocab_size) NUL-terminated pieces */
-    int32_t *lens;     /* (vocab_size) byte lengths */
-    float *scores;     /* (vocab_size) */
-    int32_t *sorted;   /* (vocab_size) ids sorted by piece, for lookup */
+    char **vocab;    /* (vocab_size) NUL-terminated pieces */
+    int32_t *lens;   /* (vocab_size) byte lengths */
+    float *scores;   /* (vocab_size) */
+    int32_t *sorted; /* (vocab_size) ids sorted by piece, for lookup */
 } gc_tokenizer;
 
 gc_status gc_tokenizer_load(gc_tokenizer *t, const char *path, int32_t vocab_size);
@@ -37,7 +37,7 @@ gc_status gc_tokenizer_encode(const gc_tokenizer *t, const char *text, int bos, 
                               int32_t *out, int *n_out);
 /* Bytes of token after prev: drops the leading space after BOS, maps <0xHH> to the byte.
  * Returns a pointer into t or into byte_buf (2 bytes); *len gets the byte count. */
-const char *gc_tokenizer_piece(const gc_tokenizer *t, int32_t prev, int32_t token,
-                               char byte_buf[2], size_t *len);
+const char *gc_tokenizer_piece(const gc_tokenizer *t, int32_t prev, int32_t token, char byte_buf[2],
+                               size_t *len);
 
 #endif

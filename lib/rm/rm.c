@@ -68,7 +68,8 @@ void gc_con_draw(gc_con_draws *d, const gc_con_config *c, const int *prompt_len,
 
 static double dot(const float *a, const float *b, int D) {
     double s = 0;
-    for (int i = 0; i < D; i++) s += (double)a[i] * b[i];
+    for (int i = 0; i < D; i++)
+        s += (double)a[i] * b[i];
     return s;
 }
 
@@ -84,7 +85,9 @@ static double cos_sim(const float *a, const float *b, int D, double g, float *da
     return c;
 }
 
-static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+static double sigmoid(double x) {
+    return 1.0 / (1.0 + exp(-x));
+}
 
 typedef struct {
     int32_t sa, a, sb, b; /* sequence and position of each end; b < 0: averaged goal -1 - b */
@@ -137,11 +140,14 @@ gc_status gc_con_loss(const float *h, int T, int D, const gc_con_draws *d, const
             memset(dg + (size_t)p * D, 0, sizeof(float) * D);
             for (int k = 0; k < d->K; k++) {
                 const float *hk = h + ((size_t)(2 * p + neg) * T + goal[(size_t)p * d->K + k]) * D;
-                for (int i = 0; i < D; i++) g[i] += hk[i] / (float)d->K;
+                for (int i = 0; i < D; i++)
+                    g[i] += hk[i] / (float)d->K;
             }
         }
-#define END_B(pr) ((pr).b < 0 ? gv + (size_t)(-1 - (pr).b) * D : h + ((size_t)(pr).sb * T + (pr).b) * D)
-#define DEND_B(pr) ((pr).b < 0 ? dg + (size_t)(-1 - (pr).b) * D : dh + ((size_t)(pr).sb * T + (pr).b) * D)
+#define END_B(pr)                                                                                  \
+    ((pr).b < 0 ? gv + (size_t)(-1 - (pr).b) * D : h + ((size_t)(pr).sb * T + (pr).b) * D)
+#define DEND_B(pr)                                                                                 \
+    ((pr).b < 0 ? dg + (size_t)(-1 - (pr).b) * D : dh + ((size_t)(pr).sb * T + (pr).b) * D)
         double mean = 0;
         for (size_t i = 0; i < n; i++) {
             const float *ha = h + ((size_t)pairs[i].sa * T + pairs[i].a) * D;
@@ -172,7 +178,8 @@ gc_status gc_con_loss(const float *h, int T, int D, const gc_con_draws *d, const
         for (int p = 0; avg && dh && p < d->P; p++) /* the mean's gradient to each goal state */
             for (int k = 0; k < d->K; k++) {
                 float *dk = dh + ((size_t)(2 * p + neg) * T + goal[(size_t)p * d->K + k]) * D;
-                for (int i = 0; i < D; i++) dk[i] += dg[(size_t)p * D + i] / (float)d->K;
+                for (int i = 0; i < D; i++)
+                    dk[i] += dg[(size_t)p * D + i] / (float)d->K;
             }
         total += part;
     }
@@ -234,7 +241,8 @@ static void dense_relu(double *y, const float *W, const float *b, const double *
                        int n_out) {
     for (int o = 0; o < n_out; o++) {
         double s = b[o];
-        for (int i = 0; i < n_in; i++) s += (double)W[(size_t)o * n_in + i] * x[i];
+        for (int i = 0; i < n_in; i++)
+            s += (double)W[(size_t)o * n_in + i] * x[i];
         y[o] = s > 0 ? s : 0;
     }
 }
@@ -245,11 +253,13 @@ static void dense_backward(float *dW, float *db, double *dx, const double *dy, c
                            const float *W, int n_in, int n_out, int relu_in) {
     for (int o = 0; o < n_out; o++) {
         db[o] += (float)dy[o];
-        for (int i = 0; i < n_in; i++) dW[(size_t)o * n_in + i] += (float)(dy[o] * x[i]);
+        for (int i = 0; i < n_in; i++)
+            dW[(size_t)o * n_in + i] += (float)(dy[o] * x[i]);
     }
     for (int i = 0; i < n_in; i++) {
         double s = 0;
-        for (int o = 0; o < n_out; o++) s += dy[o] * W[(size_t)o * n_in + i];
+        for (int o = 0; o < n_out; o++)
+            s += dy[o] * W[(size_t)o * n_in + i];
         dx[i] = relu_in && !(x[i] > 0) ? 0 : s;
     }
 }
@@ -259,21 +269,26 @@ static double head_apply(const gc_rm *rm, const float *h, double g, float *dh, f
     int D = rm->model.cfg.dim, H = D / 2;
     if (rm->head_kind == GC_HEAD_LINEAR) {
         if (g != 0)
-            for (int i = 0; i < D; i++) dh[i] += (float)(g * rm->head[i]), dp[i] += (float)(g * h[i]);
+            for (int i = 0; i < D; i++)
+                dh[i] += (float)(g * rm->head[i]), dp[i] += (float)(g * h[i]);
         return dot(h, rm->head, D);
     }
     mlp_view v = mlp_at(rm->head, D);
     double x[1024] = {0}, a1[512] = {0}, a2[512] = {0}, a3[1024], d3[1024] = {0}, d2[512], d1[512];
-    for (int i = 0; i < D; i++) x[i] = h[i];
+    for (int i = 0; i < D; i++)
+        x[i] = h[i];
     dense_relu(a1, v.W1, v.b1, x, D, H);
     dense_relu(a2, v.W2, v.b2, a1, H, H);
     dense_relu(a3, v.W3, v.b3, a2, H, D);
     double r = v.b4[0];
-    for (int i = 0; i < D; i++) r += (double)v.w4[i] * a3[i];
+    for (int i = 0; i < D; i++)
+        r += (double)v.w4[i] * a3[i];
     if (g == 0) return r;
     mlp_view dv = mlp_at(dp, D);
-    float *dW1 = (float *)dv.W1, *db1 = (float *)dv.b1, *dW2 = (float *)dv.W2, *db2 = (float *)dv.b2;
-    float *dW3 = (float *)dv.W3, *db3 = (float *)dv.b3, *dw4 = (float *)dv.w4, *db4 = (float *)dv.b4;
+    float *dW1 = (float *)dv.W1, *db1 = (float *)dv.b1, *dW2 = (float *)dv.W2,
+          *db2 = (float *)dv.b2;
+    float *dW3 = (float *)dv.W3, *db3 = (float *)dv.b3, *dw4 = (float *)dv.w4,
+          *db4 = (float *)dv.b4;
     db4[0] += (float)g;
     for (int i = 0; i < D; i++) { /* through w4 and the third ReLU */
         dw4[i] += (float)(g * a3[i]);
@@ -283,7 +298,8 @@ static double head_apply(const gc_rm *rm, const float *h, double g, float *dh, f
     dense_backward(dW3, db3, d2, d3, a2, v.W3, H, D, 1);
     dense_backward(dW2, db2, d1, d2, a1, v.W2, H, H, 1);
     dense_backward(dW1, db1, d3, d1, x, v.W1, D, H, 0); /* d3 reused as d(input) */
-    for (int i = 0; i < D; i++) dh[i] += (float)d3[i];
+    for (int i = 0; i < D; i++)
+        dh[i] += (float)d3[i];
     return r;
 }
 
@@ -310,7 +326,8 @@ gc_status gc_rm_init(gc_rm *rm, gc_model *trunk, gc_head_kind kind, uint64_t see
     gc_rng r;
     gc_rng_init(&r, seed, gc_rng_stream(GC_STREAM_RM_HEAD, 0));
     if (kind == GC_HEAD_LINEAR) {
-        for (int i = 0; i < D; i++) rm->head[i] = gc_rng_normal(&r) / sqrtf((float)D);
+        for (int i = 0; i < D; i++)
+            rm->head[i] = gc_rng_normal(&r) / sqrtf((float)D);
         return GC_OK;
     }
     /* He initialisation for the ReLU layers, biases zero, the output layer like the linear head */
@@ -321,8 +338,10 @@ gc_status gc_rm_init(gc_rm *rm, gc_model *trunk, gc_head_kind kind, uint64_t see
         float *W;
         size_t n;
         int fan_in;
-    } layers[] = {{(float *)v.W1, (size_t)H * D, D}, {(float *)v.W2, (size_t)H * H, H},
-                  {(float *)v.W3, (size_t)D * H, H}, {(float *)v.w4, (size_t)D, D}};
+    } layers[] = {{(float *)v.W1, (size_t)H * D, D},
+                  {(float *)v.W2, (size_t)H * H, H},
+                  {(float *)v.W3, (size_t)D * H, H},
+                  {(float *)v.w4, (size_t)D, D}};
     for (int l = 0; l < 4; l++)
         for (size_t i = 0; i < layers[l].n; i++)
             layers[l].W[i] = gc_rng_normal(&r) * sqrtf((l < 3 ? 2.0f : 1.0f) / layers[l].fan_in);
@@ -389,7 +408,9 @@ gc_status gc_rm_load(gc_rm *rm, const char *ckpt_path, const char *head_path) {
     return s;
 }
 
-float gc_rm_reward(const gc_rm *rm, const float *h) { return (float)head_apply(rm, h, 0, NULL, NULL); }
+float gc_rm_reward(const gc_rm *rm, const float *h) {
+    return (float)head_apply(rm, h, 0, NULL, NULL);
+}
 
 gc_status gc_rm_score(gc_rm *rm, const int32_t *tokens, int B, int T, const int *len, float *out) {
     GC_TRY(gc_model_forward_len(&rm->model, tokens, B, T, len, 0));
@@ -467,7 +488,8 @@ gc_status gc_rm_step(gc_rm *rm, const int32_t *tokens, int P, int T, const int *
     float k = gc_clip_factor(sqrt(trunk_ss + gc_ops_sumsq(rm->dhead, rm->n_head)), o->clip);
     if (k != 1.0f) {
         GC_TRY(gc_model_scale_grads(m, k));
-        for (size_t i = 0; i < rm->n_head; i++) rm->dhead[i] *= k;
+        for (size_t i = 0; i < rm->n_head; i++)
+            rm->dhead[i] *= k;
     }
     GC_TRY(gc_model_adamw(m, &rm->opt, o->lr));
     gc_tensor_info head_t = {"head", 1, {(int)rm->n_head, 0, 0}, 0, rm->n_head, 0};
@@ -485,13 +507,15 @@ gc_status gc_goal_init(gc_goal *g, int D) {
 }
 
 void gc_goal_add(gc_goal *g, const float *h) {
-    for (int i = 0; i < g->D; i++) g->sum[i] += h[i];
+    for (int i = 0; i < g->D; i++)
+        g->sum[i] += h[i];
     g->count++;
 }
 
 gc_status gc_goal_mean(const gc_goal *g, float *out) {
     if (g->count == 0) return gc_fail(GC_ERR_ARG, "goal state: no preferred response was added");
-    for (int i = 0; i < g->D; i++) out[i] = (float)(g->sum[i] / (double)g->count);
+    for (int i = 0; i < g->D; i++)
+        out[i] = (float)(g->sum[i] / (double)g->count);
     return GC_OK;
 }
 

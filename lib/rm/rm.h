@@ -1,6 +1,6 @@
-/* rm: reward models: a head (linear, or the ablation's MLP) on the final hidden state at the last token, the
- * Bradley-Terry preference loss, the goal-conditioned contrastive loss of PAPER.md section 1, the
- * goal state and Q-values of section 2.
+/* rm: reward models: a head (linear, or the ablation's MLP) on the final hidden state at the last
+ * token, the Bradley-Terry preference loss, the goal-conditioned contrastive loss of PAPER.md
+ * section 1, the goal state and Q-values of section 2.
  *
  * A training batch holds P pairs as 2P sequences, (chosen_0, rejected_0, chosen_1, ...), each a
  * prompt followed by a response whose last token is where the reward is read. Response positions
@@ -118,7 +118,8 @@ typedef struct {
     float lr, clip; /* clip <= 0: no clipping */
     float weight_decay, beta1, beta2, eps;
 } gc_rm_optim;
-#define GC_RM_OPTIM_DEFAULT(lr_, clip_, wd_) ((gc_rm_optim){(lr_), (clip_), (wd_), 0.9f, 0.95f, 1e-8f})
+#define GC_RM_OPTIM_DEFAULT(lr_, clip_, wd_)                                                       \
+    ((gc_rm_optim){(lr_), (clip_), (wd_), 0.9f, 0.95f, 1e-8f})
 
 /* One optimisation step on P pairs: gc_rm_grad, clipping, AdamW on trunk and head. */
 gc_status gc_rm_step(gc_rm *rm, const int32_t *tokens, int P, int T, const int *prompt_len,

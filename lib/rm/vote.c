@@ -15,7 +15,8 @@ int gc_vote_cut(const int *low_j, const float *low_q, int n_lows, float tau) {
 
 void gc_vote_question(const gc_vote_sample *s, int M, int64_t answer, gc_vote_result *out) {
     int survivors = 0;
-    for (int i = 0; i < M; i++) survivors += s[i].cut < 0;
+    for (int i = 0; i < M; i++)
+        survivors += s[i].cut < 0;
     int all = survivors == 0; /* nobody survived: everybody votes, nothing saved */
     *out = (gc_vote_result){0};
     for (int i = 0; i < M; i++) {
@@ -42,8 +43,10 @@ void gc_vote_question(const gc_vote_sample *s, int M, int64_t answer, gc_vote_re
             votes++;
         }
         if (!first) continue;
-        if (votes > best) best = votes, ties = 1, right_is_best = right;
-        else if (votes == best) ties++, right_is_best |= right;
+        if (votes > best)
+            best = votes, ties = 1, right_is_best = right;
+        else if (votes == best)
+            ties++, right_is_best |= right;
     }
     out->prop_correct = out->voters ? (double)right_votes / out->voters : 0;
     out->correct = right_is_best ? 1.0 / ties : 0.0;

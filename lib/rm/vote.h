@@ -22,12 +22,12 @@ typedef struct {
     int n_gen;      /* generated tokens (response and its EOS) */
     int has_answer; /* a final answer could be read */
     int64_t answer;
-    int cut;        /* response-token index of the cut, -1 = survives (see gc_vote_cut) */
+    int cut; /* response-token index of the cut, -1 = survives (see gc_vote_cut) */
 } gc_vote_sample;
 
 typedef struct {
-    double correct;      /* vote correctness in [0, 1] (fractional on ties) */
-    double prop_correct; /* share of the voters whose answer is right */
+    double correct;       /* vote correctness in [0, 1] (fractional on ties) */
+    double prop_correct;  /* share of the voters whose answer is right */
     int voters, filtered; /* filtered: cut samples (0 when none survived) */
     int64_t generated, saved;
 } gc_vote_result;

@@ -10,8 +10,12 @@
 
 #include "lib/util/rng.h"
 
-double gc_stats_norm_cdf(double x) { return gsl_cdf_ugaussian_P(x); }
-double gc_stats_norm_quantile(double p) { return gsl_cdf_ugaussian_Pinv(p); }
+double gc_stats_norm_cdf(double x) {
+    return gsl_cdf_ugaussian_P(x);
+}
+double gc_stats_norm_quantile(double p) {
+    return gsl_cdf_ugaussian_Pinv(p);
+}
 
 static gc_status count_classes(const int *label, size_t n, size_t *npos, size_t *nneg) {
     size_t p = 0;
@@ -53,9 +57,11 @@ static gc_status midranks(const double *v, size_t n, double *rank) {
     qsort(k, n, sizeof(keyed), cmp_keyed);
     for (size_t a = 0; a < n;) {
         size_t b = a;
-        while (b + 1 < n && k[b + 1].v == k[a].v) b++;
+        while (b + 1 < n && k[b + 1].v == k[a].v)
+            b++;
         double r = 0.5 * (double)(a + b) + 1.0;
-        for (size_t j = a; j <= b; j++) rank[k[j].i] = r;
+        for (size_t j = a; j <= b; j++)
+            rank[k[j].i] = r;
         a = b + 1;
     }
     free(k);
@@ -89,8 +95,10 @@ static gc_status components(const double *score, const int *label, size_t n, siz
     size_t a = 0, b = 0;
     if (s == GC_OK) {
         for (size_t i = 0; i < n; i++)
-            if (label[i]) all[a++] = score[i];
-            else sub[b++] = score[i];
+            if (label[i])
+                all[a++] = score[i];
+            else
+                sub[b++] = score[i];
         s = midranks(all, np, rpos);
     }
     if (s == GC_OK) s = midranks(sub, nn, rneg);
@@ -115,9 +123,11 @@ static gc_status components(const double *score, const int *label, size_t n, siz
 
 static double cov(const double *x, const double *y, size_t n) {
     double mx = 0, my = 0, c = 0;
-    for (size_t i = 0; i < n; i++) mx += x[i], my += y[i];
+    for (size_t i = 0; i < n; i++)
+        mx += x[i], my += y[i];
     mx /= (double)n, my /= (double)n;
-    for (size_t i = 0; i < n; i++) c += (x[i] - mx) * (y[i] - my);
+    for (size_t i = 0; i < n; i++)
+        c += (x[i] - mx) * (y[i] - my);
     return n > 1 ? c / (double)(n - 1) : 0.0;
 }
 
@@ -216,7 +226,8 @@ gc_status gc_stats_mean_bootstrap(const double *x, size_t n, int reps, uint64_t 
     gc_rng_init(&r, seed, gc_rng_stream(GC_STREAM_BOOTSTRAP_MEAN, 0));
     for (int k = 0; k < reps; k++) {
         double sum = 0;
-        for (size_t i = 0; i < n; i++) sum += x[gc_rng_below(&r, (uint32_t)n)];
+        for (size_t i = 0; i < n; i++)
+            sum += x[gc_rng_below(&r, (uint32_t)n)];
         vals[k] = sum / (double)n;
     }
     percentile_ci(vals, reps, level, lo, hi);
@@ -228,24 +239,28 @@ gc_status gc_stats_summary(const double *x, size_t n, double level, gc_summary *
     memset(out, 0, sizeof *out);
     if (n == 0) return gc_fail(GC_ERR_ARG, "summary: no values");
     double m = 0;
-    for (size_t i = 0; i < n; i++) m += x[i];
+    for (size_t i = 0; i < n; i++)
+        m += x[i];
     m /= (double)n;
     double ss = 0;
-    for (size_t i = 0; i < n; i++) ss += (x[i] - m) * (x[i] - m);
+    for (size_t i = 0; i < n; i++)
+        ss += (x[i] - m) * (x[i] - m);
     out->n = n;
     out->mean = m;
     out->sd = n > 1 ? sqrt(ss / (double)(n - 1)) : 0.0;
-    double half = n > 1 ? gsl_cdf_tdist_Pinv(0.5 + level / 2.0, (double)(n - 1)) * out->sd /
-                              sqrt((double)n)
-                        : 0.0;
+    double half =
+        n > 1 ? gsl_cdf_tdist_Pinv(0.5 + level / 2.0, (double)(n - 1)) * out->sd / sqrt((double)n)
+              : 0.0;
     out->lo = m - half;
     out->hi = m + half;
     return GC_OK;
 }
 
 static void finish_t(gc_ttest *out) {
-    if (isfinite(out->t)) out->p = 2.0 * gsl_cdf_tdist_Q(fabs(out->t), out->df);
-    else out->p = out->mean_diff == 0 ? 1.0 : 0.0;
+    if (isfinite(out->t))
+        out->p = 2.0 * gsl_cdf_tdist_Q(fabs(out->t), out->df);
+    else
+        out->p = out->mean_diff == 0 ? 1.0 : 0.0;
 }
 
 gc_status gc_stats_ttest_paired(const double *a, const double *b, size_t n, gc_ttest *out) {
@@ -253,7 +268,8 @@ gc_status gc_stats_ttest_paired(const double *a, const double *b, size_t n, gc_t
     if (n < 2) return gc_fail(GC_ERR_ARG, "paired t-test: need at least 2 pairs, got %zu", n);
     double *d = gc_malloc(sizeof(double) * n);
     if (!d) return GC_ERR_NOMEM;
-    for (size_t i = 0; i < n; i++) d[i] = a[i] - b[i];
+    for (size_t i = 0; i < n; i++)
+        d[i] = a[i] - b[i];
     gc_summary s;
     gc_stats_summary(d, n, 0.95, &s);
     free(d);

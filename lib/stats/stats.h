@@ -16,12 +16,12 @@
 gc_status gc_stats_auroc(const double *score, const int *label, size_t n, double *auc);
 
 typedef struct {
-    double auc1, auc2;   /* AUROC of each score */
-    double se1, se2;     /* DeLong standard errors */
-    double diff;         /* auc1 - auc2 */
+    double auc1, auc2; /* AUROC of each score */
+    double se1, se2;   /* DeLong standard errors */
+    double diff;       /* auc1 - auc2 */
     double se_diff;
-    double z, p;         /* two-sided */
-    double lo, hi;       /* 95% CI of the difference */
+    double z, p;   /* two-sided */
+    double lo, hi; /* 95% CI of the difference */
 } gc_delong;
 
 /* DeLong, DeLong and Clarke-Pearson (1988): two scores of the same items. score2 may be NULL
@@ -39,8 +39,8 @@ gc_status gc_stats_mean_bootstrap(const double *x, size_t n, int reps, uint64_t 
                                   double *lo, double *hi);
 
 typedef struct {
-    double mean, sd;  /* sample mean and standard deviation (n - 1) */
-    double lo, hi;    /* t-based CI of the mean */
+    double mean, sd; /* sample mean and standard deviation (n - 1) */
+    double lo, hi;   /* t-based CI of the mean */
     size_t n;
 } gc_summary;
 

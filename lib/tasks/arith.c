@@ -9,8 +9,8 @@
 
 #include <stdlib.h>
 
-static const char *SPLIT_NAMES[GC_ARITH_NSPLITS] = {"train",      "arith-easy", "arith-hard",
-                                                    "arith-big",  "arith-long", "arith-para"};
+static const char *SPLIT_NAMES[GC_ARITH_NSPLITS] = {"train",     "arith-easy", "arith-hard",
+                                                    "arith-big", "arith-long", "arith-para"};
 
 const char *gc_arith_split_name(gc_arith_split s) {
     return s >= 0 && s < GC_ARITH_NSPLITS ? SPLIT_NAMES[s] : "?";
@@ -25,8 +25,8 @@ int gc_arith_split_parse(const char *name) {
 static const char *NAMES[] = {"Ann", "Ben", "Cara", "Dan", "Eva", "Finn", "Gia",  "Hal",
                               "Ivy", "Jon", "Kim",  "Leo", "Mia", "Ned",  "Olga", "Pete"};
 static const int FEMALE[] = {1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0};
-static const char *OBJECTS[] = {"apples", "pens",  "books", "coins", "cards",  "shells",
-                                "stamps", "marbles", "cups", "eggs",  "stickers", "beads"};
+static const char *OBJECTS[] = {"apples", "pens",    "books", "coins", "cards",    "shells",
+                                "stamps", "marbles", "cups",  "eggs",  "stickers", "beads"};
 
 enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV };
 
@@ -67,28 +67,44 @@ static void phrase(char *q, int set, int op, int variant, int64_t b, const char 
     if (set == 0) {
         switch (op) {
         case OP_ADD:
-            if (variant) add(q, " %s buys %lld.", pro, x);
-            else add(q, " %s gets %lld more.", pro, x);
+            if (variant)
+                add(q, " %s buys %lld.", pro, x);
+            else
+                add(q, " %s gets %lld more.", pro, x);
             break;
         case OP_SUB:
-            if (variant) add(q, " %s gives %lld away.", pro, x);
-            else add(q, " %s loses %lld.", pro, x);
+            if (variant)
+                add(q, " %s gives %lld away.", pro, x);
+            else
+                add(q, " %s loses %lld.", pro, x);
             break;
         case OP_MUL:
-            if (variant) add(q, " It grows %lld times.", x);
-            else add(q, " %s gets %lld times as many.", pro, x);
+            if (variant)
+                add(q, " It grows %lld times.", x);
+            else
+                add(q, " %s gets %lld times as many.", pro, x);
             break;
         default:
-            if (variant) add(q, " %s keeps 1 of %lld equal parts.", pro, x);
-            else add(q, " %s splits them %lld ways and keeps 1.", pro, x);
+            if (variant)
+                add(q, " %s keeps 1 of %lld equal parts.", pro, x);
+            else
+                add(q, " %s splits them %lld ways and keeps 1.", pro, x);
             break;
         }
     } else {
         switch (op) {
-        case OP_ADD: add(q, " A friend adds %lld more.", x); break;
-        case OP_SUB: add(q, " Then %lld of them are lost.", x); break;
-        case OP_MUL: add(q, " Later the number is multiplied by %lld.", x); break;
-        default: add(q, " Then the number is divided by %lld.", x); break;
+        case OP_ADD:
+            add(q, " A friend adds %lld more.", x);
+            break;
+        case OP_SUB:
+            add(q, " Then %lld of them are lost.", x);
+            break;
+        case OP_MUL:
+            add(q, " Later the number is multiplied by %lld.", x);
+            break;
+        default:
+            add(q, " Then the number is divided by %lld.", x);
+            break;
         }
     }
 }
@@ -96,7 +112,8 @@ static void phrase(char *q, int set, int op, int variant, int64_t b, const char 
 void gc_arith_generate(gc_arith_split split, uint64_t seed, int64_t index, gc_arith_problem *p) {
     const split_spec *s = &SPECS[split];
     gc_rng r;
-    gc_rng_init(&r, seed, gc_rng_stream(GC_STREAM_PROBLEM, ((uint64_t)split << 40) ^ (uint64_t)index));
+    gc_rng_init(&r, seed,
+                gc_rng_stream(GC_STREAM_PROBLEM, ((uint64_t)split << 40) ^ (uint64_t)index));
     memset(p, 0, sizeof *p);
     int who_i = (int)gc_rng_below(&r, 16);
     const char *who = NAMES[who_i];
@@ -104,8 +121,10 @@ void gc_arith_generate(gc_arith_split split, uint64_t seed, int64_t index, gc_ar
     const char *obj = OBJECTS[gc_rng_below(&r, 12)];
     int steps = (int)uniform(&r, s->steps_lo, s->steps_hi);
     int64_t v = uniform(&r, s->start_lo, s->start_hi);
-    if (s->phrasing == 0) add(p->question, "%s has %lld %s.", who, (long long)v, obj);
-    else add(p->question, "There are %lld %s in %s's bag.", (long long)v, obj, who);
+    if (s->phrasing == 0)
+        add(p->question, "%s has %lld %s.", who, (long long)v, obj);
+    else
+        add(p->question, "There are %lld %s in %s's bag.", (long long)v, obj, who);
     for (int k = 0; k < steps; k++) {
         int ops = s->mul_hi ? 4 : 2, op = 0;
         int64_t b = 0, next = 0;
@@ -142,12 +161,14 @@ void gc_arith_generate(gc_arith_split split, uint64_t seed, int64_t index, gc_ar
         size_t sl = strlen(sentence);
         if (sl && sentence[sl - 1] == '.') sentence[sl - 1] = 0;
         static const char SYM[] = "+-*/";
-        add(p->solution, "%s: %lld%c%lld=%lld\n", sentence + 1, (long long)v, SYM[op],
-            (long long)b, (long long)next);
+        add(p->solution, "%s: %lld%c%lld=%lld\n", sentence + 1, (long long)v, SYM[op], (long long)b,
+            (long long)next);
         v = next;
     }
-    if (s->phrasing == 0) add(p->question, " How many %s now?\n", obj);
-    else add(p->question, " How many %s are in the bag at the end?\n", obj);
+    if (s->phrasing == 0)
+        add(p->question, " How many %s now?\n", obj);
+    else
+        add(p->question, " How many %s are in the bag at the end?\n", obj);
     add(p->solution, "#### %lld\n", (long long)v);
     p->answer = v;
     p->steps = steps;
@@ -181,10 +202,12 @@ void gc_arith_corrupt(const gc_arith_problem *p, uint64_t seed, char *out) {
 
 int gc_arith_extract(const char *text, int64_t *answer) {
     const char *last = NULL;
-    for (const char *p = strstr(text, "####"); p; p = strstr(p + 4, "####")) last = p;
+    for (const char *p = strstr(text, "####"); p; p = strstr(p + 4, "####"))
+        last = p;
     if (!last) return 0;
     const char *p = last + 4;
-    while (*p == ' ') p++;
+    while (*p == ' ')
+        p++;
     int neg = 0;
     if (*p == '-') neg = 1, p++;
     if (*p < '0' || *p > '9') return 0;
@@ -206,7 +229,8 @@ int gc_arith_check(const char *text, int64_t answer) {
 
 uint64_t gc_arith_hash(const char *s) {
     uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
     return h;
 }
 

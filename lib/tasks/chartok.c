@@ -23,7 +23,8 @@ void gc_chartok_decode(const int32_t *ids, int n, char *buf, size_t cap) {
 const uint8_t *gc_chartok_allowed(void) {
     static uint8_t mask[GC_CHAR_VOCAB];
     if (!mask[GC_CHAR_EOS]) {
-        for (int i = 0; i < GC_CHAR_VOCAB; i++) mask[i] = i == '\n' || (i >= 32 && i < 127);
+        for (int i = 0; i < GC_CHAR_VOCAB; i++)
+            mask[i] = i == '\n' || (i >= 32 && i < 127);
         mask[GC_CHAR_EOS] = 1;
     }
     return mask;

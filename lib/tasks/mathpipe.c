@@ -41,7 +41,8 @@ static gc_status qwatch_step(void *ctx, const int32_t *tok, const int32_t *pos,
     for (int b = 0; b < w->kc.B; b++) {
         int j = pos[b] - w->plen[b]; /* response-token index of the token just fed */
         if (!active[b] || j < w->f->skip || w->cut[b] >= 0) continue;
-        if (gc_qvalue(w->kc.hf + (size_t)b * D, w->f->goal, D) < w->f->tau) w->cut[b] = j, stop[b] = 1;
+        if (gc_qvalue(w->kc.hf + (size_t)b * D, w->f->goal, D) < w->f->tau)
+            w->cut[b] = j, stop[b] = 1;
     }
     return GC_OK;
 }
@@ -69,7 +70,8 @@ static gc_status sample_impl(gc_model *m, const char *const *questions, int n, i
         s = w.cut ? gc_kvcache_init(&w.kc, &filter->rm->model.cfg, B, L) : GC_ERR_NOMEM;
     }
     int64_t gen = 0;
-    for (int i = 0; i < total; i++) out[i] = NULL;
+    for (int i = 0; i < total; i++)
+        out[i] = NULL;
     gc_progress prog;
     gc_progress_init(&prog, "sample", total);
     for (int start = 0; s == GC_OK && start < total; start += B) {
@@ -90,20 +92,24 @@ static gc_status sample_impl(gc_model *m, const char *const *questions, int n, i
         if (filter) w.kc.B = nb; /* the watcher decodes the batch's rows only */
         s = gc_generate_batch(m, &smp, rngs, nb, (const int32_t *const *)pp, plen, L, GC_CHAR_EOS,
                               seq, len, NULL, filter ? &mon : NULL);
-        for (int b = 0; filter && cut && b < nb; b++) cut[start + b] = w.cut[b];
+        for (int b = 0; filter && cut && b < nb; b++)
+            cut[start + b] = w.cut[b];
         for (int b = 0; s == GC_OK && b < nb; b++) {
             gc_chartok_decode(seq + (size_t)b * L + plen[b], len[b] - plen[b], buf, (size_t)L + 1);
             gen += len[b] - plen[b];
             size_t sl = strlen(buf);
             out[start + b] = gc_malloc(sl + 1);
-            if (!out[start + b]) s = GC_ERR_NOMEM;
-            else memcpy(out[start + b], buf, sl + 1);
+            if (!out[start + b])
+                s = GC_ERR_NOMEM;
+            else
+                memcpy(out[start + b], buf, sl + 1);
         }
         gc_progress_update(&prog, start + nb);
     }
     gc_progress_end(&prog);
     if (s != GC_OK)
-        for (int i = 0; i < total; i++) free(out[i]), out[i] = NULL;
+        for (int i = 0; i < total; i++)
+            free(out[i]), out[i] = NULL;
     if (n_tokens) *n_tokens = gen;
     free(prompts), free(seq), free(pp), free(plen), free(len), free(rngs), free(buf);
     if (filter) free(w.cut), gc_kvcache_free(&w.kc);
@@ -126,7 +132,8 @@ gc_status gc_math_hidden_each(gc_model *m, int want_logits, const char *const *q
                               const char *const *responses, int n, int max_len, int batch,
                               gc_math_hidden_fn fn, void *ctx) {
     int B = batch > 0 ? batch : 32, L = max_len, D = m->cfg.dim, V = m->cfg.vocab_size;
-    int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)B * L), *tmp = gc_malloc(sizeof(int32_t) * L);
+    int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)B * L),
+            *tmp = gc_malloc(sizeof(int32_t) * L);
     int *len = gc_malloc(sizeof(int) * B), *plen = gc_malloc(sizeof(int) * B);
     gc_status s = tok && tmp && len && plen ? GC_OK : GC_ERR_NOMEM;
     for (int start = 0; s == GC_OK && start < n; start += B) {
@@ -193,9 +200,11 @@ static gc_status logprob_item(void *ctx, int item, const float *h, const float *
     for (int t = prompt_len - 1; t < len - 1; t++) { /* position t predicts token t + 1 */
         const float *row = logits + (size_t)t * lc->V;
         float mx = row[0];
-        for (int v = 1; v < lc->V; v++) mx = row[v] > mx ? row[v] : mx;
+        for (int v = 1; v < lc->V; v++)
+            mx = row[v] > mx ? row[v] : mx;
         double z = 0;
-        for (int v = 0; v < lc->V; v++) z += exp((double)row[v] - mx);
+        for (int v = 0; v < lc->V; v++)
+            z += exp((double)row[v] - mx);
         sum += (double)row[tok[t + 1]] - mx - log(z);
     }
     lc->out[item] = (float)(sum / (len - prompt_len));

@@ -24,10 +24,10 @@ int gc_math_response(const char *text, int32_t *out, int cap);
 typedef struct {
     float temperature; /* 0 = greedy */
     float top_p;
-    uint64_t seed;     /* sequence i of question q draws from gc_rng_stream(GC_STREAM_SAMPLE,
-                        * q * samples + i) under this seed */
-    int max_len;       /* prompt + response tokens, the EOS appended for scoring included */
-    int batch;         /* sequences decoded together */
+    uint64_t seed; /* sequence i of question q draws from gc_rng_stream(GC_STREAM_SAMPLE,
+                    * q * samples + i) under this seed */
+    int max_len;   /* prompt + response tokens, the EOS appended for scoring included */
+    int batch;     /* sequences decoded together */
 } gc_sample_config;
 
 /* Samples `samples` responses for each of n questions: out[q * samples + i] (malloc'd text,

@@ -11,14 +11,22 @@ static _Thread_local char g_err[2048];
 
 const char *gc_status_str(gc_status s) {
     switch (s) {
-    case GC_OK: return "ok";
-    case GC_ERR_IO: return "I/O error";
-    case GC_ERR_NOMEM: return "out of memory";
-    case GC_ERR_FORMAT: return "malformed input";
-    case GC_ERR_CONFIG: return "configuration error";
-    case GC_ERR_ARG: return "bad argument";
-    case GC_ERR_DEVICE: return "device unavailable";
-    case GC_ERR_NUMERIC: return "not a finite number";
+    case GC_OK:
+        return "ok";
+    case GC_ERR_IO:
+        return "I/O error";
+    case GC_ERR_NOMEM:
+        return "out of memory";
+    case GC_ERR_FORMAT:
+        return "malformed input";
+    case GC_ERR_CONFIG:
+        return "configuration error";
+    case GC_ERR_ARG:
+        return "bad argument";
+    case GC_ERR_DEVICE:
+        return "device unavailable";
+    case GC_ERR_NUMERIC:
+        return "not a finite number";
     }
     return "unknown status";
 }
@@ -33,7 +41,9 @@ gc_status gc_fail(gc_status s, const char *fmt, ...) {
     return s;
 }
 
-const char *gc_last_error(void) { return g_err; }
+const char *gc_last_error(void) {
+    return g_err;
+}
 
 void *gc_malloc_at(size_t bytes, const char *file, int line) {
     void *p = malloc(bytes ? bytes : 1);
@@ -45,8 +55,7 @@ void *gc_malloc_at(size_t bytes, const char *file, int line) {
 
 void *gc_calloc_at(size_t n, size_t size, const char *file, int line) {
     void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p)
-        gc_fail(GC_ERR_NOMEM, "%s:%d: cannot allocate %zu x %zu bytes", file, line, n, size);
+    if (!p) gc_fail(GC_ERR_NOMEM, "%s:%d: cannot allocate %zu x %zu bytes", file, line, n, size);
     return p;
 }
 
@@ -143,7 +152,8 @@ gc_status gc_atomic_commit(gc_atomic_file *af) {
     bad |= fclose(af->f) != 0;
     af->f = NULL;
     if (bad || rename(af->tmp_path, af->path) != 0) {
-        gc_status s = gc_fail(GC_ERR_IO, "%s: cannot finish writing: %s", af->path, strerror(errno));
+        gc_status s =
+            gc_fail(GC_ERR_IO, "%s: cannot finish writing: %s", af->path, strerror(errno));
         remove(af->tmp_path);
         atomic_free(af);
         return s;
@@ -201,7 +211,8 @@ void gc_progress_update(gc_progress *p, int64_t done) {
     if (filled > width) filled = width;
     double el = now - p->t0, eta = done > 0 ? el * (double)(p->total - done) / (double)done : 0;
     fprintf(stderr, "\r%-12s [", p->label);
-    for (int i = 0; i < width; i++) fputc(i < filled ? '#' : '.', stderr);
+    for (int i = 0; i < width; i++)
+        fputc(i < filled ? '#' : '.', stderr);
     fprintf(stderr, "] %lld/%lld %.1fs eta %.1fs ", (long long)done, (long long)p->total, el, eta);
     fflush(stderr);
 }
@@ -216,8 +227,10 @@ void gc_blas_select_kernels(char **argv) {
     if (getenv("OPENBLAS_CORETYPE") || getenv("GCRM_NO_BLAS_SELECT")) return;
     const char *core = NULL;
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) core = "SkylakeX";
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) core = "Haswell";
+    if (__builtin_cpu_supports("avx512f"))
+        core = "SkylakeX";
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        core = "Haswell";
     if (!core) return;
     setenv("OPENBLAS_CORETYPE", core, 1);
     setenv("GCRM_NO_BLAS_SELECT", "1", 1); /* never loop */

@@ -28,8 +28,10 @@ gc_status gc_config_parse(gc_config *c, const char *name, const char *text) {
         const char *at = end ? end : cJSON_GetErrorPtr();
         int line = 1, col = 1;
         for (const char *p = c->text; at && p < at && *p; p++) {
-            if (*p == '\n') line++, col = 1;
-            else col++;
+            if (*p == '\n')
+                line++, col = 1;
+            else
+                col++;
         }
         gc_status s = gc_fail(GC_ERR_CONFIG, "%s:%d:%d: JSON syntax error", name, line, col);
         gc_config_free(c);
@@ -49,13 +51,12 @@ static gc_status check_duplicates(const gc_config *c, const cJSON *o, char *path
     int is_obj = cJSON_IsObject(o);
     int idx = 0;
     for (const cJSON *it = o ? o->child : NULL; it; it = it->next, idx++) {
-        size_t add = is_obj ? (size_t)snprintf(path + plen, 1024 - plen, "%s%s", plen ? "." : "",
-                                              it->string)
-                            : (size_t)snprintf(path + plen, 1024 - plen, "[%d]", idx);
+        size_t add =
+            is_obj ? (size_t)snprintf(path + plen, 1024 - plen, "%s%s", plen ? "." : "", it->string)
+                   : (size_t)snprintf(path + plen, 1024 - plen, "[%d]", idx);
         if (plen + add >= 1024) add = 0;
         for (const cJSON *d = is_obj ? it->next : NULL; d; d = d->next)
-            if (!strcmp(d->string, it->string))
-                return gc_config_fail(c, path, "key given twice");
+            if (!strcmp(d->string, it->string)) return gc_config_fail(c, path, "key given twice");
         GC_TRY(check_duplicates(c, it, path, plen + add));
         path[plen] = 0;
     }
@@ -71,8 +72,10 @@ void gc_json_merge(cJSON *base, const cJSON *over) {
             gc_json_merge(have, it);
         } else {
             cJSON *copy = cJSON_Duplicate(it, 1);
-            if (have) cJSON_ReplaceItemViaPointer(base, have, copy);
-            else cJSON_AddItemToObject(base, it->string, copy);
+            if (have)
+                cJSON_ReplaceItemViaPointer(base, have, copy);
+            else
+                cJSON_AddItemToObject(base, it->string, copy);
         }
     }
 }
@@ -93,16 +96,21 @@ static gc_status load_layer(gc_config *c, const char *path, int depth) {
     }
     const cJSON *ext = cJSON_GetObjectItemCaseSensitive(c->root, "extends");
     if (!ext) return GC_OK;
-    if (!cJSON_IsString(ext) || !ext->valuestring[0]) s = gc_config_fail(c, "extends", "expected "
-                                                            "the path of a file (relative to this one)");
+    if (!cJSON_IsString(ext) || !ext->valuestring[0])
+        s = gc_config_fail(c, "extends",
+                           "expected "
+                           "the path of a file (relative to this one)");
     else if (depth + 1 >= GC_CFG_MAX_LAYERS)
         s = gc_config_fail(c, "extends", "more than %d files extend one another (a cycle?)",
                            GC_CFG_MAX_LAYERS);
     char base_path[2048];
     if (s == GC_OK) {
         const char *slash = strrchr(path, '/');
-        if (ext->valuestring[0] == '/' || !slash) snprintf(base_path, sizeof base_path, "%s", ext->valuestring);
-        else snprintf(base_path, sizeof base_path, "%.*s/%s", (int)(slash - path), path, ext->valuestring);
+        if (ext->valuestring[0] == '/' || !slash)
+            snprintf(base_path, sizeof base_path, "%s", ext->valuestring);
+        else
+            snprintf(base_path, sizeof base_path, "%.*s/%s", (int)(slash - path), path,
+                     ext->valuestring);
         c->base = gc_malloc(sizeof *c->base);
         s = c->base ? load_layer(c->base, base_path, depth + 1) : GC_ERR_NOMEM;
         if (s != GC_OK) {
@@ -130,7 +138,9 @@ static gc_status load_layer(gc_config *c, const char *path, int depth) {
     return GC_OK;
 }
 
-gc_status gc_config_load(gc_config *c, const char *path) { return load_layer(c, path, 0); }
+gc_status gc_config_load(gc_config *c, const char *path) {
+    return load_layer(c, path, 0);
+}
 
 void gc_config_free(gc_config *c) {
     if (c->base) gc_config_free(c->base), free(c->base);
@@ -213,11 +223,15 @@ static void scan_container(scan_state *s, char *path, size_t plen, int is_obj) {
 
 static void scan_value(scan_state *s, char *path, size_t plen) {
     skip_ws(s);
-    if (*s->p == '{') scan_container(s, path, plen, 1);
-    else if (*s->p == '[') scan_container(s, path, plen, 0);
-    else if (*s->p == '"') scan_string(s, NULL, 0);
+    if (*s->p == '{')
+        scan_container(s, path, plen, 1);
+    else if (*s->p == '[')
+        scan_container(s, path, plen, 0);
+    else if (*s->p == '"')
+        scan_string(s, NULL, 0);
     else
-        while (*s->p && *s->p != ',' && *s->p != '}' && *s->p != ']' && *s->p != '\n') s->p++;
+        while (*s->p && *s->p != ',' && *s->p != '}' && *s->p != ']' && *s->p != '\n')
+            s->p++;
 }
 
 static int line_in(const gc_config *c, const char *keypath) {
@@ -240,7 +254,9 @@ int gc_config_where(const gc_config *c, const char *keypath, const char **file) 
     return 0;
 }
 
-int gc_config_line(const gc_config *c, const char *keypath) { return line_in(c, keypath); }
+int gc_config_line(const gc_config *c, const char *keypath) {
+    return line_in(c, keypath);
+}
 
 gc_status gc_config_fail(const gc_config *c, const char *keypath, const char *fmt, ...) {
     char msg[1024];
@@ -343,7 +359,8 @@ gc_status gc_config_read(const gc_config *c, const cJSON *obj, const char *objpa
     if (!cJSON_IsObject(obj)) return key_error(c, "", objpath, "expected an object");
     for (const cJSON *it = obj->child; it; it = it->next) {
         int known = 0;
-        for (int i = 0; i < nfields && !known; i++) known = strcmp(fields[i].key, it->string) == 0;
+        for (int i = 0; i < nfields && !known; i++)
+            known = strcmp(fields[i].key, it->string) == 0;
         if (!known) {
             char msg[768];
             size_t n = (size_t)snprintf(msg, sizeof msg, "unknown key (known keys:");
@@ -362,8 +379,8 @@ gc_status gc_config_read(const gc_config *c, const cJSON *obj, const char *objpa
             if (fields[i].required) {
                 const char *file;
                 int line = objpath[0] ? gc_config_where(c, objpath, &file) : (file = c->path, 1);
-                return gc_fail(GC_ERR_CONFIG, "%s:%d: missing required key '%s%s%s'", file,
-                               line, objpath, objpath[0] ? "." : "", fields[i].key);
+                return gc_fail(GC_ERR_CONFIG, "%s:%d: missing required key '%s%s%s'", file, line,
+                               objpath, objpath[0] ? "." : "", fields[i].key);
             }
             continue;
         }
@@ -379,13 +396,22 @@ cJSON *gc_config_to_json(const gc_cfg_field *fields, int nfields, const void *sr
         const char *slot = (const char *)src + f->offset;
         cJSON *v = NULL;
         switch (f->type) {
-        case GC_CFG_INT: v = cJSON_CreateNumber((double)*(const int64_t *)slot); break;
-        case GC_CFG_FLOAT: v = cJSON_CreateNumber(*(const double *)slot); break;
-        case GC_CFG_BOOL: v = cJSON_CreateBool(*(const int *)slot); break;
-        case GC_CFG_STRING: v = cJSON_CreateString(slot); break;
+        case GC_CFG_INT:
+            v = cJSON_CreateNumber((double)*(const int64_t *)slot);
+            break;
+        case GC_CFG_FLOAT:
+            v = cJSON_CreateNumber(*(const double *)slot);
+            break;
+        case GC_CFG_BOOL:
+            v = cJSON_CreateBool(*(const int *)slot);
+            break;
+        case GC_CFG_STRING:
+            v = cJSON_CreateString(slot);
+            break;
         case GC_CFG_ENUM: {
             const char *p = f->choices;
-            for (int k = *(const int *)slot; k > 0 && p; k--) p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL;
+            for (int k = *(const int *)slot; k > 0 && p; k--)
+                p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL;
             size_t len = p ? (strchr(p, '|') ? (size_t)(strchr(p, '|') - p) : strlen(p)) : 0;
             char name[128];
             snprintf(name, sizeof name, "%.*s", (int)len, p ? p : "");

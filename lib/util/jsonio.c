@@ -11,7 +11,8 @@ gc_status gc_json_read(const char *path, cJSON **out) {
     cJSON *j = cJSON_ParseWithOpts(text, &end, 1);
     if (!j) {
         int line = 1;
-        for (const char *p = text; end && p < end; p++) line += *p == '\n';
+        for (const char *p = text; end && p < end; p++)
+            line += *p == '\n';
         free(text);
         return gc_fail(GC_ERR_FORMAT, "%s:%d: JSON syntax error", path, line);
     }
@@ -54,7 +55,8 @@ gc_status gc_jsonl_each(const char *path, gc_status (*fn)(const cJSON *obj, int 
         if (nl) *nl = 0;
         line++;
         char *q = p;
-        while (*q == ' ' || *q == '\t' || *q == '\r') q++;
+        while (*q == ' ' || *q == '\t' || *q == '\r')
+            q++;
         if (*q) {
             cJSON *obj = cJSON_Parse(q);
             if (!obj || !cJSON_IsObject(obj)) {
@@ -71,7 +73,8 @@ gc_status gc_jsonl_each(const char *path, gc_status (*fn)(const cJSON *obj, int 
     return s;
 }
 
-gc_status gc_json_floats(const char *path, const cJSON *root, const char *key, float *out, size_t n) {
+gc_status gc_json_floats(const char *path, const cJSON *root, const char *key, float *out,
+                         size_t n) {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, key);
     int got = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : -1;
     int ok = got >= 0 && (size_t)got == n;
@@ -79,15 +82,21 @@ gc_status gc_json_floats(const char *path, const cJSON *root, const char *key, f
     for (const cJSON *e = ok ? a->child : NULL; e && ok; e = e->next)
         if ((ok = cJSON_IsNumber(e))) out[k++] = (float)e->valuedouble;
     if (ok) return GC_OK;
-    if (got < 0) return gc_fail(GC_ERR_FORMAT, "%s: no array '%s' (delete the cache directory to "
-                                "recompute)", path, key);
-    return gc_fail(GC_ERR_FORMAT, "%s: '%s' holds %d entries, %zu numbers expected (delete the "
-                   "cache directory to recompute)", path, key, got, n);
+    if (got < 0)
+        return gc_fail(GC_ERR_FORMAT,
+                       "%s: no array '%s' (delete the cache directory to "
+                       "recompute)",
+                       path, key);
+    return gc_fail(GC_ERR_FORMAT,
+                   "%s: '%s' holds %d entries, %zu numbers expected (delete the "
+                   "cache directory to recompute)",
+                   path, key, got, n);
 }
 
 void gc_json_add_floats(cJSON *obj, const char *key, const float *x, size_t n) {
     cJSON *a = cJSON_AddArrayToObject(obj, key);
-    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(x[i]));
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(x[i]));
 }
 
 double gc_json_num(const cJSON *o, const char *k, double def) {
@@ -99,4 +108,6 @@ const cJSON *gc_json_get(const cJSON *o, const char *k) {
     return o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
 }
 
-const char *gc_json_str(const cJSON *o, const char *k) { return cJSON_GetStringValue(gc_json_get(o, k)); }
+const char *gc_json_str(const cJSON *o, const char *k) {
+    return cJSON_GetStringValue(gc_json_get(o, k));
+}

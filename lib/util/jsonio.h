@@ -19,7 +19,8 @@ gc_status gc_jsonl_each(const char *path, gc_status (*fn)(const cJSON *obj, int 
 
 /* Reads the array `key` of the object root, from file path (for messages), into out: exactly n
  * numbers, else GC_ERR_FORMAT naming the file, the key and the count expected. */
-gc_status gc_json_floats(const char *path, const cJSON *root, const char *key, float *out, size_t n);
+gc_status gc_json_floats(const char *path, const cJSON *root, const char *key, float *out,
+                         size_t n);
 /* Adds the array `key` of the n values x to obj. */
 void gc_json_add_floats(cJSON *obj, const char *key, const float *x, size_t n);
 

@@ -42,12 +42,15 @@ uint32_t gc_rng_u32(gc_rng *r) {
     return r->buf[r->used++];
 }
 
-float gc_rng_uniform(gc_rng *r) { return (float)(gc_rng_u32(r) >> 8) * (1.0f / 16777216.0f); }
+float gc_rng_uniform(gc_rng *r) {
+    return (float)(gc_rng_u32(r) >> 8) * (1.0f / 16777216.0f);
+}
 
 uint32_t gc_rng_below(gc_rng *r, uint32_t n) {
     uint32_t limit = UINT32_MAX - UINT32_MAX % n;
     uint32_t x;
-    do x = gc_rng_u32(r);
+    do
+        x = gc_rng_u32(r);
     while (x >= limit);
     return x % n;
 }

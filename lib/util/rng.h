@@ -18,7 +18,7 @@ typedef struct {
     uint64_t stream;
     uint64_t counter; /* index of the next 4-word block */
     uint32_t buf[4];
-    int used;         /* words of buf already consumed (4 = empty) */
+    int used; /* words of buf already consumed (4 = empty) */
 } gc_rng;
 
 void gc_rng_init(gc_rng *r, uint64_t seed, uint64_t stream);
@@ -27,16 +27,16 @@ void gc_rng_init(gc_rng *r, uint64_t seed, uint64_t stream);
  * the top 8 bits, an index (a tensor, a problem, a sequence, a step) in the low 56, so draws for
  * two purposes never coincide, whatever their indices and seeds. */
 typedef enum {
-    GC_STREAM_INIT = 1,     /* model weights, per tensor */
-    GC_STREAM_PROBLEM,      /* arith problems, per (split << 40 | index) */
-    GC_STREAM_CORRUPT,      /* a solution's slip, per hash of its question */
-    GC_STREAM_SAMPLE,       /* sampling a response, per sequence (question * samples + i) */
-    GC_STREAM_SAMPLER,      /* the interactive sampler (replicate generate) */
-    GC_STREAM_SFT_BATCH,    /* supervised fine-tuning batches, per step */
-    GC_STREAM_LM_BATCH,     /* language-model windows, per step */
-    GC_STREAM_RM_HEAD,      /* a reward head's initial weights */
-    GC_STREAM_RM_TRAIN,     /* a reward model's batch order and contrastive draws, per variant */
-    GC_STREAM_GOAL_TOKEN,   /* the goal-token ablation's drawn position, per item */
+    GC_STREAM_INIT = 1,        /* model weights, per tensor */
+    GC_STREAM_PROBLEM,         /* arith problems, per (split << 40 | index) */
+    GC_STREAM_CORRUPT,         /* a solution's slip, per hash of its question */
+    GC_STREAM_SAMPLE,          /* sampling a response, per sequence (question * samples + i) */
+    GC_STREAM_SAMPLER,         /* the interactive sampler (replicate generate) */
+    GC_STREAM_SFT_BATCH,       /* supervised fine-tuning batches, per step */
+    GC_STREAM_LM_BATCH,        /* language-model windows, per step */
+    GC_STREAM_RM_HEAD,         /* a reward head's initial weights */
+    GC_STREAM_RM_TRAIN,        /* a reward model's batch order and contrastive draws, per variant */
+    GC_STREAM_GOAL_TOKEN,      /* the goal-token ablation's drawn position, per item */
     GC_STREAM_BOOTSTRAP_AUROC, /* bootstrap resamples of an AUROC */
     GC_STREAM_BOOTSTRAP_MEAN,  /* bootstrap resamples of a mean */
 } gc_stream_purpose;

@@ -11,10 +11,16 @@
 #include "report.h"
 #include "verdict.h"
 
-static double num(const cJSON *o, const char *k, double def) { return gc_json_num(o, k, def); }
-static const cJSON *obj(const cJSON *o, const char *k) { return gc_json_get(o, k); }
+static double num(const cJSON *o, const char *k, double def) {
+    return gc_json_num(o, k, def);
+}
+static const cJSON *obj(const cJSON *o, const char *k) {
+    return gc_json_get(o, k);
+}
 
-static gc_status load_claims(cJSON **doc) { return claims_load(rp_claims_file(), doc); }
+static gc_status load_claims(cJSON **doc) {
+    return claims_load(rp_claims_file(), doc);
+}
 
 void claims_print_verdict(const cJSON *results, FILE *f) {
     const cJSON *v = obj(results, "verdict");
@@ -41,12 +47,18 @@ static int parse_opts(const char *cmd, const char *help, int argc, char **argv, 
         switch (c) {
         case 's':
             if (strcmp(optarg, "smoke") && strcmp(optarg, "mini") && strcmp(optarg, "full"))
-                return cli_usage_error(cmd, "bad value '%s' for --scale (smoke, mini or full)", optarg);
+                return cli_usage_error(cmd, "bad value '%s' for --scale (smoke, mini or full)",
+                                       optarg);
             o->scale = optarg;
             break;
-        case 'r': o->root = optarg; break;
-        case 'h': fputs(help, stdout); return -1;
-        default: return cli_bad_option(cmd, argv, c);
+        case 'r':
+            o->root = optarg;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return -1;
+        default:
+            return cli_bad_option(cmd, argv, c);
         }
     }
     if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
@@ -68,11 +80,19 @@ static int collect_rows(const claims_opts *o, claim_row *rows, int cap, int *fai
         claim_row *w = &rows[n];
         memset(w, 0, sizeof *w);
         const char *e = cJSON_GetStringValue(obj(c, "experiment"));
-        snprintf(w->id, sizeof w->id, "%s", cJSON_GetStringValue(obj(c, "id")) ? cJSON_GetStringValue(obj(c, "id")) : "?");
-        snprintf(w->artefact, sizeof w->artefact, "%s", cJSON_GetStringValue(obj(c, "artefact")) ? cJSON_GetStringValue(obj(c, "artefact")) : "");
-        snprintf(w->published, sizeof w->published, "%s", cJSON_GetStringValue(obj(c, "published")) ? cJSON_GetStringValue(obj(c, "published")) : "");
+        snprintf(w->id, sizeof w->id, "%s",
+                 cJSON_GetStringValue(obj(c, "id")) ? cJSON_GetStringValue(obj(c, "id")) : "?");
+        snprintf(w->artefact, sizeof w->artefact, "%s",
+                 cJSON_GetStringValue(obj(c, "artefact")) ? cJSON_GetStringValue(obj(c, "artefact"))
+                                                          : "");
+        snprintf(w->published, sizeof w->published, "%s",
+                 cJSON_GetStringValue(obj(c, "published"))
+                     ? cJSON_GetStringValue(obj(c, "published"))
+                     : "");
         snprintf(w->check_text, sizeof w->check_text, "%s",
-                 cJSON_GetStringValue(obj(obj(c, "mini_check"), "text")) ? cJSON_GetStringValue(obj(obj(c, "mini_check"), "text")) : "");
+                 cJSON_GetStringValue(obj(obj(c, "mini_check"), "text"))
+                     ? cJSON_GetStringValue(obj(obj(c, "mini_check"), "text"))
+                     : "");
         snprintf(w->command, sizeof w->command, "make %s", e ? e : w->id);
         snprintf(w->verdict, sizeof w->verdict, "NOT RUN");
         snprintf(w->measured, sizeof w->measured, "-");
@@ -82,7 +102,8 @@ static int collect_rows(const claims_opts *o, claim_row *rows, int cap, int *fai
         snprintf(path, sizeof path, "%s/%s/%s/results.json", o->root, e ? e : w->id, o->scale);
         FILE *f = fopen(path, "r");
         if (f) fclose(f);
-        if (!e || !obj(c, "mini_check") || !cJSON_GetStringValue(obj(obj(c, "mini_check"), "rule"))) {
+        if (!e || !obj(c, "mini_check") ||
+            !cJSON_GetStringValue(obj(obj(c, "mini_check"), "rule"))) {
             snprintf(w->measured, sizeof w->measured, "%s",
                      f ? "run; reported as tables in REPRODUCE.md (no direction to check)"
                        : "not implemented yet");
@@ -98,7 +119,8 @@ static int collect_rows(const claims_opts *o, claim_row *rows, int cap, int *fai
         cJSON *v = NULL;
         if (claims_verdict(c, res, rp_claims_file(), &v) == GC_OK) {
             snprintf(w->verdict, sizeof w->verdict, "%s", cJSON_GetStringValue(obj(v, "verdict")));
-            snprintf(w->measured, sizeof w->measured, "%s", cJSON_GetStringValue(obj(v, "summary")));
+            snprintf(w->measured, sizeof w->measured, "%s",
+                     cJSON_GetStringValue(obj(v, "summary")));
             snprintf(w->test, sizeof w->test, "%s", cJSON_GetStringValue(obj(v, "test")));
             if (isfinite(num(v, "p", NAN))) snprintf(w->p, sizeof w->p, "%.3g", num(v, "p", NAN));
             *fails += !strcmp(w->verdict, "FAIL");
@@ -170,7 +192,10 @@ int cmd_report(int argc, char **argv) {
     }
     gc_atomic_write(&af, doc, (size_t)(b - doc) + strlen(BEGIN));
     char line[4096];
-    snprintf(line, sizeof line, "\n| claim | published | check at %s scale | command | measured | test | p | verdict |\n|---|---|---|---|---|---|---|---|\n", o.scale);
+    snprintf(line, sizeof line,
+             "\n| claim | published | check at %s scale | command | measured | test | p | verdict "
+             "|\n|---|---|---|---|---|---|---|---|\n",
+             o.scale);
     gc_atomic_write(&af, line, strlen(line));
     for (int i = 0; i < n; i++) {
         snprintf(line, sizeof line, "| %s (%s) | %s | %s | `%s` | %s | %s | %s | **%s** |\n",

@@ -14,8 +14,12 @@
 #include "lib/util/jsonio.h"
 #include "report.h"
 
-static double num(const cJSON *o, const char *k) { return gc_json_num(o, k, NAN); }
-static const cJSON *obj(const cJSON *o, const char *k) { return gc_json_get(o, k); }
+static double num(const cJSON *o, const char *k) {
+    return gc_json_num(o, k, NAN);
+}
+static const cJSON *obj(const cJSON *o, const char *k) {
+    return gc_json_get(o, k);
+}
 static double at(const cJSON *arr, int i) {
     const cJSON *e = cJSON_GetArrayItem(arr, i);
     return cJSON_IsNumber(e) ? e->valuedouble : NAN;
@@ -51,7 +55,8 @@ static void provenance(sbuf *b, const cJSON *r) {
     int run = 0, cached = 0;
     for (const cJSON *s = obj(r, "stages") ? obj(r, "stages")->child : NULL; s; s = s->next)
         cJSON_IsTrue(obj(s, "cached")) ? cached++ : run++;
-    put(b, "\nRun of commit %s (config hash %s, %s scale, %d seeds, %s, %.0f threads): %.0f s of wall "
+    put(b,
+        "\nRun of commit %s (config hash %s, %s scale, %d seeds, %s, %.0f threads): %.0f s of wall "
         "time, %d stages computed, %d reused from the cache.\n\n",
         cJSON_GetStringValue(obj(r, "commit")), cJSON_GetStringValue(obj(r, "config_hash")),
         cJSON_GetStringValue(obj(r, "scale")), cJSON_GetArraySize(obj(r, "seeds")),
@@ -64,11 +69,13 @@ static void ci(sbuf *b, const cJSON *o) {
 
 static void fig2(sbuf *b, const cJSON *r) {
     provenance(b, r);
-    put(b, "| split | n | policy accuracy | AUROC baseline | AUROC goal-conditioned | difference | "
-           "seeds > 0 | DeLong p | policy log-prob AUROC |\n|---|---|---|---|---|---|---|---|---|\n");
+    put(b,
+        "| split | n | policy accuracy | AUROC baseline | AUROC goal-conditioned | difference | "
+        "seeds > 0 | DeLong p | policy log-prob AUROC |\n|---|---|---|---|---|---|---|---|---|\n");
     const cJSON *groups[16];
     int ng = 0;
-    for (const cJSON *g = obj(r, "splits") ? obj(r, "splits")->child : NULL; g && ng < 15; g = g->next)
+    for (const cJSON *g = obj(r, "splits") ? obj(r, "splits")->child : NULL; g && ng < 15;
+         g = g->next)
         groups[ng++] = g;
     if (obj(r, "pooled")) groups[ng++] = obj(r, "pooled");
     for (int i = 0; i < ng; i++) {
@@ -97,28 +104,32 @@ static void partial(sbuf *b, const cJSON *r, int ablations) {
     if (cJSON_IsArray(obj(pr, "splits")))
         for (const cJSON *s = obj(pr, "splits")->child; s; s = s->next)
             put(b, " %s%s", s->valuestring, s->next ? "," : "");
-    else put(b, " every split");
-    put(b, ablations ? ". AUROC at p = 1 (the final reward, and the final Q-value), mean over seeds "
-                       "with a t-based 95%% CI:\n\n"
-                     : ". AUROC of the seed-averaged standardised scores with its bootstrap 95%% CI "
-                       "over questions:\n\n");
+    else
+        put(b, " every split");
+    put(b, ablations
+               ? ". AUROC at p = 1 (the final reward, and the final Q-value), mean over seeds "
+                 "with a t-based 95%% CI:\n\n"
+               : ". AUROC of the seed-averaged standardised scores with its bootstrap 95%% CI "
+                 "over questions:\n\n");
     if (!ablations) {
         put(b, "| p |");
         for (const cJSON *c = curves->child; c; c = c->next)
             put(b, " %s, %s |", cJSON_GetStringValue(obj(c, "variant")),
                 strcmp(cJSON_GetStringValue(obj(c, "score")), "q") ? "reward" : "Q-value");
         put(b, "\n|---|");
-        for (const cJSON *c = curves->child; c; c = c->next) put(b, "---|");
+        for (const cJSON *c = curves->child; c; c = c->next)
+            put(b, "---|");
         put(b, "\n");
         for (int i = 0; i < P; i++) {
             put(b, "| %.1f |", at(pts, i));
             for (const cJSON *c = curves->child; c; c = c->next)
-                put(b, " %.3f [%.3f, %.3f] |", at(obj(c, "boot_auroc"), i), at(obj(c, "boot_lo"), i),
-                    at(obj(c, "boot_hi"), i));
+                put(b, " %.3f [%.3f, %.3f] |", at(obj(c, "boot_auroc"), i),
+                    at(obj(c, "boot_lo"), i), at(obj(c, "boot_hi"), i));
             put(b, "\n");
         }
         put(b, "| Spearman(p, seed-mean AUROC) |");
-        for (const cJSON *c = curves->child; c; c = c->next) put(b, " %+.3f |", num(c, "spearman"));
+        for (const cJSON *c = curves->child; c; c = c->next)
+            put(b, " %+.3f |", num(c, "spearman"));
         put(b, "\n| seeds with AUROC(1) > AUROC(0.1) |");
         for (const cJSON *c = curves->child; c; c = c->next)
             put(b, " %.0f/%.0f |", num(c, "seeds_rising"), num(c, "seeds"));
@@ -128,7 +139,8 @@ static void partial(sbuf *b, const cJSON *r, int ablations) {
                "Q-value | Spearman of the reward curve |\n|---|---|---|---|\n");
         int n = cJSON_GetArraySize(curves) / 2;
         for (int k = 0; k < n; k++) {
-            const cJSON *cr = cJSON_GetArrayItem(curves, k), *cq = cJSON_GetArrayItem(curves, n + k);
+            const cJSON *cr = cJSON_GetArrayItem(curves, k),
+                        *cq = cJSON_GetArrayItem(curves, n + k);
             put(b, "| %s | %.3f [%.3f, %.3f] | %.3f [%.3f, %.3f] | %+.3f |\n",
                 cJSON_GetStringValue(obj(cr, "variant")), at(obj(cr, "mean"), P - 1),
                 at(obj(cr, "lo"), P - 1), at(obj(cr, "hi"), P - 1), at(obj(cq, "mean"), P - 1),
@@ -136,10 +148,12 @@ static void partial(sbuf *b, const cJSON *r, int ablations) {
         }
     }
     put(b, "\nCorrelation (Pearson, mean over seeds) of Q-values with rewards at generation "
-           "percentiles:\n\n| variant | p = 0.2 | p = 0.4 | p = 0.6 | p = 0.8 |\n|---|---|---|---|---|\n");
+           "percentiles:\n\n| variant | p = 0.2 | p = 0.4 | p = 0.6 | p = 0.8 "
+           "|\n|---|---|---|---|---|\n");
     for (const cJSON *c = obj(pr, "q_reward_correlation")->child; c; c = c->next) {
         put(b, "| %s |", cJSON_GetStringValue(obj(c, "variant")));
-        for (int q = 2; q <= 8; q += 2) put(b, " %+.2f |", at(obj(c, "r"), (int)lround(q / 10.0 * (P - 1))));
+        for (int q = 2; q <= 8; q += 2)
+            put(b, " %+.2f |", at(obj(c, "r"), (int)lround(q / 10.0 * (P - 1))));
         put(b, "\n");
     }
 }
@@ -166,10 +180,12 @@ static const char VOTE_HEAD[] =
 static void table1(sbuf *b, const cJSON *r) {
     provenance(b, r);
     const cJSON *vr = obj(r, "vote");
-    put(b, "%.0f questions x %.0f solutions at temperature %.1f; tau = %.2f on the cosine scale, first "
-        "%.0f tokens ignored, goal state from the %s token.\n\n", num(vr, "questions"),
-        num(vr, "samples"), num(vr, "temperature"), num(vr, "tau"), num(vr, "skip"),
-        cJSON_GetStringValue(obj(vr, "goal_token")));
+    put(b,
+        "%.0f questions x %.0f solutions at temperature %.1f; tau = %.2f on the cosine scale, "
+        "first "
+        "%.0f tokens ignored, goal state from the %s token.\n\n",
+        num(vr, "questions"), num(vr, "samples"), num(vr, "temperature"), num(vr, "tau"),
+        num(vr, "skip"), cJSON_GetStringValue(obj(vr, "goal_token")));
     put(b, VOTE_HEAD);
     vote_rows(b, vr, "");
     int online = 0;
@@ -177,27 +193,33 @@ static void table1(sbuf *b, const cJSON *r) {
         const cJSON *on = obj(v, "online");
         if (!on) continue;
         if (!online++)
-            put(b, "\nOnline filtering (seed-1 RM decoding alongside the policy):\n\n| RM | questions | "
-                   "tokens saved | wall time saved | cuts equal to offline |\n|---|---|---|---|---|\n");
+            put(b, "\nOnline filtering (seed-1 RM decoding alongside the policy):\n\n| RM | "
+                   "questions | "
+                   "tokens saved | wall time saved | cuts equal to offline "
+                   "|\n|---|---|---|---|---|\n");
         put(b, "| %s | %.0f | %.1f%% | %.1f%% (%.1f s vs %.1f s) | %.1f%% |\n",
-            cJSON_GetStringValue(obj(v, "variant")), num(on, "questions"), num(on, "tokens_saved_pct"),
-            num(on, "wall_saved_pct"), num(on, "wall_s_filtered"), num(on, "wall_s_unfiltered"),
-            100 * num(on, "cut_agreement_with_offline"));
+            cJSON_GetStringValue(obj(v, "variant")), num(on, "questions"),
+            num(on, "tokens_saved_pct"), num(on, "wall_saved_pct"), num(on, "wall_s_filtered"),
+            num(on, "wall_s_unfiltered"), 100 * num(on, "cut_agreement_with_offline"));
     }
-    put(b, "\nThe sweep (mean over seeds): fixed thresholds on the cosine scale, then thresholds at a "
-           "quantile of each RM's per-solution minimum Q-value (a share q of the solutions cut). The "
-           "plot beside the results draws it:\n\n| tau |");
+    put(b,
+        "\nThe sweep (mean over seeds): fixed thresholds on the cosine scale, then thresholds at a "
+        "quantile of each RM's per-solution minimum Q-value (a share q of the solutions cut). The "
+        "plot beside the results draws it:\n\n| tau |");
     for (const cJSON *v = obj(vr, "variants")->child; v; v = v->next)
         put(b, " %s: tokens saved %% | %s: accuracy |", cJSON_GetStringValue(obj(v, "variant")),
             cJSON_GetStringValue(obj(v, "variant")));
     put(b, "\n|---|");
-    for (const cJSON *v = obj(vr, "variants")->child; v; v = v->next) put(b, "---|---|");
+    for (const cJSON *v = obj(vr, "variants")->child; v; v = v->next)
+        put(b, "---|---|");
     put(b, "\n");
     int nt = cJSON_GetArraySize(obj(obj(vr, "variants")->child, "sweep"));
     for (int i = 0; i < nt; i++) {
         const cJSON *p0 = cJSON_GetArrayItem(obj(obj(vr, "variants")->child, "sweep"), i);
-        if (obj(p0, "quantile")) put(b, "| %.2f-quantile of min Q |", num(p0, "quantile"));
-        else put(b, "| %.2f |", num(p0, "tau"));
+        if (obj(p0, "quantile"))
+            put(b, "| %.2f-quantile of min Q |", num(p0, "quantile"));
+        else
+            put(b, "| %.2f |", num(p0, "tau"));
         for (const cJSON *v = obj(vr, "variants")->child; v; v = v->next) {
             const cJSON *e = cJSON_GetArrayItem(obj(v, "sweep"), i);
             put(b, " %.1f | %.3f |", num(e, "saved_pct"), num(e, "accuracy"));
@@ -208,11 +230,14 @@ static void table1(sbuf *b, const cJSON *r) {
 
 static void goal_token(sbuf *b, const cJSON *r, const cJSON *last) {
     provenance(b, r);
-    put(b, "Filtering with the goal-conditioned RM, goal state from a random response token, against "
-           "table1's (last token)%s:\n\n", last ? "" : " (table1 has not been run)");
+    put(b,
+        "Filtering with the goal-conditioned RM, goal state from a random response token, against "
+        "table1's (last token)%s:\n\n",
+        last ? "" : " (table1 has not been run)");
     put(b, VOTE_HEAD);
     if (last) {
-        cJSON *copy = cJSON_Duplicate(obj(last, "vote"), 1), *vars = cJSON_GetObjectItem(copy, "variants");
+        cJSON *copy = cJSON_Duplicate(obj(last, "vote"), 1),
+              *vars = cJSON_GetObjectItem(copy, "variants");
         for (cJSON *v = vars->child; v;) { /* keep the goal-conditioned row */
             cJSON *next = v->next;
             if (strcmp(cJSON_GetStringValue(obj(v, "variant")), "goal"))
@@ -227,15 +252,20 @@ static void goal_token(sbuf *b, const cJSON *r, const cJSON *last) {
     const cJSON *rs = obj(obj(obj(r, "vote"), "variants")->child, "sweep"), *ls = NULL;
     for (const cJSON *v = last ? obj(obj(last, "vote"), "variants")->child : NULL; v; v = v->next)
         if (!strcmp(cJSON_GetStringValue(obj(v, "variant")), "goal")) ls = obj(v, "sweep");
-    put(b, "\nThe sweep for the goal-conditioned RM (mean over seeds):\n\n| threshold | last token: "
-           "tokens saved %% | last token: accuracy | random token: tokens saved %% | random token: "
-           "accuracy |\n|---|---|---|---|---|\n");
+    put(b,
+        "\nThe sweep for the goal-conditioned RM (mean over seeds):\n\n| threshold | last token: "
+        "tokens saved %% | last token: accuracy | random token: tokens saved %% | random token: "
+        "accuracy |\n|---|---|---|---|---|\n");
     for (int i = 0; i < cJSON_GetArraySize(rs); i++) {
         const cJSON *pr = cJSON_GetArrayItem(rs, i), *pl = ls ? cJSON_GetArrayItem(ls, i) : NULL;
-        if (obj(pr, "quantile")) put(b, "| %.2f-quantile of min Q |", num(pr, "quantile"));
-        else put(b, "| tau %.2f |", num(pr, "tau"));
-        if (pl) put(b, " %.1f | %.3f |", num(pl, "saved_pct"), num(pl, "accuracy"));
-        else put(b, " - | - |");
+        if (obj(pr, "quantile"))
+            put(b, "| %.2f-quantile of min Q |", num(pr, "quantile"));
+        else
+            put(b, "| tau %.2f |", num(pr, "tau"));
+        if (pl)
+            put(b, " %.1f | %.3f |", num(pl, "saved_pct"), num(pl, "accuracy"));
+        else
+            put(b, " - | - |");
         put(b, " %.1f | %.3f |\n", num(pr, "saved_pct"), num(pr, "accuracy"));
     }
 }
@@ -288,11 +318,16 @@ gc_status report_sections(const char *root, const char *scale, char **doc) {
         if (e < N_EXPERIMENTS) GC_TRY(gc_json_read(path, &r));
         sbuf b = {0};
         put(&b, "\n");
-        if (e == N_EXPERIMENTS) times(&b, root, scale);
-        else if (!strcmp(EXPERIMENTS[e], "fig2")) fig2(&b, r);
-        else if (!strcmp(EXPERIMENTS[e], "fig3")) partial(&b, r, 0);
-        else if (!strcmp(EXPERIMENTS[e], "ablations")) partial(&b, r, 1);
-        else if (!strcmp(EXPERIMENTS[e], "table1")) table1(&b, r);
+        if (e == N_EXPERIMENTS)
+            times(&b, root, scale);
+        else if (!strcmp(EXPERIMENTS[e], "fig2"))
+            fig2(&b, r);
+        else if (!strcmp(EXPERIMENTS[e], "fig3"))
+            partial(&b, r, 0);
+        else if (!strcmp(EXPERIMENTS[e], "ablations"))
+            partial(&b, r, 1);
+        else if (!strcmp(EXPERIMENTS[e], "table1"))
+            table1(&b, r);
         else {
             cJSON *last = NULL;
             snprintf(path, sizeof path, "%s/table1/%s/results.json", root, scale);

@@ -19,21 +19,24 @@ static void add_reason(cJSON *reasons, const char *fmt, ...) {
 
 /* rule "auroc_delta": goal-conditioned minus baseline AUROC */
 static gc_status verdict_auroc_delta(const cJSON *check, const cJSON *results, cJSON *v) {
-    double alpha = gc_json_num(check, "alpha", 0.05), min_frac = gc_json_num(check, "min_seed_fraction", 0.8);
+    double alpha = gc_json_num(check, "alpha", 0.05),
+           min_frac = gc_json_num(check, "min_seed_fraction", 0.8);
     const cJSON *every = gc_json_get(check, "every_split_positive");
     int need_every = !every || cJSON_IsTrue(every);
     cJSON *reasons = cJSON_AddArrayToObject(v, "reasons");
     int pass = 1, evaluated = 0;
     double max_split = -INFINITY;
     const char *max_name = "";
-    for (const cJSON *g = gc_json_get(results, "splits") ? gc_json_get(results, "splits")->child : NULL; g;
-         g = g->next) {
+    for (const cJSON *g = gc_json_get(results, "splits") ? gc_json_get(results, "splits")->child
+                                                         : NULL;
+         g; g = g->next) {
         const char *name = cJSON_GetStringValue(gc_json_get(g, "split"));
         const cJSON *d = gc_json_get(g, "delta");
         if (!d) {
             add_reason(reasons, "%s: not evaluated (%s)", name ? name : "?",
-                       cJSON_GetStringValue(gc_json_get(g, "error")) ? cJSON_GetStringValue(gc_json_get(g, "error"))
-                                                             : "no AUROC");
+                       cJSON_GetStringValue(gc_json_get(g, "error"))
+                           ? cJSON_GetStringValue(gc_json_get(g, "error"))
+                           : "no AUROC");
             continue;
         }
         evaluated++;
@@ -48,7 +51,8 @@ static gc_status verdict_auroc_delta(const cJSON *check, const cJSON *results, c
         pass = 0;
         add_reason(reasons, "no split could be evaluated");
     }
-    const cJSON *pooled = gc_json_get(results, "pooled"), *pd = gc_json_get(pooled, "delta"), *dl = gc_json_get(pooled, "delong");
+    const cJSON *pooled = gc_json_get(results, "pooled"), *pd = gc_json_get(pooled, "delta"),
+                *dl = gc_json_get(pooled, "delong");
     double p = gc_json_num(dl, "p", 1), diff = gc_json_num(dl, "diff", 0);
     if (!pd || !dl) {
         pass = 0;
@@ -63,14 +67,16 @@ static gc_status verdict_auroc_delta(const cJSON *check, const cJSON *results, c
         if (frac < min_frac) {
             pass = 0;
             add_reason(reasons, "pooled difference positive in %.0f of %.0f seeds (need %.0f%%)",
-                       gc_json_num(pd, "seeds_positive", 0), gc_json_num(pd, "seeds", 0), 100 * min_frac);
+                       gc_json_num(pd, "seeds_positive", 0), gc_json_num(pd, "seeds", 0),
+                       100 * min_frac);
         }
     }
     cJSON_AddStringToObject(v, "verdict", pass ? "PASS" : "FAIL");
     cJSON_AddNumberToObject(v, "measured", gc_json_num(pd, "mean", NAN));
     cJSON_AddNumberToObject(v, "lo", gc_json_num(pd, "lo", NAN));
     cJSON_AddNumberToObject(v, "hi", gc_json_num(pd, "hi", NAN));
-    cJSON_AddStringToObject(v, "measured_what", "pooled AUROC difference, mean over seeds [95% CI]");
+    cJSON_AddStringToObject(v, "measured_what",
+                            "pooled AUROC difference, mean over seeds [95% CI]");
     if (isfinite(max_split)) {
         cJSON_AddNumberToObject(v, "max_split_delta", max_split);
         cJSON_AddStringToObject(v, "max_split", max_name);
@@ -101,8 +107,9 @@ static gc_status verdict_rises_with_p(const cJSON *check, const cJSON *results, 
     int pass = c != NULL;
     double rho = gc_json_num(c, "spearman", NAN);
     double rising = gc_json_num(c, "seeds_rising", 0), seeds = gc_json_num(c, "seeds", 1);
-    if (!c) add_reason(reasons, "no curve for variant %s, score %s", variant ? variant : "?",
-                       score ? score : "?");
+    if (!c)
+        add_reason(reasons, "no curve for variant %s, score %s", variant ? variant : "?",
+                   score ? score : "?");
     if (c && !(rho >= min_rho)) {
         pass = 0;
         add_reason(reasons, "Spearman(p, mean AUROC) %.3f is below %.2f", rho, min_rho);
@@ -118,13 +125,15 @@ static gc_status verdict_rises_with_p(const cJSON *check, const cJSON *results, 
     double a01 = P ? cJSON_GetArrayItem(mean, (int)lround(0.1 * (P - 1)))->valuedouble : NAN;
     cJSON_AddStringToObject(v, "verdict", pass ? "PASS" : "FAIL");
     cJSON_AddNumberToObject(v, "measured", rho);
-    cJSON_AddStringToObject(v, "measured_what", "Spearman correlation of p and the seed-mean AUROC");
+    cJSON_AddStringToObject(v, "measured_what",
+                            "Spearman correlation of p and the seed-mean AUROC");
     cJSON_AddStringToObject(v, "test", "Spearman trend + seed count");
     cJSON_AddNumberToObject(v, "p", NAN);
     char sum[256];
-    snprintf(sum, sizeof sum, "%s %s: Spearman %+.3f; AUROC %.3f at p = 0.1, %.3f at p = 1; "
-             "rising in %.0f/%.0f seeds", variant ? variant : "?", score ? score : "?", rho, a01,
-             a1, rising, seeds);
+    snprintf(sum, sizeof sum,
+             "%s %s: Spearman %+.3f; AUROC %.3f at p = 0.1, %.3f at p = 1; "
+             "rising in %.0f/%.0f seeds",
+             variant ? variant : "?", score ? score : "?", rho, a01, a1, rising, seeds);
     cJSON_AddStringToObject(v, "summary", sum);
     return GC_OK;
 }
@@ -133,7 +142,8 @@ static gc_status verdict_rises_with_p(const cJSON *check, const cJSON *results, 
  * accuracy loss */
 static gc_status verdict_filter_saves(const cJSON *check, const cJSON *results, cJSON *v) {
     const char *variant = cJSON_GetStringValue(gc_json_get(check, "variant"));
-    double min_saved = gc_json_num(check, "min_saved_pct", 10), alpha = gc_json_num(check, "alpha", 0.05);
+    double min_saved = gc_json_num(check, "min_saved_pct", 10),
+           alpha = gc_json_num(check, "alpha", 0.05);
     cJSON *reasons = cJSON_AddArrayToObject(v, "reasons");
     const cJSON *vars = gc_json_get(gc_json_get(results, "vote"), "variants"), *c = NULL;
     for (const cJSON *e = vars ? vars->child : NULL; e && !c; e = e->next) {
@@ -148,12 +158,15 @@ static gc_status verdict_filter_saves(const cJSON *check, const cJSON *results, 
     double p = gc_json_num(tp, "p", NAN);
     if (c && !(saved >= min_saved)) {
         pass = 0;
-        add_reason(reasons, "tokens saved %.1f%% (mean over seeds) is below %.0f%%", saved, min_saved);
+        add_reason(reasons, "tokens saved %.1f%% (mean over seeds) is below %.0f%%", saved,
+                   min_saved);
     }
     if (c && diff < 0 && p < alpha) {
         pass = 0;
-        add_reason(reasons, "proportion of correct voters drops by %.3f with filtering, paired "
-                   "p = %.3g < %g", -diff, p, alpha);
+        add_reason(reasons,
+                   "proportion of correct voters drops by %.3f with filtering, paired "
+                   "p = %.3g < %g",
+                   -diff, p, alpha);
     }
     if (c && !isfinite(p)) add_reason(reasons, "paired t-test undefined (no variation)");
     cJSON_AddStringToObject(v, "verdict", pass ? "PASS" : "FAIL");
@@ -164,27 +177,36 @@ static gc_status verdict_filter_saves(const cJSON *check, const cJSON *results, 
     cJSON_AddStringToObject(v, "test", "paired t-test (per-question share of correct voters)");
     cJSON_AddNumberToObject(v, "p", p);
     char sum[256];
-    snprintf(sum, sizeof sum, "%s RM: %.1f%% tokens saved [%.1f, %.1f]; voting accuracy %.3f "
-             "(unfiltered %.3f); voters' correct share %+.3f", variant ? variant : "?", saved,
-             gc_json_num(sv, "lo", NAN), gc_json_num(sv, "hi", NAN), gc_json_num(acc, "mean", NAN),
+    snprintf(sum, sizeof sum,
+             "%s RM: %.1f%% tokens saved [%.1f, %.1f]; voting accuracy %.3f "
+             "(unfiltered %.3f); voters' correct share %+.3f",
+             variant ? variant : "?", saved, gc_json_num(sv, "lo", NAN), gc_json_num(sv, "hi", NAN),
+             gc_json_num(acc, "mean", NAN),
              gc_json_num(gc_json_get(gc_json_get(results, "vote"), "unfiltered"), "accuracy", NAN),
              diff);
     cJSON_AddStringToObject(v, "summary", sum);
     return GC_OK;
 }
 
-gc_status claims_verdict(const cJSON *claim, const cJSON *results, const char *claims_path, cJSON **out) {
+gc_status claims_verdict(const cJSON *claim, const cJSON *results, const char *claims_path,
+                         cJSON **out) {
     const cJSON *check = gc_json_get(claim, "mini_check");
     const char *rule = cJSON_GetStringValue(gc_json_get(check, "rule"));
     const char *id = cJSON_GetStringValue(gc_json_get(claim, "id"));
-    if (!rule) return gc_fail(GC_ERR_FORMAT, "%s: claim %s has no mini_check.rule", claims_path, id ? id : "?");
+    if (!rule)
+        return gc_fail(GC_ERR_FORMAT, "%s: claim %s has no mini_check.rule", claims_path,
+                       id ? id : "?");
     cJSON *v = cJSON_CreateObject();
     cJSON_AddStringToObject(v, "claim", id ? id : "?");
     gc_status s;
-    if (!strcmp(rule, "auroc_delta")) s = verdict_auroc_delta(check, results, v);
-    else if (!strcmp(rule, "rises_with_p")) s = verdict_rises_with_p(check, results, v);
-    else if (!strcmp(rule, "filter_saves")) s = verdict_filter_saves(check, results, v);
-    else s = gc_fail(GC_ERR_FORMAT, "%s: claim %s: unknown rule '%s'", claims_path, id, rule);
+    if (!strcmp(rule, "auroc_delta"))
+        s = verdict_auroc_delta(check, results, v);
+    else if (!strcmp(rule, "rises_with_p"))
+        s = verdict_rises_with_p(check, results, v);
+    else if (!strcmp(rule, "filter_saves"))
+        s = verdict_filter_saves(check, results, v);
+    else
+        s = gc_fail(GC_ERR_FORMAT, "%s: claim %s: unknown rule '%s'", claims_path, id, rule);
     if (s != GC_OK) {
         cJSON_Delete(v);
         return s;
@@ -202,8 +224,8 @@ gc_status claims_load(const char *path, cJSON **doc) {
     return GC_OK;
 }
 
-gc_status claims_verdict_for(const char *claims_path, const char *experiment,
-                             const cJSON *results, cJSON **out) {
+gc_status claims_verdict_for(const char *claims_path, const char *experiment, const cJSON *results,
+                             cJSON **out) {
     *out = NULL;
     cJSON *doc;
     GC_TRY(claims_load(claims_path, &doc));
@@ -218,4 +240,3 @@ gc_status claims_verdict_for(const char *claims_path, const char *experiment,
     cJSON_Delete(doc);
     return s;
 }
-

@@ -29,7 +29,7 @@ gc_status claims_verdict(const cJSON *claim, const cJSON *results, const char *c
                          cJSON **out);
 /* The verdict of the claim whose experiment is `experiment`; *out = NULL when none names it or it
  * has no mini_check. */
-gc_status claims_verdict_for(const char *claims_path, const char *experiment,
-                             const cJSON *results, cJSON **out);
+gc_status claims_verdict_for(const char *claims_path, const char *experiment, const cJSON *results,
+                             cJSON **out);
 
 #endif

@@ -30,19 +30,25 @@ static gc_status pick(const rp_run *r, const math_analysis **out) {
         snprintf(path, sizeof path, "%s.%s", r->scale_path, sec->string);
         for (size_t i = 0; !ok && i < sizeof ANALYSES / sizeof ANALYSES[0]; i++)
             if (ANALYSES[i].section && !strcmp(sec->string, ANALYSES[i].section))
-                return gc_config_fail(&r->cfg, path, "the section '%s' goes with \"analysis\": "
-                                      "\"%s\" and only with it", sec->string, ANALYSES[i].name);
+                return gc_config_fail(&r->cfg, path,
+                                      "the section '%s' goes with \"analysis\": "
+                                      "\"%s\" and only with it",
+                                      sec->string, ANALYSES[i].name);
         if (!ok)
-            return gc_config_fail(&r->cfg, path, "unknown key (known keys: data policy pairs rm "
-                                  "eval%s%s)", a->section ? " " : "", a->section ? a->section : "");
+            return gc_config_fail(&r->cfg, path,
+                                  "unknown key (known keys: data policy pairs rm "
+                                  "eval%s%s)",
+                                  a->section ? " " : "", a->section ? a->section : "");
     }
     for (size_t i = 0; i < sizeof SHARED_SECTIONS / sizeof SHARED_SECTIONS[0]; i++)
         if (!cJSON_GetObjectItemCaseSensitive(r->scale_cfg, SHARED_SECTIONS[i]))
             return gc_config_fail(&r->cfg, r->scale_path, "missing required key '%s'",
                                   SHARED_SECTIONS[i]);
     if (a->section && !cJSON_GetObjectItemCaseSensitive(r->scale_cfg, a->section))
-        return gc_config_fail(&r->cfg, r->scale_path, "the analysis \"%s\" needs the section "
-                              "'%s'", a->name, a->section);
+        return gc_config_fail(&r->cfg, r->scale_path,
+                              "the analysis \"%s\" needs the section "
+                              "'%s'",
+                              a->name, a->section);
     *out = a;
     return GC_OK;
 }

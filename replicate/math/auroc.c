@@ -86,13 +86,17 @@ static gc_status stage_score(math_ctx *m, const rp_stage *rmst, float *rewards) 
 
 /* Standardised per-seed scores averaged over seeds, per item: the seed ensemble DeLong uses. */
 static void seed_average(float *const *scores, int seeds, const int *idx, int n, double *out) {
-    for (int i = 0; i < n; i++) out[i] = 0;
+    for (int i = 0; i < n; i++)
+        out[i] = 0;
     for (int s = 0; s < seeds; s++) {
         double m = 0, v = 0;
-        for (int i = 0; i < n; i++) m += scores[s][idx[i]] / n;
-        for (int i = 0; i < n; i++) v += (scores[s][idx[i]] - m) * (scores[s][idx[i]] - m) / n;
+        for (int i = 0; i < n; i++)
+            m += scores[s][idx[i]] / n;
+        for (int i = 0; i < n; i++)
+            v += (scores[s][idx[i]] - m) * (scores[s][idx[i]] - m) / n;
         double sd = v > 0 ? sqrt(v) : 1;
-        for (int i = 0; i < n; i++) out[i] += (scores[s][idx[i]] - m) / sd / seeds;
+        for (int i = 0; i < n; i++)
+            out[i] += (scores[s][idx[i]] - m) / sd / seeds;
     }
 }
 
@@ -106,19 +110,23 @@ static cJSON *analyse_group(const char *name, const math_solutions *sol, const i
     cJSON_AddStringToObject(g, "split", name);
     cJSON_AddNumberToObject(g, "n", n);
     int *y = gc_malloc(sizeof(int) * (n ? n : 1)), pos = 0;
-    double *sc = gc_malloc(sizeof(double) * (n ? n : 1)), *sc2 = gc_malloc(sizeof(double) * (n ? n : 1));
+    double *sc = gc_malloc(sizeof(double) * (n ? n : 1)),
+           *sc2 = gc_malloc(sizeof(double) * (n ? n : 1));
     double auc[MAX_VARIANTS][64], delta[64];
-    for (int i = 0; i < n; i++) y[i] = sol->correct[idx[i]], pos += y[i];
+    for (int i = 0; i < n; i++)
+        y[i] = sol->correct[idx[i]], pos += y[i];
     cJSON_AddNumberToObject(g, "n_correct", pos);
     cJSON_AddNumberToObject(g, "policy_accuracy", n ? (double)pos / n : 0);
     if (pos == 0 || pos == n) {
-        cJSON_AddStringToObject(g, "error", pos ? "every solution is correct: no AUROC"
-                                                : "no solution is correct: no AUROC");
+        cJSON_AddStringToObject(g, "error",
+                                pos ? "every solution is correct: no AUROC"
+                                    : "no solution is correct: no AUROC");
         free(y), free(sc), free(sc2);
         return g;
     }
     int base = m->c.base, goal = m->c.goal;
-    for (int i = 0; i < n; i++) sc[i] = ref[idx[i]];
+    for (int i = 0; i < n; i++)
+        sc[i] = ref[idx[i]];
     gc_delong one;
     if (gc_stats_delong(sc, NULL, y, (size_t)n, &one) == GC_OK) {
         cJSON *o = cJSON_AddObjectToObject(g, "policy_logprob");
@@ -127,9 +135,11 @@ static cJSON *analyse_group(const char *name, const math_solutions *sol, const i
         cJSON_AddNumberToObject(o, "hi", one.hi);
     }
     for (int v = 0; v < c->n_variants; v++) {
-        cJSON *vo = cJSON_AddObjectToObject(g, c->variant[v].name), *arr = cJSON_AddArrayToObject(vo, "auroc");
+        cJSON *vo = cJSON_AddObjectToObject(g, c->variant[v].name),
+              *arr = cJSON_AddArrayToObject(vo, "auroc");
         for (int s = 0; s < seeds; s++) {
-            for (int i = 0; i < n; i++) sc[i] = scores[v][s][idx[i]];
+            for (int i = 0; i < n; i++)
+                sc[i] = scores[v][s][idx[i]];
             gc_stats_auroc(sc, y, (size_t)n, &auc[v][s]);
             cJSON_AddItemToArray(arr, cJSON_CreateNumber(auc[v][s]));
         }
@@ -140,7 +150,8 @@ static cJSON *analyse_group(const char *name, const math_solutions *sol, const i
         cJSON_AddNumberToObject(vo, "hi", sm.hi);
     }
     int positive = 0;
-    for (int s = 0; s < seeds; s++) delta[s] = auc[goal][s] - auc[base][s], positive += delta[s] > 0;
+    for (int s = 0; s < seeds; s++)
+        delta[s] = auc[goal][s] - auc[base][s], positive += delta[s] > 0;
     gc_summary sd;
     gc_stats_summary(delta, (size_t)seeds, 0.95, &sd);
     cJSON *d = cJSON_AddObjectToObject(g, "delta");
@@ -179,31 +190,36 @@ static gc_status write_plot_data(const char *path, const cJSON *results, const v
         const cJSON *b = cJSON_GetObjectItem(g, c->variant[base].name);
         const cJSON *q = cJSON_GetObjectItem(g, c->variant[goal].name);
         if (!b || !q) continue;
-        fprintf(f, "%s %.5f %.5f %.5f %.5f %.5f %.5f\n", cJSON_GetObjectItem(g, "split")->valuestring,
-                cJSON_GetObjectItem(b, "mean")->valuedouble, cJSON_GetObjectItem(b, "lo")->valuedouble,
-                cJSON_GetObjectItem(b, "hi")->valuedouble, cJSON_GetObjectItem(q, "mean")->valuedouble,
-                cJSON_GetObjectItem(q, "lo")->valuedouble, cJSON_GetObjectItem(q, "hi")->valuedouble);
+        fprintf(
+            f, "%s %.5f %.5f %.5f %.5f %.5f %.5f\n", cJSON_GetObjectItem(g, "split")->valuestring,
+            cJSON_GetObjectItem(b, "mean")->valuedouble, cJSON_GetObjectItem(b, "lo")->valuedouble,
+            cJSON_GetObjectItem(b, "hi")->valuedouble, cJSON_GetObjectItem(q, "mean")->valuedouble,
+            cJSON_GetObjectItem(q, "lo")->valuedouble, cJSON_GetObjectItem(q, "hi")->valuedouble);
     }
     return fclose(f) == 0 ? GC_OK : gc_fail(GC_ERR_IO, "%s: write failed", path);
 }
 
-
-
-static double num(const cJSON *o, const char *k, double def) { return gc_json_num(o, k, def); }
-static const cJSON *obj(const cJSON *o, const char *k) { return gc_json_get(o, k); }
+static double num(const cJSON *o, const char *k, double def) {
+    return gc_json_num(o, k, def);
+}
+static const cJSON *obj(const cJSON *o, const char *k) {
+    return gc_json_get(o, k);
+}
 
 /* The fig2 table (variants "baseline" and "goal", then the ablations). */
 static void print_auroc(const cJSON *results, FILE *f) {
     fprintf(f, "\n%-12s %5s %7s  %-24s %-24s %-26s %9s  %s\n", "split", "n", "policy",
-            "AUROC baseline [CI]", "AUROC goal-cond. [CI]", "difference [CI] (+seeds)",
-            "DeLong p", "policy log-prob AUROC");
+            "AUROC baseline [CI]", "AUROC goal-cond. [CI]", "difference [CI] (+seeds)", "DeLong p",
+            "policy log-prob AUROC");
     const cJSON *groups[16];
     int ng = 0;
-    for (const cJSON *g = obj(results, "splits") ? obj(results, "splits")->child : NULL; g && ng < 15; g = g->next)
+    for (const cJSON *g = obj(results, "splits") ? obj(results, "splits")->child : NULL;
+         g && ng < 15; g = g->next)
         groups[ng++] = g;
     if (obj(results, "pooled")) groups[ng++] = obj(results, "pooled");
     for (int i = 0; i < ng; i++) {
-        const cJSON *g = groups[i], *b = obj(g, "baseline"), *q = obj(g, "goal"), *d = obj(g, "delta");
+        const cJSON *g = groups[i], *b = obj(g, "baseline"), *q = obj(g, "goal"),
+                    *d = obj(g, "delta");
         fprintf(f, "%-12s %5.0f %6.1f%%  ", cJSON_GetStringValue(obj(g, "split")), num(g, "n", 0),
                 100 * num(g, "policy_accuracy", 0));
         if (!d) {
@@ -211,13 +227,14 @@ static void print_auroc(const cJSON *results, FILE *f) {
             continue;
         }
         const cJSON *lp = obj(g, "policy_logprob");
-        fprintf(f, "%.3f [%.3f, %.3f]     %.3f [%.3f, %.3f]     %+.3f [%+.3f, %+.3f] (%.0f/%.0f) %9.3g  "
-                "%.3f [%.3f, %.3f]\n",
-                num(b, "mean", 0), num(b, "lo", 0), num(b, "hi", 0), num(q, "mean", 0),
-                num(q, "lo", 0), num(q, "hi", 0), num(d, "mean", 0), num(d, "lo", 0),
-                num(d, "hi", 0), num(d, "seeds_positive", 0), num(d, "seeds", 0),
-                num(obj(g, "delong"), "p", NAN), num(lp, "auroc", NAN), num(lp, "lo", NAN),
-                num(lp, "hi", NAN));
+        fprintf(
+            f,
+            "%.3f [%.3f, %.3f]     %.3f [%.3f, %.3f]     %+.3f [%+.3f, %+.3f] (%.0f/%.0f) %9.3g  "
+            "%.3f [%.3f, %.3f]\n",
+            num(b, "mean", 0), num(b, "lo", 0), num(b, "hi", 0), num(q, "mean", 0), num(q, "lo", 0),
+            num(q, "hi", 0), num(d, "mean", 0), num(d, "lo", 0), num(d, "hi", 0),
+            num(d, "seeds_positive", 0), num(d, "seeds", 0), num(obj(g, "delong"), "p", NAN),
+            num(lp, "auroc", NAN), num(lp, "lo", NAN), num(lp, "hi", NAN));
     }
     /* ablation variants (any variant object besides baseline and goal), per split */
     for (int i = 0, header = 0; i < ng; i++) {
@@ -227,8 +244,10 @@ static void print_auroc(const cJSON *results, FILE *f) {
             if (!cJSON_IsObject(x) || !cJSON_IsArray(obj(x, "auroc")) ||
                 !strcmp(x->string, "baseline") || !strcmp(x->string, "goal"))
                 continue;
-            if (first) fprintf(f, "%s%-12s", header++ ? "" : "\nablations (AUROC, mean [95% CI over seeds])\n",
-                               cJSON_GetStringValue(obj(g, "split")));
+            if (first)
+                fprintf(f, "%s%-12s",
+                        header++ ? "" : "\nablations (AUROC, mean [95% CI over seeds])\n",
+                        cJSON_GetStringValue(obj(g, "split")));
             fprintf(f, "  %s %.3f [%.3f, %.3f]", x->string, num(x, "mean", 0), num(x, "lo", 0),
                     num(x, "hi", 0));
             first = 0;
@@ -251,8 +270,10 @@ gc_status math_analyse_auroc(math_ctx *m, const cJSON *section, const char *path
         if (!scores[v]) s = GC_ERR_NOMEM;
         for (int seed = 1; seed <= seeds && s == GC_OK; seed++) {
             scores[v][seed - 1] = gc_malloc(sizeof(float) * (sol->n ? sol->n : 1));
-            if (!scores[v][seed - 1]) s = GC_ERR_NOMEM;
-            else s = stage_score(m, math_rm_stage(m, v, seed), scores[v][seed - 1]);
+            if (!scores[v][seed - 1])
+                s = GC_ERR_NOMEM;
+            else
+                s = stage_score(m, math_rm_stage(m, v, seed), scores[v][seed - 1]);
         }
     }
     float *ref = gc_malloc(sizeof(float) * (sol->n ? sol->n : 1));
@@ -270,19 +291,20 @@ gc_status math_analyse_auroc(math_ctx *m, const cJSON *section, const char *path
             for (int i = 0; i < sol->n; i++)
                 if (!strcmp(sol->split[i], name)) idx[n++] = i, right += sol->correct[i];
             cJSON_AddNumberToObject(acc, name, n ? (double)right / n : 0);
-            cJSON_AddItemToArray(splits, analyse_group(name, sol, idx, n,
-                                                       (float *const *const *)scores, ref, seeds,
-                                                       m));
+            cJSON_AddItemToArray(
+                splits,
+                analyse_group(name, sol, idx, n, (float *const *const *)scores, ref, seeds, m));
         }
         int nall = math_select(m, NULL, idx);
-        cJSON_AddItemToObject(results, "pooled",
-                              analyse_group("all", sol, idx, nall, (float *const *const *)scores,
-                                            ref, seeds, m));
+        cJSON_AddItemToObject(
+            results, "pooled",
+            analyse_group("all", sol, idx, nall, (float *const *const *)scores, ref, seeds, m));
         s = rp_finish(r, results, write_plot_data, m, print_auroc);
     }
     free(idx), free(ref);
     for (int v = 0; v < MAX_VARIANTS; v++) {
-        for (int k = 0; scores[v] && k < seeds; k++) free(scores[v][k]);
+        for (int k = 0; scores[v] && k < seeds; k++)
+            free(scores[v][k]);
         free(scores[v]);
     }
     return s;

@@ -102,7 +102,8 @@ static gc_status compute_partial(rp_stage *st, void *ctx) {
         qs[i] = m->sol.question[job->idx[i]], rs[i] = m->sol.response[job->idx[i]];
     probe_ctx pcx = {&rm, goal, P, {job->score[SC_REWARD], job->score[SC_Q]}};
     if (s == GC_OK)
-        s = gc_math_hidden_each(&rm.model, 0, qs, rs, n, (int)m->c.eval.max_len, 32, probe_item, &pcx);
+        s = gc_math_hidden_each(&rm.model, 0, qs, rs, n, (int)m->c.eval.max_len, 32, probe_item,
+                                &pcx);
     gc_rm_free(&rm);
     free(goal), free(qs), free(rs);
     GC_TRY(s);
@@ -110,7 +111,8 @@ static gc_status compute_partial(rp_stage *st, void *ctx) {
     rp_stage_file(st, "partial.json", path);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "points", P);
-    cJSON_AddStringToObject(j, "layout", "item-major: score[item * points + i] at p = i / (points - 1)");
+    cJSON_AddStringToObject(j, "layout",
+                            "item-major: score[item * points + i] at p = i / (points - 1)");
     for (int k = 0; k < N_SCORES; k++)
         gc_json_add_floats(j, SCORE_NAMES[k], job->score[k], (size_t)n * P);
     s = gc_json_write(path, j);
@@ -126,7 +128,8 @@ static gc_status load_partial(const rp_stage *st, void *ctx) {
     GC_TRY(gc_json_read(path, &j));
     gc_status s = GC_OK;
     for (int k = 0; k < N_SCORES && s == GC_OK; k++)
-        s = gc_json_floats(path, j, SCORE_NAMES[k], job->score[k], (size_t)job->n * job->pc->points);
+        s = gc_json_floats(path, j, SCORE_NAMES[k], job->score[k],
+                           (size_t)job->n * job->pc->points);
     cJSON_Delete(j);
     return s;
 }
@@ -140,7 +143,8 @@ static gc_status stage_partial(math_ctx *m, const rp_stage *rmst, const partial_
     snprintf(name, sizeof name, "partial-%s", rmst->name + 3);
     cJSON *key = cJSON_CreateObject();
     cJSON_AddNumberToObject(key, "points", (double)pc->points);
-    cJSON_AddItemToObject(key, "splits", pc->splits ? cJSON_Duplicate(pc->splits, 1) : cJSON_CreateNull());
+    cJSON_AddItemToObject(key, "splits",
+                          pc->splits ? cJSON_Duplicate(pc->splits, 1) : cJSON_CreateNull());
     partial_job job = {m, rmst, pc, idx, n, score};
     rp_stage *in[2] = {(rp_stage *)rmst, m->est};
     return rp_stage_run(m->r, &PARTIAL, name, key, in, 2, &job, NULL);
@@ -149,8 +153,8 @@ static gc_status stage_partial(math_ctx *m, const rp_stage *rmst, const partial_
 /* ---- analysis ---- */
 
 /* One curve: AUROC against p for one variant and score. sc[seed] (n, P). */
-static cJSON *curve(const char *variant, int kind, float *const *sc, int seeds, const int *y,
-                    int n, int P, const partial_cfg *pc) {
+static cJSON *curve(const char *variant, int kind, float *const *sc, int seeds, const int *y, int n,
+                    int P, const partial_cfg *pc) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "variant", variant);
     cJSON_AddStringToObject(o, "score", SCORE_NAMES[kind]);
@@ -159,27 +163,33 @@ static cJSON *curve(const char *variant, int kind, float *const *sc, int seeds, 
     cJSON *bm = cJSON_AddArrayToObject(o, "boot_auroc"), *bl = cJSON_AddArrayToObject(o, "boot_lo");
     cJSON *bh = cJSON_AddArrayToObject(o, "boot_hi");
     double *x = gc_malloc(sizeof(double) * n), *avg = gc_calloc((size_t)n, sizeof(double));
-    double *auc = gc_malloc(sizeof(double) * (size_t)seeds * P), *means = gc_malloc(sizeof(double) * P);
+    double *auc = gc_malloc(sizeof(double) * (size_t)seeds * P),
+           *means = gc_malloc(sizeof(double) * P);
     double *ps = gc_malloc(sizeof(double) * P);
     if (!x || !avg || !auc || !means || !ps) {
         free(x), free(avg), free(auc), free(means), free(ps);
         cJSON_AddStringToObject(o, "error", "out of memory");
         return o;
     }
-    for (int s = 0; s < seeds; s++) cJSON_AddItemToArray(per, cJSON_CreateArray());
+    for (int s = 0; s < seeds; s++)
+        cJSON_AddItemToArray(per, cJSON_CreateArray());
     for (int i = 0; i < P; i++) {
         memset(avg, 0, sizeof(double) * n);
         for (int s = 0; s < seeds; s++) {
             double mu = 0, var = 0;
-            for (int k = 0; k < n; k++) x[k] = sc[s][(size_t)k * P + i], mu += x[k] / n;
-            for (int k = 0; k < n; k++) var += (x[k] - mu) * (x[k] - mu) / n;
+            for (int k = 0; k < n; k++)
+                x[k] = sc[s][(size_t)k * P + i], mu += x[k] / n;
+            for (int k = 0; k < n; k++)
+                var += (x[k] - mu) * (x[k] - mu) / n;
             double sd = var > 0 ? sqrt(var) : 1;
-            for (int k = 0; k < n; k++) avg[k] += (x[k] - mu) / sd / seeds;
+            for (int k = 0; k < n; k++)
+                avg[k] += (x[k] - mu) / sd / seeds;
             gc_stats_auroc(x, y, (size_t)n, &auc[s * P + i]);
             cJSON_AddItemToArray(cJSON_GetArrayItem(per, s), cJSON_CreateNumber(auc[s * P + i]));
         }
         double a[64];
-        for (int s = 0; s < seeds; s++) a[s] = auc[s * P + i];
+        for (int s = 0; s < seeds; s++)
+            a[s] = auc[s * P + i];
         gc_summary sm;
         gc_stats_summary(a, (size_t)seeds, 0.95, &sm);
         means[i] = sm.mean, ps[i] = (double)i / (P - 1);
@@ -195,7 +205,8 @@ static cJSON *curve(const char *variant, int kind, float *const *sc, int seeds, 
         cJSON_AddItemToArray(bh, cJSON_CreateNumber(bhi));
     }
     int i10 = (int)lround(0.1 * (P - 1)), rising = 0;
-    for (int s = 0; s < seeds; s++) rising += auc[s * P + P - 1] > auc[s * P + i10];
+    for (int s = 0; s < seeds; s++)
+        rising += auc[s * P + P - 1] > auc[s * P + i10];
     cJSON_AddNumberToObject(o, "spearman", gc_stats_spearman(ps, means, (size_t)P));
     cJSON_AddNumberToObject(o, "seeds_rising", rising);
     cJSON_AddNumberToObject(o, "seeds", seeds);
@@ -220,7 +231,8 @@ static gc_status write_dat(const char *path, const cJSON *results, const void *c
         fprintf(f, "%.3f", cJSON_GetArrayItem(pts, i)->valuedouble);
         for (const cJSON *c = curves->child; c; c = c->next)
             for (int k = 0; k < 6; k++)
-                fprintf(f, " %.5f", cJSON_GetArrayItem(cJSON_GetObjectItem(c, cols[k]), i)->valuedouble);
+                fprintf(f, " %.5f",
+                        cJSON_GetArrayItem(cJSON_GetObjectItem(c, cols[k]), i)->valuedouble);
         fprintf(f, "\n");
     }
     return fclose(f) == 0 ? GC_OK : gc_fail(GC_ERR_IO, "%s: write failed", path);
@@ -232,7 +244,8 @@ static void print_partial(const cJSON *results, FILE *f) {
     fprintf(f, "\nAUROC on partial generations (%d solutions, %d correct), seed mean\n%-22s",
             (int)cJSON_GetObjectItem(pr, "n")->valuedouble,
             (int)cJSON_GetObjectItem(pr, "n_correct")->valuedouble, "p");
-    for (const cJSON *p = pts->child; p; p = p->next) fprintf(f, " %5.2f", p->valuedouble);
+    for (const cJSON *p = pts->child; p; p = p->next)
+        fprintf(f, " %5.2f", p->valuedouble);
     fprintf(f, "  spearman  rising\n");
     for (const cJSON *c = curves->child; c; c = c->next) {
         char label[40];
@@ -246,7 +259,8 @@ static void print_partial(const cJSON *results, FILE *f) {
                 cJSON_GetObjectItem(c, "seeds")->valuedouble);
     }
     fprintf(f, "\ncorrelation of Q-values with rewards (Pearson, mean over seeds)\n%-22s", "p");
-    for (const cJSON *p = pts->child; p; p = p->next) fprintf(f, " %5.2f", p->valuedouble);
+    for (const cJSON *p = pts->child; p; p = p->next)
+        fprintf(f, " %5.2f", p->valuedouble);
     fprintf(f, "\n");
     for (const cJSON *c = cJSON_GetObjectItem(pr, "q_reward_correlation")->child; c; c = c->next) {
         fprintf(f, "%-22s", cJSON_GetObjectItem(c, "variant")->valuestring);
@@ -267,11 +281,14 @@ gc_status math_analyse_partial(math_ctx *m, const cJSON *section, const char *pa
     int *y = gc_malloc(sizeof(int) * (n ? n : 1));
     float **sc = gc_calloc((size_t)MAX_VARIANTS * N_SCORES * seeds, sizeof(float *));
     gc_status s = y && sc ? GC_OK : GC_ERR_NOMEM;
-    for (int i = 0; s == GC_OK && i < n; i++) y[i] = m->sol.correct[idx[i]], pos += y[i];
+    for (int i = 0; s == GC_OK && i < n; i++)
+        y[i] = m->sol.correct[idx[i]], pos += y[i];
     if (s == GC_OK && (pos == 0 || pos == n))
-        s = gc_fail(GC_ERR_ARG, "partial: the %d solutions of the chosen splits are all %s: no "
-                    "AUROC", n, pos ? "correct" : "incorrect");
-#define SC(v, k, seed) sc[((v) * N_SCORES + (k)) * seeds + (seed)]
+        s = gc_fail(GC_ERR_ARG,
+                    "partial: the %d solutions of the chosen splits are all %s: no "
+                    "AUROC",
+                    n, pos ? "correct" : "incorrect");
+#define SC(v, k, seed) sc[((v)*N_SCORES + (k)) * seeds + (seed)]
     for (int v = 0; s == GC_OK && v < m->c.n_variants; v++)
         for (int seed = 0; s == GC_OK && seed < seeds; seed++) {
             for (int k = 0; k < N_SCORES && s == GC_OK; k++)
@@ -283,23 +300,28 @@ gc_status math_analyse_partial(math_ctx *m, const cJSON *section, const char *pa
     if (s == GC_OK) {
         cJSON *results = rp_metadata(m->r);
         cJSON *pr = cJSON_AddObjectToObject(results, "partial");
-        cJSON_AddItemToObject(pr, "splits", pc.splits ? cJSON_Duplicate(pc.splits, 1) : cJSON_CreateString("all"));
+        cJSON_AddItemToObject(
+            pr, "splits", pc.splits ? cJSON_Duplicate(pc.splits, 1) : cJSON_CreateString("all"));
         cJSON_AddNumberToObject(pr, "n", n);
         cJSON_AddNumberToObject(pr, "n_correct", pos);
-        cJSON_AddStringToObject(pr, "prefix", "k = max(1, round(p * n_response)) response tokens "
-                                               "(EOS counted), scored at the k-th");
-        cJSON *pts = cJSON_AddArrayToObject(pr, "p"), *curves = cJSON_AddArrayToObject(pr, "curves");
-        for (int i = 0; i < P; i++) cJSON_AddItemToArray(pts, cJSON_CreateNumber((double)i / (P - 1)));
+        cJSON_AddStringToObject(pr, "prefix",
+                                "k = max(1, round(p * n_response)) response tokens "
+                                "(EOS counted), scored at the k-th");
+        cJSON *pts = cJSON_AddArrayToObject(pr, "p"),
+              *curves = cJSON_AddArrayToObject(pr, "curves");
+        for (int i = 0; i < P; i++)
+            cJSON_AddItemToArray(pts, cJSON_CreateNumber((double)i / (P - 1)));
         for (int k = 0; k < N_SCORES; k++)
             for (int v = 0; v < m->c.n_variants; v++) {
                 int vv = math_variant_order(m, v);
-                cJSON_AddItemToArray(curves, curve(m->c.variant[vv].name, k, &SC(vv, k, 0), seeds,
-                                                   y, n, P, &pc));
+                cJSON_AddItemToArray(
+                    curves, curve(m->c.variant[vv].name, k, &SC(vv, k, 0), seeds, y, n, P, &pc));
             }
         /* how closely Q-values track rewards along the generation: Pearson correlation over the
          * solutions at each p, mean over seeds */
         cJSON *corr = cJSON_AddArrayToObject(pr, "q_reward_correlation");
-        double *a = gc_malloc(sizeof(double) * (n ? n : 1)), *b = gc_malloc(sizeof(double) * (n ? n : 1));
+        double *a = gc_malloc(sizeof(double) * (n ? n : 1)),
+               *b = gc_malloc(sizeof(double) * (n ? n : 1));
         for (int v = 0; a && b && v < m->c.n_variants; v++) {
             int vv = math_variant_order(m, v);
             cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "r");
@@ -319,7 +341,8 @@ gc_status math_analyse_partial(math_ctx *m, const cJSON *section, const char *pa
         free(a), free(b);
         s = rp_finish(m->r, results, write_dat, m, print_partial);
     }
-    for (int i = 0; sc && i < MAX_VARIANTS * N_SCORES * seeds; i++) free(sc[i]);
+    for (int i = 0; sc && i < MAX_VARIANTS * N_SCORES * seeds; i++)
+        free(sc[i]);
 #undef SC
     free(sc), free(y), free(idx);
     return s;

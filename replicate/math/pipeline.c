@@ -17,7 +17,8 @@
 #include "lib/model/train.h"
 #include "lib/model/optim.h"
 
-#define F(T, k, type, req, lo, hi, ch) {#k, type, offsetof(T, k), req, lo, hi, ch}
+#define F(T, k, type, req, lo, hi, ch)                                                             \
+    { #k, type, offsetof(T, k), req, lo, hi, ch }
 
 /* ---- configuration ---- */
 
@@ -100,14 +101,20 @@ static int valid_variant_name(const char *name) {
 /* The reward models to train (rm.variants): default baseline and goal. */
 static gc_status read_variants(const gc_config *cf, const char *path, math_cfg *c) {
     const cJSON *variants = c->rm.variants;
-    variant_fields goal = {.K = c->rm.K, .lambda = c->rm.lambda, .pairs = c->rm.pairs,
-                           .reduction = c->rm.reduction, .positions = c->rm.positions,
-                           .goal_sampling = c->rm.goal_sampling, .head = c->rm.head};
+    variant_fields goal = {.K = c->rm.K,
+                           .lambda = c->rm.lambda,
+                           .pairs = c->rm.pairs,
+                           .reduction = c->rm.reduction,
+                           .positions = c->rm.positions,
+                           .goal_sampling = c->rm.goal_sampling,
+                           .head = c->rm.head};
     static const char *const defaults[] = {"baseline", "goal"};
     int n = variants ? cJSON_GetArraySize(variants) : 2;
     if (variants && (n < 2 || n > MAX_VARIANTS))
-        return gc_config_fail(cf, path, "expected an array of 2 to %d variants (\"baseline\", "
-                              "\"goal\", {\"name\": ..., overrides})", MAX_VARIANTS);
+        return gc_config_fail(cf, path,
+                              "expected an array of 2 to %d variants (\"baseline\", "
+                              "\"goal\", {\"name\": ..., overrides})",
+                              MAX_VARIANTS);
     const cJSON *e = variants ? variants->child : NULL;
     int nb = 0, ng = 0;
     for (int v = 0; v < n; v++, e = e ? e->next : NULL) {
@@ -115,25 +122,34 @@ static gc_status read_variants(const gc_config *cf, const char *path, math_cfg *
         snprintf(vpath, sizeof vpath, "%s[%d]", path, v);
         const char *name = !variants ? defaults[v] : cJSON_IsString(e) ? e->valuestring : NULL;
         variant_fields f = goal;
-        if (name && !strcmp(name, "baseline")) nb++, f.lambda = 0;
-        else if (name && !strcmp(name, "goal")) ng++;
+        if (name && !strcmp(name, "baseline"))
+            nb++, f.lambda = 0;
+        else if (name && !strcmp(name, "goal"))
+            ng++;
         else if (name)
-            return gc_config_fail(cf, path, "unknown variant %s (baseline, goal, or an object "
-                                  "with a name)", name);
+            return gc_config_fail(cf, path,
+                                  "unknown variant %s (baseline, goal, or an object "
+                                  "with a name)",
+                                  name);
         else if (!cJSON_IsObject(e))
             return gc_config_fail(cf, path, "expected a name or an object at [%d]", v);
         else {
             GC_TRY(gc_config_read(cf, e, vpath, variant_f, GC_CFG_COUNT(variant_f), &f));
             if (!valid_variant_name(f.name))
-                return gc_config_fail(cf, vpath, "name '%s': use up to 24 of a-z 0-9 - _, not "
-                                      "baseline or goal", f.name);
+                return gc_config_fail(cf, vpath,
+                                      "name '%s': use up to 24 of a-z 0-9 - _, not "
+                                      "baseline or goal",
+                                      f.name);
             name = f.name;
         }
         math_variant *mv = &c->variant[c->n_variants++];
         snprintf(mv->name, sizeof mv->name, "%s", name);
         mv->goal_conditioned = f.lambda > 0;
-        mv->con = (gc_con_config){(float)f.lambda, (int)f.K, (gc_pairs_mode)f.pairs,
-                                  (gc_con_reduction)f.reduction, (gc_con_positions)f.positions,
+        mv->con = (gc_con_config){(float)f.lambda,
+                                  (int)f.K,
+                                  (gc_pairs_mode)f.pairs,
+                                  (gc_con_reduction)f.reduction,
+                                  (gc_con_positions)f.positions,
                                   (gc_goal_sampling)f.goal_sampling};
         if (!mv->goal_conditioned) mv->con = (gc_con_config){.K = (int)goal.K};
         mv->head = f.head;
@@ -167,7 +183,8 @@ static gc_status read_cfg(const math_ctx *m, math_cfg *c) {
     for (const cJSON *e = splits->child; e; e = e->next) {
         int sp = cJSON_IsString(e) ? gc_arith_split_parse(e->valuestring) : -1;
         if (sp <= GC_ARITH_TRAIN)
-            return gc_config_fail(cf, path, "unknown evaluation split %s (known: arith-easy "
+            return gc_config_fail(cf, path,
+                                  "unknown evaluation split %s (known: arith-easy "
                                   "arith-hard arith-big arith-long arith-para)",
                                   cJSON_IsString(e) ? e->valuestring : "(not a string)");
         c->splits[c->n_splits++] = sp;
@@ -185,8 +202,8 @@ static gc_status read_cfg(const math_ctx *m, math_cfg *c) {
     }
 
     c->pairs = (pairs_cfg){.seed = 1, .top_p = 1.0};
-    GC_TRY(gc_config_read(cf, math_section(m, "pairs", path), path, pairs_f,
-                          GC_CFG_COUNT(pairs_f), &c->pairs));
+    GC_TRY(gc_config_read(cf, math_section(m, "pairs", path), path, pairs_f, GC_CFG_COUNT(pairs_f),
+                          &c->pairs));
 
     c->rm = (rm_cfg){.K = 16, .lambda = 0.5, .clip = 1.0};
     GC_TRY(gc_config_read(cf, math_section(m, "rm", path), path, rm_f, GC_CFG_COUNT(rm_f), &c->rm));
@@ -203,14 +220,17 @@ static gc_status read_cfg(const math_ctx *m, math_cfg *c) {
                               (long long)c->eval.max_len, c->model.seq_len);
     snprintf(key, sizeof key, "%s.samples", path);
     if (c->eval.temperature == 0 && c->eval.samples > 1)
-        return gc_config_fail(cf, key, "greedy evaluation (temperature 0) gives one solution per "
+        return gc_config_fail(cf, key,
+                              "greedy evaluation (temperature 0) gives one solution per "
                               "question");
     return GC_OK;
 }
 
 /* ---- typed sets read back from the stages' files ---- */
 
-static char **grow(char **a, int cap) { return realloc(a, sizeof(char *) * (size_t)cap); }
+static char **grow(char **a, int cap) {
+    return realloc(a, sizeof(char *) * (size_t)cap);
+}
 
 static gc_status pairs_push(math_pairs *t, const char *p, const char *c, const char *r) {
     if (t->n == t->cap) {
@@ -250,7 +270,8 @@ static gc_status solutions_push(math_solutions *t, const char *sp, const char *q
 }
 
 static void free_strings(char **a, int n) {
-    for (int i = 0; a && i < n; i++) free(a[i]);
+    for (int i = 0; a && i < n; i++)
+        free(a[i]);
     free(a);
 }
 
@@ -262,13 +283,15 @@ static gc_status read_pair(const cJSON *o, int line, void *ctx) {
     math_pairs *t = ctx;
     const char *p = str_item(o, "prompt"), *c = str_item(o, "chosen"), *r = str_item(o, "rejected");
     if (!p || !c || !r)
-        return gc_fail(GC_ERR_FORMAT, "%s:%d: missing string prompt/chosen/rejected", t->path, line);
+        return gc_fail(GC_ERR_FORMAT, "%s:%d: missing string prompt/chosen/rejected", t->path,
+                       line);
     return pairs_push(t, p, c, r);
 }
 
 static gc_status read_solution(const cJSON *o, int line, void *ctx) {
     math_solutions *t = ctx;
-    const char *sp = str_item(o, "split"), *q = str_item(o, "question"), *r = str_item(o, "response");
+    const char *sp = str_item(o, "split"), *q = str_item(o, "question"),
+               *r = str_item(o, "response");
     const cJSON *ok = cJSON_GetObjectItemCaseSensitive(o, "correct");
     if (!sp || !q || !r || !cJSON_IsBool(ok))
         return gc_fail(GC_ERR_FORMAT, "%s:%d: missing split/question/response/correct", t->path,
@@ -374,7 +397,8 @@ static gc_status policy_pairs(const math_ctx *m, int nq, gc_atomic_file *af, cJS
     const char **qs = gc_malloc(sizeof(char *) * nq);
     char **texts = gc_calloc((size_t)nq * M, sizeof(char *));
     gc_status s = qs && texts ? GC_OK : GC_ERR_NOMEM;
-    for (int i = 0; s == GC_OK && i < nq; i++) qs[i] = train->p[i].question;
+    for (int i = 0; s == GC_OK && i < nq; i++)
+        qs[i] = train->p[i].question;
     gc_sample_config sc = {(float)c->pairs.temperature, (float)c->pairs.top_p,
                            (uint64_t)c->pairs.seed, (int)c->eval.max_len, 64};
     int64_t ntok = 0;
@@ -395,8 +419,10 @@ static gc_status policy_pairs(const math_ctx *m, int nq, gc_atomic_file *af, cJS
         int made = 0, ci = 0, wi = 0;
         int limit = (int)c->pairs.max_pairs, most = nok > nbad ? nok : nbad;
         for (int k = 0; k < most && made < limit && s == GC_OK; k++, made++) {
-            while (!ok[ci % M]) ci++;
-            while (ok[wi % M]) wi++;
+            while (!ok[ci % M])
+                ci++;
+            while (ok[wi % M])
+                wi++;
             s = write_pair(af, q, train->p[q].question, texts[q * M + ci % M],
                            texts[q * M + wi % M]);
             ci++, wi++;
@@ -407,7 +433,8 @@ static gc_status policy_pairs(const math_ctx *m, int nq, gc_atomic_file *af, cJS
     free(qs);
     GC_TRY(s);
     if (n_pairs == 0)
-        return gc_fail(GC_ERR_ARG, "pairs: the policy's %d samples gave no (correct, incorrect) "
+        return gc_fail(GC_ERR_ARG,
+                       "pairs: the policy's %d samples gave no (correct, incorrect) "
                        "pair (sample accuracy %.3f); train the policy longer or sample more",
                        nq * M, (double)n_correct / (nq * M));
     cJSON_AddNumberToObject(info, "questions", nq);
@@ -494,13 +521,16 @@ static gc_status compute_eval(rp_stage *st, void *ctx) {
     const char **qs = gc_malloc(sizeof(char *) * n);
     char **texts = gc_calloc((size_t)n * M, sizeof(char *));
     gc_status s = qs && texts ? GC_OK : GC_ERR_NOMEM;
-    for (int i = 0; s == GC_OK && i < n; i++) qs[i] = eval->p[i].question;
+    for (int i = 0; s == GC_OK && i < n; i++)
+        qs[i] = eval->p[i].question;
     if (s == GC_OK && c->eval.source == 1) { /* reference and corrupted solutions: no policy */
         for (int i = 0; i < n && s == GC_OK; i++) {
             texts[2 * i] = strdup(eval->p[i].solution);
             texts[2 * i + 1] = gc_malloc(GC_ARITH_TEXT);
-            if (!texts[2 * i] || !texts[2 * i + 1]) s = GC_ERR_NOMEM;
-            else gc_arith_corrupt(&eval->p[i], 0xE7A1, texts[2 * i + 1]);
+            if (!texts[2 * i] || !texts[2 * i + 1])
+                s = GC_ERR_NOMEM;
+            else
+                gc_arith_corrupt(&eval->p[i], 0xE7A1, texts[2 * i + 1]);
         }
     } else if (s == GC_OK) {
         gc_model pm;
@@ -549,7 +579,8 @@ typedef struct {
  * length so a batch pads little; then the batches themselves in random order. */
 static void epoch_order(gc_rng *rng, int n, int P, const int *len, int *order, int *batch_perm,
                         int n_batches) {
-    for (int i = 0; i < n; i++) order[i] = i;
+    for (int i = 0; i < n; i++)
+        order[i] = i;
     for (int i = n - 1; i > 0; i--) {
         int j = (int)gc_rng_below(rng, (uint32_t)(i + 1)), t = order[i];
         order[i] = order[j], order[j] = t;
@@ -558,11 +589,13 @@ static void epoch_order(gc_rng *rng, int n, int P, const int *len, int *order, i
         int end = w + 8 * P < n ? w + 8 * P : n;
         for (int i = w + 1; i < end; i++) { /* insertion sort: windows are small */
             int pk = order[i], j = i - 1;
-            while (j >= w && len[order[j]] > len[pk]) order[j + 1] = order[j], j--;
+            while (j >= w && len[order[j]] > len[pk])
+                order[j + 1] = order[j], j--;
             order[j + 1] = pk;
         }
     }
-    for (int i = 0; i < n_batches; i++) batch_perm[i] = i;
+    for (int i = 0; i < n_batches; i++)
+        batch_perm[i] = i;
     for (int i = n_batches - 1; i > 0; i--) {
         int j = (int)gc_rng_below(rng, (uint32_t)(i + 1)), t = batch_perm[i];
         batch_perm[i] = batch_perm[j], batch_perm[j] = t;
@@ -578,8 +611,9 @@ static gc_status pack_batch(const math_pairs *pairs, const int *items, int nb, i
         int i = items[b / 2];
         int32_t *row = tok + (size_t)b * L;
         int np = gc_math_prompt(pairs->prompt[i], row, L);
-        int nr = np < 0 ? -1 : gc_math_response(b % 2 ? pairs->rejected[i] : pairs->chosen[i], tmp,
-                                                L - np);
+        int nr = np < 0
+                     ? -1
+                     : gc_math_response(b % 2 ? pairs->rejected[i] : pairs->chosen[i], tmp, L - np);
         if (nr < 0) return gc_fail(GC_ERR_ARG, "rm: pair %d does not fit %d tokens", i, L);
         memcpy(row + np, tmp, sizeof(int32_t) * nr);
         plen[b] = np, len[b] = np + nr;
@@ -601,8 +635,9 @@ static gc_status write_rm_goal(const rp_stage *st, gc_rm *rm, const math_pairs *
                           (const char *const *)pairs->chosen, n, L, 32, rew, &goal);
     if (s == GC_OK) s = gc_goal_mean(&goal, gvec);
     if (s == GC_OK)
-        s = math_write_goal(st, gvec, D, "mean final hidden state at the last token (EOS) of the "
-                                         "preferred responses of the training pairs");
+        s = math_write_goal(st, gvec, D,
+                            "mean final hidden state at the last token (EOS) of the "
+                            "preferred responses of the training pairs");
     gc_goal_free(&goal);
     free(rew), free(gvec);
     return s;
@@ -624,7 +659,8 @@ static gc_status compute_rm(rp_stage *st, void *ctx) {
     }
     int P = (int)c->rm.batch, L = (int)c->eval.max_len, n = pairs->n;
     int steps_per_epoch = (n + P - 1) / P, steps = steps_per_epoch * (int)c->rm.epochs;
-    int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)2 * P * L), *tmp = gc_malloc(sizeof(int32_t) * L);
+    int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)2 * P * L),
+            *tmp = gc_malloc(sizeof(int32_t) * L);
     int *plen = gc_malloc(sizeof(int) * 2 * P), *len = gc_malloc(sizeof(int) * 2 * P);
     int *order = gc_malloc(sizeof(int) * (n > 0 ? n : 1));
     int *plen_chars = gc_malloc(sizeof(int) * (n > 0 ? n : 1));
@@ -635,7 +671,8 @@ static gc_status compute_rm(rp_stage *st, void *ctx) {
         plen_chars[i] = (int)(strlen(pairs->prompt[i]) + (lc > lr ? lc : lr));
     }
     gc_rng rng;
-    gc_rng_init(&rng, (uint64_t)job->seed, gc_rng_stream(GC_STREAM_RM_TRAIN, (uint64_t)job->variant));
+    gc_rng_init(&rng, (uint64_t)job->seed,
+                gc_rng_stream(GC_STREAM_RM_TRAIN, (uint64_t)job->variant));
     gc_schedule sched = {(float)c->rm.lr, (float)c->rm.lr_min, c->rm.warmup, steps,
                          (float)c->rm.clip};
     double tail_acc = 0, tail_loss = 0;
@@ -683,13 +720,17 @@ static cJSON *rm_key_config(const math_ctx *m, int v, int seed) {
     rm_cfg train = c->rm;
     train.variants = NULL;
     cJSON *k = gc_config_to_json(rm_f, GC_CFG_COUNT(rm_f), &train);
-    static const char *const con_keys[] = {"variants", "lambda", "K", "pairs", "reduction",
-                                           "positions", "goal_sampling", "head"};
+    static const char *const con_keys[] = {
+        "variants", "lambda", "K", "pairs", "reduction", "positions", "goal_sampling", "head"};
     for (size_t i = 0; i < sizeof con_keys / sizeof con_keys[0]; i++)
         cJSON_DeleteItemFromObjectCaseSensitive(k, con_keys[i]);
-    variant_fields f = {.K = mv->con.K, .lambda = mv->con.lambda, .pairs = mv->con.pairs,
-                        .reduction = mv->con.reduction, .positions = mv->con.positions,
-                        .goal_sampling = mv->con.goal_sampling, .head = mv->head};
+    variant_fields f = {.K = mv->con.K,
+                        .lambda = mv->con.lambda,
+                        .pairs = mv->con.pairs,
+                        .reduction = mv->con.reduction,
+                        .positions = mv->con.positions,
+                        .goal_sampling = mv->con.goal_sampling,
+                        .head = mv->head};
     snprintf(f.name, sizeof f.name, "%s", mv->name);
     cJSON *vj = gc_config_to_json(variant_f, GC_CFG_COUNT(variant_f), &f);
     cJSON_DeleteItemFromObjectCaseSensitive(vj, "name"); /* the settings, not the label */
@@ -753,8 +794,10 @@ gc_status math_check_splits(const math_ctx *m, const cJSON *names, const char *k
         for (int sp = 0; sp < m->c.n_splits && cJSON_IsString(e); sp++)
             ok |= !strcmp(e->valuestring, gc_arith_split_name(m->c.splits[sp]));
     }
-    if (!ok) return gc_config_fail(&m->r->cfg, key, "expected an array of split names from "
-                                   "data.splits");
+    if (!ok)
+        return gc_config_fail(&m->r->cfg, key,
+                              "expected an array of split names from "
+                              "data.splits");
     return GC_OK;
 }
 

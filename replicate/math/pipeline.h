@@ -107,7 +107,7 @@ typedef struct {
     math_cfg c;
     problem_set train, eval;
     rp_stage *pol, *pst, *est; /* policy, pairs, evaluation solutions */
-    rp_stage **rm;             /* (n_variants * seeds): variant v, seed k at rm[v * seeds + k - 1] */
+    rp_stage **rm; /* (n_variants * seeds): variant v, seed k at rm[v * seeds + k - 1] */
     math_pairs pairs;
     math_solutions sol;
 } math_ctx;

@@ -126,17 +126,18 @@ static int vote_covers(const math_ctx *m, const vote_cfg *vc, int v) {
 /* ---- the solutions ---- */
 
 typedef struct {
-    int n_q, M;           /* questions, samples each */
+    int n_q, M;            /* questions, samples each */
     const char **question; /* (n_q) */
-    int64_t *answer;      /* (n_q) */
-    char **text;          /* (n_q * M) responses */
-    gc_vote_sample *smp;  /* (n_q * M) answers and generated tokens; cut set per use */
-    int *plen;            /* (n_q) prompt tokens */
+    int64_t *answer;       /* (n_q) */
+    char **text;           /* (n_q * M) responses */
+    gc_vote_sample *smp;   /* (n_q * M) answers and generated tokens; cut set per use */
+    int *plen;             /* (n_q) prompt tokens */
     int max_len;
 } vote_set;
 
 static void vote_set_free(vote_set *v) {
-    for (int i = 0; v->text && i < v->n_q * v->M; i++) free(v->text[i]);
+    for (int i = 0; v->text && i < v->n_q * v->M; i++)
+        free(v->text[i]);
     free(v->question), free(v->answer), free(v->text), free(v->smp), free(v->plen);
     memset(v, 0, sizeof *v);
 }
@@ -160,12 +161,12 @@ static gc_status compute_samples(rp_stage *st, void *ctx) {
     const vote_cfg *vc = job->vc;
     gc_model pm;
     GC_TRY(math_load_policy(job->m, &pm));
-    gc_sample_config sc = {(float)vc->temperature, (float)vc->top_p, (uint64_t)vc->seed,
-                           v->max_len, 64};
+    gc_sample_config sc = {(float)vc->temperature, (float)vc->top_p, (uint64_t)vc->seed, v->max_len,
+                           64};
     gc_log_info("vote: sampling %d solutions for each of %d questions", v->M, v->n_q);
     int64_t ntok = 0;
-    gc_status s = gc_math_sample(&pm, (const char *const *)v->question, v->n_q, v->M, &sc, v->text,
-                                 &ntok);
+    gc_status s =
+        gc_math_sample(&pm, (const char *const *)v->question, v->n_q, v->M, &sc, v->text, &ntok);
     gc_model_free(&pm);
     GC_TRY(s);
     int total = v->n_q * v->M;
@@ -173,12 +174,15 @@ static gc_status compute_samples(rp_stage *st, void *ctx) {
     rp_stage_file(st, "samples.json", path);
     cJSON *j = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(j, "response");
     cJSON *qs = cJSON_AddArrayToObject(j, "question_index");
-    for (int i = 0; i < total; i++) cJSON_AddItemToArray(a, cJSON_CreateString(v->text[i]));
-    for (int q = 0; q < v->n_q; q++) cJSON_AddItemToArray(qs, cJSON_CreateNumber(job->qidx[q]));
+    for (int i = 0; i < total; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(v->text[i]));
+    for (int q = 0; q < v->n_q; q++)
+        cJSON_AddItemToArray(qs, cJSON_CreateNumber(job->qidx[q]));
     cJSON_AddStringToObject(j, "layout", "question-major: response[q * samples + i]");
     s = gc_json_write(path, j);
     cJSON_Delete(j);
-    for (int i = 0; i < total; i++) free(v->text[i]), v->text[i] = NULL; /* load reads them back */
+    for (int i = 0; i < total; i++)
+        free(v->text[i]), v->text[i] = NULL; /* load reads them back */
     GC_TRY(s);
     st->info = cJSON_CreateObject();
     cJSON_AddNumberToObject(st->info, "generated_tokens", (double)ntok);
@@ -199,8 +203,10 @@ static gc_status load_samples(const rp_stage *st, void *ctx) {
         v->text[k++] = strdup(cJSON_IsString(e) ? e->valuestring : "");
     gc_status s = GC_OK;
     if (k != total || cJSON_GetArraySize(a) != total)
-        s = gc_fail(GC_ERR_FORMAT, "%s: 'response' should hold %d solutions (delete the cache "
-                    "directory to recompute)", path, total);
+        s = gc_fail(GC_ERR_FORMAT,
+                    "%s: 'response' should hold %d solutions (delete the cache "
+                    "directory to recompute)",
+                    path, total);
     cJSON_Delete(j);
     return s;
 }
@@ -210,7 +216,8 @@ static const rp_stage_def SAMPLES = {"vote-samples", __FILE__, compute_samples, 
 static gc_status stage_samples(math_ctx *m, const vote_cfg *vc, const int *qidx, vote_set *v,
                                rp_stage **out) {
     cJSON *key = cJSON_CreateObject();
-    cJSON_AddItemToObject(key, "splits", vc->splits ? cJSON_Duplicate(vc->splits, 1) : cJSON_CreateNull());
+    cJSON_AddItemToObject(key, "splits",
+                          vc->splits ? cJSON_Duplicate(vc->splits, 1) : cJSON_CreateNull());
     cJSON_AddNumberToObject(key, "samples", (double)vc->samples);
     cJSON_AddNumberToObject(key, "temperature", vc->temperature);
     cJSON_AddNumberToObject(key, "top_p", vc->top_p);
@@ -234,8 +241,7 @@ static gc_status goal_item(void *ctx, int item, const float *h, const float *log
     gc_rng r;
     gc_rng_init(&r, gc->seed, gc_rng_stream(GC_STREAM_GOAL_TOKEN, (uint64_t)item));
     int n = len - prompt_len;
-    gc_goal_add(gc->g, h + (size_t)(prompt_len + (int)gc_rng_below(&r, (uint32_t)n)) *
-                               gc->g->D);
+    gc_goal_add(gc->g, h + (size_t)(prompt_len + (int)gc_rng_below(&r, (uint32_t)n)) * gc->g->D);
     return GC_OK;
 }
 
@@ -261,8 +267,9 @@ static gc_status compute_goalrand(rp_stage *st, void *ctx) {
                                 (int)m->c.eval.max_len, 32, goal_item, &gcx);
     if (s == GC_OK) s = gc_goal_mean(&g, goal);
     if (s == GC_OK)
-        s = math_write_goal(st, goal, D, "mean final hidden state at one uniformly drawn response "
-                                         "token of each preferred training response");
+        s = math_write_goal(st, goal, D,
+                            "mean final hidden state at one uniformly drawn response "
+                            "token of each preferred training response");
     gc_goal_free(&g);
     free(goal);
     gc_rm_free(&rm);
@@ -288,13 +295,13 @@ static gc_status goal_stage(math_ctx *m, const rp_stage *rmst, const vote_cfg *v
 /* ---- Q-value record lows under one reward model ---- */
 
 typedef struct {
-    int *n_low;    /* (total) */
-    int *low_j;    /* (total, cap) */
-    float *low_q;  /* (total, cap) */
+    int *n_low;   /* (total) */
+    int *low_j;   /* (total, cap) */
+    float *low_q; /* (total, cap) */
     int cap, skip, max_len;
     const gc_rm *rm;
     const float *goal;
-    float *q;      /* (cap) scratch */
+    float *q; /* (cap) scratch */
 } lows;
 
 static gc_status lows_item(void *ctx, int item, const float *h, const float *logits,
@@ -327,11 +334,12 @@ static gc_status compute_lows(rp_stage *st, void *ctx) {
     float *goal = gc_malloc(sizeof(float) * rm.model.cfg.dim);
     const char **qs = gc_malloc(sizeof(char *) * (total ? total : 1));
     gc_status s = goal && qs ? math_read_goal(job->goalst, rm.model.cfg.dim, goal) : GC_ERR_NOMEM;
-    for (int i = 0; s == GC_OK && i < total; i++) qs[i] = v->question[i / v->M];
+    for (int i = 0; s == GC_OK && i < total; i++)
+        qs[i] = v->question[i / v->M];
     l->rm = &rm, l->goal = goal;
     if (s == GC_OK)
-        s = gc_math_hidden_each(&rm.model, 0, qs, (const char *const *)v->text, total, v->max_len, 32,
-                                lows_item, l);
+        s = gc_math_hidden_each(&rm.model, 0, qs, (const char *const *)v->text, total, v->max_len,
+                                32, lows_item, l);
     l->rm = NULL, l->goal = NULL;
     gc_rm_free(&rm);
     free(goal), free(qs);
@@ -339,8 +347,9 @@ static gc_status compute_lows(rp_stage *st, void *ctx) {
     char path[RP_PATH];
     rp_stage_file(st, "lows.json", path);
     cJSON *j = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(j, "lows");
-    cJSON_AddStringToObject(j, "layout", "per solution (question-major): [j0, q0, j1, q1, ...], "
-                                        "the record lows of its Q-values from skip on");
+    cJSON_AddStringToObject(j, "layout",
+                            "per solution (question-major): [j0, q0, j1, q1, ...], "
+                            "the record lows of its Q-values from skip on");
     for (int k = 0; k < total; k++) {
         cJSON *e = cJSON_CreateArray();
         for (int i = 0; i < l->n_low[k]; i++) {
@@ -374,8 +383,10 @@ static gc_status load_lows(const rp_stage *st, void *ctx) {
     }
     gc_status s = GC_OK;
     if (k != total || cJSON_GetArraySize(a) != total)
-        s = gc_fail(GC_ERR_FORMAT, "%s: 'lows' should hold %d solutions (delete the cache "
-                    "directory to recompute)", path, total);
+        s = gc_fail(GC_ERR_FORMAT,
+                    "%s: 'lows' should hold %d solutions (delete the cache "
+                    "directory to recompute)",
+                    path, total);
     cJSON_Delete(j);
     return s;
 }
@@ -424,9 +435,10 @@ static gc_status compute_online(rp_stage *st, void *ctx) {
     char **t0 = gc_calloc((size_t)(n ? n : 1), sizeof(char *));
     char **t1 = gc_calloc((size_t)(n ? n : 1), sizeof(char *));
     int *cut = gc_malloc(sizeof(int) * (size_t)(n ? n : 1));
-    s = goal && t0 && t1 && cut ? math_read_goal(job->goalst, rm.model.cfg.dim, goal) : GC_ERR_NOMEM;
-    gc_sample_config sc = {(float)vc->temperature, (float)vc->top_p, (uint64_t)vc->seed,
-                           v->max_len, 64};
+    s = goal && t0 && t1 && cut ? math_read_goal(job->goalst, rm.model.cfg.dim, goal)
+                                : GC_ERR_NOMEM;
+    gc_sample_config sc = {(float)vc->temperature, (float)vc->top_p, (uint64_t)vc->seed, v->max_len,
+                           64};
     gc_qfilter f = {&rm, goal, (float)vc->tau, (int)vc->skip};
     int64_t tok0 = 0, tok1 = 0;
     double w0 = 0, w1 = 0;
@@ -457,11 +469,13 @@ static gc_status compute_online(rp_stage *st, void *ctx) {
         cJSON_AddNumberToObject(j, "tokens_filtered", (double)tok1);
         cJSON_AddBoolToObject(j, "filtered_are_prefixes", prefix_ok);
         cJSON *c = cJSON_AddArrayToObject(j, "cut");
-        for (int i = 0; i < n; i++) cJSON_AddItemToArray(c, cJSON_CreateNumber(cut[i]));
+        for (int i = 0; i < n; i++)
+            cJSON_AddItemToArray(c, cJSON_CreateNumber(cut[i]));
         s = gc_json_write(path, j);
         cJSON_Delete(j);
     }
-    for (int i = 0; i < n; i++) free(t0 ? t0[i] : NULL), free(t1 ? t1[i] : NULL);
+    for (int i = 0; i < n; i++)
+        free(t0 ? t0[i] : NULL), free(t1 ? t1[i] : NULL);
     free(t0), free(t1), free(cut), free(goal);
     gc_rm_free(&rm);
     gc_model_free(&pm);
@@ -515,7 +529,6 @@ static double tau_at_quantile(const lows *l, int total, double q) {
     return nextafter(tau, INFINITY); /* cut Q < tau: the quantile itself is cut */
 }
 
-
 typedef struct {
     double accuracy, filtered_pct, saved_pct;
 } vote_summary;
@@ -544,7 +557,8 @@ static vote_summary vote_all(vote_set *v, const lows *l, double tau, double *pro
 
 static cJSON *summary_json(const double *x, int n) {
     cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, "per_seed");
-    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(x[i]));
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(x[i]));
     gc_summary sm;
     gc_stats_summary(x, (size_t)n, 0.95, &sm);
     cJSON_AddNumberToObject(o, "mean", sm.mean);
@@ -573,7 +587,8 @@ static cJSON *analyse_variant(math_ctx *m, int variant, const vote_cfg *vc, vote
     for (int s = 0; s < seeds; s++) {
         vote_summary vs = vote_all(v, &l[s], vc->tau, one);
         acc[s] = vs.accuracy, filt[s] = vs.filtered_pct, saved[s] = vs.saved_pct;
-        for (int q = 0; q < nq; q++) prop[q] += one[q] / seeds;
+        for (int q = 0; q < nq; q++)
+            prop[q] += one[q] / seeds;
     }
     cJSON_AddItemToObject(o, "accuracy", summary_json(acc, seeds));
     cJSON_AddItemToObject(o, "filtered_pct", summary_json(filt, seeds));
@@ -583,7 +598,8 @@ static cJSON *analyse_variant(math_ctx *m, int variant, const vote_cfg *vc, vote
     gc_stats_ttest_paired(prop, prop0, (size_t)nq, &tp);
     cJSON_AddItemToObject(o, "ttest_unpaired", ttest_json(&ti));
     cJSON_AddItemToObject(o, "ttest_paired", ttest_json(&tp));
-    for (int q = 0; q < nq; q++) diff[q] = prop[q] - prop0[q];
+    for (int q = 0; q < nq; q++)
+        diff[q] = prop[q] - prop0[q];
     double blo, bhi;
     gc_stats_mean_bootstrap(diff, (size_t)nq, (int)vc->bootstrap, 0x701E, 0.95, &blo, &bhi);
     cJSON *b = cJSON_AddObjectToObject(o, "bootstrap_paired");
@@ -614,8 +630,8 @@ static cJSON *analyse_variant(math_ctx *m, int variant, const vote_cfg *vc, vote
         const cJSON *cut = cJSON_GetObjectItem(online, "cut");
         int n = cJSON_GetArraySize(cut), same = 0;
         for (int i = 0; i < n; i++) {
-            int off = gc_vote_cut(l[0].low_j + (size_t)i * l[0].cap, l[0].low_q + (size_t)i * l[0].cap,
-                                  l[0].n_low[i], (float)vc->tau);
+            int off = gc_vote_cut(l[0].low_j + (size_t)i * l[0].cap,
+                                  l[0].low_q + (size_t)i * l[0].cap, l[0].n_low[i], (float)vc->tau);
             same += off == cJSON_GetArrayItem(cut, i)->valueint;
         }
         cJSON_AddNumberToObject(online, "cut_agreement_with_offline", n ? (double)same / n : 1);
@@ -634,21 +650,26 @@ static cJSON *analyse_variant(math_ctx *m, int variant, const vote_cfg *vc, vote
 
 static gc_status write_dat(const char *path, const cJSON *results, const void *ctx) {
     (void)ctx;
-    const cJSON *vr = cJSON_GetObjectItem(results, "vote"), *vars = cJSON_GetObjectItem(vr, "variants");
+    const cJSON *vr = cJSON_GetObjectItem(results, "vote"),
+                *vars = cJSON_GetObjectItem(vr, "variants");
     FILE *f = fopen(path, "w");
     if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
     fprintf(f, "# tau, then per variant (");
     for (const cJSON *v = vars->child; v; v = v->next)
         fprintf(f, "%s%s", cJSON_GetObjectItem(v, "variant")->valuestring, v->next ? ", " : "");
-    fprintf(f, "): tokens saved %%, voting accuracy; then the unfiltered accuracy. Rows: the\n"
-               "# sweep point (tau=T, or qQ: tau at the Q-quantile of the solutions' minimum Q-value)\n");
+    fprintf(
+        f,
+        "): tokens saved %%, voting accuracy; then the unfiltered accuracy. Rows: the\n"
+        "# sweep point (tau=T, or qQ: tau at the Q-quantile of the solutions' minimum Q-value)\n");
     int n = cJSON_GetArraySize(cJSON_GetObjectItem(vars->child, "sweep"));
-    double acc0 = cJSON_GetObjectItem(cJSON_GetObjectItem(vr, "unfiltered"), "accuracy")->valuedouble;
+    double acc0 =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(vr, "unfiltered"), "accuracy")->valuedouble;
     for (int i = 0; i < n; i++) {
         const cJSON *p0 = cJSON_GetArrayItem(cJSON_GetObjectItem(vars->child, "sweep"), i);
         if (cJSON_GetObjectItem(p0, "quantile"))
             fprintf(f, "q%.2f", cJSON_GetObjectItem(p0, "quantile")->valuedouble);
-        else fprintf(f, "tau=%.2f", cJSON_GetObjectItem(p0, "tau")->valuedouble);
+        else
+            fprintf(f, "tau=%.2f", cJSON_GetObjectItem(p0, "tau")->valuedouble);
         for (const cJSON *v = vars->child; v; v = v->next) {
             const cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(v, "sweep"), i);
             fprintf(f, " %.4f %.5f", cJSON_GetObjectItem(e, "saved_pct")->valuedouble,
@@ -667,28 +688,34 @@ static double jnum(const cJSON *o, const char *a, const char *b) {
 
 static void print_vote(const cJSON *results, FILE *f) {
     const cJSON *vr = cJSON_GetObjectItem(results, "vote");
-    fprintf(f, "\nmajority voting, %d questions x %d solutions, tau %.2f (cosine), first %d tokens "
+    fprintf(f,
+            "\nmajority voting, %d questions x %d solutions, tau %.2f (cosine), first %d tokens "
             "ignored, goal state from the %s token\nunfiltered accuracy %.3f\n",
             (int)jnum(vr, "questions", NULL), (int)jnum(vr, "samples", NULL), jnum(vr, "tau", NULL),
-            (int)jnum(vr, "skip", NULL), cJSON_GetStringValue(cJSON_GetObjectItem(vr, "goal_token")),
+            (int)jnum(vr, "skip", NULL),
+            cJSON_GetStringValue(cJSON_GetObjectItem(vr, "goal_token")),
             jnum(vr, "unfiltered", "accuracy"));
     fprintf(f, "%-9s %-22s %-20s %-20s %-26s %9s %9s\n", "RM", "accuracy [CI]", "filtered %",
             "tokens saved %", "paired diff [bootstrap CI]", "p paired", "p unpair");
     for (const cJSON *v = cJSON_GetObjectItem(vr, "variants")->child; v; v = v->next) {
-        fprintf(f, "%-9s %.3f [%.3f, %.3f]   %5.1f [%5.1f, %5.1f]  %5.1f [%5.1f, %5.1f]  "
+        fprintf(f,
+                "%-9s %.3f [%.3f, %.3f]   %5.1f [%5.1f, %5.1f]  %5.1f [%5.1f, %5.1f]  "
                 "%+.3f [%+.3f, %+.3f]    %9.3g %9.3g\n",
                 cJSON_GetObjectItem(v, "variant")->valuestring, jnum(v, "accuracy", "mean"),
-                jnum(v, "accuracy", "lo"), jnum(v, "accuracy", "hi"), jnum(v, "filtered_pct", "mean"),
-                jnum(v, "filtered_pct", "lo"), jnum(v, "filtered_pct", "hi"),
-                jnum(v, "saved_pct", "mean"), jnum(v, "saved_pct", "lo"), jnum(v, "saved_pct", "hi"),
+                jnum(v, "accuracy", "lo"), jnum(v, "accuracy", "hi"),
+                jnum(v, "filtered_pct", "mean"), jnum(v, "filtered_pct", "lo"),
+                jnum(v, "filtered_pct", "hi"), jnum(v, "saved_pct", "mean"),
+                jnum(v, "saved_pct", "lo"), jnum(v, "saved_pct", "hi"),
                 jnum(v, "bootstrap_paired", "mean_diff"), jnum(v, "bootstrap_paired", "lo"),
                 jnum(v, "bootstrap_paired", "hi"), jnum(v, "ttest_paired", "p"),
                 jnum(v, "ttest_unpaired", "p"));
         const cJSON *on = cJSON_GetObjectItem(v, "online");
         if (on)
-            fprintf(f, "          online (seed 1, %d questions): tokens saved %.1f%%, wall time "
-                    "saved %.1f%%, cuts equal to offline %.1f%%\n", (int)jnum(on, "questions", NULL),
-                    jnum(on, "tokens_saved_pct", NULL), jnum(on, "wall_saved_pct", NULL),
+            fprintf(f,
+                    "          online (seed 1, %d questions): tokens saved %.1f%%, wall time "
+                    "saved %.1f%%, cuts equal to offline %.1f%%\n",
+                    (int)jnum(on, "questions", NULL), jnum(on, "tokens_saved_pct", NULL),
+                    jnum(on, "wall_saved_pct", NULL),
                     100 * jnum(on, "cut_agreement_with_offline", NULL));
     }
     claims_print_verdict(results, f);
@@ -747,7 +774,8 @@ gc_status math_analyse_vote(math_ctx *m, const cJSON *section, const char *path)
             lw->low_q = gc_malloc(sizeof(float) * (size_t)(total ? total : 1) * cap);
             lw->q = gc_malloc(sizeof(float) * cap);
             s = lw->n_low && lw->low_j && lw->low_q && lw->q ? GC_OK : GC_ERR_NOMEM;
-            if (s == GC_OK) s = stage_lows(m, math_rm_stage(m, var, seed + 1), samples_stage, &vc, &v, lw);
+            if (s == GC_OK)
+                s = stage_lows(m, math_rm_stage(m, var, seed + 1), samples_stage, &vc, &v, lw);
         }
     cJSON *online[MAX_VARIANTS] = {0};
     for (int var = 0; s == GC_OK && vc.online_questions > 0 && var < m->c.n_variants; var++)
@@ -755,7 +783,8 @@ gc_status math_analyse_vote(math_ctx *m, const cJSON *section, const char *path)
     if (s == GC_OK) {
         cJSON *results = rp_metadata(m->r);
         cJSON *vr = cJSON_AddObjectToObject(results, "vote");
-        cJSON_AddItemToObject(vr, "splits", vc.splits ? cJSON_Duplicate(vc.splits, 1) : cJSON_CreateString("all"));
+        cJSON_AddItemToObject(
+            vr, "splits", vc.splits ? cJSON_Duplicate(vc.splits, 1) : cJSON_CreateString("all"));
         cJSON_AddNumberToObject(vr, "questions", v.n_q);
         cJSON_AddNumberToObject(vr, "samples", v.M);
         cJSON_AddNumberToObject(vr, "temperature", vc.temperature);
@@ -766,19 +795,21 @@ gc_status math_analyse_vote(math_ctx *m, const cJSON *section, const char *path)
         cJSON *u = cJSON_AddObjectToObject(vr, "unfiltered");
         cJSON_AddNumberToObject(u, "accuracy", base.accuracy);
         double mp = 0;
-        for (int q = 0; q < v.n_q; q++) mp += prop0[q] / v.n_q;
+        for (int q = 0; q < v.n_q; q++)
+            mp += prop0[q] / v.n_q;
         cJSON_AddNumberToObject(u, "prop_correct", mp);
         cJSON *vars = cJSON_AddArrayToObject(vr, "variants");
         for (int k = 0; k < m->c.n_variants; k++) {
             int var = math_variant_order(m, k);
             if (!vote_covers(m, &vc, var)) continue;
-            cJSON_AddItemToArray(vars, analyse_variant(m, var, &vc, &v, &l[var * seeds], prop0,
-                                                       online[var]));
+            cJSON_AddItemToArray(
+                vars, analyse_variant(m, var, &vc, &v, &l[var * seeds], prop0, online[var]));
             online[var] = NULL;
         }
         s = rp_finish(m->r, results, write_dat, m, print_vote);
     }
-    for (int i = 0; i < MAX_VARIANTS; i++) cJSON_Delete(online[i]);
+    for (int i = 0; i < MAX_VARIANTS; i++)
+        cJSON_Delete(online[i]);
     for (int i = 0; l && i < MAX_VARIANTS * seeds; i++)
         free(l[i].n_low), free(l[i].low_j), free(l[i].low_q), free(l[i].q);
     free(l), free(prop0), free(tmp), free(qidx);

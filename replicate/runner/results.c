@@ -51,11 +51,15 @@ gc_status rp_check_repo(const rp_run *r) {
     char gp[PATH_MAX + 64];
     plot_script(r->experiment, gp, sizeof gp);
     if (!exists(rp_claims_file()))
-        return gc_fail(GC_ERR_IO, "%s: the claims file is missing (run from the repository, or "
-                       "set GCRM_REPO to it)", rp_claims_file());
+        return gc_fail(GC_ERR_IO,
+                       "%s: the claims file is missing (run from the repository, or "
+                       "set GCRM_REPO to it)",
+                       rp_claims_file());
     if (!exists(gp))
-        return gc_fail(GC_ERR_IO, "%s: no plot script for experiment %s (set GCRM_REPO to the "
-                       "repository)", gp, r->experiment);
+        return gc_fail(GC_ERR_IO,
+                       "%s: no plot script for experiment %s (set GCRM_REPO to the "
+                       "repository)",
+                       gp, r->experiment);
     return GC_OK;
 }
 
@@ -66,7 +70,8 @@ static void run_plot(const char *experiment, const char *dir) {
              "command -v gnuplot >/dev/null && gnuplot -e \"datafile='%s/%s.dat'; "
              "outprefix='%s/%s'\" '%s'",
              dir, experiment, dir, experiment, gp);
-    if (system(cmd) != 0) gc_log_warn("plot: gnuplot failed or is missing; %s.dat is there", experiment);
+    if (system(cmd) != 0)
+        gc_log_warn("plot: gnuplot failed or is missing; %s.dat is there", experiment);
 }
 
 gc_status rp_finish(rp_run *r, cJSON *results, rp_dat_fn dat, const void *ctx,

@@ -17,7 +17,8 @@ extern const char *const rp_source_hashes[][2];
 
 void rp_hash_hex(const char *s, char out[17]) {
     uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
@@ -32,7 +33,8 @@ cJSON *rp_canonical(const cJSON *j) {
     const cJSON **items = malloc(sizeof(cJSON *) * (size_t)(n ? n : 1));
     if (!items) return NULL;
     int k = 0;
-    for (const cJSON *e = j->child; e; e = e->next) items[k++] = e;
+    for (const cJSON *e = j->child; e; e = e->next)
+        items[k++] = e;
     cJSON *out = cJSON_IsObject(j) ? cJSON_CreateObject() : cJSON_CreateArray();
     if (cJSON_IsObject(j)) qsort(items, (size_t)n, sizeof(cJSON *), cmp_key);
     for (int i = 0; out && i < n; i++) {
@@ -41,8 +43,10 @@ cJSON *rp_canonical(const cJSON *j) {
             cJSON_Delete(out), out = NULL;
             break;
         }
-        if (cJSON_IsObject(j)) cJSON_AddItemToObject(out, items[i]->string, c);
-        else cJSON_AddItemToArray(out, c);
+        if (cJSON_IsObject(j))
+            cJSON_AddItemToObject(out, items[i]->string, c);
+        else
+            cJSON_AddItemToArray(out, c);
     }
     free(items);
     return out;
@@ -76,7 +80,8 @@ gc_status rp_stage_key(const char *kind, const char *code, const cJSON *config,
     cJSON_AddStringToObject(k, "code", code);
     cJSON_AddItemToObject(k, "config", rp_canonical(config));
     cJSON *in = cJSON_AddArrayToObject(k, "inputs");
-    for (int i = 0; i < n_inputs; i++) cJSON_AddItemToArray(in, cJSON_CreateString(inputs[i]));
+    for (int i = 0; i < n_inputs; i++)
+        cJSON_AddItemToArray(in, cJSON_CreateString(inputs[i]));
     if (device) cJSON_AddStringToObject(k, "device", device);
     char *text = cJSON_PrintUnformatted(k);
     cJSON_Delete(k);
@@ -160,8 +165,10 @@ gc_status rp_stage_run(rp_run *r, const rp_stage_def *def, const char *name, cJS
     const char *in_keys[16];
     const char *code = rp_code_version(def->source);
     gc_status s = code ? GC_OK : GC_ERR_ARG;
-    if (s == GC_OK && n_inputs > 16) s = gc_fail(GC_ERR_ARG, "runner: stage %s reads more than 16 stages", name);
-    for (int i = 0; s == GC_OK && i < n_inputs; i++) in_keys[i] = inputs[i]->hash;
+    if (s == GC_OK && n_inputs > 16)
+        s = gc_fail(GC_ERR_ARG, "runner: stage %s reads more than 16 stages", name);
+    for (int i = 0; s == GC_OK && i < n_inputs; i++)
+        in_keys[i] = inputs[i]->hash;
     char dev[32];
     snprintf(dev, sizeof dev, "%s/%s", r->opt.device, r->opt.precision);
     rp_stage *st = s == GC_OK ? add_stage(r) : NULL; /* a GPU run rounds otherwise: its own cache */
@@ -225,9 +232,11 @@ cJSON *rp_metadata(const rp_run *r) {
     cJSON_AddStringToObject(m, "config_hash", r->config_hash);
     cJSON_AddStringToObject(m, "scale", r->opt.scale);
     cJSON *seeds = cJSON_AddArrayToObject(m, "seeds");
-    for (int s = 1; s <= r->seeds; s++) cJSON_AddItemToArray(seeds, cJSON_CreateNumber(s));
+    for (int s = 1; s <= r->seeds; s++)
+        cJSON_AddItemToArray(seeds, cJSON_CreateNumber(s));
     cJSON_AddStringToObject(m, "device", gc_device_describe());
-    cJSON_AddStringToObject(m, "precision", strcmp(r->opt.device, "cpu") ? r->opt.precision : "fp32");
+    cJSON_AddStringToObject(m, "precision",
+                            strcmp(r->opt.device, "cpu") ? r->opt.precision : "fp32");
     cJSON_AddNumberToObject(m, "threads", omp_get_max_threads());
     cJSON_AddNumberToObject(m, "wall_s", gc_now() - r->t0);
     cJSON *stages = cJSON_AddArrayToObject(m, "stages");
@@ -260,7 +269,8 @@ void rp_result_dir(const rp_run *r, char out[RP_PATH]) {
 }
 
 void rp_run_free(rp_run *r) {
-    for (int i = 0; i < r->n_stages; i++) free(r->stages[i]);
+    for (int i = 0; i < r->n_stages; i++)
+        free(r->stages[i]);
     free(r->stages);
     r->stages = NULL, r->n_stages = r->cap_stages = 0;
     gc_config_free(&r->cfg);

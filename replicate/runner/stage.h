@@ -30,22 +30,22 @@
 #define RP_PATH 1024
 
 typedef struct {
-    const char *file;       /* experiment file */
-    char scale[16];         /* smoke | mini | full */
-    int seeds;              /* 0 = the file's default */
-    char root[RP_PATH];     /* results/runs */
-    int force;              /* rerun every stage */
-    char device[8];         /* cpu | cuda: --device, else the file's "device", else cpu */
-    char precision[8];      /* fp32 | tf32 | bf16 (cuda only): --precision, the file's, fp32 */
+    const char *file;   /* experiment file */
+    char scale[16];     /* smoke | mini | full */
+    int seeds;          /* 0 = the file's default */
+    char root[RP_PATH]; /* results/runs */
+    int force;          /* rerun every stage */
+    char device[8];     /* cpu | cuda: --device, else the file's "device", else cpu */
+    char precision[8];  /* fp32 | tf32 | bf16 (cuda only): --precision, the file's, fp32 */
 } rp_options;
 
 typedef struct rp_stage {
-    char name[96];    /* the instance: "rm-goal-seed2" */
-    char hash[17];    /* its key */
+    char name[96]; /* the instance: "rm-goal-seed2" */
+    char hash[17]; /* its key */
     char dir[RP_PATH];
     int cached;
     double t0, wall;
-    cJSON *info;      /* set by compute: written to info.json by the runner, then freed */
+    cJSON *info; /* set by compute: written to info.json by the runner, then freed */
 } rp_stage;
 
 typedef struct rp_stage_def {
@@ -64,11 +64,11 @@ typedef struct {
     char scale_path[64];    /* "scales.mini", for messages */
     char experiment[64];
     char pipeline[32];
-    char analysis[32];      /* the file's "analysis" (the pipeline's default when absent) */
-    char config_hash[17];   /* hash of the canonical resolved scale object */
+    char analysis[32];    /* the file's "analysis" (the pipeline's default when absent) */
+    char config_hash[17]; /* hash of the canonical resolved scale object */
     int seeds;
     double t0;
-    rp_stage **stages;      /* (n_stages) in the order they were met */
+    rp_stage **stages; /* (n_stages) in the order they were met */
     int n_stages, cap_stages;
 } rp_run;
 
