@@ -136,8 +136,8 @@ $(BENCH): $(BUILD)/obj/bench/bench.o $(LIBGCRM)
 $(BENCH_GPU): $(BUILD)/obj/bench/bench_gpu.o $(KERN_OBJ) $(LIBGCRM)
 	$(CC) $(LDFLAGS) -rdynamic $^ $(LDLIBS) $(LDLIBS_CUDA) -o $@
 
-test: deps $(REPLICATE) $(TESTS) $(BENCH_GPU)
-	GCRM_BIN=$(REPLICATE) GCRM_BENCH_GPU=$(BENCH_GPU) $(TESTS) --jobs $(JOBS) $(TEST_ARGS)
+test: deps $(REPLICATE) $(TESTS) $(BENCH) $(BENCH_GPU)
+	GCRM_BIN=$(REPLICATE) GCRM_BENCH=$(BENCH) GCRM_BENCH_GPU=$(BENCH_GPU) $(TESTS) --jobs $(JOBS) $(TEST_ARGS)
 
 test-asan: deps
 	$(MAKE) BUILD=build-asan OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
@@ -150,9 +150,9 @@ gpu-check:
 	tools/gpu-check.sh $(OUT)
 
 .PHONY: test-run-asan
-test-run-asan: $(REPLICATE) $(TESTS) $(BENCH_GPU)
+test-run-asan: $(REPLICATE) $(TESTS) $(BENCH) $(BENCH_GPU)
 	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/lsan.supp GCRM_BIN=$(REPLICATE) GCRM_ASAN=1 \
-	    GCRM_BENCH_GPU=$(BENCH_GPU) \
+	    GCRM_BENCH=$(BENCH) GCRM_BENCH_GPU=$(BENCH_GPU) \
 	    $(TESTS) --jobs $(JOBS) $(TEST_ARGS)
 
 # the CUDA training benchmark (needs an NVIDIA GPU; BENCH_GPU_FLAGS e.g. --configs 1b --steps 10)

@@ -15,29 +15,28 @@
 #include "lib/model/model.h"
 #include "lib/model/ops.h"
 #include "lib/model/optim.h"
+#include "lib/util/flags.h"
 #include "lib/util/rng.h"
 #include "lib/model/sampler.h"
 #include "lib/model/train.h"
 
-static long arg_long(int argc, char **argv, const char *name, long def) {
-    for (int i = 1; i + 1 < argc; i++)
-        if (!strcmp(argv[i], name)) return strtol(argv[i + 1], NULL, 10);
-    return def;
-}
-
-static const char *arg_str(int argc, char **argv, const char *name) {
-    for (int i = 1; i + 1 < argc; i++)
-        if (!strcmp(argv[i], name)) return argv[i + 1];
-    return NULL;
+/* Reads a mode's flags (gc_flags_parse); 0, or the usage error's exit code. */
+static int parse(const char *mode, int argc, char **argv, const gc_flag *flags, int n) {
+    char prog[64];
+    snprintf(prog, sizeof prog, "gcrm-bench %s", mode);
+    return gc_flags_parse(prog, argc, argv, flags, n, NULL, 0, NULL);
 }
 
 /* Best single-call time over repetitions, for each size and both layouts the model uses
  * (x W^T in the forward, dy W and dy^T x in the backward): the machine's practical matmul peak. */
 static int bench_sgemm(int argc, char **argv) {
-    long sizes[] = {256, 512, 1024, 2048};
+    long sizes[] = {256, 512, 1024, 2048}, only = 0;
+    const gc_flag flags[] = {{"size", GC_FLAG_INT, &only, 1, 16384, NULL, 0}};
+    int rc = parse("sgemm", argc, argv, flags, 1);
+    if (rc) return rc;
     double best = 0;
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
-        long n = arg_long(argc, argv, "--size", sizes[s]);
+        long n = only ? only : sizes[s];
         float *A = malloc(sizeof(float) * n * n), *B = malloc(sizeof(float) * n * n);
         float *C = malloc(sizeof(float) * n * n);
         for (long i = 0; i < n * n; i++)
@@ -65,19 +64,33 @@ static int bench_sgemm(int argc, char **argv) {
 }
 
 static int bench_train(int argc, char **argv) {
-    gc_model_config c = {.dim = (int)arg_long(argc, argv, "--dim", 128),
-                         .hidden_dim = (int)arg_long(argc, argv, "--hidden", 344),
-                         .n_layers = (int)arg_long(argc, argv, "--layers", 5),
-                         .n_heads = (int)arg_long(argc, argv, "--heads", 4),
-                         .n_kv_heads = (int)arg_long(argc, argv, "--kv-heads", 4),
-                         .vocab_size = (int)arg_long(argc, argv, "--vocab", 512),
-                         .seq_len = (int)arg_long(argc, argv, "--seq", 128),
+    long dim = 128, hidden = 344, layers = 5, heads = 4, kv_heads = 4, vocab = 512, seq = 128;
+    long batch = 16, n_steps = 10, warmup = 2;
+    const gc_flag flags[] = {
+        {"dim", GC_FLAG_INT, &dim, 2, 65536, NULL, 0},
+        {"hidden", GC_FLAG_INT, &hidden, 1, 262144, NULL, 0},
+        {"layers", GC_FLAG_INT, &layers, 1, 1024, NULL, 0},
+        {"heads", GC_FLAG_INT, &heads, 1, 1024, NULL, 0},
+        {"kv-heads", GC_FLAG_INT, &kv_heads, 1, 1024, NULL, 0},
+        {"vocab", GC_FLAG_INT, &vocab, 2, 1 << 24, NULL, 0},
+        {"seq", GC_FLAG_INT, &seq, 2, 1 << 20, NULL, 0},
+        {"batch", GC_FLAG_INT, &batch, 1, 1 << 16, NULL, 0},
+        {"steps", GC_FLAG_INT, &n_steps, 1, 1 << 20, NULL, 0},
+        {"warmup", GC_FLAG_INT, &warmup, 0, 1 << 20, NULL, 0},
+    };
+    int rc = parse("train", argc, argv, flags, (int)(sizeof flags / sizeof flags[0]));
+    if (rc) return rc;
+    gc_model_config c = {.dim = (int)dim,
+                         .hidden_dim = (int)hidden,
+                         .n_layers = (int)layers,
+                         .n_heads = (int)heads,
+                         .n_kv_heads = (int)kv_heads,
+                         .vocab_size = (int)vocab,
+                         .seq_len = (int)seq,
                          .tied = 1,
                          .norm_eps = 1e-5f,
                          .rope_theta = 10000.0f};
-    int B = (int)arg_long(argc, argv, "--batch", 16), T = c.seq_len;
-    int steps = (int)arg_long(argc, argv, "--steps", 10),
-        warm = (int)arg_long(argc, argv, "--warmup", 2);
+    int B = (int)batch, T = c.seq_len, steps = (int)n_steps, warm = (int)warmup;
     gc_model m;
     gc_adamw opt;
     if (gc_model_init(&m, &c) != GC_OK ||
@@ -126,8 +139,13 @@ static int bench_train(int argc, char **argv) {
 }
 
 static int bench_generate(int argc, char **argv) {
-    const char *path = arg_str(argc, argv, "--checkpoint");
-    int steps = (int)arg_long(argc, argv, "--steps", 256);
+    const char *path = NULL;
+    long n_steps = 256;
+    const gc_flag flags[] = {{"checkpoint", GC_FLAG_STRING, &path, 0, 0, NULL, 0},
+                             {"steps", GC_FLAG_INT, &n_steps, 1, 1 << 20, NULL, 0}};
+    int rc = parse("generate", argc, argv, flags, 2);
+    if (rc) return rc;
+    int steps = (int)n_steps;
     gc_model m;
     if (!path || gc_ckpt_load_any(path, &m) != GC_OK) {
         fprintf(stderr, "gcrm-bench generate: %s\n",

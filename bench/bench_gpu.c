@@ -23,6 +23,7 @@
 #include "kernels/cuda_api.h"
 #include "lib/model/model.h"
 #include "lib/model/optim.h"
+#include "lib/util/flags.h"
 #include "lib/util/rng.h"
 #include "lib/model/train.h"
 
@@ -42,32 +43,6 @@ static const bench_config CONFIGS[] = {
     /* for --emulate */
     {"tiny", {32, 64, 2, 4, 2, 64, 16, 0, 1e-5f, 10000.0f}, 2, 16},
 };
-
-static const char *arg(int argc, char **argv, const char *name, const char *def) {
-    for (int i = 1; i + 1 < argc; i++)
-        if (!strcmp(argv[i], name)) return argv[i + 1];
-    return def;
-}
-
-/* the integer value of flag name (def when absent) in [lo, hi]; exits 2 naming the flag when bad */
-static int arg_int(int argc, char **argv, const char *name, int def, int lo, int hi) {
-    const char *v = arg(argc, argv, name, NULL);
-    if (!v) return def;
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (*v == 0 || *end || x < lo || x > hi) {
-        fprintf(stderr, "bench-gpu: bad value '%s' for %s (an integer in [%d, %d])\n", v, name, lo,
-                hi);
-        exit(2);
-    }
-    return (int)x;
-}
-
-static int has_flag(int argc, char **argv, const char *name) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], name)) return 1;
-    return 0;
-}
 
 /* best TFLOP/s of an n^3 GEMM through cuBLAS at precision p (bf16 operands pre-rounded) */
 static double gemm_ceiling(gc_cuda *c, gc_precision p, int n, int reps) {
@@ -193,18 +168,40 @@ static int run_config(gc_cuda *c, const bench_config *bc, gc_precision p, int st
     return 0;
 }
 
+static const char HELP[] =
+    "usage: gcrm-bench-gpu [--configs 125m,1b,tiny] [--precisions bf16,tf32,fp32] [--steps N]\n"
+    "                      [--warmup N] [--batch B] [--seq T] [--emulate]\n"
+    "CUDA training tokens/s and MFU per model and precision, next to the cuBLAS GEMM ceiling;\n"
+    "one JSON line per measurement. --emulate runs the host emulation (no GPU; the tiny config).\n";
+
 int main(int argc, char **argv) {
-    int emulate = has_flag(argc, argv, "--emulate");
     /* every flag is checked before the device is touched */
-    int steps = arg_int(argc, argv, "--steps", 5, 1, 100000);
-    int warmup = arg_int(argc, argv, "--warmup", 2, 0, 100000);
-    int batch = arg_int(argc, argv, "--batch", 0, 0, 1 << 20);
-    int seq = arg_int(argc, argv, "--seq", 0, 0, 1 << 20);
+    long steps = 5, warmup = 2, batch = 0, seq = 0;
+    int emulate = 0;
+    const char *configs = NULL, *precisions = "bf16,tf32", *pos[1];
+    const gc_flag flags[] = {
+        {"steps", GC_FLAG_INT, &steps, 1, 100000, NULL, 0},
+        {"warmup", GC_FLAG_INT, &warmup, 0, 100000, NULL, 0},
+        {"batch", GC_FLAG_INT, &batch, 0, 1 << 20, NULL, 0},
+        {"seq", GC_FLAG_INT, &seq, 0, 1 << 20, NULL, 0},
+        {"configs", GC_FLAG_STRING, &configs, 0, 0, NULL, 0},
+        {"precisions", GC_FLAG_STRING, &precisions, 0, 0, NULL, 0},
+        {"emulate", GC_FLAG_SWITCH, &emulate, 0, 0, NULL, 0},
+    };
+    int n_pos = 0, rc = gc_flags_parse("gcrm-bench-gpu", argc, argv, flags,
+                                       (int)(sizeof flags / sizeof flags[0]), pos, 1, &n_pos);
+    if (rc) return rc;
+    if (n_pos) {
+        if (strcmp(pos[0], "--help"))
+            return gc_flags_usage_error("gcrm-bench-gpu", "unexpected argument '%s'", pos[0]);
+        fputs(HELP, stdout);
+        return 0;
+    }
     const bench_config *cfgs[8];
     gc_precision precs[3];
     int n_cfg = 0, n_prec = 0;
     char list[128];
-    snprintf(list, sizeof list, "%s", arg(argc, argv, "--configs", emulate ? "tiny" : "125m,1b"));
+    snprintf(list, sizeof list, "%s", configs ? configs : emulate ? "tiny" : "125m,1b");
     for (char *name = strtok(list, ","); name; name = strtok(NULL, ",")) {
         const bench_config *bc = NULL;
         for (size_t i = 0; i < sizeof CONFIGS / sizeof CONFIGS[0]; i++)
@@ -215,7 +212,7 @@ int main(int argc, char **argv) {
         }
         cfgs[n_cfg++] = bc;
     }
-    snprintf(list, sizeof list, "%s", arg(argc, argv, "--precisions", "bf16,tf32"));
+    snprintf(list, sizeof list, "%s", precisions);
     for (char *name = strtok(list, ","); name; name = strtok(NULL, ",")) {
         if (n_prec == 3 || gc_precision_parse(name, &precs[n_prec]) != GC_OK) {
             fprintf(stderr, "bench-gpu: bad precision '%s' (fp32, tf32, bf16; 3 at most)\n", name);
@@ -238,7 +235,7 @@ int main(int argc, char **argv) {
     char desc[256] = "host emulation";
     if (!emulate) gc_cuda_describe(desc, sizeof desc);
     printf("{\"bench\": \"device\", \"device\": \"%s\"}\n", desc);
-    int rc = 0;
+    rc = 0;
     for (int k = 0; k < n_prec; k++) {
         gc_precision p = precs[k];
         double ceiling = gemm_ceiling(c, p, emulate ? 32 : 8192, emulate ? 2 : 6);
@@ -248,8 +245,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "cuBLAS %s GEMM ceiling: %.1f TFLOP/s (datasheet peak %.1f)\n",
                 gc_precision_name(p), ceiling, PEAK_TFLOPS[p]);
         for (int i = 0; i < n_cfg; i++)
-            rc |= run_config(c, cfgs[i], p, steps, warmup, batch ? batch : cfgs[i]->B,
-                             seq ? seq : cfgs[i]->T, ceiling);
+            rc |= run_config(c, cfgs[i], p, (int)steps, (int)warmup,
+                             batch ? (int)batch : cfgs[i]->B, seq ? (int)seq : cfgs[i]->T, ceiling);
     }
     gc_cuda_close(c);
     return rc;

@@ -5,38 +5,34 @@
 #include <stdlib.h>
 
 #include "lib/util/base.h"
+#include "lib/util/flags.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    char prog[64], msg[1024];
+    snprintf(prog, sizeof prog, "replicate %s", cmd);
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "replicate %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\nTry 'replicate %s --help'.\n", cmd);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return 2;
+    return gc_flags_usage_error(prog, "%s", msg);
+}
+
+/* one value through the shared flag parser (lib/util/flags.h), under "replicate CMD" */
+static int value(const char *cmd, const gc_flag *f, const char *s) {
+    char prog[64];
+    snprintf(prog, sizeof prog, "replicate %s", cmd);
+    return gc_flag_value(prog, f, s);
 }
 
 int cli_parse_long(const char *cmd, const char *flag, const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return cli_usage_error(cmd, "bad value '%s' for --%s (an integer in [%ld, %ld])", s, flag,
-                               lo, hi);
-    *out = v;
-    return 0;
+    gc_flag f = {flag, GC_FLAG_INT, out, (double)lo, (double)hi, NULL, 0};
+    return value(cmd, &f, s);
 }
 
 int cli_parse_float(const char *cmd, const char *flag, const char *s, double lo, double hi,
                     double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
-        return cli_usage_error(cmd, "bad value '%s' for --%s (a number in [%g, %g])", s, flag, lo,
-                               hi);
-    *out = v;
-    return 0;
+    gc_flag f = {flag, GC_FLAG_FLOAT, out, lo, hi, NULL, 0};
+    return value(cmd, &f, s);
 }
 
 int cli_runtime_error(const char *cmd) {
@@ -46,14 +42,6 @@ int cli_runtime_error(const char *cmd) {
 
 int cli_parse_choice(const char *cmd, const char *flag, const char *s, const char *choices,
                      char *out, size_t cap) {
-    size_t n = strlen(s);
-    for (const char *p = choices; *p;) {
-        const char *bar = strchr(p, '|'), *end = bar ? bar : p + strlen(p);
-        if ((size_t)(end - p) == n && !strncmp(p, s, n) && n < cap) {
-            memcpy(out, s, n + 1);
-            return 0;
-        }
-        p = bar ? bar + 1 : end;
-    }
-    return cli_usage_error(cmd, "bad value '%s' for --%s (%s)", s, flag, choices);
+    gc_flag f = {flag, GC_FLAG_CHOICE, out, 0, 0, choices, cap};
+    return value(cmd, &f, s);
 }

@@ -267,3 +267,55 @@ Test(bad_input, atomic_write_leaves_nothing_on_failure) {
     free(tmp), free(path);
     gc_model_free(&m);
 }
+
+/* ---- the shared flag parser (replicate, gcrm-bench, gcrm-bench-gpu) ---- */
+
+#include "lib/util/flags.h"
+
+Test(flags, table_parse_values_switches_and_errors) {
+    long n = 3;
+    double x = 0;
+    const char *s = NULL, *pos[2];
+    char choice[8] = "a";
+    int sw = 0, np = -1;
+    const gc_flag flags[] = {{"n", GC_FLAG_INT, &n, 1, 10, NULL, 0},
+                             {"x", GC_FLAG_FLOAT, &x, 0, 1, NULL, 0},
+                             {"s", GC_FLAG_STRING, &s, 0, 0, NULL, 0},
+                             {"c", GC_FLAG_CHOICE, choice, 0, 0, "a|bb", sizeof choice},
+                             {"on", GC_FLAG_SWITCH, &sw, 0, 0, NULL, 0}};
+    char *ok[] = {"prog", "file", "--n", "7", "--on", "--x", "0.5", "--s", "hi", "--c", "bb"};
+    cr_assert_eq(gc_flags_parse("prog", 11, ok, flags, 5, pos, 2, &np), 0);
+    cr_expect_eq(n, 7);
+    cr_expect_float_eq(x, 0.5, 1e-12);
+    cr_expect_str_eq(s, "hi");
+    cr_expect_str_eq(choice, "bb");
+    cr_expect_eq(sw, 1);
+    cr_expect_eq(np, 1);
+    cr_expect_str_eq(pos[0], "file");
+    char *bad_int[] = {"prog", "--n", "11"}, *bad_num[] = {"prog", "--x", "nan"};
+    char *bad_choice[] = {"prog", "--c", "c"}, *unknown[] = {"prog", "--m", "1"};
+    char *missing[] = {"prog", "--n"}, *extra[] = {"prog", "a", "b", "c"};
+    cr_expect_eq(gc_flags_parse("prog", 3, bad_int, flags, 5, pos, 2, &np), 2);
+    cr_expect_eq(gc_flags_parse("prog", 3, bad_num, flags, 5, pos, 2, &np), 2);
+    cr_expect_eq(gc_flags_parse("prog", 3, bad_choice, flags, 5, pos, 2, &np), 2);
+    cr_expect_eq(gc_flags_parse("prog", 3, unknown, flags, 5, pos, 2, &np), 2);
+    cr_expect_eq(gc_flags_parse("prog", 2, missing, flags, 5, pos, 2, &np), 2);
+    cr_expect_eq(gc_flags_parse("prog", 4, extra, flags, 5, pos, 2, &np), 2);
+}
+
+Test(flags, benchmark_flags_are_checked) {
+    const char *bin = getenv("GCRM_BENCH");
+    static const char *const bad[][2] = {{"train --steps 0", "--steps"},
+                                         {"train --dim x", "--dim"},
+                                         {"train --colour 1", "'--colour'"},
+                                         {"sgemm --size -5", "--size"},
+                                         {"generate --steps", "needs a value"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char cmd[512], *out = NULL, *err = NULL;
+        snprintf(cmd, sizeof cmd, "%s %s", bin && *bin ? bin : "build/gcrm-bench", bad[i][0]);
+        cr_expect_eq(th_run(cmd, &out, NULL, &err), 2, "%s", bad[i][0]);
+        cr_expect(err && strstr(err, bad[i][1]), "%s: %s", bad[i][0], err);
+        cr_expect(out && !*out, "%s printed results: %s", bad[i][0], out);
+        free(out), free(err);
+    }
+}
