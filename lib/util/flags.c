@@ -37,7 +37,8 @@ int gc_flag_value(const char *prog, const gc_flag *f, const char *text) {
     case GC_FLAG_INT: {
         long v = strtol(text, &end, 10);
         if (errno || end == text || *end || v < f->lo || v > f->hi)
-            return gc_flags_usage_error(prog, "bad value '%s' for --%s (an integer in [%.0f, %.0f])",
+            return gc_flags_usage_error(prog,
+                                        "bad value '%s' for --%s (an integer in [%.0f, %.0f])",
                                         text, f->name, f->lo, f->hi);
         *(long *)f->dest = v;
         return 0;
@@ -50,14 +51,18 @@ int gc_flag_value(const char *prog, const gc_flag *f, const char *text) {
         *(double *)f->dest = v;
         return 0;
     }
-    case GC_FLAG_STRING: *(const char **)f->dest = text; return 0;
+    case GC_FLAG_STRING:
+        *(const char **)f->dest = text;
+        return 0;
     case GC_FLAG_CHOICE:
         if (choice_index(f->choices, text) < 0 || strlen(text) >= f->cap)
             return gc_flags_usage_error(prog, "bad value '%s' for --%s (%s)", text, f->name,
                                         f->choices);
         memcpy(f->dest, text, strlen(text) + 1);
         return 0;
-    case GC_FLAG_SWITCH: *(int *)f->dest = 1; return 0;
+    case GC_FLAG_SWITCH:
+        *(int *)f->dest = 1;
+        return 0;
     }
     return gc_flags_usage_error(prog, "--%s: a flag of unknown type", f->name);
 }

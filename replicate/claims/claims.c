@@ -10,6 +10,7 @@
 #include "replicate/runner/results.h"
 #include "report.h"
 #include "verdict.h"
+#include "replicate/claims/schema.h"
 
 static double num(const cJSON *o, const char *k, double def) {
     return gc_json_num(o, k, def);
@@ -23,10 +24,10 @@ static gc_status load_claims(cJSON **doc) {
 }
 
 void claims_print_verdict(const cJSON *results, FILE *f) {
-    const cJSON *v = obj(results, "verdict");
+    const cJSON *v = obj(results, RS_VERDICT);
     if (!v) return;
-    fprintf(f, "\nverdict: %s\n", cJSON_GetStringValue(obj(v, "verdict")));
-    for (const cJSON *r = obj(v, "reasons") ? obj(v, "reasons")->child : NULL; r; r = r->next)
+    fprintf(f, "\nverdict: %s\n", cJSON_GetStringValue(obj(v, RS_VERDICT)));
+    for (const cJSON *r = obj(v, RS_REASONS) ? obj(v, RS_REASONS)->child : NULL; r; r = r->next)
         fprintf(f, "  - %s\n", r->valuestring);
 }
 
@@ -79,7 +80,7 @@ static int collect_rows(const claims_opts *o, claim_row *rows, int cap, int *fai
     for (const cJSON *c = obj(doc, "claims")->child; c && n < cap; c = c->next, n++) {
         claim_row *w = &rows[n];
         memset(w, 0, sizeof *w);
-        const char *e = cJSON_GetStringValue(obj(c, "experiment"));
+        const char *e = cJSON_GetStringValue(obj(c, RS_EXPERIMENT));
         snprintf(w->id, sizeof w->id, "%s",
                  cJSON_GetStringValue(obj(c, "id")) ? cJSON_GetStringValue(obj(c, "id")) : "?");
         snprintf(w->artefact, sizeof w->artefact, "%s",
@@ -118,11 +119,11 @@ static int collect_rows(const claims_opts *o, claim_row *rows, int cap, int *fai
         }
         cJSON *v = NULL;
         if (claims_verdict(c, res, rp_claims_file(), &v) == GC_OK) {
-            snprintf(w->verdict, sizeof w->verdict, "%s", cJSON_GetStringValue(obj(v, "verdict")));
+            snprintf(w->verdict, sizeof w->verdict, "%s", cJSON_GetStringValue(obj(v, RS_VERDICT)));
             snprintf(w->measured, sizeof w->measured, "%s",
-                     cJSON_GetStringValue(obj(v, "summary")));
-            snprintf(w->test, sizeof w->test, "%s", cJSON_GetStringValue(obj(v, "test")));
-            if (isfinite(num(v, "p", NAN))) snprintf(w->p, sizeof w->p, "%.3g", num(v, "p", NAN));
+                     cJSON_GetStringValue(obj(v, RS_SUMMARY)));
+            snprintf(w->test, sizeof w->test, "%s", cJSON_GetStringValue(obj(v, RS_TEST)));
+            if (isfinite(num(v, RS_P, NAN))) snprintf(w->p, sizeof w->p, "%.3g", num(v, RS_P, NAN));
             *fails += !strcmp(w->verdict, "FAIL");
         }
         cJSON_Delete(v);

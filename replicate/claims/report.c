@@ -13,6 +13,7 @@
 
 #include "lib/util/jsonio.h"
 #include "report.h"
+#include "replicate/claims/schema.h"
 
 static double num(const cJSON *o, const char *k) {
     return gc_json_num(o, k, NAN);
@@ -53,18 +54,19 @@ static void put(sbuf *b, const char *fmt, ...) {
 /* commit, config, seeds, wall time, stages computed in that run */
 static void provenance(sbuf *b, const cJSON *r) {
     int run = 0, cached = 0;
-    for (const cJSON *s = obj(r, "stages") ? obj(r, "stages")->child : NULL; s; s = s->next)
-        cJSON_IsTrue(obj(s, "cached")) ? cached++ : run++;
+    for (const cJSON *s = obj(r, RS_STAGES) ? obj(r, RS_STAGES)->child : NULL; s; s = s->next)
+        cJSON_IsTrue(obj(s, RS_CACHED)) ? cached++ : run++;
     put(b,
         "\nRun of commit %s (config hash %s, %s scale, %d seeds, %s, %.0f threads): %.0f s of wall "
         "time, %d stages computed, %d reused from the cache.\n\n",
-        cJSON_GetStringValue(obj(r, "commit")), cJSON_GetStringValue(obj(r, "config_hash")),
-        cJSON_GetStringValue(obj(r, "scale")), cJSON_GetArraySize(obj(r, "seeds")),
-        cJSON_GetStringValue(obj(r, "device")), num(r, "threads"), num(r, "wall_s"), run, cached);
+        cJSON_GetStringValue(obj(r, RS_COMMIT)), cJSON_GetStringValue(obj(r, RS_CONFIG_HASH)),
+        cJSON_GetStringValue(obj(r, RS_SCALE)), cJSON_GetArraySize(obj(r, RS_SEEDS)),
+        cJSON_GetStringValue(obj(r, RS_DEVICE)), num(r, RS_THREADS), num(r, RS_WALL_S), run,
+        cached);
 }
 
 static void ci(sbuf *b, const cJSON *o) {
-    put(b, "%.3f [%.3f, %.3f]", num(o, "mean"), num(o, "lo"), num(o, "hi"));
+    put(b, "%.3f [%.3f, %.3f]", num(o, RS_MEAN), num(o, RS_LO), num(o, RS_HI));
 }
 
 static void fig2(sbuf *b, const cJSON *r) {
@@ -74,35 +76,36 @@ static void fig2(sbuf *b, const cJSON *r) {
         "seeds > 0 | DeLong p | policy log-prob AUROC |\n|---|---|---|---|---|---|---|---|---|\n");
     const cJSON *groups[16];
     int ng = 0;
-    for (const cJSON *g = obj(r, "splits") ? obj(r, "splits")->child : NULL; g && ng < 15;
+    for (const cJSON *g = obj(r, RS_SPLITS) ? obj(r, RS_SPLITS)->child : NULL; g && ng < 15;
          g = g->next)
         groups[ng++] = g;
-    if (obj(r, "pooled")) groups[ng++] = obj(r, "pooled");
+    if (obj(r, RS_POOLED)) groups[ng++] = obj(r, RS_POOLED);
     for (int i = 0; i < ng; i++) {
-        const cJSON *g = groups[i], *d = obj(g, "delta"), *lp = obj(g, "policy_logprob");
-        put(b, "| %s | %.0f | %.1f%% | ", cJSON_GetStringValue(obj(g, "split")), num(g, "n"),
-            100 * num(g, "policy_accuracy"));
+        const cJSON *g = groups[i], *d = obj(g, RS_DELTA), *lp = obj(g, RS_POLICY_LOGPROB);
+        put(b, "| %s | %.0f | %.1f%% | ", cJSON_GetStringValue(obj(g, RS_SPLIT)), num(g, RS_N),
+            100 * num(g, RS_POLICY_ACCURACY));
         if (!d) {
-            put(b, "- | - | - | - | - | %s |\n", cJSON_GetStringValue(obj(g, "error")));
+            put(b, "- | - | - | - | - | %s |\n", cJSON_GetStringValue(obj(g, RS_ERROR)));
             continue;
         }
-        ci(b, obj(g, "baseline"));
+        ci(b, obj(g, RS_BASELINE));
         put(b, " | ");
-        ci(b, obj(g, "goal"));
-        put(b, " | %+.3f [%+.3f, %+.3f] | %.0f/%.0f | %.3g | %.3f [%.3f, %.3f] |\n", num(d, "mean"),
-            num(d, "lo"), num(d, "hi"), num(d, "seeds_positive"), num(d, "seeds"),
-            num(obj(g, "delong"), "p"), num(lp, "auroc"), num(lp, "lo"), num(lp, "hi"));
+        ci(b, obj(g, RS_GOAL));
+        put(b, " | %+.3f [%+.3f, %+.3f] | %.0f/%.0f | %.3g | %.3f [%.3f, %.3f] |\n",
+            num(d, RS_MEAN), num(d, RS_LO), num(d, RS_HI), num(d, RS_SEEDS_POSITIVE),
+            num(d, RS_SEEDS), num(obj(g, RS_DELONG), RS_P), num(lp, RS_AUROC), num(lp, RS_LO),
+            num(lp, RS_HI));
     }
 }
 
 /* fig3 and the ablations: AUROC against p per curve, trends, and the Q-reward correlation */
 static void partial(sbuf *b, const cJSON *r, int ablations) {
     provenance(b, r);
-    const cJSON *pr = obj(r, "partial"), *pts = obj(pr, "p"), *curves = obj(pr, "curves");
+    const cJSON *pr = obj(r, RS_PARTIAL), *pts = obj(pr, RS_P), *curves = obj(pr, RS_CURVES);
     int P = cJSON_GetArraySize(pts);
-    put(b, "%.0f solutions (%.0f correct) of", num(pr, "n"), num(pr, "n_correct"));
-    if (cJSON_IsArray(obj(pr, "splits")))
-        for (const cJSON *s = obj(pr, "splits")->child; s; s = s->next)
+    put(b, "%.0f solutions (%.0f correct) of", num(pr, RS_N), num(pr, RS_N_CORRECT));
+    if (cJSON_IsArray(obj(pr, RS_SPLITS)))
+        for (const cJSON *s = obj(pr, RS_SPLITS)->child; s; s = s->next)
             put(b, " %s%s", s->valuestring, s->next ? "," : "");
     else
         put(b, " every split");
@@ -114,8 +117,8 @@ static void partial(sbuf *b, const cJSON *r, int ablations) {
     if (!ablations) {
         put(b, "| p |");
         for (const cJSON *c = curves->child; c; c = c->next)
-            put(b, " %s, %s |", cJSON_GetStringValue(obj(c, "variant")),
-                strcmp(cJSON_GetStringValue(obj(c, "score")), "q") ? "reward" : "Q-value");
+            put(b, " %s, %s |", cJSON_GetStringValue(obj(c, RS_VARIANT)),
+                strcmp(cJSON_GetStringValue(obj(c, RS_SCORE)), "q") ? "reward" : "Q-value");
         put(b, "\n|---|");
         for (const cJSON *c = curves->child; c; c = c->next)
             put(b, "---|");
@@ -123,16 +126,16 @@ static void partial(sbuf *b, const cJSON *r, int ablations) {
         for (int i = 0; i < P; i++) {
             put(b, "| %.1f |", at(pts, i));
             for (const cJSON *c = curves->child; c; c = c->next)
-                put(b, " %.3f [%.3f, %.3f] |", at(obj(c, "boot_auroc"), i),
-                    at(obj(c, "boot_lo"), i), at(obj(c, "boot_hi"), i));
+                put(b, " %.3f [%.3f, %.3f] |", at(obj(c, RS_BOOT_AUROC), i),
+                    at(obj(c, RS_BOOT_LO), i), at(obj(c, RS_BOOT_HI), i));
             put(b, "\n");
         }
         put(b, "| Spearman(p, seed-mean AUROC) |");
         for (const cJSON *c = curves->child; c; c = c->next)
-            put(b, " %+.3f |", num(c, "spearman"));
+            put(b, " %+.3f |", num(c, RS_SPEARMAN));
         put(b, "\n| seeds with AUROC(1) > AUROC(0.1) |");
         for (const cJSON *c = curves->child; c; c = c->next)
-            put(b, " %.0f/%.0f |", num(c, "seeds_rising"), num(c, "seeds"));
+            put(b, " %.0f/%.0f |", num(c, RS_SEEDS_RISING), num(c, RS_SEEDS));
         put(b, "\n");
     } else {
         put(b, "| variant | AUROC of the final reward (p = 1), seeds [CI] | AUROC of the final "
@@ -142,33 +145,34 @@ static void partial(sbuf *b, const cJSON *r, int ablations) {
             const cJSON *cr = cJSON_GetArrayItem(curves, k),
                         *cq = cJSON_GetArrayItem(curves, n + k);
             put(b, "| %s | %.3f [%.3f, %.3f] | %.3f [%.3f, %.3f] | %+.3f |\n",
-                cJSON_GetStringValue(obj(cr, "variant")), at(obj(cr, "mean"), P - 1),
-                at(obj(cr, "lo"), P - 1), at(obj(cr, "hi"), P - 1), at(obj(cq, "mean"), P - 1),
-                at(obj(cq, "lo"), P - 1), at(obj(cq, "hi"), P - 1), num(cr, "spearman"));
+                cJSON_GetStringValue(obj(cr, RS_VARIANT)), at(obj(cr, RS_MEAN), P - 1),
+                at(obj(cr, RS_LO), P - 1), at(obj(cr, RS_HI), P - 1), at(obj(cq, RS_MEAN), P - 1),
+                at(obj(cq, RS_LO), P - 1), at(obj(cq, RS_HI), P - 1), num(cr, RS_SPEARMAN));
         }
     }
     put(b, "\nCorrelation (Pearson, mean over seeds) of Q-values with rewards at generation "
            "percentiles:\n\n| variant | p = 0.2 | p = 0.4 | p = 0.6 | p = 0.8 "
            "|\n|---|---|---|---|---|\n");
-    for (const cJSON *c = obj(pr, "q_reward_correlation")->child; c; c = c->next) {
-        put(b, "| %s |", cJSON_GetStringValue(obj(c, "variant")));
+    for (const cJSON *c = obj(pr, RS_Q_REWARD_CORRELATION)->child; c; c = c->next) {
+        put(b, "| %s |", cJSON_GetStringValue(obj(c, RS_VARIANT)));
         for (int q = 2; q <= 8; q += 2)
-            put(b, " %+.2f |", at(obj(c, "r"), (int)lround(q / 10.0 * (P - 1))));
+            put(b, " %+.2f |", at(obj(c, RS_R), (int)lround(q / 10.0 * (P - 1))));
         put(b, "\n");
     }
 }
 
 static void vote_rows(sbuf *b, const cJSON *vr, const char *label) {
-    for (const cJSON *v = obj(vr, "variants")->child; v; v = v->next) {
-        const cJSON *bp = obj(v, "bootstrap_paired");
-        put(b, "| %s%s | ", cJSON_GetStringValue(obj(v, "variant")), label);
-        ci(b, obj(v, "accuracy"));
-        put(b, " | %.3f | ", num(obj(vr, "unfiltered"), "accuracy"));
-        ci(b, obj(v, "filtered_pct"));
+    for (const cJSON *v = obj(vr, RS_VARIANTS)->child; v; v = v->next) {
+        const cJSON *bp = obj(v, RS_BOOTSTRAP_PAIRED);
+        put(b, "| %s%s | ", cJSON_GetStringValue(obj(v, RS_VARIANT)), label);
+        ci(b, obj(v, RS_ACCURACY));
+        put(b, " | %.3f | ", num(obj(vr, RS_UNFILTERED), RS_ACCURACY));
+        ci(b, obj(v, RS_FILTERED_PCT));
         put(b, " | ");
-        ci(b, obj(v, "saved_pct"));
-        put(b, " | %+.3f [%+.3f, %+.3f] | %.3g | %.3g |\n", num(bp, "mean_diff"), num(bp, "lo"),
-            num(bp, "hi"), num(obj(v, "ttest_paired"), "p"), num(obj(v, "ttest_unpaired"), "p"));
+        ci(b, obj(v, RS_SAVED_PCT));
+        put(b, " | %+.3f [%+.3f, %+.3f] | %.3g | %.3g |\n", num(bp, RS_MEAN_DIFF), num(bp, RS_LO),
+            num(bp, RS_HI), num(obj(v, RS_TTEST_PAIRED), RS_P),
+            num(obj(v, RS_TTEST_UNPAIRED), RS_P));
     }
 }
 
@@ -179,18 +183,18 @@ static const char VOTE_HEAD[] =
 
 static void table1(sbuf *b, const cJSON *r) {
     provenance(b, r);
-    const cJSON *vr = obj(r, "vote");
+    const cJSON *vr = obj(r, RS_VOTE);
     put(b,
         "%.0f questions x %.0f solutions at temperature %.1f; tau = %.2f on the cosine scale, "
         "first "
         "%.0f tokens ignored, goal state from the %s token.\n\n",
-        num(vr, "questions"), num(vr, "samples"), num(vr, "temperature"), num(vr, "tau"),
-        num(vr, "skip"), cJSON_GetStringValue(obj(vr, "goal_token")));
+        num(vr, RS_QUESTIONS), num(vr, RS_SAMPLES), num(vr, RS_TEMPERATURE), num(vr, RS_TAU),
+        num(vr, RS_SKIP), cJSON_GetStringValue(obj(vr, RS_GOAL_TOKEN)));
     put(b, VOTE_HEAD);
     vote_rows(b, vr, "");
     int online = 0;
-    for (const cJSON *v = obj(vr, "variants")->child; v; v = v->next) {
-        const cJSON *on = obj(v, "online");
+    for (const cJSON *v = obj(vr, RS_VARIANTS)->child; v; v = v->next) {
+        const cJSON *on = obj(v, RS_ONLINE);
         if (!on) continue;
         if (!online++)
             put(b, "\nOnline filtering (seed-1 RM decoding alongside the policy):\n\n| RM | "
@@ -198,31 +202,31 @@ static void table1(sbuf *b, const cJSON *r) {
                    "tokens saved | wall time saved | cuts equal to offline "
                    "|\n|---|---|---|---|---|\n");
         put(b, "| %s | %.0f | %.1f%% | %.1f%% (%.1f s vs %.1f s) | %.1f%% |\n",
-            cJSON_GetStringValue(obj(v, "variant")), num(on, "questions"),
-            num(on, "tokens_saved_pct"), num(on, "wall_saved_pct"), num(on, "wall_s_filtered"),
-            num(on, "wall_s_unfiltered"), 100 * num(on, "cut_agreement_with_offline"));
+            cJSON_GetStringValue(obj(v, RS_VARIANT)), num(on, RS_QUESTIONS),
+            num(on, RS_TOKENS_SAVED_PCT), num(on, RS_WALL_SAVED_PCT), num(on, RS_WALL_S_FILTERED),
+            num(on, RS_WALL_S_UNFILTERED), 100 * num(on, RS_CUT_AGREEMENT_WITH_OFFLINE));
     }
     put(b,
         "\nThe sweep (mean over seeds): fixed thresholds on the cosine scale, then thresholds at a "
         "quantile of each RM's per-solution minimum Q-value (a share q of the solutions cut). The "
         "plot beside the results draws it:\n\n| tau |");
-    for (const cJSON *v = obj(vr, "variants")->child; v; v = v->next)
-        put(b, " %s: tokens saved %% | %s: accuracy |", cJSON_GetStringValue(obj(v, "variant")),
-            cJSON_GetStringValue(obj(v, "variant")));
+    for (const cJSON *v = obj(vr, RS_VARIANTS)->child; v; v = v->next)
+        put(b, " %s: tokens saved %% | %s: accuracy |", cJSON_GetStringValue(obj(v, RS_VARIANT)),
+            cJSON_GetStringValue(obj(v, RS_VARIANT)));
     put(b, "\n|---|");
-    for (const cJSON *v = obj(vr, "variants")->child; v; v = v->next)
+    for (const cJSON *v = obj(vr, RS_VARIANTS)->child; v; v = v->next)
         put(b, "---|---|");
     put(b, "\n");
-    int nt = cJSON_GetArraySize(obj(obj(vr, "variants")->child, "sweep"));
+    int nt = cJSON_GetArraySize(obj(obj(vr, RS_VARIANTS)->child, RS_SWEEP));
     for (int i = 0; i < nt; i++) {
-        const cJSON *p0 = cJSON_GetArrayItem(obj(obj(vr, "variants")->child, "sweep"), i);
-        if (obj(p0, "quantile"))
-            put(b, "| %.2f-quantile of min Q |", num(p0, "quantile"));
+        const cJSON *p0 = cJSON_GetArrayItem(obj(obj(vr, RS_VARIANTS)->child, RS_SWEEP), i);
+        if (obj(p0, RS_QUANTILE))
+            put(b, "| %.2f-quantile of min Q |", num(p0, RS_QUANTILE));
         else
-            put(b, "| %.2f |", num(p0, "tau"));
-        for (const cJSON *v = obj(vr, "variants")->child; v; v = v->next) {
-            const cJSON *e = cJSON_GetArrayItem(obj(v, "sweep"), i);
-            put(b, " %.1f | %.3f |", num(e, "saved_pct"), num(e, "accuracy"));
+            put(b, "| %.2f |", num(p0, RS_TAU));
+        for (const cJSON *v = obj(vr, RS_VARIANTS)->child; v; v = v->next) {
+            const cJSON *e = cJSON_GetArrayItem(obj(v, RS_SWEEP), i);
+            put(b, " %.1f | %.3f |", num(e, RS_SAVED_PCT), num(e, RS_ACCURACY));
         }
         put(b, "\n");
     }
@@ -236,37 +240,37 @@ static void goal_token(sbuf *b, const cJSON *r, const cJSON *last) {
         last ? "" : " (table1 has not been run)");
     put(b, VOTE_HEAD);
     if (last) {
-        cJSON *copy = cJSON_Duplicate(obj(last, "vote"), 1),
-              *vars = cJSON_GetObjectItem(copy, "variants");
+        cJSON *copy = cJSON_Duplicate(obj(last, RS_VOTE), 1),
+              *vars = cJSON_GetObjectItem(copy, RS_VARIANTS);
         for (cJSON *v = vars->child; v;) { /* keep the goal-conditioned row */
             cJSON *next = v->next;
-            if (strcmp(cJSON_GetStringValue(obj(v, "variant")), "goal"))
+            if (strcmp(cJSON_GetStringValue(obj(v, RS_VARIANT)), "goal"))
                 cJSON_Delete(cJSON_DetachItemViaPointer(vars, v));
             v = next;
         }
         vote_rows(b, copy, " (last token)");
         cJSON_Delete(copy);
     }
-    vote_rows(b, obj(r, "vote"), " (random token)");
+    vote_rows(b, obj(r, RS_VOTE), " (random token)");
     /* the sweeps side by side: same points in both files when their vote sections agree */
-    const cJSON *rs = obj(obj(obj(r, "vote"), "variants")->child, "sweep"), *ls = NULL;
-    for (const cJSON *v = last ? obj(obj(last, "vote"), "variants")->child : NULL; v; v = v->next)
-        if (!strcmp(cJSON_GetStringValue(obj(v, "variant")), "goal")) ls = obj(v, "sweep");
+    const cJSON *rs = obj(obj(obj(r, RS_VOTE), RS_VARIANTS)->child, RS_SWEEP), *ls = NULL;
+    for (const cJSON *v = last ? obj(obj(last, RS_VOTE), RS_VARIANTS)->child : NULL; v; v = v->next)
+        if (!strcmp(cJSON_GetStringValue(obj(v, RS_VARIANT)), "goal")) ls = obj(v, RS_SWEEP);
     put(b,
         "\nThe sweep for the goal-conditioned RM (mean over seeds):\n\n| threshold | last token: "
         "tokens saved %% | last token: accuracy | random token: tokens saved %% | random token: "
         "accuracy |\n|---|---|---|---|---|\n");
     for (int i = 0; i < cJSON_GetArraySize(rs); i++) {
         const cJSON *pr = cJSON_GetArrayItem(rs, i), *pl = ls ? cJSON_GetArrayItem(ls, i) : NULL;
-        if (obj(pr, "quantile"))
-            put(b, "| %.2f-quantile of min Q |", num(pr, "quantile"));
+        if (obj(pr, RS_QUANTILE))
+            put(b, "| %.2f-quantile of min Q |", num(pr, RS_QUANTILE));
         else
-            put(b, "| tau %.2f |", num(pr, "tau"));
+            put(b, "| tau %.2f |", num(pr, RS_TAU));
         if (pl)
-            put(b, " %.1f | %.3f |", num(pl, "saved_pct"), num(pl, "accuracy"));
+            put(b, " %.1f | %.3f |", num(pl, RS_SAVED_PCT), num(pl, RS_ACCURACY));
         else
             put(b, " - | - |");
-        put(b, " %.1f | %.3f |\n", num(pr, "saved_pct"), num(pr, "accuracy"));
+        put(b, " %.1f | %.3f |\n", num(pr, RS_SAVED_PCT), num(pr, RS_ACCURACY));
     }
 }
 
@@ -290,11 +294,11 @@ static void times(sbuf *b, const char *root, const char *scale) {
             continue;
         }
         int run = 0, cached = 0;
-        for (const cJSON *s = obj(r, "stages") ? obj(r, "stages")->child : NULL; s; s = s->next)
-            cJSON_IsTrue(obj(s, "cached")) ? cached++ : run++;
-        total += num(r, "wall_s");
-        put(b, "| %s | %.0f s | %d | %d | %s |\n", EXPERIMENTS[e], num(r, "wall_s"), run, cached,
-            cJSON_GetStringValue(obj(r, "commit")));
+        for (const cJSON *s = obj(r, RS_STAGES) ? obj(r, RS_STAGES)->child : NULL; s; s = s->next)
+            cJSON_IsTrue(obj(s, RS_CACHED)) ? cached++ : run++;
+        total += num(r, RS_WALL_S);
+        put(b, "| %s | %.0f s | %d | %d | %s |\n", EXPERIMENTS[e], num(r, RS_WALL_S), run, cached,
+            cJSON_GetStringValue(obj(r, RS_COMMIT)));
         cJSON_Delete(r);
     }
     put(b, "| all | %.0f s (%.1f min) | | | |\n", total, total / 60);

@@ -16,6 +16,7 @@
 #include "replicate/claims/claims.h"
 #include "replicate/runner/results.h"
 #include "analyses.h"
+#include "replicate/claims/schema.h"
 
 /* ---- stage: rewards of the evaluation solutions ---- */
 
@@ -107,18 +108,18 @@ static cJSON *analyse_group(const char *name, const math_solutions *sol, const i
                             const math_ctx *m) {
     const math_cfg *c = &m->c;
     cJSON *g = cJSON_CreateObject();
-    cJSON_AddStringToObject(g, "split", name);
-    cJSON_AddNumberToObject(g, "n", n);
+    cJSON_AddStringToObject(g, RS_SPLIT, name);
+    cJSON_AddNumberToObject(g, RS_N, n);
     int *y = gc_malloc(sizeof(int) * (n ? n : 1)), pos = 0;
     double *sc = gc_malloc(sizeof(double) * (n ? n : 1)),
            *sc2 = gc_malloc(sizeof(double) * (n ? n : 1));
     double auc[MAX_VARIANTS][64], delta[64];
     for (int i = 0; i < n; i++)
         y[i] = sol->correct[idx[i]], pos += y[i];
-    cJSON_AddNumberToObject(g, "n_correct", pos);
-    cJSON_AddNumberToObject(g, "policy_accuracy", n ? (double)pos / n : 0);
+    cJSON_AddNumberToObject(g, RS_N_CORRECT, pos);
+    cJSON_AddNumberToObject(g, RS_POLICY_ACCURACY, n ? (double)pos / n : 0);
     if (pos == 0 || pos == n) {
-        cJSON_AddStringToObject(g, "error",
+        cJSON_AddStringToObject(g, RS_ERROR,
                                 pos ? "every solution is correct: no AUROC"
                                     : "no solution is correct: no AUROC");
         free(y), free(sc), free(sc2);
@@ -129,14 +130,14 @@ static cJSON *analyse_group(const char *name, const math_solutions *sol, const i
         sc[i] = ref[idx[i]];
     gc_delong one;
     if (gc_stats_delong(sc, NULL, y, (size_t)n, &one) == GC_OK) {
-        cJSON *o = cJSON_AddObjectToObject(g, "policy_logprob");
-        cJSON_AddNumberToObject(o, "auroc", one.auc1);
-        cJSON_AddNumberToObject(o, "lo", one.lo);
-        cJSON_AddNumberToObject(o, "hi", one.hi);
+        cJSON *o = cJSON_AddObjectToObject(g, RS_POLICY_LOGPROB);
+        cJSON_AddNumberToObject(o, RS_AUROC, one.auc1);
+        cJSON_AddNumberToObject(o, RS_LO, one.lo);
+        cJSON_AddNumberToObject(o, RS_HI, one.hi);
     }
     for (int v = 0; v < c->n_variants; v++) {
         cJSON *vo = cJSON_AddObjectToObject(g, c->variant[v].name),
-              *arr = cJSON_AddArrayToObject(vo, "auroc");
+              *arr = cJSON_AddArrayToObject(vo, RS_AUROC);
         for (int s = 0; s < seeds; s++) {
             for (int i = 0; i < n; i++)
                 sc[i] = scores[v][s][idx[i]];
@@ -145,34 +146,34 @@ static cJSON *analyse_group(const char *name, const math_solutions *sol, const i
         }
         gc_summary sm;
         gc_stats_summary(auc[v], (size_t)seeds, 0.95, &sm);
-        cJSON_AddNumberToObject(vo, "mean", sm.mean);
-        cJSON_AddNumberToObject(vo, "lo", sm.lo);
-        cJSON_AddNumberToObject(vo, "hi", sm.hi);
+        cJSON_AddNumberToObject(vo, RS_MEAN, sm.mean);
+        cJSON_AddNumberToObject(vo, RS_LO, sm.lo);
+        cJSON_AddNumberToObject(vo, RS_HI, sm.hi);
     }
     int positive = 0;
     for (int s = 0; s < seeds; s++)
         delta[s] = auc[goal][s] - auc[base][s], positive += delta[s] > 0;
     gc_summary sd;
     gc_stats_summary(delta, (size_t)seeds, 0.95, &sd);
-    cJSON *d = cJSON_AddObjectToObject(g, "delta");
-    cJSON_AddNumberToObject(d, "mean", sd.mean);
-    cJSON_AddNumberToObject(d, "lo", sd.lo);
-    cJSON_AddNumberToObject(d, "hi", sd.hi);
-    cJSON_AddNumberToObject(d, "seeds_positive", positive);
-    cJSON_AddNumberToObject(d, "seeds", seeds);
+    cJSON *d = cJSON_AddObjectToObject(g, RS_DELTA);
+    cJSON_AddNumberToObject(d, RS_MEAN, sd.mean);
+    cJSON_AddNumberToObject(d, RS_LO, sd.lo);
+    cJSON_AddNumberToObject(d, RS_HI, sd.hi);
+    cJSON_AddNumberToObject(d, RS_SEEDS_POSITIVE, positive);
+    cJSON_AddNumberToObject(d, RS_SEEDS, seeds);
     seed_average(scores[goal], seeds, idx, n, sc);
     seed_average(scores[base], seeds, idx, n, sc2);
     gc_delong dl;
     if (gc_stats_delong(sc, sc2, y, (size_t)n, &dl) == GC_OK) {
-        cJSON *o = cJSON_AddObjectToObject(g, "delong");
-        cJSON_AddStringToObject(o, "on", "seed-averaged standardised rewards");
-        cJSON_AddNumberToObject(o, "auroc_goal", dl.auc1);
-        cJSON_AddNumberToObject(o, "auroc_baseline", dl.auc2);
-        cJSON_AddNumberToObject(o, "diff", dl.diff);
-        cJSON_AddNumberToObject(o, "z", dl.z);
-        cJSON_AddNumberToObject(o, "p", dl.p);
-        cJSON_AddNumberToObject(o, "lo", dl.lo);
-        cJSON_AddNumberToObject(o, "hi", dl.hi);
+        cJSON *o = cJSON_AddObjectToObject(g, RS_DELONG);
+        cJSON_AddStringToObject(o, RS_ON, "seed-averaged standardised rewards");
+        cJSON_AddNumberToObject(o, RS_AUROC_GOAL, dl.auc1);
+        cJSON_AddNumberToObject(o, RS_AUROC_BASELINE, dl.auc2);
+        cJSON_AddNumberToObject(o, RS_DIFF, dl.diff);
+        cJSON_AddNumberToObject(o, RS_Z, dl.z);
+        cJSON_AddNumberToObject(o, RS_P, dl.p);
+        cJSON_AddNumberToObject(o, RS_LO, dl.lo);
+        cJSON_AddNumberToObject(o, RS_HI, dl.hi);
     }
     free(y), free(sc), free(sc2);
     return g;
@@ -181,7 +182,7 @@ static cJSON *analyse_group(const char *name, const math_solutions *sol, const i
 static gc_status write_plot_data(const char *path, const cJSON *results, const void *ctx) {
     const math_ctx *m = ctx;
     const math_cfg *c = &m->c;
-    const cJSON *splits = cJSON_GetObjectItem(results, "splits");
+    const cJSON *splits = cJSON_GetObjectItem(results, RS_SPLITS);
     FILE *f = fopen(path, "w");
     if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
     int base = m->c.base, goal = m->c.goal;
@@ -191,10 +192,11 @@ static gc_status write_plot_data(const char *path, const cJSON *results, const v
         const cJSON *q = cJSON_GetObjectItem(g, c->variant[goal].name);
         if (!b || !q) continue;
         fprintf(
-            f, "%s %.5f %.5f %.5f %.5f %.5f %.5f\n", cJSON_GetObjectItem(g, "split")->valuestring,
-            cJSON_GetObjectItem(b, "mean")->valuedouble, cJSON_GetObjectItem(b, "lo")->valuedouble,
-            cJSON_GetObjectItem(b, "hi")->valuedouble, cJSON_GetObjectItem(q, "mean")->valuedouble,
-            cJSON_GetObjectItem(q, "lo")->valuedouble, cJSON_GetObjectItem(q, "hi")->valuedouble);
+            f, "%s %.5f %.5f %.5f %.5f %.5f %.5f\n", cJSON_GetObjectItem(g, RS_SPLIT)->valuestring,
+            cJSON_GetObjectItem(b, RS_MEAN)->valuedouble,
+            cJSON_GetObjectItem(b, RS_LO)->valuedouble, cJSON_GetObjectItem(b, RS_HI)->valuedouble,
+            cJSON_GetObjectItem(q, RS_MEAN)->valuedouble,
+            cJSON_GetObjectItem(q, RS_LO)->valuedouble, cJSON_GetObjectItem(q, RS_HI)->valuedouble);
     }
     return fclose(f) == 0 ? GC_OK : gc_fail(GC_ERR_IO, "%s: write failed", path);
 }
@@ -213,43 +215,44 @@ static void print_auroc(const cJSON *results, FILE *f) {
             "policy log-prob AUROC");
     const cJSON *groups[16];
     int ng = 0;
-    for (const cJSON *g = obj(results, "splits") ? obj(results, "splits")->child : NULL;
+    for (const cJSON *g = obj(results, RS_SPLITS) ? obj(results, RS_SPLITS)->child : NULL;
          g && ng < 15; g = g->next)
         groups[ng++] = g;
-    if (obj(results, "pooled")) groups[ng++] = obj(results, "pooled");
+    if (obj(results, RS_POOLED)) groups[ng++] = obj(results, RS_POOLED);
     for (int i = 0; i < ng; i++) {
-        const cJSON *g = groups[i], *b = obj(g, "baseline"), *q = obj(g, "goal"),
-                    *d = obj(g, "delta");
-        fprintf(f, "%-12s %5.0f %6.1f%%  ", cJSON_GetStringValue(obj(g, "split")), num(g, "n", 0),
-                100 * num(g, "policy_accuracy", 0));
+        const cJSON *g = groups[i], *b = obj(g, RS_BASELINE), *q = obj(g, RS_GOAL),
+                    *d = obj(g, RS_DELTA);
+        fprintf(f, "%-12s %5.0f %6.1f%%  ", cJSON_GetStringValue(obj(g, RS_SPLIT)), num(g, RS_N, 0),
+                100 * num(g, RS_POLICY_ACCURACY, 0));
         if (!d) {
-            fprintf(f, "%s\n", cJSON_GetStringValue(obj(g, "error")));
+            fprintf(f, "%s\n", cJSON_GetStringValue(obj(g, RS_ERROR)));
             continue;
         }
-        const cJSON *lp = obj(g, "policy_logprob");
+        const cJSON *lp = obj(g, RS_POLICY_LOGPROB);
         fprintf(
             f,
             "%.3f [%.3f, %.3f]     %.3f [%.3f, %.3f]     %+.3f [%+.3f, %+.3f] (%.0f/%.0f) %9.3g  "
             "%.3f [%.3f, %.3f]\n",
-            num(b, "mean", 0), num(b, "lo", 0), num(b, "hi", 0), num(q, "mean", 0), num(q, "lo", 0),
-            num(q, "hi", 0), num(d, "mean", 0), num(d, "lo", 0), num(d, "hi", 0),
-            num(d, "seeds_positive", 0), num(d, "seeds", 0), num(obj(g, "delong"), "p", NAN),
-            num(lp, "auroc", NAN), num(lp, "lo", NAN), num(lp, "hi", NAN));
+            num(b, RS_MEAN, 0), num(b, RS_LO, 0), num(b, RS_HI, 0), num(q, RS_MEAN, 0),
+            num(q, RS_LO, 0), num(q, RS_HI, 0), num(d, RS_MEAN, 0), num(d, RS_LO, 0),
+            num(d, RS_HI, 0), num(d, RS_SEEDS_POSITIVE, 0), num(d, RS_SEEDS, 0),
+            num(obj(g, RS_DELONG), RS_P, NAN), num(lp, RS_AUROC, NAN), num(lp, RS_LO, NAN),
+            num(lp, RS_HI, NAN));
     }
     /* ablation variants (any variant object besides baseline and goal), per split */
     for (int i = 0, header = 0; i < ng; i++) {
         const cJSON *g = groups[i];
         int first = 1;
         for (const cJSON *x = g->child; x; x = x->next) {
-            if (!cJSON_IsObject(x) || !cJSON_IsArray(obj(x, "auroc")) ||
+            if (!cJSON_IsObject(x) || !cJSON_IsArray(obj(x, RS_AUROC)) ||
                 !strcmp(x->string, "baseline") || !strcmp(x->string, "goal"))
                 continue;
             if (first)
                 fprintf(f, "%s%-12s",
                         header++ ? "" : "\nablations (AUROC, mean [95% CI over seeds])\n",
-                        cJSON_GetStringValue(obj(g, "split")));
-            fprintf(f, "  %s %.3f [%.3f, %.3f]", x->string, num(x, "mean", 0), num(x, "lo", 0),
-                    num(x, "hi", 0));
+                        cJSON_GetStringValue(obj(g, RS_SPLIT)));
+            fprintf(f, "  %s %.3f [%.3f, %.3f]", x->string, num(x, RS_MEAN, 0), num(x, RS_LO, 0),
+                    num(x, RS_HI, 0));
             first = 0;
         }
         if (!first) fprintf(f, "\n");
@@ -283,8 +286,8 @@ gc_status math_analyse_auroc(math_ctx *m, const cJSON *section, const char *path
     if (s == GC_OK && !idx) s = GC_ERR_NOMEM;
     if (s == GC_OK) {
         cJSON *results = rp_metadata(r);
-        cJSON *acc = cJSON_AddObjectToObject(results, "policy_accuracy");
-        cJSON *splits = cJSON_AddArrayToObject(results, "splits");
+        cJSON *acc = cJSON_AddObjectToObject(results, RS_POLICY_ACCURACY);
+        cJSON *splits = cJSON_AddArrayToObject(results, RS_SPLITS);
         for (int sp = 0; sp < c->n_splits; sp++) {
             const char *name = gc_arith_split_name(c->splits[sp]);
             int n = 0, right = 0;
@@ -297,7 +300,7 @@ gc_status math_analyse_auroc(math_ctx *m, const cJSON *section, const char *path
         }
         int nall = math_select(m, NULL, idx);
         cJSON_AddItemToObject(
-            results, "pooled",
+            results, RS_POOLED,
             analyse_group("all", sol, idx, nall, (float *const *const *)scores, ref, seeds, m));
         s = rp_finish(r, results, write_plot_data, m, print_auroc);
     }

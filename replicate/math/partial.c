@@ -29,6 +29,7 @@
 #include "replicate/claims/claims.h"
 #include "replicate/runner/results.h"
 #include "analyses.h"
+#include "replicate/claims/schema.h"
 
 enum { SC_REWARD, SC_Q, N_SCORES };
 static const char *const SCORE_NAMES[N_SCORES] = {"reward", "q"};
@@ -143,7 +144,7 @@ static gc_status stage_partial(math_ctx *m, const rp_stage *rmst, const partial_
     snprintf(name, sizeof name, "partial-%s", rmst->name + 3);
     cJSON *key = cJSON_CreateObject();
     cJSON_AddNumberToObject(key, "points", (double)pc->points);
-    cJSON_AddItemToObject(key, "splits",
+    cJSON_AddItemToObject(key, RS_SPLITS,
                           pc->splits ? cJSON_Duplicate(pc->splits, 1) : cJSON_CreateNull());
     partial_job job = {m, rmst, pc, idx, n, score};
     rp_stage *in[2] = {(rp_stage *)rmst, m->est};
@@ -156,19 +157,20 @@ static gc_status stage_partial(math_ctx *m, const rp_stage *rmst, const partial_
 static cJSON *curve(const char *variant, int kind, float *const *sc, int seeds, const int *y, int n,
                     int P, const partial_cfg *pc) {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "variant", variant);
-    cJSON_AddStringToObject(o, "score", SCORE_NAMES[kind]);
-    cJSON *mean = cJSON_AddArrayToObject(o, "mean"), *lo = cJSON_AddArrayToObject(o, "lo");
-    cJSON *hi = cJSON_AddArrayToObject(o, "hi"), *per = cJSON_AddArrayToObject(o, "per_seed");
-    cJSON *bm = cJSON_AddArrayToObject(o, "boot_auroc"), *bl = cJSON_AddArrayToObject(o, "boot_lo");
-    cJSON *bh = cJSON_AddArrayToObject(o, "boot_hi");
+    cJSON_AddStringToObject(o, RS_VARIANT, variant);
+    cJSON_AddStringToObject(o, RS_SCORE, SCORE_NAMES[kind]);
+    cJSON *mean = cJSON_AddArrayToObject(o, RS_MEAN), *lo = cJSON_AddArrayToObject(o, RS_LO);
+    cJSON *hi = cJSON_AddArrayToObject(o, RS_HI), *per = cJSON_AddArrayToObject(o, RS_PER_SEED);
+    cJSON *bm = cJSON_AddArrayToObject(o, RS_BOOT_AUROC),
+          *bl = cJSON_AddArrayToObject(o, RS_BOOT_LO);
+    cJSON *bh = cJSON_AddArrayToObject(o, RS_BOOT_HI);
     double *x = gc_malloc(sizeof(double) * n), *avg = gc_calloc((size_t)n, sizeof(double));
     double *auc = gc_malloc(sizeof(double) * (size_t)seeds * P),
            *means = gc_malloc(sizeof(double) * P);
     double *ps = gc_malloc(sizeof(double) * P);
     if (!x || !avg || !auc || !means || !ps) {
         free(x), free(avg), free(auc), free(means), free(ps);
-        cJSON_AddStringToObject(o, "error", "out of memory");
+        cJSON_AddStringToObject(o, RS_ERROR, "out of memory");
         return o;
     }
     for (int s = 0; s < seeds; s++)
@@ -207,23 +209,23 @@ static cJSON *curve(const char *variant, int kind, float *const *sc, int seeds, 
     int i10 = (int)lround(0.1 * (P - 1)), rising = 0;
     for (int s = 0; s < seeds; s++)
         rising += auc[s * P + P - 1] > auc[s * P + i10];
-    cJSON_AddNumberToObject(o, "spearman", gc_stats_spearman(ps, means, (size_t)P));
-    cJSON_AddNumberToObject(o, "seeds_rising", rising);
-    cJSON_AddNumberToObject(o, "seeds", seeds);
+    cJSON_AddNumberToObject(o, RS_SPEARMAN, gc_stats_spearman(ps, means, (size_t)P));
+    cJSON_AddNumberToObject(o, RS_SEEDS_RISING, rising);
+    cJSON_AddNumberToObject(o, RS_SEEDS, seeds);
     free(x), free(avg), free(auc), free(means), free(ps);
     return o;
 }
 
 static gc_status write_dat(const char *path, const cJSON *results, const void *ctx) {
     (void)ctx;
-    const cJSON *pr = cJSON_GetObjectItem(results, "partial");
-    const cJSON *pts = cJSON_GetObjectItem(pr, "p"), *curves = cJSON_GetObjectItem(pr, "curves");
+    const cJSON *pr = cJSON_GetObjectItem(results, RS_PARTIAL);
+    const cJSON *pts = cJSON_GetObjectItem(pr, RS_P), *curves = cJSON_GetObjectItem(pr, RS_CURVES);
     FILE *f = fopen(path, "w");
     if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
     fprintf(f, "# p, then per curve (");
     for (const cJSON *c = curves->child; c; c = c->next)
-        fprintf(f, "%s-%s%s", cJSON_GetObjectItem(c, "variant")->valuestring,
-                cJSON_GetObjectItem(c, "score")->valuestring, c->next ? ", " : "");
+        fprintf(f, "%s-%s%s", cJSON_GetObjectItem(c, RS_VARIANT)->valuestring,
+                cJSON_GetObjectItem(c, RS_SCORE)->valuestring, c->next ? ", " : "");
     fprintf(f, "): seed mean, seed CI lo, hi, bootstrap AUROC, bootstrap lo, hi\n");
     int P = cJSON_GetArraySize(pts);
     static const char *cols[] = {"mean", "lo", "hi", "boot_auroc", "boot_lo", "boot_hi"};
@@ -239,32 +241,32 @@ static gc_status write_dat(const char *path, const cJSON *results, const void *c
 }
 
 static void print_partial(const cJSON *results, FILE *f) {
-    const cJSON *pr = cJSON_GetObjectItem(results, "partial");
-    const cJSON *pts = cJSON_GetObjectItem(pr, "p"), *curves = cJSON_GetObjectItem(pr, "curves");
+    const cJSON *pr = cJSON_GetObjectItem(results, RS_PARTIAL);
+    const cJSON *pts = cJSON_GetObjectItem(pr, RS_P), *curves = cJSON_GetObjectItem(pr, RS_CURVES);
     fprintf(f, "\nAUROC on partial generations (%d solutions, %d correct), seed mean\n%-22s",
-            (int)cJSON_GetObjectItem(pr, "n")->valuedouble,
-            (int)cJSON_GetObjectItem(pr, "n_correct")->valuedouble, "p");
+            (int)cJSON_GetObjectItem(pr, RS_N)->valuedouble,
+            (int)cJSON_GetObjectItem(pr, RS_N_CORRECT)->valuedouble, "p");
     for (const cJSON *p = pts->child; p; p = p->next)
         fprintf(f, " %5.2f", p->valuedouble);
     fprintf(f, "  spearman  rising\n");
     for (const cJSON *c = curves->child; c; c = c->next) {
         char label[40];
-        snprintf(label, sizeof label, "%s %s", cJSON_GetObjectItem(c, "variant")->valuestring,
-                 cJSON_GetObjectItem(c, "score")->valuestring);
+        snprintf(label, sizeof label, "%s %s", cJSON_GetObjectItem(c, RS_VARIANT)->valuestring,
+                 cJSON_GetObjectItem(c, RS_SCORE)->valuestring);
         fprintf(f, "%-22s", label);
-        for (const cJSON *a = cJSON_GetObjectItem(c, "mean")->child; a; a = a->next)
+        for (const cJSON *a = cJSON_GetObjectItem(c, RS_MEAN)->child; a; a = a->next)
             fprintf(f, " %5.3f", a->valuedouble);
-        fprintf(f, "  %+8.3f  %2.0f/%.0f\n", cJSON_GetObjectItem(c, "spearman")->valuedouble,
-                cJSON_GetObjectItem(c, "seeds_rising")->valuedouble,
-                cJSON_GetObjectItem(c, "seeds")->valuedouble);
+        fprintf(f, "  %+8.3f  %2.0f/%.0f\n", cJSON_GetObjectItem(c, RS_SPEARMAN)->valuedouble,
+                cJSON_GetObjectItem(c, RS_SEEDS_RISING)->valuedouble,
+                cJSON_GetObjectItem(c, RS_SEEDS)->valuedouble);
     }
     fprintf(f, "\ncorrelation of Q-values with rewards (Pearson, mean over seeds)\n%-22s", "p");
     for (const cJSON *p = pts->child; p; p = p->next)
         fprintf(f, " %5.2f", p->valuedouble);
     fprintf(f, "\n");
-    for (const cJSON *c = cJSON_GetObjectItem(pr, "q_reward_correlation")->child; c; c = c->next) {
-        fprintf(f, "%-22s", cJSON_GetObjectItem(c, "variant")->valuestring);
-        for (const cJSON *a = cJSON_GetObjectItem(c, "r")->child; a; a = a->next)
+    for (const cJSON *c = cJSON_GetObjectItem(pr, RS_Q_REWARD_CORRELATION)->child; c; c = c->next) {
+        fprintf(f, "%-22s", cJSON_GetObjectItem(c, RS_VARIANT)->valuestring);
+        for (const cJSON *a = cJSON_GetObjectItem(c, RS_R)->child; a; a = a->next)
             fprintf(f, " %+5.2f", a->valuedouble);
         fprintf(f, "\n");
     }
@@ -299,16 +301,16 @@ gc_status math_analyse_partial(math_ctx *m, const cJSON *section, const char *pa
         }
     if (s == GC_OK) {
         cJSON *results = rp_metadata(m->r);
-        cJSON *pr = cJSON_AddObjectToObject(results, "partial");
+        cJSON *pr = cJSON_AddObjectToObject(results, RS_PARTIAL);
         cJSON_AddItemToObject(
-            pr, "splits", pc.splits ? cJSON_Duplicate(pc.splits, 1) : cJSON_CreateString("all"));
-        cJSON_AddNumberToObject(pr, "n", n);
-        cJSON_AddNumberToObject(pr, "n_correct", pos);
-        cJSON_AddStringToObject(pr, "prefix",
+            pr, RS_SPLITS, pc.splits ? cJSON_Duplicate(pc.splits, 1) : cJSON_CreateString("all"));
+        cJSON_AddNumberToObject(pr, RS_N, n);
+        cJSON_AddNumberToObject(pr, RS_N_CORRECT, pos);
+        cJSON_AddStringToObject(pr, RS_PREFIX,
                                 "k = max(1, round(p * n_response)) response tokens "
                                 "(EOS counted), scored at the k-th");
-        cJSON *pts = cJSON_AddArrayToObject(pr, "p"),
-              *curves = cJSON_AddArrayToObject(pr, "curves");
+        cJSON *pts = cJSON_AddArrayToObject(pr, RS_P),
+              *curves = cJSON_AddArrayToObject(pr, RS_CURVES);
         for (int i = 0; i < P; i++)
             cJSON_AddItemToArray(pts, cJSON_CreateNumber((double)i / (P - 1)));
         for (int k = 0; k < N_SCORES; k++)
@@ -319,13 +321,13 @@ gc_status math_analyse_partial(math_ctx *m, const cJSON *section, const char *pa
             }
         /* how closely Q-values track rewards along the generation: Pearson correlation over the
          * solutions at each p, mean over seeds */
-        cJSON *corr = cJSON_AddArrayToObject(pr, "q_reward_correlation");
+        cJSON *corr = cJSON_AddArrayToObject(pr, RS_Q_REWARD_CORRELATION);
         double *a = gc_malloc(sizeof(double) * (n ? n : 1)),
                *b = gc_malloc(sizeof(double) * (n ? n : 1));
         for (int v = 0; a && b && v < m->c.n_variants; v++) {
             int vv = math_variant_order(m, v);
-            cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "r");
-            cJSON_AddStringToObject(o, "variant", m->c.variant[vv].name);
+            cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, RS_R);
+            cJSON_AddStringToObject(o, RS_VARIANT, m->c.variant[vv].name);
             for (int i = 0; i < P; i++) {
                 double mean_r = 0;
                 for (int seed = 0; seed < seeds; seed++) {

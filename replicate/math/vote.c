@@ -38,6 +38,7 @@
 #include "replicate/claims/claims.h"
 #include "replicate/runner/results.h"
 #include "analyses.h"
+#include "replicate/claims/schema.h"
 
 #define MAX_TAUS 32
 
@@ -186,7 +187,7 @@ static gc_status compute_samples(rp_stage *st, void *ctx) {
     GC_TRY(s);
     st->info = cJSON_CreateObject();
     cJSON_AddNumberToObject(st->info, "generated_tokens", (double)ntok);
-    cJSON_AddNumberToObject(st->info, "wall_s", gc_now() - st->t0);
+    cJSON_AddNumberToObject(st->info, RS_WALL_S, gc_now() - st->t0);
     return GC_OK;
 }
 
@@ -216,10 +217,10 @@ static const rp_stage_def SAMPLES = {"vote-samples", __FILE__, compute_samples, 
 static gc_status stage_samples(math_ctx *m, const vote_cfg *vc, const int *qidx, vote_set *v,
                                rp_stage **out) {
     cJSON *key = cJSON_CreateObject();
-    cJSON_AddItemToObject(key, "splits",
+    cJSON_AddItemToObject(key, RS_SPLITS,
                           vc->splits ? cJSON_Duplicate(vc->splits, 1) : cJSON_CreateNull());
-    cJSON_AddNumberToObject(key, "samples", (double)vc->samples);
-    cJSON_AddNumberToObject(key, "temperature", vc->temperature);
+    cJSON_AddNumberToObject(key, RS_SAMPLES, (double)vc->samples);
+    cJSON_AddNumberToObject(key, RS_TEMPERATURE, vc->temperature);
     cJSON_AddNumberToObject(key, "top_p", vc->top_p);
     cJSON_AddNumberToObject(key, "seed", (double)vc->seed);
     cJSON_AddNumberToObject(key, "max_len", (double)m->c.eval.max_len);
@@ -400,7 +401,7 @@ static gc_status stage_lows(math_ctx *m, const rp_stage *rmst, const rp_stage *s
     char name[96];
     snprintf(name, sizeof name, "qlows-%s", rmst->name + 3);
     cJSON *key = cJSON_CreateObject();
-    cJSON_AddNumberToObject(key, "skip", (double)vc->skip);
+    cJSON_AddNumberToObject(key, RS_SKIP, (double)vc->skip);
     lows_job job = {rmst, goalst, v, l};
     rp_stage *in[3] = {(rp_stage *)rmst, (rp_stage *)samples, goalst};
     return rp_stage_run(m->r, &LOWS, name, key, in, 3, &job, NULL);
@@ -462,13 +463,13 @@ static gc_status compute_online(rp_stage *st, void *ctx) {
         char path[RP_PATH];
         rp_stage_file(st, "online.json", path);
         cJSON *j = cJSON_CreateObject();
-        cJSON_AddNumberToObject(j, "questions", nq);
-        cJSON_AddNumberToObject(j, "wall_s_unfiltered", w0);
-        cJSON_AddNumberToObject(j, "wall_s_filtered", w1);
-        cJSON_AddNumberToObject(j, "tokens_unfiltered", (double)tok0);
-        cJSON_AddNumberToObject(j, "tokens_filtered", (double)tok1);
-        cJSON_AddBoolToObject(j, "filtered_are_prefixes", prefix_ok);
-        cJSON *c = cJSON_AddArrayToObject(j, "cut");
+        cJSON_AddNumberToObject(j, RS_QUESTIONS, nq);
+        cJSON_AddNumberToObject(j, RS_WALL_S_UNFILTERED, w0);
+        cJSON_AddNumberToObject(j, RS_WALL_S_FILTERED, w1);
+        cJSON_AddNumberToObject(j, RS_TOKENS_UNFILTERED, (double)tok0);
+        cJSON_AddNumberToObject(j, RS_TOKENS_FILTERED, (double)tok1);
+        cJSON_AddBoolToObject(j, RS_FILTERED_ARE_PREFIXES, prefix_ok);
+        cJSON *c = cJSON_AddArrayToObject(j, RS_CUT);
         for (int i = 0; i < n; i++)
             cJSON_AddItemToArray(c, cJSON_CreateNumber(cut[i]));
         s = gc_json_write(path, j);
@@ -556,23 +557,23 @@ static vote_summary vote_all(vote_set *v, const lows *l, double tau, double *pro
 }
 
 static cJSON *summary_json(const double *x, int n) {
-    cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, "per_seed");
+    cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, RS_PER_SEED);
     for (int i = 0; i < n; i++)
         cJSON_AddItemToArray(a, cJSON_CreateNumber(x[i]));
     gc_summary sm;
     gc_stats_summary(x, (size_t)n, 0.95, &sm);
-    cJSON_AddNumberToObject(o, "mean", sm.mean);
-    cJSON_AddNumberToObject(o, "lo", sm.lo);
-    cJSON_AddNumberToObject(o, "hi", sm.hi);
+    cJSON_AddNumberToObject(o, RS_MEAN, sm.mean);
+    cJSON_AddNumberToObject(o, RS_LO, sm.lo);
+    cJSON_AddNumberToObject(o, RS_HI, sm.hi);
     return o;
 }
 
 static cJSON *ttest_json(const gc_ttest *t) {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "mean_diff", t->mean_diff);
-    cJSON_AddNumberToObject(o, "t", t->t);
-    cJSON_AddNumberToObject(o, "df", t->df);
-    cJSON_AddNumberToObject(o, "p", t->p);
+    cJSON_AddNumberToObject(o, RS_MEAN_DIFF, t->mean_diff);
+    cJSON_AddNumberToObject(o, RS_T, t->t);
+    cJSON_AddNumberToObject(o, RS_DF, t->df);
+    cJSON_AddNumberToObject(o, RS_P, t->p);
     return o;
 }
 
@@ -580,7 +581,7 @@ static cJSON *analyse_variant(math_ctx *m, int variant, const vote_cfg *vc, vote
                               lows *l /* (seeds) */, const double *prop0, cJSON *online) {
     int seeds = m->r->seeds, nq = v->n_q;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "variant", m->c.variant[variant].name);
+    cJSON_AddStringToObject(o, RS_VARIANT, m->c.variant[variant].name);
     double acc[64], filt[64], saved[64];
     double *prop = gc_calloc((size_t)nq, sizeof(double)), *one = gc_malloc(sizeof(double) * nq);
     double *diff = gc_malloc(sizeof(double) * nq);
@@ -590,23 +591,23 @@ static cJSON *analyse_variant(math_ctx *m, int variant, const vote_cfg *vc, vote
         for (int q = 0; q < nq; q++)
             prop[q] += one[q] / seeds;
     }
-    cJSON_AddItemToObject(o, "accuracy", summary_json(acc, seeds));
-    cJSON_AddItemToObject(o, "filtered_pct", summary_json(filt, seeds));
-    cJSON_AddItemToObject(o, "saved_pct", summary_json(saved, seeds));
+    cJSON_AddItemToObject(o, RS_ACCURACY, summary_json(acc, seeds));
+    cJSON_AddItemToObject(o, RS_FILTERED_PCT, summary_json(filt, seeds));
+    cJSON_AddItemToObject(o, RS_SAVED_PCT, summary_json(saved, seeds));
     gc_ttest ti, tp;
     gc_stats_ttest_ind(prop, (size_t)nq, prop0, (size_t)nq, 1, &ti);
     gc_stats_ttest_paired(prop, prop0, (size_t)nq, &tp);
-    cJSON_AddItemToObject(o, "ttest_unpaired", ttest_json(&ti));
-    cJSON_AddItemToObject(o, "ttest_paired", ttest_json(&tp));
+    cJSON_AddItemToObject(o, RS_TTEST_UNPAIRED, ttest_json(&ti));
+    cJSON_AddItemToObject(o, RS_TTEST_PAIRED, ttest_json(&tp));
     for (int q = 0; q < nq; q++)
         diff[q] = prop[q] - prop0[q];
     double blo, bhi;
     gc_stats_mean_bootstrap(diff, (size_t)nq, (int)vc->bootstrap, 0x701E, 0.95, &blo, &bhi);
-    cJSON *b = cJSON_AddObjectToObject(o, "bootstrap_paired");
-    cJSON_AddNumberToObject(b, "mean_diff", tp.mean_diff);
-    cJSON_AddNumberToObject(b, "lo", blo);
-    cJSON_AddNumberToObject(b, "hi", bhi);
-    cJSON *sw = cJSON_AddArrayToObject(o, "sweep");
+    cJSON *b = cJSON_AddObjectToObject(o, RS_BOOTSTRAP_PAIRED);
+    cJSON_AddNumberToObject(b, RS_MEAN_DIFF, tp.mean_diff);
+    cJSON_AddNumberToObject(b, RS_LO, blo);
+    cJSON_AddNumberToObject(b, RS_HI, bhi);
+    cJSON *sw = cJSON_AddArrayToObject(o, RS_SWEEP);
     for (int t = 0; t < vc->n_taus + vc->n_q; t++) {
         int quant = t >= vc->n_taus;
         double a = 0, f = 0, sv = 0, tau_mean = 0;
@@ -618,31 +619,31 @@ static cJSON *analyse_variant(math_ctx *m, int variant, const vote_cfg *vc, vote
             tau_mean += tau / seeds;
         }
         cJSON *e = cJSON_CreateObject();
-        if (quant) cJSON_AddNumberToObject(e, "quantile", vc->q_list[t - vc->n_taus]);
-        cJSON_AddNumberToObject(e, "tau", tau_mean);
-        cJSON_AddNumberToObject(e, "accuracy", a);
-        cJSON_AddNumberToObject(e, "filtered_pct", f);
-        cJSON_AddNumberToObject(e, "saved_pct", sv);
+        if (quant) cJSON_AddNumberToObject(e, RS_QUANTILE, vc->q_list[t - vc->n_taus]);
+        cJSON_AddNumberToObject(e, RS_TAU, tau_mean);
+        cJSON_AddNumberToObject(e, RS_ACCURACY, a);
+        cJSON_AddNumberToObject(e, RS_FILTERED_PCT, f);
+        cJSON_AddNumberToObject(e, RS_SAVED_PCT, sv);
         cJSON_AddItemToArray(sw, e);
     }
     if (online) {
         /* the online cuts against the offline ones of the same (seed-1) reward model */
-        const cJSON *cut = cJSON_GetObjectItem(online, "cut");
+        const cJSON *cut = cJSON_GetObjectItem(online, RS_CUT);
         int n = cJSON_GetArraySize(cut), same = 0;
         for (int i = 0; i < n; i++) {
             int off = gc_vote_cut(l[0].low_j + (size_t)i * l[0].cap,
                                   l[0].low_q + (size_t)i * l[0].cap, l[0].n_low[i], (float)vc->tau);
             same += off == cJSON_GetArrayItem(cut, i)->valueint;
         }
-        cJSON_AddNumberToObject(online, "cut_agreement_with_offline", n ? (double)same / n : 1);
-        double w0 = cJSON_GetObjectItem(online, "wall_s_unfiltered")->valuedouble;
-        double w1 = cJSON_GetObjectItem(online, "wall_s_filtered")->valuedouble;
-        double k0 = cJSON_GetObjectItem(online, "tokens_unfiltered")->valuedouble;
-        double k1 = cJSON_GetObjectItem(online, "tokens_filtered")->valuedouble;
-        cJSON_AddNumberToObject(online, "wall_saved_pct", w0 > 0 ? 100 * (1 - w1 / w0) : 0);
-        cJSON_AddNumberToObject(online, "tokens_saved_pct", k0 > 0 ? 100 * (1 - k1 / k0) : 0);
-        cJSON_DeleteItemFromObject(online, "cut");
-        cJSON_AddItemToObject(o, "online", online);
+        cJSON_AddNumberToObject(online, RS_CUT_AGREEMENT_WITH_OFFLINE, n ? (double)same / n : 1);
+        double w0 = cJSON_GetObjectItem(online, RS_WALL_S_UNFILTERED)->valuedouble;
+        double w1 = cJSON_GetObjectItem(online, RS_WALL_S_FILTERED)->valuedouble;
+        double k0 = cJSON_GetObjectItem(online, RS_TOKENS_UNFILTERED)->valuedouble;
+        double k1 = cJSON_GetObjectItem(online, RS_TOKENS_FILTERED)->valuedouble;
+        cJSON_AddNumberToObject(online, RS_WALL_SAVED_PCT, w0 > 0 ? 100 * (1 - w1 / w0) : 0);
+        cJSON_AddNumberToObject(online, RS_TOKENS_SAVED_PCT, k0 > 0 ? 100 * (1 - k1 / k0) : 0);
+        cJSON_DeleteItemFromObject(online, RS_CUT);
+        cJSON_AddItemToObject(o, RS_ONLINE, online);
     }
     free(prop), free(one), free(diff);
     return o;
@@ -650,30 +651,30 @@ static cJSON *analyse_variant(math_ctx *m, int variant, const vote_cfg *vc, vote
 
 static gc_status write_dat(const char *path, const cJSON *results, const void *ctx) {
     (void)ctx;
-    const cJSON *vr = cJSON_GetObjectItem(results, "vote"),
-                *vars = cJSON_GetObjectItem(vr, "variants");
+    const cJSON *vr = cJSON_GetObjectItem(results, RS_VOTE),
+                *vars = cJSON_GetObjectItem(vr, RS_VARIANTS);
     FILE *f = fopen(path, "w");
     if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
     fprintf(f, "# tau, then per variant (");
     for (const cJSON *v = vars->child; v; v = v->next)
-        fprintf(f, "%s%s", cJSON_GetObjectItem(v, "variant")->valuestring, v->next ? ", " : "");
+        fprintf(f, "%s%s", cJSON_GetObjectItem(v, RS_VARIANT)->valuestring, v->next ? ", " : "");
     fprintf(
         f,
         "): tokens saved %%, voting accuracy; then the unfiltered accuracy. Rows: the\n"
         "# sweep point (tau=T, or qQ: tau at the Q-quantile of the solutions' minimum Q-value)\n");
-    int n = cJSON_GetArraySize(cJSON_GetObjectItem(vars->child, "sweep"));
+    int n = cJSON_GetArraySize(cJSON_GetObjectItem(vars->child, RS_SWEEP));
     double acc0 =
-        cJSON_GetObjectItem(cJSON_GetObjectItem(vr, "unfiltered"), "accuracy")->valuedouble;
+        cJSON_GetObjectItem(cJSON_GetObjectItem(vr, RS_UNFILTERED), RS_ACCURACY)->valuedouble;
     for (int i = 0; i < n; i++) {
-        const cJSON *p0 = cJSON_GetArrayItem(cJSON_GetObjectItem(vars->child, "sweep"), i);
-        if (cJSON_GetObjectItem(p0, "quantile"))
-            fprintf(f, "q%.2f", cJSON_GetObjectItem(p0, "quantile")->valuedouble);
+        const cJSON *p0 = cJSON_GetArrayItem(cJSON_GetObjectItem(vars->child, RS_SWEEP), i);
+        if (cJSON_GetObjectItem(p0, RS_QUANTILE))
+            fprintf(f, "q%.2f", cJSON_GetObjectItem(p0, RS_QUANTILE)->valuedouble);
         else
-            fprintf(f, "tau=%.2f", cJSON_GetObjectItem(p0, "tau")->valuedouble);
+            fprintf(f, "tau=%.2f", cJSON_GetObjectItem(p0, RS_TAU)->valuedouble);
         for (const cJSON *v = vars->child; v; v = v->next) {
-            const cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(v, "sweep"), i);
-            fprintf(f, " %.4f %.5f", cJSON_GetObjectItem(e, "saved_pct")->valuedouble,
-                    cJSON_GetObjectItem(e, "accuracy")->valuedouble);
+            const cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(v, RS_SWEEP), i);
+            fprintf(f, " %.4f %.5f", cJSON_GetObjectItem(e, RS_SAVED_PCT)->valuedouble,
+                    cJSON_GetObjectItem(e, RS_ACCURACY)->valuedouble);
         }
         fprintf(f, " %.5f\n", acc0);
     }
@@ -687,36 +688,36 @@ static double jnum(const cJSON *o, const char *a, const char *b) {
 }
 
 static void print_vote(const cJSON *results, FILE *f) {
-    const cJSON *vr = cJSON_GetObjectItem(results, "vote");
+    const cJSON *vr = cJSON_GetObjectItem(results, RS_VOTE);
     fprintf(f,
             "\nmajority voting, %d questions x %d solutions, tau %.2f (cosine), first %d tokens "
             "ignored, goal state from the %s token\nunfiltered accuracy %.3f\n",
-            (int)jnum(vr, "questions", NULL), (int)jnum(vr, "samples", NULL), jnum(vr, "tau", NULL),
-            (int)jnum(vr, "skip", NULL),
-            cJSON_GetStringValue(cJSON_GetObjectItem(vr, "goal_token")),
-            jnum(vr, "unfiltered", "accuracy"));
+            (int)jnum(vr, RS_QUESTIONS, NULL), (int)jnum(vr, RS_SAMPLES, NULL),
+            jnum(vr, RS_TAU, NULL), (int)jnum(vr, RS_SKIP, NULL),
+            cJSON_GetStringValue(cJSON_GetObjectItem(vr, RS_GOAL_TOKEN)),
+            jnum(vr, RS_UNFILTERED, RS_ACCURACY));
     fprintf(f, "%-9s %-22s %-20s %-20s %-26s %9s %9s\n", "RM", "accuracy [CI]", "filtered %",
             "tokens saved %", "paired diff [bootstrap CI]", "p paired", "p unpair");
-    for (const cJSON *v = cJSON_GetObjectItem(vr, "variants")->child; v; v = v->next) {
+    for (const cJSON *v = cJSON_GetObjectItem(vr, RS_VARIANTS)->child; v; v = v->next) {
         fprintf(f,
                 "%-9s %.3f [%.3f, %.3f]   %5.1f [%5.1f, %5.1f]  %5.1f [%5.1f, %5.1f]  "
                 "%+.3f [%+.3f, %+.3f]    %9.3g %9.3g\n",
-                cJSON_GetObjectItem(v, "variant")->valuestring, jnum(v, "accuracy", "mean"),
-                jnum(v, "accuracy", "lo"), jnum(v, "accuracy", "hi"),
-                jnum(v, "filtered_pct", "mean"), jnum(v, "filtered_pct", "lo"),
-                jnum(v, "filtered_pct", "hi"), jnum(v, "saved_pct", "mean"),
-                jnum(v, "saved_pct", "lo"), jnum(v, "saved_pct", "hi"),
-                jnum(v, "bootstrap_paired", "mean_diff"), jnum(v, "bootstrap_paired", "lo"),
-                jnum(v, "bootstrap_paired", "hi"), jnum(v, "ttest_paired", "p"),
-                jnum(v, "ttest_unpaired", "p"));
-        const cJSON *on = cJSON_GetObjectItem(v, "online");
+                cJSON_GetObjectItem(v, RS_VARIANT)->valuestring, jnum(v, RS_ACCURACY, RS_MEAN),
+                jnum(v, RS_ACCURACY, RS_LO), jnum(v, RS_ACCURACY, RS_HI),
+                jnum(v, RS_FILTERED_PCT, RS_MEAN), jnum(v, RS_FILTERED_PCT, RS_LO),
+                jnum(v, RS_FILTERED_PCT, RS_HI), jnum(v, RS_SAVED_PCT, RS_MEAN),
+                jnum(v, RS_SAVED_PCT, RS_LO), jnum(v, RS_SAVED_PCT, RS_HI),
+                jnum(v, RS_BOOTSTRAP_PAIRED, RS_MEAN_DIFF), jnum(v, RS_BOOTSTRAP_PAIRED, RS_LO),
+                jnum(v, RS_BOOTSTRAP_PAIRED, RS_HI), jnum(v, RS_TTEST_PAIRED, RS_P),
+                jnum(v, RS_TTEST_UNPAIRED, RS_P));
+        const cJSON *on = cJSON_GetObjectItem(v, RS_ONLINE);
         if (on)
             fprintf(f,
                     "          online (seed 1, %d questions): tokens saved %.1f%%, wall time "
                     "saved %.1f%%, cuts equal to offline %.1f%%\n",
-                    (int)jnum(on, "questions", NULL), jnum(on, "tokens_saved_pct", NULL),
-                    jnum(on, "wall_saved_pct", NULL),
-                    100 * jnum(on, "cut_agreement_with_offline", NULL));
+                    (int)jnum(on, RS_QUESTIONS, NULL), jnum(on, RS_TOKENS_SAVED_PCT, NULL),
+                    jnum(on, RS_WALL_SAVED_PCT, NULL),
+                    100 * jnum(on, RS_CUT_AGREEMENT_WITH_OFFLINE, NULL));
     }
     claims_print_verdict(results, f);
 }
@@ -782,23 +783,23 @@ gc_status math_analyse_vote(math_ctx *m, const cJSON *section, const char *path)
         if (vote_covers(m, &vc, var)) s = stage_online(m, var, &vc, &v, &online[var]);
     if (s == GC_OK) {
         cJSON *results = rp_metadata(m->r);
-        cJSON *vr = cJSON_AddObjectToObject(results, "vote");
+        cJSON *vr = cJSON_AddObjectToObject(results, RS_VOTE);
         cJSON_AddItemToObject(
-            vr, "splits", vc.splits ? cJSON_Duplicate(vc.splits, 1) : cJSON_CreateString("all"));
-        cJSON_AddNumberToObject(vr, "questions", v.n_q);
-        cJSON_AddNumberToObject(vr, "samples", v.M);
-        cJSON_AddNumberToObject(vr, "temperature", vc.temperature);
-        cJSON_AddNumberToObject(vr, "tau", vc.tau);
-        cJSON_AddNumberToObject(vr, "skip", (double)vc.skip);
-        cJSON_AddStringToObject(vr, "goal_token", vc.goal ? "random" : "last");
-        cJSON_AddStringToObject(vr, "tie_rule", "expected value under a uniform random tie-break");
-        cJSON *u = cJSON_AddObjectToObject(vr, "unfiltered");
-        cJSON_AddNumberToObject(u, "accuracy", base.accuracy);
+            vr, RS_SPLITS, vc.splits ? cJSON_Duplicate(vc.splits, 1) : cJSON_CreateString("all"));
+        cJSON_AddNumberToObject(vr, RS_QUESTIONS, v.n_q);
+        cJSON_AddNumberToObject(vr, RS_SAMPLES, v.M);
+        cJSON_AddNumberToObject(vr, RS_TEMPERATURE, vc.temperature);
+        cJSON_AddNumberToObject(vr, RS_TAU, vc.tau);
+        cJSON_AddNumberToObject(vr, RS_SKIP, (double)vc.skip);
+        cJSON_AddStringToObject(vr, RS_GOAL_TOKEN, vc.goal ? "random" : "last");
+        cJSON_AddStringToObject(vr, RS_TIE_RULE, "expected value under a uniform random tie-break");
+        cJSON *u = cJSON_AddObjectToObject(vr, RS_UNFILTERED);
+        cJSON_AddNumberToObject(u, RS_ACCURACY, base.accuracy);
         double mp = 0;
         for (int q = 0; q < v.n_q; q++)
             mp += prop0[q] / v.n_q;
-        cJSON_AddNumberToObject(u, "prop_correct", mp);
-        cJSON *vars = cJSON_AddArrayToObject(vr, "variants");
+        cJSON_AddNumberToObject(u, RS_PROP_CORRECT, mp);
+        cJSON *vars = cJSON_AddArrayToObject(vr, RS_VARIANTS);
         for (int k = 0; k < m->c.n_variants; k++) {
             int var = math_variant_order(m, k);
             if (!vote_covers(m, &vc, var)) continue;

@@ -8,6 +8,7 @@
 
 #include "lib/util/jsonio.h"
 #include "replicate/claims/verdict.h"
+#include "replicate/claims/schema.h"
 
 static int exists(const char *path) {
     struct stat st;
@@ -81,7 +82,7 @@ gc_status rp_finish(rp_run *r, cJSON *results, rp_dat_fn dat, const void *ctx,
     gc_status s = rp_mkdirs(dir);
     cJSON *verdict = NULL;
     if (s == GC_OK) s = claims_verdict_for(rp_claims_file(), r->experiment, results, &verdict);
-    if (s == GC_OK && verdict) cJSON_AddItemToObject(results, "verdict", verdict);
+    if (s == GC_OK && verdict) cJSON_AddItemToObject(results, RS_VERDICT, verdict);
     snprintf(path, sizeof path, "%s/results.json", dir);
     if (s == GC_OK) s = gc_json_write(path, results);
     snprintf(path, sizeof path, "%s/%s.dat", dir, r->experiment);

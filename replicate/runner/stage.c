@@ -11,6 +11,7 @@
 
 #include "lib/model/backend.h"
 #include "lib/util/jsonio.h"
+#include "replicate/claims/schema.h"
 
 /* build/gen/srchash.c (tools/srchash.sh): {source, hash} pairs, "lib" first, {0, 0} last */
 extern const char *const rp_source_hashes[][2];
@@ -76,13 +77,13 @@ const char *rp_code_version(const char *source) {
 gc_status rp_stage_key(const char *kind, const char *code, const cJSON *config,
                        const char *const *inputs, int n_inputs, const char *device, char out[17]) {
     cJSON *k = cJSON_CreateObject();
-    cJSON_AddStringToObject(k, "stage", kind);
+    cJSON_AddStringToObject(k, RS_STAGE, kind);
     cJSON_AddStringToObject(k, "code", code);
     cJSON_AddItemToObject(k, "config", rp_canonical(config));
     cJSON *in = cJSON_AddArrayToObject(k, "inputs");
     for (int i = 0; i < n_inputs; i++)
         cJSON_AddItemToArray(in, cJSON_CreateString(inputs[i]));
-    if (device) cJSON_AddStringToObject(k, "device", device);
+    if (device) cJSON_AddStringToObject(k, RS_DEVICE, device);
     char *text = cJSON_PrintUnformatted(k);
     cJSON_Delete(k);
     if (!text) return gc_fail(GC_ERR_NOMEM, "runner: cannot hash stage %s", kind);
@@ -226,26 +227,26 @@ const char *rp_commit(void) {
 
 cJSON *rp_metadata(const rp_run *r) {
     cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "experiment", r->experiment);
-    cJSON_AddStringToObject(m, "file", r->opt.file);
-    cJSON_AddStringToObject(m, "commit", rp_commit());
-    cJSON_AddStringToObject(m, "config_hash", r->config_hash);
-    cJSON_AddStringToObject(m, "scale", r->opt.scale);
-    cJSON *seeds = cJSON_AddArrayToObject(m, "seeds");
+    cJSON_AddStringToObject(m, RS_EXPERIMENT, r->experiment);
+    cJSON_AddStringToObject(m, RS_FILE, r->opt.file);
+    cJSON_AddStringToObject(m, RS_COMMIT, rp_commit());
+    cJSON_AddStringToObject(m, RS_CONFIG_HASH, r->config_hash);
+    cJSON_AddStringToObject(m, RS_SCALE, r->opt.scale);
+    cJSON *seeds = cJSON_AddArrayToObject(m, RS_SEEDS);
     for (int s = 1; s <= r->seeds; s++)
         cJSON_AddItemToArray(seeds, cJSON_CreateNumber(s));
-    cJSON_AddStringToObject(m, "device", gc_device_describe());
-    cJSON_AddStringToObject(m, "precision",
+    cJSON_AddStringToObject(m, RS_DEVICE, gc_device_describe());
+    cJSON_AddStringToObject(m, RS_PRECISION,
                             strcmp(r->opt.device, "cpu") ? r->opt.precision : "fp32");
-    cJSON_AddNumberToObject(m, "threads", omp_get_max_threads());
-    cJSON_AddNumberToObject(m, "wall_s", gc_now() - r->t0);
-    cJSON *stages = cJSON_AddArrayToObject(m, "stages");
+    cJSON_AddNumberToObject(m, RS_THREADS, omp_get_max_threads());
+    cJSON_AddNumberToObject(m, RS_WALL_S, gc_now() - r->t0);
+    cJSON *stages = cJSON_AddArrayToObject(m, RS_STAGES);
     for (int i = 0; i < r->n_stages; i++) {
         cJSON *s = cJSON_CreateObject();
-        cJSON_AddStringToObject(s, "stage", r->stages[i]->name);
-        cJSON_AddStringToObject(s, "hash", r->stages[i]->hash);
-        cJSON_AddBoolToObject(s, "cached", r->stages[i]->cached);
-        cJSON_AddNumberToObject(s, "wall_s", r->stages[i]->wall);
+        cJSON_AddStringToObject(s, RS_STAGE, r->stages[i]->name);
+        cJSON_AddStringToObject(s, RS_HASH, r->stages[i]->hash);
+        cJSON_AddBoolToObject(s, RS_CACHED, r->stages[i]->cached);
+        cJSON_AddNumberToObject(s, RS_WALL_S, r->stages[i]->wall);
         cJSON_AddItemToArray(stages, s);
     }
     return m;
