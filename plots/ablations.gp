@@ -1,11 +1,13 @@
-# Ablations: AUROC on partial generations of each reward-model variant of experiments/ablations.json
-# (in its order: baseline, goal, then the ablations), left by the reward, right by the Q-value;
-# lines are the AUROC of the seed-averaged standardised scores (p = 1 is the final reward).
-# usage: gnuplot -e "datafile='DIR/ablations.dat'; outprefix='DIR/ablations'" plots/ablations.gp
+# Ablations: AUROC on partial generations of each reward-model variant of the run (baseline, goal,
+# then the ablations), left by the reward, right by the Q-value; lines are the AUROC of the
+# seed-averaged standardised scores (p = 1 is the final reward). The variants come from the run
+# (names='...'), the columns by the names in the data file's header line.
+# usage: gnuplot -e "datafile='DIR/ablations.dat'; outprefix='DIR/ablations'; names='baseline goal ...'" plots/ablations.gp
 if (!exists("datafile")) datafile = 'ablations.dat'
 if (!exists("outprefix")) outprefix = 'ablations'
-names = "baseline goal ordered late single-goal averaged-goal mlp-head"  # experiments/ablations.json
+if (!exists("names")) names = "baseline goal"
 n = words(names)
+set datafile columnheaders
 set xrange [-0.02:1.02]
 set yrange [0.3:1.0]
 set xlabel "fraction p of the solution generated"
@@ -17,10 +19,10 @@ do for [fmt in "pngcairo svg"] {
     else { set terminal svg size 1200,480 font "sans,11"; set output outprefix.'.svg' }
     set multiplot layout 1,2 title "Reward-model ablations: AUROC on partial generations"
     do for [panel = 0:1] {
+        s = panel == 0 ? "reward" : "q"
         set title (panel == 0 ? "reward at the prefix's last token" : "Q-value cos(h_t, g)")
-        # curve k of this panel starts at column 2 + 6 (panel n + k); its bootstrap AUROC is + 3
-        plot for [k = 0:n-1] datafile using 1:(column(2 + 6 * (panel * n + k) + 3)) \
-             with linespoints lw (k < 2 ? 2.5 : 1.2) pt 7 ps 0.5 title word(names, k + 1)
+        plot for [k = 1:n] datafile using "p":(column(word(names, k)."_".s."_boot_auroc")) \
+             with linespoints lw (k <= 2 ? 2.5 : 1.2) pt 7 ps 0.5 title word(names, k)
     }
     unset multiplot
     unset output

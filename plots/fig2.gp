@@ -1,8 +1,11 @@
 # Figure 2: AUROC of the reward as a classifier of correct vs incorrect solutions, per split,
-# baseline vs goal-conditioned RM, mean over seeds with 95% CI whiskers.
-# usage: gnuplot -e "datafile='DIR/fig2.dat'; outprefix='DIR/fig2'" plots/fig2.gp
+# baseline vs goal-conditioned RM, mean over seeds with 95% CI whiskers. Columns are read by the
+# names in the data file's header line (replicate/claims/schema.h).
+# usage: gnuplot -e "datafile='DIR/fig2.dat'; outprefix='DIR/fig2'; lambda='0.5'" plots/fig2.gp
 if (!exists("datafile")) datafile = 'fig2.dat'
 if (!exists("outprefix")) outprefix = 'fig2'
+if (!exists("lambda")) lambda = '?'
+set datafile columnheaders
 set style data histogram
 set style histogram errorbars gap 2 lw 1.5
 set style fill solid 0.85 border -1
@@ -16,7 +19,9 @@ set title "Reward-model AUROC: baseline vs goal-conditioned (mean over seeds, 95
 do for [fmt in "pngcairo svg"] {
     if (fmt eq "pngcairo") { set terminal pngcairo size 960,540 font "sans,11"; set output outprefix.'.png' }
     else { set terminal svg size 960,540 font "sans,11"; set output outprefix.'.svg' }
-    plot datafile using 2:3:4:xtic(1) title "baseline (preference loss)" lc rgb "#8c8c8c", \
-         '' using 5:6:7 title "goal-conditioned (+ contrastive, lambda 0.5)" lc rgb "#1f77b4"
+    plot datafile using (column("baseline_mean")):(column("baseline_lo")):(column("baseline_hi")):xtic(stringcolumn("split")) \
+             title "baseline (preference loss)" lc rgb "#8c8c8c", \
+         '' using (column("goal_mean")):(column("goal_lo")):(column("goal_hi")) \
+             title "goal-conditioned (+ contrastive, lambda ".lambda.")" lc rgb "#1f77b4"
     unset output
 }

@@ -1,5 +1,7 @@
 #include "jsonio.h"
 
+#include <math.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,4 +112,9 @@ const cJSON *gc_json_get(const cJSON *o, const char *k) {
 
 const char *gc_json_str(const cJSON *o, const char *k) {
     return cJSON_GetStringValue(gc_json_get(o, k));
+}
+
+double gc_json_at(const cJSON *arr, int i) {
+    const cJSON *e = cJSON_GetArrayItem(arr, i);
+    return cJSON_IsNumber(e) ? e->valuedouble : NAN;
 }

@@ -29,6 +29,8 @@ void gc_json_add_floats(cJSON *obj, const char *key, const float *x, size_t n);
 double gc_json_num(const cJSON *o, const char *k, double def);
 const cJSON *gc_json_get(const cJSON *o, const char *k);
 const char *gc_json_str(const cJSON *o, const char *k);
+/* The i-th number of an array, else NaN. */
+double gc_json_at(const cJSON *arr, int i);
 
 /* Appends one compact JSON line to an open atomic file. */
 gc_status gc_jsonl_append(gc_atomic_file *af, const cJSON *obj);

@@ -12,22 +12,16 @@
 #include "verdict.h"
 #include "replicate/claims/schema.h"
 
-static double num(const cJSON *o, const char *k, double def) {
-    return gc_json_num(o, k, def);
-}
-static const cJSON *obj(const cJSON *o, const char *k) {
-    return gc_json_get(o, k);
-}
-
 static gc_status load_claims(cJSON **doc) {
     return claims_load(rp_claims_file(), doc);
 }
 
 void claims_print_verdict(const cJSON *results, FILE *f) {
-    const cJSON *v = obj(results, RS_VERDICT);
+    const cJSON *v = gc_json_get(results, RS_VERDICT);
     if (!v) return;
-    fprintf(f, "\nverdict: %s\n", cJSON_GetStringValue(obj(v, RS_VERDICT)));
-    for (const cJSON *r = obj(v, RS_REASONS) ? obj(v, RS_REASONS)->child : NULL; r; r = r->next)
+    fprintf(f, "\nverdict: %s\n", cJSON_GetStringValue(gc_json_get(v, RS_VERDICT)));
+    for (const cJSON *r = gc_json_get(v, RS_REASONS) ? gc_json_get(v, RS_REASONS)->child : NULL; r;
+         r = r->next)
         fprintf(f, "  - %s\n", r->valuestring);
 }
 
@@ -77,22 +71,25 @@ static int collect_rows(const claims_opts *o, claim_row *rows, int cap, int *fai
     if (load_claims(&doc) != GC_OK) return -1;
     int n = 0;
     *fails = 0;
-    for (const cJSON *c = obj(doc, "claims")->child; c && n < cap; c = c->next, n++) {
+    for (const cJSON *c = gc_json_get(doc, "claims")->child; c && n < cap; c = c->next, n++) {
         claim_row *w = &rows[n];
         memset(w, 0, sizeof *w);
-        const char *e = cJSON_GetStringValue(obj(c, RS_EXPERIMENT));
+        const char *e = cJSON_GetStringValue(gc_json_get(c, RS_EXPERIMENT));
         snprintf(w->id, sizeof w->id, "%s",
-                 cJSON_GetStringValue(obj(c, "id")) ? cJSON_GetStringValue(obj(c, "id")) : "?");
+                 cJSON_GetStringValue(gc_json_get(c, "id"))
+                     ? cJSON_GetStringValue(gc_json_get(c, "id"))
+                     : "?");
         snprintf(w->artefact, sizeof w->artefact, "%s",
-                 cJSON_GetStringValue(obj(c, "artefact")) ? cJSON_GetStringValue(obj(c, "artefact"))
-                                                          : "");
+                 cJSON_GetStringValue(gc_json_get(c, "artefact"))
+                     ? cJSON_GetStringValue(gc_json_get(c, "artefact"))
+                     : "");
         snprintf(w->published, sizeof w->published, "%s",
-                 cJSON_GetStringValue(obj(c, "published"))
-                     ? cJSON_GetStringValue(obj(c, "published"))
+                 cJSON_GetStringValue(gc_json_get(c, "published"))
+                     ? cJSON_GetStringValue(gc_json_get(c, "published"))
                      : "");
         snprintf(w->check_text, sizeof w->check_text, "%s",
-                 cJSON_GetStringValue(obj(obj(c, "mini_check"), "text"))
-                     ? cJSON_GetStringValue(obj(obj(c, "mini_check"), "text"))
+                 cJSON_GetStringValue(gc_json_get(gc_json_get(c, "mini_check"), "text"))
+                     ? cJSON_GetStringValue(gc_json_get(gc_json_get(c, "mini_check"), "text"))
                      : "");
         snprintf(w->command, sizeof w->command, "make %s", e ? e : w->id);
         snprintf(w->verdict, sizeof w->verdict, "NOT RUN");
@@ -103,8 +100,8 @@ static int collect_rows(const claims_opts *o, claim_row *rows, int cap, int *fai
         snprintf(path, sizeof path, "%s/%s/%s/results.json", o->root, e ? e : w->id, o->scale);
         FILE *f = fopen(path, "r");
         if (f) fclose(f);
-        if (!e || !obj(c, "mini_check") ||
-            !cJSON_GetStringValue(obj(obj(c, "mini_check"), "rule"))) {
+        if (!e || !gc_json_get(c, "mini_check") ||
+            !cJSON_GetStringValue(gc_json_get(gc_json_get(c, "mini_check"), "rule"))) {
             snprintf(w->measured, sizeof w->measured, "%s",
                      f ? "run; reported as tables in REPRODUCE.md (no direction to check)"
                        : "not implemented yet");
@@ -119,11 +116,13 @@ static int collect_rows(const claims_opts *o, claim_row *rows, int cap, int *fai
         }
         cJSON *v = NULL;
         if (claims_verdict(c, res, rp_claims_file(), &v) == GC_OK) {
-            snprintf(w->verdict, sizeof w->verdict, "%s", cJSON_GetStringValue(obj(v, RS_VERDICT)));
+            snprintf(w->verdict, sizeof w->verdict, "%s",
+                     cJSON_GetStringValue(gc_json_get(v, RS_VERDICT)));
             snprintf(w->measured, sizeof w->measured, "%s",
-                     cJSON_GetStringValue(obj(v, RS_SUMMARY)));
-            snprintf(w->test, sizeof w->test, "%s", cJSON_GetStringValue(obj(v, RS_TEST)));
-            if (isfinite(num(v, RS_P, NAN))) snprintf(w->p, sizeof w->p, "%.3g", num(v, RS_P, NAN));
+                     cJSON_GetStringValue(gc_json_get(v, RS_SUMMARY)));
+            snprintf(w->test, sizeof w->test, "%s", cJSON_GetStringValue(gc_json_get(v, RS_TEST)));
+            if (isfinite(gc_json_num(v, RS_P, NAN)))
+                snprintf(w->p, sizeof w->p, "%.3g", gc_json_num(v, RS_P, NAN));
             *fails += !strcmp(w->verdict, "FAIL");
         }
         cJSON_Delete(v);

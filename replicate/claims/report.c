@@ -15,17 +15,6 @@
 #include "report.h"
 #include "replicate/claims/schema.h"
 
-static double num(const cJSON *o, const char *k) {
-    return gc_json_num(o, k, NAN);
-}
-static const cJSON *obj(const cJSON *o, const char *k) {
-    return gc_json_get(o, k);
-}
-static double at(const cJSON *arr, int i) {
-    const cJSON *e = cJSON_GetArrayItem(arr, i);
-    return cJSON_IsNumber(e) ? e->valuedouble : NAN;
-}
-
 /* growing text buffer */
 typedef struct {
     char *s;
@@ -54,19 +43,23 @@ static void put(sbuf *b, const char *fmt, ...) {
 /* commit, config, seeds, wall time, stages computed in that run */
 static void provenance(sbuf *b, const cJSON *r) {
     int run = 0, cached = 0;
-    for (const cJSON *s = obj(r, RS_STAGES) ? obj(r, RS_STAGES)->child : NULL; s; s = s->next)
-        cJSON_IsTrue(obj(s, RS_CACHED)) ? cached++ : run++;
+    for (const cJSON *s = gc_json_get(r, RS_STAGES) ? gc_json_get(r, RS_STAGES)->child : NULL; s;
+         s = s->next)
+        cJSON_IsTrue(gc_json_get(s, RS_CACHED)) ? cached++ : run++;
     put(b,
         "\nRun of commit %s (config hash %s, %s scale, %d seeds, %s, %.0f threads): %.0f s of wall "
         "time, %d stages computed, %d reused from the cache.\n\n",
-        cJSON_GetStringValue(obj(r, RS_COMMIT)), cJSON_GetStringValue(obj(r, RS_CONFIG_HASH)),
-        cJSON_GetStringValue(obj(r, RS_SCALE)), cJSON_GetArraySize(obj(r, RS_SEEDS)),
-        cJSON_GetStringValue(obj(r, RS_DEVICE)), num(r, RS_THREADS), num(r, RS_WALL_S), run,
-        cached);
+        cJSON_GetStringValue(gc_json_get(r, RS_COMMIT)),
+        cJSON_GetStringValue(gc_json_get(r, RS_CONFIG_HASH)),
+        cJSON_GetStringValue(gc_json_get(r, RS_SCALE)),
+        cJSON_GetArraySize(gc_json_get(r, RS_SEEDS)),
+        cJSON_GetStringValue(gc_json_get(r, RS_DEVICE)), gc_json_num(r, RS_THREADS, NAN),
+        gc_json_num(r, RS_WALL_S, NAN), run, cached);
 }
 
 static void ci(sbuf *b, const cJSON *o) {
-    put(b, "%.3f [%.3f, %.3f]", num(o, RS_MEAN), num(o, RS_LO), num(o, RS_HI));
+    put(b, "%.3f [%.3f, %.3f]", gc_json_num(o, RS_MEAN, NAN), gc_json_num(o, RS_LO, NAN),
+        gc_json_num(o, RS_HI, NAN));
 }
 
 static void fig2(sbuf *b, const cJSON *r) {
@@ -76,36 +69,40 @@ static void fig2(sbuf *b, const cJSON *r) {
         "seeds > 0 | DeLong p | policy log-prob AUROC |\n|---|---|---|---|---|---|---|---|---|\n");
     const cJSON *groups[16];
     int ng = 0;
-    for (const cJSON *g = obj(r, RS_SPLITS) ? obj(r, RS_SPLITS)->child : NULL; g && ng < 15;
-         g = g->next)
+    for (const cJSON *g = gc_json_get(r, RS_SPLITS) ? gc_json_get(r, RS_SPLITS)->child : NULL;
+         g && ng < 15; g = g->next)
         groups[ng++] = g;
-    if (obj(r, RS_POOLED)) groups[ng++] = obj(r, RS_POOLED);
+    if (gc_json_get(r, RS_POOLED)) groups[ng++] = gc_json_get(r, RS_POOLED);
     for (int i = 0; i < ng; i++) {
-        const cJSON *g = groups[i], *d = obj(g, RS_DELTA), *lp = obj(g, RS_POLICY_LOGPROB);
-        put(b, "| %s | %.0f | %.1f%% | ", cJSON_GetStringValue(obj(g, RS_SPLIT)), num(g, RS_N),
-            100 * num(g, RS_POLICY_ACCURACY));
+        const cJSON *g = groups[i], *d = gc_json_get(g, RS_DELTA),
+                    *lp = gc_json_get(g, RS_POLICY_LOGPROB);
+        put(b, "| %s | %.0f | %.1f%% | ", cJSON_GetStringValue(gc_json_get(g, RS_SPLIT)),
+            gc_json_num(g, RS_N, NAN), 100 * gc_json_num(g, RS_POLICY_ACCURACY, NAN));
         if (!d) {
-            put(b, "- | - | - | - | - | %s |\n", cJSON_GetStringValue(obj(g, RS_ERROR)));
+            put(b, "- | - | - | - | - | %s |\n", cJSON_GetStringValue(gc_json_get(g, RS_ERROR)));
             continue;
         }
-        ci(b, obj(g, RS_BASELINE));
+        ci(b, gc_json_get(g, RS_BASELINE));
         put(b, " | ");
-        ci(b, obj(g, RS_GOAL));
+        ci(b, gc_json_get(g, RS_GOAL));
         put(b, " | %+.3f [%+.3f, %+.3f] | %.0f/%.0f | %.3g | %.3f [%.3f, %.3f] |\n",
-            num(d, RS_MEAN), num(d, RS_LO), num(d, RS_HI), num(d, RS_SEEDS_POSITIVE),
-            num(d, RS_SEEDS), num(obj(g, RS_DELONG), RS_P), num(lp, RS_AUROC), num(lp, RS_LO),
-            num(lp, RS_HI));
+            gc_json_num(d, RS_MEAN, NAN), gc_json_num(d, RS_LO, NAN), gc_json_num(d, RS_HI, NAN),
+            gc_json_num(d, RS_SEEDS_POSITIVE, NAN), gc_json_num(d, RS_SEEDS, NAN),
+            gc_json_num(gc_json_get(g, RS_DELONG), RS_P, NAN), gc_json_num(lp, RS_AUROC, NAN),
+            gc_json_num(lp, RS_LO, NAN), gc_json_num(lp, RS_HI, NAN));
     }
 }
 
 /* fig3 and the ablations: AUROC against p per curve, trends, and the Q-reward correlation */
 static void partial(sbuf *b, const cJSON *r, int ablations) {
     provenance(b, r);
-    const cJSON *pr = obj(r, RS_PARTIAL), *pts = obj(pr, RS_P), *curves = obj(pr, RS_CURVES);
+    const cJSON *pr = gc_json_get(r, RS_PARTIAL), *pts = gc_json_get(pr, RS_P),
+                *curves = gc_json_get(pr, RS_CURVES);
     int P = cJSON_GetArraySize(pts);
-    put(b, "%.0f solutions (%.0f correct) of", num(pr, RS_N), num(pr, RS_N_CORRECT));
-    if (cJSON_IsArray(obj(pr, RS_SPLITS)))
-        for (const cJSON *s = obj(pr, RS_SPLITS)->child; s; s = s->next)
+    put(b, "%.0f solutions (%.0f correct) of", gc_json_num(pr, RS_N, NAN),
+        gc_json_num(pr, RS_N_CORRECT, NAN));
+    if (cJSON_IsArray(gc_json_get(pr, RS_SPLITS)))
+        for (const cJSON *s = gc_json_get(pr, RS_SPLITS)->child; s; s = s->next)
             put(b, " %s%s", s->valuestring, s->next ? "," : "");
     else
         put(b, " every split");
@@ -117,25 +114,27 @@ static void partial(sbuf *b, const cJSON *r, int ablations) {
     if (!ablations) {
         put(b, "| p |");
         for (const cJSON *c = curves->child; c; c = c->next)
-            put(b, " %s, %s |", cJSON_GetStringValue(obj(c, RS_VARIANT)),
-                strcmp(cJSON_GetStringValue(obj(c, RS_SCORE)), "q") ? "reward" : "Q-value");
+            put(b, " %s, %s |", cJSON_GetStringValue(gc_json_get(c, RS_VARIANT)),
+                strcmp(cJSON_GetStringValue(gc_json_get(c, RS_SCORE)), "q") ? "reward" : "Q-value");
         put(b, "\n|---|");
         for (const cJSON *c = curves->child; c; c = c->next)
             put(b, "---|");
         put(b, "\n");
         for (int i = 0; i < P; i++) {
-            put(b, "| %.1f |", at(pts, i));
+            put(b, "| %.1f |", gc_json_at(pts, i));
             for (const cJSON *c = curves->child; c; c = c->next)
-                put(b, " %.3f [%.3f, %.3f] |", at(obj(c, RS_BOOT_AUROC), i),
-                    at(obj(c, RS_BOOT_LO), i), at(obj(c, RS_BOOT_HI), i));
+                put(b, " %.3f [%.3f, %.3f] |", gc_json_at(gc_json_get(c, RS_BOOT_AUROC), i),
+                    gc_json_at(gc_json_get(c, RS_BOOT_LO), i),
+                    gc_json_at(gc_json_get(c, RS_BOOT_HI), i));
             put(b, "\n");
         }
         put(b, "| Spearman(p, seed-mean AUROC) |");
         for (const cJSON *c = curves->child; c; c = c->next)
-            put(b, " %+.3f |", num(c, RS_SPEARMAN));
+            put(b, " %+.3f |", gc_json_num(c, RS_SPEARMAN, NAN));
         put(b, "\n| seeds with AUROC(1) > AUROC(0.1) |");
         for (const cJSON *c = curves->child; c; c = c->next)
-            put(b, " %.0f/%.0f |", num(c, RS_SEEDS_RISING), num(c, RS_SEEDS));
+            put(b, " %.0f/%.0f |", gc_json_num(c, RS_SEEDS_RISING, NAN),
+                gc_json_num(c, RS_SEEDS, NAN));
         put(b, "\n");
     } else {
         put(b, "| variant | AUROC of the final reward (p = 1), seeds [CI] | AUROC of the final "
@@ -145,34 +144,39 @@ static void partial(sbuf *b, const cJSON *r, int ablations) {
             const cJSON *cr = cJSON_GetArrayItem(curves, k),
                         *cq = cJSON_GetArrayItem(curves, n + k);
             put(b, "| %s | %.3f [%.3f, %.3f] | %.3f [%.3f, %.3f] | %+.3f |\n",
-                cJSON_GetStringValue(obj(cr, RS_VARIANT)), at(obj(cr, RS_MEAN), P - 1),
-                at(obj(cr, RS_LO), P - 1), at(obj(cr, RS_HI), P - 1), at(obj(cq, RS_MEAN), P - 1),
-                at(obj(cq, RS_LO), P - 1), at(obj(cq, RS_HI), P - 1), num(cr, RS_SPEARMAN));
+                cJSON_GetStringValue(gc_json_get(cr, RS_VARIANT)),
+                gc_json_at(gc_json_get(cr, RS_MEAN), P - 1),
+                gc_json_at(gc_json_get(cr, RS_LO), P - 1),
+                gc_json_at(gc_json_get(cr, RS_HI), P - 1),
+                gc_json_at(gc_json_get(cq, RS_MEAN), P - 1),
+                gc_json_at(gc_json_get(cq, RS_LO), P - 1),
+                gc_json_at(gc_json_get(cq, RS_HI), P - 1), gc_json_num(cr, RS_SPEARMAN, NAN));
         }
     }
     put(b, "\nCorrelation (Pearson, mean over seeds) of Q-values with rewards at generation "
            "percentiles:\n\n| variant | p = 0.2 | p = 0.4 | p = 0.6 | p = 0.8 "
            "|\n|---|---|---|---|---|\n");
-    for (const cJSON *c = obj(pr, RS_Q_REWARD_CORRELATION)->child; c; c = c->next) {
-        put(b, "| %s |", cJSON_GetStringValue(obj(c, RS_VARIANT)));
+    for (const cJSON *c = gc_json_get(pr, RS_Q_REWARD_CORRELATION)->child; c; c = c->next) {
+        put(b, "| %s |", cJSON_GetStringValue(gc_json_get(c, RS_VARIANT)));
         for (int q = 2; q <= 8; q += 2)
-            put(b, " %+.2f |", at(obj(c, RS_R), (int)lround(q / 10.0 * (P - 1))));
+            put(b, " %+.2f |", gc_json_at(gc_json_get(c, RS_R), (int)lround(q / 10.0 * (P - 1))));
         put(b, "\n");
     }
 }
 
 static void vote_rows(sbuf *b, const cJSON *vr, const char *label) {
-    for (const cJSON *v = obj(vr, RS_VARIANTS)->child; v; v = v->next) {
-        const cJSON *bp = obj(v, RS_BOOTSTRAP_PAIRED);
-        put(b, "| %s%s | ", cJSON_GetStringValue(obj(v, RS_VARIANT)), label);
-        ci(b, obj(v, RS_ACCURACY));
-        put(b, " | %.3f | ", num(obj(vr, RS_UNFILTERED), RS_ACCURACY));
-        ci(b, obj(v, RS_FILTERED_PCT));
+    for (const cJSON *v = gc_json_get(vr, RS_VARIANTS)->child; v; v = v->next) {
+        const cJSON *bp = gc_json_get(v, RS_BOOTSTRAP_PAIRED);
+        put(b, "| %s%s | ", cJSON_GetStringValue(gc_json_get(v, RS_VARIANT)), label);
+        ci(b, gc_json_get(v, RS_ACCURACY));
+        put(b, " | %.3f | ", gc_json_num(gc_json_get(vr, RS_UNFILTERED), RS_ACCURACY, NAN));
+        ci(b, gc_json_get(v, RS_FILTERED_PCT));
         put(b, " | ");
-        ci(b, obj(v, RS_SAVED_PCT));
-        put(b, " | %+.3f [%+.3f, %+.3f] | %.3g | %.3g |\n", num(bp, RS_MEAN_DIFF), num(bp, RS_LO),
-            num(bp, RS_HI), num(obj(v, RS_TTEST_PAIRED), RS_P),
-            num(obj(v, RS_TTEST_UNPAIRED), RS_P));
+        ci(b, gc_json_get(v, RS_SAVED_PCT));
+        put(b, " | %+.3f [%+.3f, %+.3f] | %.3g | %.3g |\n", gc_json_num(bp, RS_MEAN_DIFF, NAN),
+            gc_json_num(bp, RS_LO, NAN), gc_json_num(bp, RS_HI, NAN),
+            gc_json_num(gc_json_get(v, RS_TTEST_PAIRED), RS_P, NAN),
+            gc_json_num(gc_json_get(v, RS_TTEST_UNPAIRED), RS_P, NAN));
     }
 }
 
@@ -183,18 +187,19 @@ static const char VOTE_HEAD[] =
 
 static void table1(sbuf *b, const cJSON *r) {
     provenance(b, r);
-    const cJSON *vr = obj(r, RS_VOTE);
+    const cJSON *vr = gc_json_get(r, RS_VOTE);
     put(b,
         "%.0f questions x %.0f solutions at temperature %.1f; tau = %.2f on the cosine scale, "
         "first "
         "%.0f tokens ignored, goal state from the %s token.\n\n",
-        num(vr, RS_QUESTIONS), num(vr, RS_SAMPLES), num(vr, RS_TEMPERATURE), num(vr, RS_TAU),
-        num(vr, RS_SKIP), cJSON_GetStringValue(obj(vr, RS_GOAL_TOKEN)));
+        gc_json_num(vr, RS_QUESTIONS, NAN), gc_json_num(vr, RS_SAMPLES, NAN),
+        gc_json_num(vr, RS_TEMPERATURE, NAN), gc_json_num(vr, RS_TAU, NAN),
+        gc_json_num(vr, RS_SKIP, NAN), cJSON_GetStringValue(gc_json_get(vr, RS_GOAL_TOKEN)));
     put(b, VOTE_HEAD);
     vote_rows(b, vr, "");
     int online = 0;
-    for (const cJSON *v = obj(vr, RS_VARIANTS)->child; v; v = v->next) {
-        const cJSON *on = obj(v, RS_ONLINE);
+    for (const cJSON *v = gc_json_get(vr, RS_VARIANTS)->child; v; v = v->next) {
+        const cJSON *on = gc_json_get(v, RS_ONLINE);
         if (!on) continue;
         if (!online++)
             put(b, "\nOnline filtering (seed-1 RM decoding alongside the policy):\n\n| RM | "
@@ -202,31 +207,35 @@ static void table1(sbuf *b, const cJSON *r) {
                    "tokens saved | wall time saved | cuts equal to offline "
                    "|\n|---|---|---|---|---|\n");
         put(b, "| %s | %.0f | %.1f%% | %.1f%% (%.1f s vs %.1f s) | %.1f%% |\n",
-            cJSON_GetStringValue(obj(v, RS_VARIANT)), num(on, RS_QUESTIONS),
-            num(on, RS_TOKENS_SAVED_PCT), num(on, RS_WALL_SAVED_PCT), num(on, RS_WALL_S_FILTERED),
-            num(on, RS_WALL_S_UNFILTERED), 100 * num(on, RS_CUT_AGREEMENT_WITH_OFFLINE));
+            cJSON_GetStringValue(gc_json_get(v, RS_VARIANT)), gc_json_num(on, RS_QUESTIONS, NAN),
+            gc_json_num(on, RS_TOKENS_SAVED_PCT, NAN), gc_json_num(on, RS_WALL_SAVED_PCT, NAN),
+            gc_json_num(on, RS_WALL_S_FILTERED, NAN), gc_json_num(on, RS_WALL_S_UNFILTERED, NAN),
+            100 * gc_json_num(on, RS_CUT_AGREEMENT_WITH_OFFLINE, NAN));
     }
     put(b,
         "\nThe sweep (mean over seeds): fixed thresholds on the cosine scale, then thresholds at a "
         "quantile of each RM's per-solution minimum Q-value (a share q of the solutions cut). The "
         "plot beside the results draws it:\n\n| tau |");
-    for (const cJSON *v = obj(vr, RS_VARIANTS)->child; v; v = v->next)
-        put(b, " %s: tokens saved %% | %s: accuracy |", cJSON_GetStringValue(obj(v, RS_VARIANT)),
-            cJSON_GetStringValue(obj(v, RS_VARIANT)));
+    for (const cJSON *v = gc_json_get(vr, RS_VARIANTS)->child; v; v = v->next)
+        put(b, " %s: tokens saved %% | %s: accuracy |",
+            cJSON_GetStringValue(gc_json_get(v, RS_VARIANT)),
+            cJSON_GetStringValue(gc_json_get(v, RS_VARIANT)));
     put(b, "\n|---|");
-    for (const cJSON *v = obj(vr, RS_VARIANTS)->child; v; v = v->next)
+    for (const cJSON *v = gc_json_get(vr, RS_VARIANTS)->child; v; v = v->next)
         put(b, "---|---|");
     put(b, "\n");
-    int nt = cJSON_GetArraySize(obj(obj(vr, RS_VARIANTS)->child, RS_SWEEP));
+    int nt = cJSON_GetArraySize(gc_json_get(gc_json_get(vr, RS_VARIANTS)->child, RS_SWEEP));
     for (int i = 0; i < nt; i++) {
-        const cJSON *p0 = cJSON_GetArrayItem(obj(obj(vr, RS_VARIANTS)->child, RS_SWEEP), i);
-        if (obj(p0, RS_QUANTILE))
-            put(b, "| %.2f-quantile of min Q |", num(p0, RS_QUANTILE));
+        const cJSON *p0 =
+            cJSON_GetArrayItem(gc_json_get(gc_json_get(vr, RS_VARIANTS)->child, RS_SWEEP), i);
+        if (gc_json_get(p0, RS_QUANTILE))
+            put(b, "| %.2f-quantile of min Q |", gc_json_num(p0, RS_QUANTILE, NAN));
         else
-            put(b, "| %.2f |", num(p0, RS_TAU));
-        for (const cJSON *v = obj(vr, RS_VARIANTS)->child; v; v = v->next) {
-            const cJSON *e = cJSON_GetArrayItem(obj(v, RS_SWEEP), i);
-            put(b, " %.1f | %.3f |", num(e, RS_SAVED_PCT), num(e, RS_ACCURACY));
+            put(b, "| %.2f |", gc_json_num(p0, RS_TAU, NAN));
+        for (const cJSON *v = gc_json_get(vr, RS_VARIANTS)->child; v; v = v->next) {
+            const cJSON *e = cJSON_GetArrayItem(gc_json_get(v, RS_SWEEP), i);
+            put(b, " %.1f | %.3f |", gc_json_num(e, RS_SAVED_PCT, NAN),
+                gc_json_num(e, RS_ACCURACY, NAN));
         }
         put(b, "\n");
     }
@@ -240,37 +249,43 @@ static void goal_token(sbuf *b, const cJSON *r, const cJSON *last) {
         last ? "" : " (table1 has not been run)");
     put(b, VOTE_HEAD);
     if (last) {
-        cJSON *copy = cJSON_Duplicate(obj(last, RS_VOTE), 1),
+        cJSON *copy = cJSON_Duplicate(gc_json_get(last, RS_VOTE), 1),
               *vars = cJSON_GetObjectItem(copy, RS_VARIANTS);
         for (cJSON *v = vars->child; v;) { /* keep the goal-conditioned row */
             cJSON *next = v->next;
-            if (strcmp(cJSON_GetStringValue(obj(v, RS_VARIANT)), "goal"))
+            if (strcmp(cJSON_GetStringValue(gc_json_get(v, RS_VARIANT)), "goal"))
                 cJSON_Delete(cJSON_DetachItemViaPointer(vars, v));
             v = next;
         }
         vote_rows(b, copy, " (last token)");
         cJSON_Delete(copy);
     }
-    vote_rows(b, obj(r, RS_VOTE), " (random token)");
+    vote_rows(b, gc_json_get(r, RS_VOTE), " (random token)");
     /* the sweeps side by side: same points in both files when their vote sections agree */
-    const cJSON *rs = obj(obj(obj(r, RS_VOTE), RS_VARIANTS)->child, RS_SWEEP), *ls = NULL;
-    for (const cJSON *v = last ? obj(obj(last, RS_VOTE), RS_VARIANTS)->child : NULL; v; v = v->next)
-        if (!strcmp(cJSON_GetStringValue(obj(v, RS_VARIANT)), "goal")) ls = obj(v, RS_SWEEP);
+    const cJSON *rs =
+                    gc_json_get(gc_json_get(gc_json_get(r, RS_VOTE), RS_VARIANTS)->child, RS_SWEEP),
+                *ls = NULL;
+    for (const cJSON *v = last ? gc_json_get(gc_json_get(last, RS_VOTE), RS_VARIANTS)->child : NULL;
+         v; v = v->next)
+        if (!strcmp(cJSON_GetStringValue(gc_json_get(v, RS_VARIANT)), "goal"))
+            ls = gc_json_get(v, RS_SWEEP);
     put(b,
         "\nThe sweep for the goal-conditioned RM (mean over seeds):\n\n| threshold | last token: "
         "tokens saved %% | last token: accuracy | random token: tokens saved %% | random token: "
         "accuracy |\n|---|---|---|---|---|\n");
     for (int i = 0; i < cJSON_GetArraySize(rs); i++) {
         const cJSON *pr = cJSON_GetArrayItem(rs, i), *pl = ls ? cJSON_GetArrayItem(ls, i) : NULL;
-        if (obj(pr, RS_QUANTILE))
-            put(b, "| %.2f-quantile of min Q |", num(pr, RS_QUANTILE));
+        if (gc_json_get(pr, RS_QUANTILE))
+            put(b, "| %.2f-quantile of min Q |", gc_json_num(pr, RS_QUANTILE, NAN));
         else
-            put(b, "| tau %.2f |", num(pr, RS_TAU));
+            put(b, "| tau %.2f |", gc_json_num(pr, RS_TAU, NAN));
         if (pl)
-            put(b, " %.1f | %.3f |", num(pl, RS_SAVED_PCT), num(pl, RS_ACCURACY));
+            put(b, " %.1f | %.3f |", gc_json_num(pl, RS_SAVED_PCT, NAN),
+                gc_json_num(pl, RS_ACCURACY, NAN));
         else
             put(b, " - | - |");
-        put(b, " %.1f | %.3f |\n", num(pr, RS_SAVED_PCT), num(pr, RS_ACCURACY));
+        put(b, " %.1f | %.3f |\n", gc_json_num(pr, RS_SAVED_PCT, NAN),
+            gc_json_num(pr, RS_ACCURACY, NAN));
     }
 }
 
@@ -294,11 +309,12 @@ static void times(sbuf *b, const char *root, const char *scale) {
             continue;
         }
         int run = 0, cached = 0;
-        for (const cJSON *s = obj(r, RS_STAGES) ? obj(r, RS_STAGES)->child : NULL; s; s = s->next)
-            cJSON_IsTrue(obj(s, RS_CACHED)) ? cached++ : run++;
-        total += num(r, RS_WALL_S);
-        put(b, "| %s | %.0f s | %d | %d | %s |\n", EXPERIMENTS[e], num(r, RS_WALL_S), run, cached,
-            cJSON_GetStringValue(obj(r, RS_COMMIT)));
+        for (const cJSON *s = gc_json_get(r, RS_STAGES) ? gc_json_get(r, RS_STAGES)->child : NULL;
+             s; s = s->next)
+            cJSON_IsTrue(gc_json_get(s, RS_CACHED)) ? cached++ : run++;
+        total += gc_json_num(r, RS_WALL_S, NAN);
+        put(b, "| %s | %.0f s | %d | %d | %s |\n", EXPERIMENTS[e], gc_json_num(r, RS_WALL_S, NAN),
+            run, cached, cJSON_GetStringValue(gc_json_get(r, RS_COMMIT)));
         cJSON_Delete(r);
     }
     put(b, "| all | %.0f s (%.1f min) | | | |\n", total, total / 60);

@@ -2,8 +2,9 @@
  *
  * The producers (the analyses under math/, the runner's metadata), the verdict rules
  * (claims/verdict.c), `replicate check` and `replicate report` (claims/), and the plot data
- * writers read and write results through these names; a plot script reads the .dat columns by
- * the names in the file's header line (rp_dat_header), never by position. A key used by one module
+ * writers read and write results through these names. A plot's .dat file opens with a header
+ * line of column names built from them (<variant>_mean, ...), and the plot scripts read columns
+ * by those names (gnuplot's columnheaders), never by position. A key used by one module
  * only (a stage's own files) is not listed here.
  */
 #ifndef RP_SCHEMA_H

@@ -186,7 +186,12 @@ static gc_status write_plot_data(const char *path, const cJSON *results, const v
     FILE *f = fopen(path, "w");
     if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
     int base = m->c.base, goal = m->c.goal;
-    fprintf(f, "# split baseline_mean baseline_lo baseline_hi goal_mean goal_lo goal_hi\n");
+    fprintf(f, "# AUROC per split (mean over seeds and its 95%% CI); columns by name\n%s",
+            RS_SPLIT);
+    for (int v = 0; v < 2; v++)
+        fprintf(f, " %s_%s %s_%s %s_%s", c->variant[v ? goal : base].name, RS_MEAN,
+                c->variant[v ? goal : base].name, RS_LO, c->variant[v ? goal : base].name, RS_HI);
+    fprintf(f, "\n");
     for (const cJSON *g = splits->child; g; g = g->next) {
         const cJSON *b = cJSON_GetObjectItem(g, c->variant[base].name);
         const cJSON *q = cJSON_GetObjectItem(g, c->variant[goal].name);
@@ -201,13 +206,6 @@ static gc_status write_plot_data(const char *path, const cJSON *results, const v
     return fclose(f) == 0 ? GC_OK : gc_fail(GC_ERR_IO, "%s: write failed", path);
 }
 
-static double num(const cJSON *o, const char *k, double def) {
-    return gc_json_num(o, k, def);
-}
-static const cJSON *obj(const cJSON *o, const char *k) {
-    return gc_json_get(o, k);
-}
-
 /* The fig2 table (variants "baseline" and "goal", then the ablations). */
 static void print_auroc(const cJSON *results, FILE *f) {
     fprintf(f, "\n%-12s %5s %7s  %-24s %-24s %-26s %9s  %s\n", "split", "n", "policy",
@@ -215,44 +213,46 @@ static void print_auroc(const cJSON *results, FILE *f) {
             "policy log-prob AUROC");
     const cJSON *groups[16];
     int ng = 0;
-    for (const cJSON *g = obj(results, RS_SPLITS) ? obj(results, RS_SPLITS)->child : NULL;
+    for (const cJSON *g = gc_json_get(results, RS_SPLITS) ? gc_json_get(results, RS_SPLITS)->child
+                                                          : NULL;
          g && ng < 15; g = g->next)
         groups[ng++] = g;
-    if (obj(results, RS_POOLED)) groups[ng++] = obj(results, RS_POOLED);
+    if (gc_json_get(results, RS_POOLED)) groups[ng++] = gc_json_get(results, RS_POOLED);
     for (int i = 0; i < ng; i++) {
-        const cJSON *g = groups[i], *b = obj(g, RS_BASELINE), *q = obj(g, RS_GOAL),
-                    *d = obj(g, RS_DELTA);
-        fprintf(f, "%-12s %5.0f %6.1f%%  ", cJSON_GetStringValue(obj(g, RS_SPLIT)), num(g, RS_N, 0),
-                100 * num(g, RS_POLICY_ACCURACY, 0));
+        const cJSON *g = groups[i], *b = gc_json_get(g, RS_BASELINE), *q = gc_json_get(g, RS_GOAL),
+                    *d = gc_json_get(g, RS_DELTA);
+        fprintf(f, "%-12s %5.0f %6.1f%%  ", cJSON_GetStringValue(gc_json_get(g, RS_SPLIT)),
+                gc_json_num(g, RS_N, 0), 100 * gc_json_num(g, RS_POLICY_ACCURACY, 0));
         if (!d) {
-            fprintf(f, "%s\n", cJSON_GetStringValue(obj(g, RS_ERROR)));
+            fprintf(f, "%s\n", cJSON_GetStringValue(gc_json_get(g, RS_ERROR)));
             continue;
         }
-        const cJSON *lp = obj(g, RS_POLICY_LOGPROB);
+        const cJSON *lp = gc_json_get(g, RS_POLICY_LOGPROB);
         fprintf(
             f,
             "%.3f [%.3f, %.3f]     %.3f [%.3f, %.3f]     %+.3f [%+.3f, %+.3f] (%.0f/%.0f) %9.3g  "
             "%.3f [%.3f, %.3f]\n",
-            num(b, RS_MEAN, 0), num(b, RS_LO, 0), num(b, RS_HI, 0), num(q, RS_MEAN, 0),
-            num(q, RS_LO, 0), num(q, RS_HI, 0), num(d, RS_MEAN, 0), num(d, RS_LO, 0),
-            num(d, RS_HI, 0), num(d, RS_SEEDS_POSITIVE, 0), num(d, RS_SEEDS, 0),
-            num(obj(g, RS_DELONG), RS_P, NAN), num(lp, RS_AUROC, NAN), num(lp, RS_LO, NAN),
-            num(lp, RS_HI, NAN));
+            gc_json_num(b, RS_MEAN, 0), gc_json_num(b, RS_LO, 0), gc_json_num(b, RS_HI, 0),
+            gc_json_num(q, RS_MEAN, 0), gc_json_num(q, RS_LO, 0), gc_json_num(q, RS_HI, 0),
+            gc_json_num(d, RS_MEAN, 0), gc_json_num(d, RS_LO, 0), gc_json_num(d, RS_HI, 0),
+            gc_json_num(d, RS_SEEDS_POSITIVE, 0), gc_json_num(d, RS_SEEDS, 0),
+            gc_json_num(gc_json_get(g, RS_DELONG), RS_P, NAN), gc_json_num(lp, RS_AUROC, NAN),
+            gc_json_num(lp, RS_LO, NAN), gc_json_num(lp, RS_HI, NAN));
     }
     /* ablation variants (any variant object besides baseline and goal), per split */
     for (int i = 0, header = 0; i < ng; i++) {
         const cJSON *g = groups[i];
         int first = 1;
         for (const cJSON *x = g->child; x; x = x->next) {
-            if (!cJSON_IsObject(x) || !cJSON_IsArray(obj(x, RS_AUROC)) ||
+            if (!cJSON_IsObject(x) || !cJSON_IsArray(gc_json_get(x, RS_AUROC)) ||
                 !strcmp(x->string, "baseline") || !strcmp(x->string, "goal"))
                 continue;
             if (first)
                 fprintf(f, "%s%-12s",
                         header++ ? "" : "\nablations (AUROC, mean [95% CI over seeds])\n",
-                        cJSON_GetStringValue(obj(g, RS_SPLIT)));
-            fprintf(f, "  %s %.3f [%.3f, %.3f]", x->string, num(x, RS_MEAN, 0), num(x, RS_LO, 0),
-                    num(x, RS_HI, 0));
+                        cJSON_GetStringValue(gc_json_get(g, RS_SPLIT)));
+            fprintf(f, "  %s %.3f [%.3f, %.3f]", x->string, gc_json_num(x, RS_MEAN, 0),
+                    gc_json_num(x, RS_LO, 0), gc_json_num(x, RS_HI, 0));
             first = 0;
         }
         if (!first) fprintf(f, "\n");
@@ -302,7 +302,9 @@ gc_status math_analyse_auroc(math_ctx *m, const cJSON *section, const char *path
         cJSON_AddItemToObject(
             results, RS_POOLED,
             analyse_group("all", sol, idx, nall, (float *const *const *)scores, ref, seeds, m));
-        s = rp_finish(r, results, write_plot_data, m, print_auroc);
+        char vars[128]; /* the legend names the contrastive weight the run used */
+        snprintf(vars, sizeof vars, "lambda='%g'", c->variant[c->goal].con.lambda);
+        s = rp_finish(r, results, write_plot_data, m, vars, print_auroc);
     }
     free(idx), free(ref);
     for (int v = 0; v < MAX_VARIANTS; v++) {

@@ -222,13 +222,17 @@ static gc_status write_dat(const char *path, const cJSON *results, const void *c
     const cJSON *pts = cJSON_GetObjectItem(pr, RS_P), *curves = cJSON_GetObjectItem(pr, RS_CURVES);
     FILE *f = fopen(path, "w");
     if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
-    fprintf(f, "# p, then per curve (");
+    static const char *cols[] = {RS_MEAN, RS_LO, RS_HI, RS_BOOT_AUROC, RS_BOOT_LO, RS_BOOT_HI};
+    fprintf(f,
+            "# AUROC against p per curve <variant>_<score>: seed mean and its CI, bootstrap "
+            "AUROC and its CI; columns by name\n%s",
+            RS_P);
     for (const cJSON *c = curves->child; c; c = c->next)
-        fprintf(f, "%s-%s%s", cJSON_GetObjectItem(c, RS_VARIANT)->valuestring,
-                cJSON_GetObjectItem(c, RS_SCORE)->valuestring, c->next ? ", " : "");
-    fprintf(f, "): seed mean, seed CI lo, hi, bootstrap AUROC, bootstrap lo, hi\n");
+        for (int k = 0; k < 6; k++)
+            fprintf(f, " %s_%s_%s", cJSON_GetObjectItem(c, RS_VARIANT)->valuestring,
+                    cJSON_GetObjectItem(c, RS_SCORE)->valuestring, cols[k]);
+    fprintf(f, "\n");
     int P = cJSON_GetArraySize(pts);
-    static const char *cols[] = {"mean", "lo", "hi", "boot_auroc", "boot_lo", "boot_hi"};
     for (int i = 0; i < P; i++) {
         fprintf(f, "%.3f", cJSON_GetArrayItem(pts, i)->valuedouble);
         for (const cJSON *c = curves->child; c; c = c->next)
@@ -341,7 +345,12 @@ gc_status math_analyse_partial(math_ctx *m, const cJSON *section, const char *pa
             cJSON_AddItemToArray(corr, o);
         }
         free(a), free(b);
-        s = rp_finish(m->r, results, write_dat, m, print_partial);
+        char vars[512] = "names='"; /* the variants, in the curves' order */
+        for (int v = 0; v < m->c.n_variants; v++)
+            snprintf(vars + strlen(vars), sizeof vars - strlen(vars), "%s%s", v ? " " : "",
+                     m->c.variant[math_variant_order(m, v)].name);
+        strncat(vars, "'", sizeof vars - strlen(vars) - 1);
+        s = rp_finish(m->r, results, write_dat, m, vars, print_partial);
     }
     for (int i = 0; sc && i < MAX_VARIANTS * N_SCORES * seeds; i++)
         free(sc[i]);

@@ -655,13 +655,13 @@ static gc_status write_dat(const char *path, const cJSON *results, const void *c
                 *vars = cJSON_GetObjectItem(vr, RS_VARIANTS);
     FILE *f = fopen(path, "w");
     if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
-    fprintf(f, "# tau, then per variant (");
+    fprintf(f, "# one row per sweep point (tau=T, or qQ: tau at the Q-quantile of the solutions' "
+               "minimum Q-value): per variant the tokens saved %% and the voting accuracy, then "
+               "the unfiltered accuracy; columns by name\npoint");
     for (const cJSON *v = vars->child; v; v = v->next)
-        fprintf(f, "%s%s", cJSON_GetObjectItem(v, RS_VARIANT)->valuestring, v->next ? ", " : "");
-    fprintf(
-        f,
-        "): tokens saved %%, voting accuracy; then the unfiltered accuracy. Rows: the\n"
-        "# sweep point (tau=T, or qQ: tau at the Q-quantile of the solutions' minimum Q-value)\n");
+        fprintf(f, " %s_%s %s_%s", cJSON_GetObjectItem(v, RS_VARIANT)->valuestring, RS_SAVED_PCT,
+                cJSON_GetObjectItem(v, RS_VARIANT)->valuestring, RS_ACCURACY);
+    fprintf(f, " %s_%s\n", RS_UNFILTERED, RS_ACCURACY);
     int n = cJSON_GetArraySize(cJSON_GetObjectItem(vars->child, RS_SWEEP));
     double acc0 =
         cJSON_GetObjectItem(cJSON_GetObjectItem(vr, RS_UNFILTERED), RS_ACCURACY)->valuedouble;
@@ -681,43 +681,45 @@ static gc_status write_dat(const char *path, const cJSON *results, const void *c
     return fclose(f) == 0 ? GC_OK : gc_fail(GC_ERR_IO, "%s: write failed", path);
 }
 
-static double jnum(const cJSON *o, const char *a, const char *b) {
-    const cJSON *x = cJSON_GetObjectItem(o, a);
-    x = b ? cJSON_GetObjectItem(x, b) : x;
-    return cJSON_IsNumber(x) ? x->valuedouble : NAN;
-}
-
 static void print_vote(const cJSON *results, FILE *f) {
     const cJSON *vr = cJSON_GetObjectItem(results, RS_VOTE);
     fprintf(f,
             "\nmajority voting, %d questions x %d solutions, tau %.2f (cosine), first %d tokens "
             "ignored, goal state from the %s token\nunfiltered accuracy %.3f\n",
-            (int)jnum(vr, RS_QUESTIONS, NULL), (int)jnum(vr, RS_SAMPLES, NULL),
-            jnum(vr, RS_TAU, NULL), (int)jnum(vr, RS_SKIP, NULL),
+            (int)gc_json_num(vr, RS_QUESTIONS, NAN), (int)gc_json_num(vr, RS_SAMPLES, NAN),
+            gc_json_num(vr, RS_TAU, NAN), (int)gc_json_num(vr, RS_SKIP, NAN),
             cJSON_GetStringValue(cJSON_GetObjectItem(vr, RS_GOAL_TOKEN)),
-            jnum(vr, RS_UNFILTERED, RS_ACCURACY));
+            gc_json_num(gc_json_get(vr, RS_UNFILTERED), RS_ACCURACY, NAN));
     fprintf(f, "%-9s %-22s %-20s %-20s %-26s %9s %9s\n", "RM", "accuracy [CI]", "filtered %",
             "tokens saved %", "paired diff [bootstrap CI]", "p paired", "p unpair");
     for (const cJSON *v = cJSON_GetObjectItem(vr, RS_VARIANTS)->child; v; v = v->next) {
         fprintf(f,
                 "%-9s %.3f [%.3f, %.3f]   %5.1f [%5.1f, %5.1f]  %5.1f [%5.1f, %5.1f]  "
                 "%+.3f [%+.3f, %+.3f]    %9.3g %9.3g\n",
-                cJSON_GetObjectItem(v, RS_VARIANT)->valuestring, jnum(v, RS_ACCURACY, RS_MEAN),
-                jnum(v, RS_ACCURACY, RS_LO), jnum(v, RS_ACCURACY, RS_HI),
-                jnum(v, RS_FILTERED_PCT, RS_MEAN), jnum(v, RS_FILTERED_PCT, RS_LO),
-                jnum(v, RS_FILTERED_PCT, RS_HI), jnum(v, RS_SAVED_PCT, RS_MEAN),
-                jnum(v, RS_SAVED_PCT, RS_LO), jnum(v, RS_SAVED_PCT, RS_HI),
-                jnum(v, RS_BOOTSTRAP_PAIRED, RS_MEAN_DIFF), jnum(v, RS_BOOTSTRAP_PAIRED, RS_LO),
-                jnum(v, RS_BOOTSTRAP_PAIRED, RS_HI), jnum(v, RS_TTEST_PAIRED, RS_P),
-                jnum(v, RS_TTEST_UNPAIRED, RS_P));
+                cJSON_GetObjectItem(v, RS_VARIANT)->valuestring,
+                gc_json_num(gc_json_get(v, RS_ACCURACY), RS_MEAN, NAN),
+                gc_json_num(gc_json_get(v, RS_ACCURACY), RS_LO, NAN),
+                gc_json_num(gc_json_get(v, RS_ACCURACY), RS_HI, NAN),
+                gc_json_num(gc_json_get(v, RS_FILTERED_PCT), RS_MEAN, NAN),
+                gc_json_num(gc_json_get(v, RS_FILTERED_PCT), RS_LO, NAN),
+                gc_json_num(gc_json_get(v, RS_FILTERED_PCT), RS_HI, NAN),
+                gc_json_num(gc_json_get(v, RS_SAVED_PCT), RS_MEAN, NAN),
+                gc_json_num(gc_json_get(v, RS_SAVED_PCT), RS_LO, NAN),
+                gc_json_num(gc_json_get(v, RS_SAVED_PCT), RS_HI, NAN),
+                gc_json_num(gc_json_get(v, RS_BOOTSTRAP_PAIRED), RS_MEAN_DIFF, NAN),
+                gc_json_num(gc_json_get(v, RS_BOOTSTRAP_PAIRED), RS_LO, NAN),
+                gc_json_num(gc_json_get(v, RS_BOOTSTRAP_PAIRED), RS_HI, NAN),
+                gc_json_num(gc_json_get(v, RS_TTEST_PAIRED), RS_P, NAN),
+                gc_json_num(gc_json_get(v, RS_TTEST_UNPAIRED), RS_P, NAN));
         const cJSON *on = cJSON_GetObjectItem(v, RS_ONLINE);
         if (on)
             fprintf(f,
                     "          online (seed 1, %d questions): tokens saved %.1f%%, wall time "
                     "saved %.1f%%, cuts equal to offline %.1f%%\n",
-                    (int)jnum(on, RS_QUESTIONS, NULL), jnum(on, RS_TOKENS_SAVED_PCT, NULL),
-                    jnum(on, RS_WALL_SAVED_PCT, NULL),
-                    100 * jnum(on, RS_CUT_AGREEMENT_WITH_OFFLINE, NULL));
+                    (int)gc_json_num(on, RS_QUESTIONS, NAN),
+                    gc_json_num(on, RS_TOKENS_SAVED_PCT, NAN),
+                    gc_json_num(on, RS_WALL_SAVED_PCT, NAN),
+                    100 * gc_json_num(on, RS_CUT_AGREEMENT_WITH_OFFLINE, NAN));
     }
     claims_print_verdict(results, f);
 }
@@ -807,7 +809,12 @@ gc_status math_analyse_vote(math_ctx *m, const cJSON *section, const char *path)
                 vars, analyse_variant(m, var, &vc, &v, &l[var * seeds], prop0, online[var]));
             online[var] = NULL;
         }
-        s = rp_finish(m->r, results, write_dat, m, print_vote);
+        char pv[512] = "names='"; /* the variants filtered with, in the columns' order */
+        for (const cJSON *e = cJSON_GetObjectItem(vr, RS_VARIANTS)->child; e; e = e->next)
+            snprintf(pv + strlen(pv), sizeof pv - strlen(pv), "%s%s", strlen(pv) > 7 ? " " : "",
+                     cJSON_GetObjectItem(e, RS_VARIANT)->valuestring);
+        strncat(pv, "'", sizeof pv - strlen(pv) - 1);
+        s = rp_finish(m->r, results, write_dat, m, pv, print_vote);
     }
     for (int i = 0; i < MAX_VARIANTS; i++)
         cJSON_Delete(online[i]);

@@ -26,8 +26,10 @@ gc_status rp_check_repo(const rp_run *r);
 /* Writes the plot's data file from the results document; ctx is the caller's. */
 typedef gc_status (*rp_dat_fn)(const char *path, const cJSON *results, const void *ctx);
 /* Adds the verdict to results, writes results.json and the plot data, draws the plot with
- * plots/<experiment>.gp and prints the table (print may be NULL). Takes ownership of results. */
+ * plots/<experiment>.gp and prints the table (print may be NULL). plot_vars (may be NULL): gnuplot
+ * assignments the script reads besides datafile and outprefix (labels that depend on the run:
+ * the variants' names, lambda), in single quotes, no double quotes. Takes ownership of results. */
 gc_status rp_finish(rp_run *r, cJSON *results, rp_dat_fn dat, const void *ctx,
-                    void (*print)(const cJSON *results, FILE *f));
+                    const char *plot_vars, void (*print)(const cJSON *results, FILE *f));
 
 #endif
