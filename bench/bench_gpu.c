@@ -177,8 +177,8 @@ static const char HELP[] =
 int main(int argc, char **argv) {
     /* every flag is checked before the device is touched */
     long steps = 5, warmup = 2, batch = 0, seq = 0;
-    int emulate = 0;
-    const char *configs = NULL, *precisions = "bf16,tf32", *pos[1];
+    int emulate = 0, help = 0;
+    const char *configs = NULL, *precisions = "bf16,tf32";
     const gc_flag flags[] = {
         {"steps", GC_FLAG_INT, &steps, 1, 100000, NULL, 0},
         {"warmup", GC_FLAG_INT, &warmup, 0, 100000, NULL, 0},
@@ -187,16 +187,12 @@ int main(int argc, char **argv) {
         {"configs", GC_FLAG_STRING, &configs, 0, 0, NULL, 0},
         {"precisions", GC_FLAG_STRING, &precisions, 0, 0, NULL, 0},
         {"emulate", GC_FLAG_SWITCH, &emulate, 0, 0, NULL, 0},
+        {"help", GC_FLAG_SWITCH, &help, 0, 0, NULL, 0},
     };
-    int n_pos = 0, rc = gc_flags_parse("gcrm-bench-gpu", argc, argv, flags,
-                                       (int)(sizeof flags / sizeof flags[0]), pos, 1, &n_pos);
+    int rc = gc_flags_parse("gcrm-bench-gpu", argc, argv, flags,
+                            (int)(sizeof flags / sizeof flags[0]), NULL, 0, NULL);
     if (rc) return rc;
-    if (n_pos) {
-        if (strcmp(pos[0], "--help"))
-            return gc_flags_usage_error("gcrm-bench-gpu", "unexpected argument '%s'", pos[0]);
-        fputs(HELP, stdout);
-        return 0;
-    }
+    if (help) return fputs(HELP, stdout), 0;
     const bench_config *cfgs[8];
     gc_precision precs[3];
     int n_cfg = 0, n_prec = 0;

@@ -2,11 +2,11 @@
  * and DeLong's test between two scores. A line's label and scores may be single values or
  * aligned arrays (one item per element); a one-element array [x] counts as x, so files such as
  * qwen-rm-maj/math_cot_100.jsonl ("score": [true, ...], "pred_score": [[3.5], ...]) read as is. */
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/util/flags.h"
 #include "lib/util/jsonio.h"
 #include "lib/stats/stats.h"
 #include "cli.h"
@@ -92,44 +92,24 @@ static gc_status read_line(const cJSON *o, int line, void *ctx) {
 }
 
 int cmd_eval_scores(int argc, char **argv) {
-    static const struct option opts[] = {{"input", required_argument, 0, 'i'},
-                                         {"label", required_argument, 0, 'l'},
-                                         {"score", required_argument, 0, 's'},
-                                         {"bootstrap", required_argument, 0, 'b'},
-                                         {"seed", required_argument, 0, 'S'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
     es_ctx c = {0};
     long reps = 1000, seed = 1;
-    int rc = cli_getopt_reset();
-    for (int o; (o = getopt_long(argc, argv, ":", opts, NULL)) != -1;) {
-        switch (o) {
-        case 'i':
-            c.path = optarg;
-            break;
-        case 'l':
-            c.label = optarg;
-            break;
-        case 's':
-            if (c.nscores == 2) return cli_usage_error("eval-scores", "at most two --score keys");
-            c.score[c.nscores++] = optarg;
-            break;
-        case 'b':
-            rc = cli_parse_long("eval-scores", "bootstrap", optarg, 10, 1000000, &reps);
-            break;
-        case 'S':
-            rc = cli_parse_long("eval-scores", "seed", optarg, 0, 0x7fffffffL, &seed);
-            break;
-        case 'h':
-            fputs(HELP, stdout);
-            return 0;
-        default:
-            return cli_bad_option("eval-scores", argv, o);
-        }
-        if (rc) return rc;
-    }
-    if (optind < argc)
-        return cli_usage_error("eval-scores", "unexpected argument '%s'", argv[optind]);
+    int help = 0;
+    const char *scores[2] = {NULL, NULL};
+    const gc_flag flags[] = {
+        {"input", GC_FLAG_STRING, &c.path, 0, 0, NULL, 0},
+        {"label", GC_FLAG_STRING, &c.label, 0, 0, NULL, 0},
+        {"score", GC_FLAG_LIST, scores, 0, 0, NULL, 2},
+        {"bootstrap", GC_FLAG_INT, &reps, 10, 1000000, NULL, 0},
+        {"seed", GC_FLAG_INT, &seed, 0, 0x7fffffffL, NULL, 0},
+        {"help", GC_FLAG_SWITCH, &help, 0, 0, NULL, 0},
+    };
+    int rc = gc_flags_parse("replicate eval-scores", argc, argv, flags,
+                            (int)(sizeof flags / sizeof flags[0]), NULL, 0, NULL);
+    if (rc) return rc;
+    if (help) return fputs(HELP, stdout), 0;
+    for (int k = 0; k < 2 && scores[k]; k++)
+        c.score[c.nscores++] = scores[k];
     if (!c.path || !c.label || !c.nscores)
         return cli_usage_error("eval-scores", "--input, --label and --score are required");
     gc_status s = gc_jsonl_each(c.path, read_line, &c);

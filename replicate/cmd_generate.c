@@ -7,6 +7,7 @@
 #include "lib/model/generate.h"
 #include "lib/model/sampler.h"
 #include "lib/model/tokenizer.h"
+#include "lib/util/flags.h"
 #include "cli.h"
 
 /* ---- generate ---- */
@@ -31,58 +32,24 @@ int cmd_generate(int argc, char **argv) {
     const char *ckpt = NULL, *tok_path = NULL, *prompt = "";
     long steps = 256, seed = 42;
     double temperature = 1.0, top_p = 0.9;
-    static const struct option opts[] = {{"checkpoint", required_argument, 0, 'c'},
-                                         {"tokenizer", required_argument, 0, 'k'},
-                                         {"prompt", required_argument, 0, 'p'},
-                                         {"steps", required_argument, 0, 'n'},
-                                         {"temperature", required_argument, 0, 't'},
-                                         {"top-p", required_argument, 0, 'P'},
-                                         {"seed", required_argument, 0, 's'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {"device", required_argument, 0, 'd'},
-                                         {"precision", required_argument, 0, 'r'},
-                                         {0, 0, 0, 0}};
     char device[8] = "cpu", precision[8] = "fp32";
-    int rc = cli_getopt_reset();
-    for (int c; (c = getopt_long(argc, argv, ":", opts, NULL)) != -1;) {
-        switch (c) {
-        case 'c':
-            ckpt = optarg;
-            break;
-        case 'k':
-            tok_path = optarg;
-            break;
-        case 'p':
-            prompt = optarg;
-            break;
-        case 'n':
-            rc = cli_parse_long("generate", "steps", optarg, 1, 1 << 20, &steps);
-            break;
-        case 't':
-            rc = cli_parse_float("generate", "temperature", optarg, 0, 100, &temperature);
-            break;
-        case 'P':
-            rc = cli_parse_float("generate", "top-p", optarg, 1e-6, 1, &top_p);
-            break;
-        case 's':
-            rc = cli_parse_long("generate", "seed", optarg, 0, 0x7fffffffL, &seed);
-            break;
-        case 'd':
-            rc = cli_parse_choice("generate", "device", optarg, CLI_DEVICES, device, sizeof device);
-            break;
-        case 'r':
-            rc = cli_parse_choice("generate", "precision", optarg, CLI_PRECISIONS, precision,
-                                  sizeof precision);
-            break;
-        case 'h':
-            fputs(GENERATE_HELP, stdout);
-            return 0;
-        default:
-            return cli_bad_option("generate", argv, c);
-        }
-        if (rc) return rc;
-    }
-    if (optind < argc) return cli_usage_error("generate", "unexpected argument '%s'", argv[optind]);
+    int help = 0;
+    const gc_flag flags[] = {
+        {"checkpoint", GC_FLAG_STRING, &ckpt, 0, 0, NULL, 0},
+        {"tokenizer", GC_FLAG_STRING, &tok_path, 0, 0, NULL, 0},
+        {"prompt", GC_FLAG_STRING, &prompt, 0, 0, NULL, 0},
+        {"steps", GC_FLAG_INT, &steps, 1, 1 << 20, NULL, 0},
+        {"temperature", GC_FLAG_FLOAT, &temperature, 0, 100, NULL, 0},
+        {"top-p", GC_FLAG_FLOAT, &top_p, 1e-6, 1, NULL, 0},
+        {"seed", GC_FLAG_INT, &seed, 0, 0x7fffffffL, NULL, 0},
+        {"device", GC_FLAG_CHOICE, device, 0, 0, CLI_DEVICES, sizeof device},
+        {"precision", GC_FLAG_CHOICE, precision, 0, 0, CLI_PRECISIONS, sizeof precision},
+        {"help", GC_FLAG_SWITCH, &help, 0, 0, NULL, 0},
+    };
+    int rc = gc_flags_parse("replicate generate", argc, argv, flags,
+                            (int)(sizeof flags / sizeof flags[0]), NULL, 0, NULL);
+    if (rc) return rc;
+    if (help) return fputs(GENERATE_HELP, stdout), 0;
     if (!ckpt) return cli_usage_error("generate", "--checkpoint is required");
 
     if (gc_device_open(device, precision) != GC_OK) return cli_runtime_error("generate");

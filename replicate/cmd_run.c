@@ -1,9 +1,9 @@
 /* replicate run: executes an experiment file at a scale (runner/stage.h) with its pipeline. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/model/backend.h"
+#include "lib/util/flags.h"
 #include "lib/util/jsonio.h"
 #include "cli.h"
 #include "math/analyses.h"
@@ -111,62 +111,32 @@ static gc_status open_experiment(rp_run *r, gc_status (**run)(rp_run *)) {
 }
 
 int cmd_run(int argc, char **argv) {
-    static const struct option opts[] = {{"scale", required_argument, 0, 's'},
-                                         {"seeds", required_argument, 0, 'n'},
-                                         {"device", required_argument, 0, 'd'},
-                                         {"root", required_argument, 0, 'r'},
-                                         {"force", no_argument, 0, 'f'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {"precision", required_argument, 0, 'p'},
-                                         {"print-config", no_argument, 0, 'P'},
-                                         {0, 0, 0, 0}};
-    int print_config = 0;
+    int print_config = 0, help = 0;
     rp_run r;
     memset(&r, 0, sizeof r);
     snprintf(r.opt.scale, sizeof r.opt.scale, "mini");
-    snprintf(r.opt.root, sizeof r.opt.root, "results/runs");
+    const char *root = "results/runs", *pos[2] = {0};
     long seeds = 0;
-    int rc = cli_getopt_reset();
-    for (int c; (c = getopt_long(argc, argv, ":", opts, NULL)) != -1;) {
-        switch (c) {
-        case 's':
-            if (strcmp(optarg, "smoke") && strcmp(optarg, "mini") && strcmp(optarg, "full"))
-                return cli_usage_error("run", "bad value '%s' for --scale (smoke, mini or full)",
-                                       optarg);
-            snprintf(r.opt.scale, sizeof r.opt.scale, "%s", optarg);
-            break;
-        case 'n':
-            rc = cli_parse_long("run", "seeds", optarg, 1, 64, &seeds);
-            break;
-        case 'd':
-            rc = cli_parse_choice("run", "device", optarg, CLI_DEVICES, r.opt.device,
-                                  sizeof r.opt.device);
-            break;
-        case 'p':
-            rc = cli_parse_choice("run", "precision", optarg, CLI_PRECISIONS, r.opt.precision,
-                                  sizeof r.opt.precision);
-            break;
-        case 'r':
-            snprintf(r.opt.root, sizeof r.opt.root, "%s", optarg);
-            break;
-        case 'f':
-            r.opt.force = 1;
-            break;
-        case 'P':
-            print_config = 1;
-            break;
-        case 'h':
-            fputs(RUN_HELP, stdout);
-            return 0;
-        default:
-            return cli_bad_option("run", argv, c);
-        }
-        if (rc) return rc;
-    }
-    if (optind != argc - 1)
-        return cli_usage_error("run", optind < argc ? "expected one experiment file"
-                                                    : "missing the experiment file");
-    r.opt.file = argv[optind];
+    const gc_flag flags[] = {
+        {"scale", GC_FLAG_CHOICE, r.opt.scale, 0, 0, "smoke|mini|full", sizeof r.opt.scale},
+        {"seeds", GC_FLAG_INT, &seeds, 1, 64, NULL, 0},
+        {"device", GC_FLAG_CHOICE, r.opt.device, 0, 0, CLI_DEVICES, sizeof r.opt.device},
+        {"precision", GC_FLAG_CHOICE, r.opt.precision, 0, 0, CLI_PRECISIONS,
+         sizeof r.opt.precision},
+        {"root", GC_FLAG_STRING, &root, 0, 0, NULL, 0},
+        {"force", GC_FLAG_SWITCH, &r.opt.force, 0, 0, NULL, 0},
+        {"print-config", GC_FLAG_SWITCH, &print_config, 0, 0, NULL, 0},
+        {"help", GC_FLAG_SWITCH, &help, 0, 0, NULL, 0},
+    };
+    int n_pos = 0, rc = gc_flags_parse("replicate run", argc, argv, flags,
+                                       (int)(sizeof flags / sizeof flags[0]), pos, 2, &n_pos);
+    if (rc) return rc;
+    if (help) return fputs(RUN_HELP, stdout), 0;
+    if (n_pos != 1)
+        return cli_usage_error("run", n_pos ? "expected one experiment file"
+                                            : "missing the experiment file");
+    snprintf(r.opt.root, sizeof r.opt.root, "%s", root);
+    r.opt.file = pos[0];
     r.opt.seeds = (int)seeds;
     r.t0 = gc_now();
     gc_status (*run)(rp_run *) = NULL;

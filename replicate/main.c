@@ -1,6 +1,6 @@
 /* replicate: the gcrm command-line interface.
  *
- * Subcommands are listed in COMMANDS below; each parses its own flags with getopt_long. Usage
+ * Subcommands are listed in COMMANDS below; each reads its flags with lib/util/flags.h. Usage
  * errors (unknown flag, bad value, missing argument) print a message naming the flag and exit 2;
  * runtime failures print the library's error and exit 1.
  */

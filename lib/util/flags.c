@@ -63,6 +63,12 @@ int gc_flag_value(const char *prog, const gc_flag *f, const char *text) {
     case GC_FLAG_SWITCH:
         *(int *)f->dest = 1;
         return 0;
+    case GC_FLAG_LIST: {
+        const char **list = f->dest;
+        for (size_t k = 0; k < f->cap; k++)
+            if (!list[k]) return list[k] = text, 0;
+        return gc_flags_usage_error(prog, "--%s given more than %zu times", f->name, f->cap);
+    }
     }
     return gc_flags_usage_error(prog, "--%s: a flag of unknown type", f->name);
 }
@@ -72,21 +78,24 @@ int gc_flags_parse(const char *prog, int argc, char **argv, const gc_flag *flags
     int np = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strncmp(a, "--", 2) || !strcmp(a, "--help")) {
+        if (strncmp(a, "--", 2)) {
             if (np == max_pos) return gc_flags_usage_error(prog, "unexpected argument '%s'", a);
             pos[np++] = a;
             continue;
         }
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
         const gc_flag *f = NULL;
         for (int k = 0; k < n_flags && !f; k++)
-            if (!strcmp(a + 2, flags[k].name)) f = &flags[k];
-        if (!f) return gc_flags_usage_error(prog, "unknown option '%s'", a);
+            if (strlen(flags[k].name) == len && !strncmp(a + 2, flags[k].name, len)) f = &flags[k];
+        if (!f) return gc_flags_usage_error(prog, "unknown option '%.*s'", (int)len + 2, a);
         if (f->type == GC_FLAG_SWITCH) {
+            if (eq) return gc_flags_usage_error(prog, "option '--%s' takes no value", f->name);
             *(int *)f->dest = 1;
             continue;
         }
-        if (i + 1 == argc) return gc_flags_usage_error(prog, "option '%s' needs a value", a);
-        int rc = gc_flag_value(prog, f, argv[++i]);
+        if (!eq && i + 1 == argc) return gc_flags_usage_error(prog, "option '%s' needs a value", a);
+        int rc = gc_flag_value(prog, f, eq ? eq + 1 : argv[++i]);
         if (rc) return rc;
     }
     if (n_pos) *n_pos = np;

@@ -1,12 +1,12 @@
 #include "claims.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/util/jsonio.h"
 #include "replicate/cli.h"
+#include "lib/util/flags.h"
 #include "replicate/runner/results.h"
 #include "report.h"
 #include "verdict.h"
@@ -28,35 +28,25 @@ void claims_print_verdict(const cJSON *results, FILE *f) {
 /* ---- check and report ---- */
 
 typedef struct {
-    const char *scale, *root;
+    char scale[8];
+    const char *root;
 } claims_opts;
 
 static int parse_opts(const char *cmd, const char *help, int argc, char **argv, claims_opts *o) {
-    static const struct option opts[] = {{"scale", required_argument, 0, 's'},
-                                         {"root", required_argument, 0, 'r'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    o->scale = "mini", o->root = "results/runs";
-    cli_getopt_reset();
-    for (int c; (c = getopt_long(argc, argv, ":", opts, NULL)) != -1;) {
-        switch (c) {
-        case 's':
-            if (strcmp(optarg, "smoke") && strcmp(optarg, "mini") && strcmp(optarg, "full"))
-                return cli_usage_error(cmd, "bad value '%s' for --scale (smoke, mini or full)",
-                                       optarg);
-            o->scale = optarg;
-            break;
-        case 'r':
-            o->root = optarg;
-            break;
-        case 'h':
-            fputs(help, stdout);
-            return -1;
-        default:
-            return cli_bad_option(cmd, argv, c);
-        }
-    }
-    if (optind < argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    char prog[32], scale[8] = "mini";
+    snprintf(prog, sizeof prog, "replicate %s", cmd);
+    int want_help = 0;
+    o->root = "results/runs";
+    const gc_flag flags[] = {
+        {"scale", GC_FLAG_CHOICE, scale, 0, 0, "smoke|mini|full", sizeof scale},
+        {"root", GC_FLAG_STRING, &o->root, 0, 0, NULL, 0},
+        {"help", GC_FLAG_SWITCH, &want_help, 0, 0, NULL, 0},
+    };
+    int rc = gc_flags_parse(prog, argc, argv, flags, (int)(sizeof flags / sizeof flags[0]), NULL, 0,
+                            NULL);
+    if (rc) return rc;
+    if (want_help) return fputs(help, stdout), -1;
+    snprintf(o->scale, sizeof o->scale, "%s", scale);
     return 0;
 }
 
