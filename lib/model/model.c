@@ -67,6 +67,12 @@ static void set_ptrs(gc_param_ptrs *p, float *base, const gc_tensor_info *t, int
     if (tied) p->x[GC_T_CLS] = p->x[GC_T_EMB];
 }
 
+gc_param_ptrs gc_model_ptrs(const gc_model *m, float *base) {
+    gc_param_ptrs p;
+    set_ptrs(&p, base, m->tensors, m->cfg.tied);
+    return p;
+}
+
 gc_status gc_model_init(gc_model *m, const gc_model_config *cfg) {
     memset(m, 0, sizeof *m);
     GC_TRY(gc_model_config_check(cfg));

@@ -110,6 +110,11 @@ typedef struct {
     float *d_g;   /* (N, H) */
 } gc_acts;
 
+struct gc_model_s;
+/* The tensors of a parameter-shaped buffer base (n_params floats: parameters, gradients, a
+ * device copy) in m's layout; the classifier is the embedding when tied. */
+gc_param_ptrs gc_model_ptrs(const struct gc_model_s *m, float *base);
+
 typedef struct gc_model_s {
     gc_model_config cfg;
     gc_tensor_info tensors[GC_N_TENSORS];
