@@ -75,6 +75,8 @@ static gc_status refresh_shadow(const gc_backend *be, const gc_model *m, dev_mod
 
 /* a matmul's weight argument pair: tensor t at element off, and its bf16 shadow */
 #define WEIGHT(t, off) tensor(d->P, m, t) + (off), wb(d, m, t, off)
+/* a weight of a layer view over d->P and its bf16 shadow, as gc_cuda_linear takes them */
+#define LW(ptr) (ptr), (d->Pb ? d->Pb + ((ptr)-d->P) : NULL)
 
 static void release(const gc_backend *be, gc_model *m) {
     gc_cuda *c = ctx(be)->c;
@@ -205,8 +207,10 @@ static gc_status forward(const gc_backend *be, gc_model *m, const int32_t *token
     static_assert(sizeof(int) == sizeof(int32_t), "lengths are uploaded as they are");
     if (len) GC_TRY(gc_cuda_upload(c, a->len, len, sizeof(int32_t) * B));
     float *P = d->P;
+    gc_param_ptrs dp = gc_model_ptrs(m, P);
     GC_TRY(gc_cuda_embedding(c, a->res, tensor(P, m, GC_T_EMB), a->tok, N, D));
     for (int l = 0; l < L; l++) {
+        gc_layer_params w = gc_model_layer(&dp, cf, l);
         size_t nd = (size_t)N * D;
         float *res = a->res + l * nd, *res_out = res + nd, *h1 = a->h1 + l * nd;
         float *xn1 = a->xn1 + l * nd, *qkv = a->qkv + (size_t)l * N * QKV;
@@ -214,23 +218,20 @@ static gc_status forward(const gc_backend *be, gc_model *m, const int32_t *token
         float *ao = a->ao + l * nd;
         float *xn2 = a->xn2 + l * nd, *a13 = a->a13 + (size_t)l * N * 2 * H;
         float *g = a->g + (size_t)l * N * H;
-        GC_TRY(gc_cuda_rmsnorm(c, xn1, a->rstd1 + (size_t)l * N, res,
-                               tensor(P, m, GC_T_ATTN_NORM) + (size_t)l * D, N, D, cf->norm_eps));
-        GC_TRY(gc_cuda_linear(c, pr, qkv, QKV, 0, xn1, WEIGHT(GC_T_WQKV, (size_t)l * QKV * D), N, D,
-                              QKV));
+        GC_TRY(gc_cuda_rmsnorm(c, xn1, a->rstd1 + (size_t)l * N, res, w.attn_norm, N, D,
+                               cf->norm_eps));
+        GC_TRY(gc_cuda_linear(c, pr, qkv, QKV, 0, xn1, LW(w.wqkv), N, D, QKV));
         GC_TRY(gc_cuda_rope(c, qkv, QKV, 0, nh, hs, N, T, d->cos_t, d->sin_t, 0, NULL));
         GC_TRY(gc_cuda_rope(c, qkv, QKV, D, nkv, hs, N, T, d->cos_t, d->sin_t, 0, NULL));
         GC_TRY(gc_cuda_attention(c, pr, ao, att, qkv, B, T, nh, nkv, hs, len ? a->len : NULL));
         GC_TRY(gc_cuda_copy(c, h1, res, sizeof(float) * nd)); /* h1 = res + wo ao */
-        GC_TRY(gc_cuda_linear(c, pr, h1, D, 1, ao, WEIGHT(GC_T_WO, (size_t)l * D * D), N, D, D));
-        GC_TRY(gc_cuda_rmsnorm(c, xn2, a->rstd2 + (size_t)l * N, h1,
-                               tensor(P, m, GC_T_FFN_NORM) + (size_t)l * D, N, D, cf->norm_eps));
-        GC_TRY(gc_cuda_linear(c, pr, a13, 2 * H, 0, xn2, WEIGHT(GC_T_W13, (size_t)l * 2 * H * D), N,
-                              D, 2 * H));
+        GC_TRY(gc_cuda_linear(c, pr, h1, D, 1, ao, LW(w.wo), N, D, D));
+        GC_TRY(
+            gc_cuda_rmsnorm(c, xn2, a->rstd2 + (size_t)l * N, h1, w.ffn_norm, N, D, cf->norm_eps));
+        GC_TRY(gc_cuda_linear(c, pr, a13, 2 * H, 0, xn2, LW(w.w13), N, D, 2 * H));
         GC_TRY(gc_cuda_swiglu(c, g, a13, N, H));
         GC_TRY(gc_cuda_copy(c, res_out, h1, sizeof(float) * nd)); /* res_out = h1 + w2 g */
-        GC_TRY(
-            gc_cuda_linear(c, pr, res_out, D, 1, g, WEIGHT(GC_T_W2, (size_t)l * D * H), N, H, D));
+        GC_TRY(gc_cuda_linear(c, pr, res_out, D, 1, g, LW(w.w2), N, H, D));
     }
     GC_TRY(gc_cuda_rmsnorm(c, a->hf, a->rstdf, a->res + (size_t)L * N * D,
                            tensor(P, m, GC_T_FINAL_NORM), N, D, cf->norm_eps));
@@ -296,34 +297,31 @@ static gc_status backward(const gc_backend *be, gc_model *m, const float *dhidde
     GC_TRY(gc_cuda_rmsnorm_backward(c, a->d_res, 0, tensor(G, m, GC_T_FINAL_NORM), dhf,
                                     a->res + (size_t)L * nd, tensor(P, m, GC_T_FINAL_NORM),
                                     a->rstdf, N, D));
+    gc_param_ptrs dp = gc_model_ptrs(m, P), dg = gc_model_ptrs(m, G);
     for (int l = L - 1; l >= 0; l--) {
         float *res = a->res + l * nd, *h1 = a->h1 + l * nd, *xn1 = a->xn1 + l * nd;
         float *qkv = a->qkv + (size_t)l * N * QKV;
         const void *att = att_layer(a, m, l, PB(pr));
         float *ao = a->ao + l * nd, *xn2 = a->xn2 + l * nd, *a13 = a->a13 + (size_t)l * N * 2 * H;
         float *g = a->g + (size_t)l * N * H;
-        size_t wqkv = (size_t)l * QKV * D, wo = (size_t)l * D * D, w13 = (size_t)l * 2 * H * D;
-        size_t w2 = (size_t)l * D * H;
+        gc_layer_params w = gc_model_layer(&dp, cf, l), dw = gc_model_layer(&dg, cf, l);
         /* MLP: res_out = h1 + w2 g; d_res holds d(res_out) and becomes d(h1) */
-        GC_TRY(gc_cuda_linear_backward(c, pr, a->d_g, 0, tensor(G, m, GC_T_W2) + w2, a->d_res, D, g,
-                                       WEIGHT(GC_T_W2, w2), N, H, D));
+        GC_TRY(gc_cuda_linear_backward(c, pr, a->d_g, 0, dw.w2, a->d_res, D, g, LW(w.w2), N, H, D));
         GC_TRY(gc_cuda_swiglu_backward(c, a->d_a13, a->d_g, a13, N, H));
-        GC_TRY(gc_cuda_linear_backward(c, pr, a->d_xn, 0, tensor(G, m, GC_T_W13) + w13, a->d_a13,
-                                       2 * H, xn2, WEIGHT(GC_T_W13, w13), N, D, 2 * H));
-        GC_TRY(gc_cuda_rmsnorm_backward(c, a->d_res, 1, tensor(G, m, GC_T_FFN_NORM) + (size_t)l * D,
-                                        a->d_xn, h1, tensor(P, m, GC_T_FFN_NORM) + (size_t)l * D,
+        GC_TRY(gc_cuda_linear_backward(c, pr, a->d_xn, 0, dw.w13, a->d_a13, 2 * H, xn2, LW(w.w13),
+                                       N, D, 2 * H));
+        GC_TRY(gc_cuda_rmsnorm_backward(c, a->d_res, 1, dw.ffn_norm, a->d_xn, h1, w.ffn_norm,
                                         a->rstd2 + (size_t)l * N, N, D));
         /* attention: h1 = res + wo ao; d_res becomes d(res) */
-        GC_TRY(gc_cuda_linear_backward(c, pr, a->d_ao, 0, tensor(G, m, GC_T_WO) + wo, a->d_res, D,
-                                       ao, WEIGHT(GC_T_WO, wo), N, D, D));
+        GC_TRY(
+            gc_cuda_linear_backward(c, pr, a->d_ao, 0, dw.wo, a->d_res, D, ao, LW(w.wo), N, D, D));
         GC_TRY(gc_cuda_attention_backward(c, pr, a->d_qkv, a->d_ao, att, qkv, B, T, nh, nkv, hs));
         GC_TRY(gc_cuda_rope(c, a->d_qkv, QKV, 0, nh, hs, N, T, d->cos_t, d->sin_t, 1, NULL));
         GC_TRY(gc_cuda_rope(c, a->d_qkv, QKV, D, nkv, hs, N, T, d->cos_t, d->sin_t, 1, NULL));
-        GC_TRY(gc_cuda_linear_backward(c, pr, a->d_xn, 0, tensor(G, m, GC_T_WQKV) + wqkv, a->d_qkv,
-                                       QKV, xn1, WEIGHT(GC_T_WQKV, wqkv), N, D, QKV));
-        GC_TRY(gc_cuda_rmsnorm_backward(
-            c, a->d_res, 1, tensor(G, m, GC_T_ATTN_NORM) + (size_t)l * D, a->d_xn, res,
-            tensor(P, m, GC_T_ATTN_NORM) + (size_t)l * D, a->rstd1 + (size_t)l * N, N, D));
+        GC_TRY(gc_cuda_linear_backward(c, pr, a->d_xn, 0, dw.wqkv, a->d_qkv, QKV, xn1, LW(w.wqkv),
+                                       N, D, QKV));
+        GC_TRY(gc_cuda_rmsnorm_backward(c, a->d_res, 1, dw.attn_norm, a->d_xn, res, w.attn_norm,
+                                        a->rstd1 + (size_t)l * N, N, D));
     }
     return gc_cuda_embedding_backward(c, tensor(G, m, GC_T_EMB), V, a->d_res, m->last_tokens, N, D);
 }
@@ -451,25 +449,21 @@ static gc_status decode(const gc_backend *be, gc_model *m, gc_kvcache *kc, const
     GC_TRY(gc_cuda_upload(c, k->tok, tp.data(), sizeof(int32_t) * 2 * B));
     if (kc->active) GC_TRY(gc_cuda_upload(c, k->active, kc->active, (size_t)B));
     GC_TRY(gc_cuda_embedding(c, k->x, tensor(P, m, GC_T_EMB), k->tok, B, D));
+    gc_param_ptrs dp = gc_model_ptrs(m, P);
     for (int l = 0; l < L; l++) {
+        gc_layer_params w = gc_model_layer(&dp, cf, l);
         size_t cache = (size_t)l * B * Tm * KV;
-        GC_TRY(gc_cuda_rmsnorm(c, k->xn, k->rstd, k->x,
-                               tensor(P, m, GC_T_ATTN_NORM) + (size_t)l * D, B, D, cf->norm_eps));
-        GC_TRY(gc_cuda_linear(c, pr, k->qkv, QKV, 0, k->xn, WEIGHT(GC_T_WQKV, (size_t)l * QKV * D),
-                              B, D, QKV));
+        GC_TRY(gc_cuda_rmsnorm(c, k->xn, k->rstd, k->x, w.attn_norm, B, D, cf->norm_eps));
+        GC_TRY(gc_cuda_linear(c, pr, k->qkv, QKV, 0, k->xn, LW(w.wqkv), B, D, QKV));
         /* q heads then k heads, contiguous from column 0, at each row's position */
         GC_TRY(gc_cuda_rope(c, k->qkv, QKV, 0, nh + nkv, hs, B, 1, d->cos_t, d->sin_t, 0, k->pos));
         GC_TRY(gc_cuda_decode_attention(c, k->ao, k->k + cache, k->v + cache, k->qkv, k->pos,
                                         kc->active ? k->active : NULL, B, Tm, nh, nkv, hs));
-        GC_TRY(
-            gc_cuda_linear(c, pr, k->x, D, 1, k->ao, WEIGHT(GC_T_WO, (size_t)l * D * D), B, D, D));
-        GC_TRY(gc_cuda_rmsnorm(c, k->xn, k->rstd, k->x, tensor(P, m, GC_T_FFN_NORM) + (size_t)l * D,
-                               B, D, cf->norm_eps));
-        GC_TRY(gc_cuda_linear(c, pr, k->a13, 2 * H, 0, k->xn,
-                              WEIGHT(GC_T_W13, (size_t)l * 2 * H * D), B, D, 2 * H));
+        GC_TRY(gc_cuda_linear(c, pr, k->x, D, 1, k->ao, LW(w.wo), B, D, D));
+        GC_TRY(gc_cuda_rmsnorm(c, k->xn, k->rstd, k->x, w.ffn_norm, B, D, cf->norm_eps));
+        GC_TRY(gc_cuda_linear(c, pr, k->a13, 2 * H, 0, k->xn, LW(w.w13), B, D, 2 * H));
         GC_TRY(gc_cuda_swiglu(c, k->g, k->a13, B, H));
-        GC_TRY(
-            gc_cuda_linear(c, pr, k->x, D, 1, k->g, WEIGHT(GC_T_W2, (size_t)l * D * H), B, H, D));
+        GC_TRY(gc_cuda_linear(c, pr, k->x, D, 1, k->g, LW(w.w2), B, H, D));
     }
     GC_TRY(gc_cuda_rmsnorm(c, k->hf, k->rstd, k->x, tensor(P, m, GC_T_FINAL_NORM), B, D,
                            cf->norm_eps));

@@ -33,7 +33,8 @@ static void scan_dir(const char *dir) {
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
         struct stat st;
         if (stat(p, &st) != 0) continue;
-        if (S_ISDIR(st.st_mode)) scan_dir(p);
+        if (S_ISDIR(st.st_mode))
+            scan_dir(p);
         else if ((ends_with(p, ".c") || ends_with(p, ".h") || ends_with(p, ".cu")) &&
                  n_files < MAX_FILES)
             snprintf(files[n_files++].path, sizeof files[0].path, "%s", p);
@@ -72,9 +73,10 @@ static int cycle_from(int i, char *trail, size_t cap) {
 
 Test(layout, no_include_cycles_and_no_shadowing_headers) {
     const char *roots[] = {"lib", "replicate", "kernels", "tests", "bench"};
-    for (size_t r = 0; r < sizeof roots / sizeof roots[0]; r++) scan_dir(roots[r]);
+    for (size_t r = 0; r < sizeof roots / sizeof roots[0]; r++)
+        scan_dir(roots[r]);
     cr_assert_gt(n_files, 50, "the sources were not found (run from the repository root)");
-    static const char *const system[] = {"math.h", "cuda.h", "string.h", "stdlib.h", "time.h",
+    static const char *const system[] = {"math.h",   "cuda.h",  "string.h", "stdlib.h", "time.h",
                                          "assert.h", "stdio.h", "signal.h", "errno.h"};
     for (int i = 0; i < n_files; i++) {
         const char *base = strrchr(files[i].path, '/') + 1;
@@ -94,5 +96,6 @@ Test(layout, no_include_cycles_and_no_shadowing_headers) {
     }
     char trail[600] = "";
     for (int i = 0; i < n_files; i++)
-        if (files[i].state == 0) cr_expect_not(cycle_from(i, trail, sizeof trail), "include cycle: %s", trail);
+        if (files[i].state == 0)
+            cr_expect_not(cycle_from(i, trail, sizeof trail), "include cycle: %s", trail);
 }

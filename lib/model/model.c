@@ -67,6 +67,12 @@ static void set_ptrs(gc_param_ptrs *p, float *base, const gc_tensor_info *t, int
     if (tied) p->x[GC_T_CLS] = p->x[GC_T_EMB];
 }
 
+gc_param_ptrs gc_model_ptrs(const gc_model *m, float *base) {
+    gc_param_ptrs p;
+    set_ptrs(&p, base, m->tensors, m->cfg.tied);
+    return p;
+}
+
 gc_status gc_model_init(gc_model *m, const gc_model_config *cfg) {
     memset(m, 0, sizeof *m);
     GC_TRY(gc_model_config_check(cfg));
@@ -181,6 +187,19 @@ static gc_status ensure_acts(gc_model *m, int B, int T) {
     return GC_OK;
 }
 
+gc_layer_params gc_model_layer(const gc_param_ptrs *p, const gc_model_config *c, int l) {
+    size_t D = c->dim, H = c->hidden_dim, KV = (size_t)c->n_kv_heads * (D / c->n_heads);
+    gc_layer_params w = {
+        .attn_norm = p->x[GC_T_ATTN_NORM] + (size_t)l * D,
+        .wqkv = p->x[GC_T_WQKV] + (size_t)l * (D + 2 * KV) * D,
+        .wo = p->x[GC_T_WO] + (size_t)l * D * D,
+        .ffn_norm = p->x[GC_T_FFN_NORM] + (size_t)l * D,
+        .w13 = p->x[GC_T_W13] + (size_t)l * 2 * H * D,
+        .w2 = p->x[GC_T_W2] + (size_t)l * D * H,
+    };
+    return w;
+}
+
 /* ---- forward ---- */
 
 gc_status gc_model_forward(gc_model *m, const int32_t *tokens, int B, int T, int want_logits) {
@@ -226,26 +245,23 @@ gc_status gc_model_forward_len(gc_model *m, const int32_t *tokens, int B, int T,
         float *qkv = a->qkv + (size_t)l * N * QKV, *att = a->att + (size_t)l * B * nh * T * T;
         float *ao = a->ao + (size_t)l * N * D, *xn2 = a->xn2 + (size_t)l * N * D;
         float *a13 = a->a13 + (size_t)l * N * 2 * H, *g = a->g + (size_t)l * N * H;
-        const float *wqkv = m->p.x[GC_T_WQKV] + (size_t)l * QKV * D;
-        const float *wo = m->p.x[GC_T_WO] + (size_t)l * D * D;
-        const float *w13 = m->p.x[GC_T_W13] + (size_t)l * 2 * H * D;
-        const float *w2 = m->p.x[GC_T_W2] + (size_t)l * D * H;
+        gc_layer_params w = gc_model_layer(&m->p, c, l);
 
-        gc_ops_rmsnorm(xn1, a->rstd1 + (size_t)l * N, res, m->p.x[GC_T_ATTN_NORM] + (size_t)l * D,
-                       N, D, c->norm_eps);
-        gc_ops_linear(qkv, QKV, xn1, wqkv, N, D, QKV);
+        /* attention block: h1 = res + wo attention(rope(wqkv rmsnorm(res))) */
+        gc_ops_rmsnorm(xn1, a->rstd1 + (size_t)l * N, res, w.attn_norm, N, D, c->norm_eps);
+        gc_ops_linear(qkv, QKV, xn1, w.wqkv, N, D, QKV);
         gc_ops_rope(qkv, QKV, 0, nh, hs, N, T, m->rope_cos, m->rope_sin, 0);
         gc_ops_rope(qkv, QKV, D, nkv, hs, N, T, m->rope_cos, m->rope_sin, 0);
         gc_ops_attention(ao, att, qkv, B, T, nh, nkv, hs, a->len);
-        gc_ops_linear(h1, D, ao, wo, N, D, D);
+        gc_ops_linear(h1, D, ao, w.wo, N, D, D);
         for (size_t i = 0; i < (size_t)N * D; i++)
             h1[i] += res[i];
 
-        gc_ops_rmsnorm(xn2, a->rstd2 + (size_t)l * N, h1, m->p.x[GC_T_FFN_NORM] + (size_t)l * D, N,
-                       D, c->norm_eps);
-        gc_ops_linear(a13, 2 * H, xn2, w13, N, D, 2 * H);
+        /* MLP block: res_out = h1 + w2 swiglu(w13 rmsnorm(h1)) */
+        gc_ops_rmsnorm(xn2, a->rstd2 + (size_t)l * N, h1, w.ffn_norm, N, D, c->norm_eps);
+        gc_ops_linear(a13, 2 * H, xn2, w.w13, N, D, 2 * H);
         gc_ops_swiglu(g, a13, N, H);
-        gc_ops_linear(res_out, D, g, w2, N, H, D);
+        gc_ops_linear(res_out, D, g, w.w2, N, H, D);
         for (size_t i = 0; i < (size_t)N * D; i++)
             res_out[i] += h1[i];
     }
@@ -368,29 +384,22 @@ gc_status gc_model_backward(gc_model *m, const float *dhidden) {
         float *att = a->att + (size_t)l * B * nh * T * T, *ao = a->ao + (size_t)l * N * D;
         float *xn2 = a->xn2 + (size_t)l * N * D, *a13 = a->a13 + (size_t)l * N * 2 * H;
         float *g = a->g + (size_t)l * N * H;
-        size_t wqkv_off = (size_t)l * QKV * D, wo_off = (size_t)l * D * D;
-        size_t w13_off = (size_t)l * 2 * H * D, w2_off = (size_t)l * D * H;
+        gc_layer_params w = gc_model_layer(&m->p, c, l), dw = gc_model_layer(&m->g, c, l);
 
         /* MLP: res_out = h1 + w2 g; d_res holds d(res_out) and becomes d(h1) */
-        gc_ops_linear_backward(a->d_g, 0, m->g.x[GC_T_W2] + w2_off, a->d_res, D, g,
-                               m->p.x[GC_T_W2] + w2_off, N, H, D);
+        gc_ops_linear_backward(a->d_g, 0, dw.w2, a->d_res, D, g, w.w2, N, H, D);
         gc_ops_swiglu_backward(a->d_a13, a->d_g, a13, N, H);
-        gc_ops_linear_backward(a->d_xn, 0, m->g.x[GC_T_W13] + w13_off, a->d_a13, 2 * H, xn2,
-                               m->p.x[GC_T_W13] + w13_off, N, D, 2 * H);
-        gc_ops_rmsnorm_backward(a->d_res, 1, m->g.x[GC_T_FFN_NORM] + (size_t)l * D, a->d_xn, h1,
-                                m->p.x[GC_T_FFN_NORM] + (size_t)l * D, a->rstd2 + (size_t)l * N, N,
-                                D);
+        gc_ops_linear_backward(a->d_xn, 0, dw.w13, a->d_a13, 2 * H, xn2, w.w13, N, D, 2 * H);
+        gc_ops_rmsnorm_backward(a->d_res, 1, dw.ffn_norm, a->d_xn, h1, w.ffn_norm,
+                                a->rstd2 + (size_t)l * N, N, D);
         /* attention: h1 = res + wo ao; d_res becomes d(res) */
-        gc_ops_linear_backward(a->d_ao, 0, m->g.x[GC_T_WO] + wo_off, a->d_res, D, ao,
-                               m->p.x[GC_T_WO] + wo_off, N, D, D);
+        gc_ops_linear_backward(a->d_ao, 0, dw.wo, a->d_res, D, ao, w.wo, N, D, D);
         gc_ops_attention_backward(a->d_qkv, a->d_ao, att, qkv, B, T, nh, nkv, hs, a->len);
         gc_ops_rope(a->d_qkv, QKV, 0, nh, hs, N, T, m->rope_cos, m->rope_sin, 1);
         gc_ops_rope(a->d_qkv, QKV, D, nkv, hs, N, T, m->rope_cos, m->rope_sin, 1);
-        gc_ops_linear_backward(a->d_xn, 0, m->g.x[GC_T_WQKV] + wqkv_off, a->d_qkv, QKV, xn1,
-                               m->p.x[GC_T_WQKV] + wqkv_off, N, D, QKV);
-        gc_ops_rmsnorm_backward(a->d_res, 1, m->g.x[GC_T_ATTN_NORM] + (size_t)l * D, a->d_xn, res,
-                                m->p.x[GC_T_ATTN_NORM] + (size_t)l * D, a->rstd1 + (size_t)l * N, N,
-                                D);
+        gc_ops_linear_backward(a->d_xn, 0, dw.wqkv, a->d_qkv, QKV, xn1, w.wqkv, N, D, QKV);
+        gc_ops_rmsnorm_backward(a->d_res, 1, dw.attn_norm, a->d_xn, res, w.attn_norm,
+                                a->rstd1 + (size_t)l * N, N, D);
     }
     gc_ops_embedding_backward(m->g.x[GC_T_EMB], a->d_res, m->last_tokens, N, D);
     return GC_OK;
@@ -438,8 +447,8 @@ void gc_kvcache_free(gc_kvcache *c) {
 gc_status gc_model_decode(gc_model *m, gc_kvcache *kc, const int32_t *token, const int32_t *pos) {
     const gc_model_config *c = &m->cfg;
     int B = kc->B, D = c->dim, H = c->hidden_dim, L = c->n_layers, nh = c->n_heads;
-    int nkv = c->n_kv_heads, hs = D / nh, KV = nkv * hs, QKV = D + 2 * KV, half = hs / 2;
-    int Tm = kc->max_T, grp = nh / nkv;
+    int nkv = c->n_kv_heads, hs = D / nh, KV = nkv * hs, QKV = D + 2 * KV;
+    int Tm = kc->max_T;
     for (int b = 0; b < B; b++) {
         if (token[b] < 0 || token[b] >= c->vocab_size)
             return gc_fail(GC_ERR_ARG, "decode: token %d outside [0, %d)", token[b], c->vocab_size);
@@ -448,77 +457,27 @@ gc_status gc_model_decode(gc_model *m, gc_kvcache *kc, const int32_t *token, con
     }
     if (m->be) return m->be->decode(m->be, m, kc, token, pos);
     float rstd[B];
-    float scale = 1.0f / sqrtf((float)hs);
     gc_ops_embedding(kc->x, m->p.x[GC_T_EMB], token, B, D);
     for (int l = 0; l < L; l++) {
-        gc_ops_rmsnorm(kc->xn, rstd, kc->x, m->p.x[GC_T_ATTN_NORM] + (size_t)l * D, B, D,
-                       c->norm_eps);
-        gc_ops_linear(kc->qkv, QKV, kc->xn, m->p.x[GC_T_WQKV] + (size_t)l * QKV * D, B, D, QKV);
-#pragma omp parallel for schedule(static) if (B > 1)
-        for (int b = 0; b < B; b++) {
-            float *row = kc->qkv + (size_t)b * QKV;
-            const float *cs = m->rope_cos + (size_t)pos[b] * half;
-            const float *sn = m->rope_sin + (size_t)pos[b] * half;
-            for (int h = 0; h < nh + nkv; h++) { /* q heads then k heads, contiguous */
-                float *v = row + h * hs;
-                for (int i = 0; i < half; i++) {
-                    float v0 = v[2 * i], v1 = v[2 * i + 1];
-                    v[2 * i] = v0 * cs[i] - v1 * sn[i];
-                    v[2 * i + 1] = v0 * sn[i] + v1 * cs[i];
-                }
-            }
-            size_t cache_at = (((size_t)l * B + b) * Tm + pos[b]) * KV;
-            memcpy(kc->k + cache_at, row + D, sizeof(float) * KV);
-            memcpy(kc->v + cache_at, row + D + KV, sizeof(float) * KV);
-        }
-#pragma omp parallel for collapse(2) schedule(static) if (B * nh > 4)
-        for (int b = 0; b < B; b++)
-            for (int h = 0; h < nh; h++) {
-                float *o = kc->ao + (size_t)b * D + h * hs;
-                if (kc->active && !kc->active[b]) { /* finished: no attention to pay for */
-                    for (int i = 0; i < hs; i++)
-                        o[i] = 0.0f;
-                    continue;
-                }
-                const float *q = kc->qkv + (size_t)b * QKV + h * hs;
-                const float *kb = kc->k + ((size_t)l * B + b) * Tm * KV + (h / grp) * hs;
-                const float *vb = kc->v + ((size_t)l * B + b) * Tm * KV + (h / grp) * hs;
-                float *p = kc->scores + ((size_t)b * nh + h) * Tm;
-                float mx = -INFINITY;
-                for (int j = 0; j <= pos[b]; j++) {
-                    const float *k = kb + (size_t)j * KV;
-                    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-                    for (int i = 0; i < hs; i++)
-                        s += q[i] * k[i];
-                    p[j] = s * scale;
-                    mx = p[j] > mx ? p[j] : mx;
-                }
-                float sum = 0.0f;
-                for (int j = 0; j <= pos[b]; j++) {
-                    p[j] = expf(p[j] - mx);
-                    sum += p[j];
-                }
-                float inv = 1.0f / sum;
-                for (int i = 0; i < hs; i++)
-                    o[i] = 0.0f;
-                for (int j = 0; j <= pos[b]; j++) {
-                    const float *v = vb + (size_t)j * KV;
-                    float pj = p[j] * inv;
-#pragma omp simd
-                    for (int i = 0; i < hs; i++)
-                        o[i] += pj * v[i];
-                }
-            }
-        gc_ops_linear(kc->xn, D, kc->ao, m->p.x[GC_T_WO] + (size_t)l * D * D, B, D, D);
+        gc_layer_params w = gc_model_layer(&m->p, c, l);
+        float *k_l = kc->k + (size_t)l * B * Tm * KV, *v_l = kc->v + (size_t)l * B * Tm * KV;
+
+        /* attention block over the cache: the forward's ops at each sequence's position */
+        gc_ops_rmsnorm(kc->xn, rstd, kc->x, w.attn_norm, B, D, c->norm_eps);
+        gc_ops_linear(kc->qkv, QKV, kc->xn, w.wqkv, B, D, QKV);
+        gc_ops_rope_at(kc->qkv, QKV, 0, nh + nkv, hs, B, pos, m->rope_cos, m->rope_sin);
+        gc_ops_kv_store(k_l, v_l, kc->qkv, B, Tm, D, KV, pos);
+        gc_ops_attention_decode(kc->ao, kc->scores, kc->qkv, k_l, v_l, B, Tm, nh, nkv, hs, pos,
+                                kc->active);
+        gc_ops_linear(kc->xn, D, kc->ao, w.wo, B, D, D);
         for (int i = 0; i < B * D; i++)
             kc->x[i] += kc->xn[i];
-        gc_ops_rmsnorm(kc->xn, rstd, kc->x, m->p.x[GC_T_FFN_NORM] + (size_t)l * D, B, D,
-                       c->norm_eps);
-        gc_ops_linear(kc->a13, 2 * H, kc->xn, m->p.x[GC_T_W13] + (size_t)l * 2 * H * D, B, D,
-                      2 * H);
+
+        /* MLP block */
+        gc_ops_rmsnorm(kc->xn, rstd, kc->x, w.ffn_norm, B, D, c->norm_eps);
+        gc_ops_linear(kc->a13, 2 * H, kc->xn, w.w13, B, D, 2 * H);
         gc_ops_swiglu(kc->g, kc->a13, B, H);
-        gc_ops_linear(kc->xn, D, kc->g, m->p.x[GC_T_W2] + (size_t)l * D * H, B, H, D);
+        gc_ops_linear(kc->xn, D, kc->g, w.w2, B, H, D);
         for (int i = 0; i < B * D; i++)
             kc->x[i] += kc->xn[i];
     }

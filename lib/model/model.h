@@ -68,6 +68,20 @@ typedef struct {
     float *x[GC_N_TENSORS];
 } gc_param_ptrs;
 
+/* One layer's slice of the parameters (or of the gradient): what the forward, the backward and
+ * the decoding name at the top of their layer loop instead of computing offsets. */
+typedef struct {
+    float *attn_norm; /* (D) */
+    float *wqkv;      /* (D + 2 KV, D) */
+    float *wo;        /* (D, D) */
+    float *ffn_norm;  /* (D) */
+    float *w13;       /* (2 H, D) */
+    float *w2;        /* (D, H) */
+} gc_layer_params;
+
+/* Layer l's tensors within p (params or grads). */
+gc_layer_params gc_model_layer(const gc_param_ptrs *p, const gc_model_config *c, int l);
+
 typedef struct {
     int B, T;
     const int *len; /* (B) rows [0, len[b]) of sequence b are real, the rest padding; NULL: all */
@@ -95,6 +109,11 @@ typedef struct {
     float *d_a13; /* (N, 2H) */
     float *d_g;   /* (N, H) */
 } gc_acts;
+
+struct gc_model_s;
+/* The tensors of a parameter-shaped buffer base (n_params floats: parameters, gradients, a
+ * device copy) in m's layout; the classifier is the embedding when tied. */
+gc_param_ptrs gc_model_ptrs(const struct gc_model_s *m, float *base);
 
 typedef struct gc_model_s {
     gc_model_config cfg;

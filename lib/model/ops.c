@@ -102,24 +102,93 @@ void gc_ops_rmsnorm_backward(float *dx, int dx_acc, float *dw, const float *dy, 
 
 /* ---- rotary ---- */
 
-void gc_ops_rope(float *x, int ld, int off, int nheads, int hs, int N, int T, const float *cos_t,
-                 const float *sin_t, int inverse) {
+/* one row's heads rotated for the position whose tables are c, s (half each); sgn -1 inverts */
+static void rope_row(float *row, int nheads, int hs, const float *c, const float *s, float sgn) {
     int half = hs / 2;
-    float sgn = inverse ? -1.0f : 1.0f;
-#pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) {
-        int t = n % T;
-        const float *c = cos_t + (size_t)t * half, *s = sin_t + (size_t)t * half;
-        float *row = x + (size_t)n * ld + off;
-        for (int h = 0; h < nheads; h++) {
-            float *v = row + h * hs;
-            for (int i = 0; i < half; i++) {
-                float v0 = v[2 * i], v1 = v[2 * i + 1], si = sgn * s[i];
-                v[2 * i] = v0 * c[i] - v1 * si;
-                v[2 * i + 1] = v0 * si + v1 * c[i];
-            }
+    for (int h = 0; h < nheads; h++) {
+        float *v = row + h * hs;
+        for (int i = 0; i < half; i++) {
+            float v0 = v[2 * i], v1 = v[2 * i + 1], si = sgn * s[i];
+            v[2 * i] = v0 * c[i] - v1 * si;
+            v[2 * i + 1] = v0 * si + v1 * c[i];
         }
     }
+}
+
+void gc_ops_rope(float *x, int ld, int off, int nheads, int hs, int N, int T, const float *cos_t,
+                 const float *sin_t, int inverse) {
+    size_t half = (size_t)hs / 2;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++)
+        rope_row(x + (size_t)n * ld + off, nheads, hs, cos_t + (size_t)(n % T) * half,
+                 sin_t + (size_t)(n % T) * half, inverse ? -1.0f : 1.0f);
+}
+
+void gc_ops_rope_at(float *x, int ld, int off, int nheads, int hs, int N, const int32_t *pos,
+                    const float *cos_t, const float *sin_t) {
+    size_t half = (size_t)hs / 2;
+#pragma omp parallel for schedule(static) if (N > 1)
+    for (int n = 0; n < N; n++)
+        rope_row(x + (size_t)n * ld + off, nheads, hs, cos_t + (size_t)pos[n] * half,
+                 sin_t + (size_t)pos[n] * half, 1.0f);
+}
+
+/* ---- KV-cache decoding ---- */
+
+void gc_ops_kv_store(float *k, float *v, const float *qkv, int B, int Tm, int D, int KV,
+                     const int32_t *pos) {
+    for (int b = 0; b < B; b++) {
+        const float *row = qkv + (size_t)b * (D + 2 * KV);
+        size_t at = ((size_t)b * Tm + pos[b]) * KV;
+        memcpy(k + at, row + D, sizeof(float) * KV);
+        memcpy(v + at, row + D + KV, sizeof(float) * KV);
+    }
+}
+
+void gc_ops_attention_decode(float *out, float *scores, const float *qkv, const float *k,
+                             const float *v, int B, int Tm, int nh, int nkv, int hs,
+                             const int32_t *pos, const uint8_t *active) {
+    int D = nh * hs, KV = nkv * hs, QKV = D + 2 * KV, grp = nh / nkv;
+    float scale = 1.0f / sqrtf((float)hs);
+#pragma omp parallel for collapse(2) schedule(static) if (B * nh > 4)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < nh; h++) {
+            float *o = out + (size_t)b * D + h * hs;
+            if (active && !active[b]) { /* finished: no attention to pay for */
+                for (int i = 0; i < hs; i++)
+                    o[i] = 0.0f;
+                continue;
+            }
+            const float *q = qkv + (size_t)b * QKV + h * hs;
+            const float *kb = k + (size_t)b * Tm * KV + (h / grp) * hs;
+            const float *vb = v + (size_t)b * Tm * KV + (h / grp) * hs;
+            float *p = scores + ((size_t)b * nh + h) * Tm;
+            float mx = -INFINITY;
+            for (int j = 0; j <= pos[b]; j++) {
+                const float *kj = kb + (size_t)j * KV;
+                float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+                for (int i = 0; i < hs; i++)
+                    s += q[i] * kj[i];
+                p[j] = s * scale;
+                mx = p[j] > mx ? p[j] : mx;
+            }
+            float sum = 0.0f;
+            for (int j = 0; j <= pos[b]; j++) {
+                p[j] = expf(p[j] - mx);
+                sum += p[j];
+            }
+            float inv = 1.0f / sum;
+            for (int i = 0; i < hs; i++)
+                o[i] = 0.0f;
+            for (int j = 0; j <= pos[b]; j++) {
+                const float *vj = vb + (size_t)j * KV;
+                float pj = p[j] * inv;
+#pragma omp simd
+                for (int i = 0; i < hs; i++)
+                    o[i] += pj * vj[i];
+            }
+        }
 }
 
 /* ---- causal attention ---- */

@@ -41,6 +41,22 @@ void gc_ops_rmsnorm_backward(float *dx, int dx_acc, float *dw, const float *dy, 
 void gc_ops_rope(float *x, int ld, int off, int nheads, int hs, int N, int T, const float *cos_t,
                  const float *sin_t, int inverse);
 
+/* Rotary positions by explicit position: row n (of N, stride ld) has nheads heads of size hs from
+ * column off, rotated for position pos[n]; the arithmetic of gc_ops_rope's forward rotation. */
+void gc_ops_rope_at(float *x, int ld, int off, int nheads, int hs, int N, const int32_t *pos,
+                    const float *cos_t, const float *sin_t);
+
+/* KV-cache decoding. The cache of one layer holds k, v (B, Tm, KV). gc_ops_kv_store writes each
+ * row's k and v (columns [D, D+KV) and [D+KV, D+2KV) of qkv (B, D + 2 KV)) at its position;
+ * gc_ops_attention_decode attends each row's q (columns [0, D)) over cache positions
+ * [0, pos[b]] with grouped-query heads: out (B, D), scores (B, nh, Tm) workspace. Rows with
+ * active[b] == 0 (active may be NULL) get zeros and no work. */
+void gc_ops_kv_store(float *k, float *v, const float *qkv, int B, int Tm, int D, int KV,
+                     const int32_t *pos);
+void gc_ops_attention_decode(float *out, float *scores, const float *qkv, const float *k,
+                             const float *v, int B, int Tm, int nh, int nkv, int hs,
+                             const int32_t *pos, const uint8_t *active);
+
 /* Causal attention. qkv (B*T, D + 2 KV) with q at [0,D), k at [D, D+KV), v at [D+KV, D+2KV);
  * out (B*T, D). len (B) or NULL: sequence b occupies rows [0, len[b]) and the rest is padding,
  * whose output rows are zero (NULL: every row counts). att (B, nh, T, T) holds the probabilities
