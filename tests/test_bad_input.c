@@ -2,6 +2,7 @@
  * tokenizers, malformed and ill-typed configs, bad command lines. Each gives a non-zero status and
  * a message that names the file and the line, key or flag. */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -272,7 +273,8 @@ Test(bad_input, atomic_write_leaves_nothing_on_failure) {
 
 #include "lib/util/flags.h"
 
-Test(flags, table_parse_values_switches_and_errors) {
+/* the usage errors it prints go to a captured stderr */
+Test(flags, table_parse_values_switches_and_errors, .init = cr_redirect_stderr) {
     long n = 3;
     double x = 0;
     const char *s = NULL, *pos[2];
