@@ -191,25 +191,35 @@ static gc_status compute_samples(rp_stage *st, void *ctx) {
     return GC_OK;
 }
 
-static gc_status load_samples(const rp_stage *st, void *ctx) {
-    vote_set *v = ((samples_job *)ctx)->v;
-    int total = v->n_q * v->M;
+/* Reads the array `key` of a stage's JSON file, which must hold one entry per solution (total),
+ * handing entry k to fn; an error naming the file when it holds another number. */
+static gc_status read_per_solution(const rp_stage *st, const char *file, const char *key, int total,
+                                   void (*fn)(const cJSON *e, int k, void *ctx), void *ctx) {
     char path[RP_PATH];
-    rp_stage_file(st, "samples.json", path);
+    rp_stage_file(st, file, path);
     cJSON *j;
     GC_TRY(gc_json_read(path, &j));
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "response");
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, key);
     int k = 0;
     for (const cJSON *e = cJSON_IsArray(a) ? a->child : NULL; e && k < total; e = e->next)
-        v->text[k++] = strdup(cJSON_IsString(e) ? e->valuestring : "");
+        fn(e, k++, ctx);
     gc_status s = GC_OK;
     if (k != total || cJSON_GetArraySize(a) != total)
         s = gc_fail(GC_ERR_FORMAT,
-                    "%s: 'response' should hold %d solutions (delete the cache "
-                    "directory to recompute)",
-                    path, total);
+                    "%s: '%s' should hold %d solutions (delete the cache directory to "
+                    "recompute)",
+                    path, key, total);
     cJSON_Delete(j);
     return s;
+}
+
+static void sample_entry(const cJSON *e, int k, void *ctx) {
+    ((vote_set *)ctx)->text[k] = strdup(cJSON_IsString(e) ? e->valuestring : "");
+}
+
+static gc_status load_samples(const rp_stage *st, void *ctx) {
+    vote_set *v = ((samples_job *)ctx)->v;
+    return read_per_solution(st, "samples.json", "response", v->n_q * v->M, sample_entry, v);
 }
 
 static const rp_stage_def SAMPLES = {"vote-samples", __FILE__, compute_samples, load_samples};
@@ -364,32 +374,19 @@ static gc_status compute_lows(rp_stage *st, void *ctx) {
     return s;
 }
 
+static void lows_entry(const cJSON *e, int k, void *ctx) {
+    lows *l = ctx;
+    int n = cJSON_GetArraySize(e) / 2;
+    l->n_low[k] = n < l->cap ? n : l->cap;
+    for (int i = 0; i < l->n_low[k]; i++) {
+        l->low_j[(size_t)k * l->cap + i] = cJSON_GetArrayItem(e, 2 * i)->valueint;
+        l->low_q[(size_t)k * l->cap + i] = (float)cJSON_GetArrayItem(e, 2 * i + 1)->valuedouble;
+    }
+}
+
 static gc_status load_lows(const rp_stage *st, void *ctx) {
     lows_job *job = ctx;
-    lows *l = job->l;
-    int total = job->v->n_q * job->v->M;
-    char path[RP_PATH];
-    rp_stage_file(st, "lows.json", path);
-    cJSON *j;
-    GC_TRY(gc_json_read(path, &j));
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "lows");
-    int k = 0;
-    for (const cJSON *e = cJSON_IsArray(a) ? a->child : NULL; e && k < total; e = e->next, k++) {
-        int n = cJSON_GetArraySize(e) / 2;
-        l->n_low[k] = n < l->cap ? n : l->cap;
-        for (int i = 0; i < l->n_low[k]; i++) {
-            l->low_j[(size_t)k * l->cap + i] = cJSON_GetArrayItem(e, 2 * i)->valueint;
-            l->low_q[(size_t)k * l->cap + i] = (float)cJSON_GetArrayItem(e, 2 * i + 1)->valuedouble;
-        }
-    }
-    gc_status s = GC_OK;
-    if (k != total || cJSON_GetArraySize(a) != total)
-        s = gc_fail(GC_ERR_FORMAT,
-                    "%s: 'lows' should hold %d solutions (delete the cache "
-                    "directory to recompute)",
-                    path, total);
-    cJSON_Delete(j);
-    return s;
+    return read_per_solution(st, "lows.json", "lows", job->v->n_q * job->v->M, lows_entry, job->l);
 }
 
 static const rp_stage_def LOWS = {"qlows", __FILE__, compute_lows, load_lows};
