@@ -234,6 +234,8 @@ static void scan_value(scan_state *s, char *path, size_t plen) {
             s->p++;
 }
 
+/* 1-based line of the key at a dotted path ("model.dim") in this layer's own text, 0 when it
+ * cannot be found there. */
 static int line_in(const gc_config *c, const char *keypath) {
     if (!c->text) return 0;
     char path[1024] = {0};
@@ -252,10 +254,6 @@ int gc_config_where(const gc_config *c, const char *keypath, const char **file) 
     }
     if (file) *file = c->path;
     return 0;
-}
-
-int gc_config_line(const gc_config *c, const char *keypath) {
-    return line_in(c, keypath);
 }
 
 gc_status gc_config_fail(const gc_config *c, const char *keypath, const char *fmt, ...) {

@@ -63,9 +63,6 @@ gc_status gc_config_read(const gc_config *c, const cJSON *obj, const char *objpa
 /* The number of fields of a static schema table. */
 #define GC_CFG_COUNT(fields) ((int)(sizeof(fields) / sizeof((fields)[0])))
 
-/* 1-based line of the key at a dotted path ("model.dim") in this layer's own text, 0 when it
- * cannot be found there. */
-int gc_config_line(const gc_config *c, const char *keypath);
 /* Line of the key in the topmost layer that writes it, and that layer's file (may be NULL);
  * 0 and the top file when no layer does. */
 int gc_config_where(const gc_config *c, const char *keypath, const char **file);

@@ -20,6 +20,14 @@
 #define F(T, k, type, req, lo, hi, ch)                                                             \
     { #k, type, offsetof(T, k), req, lo, hi, ch }
 
+/* the contrastive settings' choices, in gc_con_config's enum order (lib/rm/rm.h): the rm section
+ * and an ablation variant read them under the same names */
+#define PAIRS_CHOICES "all|ordered"
+#define REDUCTION_CHOICES "log_of_mean|mean_of_log"
+#define POSITIONS_CHOICES "uniform|late"
+#define GOAL_SAMPLING_CHOICES "random|single|averaged"
+#define HEAD_CHOICES "linear|mlp"
+
 /* ---- configuration ---- */
 
 static const gc_cfg_field data_f[] = {
@@ -58,11 +66,11 @@ static const gc_cfg_field rm_f[] = {
     F(rm_cfg, clip, GC_CFG_FLOAT, 0, 0, 1e6, NULL),
     F(rm_cfg, weight_decay, GC_CFG_FLOAT, 0, 0, 10, NULL),
     F(rm_cfg, lambda, GC_CFG_FLOAT, 0, 1e-6, 100, NULL),
-    F(rm_cfg, pairs, GC_CFG_ENUM, 0, 0, 0, "all|ordered"),
-    F(rm_cfg, reduction, GC_CFG_ENUM, 0, 0, 0, "log_of_mean|mean_of_log"),
-    F(rm_cfg, positions, GC_CFG_ENUM, 0, 0, 0, "uniform|late"),
-    F(rm_cfg, goal_sampling, GC_CFG_ENUM, 0, 0, 0, "random|single|averaged"),
-    F(rm_cfg, head, GC_CFG_ENUM, 0, 0, 0, "linear|mlp"),
+    F(rm_cfg, pairs, GC_CFG_ENUM, 0, 0, 0, PAIRS_CHOICES),
+    F(rm_cfg, reduction, GC_CFG_ENUM, 0, 0, 0, REDUCTION_CHOICES),
+    F(rm_cfg, positions, GC_CFG_ENUM, 0, 0, 0, POSITIONS_CHOICES),
+    F(rm_cfg, goal_sampling, GC_CFG_ENUM, 0, 0, 0, GOAL_SAMPLING_CHOICES),
+    F(rm_cfg, head, GC_CFG_ENUM, 0, 0, 0, HEAD_CHOICES),
 };
 static const gc_cfg_field eval_f[] = {
     F(eval_cfg, temperature, GC_CFG_FLOAT, 0, 0, 10, NULL),
@@ -83,11 +91,11 @@ static const gc_cfg_field variant_f[] = {
     F(variant_fields, name, GC_CFG_STRING, 1, 0, 0, NULL),
     F(variant_fields, K, GC_CFG_INT, 0, 1, 1024, NULL),
     F(variant_fields, lambda, GC_CFG_FLOAT, 0, 1e-6, 100, NULL),
-    F(variant_fields, pairs, GC_CFG_ENUM, 0, 0, 0, "all|ordered"),
-    F(variant_fields, reduction, GC_CFG_ENUM, 0, 0, 0, "log_of_mean|mean_of_log"),
-    F(variant_fields, positions, GC_CFG_ENUM, 0, 0, 0, "uniform|late"),
-    F(variant_fields, goal_sampling, GC_CFG_ENUM, 0, 0, 0, "random|single|averaged"),
-    F(variant_fields, head, GC_CFG_ENUM, 0, 0, 0, "linear|mlp"),
+    F(variant_fields, pairs, GC_CFG_ENUM, 0, 0, 0, PAIRS_CHOICES),
+    F(variant_fields, reduction, GC_CFG_ENUM, 0, 0, 0, REDUCTION_CHOICES),
+    F(variant_fields, positions, GC_CFG_ENUM, 0, 0, 0, POSITIONS_CHOICES),
+    F(variant_fields, goal_sampling, GC_CFG_ENUM, 0, 0, 0, GOAL_SAMPLING_CHOICES),
+    F(variant_fields, head, GC_CFG_ENUM, 0, 0, 0, HEAD_CHOICES),
 };
 
 static int valid_variant_name(const char *name) {
@@ -474,10 +482,8 @@ static gc_status compute_pairs(rp_stage *st, void *ctx) {
 
 static gc_status load_pairs(const rp_stage *st, void *ctx) {
     math_ctx *m = ctx;
-    static char path[RP_PATH];
-    rp_stage_file(st, "pairs.jsonl", path);
-    m->pairs.path = path;
-    return gc_jsonl_each(path, read_pair, &m->pairs);
+    rp_stage_file(st, "pairs.jsonl", m->pairs.path);
+    return gc_jsonl_each(m->pairs.path, read_pair, &m->pairs);
 }
 
 static const rp_stage_def PAIRS = {"pairs", __FILE__, compute_pairs, load_pairs};
@@ -559,10 +565,8 @@ static gc_status compute_eval(rp_stage *st, void *ctx) {
 
 static gc_status load_solutions(const rp_stage *st, void *ctx) {
     math_ctx *m = ctx;
-    static char path[RP_PATH];
-    rp_stage_file(st, "solutions.jsonl", path);
-    m->sol.path = path;
-    return gc_jsonl_each(path, read_solution, &m->sol);
+    rp_stage_file(st, "solutions.jsonl", m->sol.path);
+    return gc_jsonl_each(m->sol.path, read_solution, &m->sol);
 }
 
 static const rp_stage_def EVAL_SOLUTIONS = {"eval-solutions", __FILE__, compute_eval,

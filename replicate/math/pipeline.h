@@ -89,14 +89,14 @@ typedef struct {
 
 /* The preference pairs (stage "pairs"), as read back from pairs.jsonl. */
 typedef struct {
-    const char *path; /* for messages */
+    char path[RP_PATH]; /* the file, for messages */
     int n, cap;
     char **prompt, **chosen, **rejected; /* (n) */
 } math_pairs;
 
 /* The evaluation solutions (stage "eval-solutions"), as read back from solutions.jsonl. */
 typedef struct {
-    const char *path;
+    char path[RP_PATH]; /* the file, for messages */
     int n, cap;
     char **split, **question, **response; /* (n) */
     int *correct;                         /* (n) */

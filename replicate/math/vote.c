@@ -678,6 +678,13 @@ static gc_status write_dat(const char *path, const cJSON *results, const void *c
     return fclose(f) == 0 ? GC_OK : gc_fail(GC_ERR_IO, "%s: write failed", path);
 }
 
+/* o's centre (key `mid`), lo and hi, NaN where missing */
+static void summary3(const cJSON *o, const char *mid, double out[3]) {
+    out[0] = gc_json_num(o, mid, NAN);
+    out[1] = gc_json_num(o, RS_LO, NAN);
+    out[2] = gc_json_num(o, RS_HI, NAN);
+}
+
 static void print_vote(const cJSON *results, FILE *f) {
     const cJSON *vr = cJSON_GetObjectItem(results, RS_VOTE);
     fprintf(f,
@@ -690,22 +697,16 @@ static void print_vote(const cJSON *results, FILE *f) {
     fprintf(f, "%-9s %-22s %-20s %-20s %-26s %9s %9s\n", "RM", "accuracy [CI]", "filtered %",
             "tokens saved %", "paired diff [bootstrap CI]", "p paired", "p unpair");
     for (const cJSON *v = cJSON_GetObjectItem(vr, RS_VARIANTS)->child; v; v = v->next) {
+        double acc[3], filt[3], saved[3], diff[3];
+        summary3(gc_json_get(v, RS_ACCURACY), RS_MEAN, acc);
+        summary3(gc_json_get(v, RS_FILTERED_PCT), RS_MEAN, filt);
+        summary3(gc_json_get(v, RS_SAVED_PCT), RS_MEAN, saved);
+        summary3(gc_json_get(v, RS_BOOTSTRAP_PAIRED), RS_MEAN_DIFF, diff);
         fprintf(f,
                 "%-9s %.3f [%.3f, %.3f]   %5.1f [%5.1f, %5.1f]  %5.1f [%5.1f, %5.1f]  "
                 "%+.3f [%+.3f, %+.3f]    %9.3g %9.3g\n",
-                cJSON_GetObjectItem(v, RS_VARIANT)->valuestring,
-                gc_json_num(gc_json_get(v, RS_ACCURACY), RS_MEAN, NAN),
-                gc_json_num(gc_json_get(v, RS_ACCURACY), RS_LO, NAN),
-                gc_json_num(gc_json_get(v, RS_ACCURACY), RS_HI, NAN),
-                gc_json_num(gc_json_get(v, RS_FILTERED_PCT), RS_MEAN, NAN),
-                gc_json_num(gc_json_get(v, RS_FILTERED_PCT), RS_LO, NAN),
-                gc_json_num(gc_json_get(v, RS_FILTERED_PCT), RS_HI, NAN),
-                gc_json_num(gc_json_get(v, RS_SAVED_PCT), RS_MEAN, NAN),
-                gc_json_num(gc_json_get(v, RS_SAVED_PCT), RS_LO, NAN),
-                gc_json_num(gc_json_get(v, RS_SAVED_PCT), RS_HI, NAN),
-                gc_json_num(gc_json_get(v, RS_BOOTSTRAP_PAIRED), RS_MEAN_DIFF, NAN),
-                gc_json_num(gc_json_get(v, RS_BOOTSTRAP_PAIRED), RS_LO, NAN),
-                gc_json_num(gc_json_get(v, RS_BOOTSTRAP_PAIRED), RS_HI, NAN),
+                cJSON_GetObjectItem(v, RS_VARIANT)->valuestring, acc[0], acc[1], acc[2], filt[0],
+                filt[1], filt[2], saved[0], saved[1], saved[2], diff[0], diff[1], diff[2],
                 gc_json_num(gc_json_get(v, RS_TTEST_PAIRED), RS_P, NAN),
                 gc_json_num(gc_json_get(v, RS_TTEST_UNPAIRED), RS_P, NAN));
         const cJSON *on = cJSON_GetObjectItem(v, RS_ONLINE);
