@@ -176,6 +176,21 @@ Test(verdict, rises_with_p_rule) {
     cr_expect_str_eq(cJSON_GetStringValue(item(v, "verdict")), "FAIL",
                      "a flat curve does not rise");
     cJSON_Delete(v), cJSON_Delete(r);
+    /* the precondition: the baseline's curve at p = 1 must clear baseline_min_auroc */
+    cJSON_AddNumberToObject(cJSON_GetObjectItem(c, "mini_check"), "baseline_min_auroc", 0.5);
+    r = curve_results(up, 1.0, 3, 3);
+    cJSON *base = cJSON_GetArrayItem(item(item(r, "partial"), "curves"), 0);
+    cJSON_AddItemToObject(base, "lo", cJSON_Parse("[0.4, 0.45]"));
+    cJSON_AddItemToObject(base, "hi", cJSON_Parse("[0.6, 0.62]"));
+    cr_assert_eq(claims_verdict(c, r, "published.json", &v), GC_OK);
+    cr_expect_str_eq(cJSON_GetStringValue(item(v, "verdict")), "INCONCLUSIVE",
+                     "a baseline at chance at p = 1 cannot judge the curve");
+    cJSON_Delete(v);
+    cJSON_ReplaceItemInObject(base, "lo", cJSON_Parse("[0.4, 0.8]"));
+    cr_assert_eq(claims_verdict(c, r, "published.json", &v), GC_OK);
+    cr_expect_str_eq(cJSON_GetStringValue(item(v, "verdict")), "PASS");
+    cJSON_Delete(v), cJSON_Delete(r);
+    cJSON_DeleteItemFromObject(cJSON_GetObjectItem(c, "mini_check"), "baseline_min_auroc");
     cJSON *missing = cJSON_Parse("{\"partial\": {\"curves\": []}}");
     cr_assert_eq(claims_verdict(c, missing, "published.json", &v), GC_OK);
     cr_expect_str_eq(cJSON_GetStringValue(item(v, "verdict")), "FAIL", "no curve, no pass");

@@ -285,3 +285,33 @@ Test(eval_scores, small_files_and_bad_lines) {
     free(err);
     remove(file), free(file);
 }
+
+/* The precondition: with baseline_min_auroc in the check, a baseline RM whose pooled AUROC does
+ * not clear it leaves the claim INCONCLUSIVE, whatever the difference; so does a run where no
+ * split has both classes. */
+Test(verdict, auroc_delta_needs_a_baseline_that_verifies) {
+    cJSON *c = claim(), *v;
+    cJSON_AddNumberToObject(cJSON_GetObjectItem(c, "mini_check"), "baseline_min_auroc", 0.5);
+    cJSON *r = results(0.02, 0.09, 0.001, 5, 5);
+    cJSON *pooled = cJSON_GetObjectItem(r, "pooled");
+    cJSON_AddItemToObject(pooled, "baseline",
+                          cJSON_Parse("{\"mean\": 0.52, \"lo\": 0.47, \"hi\": 0.57}"));
+    cr_expect_str_eq(verdict_of(c, r, &v), "INCONCLUSIVE", "a baseline at chance cannot judge");
+    const cJSON *why = cJSON_GetObjectItem(v, "reasons");
+    int named = 0;
+    for (const cJSON *e = why ? why->child : NULL; e; e = e->next)
+        named |= strstr(e->valuestring, "precondition") != NULL;
+    cr_expect(named, "the reasons name the precondition");
+    cJSON_Delete(v);
+    cJSON_ReplaceItemInObject(pooled, "baseline",
+                              cJSON_Parse("{\"mean\": 0.70, \"lo\": 0.62, \"hi\": 0.78}"));
+    cr_expect_str_eq(verdict_of(c, r, &v), "PASS", "a verifying baseline lets the check judge");
+    cJSON_Delete(v);
+    cJSON_DeleteItemFromObject(pooled, "baseline");
+    cr_expect_str_eq(verdict_of(c, r, &v), "INCONCLUSIVE", "no baseline AUROC, no judgement");
+    cJSON_Delete(v), cJSON_Delete(r);
+    cJSON *none = cJSON_Parse("{\"splits\": [{\"split\": \"a\", \"error\": \"no solution is "
+                              "correct: no AUROC\"}]}");
+    cr_expect_str_eq(verdict_of(c, none, &v), "INCONCLUSIVE", "no split with both classes");
+    cJSON_Delete(v), cJSON_Delete(none), cJSON_Delete(c);
+}

@@ -125,7 +125,8 @@ static int collect_rows(const claims_opts *o, claim_row *rows, int cap, int *fai
 static const char CHECK_HELP[] =
     "usage: replicate check [--scale smoke|mini|full] [--root DIR]\n\n"
     "Prints one row per claim of results/published.json: published figure, measured value (mean\n"
-    "and 95% CI over seeds), test, p and verdict (PASS / FAIL / NOT RUN) for the runs under DIR\n"
+    "and 95% CI over seeds), test, p and verdict (PASS / FAIL / INCONCLUSIVE / NOT RUN) for the "
+    "runs under DIR\n"
     "(default results/runs) at the scale (default mini). Exits 1 when any claim FAILs.\n";
 
 /* Shared prologue of check and report: options, then one row per claim. Returns -1 to go on,
@@ -143,10 +144,10 @@ int cmd_check(int argc, char **argv) {
     claim_row rows[32];
     int n, fails, rc = claim_rows("check", CHECK_HELP, argc, argv, &o, rows, &n, &fails);
     if (rc >= 0) return rc;
-    printf("%-9s %-8s %-46s %-52s %-30s %-9s\n", "claim", "verdict", "published",
+    printf("%-9s %-12s %-46s %-52s %-30s %-9s\n", "claim", "verdict", "published",
            "measured (pooled, mean [95% CI])", "test", "p");
     for (int i = 0; i < n; i++)
-        printf("%-9s %-8s %-46.46s %-52.52s %-30.30s %-9s\n", rows[i].id, rows[i].verdict,
+        printf("%-9s %-12s %-46.46s %-52.52s %-30.30s %-9s\n", rows[i].id, rows[i].verdict,
                rows[i].published, rows[i].measured, rows[i].test, rows[i].p);
     return fails ? 1 : 0;
 }

@@ -18,6 +18,28 @@ static void add_reason(cJSON *reasons, const char *fmt, ...) {
     cJSON_AddItemToArray(reasons, cJSON_CreateString(buf));
 }
 
+/* The instrument's precondition, when the check names one ("baseline_min_auroc"): the baseline
+ * reward model verifies, i.e. the lower end of the 95% CI over seeds of its AUROC (read from `o`,
+ * which holds mean, lo, hi) lies above that value. Returns 1 when the check can measure; else adds
+ * the reason. */
+static int baseline_verifies(const cJSON *check, const cJSON *o, const char *where,
+                             cJSON *reasons) {
+    double min_lo = gc_json_num(check, "baseline_min_auroc", NAN);
+    if (isnan(min_lo)) return 1;
+    double lo = gc_json_num(o, RS_LO, NAN);
+    if (lo > min_lo) return 1;
+    add_reason(reasons,
+               "precondition: the baseline RM does not verify (%s: AUROC %.3f [%.3f, %.3f], "
+               "needs the lower bound above %.2f), so the check cannot measure the effect",
+               where, gc_json_num(o, RS_MEAN, NAN), lo, gc_json_num(o, RS_HI, NAN), min_lo);
+    return 0;
+}
+
+/* PASS or FAIL when the check could measure, else INCONCLUSIVE */
+static const char *verdict_word(int measurable, int pass) {
+    return !measurable ? "INCONCLUSIVE" : pass ? "PASS" : "FAIL";
+}
+
 /* rule "auroc_delta": goal-conditioned minus baseline AUROC */
 static gc_status verdict_auroc_delta(const cJSON *check, const cJSON *results, cJSON *v) {
     double alpha = gc_json_num(check, "alpha", 0.05),
@@ -48,13 +70,12 @@ static gc_status verdict_auroc_delta(const cJSON *check, const cJSON *results, c
             add_reason(reasons, "%s: mean AUROC difference %+.4f is not > 0", name, m);
         }
     }
-    if (!evaluated) {
-        pass = 0;
-        add_reason(reasons, "no split could be evaluated");
-    }
+    int measurable = evaluated > 0;
+    if (!evaluated) add_reason(reasons, "no split has both classes: nothing to measure");
     const cJSON *pooled = gc_json_get(results, RS_POOLED), *pd = gc_json_get(pooled, RS_DELTA),
                 *dl = gc_json_get(pooled, RS_DELONG);
     double p = gc_json_num(dl, RS_P, 1), diff = gc_json_num(dl, RS_DIFF, 0);
+    measurable &= baseline_verifies(check, gc_json_get(pooled, RS_BASELINE), "all splits", reasons);
     if (!pd || !dl) {
         pass = 0;
         add_reason(reasons, "pooled: no AUROC over all splits");
@@ -72,7 +93,7 @@ static gc_status verdict_auroc_delta(const cJSON *check, const cJSON *results, c
                        100 * min_frac);
         }
     }
-    cJSON_AddStringToObject(v, RS_VERDICT, pass ? "PASS" : "FAIL");
+    cJSON_AddStringToObject(v, RS_VERDICT, verdict_word(measurable, pass));
     cJSON_AddNumberToObject(v, RS_MEASURED, gc_json_num(pd, RS_MEAN, NAN));
     cJSON_AddNumberToObject(v, RS_LO, gc_json_num(pd, RS_LO, NAN));
     cJSON_AddNumberToObject(v, RS_HI, gc_json_num(pd, RS_HI, NAN));
@@ -124,7 +145,23 @@ static gc_status verdict_rises_with_p(const cJSON *check, const cJSON *results, 
     int P = cJSON_GetArraySize(mean);
     double a1 = P ? cJSON_GetArrayItem(mean, P - 1)->valuedouble : NAN;
     double a01 = P ? cJSON_GetArrayItem(mean, (int)lround(0.1 * (P - 1)))->valuedouble : NAN;
-    cJSON_AddStringToObject(v, RS_VERDICT, pass ? "PASS" : "FAIL");
+    /* the precondition reads the baseline's curve of the same score at p = 1 (its final AUROC) */
+    const cJSON *base = NULL;
+    for (const cJSON *e = curves ? curves->child : NULL; e && !base; e = e->next) {
+        const char *ev = cJSON_GetStringValue(gc_json_get(e, RS_VARIANT));
+        const char *es = cJSON_GetStringValue(gc_json_get(e, RS_SCORE));
+        if (ev && es && score && !strcmp(ev, RS_BASELINE) && !strcmp(es, score)) base = e;
+    }
+    cJSON *at1 = cJSON_CreateObject();
+    static const char *const stats[] = {RS_MEAN, RS_LO, RS_HI};
+    for (int k = 0; k < 3; k++) {
+        const cJSON *arr = gc_json_get(base, stats[k]);
+        int n = cJSON_GetArraySize(arr);
+        cJSON_AddNumberToObject(at1, stats[k], n ? gc_json_at(arr, n - 1) : NAN);
+    }
+    int measurable = baseline_verifies(check, at1, "its curve at p = 1", reasons);
+    cJSON_Delete(at1);
+    cJSON_AddStringToObject(v, RS_VERDICT, verdict_word(measurable, pass));
     cJSON_AddNumberToObject(v, RS_MEASURED, rho);
     cJSON_AddStringToObject(v, RS_MEASURED_WHAT,
                             "Spearman correlation of p and the seed-mean AUROC");

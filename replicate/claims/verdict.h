@@ -13,9 +13,14 @@
  *   "filter_saves" (table1): for results.vote's variant, the tokens saved (mean over seeds) are
  *     >= min_saved_pct (default 10), and the paired t-test on the per-question share of correct
  *     voters shows no significant drop (not: mean difference < 0 with p < alpha).
+ * Preconditions (the instrument must work before it judges): with "baseline_min_auroc" in the
+ * check, auroc_delta and rises_with_p are INCONCLUSIVE unless the baseline RM verifies: the lower
+ * end of the 95% CI over seeds of its AUROC (pooled over the splits; rises_with_p: its curve of
+ * the same score at p = 1) exceeds that value. auroc_delta is INCONCLUSIVE too when no split has
+ * both classes.
  * Verdict objects are new cJSON trees the caller deletes:
- *   {claim, verdict: PASS|FAIL, reasons[], measured, measured_what, test, p (NaN when the rule
- *    has no test), summary (one line for tables), and rule-specific fields}.
+ *   {claim, verdict: PASS|FAIL|INCONCLUSIVE, reasons[], measured, measured_what, test, p (NaN when
+ *    the rule has no test), summary (one line for tables), and rule-specific fields}.
  */
 #ifndef RP_VERDICT_H
 #define RP_VERDICT_H
