@@ -315,5 +315,13 @@ Test(verdict, auroc_delta_needs_a_baseline_that_verifies) {
     cJSON *none = cJSON_Parse("{\"splits\": [{\"split\": \"a\", \"error\": \"no solution is "
                               "correct: no AUROC\"}]}");
     cr_expect_str_eq(verdict_of(c, none, &v), "INCONCLUSIVE", "no split with both classes");
-    cJSON_Delete(v), cJSON_Delete(none), cJSON_Delete(c);
+    cJSON_Delete(v);
+    /* a malformed precondition is an error naming the claims file and the key */
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(c, "mini_check"), "baseline_min_auroc",
+                              cJSON_CreateString("half"));
+    cr_expect_eq(claims_verdict(c, none, "published.json", &v), GC_ERR_FORMAT);
+    cr_expect(strstr(gc_last_error(), "published.json") &&
+                  strstr(gc_last_error(), "baseline_min_auroc"),
+              "%s", gc_last_error());
+    cJSON_Delete(none), cJSON_Delete(c);
 }

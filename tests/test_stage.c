@@ -192,4 +192,9 @@ Test(config, experiment_layer_errors_name_their_file) {
     cr_expect_eq(gc_json_num(pol, "batch", 0), 4, "the base's batch survives the layer");
     cr_expect_str_eq(gc_json_str(j, "experiment"), "fig2");
     cJSON_Delete(j), free(out), free(err), remove(file), free(file), free(cwd);
+    /* --print-config of a file that is not there: an error naming it */
+    snprintf(cmd, sizeof cmd, "%s run /nonexistent/x.json --print-config", th_replicate_bin());
+    cr_expect_eq(th_run(cmd, &out, NULL, &err), 1);
+    cr_expect(err && strstr(err, "/nonexistent/x.json"), "%s", err);
+    free(out), free(err);
 }

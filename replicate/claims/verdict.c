@@ -235,6 +235,12 @@ gc_status claims_verdict(const cJSON *claim, const cJSON *results, const char *c
     if (!rule)
         return gc_fail(GC_ERR_FORMAT, "%s: claim %s has no mini_check.rule", claims_path,
                        id ? id : "?");
+    const cJSON *min_auroc = gc_json_get(check, "baseline_min_auroc");
+    if (min_auroc &&
+        !(cJSON_IsNumber(min_auroc) && min_auroc->valuedouble >= 0 && min_auroc->valuedouble < 1))
+        return gc_fail(GC_ERR_FORMAT,
+                       "%s: claim %s: mini_check.baseline_min_auroc must be a number in [0, 1)",
+                       claims_path, id ? id : "?");
     cJSON *v = cJSON_CreateObject();
     cJSON_AddStringToObject(v, RS_CLAIM, id ? id : "?");
     gc_status s;
