@@ -1,8 +1,8 @@
 /* cuda: the CUDA path — device discovery, device memory, the ops of a training step and of
- * decoding on device buffers, and the backend (lib/model/backend.h) that runs a gc_model's forward,
- * backward, optimiser and decoding on the GPU. Built from kernels/cuda_*.cu when nvcc is found;
- * otherwise kernels/cuda_none.c provides the same functions, which report that the build has no
- * CUDA.
+ * decoding on device buffers, and the backend (lib/model/backend.h: the op table over which
+ * lib/model/model.c runs a gc_model's forward, backward, optimiser and decoding on the GPU). Built
+ * from kernels/cuda_*.cu when nvcc is found; otherwise kernels/cuda_none.c provides the same
+ * functions, which report that the build has no CUDA.
  *
  * Contract: every pointer an op takes is a device buffer (gc_cuda_alloc) unless its comment says
  * host; shapes are those of the CPU twins in lib/model/ops.h, row-major. Ops are queued on the
@@ -143,35 +143,6 @@ gc_status gc_cuda_adamw(gc_cuda *c, float *params, float *m, float *v, const flo
 /* *out (host) = sum of squares of x (n) in double, in a fixed order. */
 gc_status gc_cuda_sumsq(gc_cuda *c, const float *x, size_t n, double *out);
 gc_status gc_cuda_scale(gc_cuda *c, float *x, size_t n, float k);
-/* One token per row of logits (B, V), as gc_sampler_sample_rng: greedy when temperature is 0,
- * else inverse-CDF sampling at that temperature within the nucleus top_p, with the uniform u[b];
- * allowed (V) or NULL masks the vocabulary. out, u, allowed on the device. */
-gc_status gc_cuda_sample(gc_cuda *c, int32_t *out, const float *logits, int B, int V,
-                         float temperature, float top_p, const float *u, const uint8_t *allowed);
-
-/* ---- reward-model losses (lib/rm/rm.c's arithmetic) ---- */
-/* r (B) = w . h[rows[b]]: the linear head at each sequence's last position (rows on the device,
- * row indices into h (*, D)). */
-gc_status gc_cuda_reward_head(gc_cuda *c, float *r, const float *h, const float *w,
-                              const int32_t *rows, int B, int D);
-/* Its backward: dh[rows[b]] += dr[b] w (rows distinct), dw (D) += sum over b of dr[b] h[rows[b]].
- */
-gc_status gc_cuda_reward_head_backward(gc_cuda *c, float *dh, float *dw, const float *dr,
-                                       const float *h, const float *w, const int32_t *rows, int B,
-                                       int D);
-/* Preference loss over r (2P: chosen, rejected, ...) as gc_pref_loss: *loss and *acc (may be
- * NULL) on the host, dr (2P) = dL/dr on the device. */
-gc_status gc_cuda_pref_loss(gc_cuda *c, float *dr, double *loss, double *acc, const float *r,
-                            int P);
-/* The contrastive loss's similarities: sim[q] (host, Q) = sigmoid(cos(h[a[q]], h[b[q]])) for the
- * row pairs a, b (host, Q) of h (*, D). */
-gc_status gc_cuda_cosine_pairs(gc_cuda *c, double *sim, const float *h, const int32_t *a,
-                               const int32_t *b, int Q, int D);
-/* Their gradient: dh += sum over q of g[q] (host, Q) d cos(h[a[q]], h[b[q]]) / dh, each row's
- * terms added in pair order (one writer per element). */
-gc_status gc_cuda_cosine_pairs_backward(gc_cuda *c, float *dh, const float *h, const int32_t *a,
-                                        const int32_t *b, const double *g, int Q, int D);
-
 /* ---- decoding ---- */
 /* Writes the k and v parts of qkv (B, D + 2KV) at positions pos (B) of the caches kc, vc
  * (B, maxT, KV) of one layer, then o (B, D) = attention of each query over positions 0..pos[b];

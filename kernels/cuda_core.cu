@@ -68,7 +68,7 @@ extern "C" gc_status gc_cuda_open_emulated(gc_cuda **out) {
     return GC_OK;
 }
 
-void gc_cuda_backends_free(gc_cuda *c); /* cuda_model.cu */
+void gc_cuda_backends_free(gc_cuda *c); /* cuda_backend.cu */
 
 extern "C" void gc_cuda_close(gc_cuda *c) {
     if (!c) return;

@@ -32,7 +32,7 @@ enum {
     SCR_DP,     /* (B, nh, T, T) fp32: the scores, or the gradient of the probabilities */
     SCR_DS,     /* (B, nh, T, T) bf16: the scores' gradient at BF16 precision */
     SCR_ROWS,   /* per-row doubles: losses, partial sums */
-    SCR_INDEX,  /* int32 index lists (embedding backward, sampling scratch) */
+    SCR_INDEX,  /* int32 index lists (the embedding backward) */
     SCR_LANES,  /* per-row lane partials of lanes() */
     SCR_LANES2, /* a second set, when two reductions are live */
     SCR_SMALL,  /* small per-call uploads */

@@ -165,11 +165,6 @@ gc_status gc_cuda_scale(gc_cuda *c, float *x, size_t n, float k) {
     return no_cuda();
 }
 
-gc_status gc_cuda_sample(gc_cuda *c, int32_t *out, const float *logits, int B, int V,
-                         float temperature, float top_p, const float *u, const uint8_t *allowed) {
-    return no_cuda();
-}
-
 gc_status gc_cuda_decode_attention(gc_cuda *c, float *o, float *kc, float *vc, const float *qkv,
                                    const int32_t *pos, const uint8_t *active, int B, int maxT,
                                    int nh, int nkv, int hs) {
@@ -189,32 +184,6 @@ gc_status gc_cuda_gemm_ex(gc_cuda *c, gc_precision p, int transA, int transB, in
 }
 
 gc_status gc_cuda_to_bf16(gc_cuda *c, uint16_t *dst, const float *src, size_t n) {
-    return no_cuda();
-}
-
-gc_status gc_cuda_reward_head(gc_cuda *c, float *r, const float *h, const float *w,
-                              const int32_t *rows, int B, int D) {
-    return no_cuda();
-}
-
-gc_status gc_cuda_reward_head_backward(gc_cuda *c, float *dh, float *dw, const float *dr,
-                                       const float *h, const float *w, const int32_t *rows, int B,
-                                       int D) {
-    return no_cuda();
-}
-
-gc_status gc_cuda_pref_loss(gc_cuda *c, float *dr, double *loss, double *acc, const float *r,
-                            int P) {
-    return no_cuda();
-}
-
-gc_status gc_cuda_cosine_pairs(gc_cuda *c, double *sim, const float *h, const int32_t *a,
-                               const int32_t *b, int Q, int D) {
-    return no_cuda();
-}
-
-gc_status gc_cuda_cosine_pairs_backward(gc_cuda *c, float *dh, const float *h, const int32_t *a,
-                                        const int32_t *b, const double *g, int Q, int D) {
     return no_cuda();
 }
 

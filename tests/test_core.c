@@ -141,8 +141,8 @@ Test(decode, kv_cache_matches_full_forward) {
             step_tok[b] = tok[b * T + t], pos[b] = t;
         cr_assert_eq(gc_model_decode(&m, &kc, step_tok, pos), GC_OK);
         for (int b = 0; b < B; b++) {
-            const float *full = m.acts.logits + (size_t)(b * T + t) * c.vocab_size;
-            const float *hf = m.acts.hf + (size_t)(b * T + t) * c.dim;
+            const float *full = m.logits + (size_t)(b * T + t) * c.vocab_size;
+            const float *hf = m.hf + (size_t)(b * T + t) * c.dim;
             for (int v = 0; v < c.vocab_size; v++)
                 cr_assert_lt(fabsf(full[v] - kc.logits[b * c.vocab_size + v]), 1e-4,
                              "b %d t %d v %d", b, t, v);
@@ -245,7 +245,7 @@ Test(model, padded_batch_with_lengths_matches_full_attention) {
     cr_assert_float_eq(loss[0], loss[1], 1e-5);
     for (int b = 0; b < B; b++)
         for (size_t i = (size_t)b * T * c.dim; i < ((size_t)b * T + len[b]) * c.dim; i++)
-            cr_assert_lt(fabsf(m[0].acts.hf[i] - m[1].acts.hf[i]), 1e-5, "hidden %zu", i);
+            cr_assert_lt(fabsf(m[0].hf[i] - m[1].hf[i]), 1e-5, "hidden %zu", i);
     for (size_t i = 0; i < m[0].n_params; i++)
         cr_assert_lt(fabsf(grads[0][i] - grads[1][i]), 1e-5f * (1 + fabsf(grads[0][i])), "grad %zu",
                      i);
@@ -298,7 +298,7 @@ Test(decode, batched_generation_matches_one_at_a_time) {
         cr_assert_eq(gc_model_forward(&m, all, 1, len_all[0], 0), GC_OK);
         for (int d = 0; d < c.dim; d++)
             cr_assert_lt(
-                fabsf(m.acts.hf[(len_all[0] - 1) * c.dim + d] - hid[(len_all[0] - 1) * c.dim + d]),
+                fabsf(m.hf[(len_all[0] - 1) * c.dim + d] - hid[(len_all[0] - 1) * c.dim + d]),
                 1e-4);
         free(hid);
         gc_sampler_free(&s);

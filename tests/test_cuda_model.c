@@ -1,4 +1,4 @@
-/* The CUDA backend (lib/model/backend.h, kernels/cuda_model.cu) against the CPU model: whole
+/* The CUDA backend (lib/model/backend.h, kernels/cuda_backend.cu) against the CPU model: whole
  * training steps (forward, cross-entropy, backward, clipping, AdamW), a reward-model step (the
  * hidden-state gradient path), KV-cache decoding and batched generation, a checkpoint written from
  * the device, and `replicate run --device cuda` end to end. On a GPU they run there; without one,
@@ -167,11 +167,10 @@ Test(cuda_model, gradients_with_a_hidden_state_term_match_cpu) {
     cr_expect_lt(fabsf(ld - la) / la, 1e-5, "loss %.8g vs %.8g", ld, la);
     for (int b = 0; b < B; b++) { /* real positions only: padding is meaningless on both */
         size_t o = (size_t)b * T;
-        cr_expect_lt(ch_rel_err(d.acts.hf + o * a.cfg.dim, a.acts.hf + o * a.cfg.dim,
-                                (size_t)len[b] * a.cfg.dim),
-                     1e-4, "hidden states of sequence %d", b);
-        cr_expect_lt(ch_rel_err(d.acts.logits + o * a.cfg.vocab_size,
-                                a.acts.logits + o * a.cfg.vocab_size,
+        cr_expect_lt(
+            ch_rel_err(d.hf + o * a.cfg.dim, a.hf + o * a.cfg.dim, (size_t)len[b] * a.cfg.dim),
+            1e-4, "hidden states of sequence %d", b);
+        cr_expect_lt(ch_rel_err(d.logits + o * a.cfg.vocab_size, a.logits + o * a.cfg.vocab_size,
                                 (size_t)len[b] * a.cfg.vocab_size),
                      1e-4, "logits of sequence %d", b);
     }
@@ -440,12 +439,12 @@ Test(cuda_model, moving_a_trained_model_back_to_the_cpu_keeps_its_weights) {
     cr_assert_eq(gc_model_forward_len(&d, tok, B, T, len, GC_LOGITS_HOST), GC_OK);
     size_t n = (size_t)B * T * d.cfg.vocab_size;
     float *on_device = malloc(sizeof(float) * n);
-    memcpy(on_device, d.acts.logits, sizeof(float) * n);
+    memcpy(on_device, d.logits, sizeof(float) * n);
     cr_assert_eq(gc_model_set_backend(&d, NULL), GC_OK, "%s", gc_last_error());
     cr_assert_eq(gc_model_forward_len(&d, tok, B, T, len, GC_LOGITS_HOST), GC_OK);
     for (int b = 0; b < B; b++) {
         size_t at = (size_t)b * T * d.cfg.vocab_size, nb = (size_t)len[b] * d.cfg.vocab_size;
-        cr_expect_lt(ch_rel_err(d.acts.logits + at, on_device + at, nb), 1e-4, "sequence %d", b);
+        cr_expect_lt(ch_rel_err(d.logits + at, on_device + at, nb), 1e-4, "sequence %d", b);
     }
     cr_expect_gt(ch_rel_err(a.p.x[GC_T_EMB], d.p.x[GC_T_EMB], a.tensors[GC_T_EMB].size), 0,
                  "the step changed the weights");

@@ -47,12 +47,12 @@ Test(forward, matches_double_reference) {
         double ref = ref_model_loss(&c, p, tok, tgt, B, T, 1.0, NULL, logits, hf);
         double max_err = 0;
         for (int i = 0; i < B * T * c.vocab_size; i++)
-            max_err = fmax(max_err, fabs(logits[i] - m.acts.logits[i]));
+            max_err = fmax(max_err, fabs(logits[i] - m.logits[i]));
         cr_expect_lt(max_err, 1e-4, "tied=%d: logits differ from the reference by %g", tied,
                      max_err);
         max_err = 0;
         for (int i = 0; i < B * T * c.dim; i++)
-            max_err = fmax(max_err, fabs(hf[i] - m.acts.hf[i]));
+            max_err = fmax(max_err, fabs(hf[i] - m.hf[i]));
         cr_expect_lt(max_err, 1e-5, "tied=%d: hidden states differ by %g", tied, max_err);
         cr_expect_lt(fabs(ref - loss), 1e-5, "tied=%d: loss %g vs reference %g", tied, loss, ref);
         free(p), free(logits), free(hf);

@@ -56,7 +56,7 @@ static void check_grads_case(const char *name) {
     const float *want_logits = th_fixture_f32(&fx, "logits", &n);
     cr_assert(want_logits && n == (size_t)B * T * m.cfg.vocab_size);
     /* fp32 vs float64 PyTorch: observed below 3e-6 relative; 1e-5 allowed */
-    double e = rel_err(m.acts.logits, want_logits, n, 1e-3);
+    double e = rel_err(m.logits, want_logits, n, 1e-3);
     cr_expect_lt(e, 1e-5, "%s: logits relative error %g", name, e);
     float want_loss = th_fixture_f32(&fx, "loss", NULL)[0];
     cr_expect_lt(fabs(loss - want_loss), 1e-5, "%s: loss %.7f vs PyTorch %.7f", name, loss,

@@ -65,7 +65,7 @@ gc_status gc_device_open(const char *device, const char *precision) {
 }
 
 const gc_backend *gc_device_backend(void) {
-    return dev.be;
+    return dev.be ? dev.be : gc_backend_cpu();
 }
 
 const char *gc_device_describe(void) {

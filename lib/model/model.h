@@ -1,16 +1,19 @@
 /* model: Llama-style decoder in fp32 (token embedding, RMSNorm, rotary positions, grouped-query
  * causal attention, SwiGLU MLP, tied or untied output classifier): forward, full backward, and
- * KV-cache incremental decoding.
+ * KV-cache incremental decoding, each written once here over a backend's ops (backend.h: the CPU,
+ * or CUDA).
  *
- * Contract: a gc_model owns one parameter buffer, one gradient buffer (allocated on first use of
- * gc_model_zero_grad) and one activation arena sized for the largest (B, T) seen; gc_model_free
- * releases all three. Parameters are stored per tensor family, row-major, out x in (y = W x):
- * wqkv fuses the q, k and v projections of a layer (rows [0,D) = wq, [D,D+KV) = wk, then wv) and
- * w13 fuses the SwiGLU gate w1 (rows [0,H)) with the up projection w3 (rows [H,2H)).
+ * Contract: a gc_model owns its host parameters, a host gradient buffer (allocated on first use
+ * of gc_model_zero_grad on a host backend), and its state on the backend (gc_resident: on a device,
+ * the parameters, gradient, optimiser moments and one activation arena sized for the largest
+ * (B, T) seen); gc_model_free releases all of it. Parameters are stored per tensor family,
+ * row-major, out x in (y = W x): wqkv fuses the q, k and v projections of a layer (rows [0,D) = wq,
+ * [D,D+KV) = wk, then wv) and w13 fuses the SwiGLU gate w1 (rows [0,H)) with the up projection w3
+ * (rows [H,2H)).
  *
  * Training step: gc_model_forward (fills the final-layer hidden states after the final norm,
- * m->acts.hf, and optionally logits) -> gc_model_ce_loss (optional) -> gc_model_backward, which
- * accumulates into m->grads the gradient of (ce_weight * CE loss) plus <dhidden, hf> for an
+ * host view m->hf, and optionally logits) -> gc_model_ce_loss (optional) -> gc_model_backward,
+ * which accumulates into m->grads the gradient of (ce_weight * CE loss) plus <dhidden, hf> for an
  * optional caller-supplied dhidden (B, T, D); reward models and the contrastive loss use the
  * latter. Results are bitwise reproducible for a fixed thread count.
  */
@@ -82,16 +85,19 @@ typedef struct {
 /* Layer l's tensors within p (params or grads). */
 gc_layer_params gc_model_layer(const gc_param_ptrs *p, const gc_model_config *c, int l);
 
+/* The activations of the last forward, in the backend's memory (backend.h), one arena. */
 typedef struct {
     int B, T;
-    const int *len; /* (B) rows [0, len[b]) of sequence b are real, the rest padding; NULL: all */
+    const int32_t *len; /* (B) the lengths, in the backend's memory, or NULL: all T */
+    const int32_t *tok; /* (N) the tokens, in the backend's memory */
+    int32_t *tgt;       /* (N) the targets of the last loss, in the backend's memory */
     /* per layer l, each entry points at layer l's slice; N = B * T */
     float *res;     /* (L+1, N, D) residual stream entering layer l; res[L] leaves the last layer */
     float *h1;      /* (L, N, D) residual after attention */
     float *xn1;     /* (L, N, D) attention RMSNorm output */
     float *rstd1;   /* (L, N) */
     float *qkv;     /* (L, N, D + 2 KV) projections, q and k after rotary */
-    float *att;     /* (L, B, n_heads, T, T) softmax probabilities (see gc_ops_attention) */
+    void *att;      /* (L, B, n_heads, T, T) softmax probabilities, att_bytes each (backend.h) */
     float *ao;      /* (L, N, D) attention output before wo */
     float *xn2;     /* (L, N, D) */
     float *rstd2;   /* (L, N) */
@@ -111,27 +117,45 @@ typedef struct {
 } gc_acts;
 
 struct gc_model_s;
+struct gc_adamw_s;
 /* The tensors of a parameter-shaped buffer base (n_params floats: parameters, gradients, a
  * device copy) in m's layout; the classifier is the embedding when tied. */
 gc_param_ptrs gc_model_ptrs(const struct gc_model_s *m, float *base);
+
+/* The model's state in its backend's memory. On a host backend P and G are params and grads
+ * themselves and M, Vm the optimiser's own moments. */
+typedef struct {
+    int ready;                    /* parameters uploaded (or aliased) */
+    float *P, *G;                 /* (n_params) parameters, gradient */
+    float *M, *Vm;                /* (n_params) AdamW moments of opt */
+    const struct gc_adamw_s *opt; /* the optimiser whose moments M, Vm hold */
+    uint16_t *Pb;                 /* (n_params) bf16 shadow of P (backend shadow = 1) */
+    float *cos_t, *sin_t;         /* (seq_len, hs / 2) rotary tables */
+    gc_param_ptrs p, g;           /* tensor views of P and G */
+    void *arena;                  /* the activations' buffers */
+    size_t arena_bytes;
+    float *hf_host, *logits_host; /* host copies of hf and logits (device backends) */
+    size_t hf_cap, logits_cap;
+} gc_resident;
 
 typedef struct gc_model_s {
     gc_model_config cfg;
     gc_tensor_info tensors[GC_N_TENSORS];
     size_t n_params;
-    float *params; /* (n_params) */
-    float *grads;  /* (n_params) or NULL */
-    gc_param_ptrs p, g;
-    float *rope_cos, *rope_sin; /* (seq_len, hs / 2) */
-    gc_acts acts;
-    float *arena;
-    size_t arena_floats;
-    int *lens;                  /* (acts.B) copy of the last forward's lengths */
-    const int32_t *last_tokens; /* tokens of the last forward (B * T), borrowed */
+    float *params;              /* (n_params) host */
+    float *grads;               /* (n_params) host, or NULL */
+    gc_param_ptrs p, g;         /* tensor views of params and grads */
+    float *rope_cos, *rope_sin; /* (seq_len, hs / 2) host */
+    /* host views of the last forward: hidden states (N, D) after the final norm, and the logits
+     * (N, V) when they were asked for on the host */
+    float *hf, *logits;
+    const gc_backend *be;       /* where the passes run (backend.h); never NULL */
+    gc_resident r;              /* the state on be */
+    gc_acts acts;               /* the last forward's activations, on be */
+    int *lens;                  /* (acts.B) host copy of the last forward's lengths, or unused */
+    const int32_t *last_tokens; /* host tokens of the last forward (B * T), borrowed */
     int logits_ready;
     int ce_ready;
-    const gc_backend *be; /* NULL: CPU; else the device running the passes (backend.h) */
-    void *dev;            /* the backend's state for this model, created on first use */
 } gc_model;
 
 gc_status gc_model_init(gc_model *m, const gc_model_config *cfg); /* params zeroed */
@@ -140,14 +164,15 @@ void gc_model_free(gc_model *m);
 void gc_model_init_random(gc_model *m, uint64_t seed);
 
 /* Runs the model's passes on backend be (NULL: the CPU) from now on; see backend.h for when host
- * parameters are read. Leaving a backend that holds state first brings the parameters back to the
- * host (not the optimiser's moments: gc_model_sync with the optimiser does that). */
+ * parameters are read. Leaving a device backend first brings the parameters back to the host (not
+ * the optimiser's moments: gc_model_sync with the optimiser does that) and frees its state there.
+ */
 gc_status gc_model_set_backend(gc_model *m, const gc_backend *be);
-/* With a backend: copies the device parameters (and opt's moments when opt is not NULL) to the
- * host; a no-op on the CPU. Call before reading m->params on the host. */
+/* On a device backend: copies the device parameters (and opt's moments when opt is not NULL) to
+ * the host; a no-op on a host backend. Call before reading m->params on the host. */
 gc_status gc_model_sync(gc_model *m, struct gc_adamw_s *opt);
-/* With a backend: copies the device gradient into m->grads (allocated when absent); a no-op on the
- * CPU. For checks and tools: training never needs the gradient on the host. */
+/* On a device backend: copies the device gradient into m->grads (allocated when absent); a no-op
+ * on a host backend. For checks and tools: training never needs the gradient on the host. */
 gc_status gc_model_sync_grads(gc_model *m);
 /* Sum of squares of the gradient (double, fixed order), and scaling it by k. */
 gc_status gc_model_grad_sumsq(gc_model *m, double *out);
@@ -166,24 +191,20 @@ gc_status gc_model_forward_len(gc_model *m, const int32_t *tokens, int B, int T,
  * Requires a forward with logits. Returns the loss in *loss (0 when no target counts). */
 gc_status gc_model_ce_loss(gc_model *m, const int32_t *targets, float weight, float *loss);
 gc_status gc_model_zero_grad(gc_model *m);
-/* Accumulates parameter gradients. dhidden: (B, T, D) gradient on acts.hf, or NULL. */
+/* Accumulates parameter gradients. dhidden: (B, T, D) gradient on the final hidden states (hf), or
+ * NULL. */
 gc_status gc_model_backward(gc_model *m, const float *dhidden);
 
 /* ---- KV-cache decoding ---- */
+struct gc_kv_resident;
 typedef struct gc_kvcache_s {
     int B, max_T;
-    float *k, *v;          /* (L, B, max_T, KV) */
-    float *x, *xn;         /* (B, D) */
-    float *qkv;            /* (B, D + 2 KV) */
-    float *ao;             /* (B, D) */
-    float *a13, *g;        /* (B, 2H), (B, H) */
-    float *scores;         /* (B, n_heads, max_T) */
-    float *hf;             /* (B, D) final hidden states of the last step */
-    float *logits;         /* (B, V) */
-    const uint8_t *active; /* (B) or NULL: rows with 0 skip attention (finished sequences);
-                              their outputs are then meaningless */
-    const gc_backend *be;  /* set by the first decode on a model with a backend */
-    void *dev;             /* that backend's cache; k, v above are then unused */
+    float *hf;                /* (B, D) host: final hidden states of the last step */
+    float *logits;            /* (B, V) host: logits of the last step */
+    const uint8_t *active;    /* (B) host, or NULL: rows with 0 skip attention (finished sequences);
+                                 their outputs are then meaningless */
+    struct gc_kv_resident *r; /* the cache and step buffers on the decoding model's backend,
+                                 created by the first decode */
 } gc_kvcache;
 
 gc_status gc_kvcache_init(gc_kvcache *c, const gc_model_config *cfg, int B, int max_T);

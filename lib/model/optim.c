@@ -32,23 +32,30 @@ void gc_adamw_free(gc_adamw *o) {
     memset(o, 0, sizeof *o);
 }
 
+void gc_adamw_update(float *params, float *m, float *v, const float *grads, size_t n, float lr,
+                     float beta1, float beta2, float eps, float weight_decay, int decay,
+                     int64_t step) {
+    float bc1 = 1.0f - powf(beta1, (float)step);
+    float bc2_sqrt = sqrtf(1.0f - powf(beta2, (float)step));
+    float step_size = lr / bc1;
+    float dec = decay ? 1.0f - lr * weight_decay : 1.0f;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float g = grads[i];
+        float mi = m[i] = beta1 * m[i] + (1.0f - beta1) * g;
+        float vi = v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
+        float denom = sqrtf(vi) / bc2_sqrt + eps;
+        params[i] = params[i] * dec - step_size * mi / denom;
+    }
+}
+
 void gc_adamw_step(gc_adamw *o, float *params, const float *grads, const gc_tensor_info *tensors,
                    int ntensors, float lr) {
     o->step++;
-    float bc1 = 1.0f - powf(o->beta1, (float)o->step);
-    float bc2_sqrt = sqrtf(1.0f - powf(o->beta2, (float)o->step));
-    float step_size = lr / bc1;
     for (int t = 0; t < ntensors; t++) {
-        size_t a = tensors[t].offset, b = a + tensors[t].size;
-        float decay = tensors[t].decay ? 1.0f - lr * o->weight_decay : 1.0f;
-#pragma omp parallel for schedule(static)
-        for (size_t i = a; i < b; i++) {
-            float g = grads[i];
-            float m = o->m[i] = o->beta1 * o->m[i] + (1.0f - o->beta1) * g;
-            float v = o->v[i] = o->beta2 * o->v[i] + (1.0f - o->beta2) * g * g;
-            float denom = sqrtf(v) / bc2_sqrt + o->eps;
-            params[i] = params[i] * decay - step_size * m / denom;
-        }
+        size_t a = tensors[t].offset;
+        gc_adamw_update(params + a, o->m + a, o->v + a, grads + a, tensors[t].size, lr, o->beta1,
+                        o->beta2, o->eps, o->weight_decay, tensors[t].decay, o->step);
     }
 }
 
@@ -74,16 +81,6 @@ float gc_clip_grad_norm(float *grads, size_t n, float max_norm) {
             grads[i] *= s;
     }
     return norm;
-}
-
-gc_status gc_model_adamw(gc_model *m, gc_adamw *o, float lr) {
-    if (o->n != m->n_params)
-        return gc_fail(GC_ERR_ARG, "adamw: optimiser for %zu parameters, model has %zu", o->n,
-                       m->n_params);
-    if (m->be) return m->be->adamw(m->be, m, o, lr);
-    if (!m->grads) return gc_fail(GC_ERR_ARG, "adamw: the model has no gradient");
-    gc_adamw_step(o, m->params, m->grads, m->tensors, GC_N_TENSORS, lr);
-    return GC_OK;
 }
 
 gc_status gc_model_clip_grads(gc_model *m, float max_norm, float *norm) {

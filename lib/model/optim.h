@@ -25,12 +25,17 @@ typedef struct gc_adamw_s {
 gc_status gc_adamw_init(gc_adamw *o, size_t n, float beta1, float beta2, float eps,
                         float weight_decay);
 void gc_adamw_free(gc_adamw *o);
+/* One update of n elements (params, moments m and v, grads) at learning rate lr, the update
+ * number `step` (1 = the first); decay = 1 applies the weight decay. */
+void gc_adamw_update(float *params, float *m, float *v, const float *grads, size_t n, float lr,
+                     float beta1, float beta2, float eps, float weight_decay, int decay,
+                     int64_t step);
 /* One update of params (n) from grads (n) at learning rate lr; tensors give the decay mask. */
 void gc_adamw_step(gc_adamw *o, float *params, const float *grads, const gc_tensor_info *tensors,
                    int ntensors, float lr);
 
-/* One update of the model's parameters from its gradient, on its backend (the CPU: gc_adamw_step
- * with the model's tensor table). */
+/* One update of the model's parameters from its gradient, on its backend (gc_adamw_step's
+ * arithmetic, tensor by tensor; lib/model/model.c). */
 gc_status gc_model_adamw(gc_model *m, gc_adamw *o, float lr);
 /* Global gradient-norm clipping of the model's gradient (gc_clip_grad_norm's rule); *norm (may be
  * NULL) receives the norm before clipping. */

@@ -418,7 +418,7 @@ gc_status gc_rm_score(gc_rm *rm, const int32_t *tokens, int B, int T, const int 
     for (int b = 0; b < B; b++) {
         if (len[b] < 1 || len[b] > T)
             return gc_fail(GC_ERR_ARG, "rm: sequence %d length %d outside [1, %d]", b, len[b], T);
-        out[b] = gc_rm_reward(rm, rm->model.acts.hf + ((size_t)b * T + len[b] - 1) * D);
+        out[b] = gc_rm_reward(rm, rm->model.hf + ((size_t)b * T + len[b] - 1) * D);
     }
     return GC_OK;
 }
@@ -438,14 +438,14 @@ gc_status gc_rm_grad(gc_rm *rm, const int32_t *tokens, int P, int T, const int *
         pref = gc_pref_loss(r, P, dr, &acc);
         memset(rm->dhead, 0, sizeof(float) * rm->n_head);
         for (int b = 0; b < B; b++)
-            head_apply(rm, m->acts.hf + ((size_t)b * T + len[b] - 1) * D, dr[b],
+            head_apply(rm, m->hf + ((size_t)b * T + len[b] - 1) * D, dr[b],
                        dh + ((size_t)b * T + len[b] - 1) * D, rm->dhead);
         /* the contrastive loss on the hidden states, weighted by lambda */
         if (c->lambda > 0) {
             s = gc_con_draws_init(&draws, P, c->K);
             if (s == GC_OK) {
                 gc_con_draw(&draws, c, prompt_len, len, rng);
-                s = gc_con_loss(m->acts.hf, T, D, &draws, c, c->lambda, &con, dh, &mp, &mn);
+                s = gc_con_loss(m->hf, T, D, &draws, c, c->lambda, &con, dh, &mp, &mn);
             }
         }
     }

@@ -99,7 +99,7 @@ float gc_rm_reward(const gc_rm *rm, const float *h);
 /* The reward of h, adding g * dr/dh into dh (D) and g * dr/dhead into dparams (n_head). */
 double gc_rm_head_grad(const gc_rm *rm, const float *h, double g, float *dh, float *dparams);
 /* Rewards of B sequences (B, T) whose reward tokens are at len[b] - 1: out (B). Hidden states
- * stay in rm->model.acts.hf. */
+ * stay in rm->model.hf. */
 gc_status gc_rm_score(gc_rm *rm, const int32_t *tokens, int B, int T, const int *len, float *out);
 
 typedef struct {

@@ -156,9 +156,9 @@ gc_status gc_math_hidden_each(gc_model *m, int want_logits, const char *const *q
             memmove(tok + (size_t)b * T, tok + (size_t)b * L, sizeof(int32_t) * T);
         s = gc_model_forward_len(m, tok, nb, T, len, want_logits);
         for (int b = 0; s == GC_OK && b < nb; b++)
-            s = fn(ctx, start + b, m->acts.hf + (size_t)b * T * D,
-                   want_logits ? m->acts.logits + (size_t)b * T * V : NULL, tok + (size_t)b * T,
-                   plen[b], len[b]);
+            s = fn(ctx, start + b, m->hf + (size_t)b * T * D,
+                   want_logits ? m->logits + (size_t)b * T * V : NULL, tok + (size_t)b * T, plen[b],
+                   len[b]);
     }
     free(tok), free(tmp), free(len), free(plen);
     return s;
