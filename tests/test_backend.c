@@ -21,14 +21,30 @@ static void expect_complete(const gc_backend *be) {
         const void *fn;
     } e[] = {
 #define E(f) {#f, (const void *)be->f}
-        E(alloc),           E(free),          E(upload),
-        E(download),        E(copy),          E(zero),
-        E(embedding),       E(embedding_backward), E(rmsnorm),
-        E(rmsnorm_backward), E(linear),       E(linear_residual),
-        E(linear_backward), E(rope),          E(attention),
-        E(attention_backward), E(decode_attention), E(swiglu),
-        E(swiglu_backward), E(add),           E(cross_entropy),
-        E(sumsq),           E(scale),         E(adamw),
+        E(alloc),
+        E(free),
+        E(upload),
+        E(download),
+        E(copy),
+        E(zero),
+        E(embedding),
+        E(embedding_backward),
+        E(rmsnorm),
+        E(rmsnorm_backward),
+        E(linear),
+        E(linear_residual),
+        E(linear_backward),
+        E(rope),
+        E(attention),
+        E(attention_backward),
+        E(decode_attention),
+        E(swiglu),
+        E(swiglu_backward),
+        E(add),
+        E(cross_entropy),
+        E(sumsq),
+        E(scale),
+        E(adamw),
 #undef E
     };
     for (size_t i = 0; i < sizeof e / sizeof e[0]; i++)
@@ -77,8 +93,7 @@ static void residual_on(const gc_backend *be, double tol) {
     cr_expect_leq(err, tol, "%s: linear_residual off by %g", be->name, err);
     float back[N * OUT];
     cr_assert_eq(be->download(be, back, br, sizeof back), GC_OK);
-    cr_expect_eq(memcmp(back, res, sizeof back), 0, "%s: the residual input was written",
-                 be->name);
+    cr_expect_eq(memcmp(back, res, sizeof back), 0, "%s: the residual input was written", be->name);
     void *bufs[] = {bx, bW, br, by};
     for (int i = 0; i < 4; i++)
         be->free(be, bufs[i]);
@@ -118,8 +133,8 @@ Test(backend, a_kv_cache_belongs_to_the_backend_that_filled_it) {
 
 /* the layer sequence is written once: no backend file loops over layers or names their tensors */
 Test(backend, the_layer_sequence_lives_in_model_c_only) {
-    const char *files[] = {"kernels/cuda_backend.cu", "kernels/cuda_core.cu",
-                           "kernels/cuda_ops.cu", "lib/model/backend_cpu.c", "lib/model/ops.c"};
+    const char *files[] = {"kernels/cuda_backend.cu", "kernels/cuda_core.cu", "kernels/cuda_ops.cu",
+                           "lib/model/backend_cpu.c", "lib/model/ops.c"};
     const char *marks[] = {"n_layers", "gc_model_layer", "GC_T_WQKV"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         FILE *f = fopen(files[i], "r");
@@ -127,8 +142,10 @@ Test(backend, the_layer_sequence_lives_in_model_c_only) {
         char line[1024];
         for (int n = 1; fgets(line, sizeof line, f); n++)
             for (size_t k = 0; k < sizeof marks / sizeof marks[0]; k++)
-                cr_expect_null(strstr(line, marks[k]), "%s:%d names %s: the layer sequence "
-                               "belongs to lib/model/model.c", files[i], n, marks[k]);
+                cr_expect_null(strstr(line, marks[k]),
+                               "%s:%d names %s: the layer sequence "
+                               "belongs to lib/model/model.c",
+                               files[i], n, marks[k]);
         fclose(f);
     }
 }

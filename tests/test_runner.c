@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "lib/stats/stats.h"
 #include "lib/util/base.h"
 #include "lib/util/jsonio.h"
 #include "replicate/claims/verdict.h"
@@ -324,4 +325,51 @@ Test(verdict, auroc_delta_needs_a_baseline_that_verifies) {
                   strstr(gc_last_error(), "baseline_min_auroc"),
               "%s", gc_last_error());
     cJSON_Delete(none), cJSON_Delete(c);
+}
+
+/* Power: from the run's own noise, the smallest difference the check detects with 80% power. With
+ * no seed spread and no per-split rule it is the DeLong test's alone, se (z_0.975 + z_0.8); a
+ * check that fails when it could not see the published effect is INCONCLUSIVE, one that passes
+ * stays PASS, and one with the power to see it keeps its FAIL. */
+static cJSON *powered_results(double se, double sd, double p) {
+    char buf[1024];
+    snprintf(buf, sizeof buf,
+             "{\"splits\": [{\"split\": \"a\", \"n\": 100, \"n_correct\": 50, \"delta\": "
+             "{\"mean\": 0.03}, \"delong\": {\"se\": %g}}],"
+             "\"pooled\": {\"delta\": {\"mean\": 0.03, \"lo\": 0.0, \"hi\": 0.06, \"sd\": %g, "
+             "\"seeds_positive\": 3, \"seeds\": 3}, \"delong\": {\"diff\": 0.03, \"se\": %g, "
+             "\"p\": %g}}}",
+             se, sd, se, p);
+    return cJSON_Parse(buf);
+}
+
+Test(verdict, auroc_delta_reports_its_power) {
+    cJSON *c = claim(), *v;
+    cJSON *chk = cJSON_GetObjectItem(c, "mini_check");
+    cJSON_ReplaceItemInObject(chk, "every_split_positive", cJSON_CreateFalse());
+    cJSON_AddNumberToObject(chk, "published_effect", 0.05);
+    cJSON *r = powered_results(0.04, 0, 0.3);
+    cr_expect_str_eq(verdict_of(c, r, &v), "INCONCLUSIVE", "se 0.04 cannot see 0.05");
+    const cJSON *pw = cJSON_GetObjectItem(v, "power");
+    cr_assert_not_null(pw);
+    double want = 0.04 * (gc_stats_norm_quantile(0.975) + gc_stats_norm_quantile(0.8));
+    cr_expect_float_eq(gc_json_num(pw, "detectable", 0), want, 1e-5);
+    cr_expect_lt(gc_json_num(pw, "power_at_published", 1), 0.8);
+    cJSON_Delete(v), cJSON_Delete(r);
+    r = powered_results(0.04, 0, 0.001);
+    cr_expect_str_eq(verdict_of(c, r, &v), "PASS", "a significant result passes at any power");
+    cJSON_Delete(v), cJSON_Delete(r);
+    r = powered_results(0.01, 0, 0.3);
+    cr_expect_str_eq(verdict_of(c, r, &v), "FAIL", "se 0.01 sees 0.05: the FAIL stands");
+    cJSON_Delete(v), cJSON_Delete(r);
+    /* a seed spread lowers the power: with sd 0.05 the three seeds must all be positive */
+    r = powered_results(0.01, 0.05, 0.3);
+    cr_expect_str_eq(verdict_of(c, r, &v), "INCONCLUSIVE", "seed SD 0.05 over 3 seeds");
+    cr_expect_gt(gc_json_num(cJSON_GetObjectItem(v, "power"), "detectable", 0), 0.05);
+    cJSON_Delete(v), cJSON_Delete(r);
+    /* min_class: a split with too few of a class is not used */
+    cJSON_AddNumberToObject(chk, "min_class", 60);
+    r = powered_results(0.01, 0, 0.001);
+    cr_expect_str_eq(verdict_of(c, r, &v), "INCONCLUSIVE", "no split has 60 of each class");
+    cJSON_Delete(v), cJSON_Delete(r), cJSON_Delete(c);
 }

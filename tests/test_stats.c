@@ -153,3 +153,34 @@ Test(stats, edge_cases_are_clear_errors) {
     cr_assert_eq(gc_stats_summary(s, 1, 0.95, &sm), GC_OK);
     cr_expect(sm.lo == sm.hi && sm.mean == 0.1);
 }
+
+/* power of a two-sided z test at alpha 0.05 for an effect delta with standard error *sigma */
+static double z_power(double delta, const void *ctx) {
+    double sigma = *(const double *)ctx;
+    return gc_stats_norm_cdf(delta / sigma - gc_stats_norm_quantile(0.975));
+}
+
+static double never(double delta, const void *ctx) {
+    (void)delta, (void)ctx;
+    return 0.5;
+}
+
+Test(stats, power_analysis_matches_scipy) {
+    cJSON *j = load_oracle();
+    const cJSON *pw = cJSON_GetObjectItem(j, "power"), *e;
+    cr_assert_not_null(pw, "the fixture predates the power cases (make fixtures)");
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(pw, "binom")) {
+        int n = (int)num(e, "n"), k = (int)num(e, "k");
+        cr_expect_float_eq(gc_stats_binom_tail(n, k, num(e, "p")), num(e, "sf"), 1e-12,
+                           "P(X >= %d), n %d", k, n);
+    }
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(pw, "t"))
+        cr_expect_float_eq(gc_stats_t_quantile(num(e, "p"), num(e, "df")), num(e, "q"), 1e-9);
+    cr_expect_float_eq(gc_stats_binom_tail(4, 0, 0.3), 1.0, 0);
+    cr_expect_float_eq(gc_stats_binom_tail(4, 5, 0.3), 0.0, 0);
+    double sigma = num(pw, "z_sigma");
+    cr_expect_float_eq(gc_stats_detectable(z_power, &sigma, 0.8, 1.0), num(pw, "z_detectable"),
+                       1e-6, "the textbook minimum detectable effect");
+    cr_expect(isinf(gc_stats_detectable(never, NULL, 0.8, 1.0)), "no effect reaches 80%%");
+    cJSON_Delete(j);
+}

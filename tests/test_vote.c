@@ -85,12 +85,14 @@ Test(vote, cuts_from_record_lows) {
 
 /* ---- table1 at smoke scale ---- */
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
 #include "lib/util/base.h"
+#include "lib/stats/stats.h"
 #include "lib/util/jsonio.h"
 #include "replicate/claims/verdict.h"
 #include "helpers.h"
@@ -205,6 +207,44 @@ Test(verdict, filter_saves_rule) {
         cr_assert_eq(claims_verdict(c, r, "published.json", &v), GC_OK, "%s", gc_last_error());
         cr_expect_str_eq(cJSON_GetStringValue(item(v, "verdict")), cases[i].want, "%s",
                          cases[i].why);
+        cJSON_Delete(v), cJSON_Delete(r);
+    }
+    cJSON_Delete(c);
+}
+
+/* table1's preconditions: the Q-values must classify samples (min_q_auroc), and a PASS needs a
+ * paired test that could see a drop of max_detectable_drop; too few tokens saved fails either
+ * way once the Q-values work. */
+Test(verdict, filter_saves_needs_working_q_values_and_power) {
+    cJSON *c = cJSON_Parse("{\"id\": \"table1\", \"mini_check\": {\"rule\": \"filter_saves\", "
+                           "\"variant\": \"goal\", \"min_saved_pct\": 10, \"alpha\": 0.05, "
+                           "\"min_q_auroc\": 0.6, \"max_detectable_drop\": 0.05}}");
+    struct {
+        double saved, q_lo, t;
+        const char *want, *why;
+    } cases[] = {
+        {30, 0.7, -1.0, "PASS", "working Q-values, a test that sees 5 points"},
+        {30, 0.55, -1.0, "INCONCLUSIVE", "Q-values at chance cannot judge"},
+        {5, 0.55, -1.0, "INCONCLUSIVE", "nor can they fail the claim"},
+        {5, 0.7, -0.05, "FAIL", "too few tokens saved, whatever the power"},
+        {30, 0.7, -0.05, "INCONCLUSIVE", "se 0.2: the test could not see a 5-point drop"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[1024];
+        snprintf(buf, sizeof buf,
+                 "{\"vote\": {\"unfiltered\": {\"accuracy\": 0.6}, \"variants\": [{\"variant\": "
+                 "\"goal\", \"saved_pct\": {\"mean\": %g, \"lo\": 0, \"hi\": 50}, \"accuracy\": "
+                 "{\"mean\": 0.6}, \"min_q_auroc\": {\"mean\": 0.7, \"lo\": %g, \"hi\": 0.8}, "
+                 "\"ttest_paired\": {\"mean_diff\": -0.01, \"t\": %g, \"df\": 199, \"p\": 0.6}}]}}",
+                 cases[i].saved, cases[i].q_lo, cases[i].t);
+        cJSON *r = cJSON_Parse(buf), *v;
+        cr_assert_eq(claims_verdict(c, r, "published.json", &v), GC_OK, "%s", gc_last_error());
+        cr_expect_str_eq(cJSON_GetStringValue(item(v, "verdict")), cases[i].want, "%s",
+                         cases[i].why);
+        double se = 0.01 / fabs(cases[i].t);
+        cr_expect_float_eq(gc_json_num(item(v, "power"), "detectable", 0),
+                           se * (gc_stats_t_quantile(0.975, 199) + gc_stats_t_quantile(0.8, 199)),
+                           1e-9, "the paired test's smallest detectable drop");
         cJSON_Delete(v), cJSON_Delete(r);
     }
     cJSON_Delete(c);

@@ -88,12 +88,11 @@ static gc_status cpu_linear_backward(const gc_backend *be, float *dx, int dx_acc
     return GC_OK;
 }
 
-static gc_status cpu_rope(const gc_backend *be, float *x, int ld, int off, int nheads, int hs, int N,
-                          int T, const float *cos_t, const float *sin_t, int inverse,
+static gc_status cpu_rope(const gc_backend *be, float *x, int ld, int off, int nheads, int hs,
+                          int N, int T, const float *cos_t, const float *sin_t, int inverse,
                           const int32_t *pos) {
     (void)be;
-    if (pos && inverse)
-        return gc_fail(GC_ERR_ARG, "rope: the inverse rotation takes no positions");
+    if (pos && inverse) return gc_fail(GC_ERR_ARG, "rope: the inverse rotation takes no positions");
     if (pos)
         gc_ops_rope_at(x, ld, off, nheads, hs, N, pos, cos_t, sin_t);
     else

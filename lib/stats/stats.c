@@ -313,3 +313,28 @@ double gc_stats_spearman(const double *x, const double *y, size_t n) {
     free(work);
     return r;
 }
+
+double gc_stats_t_quantile(double p, double df) {
+    return gsl_cdf_tdist_Pinv(p, df);
+}
+
+double gc_stats_binom_tail(int n, int k, double p) {
+    if (k <= 0) return 1.0;
+    if (k > n) return 0.0;
+    return gsl_cdf_binomial_Q((unsigned)(k - 1), p, (unsigned)n);
+}
+
+double gc_stats_detectable(double (*power)(double delta, const void *ctx), const void *ctx,
+                           double target, double hi) {
+    if (!(power(hi, ctx) >= target)) return INFINITY;
+    double lo = 0;
+    if (power(lo, ctx) >= target) return 0;
+    while (hi - lo > 1e-6 * (hi > 0 ? hi : 1)) {
+        double mid = 0.5 * (lo + hi);
+        if (power(mid, ctx) >= target)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return hi;
+}

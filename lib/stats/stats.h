@@ -65,5 +65,15 @@ double gc_stats_spearman(const double *x, const double *y, size_t n);
 /* Standard normal CDF and quantile (GSL). */
 double gc_stats_norm_cdf(double x);
 double gc_stats_norm_quantile(double p);
+/* Student's t quantile with df degrees of freedom (GSL). */
+double gc_stats_t_quantile(double p, double df);
+/* P(X >= k) for X ~ Binomial(n, p) (GSL); 1 for k <= 0, 0 for k > n. */
+double gc_stats_binom_tail(int n, int k, double p);
+
+/* Power analysis: the smallest effect delta in [0, hi] at which power(delta, ctx) reaches target
+ * (power must not decrease with delta), by bisection to 1e-6 of hi; +infinity when even hi falls
+ * short. */
+double gc_stats_detectable(double (*power)(double delta, const void *ctx), const void *ctx,
+                           double target, double hi);
 
 #endif

@@ -23,6 +23,11 @@ void claims_print_verdict(const cJSON *results, FILE *f) {
     for (const cJSON *r = gc_json_get(v, RS_REASONS) ? gc_json_get(v, RS_REASONS)->child : NULL; r;
          r = r->next)
         fprintf(f, "  - %s\n", r->valuestring);
+    const cJSON *pw = gc_json_get(v, RS_POWER);
+    if (pw)
+        fprintf(f, "  - power: detects %.3f with 80%% power (%s)\n",
+                gc_json_num(pw, RS_DETECTABLE, NAN),
+                cJSON_GetStringValue(gc_json_get(pw, RS_MODEL)));
 }
 
 /* ---- check and report ---- */

@@ -320,6 +320,27 @@ static void times(sbuf *b, const char *root, const char *scale) {
     put(b, "| all | %.0f s (%.1f min) | | | |\n", total, total / 60);
 }
 
+/* the verdict under a claim's tables: the word, each reason (preconditions included), the power */
+static void verdict_block(sbuf *b, const cJSON *r) {
+    const cJSON *v = gc_json_get(r, RS_VERDICT);
+    if (!v) return;
+    put(b, "\n**Verdict: %s** (%s).\n\n", cJSON_GetStringValue(gc_json_get(v, RS_VERDICT)),
+        cJSON_GetStringValue(gc_json_get(v, RS_SUMMARY)));
+    for (const cJSON *e = gc_json_get(v, RS_REASONS) ? gc_json_get(v, RS_REASONS)->child : NULL; e;
+         e = e->next)
+        put(b, "- %s\n", e->valuestring);
+    const cJSON *pw = gc_json_get(v, RS_POWER);
+    if (pw) {
+        put(b, "- power: the check detects an effect of %.3f with 80%% power (%s)",
+            gc_json_num(pw, RS_DETECTABLE, NAN), cJSON_GetStringValue(gc_json_get(pw, RS_MODEL)));
+        if (isfinite(gc_json_num(pw, RS_PUBLISHED_EFFECT, NAN)))
+            put(b, "; the published effect %.3f has power %.0f%%",
+                gc_json_num(pw, RS_PUBLISHED_EFFECT, NAN),
+                100 * gc_json_num(pw, RS_POWER_AT_PUBLISHED, NAN));
+        put(b, "\n");
+    }
+}
+
 gc_status report_sections(const char *root, const char *scale, char **doc) {
     for (int e = 0; e <= N_EXPERIMENTS; e++) { /* the experiments, then the times table */
         const char *name = e < N_EXPERIMENTS ? EXPERIMENTS[e] : "times";
@@ -341,13 +362,13 @@ gc_status report_sections(const char *root, const char *scale, char **doc) {
         if (e == N_EXPERIMENTS)
             times(&b, root, scale);
         else if (!strcmp(EXPERIMENTS[e], "fig2"))
-            fig2(&b, r);
+            fig2(&b, r), verdict_block(&b, r);
         else if (!strcmp(EXPERIMENTS[e], "fig3"))
-            partial(&b, r, 0);
+            partial(&b, r, 0), verdict_block(&b, r);
         else if (!strcmp(EXPERIMENTS[e], "ablations"))
             partial(&b, r, 1);
         else if (!strcmp(EXPERIMENTS[e], "table1"))
-            table1(&b, r);
+            table1(&b, r), verdict_block(&b, r);
         else {
             cJSON *last = NULL;
             snprintf(path, sizeof path, "%s/table1/%s/results.json", root, scale);

@@ -37,6 +37,8 @@
 #define RS_AUROC "auroc"
 #define RS_LO "lo"
 #define RS_HI "hi"
+#define RS_SD "sd" /* standard deviation over seeds */
+#define RS_SE "se" /* a test statistic's standard error */
 #define RS_MEAN "mean"
 #define RS_DELTA "delta"
 #define RS_SEEDS_POSITIVE "seeds_positive"
@@ -81,6 +83,7 @@
 #define RS_VARIANTS "variants"
 #define RS_FILTERED_PCT "filtered_pct"
 #define RS_SAVED_PCT "saved_pct"
+#define RS_MIN_Q_AUROC "min_q_auroc"
 #define RS_TTEST_UNPAIRED "ttest_unpaired"
 #define RS_TTEST_PAIRED "ttest_paired"
 #define RS_MEAN_DIFF "mean_diff"
@@ -110,4 +113,9 @@
 #define RS_MAX_SPLIT "max_split"
 #define RS_TEST "test"
 #define RS_SUMMARY "summary"
+#define RS_POWER "power"
+#define RS_DETECTABLE "detectable"
+#define RS_PUBLISHED_EFFECT "published_effect"
+#define RS_POWER_AT_PUBLISHED "power_at_published"
+#define RS_MODEL "model"
 #endif

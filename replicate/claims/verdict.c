@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/stats/stats.h"
 #include "lib/util/jsonio.h"
 #include "replicate/claims/schema.h"
 
@@ -40,6 +41,77 @@ static const char *verdict_word(int measurable, int pass) {
     return !measurable ? "INCONCLUSIVE" : pass ? "PASS" : "FAIL";
 }
 
+/* The final word: a check that could not measure is INCONCLUSIVE; one that fails while it lacked
+ * the power to see the published effect is INCONCLUSIVE too (its FAIL would say nothing). */
+static const char *verdict_final(int measurable, int pass, int underpowered) {
+    return verdict_word(measurable && (pass || !underpowered), pass);
+}
+
+/* ---- power: the smallest effect each check detects with 80% power ---- */
+
+enum { MAX_POWER_SPLITS = 32 };
+
+/* auroc_delta passes when the pooled DeLong test is significant and positive, enough seeds have a
+ * positive pooled difference and (every_split) each split's mean difference is positive. For a true
+ * difference d: P(DeLong) = Phi(d / se - z_{1-alpha/2}); a seed's difference is positive with
+ * probability Phi(d / seed_sd) and the seed rule is a binomial tail; a split's mean is positive
+ * with probability Phi(d / se_split). The rules are treated as independent. */
+typedef struct {
+    double se, z_alpha, seed_sd;
+    int seeds, need;
+    int n_split;
+    double split_se[MAX_POWER_SPLITS];
+} delta_power;
+
+/* P(one draw positive) for a true effect d and noise sd (sd 0: the sign of d decides) */
+static double positive_prob(double d, double sd) {
+    return sd > 0 ? gc_stats_norm_cdf(d / sd) : d > 0 ? 1.0 : 0.5;
+}
+
+static double delta_power_fn(double d, const void *ctx) {
+    const delta_power *c = ctx;
+    double p = c->se > 0 ? gc_stats_norm_cdf(d / c->se - c->z_alpha) : d > 0;
+    p *= gc_stats_binom_tail(c->seeds, c->need, positive_prob(d, c->seed_sd));
+    for (int k = 0; k < c->n_split; k++)
+        p *= positive_prob(d, c->split_se[k]);
+    return p;
+}
+
+/* the seed rule alone (rises_with_p): enough seeds see a positive difference */
+static double seeds_power_fn(double d, const void *ctx) {
+    const delta_power *c = ctx;
+    return gc_stats_binom_tail(c->seeds, c->need, positive_prob(d, c->seed_sd));
+}
+
+static int seeds_needed(double min_frac, int seeds) {
+    return (int)ceil(min_frac * seeds - 1e-9);
+}
+
+/* Adds {detectable, published_effect, power_at_published, model} under "power"; returns 1 when a
+ * published effect is stated and lies below the detectable one. */
+static int report_power(cJSON *v, cJSON *reasons, double detectable, double published,
+                        double power_at_published, const char *model) {
+    cJSON *o = cJSON_AddObjectToObject(v, RS_POWER);
+    cJSON_AddNumberToObject(o, RS_DETECTABLE, detectable);
+    cJSON_AddNumberToObject(o, RS_PUBLISHED_EFFECT, published);
+    cJSON_AddNumberToObject(o, RS_POWER_AT_PUBLISHED, power_at_published);
+    cJSON_AddStringToObject(o, RS_MODEL, model);
+    if (!(published > 0)) return 0;
+    if (detectable <= published) return 0;
+    add_reason(reasons,
+               "power: the check detects an effect of %.3f with 80%% power, the published effect "
+               "%.3f only with %.0f%% (%s), so a FAIL cannot speak against the paper",
+               detectable, published, 100 * power_at_published, model);
+    return 1;
+}
+
+/* the check's "min_class" (when set): a split with fewer of either class is not used */
+static int enough_of_each(const cJSON *check, double n, double n_pos) {
+    if (!gc_json_get(check, "min_class")) return 1;
+    double k = gc_json_num(check, "min_class", 1);
+    return n_pos >= k && n - n_pos >= k;
+}
+
 /* rule "auroc_delta": goal-conditioned minus baseline AUROC */
 static gc_status verdict_auroc_delta(const cJSON *check, const cJSON *results, cJSON *v) {
     double alpha = gc_json_num(check, "alpha", 0.05),
@@ -48,13 +120,19 @@ static gc_status verdict_auroc_delta(const cJSON *check, const cJSON *results, c
     int need_every = !every || cJSON_IsTrue(every);
     cJSON *reasons = cJSON_AddArrayToObject(v, RS_REASONS);
     int pass = 1, evaluated = 0;
-    double max_split = -INFINITY;
+    double max_split = -INFINITY, split_se[MAX_POWER_SPLITS];
     const char *max_name = "";
     for (const cJSON *g = gc_json_get(results, RS_SPLITS) ? gc_json_get(results, RS_SPLITS)->child
                                                           : NULL;
          g; g = g->next) {
         const char *name = cJSON_GetStringValue(gc_json_get(g, RS_SPLIT));
         const cJSON *d = gc_json_get(g, RS_DELTA);
+        double n = gc_json_num(g, RS_N, 0), npos = gc_json_num(g, RS_N_CORRECT, 0);
+        if (d && !enough_of_each(check, n, npos)) {
+            add_reason(reasons, "%s: not used (%.0f correct, %.0f incorrect; needs %.0f of each)",
+                       name ? name : "?", npos, n - npos, gc_json_num(check, "min_class", 1));
+            continue;
+        }
         if (!d) {
             add_reason(reasons, "%s: not evaluated (%s)", name ? name : "?",
                        cJSON_GetStringValue(gc_json_get(g, RS_ERROR))
@@ -62,6 +140,8 @@ static gc_status verdict_auroc_delta(const cJSON *check, const cJSON *results, c
                            : "no AUROC");
             continue;
         }
+        if (evaluated < MAX_POWER_SPLITS)
+            split_se[evaluated] = gc_json_num(gc_json_get(g, RS_DELONG), RS_SE, NAN);
         evaluated++;
         double m = gc_json_num(d, RS_MEAN, 0);
         if (m > max_split) max_split = m, max_name = name ? name : "?";
@@ -71,7 +151,8 @@ static gc_status verdict_auroc_delta(const cJSON *check, const cJSON *results, c
         }
     }
     int measurable = evaluated > 0;
-    if (!evaluated) add_reason(reasons, "no split has both classes: nothing to measure");
+    if (!evaluated)
+        add_reason(reasons, "no split has enough solutions of each class: nothing to measure");
     const cJSON *pooled = gc_json_get(results, RS_POOLED), *pd = gc_json_get(pooled, RS_DELTA),
                 *dl = gc_json_get(pooled, RS_DELONG);
     double p = gc_json_num(dl, RS_P, 1), diff = gc_json_num(dl, RS_DIFF, 0);
@@ -93,7 +174,24 @@ static gc_status verdict_auroc_delta(const cJSON *check, const cJSON *results, c
                        100 * min_frac);
         }
     }
-    cJSON_AddStringToObject(v, RS_VERDICT, verdict_word(measurable, pass));
+    delta_power pw = {.se = gc_json_num(dl, RS_SE, NAN),
+                      .z_alpha = gc_stats_norm_quantile(1 - alpha / 2),
+                      .seed_sd = gc_json_num(pd, RS_SD, 0),
+                      .seeds = (int)gc_json_num(pd, RS_SEEDS, 1)};
+    pw.need = seeds_needed(min_frac, pw.seeds);
+    for (int k = 0; need_every && k < evaluated && k < MAX_POWER_SPLITS; k++)
+        if (isfinite(split_se[k])) pw.split_se[pw.n_split++] = split_se[k];
+    double published = gc_json_num(check, "published_effect", NAN);
+    int under = 0;
+    if (isfinite(pw.se)) {
+        char model[200];
+        snprintf(model, sizeof model,
+                 "pooled DeLong SE %.3f, seed SD %.3f over %d seeds, %d splits each positive",
+                 pw.se, pw.seed_sd, pw.seeds, pw.n_split);
+        under = report_power(v, reasons, gc_stats_detectable(delta_power_fn, &pw, 0.8, 1.0),
+                             published, delta_power_fn(published, &pw), model);
+    }
+    cJSON_AddStringToObject(v, RS_VERDICT, verdict_final(measurable, pass, under));
     cJSON_AddNumberToObject(v, RS_MEASURED, gc_json_num(pd, RS_MEAN, NAN));
     cJSON_AddNumberToObject(v, RS_LO, gc_json_num(pd, RS_LO, NAN));
     cJSON_AddNumberToObject(v, RS_HI, gc_json_num(pd, RS_HI, NAN));
@@ -161,7 +259,31 @@ static gc_status verdict_rises_with_p(const cJSON *check, const cJSON *results, 
     }
     int measurable = baseline_verifies(check, at1, "its curve at p = 1", reasons);
     cJSON_Delete(at1);
-    cJSON_AddStringToObject(v, RS_VERDICT, verdict_word(measurable, pass));
+    /* power of the seed rule: the rise from p = 0.1 to p = 1 per seed, and its spread */
+    const cJSON *per = gc_json_get(c, RS_PER_SEED);
+    int ns = cJSON_GetArraySize(per);
+    double rise[64];
+    int nr = 0;
+    for (int k = 0; k < ns && nr < 64; k++) {
+        const cJSON *curve = cJSON_GetArrayItem(per, k);
+        int np = cJSON_GetArraySize(curve);
+        if (np > 1)
+            rise[nr++] = gc_json_at(curve, np - 1) - gc_json_at(curve, (int)lround(0.1 * (np - 1)));
+    }
+    int under = 0;
+    if (nr > 0) {
+        gc_summary sm;
+        gc_stats_summary(rise, (size_t)nr, 0.95, &sm);
+        delta_power pw = {.seed_sd = nr > 1 ? sm.sd : 0, .seeds = nr};
+        pw.need = seeds_needed(min_frac, nr);
+        char model[160];
+        snprintf(model, sizeof model,
+                 "seed rule only: rise p = 0.1 -> 1, seed SD %.3f over %d seeds", pw.seed_sd, nr);
+        double published = gc_json_num(check, "published_effect", NAN);
+        under = report_power(v, reasons, gc_stats_detectable(seeds_power_fn, &pw, 0.8, 1.0),
+                             published, seeds_power_fn(published, &pw), model);
+    }
+    cJSON_AddStringToObject(v, RS_VERDICT, verdict_final(measurable, pass, under));
     cJSON_AddNumberToObject(v, RS_MEASURED, rho);
     cJSON_AddStringToObject(v, RS_MEASURED_WHAT,
                             "Spearman correlation of p and the seed-mean AUROC");
@@ -207,7 +329,44 @@ static gc_status verdict_filter_saves(const cJSON *check, const cJSON *results, 
                    -diff, p, alpha);
     }
     if (c && !isfinite(p)) add_reason(reasons, "paired t-test undefined (no variation)");
-    cJSON_AddStringToObject(v, RS_VERDICT, pass ? "PASS" : "FAIL");
+    /* preconditions: the Q-values classify samples (the lower end of the 95% CI over seeds of the
+     * AUROC of each sample's minimum Q-value), and the paired test could see a drop of
+     * max_detectable_drop in the share of correct voters with 80% power */
+    double min_q = gc_json_num(check, "min_q_auroc", NAN);
+    const cJSON *qa = gc_json_get(c, RS_MIN_Q_AUROC);
+    int q_ok = !isfinite(min_q) || gc_json_num(qa, RS_LO, NAN) > min_q;
+    if (c && !q_ok)
+        add_reason(reasons,
+                   "precondition: the %s RM's Q-values do not classify samples (AUROC of the "
+                   "minimum Q-value %.3f [%.3f, %.3f], needs the lower bound above %.2f)",
+                   variant ? variant : "?", gc_json_num(qa, RS_MEAN, NAN),
+                   gc_json_num(qa, RS_LO, NAN), gc_json_num(qa, RS_HI, NAN), min_q);
+    double t = gc_json_num(tp, RS_T, NAN), df = gc_json_num(tp, RS_DF, NAN);
+    double se = t != 0 && isfinite(t) ? fabs(diff / t) : NAN;
+    double drop = isfinite(se) && df > 0
+                      ? (gc_stats_t_quantile(1 - alpha / 2, df) + gc_stats_t_quantile(0.8, df)) * se
+                      : INFINITY;
+    double max_drop = gc_json_num(check, "max_detectable_drop", NAN);
+    int power_ok = !isfinite(max_drop) || drop <= max_drop;
+    if (c) {
+        char model[160];
+        snprintf(model, sizeof model,
+                 "paired t-test, SE %.4f, df %.0f: the smallest drop in the "
+                 "share of correct voters it detects",
+                 se, df);
+        report_power(v, reasons, drop, NAN, NAN, model);
+        if (!power_ok)
+            add_reason(reasons,
+                       "precondition: the paired test detects a drop of %.3f in the share of "
+                       "correct voters with 80%% power, needs %.3f: 'not significantly lower' "
+                       "would say nothing",
+                       drop, max_drop);
+    }
+    /* with Q-values that work, too few tokens saved is a FAIL whatever the test's power; a pass
+     * needs the power to have seen a drop */
+    int saved_fails = c && !(saved >= min_saved);
+    int measurable = c && q_ok && (saved_fails || power_ok);
+    cJSON_AddStringToObject(v, RS_VERDICT, verdict_word(measurable, pass));
     cJSON_AddNumberToObject(v, RS_MEASURED, saved);
     cJSON_AddNumberToObject(v, RS_LO, gc_json_num(sv, RS_LO, NAN));
     cJSON_AddNumberToObject(v, RS_HI, gc_json_num(sv, RS_HI, NAN));
@@ -235,12 +394,21 @@ gc_status claims_verdict(const cJSON *claim, const cJSON *results, const char *c
     if (!rule)
         return gc_fail(GC_ERR_FORMAT, "%s: claim %s has no mini_check.rule", claims_path,
                        id ? id : "?");
-    const cJSON *min_auroc = gc_json_get(check, "baseline_min_auroc");
-    if (min_auroc &&
-        !(cJSON_IsNumber(min_auroc) && min_auroc->valuedouble >= 0 && min_auroc->valuedouble < 1))
-        return gc_fail(GC_ERR_FORMAT,
-                       "%s: claim %s: mini_check.baseline_min_auroc must be a number in [0, 1)",
-                       claims_path, id ? id : "?");
+    /* the numeric settings of the checks and their ranges */
+    static const struct {
+        const char *key;
+        double lo, hi;
+    } nums[] = {{"baseline_min_auroc", 0, 1},  {"min_q_auroc", 0, 1}, {"published_effect", 0, 1},
+                {"max_detectable_drop", 0, 1}, {"min_class", 0, 1e9}, {"alpha", 0, 1},
+                {"min_seed_fraction", 0, 1}};
+    for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {
+        const cJSON *x = gc_json_get(check, nums[k].key);
+        if (x &&
+            !(cJSON_IsNumber(x) && x->valuedouble >= nums[k].lo && x->valuedouble < nums[k].hi))
+            return gc_fail(GC_ERR_FORMAT,
+                           "%s: claim %s: mini_check.%s must be a number in [%g, %g)", claims_path,
+                           id ? id : "?", nums[k].key, nums[k].lo, nums[k].hi);
+    }
     cJSON *v = cJSON_CreateObject();
     cJSON_AddStringToObject(v, RS_CLAIM, id ? id : "?");
     gc_status s;

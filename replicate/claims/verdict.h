@@ -16,8 +16,18 @@
  * Preconditions (the instrument must work before it judges): with "baseline_min_auroc" in the
  * check, auroc_delta and rises_with_p are INCONCLUSIVE unless the baseline RM verifies: the lower
  * end of the 95% CI over seeds of its AUROC (pooled over the splits; rises_with_p: its curve of
- * the same score at p = 1) exceeds that value. auroc_delta is INCONCLUSIVE too when no split has
- * both classes.
+ * the same score at p = 1) exceeds that value. auroc_delta uses only splits with at least
+ * "min_class" (when set) solutions of each class and is INCONCLUSIVE when none has. filter_saves
+ * is INCONCLUSIVE unless the variant's Q-values classify samples ("min_q_auroc": the lower end of
+ * the CI over seeds of the AUROC of each sample's minimum Q-value exceeds it) and, for a PASS,
+ * unless its paired test could detect a drop of "max_detectable_drop" in the share of correct
+ * voters with 80% power (too few tokens saved is a FAIL whatever that power).
+ * Power (under "power": detectable, published_effect, power_at_published, model): the smallest
+ * true effect at which the whole check passes with 80% probability, from the run's own noise
+ * (auroc_delta: pooled DeLong SE, seed SD of the pooled difference, each used split's DeLong SE;
+ * rises_with_p: the seed rule on the rise from p = 0.1 to 1; filter_saves: the paired test's
+ * smallest detectable drop). When the check states "published_effect" and it lies below the
+ * detectable effect, a failing check is INCONCLUSIVE: a FAIL it could not avoid says nothing.
  * Verdict objects are new cJSON trees the caller deletes:
  *   {claim, verdict: PASS|FAIL|INCONCLUSIVE, reasons[], measured, measured_what, test, p (NaN when
  *    the rule has no test), summary (one line for tables), and rule-specific fields}.

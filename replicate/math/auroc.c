@@ -159,6 +159,7 @@ static cJSON *analyse_group(const char *name, const math_solutions *sol, const i
     cJSON_AddNumberToObject(d, RS_MEAN, sd.mean);
     cJSON_AddNumberToObject(d, RS_LO, sd.lo);
     cJSON_AddNumberToObject(d, RS_HI, sd.hi);
+    cJSON_AddNumberToObject(d, RS_SD, sd.sd);
     cJSON_AddNumberToObject(d, RS_SEEDS_POSITIVE, positive);
     cJSON_AddNumberToObject(d, RS_SEEDS, seeds);
     seed_average(scores[goal], seeds, idx, n, sc);
@@ -170,6 +171,7 @@ static cJSON *analyse_group(const char *name, const math_solutions *sol, const i
         cJSON_AddNumberToObject(o, RS_AUROC_GOAL, dl.auc1);
         cJSON_AddNumberToObject(o, RS_AUROC_BASELINE, dl.auc2);
         cJSON_AddNumberToObject(o, RS_DIFF, dl.diff);
+        cJSON_AddNumberToObject(o, RS_SE, dl.se_diff);
         cJSON_AddNumberToObject(o, RS_Z, dl.z);
         cJSON_AddNumberToObject(o, RS_P, dl.p);
         cJSON_AddNumberToObject(o, RS_LO, dl.lo);

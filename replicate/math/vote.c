@@ -574,6 +574,25 @@ static cJSON *ttest_json(const gc_ttest *t) {
     return o;
 }
 
+/* The instrument's quality: AUROC of each sample's minimum Q-value (from skip on; none: 2, above
+ * any cosine) as a classifier of correct samples, per seed; NAN when one class is missing. */
+static void min_q_auroc(const vote_set *v, const lows *l, int seeds, double *auc) {
+    int total = v->n_q * v->M;
+    double *sc = gc_malloc(sizeof(double) * (total ? total : 1));
+    int *y = gc_malloc(sizeof(int) * (total ? total : 1));
+    for (int s = 0; s < seeds; s++) {
+        auc[s] = NAN;
+        if (!sc || !y) continue;
+        for (int k = 0; k < total; k++) {
+            const lows *ls = &l[s];
+            sc[k] = ls->n_low[k] ? ls->low_q[(size_t)k * ls->cap + ls->n_low[k] - 1] : 2.0;
+            y[k] = v->smp[k].has_answer && v->smp[k].answer == v->answer[k / v->M];
+        }
+        if (gc_stats_auroc(sc, y, (size_t)total, &auc[s]) != GC_OK) auc[s] = NAN;
+    }
+    free(sc), free(y);
+}
+
 static cJSON *analyse_variant(math_ctx *m, int variant, const vote_cfg *vc, vote_set *v,
                               lows *l /* (seeds) */, const double *prop0, cJSON *online) {
     int seeds = m->r->seeds, nq = v->n_q;
@@ -591,6 +610,9 @@ static cJSON *analyse_variant(math_ctx *m, int variant, const vote_cfg *vc, vote
     cJSON_AddItemToObject(o, RS_ACCURACY, summary_json(acc, seeds));
     cJSON_AddItemToObject(o, RS_FILTERED_PCT, summary_json(filt, seeds));
     cJSON_AddItemToObject(o, RS_SAVED_PCT, summary_json(saved, seeds));
+    double qa[64];
+    min_q_auroc(v, l, seeds, qa);
+    if (!isnan(qa[0])) cJSON_AddItemToObject(o, RS_MIN_Q_AUROC, summary_json(qa, seeds));
     gc_ttest ti, tp;
     gc_stats_ttest_ind(prop, (size_t)nq, prop0, (size_t)nq, 1, &ti);
     gc_stats_ttest_paired(prop, prop0, (size_t)nq, &tp);

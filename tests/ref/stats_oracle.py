@@ -70,6 +70,14 @@ def main(outdir):
     y = np.round(0.5 * x + rng.normal(size=23), 1)  # rounded: ties for the ranks
     out["corr"] = dict(x=x.tolist(), y=y.tolist(), pearson=float(stats.pearsonr(x, y)[0]),
                        spearman=float(stats.spearmanr(x, y)[0]))
+    # power analysis: binomial tails, t quantiles, and the smallest effect a two-sided z test at
+    # alpha 0.05 detects with 80% power (sigma * (z_0.975 + z_0.8))
+    out["power"] = dict(
+        binom=[dict(n=n, k=k, p=p, sf=float(stats.binom.sf(k - 1, n, p)))
+               for n, k, p in [(3, 3, 0.5), (5, 4, 0.83), (10, 8, 0.6), (7, 1, 0.1)]],
+        t=[dict(p=p, df=df, q=float(stats.t.ppf(p, df))) for p, df in [(0.8, 2), (0.975, 199)]],
+        z_sigma=0.037,
+        z_detectable=float(0.037 * (stats.norm.ppf(0.975) + stats.norm.ppf(0.8))))
     with open(outdir + "/stats_oracle.json", "w") as f:
         json.dump(out, f)
 
