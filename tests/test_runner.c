@@ -38,10 +38,25 @@ Test(runner, fig2_smoke_end_to_end_cache_and_resume, .timeout = 120) {
     cr_expect(verdict && (!strcmp(verdict, "PASS") || !strcmp(verdict, "FAIL") ||
                           !strcmp(verdict, "INCONCLUSIVE")),
               "not a verdict: %s", verdict ? verdict : "(none)");
+    /* every RM's training curve: epoch 0 (before training) and one row per epoch, held-out
+     * accuracy and AUROC as shares */
+    const cJSON *curves = cJSON_GetObjectItem(res, "rm_training");
+    cr_expect_eq(cJSON_GetArraySize(curves), 2 * 2, "baseline and goal, two seeds");
+    for (const cJSON *c = curves ? curves->child : NULL; c; c = c->next) {
+        const cJSON *ep = cJSON_GetObjectItem(c, "epochs");
+        cr_expect_eq(cJSON_GetArraySize(ep), 1 + 1, "epoch 0 and the smoke scale's one epoch");
+        for (const cJSON *e = ep ? ep->child : NULL; e; e = e->next) {
+            double a = gc_json_num(e, "heldout_accuracy", -1),
+                   u = gc_json_num(e, "heldout_auroc", -1);
+            cr_expect(a >= 0 && a <= 1 && u >= 0 && u <= 1, "held-out accuracy %g, AUROC %g", a, u);
+        }
+    }
     cJSON_Delete(res);
     snprintf(path, sizeof path, "%s/fig2/smoke/fig2.dat", root);
     struct stat st;
     cr_expect_eq(stat(path, &st), 0, "no plot data");
+    snprintf(path, sizeof path, "%s/fig2/smoke/fig2-rm-training.dat", root);
+    cr_expect_eq(stat(path, &st), 0, "no training-curve data");
     free(out), free(err);
 
     /* second run: everything cached */

@@ -103,6 +103,16 @@
 #define RS_WALL_SAVED_PCT "wall_saved_pct"
 #define RS_TOKENS_SAVED_PCT "tokens_saved_pct"
 
+/* reward-model training diagnostics (math/pipeline.c, every math experiment) */
+#define RS_RM_TRAINING "rm_training"
+#define RS_EPOCHS "epochs"
+#define RS_EPOCH "epoch"
+#define RS_TRAIN_ACCURACY "train_accuracy"
+#define RS_TRAIN_LOSS "train_loss"
+#define RS_HELDOUT_ACCURACY "heldout_accuracy"
+#define RS_HELDOUT_LOSS "heldout_loss"
+#define RS_HELDOUT_AUROC "heldout_auroc"
+
 /* the verdict (claims/verdict.c), under "verdict" */
 #define RS_VERDICT "verdict"
 #define RS_CLAIM "claim"

@@ -29,6 +29,7 @@
 #include "replicate/claims/claims.h"
 #include "replicate/runner/results.h"
 #include "analyses.h"
+#include "diagnostics.h"
 #include "replicate/claims/schema.h"
 
 enum { SC_REWARD, SC_Q, N_SCORES };
@@ -350,7 +351,11 @@ gc_status math_analyse_partial(math_ctx *m, const cJSON *section, const char *pa
             snprintf(vars + strlen(vars), sizeof vars - strlen(vars), "%s%s", v ? " " : "",
                      m->c.variant[math_variant_order(m, v)].name);
         strncat(vars, "'", sizeof vars - strlen(vars) - 1);
-        s = rp_finish(m->r, results, write_dat, m, vars, print_partial);
+        s = math_rm_training(m, results);
+        if (s == GC_OK)
+            s = rp_finish(m->r, results, write_dat, m, vars, print_partial);
+        else
+            cJSON_Delete(results);
     }
     for (int i = 0; sc && i < MAX_VARIANTS * N_SCORES * seeds; i++)
         free(sc[i]);

@@ -16,6 +16,8 @@
 #include "lib/model/seqset.h"
 #include "lib/model/train.h"
 #include "lib/model/optim.h"
+#include "replicate/claims/schema.h"
+#include "diagnostics.h"
 
 #define F(T, k, type, req, lo, hi, ch)                                                             \
     { #k, type, offsetof(T, k), req, lo, hi, ch }
@@ -61,6 +63,7 @@ static const gc_cfg_field rm_f[] = {
     F(rm_cfg, batch, GC_CFG_INT, 1, 1, 4096, NULL),
     F(rm_cfg, warmup, GC_CFG_INT, 0, 0, 1e6, NULL),
     F(rm_cfg, K, GC_CFG_INT, 0, 1, 1024, NULL),
+    F(rm_cfg, diagnostics, GC_CFG_INT, 0, 0, 100000, NULL),
     F(rm_cfg, lr, GC_CFG_FLOAT, 1, 1e-8, 1, NULL),
     F(rm_cfg, lr_min, GC_CFG_FLOAT, 0, 0, 1, NULL),
     F(rm_cfg, clip, GC_CFG_FLOAT, 0, 0, 1e6, NULL),
@@ -679,8 +682,16 @@ static gc_status compute_rm(rp_stage *st, void *ctx) {
                 gc_rng_stream(GC_STREAM_RM_TRAIN, (uint64_t)job->variant));
     gc_schedule sched = {(float)c->rm.lr, (float)c->rm.lr_min, c->rm.warmup, steps,
                          (float)c->rm.clip};
-    double tail_acc = 0, tail_loss = 0;
+    double tail_acc = 0, tail_loss = 0, ep_acc = 0, ep_loss = 0;
     int tail_n = 0;
+    diag_set diag;
+    cJSON *curve = cJSON_CreateArray();
+    if (s == GC_OK)
+        s = diag_init(m, &diag);
+    else
+        memset(&diag, 0, sizeof diag);
+    if (s == GC_OK)
+        s = diag_epoch(m, st->name, &rm, &diag, 0, NAN, NAN, curve); /* before training */
     gc_progress prog;
     gc_progress_init(&prog, st->name, steps);
     for (int step = 0; s == GC_OK && step < steps; step++) {
@@ -695,9 +706,26 @@ static gc_status compute_rm(rp_stage *st, void *ctx) {
         gc_rm_optim opt = GC_RM_OPTIM_DEFAULT(lr, sched.clip, (float)c->rm.weight_decay);
         s = gc_rm_step(&rm, tok, nb, T, plen, len, &mv->con, &rng, &opt, &rs);
         if (step >= steps - steps_per_epoch) tail_acc += rs.acc, tail_loss += rs.loss, tail_n++;
+        ep_acc += rs.acc, ep_loss += rs.loss;
+        if (s == GC_OK && ep_step == steps_per_epoch - 1) {
+            s = diag_epoch(m, st->name, &rm, &diag, step / steps_per_epoch + 1,
+                           ep_acc / steps_per_epoch, ep_loss / steps_per_epoch, curve);
+            ep_acc = ep_loss = 0;
+        }
         gc_progress_update(&prog, step + 1);
     }
     gc_progress_end(&prog);
+    diag_free(&diag);
+    char dp[RP_PATH];
+    rp_stage_file(st, "diagnostics.json", dp);
+    cJSON *dj = cJSON_CreateObject();
+    cJSON_AddNumberToObject(dj, "heldout_problems", (double)m->c.rm.diagnostics);
+    cJSON_AddStringToObject(dj, "heldout",
+                            "training-split problems from index 1e9 on (never trained on): "
+                            "reference solution vs a corrupted copy");
+    cJSON_AddItemToObject(dj, RS_EPOCHS, curve);
+    if (s == GC_OK) s = gc_json_write(dp, dj);
+    cJSON_Delete(dj);
     free(tok), free(tmp), free(plen), free(len), free(order), free(plen_chars), free(batch_perm);
     char ck[RP_PATH], hd[RP_PATH];
     rp_stage_file(st, "rm.ckpt", ck);

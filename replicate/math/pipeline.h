@@ -49,6 +49,7 @@ typedef struct {
 typedef struct {
     const cJSON *variants; /* the reward models to train (see math_variant) */
     int64_t epochs, batch, warmup, K;
+    int64_t diagnostics; /* problems in the held-out synthetic-corruption set (0: none) */
     double lr, lr_min, clip, weight_decay, lambda;
     int pairs, reduction, positions, goal_sampling, head;
 } rm_cfg;

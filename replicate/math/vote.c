@@ -38,6 +38,7 @@
 #include "replicate/claims/claims.h"
 #include "replicate/runner/results.h"
 #include "analyses.h"
+#include "diagnostics.h"
 #include "replicate/claims/schema.h"
 
 #define MAX_TAUS 32
@@ -834,7 +835,11 @@ gc_status math_analyse_vote(math_ctx *m, const cJSON *section, const char *path)
             snprintf(pv + strlen(pv), sizeof pv - strlen(pv), "%s%s", strlen(pv) > 7 ? " " : "",
                      cJSON_GetObjectItem(e, RS_VARIANT)->valuestring);
         strncat(pv, "'", sizeof pv - strlen(pv) - 1);
-        s = rp_finish(m->r, results, write_dat, m, pv, print_vote);
+        s = math_rm_training(m, results);
+        if (s == GC_OK)
+            s = rp_finish(m->r, results, write_dat, m, pv, print_vote);
+        else
+            cJSON_Delete(results);
     }
     for (int i = 0; i < MAX_VARIANTS; i++)
         cJSON_Delete(online[i]);

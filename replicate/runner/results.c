@@ -64,15 +64,14 @@ gc_status rp_check_repo(const rp_run *r) {
     return GC_OK;
 }
 
-static void run_plot(const char *experiment, const char *dir, const char *vars) {
+void rp_plot(const char *script, const char *dir, const char *name, const char *vars) {
     char cmd[4 * RP_PATH + PATH_MAX], gp[PATH_MAX + 64];
-    plot_script(experiment, gp, sizeof gp);
+    plot_script(script, gp, sizeof gp);
     snprintf(cmd, sizeof cmd,
              "command -v gnuplot >/dev/null && gnuplot -e \"datafile='%s/%s.dat'; "
              "outprefix='%s/%s'; %s\" '%s'",
-             dir, experiment, dir, experiment, vars ? vars : "", gp);
-    if (system(cmd) != 0)
-        gc_log_warn("plot: gnuplot failed or is missing; %s.dat is there", experiment);
+             dir, name, dir, name, vars ? vars : "", gp);
+    if (system(cmd) != 0) gc_log_warn("plot: gnuplot failed or is missing; %s.dat is there", name);
 }
 
 gc_status rp_finish(rp_run *r, cJSON *results, rp_dat_fn dat, const void *ctx,
@@ -88,7 +87,7 @@ gc_status rp_finish(rp_run *r, cJSON *results, rp_dat_fn dat, const void *ctx,
     snprintf(path, sizeof path, "%s/%s.dat", dir, r->experiment);
     if (s == GC_OK) s = dat(path, results, ctx);
     if (s == GC_OK) {
-        run_plot(r->experiment, dir, plot_vars);
+        rp_plot(r->experiment, dir, r->experiment, plot_vars);
         if (print) print(results, stdout);
         printf("results: %s/results.json, plot: %s/%s.png\n", dir, dir, r->experiment);
     }

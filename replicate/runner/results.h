@@ -23,6 +23,10 @@ const char *rp_claims_file(void);
 /* Fails (naming the path) unless the claims file and plots/<experiment>.gp exist. */
 gc_status rp_check_repo(const rp_run *r);
 
+/* Draws <dir>/<name>.png and .svg from <dir>/<name>.dat with plots/<script>.gp (a warning, not an
+ * error, when gnuplot fails or is missing). vars as rp_finish's plot_vars. */
+void rp_plot(const char *script, const char *dir, const char *name, const char *vars);
+
 /* Writes the plot's data file from the results document; ctx is the caller's. */
 typedef gc_status (*rp_dat_fn)(const char *path, const cJSON *results, const void *ctx);
 /* Adds the verdict to results, writes results.json and the plot data, draws the plot with

@@ -1,0 +1,36 @@
+/* diagnostics: how a reward model learns, epoch by epoch — its training accuracy and loss, and on
+ * a fixed held-out synthetic-corruption set its pair accuracy, preference loss and AUROC — and
+ * the training curves of a run's reward models in its results (rm_training) and plot
+ * (<experiment>-rm-training.png, plots/rm-training.gp).
+ */
+#ifndef RP_MATH_DIAGNOSTICS_H
+#define RP_MATH_DIAGNOSTICS_H
+
+#include <cjson/cJSON.h>
+
+#include "pipeline.h"
+
+/* The held-out synthetic-corruption set: training-split problems past any index the pipeline
+ * uses (so neither the policy nor the reward models trained on them), each as its reference
+ * solution against a corrupted copy (gc_arith_corrupt: one slip carried forward). */
+typedef struct {
+    int n;
+    gc_arith_problem *p;      /* (n) */
+    char (*bad)[GC_ARITH_TEXT]; /* (n) */
+    const char **q, **good, **badp; /* (n) views for scoring */
+    float *rg, *rb;                 /* (n) rewards of the reference and corrupted solutions */
+} diag_set;
+
+/* The set for m's data seed (rm.diagnostics problems; none when 0). */
+gc_status diag_init(const math_ctx *m, diag_set *d);
+void diag_free(diag_set *d);
+/* Appends epoch `epoch`'s row to rows (acc and loss: NAN before training); logs it as `name`. */
+gc_status diag_epoch(const math_ctx *m, const char *name, gc_rm *rm, diag_set *d, int epoch,
+                     double acc, double loss, cJSON *rows);
+
+/* Adds every reward model's curve (its stage's diagnostics.json) to results under rm_training:
+ * [{variant, seed, epochs: [...]}], writes <experiment>-rm-training.dat beside results.json and
+ * draws it. */
+gc_status math_rm_training(const math_ctx *m, cJSON *results);
+
+#endif
