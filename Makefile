@@ -61,7 +61,7 @@ BENCH_GPU := $(BUILD)/gcrm-bench-gpu
 
 JOBS     ?= 2
 
-.PHONY: all deps test test-asan bench bench-gpu reproduce clean format help fixtures check report
+.PHONY: all deps test test-asan bench bench-gpu reproduce clean format help fixtures check report pilot
 
 SCALE    ?= mini
 SEEDS    ?=
@@ -85,6 +85,7 @@ help:
 	@echo "make table1     Table 1: majority voting with Q-value filtering, tau sweep, online"
 	@echo "make ablations  the paper's ablations (reward-model variants; goal state from a random token)"
 	@echo "make check      one row per paper claim: published, measured, verdict"
+	@echo "make pilot      the instrument's pilots: G0/G1/G2 for each recipe in experiments/pilots/ (PILOTS=...)"
 	@echo "make bench-gpu  CUDA training tokens/s and MFU (125M, 1B; bf16, TF32) next to the cuBLAS ceiling"
 	@echo "make gpu-check  on an NVIDIA GPU: build, parity tests, fig2 smoke on cuda, bench-gpu (OUT=dir)"
 	@echo "make fixtures   regenerate the PyTorch oracle fixtures in tests/fixtures"
@@ -176,6 +177,15 @@ ablations: ablation-goal-token  # `make ablations` runs both ablation experiment
 $(EXPERIMENTS): deps $(REPLICATE) $(CUDA_PLUGIN)
 	$(REPLICATE) run experiments/$@.json $(RUN_FLAGS)
 	-$(REPLICATE) check --scale $(SCALE)
+
+# the instrument's pilots (docs/pilots.md): each candidate recipe in experiments/pilots/, or the
+# ones PILOTS names (file names without .json)
+PILOTS ?= $(basename $(notdir $(wildcard experiments/pilots/*.json)))
+pilot: deps $(REPLICATE) $(CUDA_PLUGIN)
+	@for p in $(PILOTS); do \
+	    echo "== pilot $$p ($(SCALE) scale)"; \
+	    $(REPLICATE) run experiments/pilots/$$p.json $(RUN_FLAGS) || exit 1; \
+	done
 
 check: $(REPLICATE)
 	$(REPLICATE) check --scale $(SCALE)

@@ -41,7 +41,7 @@ static gc_status open_experiment(rp_run *r, gc_status (**run)(rp_run *)) {
     const cJSON *root = r->cfg.root;
     typedef struct {
         char experiment[GC_CFG_STRLEN], description[GC_CFG_STRLEN], claim[GC_CFG_STRLEN];
-        char pipeline[GC_CFG_STRLEN], analysis[GC_CFG_STRLEN];
+        char pipeline[GC_CFG_STRLEN], analysis[GC_CFG_STRLEN], plot[GC_CFG_STRLEN];
         int64_t seeds;
         const cJSON *scales;
         int device, precision;
@@ -50,6 +50,7 @@ static gc_status open_experiment(rp_run *r, gc_status (**run)(rp_run *)) {
         {"experiment", GC_CFG_STRING, offsetof(top, experiment), 1, 0, 0, NULL},
         {"pipeline", GC_CFG_STRING, offsetof(top, pipeline), 1, 0, 0, NULL},
         {"analysis", GC_CFG_STRING, offsetof(top, analysis), 0, 0, 0, NULL},
+        {"plot", GC_CFG_STRING, offsetof(top, plot), 0, 0, 0, NULL},
         {"description", GC_CFG_STRING, offsetof(top, description), 0, 0, 0, NULL},
         {"claim", GC_CFG_STRING, offsetof(top, claim), 0, 0, 0, NULL},
         {"seeds", GC_CFG_INT, offsetof(top, seeds), 1, 1, 64, NULL},
@@ -75,6 +76,10 @@ static gc_status open_experiment(rp_run *r, gc_status (**run)(rp_run *)) {
             return gc_config_fail(&r->cfg, "experiment",
                                   "use lower-case letters, digits, '-' "
                                   "and '_'");
+    snprintf(r->plot, sizeof r->plot, "%s", t.plot[0] ? t.plot : t.experiment);
+    for (const char *p = r->plot; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+            return gc_config_fail(&r->cfg, "plot", "use lower-case letters, digits, '-' and '_'");
     r->seeds = r->opt.seeds ? r->opt.seeds : (int)t.seeds;
     static const char *const devices[] = {"cpu", "cuda"}, *const precisions[] = {"fp32", "tf32",
                                                                                  "bf16"};

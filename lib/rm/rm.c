@@ -491,7 +491,7 @@ gc_status gc_rm_step(gc_rm *rm, const int32_t *tokens, int P, int T, const int *
         for (size_t i = 0; i < rm->n_head; i++)
             rm->dhead[i] *= k;
     }
-    GC_TRY(gc_model_adamw(m, &rm->opt, o->lr));
+    GC_TRY(gc_model_adamw(m, &rm->opt, o->lr * o->trunk_lr_scale));
     gc_tensor_info head_t = {"head", 1, {(int)rm->n_head, 0, 0}, 0, rm->n_head, 0};
     gc_adamw_step(&rm->head_opt, rm->head, rm->dhead, &head_t, 1, o->lr);
     return GC_OK;

@@ -117,9 +117,11 @@ gc_status gc_rm_grad(gc_rm *rm, const int32_t *tokens, int P, int T, const int *
 typedef struct {
     float lr, clip; /* clip <= 0: no clipping */
     float weight_decay, beta1, beta2, eps;
+    float trunk_lr_scale; /* the trunk learns at lr * this (0: frozen, a linear probe), the head
+                             at lr */
 } gc_rm_optim;
 #define GC_RM_OPTIM_DEFAULT(lr_, clip_, wd_)                                                       \
-    ((gc_rm_optim){(lr_), (clip_), (wd_), 0.9f, 0.95f, 1e-8f})
+    ((gc_rm_optim){(lr_), (clip_), (wd_), 0.9f, 0.95f, 1e-8f, 1.0f})
 
 /* One optimisation step on P pairs: gc_rm_grad, clipping, AdamW on trunk and head. */
 gc_status gc_rm_step(gc_rm *rm, const int32_t *tokens, int P, int T, const int *prompt_len,

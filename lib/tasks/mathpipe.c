@@ -189,14 +189,15 @@ gc_status gc_math_score(gc_rm *rm, const char *const *questions, const char *con
 
 typedef struct {
     int V;
-    float *out;
+    float *mean, *min_result; /* (n) each; min_result may be NULL */
 } logprob_ctx;
 
 static gc_status logprob_item(void *ctx, int item, const float *h, const float *logits,
                               const int32_t *tok, int prompt_len, int len) {
     (void)h;
     logprob_ctx *lc = ctx;
-    double sum = 0;
+    double sum = 0, low = INFINITY;
+    int in_result = 0; /* after '=' (or the "####" line) until the line ends */
     for (int t = prompt_len - 1; t < len - 1; t++) { /* position t predicts token t + 1 */
         const float *row = logits + (size_t)t * lc->V;
         float mx = row[0];
@@ -205,14 +206,28 @@ static gc_status logprob_item(void *ctx, int item, const float *h, const float *
         double z = 0;
         for (int v = 0; v < lc->V; v++)
             z += exp((double)row[v] - mx);
-        sum += (double)row[tok[t + 1]] - mx - log(z);
+        double lp = (double)row[tok[t + 1]] - mx - log(z);
+        sum += lp;
+        int32_t c = tok[t + 1];
+        if (c == '=' || c == '#') in_result = 1;
+        if (c == '\n') in_result = 0;
+        if (in_result && c >= '0' && c <= '9' && lp < low) low = lp;
     }
-    lc->out[item] = (float)(sum / (len - prompt_len));
+    double mean = sum / (len - prompt_len);
+    lc->mean[item] = (float)mean;
+    if (lc->min_result) lc->min_result[item] = (float)(isfinite(low) ? low : mean);
     return GC_OK;
 }
 
 gc_status gc_math_logprob(gc_model *m, const char *const *questions, const char *const *responses,
                           int n, int max_len, int batch, float *out) {
-    logprob_ctx lc = {m->cfg.vocab_size, out};
+    logprob_ctx lc = {m->cfg.vocab_size, out, NULL};
+    return gc_math_hidden_each(m, 1, questions, responses, n, max_len, batch, logprob_item, &lc);
+}
+
+gc_status gc_math_logprob_stats(gc_model *m, const char *const *questions,
+                                const char *const *responses, int n, int max_len, int batch,
+                                float *mean, float *min_result) {
+    logprob_ctx lc = {m->cfg.vocab_size, mean, min_result};
     return gc_math_hidden_each(m, 1, questions, responses, n, max_len, batch, logprob_item, &lc);
 }

@@ -113,6 +113,13 @@
 #define RS_HELDOUT_LOSS "heldout_loss"
 #define RS_HELDOUT_AUROC "heldout_auroc"
 
+/* the pilots (math/pilot.c) */
+#define RS_G0_MEAN "g0_mean_logprob"
+#define RS_G0_MIN "g0_min_result_logprob"
+#define RS_G1 "g1_baseline_rm"
+#define RS_G2 "g2_baseline_rm"
+#define RS_HELDOUT "heldout"
+
 /* the verdict (claims/verdict.c), under "verdict" */
 #define RS_VERDICT "verdict"
 #define RS_CLAIM "claim"

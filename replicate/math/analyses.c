@@ -7,6 +7,7 @@ static const math_analysis ANALYSES[] = {
     {/* .name = */ "auroc", /* .section = */ NULL, /* .run = */ math_analyse_auroc},
     {/* .name = */ "partial", /* .section = */ "partial", /* .run = */ math_analyse_partial},
     {/* .name = */ "vote", /* .section = */ "vote", /* .run = */ math_analyse_vote},
+    {/* .name = */ "pilot", /* .section = */ NULL, /* .run = */ math_analyse_pilot},
 };
 
 static const char *const SHARED_SECTIONS[] = {"data", "policy", "pairs", "rm", "eval"};

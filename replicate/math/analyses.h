@@ -1,6 +1,6 @@
 /* analyses: the math pipeline's analyses, one per experiment kind, and the pipeline's driver.
  *
- * An experiment file names its analysis ("analysis": auroc (default), partial, vote); the
+ * An experiment file names its analysis ("analysis": auroc (default), partial, vote, pilot); the
  * driver runs the shared stages (math/pipeline.h), then the analysis, which runs its own stages
  * and writes the results (runner/results.h). An analysis with a scale section of its own reads
  * it; the section is required for that analysis and an error for any other. To add one: write
@@ -21,6 +21,12 @@ typedef struct {
 gc_status math_analyse_auroc(math_ctx *m, const cJSON *section, const char *path);   /* fig2 */
 gc_status math_analyse_partial(math_ctx *m, const cJSON *section, const char *path); /* fig3 */
 gc_status math_analyse_vote(math_ctx *m, const cJSON *section, const char *path);    /* table1 */
+gc_status math_analyse_pilot(math_ctx *m, const cJSON *section, const char *path);   /* pilots */
+
+/* Rewards (sol.n) of every evaluation solution by the reward model of stage rmst (stage
+ * score-<variant>-seed<k>), or with rmst NULL the policy's mean token log-probability (stage
+ * logprob-policy). */
+gc_status math_score_solutions(math_ctx *m, const rp_stage *rmst, float *rewards);
 
 /* Runs the math pipeline with the run's analysis (r->analysis; "" = auroc). */
 gc_status math_run(rp_run *r);

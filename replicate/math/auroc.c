@@ -72,7 +72,7 @@ static gc_status load_score(const rp_stage *st, void *ctx) {
 static const rp_stage_def SCORE = {"score", __FILE__, compute_score, load_score};
 static const rp_stage_def LOGPROB = {"logprob", __FILE__, compute_score, load_score};
 
-static gc_status stage_score(math_ctx *m, const rp_stage *rmst, float *rewards) {
+gc_status math_score_solutions(math_ctx *m, const rp_stage *rmst, float *rewards) {
     score_job job = {m, rmst, rewards};
     char name[96];
     if (rmst) {
@@ -279,12 +279,12 @@ gc_status math_analyse_auroc(math_ctx *m, const cJSON *section, const char *path
             if (!scores[v][seed - 1])
                 s = GC_ERR_NOMEM;
             else
-                s = stage_score(m, math_rm_stage(m, v, seed), scores[v][seed - 1]);
+                s = math_score_solutions(m, math_rm_stage(m, v, seed), scores[v][seed - 1]);
         }
     }
     float *ref = gc_malloc(sizeof(float) * (sol->n ? sol->n : 1));
     if (s == GC_OK && !ref) s = GC_ERR_NOMEM;
-    if (s == GC_OK) s = stage_score(m, NULL, ref);
+    if (s == GC_OK) s = math_score_solutions(m, NULL, ref);
     int *idx = s == GC_OK ? gc_malloc(sizeof(int) * (sol->n ? sol->n : 1)) : NULL;
     if (s == GC_OK && !idx) s = GC_ERR_NOMEM;
     if (s == GC_OK) {

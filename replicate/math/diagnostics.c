@@ -52,7 +52,7 @@ gc_status diag_init(const math_ctx *m, diag_set *d) {
  * and, on the held-out set, pair accuracy, preference loss and the AUROC of the reward as a
  * classifier of reference (1) against corrupted (0) solutions. */
 gc_status diag_epoch(const math_ctx *m, const char *name, gc_rm *rm, diag_set *d, int epoch,
-                            double acc, double loss, cJSON *rows) {
+                     double acc, double loss, cJSON *rows) {
     cJSON *e = cJSON_CreateObject();
     cJSON_AddItemToArray(rows, e);
     cJSON_AddNumberToObject(e, RS_EPOCH, epoch);
@@ -88,13 +88,13 @@ gc_status diag_epoch(const math_ctx *m, const char *name, gc_rm *rm, diag_set *d
     return GC_OK;
 }
 
-
 /* ---- the run's curves ---- */
 
 static gc_status write_dat(const char *path, const cJSON *rows) {
     FILE *f = fopen(path, "w");
     if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
-    fprintf(f, "# reward-model training curves, one block per RM (gnuplot index); columns by name\n");
+    fprintf(f,
+            "# reward-model training curves, one block per RM (gnuplot index); columns by name\n");
     int block = 0;
     for (const cJSON *r = rows->child; r; r = r->next, block++) {
         /* the seventh column's header names the RM, for the plot's legend */
@@ -125,8 +125,7 @@ gc_status math_rm_training(const math_ctx *m, cJSON *results) {
             cJSON *row = cJSON_CreateObject();
             cJSON_AddStringToObject(row, RS_VARIANT, m->c.variant[v].name);
             cJSON_AddNumberToObject(row, "seed", seed);
-            cJSON_AddItemToObject(row, RS_EPOCHS,
-                                  cJSON_Duplicate(gc_json_get(d, RS_EPOCHS), 1));
+            cJSON_AddItemToObject(row, RS_EPOCHS, cJSON_Duplicate(gc_json_get(d, RS_EPOCHS), 1));
             cJSON_AddItemToArray(rows, row);
             cJSON_Delete(d);
         }

@@ -15,8 +15,8 @@
  * solution against a corrupted copy (gc_arith_corrupt: one slip carried forward). */
 typedef struct {
     int n;
-    gc_arith_problem *p;      /* (n) */
-    char (*bad)[GC_ARITH_TEXT]; /* (n) */
+    gc_arith_problem *p;            /* (n) */
+    char (*bad)[GC_ARITH_TEXT];     /* (n) */
     const char **q, **good, **badp; /* (n) views for scoring */
     float *rg, *rb;                 /* (n) rewards of the reference and corrupted solutions */
 } diag_set;

@@ -56,6 +56,7 @@ static const gc_cfg_field pairs_f[] = {
     F(pairs_cfg, temperature, GC_CFG_FLOAT, 1, 1e-3, 10, NULL),
     F(pairs_cfg, top_p, GC_CFG_FLOAT, 0, 1e-3, 1, NULL),
     F(pairs_cfg, source, GC_CFG_ENUM, 0, 0, 0, "policy|reference"),
+    F(pairs_cfg, reference_questions, GC_CFG_INT, 0, 0, 1e7, NULL),
 };
 static const gc_cfg_field rm_f[] = {
     F(rm_cfg, variants, GC_CFG_ARRAY, 0, 0, 0, NULL),
@@ -68,6 +69,7 @@ static const gc_cfg_field rm_f[] = {
     F(rm_cfg, lr_min, GC_CFG_FLOAT, 0, 0, 1, NULL),
     F(rm_cfg, clip, GC_CFG_FLOAT, 0, 0, 1e6, NULL),
     F(rm_cfg, weight_decay, GC_CFG_FLOAT, 0, 0, 10, NULL),
+    F(rm_cfg, trunk_lr_scale, GC_CFG_FLOAT, 0, 0, 1, NULL),
     F(rm_cfg, lambda, GC_CFG_FLOAT, 0, 1e-6, 100, NULL),
     F(rm_cfg, pairs, GC_CFG_ENUM, 0, 0, 0, PAIRS_CHOICES),
     F(rm_cfg, reduction, GC_CFG_ENUM, 0, 0, 0, REDUCTION_CHOICES),
@@ -216,7 +218,7 @@ static gc_status read_cfg(const math_ctx *m, math_cfg *c) {
     GC_TRY(gc_config_read(cf, math_section(m, "pairs", path), path, pairs_f, GC_CFG_COUNT(pairs_f),
                           &c->pairs));
 
-    c->rm = (rm_cfg){.K = 16, .lambda = 0.5, .clip = 1.0};
+    c->rm = (rm_cfg){.K = 16, .lambda = 0.5, .clip = 1.0, .trunk_lr_scale = 1.0};
     GC_TRY(gc_config_read(cf, math_section(m, "rm", path), path, rm_f, GC_CFG_COUNT(rm_f), &c->rm));
     strncat(path, ".variants", sizeof path - strlen(path) - 1);
     GC_TRY(read_variants(cf, path, c));
@@ -384,11 +386,12 @@ gc_status math_load_policy(const math_ctx *m, gc_model *pm) {
 
 /* ---- stage: preference pairs ---- */
 
-/* Pairs without a policy: the reference solution against a corrupted copy (a one-line slip). */
-static gc_status reference_pairs(const math_ctx *m, int nq, gc_atomic_file *af, int *n) {
+/* Pairs without a policy: the reference solution against a corrupted copy (a one-line slip), for
+ * training questions [first, first + nq). */
+static gc_status reference_pairs(const math_ctx *m, int first, int nq, gc_atomic_file *af, int *n) {
     char bad[GC_ARITH_TEXT];
     const problem_set *train = &m->train;
-    for (int q = 0; q < nq; q++) {
+    for (int q = first; q < first + nq && q < train->n; q++) {
         gc_arith_corrupt(&train->p[q], (uint64_t)m->c.pairs.seed, bad);
         if (gc_arith_check(bad, train->p[q].answer)) continue; /* the slip cancelled out */
         GC_TRY(write_pair(af, q, train->p[q].question, train->p[q].solution, bad));
@@ -470,11 +473,17 @@ static gc_status compute_pairs(rp_stage *st, void *ctx) {
     gc_status s;
     if (m->c.pairs.source == 1) {
         int n = 0;
-        s = reference_pairs(m, nq, &af, &n);
+        s = reference_pairs(m, 0, nq, &af, &n);
         cJSON_AddStringToObject(st->info, "source", "reference");
         cJSON_AddNumberToObject(st->info, "pairs", n);
     } else {
         s = policy_pairs(m, nq, &af, st->info);
+        int n = 0, extra = (int)m->c.pairs.reference_questions;
+        if (s == GC_OK && extra) {
+            s = reference_pairs(m, nq, extra, &af, &n);
+            cJSON_AddNumberToObject(st->info, "reference_pairs", n);
+            gc_log_info("pairs: %d reference-vs-corrupted pairs added", n);
+        }
     }
     if (s != GC_OK) {
         gc_atomic_abort(&af);
@@ -704,6 +713,7 @@ static gc_status compute_rm(rp_stage *st, void *ctx) {
         gc_rm_step_stats rs;
         float lr = gc_lr_cosine(step, sched.total, sched.warmup, sched.lr_max, sched.lr_min);
         gc_rm_optim opt = GC_RM_OPTIM_DEFAULT(lr, sched.clip, (float)c->rm.weight_decay);
+        opt.trunk_lr_scale = (float)c->rm.trunk_lr_scale;
         s = gc_rm_step(&rm, tok, nb, T, plen, len, &mv->con, &rng, &opt, &rs);
         if (step >= steps - steps_per_epoch) tail_acc += rs.acc, tail_loss += rs.loss, tail_n++;
         ep_acc += rs.acc, ep_loss += rs.loss;

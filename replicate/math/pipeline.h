@@ -42,6 +42,8 @@ typedef struct {
 
 typedef struct {
     int64_t questions, samples, max_pairs, seed;
+    int64_t reference_questions; /* reference-vs-corrupted pairs added from the training questions
+                                    after `questions` (policy source) */
     double temperature, top_p;
     int source; /* 0 policy samples, 1 reference solution vs a corrupted copy */
 } pairs_cfg;
@@ -51,6 +53,7 @@ typedef struct {
     int64_t epochs, batch, warmup, K;
     int64_t diagnostics; /* problems in the held-out synthetic-corruption set (0: none) */
     double lr, lr_min, clip, weight_decay, lambda;
+    double trunk_lr_scale; /* the trunk's learning rate relative to the head's (0: frozen) */
     int pairs, reduction, positions, goal_sampling, head;
 } rm_cfg;
 

@@ -50,7 +50,7 @@ static void plot_script(const char *experiment, char *out, size_t cap) {
 
 gc_status rp_check_repo(const rp_run *r) {
     char gp[PATH_MAX + 64];
-    plot_script(r->experiment, gp, sizeof gp);
+    plot_script(r->plot, gp, sizeof gp);
     if (!exists(rp_claims_file()))
         return gc_fail(GC_ERR_IO,
                        "%s: the claims file is missing (run from the repository, or "
@@ -61,6 +61,8 @@ gc_status rp_check_repo(const rp_run *r) {
                        "%s: no plot script for experiment %s (set GCRM_REPO to the "
                        "repository)",
                        gp, r->experiment);
+    plot_script("rm-training", gp, sizeof gp);
+    if (!exists(gp)) return gc_fail(GC_ERR_IO, "%s: the training-curve plot script is missing", gp);
     return GC_OK;
 }
 
@@ -87,7 +89,7 @@ gc_status rp_finish(rp_run *r, cJSON *results, rp_dat_fn dat, const void *ctx,
     snprintf(path, sizeof path, "%s/%s.dat", dir, r->experiment);
     if (s == GC_OK) s = dat(path, results, ctx);
     if (s == GC_OK) {
-        rp_plot(r->experiment, dir, r->experiment, plot_vars);
+        rp_plot(r->plot, dir, r->experiment, plot_vars);
         if (print) print(results, stdout);
         printf("results: %s/results.json, plot: %s/%s.png\n", dir, dir, r->experiment);
     }

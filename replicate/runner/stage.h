@@ -63,6 +63,7 @@ typedef struct {
     const cJSON *scale_cfg; /* the selected scale's object */
     char scale_path[64];    /* "scales.mini", for messages */
     char experiment[64];
+    char plot[64]; /* the plot script, plots/<plot>.gp (the file's "plot", else experiment) */
     char pipeline[32];
     char analysis[32];    /* the file's "analysis" (the pipeline's default when absent) */
     char config_hash[17]; /* hash of the canonical resolved scale object */
