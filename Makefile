@@ -168,6 +168,8 @@ fixtures:
 	@tools/deps.sh oracle
 	/usr/bin/python3 tests/ref/torch_oracle.py tests/fixtures
 	/usr/bin/python3 tests/ref/stats_oracle.py tests/fixtures
+	/usr/bin/python3 tests/ref/dpo_oracle.py tests/fixtures
+	/usr/bin/python3 tests/ref/ppo_oracle.py tests/fixtures
 
 EXPERIMENTS := fig2 fig3 table1 ablation-goal-token ablations
 .PHONY: $(EXPERIMENTS)

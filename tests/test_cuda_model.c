@@ -21,6 +21,7 @@
 #include "lib/rm/rm.h"
 #include "lib/model/sampler.h"
 #include "lib/model/train.h"
+#include "lib/policy/dpo.h"
 #include "cuda_helpers.h"
 #include "helpers.h"
 
@@ -186,6 +187,34 @@ Test(cuda_model, gradients_with_a_hidden_state_term_match_cpu) {
     cr_assert_eq(gc_model_grad_sumsq(&d, &sd), GC_OK);
     cr_expect_lt(fabs(sd - sa) / sa, 1e-5, "gradient sum of squares %.10g vs %.10g", sd, sa);
     free(dh);
+    twins_free(c, &a, &d);
+}
+
+/* DPO: a loss of the caller's on the logits (gc_model_logits_grad), uploaded and backpropagated
+ * on the device */
+Test(cuda_model, dpo_gradients_match_cpu) {
+    gc_model a, d;
+    gc_cuda *c = twins(&a, &d, GC_PREC_FP32, 1);
+    int32_t tok[B * T], tgt[B * T];
+    int len[B];
+    batch(tok, tgt, len, a.cfg.vocab_size, 2);
+    /* one pair (sequences 0 and 1; full length) with prompts of 2 and 3 tokens */
+    int plen[2] = {2, 3}, full[2] = {T, T};
+    double ref[2] = {-20.0, -22.0};
+    gc_dpo_stats sa, sd;
+    cr_assert_eq(gc_dpo_grad(&a, tok, 1, T, plen, full, ref, 0.5, 1, &sa), GC_OK, "%s",
+                 gc_last_error());
+    cr_assert_eq(gc_dpo_grad(&d, tok, 1, T, plen, full, ref, 0.5, 1, &sd), GC_OK, "%s",
+                 gc_last_error());
+    cr_expect_lt(fabs(sd.loss - sa.loss), 1e-5 * fabs(sa.loss), "loss %.8g vs %.8g", sd.loss,
+                 sa.loss);
+    cr_assert_eq(gc_model_sync_grads(&d), GC_OK, "%s", gc_last_error());
+    for (int t = 0; t < GC_N_TENSORS; t++) {
+        const gc_tensor_info *ti = &a.tensors[t];
+        cr_expect_lt(ch_rel_err(d.grads + ti->offset, a.grads + ti->offset, ti->size), 1e-4,
+                     "gradient of %s", ti->name);
+    }
+    (void)len, (void)tgt;
     twins_free(c, &a, &d);
 }
 

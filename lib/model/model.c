@@ -475,6 +475,14 @@ gc_status gc_model_ce_loss(gc_model *m, const int32_t *targets, float weight, fl
     return GC_OK;
 }
 
+gc_status gc_model_logits_grad(gc_model *m, const float *dlogits) {
+    if (!m->logits_ready) return gc_fail(GC_ERR_ARG, "logits_grad: forward was run without logits");
+    size_t n = (size_t)m->acts.B * m->acts.T * m->cfg.vocab_size;
+    GC_TRY(m->be->upload(m->be, m->acts.dlogits, dlogits, sizeof(float) * n));
+    m->ce_ready = 1;
+    return GC_OK;
+}
+
 /* ---- backward ---- */
 
 gc_status gc_model_backward(gc_model *m, const float *dhidden) {

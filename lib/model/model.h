@@ -190,6 +190,10 @@ gc_status gc_model_forward_len(gc_model *m, const int32_t *tokens, int B, int T,
 /* Mean cross-entropy over targets >= 0 (B, T; -1 = ignore); prepares dlogits = weight * dCE.
  * Requires a forward with logits. Returns the loss in *loss (0 when no target counts). */
 gc_status gc_model_ce_loss(gc_model *m, const int32_t *targets, float weight, float *loss);
+/* A loss of the caller's on the logits of the last forward (which must have computed them):
+ * dlogits (N, V, host) is its gradient, used by the next gc_model_backward in place of the
+ * cross-entropy's (the two do not add up; a later gc_model_ce_loss replaces it). */
+gc_status gc_model_logits_grad(gc_model *m, const float *dlogits);
 gc_status gc_model_zero_grad(gc_model *m);
 /* Accumulates parameter gradients. dhidden: (B, T, D) gradient on the final hidden states (hf), or
  * NULL. */

@@ -186,7 +186,8 @@ gc_status math_analyse_pilot(math_ctx *m, const cJSON *section, const char *path
     gc_status s = mean && low && rw && idx ? GC_OK : GC_ERR_NOMEM;
     lp_job job = {m, mean, low};
     rp_stage *in[2] = {m->pol, m->est};
-    if (s == GC_OK) s = rp_stage_run(m->r, &LOGPROB_STATS, "logprob-stats", NULL, in, 2, &job, NULL);
+    if (s == GC_OK)
+        s = rp_stage_run(m->r, &LOGPROB_STATS, "logprob-stats", NULL, in, 2, &job, NULL);
     for (int k = 1; s == GC_OK && k <= seeds; k++)
         s = math_score_solutions(m, math_rm_stage(m, m->c.base, k), rw + (size_t)(k - 1) * n);
     cJSON *results = s == GC_OK ? rp_metadata(m->r) : NULL;
