@@ -40,7 +40,8 @@ static gc_status open_experiment(rp_run *r, gc_status (**run)(rp_run *)) {
     GC_TRY(gc_config_load(&r->cfg, r->opt.file));
     const cJSON *root = r->cfg.root;
     typedef struct {
-        char experiment[GC_CFG_STRLEN], description[GC_CFG_STRLEN], claim[GC_CFG_STRLEN];
+        char experiment[GC_CFG_STRLEN];
+        const char *description, *claim;
         char pipeline[GC_CFG_STRLEN], analysis[GC_CFG_STRLEN], plot[GC_CFG_STRLEN];
         int64_t seeds;
         const cJSON *scales;
@@ -51,8 +52,8 @@ static gc_status open_experiment(rp_run *r, gc_status (**run)(rp_run *)) {
         {"pipeline", GC_CFG_STRING, offsetof(top, pipeline), 1, 0, 0, NULL},
         {"analysis", GC_CFG_STRING, offsetof(top, analysis), 0, 0, 0, NULL},
         {"plot", GC_CFG_STRING, offsetof(top, plot), 0, 0, 0, NULL},
-        {"description", GC_CFG_STRING, offsetof(top, description), 0, 0, 0, NULL},
-        {"claim", GC_CFG_STRING, offsetof(top, claim), 0, 0, 0, NULL},
+        {"description", GC_CFG_TEXT, offsetof(top, description), 0, 0, 0, NULL},
+        {"claim", GC_CFG_TEXT, offsetof(top, claim), 0, 0, 0, NULL},
         {"seeds", GC_CFG_INT, offsetof(top, seeds), 1, 1, 64, NULL},
         {"scales", GC_CFG_OBJECT, offsetof(top, scales), 1, 0, 0, NULL},
         {"device", GC_CFG_ENUM, offsetof(top, device), 0, 0, 0, "cpu|cuda"},

@@ -305,3 +305,35 @@ Test(decode, batched_generation_matches_one_at_a_time) {
     }
     gc_model_free(&m);
 }
+
+/* gc_model_grow: the new blocks start as the identity, so the grown model's hidden states and
+ * logits are bitwise the source's; the new blocks' output projections get a gradient (they can
+ * learn); a bad count is an error. */
+Test(model, growing_adds_identity_blocks) {
+    gc_model_config cfg = th_tiny_config(0);
+    gc_model a, g;
+    cr_assert_eq(gc_model_init(&a, &cfg), GC_OK);
+    th_init_weights(&a, 12);
+    cr_assert_eq(gc_model_grow(&a, 2, 3, &g), GC_OK, "%s", gc_last_error());
+    cr_expect_eq(g.cfg.n_layers, cfg.n_layers + 2);
+    enum { BB = 2, TT = 6 };
+    int32_t tok[BB * TT], tgt[BB * TT];
+    for (int i = 0; i < BB * TT; i++)
+        tok[i] = (i * 7 + 3) % cfg.vocab_size, tgt[i] = (i * 5 + 1) % cfg.vocab_size;
+    cr_assert_eq(gc_model_forward(&a, tok, BB, TT, GC_LOGITS_HOST), GC_OK);
+    cr_assert_eq(gc_model_forward(&g, tok, BB, TT, GC_LOGITS_HOST), GC_OK);
+    cr_expect_eq(memcmp(a.hf, g.hf, sizeof(float) * BB * TT * cfg.dim), 0, "hidden states");
+    cr_expect_eq(memcmp(a.logits, g.logits, sizeof(float) * BB * TT * cfg.vocab_size), 0, "logits");
+    float loss;
+    cr_assert_eq(gc_model_ce_loss(&g, tgt, 1.0f, &loss), GC_OK);
+    cr_assert_eq(gc_model_zero_grad(&g), GC_OK);
+    cr_assert_eq(gc_model_backward(&g, NULL), GC_OK);
+    gc_layer_params dw = gc_model_layer(&g.g, &g.cfg, cfg.n_layers + 1);
+    double s = 0;
+    for (int i = 0; i < cfg.dim * cfg.hidden_dim; i++)
+        s += fabs(dw.w2[i]);
+    cr_expect_gt(s, 0, "the new block's w2 learns");
+    gc_model bad;
+    cr_expect_eq(gc_model_grow(&a, -1, 3, &bad), GC_ERR_ARG);
+    gc_model_free(&a), gc_model_free(&g);
+}

@@ -27,8 +27,7 @@ static int doubles(const cJSON *a, double *out, int cap) {
 
 Test(dpo, loss_and_gradient_match_pytorch) {
     cJSON *j;
-    cr_assert_eq(gc_json_read("tests/fixtures/dpo_oracle.json", &j), GC_OK, "%s",
-                 gc_last_error());
+    cr_assert_eq(gc_json_read("tests/fixtures/dpo_oracle.json", &j), GC_OK, "%s", gc_last_error());
     int cases = 0;
     for (const cJSON *c = cJSON_GetObjectItem(j, "cases")->child; c; c = c->next, cases++) {
         double pi[64], ref[64], grad[64], dpi[64], acc;

@@ -16,8 +16,7 @@
 
 static cJSON *oracle(void) {
     cJSON *j;
-    cr_assert_eq(gc_json_read("tests/fixtures/ppo_oracle.json", &j), GC_OK, "%s",
-                 gc_last_error());
+    cr_assert_eq(gc_json_read("tests/fixtures/ppo_oracle.json", &j), GC_OK, "%s", gc_last_error());
     return j;
 }
 
@@ -85,8 +84,8 @@ Test(ppo, clipped_losses_and_gradients_match) {
         mask[i] = m[i] != 0;
     floats(j, "lp_old", lo, 64), floats(j, "lp_new", ln, 64), floats(j, "a", a, 64);
     double clipfrac, kl;
-    double pl = gc_ppo_policy_loss(ln, lo, a, mask, (size_t)n, gc_json_num(j, "eps", 0), g,
-                                   &clipfrac, &kl);
+    double pl =
+        gc_ppo_policy_loss(ln, lo, a, mask, (size_t)n, gc_json_num(j, "eps", 0), g, &clipfrac, &kl);
     cr_expect_float_eq(pl, gc_json_num(j, "policy_loss", NAN), 1e-5);
     cr_expect_float_eq(clipfrac, gc_json_num(j, "clipfrac", NAN), 1e-12);
     cr_expect_gt(clipfrac, 0, "the fixture clips some ratios");

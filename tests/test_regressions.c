@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "lib/util/base.h"
 #include "lib/model/model.h"
@@ -158,4 +159,26 @@ Test(regression, streams_of_different_purposes_never_coincide) {
     gc_rng_init(&init, 1, gc_rng_stream(GC_STREAM_INIT, 3));
     gc_rng_init(&sample, 1, gc_rng_stream(GC_STREAM_SAMPLE, 3));
     cr_expect_neq(gc_rng_u32(&init), gc_rng_u32(&sample));
+}
+
+/* An experiment file that extends the base without a description of its own inherits the base's
+ * long one: descriptions are text of any length, not a fixed buffer ("string too long" before). A
+ * pilot with rm.extra_layers runs end to end at smoke scale. */
+Test(regressions, long_inherited_description_and_a_grown_reward_model, .timeout = 120) {
+    char *dir = th_tmp_path("grow"), file[1200], cwd[1024], text[2048];
+    cr_assert(getcwd(cwd, sizeof cwd));
+    mkdir(dir, 0755);
+    snprintf(file, sizeof file, "%s/grow.json", dir);
+    snprintf(text, sizeof text,
+             "{\"experiment\": \"grow-smoke\", \"extends\": \"%s/experiments/base/math.json\", "
+             "\"analysis\": \"pilot\", \"plot\": \"pilot\", \"seeds\": 1, \"scales\": {\"smoke\": "
+             "{\"rm\": {\"extra_layers\": 1}}}}",
+             cwd);
+    cr_assert_eq(th_write_file(file, text, strlen(text)), 0);
+    char *out = NULL, *err = NULL;
+    cr_expect_eq(th_run_smoke(file, dir, NULL, &out, &err), 0, "%s", err);
+    cr_expect(out && strstr(out, "G2 baseline RM"), "the pilot's table:\n%s", out);
+    free(out), free(err);
+    th_rm_tree(dir);
+    free(dir);
 }

@@ -163,6 +163,12 @@ void gc_model_free(gc_model *m);
 /* Gaussian init (std 0.02, output projections wo and w2 scaled by 1/sqrt(2 L)), norms at 1. */
 void gc_model_init_random(gc_model *m, uint64_t seed);
 
+/* out = src with `extra` transformer blocks added on top of its layers (before the final norm):
+ * the new blocks start as the identity (output projections wo and w2 zero; input projections
+ * Gaussian with std 0.02 from seed; norms 1), so out computes exactly what src does until they
+ * train. out is initialised here (gc_model_free it). */
+gc_status gc_model_grow(const gc_model *src, int extra, uint64_t seed, gc_model *out);
+
 /* Runs the model's passes on backend be (NULL: the CPU) from now on; see backend.h for when host
  * parameters are read. Leaving a device backend first brings the parameters back to the host (not
  * the optimiser's moments: gc_model_sync with the optimiser does that) and frees its state there.

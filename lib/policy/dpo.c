@@ -32,8 +32,7 @@ static double row_logprob(const float *row, int V, int k, double *z_out, float *
 
 /* the response log-probabilities from the host logits of the last forward */
 static void seq_logprob_from_logits(const gc_model *m, const int32_t *tokens, int B, int T,
-                                    const int *prompt_len, const int *len, int norm,
-                                    double *out) {
+                                    const int *prompt_len, const int *len, int norm, double *out) {
     int V = m->cfg.vocab_size;
     for (int b = 0; b < B; b++) {
         double sum = 0;

@@ -56,8 +56,8 @@ double gc_moments_normalize(const gc_moments *m, double x) {
 }
 
 double gc_ppo_policy_loss(const float *logp_new, const float *logp_old, const float *adv,
-                          const uint8_t *mask, size_t n, double eps, float *dlogp,
-                          double *clipfrac, double *approx_kl) {
+                          const uint8_t *mask, size_t n, double eps, float *dlogp, double *clipfrac,
+                          double *approx_kl) {
     double loss = 0, cnt = 0, clipped = 0, kl = 0;
     for (size_t i = 0; i < n; i++)
         cnt += !mask || mask[i];

@@ -50,8 +50,8 @@ double gc_moments_normalize(const gc_moments *m, double x);
  * of valid tokens whose ratio was clipped; *approx_kl (may be NULL) the mean of
  * 0.5 (logp_new - logp_old)^2. mask NULL: all n valid. */
 double gc_ppo_policy_loss(const float *logp_new, const float *logp_old, const float *adv,
-                          const uint8_t *mask, size_t n, double eps, float *dlogp,
-                          double *clipfrac, double *approx_kl);
+                          const uint8_t *mask, size_t n, double eps, float *dlogp, double *clipfrac,
+                          double *approx_kl);
 
 /* The clipped value loss: returns L; dv (n) = dL / dvalues. */
 double gc_ppo_value_loss(const float *values, const float *old_values, const float *returns,

@@ -348,6 +348,10 @@ static gc_status read_field(const gc_config *c, const cJSON *item, const char *o
         if (!cJSON_IsArray(item)) return key_error(c, objpath, f->key, "expected an array");
         *(const cJSON **)slot = item;
         return GC_OK;
+    case GC_CFG_TEXT:
+        if (!cJSON_IsString(item)) return key_error(c, objpath, f->key, "expected a string");
+        *(const char **)slot = item->valuestring;
+        return GC_OK;
     }
     return gc_fail(GC_ERR_ARG, "config: bad field type for '%s'", f->key);
 }
@@ -420,6 +424,11 @@ cJSON *gc_config_to_json(const gc_cfg_field *fields, int nfields, const void *sr
         case GC_CFG_ARRAY: {
             const cJSON *j = *(const cJSON *const *)slot;
             v = j ? cJSON_Duplicate(j, 1) : cJSON_CreateNull();
+            break;
+        }
+        case GC_CFG_TEXT: {
+            const char *t = *(const char *const *)slot;
+            v = t ? cJSON_CreateString(t) : cJSON_CreateNull();
             break;
         }
         }

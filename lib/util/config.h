@@ -33,6 +33,7 @@ typedef enum {
     GC_CFG_ENUM,   /* int, index into choices ("a|b|c") */
     GC_CFG_OBJECT, /* const cJSON *: a nested object, read later by its own schema */
     GC_CFG_ARRAY,  /* const cJSON *: an array, its elements checked by the caller */
+    GC_CFG_TEXT,   /* const char *: a string of any length, borrowed from the document */
 } gc_cfg_type;
 
 typedef struct {

@@ -65,6 +65,7 @@ static const gc_cfg_field rm_f[] = {
     F(rm_cfg, warmup, GC_CFG_INT, 0, 0, 1e6, NULL),
     F(rm_cfg, K, GC_CFG_INT, 0, 1, 1024, NULL),
     F(rm_cfg, diagnostics, GC_CFG_INT, 0, 0, 100000, NULL),
+    F(rm_cfg, extra_layers, GC_CFG_INT, 0, 0, 16, NULL),
     F(rm_cfg, lr, GC_CFG_FLOAT, 1, 1e-8, 1, NULL),
     F(rm_cfg, lr_min, GC_CFG_FLOAT, 0, 0, 1, NULL),
     F(rm_cfg, clip, GC_CFG_FLOAT, 0, 0, 1e6, NULL),
@@ -584,175 +585,6 @@ static gc_status load_solutions(const rp_stage *st, void *ctx) {
 static const rp_stage_def EVAL_SOLUTIONS = {"eval-solutions", __FILE__, compute_eval,
                                             load_solutions};
 
-/* ---- stage: reward model ---- */
-
-typedef struct {
-    math_ctx *m;
-    int variant, seed;
-} rm_job;
-
-/* The order of one epoch: a fresh shuffle; then, within windows of 8 batches, pairs sorted by
- * length so a batch pads little; then the batches themselves in random order. */
-static void epoch_order(gc_rng *rng, int n, int P, const int *len, int *order, int *batch_perm,
-                        int n_batches) {
-    for (int i = 0; i < n; i++)
-        order[i] = i;
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)gc_rng_below(rng, (uint32_t)(i + 1)), t = order[i];
-        order[i] = order[j], order[j] = t;
-    }
-    for (int w = 0; w < n; w += 8 * P) {
-        int end = w + 8 * P < n ? w + 8 * P : n;
-        for (int i = w + 1; i < end; i++) { /* insertion sort: windows are small */
-            int pk = order[i], j = i - 1;
-            while (j >= w && len[order[j]] > len[pk])
-                order[j + 1] = order[j], j--;
-            order[j + 1] = pk;
-        }
-    }
-    for (int i = 0; i < n_batches; i++)
-        batch_perm[i] = i;
-    for (int i = n_batches - 1; i > 0; i--) {
-        int j = (int)gc_rng_below(rng, (uint32_t)(i + 1)), t = batch_perm[i];
-        batch_perm[i] = batch_perm[j], batch_perm[j] = t;
-    }
-}
-
-/* Tokens of the batch's nb pairs (chosen, rejected interleaved) packed to the longest, T. */
-static gc_status pack_batch(const math_pairs *pairs, const int *items, int nb, int L, int32_t *tok,
-                            int32_t *tmp, int *plen, int *len, int *T) {
-    *T = 0;
-    memset(tok, 0, sizeof(int32_t) * (size_t)2 * nb * L);
-    for (int b = 0; b < 2 * nb; b++) {
-        int i = items[b / 2];
-        int32_t *row = tok + (size_t)b * L;
-        int np = gc_math_prompt(pairs->prompt[i], row, L);
-        int nr = np < 0
-                     ? -1
-                     : gc_math_response(b % 2 ? pairs->rejected[i] : pairs->chosen[i], tmp, L - np);
-        if (nr < 0) return gc_fail(GC_ERR_ARG, "rm: pair %d does not fit %d tokens", i, L);
-        memcpy(row + np, tmp, sizeof(int32_t) * nr);
-        plen[b] = np, len[b] = np + nr;
-        if (len[b] > *T) *T = len[b];
-    }
-    for (int b = 1; b < 2 * nb; b++)
-        memmove(tok + (size_t)b * *T, tok + (size_t)b * L, sizeof(int32_t) * *T);
-    return GC_OK;
-}
-
-/* The goal state: mean final hidden state at the last token of the preferred responses. */
-static gc_status write_rm_goal(const rp_stage *st, gc_rm *rm, const math_pairs *pairs, int L) {
-    int n = pairs->n, D = rm->model.cfg.dim;
-    gc_goal goal = {0};
-    float *rew = gc_malloc(sizeof(float) * (n > 0 ? n : 1)), *gvec = gc_malloc(sizeof(float) * D);
-    gc_status s = rew && gvec ? gc_goal_init(&goal, D) : GC_ERR_NOMEM;
-    if (s == GC_OK)
-        s = gc_math_score(rm, (const char *const *)pairs->prompt,
-                          (const char *const *)pairs->chosen, n, L, 32, rew, &goal);
-    if (s == GC_OK) s = gc_goal_mean(&goal, gvec);
-    if (s == GC_OK)
-        s = math_write_goal(st, gvec, D,
-                            "mean final hidden state at the last token (EOS) of the "
-                            "preferred responses of the training pairs");
-    gc_goal_free(&goal);
-    free(rew), free(gvec);
-    return s;
-}
-
-static gc_status compute_rm(rp_stage *st, void *ctx) {
-    const rm_job *job = ctx;
-    math_ctx *m = job->m;
-    const math_cfg *c = &m->c;
-    const math_variant *mv = &c->variant[job->variant];
-    const math_pairs *pairs = &m->pairs;
-    gc_model pm;
-    GC_TRY(math_load_policy(m, &pm));
-    gc_rm rm;
-    gc_status s = gc_rm_init(&rm, &pm, (gc_head_kind)mv->head, (uint64_t)job->seed);
-    if (s != GC_OK) {
-        gc_model_free(&pm);
-        return s;
-    }
-    int P = (int)c->rm.batch, L = (int)c->eval.max_len, n = pairs->n;
-    int steps_per_epoch = (n + P - 1) / P, steps = steps_per_epoch * (int)c->rm.epochs;
-    int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)2 * P * L),
-            *tmp = gc_malloc(sizeof(int32_t) * L);
-    int *plen = gc_malloc(sizeof(int) * 2 * P), *len = gc_malloc(sizeof(int) * 2 * P);
-    int *order = gc_malloc(sizeof(int) * (n > 0 ? n : 1));
-    int *plen_chars = gc_malloc(sizeof(int) * (n > 0 ? n : 1));
-    int *batch_perm = gc_malloc(sizeof(int) * (steps_per_epoch > 0 ? steps_per_epoch : 1));
-    if (!tok || !tmp || !plen || !len || !order || !plen_chars || !batch_perm) s = GC_ERR_NOMEM;
-    for (int i = 0; s == GC_OK && i < n; i++) { /* characters = tokens in this domain */
-        size_t lc = strlen(pairs->chosen[i]), lr = strlen(pairs->rejected[i]);
-        plen_chars[i] = (int)(strlen(pairs->prompt[i]) + (lc > lr ? lc : lr));
-    }
-    gc_rng rng;
-    gc_rng_init(&rng, (uint64_t)job->seed,
-                gc_rng_stream(GC_STREAM_RM_TRAIN, (uint64_t)job->variant));
-    gc_schedule sched = {(float)c->rm.lr, (float)c->rm.lr_min, c->rm.warmup, steps,
-                         (float)c->rm.clip};
-    double tail_acc = 0, tail_loss = 0, ep_acc = 0, ep_loss = 0;
-    int tail_n = 0;
-    diag_set diag;
-    cJSON *curve = cJSON_CreateArray();
-    if (s == GC_OK)
-        s = diag_init(m, &diag);
-    else
-        memset(&diag, 0, sizeof diag);
-    if (s == GC_OK)
-        s = diag_epoch(m, st->name, &rm, &diag, 0, NAN, NAN, curve); /* before training */
-    gc_progress prog;
-    gc_progress_init(&prog, st->name, steps);
-    for (int step = 0; s == GC_OK && step < steps; step++) {
-        int ep_step = step % steps_per_epoch;
-        if (ep_step == 0) epoch_order(&rng, n, P, plen_chars, order, batch_perm, steps_per_epoch);
-        int first = batch_perm[ep_step] * P;
-        int nb = n - first < P ? n - first : P, T = 0;
-        s = pack_batch(pairs, order + first, nb, L, tok, tmp, plen, len, &T);
-        if (s != GC_OK) break;
-        gc_rm_step_stats rs;
-        float lr = gc_lr_cosine(step, sched.total, sched.warmup, sched.lr_max, sched.lr_min);
-        gc_rm_optim opt = GC_RM_OPTIM_DEFAULT(lr, sched.clip, (float)c->rm.weight_decay);
-        opt.trunk_lr_scale = (float)c->rm.trunk_lr_scale;
-        s = gc_rm_step(&rm, tok, nb, T, plen, len, &mv->con, &rng, &opt, &rs);
-        if (step >= steps - steps_per_epoch) tail_acc += rs.acc, tail_loss += rs.loss, tail_n++;
-        ep_acc += rs.acc, ep_loss += rs.loss;
-        if (s == GC_OK && ep_step == steps_per_epoch - 1) {
-            s = diag_epoch(m, st->name, &rm, &diag, step / steps_per_epoch + 1,
-                           ep_acc / steps_per_epoch, ep_loss / steps_per_epoch, curve);
-            ep_acc = ep_loss = 0;
-        }
-        gc_progress_update(&prog, step + 1);
-    }
-    gc_progress_end(&prog);
-    diag_free(&diag);
-    char dp[RP_PATH];
-    rp_stage_file(st, "diagnostics.json", dp);
-    cJSON *dj = cJSON_CreateObject();
-    cJSON_AddNumberToObject(dj, "heldout_problems", (double)m->c.rm.diagnostics);
-    cJSON_AddStringToObject(dj, "heldout",
-                            "training-split problems from index 1e9 on (never trained on): "
-                            "reference solution vs a corrupted copy");
-    cJSON_AddItemToObject(dj, RS_EPOCHS, curve);
-    if (s == GC_OK) s = gc_json_write(dp, dj);
-    cJSON_Delete(dj);
-    free(tok), free(tmp), free(plen), free(len), free(order), free(plen_chars), free(batch_perm);
-    char ck[RP_PATH], hd[RP_PATH];
-    rp_stage_file(st, "rm.ckpt", ck);
-    rp_stage_file(st, "rm.head", hd);
-    if (s == GC_OK) s = gc_rm_save(&rm, ck, hd);
-    if (s == GC_OK) s = write_rm_goal(st, &rm, pairs, L);
-    gc_rm_free(&rm);
-    GC_TRY(s);
-    st->info = cJSON_CreateObject();
-    cJSON_AddNumberToObject(st->info, "steps", steps);
-    cJSON_AddNumberToObject(st->info, "last_epoch_train_accuracy", tail_n ? tail_acc / tail_n : 0);
-    cJSON_AddNumberToObject(st->info, "last_epoch_loss", tail_n ? tail_loss / tail_n : 0);
-    return GC_OK;
-}
-
-static const rp_stage_def REWARD_MODEL = {"rm", __FILE__, compute_rm, NULL};
-
 /* The resolved configuration a reward model's key hashes: the rm section's training settings
  * (without variants) and the variant's own contrastive settings and head. The contrastive
  * settings do not touch the baseline: it hashes lambda 0 alone. */
@@ -886,8 +718,8 @@ gc_status math_prepare(math_ctx *m) {
         for (int seed = 1; seed <= r->seeds; seed++) {
             char name[96];
             snprintf(name, sizeof name, "rm-%s-seed%d", c->variant[v].name, seed);
-            rm_job job = {m, v, seed};
-            GC_TRY(rp_stage_run(r, &REWARD_MODEL, name, rm_key_config(m, v, seed), in, 2, &job,
+            math_rm_job job = {m, v, seed};
+            GC_TRY(rp_stage_run(r, &MATH_REWARD_MODEL, name, rm_key_config(m, v, seed), in, 2, &job,
                                 &m->rm[v * r->seeds + seed - 1]));
         }
     return GC_OK;

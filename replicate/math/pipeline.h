@@ -51,7 +51,8 @@ typedef struct {
 typedef struct {
     const cJSON *variants; /* the reward models to train (see math_variant) */
     int64_t epochs, batch, warmup, K;
-    int64_t diagnostics; /* problems in the held-out synthetic-corruption set (0: none) */
+    int64_t diagnostics;  /* problems in the held-out synthetic-corruption set (0: none) */
+    int64_t extra_layers; /* new transformer blocks on the policy's trunk (gc_model_grow) */
     double lr, lr_min, clip, weight_decay, lambda;
     double trunk_lr_scale; /* the trunk's learning rate relative to the head's (0: frozen) */
     int pairs, reduction, positions, goal_sampling, head;
@@ -115,6 +116,13 @@ typedef struct {
     math_pairs pairs;
     math_solutions sol;
 } math_ctx;
+
+/* The reward-model stage (math/rm_stage.c) and the job it runs: variant v, seed k. */
+typedef struct {
+    math_ctx *m;
+    int variant, seed;
+} math_rm_job;
+extern const rp_stage_def MATH_REWARD_MODEL;
 
 /* The reward-model stage of variant v and seed k (1-based). */
 static inline rp_stage *math_rm_stage(const math_ctx *m, int v, int seed) {
