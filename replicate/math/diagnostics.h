@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "lib/tasks/arith.h"
 #include "pipeline.h"
 
 /* The held-out synthetic-corruption set: training-split problems past any index the pipeline
@@ -21,6 +22,8 @@ typedef struct {
     float *rg, *rb;                 /* (n) rewards of the reference and corrupted solutions */
 } diag_set;
 
+/* The set and the epoch rows are defined in math/rm_stage.c, so that they belong to the reward-
+ * model stage's code version (a stage's key hashes lib/, kernels/ and its own file only). */
 /* The set for m's data seed (rm.diagnostics problems; none when 0). */
 gc_status diag_init(const math_ctx *m, diag_set *d);
 void diag_free(diag_set *d);

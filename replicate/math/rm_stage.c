@@ -12,11 +12,94 @@
 #include "lib/model/optim.h"
 #include "lib/model/train.h"
 #include "lib/rm/rm.h"
+#include "lib/stats/stats.h"
+#include "lib/tasks/arith.h"
 #include "lib/tasks/mathpipe.h"
 #include "lib/util/jsonio.h"
 #include "replicate/claims/schema.h"
 #include "diagnostics.h"
 #include "pipeline.h"
+
+/* ---- the held-out synthetic-corruption set and the training curve (diagnostics.h) ---- */
+
+enum { DIAG_FIRST = 1000000000 }; /* the first problem index of the set */
+
+void diag_free(diag_set *d) {
+    free(d->p), free(d->bad), free(d->q), free(d->good), free(d->badp), free(d->rg), free(d->rb);
+    memset(d, 0, sizeof *d);
+}
+
+gc_status diag_init(const math_ctx *m, diag_set *d) {
+    memset(d, 0, sizeof *d);
+    int want = (int)m->c.rm.diagnostics;
+    if (!want) return GC_OK;
+    d->p = gc_malloc(sizeof *d->p * want);
+    d->bad = gc_malloc(sizeof *d->bad * want);
+    d->q = gc_malloc(sizeof(char *) * want);
+    d->good = gc_malloc(sizeof(char *) * want);
+    d->badp = gc_malloc(sizeof(char *) * want);
+    d->rg = gc_malloc(sizeof(float) * want);
+    d->rb = gc_malloc(sizeof(float) * want);
+    if (!d->p || !d->bad || !d->q || !d->good || !d->badp || !d->rg || !d->rb) {
+        diag_free(d);
+        return GC_ERR_NOMEM;
+    }
+    for (int64_t i = DIAG_FIRST; d->n < want; i++) {
+        gc_arith_problem *p = &d->p[d->n];
+        gc_arith_generate(GC_ARITH_TRAIN, (uint64_t)m->c.data.seed, i, p);
+        int clash = 0; /* never an evaluation question */
+        for (int k = 0; k < m->eval.n && !clash; k++)
+            clash = !strcmp(m->eval.p[k].question, p->question);
+        gc_arith_corrupt(p, (uint64_t)i, d->bad[d->n]);
+        if (clash || gc_arith_check(d->bad[d->n], p->answer)) continue;
+        d->n++;
+    }
+    for (int k = 0; k < d->n; k++)
+        d->q[k] = d->p[k].question, d->good[k] = d->p[k].solution, d->badp[k] = d->bad[k];
+    return GC_OK;
+}
+
+/* One epoch's row of the training curve: its training accuracy and loss (means over its steps)
+ * and, on the held-out set, pair accuracy, preference loss and the AUROC of the reward as a
+ * classifier of reference (1) against corrupted (0) solutions. */
+gc_status diag_epoch(const math_ctx *m, const char *name, gc_rm *rm, diag_set *d, int epoch,
+                     double acc, double loss, cJSON *rows) {
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddItemToArray(rows, e);
+    cJSON_AddNumberToObject(e, RS_EPOCH, epoch);
+    cJSON_AddNumberToObject(e, RS_TRAIN_ACCURACY, acc);
+    cJSON_AddNumberToObject(e, RS_TRAIN_LOSS, loss);
+    if (!d->n) return GC_OK;
+    int L = (int)m->c.eval.max_len, B = 32;
+    GC_TRY(gc_math_score(rm, d->q, d->good, d->n, L, B, d->rg, NULL));
+    GC_TRY(gc_math_score(rm, d->q, d->badp, d->n, L, B, d->rb, NULL));
+    double hacc = 0, hloss = 0;
+    double *sc = gc_malloc(sizeof(double) * 2 * d->n);
+    int *y = gc_malloc(sizeof(int) * 2 * d->n);
+    if (!sc || !y) {
+        free(sc), free(y);
+        return GC_ERR_NOMEM;
+    }
+    for (int k = 0; k < d->n; k++) {
+        double diff = (double)d->rg[k] - d->rb[k];
+        hacc += (diff > 0) + 0.5 * (diff == 0);
+        hloss += diff > 0 ? log1p(exp(-diff)) : -diff + log1p(exp(diff)); /* -log sigmoid */
+        sc[k] = d->rg[k], y[k] = 1;
+        sc[d->n + k] = d->rb[k], y[d->n + k] = 0;
+    }
+    double auc = NAN;
+    gc_stats_auroc(sc, y, (size_t)2 * d->n, &auc);
+    free(sc), free(y);
+    cJSON_AddNumberToObject(e, RS_HELDOUT_ACCURACY, hacc / d->n);
+    cJSON_AddNumberToObject(e, RS_HELDOUT_LOSS, hloss / d->n);
+    cJSON_AddNumberToObject(e, RS_HELDOUT_AUROC, auc);
+    gc_log_info("%s epoch %d: train accuracy %.3f, loss %.4f; held-out corruption pairs: accuracy "
+                "%.3f, loss %.4f, AUROC %.3f",
+                name, epoch, acc, loss, hacc / d->n, hloss / d->n, auc);
+    return GC_OK;
+}
+
+/* ---- training ---- */
 
 /* The order of one epoch: a fresh shuffle; then, within windows of 8 batches, pairs sorted by
  * length so a batch pads little; then the batches themselves in random order. */
@@ -186,4 +269,3 @@ static gc_status compute_rm(rp_stage *st, void *ctx) {
 }
 
 const rp_stage_def MATH_REWARD_MODEL = {"rm", __FILE__, compute_rm, NULL};
-

@@ -50,7 +50,10 @@ typedef struct rp_stage {
 
 typedef struct rp_stage_def {
     const char *kind;   /* "policy", "rm", "score": hashed into the key */
-    const char *source; /* __FILE__ of the code that defines it: its code version */
+    const char *source; /* __FILE__ of the code that defines it: its code version (with lib/ and
+                           kernels/); code in other files of replicate/ that shapes a stage's
+                           outputs belongs in this file, or a change to it would not rerun the
+                           stage */
     /* Writes the outputs into st->dir (rp_stage_file); ctx is the caller's. */
     gc_status (*compute)(rp_stage *st, void *ctx);
     /* Reads the outputs back into ctx (fresh or cached); NULL when users open the files. */
