@@ -161,8 +161,10 @@ int cmd_run(int argc, char **argv) {
                     r.opt.precision);
     if (s == GC_OK) s = gc_device_open(r.opt.device, r.opt.precision);
     if (s == GC_OK) {
-        gc_log_info("run: %s at %s scale, %d seed(s), device %s, cache %s/cache", r.experiment,
-                    r.opt.scale, r.seeds, gc_device_describe(), r.opt.root);
+        /* the commit is read as the run starts (what it runs), not when its results are written */
+        gc_log_info("run: %s at %s scale, %d seed(s), device %s, commit %s, cache %s/cache",
+                    r.experiment, r.opt.scale, r.seeds, gc_device_describe(), rp_commit(),
+                    r.opt.root);
         s = run(&r);
     }
     gc_device_close();
