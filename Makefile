@@ -84,6 +84,7 @@ help:
 	@echo "make fig3       Figure 3: AUROC on partial generations, reward and Q-value"
 	@echo "make table1     Table 1: majority voting with Q-value filtering, tau sweep, online"
 	@echo "make ablations  the paper's ablations (reward-model variants; goal state from a random token)"
+	@echo "make table2     Table 2 so far: the DPO arm against the SFT policy (PPO arms not built yet)"
 	@echo "make check      one row per paper claim: published, measured, verdict"
 	@echo "make pilot      the instrument's pilots: G0/G1/G2 for each recipe in experiments/pilots/ (PILOTS=...)"
 	@echo "make bench-gpu  CUDA training tokens/s and MFU (125M, 1B; bf16, TF32) next to the cuBLAS ceiling"
@@ -171,7 +172,7 @@ fixtures:
 	/usr/bin/python3 tests/ref/dpo_oracle.py tests/fixtures
 	/usr/bin/python3 tests/ref/ppo_oracle.py tests/fixtures
 
-EXPERIMENTS := fig2 fig3 table1 ablation-goal-token ablations
+EXPERIMENTS := fig2 fig3 table1 ablation-goal-token ablations table2
 .PHONY: $(EXPERIMENTS)
 ablations: ablation-goal-token  # `make ablations` runs both ablation experiments
 

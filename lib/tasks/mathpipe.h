@@ -15,6 +15,7 @@
 #include "lib/util/base.h"
 #include "lib/model/model.h"
 #include "lib/rm/rm.h"
+#include "lib/util/rng.h"
 
 /* Tokens of BOS + question (returns count, or -1 with an error recorded). */
 int gc_math_prompt(const char *question, int32_t *out, int cap);
@@ -79,5 +80,17 @@ gc_status gc_math_logprob(gc_model *m, const char *const *questions, const char 
 gc_status gc_math_logprob_stats(gc_model *m, const char *const *questions,
                                 const char *const *responses, int n, int max_len, int batch,
                                 float *mean, float *min_result);
+
+/* Preference pairs in batches (the reward models' and DPO's): the order of one epoch over n pairs
+ * in batches of P: a fresh shuffle; then, within windows of 8 batches, pairs sorted by len (n) so
+ * a batch pads little; then the n_batches batches themselves in random order (batch_perm). */
+void gc_math_pair_order(gc_rng *rng, int n, int P, const int *len, int *order, int *batch_perm,
+                        int n_batches);
+/* Packs the nb pairs items (nb) as 2 nb sequences (chosen, rejected, ...) of prompt + response +
+ * EOS into tok (2 nb, *T) with *T the longest; plen, len (2 nb) their prompt and total lengths;
+ * tmp (L) scratch; tok holds 2 nb * L on entry. */
+gc_status gc_math_pack_pairs(const char *const *prompt, const char *const *chosen,
+                             const char *const *rejected, const int *items, int nb, int L,
+                             int32_t *tok, int32_t *tmp, int *plen, int *len, int *T);
 
 #endif

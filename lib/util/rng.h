@@ -40,6 +40,7 @@ typedef enum {
     GC_STREAM_BOOTSTRAP_AUROC, /* bootstrap resamples of an AUROC */
     GC_STREAM_BOOTSTRAP_MEAN,  /* bootstrap resamples of a mean */
     GC_STREAM_GROW,            /* the blocks a grown model adds (gc_model_grow) */
+    GC_STREAM_DPO,             /* DPO batch order, per seed */
 } gc_stream_purpose;
 
 static inline uint64_t gc_rng_stream(gc_stream_purpose purpose, uint64_t index) {

@@ -120,6 +120,14 @@
 #define RS_G2 "g2_baseline_rm"
 #define RS_HELDOUT "heldout"
 
+/* table2 (math/table2.c) */
+#define RS_SFT "sft"
+#define RS_DPO "dpo"
+#define RS_AVERAGE "average"
+#define RS_MARGIN "margin"
+#define RS_DPO_TRAINING "dpo_training"
+#define RS_NOT_BUILT "not_built"
+
 /* the verdict (claims/verdict.c), under "verdict" */
 #define RS_VERDICT "verdict"
 #define RS_CLAIM "claim"

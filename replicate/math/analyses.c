@@ -8,6 +8,7 @@ static const math_analysis ANALYSES[] = {
     {/* .name = */ "partial", /* .section = */ "partial", /* .run = */ math_analyse_partial},
     {/* .name = */ "vote", /* .section = */ "vote", /* .run = */ math_analyse_vote},
     {/* .name = */ "pilot", /* .section = */ NULL, /* .run = */ math_analyse_pilot},
+    {/* .name = */ "table2", /* .section = */ "table2", /* .run = */ math_analyse_table2},
 };
 
 static const char *const SHARED_SECTIONS[] = {"data", "policy", "pairs", "rm", "eval"};

@@ -101,56 +101,6 @@ gc_status diag_epoch(const math_ctx *m, const char *name, gc_rm *rm, diag_set *d
 
 /* ---- training ---- */
 
-/* The order of one epoch: a fresh shuffle; then, within windows of 8 batches, pairs sorted by
- * length so a batch pads little; then the batches themselves in random order. */
-static void epoch_order(gc_rng *rng, int n, int P, const int *len, int *order, int *batch_perm,
-                        int n_batches) {
-    for (int i = 0; i < n; i++)
-        order[i] = i;
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)gc_rng_below(rng, (uint32_t)(i + 1)), t = order[i];
-        order[i] = order[j], order[j] = t;
-    }
-    for (int w = 0; w < n; w += 8 * P) {
-        int end = w + 8 * P < n ? w + 8 * P : n;
-        for (int i = w + 1; i < end; i++) { /* insertion sort: windows are small */
-            int pk = order[i], j = i - 1;
-            while (j >= w && len[order[j]] > len[pk])
-                order[j + 1] = order[j], j--;
-            order[j + 1] = pk;
-        }
-    }
-    for (int i = 0; i < n_batches; i++)
-        batch_perm[i] = i;
-    for (int i = n_batches - 1; i > 0; i--) {
-        int j = (int)gc_rng_below(rng, (uint32_t)(i + 1)), t = batch_perm[i];
-        batch_perm[i] = batch_perm[j], batch_perm[j] = t;
-    }
-}
-
-/* Tokens of the batch's nb pairs (chosen, rejected interleaved) packed to the longest, T. */
-static gc_status pack_batch(const math_pairs *pairs, const int *items, int nb, int L, int32_t *tok,
-                            int32_t *tmp, int *plen, int *len, int *T) {
-    *T = 0;
-    memset(tok, 0, sizeof(int32_t) * (size_t)2 * nb * L);
-    for (int b = 0; b < 2 * nb; b++) {
-        int i = items[b / 2];
-        int32_t *row = tok + (size_t)b * L;
-        int np = gc_math_prompt(pairs->prompt[i], row, L);
-        int nr = np < 0
-                     ? -1
-                     : gc_math_response(b % 2 ? pairs->rejected[i] : pairs->chosen[i], tmp, L - np);
-        if (nr < 0) return gc_fail(GC_ERR_ARG, "rm: pair %d does not fit %d tokens", i, L);
-        memcpy(row + np, tmp, sizeof(int32_t) * nr);
-        plen[b] = np, len[b] = np + nr;
-        if (len[b] > *T) *T = len[b];
-    }
-    for (int b = 1; b < 2 * nb; b++)
-        memmove(tok + (size_t)b * *T, tok + (size_t)b * L, sizeof(int32_t) * *T);
-    return GC_OK;
-}
-
-/* The goal state: mean final hidden state at the last token of the preferred responses. */
 static gc_status write_rm_goal(const rp_stage *st, gc_rm *rm, const math_pairs *pairs, int L) {
     int n = pairs->n, D = rm->model.cfg.dim;
     gc_goal goal = {0};
@@ -222,10 +172,13 @@ static gc_status compute_rm(rp_stage *st, void *ctx) {
     gc_progress_init(&prog, st->name, steps);
     for (int step = 0; s == GC_OK && step < steps; step++) {
         int ep_step = step % steps_per_epoch;
-        if (ep_step == 0) epoch_order(&rng, n, P, plen_chars, order, batch_perm, steps_per_epoch);
+        if (ep_step == 0)
+            gc_math_pair_order(&rng, n, P, plen_chars, order, batch_perm, steps_per_epoch);
         int first = batch_perm[ep_step] * P;
         int nb = n - first < P ? n - first : P, T = 0;
-        s = pack_batch(pairs, order + first, nb, L, tok, tmp, plen, len, &T);
+        s = gc_math_pack_pairs(
+            (const char *const *)pairs->prompt, (const char *const *)pairs->chosen,
+            (const char *const *)pairs->rejected, order + first, nb, L, tok, tmp, plen, len, &T);
         if (s != GC_OK) break;
         gc_rm_step_stats rs;
         float lr = gc_lr_cosine(step, sched.total, sched.warmup, sched.lr_max, sched.lr_min);

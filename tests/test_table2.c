@@ -1,0 +1,48 @@
+/* table2 at smoke scale: the DPO arm runs end to end (reference log-probabilities, DPO policies
+ * per seed, their greedy solutions and the SFT policy's), the results carry every split, the
+ * average and the training curves, and a second run reuses every stage. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "lib/util/jsonio.h"
+#include "helpers.h"
+
+Test(table2, dpo_arm_smoke_end_to_end, .timeout = 180) {
+    char *root = th_tmp_path("table2");
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(th_run_smoke("experiments/table2.json", root, "--seeds 2", &out, &err), 0, "%s",
+                 err);
+    cr_expect(strstr(out, "DPO") != NULL, "%s", out);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/table2/smoke/results.json", root);
+    cJSON *r;
+    cr_assert_eq(gc_json_read(path, &r), GC_OK, "%s", gc_last_error());
+    const cJSON *splits = cJSON_GetObjectItem(r, "splits");
+    cr_expect_eq(cJSON_GetArraySize(splits), 5);
+    for (const cJSON *g = splits ? splits->child : NULL; g; g = g->next) {
+        double sft = gc_json_num(g, "sft", -1);
+        const cJSON *d = cJSON_GetObjectItem(g, "dpo");
+        cr_expect(sft >= 0 && sft <= 1, "SFT accuracy %g", sft);
+        cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(d, "per_seed")), 2);
+    }
+    cr_expect_not_null(cJSON_GetObjectItem(r, "average"));
+    const cJSON *curves = cJSON_GetObjectItem(r, "dpo_training");
+    cr_expect_eq(cJSON_GetArraySize(curves), 2, "one DPO training curve per seed");
+    for (const cJSON *c = curves ? curves->child : NULL; c; c = c->next) {
+        const cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(c, "epochs"), 0);
+        double loss = gc_json_num(e, "train_loss", -1);
+        cr_expect(loss > 0 && loss < 5, "DPO loss %g", loss);
+    }
+    cr_expect_not_null(cJSON_GetObjectItem(r, "not_built"), "the results say what is missing");
+    cJSON_Delete(r);
+    free(out), free(err);
+    cr_assert_eq(th_run_smoke("experiments/table2.json", root, "--seeds 2", &out, &err), 0, "%s",
+                 err);
+    cr_expect_eq(th_count_rerun(err, ""), 0, "every stage cached on the second run:\n%s", err);
+    free(out), free(err);
+    th_rm_tree(root);
+    free(root);
+}
