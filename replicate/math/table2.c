@@ -29,12 +29,17 @@ typedef struct {
     int norm;
 } dpo_cfg;
 
-#define F(field, type, req, lo, hi) {#field, type, offsetof(dpo_cfg, field), req, lo, hi, NULL}
+#define F(field, type, req, lo, hi)                                                                \
+    { #field, type, offsetof(dpo_cfg, field), req, lo, hi, NULL }
 static const gc_cfg_field dpo_f[] = {
-    F(epochs, GC_CFG_INT, 1, 1, 1000),   F(batch, GC_CFG_INT, 1, 1, 4096),
-    F(warmup, GC_CFG_INT, 0, 0, 1e6),    F(lr, GC_CFG_FLOAT, 1, 1e-9, 1),
-    F(lr_min, GC_CFG_FLOAT, 0, 0, 1),    F(clip, GC_CFG_FLOAT, 0, 0, 1e6),
-    F(beta, GC_CFG_FLOAT, 1, 1e-6, 1e3), {"length_normalised", GC_CFG_BOOL, offsetof(dpo_cfg, norm), 0, 0, 1, NULL},
+    F(epochs, GC_CFG_INT, 1, 1, 1000),
+    F(batch, GC_CFG_INT, 1, 1, 4096),
+    F(warmup, GC_CFG_INT, 0, 0, 1e6),
+    F(lr, GC_CFG_FLOAT, 1, 1e-9, 1),
+    F(lr_min, GC_CFG_FLOAT, 0, 0, 1),
+    F(clip, GC_CFG_FLOAT, 0, 0, 1e6),
+    F(beta, GC_CFG_FLOAT, 1, 1e-6, 1e3),
+    {"length_normalised", GC_CFG_BOOL, offsetof(dpo_cfg, norm), 0, 0, 1, NULL},
 };
 #undef F
 
@@ -50,8 +55,8 @@ typedef struct {
     const dpo_cfg *dc;
     double *ref; /* (2 * pairs.n): chosen, rejected of each pair */
     int seed;
-    int *correct;   /* (eval.n) the DPO policy's greedy solutions, right or not */
-    cJSON *curve;   /* loaded: the training curve */
+    int *correct; /* (eval.n) the DPO policy's greedy solutions, right or not */
+    cJSON *curve; /* loaded: the training curve */
 } dpo_job;
 
 enum { DPO_BATCH_MAX = 4096 };
@@ -74,8 +79,7 @@ static void pair_buf_free(pair_buf *b) {
     free(b->tok), free(b->tmp), free(b->plen), free(b->len);
 }
 
-static gc_status pack(const math_pairs *pr, const int *items, int nb, int L, pair_buf *b,
-                      int *T) {
+static gc_status pack(const math_pairs *pr, const int *items, int nb, int L, pair_buf *b, int *T) {
     return gc_math_pack_pairs((const char *const *)pr->prompt, (const char *const *)pr->chosen,
                               (const char *const *)pr->rejected, items, nb, L, b->tok, b->tmp,
                               b->plen, b->len, T);
@@ -243,7 +247,8 @@ static gc_status compute_dpo(rp_stage *st, void *ctx) {
         if (s == GC_OK)
             s = gc_dpo_step(&pm, &opt, b.tok, nb, T, b.plen, b.len, ref, dc->beta, dc->norm, lr,
                             (float)dc->clip, &ds);
-        e_loss += ds.loss / per_epoch, e_acc += ds.acc / per_epoch, e_margin += ds.margin / per_epoch;
+        e_loss += ds.loss / per_epoch, e_acc += ds.acc / per_epoch,
+            e_margin += ds.margin / per_epoch;
         if (s == GC_OK && es == per_epoch - 1) {
             cJSON *e = cJSON_CreateObject();
             cJSON_AddNumberToObject(e, RS_EPOCH, step / per_epoch + 1);
@@ -279,18 +284,6 @@ static gc_status load_dpo(const rp_stage *st, void *ctx) {
 static const rp_stage_def DPO_POLICY = {"dpo", __FILE__, compute_dpo, load_dpo};
 
 /* ---- the analysis ---- */
-
-static cJSON *summary(const double *x, int n) {
-    cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, RS_PER_SEED);
-    for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(a, cJSON_CreateNumber(x[i]));
-    gc_summary sm;
-    gc_stats_summary(x, (size_t)n, 0.95, &sm);
-    cJSON_AddNumberToObject(o, RS_MEAN, sm.mean);
-    cJSON_AddNumberToObject(o, RS_LO, sm.lo);
-    cJSON_AddNumberToObject(o, RS_HI, sm.hi);
-    return o;
-}
 
 static gc_status write_dat(const char *path, const cJSON *results, const void *ctx) {
     (void)ctx;
@@ -332,8 +325,8 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
     GC_TRY(gc_config_read(cf, tc.dpo, dpath, dpo_f, GC_CFG_COUNT(dpo_f), &dc));
     if (dc.batch > DPO_BATCH_MAX) dc.batch = DPO_BATCH_MAX;
     int seeds = m->r->seeds, ne = m->eval.n;
-    dpo_job job = {m, &dc, gc_malloc(sizeof(double) * 2 * (m->pairs.n ? m->pairs.n : 1)), 0, NULL,
-                   NULL};
+    dpo_job job = {m, &dc,  gc_malloc(sizeof(double) * 2 * (m->pairs.n ? m->pairs.n : 1)),
+                   0, NULL, NULL};
     int *correct = gc_malloc(sizeof(int) * (size_t)seeds * (ne ? ne : 1));
     cJSON *curves = cJSON_CreateArray();
     gc_status s = job.ref && correct ? GC_OK : GC_ERR_NOMEM;
@@ -392,13 +385,13 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
             cJSON_AddStringToObject(g, RS_SPLIT, name);
             cJSON_AddNumberToObject(g, RS_N, per);
             cJSON_AddNumberToObject(g, RS_SFT, sft);
-            cJSON_AddItemToObject(g, RS_DPO, summary(acc, seeds));
+            cJSON_AddItemToObject(g, RS_DPO, rp_summary(acc, seeds));
             cJSON_AddItemToArray(splits, g);
         }
         cJSON *av = cJSON_AddObjectToObject(results, RS_AVERAGE);
         cJSON_AddStringToObject(av, RS_SPLIT, "average");
         cJSON_AddNumberToObject(av, RS_SFT, avg_sft);
-        cJSON_AddItemToObject(av, RS_DPO, summary(avg_dpo, seeds));
+        cJSON_AddItemToObject(av, RS_DPO, rp_summary(avg_dpo, seeds));
         cJSON_AddItemToObject(results, RS_DPO_TRAINING, curves);
         curves = NULL;
         cJSON_AddStringToObject(results, RS_NOT_BUILT,

@@ -554,18 +554,6 @@ static vote_summary vote_all(vote_set *v, const lows *l, double tau, double *pro
                           gen ? 100.0 * saved / gen : 0};
 }
 
-static cJSON *summary_json(const double *x, int n) {
-    cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, RS_PER_SEED);
-    for (int i = 0; i < n; i++)
-        cJSON_AddItemToArray(a, cJSON_CreateNumber(x[i]));
-    gc_summary sm;
-    gc_stats_summary(x, (size_t)n, 0.95, &sm);
-    cJSON_AddNumberToObject(o, RS_MEAN, sm.mean);
-    cJSON_AddNumberToObject(o, RS_LO, sm.lo);
-    cJSON_AddNumberToObject(o, RS_HI, sm.hi);
-    return o;
-}
-
 static cJSON *ttest_json(const gc_ttest *t) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, RS_MEAN_DIFF, t->mean_diff);
@@ -608,12 +596,12 @@ static cJSON *analyse_variant(math_ctx *m, int variant, const vote_cfg *vc, vote
         for (int q = 0; q < nq; q++)
             prop[q] += one[q] / seeds;
     }
-    cJSON_AddItemToObject(o, RS_ACCURACY, summary_json(acc, seeds));
-    cJSON_AddItemToObject(o, RS_FILTERED_PCT, summary_json(filt, seeds));
-    cJSON_AddItemToObject(o, RS_SAVED_PCT, summary_json(saved, seeds));
+    cJSON_AddItemToObject(o, RS_ACCURACY, rp_summary(acc, seeds));
+    cJSON_AddItemToObject(o, RS_FILTERED_PCT, rp_summary(filt, seeds));
+    cJSON_AddItemToObject(o, RS_SAVED_PCT, rp_summary(saved, seeds));
     double qa[64];
     min_q_auroc(v, l, seeds, qa);
-    if (!isnan(qa[0])) cJSON_AddItemToObject(o, RS_MIN_Q_AUROC, summary_json(qa, seeds));
+    if (!isnan(qa[0])) cJSON_AddItemToObject(o, RS_MIN_Q_AUROC, rp_summary(qa, seeds));
     gc_ttest ti, tp;
     gc_stats_ttest_ind(prop, (size_t)nq, prop0, (size_t)nq, 1, &ti);
     gc_stats_ttest_paired(prop, prop0, (size_t)nq, &tp);

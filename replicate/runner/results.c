@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/stats/stats.h"
 #include "lib/util/jsonio.h"
 #include "replicate/claims/verdict.h"
 #include "replicate/claims/schema.h"
@@ -95,4 +96,16 @@ gc_status rp_finish(rp_run *r, cJSON *results, rp_dat_fn dat, const void *ctx,
     }
     cJSON_Delete(results);
     return s;
+}
+
+cJSON *rp_summary(const double *x, int n) {
+    cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, RS_PER_SEED);
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(x[i]));
+    gc_summary sm;
+    gc_stats_summary(x, (size_t)n, 0.95, &sm);
+    cJSON_AddNumberToObject(o, RS_MEAN, sm.mean);
+    cJSON_AddNumberToObject(o, RS_LO, sm.lo);
+    cJSON_AddNumberToObject(o, RS_HI, sm.hi);
+    return o;
 }

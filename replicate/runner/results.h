@@ -27,6 +27,10 @@ gc_status rp_check_repo(const rp_run *r);
  * error, when gnuplot fails or is missing). vars as rp_finish's plot_vars. */
 void rp_plot(const char *script, const char *dir, const char *name, const char *vars);
 
+/* {per_seed: x (n), mean, lo, hi}: a quantity measured once per seed, with its mean and the
+ * t-based 95% CI over seeds. */
+cJSON *rp_summary(const double *x, int n);
+
 /* Writes the plot's data file from the results document; ctx is the caller's. */
 typedef gc_status (*rp_dat_fn)(const char *path, const cJSON *results, const void *ctx);
 /* Adds the verdict to results, writes results.json and the plot data, draws the plot with
