@@ -198,3 +198,33 @@ Test(config, experiment_layer_errors_name_their_file) {
     cr_expect(err && strstr(err, "/nonexistent/x.json"), "%s", err);
     free(out), free(err);
 }
+
+/* One cache, two runs at once: fig2 and fig3 share the policy, pairs, evaluation solutions and
+ * reward models; started together on one root, each shared stage is computed by exactly one of
+ * them (the other waits on the stage's lock and reuses it). */
+Test(stage, concurrent_runs_compute_each_shared_stage_once, .timeout = 180) {
+    char *root = th_tmp_path("concurrent"), cmd[4096];
+    char *e1 = th_tmp_path("e1.txt"), *e2 = th_tmp_path("e2.txt");
+    snprintf(cmd, sizeof cmd,
+             "(%s run experiments/fig2.json --scale smoke --seeds 1 --root %s >/dev/null 2>%s & "
+             "%s run experiments/fig3.json --scale smoke --seeds 1 --root %s >/dev/null 2>%s; "
+             "wait)",
+             th_replicate_bin(), root, e1, th_replicate_bin(), root, e2);
+    cr_assert_eq(th_run(cmd, NULL, NULL, NULL), 0);
+    char *t1 = NULL, *t2 = NULL;
+    cr_assert_eq(gc_read_file(e1, &t1, NULL), GC_OK);
+    cr_assert_eq(gc_read_file(e2, &t2, NULL), GC_OK);
+    static const char *const shared[] = {"policy", "pairs", "eval-solutions", "rm-baseline-seed1",
+                                         "rm-goal-seed1"};
+    for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++) {
+        int n = th_count_rerun(t1, shared[i]) + th_count_rerun(t2, shared[i]);
+        cr_expect_eq(n, 1, "stage %s computed %d times by the two runs:\n%s\n---\n%s", shared[i], n,
+                     t1, t2);
+    }
+    cr_expect(strstr(t1, "waiting for stage") || strstr(t2, "waiting for stage"),
+              "one run said it waited:\n%s\n---\n%s", t1, t2);
+    free(t1), free(t2);
+    remove(e1), remove(e2), free(e1), free(e2);
+    th_rm_tree(root);
+    free(root);
+}

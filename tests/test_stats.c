@@ -160,6 +160,12 @@ static double z_power(double delta, const void *ctx) {
     return gc_stats_norm_cdf(delta / sigma - gc_stats_norm_quantile(0.975));
 }
 
+/* a step at 0 (a deterministic rule: any positive effect passes) */
+static double step(double delta, const void *ctx) {
+    (void)ctx;
+    return delta > 0 ? 1.0 : 0.5;
+}
+
 static double never(double delta, const void *ctx) {
     (void)delta, (void)ctx;
     return 0.5;
@@ -182,5 +188,7 @@ Test(stats, power_analysis_matches_scipy) {
     cr_expect_float_eq(gc_stats_detectable(z_power, &sigma, 0.8, 1.0), num(pw, "z_detectable"),
                        1e-6, "the textbook minimum detectable effect");
     cr_expect(isinf(gc_stats_detectable(never, NULL, 0.8, 1.0)), "no effect reaches 80%%");
+    /* a step at 0 ends (it once looped forever once the interval reached the smallest double) */
+    cr_expect_leq(gc_stats_detectable(step, NULL, 0.8, 1.0), 1e-6);
     cJSON_Delete(j);
 }

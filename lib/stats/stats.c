@@ -327,9 +327,9 @@ double gc_stats_binom_tail(int n, int k, double p) {
 double gc_stats_detectable(double (*power)(double delta, const void *ctx), const void *ctx,
                            double target, double hi) {
     if (!(power(hi, ctx) >= target)) return INFINITY;
-    double lo = 0;
+    double lo = 0, tol = 1e-6 * (hi > 0 ? hi : 1); /* absolute: a step at 0 must end too */
     if (power(lo, ctx) >= target) return 0;
-    while (hi - lo > 1e-6 * (hi > 0 ? hi : 1)) {
+    while (hi - lo > tol) {
         double mid = 0.5 * (lo + hi);
         if (power(mid, ctx) >= target)
             hi = mid;

@@ -2,10 +2,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -161,6 +163,31 @@ static gc_status close_stage(rp_stage *st) {
     return gc_atomic_commit(&af);
 }
 
+/* The stage's lock: flock on <dir>.lock beside its directory. One run computes a stage while
+ * others that need it wait, then reuse it; the kernel drops the lock of a process that dies, so
+ * a later run takes the stage over. Returns the descriptor (closing it unlocks). */
+static gc_status stage_lock(const rp_stage *st, int *fd) {
+    char path[RP_PATH + 8];
+    snprintf(path, sizeof path, "%s.lock", st->dir);
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd < 0)
+        return gc_fail(GC_ERR_IO, "%s: cannot open the stage's lock: %s", path, strerror(errno));
+    if (flock(*fd, LOCK_EX | LOCK_NB) == 0) return GC_OK;
+    if (errno != EWOULDBLOCK) {
+        close(*fd);
+        return gc_fail(GC_ERR_IO, "%s: cannot lock: %s", path, strerror(errno));
+    }
+    gc_log_info("run: waiting for stage %s: another run is computing it", st->name);
+    int rc;
+    while ((rc = flock(*fd, LOCK_EX)) != 0 && errno == EINTR)
+        ;
+    if (rc != 0) {
+        close(*fd);
+        return gc_fail(GC_ERR_IO, "%s: cannot lock: %s", path, strerror(errno));
+    }
+    return GC_OK;
+}
+
 gc_status rp_stage_run(rp_run *r, const rp_stage_def *def, const char *name, cJSON *config,
                        rp_stage *const *inputs, int n_inputs, void *ctx, rp_stage **out) {
     const char *in_keys[16];
@@ -189,12 +216,22 @@ gc_status rp_stage_run(rp_run *r, const rp_stage_def *def, const char *name, cJS
     rp_stage_file(st, "DONE", done);
     st->t0 = gc_now();
     st->cached = !r->opt.force && file_exists(done);
-    if (!st->cached) {
-        GC_TRY(rp_mkdirs(st->dir));
-        GC_TRY(empty_dir(st->dir));
-        s = def->compute(st, ctx);
-        if (s == GC_OK) s = close_stage(st);
-        cJSON_Delete(st->info), st->info = NULL;
+    if (!st->cached) { /* under the stage's lock: another run may be computing it */
+        char cache[RP_PATH];
+        snprintf(cache, sizeof cache, "%s/cache", r->opt.root);
+        GC_TRY(rp_mkdirs(cache));
+        int fd;
+        GC_TRY(stage_lock(st, &fd));
+        st->t0 = gc_now();
+        st->cached = !r->opt.force && file_exists(done); /* it finished while we waited */
+        if (!st->cached) {
+            s = rp_mkdirs(st->dir);
+            if (s == GC_OK) s = empty_dir(st->dir);
+            if (s == GC_OK) s = def->compute(st, ctx);
+            if (s == GC_OK) s = close_stage(st);
+            cJSON_Delete(st->info), st->info = NULL;
+        }
+        close(fd);
         GC_TRY(s);
     }
     st->wall = st->cached ? 0 : gc_now() - st->t0;
