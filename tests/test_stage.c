@@ -68,7 +68,7 @@ static cJSON *reversed(const cJSON *j) {
     return o;
 }
 
-Test(stage, reordered_or_defaulted_files_reuse_every_stage, .timeout = 120) {
+Test(stage, reordered_or_defaulted_files_reuse_every_stage, .timeout = 300) {
     char *root = th_tmp_path("runs"), *out = NULL, *err = NULL;
     cr_assert_eq(th_run_smoke("experiments/table1.json", root, "--seeds 1", &out, &err), 0, "%s",
                  err);
