@@ -221,8 +221,10 @@ Test(stage, concurrent_runs_compute_each_shared_stage_once, .timeout = 180) {
         cr_expect_eq(n, 1, "stage %s computed %d times by the two runs:\n%s\n---\n%s", shared[i], n,
                      t1, t2);
     }
-    cr_expect(strstr(t1, "waiting for stage") || strstr(t2, "waiting for stage"),
-              "one run said it waited:\n%s\n---\n%s", t1, t2);
+    /* (whether one of them had to wait depends on scheduling; when it did, it said so) */
+    if (!strstr(t1, "waiting for stage") && !strstr(t2, "waiting for stage"))
+        cr_log_info(
+            "neither run waited: one finished the shared stages before the other needed them");
     free(t1), free(t2);
     remove(e1), remove(e2), free(e1), free(e2);
     th_rm_tree(root);
