@@ -321,3 +321,26 @@ Test(flags, benchmark_flags_are_checked) {
         free(out), free(err);
     }
 }
+
+/* The keys added with the pilots, the reward-model levers and table2: out of range, wrong type or
+ * unknown, each an error naming the key; a plot name that is not a file name. */
+Test(bad_input, pilot_lever_and_table2_keys) {
+    const char *f2 = "experiments/fig2.json", *t2 = "experiments/table2.json";
+    th_expect_bad_experiment(f2, "scales.smoke.rm.extra_layers", "17",
+                             "scales.smoke.rm.extra_layers", "out of range");
+    th_expect_bad_experiment(f2, "scales.smoke.rm.trunk_lr_scale", "1.5",
+                             "scales.smoke.rm.trunk_lr_scale", "out of range");
+    th_expect_bad_experiment(f2, "scales.smoke.rm.diagnostics", "\"many\"",
+                             "scales.smoke.rm.diagnostics", "");
+    th_expect_bad_experiment(f2, "scales.smoke.pairs.reference_questions", "-1",
+                             "scales.smoke.pairs.reference_questions", "out of range");
+    th_expect_bad_experiment(f2, "plot", "\"../etc\"", "plot", "lower-case");
+    th_expect_bad_experiment(f2, "description", "7", "description", "string");
+    th_expect_bad_experiment(t2, "scales.smoke.table2.dpo.beta", "0",
+                             "scales.smoke.table2.dpo.beta", "out of range");
+    th_expect_bad_experiment(t2, "scales.smoke.table2.dpo.bata", "0.1",
+                             "scales.smoke.table2.dpo.bata", "unknown key");
+    th_expect_bad_experiment(t2, "scales.smoke.table2.dpo", "null", "dpo", "missing");
+    th_expect_bad_experiment(t2, "scales.smoke.table2.dpo.length_normalised", "1",
+                             "length_normalised", "");
+}

@@ -388,3 +388,24 @@ Test(verdict, auroc_delta_reports_its_power) {
     cr_expect_str_eq(verdict_of(c, r, &v), "INCONCLUSIVE", "no split has 60 of each class");
     cJSON_Delete(v), cJSON_Delete(r), cJSON_Delete(c);
 }
+
+/* The power analysis's settings in a claims file: a malformed one is an error naming the file and
+ * the key, not a silently ignored precondition. */
+Test(verdict, malformed_power_settings_are_errors) {
+    static const char *const keys[] = {"min_q_auroc", "published_effect", "max_detectable_drop",
+                                       "min_class"};
+    cJSON *r = results(0.02, 0.09, 0.001, 5, 5), *v;
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        cJSON *c = claim();
+        cJSON_AddItemToObject(cJSON_GetObjectItem(c, "mini_check"), keys[k],
+                              cJSON_CreateString("much"));
+        cr_expect_eq(claims_verdict(c, r, "published.json", &v), GC_ERR_FORMAT, "%s", keys[k]);
+        cr_expect(strstr(gc_last_error(), "published.json") && strstr(gc_last_error(), keys[k]),
+                  "%s", gc_last_error());
+        cJSON_Delete(c);
+    }
+    cJSON *c = claim();
+    cJSON_AddNumberToObject(cJSON_GetObjectItem(c, "mini_check"), "published_effect", 3.0);
+    cr_expect_eq(claims_verdict(c, r, "published.json", &v), GC_ERR_FORMAT, "an effect above 1");
+    cJSON_Delete(c), cJSON_Delete(r);
+}

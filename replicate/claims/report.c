@@ -13,6 +13,8 @@
 
 #include "lib/util/jsonio.h"
 #include "report.h"
+#include "replicate/claims/verdict.h"
+#include "replicate/runner/results.h"
 #include "replicate/claims/schema.h"
 
 /* growing text buffer */
@@ -320,10 +322,12 @@ static void times(sbuf *b, const char *root, const char *scale) {
     put(b, "| all | %.0f s (%.1f min) | | | |\n", total, total / 60);
 }
 
-/* the verdict under a claim's tables: the word, each reason (preconditions included), the power */
+/* the verdict under a claim's tables, recomputed from the results by the claims file's current
+ * rules (as `check` does): the word, each reason (preconditions included), the power */
 static void verdict_block(sbuf *b, const cJSON *r) {
-    const cJSON *v = gc_json_get(r, RS_VERDICT);
-    if (!v) return;
+    cJSON *v = NULL;
+    const char *exp = cJSON_GetStringValue(gc_json_get(r, RS_EXPERIMENT));
+    if (!exp || claims_verdict_for(rp_claims_file(), exp, r, &v) != GC_OK || !v) return;
     put(b, "\n**Verdict: %s** (%s).\n\n", cJSON_GetStringValue(gc_json_get(v, RS_VERDICT)),
         cJSON_GetStringValue(gc_json_get(v, RS_SUMMARY)));
     for (const cJSON *e = gc_json_get(v, RS_REASONS) ? gc_json_get(v, RS_REASONS)->child : NULL; e;
@@ -339,6 +343,7 @@ static void verdict_block(sbuf *b, const cJSON *r) {
                 100 * gc_json_num(pw, RS_POWER_AT_PUBLISHED, NAN));
         put(b, "\n");
     }
+    cJSON_Delete(v);
 }
 
 gc_status report_sections(const char *root, const char *scale, char **doc) {

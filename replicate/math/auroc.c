@@ -307,11 +307,7 @@ gc_status math_analyse_auroc(math_ctx *m, const cJSON *section, const char *path
             analyse_group("all", sol, idx, nall, (float *const *const *)scores, ref, seeds, m));
         char vars[128]; /* the legend names the contrastive weight the run used */
         snprintf(vars, sizeof vars, "lambda='%g'", c->variant[c->goal].con.lambda);
-        s = math_rm_training(m, results);
-        if (s == GC_OK)
-            s = rp_finish(r, results, write_plot_data, m, vars, print_auroc);
-        else
-            cJSON_Delete(results);
+        s = math_finish(m, results, write_plot_data, vars, print_auroc);
     }
     free(idx), free(ref);
     for (int v = 0; v < MAX_VARIANTS; v++) {

@@ -35,6 +35,7 @@ static gc_status write_dat(const char *path, const cJSON *rows) {
 }
 
 gc_status math_rm_training(const math_ctx *m, cJSON *results) {
+    if (gc_json_get(results, RS_RM_TRAINING)) return GC_OK; /* added already */
     cJSON *rows = cJSON_AddArrayToObject(results, RS_RM_TRAINING);
     for (int k = 0; k < m->c.n_variants; k++) {
         int v = math_variant_order(m, k);
@@ -59,4 +60,14 @@ gc_status math_rm_training(const math_ctx *m, cJSON *results) {
     GC_TRY(write_dat(dat, rows));
     rp_plot("rm-training", dir, name, NULL);
     return GC_OK;
+}
+
+gc_status math_finish(const math_ctx *m, cJSON *results, rp_dat_fn dat, const char *plot_vars,
+                      void (*print)(const cJSON *results, FILE *f)) {
+    gc_status s = math_rm_training(m, results);
+    if (s != GC_OK) {
+        cJSON_Delete(results);
+        return s;
+    }
+    return rp_finish(m->r, results, dat, m, plot_vars, print);
 }

@@ -10,6 +10,7 @@
 
 #include "lib/tasks/arith.h"
 #include "pipeline.h"
+#include "replicate/runner/results.h"
 
 /* The held-out synthetic-corruption set: training-split problems past any index the pipeline
  * uses (so neither the policy nor the reward models trained on them), each as its reference
@@ -35,5 +36,9 @@ gc_status diag_epoch(const math_ctx *m, const char *name, gc_rm *rm, diag_set *d
  * [{variant, seed, epochs: [...]}], writes <experiment>-rm-training.dat beside results.json and
  * draws it. */
 gc_status math_rm_training(const math_ctx *m, cJSON *results);
+/* The end of every math analysis: the training curves (unless added already), then rp_finish
+ * (runner/results.h; ctx = m). Takes ownership of results. */
+gc_status math_finish(const math_ctx *m, cJSON *results, rp_dat_fn dat, const char *plot_vars,
+                      void (*print)(const cJSON *results, FILE *f));
 
 #endif

@@ -351,11 +351,7 @@ gc_status math_analyse_partial(math_ctx *m, const cJSON *section, const char *pa
             snprintf(vars + strlen(vars), sizeof vars - strlen(vars), "%s%s", v ? " " : "",
                      m->c.variant[math_variant_order(m, v)].name);
         strncat(vars, "'", sizeof vars - strlen(vars) - 1);
-        s = math_rm_training(m, results);
-        if (s == GC_OK)
-            s = rp_finish(m->r, results, write_dat, m, vars, print_partial);
-        else
-            cJSON_Delete(results);
+        s = math_finish(m, results, write_dat, vars, print_partial);
     }
     for (int i = 0; sc && i < MAX_VARIANTS * N_SCORES * seeds; i++)
         free(sc[i]);

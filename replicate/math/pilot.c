@@ -216,7 +216,7 @@ gc_status math_analyse_pilot(math_ctx *m, const cJSON *section, const char *path
         if (s == GC_OK) s = heldout_policy(m, h);
         heldout_rm(m, results, cJSON_AddObjectToObject(h, RS_G1));
         if (s == GC_OK)
-            s = rp_finish(m->r, results, write_dat, m, NULL, print_pilot);
+            s = math_finish(m, results, write_dat, NULL, print_pilot);
         else
             cJSON_Delete(results);
     }

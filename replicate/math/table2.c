@@ -396,11 +396,7 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
         curves = NULL;
         cJSON_AddStringToObject(results, RS_NOT_BUILT,
                                 "PPO with the baseline RM and PPO with the goal-conditioned RM");
-        s = math_rm_training(m, results);
-        if (s == GC_OK)
-            s = rp_finish(m->r, results, write_dat, m, NULL, print_table2);
-        else
-            cJSON_Delete(results);
+        s = math_finish(m, results, write_dat, NULL, print_table2);
     }
     cJSON_Delete(curves);
     free(job.ref), free(correct), free(sft_ok);

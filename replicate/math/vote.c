@@ -823,11 +823,7 @@ gc_status math_analyse_vote(math_ctx *m, const cJSON *section, const char *path)
             snprintf(pv + strlen(pv), sizeof pv - strlen(pv), "%s%s", strlen(pv) > 7 ? " " : "",
                      cJSON_GetObjectItem(e, RS_VARIANT)->valuestring);
         strncat(pv, "'", sizeof pv - strlen(pv) - 1);
-        s = math_rm_training(m, results);
-        if (s == GC_OK)
-            s = rp_finish(m->r, results, write_dat, m, pv, print_vote);
-        else
-            cJSON_Delete(results);
+        s = math_finish(m, results, write_dat, pv, print_vote);
     }
     for (int i = 0; i < MAX_VARIANTS; i++)
         cJSON_Delete(online[i]);
