@@ -8,7 +8,7 @@
 #include "lib/tasks/chartok.h"
 
 /* replays a solution's lines and checks each calculation and the final answer */
-static int solution_is_consistent(const gc_arith_problem *p) {
+static int solution_is_consistent(const gc_problem *p) {
     const char *line = p->solution;
     long long prev = 0;
     for (int k = 0; k < p->steps; k++) {
@@ -23,24 +23,24 @@ static int solution_is_consistent(const gc_arith_problem *p) {
         prev = r;
         line = strchr(line, '\n') + 1;
     }
-    return gc_arith_check(p->solution, p->answer) && prev == p->answer;
+    return gc_task_check(p->solution, p->answer) && prev == p->answer;
 }
 
 Test(arith, problems_are_deterministic_and_correct) {
-    for (int split = 0; split < GC_ARITH_NSPLITS; split++)
+    for (int split = 0; split <= GC_ARITH_PARA; split++)
         for (int i = 0; i < 300; i++) {
-            gc_arith_problem a, b;
+            gc_problem a, b;
             gc_arith_generate(split, 7, i, &a);
             gc_arith_generate(split, 7, i, &b);
             cr_assert_str_eq(a.question, b.question);
-            cr_assert(solution_is_consistent(&a), "%s %d:\n%s%s", gc_arith_split_name(split), i,
+            cr_assert(solution_is_consistent(&a), "%s %d:\n%s%s", gc_task_split_name(split), i,
                       a.question, a.solution);
             cr_assert(a.answer >= 1, "answers stay positive");
-            int32_t ids[2 * GC_ARITH_TEXT];
+            int32_t ids[2 * GC_TASK_TEXT];
             int n = 0;
-            cr_assert_eq(gc_chartok_encode(a.question, ids, 2 * GC_ARITH_TEXT, &n), GC_OK);
+            cr_assert_eq(gc_chartok_encode(a.question, ids, 2 * GC_TASK_TEXT, &n), GC_OK);
         }
-    gc_arith_problem a, b;
+    gc_problem a, b;
     gc_arith_generate(GC_ARITH_TRAIN, 7, 0, &a);
     gc_arith_generate(GC_ARITH_TRAIN, 8, 0, &b);
     cr_expect_str_neq(a.question, b.question, "the seed changes the problems");
@@ -48,7 +48,7 @@ Test(arith, problems_are_deterministic_and_correct) {
 
 Test(arith, splits_follow_their_definitions) {
     for (int i = 0; i < 200; i++) {
-        gc_arith_problem p;
+        gc_problem p;
         gc_arith_generate(GC_ARITH_EASY, 3, i, &p);
         cr_assert(p.steps >= 2 && p.steps <= 3);
         cr_assert(!strchr(p.solution, '*') && !strchr(p.solution, '/'), "easy uses + and - only");
@@ -70,28 +70,28 @@ Test(arith, splits_follow_their_definitions) {
 
 Test(arith, checker_and_extraction) {
     int64_t v;
-    cr_expect(gc_arith_extract("1+2=3\n#### 3\n", &v) && v == 3);
-    cr_expect(gc_arith_extract("#### 1\n#### 42", &v) && v == 42, "the last #### counts");
-    cr_expect(gc_arith_extract("####  -7\n", &v) && v == -7);
-    cr_expect(!gc_arith_extract("no answer here", &v));
-    cr_expect(!gc_arith_extract("#### x", &v));
-    cr_expect(!gc_arith_extract("#### 12abc", &v), "trailing garbage is not an answer");
-    cr_expect(!gc_arith_extract("#### 12345678901234567890", &v), "overlong numbers rejected");
-    cr_expect(gc_arith_check("#### 5\n", 5));
-    cr_expect(!gc_arith_check("#### 5\n", 6));
-    cr_expect(!gc_arith_check("", 0));
+    cr_expect(gc_task_extract("1+2=3\n#### 3\n", &v) && v == 3);
+    cr_expect(gc_task_extract("#### 1\n#### 42", &v) && v == 42, "the last #### counts");
+    cr_expect(gc_task_extract("####  -7\n", &v) && v == -7);
+    cr_expect(!gc_task_extract("no answer here", &v));
+    cr_expect(!gc_task_extract("#### X", &v));
+    cr_expect(!gc_task_extract("#### 12abc", &v), "trailing garbage is not an answer");
+    cr_expect(!gc_task_extract("#### 12345678901234567890", &v), "overlong numbers rejected");
+    cr_expect(gc_task_check("#### 5\n", 5));
+    cr_expect(!gc_task_check("#### 5\n", 6));
+    cr_expect(!gc_task_check("", 0));
 }
 
 Test(arith, corrupted_solutions_are_wrong_but_well_formed) {
     int wrong = 0, total = 0;
-    for (int split = 0; split < GC_ARITH_NSPLITS; split++)
+    for (int split = 0; split <= GC_ARITH_PARA; split++)
         for (int i = 0; i < 100; i++, total++) {
-            gc_arith_problem p;
-            char bad[GC_ARITH_TEXT];
+            gc_problem p;
+            char bad[GC_TASK_TEXT];
             gc_arith_generate(split, 5, i, &p);
             gc_arith_corrupt(&p, 9, bad);
             int64_t v;
-            cr_assert(gc_arith_extract(bad, &v), "corrupted solution has an answer: %s", bad);
+            cr_assert(gc_task_extract(bad, &v), "corrupted solution has an answer: %s", bad);
             wrong += v != p.answer;
         }
     /* a slip can cancel out only through a later exact division's rounding */
@@ -101,9 +101,9 @@ Test(arith, corrupted_solutions_are_wrong_but_well_formed) {
 
 Test(arith, no_evaluation_question_in_training) {
     int splits[] = {GC_ARITH_EASY, GC_ARITH_HARD, GC_ARITH_BIG, GC_ARITH_LONG, GC_ARITH_PARA};
-    gc_arith_problem *train, *eval;
+    gc_problem *train, *eval;
     int nt = 20000, ne = 200;
-    cr_assert_eq(gc_arith_make_sets(1, nt, ne, splits, 5, &train, &eval), GC_OK);
+    cr_assert_eq(gc_task_make_sets(1, nt, ne, splits, 5, &train, &eval), GC_OK);
     for (int i = 0; i < nt; i++)
         for (int j = 0; j < 5 * ne; j++)
             cr_assert_str_neq(train[i].question, eval[j].question, "eval question %d in training",
@@ -112,7 +112,7 @@ Test(arith, no_evaluation_question_in_training) {
     /* the exclusion itself: evaluate on the training distribution with the same seed, so the
      * first training problems are evaluation problems and must be skipped */
     int same[] = {GC_ARITH_TRAIN};
-    cr_assert_eq(gc_arith_make_sets(1, 500, 50, same, 1, &train, &eval), GC_OK);
+    cr_assert_eq(gc_task_make_sets(1, 500, 50, same, 1, &train, &eval), GC_OK);
     for (int i = 0; i < 500; i++)
         for (int j = 0; j < 50; j++)
             cr_assert_str_neq(train[i].question, eval[j].question, "collision %d/%d kept", i, j);

@@ -197,7 +197,9 @@ static gc_status logprob_item(void *ctx, int item, const float *h, const float *
     (void)h;
     logprob_ctx *lc = ctx;
     double sum = 0, low = INFINITY;
-    int in_result = 0; /* after '=' (or the "####" line) until the line ends */
+    /* a computed result: after '=' (arith), after '>' (graph: the step's new node) or on the
+     * "####" line, until the line ends; its digits and node letters */
+    int in_result = 0;
     for (int t = prompt_len - 1; t < len - 1; t++) { /* position t predicts token t + 1 */
         const float *row = logits + (size_t)t * lc->V;
         float mx = row[0];
@@ -209,9 +211,10 @@ static gc_status logprob_item(void *ctx, int item, const float *h, const float *
         double lp = (double)row[tok[t + 1]] - mx - log(z);
         sum += lp;
         int32_t c = tok[t + 1];
-        if (c == '=' || c == '#') in_result = 1;
+        if (c == '=' || c == '#' || c == '>') in_result = 1;
         if (c == '\n') in_result = 0;
-        if (in_result && c >= '0' && c <= '9' && lp < low) low = lp;
+        int computed = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z');
+        if (in_result && computed && lp < low) low = lp;
     }
     double mean = sum / (len - prompt_len);
     lc->mean[item] = (float)mean;

@@ -74,9 +74,9 @@ gc_status gc_math_hidden_each(gc_model *m, int want_logits, const char *const *q
  * question: out (n). The policy's own confidence, a reference score for the reward models. */
 gc_status gc_math_logprob(gc_model *m, const char *const *questions, const char *const *responses,
                           int n, int max_len, int batch, float *out);
-/* The same mean into mean (n), and into min_result (n) the lowest log-probability of a digit of a
- * computed result (a digit after '=' on a solution line, or on the "####" line): where a slip
- * would be; the mean when a response has no such digit. */
+/* The same mean into mean (n), and into min_result (n) the lowest log-probability of a token of a
+ * computed result (a digit after '=' in arith, the node letter after '>' in graph, or a digit or
+ * letter on the "####" line): where a slip would be; the mean when a response has none. */
 gc_status gc_math_logprob_stats(gc_model *m, const char *const *questions,
                                 const char *const *responses, int n, int max_len, int batch,
                                 float *mean, float *min_result);

@@ -292,7 +292,7 @@ gc_status math_analyse_auroc(math_ctx *m, const cJSON *section, const char *path
         cJSON *acc = cJSON_AddObjectToObject(results, RS_POLICY_ACCURACY);
         cJSON *splits = cJSON_AddArrayToObject(results, RS_SPLITS);
         for (int sp = 0; sp < c->n_splits; sp++) {
-            const char *name = gc_arith_split_name(c->splits[sp]);
+            const char *name = gc_task_split_name(c->splits[sp]);
             int n = 0, right = 0;
             for (int i = 0; i < sol->n; i++)
                 if (!strcmp(sol->split[i], name)) idx[n++] = i, right += sol->correct[i];

@@ -194,7 +194,7 @@ gc_status math_analyse_pilot(math_ctx *m, const cJSON *section, const char *path
     if (results) {
         cJSON *splits = cJSON_AddArrayToObject(results, RS_SPLITS);
         for (int sp = 0; sp < m->c.n_splits; sp++) {
-            const char *name = gc_arith_split_name(m->c.splits[sp]);
+            const char *name = gc_task_split_name(m->c.splits[sp]);
             int k = 0, right = 0;
             for (int i = 0; i < sol->n; i++)
                 if (!strcmp(sol->split[i], name)) idx[k++] = i, right += sol->correct[i];

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/tasks/arith.h"
+#include "lib/tasks/task.h"
 #include "lib/tasks/chartok.h"
 #include "lib/model/ckpt.h"
 #include "lib/util/jsonio.h"
@@ -195,12 +195,18 @@ static gc_status read_cfg(const math_ctx *m, math_cfg *c) {
     if (cJSON_GetArraySize(splits) < 1 || cJSON_GetArraySize(splits) > MAX_SPLITS)
         return gc_config_fail(cf, path, "expected an array of 1 to %d split names", MAX_SPLITS);
     for (const cJSON *e = splits->child; e; e = e->next) {
-        int sp = cJSON_IsString(e) ? gc_arith_split_parse(e->valuestring) : -1;
-        if (sp <= GC_ARITH_TRAIN)
+        int sp = cJSON_IsString(e) ? gc_task_split_parse(e->valuestring) : -1;
+        if (sp < 0 || gc_task_is_train(sp))
             return gc_config_fail(cf, path,
-                                  "unknown evaluation split %s (known: arith-easy "
-                                  "arith-hard arith-big arith-long arith-para)",
+                                  "unknown evaluation split %s (known: arith-easy arith-hard "
+                                  "arith-big arith-long arith-para; graph-easy graph-hard "
+                                  "graph-wide graph-long graph-para)",
                                   cJSON_IsString(e) ? e->valuestring : "(not a string)");
+        if (c->n_splits && gc_task_domain(sp) != gc_task_domain(c->splits[0]))
+            return gc_config_fail(cf, path, "split %s is of the %s domain, %s of the %s domain",
+                                  e->valuestring, gc_task_domain_name(gc_task_domain(sp)),
+                                  gc_task_split_name(c->splits[0]),
+                                  gc_task_domain_name(gc_task_domain(c->splits[0])));
         c->splits[c->n_splits++] = sp;
     }
 
@@ -211,7 +217,7 @@ static gc_status read_cfg(const math_ctx *m, math_cfg *c) {
     GC_TRY(gc_model_config_read(cf, c->policy.model, path, &c->model));
     if (c->model.vocab_size != GC_CHAR_VOCAB) {
         strncat(path, ".vocab_size", sizeof path - strlen(path) - 1);
-        return gc_config_fail(cf, path, "the arith domain's character vocabulary has %d tokens",
+        return gc_config_fail(cf, path, "the math pipeline's character vocabulary has %d tokens",
                               GC_CHAR_VOCAB);
     }
 
@@ -390,11 +396,11 @@ gc_status math_load_policy(const math_ctx *m, gc_model *pm) {
 /* Pairs without a policy: the reference solution against a corrupted copy (a one-line slip), for
  * training questions [first, first + nq). */
 static gc_status reference_pairs(const math_ctx *m, int first, int nq, gc_atomic_file *af, int *n) {
-    char bad[GC_ARITH_TEXT];
+    char bad[GC_TASK_TEXT];
     const problem_set *train = &m->train;
     for (int q = first; q < first + nq && q < train->n; q++) {
-        gc_arith_corrupt(&train->p[q], (uint64_t)m->c.pairs.seed, bad);
-        if (gc_arith_check(bad, train->p[q].answer)) continue; /* the slip cancelled out */
+        gc_task_corrupt(&train->p[q], (uint64_t)m->c.pairs.seed, bad);
+        if (gc_task_check(bad, train->p[q].answer)) continue; /* the slip cancelled out */
         GC_TRY(write_pair(af, q, train->p[q].question, train->p[q].solution, bad));
         ++*n;
     }
@@ -424,7 +430,7 @@ static gc_status policy_pairs(const math_ctx *m, int nq, gc_atomic_file *af, cJS
     for (int q = 0; s == GC_OK && q < nq; q++) {
         int ok[1024], nok = 0, nbad = 0;
         for (int i = 0; i < M; i++) {
-            ok[i] = gc_arith_check(texts[q * M + i], train->p[q].answer);
+            ok[i] = gc_task_check(texts[q * M + i], train->p[q].answer);
             nok += ok[i];
             nbad += !ok[i];
         }
@@ -512,10 +518,10 @@ static gc_status write_solutions(const math_ctx *m, char **texts, int M, gc_atom
         int right = 0;
         for (int i = 0; i < ne * M; i++) {
             int q = sp * ne + i / M;
-            int ok = gc_arith_check(texts[q * M + i % M], m->eval.p[q].answer);
+            int ok = gc_task_check(texts[q * M + i % M], m->eval.p[q].answer);
             right += ok;
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "split", gc_arith_split_name(c->splits[sp]));
+            cJSON_AddStringToObject(o, "split", gc_task_split_name(c->splits[sp]));
             cJSON_AddNumberToObject(o, "question_index", i / M);
             cJSON_AddStringToObject(o, "question", m->eval.p[q].question);
             cJSON_AddStringToObject(o, "response", texts[q * M + i % M]);
@@ -525,8 +531,8 @@ static gc_status write_solutions(const math_ctx *m, char **texts, int M, gc_atom
             cJSON_Delete(o);
             GC_TRY(s);
         }
-        cJSON_AddNumberToObject(acc, gc_arith_split_name(c->splits[sp]), (double)right / (ne * M));
-        gc_log_info("eval: %s policy accuracy %.3f", gc_arith_split_name(c->splits[sp]),
+        cJSON_AddNumberToObject(acc, gc_task_split_name(c->splits[sp]), (double)right / (ne * M));
+        gc_log_info("eval: %s policy accuracy %.3f", gc_task_split_name(c->splits[sp]),
                     (double)right / (ne * M));
     }
     return GC_OK;
@@ -545,11 +551,11 @@ static gc_status compute_eval(rp_stage *st, void *ctx) {
     if (s == GC_OK && c->eval.source == 1) { /* reference and corrupted solutions: no policy */
         for (int i = 0; i < n && s == GC_OK; i++) {
             texts[2 * i] = strdup(eval->p[i].solution);
-            texts[2 * i + 1] = gc_malloc(GC_ARITH_TEXT);
+            texts[2 * i + 1] = gc_malloc(GC_TASK_TEXT);
             if (!texts[2 * i] || !texts[2 * i + 1])
                 s = GC_ERR_NOMEM;
             else
-                gc_arith_corrupt(&eval->p[i], 0xE7A1, texts[2 * i + 1]);
+                gc_task_corrupt(&eval->p[i], 0xE7A1, texts[2 * i + 1]);
         }
     } else if (s == GC_OK) {
         gc_model pm;
@@ -666,7 +672,7 @@ gc_status math_check_splits(const math_ctx *m, const cJSON *names, const char *k
     for (const cJSON *e = ok ? names->child : NULL; e && ok; e = e->next) {
         ok = 0;
         for (int sp = 0; sp < m->c.n_splits && cJSON_IsString(e); sp++)
-            ok |= !strcmp(e->valuestring, gc_arith_split_name(m->c.splits[sp]));
+            ok |= !strcmp(e->valuestring, gc_task_split_name(m->c.splits[sp]));
     }
     if (!ok)
         return gc_config_fail(&m->r->cfg, key,
@@ -691,7 +697,7 @@ gc_status math_prepare(math_ctx *m) {
     GC_TRY(read_cfg(m, c));
     m->train.n = (int)c->data.train_questions;
     m->eval.n = (int)c->data.eval_questions * c->n_splits;
-    GC_TRY(gc_arith_make_sets((uint64_t)c->data.seed, m->train.n, (int)c->data.eval_questions,
+    GC_TRY(gc_task_make_sets((uint64_t)c->data.seed, m->train.n, (int)c->data.eval_questions,
                               c->splits, c->n_splits, &m->train.p, &m->eval.p));
 
     /* policy: the data and the policy sections, typed (the model with its defaults) */

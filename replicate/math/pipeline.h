@@ -21,7 +21,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "lib/tasks/arith.h"
+#include "lib/tasks/task.h"
 #include "lib/model/model.h"
 #include "lib/rm/rm.h"
 #include "replicate/runner/stage.h"
@@ -88,7 +88,7 @@ typedef struct {
 } math_cfg;
 
 typedef struct {
-    gc_arith_problem *p;
+    gc_problem *p;
     int n;
 } problem_set;
 

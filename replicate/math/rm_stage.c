@@ -13,7 +13,7 @@
 #include "lib/model/train.h"
 #include "lib/rm/rm.h"
 #include "lib/stats/stats.h"
-#include "lib/tasks/arith.h"
+#include "lib/tasks/task.h"
 #include "lib/tasks/mathpipe.h"
 #include "lib/util/jsonio.h"
 #include "replicate/claims/schema.h"
@@ -45,13 +45,13 @@ gc_status diag_init(const math_ctx *m, diag_set *d) {
         return GC_ERR_NOMEM;
     }
     for (int64_t i = DIAG_FIRST; d->n < want; i++) {
-        gc_arith_problem *p = &d->p[d->n];
-        gc_arith_generate(GC_ARITH_TRAIN, (uint64_t)m->c.data.seed, i, p);
+        gc_problem *p = &d->p[d->n];
+        gc_task_generate(gc_task_train_split(gc_task_domain(m->c.splits[0])), (uint64_t)m->c.data.seed, i, p);
         int clash = 0; /* never an evaluation question */
         for (int k = 0; k < m->eval.n && !clash; k++)
             clash = !strcmp(m->eval.p[k].question, p->question);
-        gc_arith_corrupt(p, (uint64_t)i, d->bad[d->n]);
-        if (clash || gc_arith_check(d->bad[d->n], p->answer)) continue;
+        gc_task_corrupt(p, (uint64_t)i, d->bad[d->n]);
+        if (clash || gc_task_check(d->bad[d->n], p->answer)) continue;
         d->n++;
     }
     for (int k = 0; k < d->n; k++)

@@ -15,7 +15,7 @@
 #include "lib/model/ckpt.h"
 #include "lib/policy/dpo.h"
 #include "lib/stats/stats.h"
-#include "lib/tasks/arith.h"
+#include "lib/tasks/task.h"
 #include "lib/tasks/mathpipe.h"
 #include "lib/util/jsonio.h"
 #include "replicate/claims/schema.h"
@@ -104,7 +104,7 @@ static gc_status write_greedy(rp_stage *st, math_ctx *m, gc_model *pm, cJSON *cu
     cJSON *j = cJSON_CreateObject(), *ok = cJSON_AddArrayToObject(j, "correct");
     cJSON *resp = cJSON_AddArrayToObject(j, "response");
     for (int i = 0; s == GC_OK && i < ev->n; i++) {
-        cJSON_AddItemToArray(ok, cJSON_CreateNumber(gc_arith_check(texts[i], ev->p[i].answer)));
+        cJSON_AddItemToArray(ok, cJSON_CreateNumber(gc_task_check(texts[i], ev->p[i].answer)));
         cJSON_AddItemToArray(resp, cJSON_CreateString(texts[i]));
     }
     cJSON_AddItemToObject(j, RS_EPOCHS, curve ? curve : cJSON_CreateArray());
@@ -367,7 +367,7 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
         int per = (int)m->c.data.eval_questions;
         double avg_sft = 0, avg_dpo[64] = {0};
         for (int sp = 0; sp < m->c.n_splits; sp++) {
-            const char *name = gc_arith_split_name(m->c.splits[sp]);
+            const char *name = gc_task_split_name(m->c.splits[sp]);
             int right = 0;
             for (int q = 0; q < per; q++)
                 right += sft_ok[sp * per + q];

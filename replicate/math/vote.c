@@ -743,7 +743,7 @@ gc_status math_analyse_vote(math_ctx *m, const cJSON *section, const char *path)
     int *qidx = gc_malloc(sizeof(int) * m->eval.n);
     gc_status s = qidx ? GC_OK : GC_ERR_NOMEM;
     for (int q = 0; s == GC_OK && q < m->eval.n; q++) {
-        const char *split = gc_arith_split_name(m->c.splits[q / ne]);
+        const char *split = gc_task_split_name(m->c.splits[q / ne]);
         int in = !vc.splits;
         for (const cJSON *e = vc.splits ? vc.splits->child : NULL; e && !in; e = e->next)
             in = !strcmp(e->valuestring, split);
@@ -768,7 +768,7 @@ gc_status math_analyse_vote(math_ctx *m, const cJSON *section, const char *path)
     if (s == GC_OK) s = stage_samples(m, &vc, qidx, &v, &samples_stage);
     for (int k = 0; s == GC_OK && k < total; k++) { /* answers and generated tokens */
         gc_vote_sample *sm = &v.smp[k];
-        sm->has_answer = gc_arith_extract(v.text[k], &sm->answer);
+        sm->has_answer = gc_task_extract(v.text[k], &sm->answer);
         int nt = gc_math_response(v.text[k], tmp, cap) - 1;
         sm->n_gen = generated_tokens(v.plen[k / v.M], nt < 0 ? 0 : nt, v.max_len);
         sm->cut = -1;

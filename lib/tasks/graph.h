@@ -1,0 +1,38 @@
+/* graph: the second mini-scale domain: find the path from a start node to a goal node in a graph
+ * given in the prompt, a task in which checking a path is easier than finding it.
+ *
+ * The graph is a "star": d branches leave the start node, each a chain of L edges; the goal is the
+ * last node of one branch. Nodes are distinct lowercase letters, drawn per problem; the edges are
+ * listed in a random order. Finding the path needs the branch that leads to the goal, known only
+ * by chaining back from the goal through L edges (next-token predictors are known to find this
+ * hard: Bachmann and Nagarajan, "The pitfalls of next-token prediction", 2024); checking a path
+ * needs each step to be an edge of the prompt and the last node to be the goal.
+ *
+ *   Go from s to g. Roads: q>r, s>x, y>g, x>y, s>p, p>q. Which way?
+ *   s>x
+ *   x>y
+ *   y>g
+ *   #### sxyg
+ *
+ * Splits (d branches, L edges per branch):
+ *   graph-train  d 2-3, L 2-4, phrasing A
+ *   graph-easy   d 2,   L 2-3                     (in distribution, easier)
+ *   graph-hard   d 3,   L 3-4                     (in distribution, harder)
+ *   graph-wide   d 4-5, L 2-3: more branches than training       (out of distribution)
+ *   graph-long   d 2-3, L 5-6: longer chains than training        (out of distribution)
+ *   graph-para   d 2-3, L 2-4, phrasing B, never used in training (out of distribution)
+ */
+#ifndef GC_GRAPH_H
+#define GC_GRAPH_H
+
+#include "lib/tasks/task.h"
+
+/* Problem `index` of a graph split (GC_GRAPH_TRAIN ... GC_GRAPH_PARA). */
+void gc_graph_generate(gc_split split, uint64_t seed, int64_t index, gc_problem *p);
+
+/* A wrong path: a branch other than the goal's, walked to its end; with probability 1/2 one more,
+ * made-up step from its last node to the goal (an edge the prompt lacks). The answer line names
+ * the nodes walked. Deterministic in (p, seed). */
+void gc_graph_corrupt(const gc_problem *p, uint64_t seed, char *out);
+
+#endif
