@@ -30,10 +30,10 @@ static void shuffle(gc_rng *r, int *a, int n) {
     }
 }
 
-/* Appends the path's steps, one "x>y" line each, and its answer line. */
+/* Appends the path's steps, one "xy" line each, and its answer line. */
 static void write_path(char *out, const char *nodes, int n) {
     for (int k = 0; k + 1 < n; k++)
-        gc_task_append(out, "%c>%c\n", nodes[k], nodes[k + 1]);
+        gc_task_append(out, "%c%c\n", nodes[k], nodes[k + 1]);
     gc_task_append(out, "#### %.*s\n", n, nodes);
 }
 
@@ -70,10 +70,9 @@ void gc_graph_generate(gc_split split, uint64_t seed, int64_t index, gc_problem 
     if (s->phrasing == 0)
         gc_task_append(p->question, "Go from %c to %c. Roads:", start, goal);
     else
-        gc_task_append(p->question, "Start at %c and reach %c using the links", start, goal);
+        gc_task_append(p->question, "Start at %c and reach %c. Links:", start, goal);
     for (int e = 0; e < n_edges; e++)
-        gc_task_append(p->question, "%s %c>%c", e ? "," : "", letters[from[order[e]]],
-                       letters[to[order[e]]]);
+        gc_task_append(p->question, " %c%c", letters[from[order[e]]], letters[to[order[e]]]);
     gc_task_append(p->question, s->phrasing == 0 ? ". Which way?\n" : ". What is the route?\n");
     char path[MAX_NODES];
     path[0] = start;
@@ -85,17 +84,19 @@ void gc_graph_generate(gc_split split, uint64_t seed, int64_t index, gc_problem 
     p->split = split;
 }
 
-/* The edges "x>y" listed in a question, as a successor table: next[x] = y, 0 when none. The start
- * node has several successors; first[] keeps them in the order listed. */
+/* The edges "xy" listed in a question (after its first ':', up to the next '.'), as a successor
+ * table: next[x] = y, 0 when none. The start node has several successors; first[] keeps them in
+ * the order listed. */
 static int read_edges(const char *q, char next[128], char *first, int cap, char start) {
     int n_first = 0;
     memset(next, 0, 128);
-    for (const char *c = strchr(q, '>'); c; c = strchr(c + 1, '>')) {
-        if (c == q || c[-1] < 'a' || c[-1] > 'z' || c[1] < 'a' || c[1] > 'z') continue;
-        if (c[-1] == start) {
-            if (n_first < cap) first[n_first++] = c[1];
+    const char *c = strchr(q, ':');
+    for (c = c ? c + 1 : q + strlen(q); *c && *c != '.'; c++) {
+        if (c[0] != ' ' || c[1] < 'a' || c[1] > 'z' || c[2] < 'a' || c[2] > 'z') continue;
+        if (c[1] == start) {
+            if (n_first < cap) first[n_first++] = c[2];
         } else {
-            next[(int)c[-1]] = c[1];
+            next[(int)c[1]] = c[2];
         }
     }
     return n_first;
@@ -105,7 +106,7 @@ void gc_graph_corrupt(const gc_problem *p, uint64_t seed, char *out) {
     gc_rng r;
     gc_rng_init(&r, seed, gc_rng_stream(GC_STREAM_CORRUPT, gc_task_hash(p->question)));
     out[0] = 0;
-    char start = p->solution[0], right = p->solution[2]; /* "s>x\n": the goal branch's first */
+    char start = p->solution[0], right = p->solution[1]; /* "sx\n": the goal branch's first */
     const char *ans = strstr(p->solution, "#### ");
     char goal = ans ? ans[5 + p->steps] : 0;
     char next[128], first[MAX_EDGES];

@@ -8,11 +8,16 @@
  * hard: Bachmann and Nagarajan, "The pitfalls of next-token prediction", 2024); checking a path
  * needs each step to be an edge of the prompt and the last node to be the goal.
  *
- *   Go from s to g. Roads: q>r, s>x, y>g, x>y, s>p, p>q. Which way?
- *   s>x
- *   x>y
- *   y>g
+ *   Go from s to g. Roads: qr sx yg xy sp pq. Which way?
+ *   sx
+ *   xy
+ *   yg
  *   #### sxyg
+ *
+ * An edge is written as its two letters, in the prompt and in the solution's lines alike, so that
+ * following an edge is the lookup a transformer's induction heads do (the token after the earlier
+ * occurrence of the current one); with a separator between the letters ("x>y") a 0.2M-parameter
+ * policy did not learn the lookup in 4,000 SFT steps.
  *
  * Splits (d branches, L edges per branch):
  *   graph-train  d 2-3, L 2-4, phrasing A
@@ -20,7 +25,8 @@
  *   graph-hard   d 3,   L 3-4                     (in distribution, harder)
  *   graph-wide   d 4-5, L 2-3: more branches than training       (out of distribution)
  *   graph-long   d 2-3, L 5-6: longer chains than training        (out of distribution)
- *   graph-para   d 2-3, L 2-4, phrasing B, never used in training (out of distribution)
+ *   graph-para   d 2-3, L 2-4, phrasing B ("Start at s and reach g. Links: ... What is the
+ *                route?"), never used in training (out of distribution)
  */
 #ifndef GC_GRAPH_H
 #define GC_GRAPH_H

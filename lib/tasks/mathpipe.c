@@ -190,6 +190,7 @@ gc_status gc_math_score(gc_rm *rm, const char *const *questions, const char *con
 typedef struct {
     int V;
     float *mean, *min_result; /* (n) each; min_result may be NULL */
+    gc_domain domain;         /* which tokens are computed results (min_result) */
 } logprob_ctx;
 
 static gc_status logprob_item(void *ctx, int item, const float *h, const float *logits,
@@ -197,9 +198,9 @@ static gc_status logprob_item(void *ctx, int item, const float *h, const float *
     (void)h;
     logprob_ctx *lc = ctx;
     double sum = 0, low = INFINITY;
-    /* a computed result: after '=' (arith), after '>' (graph: the step's new node) or on the
-     * "####" line, until the line ends; its digits and node letters */
-    int in_result = 0;
+    /* a computed result: arith's digits after '=' or on the "####" line; graph's new node of a
+     * step (a line's second letter) or the letters on the "####" line */
+    int in_result = 0, col = 0; /* col: the predicted token's column in its line */
     for (int t = prompt_len - 1; t < len - 1; t++) { /* position t predicts token t + 1 */
         const float *row = logits + (size_t)t * lc->V;
         float mx = row[0];
@@ -211,10 +212,17 @@ static gc_status logprob_item(void *ctx, int item, const float *h, const float *
         double lp = (double)row[tok[t + 1]] - mx - log(z);
         sum += lp;
         int32_t c = tok[t + 1];
-        if (c == '=' || c == '#' || c == '>') in_result = 1;
+        int computed;
+        if (lc->domain == GC_DOMAIN_GRAPH) {
+            if (c == '#') in_result = 1;
+            computed = c >= 'a' && c <= 'z' && (in_result || col == 1);
+        } else {
+            if (c == '=' || c == '#') in_result = 1;
+            computed = in_result && c >= '0' && c <= '9';
+        }
         if (c == '\n') in_result = 0;
-        int computed = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z');
-        if (in_result && computed && lp < low) low = lp;
+        col = c == '\n' ? 0 : col + 1;
+        if (computed && lp < low) low = lp;
     }
     double mean = sum / (len - prompt_len);
     lc->mean[item] = (float)mean;
@@ -224,14 +232,14 @@ static gc_status logprob_item(void *ctx, int item, const float *h, const float *
 
 gc_status gc_math_logprob(gc_model *m, const char *const *questions, const char *const *responses,
                           int n, int max_len, int batch, float *out) {
-    logprob_ctx lc = {m->cfg.vocab_size, out, NULL};
+    logprob_ctx lc = {m->cfg.vocab_size, out, NULL, GC_DOMAIN_ARITH};
     return gc_math_hidden_each(m, 1, questions, responses, n, max_len, batch, logprob_item, &lc);
 }
 
 gc_status gc_math_logprob_stats(gc_model *m, const char *const *questions,
                                 const char *const *responses, int n, int max_len, int batch,
-                                float *mean, float *min_result) {
-    logprob_ctx lc = {m->cfg.vocab_size, mean, min_result};
+                                gc_domain domain, float *mean, float *min_result) {
+    logprob_ctx lc = {m->cfg.vocab_size, mean, min_result, domain};
     return gc_math_hidden_each(m, 1, questions, responses, n, max_len, batch, logprob_item, &lc);
 }
 

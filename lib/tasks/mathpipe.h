@@ -15,6 +15,7 @@
 #include "lib/util/base.h"
 #include "lib/model/model.h"
 #include "lib/rm/rm.h"
+#include "lib/tasks/task.h"
 #include "lib/util/rng.h"
 
 /* Tokens of BOS + question (returns count, or -1 with an error recorded). */
@@ -75,11 +76,12 @@ gc_status gc_math_hidden_each(gc_model *m, int want_logits, const char *const *q
 gc_status gc_math_logprob(gc_model *m, const char *const *questions, const char *const *responses,
                           int n, int max_len, int batch, float *out);
 /* The same mean into mean (n), and into min_result (n) the lowest log-probability of a token of a
- * computed result (a digit after '=' in arith, the node letter after '>' in graph, or a digit or
- * letter on the "####" line): where a slip would be; the mean when a response has none. */
+ * computed result, where a slip would be: in arith a digit after '=' or on the "####" line; in
+ * graph a step's new node (a line's second letter) or a letter on the "####" line. The mean when
+ * a response has none. */
 gc_status gc_math_logprob_stats(gc_model *m, const char *const *questions,
                                 const char *const *responses, int n, int max_len, int batch,
-                                float *mean, float *min_result);
+                                gc_domain domain, float *mean, float *min_result);
 
 /* Preference pairs in batches (the reward models' and DPO's): the order of one epoch over n pairs
  * in batches of P: a fresh shuffle; then, within windows of 8 batches, pairs sorted by len (n) so

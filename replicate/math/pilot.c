@@ -35,7 +35,8 @@ static gc_status compute_lp(rp_stage *st, void *ctx) {
     GC_TRY(math_load_policy(job->m, &pm));
     gc_status s = gc_math_logprob_stats(&pm, (const char *const *)sol->question,
                                         (const char *const *)sol->response, sol->n,
-                                        (int)job->m->c.eval.max_len, 32, job->mean, job->low);
+                                        (int)job->m->c.eval.max_len, 32,
+                                        gc_task_domain(job->m->c.splits[0]), job->mean, job->low);
     gc_model_free(&pm);
     GC_TRY(s);
     char path[RP_PATH];
@@ -108,8 +109,9 @@ static gc_status heldout_policy(math_ctx *m, cJSON *out) {
     float *bm = gc_malloc(sizeof(float) * d.n), *bl = gc_malloc(sizeof(float) * d.n);
     if (s == GC_OK && !(gm && gl && bm && bl)) s = GC_ERR_NOMEM;
     int L = (int)m->c.eval.max_len;
-    if (s == GC_OK) s = gc_math_logprob_stats(&pm, d.q, d.good, d.n, L, 32, gm, gl);
-    if (s == GC_OK) s = gc_math_logprob_stats(&pm, d.q, d.badp, d.n, L, 32, bm, bl);
+    gc_domain dom = gc_task_domain(m->c.splits[0]);
+    if (s == GC_OK) s = gc_math_logprob_stats(&pm, d.q, d.good, d.n, L, 32, dom, gm, gl);
+    if (s == GC_OK) s = gc_math_logprob_stats(&pm, d.q, d.badp, d.n, L, 32, dom, bm, bl);
     if (s == GC_OK) {
         cJSON_AddNumberToObject(out, RS_N, d.n);
         pair_measures(gm, bm, d.n, cJSON_AddObjectToObject(out, RS_G0_MEAN));
