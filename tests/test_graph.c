@@ -8,12 +8,12 @@
 #include "lib/tasks/chartok.h"
 #include "lib/tasks/graph.h"
 
-/* the question's edges: " xy" pairs after its ':' up to the next '.' */
+/* the question's edges: each pair of adjacent letters in the words after its ':', up to the '.' */
 static int count_edges_where(const char *q, char from, char to) {
     int n = 0;
     for (const char *c = strchr(q, ':') + 1; *c && *c != '.'; c++)
-        if (c[0] == ' ' && c[1] >= 'a' && c[1] <= 'z' && c[2] >= 'a' && c[2] <= 'z')
-            n += (from == 0 || c[1] == from) && (to == 0 || c[2] == to);
+        if (c[0] >= 'a' && c[0] <= 'z' && c[1] >= 'a' && c[1] <= 'z')
+            n += (from == 0 || c[0] == from) && (to == 0 || c[1] == to);
     return n;
 }
 
