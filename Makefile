@@ -58,10 +58,12 @@ REPLICATE := $(BUILD)/replicate
 TESTS    := $(BUILD)/gcrm-tests
 BENCH    := $(BUILD)/gcrm-bench
 BENCH_GPU := $(BUILD)/gcrm-bench-gpu
+SFT_PROBE := $(BUILD)/gcrm-sft-probe
 
 JOBS     ?= 2
 
-.PHONY: all deps test test-asan bench bench-gpu reproduce clean format help fixtures check report pilot
+.PHONY: all deps test test-asan bench bench-gpu reproduce clean format help fixtures check report pilot \
+        sft-probe
 
 SCALE    ?= mini
 SEEDS    ?=
@@ -87,6 +89,7 @@ help:
 	@echo "make table2     Table 2 so far: the DPO arm against the SFT policy (PPO arms not built yet)"
 	@echo "make check      one row per paper claim: published, measured, verdict"
 	@echo "make pilot      the instrument's pilots: G0/G1/G2 for each recipe in experiments/pilots/ (PILOTS=...)"
+	@echo "make sft-probe  does a policy learn a mini domain: SFT loss curve, greedy accuracy (PROBE_FLAGS=...)"
 	@echo "make bench-gpu  CUDA training tokens/s and MFU (125M, 1B; bf16, TF32) next to the cuBLAS ceiling"
 	@echo "make gpu-check  on an NVIDIA GPU: build, parity tests, fig2 smoke on cuda, bench-gpu (OUT=dir)"
 	@echo "make fixtures   regenerate the PyTorch oracle fixtures in tests/fixtures"
@@ -133,6 +136,9 @@ $(TESTS): $(TEST_OBJ) $(CLI_LIB_OBJ) $(KERN_OBJ) $(LIBGCRM) | $(CUDA_PLUGIN)
 	$(CC) $(LDFLAGS) -rdynamic $(TEST_OBJ) $(CLI_LIB_OBJ) $(KERN_OBJ) $(LIBGCRM) $(LDLIBS) $(LDLIBS_CUDA) -lcriterion -o $@
 
 $(BENCH): $(BUILD)/obj/bench/bench.o $(LIBGCRM)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(SFT_PROBE): $(BUILD)/obj/bench/sft_probe.o $(LIBGCRM)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BENCH_GPU): $(BUILD)/obj/bench/bench_gpu.o $(KERN_OBJ) $(LIBGCRM)
@@ -186,11 +192,18 @@ $(EXPERIMENTS) table2: deps $(REPLICATE) $(CUDA_PLUGIN)
 # the instrument's pilots (docs/pilots.md): each candidate recipe in experiments/pilots/, or the
 # ones PILOTS names (file names without .json)
 PILOTS ?= $(basename $(notdir $(wildcard experiments/pilots/*.json)))
+# (a recipe whose policy cannot give preference pairs fails; the others still run)
 pilot: deps $(REPLICATE) $(CUDA_PLUGIN)
-	@for p in $(PILOTS); do \
+	@failed=""; for p in $(PILOTS); do \
 	    echo "== pilot $$p ($(SCALE) scale)"; \
-	    $(REPLICATE) run experiments/pilots/$$p.json $(RUN_FLAGS) || exit 1; \
-	done
+	    $(REPLICATE) run experiments/pilots/$$p.json $(RUN_FLAGS) || failed="$$failed $$p"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "pilots that failed:$$failed"; exit 1; fi
+
+# does a policy learn a mini domain? SFT with its loss curve, then greedy accuracy per split
+# (PROBE_FLAGS e.g. --domain graph --steps 3000 --dim 64; docs/pilots.md)
+sft-probe: deps $(SFT_PROBE)
+	$(SFT_PROBE) $(PROBE_FLAGS)
 
 check: $(REPLICATE)
 	$(REPLICATE) check --scale $(SCALE)
@@ -214,4 +227,5 @@ clean:
 	rm -rf build build-asan
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(KERN_OBJ:.o=.d) \
-    $(BUILD)/obj/kernels/cuda_plugin.d $(BUILD)/obj/bench/bench.d $(BUILD)/obj/bench/bench_gpu.d
+    $(BUILD)/obj/kernels/cuda_plugin.d $(BUILD)/obj/bench/bench.d $(BUILD)/obj/bench/bench_gpu.d \
+    $(BUILD)/obj/bench/sft_probe.d

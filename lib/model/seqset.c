@@ -58,7 +58,7 @@ gc_status gc_sft_train(gc_model *m, const gc_seqset *data, const gc_sft_config *
     int32_t *tgt = gc_malloc(sizeof(int32_t) * (size_t)B * data->max_len);
     int *idx = gc_malloc(sizeof(int) * (size_t)B), *len = gc_malloc(sizeof(int) * (size_t)B);
     gc_status s = tok && tgt && idx && len ? GC_OK : GC_ERR_NOMEM;
-    double tail = 0;
+    double tail = 0, window = 0;
     int tail_n = 0, tail_from = cfg->steps - (cfg->steps + 9) / 10;
     gc_progress prog;
     gc_progress_init(&prog, "sft", cfg->steps);
@@ -87,6 +87,11 @@ gc_status gc_sft_train(gc_model *m, const gc_seqset *data, const gc_sft_config *
         float loss;
         s = gc_lm_step(m, &opt, &cfg->sched, tok, tgt, B, T, len, &loss, NULL);
         if (step >= tail_from) tail += loss, tail_n++;
+        window += loss;
+        if (cfg->log_every > 0 && (step + 1) % cfg->log_every == 0) {
+            gc_log_info("sft: step %d loss %.4f", step + 1, window / cfg->log_every);
+            window = 0;
+        }
         gc_progress_update(&prog, step + 1);
     }
     gc_progress_end(&prog);

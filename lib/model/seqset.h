@@ -33,6 +33,7 @@ typedef struct {
     gc_schedule sched;
     float weight_decay;
     uint64_t seed;
+    int log_every; /* logs the mean loss of every log_every steps (gc_log_info); 0 = never */
 } gc_sft_config;
 
 /* Trains m in place; *last_loss (may be NULL) gets the mean loss of the last 10% of steps. */
