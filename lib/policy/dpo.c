@@ -18,7 +18,7 @@ static gc_status check_batch(const gc_model *m, int B, int T, const int *prompt_
 }
 
 /* log-softmax of one row at index k, in double */
-static double row_logprob(const float *row, int V, int k, double *z_out, float *mx_out) {
+double gc_row_logprob(const float *row, int V, int k, double *z_out, float *mx_out) {
     float mx = row[0];
     for (int v = 1; v < V; v++)
         mx = row[v] > mx ? row[v] : mx;
@@ -30,6 +30,15 @@ static double row_logprob(const float *row, int V, int k, double *z_out, float *
     return (double)row[k] - mx - log(z);
 }
 
+void gc_row_logprob_grad(const float *row, int V, int k, double g, float *drow) {
+    double z;
+    float mx;
+    gc_row_logprob(row, V, k, &z, &mx);
+    for (int v = 0; v < V; v++)
+        drow[v] = (float)(-g * exp((double)row[v] - mx) / z);
+    drow[k] += (float)g;
+}
+
 /* the response log-probabilities from the host logits of the last forward */
 static void seq_logprob_from_logits(const gc_model *m, const int32_t *tokens, int B, int T,
                                     const int *prompt_len, const int *len, int norm, double *out) {
@@ -37,7 +46,7 @@ static void seq_logprob_from_logits(const gc_model *m, const int32_t *tokens, in
     for (int b = 0; b < B; b++) {
         double sum = 0;
         for (int t = prompt_len[b]; t < len[b]; t++) /* row t - 1 predicts token t */
-            sum += row_logprob(m->logits + ((size_t)b * T + t - 1) * V, V,
+            sum += gc_row_logprob(m->logits + ((size_t)b * T + t - 1) * V, V,
                                tokens[(size_t)b * T + t], NULL, NULL);
         out[b] = norm ? sum / (len[b] - prompt_len[b]) : sum;
     }
@@ -89,14 +98,8 @@ gc_status gc_dpo_grad(gc_model *m, const int32_t *tokens, int P, int T, const in
             double g = norm ? dpi[b] / (len[b] - prompt_len[b]) : dpi[b];
             for (int t = prompt_len[b]; t < len[b]; t++) {
                 size_t row = (size_t)b * T + t - 1;
-                const float *lg = m->logits + row * V;
-                double z;
-                float mx;
-                int k = tokens[(size_t)b * T + t];
-                row_logprob(lg, V, k, &z, &mx);
-                for (int v = 0; v < V; v++)
-                    dl[row * V + v] = (float)(-g * exp((double)lg[v] - mx) / z);
-                dl[row * V + k] += (float)g;
+                gc_row_logprob_grad(m->logits + row * V, V, tokens[(size_t)b * T + t], g,
+                                    dl + row * V);
             }
         }
         s = gc_model_logits_grad(m, dl);

@@ -22,6 +22,12 @@
 #include "lib/model/optim.h"
 #include "lib/util/base.h"
 
+/* log softmax(row)[k] over a row of V logits; *z_out and *mx_out (may be NULL) get the row's
+ * partition sum and maximum (softmax_v = exp(row_v - mx) / z). */
+double gc_row_logprob(const float *row, int V, int k, double *z_out, float *mx_out);
+/* drow (V) = g * d log softmax(row)[k] / d row = g * (onehot(k) - softmax(row)). */
+void gc_row_logprob_grad(const float *row, int V, int k, double g, float *drow);
+
 /* out (B): each sequence's response log-probability under m (one forward with host logits). */
 gc_status gc_seq_logprob(gc_model *m, const int32_t *tokens, int B, int T, const int *prompt_len,
                          const int *len, int norm, double *out);

@@ -467,6 +467,11 @@ gc_status gc_rm_grad(gc_rm *rm, const int32_t *tokens, int P, int T, const int *
 gc_status gc_rm_step(gc_rm *rm, const int32_t *tokens, int P, int T, const int *prompt_len,
                      const int *len, const gc_con_config *c, gc_rng *rng, const gc_rm_optim *o,
                      gc_rm_step_stats *st) {
+    GC_TRY(gc_rm_grad(rm, tokens, P, T, prompt_len, len, c, rng, st));
+    return gc_rm_update(rm, o);
+}
+
+gc_status gc_rm_update(gc_rm *rm, const gc_rm_optim *o) {
     gc_model *m = &rm->model;
     if (!rm->has_opt) {
         GC_TRY(gc_adamw_init(&rm->opt, m->n_params, o->beta1, o->beta2, o->eps, o->weight_decay));
@@ -481,7 +486,6 @@ gc_status gc_rm_step(gc_rm *rm, const int32_t *tokens, int P, int T, const int *
     rm->opt.beta2 = rm->head_opt.beta2 = o->beta2;
     rm->opt.eps = rm->head_opt.eps = o->eps;
     rm->opt.weight_decay = o->weight_decay;
-    GC_TRY(gc_rm_grad(rm, tokens, P, T, prompt_len, len, c, rng, st));
     /* one global norm over the trunk and the head, clipped by the optimiser's rule */
     double trunk_ss = 0;
     GC_TRY(gc_model_grad_sumsq(m, &trunk_ss));

@@ -123,7 +123,11 @@ typedef struct {
 #define GC_RM_OPTIM_DEFAULT(lr_, clip_, wd_)                                                       \
     ((gc_rm_optim){(lr_), (clip_), (wd_), 0.9f, 0.95f, 1e-8f, 1.0f})
 
-/* One optimisation step on P pairs: gc_rm_grad, clipping, AdamW on trunk and head. */
+/* One update from the gradient already in rm->model and rm->dhead (any loss: gc_rm_grad's, or a
+ * critic's value loss): clipping of the global norm, AdamW on trunk and head. */
+gc_status gc_rm_update(gc_rm *rm, const gc_rm_optim *o);
+
+/* One optimisation step on P pairs: gc_rm_grad, then gc_rm_update. */
 gc_status gc_rm_step(gc_rm *rm, const int32_t *tokens, int P, int T, const int *prompt_len,
                      const int *len, const gc_con_config *c, gc_rng *rng, const gc_rm_optim *o,
                      gc_rm_step_stats *st);

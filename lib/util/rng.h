@@ -41,6 +41,8 @@ typedef enum {
     GC_STREAM_BOOTSTRAP_MEAN,  /* bootstrap resamples of a mean */
     GC_STREAM_GROW,            /* the blocks a grown model adds (gc_model_grow) */
     GC_STREAM_DPO,             /* DPO batch order, per seed */
+    GC_STREAM_PPO_ROLLOUT,     /* a PPO rollout's response, per (iteration * batch + sequence) */
+    GC_STREAM_PPO_ORDER,       /* a PPO rollout's minibatch order, per iteration */
 } gc_stream_purpose;
 
 static inline uint64_t gc_rng_stream(gc_stream_purpose purpose, uint64_t index) {
