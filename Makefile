@@ -86,7 +86,7 @@ help:
 	@echo "make fig3       Figure 3: AUROC on partial generations, reward and Q-value"
 	@echo "make table1     Table 1: majority voting with Q-value filtering, tau sweep, online"
 	@echo "make ablations  the paper's ablations (reward-model variants; goal state from a random token)"
-	@echo "make table2     Table 2 so far: the DPO arm against the SFT policy (PPO arms not built yet)"
+	@echo "make table2     Table 2: SFT, DPO, PPO with the baseline RM, PPO with the goal-conditioned RM"
 	@echo "make check      one row per paper claim: published, measured, verdict"
 	@echo "make pilot      the instrument's pilots: G0/G1/G2 for each recipe in experiments/pilots/ (PILOTS=...)"
 	@echo "make sft-probe  does a policy learn a mini domain: SFT loss curve, greedy accuracy (PROBE_FLAGS=...)"
@@ -179,7 +179,7 @@ fixtures:
 	/usr/bin/python3 tests/ref/ppo_oracle.py tests/fixtures
 
 EXPERIMENTS := fig2 fig3 table1 ablation-goal-token ablations
-# table2 runs on its own until its PPO arms exist and its mini run is measured; then it joins
+# table2 runs on its own until its mini run is measured and has a claim check; then it joins
 # make reproduce
 .PHONY: $(EXPERIMENTS) table2
 ablations: ablation-goal-token  # `make ablations` runs both ablation experiments

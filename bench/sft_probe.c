@@ -22,7 +22,7 @@ int main(int argc, char **argv) {
     long steps = 3000, dim = 64, layers = 4, heads = 4, batch = 32, seq = 256, every = 250;
     long n_train = 16000, n_eval = 100, show = 3, seed = 1;
     double lr = 5e-3;
-    int help = 0;
+    int help = 0, untied = 0;
     const gc_flag flags[] = {
         {"domain", GC_FLAG_CHOICE, domain, 0, 0, "arith|graph", sizeof domain},
         {"steps", GC_FLAG_INT, &steps, 1, 1e7, NULL, 0},
@@ -37,6 +37,7 @@ int main(int argc, char **argv) {
         {"eval", GC_FLAG_INT, &n_eval, 1, 1e5, NULL, 0},
         {"show", GC_FLAG_INT, &show, 0, 100, NULL, 0},
         {"seed", GC_FLAG_INT, &seed, 0, 1e12, NULL, 0},
+        {"untied", GC_FLAG_SWITCH, &untied, 0, 0, NULL, 0},
         {"help", GC_FLAG_SWITCH, &help, 0, 0, NULL, 0},
     };
     int rc = gc_flags_parse("gcrm-sft-probe", argc, argv, flags, sizeof flags / sizeof *flags,
@@ -45,7 +46,9 @@ int main(int argc, char **argv) {
     if (help) {
         printf("usage: gcrm-sft-probe [--domain arith|graph] [--steps N] [--lr X] [--dim D]\n"
                "       [--layers L] [--heads H] [--batch B] [--seq-len T] [--every N]\n"
-               "       [--train N] [--eval N] [--show N] [--seed S]\n");
+               "       [--train N] [--eval N] [--show N] [--seed S] [--untied]\n"
+               "The model is the math pipeline's policy (tied embeddings, hidden 8/3 of dim);\n"
+               "--untied gives it a classifier of its own.\n");
         return 0;
     }
     if (dim % heads) return gc_flags_usage_error("gcrm-sft-probe", "--dim must divide by --heads");
@@ -70,7 +73,7 @@ int main(int argc, char **argv) {
         gc_seqset_set(&data, i, pr, np, rs, nr);
     }
     gc_model_config mc = {(int32_t)dim, (int32_t)(dim * 8 / 3), (int32_t)layers,
-                          (int32_t)heads, (int32_t)heads, 128, L, 0, 1e-5f, 10000.0f};
+                          (int32_t)heads, (int32_t)heads, 128, L, !untied, 1e-5f, 10000.0f};
     gc_model m;
     if (gc_model_init(&m, &mc)) return 1;
     gc_model_init_random(&m, (uint64_t)seed);

@@ -1,6 +1,7 @@
-/* table2 at smoke scale: the DPO arm runs end to end (reference log-probabilities, DPO policies
- * per seed, their greedy solutions and the SFT policy's), the results carry every split, the
- * average and the training curves, and a second run reuses every stage. */
+/* table2 at smoke scale: every arm runs end to end (reference log-probabilities, DPO policies per
+ * seed, PPO policies per reward model and seed, their greedy solutions and the SFT policy's), the
+ * results carry every split, the average, the paired PPO difference and the training curves, and
+ * a second run reuses every stage. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,7 @@
 #include "lib/util/jsonio.h"
 #include "helpers.h"
 
-Test(table2, dpo_arm_smoke_end_to_end, .timeout = 180) {
+Test(table2, every_arm_smoke_end_to_end, .timeout = 240) {
     char *root = th_tmp_path("table2");
     char *out = NULL, *err = NULL;
     cr_assert_eq(th_run_smoke("experiments/table2.json", root, "--seeds 2", &out, &err), 0, "%s",
@@ -27,6 +28,20 @@ Test(table2, dpo_arm_smoke_end_to_end, .timeout = 180) {
         const cJSON *d = cJSON_GetObjectItem(g, "dpo");
         cr_expect(sft >= 0 && sft <= 1, "SFT accuracy %g", sft);
         cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(d, "per_seed")), 2);
+        for (int a = 0; a < 2; a++) {
+            const cJSON *p = cJSON_GetObjectItem(g, a ? "ppo_goal" : "ppo_baseline");
+            cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(p, "per_seed")), 2);
+        }
+    }
+    cr_expect_not_null(cJSON_GetObjectItem(r, "ppo_goal_minus_baseline"));
+    const cJSON *pc = cJSON_GetObjectItem(r, "ppo_training");
+    cr_expect_eq(cJSON_GetArraySize(pc), 4, "one PPO curve per reward model and seed");
+    for (const cJSON *c = pc ? pc->child : NULL; c; c = c->next) {
+        const cJSON *it = cJSON_GetObjectItem(c, "iterations");
+        cr_expect_eq(cJSON_GetArraySize(it), 2, "the smoke file's 2 iterations");
+        const cJSON *e = cJSON_GetArrayItem(it, 0);
+        cr_expect(gc_json_num(e, "kl_coef", -1) > 0, "the KL coefficient is recorded");
+        cr_expect(gc_json_num(e, "response_len", 0) >= 1, "responses have tokens");
     }
     cr_expect_not_null(cJSON_GetObjectItem(r, "average"));
     const cJSON *curves = cJSON_GetObjectItem(r, "dpo_training");
@@ -36,7 +51,7 @@ Test(table2, dpo_arm_smoke_end_to_end, .timeout = 180) {
         double loss = gc_json_num(e, "train_loss", -1);
         cr_expect(loss > 0 && loss < 5, "DPO loss %g", loss);
     }
-    cr_expect_not_null(cJSON_GetObjectItem(r, "not_built"), "the results say what is missing");
+    cr_expect_null(cJSON_GetObjectItem(r, "not_built"), "every arm ran");
     cJSON_Delete(r);
     free(out), free(err);
     cr_assert_eq(th_run_smoke("experiments/table2.json", root, "--seeds 2", &out, &err), 0, "%s",

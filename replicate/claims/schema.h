@@ -127,6 +127,17 @@
 #define RS_MARGIN "margin"
 #define RS_DPO_TRAINING "dpo_training"
 #define RS_NOT_BUILT "not_built"
+#define RS_PPO_TRAINING "ppo_training"
+#define RS_PPO_BASELINE "ppo_baseline"
+#define RS_PPO_GOAL "ppo_goal"
+#define RS_PPO_DIFF "ppo_goal_minus_baseline"
+#define RS_PPO_SCORE "reward"
+#define RS_PPO_KL "kl"
+#define RS_PPO_KL_COEF "kl_coef"
+#define RS_PPO_POLICY_LOSS "policy_loss"
+#define RS_PPO_VALUE_LOSS "value_loss"
+#define RS_PPO_CLIPFRAC "clipfrac"
+#define RS_PPO_RESPONSE_LEN "response_len"
 
 /* the verdict (claims/verdict.c), under "verdict" */
 #define RS_VERDICT "verdict"

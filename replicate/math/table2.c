@@ -1,10 +1,13 @@
-/* table2: the policy trained three ways (PAPER.md section 3) — so far the DPO arm. Stages:
- * dpo-ref (the SFT policy's log-probabilities of every preference pair's responses: the frozen
- * reference, computed once) and dpo-seed<k> (the SFT policy trained with DPO on the same pairs the
- * reward models train on, then its greedy solutions of every evaluation question). The analysis
- * reports greedy accuracy per split and on average (the splits are the same size) for the SFT
- * policy and the DPO policies (mean and 95% CI over seeds), and the DPO training curves. The PPO
- * arms (baseline and goal-conditioned reward models) are not built yet; the results say so.
+/* table2: the policy trained three ways (PAPER.md section 3). Stages: dpo-ref (the SFT policy's
+ * log-probabilities of every preference pair's responses: the frozen reference, computed once),
+ * dpo-seed<k> (the SFT policy trained with DPO on the same pairs the reward models train on),
+ * ppo-<baseline|goal>-seed<k> (the SFT policy trained with PPO, lib/policy/ppo_trainer.h, against
+ * that seed's reward model, its critic initialised from the same reward model, the SFT policy as
+ * the frozen reference; prompts are the training questions in order), and sft-greedy; each policy
+ * stage ends with the greedy solutions of every evaluation question. The analysis reports greedy
+ * accuracy per split and on average (the splits are the same size) for the SFT policy and each arm
+ * (mean and 95% CI over seeds), the PPO difference goal - baseline paired by seed, and the DPO and
+ * PPO training curves. Without a table2.ppo section the PPO arms are not run (the results say so).
  * Plot: plots/table2.gp.
  */
 #include <math.h>
@@ -14,6 +17,8 @@
 
 #include "lib/model/ckpt.h"
 #include "lib/policy/dpo.h"
+#include "lib/policy/ppo_trainer.h"
+#include "lib/tasks/chartok.h"
 #include "lib/stats/stats.h"
 #include "lib/tasks/task.h"
 #include "lib/tasks/mathpipe.h"
@@ -44,10 +49,40 @@ static const gc_cfg_field dpo_f[] = {
 #undef F
 
 typedef struct {
-    const cJSON *dpo;
+    int64_t iterations, rollout, minibatch, epochs;
+    double lr_actor, lr_critic, clip_eps, value_clip, gamma, lambda, kl_init, kl_target,
+        kl_horizon, temperature, grad_clip;
+    int normalize_reward;
+} ppo_cfg;
+
+#define F(field, type, req, lo, hi)                                                                \
+    { #field, type, offsetof(ppo_cfg, field), req, lo, hi, NULL }
+static const gc_cfg_field ppo_f[] = {
+    F(iterations, GC_CFG_INT, 1, 1, 1e6),
+    F(rollout, GC_CFG_INT, 1, 1, 4096),
+    F(minibatch, GC_CFG_INT, 1, 1, 4096),
+    F(epochs, GC_CFG_INT, 0, 1, 100),
+    F(lr_actor, GC_CFG_FLOAT, 1, 1e-9, 1),
+    F(lr_critic, GC_CFG_FLOAT, 1, 1e-9, 1),
+    F(clip_eps, GC_CFG_FLOAT, 0, 1e-6, 10),
+    F(value_clip, GC_CFG_FLOAT, 0, 1e-6, 1e6),
+    F(gamma, GC_CFG_FLOAT, 0, 0, 1),
+    F(lambda, GC_CFG_FLOAT, 0, 0, 1),
+    F(kl_init, GC_CFG_FLOAT, 0, 0, 100),
+    F(kl_target, GC_CFG_FLOAT, 0, 0, 100),
+    F(kl_horizon, GC_CFG_FLOAT, 0, 1, 1e9),
+    F(temperature, GC_CFG_FLOAT, 0, 1e-3, 10),
+    F(grad_clip, GC_CFG_FLOAT, 0, 0, 1e6),
+    {"normalize_reward", GC_CFG_BOOL, offsetof(ppo_cfg, normalize_reward), 0, 0, 1, NULL},
+};
+#undef F
+
+typedef struct {
+    const cJSON *dpo, *ppo;
 } table2_cfg;
 static const gc_cfg_field table2_f[] = {
     {"dpo", GC_CFG_OBJECT, offsetof(table2_cfg, dpo), 1, 0, 0, NULL},
+    {"ppo", GC_CFG_OBJECT, offsetof(table2_cfg, ppo), 0, 0, 0, NULL},
 };
 
 typedef struct {
@@ -283,36 +318,186 @@ static gc_status load_dpo(const rp_stage *st, void *ctx) {
 
 static const rp_stage_def DPO_POLICY = {"dpo", __FILE__, compute_dpo, load_dpo};
 
+/* ---- stage: a PPO policy against one reward model ---- */
+
+typedef struct {
+    math_ctx *m;
+    const ppo_cfg *pc;
+    const rp_stage *rmst; /* the reward model: the scorer, and the critic's initial weights */
+    int seed;
+    int *correct;
+    cJSON *curve;
+} ppo_job;
+
+static gc_status rm_scorer(void *ctx, const int32_t *tokens, int B, int T, const int *prompt_len,
+                           const int *len, float *out) {
+    (void)prompt_len;
+    return gc_rm_score(ctx, tokens, B, T, len, out);
+}
+
+static gc_status compute_ppo(rp_stage *st, void *ctx) {
+    ppo_job *job = ctx;
+    math_ctx *m = job->m;
+    const ppo_cfg *pc = job->pc;
+    int L = (int)m->c.eval.max_len, n = (int)pc->rollout;
+    gc_model actor, ref;
+    gc_rm scorer = {0}, critic = {0};
+    GC_TRY(math_load_policy(m, &actor));
+    gc_status s = math_load_policy(m, &ref);
+    int ref_ok = s == GC_OK, scorer_ok = 0, critic_ok = 0;
+    if (s == GC_OK) s = math_load_rm(job->rmst, &scorer), scorer_ok = s == GC_OK;
+    if (s == GC_OK) s = math_load_rm(job->rmst, &critic), critic_ok = s == GC_OK;
+    gc_ppo_config c = {.minibatch = (int)pc->minibatch,
+                       .epochs = (int)pc->epochs,
+                       .max_len = L,
+                       .eos = GC_CHAR_EOS,
+                       .temperature = (float)pc->temperature,
+                       .top_p = 1.0f,
+                       .clip_eps = pc->clip_eps,
+                       .value_clip = pc->value_clip,
+                       .gamma = pc->gamma,
+                       .lambda = pc->lambda,
+                       .kl_init = pc->kl_init,
+                       .kl_target = pc->kl_target,
+                       .kl_horizon = pc->kl_horizon,
+                       .lr_actor = (float)pc->lr_actor,
+                       .lr_critic = (float)pc->lr_critic,
+                       .grad_clip = (float)pc->grad_clip,
+                       .normalize_reward = pc->normalize_reward,
+                       .seed = (uint64_t)job->seed};
+    gc_ppo ppo = {0};
+    if (s == GC_OK) s = gc_ppo_init(&ppo, &actor, &ref, &critic, &c);
+    /* prompts: the training questions in order, rollout after rollout, wrapping around */
+    int32_t *ptok = gc_malloc(sizeof(int32_t) * (size_t)n * L);
+    const int32_t **prompts = gc_malloc(sizeof(int32_t *) * n);
+    int *plen = gc_malloc(sizeof(int) * n);
+    if (s == GC_OK && !(ptok && prompts && plen)) s = GC_ERR_NOMEM;
+    cJSON *curve = cJSON_CreateArray();
+    gc_progress prog;
+    gc_progress_init(&prog, st->name, (int)pc->iterations);
+    for (int it = 0; s == GC_OK && it < pc->iterations; it++) {
+        for (int i = 0; s == GC_OK && i < n; i++) {
+            const gc_problem *q = &m->train.p[((int64_t)it * n + i) % m->train.n];
+            prompts[i] = ptok + (size_t)i * L;
+            plen[i] = gc_math_prompt(q->question, ptok + (size_t)i * L, L - 1);
+            if (plen[i] < 0)
+                s = gc_fail(GC_ERR_CONFIG, "%s: a training question needs more than %d tokens",
+                            m->r->cfg.path, L - 1);
+        }
+        gc_ppo_stats ps = {0};
+        if (s == GC_OK) s = gc_ppo_iteration(&ppo, &c, prompts, plen, n, rm_scorer, &scorer, &ps);
+        if (s == GC_OK) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddNumberToObject(e, "iteration", it + 1);
+            cJSON_AddNumberToObject(e, RS_PPO_SCORE, ps.score);
+            cJSON_AddNumberToObject(e, RS_PPO_KL, ps.kl);
+            cJSON_AddNumberToObject(e, RS_PPO_KL_COEF, ps.kl_coef);
+            cJSON_AddNumberToObject(e, RS_PPO_POLICY_LOSS, ps.policy_loss);
+            cJSON_AddNumberToObject(e, RS_PPO_VALUE_LOSS, ps.value_loss);
+            cJSON_AddNumberToObject(e, RS_PPO_CLIPFRAC, ps.clipfrac);
+            cJSON_AddNumberToObject(e, RS_PPO_RESPONSE_LEN, ps.response_len);
+            cJSON_AddItemToArray(curve, e);
+            if ((it + 1) % 10 == 0 || it + 1 == pc->iterations)
+                gc_log_info("%s iteration %d: reward %.3f, KL %.3f, response %.0f tokens",
+                            st->name, it + 1, ps.score, ps.kl, ps.response_len);
+        }
+        gc_progress_update(&prog, it + 1);
+    }
+    gc_progress_end(&prog);
+    gc_ppo_free(&ppo);
+    free(ptok), free(prompts), free(plen);
+    if (scorer_ok) gc_rm_free(&scorer);
+    if (critic_ok) gc_rm_free(&critic);
+    if (ref_ok) gc_model_free(&ref);
+    char path[RP_PATH];
+    rp_stage_file(st, "policy.ckpt", path);
+    if (s == GC_OK) s = gc_ckpt_save(path, &actor, NULL);
+    if (s != GC_OK) {
+        gc_model_free(&actor);
+        cJSON_Delete(curve);
+        return s;
+    }
+    return write_greedy(st, m, &actor, curve, "ppo.json");
+}
+
+static gc_status load_ppo(const rp_stage *st, void *ctx) {
+    ppo_job *job = ctx;
+    dpo_job dj = {job->m, NULL, NULL, 0, job->correct, NULL};
+    GC_TRY(read_greedy(st, &dj, "ppo.json"));
+    job->curve = dj.curve;
+    return GC_OK;
+}
+
+static const rp_stage_def PPO_POLICY = {"ppo", __FILE__, compute_ppo, load_ppo};
+
 /* ---- the analysis ---- */
+
+/* the arms of the table, in column order: results key and label */
+static const char *const ARMS[][2] = {{RS_DPO, "DPO"},
+                                      {RS_PPO_BASELINE, "PPO, baseline RM"},
+                                      {RS_PPO_GOAL, "PPO, goal-conditioned RM"}};
+enum { N_ARMS = 3 };
 
 static gc_status write_dat(const char *path, const cJSON *results, const void *ctx) {
     (void)ctx;
     FILE *f = fopen(path, "w");
     if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
-    fprintf(f, "# greedy accuracy per split; columns by name\n%s %s %s_%s %s_%s %s_%s\n", RS_SPLIT,
-            RS_SFT, RS_DPO, RS_MEAN, RS_DPO, RS_LO, RS_DPO, RS_HI);
+    fprintf(f, "# greedy accuracy per split (NaN: arm not run); columns by name\n%s %s", RS_SPLIT,
+            RS_SFT);
+    for (int a = 0; a < N_ARMS; a++)
+        fprintf(f, " %s_%s %s_%s %s_%s", ARMS[a][0], RS_MEAN, ARMS[a][0], RS_LO, ARMS[a][0], RS_HI);
+    fprintf(f, "\n");
     for (const cJSON *g = gc_json_get(results, RS_SPLITS)->child; g; g = g->next) {
-        const cJSON *d = gc_json_get(g, RS_DPO);
-        fprintf(f, "%s %.5f %.5f %.5f %.5f\n", cJSON_GetStringValue(gc_json_get(g, RS_SPLIT)),
-                gc_json_num(g, RS_SFT, NAN), gc_json_num(d, RS_MEAN, NAN),
-                gc_json_num(d, RS_LO, NAN), gc_json_num(d, RS_HI, NAN));
+        fprintf(f, "%s %.5f", cJSON_GetStringValue(gc_json_get(g, RS_SPLIT)),
+                gc_json_num(g, RS_SFT, NAN));
+        for (int a = 0; a < N_ARMS; a++) {
+            const cJSON *d = gc_json_get(g, ARMS[a][0]);
+            fprintf(f, " %.5f %.5f %.5f", gc_json_num(d, RS_MEAN, NAN), gc_json_num(d, RS_LO, NAN),
+                    gc_json_num(d, RS_HI, NAN));
+        }
+        fprintf(f, "\n");
     }
     if (fclose(f) != 0) return gc_fail(GC_ERR_IO, "%s: write failed", path);
     return GC_OK;
 }
 
 static void print_row(const cJSON *g, FILE *f) {
-    const cJSON *d = gc_json_get(g, RS_DPO);
-    fprintf(f, "  %-11s SFT %.3f   DPO %.3f [%.3f, %.3f]\n",
-            cJSON_GetStringValue(gc_json_get(g, RS_SPLIT)), gc_json_num(g, RS_SFT, NAN),
-            gc_json_num(d, RS_MEAN, NAN), gc_json_num(d, RS_LO, NAN), gc_json_num(d, RS_HI, NAN));
+    fprintf(f, "  %-11s SFT %.3f", cJSON_GetStringValue(gc_json_get(g, RS_SPLIT)),
+            gc_json_num(g, RS_SFT, NAN));
+    for (int a = 0; a < N_ARMS; a++) {
+        const cJSON *d = gc_json_get(g, ARMS[a][0]);
+        if (d)
+            fprintf(f, "   %s %.3f [%.3f, %.3f]", ARMS[a][1], gc_json_num(d, RS_MEAN, NAN),
+                    gc_json_num(d, RS_LO, NAN), gc_json_num(d, RS_HI, NAN));
+    }
+    fprintf(f, "\n");
 }
 
 static void print_table2(const cJSON *r, FILE *f) {
-    fprintf(f, "\ntable2: greedy accuracy (DPO: mean [95%% CI over seeds]); PPO arms not built\n");
+    fprintf(f, "\ntable2: greedy accuracy (mean [95%% CI over seeds])\n");
     for (const cJSON *g = gc_json_get(r, RS_SPLITS)->child; g; g = g->next)
         print_row(g, f);
     print_row(gc_json_get(r, RS_AVERAGE), f);
+    const cJSON *d = gc_json_get(r, RS_PPO_DIFF);
+    if (d)
+        fprintf(f, "  PPO goal-conditioned - baseline, average over splits: %+.3f [%+.3f, %+.3f]\n",
+                gc_json_num(d, RS_MEAN, NAN), gc_json_num(d, RS_LO, NAN),
+                gc_json_num(d, RS_HI, NAN));
+    const char *nb = cJSON_GetStringValue(gc_json_get(r, RS_NOT_BUILT));
+    if (nb) fprintf(f, "  not run: %s\n", nb);
+}
+
+/* The accuracy of each seed's greedy solutions (correct: seeds x ne) on split sp (per questions
+ * each) into acc (seeds); adds each to avg[k] / n_splits. */
+static void split_accuracy(const int *correct, int seeds, int ne, int sp, int per, int n_splits,
+                           double *acc, double *avg) {
+    for (int k = 0; k < seeds; k++) {
+        int r = 0;
+        for (int q = 0; q < per; q++)
+            r += correct[(size_t)k * ne + sp * per + q];
+        acc[k] = (double)r / per;
+        avg[k] += acc[k] / n_splits;
+    }
 }
 
 gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *path) {
@@ -324,11 +509,28 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
     dpo_cfg dc = {.warmup = 0, .clip = 1.0, .lr_min = 0};
     GC_TRY(gc_config_read(cf, tc.dpo, dpath, dpo_f, GC_CFG_COUNT(dpo_f), &dc));
     if (dc.batch > DPO_BATCH_MAX) dc.batch = DPO_BATCH_MAX;
+    ppo_cfg pc = {.epochs = 1,
+                  .clip_eps = 0.2,
+                  .value_clip = 0.2,
+                  .gamma = 1.0,
+                  .lambda = 0.95,
+                  .kl_init = 0.02,
+                  .kl_target = 0,
+                  .kl_horizon = 10000,
+                  .temperature = 1.0,
+                  .grad_clip = 1.0,
+                  .normalize_reward = 1};
+    if (tc.ppo) {
+        snprintf(dpath, sizeof dpath, "%s.ppo", path);
+        GC_TRY(gc_config_read(cf, tc.ppo, dpath, ppo_f, GC_CFG_COUNT(ppo_f), &pc));
+    }
     int seeds = m->r->seeds, ne = m->eval.n;
+    if (seeds > 64) return gc_config_fail(cf, "seeds", "table2 takes at most 64 seeds");
     dpo_job job = {m, &dc,  gc_malloc(sizeof(double) * 2 * (m->pairs.n ? m->pairs.n : 1)),
                    0, NULL, NULL};
-    int *correct = gc_malloc(sizeof(int) * (size_t)seeds * (ne ? ne : 1));
-    cJSON *curves = cJSON_CreateArray();
+    /* greedy results per arm and seed: DPO, PPO baseline, PPO goal */
+    int *correct = gc_malloc(sizeof(int) * (size_t)N_ARMS * seeds * (ne ? ne : 1));
+    cJSON *curves = cJSON_CreateArray(), *ppo_curves = cJSON_CreateArray();
     gc_status s = job.ref && correct ? GC_OK : GC_ERR_NOMEM;
     cJSON *kref = cJSON_CreateObject();
     cJSON_AddBoolToObject(kref, "length_normalised", dc.norm);
@@ -361,44 +563,72 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
             cJSON_AddItemToArray(curves, c);
         }
     }
+    /* the PPO arms: the SFT policy trained against each reward model of each seed */
+    const int arm_variant[2] = {m->c.base, m->c.goal};
+    for (int a = 0; tc.ppo && s == GC_OK && a < 2; a++)
+        for (int k = 1; s == GC_OK && k <= seeds; k++) {
+            const math_variant *mv = &m->c.variant[arm_variant[a]];
+            ppo_job pj = {m, &pc, math_rm_stage(m, arm_variant[a], k), k,
+                          correct + ((size_t)(a + 1) * seeds + k - 1) * ne, NULL};
+            cJSON *key = gc_config_to_json(ppo_f, GC_CFG_COUNT(ppo_f), &pc);
+            cJSON_AddNumberToObject(key, "seed", k);
+            cJSON_AddNumberToObject(key, "max_len", (double)m->c.eval.max_len);
+            char name[64];
+            snprintf(name, sizeof name, "ppo-%s-seed%d", mv->name, k);
+            rp_stage *pin[3] = {m->pol, (rp_stage *)pj.rmst, m->est};
+            s = rp_stage_run(m->r, &PPO_POLICY, name, key, pin, 3, &pj, NULL);
+            if (s == GC_OK) {
+                cJSON *c = cJSON_CreateObject();
+                cJSON_AddStringToObject(c, RS_VARIANT, mv->name);
+                cJSON_AddNumberToObject(c, "seed", k);
+                cJSON_AddItemToObject(c, "iterations", pj.curve ? pj.curve : cJSON_CreateArray());
+                cJSON_AddItemToArray(ppo_curves, c);
+            }
+        }
     cJSON *results = s == GC_OK ? rp_metadata(m->r) : NULL;
     if (results) {
         cJSON *splits = cJSON_AddArrayToObject(results, RS_SPLITS);
-        int per = (int)m->c.data.eval_questions;
-        double avg_sft = 0, avg_dpo[64] = {0};
+        int per = (int)m->c.data.eval_questions, n_arms = tc.ppo ? N_ARMS : 1;
+        double avg_sft = 0, avg[N_ARMS][64] = {{0}};
         for (int sp = 0; sp < m->c.n_splits; sp++) {
-            const char *name = gc_task_split_name(m->c.splits[sp]);
             int right = 0;
             for (int q = 0; q < per; q++)
                 right += sft_ok[sp * per + q];
-            double acc[64];
-            for (int k = 0; k < seeds; k++) {
-                int r = 0;
-                for (int q = 0; q < per; q++)
-                    r += correct[(size_t)k * ne + sp * per + q];
-                acc[k] = (double)r / per;
-                avg_dpo[k] += acc[k] / m->c.n_splits;
-            }
             double sft = (double)right / per;
             avg_sft += sft / m->c.n_splits;
             cJSON *g = cJSON_CreateObject();
-            cJSON_AddStringToObject(g, RS_SPLIT, name);
+            cJSON_AddStringToObject(g, RS_SPLIT, gc_task_split_name(m->c.splits[sp]));
             cJSON_AddNumberToObject(g, RS_N, per);
             cJSON_AddNumberToObject(g, RS_SFT, sft);
-            cJSON_AddItemToObject(g, RS_DPO, rp_summary(acc, seeds));
+            for (int a = 0; a < n_arms; a++) {
+                double acc[64];
+                split_accuracy(correct + (size_t)a * seeds * ne, seeds, ne, sp, per,
+                               m->c.n_splits, acc, avg[a]);
+                cJSON_AddItemToObject(g, ARMS[a][0], rp_summary(acc, seeds));
+            }
             cJSON_AddItemToArray(splits, g);
         }
         cJSON *av = cJSON_AddObjectToObject(results, RS_AVERAGE);
         cJSON_AddStringToObject(av, RS_SPLIT, "average");
         cJSON_AddNumberToObject(av, RS_SFT, avg_sft);
-        cJSON_AddItemToObject(av, RS_DPO, rp_summary(avg_dpo, seeds));
+        for (int a = 0; a < n_arms; a++)
+            cJSON_AddItemToObject(av, ARMS[a][0], rp_summary(avg[a], seeds));
+        if (tc.ppo) { /* paired by seed: the two arms share the seed's policy and pairs */
+            double diff[64];
+            for (int k = 0; k < seeds; k++)
+                diff[k] = avg[2][k] - avg[1][k];
+            cJSON_AddItemToObject(results, RS_PPO_DIFF, rp_summary(diff, seeds));
+        }
         cJSON_AddItemToObject(results, RS_DPO_TRAINING, curves);
-        curves = NULL;
-        cJSON_AddStringToObject(results, RS_NOT_BUILT,
-                                "PPO with the baseline RM and PPO with the goal-conditioned RM");
+        cJSON_AddItemToObject(results, RS_PPO_TRAINING, ppo_curves);
+        curves = ppo_curves = NULL;
+        if (!tc.ppo)
+            cJSON_AddStringToObject(results, RS_NOT_BUILT,
+                                    "the PPO arms (the experiment file has no table2.ppo)");
         s = math_finish(m, results, write_dat, NULL, print_table2);
     }
     cJSON_Delete(curves);
+    cJSON_Delete(ppo_curves);
     free(job.ref), free(correct), free(sft_ok);
     return s;
 }
