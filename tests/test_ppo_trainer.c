@@ -1,6 +1,7 @@
 /* The PPO loop (lib/policy/ppo_trainer.h) on a toy task: a random policy over 8 tokens, rewarded
  * by the share of its response tokens equal to 5, which it starts near 1/8: PPO must raise it.
- * Plus: rollouts do not depend on the thread count, an iteration is bitwise repeatable, and bad
+ * Plus: the pretraining term pulls the policy toward its data when the reward says nothing,
+ * rollouts do not depend on the thread count, an iteration is bitwise repeatable, and bad
  * configurations are refused. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/model/seqset.h"
 #include "lib/policy/ppo_trainer.h"
 
 #define V 8
@@ -106,6 +108,51 @@ Test(ppo_trainer, raises_the_reward_of_a_policy_that_starts_below_it) {
     cr_expect_lt(first, 0.25, "the random policy starts near 1/8: %.3f", first);
     cr_expect_gt(last, first + 0.3, "PPO raises the reward: %.3f -> %.3f", first, last);
     toy_free(&t);
+}
+
+/* a constant score; records the share of 6s the rollout's responses hold */
+static gc_status flat(void *ctx, const int32_t *tok, int B, int T, const int *plen, const int *len,
+                      float *out) {
+    double *six = ctx;
+    for (int b = 0; b < B; b++) {
+        int n = 0;
+        for (int t = plen[b]; t < len[b]; t++)
+            n += tok[(size_t)b * T + t] == 6;
+        *six += (double)n / (MAXLEN - 1) / B;
+        out[b] = 0.5f;
+    }
+    return GC_OK;
+}
+
+static double share_of_sixes_after(int with_ptx) {
+    toy t;
+    toy_init(&t);
+    gc_seqset d; /* responses "6 6 6 6 6 6 6 EOS" after BOS */
+    cr_assert_eq(gc_seqset_init(&d, 4, MAXLEN), GC_OK);
+    int32_t resp[MAXLEN - 1] = {6, 6, 6, 6, 6, 6, 6, EOS};
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(gc_seqset_set(&d, i, BOS_ONLY, 1, resp, MAXLEN - 1), GC_OK);
+    if (with_ptx) t.c.ptx_data = &d, t.c.ptx_batch = 4, t.c.ptx_coef = 1.0;
+    double six = 0;
+    const int32_t *prompts[32];
+    int plen[32];
+    for (int i = 0; i < 32; i++)
+        prompts[i] = BOS_ONLY, plen[i] = 1;
+    for (int k = 0; k < 30; k++) {
+        six = 0;
+        cr_assert_eq(gc_ppo_iteration(&t.ppo, &t.c, prompts, plen, 32, flat, &six, NULL), GC_OK,
+                     "%s", gc_last_error());
+    }
+    gc_seqset_free(&d);
+    toy_free(&t);
+    return six;
+}
+
+Test(ppo_trainer, the_pretraining_term_pulls_toward_its_data) {
+    double without = share_of_sixes_after(0), with = share_of_sixes_after(1);
+    cr_expect_lt(without, 0.2, "a flat reward leaves the policy near 1/8 sixes: %.3f", without);
+    cr_expect_gt(with, without + 0.15, "the pretraining term teaches the sixes: %.3f vs %.3f",
+                 with, without);
 }
 
 Test(ppo_trainer, rollouts_do_not_depend_on_the_thread_count) {

@@ -47,6 +47,23 @@ gc_status gc_seqset_set(gc_seqset *s, int i, const int32_t *prompt, int np, cons
     return GC_OK;
 }
 
+void gc_seqset_batch(const gc_seqset *d, gc_rng *r, int B, int *idx, int32_t *tok, int32_t *tgt,
+                     int *len, int *T_out) {
+    int T = 0;
+    for (int b = 0; b < B; b++) {
+        idx[b] = (int)gc_rng_below(r, (uint32_t)d->n);
+        len[b] = d->len[idx[b]];
+        if (len[b] > T) T = len[b];
+    }
+    T = (T + 7) / 8 * 8;
+    if (T > d->max_len) T = d->max_len;
+    for (int b = 0; b < B; b++) {
+        memcpy(tok + (size_t)b * T, d->tokens + (size_t)idx[b] * d->max_len, sizeof(int32_t) * T);
+        memcpy(tgt + (size_t)b * T, d->targets + (size_t)idx[b] * d->max_len, sizeof(int32_t) * T);
+    }
+    *T_out = T;
+}
+
 gc_status gc_sft_train(gc_model *m, const gc_seqset *data, const gc_sft_config *cfg,
                        float *last_loss) {
     if (cfg->steps <= 0 || cfg->batch <= 0)
@@ -66,23 +83,11 @@ gc_status gc_sft_train(gc_model *m, const gc_seqset *data, const gc_sft_config *
         gc_rng r;
         gc_rng_init(&r, cfg->seed, gc_rng_stream(GC_STREAM_SFT_BATCH, (uint64_t)step));
         int T = 0;
-        for (int b = 0; b < B; b++) {
-            idx[b] = (int)gc_rng_below(&r, (uint32_t)data->n);
-            len[b] = data->len[idx[b]];
-            if (len[b] > T) T = len[b];
-        }
-        T = (T + 7) / 8 * 8;
-        if (T > data->max_len) T = data->max_len;
+        gc_seqset_batch(data, &r, B, idx, tok, tgt, len, &T);
         if (T > m->cfg.seq_len) {
             s = gc_fail(GC_ERR_ARG, "sft: sequences of %d tokens exceed seq_len %d", T,
                         m->cfg.seq_len);
             break;
-        }
-        for (int b = 0; b < B; b++) {
-            memcpy(tok + (size_t)b * T, data->tokens + (size_t)idx[b] * data->max_len,
-                   sizeof(int32_t) * T);
-            memcpy(tgt + (size_t)b * T, data->targets + (size_t)idx[b] * data->max_len,
-                   sizeof(int32_t) * T);
         }
         float loss;
         s = gc_lm_step(m, &opt, &cfg->sched, tok, tgt, B, T, len, &loss, NULL);

@@ -11,10 +11,11 @@
 #include <stdint.h>
 
 #include "lib/util/base.h"
+#include "lib/util/rng.h"
 #include "model.h"
 #include "train.h"
 
-typedef struct {
+typedef struct gc_seqset_s {
     int n, max_len;
     int32_t *tokens;  /* (n, max_len) */
     int32_t *targets; /* (n, max_len): next token on response positions, -1 elsewhere */
@@ -27,6 +28,11 @@ void gc_seqset_free(gc_seqset *s);
 /* Sequence i = prompt (np tokens) followed by response (nr tokens). */
 gc_status gc_seqset_set(gc_seqset *s, int i, const int32_t *prompt, int np, const int32_t *resp,
                         int nr);
+
+/* Draws B sequences of d uniformly with r (idx: B) and packs them to the longest, rounded up to
+ * 8 and at most max_len: tok and tgt (B, *T), len (B). */
+void gc_seqset_batch(const gc_seqset *d, gc_rng *r, int B, int *idx, int32_t *tok, int32_t *tgt,
+                     int *len, int *T);
 
 typedef struct {
     int steps, batch;

@@ -6,6 +6,7 @@
 
 #include "lib/model/generate.h"
 #include "lib/model/sampler.h"
+#include "lib/model/seqset.h"
 #include "lib/policy/dpo.h"
 #include "lib/util/rng.h"
 
@@ -19,6 +20,9 @@ gc_status gc_ppo_init(gc_ppo *p, gc_model *actor, gc_model *ref, gc_rm *critic,
     if (c->minibatch <= 0 || c->epochs <= 0 || c->max_len < 2 || c->max_len > actor->cfg.seq_len)
         return gc_fail(GC_ERR_ARG, "ppo: minibatch and epochs must be positive and max_len in "
                                    "[2, seq_len]");
+    if (c->ptx_data && (c->ptx_batch <= 0 || c->ptx_data->n <= 0 || !(c->ptx_coef >= 0)))
+        return gc_fail(GC_ERR_ARG, "ppo: the pretraining term needs data, a positive batch and "
+                                   "a coefficient >= 0");
     GC_TRY(gc_adamw_init(&p->actor_opt, actor->n_params, 0.9f, 0.95f, 1e-8f, 0.0f));
     p->actor = actor, p->ref = ref, p->critic = critic;
     gc_moments_init(&p->moments);
@@ -93,9 +97,34 @@ static void gather(const actions *all, const int *off, const int *idx, int nb, a
     }
 }
 
+/* Adds ptx_coef x the cross-entropy of one batch of the pretraining data to the actor's gradient
+ * (batch `update` of the run: a pure function of the seed and the update's index). */
+static gc_status ptx_grad(gc_ppo *p, const gc_ppo_config *c, int64_t update) {
+    const gc_seqset *d = c->ptx_data;
+    int B = c->ptx_batch;
+    int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)B * d->max_len);
+    int32_t *tgt = gc_malloc(sizeof(int32_t) * (size_t)B * d->max_len);
+    int *idx = gc_malloc(sizeof(int) * B), *len = gc_malloc(sizeof(int) * B), T = 0;
+    gc_status s = tok && tgt && idx && len ? GC_OK : GC_ERR_NOMEM;
+    if (s == GC_OK) {
+        gc_rng r;
+        gc_rng_init(&r, c->seed, gc_rng_stream(GC_STREAM_PPO_PTX, (uint64_t)update));
+        gc_seqset_batch(d, &r, B, idx, tok, tgt, len, &T);
+        if (T > p->actor->cfg.seq_len)
+            s = gc_fail(GC_ERR_ARG, "ppo: pretraining sequences of %d tokens exceed seq_len %d",
+                        T, p->actor->cfg.seq_len);
+    }
+    float loss;
+    if (s == GC_OK) s = gc_model_forward_len(p->actor, tok, B, T, len, GC_LOGITS_HOST);
+    if (s == GC_OK) s = gc_model_ce_loss(p->actor, tgt, (float)c->ptx_coef, &loss);
+    if (s == GC_OK) s = gc_model_backward(p->actor, NULL); /* accumulates */
+    free(tok), free(tgt), free(idx), free(len);
+    return s;
+}
+
 static gc_status update_actor(gc_ppo *p, const gc_ppo_config *c, const packed *pk, int na,
                               const actions *mb, float *logp_new, float *dlogp, float *dl,
-                              double *loss, double *clipfrac, double *akl) {
+                              int64_t update, double *loss, double *clipfrac, double *akl) {
     gc_model *m = p->actor;
     int V = m->cfg.vocab_size;
     GC_TRY(action_logps(m, pk, logp_new));
@@ -112,6 +141,7 @@ static gc_status update_actor(gc_ppo *p, const gc_ppo_config *c, const packed *p
     GC_TRY(gc_model_logits_grad(m, dl));
     GC_TRY(gc_model_zero_grad(m));
     GC_TRY(gc_model_backward(m, NULL));
+    if (c->ptx_data && c->ptx_coef > 0) GC_TRY(ptx_grad(p, c, update));
     GC_TRY(gc_model_clip_grads(m, c->grad_clip, NULL));
     return gc_model_adamw(m, &p->actor_opt, c->lr_actor);
 }
@@ -236,7 +266,8 @@ gc_status gc_ppo_iteration(gc_ppo *p, const gc_ppo_config *c, const int32_t *con
             int na = pack(seq, L, plen, len, order + start, nb, &pk);
             gather(&all, off, order + start, nb, &mb);
             double l1 = 0, l2 = 0, c1 = 0, a1 = 0;
-            s = update_actor(p, c, &pk, na, &mb, tmp1, tmp2, work, &l1, &c1, &a1);
+            int64_t update = (p->iter * c->epochs + e) * ((n + MB - 1) / MB) + start / MB;
+            s = update_actor(p, c, &pk, na, &mb, tmp1, tmp2, work, update, &l1, &c1, &a1);
             if (s == GC_OK) s = update_critic(p, c, &pk, na, &mb, tmp1, tmp2, work, &l2);
             pl += l1, vl += l2, cf += c1, ak += a1, updates++;
         }

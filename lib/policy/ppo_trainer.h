@@ -14,15 +14,16 @@
  *      V_j = head(h_{t-1}) (the state the action was taken in); rewards with the KL penalty,
  *      GAE, returns; advantages whitened over the rollout's actions;
  *   4. `epochs` passes over the rollout in minibatches of `minibatch` sequences (order from
- *      GC_STREAM_PPO_ORDER, per iteration): the clipped surrogate through the actor's logits,
- *      the clipped value loss through the critic's value head and trunk; each model's gradient
- *      clipped to grad_clip, then one AdamW step each;
+ *      GC_STREAM_PPO_ORDER, per iteration): the clipped surrogate through the actor's logits
+ *      (plus, optionally, ptx_coef x the SFT cross-entropy of a batch of ptx_data, the paper's
+ *      pretraining loss term), the clipped value loss through the critic's value head and trunk;
+ *      each model's gradient clipped to grad_clip, then one AdamW step each;
  *   5. the KL coefficient: fixed (kl_target <= 0) or adapted (gc_ppo_kl_adapt) from the mean
  *      per-sequence KL of the rollout.
  * The critic is a gc_rm (trunk + linear head: the value head), initialised by the caller, for
  * example from the reward model as the paper's scripts do. Models and scorer are the caller's; the
  * trainer owns the actor's optimiser state, the moments, the KL coefficient and the iteration
- * count. Not yet: the pretraining (SFT) loss term and checkpoints of the trainer's state.
+ * count. Not yet: checkpoints of the trainer's state.
  */
 #ifndef GC_PPO_TRAINER_H
 #define GC_PPO_TRAINER_H
@@ -55,7 +56,12 @@ typedef struct {
     float lr_actor, lr_critic;
     float grad_clip;          /* global norm per model; <= 0: none */
     int normalize_reward;     /* 1: scores normalised by running moments */
-    uint64_t seed;            /* rollouts and minibatch order */
+    uint64_t seed;            /* rollouts, minibatch order, pretraining batches */
+    /* the pretraining (SFT) loss term: each actor update adds ptx_coef x the cross-entropy of
+     * ptx_batch sequences of ptx_data (drawn per update from GC_STREAM_PPO_PTX); NULL: none */
+    const struct gc_seqset_s *ptx_data;
+    int ptx_batch;
+    double ptx_coef;
 } gc_ppo_config;
 
 typedef struct {

@@ -1,5 +1,7 @@
 #include "mathpipe.h"
 
+#include "lib/model/seqset.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,3 +296,21 @@ gc_status gc_math_pack_pairs(const char *const *prompt, const char *const *chose
 }
 
 /* The goal state: mean final hidden state at the last token of the preferred responses. */
+
+gc_status gc_math_sft_set(const gc_problem *p, int n, int L, gc_seqset *out) {
+    GC_TRY(gc_seqset_init(out, n, L));
+    int32_t *pr = gc_malloc(sizeof(int32_t) * L), *rs = gc_malloc(sizeof(int32_t) * L);
+    gc_status s = pr && rs ? GC_OK : GC_ERR_NOMEM;
+    for (int i = 0; s == GC_OK && i < n; i++) {
+        int np = gc_math_prompt(p[i].question, pr, L);
+        int nr = np < 0 ? -1 : gc_math_response(p[i].solution, rs, L);
+        if (np < 0 || nr < 0 || np + nr > L) {
+            s = gc_fail(GC_ERR_CONFIG, "problem %d needs more than %d tokens", i, L);
+            break;
+        }
+        s = gc_seqset_set(out, i, pr, np, rs, nr);
+    }
+    free(pr), free(rs);
+    if (s != GC_OK) gc_seqset_free(out);
+    return s;
+}

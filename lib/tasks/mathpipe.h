@@ -95,4 +95,9 @@ gc_status gc_math_pack_pairs(const char *const *prompt, const char *const *chose
                              const char *const *rejected, const int *items, int nb, int L,
                              int32_t *tok, int32_t *tmp, int *plen, int *len, int *T);
 
+/* The SFT set of n problems: prompt = question, response = reference solution + EOS, each within
+ * L tokens (GC_ERR_CONFIG naming the problem otherwise). Caller frees out (gc_seqset_free). */
+struct gc_seqset_s;
+gc_status gc_math_sft_set(const gc_problem *p, int n, int L, struct gc_seqset_s *out);
+
 #endif

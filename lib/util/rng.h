@@ -43,6 +43,7 @@ typedef enum {
     GC_STREAM_DPO,             /* DPO batch order, per seed */
     GC_STREAM_PPO_ROLLOUT,     /* a PPO rollout's response, per (iteration * batch + sequence) */
     GC_STREAM_PPO_ORDER,       /* a PPO rollout's minibatch order, per iteration */
+    GC_STREAM_PPO_PTX,         /* PPO's pretraining-loss batches, per actor update */
 } gc_stream_purpose;
 
 static inline uint64_t gc_rng_stream(gc_stream_purpose purpose, uint64_t index) {

@@ -340,22 +340,14 @@ static gc_status compute_policy(rp_stage *st, void *ctx) {
     const problem_set *train = &m->train;
     int L = c->model.seq_len;
     gc_seqset data;
-    GC_TRY(gc_seqset_init(&data, train->n, L));
-    int32_t *pr = gc_malloc(sizeof(int32_t) * L), *rs = gc_malloc(sizeof(int32_t) * L);
-    gc_status s = pr && rs ? GC_OK : GC_ERR_NOMEM;
-    for (int i = 0; s == GC_OK && i < train->n; i++) {
-        int np = gc_math_prompt(train->p[i].question, pr, L);
-        int nr = np < 0 ? -1 : gc_math_response(train->p[i].solution, rs, L);
-        if (np < 0 || nr < 0 || np + nr > L) {
-            s = gc_fail(GC_ERR_CONFIG, "%s: a training problem needs more than seq_len %d tokens",
-                        m->r->cfg.path, L);
-            break;
-        }
-        s = gc_seqset_set(&data, i, pr, np, rs, nr);
+    if (gc_math_sft_set(train->p, train->n, L, &data) != GC_OK) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", gc_last_error());
+        return gc_fail(GC_ERR_CONFIG, "%s: training data: %s (seq_len %d)", m->r->cfg.path, why,
+                       L);
     }
-    free(pr), free(rs);
     gc_model pm;
-    if (s == GC_OK) s = gc_model_init(&pm, &c->model);
+    gc_status s = gc_model_init(&pm, &c->model);
     if (s != GC_OK) {
         gc_seqset_free(&data);
         return s;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "lib/model/ckpt.h"
+#include "lib/model/seqset.h"
 #include "lib/policy/dpo.h"
 #include "lib/policy/ppo_trainer.h"
 #include "lib/tasks/chartok.h"
@@ -49,9 +50,9 @@ static const gc_cfg_field dpo_f[] = {
 #undef F
 
 typedef struct {
-    int64_t iterations, rollout, minibatch, epochs;
+    int64_t iterations, rollout, minibatch, epochs, ptx_batch;
     double lr_actor, lr_critic, clip_eps, value_clip, gamma, lambda, kl_init, kl_target,
-        kl_horizon, temperature, grad_clip;
+        kl_horizon, temperature, grad_clip, ptx_coef;
     int normalize_reward;
 } ppo_cfg;
 
@@ -73,6 +74,8 @@ static const gc_cfg_field ppo_f[] = {
     F(kl_horizon, GC_CFG_FLOAT, 0, 1, 1e9),
     F(temperature, GC_CFG_FLOAT, 0, 1e-3, 10),
     F(grad_clip, GC_CFG_FLOAT, 0, 0, 1e6),
+    F(ptx_coef, GC_CFG_FLOAT, 0, 0, 100),
+    F(ptx_batch, GC_CFG_INT, 0, 1, 4096),
     {"normalize_reward", GC_CFG_BOOL, offsetof(ppo_cfg, normalize_reward), 0, 0, 1, NULL},
 };
 #undef F
@@ -365,6 +368,13 @@ static gc_status compute_ppo(rp_stage *st, void *ctx) {
                        .grad_clip = (float)pc->grad_clip,
                        .normalize_reward = pc->normalize_reward,
                        .seed = (uint64_t)job->seed};
+    /* the pretraining term's data: the SFT set the policy was trained on */
+    gc_seqset ptx = {0};
+    if (s == GC_OK && pc->ptx_coef > 0) {
+        s = gc_math_sft_set(m->train.p, m->train.n, m->c.model.seq_len, &ptx);
+        if (s == GC_OK)
+            c.ptx_data = &ptx, c.ptx_batch = (int)pc->ptx_batch, c.ptx_coef = pc->ptx_coef;
+    }
     gc_ppo ppo = {0};
     if (s == GC_OK) s = gc_ppo_init(&ppo, &actor, &ref, &critic, &c);
     /* prompts: the training questions in order, rollout after rollout, wrapping around */
@@ -405,6 +415,7 @@ static gc_status compute_ppo(rp_stage *st, void *ctx) {
     }
     gc_progress_end(&prog);
     gc_ppo_free(&ppo);
+    if (c.ptx_data) gc_seqset_free(&ptx);
     free(ptok), free(prompts), free(plen);
     if (scorer_ok) gc_rm_free(&scorer);
     if (critic_ok) gc_rm_free(&critic);
@@ -519,6 +530,8 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
                   .kl_horizon = 10000,
                   .temperature = 1.0,
                   .grad_clip = 1.0,
+                  .ptx_coef = 0,
+                  .ptx_batch = 8,
                   .normalize_reward = 1};
     if (tc.ppo) {
         snprintf(dpath, sizeof dpath, "%s.ppo", path);
