@@ -343,4 +343,23 @@ Test(bad_input, pilot_lever_and_table2_keys) {
     th_expect_bad_experiment(t2, "scales.smoke.table2.dpo", "null", "dpo", "missing");
     th_expect_bad_experiment(t2, "scales.smoke.table2.dpo.length_normalised", "1",
                              "length_normalised", "");
+    th_expect_bad_experiment(t2, "scales.smoke.table2.ppo.clip_eps", "0",
+                             "scales.smoke.table2.ppo.clip_eps", "out of range");
+    th_expect_bad_experiment(t2, "scales.smoke.table2.ppo.gamma", "1.5",
+                             "scales.smoke.table2.ppo.gamma", "out of range");
+    th_expect_bad_experiment(t2, "scales.smoke.table2.ppo.kl_coef", "0.1",
+                             "scales.smoke.table2.ppo.kl_coef", "unknown key");
+    th_expect_bad_experiment(t2, "scales.smoke.table2.ppo.rollout", "\"32\"",
+                             "scales.smoke.table2.ppo.rollout", "");
+    th_expect_bad_experiment(t2, "scales.smoke.table2.ppo.iterations", "null", "iterations",
+                             "missing");
+}
+
+/* The graph domain's splits: a mix of domains, or a training split, is an error naming the key. */
+Test(bad_input, splits_of_one_domain) {
+    const char *f2 = "experiments/fig2.json";
+    th_expect_bad_experiment(f2, "scales.smoke.data.splits", "[\"graph-easy\", \"arith-easy\"]",
+                             "scales.smoke.data.splits", "arith domain");
+    th_expect_bad_experiment(f2, "scales.smoke.data.splits", "[\"graph-train\"]",
+                             "scales.smoke.data.splits", "graph-train");
 }

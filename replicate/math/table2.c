@@ -174,6 +174,21 @@ static gc_status read_greedy(const rp_stage *st, dpo_job *job, const char *file)
     return s;
 }
 
+/* The end of a training stage whose run so far returned s: the policy's checkpoint, then its
+ * greedy solutions and training curve in <file>; pm and curve are consumed either way. */
+static gc_status finish_policy(rp_stage *st, math_ctx *m, gc_model *pm, gc_status s, cJSON *curve,
+                               const char *file) {
+    char path[RP_PATH];
+    rp_stage_file(st, "policy.ckpt", path);
+    if (s == GC_OK) s = gc_ckpt_save(path, pm, NULL);
+    if (s != GC_OK) {
+        gc_model_free(pm);
+        cJSON_Delete(curve);
+        return s;
+    }
+    return write_greedy(st, m, pm, curve, file);
+}
+
 static gc_status compute_sft(rp_stage *st, void *ctx) {
     dpo_job *job = ctx;
     gc_model pm;
@@ -304,15 +319,7 @@ static gc_status compute_dpo(rp_stage *st, void *ctx) {
     pair_buf_free(&b);
     free(order), free(lens), free(perm), free(ref);
     gc_adamw_free(&opt);
-    char path[RP_PATH];
-    rp_stage_file(st, "policy.ckpt", path);
-    if (s == GC_OK) s = gc_ckpt_save(path, &pm, NULL);
-    if (s != GC_OK) {
-        gc_model_free(&pm);
-        cJSON_Delete(curve);
-        return s;
-    }
-    return write_greedy(st, m, &pm, curve, "dpo.json");
+    return finish_policy(st, m, &pm, s, curve, "dpo.json");
 }
 
 static gc_status load_dpo(const rp_stage *st, void *ctx) {
@@ -420,15 +427,7 @@ static gc_status compute_ppo(rp_stage *st, void *ctx) {
     if (scorer_ok) gc_rm_free(&scorer);
     if (critic_ok) gc_rm_free(&critic);
     if (ref_ok) gc_model_free(&ref);
-    char path[RP_PATH];
-    rp_stage_file(st, "policy.ckpt", path);
-    if (s == GC_OK) s = gc_ckpt_save(path, &actor, NULL);
-    if (s != GC_OK) {
-        gc_model_free(&actor);
-        cJSON_Delete(curve);
-        return s;
-    }
-    return write_greedy(st, m, &actor, curve, "ppo.json");
+    return finish_policy(st, m, &actor, s, curve, "ppo.json");
 }
 
 static gc_status load_ppo(const rp_stage *st, void *ctx) {
