@@ -40,8 +40,8 @@ int main(int argc, char **argv) {
         {"untied", GC_FLAG_SWITCH, &untied, 0, 0, NULL, 0},
         {"help", GC_FLAG_SWITCH, &help, 0, 0, NULL, 0},
     };
-    int rc = gc_flags_parse("gcrm-sft-probe", argc, argv, flags, sizeof flags / sizeof *flags,
-                            NULL, 0, NULL);
+    int rc = gc_flags_parse("gcrm-sft-probe", argc, argv, flags, sizeof flags / sizeof *flags, NULL,
+                            0, NULL);
     if (rc) return rc;
     if (help) {
         printf("usage: gcrm-sft-probe [--domain arith|graph] [--steps N] [--lr X] [--dim D]\n"
@@ -72,8 +72,16 @@ int main(int argc, char **argv) {
         }
         gc_seqset_set(&data, i, pr, np, rs, nr);
     }
-    gc_model_config mc = {(int32_t)dim, (int32_t)(dim * 8 / 3), (int32_t)layers,
-                          (int32_t)heads, (int32_t)heads, 128, L, !untied, 1e-5f, 10000.0f};
+    gc_model_config mc = {(int32_t)dim,
+                          (int32_t)(dim * 8 / 3),
+                          (int32_t)layers,
+                          (int32_t)heads,
+                          (int32_t)heads,
+                          128,
+                          L,
+                          !untied,
+                          1e-5f,
+                          10000.0f};
     gc_model m;
     if (gc_model_init(&m, &mc)) return 1;
     gc_model_init_random(&m, (uint64_t)seed);

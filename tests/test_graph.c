@@ -17,8 +17,12 @@ static int count_edges_where(const char *q, char from, char to) {
     return n;
 }
 
-static int has_edge(const char *q, char a, char b) { return count_edges_where(q, a, b) > 0; }
-static int count_edges(const char *q, char from) { return count_edges_where(q, from, 0); }
+static int has_edge(const char *q, char a, char b) {
+    return count_edges_where(q, a, b) > 0;
+}
+static int count_edges(const char *q, char from) {
+    return count_edges_where(q, from, 0);
+}
 
 /* start and goal named in the question ("Go from s to g." or "Start at s and reach g") */
 static void ends(const char *q, char *start, char *goal) {
@@ -65,7 +69,8 @@ Test(graph, problems_are_deterministic_real_paths_to_the_goal) {
                 for (int y = x + 1; y < n; y++)
                     cr_assert_neq(nodes[x], nodes[y], "a path visits each node once");
             cr_assert(gc_task_check(a.solution, a.answer));
-            cr_assert(strlen(a.question) > 2 && !strcmp(a.question + strlen(a.question) - 2, "?\n"));
+            cr_assert(strlen(a.question) > 2 &&
+                      !strcmp(a.question + strlen(a.question) - 2, "?\n"));
             int32_t ids[2 * GC_TASK_TEXT];
             int nt = 0;
             cr_assert_eq(gc_chartok_encode(a.question, ids, 2 * GC_TASK_TEXT, &nt), GC_OK);

@@ -151,8 +151,8 @@ static double share_of_sixes_after(int with_ptx) {
 Test(ppo_trainer, the_pretraining_term_pulls_toward_its_data) {
     double without = share_of_sixes_after(0), with = share_of_sixes_after(1);
     cr_expect_lt(without, 0.2, "a flat reward leaves the policy near 1/8 sixes: %.3f", without);
-    cr_expect_gt(with, without + 0.15, "the pretraining term teaches the sixes: %.3f vs %.3f",
-                 with, without);
+    cr_expect_gt(with, without + 0.15, "the pretraining term teaches the sixes: %.3f vs %.3f", with,
+                 without);
 }
 
 Test(ppo_trainer, rollouts_do_not_depend_on_the_thread_count) {

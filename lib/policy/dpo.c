@@ -47,7 +47,7 @@ static void seq_logprob_from_logits(const gc_model *m, const int32_t *tokens, in
         double sum = 0;
         for (int t = prompt_len[b]; t < len[b]; t++) /* row t - 1 predicts token t */
             sum += gc_row_logprob(m->logits + ((size_t)b * T + t - 1) * V, V,
-                               tokens[(size_t)b * T + t], NULL, NULL);
+                                  tokens[(size_t)b * T + t], NULL, NULL);
         out[b] = norm ? sum / (len[b] - prompt_len[b]) : sum;
     }
 }

@@ -111,8 +111,8 @@ static gc_status ptx_grad(gc_ppo *p, const gc_ppo_config *c, int64_t update) {
         gc_rng_init(&r, c->seed, gc_rng_stream(GC_STREAM_PPO_PTX, (uint64_t)update));
         gc_seqset_batch(d, &r, B, idx, tok, tgt, len, &T);
         if (T > p->actor->cfg.seq_len)
-            s = gc_fail(GC_ERR_ARG, "ppo: pretraining sequences of %d tokens exceed seq_len %d",
-                        T, p->actor->cfg.seq_len);
+            s = gc_fail(GC_ERR_ARG, "ppo: pretraining sequences of %d tokens exceed seq_len %d", T,
+                        p->actor->cfg.seq_len);
     }
     float loss;
     if (s == GC_OK) s = gc_model_forward_len(p->actor, tok, B, T, len, GC_LOGITS_HOST);
@@ -185,10 +185,10 @@ gc_status gc_ppo_iteration(gc_ppo *p, const gc_ppo_config *c, const int32_t *con
     packed pk = {0, 0, gc_malloc(sizeof(int32_t) * (size_t)MB * L), gc_malloc(sizeof(int) * MB),
                  gc_malloc(sizeof(int) * MB)};
     gc_sampler smp = {0};
-    gc_status s = seq && len && plen && off && order && rngs && scores && pk.tok && pk.plen &&
-                          pk.len
-                      ? GC_OK
-                      : GC_ERR_NOMEM;
+    gc_status s =
+        seq && len && plen && off && order && rngs && scores && pk.tok && pk.plen && pk.len
+            ? GC_OK
+            : GC_ERR_NOMEM;
     if (s == GC_OK) s = gc_sampler_init(&smp, V, c->temperature, c->top_p, c->seed);
     /* 1. rollout */
     for (int i = 0; s == GC_OK && i < n; i++) {

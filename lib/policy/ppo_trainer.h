@@ -54,9 +54,9 @@ typedef struct {
     double kl_target;         /* <= 0: fixed coefficient; else the adaptive controller's target */
     double kl_horizon;        /* the adaptive controller's horizon, in samples (10000) */
     float lr_actor, lr_critic;
-    float grad_clip;          /* global norm per model; <= 0: none */
-    int normalize_reward;     /* 1: scores normalised by running moments */
-    uint64_t seed;            /* rollouts, minibatch order, pretraining batches */
+    float grad_clip;      /* global norm per model; <= 0: none */
+    int normalize_reward; /* 1: scores normalised by running moments */
+    uint64_t seed;        /* rollouts, minibatch order, pretraining batches */
     /* the pretraining (SFT) loss term: each actor update adds ptx_coef x the cross-entropy of
      * ptx_batch sequences of ptx_data (drawn per update from GC_STREAM_PPO_PTX); NULL: none */
     const struct gc_seqset_s *ptx_data;
@@ -65,21 +65,21 @@ typedef struct {
 } gc_ppo_config;
 
 typedef struct {
-    gc_model *actor;    /* trained in place */
-    gc_model *ref;      /* frozen reference policy: never updated */
-    gc_rm *critic;      /* trained in place: value head = the rm's linear head */
+    gc_model *actor; /* trained in place */
+    gc_model *ref;   /* frozen reference policy: never updated */
+    gc_rm *critic;   /* trained in place: value head = the rm's linear head */
     gc_adamw actor_opt;
     gc_moments moments; /* of the raw scores */
     double kl_coef;
-    int64_t iter;       /* iterations done */
+    int64_t iter; /* iterations done */
 } gc_ppo;
 
 typedef struct {
-    double score;       /* mean raw score of the rollout */
-    double kl;          /* mean per-sequence KL(actor || ref) of the rollout (sum over tokens) */
-    double kl_coef;     /* the coefficient used for this rollout's rewards */
+    double score;   /* mean raw score of the rollout */
+    double kl;      /* mean per-sequence KL(actor || ref) of the rollout (sum over tokens) */
+    double kl_coef; /* the coefficient used for this rollout's rewards */
     double policy_loss, value_loss, clipfrac, approx_kl; /* means over the updates */
-    double response_len; /* mean response tokens */
+    double response_len;                                 /* mean response tokens */
 } gc_ppo_stats;
 
 /* The critic must have a linear head and the actor's and reference's configurations must match;

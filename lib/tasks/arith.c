@@ -134,8 +134,8 @@ void gc_arith_generate(gc_split split, uint64_t seed, int64_t index, gc_problem 
         size_t sl = strlen(sentence);
         if (sl && sentence[sl - 1] == '.') sentence[sl - 1] = 0;
         static const char SYM[] = "+-*/";
-        gc_task_append(p->solution, "%s: %lld%c%lld=%lld\n", sentence + 1, (long long)v, SYM[op], (long long)b,
-            (long long)next);
+        gc_task_append(p->solution, "%s: %lld%c%lld=%lld\n", sentence + 1, (long long)v, SYM[op],
+                       (long long)b, (long long)next);
         v = next;
     }
     if (s->phrasing == 0)

@@ -40,13 +40,17 @@ gc_domain gc_task_domain(gc_split s) {
     return s >= 0 && s < GC_TASK_NSPLITS ? SPLITS[s].domain : GC_DOMAIN_ARITH;
 }
 
-const char *gc_task_domain_name(gc_domain d) { return d == GC_DOMAIN_GRAPH ? "graph" : "arith"; }
+const char *gc_task_domain_name(gc_domain d) {
+    return d == GC_DOMAIN_GRAPH ? "graph" : "arith";
+}
 
 gc_split gc_task_train_split(gc_domain d) {
     return d == GC_DOMAIN_GRAPH ? GC_GRAPH_TRAIN : GC_ARITH_TRAIN;
 }
 
-int gc_task_is_train(gc_split s) { return s == GC_ARITH_TRAIN || s == GC_GRAPH_TRAIN; }
+int gc_task_is_train(gc_split s) {
+    return s == GC_ARITH_TRAIN || s == GC_GRAPH_TRAIN;
+}
 
 void gc_task_generate(gc_split split, uint64_t seed, int64_t index, gc_problem *p) {
     if (gc_task_domain(split) == GC_DOMAIN_GRAPH)
@@ -117,13 +121,12 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-gc_status gc_task_make_sets(uint64_t seed, int n_train, int eval_n, const int *splits,
-                            int n_splits, gc_problem **train, gc_problem **eval) {
+gc_status gc_task_make_sets(uint64_t seed, int n_train, int eval_n, const int *splits, int n_splits,
+                            gc_problem **train, gc_problem **eval) {
     *eval = *train = NULL;
     gc_domain dom = n_splits > 0 ? gc_task_domain(splits[0]) : GC_DOMAIN_ARITH;
     for (int s = 0; s < n_splits; s++)
-        if (splits[s] < 0 || splits[s] >= GC_TASK_NSPLITS ||
-            gc_task_domain(splits[s]) != dom)
+        if (splits[s] < 0 || splits[s] >= GC_TASK_NSPLITS || gc_task_domain(splits[s]) != dom)
             return GC_ERR_ARG;
     int ne = eval_n * n_splits;
     *eval = gc_malloc(sizeof(gc_problem) * (size_t)(ne > 0 ? ne : 1));

@@ -79,8 +79,8 @@ int gc_task_check(const char *text, int64_t answer);
  * splits' domain from `seed`, skipping any training problem whose question equals an evaluation
  * question. The splits must belong to one domain (GC_ERR_ARG otherwise). Caller
  * frees *train and *eval. */
-gc_status gc_task_make_sets(uint64_t seed, int n_train, int eval_n, const int *splits,
-                            int n_splits, gc_problem **train, gc_problem **eval);
+gc_status gc_task_make_sets(uint64_t seed, int n_train, int eval_n, const int *splits, int n_splits,
+                            gc_problem **train, gc_problem **eval);
 
 /* 64-bit FNV-1a of a string (used to keep evaluation questions out of training). */
 uint64_t gc_task_hash(const char *s);

@@ -14,11 +14,12 @@
 
 /* The held-out synthetic-corruption set: training-split problems past any index the pipeline
  * uses (so neither the policy nor the reward models trained on them), each as its reference
- * solution against a corrupted copy (gc_task_corrupt: in arith one slip carried forward, in graph a wrong branch). */
+ * solution against a corrupted copy (gc_task_corrupt: in arith one slip carried forward, in graph a
+ * wrong branch). */
 typedef struct {
     int n;
-    gc_problem *p;            /* (n) */
-    char (*bad)[GC_TASK_TEXT];     /* (n) */
+    gc_problem *p;                  /* (n) */
+    char (*bad)[GC_TASK_TEXT];      /* (n) */
     const char **q, **good, **badp; /* (n) views for scoring */
     float *rg, *rb;                 /* (n) rewards of the reference and corrupted solutions */
 } diag_set;

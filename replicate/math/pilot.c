@@ -33,10 +33,9 @@ static gc_status compute_lp(rp_stage *st, void *ctx) {
     const math_solutions *sol = &job->m->sol;
     gc_model pm;
     GC_TRY(math_load_policy(job->m, &pm));
-    gc_status s = gc_math_logprob_stats(&pm, (const char *const *)sol->question,
-                                        (const char *const *)sol->response, sol->n,
-                                        (int)job->m->c.eval.max_len, 32,
-                                        gc_task_domain(job->m->c.splits[0]), job->mean, job->low);
+    gc_status s = gc_math_logprob_stats(
+        &pm, (const char *const *)sol->question, (const char *const *)sol->response, sol->n,
+        (int)job->m->c.eval.max_len, 32, gc_task_domain(job->m->c.splits[0]), job->mean, job->low);
     gc_model_free(&pm);
     GC_TRY(s);
     char path[RP_PATH];

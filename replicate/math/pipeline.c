@@ -343,8 +343,7 @@ static gc_status compute_policy(rp_stage *st, void *ctx) {
     if (gc_math_sft_set(train->p, train->n, L, &data) != GC_OK) {
         char why[256];
         snprintf(why, sizeof why, "%s", gc_last_error());
-        return gc_fail(GC_ERR_CONFIG, "%s: training data: %s (seq_len %d)", m->r->cfg.path, why,
-                       L);
+        return gc_fail(GC_ERR_CONFIG, "%s: training data: %s (seq_len %d)", m->r->cfg.path, why, L);
     }
     gc_model pm;
     gc_status s = gc_model_init(&pm, &c->model);
@@ -690,7 +689,7 @@ gc_status math_prepare(math_ctx *m) {
     m->train.n = (int)c->data.train_questions;
     m->eval.n = (int)c->data.eval_questions * c->n_splits;
     GC_TRY(gc_task_make_sets((uint64_t)c->data.seed, m->train.n, (int)c->data.eval_questions,
-                              c->splits, c->n_splits, &m->train.p, &m->eval.p));
+                             c->splits, c->n_splits, &m->train.p, &m->eval.p));
 
     /* policy: the data and the policy sections, typed (the model with its defaults) */
     cJSON *kpol = cJSON_CreateObject();

@@ -46,7 +46,8 @@ gc_status diag_init(const math_ctx *m, diag_set *d) {
     }
     for (int64_t i = DIAG_FIRST; d->n < want; i++) {
         gc_problem *p = &d->p[d->n];
-        gc_task_generate(gc_task_train_split(gc_task_domain(m->c.splits[0])), (uint64_t)m->c.data.seed, i, p);
+        gc_task_generate(gc_task_train_split(gc_task_domain(m->c.splits[0])),
+                         (uint64_t)m->c.data.seed, i, p);
         int clash = 0; /* never an evaluation question */
         for (int k = 0; k < m->eval.n && !clash; k++)
             clash = !strcmp(m->eval.p[k].question, p->question);

@@ -51,8 +51,8 @@ static const gc_cfg_field dpo_f[] = {
 
 typedef struct {
     int64_t iterations, rollout, minibatch, epochs, ptx_batch;
-    double lr_actor, lr_critic, clip_eps, value_clip, gamma, lambda, kl_init, kl_target,
-        kl_horizon, temperature, grad_clip, ptx_coef;
+    double lr_actor, lr_critic, clip_eps, value_clip, gamma, lambda, kl_init, kl_target, kl_horizon,
+        temperature, grad_clip, ptx_coef;
     int normalize_reward;
 } ppo_cfg;
 
@@ -415,8 +415,8 @@ static gc_status compute_ppo(rp_stage *st, void *ctx) {
             cJSON_AddNumberToObject(e, RS_PPO_RESPONSE_LEN, ps.response_len);
             cJSON_AddItemToArray(curve, e);
             if ((it + 1) % 10 == 0 || it + 1 == pc->iterations)
-                gc_log_info("%s iteration %d: reward %.3f, KL %.3f, response %.0f tokens",
-                            st->name, it + 1, ps.score, ps.kl, ps.response_len);
+                gc_log_info("%s iteration %d: reward %.3f, KL %.3f, response %.0f tokens", st->name,
+                            it + 1, ps.score, ps.kl, ps.response_len);
         }
         gc_progress_update(&prog, it + 1);
     }
@@ -580,8 +580,12 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
     for (int a = 0; tc.ppo && s == GC_OK && a < 2; a++)
         for (int k = 1; s == GC_OK && k <= seeds; k++) {
             const math_variant *mv = &m->c.variant[arm_variant[a]];
-            ppo_job pj = {m, &pc, math_rm_stage(m, arm_variant[a], k), k,
-                          correct + ((size_t)(a + 1) * seeds + k - 1) * ne, NULL};
+            ppo_job pj = {m,
+                          &pc,
+                          math_rm_stage(m, arm_variant[a], k),
+                          k,
+                          correct + ((size_t)(a + 1) * seeds + k - 1) * ne,
+                          NULL};
             cJSON *key = gc_config_to_json(ppo_f, GC_CFG_COUNT(ppo_f), &pc);
             cJSON_AddNumberToObject(key, "seed", k);
             cJSON_AddNumberToObject(key, "max_len", (double)m->c.eval.max_len);
@@ -614,8 +618,8 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
             cJSON_AddNumberToObject(g, RS_SFT, sft);
             for (int a = 0; a < n_arms; a++) {
                 double acc[64];
-                split_accuracy(correct + (size_t)a * seeds * ne, seeds, ne, sp, per,
-                               m->c.n_splits, acc, avg[a]);
+                split_accuracy(correct + (size_t)a * seeds * ne, seeds, ne, sp, per, m->c.n_splits,
+                               acc, avg[a]);
                 cJSON_AddItemToObject(g, ARMS[a][0], rp_summary(acc, seeds));
             }
             cJSON_AddItemToArray(splits, g);
