@@ -409,3 +409,43 @@ Test(verdict, malformed_power_settings_are_errors) {
     cr_expect_eq(claims_verdict(c, r, "published.json", &v), GC_ERR_FORMAT, "an effect above 1");
     cJSON_Delete(c), cJSON_Delete(r);
 }
+
+/* table2's rule: PPO goal - baseline, paired by seed, with the baseline RM's precondition and the
+ * paired test's power */
+static cJSON *ppo_results(double mean, double p, double sd, int seeds, double rm_lo) {
+    char buf[1024];
+    snprintf(buf, sizeof buf,
+             "{\"ppo_goal_minus_baseline\": {\"mean\": %g, \"lo\": %g, \"hi\": %g, \"sd\": %g, "
+             "\"seeds\": %d, \"p\": %g}, \"rm_auroc\": {\"baseline\": {\"mean\": %g, \"lo\": %g, "
+             "\"hi\": %g}}}",
+             mean, mean - sd, mean + sd, sd, seeds, p, rm_lo + 0.05, rm_lo, rm_lo + 0.1);
+    return cJSON_Parse(buf);
+}
+
+Test(verdict, ppo_delta_rule) {
+    cJSON *c = cJSON_Parse("{\"id\": \"table2\", \"experiment\": \"table2\", \"mini_check\": "
+                           "{\"rule\": \"ppo_delta\", \"alpha\": 0.05, \"baseline_min_auroc\": "
+                           "0.6, \"published_effect\": 0.017}}");
+    cJSON *v, *r = ppo_results(0.03, 0.01, 0.005, 4, 0.7);
+    cr_expect_str_eq(verdict_of(c, r, &v), "PASS");
+    cJSON_Delete(v), cJSON_Delete(r);
+    r = ppo_results(-0.01, 0.04, 0.005, 4, 0.7);
+    cr_expect_str_eq(verdict_of(c, r, &v), "FAIL", "a powered check that sees the wrong sign");
+    cr_expect_lt(gc_json_num(cJSON_GetObjectItem(v, "power"), "detectable", 1), 0.017);
+    cJSON_Delete(v), cJSON_Delete(r);
+    r = ppo_results(0.005, 0.6, 0.1, 4, 0.7);
+    cr_expect_str_eq(verdict_of(c, r, &v), "INCONCLUSIVE",
+                     "a seed SD of 0.1 over 4 seeds cannot see +0.017");
+    cJSON_Delete(v), cJSON_Delete(r);
+    r = ppo_results(0.03, 0.01, 0.005, 4, 0.55);
+    cr_expect_str_eq(verdict_of(c, r, &v), "INCONCLUSIVE", "the baseline RM does not verify");
+    cJSON_Delete(v), cJSON_Delete(r);
+    r = cJSON_Parse("{\"ppo_goal_minus_baseline\": {\"mean\": 0.03, \"seeds\": 1, \"p\": null}, "
+                    "\"rm_auroc\": {\"baseline\": {\"lo\": 0.7}}}");
+    cr_expect_str_eq(verdict_of(c, r, &v), "INCONCLUSIVE", "one seed has no paired test");
+    cJSON_Delete(v), cJSON_Delete(r);
+    r = cJSON_Parse("{\"rm_auroc\": {\"baseline\": {\"lo\": 0.7}}}");
+    cr_expect_str_eq(verdict_of(c, r, &v), "INCONCLUSIVE", "the PPO arms were not run");
+    cJSON_Delete(v), cJSON_Delete(r);
+    cJSON_Delete(c);
+}

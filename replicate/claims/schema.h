@@ -131,6 +131,7 @@
 #define RS_PPO_BASELINE "ppo_baseline"
 #define RS_PPO_GOAL "ppo_goal"
 #define RS_PPO_DIFF "ppo_goal_minus_baseline"
+#define RS_RM_AUROC "rm_auroc"
 #define RS_PPO_SCORE "reward"
 #define RS_PPO_KL "kl"
 #define RS_PPO_KL_COEF "kl_coef"

@@ -211,6 +211,70 @@ static gc_status verdict_auroc_delta(const cJSON *check, const cJSON *results, c
     return GC_OK;
 }
 
+/* rule "ppo_delta" (table2): PPO with the goal-conditioned RM minus PPO with the baseline RM,
+ * greedy accuracy averaged over the splits, paired by seed. For a true difference d the paired
+ * t-test rejects with probability about Phi(d / se - t_{1 - alpha/2, seeds - 1}), se = seed SD /
+ * sqrt(seeds). */
+typedef struct {
+    double se, t_alpha;
+} paired_power;
+
+static double paired_power_fn(double d, const void *ctx) {
+    const paired_power *c = ctx;
+    return c->se > 0 ? gc_stats_norm_cdf(d / c->se - c->t_alpha) : d > 0;
+}
+
+static gc_status verdict_ppo_delta(const cJSON *check, const cJSON *results, cJSON *v) {
+    double alpha = gc_json_num(check, "alpha", 0.05);
+    cJSON *reasons = cJSON_AddArrayToObject(v, RS_REASONS);
+    const cJSON *d = gc_json_get(results, RS_PPO_DIFF);
+    int measurable = 1, pass = 1;
+    double mean = gc_json_num(d, RS_MEAN, NAN), p = gc_json_num(d, RS_P, NAN),
+           sd = gc_json_num(d, RS_SD, NAN), seeds = gc_json_num(d, RS_SEEDS, 0);
+    if (!d) {
+        measurable = pass = 0;
+        add_reason(reasons, "the PPO arms were not run (no %s in the results)", RS_PPO_DIFF);
+    } else if (seeds < 2 || !isfinite(p)) {
+        measurable = 0;
+        add_reason(reasons, "%.0f seed(s): a paired test over seeds needs at least 2", seeds);
+    }
+    measurable &=
+        baseline_verifies(check, gc_json_get(gc_json_get(results, RS_RM_AUROC), "baseline"),
+                          "every evaluation solution", reasons);
+    if (d && !(mean > 0 && p < alpha)) {
+        pass = 0;
+        add_reason(reasons,
+                   "PPO goal - baseline: %+.4f, paired t-test p = %.3g (need > 0 and p < %g)", mean,
+                   p, alpha);
+    }
+    int under = 0;
+    if (d && seeds >= 2 && isfinite(sd)) {
+        paired_power pw = {sd / sqrt(seeds), gc_stats_t_quantile(1 - alpha / 2, seeds - 1)};
+        double published = gc_json_num(check, "published_effect", NAN);
+        char model[160];
+        snprintf(model, sizeof model, "paired t-test, seed SD %.3f over %.0f seeds", sd, seeds);
+        under = report_power(v, reasons, gc_stats_detectable(paired_power_fn, &pw, 0.8, 1.0),
+                             published, paired_power_fn(published, &pw), model);
+    }
+    cJSON_AddStringToObject(v, RS_VERDICT, verdict_final(measurable, pass, under));
+    cJSON_AddNumberToObject(v, RS_MEASURED, mean);
+    cJSON_AddNumberToObject(v, RS_LO, gc_json_num(d, RS_LO, NAN));
+    cJSON_AddNumberToObject(v, RS_HI, gc_json_num(d, RS_HI, NAN));
+    cJSON_AddStringToObject(v, RS_MEASURED_WHAT,
+                            "greedy accuracy, PPO goal-conditioned RM - PPO baseline RM, average "
+                            "over splits, mean over seeds [95% CI]");
+    cJSON_AddStringToObject(v, RS_TEST, "paired t-test over seeds");
+    cJSON_AddNumberToObject(v, RS_P, p);
+    char sum[160];
+    if (d)
+        snprintf(sum, sizeof sum, "%+.3f [%+.3f, %+.3f]", mean, gc_json_num(d, RS_LO, NAN),
+                 gc_json_num(d, RS_HI, NAN));
+    else
+        snprintf(sum, sizeof sum, "PPO arms not run");
+    cJSON_AddStringToObject(v, RS_SUMMARY, sum);
+    return GC_OK;
+}
+
 /* rule "rises_with_p": an AUROC-vs-p curve of the partial-generation analysis rises */
 static gc_status verdict_rises_with_p(const cJSON *check, const cJSON *results, cJSON *v) {
     const char *variant = cJSON_GetStringValue(gc_json_get(check, RS_VARIANT));
@@ -418,6 +482,8 @@ gc_status claims_verdict(const cJSON *claim, const cJSON *results, const char *c
         s = verdict_rises_with_p(check, results, v);
     else if (!strcmp(rule, "filter_saves"))
         s = verdict_filter_saves(check, results, v);
+    else if (!strcmp(rule, "ppo_delta"))
+        s = verdict_ppo_delta(check, results, v);
     else
         s = gc_fail(GC_ERR_FORMAT, "%s: claim %s: unknown rule '%s'", claims_path, id, rule);
     if (s != GC_OK) {

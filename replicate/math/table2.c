@@ -510,6 +510,31 @@ static void split_accuracy(const int *correct, int seeds, int ne, int sp, int pe
     }
 }
 
+/* The sample standard deviation of x (n); 0 when n < 2. */
+static double sample_sd(const double *x, int n) {
+    if (n < 2) return 0;
+    double m = 0, v = 0;
+    for (int i = 0; i < n; i++)
+        m += x[i] / n;
+    for (int i = 0; i < n; i++)
+        v += (x[i] - m) * (x[i] - m) / (n - 1);
+    return sqrt(v);
+}
+
+/* The AUROC of a reward model's rewards over every evaluation solution (stage score-*). */
+static gc_status pooled_auroc(math_ctx *m, const rp_stage *rmst, double *auc) {
+    int n = m->sol.n;
+    float *r = gc_malloc(sizeof(float) * (n ? n : 1));
+    double *x = gc_malloc(sizeof(double) * (n ? n : 1));
+    gc_status s = r && x ? GC_OK : GC_ERR_NOMEM;
+    if (s == GC_OK) s = math_score_solutions(m, rmst, r);
+    for (int i = 0; s == GC_OK && i < n; i++)
+        x[i] = r[i];
+    if (s == GC_OK && gc_stats_auroc(x, m->sol.correct, (size_t)n, auc) != GC_OK) *auc = NAN;
+    free(r), free(x);
+    return s;
+}
+
 gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *path) {
     const gc_config *cf = &m->r->cfg;
     table2_cfg tc = {0};
@@ -633,7 +658,25 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
             double diff[64];
             for (int k = 0; k < seeds; k++)
                 diff[k] = avg[2][k] - avg[1][k];
-            cJSON_AddItemToObject(results, RS_PPO_DIFF, rp_summary(diff, seeds));
+            cJSON *d = rp_summary(diff, seeds);
+            gc_ttest tt = {.p = NAN};
+            if (seeds >= 2) gc_stats_ttest_paired(avg[2], avg[1], (size_t)seeds, &tt);
+            cJSON_AddNumberToObject(d, RS_SD, sample_sd(diff, seeds));
+            cJSON_AddNumberToObject(d, RS_SEEDS, seeds);
+            cJSON_AddStringToObject(d, RS_TEST, "paired t-test over seeds");
+            cJSON_AddNumberToObject(d, RS_P, tt.p);
+            cJSON_AddItemToObject(results, RS_PPO_DIFF, d);
+        }
+        /* the reward models the PPO arms train against: AUROC of their rewards over every
+         * evaluation solution (the claim check's precondition: the baseline RM verifies) */
+        cJSON *ra = cJSON_AddObjectToObject(results, RS_RM_AUROC);
+        for (int a = 0; s == GC_OK && a < 2; a++) {
+            double auc[64];
+            for (int k = 1; s == GC_OK && k <= seeds; k++)
+                s = pooled_auroc(m, math_rm_stage(m, arm_variant[a], k), &auc[k - 1]);
+            if (s == GC_OK)
+                cJSON_AddItemToObject(ra, m->c.variant[arm_variant[a]].name,
+                                      rp_summary(auc, seeds));
         }
         cJSON_AddItemToObject(results, RS_DPO_TRAINING, curves);
         cJSON_AddItemToObject(results, RS_PPO_TRAINING, ppo_curves);
@@ -641,7 +684,10 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
         if (!tc.ppo)
             cJSON_AddStringToObject(results, RS_NOT_BUILT,
                                     "the PPO arms (the experiment file has no table2.ppo)");
-        s = math_finish(m, results, write_dat, NULL, print_table2);
+        if (s == GC_OK)
+            s = math_finish(m, results, write_dat, NULL, print_table2);
+        else
+            cJSON_Delete(results);
     }
     cJSON_Delete(curves);
     cJSON_Delete(ppo_curves);
