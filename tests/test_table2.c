@@ -11,7 +11,7 @@
 #include "lib/util/jsonio.h"
 #include "helpers.h"
 
-Test(table2, every_arm_smoke_end_to_end, .timeout = 240) {
+Test(table2, every_arm_smoke_end_to_end, .timeout = 400) {
     char *root = th_tmp_path("table2");
     char *out = NULL, *err = NULL;
     cr_assert_eq(th_run_smoke("experiments/table2.json", root, "--seeds 2", &out, &err), 0, "%s",
