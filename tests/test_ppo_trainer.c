@@ -23,14 +23,15 @@ typedef struct {
     int n;
 } scorer_ctx;
 
-static gc_status share_of_fives(void *ctx, const int32_t *tok, int B, int T, const int *plen,
-                                const int *len, float *out) {
+static gc_status share_of_fives(void *ctx, int first, const int32_t *tok, int B, int T,
+                                const int *plen, const int *len, float *out) {
     scorer_ctx *sc = ctx;
     for (int b = 0; b < B; b++) {
         int fives = 0, n = len[b] - plen[b];
         for (int t = plen[b]; t < len[b]; t++)
             fives += tok[(size_t)b * T + t] == 5;
         out[b] = (float)fives / (float)(MAXLEN - 1);
+        cr_assert(!sc || first + b == sc->n, "chunks come in order");
         if (sc && sc->n < 64) {
             memset(sc->seen + sc->n * MAXLEN, 0, sizeof(int32_t) * MAXLEN);
             memcpy(sc->seen + sc->n * MAXLEN, tok + (size_t)b * T, sizeof(int32_t) * len[b]);
@@ -111,8 +112,9 @@ Test(ppo_trainer, raises_the_reward_of_a_policy_that_starts_below_it) {
 }
 
 /* a constant score; records the share of 6s the rollout's responses hold */
-static gc_status flat(void *ctx, const int32_t *tok, int B, int T, const int *plen, const int *len,
-                      float *out) {
+static gc_status flat(void *ctx, int first, const int32_t *tok, int B, int T, const int *plen,
+                      const int *len, float *out) {
+    (void)first;
     double *six = ctx;
     for (int b = 0; b < B; b++) {
         int n = 0;

@@ -412,14 +412,22 @@ Test(verdict, malformed_power_settings_are_errors) {
 
 /* table2's rule: PPO goal - baseline, paired by seed, with the baseline RM's precondition and the
  * paired test's power */
-static cJSON *ppo_results(double mean, double p, double sd, int seeds, double rm_lo) {
+static cJSON *ppo_results_run(double mean, double p, double sd, int seeds, double rm_lo,
+                              double acc_end) {
     char buf[1024];
     snprintf(buf, sizeof buf,
              "{\"ppo_goal_minus_baseline\": {\"mean\": %g, \"lo\": %g, \"hi\": %g, \"sd\": %g, "
              "\"seeds\": %d, \"p\": %g}, \"rm_auroc\": {\"baseline\": {\"mean\": %g, \"lo\": %g, "
-             "\"hi\": %g}}}",
-             mean, mean - sd, mean + sd, sd, seeds, p, rm_lo + 0.05, rm_lo, rm_lo + 0.1);
+             "\"hi\": %g}}, \"ppo_training\": [{\"variant\": \"goal\", \"seed\": 1, "
+             "\"reward_start\": 0.1, \"reward_end\": 0.5, \"accuracy_start\": 0.3, "
+             "\"accuracy_end\": %g, \"kl_end\": 2, \"reward_hacking\": %s}]}",
+             mean, mean - sd, mean + sd, sd, seeds, p, rm_lo + 0.05, rm_lo, rm_lo + 0.1, acc_end,
+             acc_end < 0.3 ? "true" : "false");
     return cJSON_Parse(buf);
+}
+
+static cJSON *ppo_results(double mean, double p, double sd, int seeds, double rm_lo) {
+    return ppo_results_run(mean, p, sd, seeds, rm_lo, 0.4);
 }
 
 Test(verdict, ppo_delta_rule) {
@@ -439,6 +447,12 @@ Test(verdict, ppo_delta_rule) {
     cJSON_Delete(v), cJSON_Delete(r);
     r = ppo_results(0.03, 0.01, 0.005, 4, 0.55);
     cr_expect_str_eq(verdict_of(c, r, &v), "INCONCLUSIVE", "the baseline RM does not verify");
+    cJSON_Delete(v), cJSON_Delete(r);
+    r = ppo_results_run(0.03, 0.01, 0.005, 4, 0.7, 0.2);
+    cr_expect_str_eq(verdict_of(c, r, &v), "INCONCLUSIVE", "a PPO run lowered its accuracy");
+    char *txt = cJSON_PrintUnformatted(cJSON_GetObjectItem(v, "reasons"));
+    cr_expect(strstr(txt, "reward hacking") != NULL, "flagged: %s", txt);
+    free(txt);
     cJSON_Delete(v), cJSON_Delete(r);
     r = cJSON_Parse("{\"ppo_goal_minus_baseline\": {\"mean\": 0.03, \"seeds\": 1, \"p\": null}, "
                     "\"rm_auroc\": {\"baseline\": {\"lo\": 0.7}}}");

@@ -3,6 +3,8 @@
  * results carry every split, the average, the paired PPO difference and the training curves, and
  * a second run reuses every stage. */
 #include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +44,18 @@ Test(table2, every_arm_smoke_end_to_end, .timeout = 400) {
         const cJSON *e = cJSON_GetArrayItem(it, 0);
         cr_expect(gc_json_num(e, "kl_coef", -1) > 0, "the KL coefficient is recorded");
         cr_expect(gc_json_num(e, "response_len", 0) >= 1, "responses have tokens");
+        double a = gc_json_num(e, "rollout_accuracy", -1);
+        cr_expect(a >= 0 && a <= 1, "the rollout's accuracy is recorded: %g", a);
+        cr_expect(cJSON_IsBool(cJSON_GetObjectItem(c, "reward_hacking")), "each run is summarised");
+        cr_expect(isfinite(gc_json_num(c, "reward_end", NAN)));
     }
+    const cJSON *ra = cJSON_GetObjectItem(r, "rm_auroc");
+    cr_expect(isfinite(gc_json_num(cJSON_GetObjectItem(ra, "baseline"), "mean", NAN)),
+              "the baseline RM's AUROC, the check's precondition");
+    snprintf(path, sizeof path, "%s/table2/smoke/table2-ppo.dat", root);
+    FILE *f = fopen(path, "r");
+    cr_expect_not_null(f, "the PPO curves' data for plots/table2-ppo.gp");
+    if (f) fclose(f);
     cr_expect_not_null(cJSON_GetObjectItem(r, "average"));
     const cJSON *curves = cJSON_GetObjectItem(r, "dpo_training");
     cr_expect_eq(cJSON_GetArraySize(curves), 2, "one DPO training curve per seed");

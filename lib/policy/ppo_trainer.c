@@ -225,7 +225,7 @@ gc_status gc_ppo_iteration(gc_ppo *p, const gc_ppo_config *c, const int32_t *con
         for (int i = 0; i < nb; i++)
             order[i] = start + i;
         pack(seq, L, plen, len, order, nb, &pk);
-        s = score(score_ctx, pk.tok, nb, pk.T, pk.plen, pk.len, scores + start);
+        s = score(score_ctx, start, pk.tok, nb, pk.T, pk.plen, pk.len, scores + start);
         if (s == GC_OK) s = action_logps(m, &pk, all.logp + off[start]);
         if (s == GC_OK) s = action_logps(p->ref, &pk, all.ref + off[start]);
         if (s == GC_OK) s = action_values(p->critic, &pk, all.value + off[start]);

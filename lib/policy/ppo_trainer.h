@@ -36,9 +36,10 @@
 #include "lib/rm/rm.h"
 #include "lib/util/base.h"
 
-/* Scores B sequences (B, T): sequence b is tokens [0, len[b]) of its row, its response from
+/* Scores B sequences (B, T) of the rollout, its sequences first .. first + B - 1 (prompt i of the
+ * iteration is sequence i): sequence b is tokens [0, len[b]) of its row, its response from
  * prompt_len[b]. out (B). */
-typedef gc_status (*gc_ppo_score_fn)(void *ctx, const int32_t *tokens, int B, int T,
+typedef gc_status (*gc_ppo_score_fn)(void *ctx, int first, const int32_t *tokens, int B, int T,
                                      const int *prompt_len, const int *len, float *out);
 
 typedef struct {

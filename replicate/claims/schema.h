@@ -132,6 +132,12 @@
 #define RS_PPO_GOAL "ppo_goal"
 #define RS_PPO_DIFF "ppo_goal_minus_baseline"
 #define RS_RM_AUROC "rm_auroc"
+#define RS_REWARD_START "reward_start" /* a PPO run's first and last iterations (means) */
+#define RS_REWARD_END "reward_end"
+#define RS_ACCURACY_START "accuracy_start"
+#define RS_ACCURACY_END "accuracy_end"
+#define RS_KL_END "kl_end"
+#define RS_REWARD_HACKING "reward_hacking" /* the score rose while the accuracy fell */
 #define RS_PPO_SCORE "reward"
 #define RS_PPO_KL "kl"
 #define RS_PPO_KL_COEF "kl_coef"
@@ -139,6 +145,7 @@
 #define RS_PPO_VALUE_LOSS "value_loss"
 #define RS_PPO_CLIPFRAC "clipfrac"
 #define RS_PPO_RESPONSE_LEN "response_len"
+#define RS_PPO_ACCURACY "rollout_accuracy" /* sampled responses that solve their question */
 
 /* the verdict (claims/verdict.c), under "verdict" */
 #define RS_VERDICT "verdict"

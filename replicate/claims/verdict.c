@@ -238,6 +238,24 @@ static gc_status verdict_ppo_delta(const cJSON *check, const cJSON *results, cJS
         measurable = 0;
         add_reason(reasons, "%.0f seed(s): a paired test over seeds needs at least 2", seeds);
     }
+    /* every PPO run must have done its job: raised its reward model's score and its rollout
+     * accuracy, within the KL bound; a run that did not cannot speak for its reward model */
+    double max_kl = gc_json_num(check, "max_kl", INFINITY);
+    const cJSON *runs = gc_json_get(results, RS_PPO_TRAINING);
+    for (const cJSON *r = runs ? runs->child : NULL; r; r = r->next) {
+        const char *var = cJSON_GetStringValue(gc_json_get(r, RS_VARIANT));
+        double seed = gc_json_num(r, "seed", 0), r0 = gc_json_num(r, RS_REWARD_START, NAN),
+               r1 = gc_json_num(r, RS_REWARD_END, NAN), a0 = gc_json_num(r, RS_ACCURACY_START, NAN),
+               a1 = gc_json_num(r, RS_ACCURACY_END, NAN), kl = gc_json_num(r, RS_KL_END, NAN);
+        if (!(r1 > r0 && a1 > a0 && kl <= max_kl)) {
+            measurable = 0;
+            add_reason(reasons,
+                       "precondition: PPO against %s seed %.0f: score %.3f -> %.3f, rollout "
+                       "accuracy %.3f -> %.3f, KL %.2f (needs both to rise, KL <= %g)%s",
+                       var ? var : "?", seed, r0, r1, a0, a1, kl, max_kl,
+                       cJSON_IsTrue(gc_json_get(r, RS_REWARD_HACKING)) ? "; reward hacking" : "");
+        }
+    }
     measurable &=
         baseline_verifies(check, gc_json_get(gc_json_get(results, RS_RM_AUROC), "baseline"),
                           "every evaluation solution", reasons);

@@ -339,10 +339,25 @@ typedef struct {
     cJSON *curve;
 } ppo_job;
 
-static gc_status rm_scorer(void *ctx, const int32_t *tokens, int B, int T, const int *prompt_len,
-                           const int *len, float *out) {
-    (void)prompt_len;
-    return gc_rm_score(ctx, tokens, B, T, len, out);
+/* The PPO stage's scorer: the reward model's reward at each sequence's last token; on the side,
+ * whether each sampled response solves its training question (the rollout's accuracy). */
+typedef struct {
+    gc_rm *rm;
+    const gc_problem *const *problem; /* (rollout) this iteration's questions */
+    int right, total;
+    char *buf; /* (max_len + 1) */
+} ppo_scorer;
+
+static gc_status rm_scorer(void *ctx, int first, const int32_t *tokens, int B, int T,
+                           const int *prompt_len, const int *len, float *out) {
+    ppo_scorer *sc = ctx;
+    for (int b = 0; b < B; b++) {
+        gc_chartok_decode(tokens + (size_t)b * T + prompt_len[b], len[b] - prompt_len[b], sc->buf,
+                          (size_t)T + 1);
+        sc->right += gc_task_check(sc->buf, sc->problem[first + b]->answer);
+        sc->total++;
+    }
+    return gc_rm_score(sc->rm, tokens, B, T, len, out);
 }
 
 static gc_status compute_ppo(rp_stage *st, void *ctx) {
@@ -388,13 +403,16 @@ static gc_status compute_ppo(rp_stage *st, void *ctx) {
     int32_t *ptok = gc_malloc(sizeof(int32_t) * (size_t)n * L);
     const int32_t **prompts = gc_malloc(sizeof(int32_t *) * n);
     int *plen = gc_malloc(sizeof(int) * n);
-    if (s == GC_OK && !(ptok && prompts && plen)) s = GC_ERR_NOMEM;
+    const gc_problem **probs = gc_malloc(sizeof(gc_problem *) * n);
+    ppo_scorer sc = {&scorer, probs, 0, 0, gc_malloc((size_t)L + 1)};
+    if (s == GC_OK && !(ptok && prompts && plen && probs && sc.buf)) s = GC_ERR_NOMEM;
     cJSON *curve = cJSON_CreateArray();
     gc_progress prog;
     gc_progress_init(&prog, st->name, (int)pc->iterations);
     for (int it = 0; s == GC_OK && it < pc->iterations; it++) {
         for (int i = 0; s == GC_OK && i < n; i++) {
             const gc_problem *q = &m->train.p[((int64_t)it * n + i) % m->train.n];
+            probs[i] = q;
             prompts[i] = ptok + (size_t)i * L;
             plen[i] = gc_math_prompt(q->question, ptok + (size_t)i * L, L - 1);
             if (plen[i] < 0)
@@ -402,7 +420,10 @@ static gc_status compute_ppo(rp_stage *st, void *ctx) {
                             m->r->cfg.path, L - 1);
         }
         gc_ppo_stats ps = {0};
-        if (s == GC_OK) s = gc_ppo_iteration(&ppo, &c, prompts, plen, n, rm_scorer, &scorer, &ps);
+        sc.right = sc.total = 0;
+        double t0 = gc_now();
+        if (s == GC_OK) s = gc_ppo_iteration(&ppo, &c, prompts, plen, n, rm_scorer, &sc, &ps);
+        double acc = sc.total ? (double)sc.right / sc.total : NAN, dt = gc_now() - t0;
         if (s == GC_OK) {
             cJSON *e = cJSON_CreateObject();
             cJSON_AddNumberToObject(e, "iteration", it + 1);
@@ -413,17 +434,19 @@ static gc_status compute_ppo(rp_stage *st, void *ctx) {
             cJSON_AddNumberToObject(e, RS_PPO_VALUE_LOSS, ps.value_loss);
             cJSON_AddNumberToObject(e, RS_PPO_CLIPFRAC, ps.clipfrac);
             cJSON_AddNumberToObject(e, RS_PPO_RESPONSE_LEN, ps.response_len);
+            cJSON_AddNumberToObject(e, RS_PPO_ACCURACY, acc);
             cJSON_AddItemToArray(curve, e);
-            if ((it + 1) % 10 == 0 || it + 1 == pc->iterations)
-                gc_log_info("%s iteration %d: reward %.3f, KL %.3f, response %.0f tokens", st->name,
-                            it + 1, ps.score, ps.kl, ps.response_len);
+            gc_log_info("%s iteration %d/%d: reward %.3f, KL %.3f, rollout accuracy %.3f, "
+                        "response %.0f tokens, %.0f tokens/s",
+                        st->name, it + 1, (int)pc->iterations, ps.score, ps.kl, acc,
+                        ps.response_len, ps.response_len * n / dt);
         }
         gc_progress_update(&prog, it + 1);
     }
     gc_progress_end(&prog);
     gc_ppo_free(&ppo);
     if (c.ptx_data) gc_seqset_free(&ptx);
-    free(ptok), free(prompts), free(plen);
+    free(ptok), free(prompts), free(plen), free(probs), free(sc.buf);
     if (scorer_ok) gc_rm_free(&scorer);
     if (critic_ok) gc_rm_free(&critic);
     if (ref_ok) gc_model_free(&ref);
@@ -508,6 +531,60 @@ static void split_accuracy(const int *correct, int seeds, int ne, int sp, int pe
         acc[k] = (double)r / per;
         avg[k] += acc[k] / n_splits;
     }
+}
+
+/* A PPO run's start and end (means over its first and last RUN_ENDS iterations) of the reward
+ * model's score and the rollout's accuracy, its last KL, and the reward-hacking flag: the score
+ * rose while the accuracy fell. */
+enum { RUN_ENDS = 3 };
+
+static double mean_of(const cJSON *its, int from, int to, const char *key) {
+    double sum = 0;
+    int n = 0;
+    for (int i = from; i < to; i++) {
+        double x = gc_json_num(cJSON_GetArrayItem(its, i), key, NAN);
+        if (isfinite(x)) sum += x, n++;
+    }
+    return n ? sum / n : NAN;
+}
+
+static void summarise_run(const cJSON *its, cJSON *out) {
+    int n = cJSON_GetArraySize(its), k = n < RUN_ENDS ? n : RUN_ENDS;
+    double r0 = mean_of(its, 0, k, RS_PPO_SCORE), r1 = mean_of(its, n - k, n, RS_PPO_SCORE);
+    double a0 = mean_of(its, 0, k, RS_PPO_ACCURACY), a1 = mean_of(its, n - k, n, RS_PPO_ACCURACY);
+    cJSON_AddNumberToObject(out, RS_REWARD_START, r0);
+    cJSON_AddNumberToObject(out, RS_REWARD_END, r1);
+    cJSON_AddNumberToObject(out, RS_ACCURACY_START, a0);
+    cJSON_AddNumberToObject(out, RS_ACCURACY_END, a1);
+    cJSON_AddNumberToObject(out, RS_KL_END, mean_of(its, n - 1, n, RS_PPO_KL));
+    cJSON_AddBoolToObject(out, RS_REWARD_HACKING, r1 > r0 && a1 < a0);
+}
+
+/* The PPO runs' per-iteration curves, one block per run (gnuplot index), and their plot. */
+static gc_status write_ppo_curves(const math_ctx *m, const cJSON *runs) {
+    char dir[RP_PATH], dat[RP_PATH + 64], name[160];
+    rp_result_dir(m->r, dir);
+    GC_TRY(rp_mkdirs(dir));
+    snprintf(name, sizeof name, "%s-ppo", m->r->experiment);
+    snprintf(dat, sizeof dat, "%s/%s.dat", dir, name);
+    FILE *f = fopen(dat, "w");
+    if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", dat);
+    fprintf(f, "# PPO training curves, one block per run (gnuplot index); columns by name\n");
+    int block = 0;
+    for (const cJSON *r = runs->child; r; r = r->next, block++) {
+        const char *v = cJSON_GetStringValue(gc_json_get(r, RS_VARIANT));
+        double seed = gc_json_num(r, "seed", 0);
+        fprintf(f, "%siteration %s %s %s %s ppo-%s-seed%.0f\n", block ? "\n\n" : "", RS_PPO_SCORE,
+                RS_PPO_KL, RS_PPO_ACCURACY, RS_PPO_RESPONSE_LEN, v ? v : "?", seed);
+        for (const cJSON *e = gc_json_get(r, "iterations")->child; e; e = e->next)
+            fprintf(f, "%.0f %.5f %.5f %.5f %.2f ppo-%s-seed%.0f\n", gc_json_num(e, "iteration", 0),
+                    gc_json_num(e, RS_PPO_SCORE, NAN), gc_json_num(e, RS_PPO_KL, NAN),
+                    gc_json_num(e, RS_PPO_ACCURACY, NAN), gc_json_num(e, RS_PPO_RESPONSE_LEN, NAN),
+                    v ? v : "?", seed);
+    }
+    if (fclose(f) != 0) return gc_fail(GC_ERR_IO, "%s: write failed", dat);
+    rp_plot("table2-ppo", dir, name, NULL);
+    return GC_OK;
 }
 
 /* The sample standard deviation of x (n); 0 when n < 2. */
@@ -622,7 +699,9 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
                 cJSON *c = cJSON_CreateObject();
                 cJSON_AddStringToObject(c, RS_VARIANT, mv->name);
                 cJSON_AddNumberToObject(c, "seed", k);
-                cJSON_AddItemToObject(c, "iterations", pj.curve ? pj.curve : cJSON_CreateArray());
+                cJSON *it = pj.curve ? pj.curve : cJSON_CreateArray();
+                summarise_run(it, c);
+                cJSON_AddItemToObject(c, "iterations", it);
                 cJSON_AddItemToArray(ppo_curves, c);
             }
         }
@@ -678,6 +757,7 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
                 cJSON_AddItemToObject(ra, m->c.variant[arm_variant[a]].name,
                                       rp_summary(auc, seeds));
         }
+        if (s == GC_OK && tc.ppo) s = write_ppo_curves(m, ppo_curves);
         cJSON_AddItemToObject(results, RS_DPO_TRAINING, curves);
         cJSON_AddItemToObject(results, RS_PPO_TRAINING, ppo_curves);
         curves = ppo_curves = NULL;
