@@ -52,6 +52,10 @@ int gc_task_is_train(gc_split s) {
     return s == GC_ARITH_TRAIN || s == GC_GRAPH_TRAIN;
 }
 
+int gc_task_in_distribution(gc_split s) {
+    return s == GC_ARITH_EASY || s == GC_ARITH_HARD || s == GC_GRAPH_EASY || s == GC_GRAPH_HARD;
+}
+
 void gc_task_generate(gc_split split, uint64_t seed, int64_t index, gc_problem *p) {
     if (gc_task_domain(split) == GC_DOMAIN_GRAPH)
         gc_graph_generate(split, seed, index, p);

@@ -60,6 +60,8 @@ const char *gc_task_domain_name(gc_domain d);
 gc_split gc_task_train_split(gc_domain d);
 /* 1 when s is a domain's training split. */
 int gc_task_is_train(gc_split s);
+/* 1 when s is an in-distribution evaluation split (its domain's easy and hard splits). */
+int gc_task_in_distribution(gc_split s);
 
 /* Problem `index` of `split` under `seed`. */
 void gc_task_generate(gc_split split, uint64_t seed, int64_t index, gc_problem *p);

@@ -132,6 +132,10 @@
 #define RS_PPO_GOAL "ppo_goal"
 #define RS_PPO_DIFF "ppo_goal_minus_baseline"
 #define RS_RM_AUROC "rm_auroc"
+#define RS_DPO_VS_PPO "dpo_minus_ppo_goal" /* per seed, averaged over ID and over OOD splits */
+#define RS_ID "in_distribution"
+#define RS_OOD "out_of_distribution"
+#define RS_IN_DISTRIBUTION "in_distribution"
 #define RS_REWARD_START "reward_start" /* a PPO run's first and last iterations (means) */
 #define RS_REWARD_END "reward_end"
 #define RS_ACCURACY_START "accuracy_start"

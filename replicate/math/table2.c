@@ -516,6 +516,14 @@ static void print_table2(const cJSON *r, FILE *f) {
         fprintf(f, "  PPO goal-conditioned - baseline, average over splits: %+.3f [%+.3f, %+.3f]\n",
                 gc_json_num(d, RS_MEAN, NAN), gc_json_num(d, RS_LO, NAN),
                 gc_json_num(d, RS_HI, NAN));
+    const cJSON *g = gc_json_get(r, RS_DPO_VS_PPO);
+    for (int k = 0; g && k < 2; k++) {
+        const cJSON *o = gc_json_get(g, k ? RS_OOD : RS_ID);
+        if (o)
+            fprintf(f, "  DPO - PPO goal-conditioned, %s splits: %+.3f [%+.3f, %+.3f]\n",
+                    k ? "out-of-distribution" : "in-distribution", gc_json_num(o, RS_MEAN, NAN),
+                    gc_json_num(o, RS_LO, NAN), gc_json_num(o, RS_HI, NAN));
+    }
     const char *nb = cJSON_GetStringValue(gc_json_get(r, RS_NOT_BUILT));
     if (nb) fprintf(f, "  not run: %s\n", nb);
 }
@@ -710,6 +718,12 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
         cJSON *splits = cJSON_AddArrayToObject(results, RS_SPLITS);
         int per = (int)m->c.data.eval_questions, n_arms = tc.ppo ? N_ARMS : 1;
         double avg_sft = 0, avg[N_ARMS][64] = {{0}};
+        /* per seed, the DPO arm minus the PPO arm with the goal-conditioned RM, averaged over the
+         * in-distribution and over the out-of-distribution splits */
+        double dpo_gap[2][64] = {{0}};
+        int n_part[2] = {0, 0};
+        for (int sp = 0; sp < m->c.n_splits; sp++)
+            n_part[!gc_task_in_distribution(m->c.splits[sp])]++;
         for (int sp = 0; sp < m->c.n_splits; sp++) {
             int right = 0;
             for (int q = 0; q < per; q++)
@@ -720,12 +734,16 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
             cJSON_AddStringToObject(g, RS_SPLIT, gc_task_split_name(m->c.splits[sp]));
             cJSON_AddNumberToObject(g, RS_N, per);
             cJSON_AddNumberToObject(g, RS_SFT, sft);
+            double acc[N_ARMS][64];
             for (int a = 0; a < n_arms; a++) {
-                double acc[64];
                 split_accuracy(correct + (size_t)a * seeds * ne, seeds, ne, sp, per, m->c.n_splits,
-                               acc, avg[a]);
-                cJSON_AddItemToObject(g, ARMS[a][0], rp_summary(acc, seeds));
+                               acc[a], avg[a]);
+                cJSON_AddItemToObject(g, ARMS[a][0], rp_summary(acc[a], seeds));
             }
+            int part = !gc_task_in_distribution(m->c.splits[sp]);
+            cJSON_AddBoolToObject(g, RS_IN_DISTRIBUTION, !part);
+            for (int k = 0; tc.ppo && k < seeds; k++)
+                dpo_gap[part][k] += (acc[0][k] - acc[2][k]) / n_part[part];
             cJSON_AddItemToArray(splits, g);
         }
         cJSON *av = cJSON_AddObjectToObject(results, RS_AVERAGE);
@@ -745,6 +763,11 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
             cJSON_AddStringToObject(d, RS_TEST, "paired t-test over seeds");
             cJSON_AddNumberToObject(d, RS_P, tt.p);
             cJSON_AddItemToObject(results, RS_PPO_DIFF, d);
+        }
+        if (tc.ppo) {
+            cJSON *o = cJSON_AddObjectToObject(results, RS_DPO_VS_PPO);
+            if (n_part[0]) cJSON_AddItemToObject(o, RS_ID, rp_summary(dpo_gap[0], seeds));
+            if (n_part[1]) cJSON_AddItemToObject(o, RS_OOD, rp_summary(dpo_gap[1], seeds));
         }
         /* the reward models the PPO arms train against: AUROC of their rewards over every
          * evaluation solution (the claim check's precondition: the baseline RM verifies) */
