@@ -61,16 +61,9 @@ int main(int argc, char **argv) {
         return 1;
     int L = (int)seq, ne = (int)n_eval;
     gc_seqset data;
-    if (gc_seqset_init(&data, (int)n_train, L)) return 1;
-    int32_t *pr = malloc(sizeof(int32_t) * L), *rs = malloc(sizeof(int32_t) * L);
-    for (int i = 0; i < n_train; i++) {
-        int np = gc_math_prompt(train[i].question, pr, L);
-        int nr = np < 0 ? -1 : gc_math_response(train[i].solution, rs, L);
-        if (np < 0 || nr < 0 || np + nr > L) {
-            fprintf(stderr, "gcrm-sft-probe: a training problem needs more than %d tokens\n", L);
-            return 1;
-        }
-        gc_seqset_set(&data, i, pr, np, rs, nr);
+    if (gc_math_sft_set(train, (int)n_train, L, &data)) {
+        fprintf(stderr, "gcrm-sft-probe: %s\n", gc_last_error());
+        return 1;
     }
     gc_model_config mc = {(int32_t)dim,
                           (int32_t)(dim * 8 / 3),

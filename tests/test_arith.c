@@ -30,8 +30,8 @@ Test(arith, problems_are_deterministic_and_correct) {
     for (int split = 0; split <= GC_ARITH_PARA; split++)
         for (int i = 0; i < 300; i++) {
             gc_problem a, b;
-            gc_arith_generate(split, 7, i, &a);
-            gc_arith_generate(split, 7, i, &b);
+            gc_task_generate(split, 7, i, &a);
+            gc_task_generate(split, 7, i, &b);
             cr_assert_str_eq(a.question, b.question);
             cr_assert(solution_is_consistent(&a), "%s %d:\n%s%s", gc_task_split_name(split), i,
                       a.question, a.solution);
@@ -41,28 +41,28 @@ Test(arith, problems_are_deterministic_and_correct) {
             cr_assert_eq(gc_chartok_encode(a.question, ids, 2 * GC_TASK_TEXT, &n), GC_OK);
         }
     gc_problem a, b;
-    gc_arith_generate(GC_ARITH_TRAIN, 7, 0, &a);
-    gc_arith_generate(GC_ARITH_TRAIN, 8, 0, &b);
+    gc_task_generate(GC_ARITH_TRAIN, 7, 0, &a);
+    gc_task_generate(GC_ARITH_TRAIN, 8, 0, &b);
     cr_expect_str_neq(a.question, b.question, "the seed changes the problems");
 }
 
 Test(arith, splits_follow_their_definitions) {
     for (int i = 0; i < 200; i++) {
         gc_problem p;
-        gc_arith_generate(GC_ARITH_EASY, 3, i, &p);
+        gc_task_generate(GC_ARITH_EASY, 3, i, &p);
         cr_assert(p.steps >= 2 && p.steps <= 3);
         cr_assert(!strchr(p.solution, '*') && !strchr(p.solution, '/'), "easy uses + and - only");
-        gc_arith_generate(GC_ARITH_HARD, 3, i, &p);
+        gc_task_generate(GC_ARITH_HARD, 3, i, &p);
         cr_assert(p.steps >= 4 && p.steps <= 6);
-        gc_arith_generate(GC_ARITH_LONG, 3, i, &p);
+        gc_task_generate(GC_ARITH_LONG, 3, i, &p);
         cr_assert(p.steps >= 7, "long has more steps than any training problem");
-        gc_arith_generate(GC_ARITH_BIG, 3, i, &p);
+        gc_task_generate(GC_ARITH_BIG, 3, i, &p);
         long long first;
         cr_assert(sscanf(strstr(p.solution, ": ") + 2, "%lld", &first) == 1 && first >= 100,
                   "big starts >= 100");
-        gc_arith_generate(GC_ARITH_PARA, 3, i, &p);
+        gc_task_generate(GC_ARITH_PARA, 3, i, &p);
         cr_assert(strstr(p.question, "bag"), "para uses phrasing set B");
-        gc_arith_generate(GC_ARITH_TRAIN, 3, i, &p);
+        gc_task_generate(GC_ARITH_TRAIN, 3, i, &p);
         cr_assert(p.steps >= 2 && p.steps <= 6);
         cr_assert(!strstr(p.question, "bag"), "training never uses phrasing set B");
     }
@@ -88,8 +88,8 @@ Test(arith, corrupted_solutions_are_wrong_but_well_formed) {
         for (int i = 0; i < 100; i++, total++) {
             gc_problem p;
             char bad[GC_TASK_TEXT];
-            gc_arith_generate(split, 5, i, &p);
-            gc_arith_corrupt(&p, 9, bad);
+            gc_task_generate(split, 5, i, &p);
+            gc_task_corrupt(&p, 9, bad);
             int64_t v;
             cr_assert(gc_task_extract(bad, &v), "corrupted solution has an answer: %s", bad);
             wrong += v != p.answer;

@@ -82,12 +82,9 @@ static void phrase(char *q, int set, int op, int variant, int64_t b, const char 
     }
 }
 
-void gc_arith_generate(gc_split split, uint64_t seed, int64_t index, gc_problem *p) {
+void gc_arith_generate(gc_split split, gc_rng *rng, gc_problem *p) {
     const split_spec *s = &SPECS[split];
-    gc_rng r;
-    gc_rng_init(&r, seed,
-                gc_rng_stream(GC_STREAM_PROBLEM, ((uint64_t)split << 40) ^ (uint64_t)index));
-    memset(p, 0, sizeof *p);
+    gc_rng r = *rng;
     int who_i = (int)gc_rng_below(&r, 16);
     const char *who = NAMES[who_i];
     const char *pro = FEMALE[who_i] ? "She" : "He";
@@ -145,12 +142,10 @@ void gc_arith_generate(gc_split split, uint64_t seed, int64_t index, gc_problem 
     gc_task_append(p->solution, "#### %lld\n", (long long)v);
     p->answer = v;
     p->steps = steps;
-    p->split = split;
 }
 
-void gc_arith_corrupt(const gc_problem *p, uint64_t seed, char *out) {
-    gc_rng r;
-    gc_rng_init(&r, seed, gc_rng_stream(GC_STREAM_CORRUPT, gc_task_hash(p->question)));
+void gc_arith_corrupt(const gc_problem *p, gc_rng *rng, char *out) {
+    gc_rng r = *rng;
     int slip_line = (int)gc_rng_below(&r, (uint32_t)p->steps);
     int64_t slip = 1 + (int64_t)gc_rng_below(&r, 9);
     out[0] = 0;

@@ -15,13 +15,15 @@
 #define GC_ARITH_H
 
 #include "lib/tasks/task.h"
+#include "lib/util/rng.h"
 
-/* Problem `index` of an arith split (GC_ARITH_TRAIN ... GC_ARITH_PARA). */
-void gc_arith_generate(gc_split split, uint64_t seed, int64_t index, gc_problem *p);
+/* The problem of an arith split (GC_ARITH_TRAIN ... GC_ARITH_PARA) that rng draws (gc_task_generate
+ * seeds it per problem and hands over p zeroed, its split set). */
+void gc_arith_generate(gc_split split, gc_rng *rng, gc_problem *p);
 
 /* A plausible wrong solution: one calculation's result is off by 1-9 (a slip), and every later
- * line carries the wrong value forward correctly, so the final answer is wrong. Deterministic in
- * (p, seed). */
-void gc_arith_corrupt(const gc_problem *p, uint64_t seed, char *out);
+ * line carries the wrong value forward correctly, so the final answer is wrong; drawn from rng
+ * (gc_task_corrupt seeds it and hands over out empty). */
+void gc_arith_corrupt(const gc_problem *p, gc_rng *rng, char *out);
 
 #endif

@@ -44,12 +44,9 @@ static int64_t encode(const char *nodes, int n) {
     return v;
 }
 
-void gc_graph_generate(gc_split split, uint64_t seed, int64_t index, gc_problem *p) {
+void gc_graph_generate(gc_split split, gc_rng *rng, gc_problem *p) {
     const graph_spec *s = &SPECS[split];
-    gc_rng r;
-    gc_rng_init(&r, seed,
-                gc_rng_stream(GC_STREAM_PROBLEM, ((uint64_t)split << 40) ^ (uint64_t)index));
-    memset(p, 0, sizeof *p);
+    gc_rng r = *rng;
     int d = uniform(&r, s->d_lo, s->d_hi), L = uniform(&r, s->l_lo, s->l_hi);
     int letters[MAX_NODES];
     for (int i = 0; i < MAX_NODES; i++)
@@ -81,7 +78,6 @@ void gc_graph_generate(gc_split split, uint64_t seed, int64_t index, gc_problem 
     write_path(p->solution, path, L + 1);
     p->answer = encode(path, L + 1);
     p->steps = L;
-    p->split = split;
 }
 
 /* The edges "xy" listed in a question (after its first ':', up to the next '.'), as a successor
@@ -102,10 +98,8 @@ static int read_edges(const char *q, char next[128], char *first, int cap, char 
     return n_first;
 }
 
-void gc_graph_corrupt(const gc_problem *p, uint64_t seed, char *out) {
-    gc_rng r;
-    gc_rng_init(&r, seed, gc_rng_stream(GC_STREAM_CORRUPT, gc_task_hash(p->question)));
-    out[0] = 0;
+void gc_graph_corrupt(const gc_problem *p, gc_rng *rng, char *out) {
+    gc_rng r = *rng;
     char start = p->solution[0], right = p->solution[1]; /* "sx\n": the goal branch's first */
     const char *ans = strstr(p->solution, "#### ");
     char goal = ans ? ans[5 + p->steps] : 0;

@@ -32,13 +32,15 @@
 #define GC_GRAPH_H
 
 #include "lib/tasks/task.h"
+#include "lib/util/rng.h"
 
-/* Problem `index` of a graph split (GC_GRAPH_TRAIN ... GC_GRAPH_PARA). */
-void gc_graph_generate(gc_split split, uint64_t seed, int64_t index, gc_problem *p);
+/* The problem of a graph split (GC_GRAPH_TRAIN ... GC_GRAPH_PARA) that rng draws (gc_task_generate
+ * seeds it per problem and hands over p zeroed, its split set). */
+void gc_graph_generate(gc_split split, gc_rng *rng, gc_problem *p);
 
 /* A wrong path: a branch other than the goal's, walked to its end; with probability 1/2 one more,
  * made-up step from its last node to the goal (an edge the prompt lacks). The answer line names
- * the nodes walked. Deterministic in (p, seed). */
-void gc_graph_corrupt(const gc_problem *p, uint64_t seed, char *out);
+ * the nodes walked; drawn from rng (gc_task_corrupt seeds it and hands over out empty). */
+void gc_graph_corrupt(const gc_problem *p, gc_rng *rng, char *out);
 
 #endif

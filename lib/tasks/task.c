@@ -7,6 +7,7 @@
 
 #include "lib/tasks/arith.h"
 #include "lib/tasks/graph.h"
+#include "lib/util/rng.h"
 
 static const struct {
     const char *name;
@@ -57,17 +58,25 @@ int gc_task_in_distribution(gc_split s) {
 }
 
 void gc_task_generate(gc_split split, uint64_t seed, int64_t index, gc_problem *p) {
+    gc_rng r;
+    gc_rng_init(&r, seed,
+                gc_rng_stream(GC_STREAM_PROBLEM, ((uint64_t)split << 40) ^ (uint64_t)index));
+    memset(p, 0, sizeof *p);
+    p->split = split;
     if (gc_task_domain(split) == GC_DOMAIN_GRAPH)
-        gc_graph_generate(split, seed, index, p);
+        gc_graph_generate(split, &r, p);
     else
-        gc_arith_generate(split, seed, index, p);
+        gc_arith_generate(split, &r, p);
 }
 
 void gc_task_corrupt(const gc_problem *p, uint64_t seed, char *out) {
+    gc_rng r;
+    gc_rng_init(&r, seed, gc_rng_stream(GC_STREAM_CORRUPT, gc_task_hash(p->question)));
+    out[0] = 0;
     if (gc_task_domain(p->split) == GC_DOMAIN_GRAPH)
-        gc_graph_corrupt(p, seed, out);
+        gc_graph_corrupt(p, &r, out);
     else
-        gc_arith_corrupt(p, seed, out);
+        gc_arith_corrupt(p, &r, out);
 }
 
 void gc_task_append(char *buf, const char *fmt, ...) {
