@@ -1,7 +1,7 @@
 /* table2 at smoke scale: every arm runs end to end (reference log-probabilities, DPO policies per
  * seed, PPO policies per reward model and seed, their greedy solutions and the SFT policy's), the
- * results carry every split, the average, the paired PPO difference and the training curves, and
- * a second run reuses every stage. */
+ * results carry every split, the average, the paired PPO difference and the training curves,
+ * REPRODUCE.md's section is written from them, and a second run reuses every stage. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "lib/util/jsonio.h"
+#include "replicate/claims/report.h"
 #include "helpers.h"
 
 Test(table2, every_arm_smoke_end_to_end, .timeout = 400) {
@@ -71,6 +72,13 @@ Test(table2, every_arm_smoke_end_to_end, .timeout = 400) {
                  err);
     cr_expect_eq(th_count_rerun(err, ""), 0, "every stage cached on the second run:\n%s", err);
     free(out), free(err);
+    /* REPRODUCE.md's table2 section, written from this run */
+    char *doc = strdup("x\n<!-- results:table2:begin -->\n<!-- results:table2:end -->\ny\n");
+    cr_assert_eq(report_sections(root, "smoke", &doc), GC_OK, "%s", gc_last_error());
+    cr_expect(strstr(doc, "| average |") && strstr(doc, "PPO, goal-conditioned RM"), "%s", doc);
+    cr_expect(strstr(doc, "**Verdict: INCONCLUSIVE**"), "smoke RMs do not verify: %s", doc);
+    cr_expect(strstr(doc, "<!-- results:table2:end -->\ny\n") != NULL, "the rest is kept");
+    free(doc);
     th_rm_tree(root);
     free(root);
 }

@@ -291,16 +291,73 @@ static void goal_token(sbuf *b, const cJSON *r, const cJSON *last) {
     }
 }
 
-static const char *const EXPERIMENTS[] = {"fig2", "fig3", "table1", "ablation-goal-token",
-                                          "ablations"};
+/* table2: greedy accuracy per split of each arm, the PPO difference, DPO against PPO, the reward
+ * models the PPO arms trained against */
+static void table2(sbuf *b, const cJSON *r) {
+    static const char *const arms[] = {RS_DPO, RS_PPO_BASELINE, RS_PPO_GOAL};
+    provenance(b, r);
+    put(b, "| split | SFT | DPO | PPO, baseline RM | PPO, goal-conditioned RM |\n"
+           "|---|---|---|---|---|\n");
+    const cJSON *rows[17];
+    int n = 0;
+    for (const cJSON *g = gc_json_get(r, RS_SPLITS) ? gc_json_get(r, RS_SPLITS)->child : NULL;
+         g && n < 16; g = g->next)
+        rows[n++] = g;
+    if (gc_json_get(r, RS_AVERAGE)) rows[n++] = gc_json_get(r, RS_AVERAGE);
+    for (int i = 0; i < n; i++) {
+        put(b, "| %s | %.3f |", cJSON_GetStringValue(gc_json_get(rows[i], RS_SPLIT)),
+            gc_json_num(rows[i], RS_SFT, NAN));
+        for (int a = 0; a < 3; a++) {
+            const cJSON *o = gc_json_get(rows[i], arms[a]);
+            put(b, " ");
+            if (o)
+                ci(b, o);
+            else
+                put(b, "not run");
+            put(b, " |");
+        }
+        put(b, "\n");
+    }
+    const cJSON *d = gc_json_get(r, RS_PPO_DIFF);
+    if (d)
+        put(b,
+            "\nPPO goal-conditioned - baseline, average over splits: %+.3f [%+.3f, %+.3f] (paired "
+            "t-test over seeds, p = %.3g).\n",
+            gc_json_num(d, RS_MEAN, NAN), gc_json_num(d, RS_LO, NAN), gc_json_num(d, RS_HI, NAN),
+            gc_json_num(d, RS_P, NAN));
+    const cJSON *g = gc_json_get(r, RS_DPO_VS_PPO);
+    for (int k = 0; g && k < 2; k++) {
+        const cJSON *o = gc_json_get(g, k ? RS_OOD : RS_ID);
+        if (o)
+            put(b, "DPO - PPO goal-conditioned, %s splits: %+.3f [%+.3f, %+.3f].\n",
+                k ? "out-of-distribution" : "in-distribution", gc_json_num(o, RS_MEAN, NAN),
+                gc_json_num(o, RS_LO, NAN), gc_json_num(o, RS_HI, NAN));
+    }
+    const cJSON *ra = gc_json_get(r, RS_RM_AUROC);
+    if (ra) {
+        put(b, "Reward models' AUROC over every evaluation solution: baseline ");
+        ci(b, gc_json_get(ra, "baseline"));
+        put(b, ", goal-conditioned ");
+        ci(b, gc_json_get(ra, "goal"));
+        put(b, ".\n");
+    }
+}
+
+static const char *const EXPERIMENTS[] = {"fig2",      "fig3",  "table1", "ablation-goal-token",
+                                          "ablations", "table2"};
 enum { N_EXPERIMENTS = sizeof EXPERIMENTS / sizeof EXPERIMENTS[0] };
 
-/* wall time of each experiment's recorded run, in `make reproduce` order */
+/* wall time of each experiment's recorded run, in `make reproduce` order (table2, run on its own
+ * by `make table2`, is listed after the total) */
 static void times(sbuf *b, const char *root, const char *scale) {
     put(b, "\n| experiment | wall time of its recorded run | stages computed | stages reused | "
            "commit |\n|---|---|---|---|---|\n");
     double total = 0;
     for (int e = 0; e < N_EXPERIMENTS; e++) {
+        if (!strcmp(EXPERIMENTS[e], "table2")) {
+            put(b, "| all | %.0f s (%.1f min) | | | |\n", total, total / 60);
+            total = NAN;
+        }
         char path[1024];
         snprintf(path, sizeof path, "%s/%s/%s/results.json", root, EXPERIMENTS[e], scale);
         FILE *f = fopen(path, "r");
@@ -315,11 +372,12 @@ static void times(sbuf *b, const char *root, const char *scale) {
              s; s = s->next)
             cJSON_IsTrue(gc_json_get(s, RS_CACHED)) ? cached++ : run++;
         total += gc_json_num(r, RS_WALL_S, NAN);
-        put(b, "| %s | %.0f s | %d | %d | %s |\n", EXPERIMENTS[e], gc_json_num(r, RS_WALL_S, NAN),
-            run, cached, cJSON_GetStringValue(gc_json_get(r, RS_COMMIT)));
+        put(b, "| %s%s | %.0f s | %d | %d | %s |\n", EXPERIMENTS[e],
+            isnan(total) ? " (make table2, not in make reproduce)" : "",
+            gc_json_num(r, RS_WALL_S, NAN), run, cached,
+            cJSON_GetStringValue(gc_json_get(r, RS_COMMIT)));
         cJSON_Delete(r);
     }
-    put(b, "| all | %.0f s (%.1f min) | | | |\n", total, total / 60);
 }
 
 /* the verdict under a claim's tables, recomputed from the results by the claims file's current
@@ -374,6 +432,8 @@ gc_status report_sections(const char *root, const char *scale, char **doc) {
             partial(&b, r, 1);
         else if (!strcmp(EXPERIMENTS[e], "table1"))
             table1(&b, r), verdict_block(&b, r);
+        else if (!strcmp(EXPERIMENTS[e], "table2"))
+            table2(&b, r), verdict_block(&b, r);
         else {
             cJSON *last = NULL;
             snprintf(path, sizeof path, "%s/table1/%s/results.json", root, scale);
