@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "math/analyses.h"
 #include "runner/results.h"
+#include "runner/ckpt.h"
 #include "runner/stage.h"
 
 /* The pipelines an experiment file can name ("pipeline"): each runs the shared stages of its
@@ -22,7 +23,8 @@ static const struct {
 static const char RUN_HELP[] =
     "usage: replicate run EXPERIMENT.json [--scale smoke|mini|full] [--seeds N]\n"
     "                     [--device cpu|cuda] [--precision fp32|tf32|bf16] [--root DIR] "
-    "[--force]\n\n"
+    "[--force]\n"
+    "                     [--checkpoint-every SECONDS]\n\n"
     "Runs an experiment file's stages. Each stage's output is cached under DIR/cache (default\n"
     "results/runs/cache) by a hash of its configuration and inputs and is complete only with its\n"
     "DONE marker: a killed run resumes, and changing one key reruns only what depends on it.\n"
@@ -32,7 +34,10 @@ static const char RUN_HELP[] =
     "  --device D   cpu or cuda (default: the file's \"device\", else cpu); cuda runs every\n"
     "               model pass on the GPU and caches its stages apart from CPU runs\n"
     "  --precision P  cuda matmuls: fp32 (default), tf32, or bf16 mixed precision\n"
-    "  --force      ignore cached stages\n"
+    "  --force      ignore cached stages (and their checkpoints)\n"
+    "  --checkpoint-every S  seconds between checkpoints of a long stage (default: the file's\n"
+    "               \"checkpoint_every\", else 60); a killed run resumes from the last one, and\n"
+    "               Ctrl-C stops at the next step with a checkpoint written\n"
     "  --print-config  print the experiment file as resolved (its \"extends\" layers merged)\n"
     "               and exit\n";
 
@@ -46,6 +51,7 @@ static gc_status open_experiment(rp_run *r, gc_status (**run)(rp_run *)) {
         int64_t seeds;
         const cJSON *scales;
         int device, precision;
+        double checkpoint_every;
     } top;
     static const gc_cfg_field fields[] = {
         {"experiment", GC_CFG_STRING, offsetof(top, experiment), 1, 0, 0, NULL},
@@ -58,8 +64,9 @@ static gc_status open_experiment(rp_run *r, gc_status (**run)(rp_run *)) {
         {"scales", GC_CFG_OBJECT, offsetof(top, scales), 1, 0, 0, NULL},
         {"device", GC_CFG_ENUM, offsetof(top, device), 0, 0, 0, "cpu|cuda"},
         {"precision", GC_CFG_ENUM, offsetof(top, precision), 0, 0, 0, "fp32|tf32|bf16"},
+        {"checkpoint_every", GC_CFG_FLOAT, offsetof(top, checkpoint_every), 0, 1, 86400, NULL},
     };
-    top t = {.seeds = 3};
+    top t = {.seeds = 3, .checkpoint_every = 60};
     GC_TRY(gc_config_read(&r->cfg, root, "", fields, GC_CFG_COUNT(fields), &t));
     *run = NULL;
     char known[128] = "";
@@ -82,6 +89,7 @@ static gc_status open_experiment(rp_run *r, gc_status (**run)(rp_run *)) {
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
             return gc_config_fail(&r->cfg, "plot", "use lower-case letters, digits, '-' and '_'");
     r->seeds = r->opt.seeds ? r->opt.seeds : (int)t.seeds;
+    if (!(r->opt.checkpoint_every > 0)) r->opt.checkpoint_every = t.checkpoint_every;
     static const char *const devices[] = {"cpu", "cuda"}, *const precisions[] = {"fp32", "tf32",
                                                                                  "bf16"};
     if (!r->opt.device[0]) snprintf(r->opt.device, sizeof r->opt.device, "%s", devices[t.device]);
@@ -131,6 +139,7 @@ int cmd_run(int argc, char **argv) {
          sizeof r.opt.precision},
         {"root", GC_FLAG_STRING, &root, 0, 0, NULL, 0},
         {"force", GC_FLAG_SWITCH, &r.opt.force, 0, 0, NULL, 0},
+        {"checkpoint-every", GC_FLAG_FLOAT, &r.opt.checkpoint_every, 0.001, 86400, NULL, 0},
         {"print-config", GC_FLAG_SWITCH, &print_config, 0, 0, NULL, 0},
         {"help", GC_FLAG_SWITCH, &help, 0, 0, NULL, 0},
     };
@@ -160,6 +169,7 @@ int cmd_run(int argc, char **argv) {
         gc_log_warn("run: precision %s applies to --device cuda; the CPU computes in fp32",
                     r.opt.precision);
     if (s == GC_OK) s = gc_device_open(r.opt.device, r.opt.precision);
+    rp_ckpt_signals();
     if (s == GC_OK) {
         /* the commit is read as the run starts (what it runs), not when its results are written */
         gc_log_info("run: %s at %s scale, %d seed(s), device %s, commit %s, cache %s/cache",
@@ -169,5 +179,9 @@ int cmd_run(int argc, char **argv) {
     }
     gc_device_close();
     rp_run_free(&r);
+    if (s == GC_ERR_STOPPED) { /* a signal: the state is saved; 130 as the shell reports SIGINT */
+        fprintf(stderr, "replicate run: %s\n", gc_last_error());
+        return 130;
+    }
     return s == GC_OK ? 0 : cli_runtime_error("run");
 }

@@ -1,14 +1,17 @@
 /* The PPO loop (lib/policy/ppo_trainer.h) on a toy task: a random policy over 8 tokens, rewarded
  * by the share of its response tokens equal to 5, which it starts near 1/8: PPO must raise it.
  * Plus: the pretraining term pulls the policy toward its data when the reward says nothing,
- * rollouts do not depend on the thread count, an iteration is bitwise repeatable, and bad
- * configurations are refused. */
+ * rollouts do not depend on the thread count, an iteration is bitwise repeatable, a run resumed
+ * from a checkpoint is bitwise the uninterrupted one, and bad configurations and checkpoints are
+ * refused. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "lib/model/ckpt.h"
 #include "lib/model/seqset.h"
 #include "lib/policy/ppo_trainer.h"
 
@@ -190,6 +193,72 @@ Test(ppo_trainer, an_iteration_is_bitwise_repeatable) {
     cr_expect_eq(s1.policy_loss, s2.policy_loss);
     cr_expect_eq(t1.ppo.moments.mean, t2.ppo.moments.mean);
     toy_free(&t1), toy_free(&t2);
+}
+
+/* 4 iterations straight, against 2, a checkpoint, fresh models and trainer, the checkpoint
+ * loaded, 2 more: the same bits everywhere */
+Test(ppo_trainer, a_resumed_run_is_bitwise_the_uninterrupted_one) {
+    char dir[] = "/tmp/gcrm-ppo-ckpt-XXXXXX";
+    cr_assert(mkdtemp(dir));
+    toy a, b;
+    toy_init(&a);
+    toy_init(&b);
+    gc_ppo_stats sa, sb;
+    for (int k = 0; k < 4; k++)
+        cr_assert_eq(iterate(&a, 24, NULL, &sa), GC_OK);
+    for (int k = 0; k < 2; k++)
+        cr_assert_eq(iterate(&b, 24, NULL, &sb), GC_OK);
+    cr_assert_eq(gc_ppo_save(&b.ppo, dir), GC_OK, "%s", gc_last_error());
+    toy_free(&b);
+    toy_init(&b); /* the models as the run starts: the checkpoint must bring everything else */
+    cr_assert_eq(gc_ppo_load(&b.ppo, dir), GC_OK, "%s", gc_last_error());
+    cr_expect_eq(b.ppo.iter, 2);
+    for (int k = 0; k < 2; k++)
+        cr_assert_eq(iterate(&b, 24, NULL, &sb), GC_OK);
+    cr_expect(!memcmp(a.actor.params, b.actor.params, sizeof(float) * a.actor.n_params),
+              "the actors agree bit for bit");
+    cr_expect(!memcmp(a.ppo.actor_opt.v, b.ppo.actor_opt.v, sizeof(float) * a.actor.n_params));
+    cr_expect(!memcmp(a.critic.model.params, b.critic.model.params,
+                      sizeof(float) * a.critic.model.n_params),
+              "the critics' trunks agree");
+    cr_expect(!memcmp(a.critic.head, b.critic.head, sizeof(float) * a.critic.n_head));
+    cr_expect(!memcmp(a.critic.head_opt.m, b.critic.head_opt.m, sizeof(float) * a.critic.n_head));
+    cr_expect_eq(a.ppo.moments.mean, b.ppo.moments.mean);
+    cr_expect_eq(a.ppo.moments.var, b.ppo.moments.var);
+    cr_expect_eq(a.ppo.kl_coef, b.ppo.kl_coef);
+    cr_expect_eq(sa.policy_loss, sb.policy_loss);
+    cr_expect_eq(sa.value_loss, sb.value_loss);
+
+    /* a corrupted state and a checkpoint of another shape are refused, naming the file */
+    char path[256];
+    snprintf(path, sizeof path, "%s/ppo.state", dir);
+    FILE *f = fopen(path, "r+b");
+    cr_assert(f);
+    fseek(f, 40, SEEK_SET);
+    fputc(0x5a, f);
+    fclose(f);
+    cr_expect_eq(gc_ppo_load(&b.ppo, dir), GC_ERR_FORMAT);
+    cr_expect(strstr(gc_last_error(), "ppo.state"), "%s", gc_last_error());
+    cr_assert_eq(gc_ppo_save(&a.ppo, dir), GC_OK);
+    gc_model other;
+    gc_model_config oc = TOY;
+    oc.dim = 32;
+    cr_assert_eq(gc_model_init(&other, &oc), GC_OK);
+    snprintf(path, sizeof path, "%s/actor.ckpt", dir);
+    cr_assert_eq(gc_ckpt_save(path, &other, NULL), GC_OK);
+    gc_model_free(&other);
+    cr_expect_eq(gc_ppo_load(&b.ppo, dir), GC_ERR_FORMAT);
+    cr_expect(strstr(gc_last_error(), "actor.ckpt"), "%s", gc_last_error());
+    snprintf(path, sizeof path, "%s/critic.ckpt", dir);
+    cr_assert_eq(remove(path), 0);
+    cr_expect_neq(gc_ppo_load(&b.ppo, dir), GC_OK, "a missing file");
+    toy_free(&a), toy_free(&b);
+    const char *names[] = {"actor.ckpt", "ppo.state"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        remove(path);
+    }
+    rmdir(dir);
 }
 
 Test(ppo_trainer, refuses_what_cannot_run) {

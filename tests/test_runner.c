@@ -463,3 +463,41 @@ Test(verdict, ppo_delta_rule) {
     cJSON_Delete(v), cJSON_Delete(r);
     cJSON_Delete(c);
 }
+
+/* the rule's DPO half: equivalent in distribution within dpo_margin, worse out of it */
+static cJSON *with_dpo(const char *id, const char *ood) {
+    cJSON *r = ppo_results(0.03, 0.01, 0.005, 4, 0.7);
+    char buf[256];
+    snprintf(buf, sizeof buf,
+             "{\"in_distribution\": {\"mean\": 0, \"per_seed\": %s}, \"out_of_distribution\": "
+             "{\"mean\": 0, "
+             "\"per_seed\": %s}}",
+             id, ood);
+    cJSON_AddItemToObject(r, "dpo_minus_ppo_goal", cJSON_Parse(buf));
+    return r;
+}
+
+Test(verdict, ppo_delta_rule_dpo_part) {
+    cJSON *c = cJSON_Parse("{\"id\": \"table2\", \"experiment\": \"table2\", \"mini_check\": "
+                           "{\"rule\": \"ppo_delta\", \"alpha\": 0.05, \"baseline_min_auroc\": "
+                           "0.6, \"published_effect\": 0.017, \"dpo_margin\": 0.05}}");
+    cJSON *v, *r = with_dpo("[0.01, -0.01, 0.0, 0.005]", "[-0.1, -0.12, -0.09, -0.11]");
+    cr_expect_str_eq(verdict_of(c, r, &v), "PASS");
+    cr_expect_lt(gc_json_num(v, "dpo_equivalence_p", 1), 0.05);
+    cJSON_Delete(v), cJSON_Delete(r);
+    r = with_dpo("[0.2, 0.1, 0.3, 0.15]", "[-0.1, -0.12, -0.09, -0.11]");
+    cr_expect_str_eq(verdict_of(c, r, &v), "FAIL", "DPO far above PPO in distribution");
+    char *txt = cJSON_PrintUnformatted(cJSON_GetObjectItem(v, "reasons"));
+    cr_expect(strstr(txt, "in distribution") != NULL, "%s", txt);
+    free(txt);
+    cJSON_Delete(v), cJSON_Delete(r);
+    r = with_dpo("[0.01, -0.01, 0.0, 0.005]", "[0.1, 0.02, 0.05, 0.04]");
+    cr_expect_str_eq(verdict_of(c, r, &v), "FAIL", "DPO not worse out of distribution");
+    cJSON_Delete(v), cJSON_Delete(r);
+    cJSON_Delete(c);
+    c = cJSON_Parse(
+        "{\"id\": \"t\", \"mini_check\": {\"rule\": \"ppo_delta\", \"dpo_margin\": 2}}");
+    r = with_dpo("[0]", "[0]");
+    cr_expect_neq(claims_verdict(c, r, "claims.json", &v), GC_OK, "a margin out of range");
+    cJSON_Delete(r), cJSON_Delete(c);
+}

@@ -192,3 +192,38 @@ Test(stats, power_analysis_matches_scipy) {
     cr_expect_leq(gc_stats_detectable(step, NULL, 0.8, 1.0), 1e-6);
     cJSON_Delete(j);
 }
+
+Test(stats, one_sided_t_tests_and_the_t_cdf_match_scipy) {
+    cJSON *j = load_oracle();
+    const cJSON *o = cJSON_GetObjectItem(j, "onesided"), *e;
+    cr_assert_not_null(o, "the fixture predates the one-sided cases (make fixtures)");
+    double x[16];
+    int n = 0;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(o, "x")) x[n++] = e->valuedouble;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(o, "cases")) {
+        double mu = num(e, "mu");
+        int side = (int)num(e, "side");
+        cr_expect_float_eq(gc_stats_ttest_1samp_p(x, (size_t)n, mu, side), num(e, "p"), 1e-10,
+                           "mu %g side %d", mu, side);
+    }
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(o, "tcdf"))
+        cr_expect_float_eq(gc_stats_t_cdf(num(e, "x"), num(e, "df")), num(e, "cdf"), 1e-10);
+    cr_expect(isnan(gc_stats_ttest_1samp_p(x, 1, 0, 1)), "one value: no test");
+    double same[3] = {0.1, 0.1, 0.1};
+    cr_expect(isnan(gc_stats_ttest_1samp_p(same, 3, 0, 1)), "no spread: no test");
+    cJSON_Delete(j);
+}
+
+Test(stats, paired_bootstrap) {
+    double pos[40], sym[40];
+    for (int i = 0; i < 40; i++)
+        pos[i] = 0.5 + 0.01 * (i % 5), sym[i] = (i % 2 ? 1.0 : -1.0) * (1 + i / 2);
+    double lo, hi, p, lo2, hi2;
+    cr_assert_eq(gc_stats_paired_bootstrap(pos, 40, 1000, 3, 0.95, &lo, &hi, &p), GC_OK);
+    cr_expect(lo > 0.5 && hi < 0.55 && p == 0, "all positive: CI [%g, %g], p %g", lo, hi, p);
+    cr_assert_eq(gc_stats_paired_bootstrap(sym, 40, 1000, 3, 0.95, &lo, &hi, &p), GC_OK);
+    cr_expect(lo < 0 && hi > 0 && p > 0.5, "centred: CI [%g, %g], p %g", lo, hi, p);
+    cr_assert_eq(gc_stats_mean_bootstrap(sym, 40, 1000, 3, 0.95, &lo2, &hi2), GC_OK);
+    cr_expect(lo == lo2 && hi == hi2, "the same resamples as the mean's bootstrap");
+    cr_expect_eq(gc_stats_paired_bootstrap(sym, 0, 1000, 3, 0.95, &lo, &hi, &p), GC_ERR_ARG);
+}

@@ -68,18 +68,29 @@ gc_status gc_sft_train(gc_model *m, const gc_seqset *data, const gc_sft_config *
                        float *last_loss) {
     if (cfg->steps <= 0 || cfg->batch <= 0)
         return gc_fail(GC_ERR_ARG, "sft: steps and batch must be positive");
-    gc_adamw opt;
-    GC_TRY(gc_adamw_init(&opt, m->n_params, 0.9f, 0.95f, 1e-8f, cfg->weight_decay));
+    const gc_sft_state *from = cfg->resume;
+    if (from && (from->opt.n != m->n_params || from->opt.step < 0 || from->opt.step > cfg->steps))
+        return gc_fail(GC_ERR_ARG,
+                       "sft: a saved state of %zu parameters at step %lld does not "
+                       "continue this run (%zu parameters, %d steps)",
+                       from->opt.n, (long long)from->opt.step, m->n_params, cfg->steps);
+    gc_sft_state st = {0};
+    GC_TRY(gc_adamw_init(&st.opt, m->n_params, 0.9f, 0.95f, 1e-8f, cfg->weight_decay));
+    if (from) {
+        memcpy(st.opt.m, from->opt.m, sizeof(float) * m->n_params);
+        memcpy(st.opt.v, from->opt.v, sizeof(float) * m->n_params);
+        st.opt.step = from->opt.step;
+        st.tail = from->tail, st.window = from->window, st.tail_n = from->tail_n;
+    }
     int B = cfg->batch;
     int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)B * data->max_len);
     int32_t *tgt = gc_malloc(sizeof(int32_t) * (size_t)B * data->max_len);
     int *idx = gc_malloc(sizeof(int) * (size_t)B), *len = gc_malloc(sizeof(int) * (size_t)B);
     gc_status s = tok && tgt && idx && len ? GC_OK : GC_ERR_NOMEM;
-    double tail = 0, window = 0;
-    int tail_n = 0, tail_from = cfg->steps - (cfg->steps + 9) / 10;
+    int tail_from = cfg->steps - (cfg->steps + 9) / 10;
     gc_progress prog;
     gc_progress_init(&prog, "sft", cfg->steps);
-    for (int step = 0; s == GC_OK && step < cfg->steps; step++) {
+    for (int step = (int)st.opt.step; s == GC_OK && step < cfg->steps; step++) {
         gc_rng r;
         gc_rng_init(&r, cfg->seed, gc_rng_stream(GC_STREAM_SFT_BATCH, (uint64_t)step));
         int T = 0;
@@ -90,18 +101,20 @@ gc_status gc_sft_train(gc_model *m, const gc_seqset *data, const gc_sft_config *
             break;
         }
         float loss;
-        s = gc_lm_step(m, &opt, &cfg->sched, tok, tgt, B, T, len, &loss, NULL);
-        if (step >= tail_from) tail += loss, tail_n++;
-        window += loss;
+        s = gc_lm_step(m, &st.opt, &cfg->sched, tok, tgt, B, T, len, &loss, NULL);
+        if (step >= tail_from) st.tail += loss, st.tail_n++;
+        st.window += loss;
         if (cfg->log_every > 0 && (step + 1) % cfg->log_every == 0) {
-            gc_log_info("sft: step %d loss %.4f", step + 1, window / cfg->log_every);
-            window = 0;
+            gc_log_info("sft: step %d loss %.4f", step + 1, st.window / cfg->log_every);
+            st.window = 0;
         }
         gc_progress_update(&prog, step + 1);
+        if (s == GC_OK && cfg->on_step)
+            s = cfg->on_step(cfg->on_step_ctx, m, &st, step + 1 == cfg->steps);
     }
     gc_progress_end(&prog);
-    if (last_loss) *last_loss = tail_n ? (float)(tail / tail_n) : 0.0f;
+    if (last_loss) *last_loss = st.tail_n ? (float)(st.tail / st.tail_n) : 0.0f;
     free(tok), free(tgt), free(idx), free(len);
-    gc_adamw_free(&opt);
+    gc_adamw_free(&st.opt);
     return s;
 }

@@ -23,7 +23,15 @@
  * The critic is a gc_rm (trunk + linear head: the value head), initialised by the caller, for
  * example from the reward model as the paper's scripts do. Models and scorer are the caller's; the
  * trainer owns the actor's optimiser state, the moments, the KL coefficient and the iteration
- * count. Not yet: checkpoints of the trainer's state.
+ * count.
+ *
+ * Checkpoints: gc_ppo_save writes everything an iteration depends on besides the configuration
+ * and the frozen reference (the actor and its AdamW moments, the critic's trunk, head and both
+ * AdamW states, the reward moments, the KL coefficient, the iteration count) into a directory;
+ * gc_ppo_load restores it into a trainer freshly initialised on models of the same shapes, so a
+ * run resumed at iteration k continues bitwise as the uninterrupted run (rollout streams are keyed
+ * by the iteration). The files are written atomically one by one; making the set atomic (write a
+ * temporary directory, then rename it) is the caller's.
  */
 #ifndef GC_PPO_TRAINER_H
 #define GC_PPO_TRAINER_H
@@ -93,5 +101,12 @@ void gc_ppo_free(gc_ppo *p);
 gc_status gc_ppo_iteration(gc_ppo *p, const gc_ppo_config *c, const int32_t *const *prompts,
                            const int *prompt_len, int n, gc_ppo_score_fn score, void *score_ctx,
                            gc_ppo_stats *st);
+
+/* Writes actor.ckpt, critic.ckpt and ppo.state into dir (which must exist). */
+gc_status gc_ppo_save(gc_ppo *p, const char *dir);
+/* Restores a state written by gc_ppo_save into p (gc_ppo_init done, before or after passes on any
+ * backend): a file that is missing, corrupted or made for other shapes is an error naming it, and
+ * then p's models may hold part of the state (discard them). */
+gc_status gc_ppo_load(gc_ppo *p, const char *dir);
 
 #endif

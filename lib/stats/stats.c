@@ -216,23 +216,60 @@ gc_status gc_stats_auroc_bootstrap(const double *score, const int *label, size_t
     return st;
 }
 
-gc_status gc_stats_mean_bootstrap(const double *x, size_t n, int reps, uint64_t seed, double level,
-                                  double *lo, double *hi) {
+/* reps resampled means of x (vals) */
+static gc_status resampled_means(const double *x, size_t n, int reps, uint64_t seed,
+                                 double **vals) {
     if (n == 0 || reps < 10 || n > UINT32_MAX)
         return gc_fail(GC_ERR_ARG, "bootstrap: need data and >= 10 resamples");
-    double *vals = gc_malloc(sizeof(double) * reps);
-    if (!vals) return GC_ERR_NOMEM;
+    *vals = gc_malloc(sizeof(double) * reps);
+    if (!*vals) return GC_ERR_NOMEM;
     gc_rng r;
     gc_rng_init(&r, seed, gc_rng_stream(GC_STREAM_BOOTSTRAP_MEAN, 0));
     for (int k = 0; k < reps; k++) {
         double sum = 0;
         for (size_t i = 0; i < n; i++)
             sum += x[gc_rng_below(&r, (uint32_t)n)];
-        vals[k] = sum / (double)n;
+        (*vals)[k] = sum / (double)n;
     }
+    return GC_OK;
+}
+
+gc_status gc_stats_mean_bootstrap(const double *x, size_t n, int reps, uint64_t seed, double level,
+                                  double *lo, double *hi) {
+    double *vals;
+    GC_TRY(resampled_means(x, n, reps, seed, &vals));
     percentile_ci(vals, reps, level, lo, hi);
     free(vals);
     return GC_OK;
+}
+
+gc_status gc_stats_paired_bootstrap(const double *x, size_t n, int reps, uint64_t seed,
+                                    double level, double *lo, double *hi, double *p) {
+    double *vals;
+    GC_TRY(resampled_means(x, n, reps, seed, &vals));
+    int le = 0, ge = 0;
+    for (int k = 0; k < reps; k++)
+        le += vals[k] <= 0, ge += vals[k] >= 0;
+    *p = fmin(1.0, 2.0 * (le < ge ? le : ge) / reps);
+    percentile_ci(vals, reps, level, lo, hi);
+    free(vals);
+    return GC_OK;
+}
+
+double gc_stats_ttest_1samp_p(const double *x, size_t n, double mu, int side) {
+    if (n < 2) return NAN;
+    double m = 0, ss = 0;
+    int spread = 0;
+    for (size_t i = 0; i < n; i++)
+        m += x[i], spread |= x[i] != x[0];
+    if (!spread) return NAN;
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        ss += (x[i] - m) * (x[i] - m);
+    double se = sqrt(ss / (double)(n - 1) / (double)n);
+    if (!(se > 0)) return NAN;
+    double t = (m - mu) / se;
+    return side > 0 ? gsl_cdf_tdist_Q(t, (double)(n - 1)) : gsl_cdf_tdist_P(t, (double)(n - 1));
 }
 
 gc_status gc_stats_summary(const double *x, size_t n, double level, gc_summary *out) {
@@ -316,6 +353,10 @@ double gc_stats_spearman(const double *x, const double *y, size_t n) {
 
 double gc_stats_t_quantile(double p, double df) {
     return gsl_cdf_tdist_Pinv(p, df);
+}
+
+double gc_stats_t_cdf(double x, double df) {
+    return gsl_cdf_tdist_P(x, df);
 }
 
 double gc_stats_binom_tail(int n, int k, double p) {

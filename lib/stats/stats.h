@@ -58,6 +58,17 @@ gc_status gc_stats_ttest_paired(const double *a, const double *b, size_t n, gc_t
 gc_status gc_stats_ttest_ind(const double *a, size_t na, const double *b, size_t nb, int equal_var,
                              gc_ttest *out);
 
+/* One-sided one-sample t-test of x (n >= 2) against mu: the p-value of "mean > mu" (side = +1)
+ * or "mean < mu" (side = -1); NaN when n < 2 or the values are all equal. Two of them make an
+ * equivalence test (TOST): p = max(p(mean > -margin), p(mean < +margin)). */
+double gc_stats_ttest_1samp_p(const double *x, size_t n, double mu, int side);
+
+/* Percentile bootstrap of the mean of paired differences x (n): CI at level and the two-sided
+ * bootstrap p-value of "mean = 0", 2 min(share of resampled means <= 0, share >= 0) capped at 1
+ * (resampling items; the same resamples as gc_stats_mean_bootstrap with the same seed). */
+gc_status gc_stats_paired_bootstrap(const double *x, size_t n, int reps, uint64_t seed,
+                                    double level, double *lo, double *hi, double *p);
+
 /* Pearson and Spearman (average ranks for ties) correlation of x and y (n >= 2), from GSL. */
 double gc_stats_pearson(const double *x, const double *y, size_t n);
 double gc_stats_spearman(const double *x, const double *y, size_t n);
@@ -65,8 +76,9 @@ double gc_stats_spearman(const double *x, const double *y, size_t n);
 /* Standard normal CDF and quantile (GSL). */
 double gc_stats_norm_cdf(double x);
 double gc_stats_norm_quantile(double p);
-/* Student's t quantile with df degrees of freedom (GSL). */
+/* Student's t quantile and CDF with df degrees of freedom (GSL). */
 double gc_stats_t_quantile(double p, double df);
+double gc_stats_t_cdf(double x, double df);
 /* P(X >= k) for X ~ Binomial(n, p) (GSL); 1 for k <= 0, 0 for k > n. */
 double gc_stats_binom_tail(int n, int k, double p);
 

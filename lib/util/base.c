@@ -27,6 +27,8 @@ const char *gc_status_str(gc_status s) {
         return "device unavailable";
     case GC_ERR_NUMERIC:
         return "not a finite number";
+    case GC_ERR_STOPPED:
+        return "stopped";
     }
     return "unknown status";
 }

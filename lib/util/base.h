@@ -23,6 +23,7 @@ typedef enum {
     GC_ERR_ARG,     /* bad argument to a library call */
     GC_ERR_DEVICE,  /* requested device not available */
     GC_ERR_NUMERIC, /* a computation gave NaN or infinity (a diverged run) */
+    GC_ERR_STOPPED, /* stopped on request (a signal) with its state saved to resume */
 } gc_status;
 
 const char *gc_status_str(gc_status s);

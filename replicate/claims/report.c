@@ -296,8 +296,8 @@ static void goal_token(sbuf *b, const cJSON *r, const cJSON *last) {
 static void table2(sbuf *b, const cJSON *r) {
     static const char *const arms[] = {RS_DPO, RS_PPO_BASELINE, RS_PPO_GOAL};
     provenance(b, r);
-    put(b, "| split | SFT | DPO | PPO, baseline RM | PPO, goal-conditioned RM |\n"
-           "|---|---|---|---|---|\n");
+    put(b, "| split | SFT | DPO | PPO, baseline RM | PPO, goal-conditioned RM | PPO goal - "
+           "baseline (paired bootstrap over questions) |\n|---|---|---|---|---|---|\n");
     const cJSON *rows[17];
     int n = 0;
     for (const cJSON *g = gc_json_get(r, RS_SPLITS) ? gc_json_get(r, RS_SPLITS)->child : NULL;
@@ -316,7 +316,13 @@ static void table2(sbuf *b, const cJSON *r) {
                 put(b, "not run");
             put(b, " |");
         }
-        put(b, "\n");
+        const cJSON *pd = gc_json_get(rows[i], RS_PPO_DIFF);
+        if (pd && gc_json_get(pd, RS_TEST))
+            put(b, " %+.3f [%+.3f, %+.3f], p = %.3g |\n", gc_json_num(pd, RS_MEAN, NAN),
+                gc_json_num(pd, RS_LO, NAN), gc_json_num(pd, RS_HI, NAN),
+                gc_json_num(pd, RS_P, NAN));
+        else /* the average's difference is tested over seeds, below */
+            put(b, " %s |\n", rows[i] == gc_json_get(r, RS_AVERAGE) ? "below" : "-");
     }
     const cJSON *d = gc_json_get(r, RS_PPO_DIFF);
     if (d)
@@ -347,17 +353,12 @@ static const char *const EXPERIMENTS[] = {"fig2",      "fig3",  "table1", "ablat
                                           "ablations", "table2"};
 enum { N_EXPERIMENTS = sizeof EXPERIMENTS / sizeof EXPERIMENTS[0] };
 
-/* wall time of each experiment's recorded run, in `make reproduce` order (table2, run on its own
- * by `make table2`, is listed after the total) */
+/* wall time of each experiment's recorded run, in `make reproduce` order, and their sum */
 static void times(sbuf *b, const char *root, const char *scale) {
     put(b, "\n| experiment | wall time of its recorded run | stages computed | stages reused | "
            "commit |\n|---|---|---|---|---|\n");
     double total = 0;
     for (int e = 0; e < N_EXPERIMENTS; e++) {
-        if (!strcmp(EXPERIMENTS[e], "table2")) {
-            put(b, "| all | %.0f s (%.1f min) | | | |\n", total, total / 60);
-            total = NAN;
-        }
         char path[1024];
         snprintf(path, sizeof path, "%s/%s/%s/results.json", root, EXPERIMENTS[e], scale);
         FILE *f = fopen(path, "r");
@@ -372,12 +373,11 @@ static void times(sbuf *b, const char *root, const char *scale) {
              s; s = s->next)
             cJSON_IsTrue(gc_json_get(s, RS_CACHED)) ? cached++ : run++;
         total += gc_json_num(r, RS_WALL_S, NAN);
-        put(b, "| %s%s | %.0f s | %d | %d | %s |\n", EXPERIMENTS[e],
-            isnan(total) ? " (make table2, not in make reproduce)" : "",
-            gc_json_num(r, RS_WALL_S, NAN), run, cached,
-            cJSON_GetStringValue(gc_json_get(r, RS_COMMIT)));
+        put(b, "| %s | %.0f s | %d | %d | %s |\n", EXPERIMENTS[e], gc_json_num(r, RS_WALL_S, NAN),
+            run, cached, cJSON_GetStringValue(gc_json_get(r, RS_COMMIT)));
         cJSON_Delete(r);
     }
+    put(b, "| all | %.0f s (%.1f min) | | | |\n", total, total / 60);
 }
 
 /* the verdict under a claim's tables, recomputed from the results by the claims file's current

@@ -265,6 +265,39 @@ static gc_status verdict_ppo_delta(const cJSON *check, const cJSON *results, cJS
                    "PPO goal - baseline: %+.4f, paired t-test p = %.3g (need > 0 and p < %g)", mean,
                    p, alpha);
     }
+    /* DPO against PPO with the goal-conditioned RM, per seed: equivalent in distribution within
+     * +-dpo_margin (two one-sided t-tests), worse out of distribution (one-sided t-test) */
+    double margin = gc_json_num(check, "dpo_margin", NAN);
+    const cJSON *dv = gc_json_get(results, RS_DPO_VS_PPO);
+    if (isfinite(margin) && d) {
+        double x[2][64];
+        int n[2] = {0, 0};
+        for (int k = 0; k < 2; k++) {
+            const cJSON *ps = gc_json_get(gc_json_get(dv, k ? RS_OOD : RS_ID), RS_PER_SEED);
+            for (const cJSON *e = ps ? ps->child : NULL; e && n[k] < 64; e = e->next)
+                x[k][n[k]++] = e->valuedouble;
+        }
+        double p_eq = fmax(gc_stats_ttest_1samp_p(x[0], (size_t)n[0], -margin, +1),
+                           gc_stats_ttest_1samp_p(x[0], (size_t)n[0], margin, -1));
+        double p_ood = gc_stats_ttest_1samp_p(x[1], (size_t)n[1], 0, -1);
+        cJSON_AddNumberToObject(v, "dpo_equivalence_p", p_eq);
+        cJSON_AddNumberToObject(v, "dpo_worse_ood_p", p_ood);
+        if (!(p_eq < alpha)) {
+            pass = 0;
+            add_reason(reasons,
+                       "DPO - PPO goal, in distribution: %+.4f over %d seeds, not shown within "
+                       "+-%g (two one-sided t-tests, p = %.3g; need p < %g)",
+                       gc_json_num(gc_json_get(dv, RS_ID), RS_MEAN, NAN), n[0], margin, p_eq,
+                       alpha);
+        }
+        if (!(p_ood < alpha)) {
+            pass = 0;
+            add_reason(reasons,
+                       "DPO - PPO goal, out of distribution: %+.4f over %d seeds, not shown below "
+                       "0 (one-sided t-test, p = %.3g; need p < %g)",
+                       gc_json_num(gc_json_get(dv, RS_OOD), RS_MEAN, NAN), n[1], p_ood, alpha);
+        }
+    }
     int under = 0;
     if (d && seeds >= 2 && isfinite(sd)) {
         paired_power pw = {sd / sqrt(seeds), gc_stats_t_quantile(1 - alpha / 2, seeds - 1)};
@@ -482,7 +515,7 @@ gc_status claims_verdict(const cJSON *claim, const cJSON *results, const char *c
         double lo, hi;
     } nums[] = {{"baseline_min_auroc", 0, 1},  {"min_q_auroc", 0, 1}, {"published_effect", 0, 1},
                 {"max_detectable_drop", 0, 1}, {"min_class", 0, 1e9}, {"alpha", 0, 1},
-                {"min_seed_fraction", 0, 1}};
+                {"min_seed_fraction", 0, 1},   {"dpo_margin", 0, 1}};
     for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {
         const cJSON *x = gc_json_get(check, nums[k].key);
         if (x &&

@@ -17,6 +17,7 @@
 #include "lib/model/train.h"
 #include "lib/model/optim.h"
 #include "replicate/claims/schema.h"
+#include "replicate/runner/ckpt.h"
 #include "diagnostics.h"
 
 #define F(T, k, type, req, lo, hi, ch)                                                             \
@@ -334,6 +335,63 @@ static gc_status write_pair(gc_atomic_file *af, int q, const char *prompt, const
 
 /* ---- stage: policy (SFT) ---- */
 
+/* the policy stage's checkpoints: the weights with the optimiser, and the loss sums */
+typedef struct {
+    rp_stage *st;
+    gc_model *m;
+    gc_sft_state *st_now;
+} policy_ckpt;
+
+static gc_status save_policy(const char *dir, void *ctx) {
+    policy_ckpt *k = ctx;
+    char path[RP_PATH];
+    snprintf(path, sizeof path, "%s/policy.ckpt", dir);
+    GC_TRY(gc_ckpt_save(path, k->m, &k->st_now->opt));
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "tail", k->st_now->tail);
+    cJSON_AddNumberToObject(j, "window", k->st_now->window);
+    cJSON_AddNumberToObject(j, "tail_n", k->st_now->tail_n);
+    snprintf(path, sizeof path, "%s/sft.json", dir);
+    gc_status s = gc_json_write(path, j);
+    cJSON_Delete(j);
+    return s;
+}
+
+static gc_status policy_step(void *ctx, gc_model *m, gc_sft_state *sst, int last) {
+    policy_ckpt *k = ctx;
+    if (!rp_ckpt_due(k->st, last)) return GC_OK;
+    k->m = m, k->st_now = sst;
+    return rp_ckpt_write(k->st, sst->opt.step, save_policy, k);
+}
+
+/* a killed run's last checkpoint into m and *r (r->opt allocated); 0 when there is none */
+static gc_status load_policy_ckpt(rp_stage *st, gc_model *m, gc_sft_state *r, int *found) {
+    char dir[RP_PATH], path[RP_PATH + 16];
+    *found = rp_ckpt_latest(st, dir) >= 0;
+    if (!*found) return GC_OK;
+    gc_model k;
+    int has = 0;
+    snprintf(path, sizeof path, "%s/policy.ckpt", dir);
+    GC_TRY(gc_ckpt_load(path, &k, &r->opt, &has));
+    gc_status s = GC_OK;
+    if (!has || memcmp(&k.cfg, &m->cfg, sizeof m->cfg))
+        s = gc_fail(GC_ERR_FORMAT, "%s: not a checkpoint of this policy with its optimiser", path);
+    if (s == GC_OK) memcpy(m->params, k.params, sizeof(float) * m->n_params);
+    gc_model_free(&k);
+    cJSON *j = NULL;
+    snprintf(path, sizeof path, "%s/sft.json", dir);
+    if (s == GC_OK) s = gc_json_read(path, &j);
+    if (s == GC_OK) {
+        r->tail = gc_json_num(j, "tail", NAN), r->window = gc_json_num(j, "window", NAN);
+        r->tail_n = (int)gc_json_num(j, "tail_n", -1);
+        if (!isfinite(r->tail) || !isfinite(r->window) || r->tail_n < 0)
+            s = gc_fail(GC_ERR_FORMAT, "%s: expected tail, window and tail_n", path);
+    }
+    cJSON_Delete(j);
+    if (s != GC_OK && has) gc_adamw_free(&r->opt);
+    return s;
+}
+
 static gc_status compute_policy(rp_stage *st, void *ctx) {
     math_ctx *m = ctx;
     const math_cfg *c = &m->c;
@@ -361,7 +419,13 @@ static gc_status compute_policy(rp_stage *st, void *ctx) {
     float loss = 0;
     gc_log_info("policy: supervised fine-tuning, %zu parameters, %d steps of %d", pm.n_params,
                 sc.steps, sc.batch);
-    s = gc_sft_train(&pm, &data, &sc, &loss);
+    policy_ckpt k = {st, NULL, NULL};
+    gc_sft_state from = {0};
+    int resumed = 0;
+    s = load_policy_ckpt(st, &pm, &from, &resumed);
+    sc.on_step = policy_step, sc.on_step_ctx = &k, sc.resume = resumed ? &from : NULL;
+    if (s == GC_OK) s = gc_sft_train(&pm, &data, &sc, &loss);
+    if (resumed) gc_adamw_free(&from.opt);
     char path[RP_PATH];
     rp_stage_file(st, "policy.ckpt", path);
     if (s == GC_OK) s = gc_ckpt_save(path, &pm, NULL);

@@ -25,6 +25,7 @@
 #include "lib/tasks/mathpipe.h"
 #include "lib/util/jsonio.h"
 #include "replicate/claims/schema.h"
+#include "replicate/runner/ckpt.h"
 #include "replicate/runner/results.h"
 #include "analyses.h"
 #include "diagnostics.h"
@@ -360,6 +361,20 @@ static gc_status rm_scorer(void *ctx, int first, const int32_t *tokens, int B, i
     return gc_rm_score(sc->rm, tokens, B, T, len, out);
 }
 
+/* a PPO stage's checkpoint: the trainer's state and the training curve so far */
+typedef struct {
+    gc_ppo *ppo;
+    const cJSON *curve;
+} ppo_ckpt;
+
+static gc_status save_ppo(const char *dir, void *ctx) {
+    ppo_ckpt *k = ctx;
+    char path[RP_PATH];
+    GC_TRY(gc_ppo_save(k->ppo, dir));
+    snprintf(path, sizeof path, "%s/curve.json", dir);
+    return gc_json_write(path, k->curve);
+}
+
 static gc_status compute_ppo(rp_stage *st, void *ctx) {
     ppo_job *job = ctx;
     math_ctx *m = job->m;
@@ -406,10 +421,24 @@ static gc_status compute_ppo(rp_stage *st, void *ctx) {
     const gc_problem **probs = gc_malloc(sizeof(gc_problem *) * n);
     ppo_scorer sc = {&scorer, probs, 0, 0, gc_malloc((size_t)L + 1)};
     if (s == GC_OK && !(ptok && prompts && plen && probs && sc.buf)) s = GC_ERR_NOMEM;
-    cJSON *curve = cJSON_CreateArray();
+    cJSON *curve = NULL;
+    /* a killed run's checkpoint: the trainer's state and the curve up to it */
+    char kdir[RP_PATH], kpath[RP_PATH + 16];
+    int start = 0;
+    if (s == GC_OK && rp_ckpt_latest(st, kdir) >= 0) {
+        s = gc_ppo_load(&ppo, kdir);
+        snprintf(kpath, sizeof kpath, "%s/curve.json", kdir);
+        if (s == GC_OK) s = gc_json_read(kpath, &curve);
+        if (s == GC_OK && (!cJSON_IsArray(curve) || cJSON_GetArraySize(curve) != ppo.iter ||
+                           ppo.iter > pc->iterations))
+            s = gc_fail(GC_ERR_FORMAT, "%s: does not hold the curve of %lld iterations", kpath,
+                        (long long)ppo.iter);
+        start = (int)ppo.iter;
+    }
+    if (!curve) curve = cJSON_CreateArray();
     gc_progress prog;
     gc_progress_init(&prog, st->name, (int)pc->iterations);
-    for (int it = 0; s == GC_OK && it < pc->iterations; it++) {
+    for (int it = start; s == GC_OK && it < pc->iterations; it++) {
         for (int i = 0; s == GC_OK && i < n; i++) {
             const gc_problem *q = &m->train.p[((int64_t)it * n + i) % m->train.n];
             probs[i] = q;
@@ -442,6 +471,9 @@ static gc_status compute_ppo(rp_stage *st, void *ctx) {
                         ps.response_len, ps.response_len * n / dt);
         }
         gc_progress_update(&prog, it + 1);
+        ppo_ckpt k = {&ppo, curve};
+        if (s == GC_OK && rp_ckpt_due(st, it + 1 == pc->iterations))
+            s = rp_ckpt_write(st, it + 1, save_ppo, &k);
     }
     gc_progress_end(&prog);
     gc_ppo_free(&ppo);
@@ -539,6 +571,35 @@ static void split_accuracy(const int *correct, int seeds, int ne, int sp, int pe
         acc[k] = (double)r / per;
         avg[k] += acc[k] / n_splits;
     }
+}
+
+/* Per split, PPO with the goal-conditioned RM minus PPO with the baseline RM, paired by question:
+ * each question's correctness averaged over seeds, the mean difference with a percentile
+ * bootstrap over questions (BOOT_REPS resamples) for its CI and two-sided p-value. */
+enum { BOOT_REPS = 2000 };
+
+static cJSON *split_paired_bootstrap(const int *base, const int *goal, int seeds, int ne, int sp,
+                                     int per) {
+    double *d = gc_malloc(sizeof(double) * (per ? per : 1)), lo = NAN, hi = NAN, p = NAN, m = 0;
+    if (!d) return NULL;
+    for (int q = 0; q < per; q++) {
+        d[q] = 0;
+        for (int k = 0; k < seeds; k++)
+            d[q] += (double)(goal[(size_t)k * ne + sp * per + q] -
+                             base[(size_t)k * ne + sp * per + q]) /
+                    seeds;
+        m += d[q] / per;
+    }
+    if (per > 0)
+        gc_stats_paired_bootstrap(d, (size_t)per, BOOT_REPS, 1 + (uint64_t)sp, 0.95, &lo, &hi, &p);
+    free(d);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, RS_MEAN, m);
+    cJSON_AddNumberToObject(o, RS_LO, lo);
+    cJSON_AddNumberToObject(o, RS_HI, hi);
+    cJSON_AddNumberToObject(o, RS_P, p);
+    cJSON_AddStringToObject(o, RS_TEST, "paired bootstrap over questions (seed-averaged)");
+    return o;
 }
 
 /* A PPO run's start and end (means over its first and last RUN_ENDS iterations) of the reward
@@ -740,6 +801,11 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
                                acc[a], avg[a]);
                 cJSON_AddItemToObject(g, ARMS[a][0], rp_summary(acc[a], seeds));
             }
+            if (tc.ppo)
+                cJSON_AddItemToObject(g, RS_PPO_DIFF,
+                                      split_paired_bootstrap(correct + (size_t)seeds * ne,
+                                                             correct + (size_t)2 * seeds * ne,
+                                                             seeds, ne, sp, per));
             int part = !gc_task_in_distribution(m->c.splits[sp]);
             cJSON_AddBoolToObject(g, RS_IN_DISTRIBUTION, !part);
             for (int k = 0; tc.ppo && k < seeds; k++)

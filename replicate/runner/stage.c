@@ -14,6 +14,7 @@
 #include "lib/model/backend.h"
 #include "lib/util/jsonio.h"
 #include "replicate/claims/schema.h"
+#include "ckpt.h"
 
 /* build/gen/srchash.c (tools/srchash.sh): {source, hash} pairs, "lib" first, {0, 0} last */
 extern const char *const rp_source_hashes[][2];
@@ -225,10 +226,14 @@ gc_status rp_stage_run(rp_run *r, const rp_stage_def *def, const char *name, cJS
         st->t0 = gc_now();
         st->cached = !r->opt.force && file_exists(done); /* it finished while we waited */
         if (!st->cached) {
+            st->ckpt_every = r->opt.checkpoint_every > 0 ? r->opt.checkpoint_every : 60;
             s = rp_mkdirs(st->dir);
             if (s == GC_OK) s = empty_dir(st->dir);
+            if (s == GC_OK && r->opt.force) s = rp_ckpt_clear(st);
             if (s == GC_OK) s = def->compute(st, ctx);
+            rp_ckpt_leave(st);
             if (s == GC_OK) s = close_stage(st);
+            if (s == GC_OK) s = rp_ckpt_clear(st); /* done: its checkpoints are spent */
             cJSON_Delete(st->info), st->info = NULL;
         }
         close(fd);

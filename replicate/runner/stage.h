@@ -30,13 +30,15 @@
 #define RP_PATH 1024
 
 typedef struct {
-    const char *file;   /* experiment file */
-    char scale[16];     /* smoke | mini | full */
-    int seeds;          /* 0 = the file's default */
-    char root[RP_PATH]; /* results/runs */
-    int force;          /* rerun every stage */
-    char device[8];     /* cpu | cuda: --device, else the file's "device", else cpu */
-    char precision[8];  /* fp32 | tf32 | bf16 (cuda only): --precision, the file's, fp32 */
+    const char *file;        /* experiment file */
+    char scale[16];          /* smoke | mini | full */
+    int seeds;               /* 0 = the file's default */
+    char root[RP_PATH];      /* results/runs */
+    int force;               /* rerun every stage */
+    char device[8];          /* cpu | cuda: --device, else the file's "device", else cpu */
+    char precision[8];       /* fp32 | tf32 | bf16 (cuda only): --precision, the file's, fp32 */
+    double checkpoint_every; /* seconds between a long stage's checkpoints (ckpt.h); 0: the
+                                file's "checkpoint_every", else 60 */
 } rp_options;
 
 typedef struct rp_stage {
@@ -46,6 +48,10 @@ typedef struct rp_stage {
     int cached;
     double t0, wall;
     cJSON *info; /* set by compute: written to info.json by the runner, then freed */
+    /* checkpoints inside the stage (ckpt.h) */
+    double ckpt_every; /* seconds between checkpoints */
+    double ckpt_t;     /* when the stage started or last checkpointed */
+    int ckpt_on;       /* the stage checkpoints: signals stop it cleanly */
 } rp_stage;
 
 typedef struct rp_stage_def {

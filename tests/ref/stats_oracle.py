@@ -78,6 +78,15 @@ def main(outdir):
         t=[dict(p=p, df=df, q=float(stats.t.ppf(p, df))) for p, df in [(0.8, 2), (0.975, 199)]],
         z_sigma=0.037,
         z_detectable=float(0.037 * (stats.norm.ppf(0.975) + stats.norm.ppf(0.8))))
+    # one-sided one-sample t-tests (TOST and "worse" checks) and the t CDF
+    d = rng.normal(0.01, 0.03, 4)  # drawn after the earlier cases: they keep their values
+    out["onesided"] = dict(
+        x=d.tolist(),
+        cases=[dict(mu=mu, side=side, p=float(stats.ttest_1samp(
+            d, mu, alternative="greater" if side > 0 else "less").pvalue))
+            for mu, side in [(-0.05, 1), (0.05, -1), (0.0, -1), (0.0, 1)]],
+        tcdf=[dict(x=x, df=df, cdf=float(stats.t.cdf(x, df)))
+              for x, df in [(-2.5, 3), (0.7, 3), (1.9, 12)]])
     with open(outdir + "/stats_oracle.json", "w") as f:
         json.dump(out, f)
 
