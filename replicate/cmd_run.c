@@ -24,7 +24,7 @@ static const char RUN_HELP[] =
     "usage: replicate run EXPERIMENT.json [--scale smoke|mini|full] [--seeds N]\n"
     "                     [--device cpu|cuda] [--precision fp32|tf32|bf16] [--root DIR] "
     "[--force]\n"
-    "                     [--checkpoint-every SECONDS]\n\n"
+    "                     [--rerun STAGE]... [--checkpoint-every SECONDS]\n\n"
     "Runs an experiment file's stages. Each stage's output is cached under DIR/cache (default\n"
     "results/runs/cache) by a hash of its configuration and inputs and is complete only with its\n"
     "DONE marker: a killed run resumes, and changing one key reruns only what depends on it.\n"
@@ -35,6 +35,8 @@ static const char RUN_HELP[] =
     "               model pass on the GPU and caches its stages apart from CPU runs\n"
     "  --precision P  cuda matmuls: fp32 (default), tf32, or bf16 mixed precision\n"
     "  --force      ignore cached stages (and their checkpoints)\n"
+    "  --rerun STAGE  compute this stage instance again (as named in the time table, e.g.\n"
+    "               rm-goal-seed2; repeatable), e.g. one whose cached files are damaged\n"
     "  --checkpoint-every S  seconds between checkpoints of a long stage (default: the file's\n"
     "               \"checkpoint_every\", else 60); a killed run resumes from the last one, and\n"
     "               Ctrl-C stops at the next step with a checkpoint written\n"
@@ -140,6 +142,7 @@ int cmd_run(int argc, char **argv) {
         {"root", GC_FLAG_STRING, &root, 0, 0, NULL, 0},
         {"force", GC_FLAG_SWITCH, &r.opt.force, 0, 0, NULL, 0},
         {"checkpoint-every", GC_FLAG_FLOAT, &r.opt.checkpoint_every, 0.001, 86400, NULL, 0},
+        {"rerun", GC_FLAG_LIST, r.opt.rerun, 0, 0, NULL, RP_MAX_RERUN - 1},
         {"print-config", GC_FLAG_SWITCH, &print_config, 0, 0, NULL, 0},
         {"help", GC_FLAG_SWITCH, &help, 0, 0, NULL, 0},
     };

@@ -22,6 +22,7 @@ static const struct {
     {"report", cmd_report, "rewrite the claims table of REPRODUCE.md"},
     {"eval-scores", cmd_eval_scores, "AUROC with CIs (and DeLong) for scores in any JSONL file"},
     {"generate", cmd_generate, "generate text from a checkpoint (gcrm or llama2.c)"},
+    {"cache", cmd_cache, "list, verify or prune the stage cache"},
 };
 
 static void print_help(FILE *f) {

@@ -4,6 +4,7 @@
 
 #include "lib/util/config.h"
 
+#include <dirent.h>
 #include <ftw.h>
 
 #include <criterion/criterion.h>
@@ -207,4 +208,83 @@ void th_expect_bad_experiment_text(const char *text, const char *frag1, const ch
     cr_assert_eq(th_write_file(file, text, strlen(text)), 0);
     expect_rejected(file, text, frag1, frag2);
     remove(file), free(file);
+}
+
+char *th_read_text(const char *path) {
+    char *buf = calloc(1, 1 << 20);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        size_t n = fread(buf, 1, (1 << 20) - 1, f);
+        buf[n] = 0;
+        fclose(f);
+    }
+    return buf;
+}
+
+/* text without its lines that hold "wall" (a stage's info.json records its wall time) or
+ * "info.json" (DONE records that file's size and checksum) */
+static char *without_wall(const char *path) {
+    char *t = th_read_text(path), *o = calloc(1, strlen(t) + 1), *w = o;
+    for (char *line = strtok(t, "\n"); line; line = strtok(NULL, "\n"))
+        if (!strstr(line, "wall") && !strstr(line, "info.json")) w += sprintf(w, "%s\n", line);
+    free(t);
+    return o;
+}
+
+/* 1 when every file of every stage directory of cache a is byte for byte in cache b */
+int th_same_stages(const char *a, const char *b, char *why, size_t cap) {
+    DIR *d = opendir(a);
+    cr_assert(d, "%s", a);
+    int same = 1, n = 0;
+    for (struct dirent *e; same && (e = readdir(d));) {
+        if (e->d_name[0] == '.' || strstr(e->d_name, ".lock")) continue;
+        char da[1024], db[1024];
+        snprintf(da, sizeof da, "%s/%s", a, e->d_name);
+        snprintf(db, sizeof db, "%s/%s", b, e->d_name);
+        DIR *s = opendir(da);
+        if (!s) continue;
+        for (struct dirent *f; same && (f = readdir(s));) {
+            if (f->d_name[0] == '.') continue;
+            char fa[2100], fb[2100], cmd[4300];
+            snprintf(fa, sizeof fa, "%s/%s", da, f->d_name);
+            snprintf(fb, sizeof fb, "%s/%s", db, f->d_name);
+            snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", fa, fb);
+            int differ;
+            if (!strcmp(f->d_name, "info.json") || !strcmp(f->d_name, "DONE")) {
+                /* but the wall time */
+                char *ta = without_wall(fa), *tb = without_wall(fb);
+                differ = strcmp(ta, tb) != 0;
+                free(ta), free(tb);
+            } else {
+                differ = system(cmd) != 0;
+            }
+            if (differ) same = 0, snprintf(why, cap, "%s differs from %s", fb, fa);
+            n++;
+        }
+        closedir(s);
+    }
+    closedir(d);
+    cr_expect_gt(n, 10, "the stages' files were compared");
+    return same;
+}
+
+/* the number of checkpoint directories (<stage>.ckpt) in a cache, and the largest step in them */
+int th_checkpoints(const char *cache, long *step) {
+    DIR *d = opendir(cache);
+    int n = 0;
+    *step = -1;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (!strstr(e->d_name, ".ckpt")) continue;
+        n++;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", cache, e->d_name);
+        DIR *s = opendir(p);
+        for (struct dirent *f; s && (f = readdir(s));) {
+            long k;
+            if (sscanf(f->d_name, "step-%ld", &k) == 1 && k > *step) *step = k;
+        }
+        if (s) closedir(s);
+    }
+    if (d) closedir(d);
+    return n;
 }

@@ -402,6 +402,56 @@ Test(cuda_model, fig2_smoke_runs_on_the_cuda_backend) {
     free(root);
 }
 
+/* table2 at smoke scale on the CUDA backend (a GPU, or here the host emulation): every arm runs
+ * (DPO and PPO update models on the device), the first PPO iteration's KL is exactly 0 (actor and
+ * reference are the same weights on the same device), and a run killed inside the policy's SFT,
+ * then inside a PPO run, resumes from device-written checkpoints to the bytes of an
+ * uninterrupted run */
+Test(cuda_model, table2_smoke_runs_and_resumes_on_the_cuda_backend, .timeout = 300) {
+    char why[4400], cmd[2048];
+    gc_cuda *c;
+    if (gc_cuda_open_emulated(&c) != GC_OK) cr_skip_test("%s", gc_last_error());
+    gc_cuda_close(c);
+    if (gc_cuda_devices(why, sizeof why) == 0) setenv("GCRM_CUDA_EMULATE", "1", 1);
+    setenv("OMP_NUM_THREADS", "1", 1);
+    char *a = th_tmp_path("cuda-t2a"), *b = th_tmp_path("cuda-t2b"), *err = NULL, *out = NULL;
+    const char *flags = "--seeds 1 --device cuda --checkpoint-every 0.001";
+    cr_assert_eq(th_run_smoke("experiments/table2.json", a, flags, &out, &err), 0, "%s", err);
+    free(out), free(err);
+    snprintf(cmd, sizeof cmd, "%s/table2/smoke/results.json", a);
+    cJSON *r;
+    cr_assert_eq(gc_json_read(cmd, &r), GC_OK, "%s", gc_last_error());
+    const char *dev = cJSON_GetStringValue(cJSON_GetObjectItem(r, "device"));
+    cr_expect(dev && !strncmp(dev, "cuda", 4), "device recorded: %s", dev);
+    const cJSON *runs = cJSON_GetObjectItem(r, "ppo_training");
+    cr_expect_eq(cJSON_GetArraySize(runs), 2);
+    for (const cJSON *e = runs ? runs->child : NULL; e; e = e->next) {
+        const cJSON *it0 = cJSON_GetArrayItem(cJSON_GetObjectItem(e, "iterations"), 0);
+        cr_expect_eq(cJSON_GetObjectItem(it0, "kl")->valuedouble, 0.0, "KL at iteration 1");
+    }
+    cJSON_Delete(r);
+    /* killed after its 2nd checkpoint (the policy's step 2), then, resumed, after its 2nd (the
+     * policy's step 3, the first PPO run's iteration 1); then to the end */
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd,
+                 "GCRM_KILL_AFTER_CHECKPOINTS=2 %s run experiments/table2.json --scale smoke "
+                 "--root %s %s",
+                 th_replicate_bin(), b, flags);
+        cr_expect_neq(th_run(cmd, &out, NULL, &err), 0, "killed");
+        free(out), free(err);
+    }
+    cr_assert_eq(th_run_smoke("experiments/table2.json", b, flags, &out, &err), 0, "%s", err);
+    cr_expect(strstr(err, "ppo-baseline-seed1 resumes from its checkpoint at step 1"), "%s", err);
+    free(out), free(err);
+    char ca[1100], cb[1100];
+    snprintf(ca, sizeof ca, "%s/cache", a);
+    snprintf(cb, sizeof cb, "%s/cache", b);
+    why[0] = 0;
+    cr_expect(th_same_stages(ca, cb, why, sizeof why), "%s", why);
+    th_rm_tree(a), th_rm_tree(b);
+    free(a), free(b);
+}
+
 /* the GPU benchmark program, on the host emulation: it runs, and every line is a JSON object with
  * the fields the summary reads (a check of the program; its numbers mean nothing here) */
 Test(cuda_model, gpu_benchmark_program_runs_on_the_emulation) {

@@ -1,8 +1,8 @@
 /* Stages that resume (replicate/runner/ckpt.h), on the policy and table2's PPO stages at smoke
- * scale: a run
- * killed right after a checkpoint (GCRM_KILL_AFTER_CHECKPOINTS), one stopped by SIGTERM and one
- * killed by a real SIGKILL from outside, each rerun to the end, leave every stage's files byte for
- * byte those of an uninterrupted run (but the wall time in info.json), and no checkpoint behind. */
+ * scale: a run killed right after a checkpoint (GCRM_KILL_AFTER_CHECKPOINTS), one stopped by
+ * SIGTERM and one killed by a real SIGKILL from outside, each rerun to the end, leave every stage's
+ * files byte for byte those of an uninterrupted run (but the wall time in info.json), and no
+ * checkpoint behind. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <signal.h>
@@ -15,83 +15,6 @@
 #include <unistd.h>
 
 #include "helpers.h"
-
-static char *read_text(const char *path) {
-    char *buf = calloc(1, 1 << 20);
-    FILE *f = fopen(path, "r");
-    if (f) {
-        size_t n = fread(buf, 1, (1 << 20) - 1, f);
-        buf[n] = 0;
-        fclose(f);
-    }
-    return buf;
-}
-
-/* text without its lines that hold "wall" (a stage's info.json records its wall time) */
-static char *without_wall(const char *path) {
-    char *t = read_text(path), *o = calloc(1, strlen(t) + 1), *w = o;
-    for (char *line = strtok(t, "\n"); line; line = strtok(NULL, "\n"))
-        if (!strstr(line, "wall")) w += sprintf(w, "%s\n", line);
-    free(t);
-    return o;
-}
-
-/* 1 when every file of every stage directory of cache a is byte for byte in cache b */
-static int same_stages(const char *a, const char *b, char *why, size_t cap) {
-    DIR *d = opendir(a);
-    cr_assert(d, "%s", a);
-    int same = 1, n = 0;
-    for (struct dirent *e; same && (e = readdir(d));) {
-        if (e->d_name[0] == '.' || strstr(e->d_name, ".lock")) continue;
-        char da[1024], db[1024];
-        snprintf(da, sizeof da, "%s/%s", a, e->d_name);
-        snprintf(db, sizeof db, "%s/%s", b, e->d_name);
-        DIR *s = opendir(da);
-        if (!s) continue;
-        for (struct dirent *f; same && (f = readdir(s));) {
-            if (f->d_name[0] == '.') continue;
-            char fa[2100], fb[2100], cmd[4300];
-            snprintf(fa, sizeof fa, "%s/%s", da, f->d_name);
-            snprintf(fb, sizeof fb, "%s/%s", db, f->d_name);
-            snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", fa, fb);
-            int differ;
-            if (!strcmp(f->d_name, "info.json")) { /* but its wall time */
-                char *ta = without_wall(fa), *tb = without_wall(fb);
-                differ = strcmp(ta, tb) != 0;
-                free(ta), free(tb);
-            } else {
-                differ = system(cmd) != 0;
-            }
-            if (differ) same = 0, snprintf(why, cap, "%s differs from %s", fb, fa);
-            n++;
-        }
-        closedir(s);
-    }
-    closedir(d);
-    cr_expect_gt(n, 10, "the stages' files were compared");
-    return same;
-}
-
-/* the number of checkpoint directories (<stage>.ckpt) in a cache, and the largest step in them */
-static int checkpoints(const char *cache, long *step) {
-    DIR *d = opendir(cache);
-    int n = 0;
-    *step = -1;
-    for (struct dirent *e; d && (e = readdir(d));) {
-        if (!strstr(e->d_name, ".ckpt")) continue;
-        n++;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", cache, e->d_name);
-        DIR *s = opendir(p);
-        for (struct dirent *f; s && (f = readdir(s));) {
-            long k;
-            if (sscanf(f->d_name, "step-%ld", &k) == 1 && k > *step) *step = k;
-        }
-        if (s) closedir(s);
-    }
-    if (d) closedir(d);
-    return n;
-}
 
 /* starts `replicate run` in the background, its stderr in errfile; returns its pid */
 static pid_t spawn(const char *file, const char *root, const char *errfile) {
@@ -113,7 +36,7 @@ static void signal_after_checkpoint(pid_t pid, const char *root, long after, int
     snprintf(cache, sizeof cache, "%s/cache", root);
     long step = -1;
     for (int i = 0; i < 60000; i++) {
-        if (checkpoints(cache, &step) && step > after) break;
+        if (th_checkpoints(cache, &step) && step > after) break;
         struct timespec ts = {0, 500000};
         nanosleep(&ts, NULL);
     }
@@ -121,19 +44,18 @@ static void signal_after_checkpoint(pid_t pid, const char *root, long after, int
     kill(pid, sig);
 }
 
-
 Test(resume, killed_and_stopped_runs_resume_bitwise, .timeout = 300) {
     /* one thread per run: the suite runs tests side by side, and every run here uses the same
      * thread count (bitwise results are promised per thread count) */
     setenv("OMP_NUM_THREADS", "1", 1);
     /* long enough policy and PPO stages for a signal to land inside one */
-    char *f0 = th_experiment_with("experiments/table2.json", "scales.smoke.table2.ppo.iterations",
-                                  "10");
+    char *f0 =
+        th_experiment_with("experiments/table2.json", "scales.smoke.table2.ppo.iterations", "10");
     char *file = th_experiment_with(f0, "scales.smoke.policy.steps", "60");
     remove(f0), free(f0);
     char *a = th_tmp_path("resume-a"), *b = th_tmp_path("resume-b"), *c = th_tmp_path("resume-c");
-    char *errf = th_tmp_path("resume-err"), *out = NULL, *err = NULL, cmd[4096], ca[1100],
-         cb[1100], why[4400] = "";
+    char *errf = th_tmp_path("resume-err"), *out = NULL, *err = NULL, cmd[4096], ca[1100], cb[1100],
+         why[4400] = "";
     cr_assert_eq(th_run_smoke(file, a, "--seeds 1", &out, &err), 0, "%s", err);
     free(out), free(err);
     snprintf(ca, sizeof ca, "%s/cache", a);
@@ -153,27 +75,27 @@ Test(resume, killed_and_stopped_runs_resume_bitwise, .timeout = 300) {
     }
     snprintf(cb, sizeof cb, "%s/cache", b);
     long step;
-    cr_expect_eq(checkpoints(cb, &step), 1, "one stage holds checkpoints");
+    cr_expect_eq(th_checkpoints(cb, &step), 1, "one stage holds checkpoints");
     cr_assert_eq(th_run_smoke(file, b, "--seeds 1 --checkpoint-every 0.001", &out, &err), 0, "%s",
                  err);
     cr_expect(strstr(err, "ppo-baseline-seed1 resumes from its checkpoint at step 5"), "%s", err);
     free(out), free(err);
-    cr_expect(same_stages(ca, cb, why, sizeof why), "%s", why);
-    cr_expect_eq(checkpoints(cb, &step), 0, "no checkpoint is left behind");
+    cr_expect(th_same_stages(ca, cb, why, sizeof why), "%s", why);
+    cr_expect_eq(th_checkpoints(cb, &step), 0, "no checkpoint is left behind");
 
     /* SIGTERM: a clean stop with a checkpoint and a message; then a real SIGKILL; then the end */
     int status;
     pid_t pid = spawn(file, c, errf);
     signal_after_checkpoint(pid, c, 4, SIGTERM);
     cr_assert_eq(waitpid(pid, &status, 0), pid);
-    char *text = read_text(errf);
+    char *text = th_read_text(errf);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 130, "exit 130 on SIGTERM: %s", text);
     cr_expect(strstr(text, "again to resume"), "%s", text);
     free(text);
     char cc[1100];
     snprintf(cc, sizeof cc, "%s/cache", c);
     long stopped;
-    cr_expect_eq(checkpoints(cc, &stopped), 1);
+    cr_expect_eq(th_checkpoints(cc, &stopped), 1);
     pid = spawn(file, c, errf);
     signal_after_checkpoint(pid, c, stopped, SIGKILL);
     cr_assert_eq(waitpid(pid, &status, 0), pid);
@@ -181,8 +103,8 @@ Test(resume, killed_and_stopped_runs_resume_bitwise, .timeout = 300) {
     cr_assert_eq(th_run_smoke(file, c, "--seeds 1", &out, &err), 0, "%s", err);
     cr_expect(strstr(err, "resumes from its checkpoint"), "%s", err);
     free(out), free(err);
-    cr_expect(same_stages(ca, cc, why, sizeof why), "%s", why);
-    cr_expect_eq(checkpoints(cc, &step), 0);
+    cr_expect(th_same_stages(ca, cc, why, sizeof why), "%s", why);
+    cr_expect_eq(th_checkpoints(cc, &step), 0);
 
     th_rm_tree(a), th_rm_tree(b), th_rm_tree(c);
     remove(file), remove(errf);

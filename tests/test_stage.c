@@ -1,10 +1,13 @@
 /* The runner's stage keys and the experiment files' layers: keys come from meaning (typed
  * configuration, inputs, code version), not from how a file spells it; "extends" layers merge as
- * documented and their errors name the file that holds the key. */
+ * documented and their errors name the file that holds the key. Concurrent runs share the cache;
+ * a damaged cached stage is an error, never a wrong number, and `replicate cache` tends it. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -227,6 +230,117 @@ Test(stage, concurrent_runs_compute_each_shared_stage_once, .timeout = 180) {
             "neither run waited: one finished the shared stages before the other needed them");
     free(t1), free(t2);
     remove(e1), remove(e2), free(e1), free(e2);
+    th_rm_tree(root);
+    free(root);
+}
+
+/* the first stage directory in root's cache whose name starts with prefix (caller frees) */
+static char *stage_dir(const char *root, const char *prefix) {
+    char cache[1024];
+    snprintf(cache, sizeof cache, "%s/cache", root);
+    DIR *d = opendir(cache);
+    cr_assert(d, "%s", cache);
+    char *found = NULL;
+    size_t n = strlen(prefix);
+    for (struct dirent *e; !found && (e = readdir(d));)
+        if (!strncmp(e->d_name, prefix, n) && e->d_name[n] == '-' && strlen(e->d_name) == n + 17) {
+            found = malloc(2048);
+            snprintf(found, 2048, "%s/%s", cache, e->d_name);
+        }
+    closedir(d);
+    cr_assert(found, "no stage %s in %s", prefix, cache);
+    return found;
+}
+
+/* A verified cache: DONE records every output's size and checksum; a truncated or altered file
+ * in a cached stage is an error naming it and the way out, `--rerun STAGE` recomputes it, a DONE
+ * from before checksums is recomputed, and `replicate cache` lists, verifies and prunes. */
+Test(stage, damaged_cache_is_an_error_and_rerun_repairs_it, .timeout = 180) {
+    setenv("OMP_NUM_THREADS", "1", 1);
+    char *root = th_tmp_path("verify"), *out = NULL, *err = NULL, cmd[2048], path[2100];
+    cr_assert_eq(th_run_smoke("experiments/fig2.json", root, "--seeds 1", &out, &err), 0, "%s",
+                 err);
+    free(out), free(err);
+    snprintf(cmd, sizeof cmd, "%s cache verify --root %s", th_replicate_bin(), root);
+    cr_expect_eq(th_run(cmd, &out, NULL, &err), 0, "%s%s", out, err);
+    cr_expect(strstr(out, "rm-goal-seed1") && strstr(out, "ok"), "%s", out);
+    free(out), free(err);
+
+    /* one byte more in a reward model's file */
+    char *rm = stage_dir(root, "rm-goal-seed1");
+    snprintf(path, sizeof path, "%s/rm.head", rm);
+    FILE *f = fopen(path, "ab");
+    cr_assert(f);
+    fputc(0, f);
+    fclose(f);
+    cr_expect_eq(th_run_smoke("experiments/fig2.json", root, "--seeds 1", &out, &err), 1);
+    cr_expect(strstr(err, "rm.head") && strstr(err, "--rerun rm-goal-seed1"), "%s", err);
+    free(out), free(err);
+    snprintf(cmd, sizeof cmd, "%s cache verify --root %s", th_replicate_bin(), root);
+    cr_expect_eq(th_run(cmd, &out, NULL, &err), 1, "verify finds it");
+    cr_expect(strstr(out, "DAMAGED"), "%s", out);
+    free(out), free(err);
+    cr_assert_eq(
+        th_run_smoke("experiments/fig2.json", root, "--seeds 1 --rerun rm-goal-seed1", &out, &err),
+        0, "%s", err);
+    cr_expect_eq(th_count_rerun(err, ""), 1, "only the named stage reruns:\n%s", err);
+    cr_expect_eq(th_count_rerun(err, "rm-goal-seed1"), 1, "%s", err);
+    free(out), free(err);
+
+    /* the same size, one byte changed: the checksum tells */
+    char *pol = stage_dir(root, "policy");
+    snprintf(path, sizeof path, "%s/policy.ckpt", pol);
+    f = fopen(path, "r+b");
+    cr_assert(f);
+    fseek(f, 200, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, 200, SEEK_SET);
+    fputc(c ^ 1, f);
+    fclose(f);
+    cr_expect_eq(th_run_smoke("experiments/fig2.json", root, "--seeds 1", &out, &err), 1);
+    cr_expect(strstr(err, "policy.ckpt") && strstr(err, "checksum"), "%s", err);
+    free(out), free(err);
+    f = fopen(path, "r+b");
+    fseek(f, 200, SEEK_SET);
+    fputc(c, f); /* repaired by hand */
+    fclose(f);
+
+    /* a DONE from before checksums: that stage is computed again */
+    char *pairs = stage_dir(root, "pairs");
+    snprintf(path, sizeof path, "%s/DONE", pairs);
+    const char *key = pairs + strlen(pairs) - 16;
+    cr_assert_eq(th_write_file(path, key, 16), 0);
+    cr_assert_eq(th_run_smoke("experiments/fig2.json", root, "--seeds 1", &out, &err), 0, "%s",
+                 err);
+    cr_expect(strstr(err, "without checksums"), "%s", err);
+    cr_expect_eq(th_count_rerun(err, "pairs"), 1, "%s", err);
+    free(out), free(err);
+
+    /* gc: an unreferenced stage goes (with its lock), the recorded run's stay */
+    snprintf(path, sizeof path, "%s/cache/old-0123456789abcdef", root);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && echo x > %s/out.bin && touch %s.lock", path, path,
+             path);
+    cr_assert_eq(th_run(cmd, NULL, NULL, NULL), 0);
+    snprintf(cmd, sizeof cmd, "%s cache gc --dry-run --root %s", th_replicate_bin(), root);
+    cr_expect_eq(th_run(cmd, &out, NULL, &err), 0);
+    cr_expect(strstr(out, "would remove old") && strstr(out, "would remove 1 of"), "%s", out);
+    free(out), free(err);
+    snprintf(cmd, sizeof cmd, "(%s cache gc --root %s && %s cache list --root %s)",
+             th_replicate_bin(), root, th_replicate_bin(), root);
+    cr_expect_eq(th_run(cmd, &out, NULL, &err), 0);
+    const char *listing = strstr(out, "removed 1 of");
+    cr_expect(listing && !strstr(listing, "\nold "), "gone from the listing: %s", out);
+    cr_expect(strstr(out, "rm-goal-seed1") && strstr(out, "complete"), "%s", out);
+    struct stat sb;
+    snprintf(cmd, sizeof cmd, "%s.lock", path);
+    cr_expect_neq(stat(path, &sb), 0, "removed");
+    cr_expect_neq(stat(cmd, &sb), 0, "its lock too");
+    free(out), free(err);
+    cr_assert_eq(th_run_smoke("experiments/fig2.json", root, "--seeds 1", &out, &err), 0, "%s",
+                 err);
+    cr_expect_eq(th_count_rerun(err, ""), 0, "everything the run needs is still cached:\n%s", err);
+    free(out), free(err);
+    free(rm), free(pol), free(pairs);
     th_rm_tree(root);
     free(root);
 }

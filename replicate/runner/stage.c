@@ -15,6 +15,7 @@
 #include "lib/util/jsonio.h"
 #include "replicate/claims/schema.h"
 #include "ckpt.h"
+#include "manifest.h"
 
 /* build/gen/srchash.c (tools/srchash.sh): {source, hash} pairs, "lib" first, {0, 0} last */
 extern const char *const rp_source_hashes[][2];
@@ -110,11 +111,6 @@ gc_status rp_mkdirs(const char *path) {
     return GC_OK;
 }
 
-static int file_exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
 /* removes the plain files of a stage directory (stages write no subdirectories) */
 static gc_status empty_dir(const char *dir) {
     DIR *d = opendir(dir);
@@ -157,11 +153,24 @@ static gc_status close_stage(rp_stage *st) {
         cJSON_Delete(st->info), st->info = NULL;
         GC_TRY(s);
     }
-    rp_stage_file(st, "DONE", path);
-    gc_atomic_file af;
-    GC_TRY(gc_atomic_open(&af, path));
-    gc_atomic_write(&af, st->hash, 16);
-    return gc_atomic_commit(&af);
+    return rp_manifest_write(st->dir, st->hash); /* DONE, with every output's size and CRC */
+}
+
+/* whether the stage is cached and sound: complete and verified (a damaged one is an error);
+ * one written before checksums, or named by --rerun, is computed again */
+static gc_status cached_and_sound(const rp_run *r, const rp_stage *st, int *cached) {
+    *cached = 0;
+    if (r->opt.force) return GC_OK;
+    for (int i = 0; i < RP_MAX_RERUN && r->opt.rerun[i]; i++)
+        if (!strcmp(r->opt.rerun[i], st->name)) return GC_OK;
+    rp_stage_state state;
+    GC_TRY(rp_manifest_state(st->dir, &state, NULL));
+    if (state == RP_STAGE_LEGACY)
+        gc_log_info("run: stage %s was cached without checksums: computing it again", st->name);
+    if (state != RP_STAGE_COMPLETE) return GC_OK;
+    GC_TRY(rp_manifest_verify(st->dir, st->name));
+    *cached = 1;
+    return GC_OK;
 }
 
 /* The stage's lock: flock on <dir>.lock beside its directory. One run computes a stage while
@@ -213,10 +222,8 @@ gc_status rp_stage_run(rp_run *r, const rp_stage_def *def, const char *name, cJS
     for (char *p = base; *p; p++)
         if (*p == '/' || *p == ' ') *p = '_';
     snprintf(st->dir, sizeof st->dir, "%s/cache/%s-%s", r->opt.root, base, st->hash);
-    char done[RP_PATH];
-    rp_stage_file(st, "DONE", done);
     st->t0 = gc_now();
-    st->cached = !r->opt.force && file_exists(done);
+    GC_TRY(cached_and_sound(r, st, &st->cached));
     if (!st->cached) { /* under the stage's lock: another run may be computing it */
         char cache[RP_PATH];
         snprintf(cache, sizeof cache, "%s/cache", r->opt.root);
@@ -224,8 +231,8 @@ gc_status rp_stage_run(rp_run *r, const rp_stage_def *def, const char *name, cJS
         int fd;
         GC_TRY(stage_lock(st, &fd));
         st->t0 = gc_now();
-        st->cached = !r->opt.force && file_exists(done); /* it finished while we waited */
-        if (!st->cached) {
+        s = cached_and_sound(r, st, &st->cached); /* it may have finished while we waited */
+        if (s == GC_OK && !st->cached) {
             st->ckpt_every = r->opt.checkpoint_every > 0 ? r->opt.checkpoint_every : 60;
             s = rp_mkdirs(st->dir);
             if (s == GC_OK) s = empty_dir(st->dir);

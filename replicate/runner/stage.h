@@ -11,7 +11,8 @@
  * file that defines the stage, as compiled into this binary, so changing the numerics reruns
  * what they touch. The instance's output lives in <root>/cache/<instance>-<key>/; it is complete
  * only when its DONE file exists: an incomplete directory (a killed run) is emptied and the stage
- * runs again, so a killed run resumes from the last completed stage.
+ * runs again, so a killed run resumes from the last completed stage. DONE records every output's
+ * size and checksum, verified whenever the stage is reused (manifest.h).
  *
  * rp_stage_run is the one "cached ? read : compute, write, close" path: compute writes the
  * outputs into the stage's directory (and may leave an info document in st->info), the runner
@@ -28,17 +29,19 @@
 #include "lib/util/config.h"
 
 #define RP_PATH 1024
+#define RP_MAX_RERUN 16
 
 typedef struct {
-    const char *file;        /* experiment file */
-    char scale[16];          /* smoke | mini | full */
-    int seeds;               /* 0 = the file's default */
-    char root[RP_PATH];      /* results/runs */
-    int force;               /* rerun every stage */
-    char device[8];          /* cpu | cuda: --device, else the file's "device", else cpu */
-    char precision[8];       /* fp32 | tf32 | bf16 (cuda only): --precision, the file's, fp32 */
-    double checkpoint_every; /* seconds between a long stage's checkpoints (ckpt.h); 0: the
-                                file's "checkpoint_every", else 60 */
+    const char *file;   /* experiment file */
+    char scale[16];     /* smoke | mini | full */
+    int seeds;          /* 0 = the file's default */
+    char root[RP_PATH]; /* results/runs */
+    int force;          /* rerun every stage */
+    char device[8];     /* cpu | cuda: --device, else the file's "device", else cpu */
+    char precision[8];  /* fp32 | tf32 | bf16 (cuda only): --precision, the file's, fp32 */
+    const char *rerun[RP_MAX_RERUN]; /* stage instances to compute again (--rerun), NULL-ended */
+    double checkpoint_every;         /* seconds between a long stage's checkpoints (ckpt.h); 0: the
+                                        file's "checkpoint_every", else 60 */
 } rp_options;
 
 typedef struct rp_stage {
