@@ -79,6 +79,7 @@ help:
 	@echo "make deps       check the Debian packages (installs them when run as root)"
 	@echo "make test       build and run the Criterion test suite"
 	@echo "make test-asan  the suite under AddressSanitizer and UBSan (build-asan/)"
+	@echo "make fuzz       every parser's libFuzzer harness, FUZZ_TIME seconds each (build-fuzz/)"
 	@echo "make bench      benchmarks: sgemm peak, training tokens/s vs PyTorch, generation"
 	@echo "make reproduce  run every paper experiment that exists (SCALE=mini), check, report"
 	@echo "                (DEVICE=cuda PRECISION=bf16: on an NVIDIA GPU; SEEDS=n)"
@@ -151,6 +152,25 @@ test-asan: deps
 	$(MAKE) BUILD=build-asan OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    JOBS=$(JOBS) test-run-asan
 
+# libFuzzer harnesses (fuzz/*.c), one per parser of external input, built with clang and
+# AddressSanitizer + UBSan in build-fuzz/ (CPU only), each run FUZZ_TIME seconds on a corpus
+# seeded from real files (tools/fuzz.sh, tools/fuzz-seeds.sh); crashes land in build-fuzz/crashes/
+FUZZERS   := $(basename $(notdir $(wildcard fuzz/*.c)))
+FUZZ_TIME ?= 60
+.PHONY: fuzz fuzz-run
+fuzz: deps $(REPLICATE)
+	@tools/deps.sh fuzz
+	$(MAKE) BUILD=build-fuzz CC=clang-14 NVCC=none ARCH= OPT="-O1 -g" \
+	    SANITIZE="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" \
+	    fuzz-run
+
+fuzz-run: $(FUZZERS:%=$(BUILD)/fuzz-%)
+	tools/fuzz.sh $(BUILD) $(FUZZ_TIME) $(FUZZERS)
+
+.SECONDARY: $(FUZZERS:%=$(BUILD)/obj/fuzz/%.o)
+$(BUILD)/fuzz-%: $(BUILD)/obj/fuzz/%.o $(CLI_LIB_OBJ) $(KERN_OBJ) $(LIBGCRM)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS) -o $@
+
 # the CUDA parity checks on a machine with an NVIDIA GPU: log and summary.json into $(OUT)
 OUT ?= build/gpu-check
 .PHONY: gpu-check
@@ -222,7 +242,7 @@ format:
 	tools/format.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(KERN_OBJ:.o=.d) \
     $(BUILD)/obj/kernels/cuda_plugin.d $(BUILD)/obj/bench/bench.d $(BUILD)/obj/bench/bench_gpu.d \

@@ -6,7 +6,8 @@
  * verify  every complete stage's files against the sizes and checksums of its DONE; exit 1 when
  *         one is damaged, naming it
  * gc      removes the stages no recorded run uses (with their locks and checkpoints), except one
- *         being computed (its lock is held); --dry-run lists them with their sizes instead
+ *         being computed (its lock is held); --dry-run lists them with their sizes instead; exit 1
+ *         when one could not be removed
  */
 #include <dirent.h>
 #include <errno.h>
@@ -104,24 +105,6 @@ static uint64_t dir_bytes(const char *dir) {
     return n;
 }
 
-static void remove_path(const char *path) {
-    struct stat sb;
-    if (lstat(path, &sb) != 0) return;
-    if (S_ISDIR(sb.st_mode)) {
-        DIR *d = opendir(path);
-        for (struct dirent *e; d && (e = readdir(d));) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char p[RP_PATH * 2];
-            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-            remove_path(p);
-        }
-        if (d) closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 static int cmp_name(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -156,8 +139,8 @@ int cmd_cache(int argc, char **argv) {
         snprintf(p, sizeof p, "%s/%s", cache, e->d_name);
         struct stat sb;
         size_t len = strlen(e->d_name);
-        if (e->d_name[0] == '.' || len < 18 || e->d_name[len - 17] != '-' ||
-            stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        if (e->d_name[0] == '.' || len < 18 || e->d_name[len - 17] != '-' || stat(p, &sb) != 0 ||
+            !S_ISDIR(sb.st_mode))
             continue; /* locks, checkpoint directories and anything else */
         if (n == cap) {
             cap = cap ? 2 * cap : 64;
@@ -185,11 +168,11 @@ int cmd_cache(int argc, char **argv) {
         uint64_t bytes = dir_bytes(dir);
         int busy = in_use(dir), ok = rp_manifest_state(dir, &state, NULL) == GC_OK;
         total += bytes;
-        const char *label = !ok                            ? "bad marker"
-                            : busy                         ? "computing"
-                            : state == RP_STAGE_COMPLETE   ? "complete"
-                            : state == RP_STAGE_LEGACY     ? "unverifiable"
-                                                           : "incomplete";
+        const char *label = !ok                          ? "bad marker"
+                            : busy                       ? "computing"
+                            : state == RP_STAGE_COMPLETE ? "complete"
+                            : state == RP_STAGE_LEGACY   ? "unverifiable"
+                                                         : "incomplete";
         if (!strcmp(what, "list")) {
             printf("%-34s %-16s %-12s %12" PRIu64 "  %s\n", inst, key, label, bytes,
                    has_key(&used, key) ? "yes" : "no");
@@ -203,16 +186,17 @@ int cmd_cache(int argc, char **argv) {
                 printf("%-34s ok\n", inst);
             }
         } else if (!has_key(&used, key) && !busy) {
-            printf("%s %-34s %-16s %12" PRIu64 " bytes\n", dry ? "would remove" : "removing",
-                   inst, key, bytes);
+            printf("%s %-34s %-16s %12" PRIu64 " bytes\n", dry ? "would remove" : "removing", inst,
+                   key, bytes);
             freed += bytes, removed++;
-            if (!dry) {
+            static const char *const with[] = {"", ".lock", ".ckpt"};
+            for (int w = 0; !dry && w < 3; w++) {
                 char p[RP_PATH * 2 + 8];
-                remove_path(dir);
-                snprintf(p, sizeof p, "%s.lock", dir);
-                remove_path(p);
-                snprintf(p, sizeof p, "%s.ckpt", dir);
-                remove_path(p);
+                snprintf(p, sizeof p, "%s%s", dir, with[w]);
+                if (rp_remove_tree(p) != GC_OK) {
+                    fprintf(stderr, "replicate cache: error: %s\n", gc_last_error());
+                    bad = 1;
+                }
             }
         }
         free(names[i]);
@@ -222,7 +206,7 @@ int cmd_cache(int argc, char **argv) {
     if (!strcmp(what, "list"))
         printf("%d stages, %" PRIu64 " bytes; %d keys used by recorded runs\n", n, total, used.n);
     if (!strcmp(what, "gc"))
-        printf("%s %d of %d stages, %" PRIu64 " bytes\n", dry ? "would remove" : "removed",
-               removed, n, freed);
+        printf("%s %d of %d stages, %" PRIu64 " bytes\n", dry ? "would remove" : "removed", removed,
+               n, freed);
     return bad;
 }

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <ftw.h>
+#include <glob.h>
 
 #include <criterion/criterion.h>
 
@@ -19,6 +20,7 @@
 #include "lib/util/base.h"
 #include "lib/util/jsonio.h"
 #include "lib/util/rng.h"
+#include "replicate/runner/manifest.h"
 
 const char *th_data_dir(void) {
     const char *d = getenv("GCRM_DATA");
@@ -287,4 +289,14 @@ int th_checkpoints(const char *cache, long *step) {
     }
     if (d) closedir(d);
     return n;
+}
+
+void th_rerecord(const char *root, const char *name) {
+    char pattern[1024];
+    snprintf(pattern, sizeof pattern, "%s/cache/%s-????????????????", root, name);
+    glob_t g;
+    cr_assert_eq(glob(pattern, 0, NULL, &g), 0, "%s", pattern);
+    const char *dir = g.gl_pathv[0];
+    cr_assert_eq(rp_manifest_write(dir, dir + strlen(dir) - 16), GC_OK, "%s", gc_last_error());
+    globfree(&g);
 }

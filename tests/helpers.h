@@ -55,4 +55,8 @@ int th_same_stages(const char *a, const char *b, char *why, size_t cap);
  * them (-1: none). */
 int th_checkpoints(const char *cache, long *step);
 
+/* Rewrites the DONE of root's stage `name` (its first instance) for the files it now holds: a
+ * test's stand-in for a stage that wrote a malformed file, which the readers must refuse. */
+void th_rerecord(const char *root, const char *name);
+
 #endif

@@ -51,7 +51,8 @@ Test(partial, fig3_smoke_shares_fig2_stages_and_matches_it_at_p1, .timeout = 120
                       "bootstrap CI [%g, %g] around %g", lo, hi, m);
         }
     }
-    /* a damaged cached score file is an error naming the file and the key */
+    /* a malformed score file (recorded as the stage's output: a damaged one fails its checksum)
+     * is an error naming the file and the key */
     char cmd[2048];
     snprintf(
         cmd, sizeof cmd,
@@ -59,6 +60,7 @@ Test(partial, fig3_smoke_shares_fig2_stages_and_matches_it_at_p1, .timeout = 120
         "echo '{\"reward\": [0.5], \"q\": []}' > $(ls %s/cache/partial-goal-seed1-*/partial.json)",
         root, root, root);
     cr_assert_eq(system(cmd), 0);
+    th_rerecord(root, "partial-goal-seed1"); /* as if the stage had written it */
     cr_expect_eq(th_run_smoke("experiments/fig3.json", root, "--seeds 2", &out, &err), 1,
                  "a truncated partial.json was accepted");
     cr_expect(err && strstr(err, "partial.json") && strstr(err, "'reward' holds 1 entries"), "%s",
@@ -67,6 +69,7 @@ Test(partial, fig3_smoke_shares_fig2_stages_and_matches_it_at_p1, .timeout = 120
     snprintf(cmd, sizeof cmd, "cp %s/p.bak $(ls %s/cache/partial-goal-seed1-*/partial.json)", root,
              root);
     cr_assert_eq(system(cmd), 0);
+    th_rerecord(root, "partial-goal-seed1");
     /* p = 1 scores the whole response at its EOS, which is fig2's reward: over every split
      * (no "splits" key) fig3's AUROC at p = 1 is fig2's pooled AUROC, seed by seed */
     cJSON_Delete(r3);

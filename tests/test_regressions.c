@@ -1,4 +1,5 @@
-/* Regression tests for defects a code review found; each failed before its fix. */
+/* Regression tests for defects a code review or a fuzz harness found; each failed before its
+ * fix. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/util/base.h"
+#include "lib/model/ckpt.h"
 #include "lib/model/model.h"
 #include "lib/rm/rm.h"
 #include "helpers.h"
@@ -181,4 +183,17 @@ Test(regressions, long_inherited_description_and_a_grown_reward_model, .timeout 
     free(out), free(err);
     th_rm_tree(dir);
     free(dir);
+}
+
+/* found by fuzz/ckpt.c: a llama2.c header whose vocabulary size is INT32_MIN (negative means
+ * untied) was negated, an overflow; now it is a malformed checkpoint like any other */
+Test(regression, llama2c_vocab_of_int32_min_is_malformed) {
+    int32_t h[7] = {64, 128, 1, 4, 4, INT32_MIN, 32};
+    char *path = th_tmp_path("int-min.bin");
+    cr_assert_eq(th_write_file(path, h, sizeof h), 0);
+    gc_model m;
+    cr_expect_eq(gc_ckpt_import_llama2c(path, &m), GC_ERR_FORMAT);
+    cr_expect(strstr(gc_last_error(), "not a llama2.c checkpoint"), "%s", gc_last_error());
+    cr_expect_eq(gc_ckpt_load_any(path, &m), GC_ERR_FORMAT);
+    remove(path), free(path);
 }

@@ -76,12 +76,15 @@ Test(runner, fig2_smoke_end_to_end_cache_and_resume, .timeout = 120) {
     cr_expect_eq(th_count_rerun(err, "rm-goal-seed2"), 1);
     free(out), free(err);
 
-    /* a damaged cached file is an error naming the file and line, not a crash */
+    /* a stage that wrote a malformed file (its DONE recording it as written: a damaged file
+     * without that is refused by its checksum, test_stage.c) is an error naming the file and
+     * line, not a crash */
     snprintf(cmd, sizeof cmd,
              "cp %s/cache/pairs-*/pairs.jsonl %s/pairs.bak && "
              "sed -i '2s/\"chosen\"/\"chosn\"/' %s/cache/pairs-*/pairs.jsonl",
              root, root, root);
     cr_assert_eq(system(cmd), 0);
+    th_rerecord(root, "pairs");
     rc = th_run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
     cr_expect_eq(rc, 1, "a damaged pairs.jsonl was accepted");
     cr_expect(err && strstr(err, "pairs.jsonl:2:"), "names file and line: %s", err);
@@ -91,6 +94,8 @@ Test(runner, fig2_smoke_end_to_end_cache_and_resume, .timeout = 120) {
              "echo '{\"reward\": [1, 2]}' > $(ls %s/cache/score-goal-seed1-*/rewards.json)",
              root, root, root);
     cr_assert_eq(system(cmd), 0);
+    th_rerecord(root, "pairs");
+    th_rerecord(root, "score-goal-seed1");
     rc = th_run_smoke("experiments/fig2.json", root, "--seeds 2", &out, &err);
     cr_expect_eq(rc, 1, "a truncated rewards.json was accepted");
     cr_expect(err && strstr(err, "rewards.json") && strstr(err, "holds 2 entries"), "%s", err);

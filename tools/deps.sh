@@ -4,6 +4,7 @@
 #   tools/deps.sh format   plus clang-format (the formatting check)
 #   tools/deps.sh bench    plus what `make bench` compares against (PyTorch)
 #   tools/deps.sh oracle   plus what regenerates the test fixtures (PyTorch, scikit-learn, SciPy)
+#   tools/deps.sh fuzz     plus clang with libFuzzer (make fuzz)
 # Several groups may be named at once. As root, missing packages are installed with apt-get;
 # otherwise the exact command is printed and the script exits 1.
 set -euo pipefail
@@ -16,7 +17,8 @@ for group in "${@:-build}"; do
         format) want="$want $FORMAT" ;;
         bench) want="$want $BENCH" ;;
         oracle) want="$want $ORACLE" ;;
-        *) echo "usage: $0 build|format|bench|oracle ..." >&2; exit 2 ;;
+        fuzz) want="$want $FUZZ" ;;
+        *) echo "usage: $0 build|format|bench|oracle|fuzz ..." >&2; exit 2 ;;
     esac
 done
 missing=""

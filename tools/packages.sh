@@ -4,6 +4,7 @@
 #   FORMAT  the formatting check (tools/format.sh --check)
 #   BENCH   what `make bench` compares against (PyTorch)
 #   ORACLE  what regenerates the test fixtures (PyTorch, scikit-learn, SciPy)
+#   FUZZ    the fuzz harnesses (make fuzz: clang with libFuzzer and its OpenMP runtime)
 #   GPU_RUNTIME  BUILD's libraries and their runtime dependencies as .deb files, for a CUDA machine
 #                without a package registry (tools/gpu-deps.sh downloads them)
 # shellcheck disable=SC2034
@@ -11,6 +12,7 @@ BUILD="gcc make pkg-config libc6-dev libcriterion-dev libcjson-dev libopenblas-o
 FORMAT="clang-format"
 BENCH="python3 python3-torch python3-numpy"
 ORACLE="python3 python3-torch python3-numpy python3-sklearn python3-scipy"
+FUZZ="clang-14 libclang-rt-14-dev libomp-14-dev"
 GPU_RUNTIME="make libcjson-dev libcjson1 libgsl-dev libgsl27 libgslcblas0 libopenblas-openmp-dev
       libopenblas0-openmp libopenblas-dev libgfortran5 libquadmath0 zlib1g-dev zlib1g
       libcriterion-dev libcriterion3 libgit2-1.5 libnanomsg5 libmbedtls14 libmbedx509-1

@@ -213,7 +213,10 @@ gc_status gc_ckpt_import_llama2c(const char *path, gc_model *m) {
                            .n_layers = h[2],
                            .n_heads = h[3],
                            .n_kv_heads = h[4],
-                           .vocab_size = h[5] < 0 ? -h[5] : h[5],
+                           /* negative: untied (INT32_MIN has no positive twin: rejected below) */
+                           .vocab_size = h[5] == INT32_MIN ? 0
+                                         : h[5] < 0        ? -h[5]
+                                                           : h[5],
                            .seq_len = h[6],
                            .tied = h[5] > 0,
                            .norm_eps = 1e-5f,

@@ -746,6 +746,10 @@ int math_variant_order(const math_ctx *m, int k) {
 
 /* ---- the pipeline ---- */
 
+gc_status math_check_config(math_ctx *m) {
+    return read_cfg(m, &m->c);
+}
+
 gc_status math_prepare(math_ctx *m) {
     rp_run *r = m->r;
     math_cfg *c = &m->c;

@@ -132,6 +132,10 @@ static inline rp_stage *math_rm_stage(const math_ctx *m, int v, int seed) {
 /* The scale section `name` of the experiment file (NULL when absent) and its dotted path. */
 const cJSON *math_section(const math_ctx *m, const char *name, char path[128]);
 
+/* Reads and checks the shared scale sections of m->r's experiment (data, policy, pairs, rm,
+ * eval) into m->c without running anything: errors name the file and key (the fuzz harness
+ * fuzz/config.c drives it). */
+gc_status math_check_config(math_ctx *m);
 /* Runs the shared stages of the math pipeline and reads their outputs into m (m->r set). */
 gc_status math_prepare(math_ctx *m);
 /* Frees what math_prepare read. */

@@ -40,33 +40,6 @@ static void ckpt_root(const rp_stage *st, char out[RP_PATH]) {
     snprintf(out, RP_PATH, "%s.ckpt", st->dir);
 }
 
-/* rm -r of a directory of plain files and directories of plain files (what checkpoints hold) */
-static gc_status remove_tree(const char *path) {
-    DIR *d = opendir(path);
-    if (!d) {
-        if (errno == ENOENT) return GC_OK;
-        if (errno == ENOTDIR && unlink(path) == 0) return GC_OK;
-        return gc_fail(GC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    }
-    gc_status s = GC_OK;
-    for (struct dirent *e; s == GC_OK && (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char sub[RP_PATH];
-        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-        struct stat sb;
-        if (lstat(sub, &sb) != 0)
-            s = gc_fail(GC_ERR_IO, "%s: %s", sub, strerror(errno));
-        else if (S_ISDIR(sb.st_mode))
-            s = remove_tree(sub);
-        else if (unlink(sub) != 0)
-            s = gc_fail(GC_ERR_IO, "%s: cannot remove: %s", sub, strerror(errno));
-    }
-    closedir(d);
-    if (s == GC_OK && rmdir(path) != 0)
-        s = gc_fail(GC_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
-    return s;
-}
-
 /* the steps of the complete checkpoints (step-<n>), the largest in *latest; -1 when none */
 static gc_status scan(const char *root, int64_t *latest) {
     *latest = -1;
@@ -107,10 +80,10 @@ gc_status rp_ckpt_write(rp_stage *st, int64_t step, gc_status (*save)(const char
     snprintf(tmp, sizeof tmp, "%s/tmp", root);
     snprintf(dst, sizeof dst, "%s/step-%lld", root, (long long)step);
     GC_TRY(rp_mkdirs(root));
-    GC_TRY(remove_tree(tmp)); /* a killed write's leftovers */
+    GC_TRY(rp_remove_tree(tmp)); /* a killed write's leftovers */
     GC_TRY(rp_mkdirs(tmp));
     GC_TRY(save(tmp, ctx));
-    GC_TRY(remove_tree(dst));
+    GC_TRY(rp_remove_tree(dst));
     if (rename(tmp, dst) != 0)
         return gc_fail(GC_ERR_IO, "%s: cannot publish the checkpoint: %s", dst, strerror(errno));
     /* older checkpoints: the new one is complete */
@@ -120,7 +93,7 @@ gc_status rp_ckpt_write(rp_stage *st, int64_t step, gc_status (*save)(const char
         char tail, old[RP_PATH];
         if (sscanf(e->d_name, "step-%lld%c", &k, &tail) == 1 && k != step) {
             snprintf(old, sizeof old, "%s/%s", root, e->d_name);
-            GC_TRY(remove_tree(old));
+            GC_TRY(rp_remove_tree(old));
         }
     }
     if (d) closedir(d);
@@ -145,5 +118,5 @@ gc_status rp_ckpt_clear(rp_stage *st) {
     char root[RP_PATH];
     ckpt_root(st, root);
     rp_ckpt_leave(st);
-    return remove_tree(root);
+    return rp_remove_tree(root);
 }

@@ -70,8 +70,8 @@ gc_status rp_manifest_write(const char *dir, const char *key) {
         uint32_t crc;
         s = file_sum(path, &bytes, &crc);
         if (s == GC_OK)
-            at += (size_t)snprintf(text + at, cap_text - at, "file %s %" PRIu64 " %08x\n",
-                                   names[i], bytes, crc);
+            at += (size_t)snprintf(text + at, cap_text - at, "file %s %" PRIu64 " %08x\n", names[i],
+                                   bytes, crc);
     }
     for (int i = 0; i < n; i++)
         free(names[i]);
@@ -157,8 +157,7 @@ gc_status rp_manifest_verify(const char *dir, const char *name) {
         uint64_t bytes;
         uint32_t crc;
         if (file_sum(path, &bytes, &crc) != GC_OK)
-            s = gc_fail(GC_ERR_FORMAT, "%s: missing from the cached stage %s (%s)", path, who,
-                        fix);
+            s = gc_fail(GC_ERR_FORMAT, "%s: missing from the cached stage %s (%s)", path, who, fix);
         else if (bytes != want)
             s = gc_fail(GC_ERR_FORMAT,
                         "%s: %" PRIu64 " bytes, but stage %s recorded %llu: the cache is damaged "

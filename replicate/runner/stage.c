@@ -111,6 +111,33 @@ gc_status rp_mkdirs(const char *path) {
     return GC_OK;
 }
 
+/* rm -r of a directory of plain files and directories of plain files (what checkpoints hold) */
+gc_status rp_remove_tree(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) {
+        if (errno == ENOENT) return GC_OK;
+        if (errno == ENOTDIR && unlink(path) == 0) return GC_OK;
+        return gc_fail(GC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    gc_status s = GC_OK;
+    for (struct dirent *e; s == GC_OK && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char sub[RP_PATH];
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        struct stat sb;
+        if (lstat(sub, &sb) != 0)
+            s = gc_fail(GC_ERR_IO, "%s: %s", sub, strerror(errno));
+        else if (S_ISDIR(sb.st_mode))
+            s = rp_remove_tree(sub);
+        else if (unlink(sub) != 0)
+            s = gc_fail(GC_ERR_IO, "%s: cannot remove: %s", sub, strerror(errno));
+    }
+    closedir(d);
+    if (s == GC_OK && rmdir(path) != 0)
+        s = gc_fail(GC_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
+    return s;
+}
+
 /* removes the plain files of a stage directory (stages write no subdirectories) */
 static gc_status empty_dir(const char *dir) {
     DIR *d = opendir(dir);

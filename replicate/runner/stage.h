@@ -113,6 +113,8 @@ void rp_print_times(const rp_run *r);
 void rp_result_dir(const rp_run *r, char out[RP_PATH]);
 /* mkdir -p */
 gc_status rp_mkdirs(const char *path);
+/* rm -r of a file or a directory tree (missing is fine); errors name the path. */
+gc_status rp_remove_tree(const char *path);
 /* The current git commit (short), or "unknown". */
 const char *rp_commit(void);
 /* Frees the stages and the configuration. */

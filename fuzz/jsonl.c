@@ -1,0 +1,25 @@
+/* JSONL data sets: the bytes as a JSONL file read line by line (gc_jsonl_each), each object's
+ * fields read as the data set readers read them (numbers, strings, arrays of numbers). */
+#include "fuzz.h"
+
+#include <cjson/cJSON.h>
+
+#include "lib/util/jsonio.h"
+
+static gc_status visit(const cJSON *obj, int line, void *ctx) {
+    double *sum = ctx;
+    *sum += line + gc_json_num(obj, "score", 0) + gc_json_num(obj, "label", 0);
+    const char *q = cJSON_GetStringValue(gc_json_get(obj, "question"));
+    if (q) *sum += (double)strlen(q);
+    const cJSON *a = gc_json_get(obj, "pred_score");
+    for (const cJSON *e = cJSON_IsArray(a) ? a->child : NULL; e; e = e->next)
+        *sum += cJSON_IsNumber(e) ? e->valuedouble : 0;
+    return line > 1000 ? gc_fail(GC_ERR_FORMAT, "enough") : GC_OK;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    const char *path = fuzz_file("jsonl", data, size);
+    double sum = 0;
+    (void)gc_jsonl_each(path, visit, &sum);
+    return 0;
+}

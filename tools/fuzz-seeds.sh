@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Seed corpora for the fuzz harnesses, from real files: the experiment files; a smoke run's
+# checkpoints, reward head, JSONL stage outputs, DONE markers and results.json (made with
+# build/replicate); stories260K's llama2.c checkpoint and tokenizer and lines of the real data
+# sets (GCRM_DATA, default ../shared/data; skipped with a note when absent).
+#   tools/fuzz-seeds.sh OUTDIR
+set -euo pipefail
+out=$1
+data=${GCRM_DATA:-../shared/data}
+mkdir -p "$out"/{config,ckpt,tokenizer,rm_head,jsonl,results}
+cp experiments/*.json experiments/base/*.json experiments/pilots/*.json "$out/config/"
+[ -x build/replicate ] || make -j2 build/replicate >&2
+run=$(mktemp -d)
+trap 'rm -rf "$run"' EXIT
+build/replicate run experiments/fig2.json --scale smoke --seeds 1 --root "$run" >/dev/null 2>&1
+i=0
+for f in "$run"/cache/*/*; do
+    i=$((i + 1))
+    case "$f" in
+        *.ckpt) cp "$f" "$out/ckpt/smoke-$i" ;;
+        *.head) cp "$f" "$out/rm_head/smoke-$i" ;;
+        *.jsonl) head -c 60000 "$f" > "$out/jsonl/smoke-$i" ;;
+        */DONE | *.json) cp "$f" "$out/results/smoke-$i" ;;
+    esac
+done
+cp "$run"/fig2/smoke/results.json "$out/results/fig2-results.json"
+cp tests/fixtures/torch_tiny_*.bin "$out/ckpt/"
+if [ -d "$data" ]; then
+    cp "$data/models/stories260K/tok512.bin" "$out/tokenizer/" 2>/dev/null || true
+    cp "$data/models/stories260K/stories260K.bin" "$out/ckpt/" 2>/dev/null || true
+    for f in "$data"/*/test.jsonl "$data"/qwen-rm-maj/*.jsonl; do
+        [ -f "$f" ] && head -n 20 "$f" > "$out/jsonl/$(basename "$(dirname "$f")")-$(basename "$f")"
+    done
+else
+    echo "fuzz-seeds: no data at $data: the tokenizer and data-set corpora start empty" >&2
+fi
+echo "fuzz-seeds: $(find "$out" -type f | wc -l) seed files in $out" >&2
