@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/util/base.h"
+#include "lib/util/config.h"
 #include "lib/model/ckpt.h"
 #include "lib/model/model.h"
 #include "lib/rm/rm.h"
@@ -196,4 +197,18 @@ Test(regression, llama2c_vocab_of_int32_min_is_malformed) {
     cr_expect(strstr(gc_last_error(), "not a llama2.c checkpoint"), "%s", gc_last_error());
     cr_expect_eq(gc_ckpt_load_any(path, &m), GC_ERR_FORMAT);
     remove(path), free(path);
+}
+
+/* found by fuzz/config.c: a control byte where JSON allows whitespace (cJSON skips every byte up
+ * to 32) sent the scanner that finds a key's line for error messages into an endless loop */
+Test(regression, a_control_byte_as_whitespace_still_locates_keys, .timeout = 10) {
+    gc_config c;
+    cr_assert_eq(
+        gc_config_parse(&c, "ctl.json",
+                        "{\"a\": [\x19 {\"b\": 1, \"e\": 2}, 3],\n \"c\": {\"d\": \"x\"}}"),
+        GC_OK, "%s", gc_last_error());
+    cr_expect_eq(gc_config_fail(&c, "c.d", "bad"), GC_ERR_CONFIG);
+    cr_expect(strstr(gc_last_error(), "ctl.json:2: key 'c.d'"), "%s", gc_last_error());
+    cr_expect_eq(gc_config_fail(&c, "nowhere.x", "bad"), GC_ERR_CONFIG, "not found: no line");
+    gc_config_free(&c);
 }

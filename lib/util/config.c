@@ -159,8 +159,9 @@ typedef struct {
     int found;
 } scan_state;
 
+/* what cJSON skips: every byte from 1 to 32 */
 static void skip_ws(scan_state *s) {
-    while (*s->p == ' ' || *s->p == '\t' || *s->p == '\r' || *s->p == '\n') {
+    while (*s->p && (unsigned char)*s->p <= 32) {
         if (*s->p == '\n') s->line++;
         s->p++;
     }
@@ -192,6 +193,7 @@ static void scan_container(scan_state *s, char *path, size_t plen, int is_obj) {
     for (;;) {
         skip_ws(s);
         if (!*s->p || s->found) return;
+        const char *start = s->p;
         if (*s->p == (is_obj ? '}' : ']')) {
             s->p++;
             return;
@@ -218,6 +220,7 @@ static void scan_container(scan_state *s, char *path, size_t plen, int is_obj) {
         if (plen + add >= 1024) add = 0;
         scan_value(s, path, plen + add);
         path[plen] = 0;
+        if (s->p == start) return; /* stuck on text it does not know: give up the search */
     }
 }
 
