@@ -154,9 +154,11 @@ test-asan: deps
 
 # libFuzzer harnesses (fuzz/*.c), one per parser of external input, built with clang and
 # AddressSanitizer + UBSan in build-fuzz/ (CPU only), each run FUZZ_TIME seconds on a corpus
-# seeded from real files (tools/fuzz.sh, tools/fuzz-seeds.sh); crashes land in build-fuzz/crashes/
+# seeded from real files (tools/fuzz.sh, tools/fuzz-seeds.sh; FUZZ_RUNS=N stops each after N
+# executions); crashes land in build-fuzz/crashes/
 FUZZERS   := $(basename $(notdir $(wildcard fuzz/*.c)))
 FUZZ_TIME ?= 60
+FUZZ_RUNS ?=
 .PHONY: fuzz fuzz-run
 fuzz: deps $(REPLICATE)
 	@tools/deps.sh fuzz
@@ -165,7 +167,7 @@ fuzz: deps $(REPLICATE)
 	    fuzz-run
 
 fuzz-run: $(FUZZERS:%=$(BUILD)/fuzz-%)
-	tools/fuzz.sh $(BUILD) $(FUZZ_TIME) $(FUZZERS)
+	FUZZ_RUNS=$(FUZZ_RUNS) tools/fuzz.sh $(BUILD) $(FUZZ_TIME) $(FUZZERS)
 
 .SECONDARY: $(FUZZERS:%=$(BUILD)/obj/fuzz/%.o)
 $(BUILD)/fuzz-%: $(BUILD)/obj/fuzz/%.o $(CLI_LIB_OBJ) $(KERN_OBJ) $(LIBGCRM)

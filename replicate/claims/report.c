@@ -388,11 +388,14 @@ static void verdict_block(sbuf *b, const cJSON *r) {
     if (!exp || claims_verdict_for(rp_claims_file(), exp, r, &v) != GC_OK || !v) return;
     put(b, "\n**Verdict: %s** (%s).\n\n", cJSON_GetStringValue(gc_json_get(v, RS_VERDICT)),
         cJSON_GetStringValue(gc_json_get(v, RS_SUMMARY)));
+    int power_said = 0; /* an under-powered check already states its power among the reasons */
     for (const cJSON *e = gc_json_get(v, RS_REASONS) ? gc_json_get(v, RS_REASONS)->child : NULL; e;
-         e = e->next)
+         e = e->next) {
         put(b, "- %s\n", e->valuestring);
+        power_said |= !strncmp(e->valuestring, "power:", 6);
+    }
     const cJSON *pw = gc_json_get(v, RS_POWER);
-    if (pw) {
+    if (pw && !power_said) {
         put(b, "- power: the check detects an effect of %.3f with 80%% power (%s)",
             gc_json_num(pw, RS_DETECTABLE, NAN), cJSON_GetStringValue(gc_json_get(pw, RS_MODEL)));
         if (isfinite(gc_json_num(pw, RS_PUBLISHED_EFFECT, NAN)))
