@@ -1,6 +1,7 @@
 /* Regression tests for defects a code review or a fuzz harness found; each failed before its
  * fix. */
 #include <criterion/criterion.h>
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "lib/model/ckpt.h"
 #include "lib/model/model.h"
 #include "lib/rm/rm.h"
+#include "replicate/claims/verdict.h"
 #include "helpers.h"
 
 /* A failed atomic open left freed paths behind, so a later abort freed them again; an abort of
@@ -211,4 +213,26 @@ Test(regression, a_control_byte_as_whitespace_still_locates_keys, .timeout = 10)
     cr_expect(strstr(gc_last_error(), "ctl.json:2: key 'c.d'"), "%s", gc_last_error());
     cr_expect_eq(gc_config_fail(&c, "nowhere.x", "bad"), GC_ERR_CONFIG, "not found: no line");
     gc_config_free(&c);
+}
+
+/* found by fuzz/results.c: a results file with a seed count beyond int (5.2e12) was converted to
+ * int for the power analysis, undefined behaviour (UBSan in make test-asan stops on it); every
+ * claim's rule must judge such a file */
+Test(regression, a_huge_seed_count_in_results_is_judged_not_converted) {
+    cJSON *claims;
+    cr_assert_eq(claims_load("results/published.json", &claims), GC_OK, "%s", gc_last_error());
+    cJSON *r = cJSON_Parse("{\"experiment\": \"fig2\", \"pooled\": {\"delta\": {\"mean\": 0.01, "
+                           "\"seeds\": 5.2e12, \"sd\": 0.1, \"seeds_positive\": 1e300}, "
+                           "\"delong\": {\"p\": 0.5, \"diff\": 0.01, \"se\": 0.04}}, "
+                           "\"ppo_goal_minus_baseline\": {\"mean\": 0.1, \"seeds\": 1e19, "
+                           "\"p\": 0.5, \"sd\": 0.1}}");
+    cr_assert_not_null(r);
+    for (const cJSON *c = cJSON_GetObjectItem(claims, "claims")->child; c; c = c->next) {
+        cJSON *v = NULL;
+        if (!cJSON_GetObjectItem(c, "mini_check")) continue;
+        cr_expect_eq(claims_verdict(c, r, "published.json", &v), GC_OK, "%s", gc_last_error());
+        cr_expect_not_null(cJSON_GetStringValue(cJSON_GetObjectItem(v, "verdict")));
+        cJSON_Delete(v);
+    }
+    cJSON_Delete(r), cJSON_Delete(claims);
 }

@@ -83,6 +83,13 @@ static double seeds_power_fn(double d, const void *ctx) {
     return gc_stats_binom_tail(c->seeds, c->need, positive_prob(d, c->seed_sd));
 }
 
+/* a count read from results: a number in [lo, hi], else def (a results file is external input:
+ * a huge or non-finite value must not overflow an int) */
+static int json_count(const cJSON *o, const char *key, int def, int lo, int hi) {
+    double x = gc_json_num(o, key, NAN);
+    return isfinite(x) && x >= lo && x <= hi ? (int)x : def;
+}
+
 static int seeds_needed(double min_frac, int seeds) {
     return (int)ceil(min_frac * seeds - 1e-9);
 }
@@ -177,7 +184,7 @@ static gc_status verdict_auroc_delta(const cJSON *check, const cJSON *results, c
     delta_power pw = {.se = gc_json_num(dl, RS_SE, NAN),
                       .z_alpha = gc_stats_norm_quantile(1 - alpha / 2),
                       .seed_sd = gc_json_num(pd, RS_SD, 0),
-                      .seeds = (int)gc_json_num(pd, RS_SEEDS, 1)};
+                      .seeds = json_count(pd, RS_SEEDS, 1, 1, 4096)};
     pw.need = seeds_needed(min_frac, pw.seeds);
     for (int k = 0; need_every && k < evaluated && k < MAX_POWER_SPLITS; k++)
         if (isfinite(split_se[k])) pw.split_se[pw.n_split++] = split_se[k];
