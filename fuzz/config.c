@@ -29,10 +29,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    FILE *f = fopen(file, "wb");
-    if (!f) abort();
-    if (size) fwrite(data, 1, size, f);
-    fclose(f);
+    fuzz_write(file, data, size);
     rp_run r;
     memset(&r, 0, sizeof r);
     if (gc_config_load(&r.cfg, file) == GC_OK) {

@@ -15,16 +15,21 @@
 
 #include "lib/util/base.h"
 
+/* Writes data to path (aborts when it cannot: the harness, not the parser, failed). */
+static inline void fuzz_write(const char *path, const uint8_t *data, size_t size) {
+    FILE *f = fopen(path, "wb");
+    if (!f) abort();
+    if (size && fwrite(data, 1, size, f) != size) abort();
+    fclose(f);
+}
+
 /* Writes data to this process's scratch file `tag` (in /dev/shm when there is one: memory, not
  * disk) and returns its path (static storage). */
 static inline const char *fuzz_file(const char *tag, const uint8_t *data, size_t size) {
     static char path[256];
     const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     snprintf(path, sizeof path, "%s/gcrm-fuzz-%ld-%s", dir, (long)getpid(), tag);
-    FILE *f = fopen(path, "wb");
-    if (!f) abort();
-    if (size && fwrite(data, 1, size, f) != size) abort();
-    fclose(f);
+    fuzz_write(path, data, size);
     return path;
 }
 

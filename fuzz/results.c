@@ -21,10 +21,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     snprintf(done, sizeof done, "%s/DONE", dir);
     char out[300];
     snprintf(out, sizeof out, "%s/out.bin", dir);
-    FILE *f = fopen(out, "wb");
-    if (!f) abort();
-    fputs("outputs", f);
-    fclose(f);
+    fuzz_write(out, (const uint8_t *)"outputs", 7);
     return 0;
 }
 
@@ -39,10 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         cJSON_Delete(r);
     }
     free(text);
-    FILE *f = fopen(done, "wb");
-    if (!f) abort();
-    if (size) fwrite(data, 1, size, f);
-    fclose(f);
+    fuzz_write(done, data, size);
     rp_stage_state st;
     uint64_t bytes;
     if (rp_manifest_state(dir, &st, &bytes) == GC_OK && st == RP_STAGE_COMPLETE)

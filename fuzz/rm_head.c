@@ -32,18 +32,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
-static void put(const char *path, const uint8_t *data, size_t size) {
-    FILE *f = fopen(path, "wb");
-    if (!f) abort();
-    if (size) fwrite(data, 1, size, f);
-    fclose(f);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    put(head, data, size);
+    fuzz_write(head, data, size);
     gc_rm rm;
     if (gc_rm_load(&rm, trunk, head) == GC_OK) gc_rm_free(&rm);
-    put(state, data, size);
+    fuzz_write(state, data, size);
     (void)gc_ppo_load(&ppo, dir);
     return 0;
 }

@@ -180,6 +180,12 @@ int cmd_run(int argc, char **argv) {
                     r.opt.root);
         s = run(&r);
     }
+    for (int i = 0; s == GC_OK && i < RP_MAX_RERUN && r.opt.rerun[i]; i++)
+        if (!(r.rerun_hit & 1u << i))
+            s = gc_fail(GC_ERR_ARG,
+                        "--rerun %s: no stage of this run has that name (the time "
+                        "table lists them)",
+                        r.opt.rerun[i]);
     gc_device_close();
     rp_run_free(&r);
     if (s == GC_ERR_STOPPED) { /* a signal: the state is saved; 130 as the shell reports SIGINT */

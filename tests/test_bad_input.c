@@ -324,6 +324,20 @@ Test(flags, benchmark_flags_are_checked) {
 
 /* The keys added with the pilots, the reward-model levers and table2: out of range, wrong type or
  * unknown, each an error naming the key; a plot name that is not a file name. */
+/* the checkpoint interval: the experiment file's key and the flag */
+Test(bad_input, checkpoint_interval) {
+    th_expect_bad_experiment("experiments/fig2.json", "checkpoint_every", "0", "checkpoint_every",
+                             "out of range");
+    th_expect_bad_experiment("experiments/fig2.json", "checkpoint_every", "\"often\"",
+                             "checkpoint_every", "number");
+    char cmd[1024], *out = NULL, *err = NULL;
+    snprintf(cmd, sizeof cmd, "%s run experiments/fig2.json --checkpoint-every 0",
+             th_replicate_bin());
+    cr_expect_eq(th_run(cmd, &out, NULL, &err), 2, "a usage error");
+    cr_expect(strstr(err, "checkpoint-every"), "%s", err);
+    free(out), free(err);
+}
+
 Test(bad_input, pilot_lever_and_table2_keys) {
     const char *f2 = "experiments/fig2.json", *t2 = "experiments/table2.json";
     th_expect_bad_experiment(f2, "scales.smoke.rm.extra_layers", "17",

@@ -106,6 +106,23 @@ Test(resume, killed_and_stopped_runs_resume_bitwise, .timeout = 300) {
     cr_expect(th_same_stages(ca, cc, why, sizeof why), "%s", why);
     cr_expect_eq(th_checkpoints(cc, &step), 0);
 
+    /* a damaged checkpoint: an error naming it and the way to start the stage over */
+    char *d = th_tmp_path("resume-d");
+    snprintf(cmd, sizeof cmd,
+             "GCRM_KILL_AFTER_CHECKPOINTS=3 %s run %s --scale smoke --seeds 1 --root %s "
+             "--checkpoint-every 0.001; f=$(ls %s/cache/policy-*.ckpt/step-*/policy.ckpt); "
+             "head -c 100 $f > $f.cut && mv $f.cut $f",
+             th_replicate_bin(), file, d, d);
+    th_run(cmd, &out, NULL, &err);
+    free(out), free(err);
+    cr_expect_eq(th_run_smoke(file, d, "--seeds 1", &out, &err), 1, "%s", err);
+    cr_expect(strstr(err, "policy.ckpt") && strstr(err, ".ckpt: delete it, or run with --force"),
+              "%s", err);
+    free(out), free(err);
+    cr_assert_eq(th_run_smoke(file, d, "--seeds 1 --force", &out, &err), 0, "%s", err);
+    free(out), free(err);
+    th_rm_tree(d), free(d);
+
     th_rm_tree(a), th_rm_tree(b), th_rm_tree(c);
     remove(file), remove(errf);
     free(a), free(b), free(c), free(file), free(errf);

@@ -316,6 +316,27 @@ Test(stage, damaged_cache_is_an_error_and_rerun_repairs_it, .timeout = 180) {
     cr_expect_eq(th_count_rerun(err, "pairs"), 1, "%s", err);
     free(out), free(err);
 
+    /* a marker that is neither format, an unknown --rerun name, a bad cache subcommand */
+    char *sc = stage_dir(root, "score-goal-seed1");
+    snprintf(path, sizeof path, "%s/DONE", sc);
+    cr_assert_eq(th_write_file(path, "garbage\n", 8), 0);
+    cr_expect_eq(th_run_smoke("experiments/fig2.json", root, "--seeds 1", &out, &err), 1);
+    cr_expect(strstr(err, "DONE: not a stage marker"), "%s", err);
+    free(out), free(err);
+    cr_assert_eq(th_run_smoke("experiments/fig2.json", root, "--seeds 1 --rerun score-goal-seed1",
+                              &out, &err),
+                 0, "--rerun repairs it: %s", err);
+    free(out), free(err);
+    cr_expect_eq(
+        th_run_smoke("experiments/fig2.json", root, "--seeds 1 --rerun no-such-stage", &out, &err),
+        1);
+    cr_expect(strstr(err, "--rerun no-such-stage: no stage"), "%s", err);
+    free(out), free(err), free(sc);
+    snprintf(cmd, sizeof cmd, "%s cache tidy --root %s", th_replicate_bin(), root);
+    cr_expect_eq(th_run(cmd, &out, NULL, &err), 2, "a usage error");
+    cr_expect(strstr(err, "list, verify, gc"), "%s", err);
+    free(out), free(err);
+
     /* gc: an unreferenced stage goes (with its lock), the recorded run's stay */
     snprintf(path, sizeof path, "%s/cache/old-0123456789abcdef", root);
     snprintf(cmd, sizeof cmd, "mkdir -p %s && echo x > %s/out.bin && touch %s.lock", path, path,

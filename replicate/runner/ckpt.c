@@ -60,6 +60,7 @@ int64_t rp_ckpt_latest(rp_stage *st, char dir[RP_PATH]) {
     int64_t k = -1;
     if (scan(root, &k) != GC_OK) k = -1;
     if (k >= 0) {
+        st->ckpt_resumed = 1;
         snprintf(dir, RP_PATH, "%s/step-%lld", root, (long long)k);
         gc_log_info("run: %s resumes from its checkpoint at step %lld", st->name, (long long)k);
     }

@@ -185,11 +185,11 @@ static gc_status close_stage(rp_stage *st) {
 
 /* whether the stage is cached and sound: complete and verified (a damaged one is an error);
  * one written before checksums, or named by --rerun, is computed again */
-static gc_status cached_and_sound(const rp_run *r, const rp_stage *st, int *cached) {
+static gc_status cached_and_sound(rp_run *r, const rp_stage *st, int *cached) {
     *cached = 0;
-    if (r->opt.force) return GC_OK;
     for (int i = 0; i < RP_MAX_RERUN && r->opt.rerun[i]; i++)
-        if (!strcmp(r->opt.rerun[i], st->name)) return GC_OK;
+        if (!strcmp(r->opt.rerun[i], st->name)) return r->rerun_hit |= 1u << i, GC_OK;
+    if (r->opt.force) return GC_OK;
     rp_stage_state state;
     GC_TRY(rp_manifest_state(st->dir, &state, NULL));
     if (state == RP_STAGE_LEGACY)
@@ -265,6 +265,11 @@ gc_status rp_stage_run(rp_run *r, const rp_stage_def *def, const char *name, cJS
             if (s == GC_OK) s = empty_dir(st->dir);
             if (s == GC_OK && r->opt.force) s = rp_ckpt_clear(st);
             if (s == GC_OK) s = def->compute(st, ctx);
+            if (s != GC_OK && s != GC_ERR_STOPPED && st->ckpt_resumed)
+                s = gc_fail(s,
+                            "%s (the stage resumed from %s.ckpt: delete it, or run with --force, "
+                            "to start the stage over)",
+                            gc_last_error(), st->dir);
             rp_ckpt_leave(st);
             if (s == GC_OK) s = close_stage(st);
             if (s == GC_OK) s = rp_ckpt_clear(st); /* done: its checkpoints are spent */

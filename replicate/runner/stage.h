@@ -55,6 +55,7 @@ typedef struct rp_stage {
     double ckpt_every; /* seconds between checkpoints */
     double ckpt_t;     /* when the stage started or last checkpointed */
     int ckpt_on;       /* the stage checkpoints: signals stop it cleanly */
+    int ckpt_resumed;  /* it resumed from a checkpoint */
 } rp_stage;
 
 typedef struct rp_stage_def {
@@ -81,7 +82,8 @@ typedef struct {
     char config_hash[17]; /* hash of the canonical resolved scale object */
     int seeds;
     double t0;
-    rp_stage **stages; /* (n_stages) in the order they were met */
+    unsigned rerun_hit; /* bit i: opt.rerun[i] named a stage of this run */
+    rp_stage **stages;  /* (n_stages) in the order they were met */
     int n_stages, cap_stages;
 } rp_run;
 
