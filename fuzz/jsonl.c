@@ -1,9 +1,12 @@
 /* JSONL data sets: the bytes as a JSONL file read line by line (gc_jsonl_each), each object's
- * fields read as the data set readers read them (numbers, strings, arrays of numbers). */
+ * fields read as the data set readers read them (numbers, strings, arrays of numbers); and as a
+ * Helpful-Harmless file (gc_hh_load: plain, or gzip when the bytes are one), split into prompts
+ * and responses. */
 #include "fuzz.h"
 
 #include <cjson/cJSON.h>
 
+#include "lib/tasks/hh.h"
 #include "lib/util/jsonio.h"
 
 static gc_status visit(const cJSON *obj, int line, void *ctx) {
@@ -21,5 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_file("jsonl", data, size);
     double sum = 0;
     (void)gc_jsonl_each(path, visit, &sum);
+    gc_hh_set hh;
+    if (gc_hh_load(path, &hh) == GC_OK) gc_hh_free(&hh);
     return 0;
 }

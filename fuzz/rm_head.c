@@ -1,6 +1,7 @@
 /* Reward-model head files: the bytes as the head beside a valid trunk checkpoint (written once,
- * a tiny model) through gc_rm_load; and as a PPO trainer state (ppo.state) beside valid actor and
- * critic checkpoints through gc_ppo_load. */
+ * a tiny model) through gc_rm_load; as a reward model's training state (critic.hstate) beside a
+ * valid trunk through gc_rm_load_train; and as a PPO trainer state (ppo.state) through
+ * gc_ppo_load. */
 #include "fuzz.h"
 
 #include <sys/stat.h>
@@ -10,7 +11,7 @@
 #include "lib/rm/rm.h"
 
 static const gc_model_config TINY = {16, 32, 1, 2, 2, 8, 16, 0, 1e-5f, 10000.0f};
-static char dir[256], trunk[300], head[300], state[300];
+static char dir[256], trunk[300], head[300], state[300], hstate[300];
 static gc_model actor, ref;
 static gc_rm critic;
 static gc_ppo ppo;
@@ -22,6 +23,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     snprintf(trunk, sizeof trunk, "%s/critic.ckpt", dir);
     snprintf(head, sizeof head, "%s/rm.head", dir);
     snprintf(state, sizeof state, "%s/ppo.state", dir);
+    snprintf(hstate, sizeof hstate, "%s/critic.hstate", dir);
     gc_model t;
     if (gc_model_init(&actor, &TINY) || gc_model_init(&ref, &TINY) || gc_model_init(&t, &TINY))
         abort();
@@ -36,6 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_write(head, data, size);
     gc_rm rm;
     if (gc_rm_load(&rm, trunk, head) == GC_OK) gc_rm_free(&rm);
+    fuzz_write(hstate, data, size);
+    (void)gc_rm_load_train(&critic, dir, "critic");
     fuzz_write(state, data, size);
     (void)gc_ppo_load(&ppo, dir);
     return 0;

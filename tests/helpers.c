@@ -223,12 +223,18 @@ char *th_read_text(const char *path) {
     return buf;
 }
 
-/* text without its lines that hold "wall" (a stage's info.json records its wall time) or
- * "info.json" (DONE records that file's size and checksum) */
+/* Files that record wall times: a stage's info.json, and online.json (the online vote's two
+ * decodings timed in one process); DONE records their sizes and checksums. */
+static int timed(const char *name) {
+    return !strcmp(name, "info.json") || !strcmp(name, "online.json") || !strcmp(name, "DONE");
+}
+
+/* text without its lines that hold "wall" or name a timed file */
 static char *without_wall(const char *path) {
     char *t = th_read_text(path), *o = calloc(1, strlen(t) + 1), *w = o;
     for (char *line = strtok(t, "\n"); line; line = strtok(NULL, "\n"))
-        if (!strstr(line, "wall") && !strstr(line, "info.json")) w += sprintf(w, "%s\n", line);
+        if (!strstr(line, "wall") && !strstr(line, "info.json") && !strstr(line, "online.json"))
+            w += sprintf(w, "%s\n", line);
     free(t);
     return o;
 }
@@ -252,7 +258,7 @@ int th_same_stages(const char *a, const char *b, char *why, size_t cap) {
             snprintf(fb, sizeof fb, "%s/%s", db, f->d_name);
             snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", fa, fb);
             int differ;
-            if (!strcmp(f->d_name, "info.json") || !strcmp(f->d_name, "DONE")) {
+            if (timed(f->d_name)) {
                 /* but the wall time */
                 char *ta = without_wall(fa), *tb = without_wall(fb);
                 differ = strcmp(ta, tb) != 0;

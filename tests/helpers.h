@@ -48,8 +48,8 @@ void th_init_weights(gc_model *m, uint64_t seed);
 /* A file's text (at most 1 MiB; empty when unreadable; caller frees). */
 char *th_read_text(const char *path);
 /* 1 when every file of every stage directory of cache a is byte for byte in cache b (info.json
- * but its lines that record wall time, DONE but its line for info.json); else 0 with the first
- * difference in why. Criterion expects more than 10 files compared. */
+ * and online.json but their lines that record wall time, DONE but its lines for those two); else
+ * 0 with the first difference in why. Criterion expects more than 10 files compared. */
 int th_same_stages(const char *a, const char *b, char *why, size_t cap);
 /* The number of checkpoint directories (<stage>.ckpt) in a cache; *step the largest step in
  * them (-1: none). */

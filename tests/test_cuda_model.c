@@ -405,8 +405,8 @@ Test(cuda_model, fig2_smoke_runs_on_the_cuda_backend) {
 /* table2 at smoke scale on the CUDA backend (a GPU, or here the host emulation): every arm runs
  * (DPO and PPO update models on the device), the first PPO iteration's KL is exactly 0 (actor and
  * reference are the same weights on the same device), and a run killed inside the policy's SFT,
- * then inside a PPO run, resumes from device-written checkpoints to the bytes of an
- * uninterrupted run */
+ * then inside a reward model's training, then inside a PPO run, resumes from device-written
+ * checkpoints to the bytes of an uninterrupted run */
 Test(cuda_model, table2_smoke_runs_and_resumes_on_the_cuda_backend, .timeout = 300) {
     char why[4400], cmd[2048];
     gc_cuda *c;
@@ -430,14 +430,20 @@ Test(cuda_model, table2_smoke_runs_and_resumes_on_the_cuda_backend, .timeout = 3
         cr_expect_eq(cJSON_GetObjectItem(it0, "kl")->valuedouble, 0.0, "KL at iteration 1");
     }
     cJSON_Delete(r);
-    /* killed after its 2nd checkpoint (the policy's step 2), then, resumed, after its 2nd (the
-     * policy's step 3, the first PPO run's iteration 1); then to the end */
-    for (int k = 0; k < 2; k++) {
+    /* killed after its 2nd checkpoint (the policy's step 2); resumed, after its 2nd (the
+     * policy's step 3, the first reward model's step 1); resumed, after its 13th (that reward
+     * model's steps 2-3, the second's 1-3, DPO's 1-7, the first PPO run's iteration 1); then to
+     * the end */
+    const int kill_after[3] = {2, 2, 13};
+    for (int k = 0; k < 3; k++) {
         snprintf(cmd, sizeof cmd,
-                 "GCRM_KILL_AFTER_CHECKPOINTS=2 %s run experiments/table2.json --scale smoke "
+                 "GCRM_KILL_AFTER_CHECKPOINTS=%d %s run experiments/table2.json --scale smoke "
                  "--root %s %s",
-                 th_replicate_bin(), b, flags);
+                 kill_after[k], th_replicate_bin(), b, flags);
         cr_expect_neq(th_run(cmd, &out, NULL, &err), 0, "killed");
+        if (k == 2)
+            cr_expect(strstr(err, "rm-baseline-seed1 resumes from its checkpoint at step 1"), "%s",
+                      err);
         free(out), free(err);
     }
     cr_assert_eq(th_run_smoke("experiments/table2.json", b, flags, &out, &err), 0, "%s", err);

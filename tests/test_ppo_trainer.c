@@ -265,12 +265,21 @@ Test(ppo_trainer, a_resumed_run_is_bitwise_the_uninterrupted_one) {
     gc_model_free(&other);
     cr_expect_eq(gc_ppo_load(&b.ppo, dir), GC_ERR_FORMAT);
     cr_expect(strstr(gc_last_error(), "actor.ckpt"), "%s", gc_last_error());
+    cr_assert_eq(gc_ppo_save(&a.ppo, dir), GC_OK);
+    snprintf(path, sizeof path, "%s/critic.hstate", dir);
+    f = fopen(path, "r+b");
+    cr_assert(f);
+    fseek(f, 30, SEEK_SET);
+    fputc(0x5a, f);
+    fclose(f);
+    cr_expect_eq(gc_ppo_load(&b.ppo, dir), GC_ERR_FORMAT);
+    cr_expect(strstr(gc_last_error(), "critic.hstate: checksum"), "%s", gc_last_error());
     snprintf(path, sizeof path, "%s/critic.ckpt", dir);
     cr_assert_eq(remove(path), 0);
     cr_expect_neq(gc_ppo_load(&b.ppo, dir), GC_OK, "a missing file");
     toy_free(&a), toy_free(&b);
-    const char *names[] = {"actor.ckpt", "ppo.state"};
-    for (int i = 0; i < 2; i++) {
+    const char *names[] = {"actor.ckpt", "ppo.state", "critic.hstate"};
+    for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         remove(path);
     }

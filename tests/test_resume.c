@@ -1,8 +1,9 @@
-/* Stages that resume (replicate/runner/ckpt.h), on the policy and table2's PPO stages at smoke
- * scale: a run killed right after a checkpoint (GCRM_KILL_AFTER_CHECKPOINTS), one stopped by
- * SIGTERM and one killed by a real SIGKILL from outside, each rerun to the end, leave every stage's
- * files byte for byte those of an uninterrupted run (but the wall time in info.json), and no
- * checkpoint behind. */
+/* Stages that resume (replicate/runner/ckpt.h) at smoke scale: a run killed right after a
+ * checkpoint (GCRM_KILL_AFTER_CHECKPOINTS), one stopped by SIGTERM and one killed by a real SIGKILL
+ * from outside, each rerun to the end, leave every stage's files byte for byte those of an
+ * uninterrupted run (but recorded wall times), and no checkpoint behind: on the policy and PPO
+ * stages; and runs killed after every single checkpoint through the policy, sampling (evaluation
+ * solutions, vote samples), reward-model, DPO and PPO stages. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <signal.h>
@@ -61,13 +62,14 @@ Test(resume, killed_and_stopped_runs_resume_bitwise, .timeout = 300) {
     snprintf(ca, sizeof ca, "%s/cache", a);
 
     /* a checkpoint after every step: killed by itself right after its 1st checkpoint (the
-     * policy's step 1), then, resumed, after its 63rd (the policy's steps 2-59, the last step
-     * writing none, then the first PPO stage's steps 1-5); then to the end */
+     * policy's step 1), then, resumed, after its 76th (the policy's steps 2-59, the last step
+     * writing none; the two reward models' steps 1-3 and DPO's steps 1-7, likewise; then the
+     * first PPO stage's steps 1-5); then to the end */
     for (int k = 0; k < 2; k++) {
         snprintf(cmd, sizeof cmd,
                  "GCRM_KILL_AFTER_CHECKPOINTS=%d %s run %s --scale smoke --seeds 1 --root %s "
                  "--checkpoint-every 0.001",
-                 k ? 63 : 1, th_replicate_bin(), file, b);
+                 k ? 76 : 1, th_replicate_bin(), file, b);
         int rc = th_run(cmd, &out, NULL, &err);
         cr_expect_neq(rc, 0, "the run was killed");
         if (k) cr_expect(strstr(err, "policy resumes from its checkpoint at step 1"), "%s", err);
@@ -126,4 +128,61 @@ Test(resume, killed_and_stopped_runs_resume_bitwise, .timeout = 300) {
     th_rm_tree(a), th_rm_tree(b), th_rm_tree(c);
     remove(file), remove(errf);
     free(a), free(b), free(c), free(file), free(errf);
+}
+
+/* Runs file at smoke scale into root killed right after every checkpoint it writes, rerun until it
+ * completes; the stages that resumed go into `resumed` (a line each). Returns the runs. */
+static int run_killed_after_every_checkpoint(const char *file, const char *root, char *resumed,
+                                             size_t cap) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "GCRM_KILL_AFTER_CHECKPOINTS=1 %s run %s --scale smoke --seeds 1 --root %s "
+             "--checkpoint-every 0.001",
+             th_replicate_bin(), file, root);
+    size_t used = strlen(resumed);
+    for (int runs = 1; runs <= 300; runs++) {
+        char *out = NULL, *err = NULL;
+        int rc = th_run(cmd, &out, NULL, &err);
+        for (const char *p = err; (p = strstr(p, "run: ")); p += 5) {
+            char name[128];
+            if (sscanf(p, "run: %127s resumes from its checkpoint", name) == 1 &&
+                strstr(p, "resumes") == p + 5 + strlen(name) + 1 && used + strlen(name) + 2 < cap)
+                used += (size_t)sprintf(resumed + used, "%s\n", name);
+        }
+        free(out), free(err);
+        if (rc == 0) return runs;
+    }
+    cr_assert_fail("the run did not complete in 300 tries");
+    return 0;
+}
+
+Test(resume, killed_after_every_checkpoint_every_long_stage_resumes_bitwise, .timeout = 300) {
+    setenv("OMP_NUM_THREADS", "1", 1);
+    /* table1 with sampled evaluation solutions (the sampling and vote-samples stages), and table2
+     * (reward models, DPO, PPO) */
+    char *f0 = th_experiment_with("experiments/table1.json", "scales.smoke.eval",
+                                  "{\"source\": \"policy\", \"samples\": 2, "
+                                  "\"temperature\": 1.0, \"max_len\": 576}");
+    const char *files[2] = {f0, "experiments/table2.json"};
+    const char *want[2][3] = {{"eval-solutions", "vote-samples", "rm-goal-seed1"},
+                              {"dpo-seed1", "ppo-goal-seed1", "rm-baseline-seed1"}};
+    for (int f = 0; f < 2; f++) {
+        char *a = th_tmp_path("every-a"), *b = th_tmp_path("every-b"), *out = NULL, *err = NULL;
+        char ca[1100], cb[1100], why[4400] = "", resumed[8192] = "";
+        cr_assert_eq(th_run_smoke(files[f], a, "--seeds 1", &out, &err), 0, "%s", err);
+        free(out), free(err);
+        int runs = run_killed_after_every_checkpoint(files[f], b, resumed, sizeof resumed);
+        cr_expect_gt(runs, 8, "%s: killed at each of its checkpoints", files[f]);
+        for (int w = 0; w < 3; w++)
+            cr_expect(strstr(resumed, want[f][w]), "%s resumed in %s: %s", want[f][w], files[f],
+                      resumed);
+        snprintf(ca, sizeof ca, "%s/cache", a);
+        snprintf(cb, sizeof cb, "%s/cache", b);
+        cr_expect(th_same_stages(ca, cb, why, sizeof why), "%s: %s", files[f], why);
+        long step;
+        cr_expect_eq(th_checkpoints(cb, &step), 0, "no checkpoint is left behind");
+        th_rm_tree(a), th_rm_tree(b);
+        free(a), free(b);
+    }
+    remove(f0), free(f0);
 }

@@ -227,3 +227,17 @@ Test(stats, paired_bootstrap) {
     cr_expect(lo == lo2 && hi == hi2, "the same resamples as the mean's bootstrap");
     cr_expect_eq(gc_stats_paired_bootstrap(sym, 0, 1000, 3, 0.95, &lo, &hi, &p), GC_ERR_ARG);
 }
+
+Test(stats, exact_mcnemar_matches_scipy_binomtest) {
+    cJSON *j = load_oracle(), *e;
+    const cJSON *cases = cJSON_GetObjectItem(j, "mcnemar");
+    cr_assert_gt(cJSON_GetArraySize(cases), 0, "the fixture predates McNemar (make fixtures)");
+    cJSON_ArrayForEach(e, cases) {
+        int b = (int)num(e, "b"), c = (int)num(e, "c");
+        cr_expect_float_eq(gc_stats_mcnemar_exact(b, c), num(e, "p"), 1e-12, "b %d c %d", b, c);
+        cr_expect_float_eq(gc_stats_mcnemar_exact(c, b), num(e, "p"), 1e-12, "symmetric");
+    }
+    cr_expect_float_eq(gc_stats_mcnemar_exact(0, 0), 1.0, 0, "no discordant pair");
+    cr_expect(isnan(gc_stats_mcnemar_exact(-1, 3)));
+    cJSON_Delete(j);
+}

@@ -31,6 +31,11 @@ if [ -d "$data" ]; then
     for f in "$data"/*/test.jsonl "$data"/qwen-rm-maj/*.jsonl; do
         [ -f "$f" ] && head -n 20 "$f" > "$out/jsonl/$(basename "$(dirname "$f")")-$(basename "$f")"
     done
+    hh="$data/hh-rlhf/harmless-base-test.jsonl.gz"
+    if [ -f "$hh" ]; then
+        zcat "$hh" | head -n 10 > "$out/jsonl/hh-plain.jsonl"
+        zcat "$hh" | head -n 10 | gzip -c > "$out/jsonl/hh-gzip.jsonl.gz"
+    fi
 else
     echo "fuzz-seeds: no data at $data: the tokenizer and data-set corpora start empty" >&2
 fi

@@ -265,6 +265,33 @@ done:
     return s;
 }
 
+gc_status gc_ckpt_restore(const char *path, gc_model *m, gc_adamw *opt) {
+    gc_model tmp;
+    gc_adamw o = {0};
+    int has = 0;
+    GC_TRY(gc_ckpt_load(path, &tmp, opt ? &o : NULL, &has));
+    gc_status s = GC_OK;
+    if (memcmp(&tmp.cfg, &m->cfg, sizeof m->cfg) || tmp.n_params != m->n_params)
+        s = gc_fail(GC_ERR_FORMAT, "%s: a model of another shape than the one being trained", path);
+    else if (opt && !has)
+        s = gc_fail(GC_ERR_FORMAT, "%s: no optimiser state", path);
+    const gc_backend *be = m->be;
+    if (s == GC_OK) s = gc_model_set_backend(m, NULL); /* releases the device's copy */
+    if (s == GC_OK) {
+        memcpy(m->params, tmp.params, sizeof(float) * m->n_params);
+        if (opt) {
+            memcpy(opt->m, o.m, sizeof(float) * o.n);
+            memcpy(opt->v, o.v, sizeof(float) * o.n);
+            opt->step = o.step, opt->beta1 = o.beta1, opt->beta2 = o.beta2, opt->eps = o.eps;
+            opt->weight_decay = o.weight_decay;
+        }
+        s = gc_model_set_backend(m, be); /* uploads again on first use */
+    }
+    if (has) gc_adamw_free(&o);
+    gc_model_free(&tmp);
+    return s;
+}
+
 gc_status gc_ckpt_load_any(const char *path, gc_model *m) {
     FILE *f = fopen(path, "rb");
     if (!f) return gc_ckpt_load(path, m, NULL, NULL); /* reports the open error */

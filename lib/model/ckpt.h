@@ -28,6 +28,12 @@ gc_status gc_ckpt_save(const char *path, gc_model *m, gc_adamw *opt);
 /* opt may be NULL; *has_optim (may be NULL) tells whether optimizer state was restored. */
 gc_status gc_ckpt_load(const char *path, gc_model *m, gc_adamw *opt, int *has_optim);
 
+/* Puts the checkpoint at path into m, an initialised model of the same shape, on whatever backend
+ * m runs; with opt (not NULL, initialised for m) also the file's optimiser state, which it must
+ * hold. A file of another shape, or without the optimiser state asked for, is an error naming it.
+ */
+gc_status gc_ckpt_restore(const char *path, gc_model *m, gc_adamw *opt);
+
 /* llama2.c checkpoint (stories260K.bin): 7 x i32 header, then fp32 weights (see
  * ../shared/data/README.md). Tied when vocab_size > 0. Exact-size checked. */
 gc_status gc_ckpt_import_llama2c(const char *path, gc_model *m);

@@ -11,8 +11,6 @@
 #include "lib/util/rng.h"
 #include "lib/model/ckpt.h"
 
-#include <zlib.h>
-
 gc_status gc_ppo_init(gc_ppo *p, gc_model *actor, gc_model *ref, gc_rm *critic,
                       const gc_ppo_config *c) {
     memset(p, 0, sizeof *p);
@@ -298,40 +296,22 @@ gc_status gc_ppo_iteration(gc_ppo *p, const gc_ppo_config *c, const int32_t *con
 /* ---- checkpoints ---- */
 
 #define STATE_MAGIC "GCPPOST1"
-#define STATE_VERSION 1u
+#define STATE_VERSION 2u
 
 /* ppo.state (little-endian): magic | u32 version | i64 iter | f64 kl_coef | f64 moments' mean,
- * var, count | u32 critic has_opt | u64 n_head | f32 head (n_head) | [i64 head step | f32 m
- * (n_head) | f32 v (n_head)] | u32 crc32 of all before */
+ * var, count | u32 crc32 of all before */
+enum { STATE_BYTES = 8 + 4 + 8 + 4 * 8 + 4 };
+
 static gc_status save_state(gc_ppo *p, const char *path) {
-    gc_rm *cr = p->critic;
-    uint32_t version = STATE_VERSION, has = (uint32_t)cr->has_opt;
-    uint64_t nh = cr->n_head;
+    uint32_t version = STATE_VERSION;
     double d[4] = {p->kl_coef, p->moments.mean, p->moments.var, p->moments.count};
-    size_t hb = sizeof(float) * cr->n_head;
     gc_atomic_file af;
     GC_TRY(gc_atomic_open(&af, path));
-    uLong crc = crc32(0L, Z_NULL, 0);
-#define PUT(ptr, n)                                                                                \
-    do {                                                                                           \
-        gc_atomic_write(&af, (ptr), (n));                                                          \
-        crc = crc32_z(crc, (const Bytef *)(ptr), (n));                                             \
-    } while (0)
-    PUT(STATE_MAGIC, 8);
-    PUT(&version, 4);
-    PUT(&p->iter, 8);
-    PUT(d, sizeof d);
-    PUT(&has, 4);
-    PUT(&nh, 8);
-    PUT(cr->head, hb);
-    if (has) {
-        PUT(&cr->head_opt.step, 8);
-        PUT(cr->head_opt.m, hb);
-        PUT(cr->head_opt.v, hb);
-    }
-#undef PUT
-    uint32_t c32 = (uint32_t)crc;
-    gc_atomic_write(&af, &c32, 4);
+    gc_atomic_write(&af, STATE_MAGIC, 8);
+    gc_atomic_write(&af, &version, 4);
+    gc_atomic_write(&af, &p->iter, 8);
+    gc_atomic_write(&af, d, sizeof d);
+    gc_atomic_write_crc(&af);
     return gc_atomic_commit(&af);
 }
 
@@ -339,94 +319,33 @@ gc_status gc_ppo_save(gc_ppo *p, const char *dir) {
     char path[4096];
     snprintf(path, sizeof path, "%s/actor.ckpt", dir);
     GC_TRY(gc_ckpt_save(path, p->actor, &p->actor_opt));
-    snprintf(path, sizeof path, "%s/critic.ckpt", dir);
-    GC_TRY(gc_ckpt_save(path, &p->critic->model, p->critic->has_opt ? &p->critic->opt : NULL));
+    GC_TRY(gc_rm_save_train(p->critic, dir, "critic"));
     snprintf(path, sizeof path, "%s/ppo.state", dir);
     return save_state(p, path);
 }
 
-/* Puts the checkpoint at path into m (and its optimiser state into opt, which must be in it when
- * opt is not NULL), on whatever backend m runs. */
-static gc_status load_model(const char *path, gc_model *m, gc_adamw *opt) {
-    gc_model tmp;
-    gc_adamw o = {0};
-    int has = 0;
-    GC_TRY(gc_ckpt_load(path, &tmp, opt ? &o : NULL, &has));
-    gc_status s = GC_OK;
-    if (memcmp(&tmp.cfg, &m->cfg, sizeof m->cfg) || tmp.n_params != m->n_params)
-        s = gc_fail(GC_ERR_FORMAT, "%s: a model of another shape than the one being trained", path);
-    else if (opt && !has)
-        s = gc_fail(GC_ERR_FORMAT, "%s: no optimiser state", path);
-    const gc_backend *be = m->be;
-    if (s == GC_OK) s = gc_model_set_backend(m, NULL); /* releases the device's copy */
-    if (s == GC_OK) {
-        memcpy(m->params, tmp.params, sizeof(float) * m->n_params);
-        if (opt) {
-            memcpy(opt->m, o.m, sizeof(float) * o.n);
-            memcpy(opt->v, o.v, sizeof(float) * o.n);
-            opt->step = o.step, opt->beta1 = o.beta1, opt->beta2 = o.beta2, opt->eps = o.eps;
-            opt->weight_decay = o.weight_decay;
-        }
-        s = gc_model_set_backend(m, be); /* uploads again on first use */
-    }
-    if (has) gc_adamw_free(&o);
-    gc_model_free(&tmp);
-    return s;
-}
-
-static gc_status load_state(gc_ppo *p, const char *path, int *has_opt) {
-    gc_rm *cr = p->critic;
+static gc_status load_state(gc_ppo *p, const char *path) {
     char *data;
     size_t size;
     GC_TRY(gc_read_file(path, &data, &size));
-    size_t hb = sizeof(float) * cr->n_head, fixed = 8 + 4 + 8 + 32 + 4 + 8;
-    uint32_t version = 0, has = 0, stored = 0;
-    uint64_t nh = 0;
-    if (size >= fixed) {
-        memcpy(&version, data + 8, 4);
-        memcpy(&has, data + fixed - 12, 4);
-        memcpy(&nh, data + fixed - 8, 8);
-    }
+    uint32_t version = 0;
+    if (size >= 12) memcpy(&version, data + 8, 4);
     gc_status s = GC_OK;
-    if (size < fixed + 4 || memcmp(data, STATE_MAGIC, 8))
+    if (size < 12 || memcmp(data, STATE_MAGIC, 8))
         s = gc_fail(GC_ERR_FORMAT, "%s: not a PPO trainer state", path);
     else if (version != STATE_VERSION)
         s = gc_fail(GC_ERR_FORMAT, "%s: version %u (this build reads %u)", path, version,
                     STATE_VERSION);
-    else if (has > 1 || nh != cr->n_head || size != fixed + hb + (has ? 8 + 2 * hb : 0) + 4)
-        s = gc_fail(GC_ERR_FORMAT, "%s: %zu bytes do not hold the state of a critic head of %zu",
-                    path, size, cr->n_head);
+    else if (size != STATE_BYTES)
+        s = gc_fail(GC_ERR_FORMAT, "%s: %zu bytes (a PPO trainer state has %d)", path, size,
+                    STATE_BYTES);
+    else if (!gc_crc_trailer_ok(data, size))
+        s = gc_fail(GC_ERR_FORMAT, "%s: checksum mismatch (file corrupted)", path);
     if (s == GC_OK) {
-        memcpy(&stored, data + size - 4, 4);
-        if (stored != (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), (const Bytef *)data, size - 4))
-            s = gc_fail(GC_ERR_FORMAT, "%s: checksum mismatch (file corrupted)", path);
-    }
-    if (s == GC_OK) {
-        const char *q = data + 12;
         double d[4];
-        memcpy(&p->iter, q, 8), q += 8;
-        memcpy(d, q, sizeof d), q += sizeof d + 12;
+        memcpy(&p->iter, data + 12, 8);
+        memcpy(d, data + 20, sizeof d);
         p->kl_coef = d[0], p->moments.mean = d[1], p->moments.var = d[2], p->moments.count = d[3];
-        memcpy(cr->head, q, hb), q += hb;
-        *has_opt = (int)has;
-        if (has && !cr->has_opt) {
-            /* the optimiser's settings come with the trunk's checkpoint and every update */
-            s = gc_adamw_init(&cr->opt, cr->model.n_params, 0.9f, 0.95f, 1e-8f, 0.0f);
-            if (s == GC_OK &&
-                gc_adamw_init(&cr->head_opt, cr->n_head, 0.9f, 0.95f, 1e-8f, 0.0f) != GC_OK) {
-                gc_adamw_free(&cr->opt);
-                s = GC_ERR_NOMEM;
-            }
-            if (s == GC_OK) cr->has_opt = 1;
-        } else if (!has && cr->has_opt) {
-            gc_adamw_free(&cr->opt), gc_adamw_free(&cr->head_opt);
-            cr->has_opt = 0;
-        }
-        if (s == GC_OK && has) {
-            memcpy(&cr->head_opt.step, q, 8), q += 8;
-            memcpy(cr->head_opt.m, q, hb), q += hb;
-            memcpy(cr->head_opt.v, q, hb);
-        }
     }
     free(data);
     return s;
@@ -434,11 +353,9 @@ static gc_status load_state(gc_ppo *p, const char *path, int *has_opt) {
 
 gc_status gc_ppo_load(gc_ppo *p, const char *dir) {
     char path[4096];
-    int has_opt = 0;
     snprintf(path, sizeof path, "%s/ppo.state", dir);
-    GC_TRY(load_state(p, path, &has_opt));
+    GC_TRY(load_state(p, path));
     snprintf(path, sizeof path, "%s/actor.ckpt", dir);
-    GC_TRY(load_model(path, p->actor, &p->actor_opt));
-    snprintf(path, sizeof path, "%s/critic.ckpt", dir);
-    return load_model(path, &p->critic->model, has_opt ? &p->critic->opt : NULL);
+    GC_TRY(gc_ckpt_restore(path, p->actor, &p->actor_opt));
+    return gc_rm_load_train(p->critic, dir, "critic");
 }

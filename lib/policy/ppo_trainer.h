@@ -102,7 +102,8 @@ gc_status gc_ppo_iteration(gc_ppo *p, const gc_ppo_config *c, const int32_t *con
                            const int *prompt_len, int n, gc_ppo_score_fn score, void *score_ctx,
                            gc_ppo_stats *st);
 
-/* Writes actor.ckpt, critic.ckpt and ppo.state into dir (which must exist). */
+/* Writes actor.ckpt (with its AdamW moments), the critic's training state (critic.ckpt and
+ * critic.hstate, gc_rm_save_train) and ppo.state into dir (which must exist). */
 gc_status gc_ppo_save(gc_ppo *p, const char *dir);
 /* Restores a state written by gc_ppo_save into p (gc_ppo_init done, before or after passes on any
  * backend): a file that is missing, corrupted or made for other shapes is an error naming it, and

@@ -408,6 +408,89 @@ gc_status gc_rm_load(gc_rm *rm, const char *ckpt_path, const char *head_path) {
     return s;
 }
 
+#define HSTATE_MAGIC "GCRMHST1"
+
+/* <name>.hstate (little-endian): magic | u32 head kind | u64 n_head | u32 has_opt | f32 head
+ * (n_head) | [i64 head step | f32 m (n_head) | f32 v (n_head)] | u32 crc32 of all before */
+gc_status gc_rm_save_train(gc_rm *rm, const char *dir, const char *name) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.ckpt", dir, name);
+    GC_TRY(gc_ckpt_save(path, &rm->model, rm->has_opt ? &rm->opt : NULL));
+    snprintf(path, sizeof path, "%s/%s.hstate", dir, name);
+    uint32_t kind = (uint32_t)rm->head_kind, has = (uint32_t)rm->has_opt;
+    uint64_t nh = rm->n_head;
+    size_t hb = sizeof(float) * rm->n_head;
+    gc_atomic_file af;
+    GC_TRY(gc_atomic_open(&af, path));
+    gc_atomic_write(&af, HSTATE_MAGIC, 8);
+    gc_atomic_write(&af, &kind, 4);
+    gc_atomic_write(&af, &nh, 8);
+    gc_atomic_write(&af, &has, 4);
+    gc_atomic_write(&af, rm->head, hb);
+    if (has) {
+        gc_atomic_write(&af, &rm->head_opt.step, 8);
+        gc_atomic_write(&af, rm->head_opt.m, hb);
+        gc_atomic_write(&af, rm->head_opt.v, hb);
+    }
+    gc_atomic_write_crc(&af);
+    return gc_atomic_commit(&af);
+}
+
+/* the optimiser state as the file says: created (its settings come with every update and the
+ * trunk's checkpoint) or released */
+static gc_status set_has_opt(gc_rm *rm, int has) {
+    if (has && !rm->has_opt) {
+        GC_TRY(gc_adamw_init(&rm->opt, rm->model.n_params, 0.9f, 0.95f, 1e-8f, 0.0f));
+        if (gc_adamw_init(&rm->head_opt, rm->n_head, 0.9f, 0.95f, 1e-8f, 0.0f) != GC_OK) {
+            gc_adamw_free(&rm->opt);
+            return GC_ERR_NOMEM;
+        }
+    } else if (!has && rm->has_opt) {
+        gc_adamw_free(&rm->opt), gc_adamw_free(&rm->head_opt);
+    }
+    rm->has_opt = has;
+    return GC_OK;
+}
+
+gc_status gc_rm_load_train(gc_rm *rm, const char *dir, const char *name) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.hstate", dir, name);
+    char *data;
+    size_t size;
+    GC_TRY(gc_read_file(path, &data, &size));
+    size_t hb = sizeof(float) * rm->n_head, fixed = 8 + 4 + 8 + 4;
+    uint32_t kind = 0, has = 0;
+    uint64_t nh = 0;
+    if (size >= fixed) {
+        memcpy(&kind, data + 8, 4);
+        memcpy(&nh, data + 12, 8);
+        memcpy(&has, data + 20, 4);
+    }
+    gc_status s = GC_OK;
+    if (size < fixed || memcmp(data, HSTATE_MAGIC, 8))
+        s = gc_fail(GC_ERR_FORMAT, "%s: not a reward model's training state", path);
+    else if (kind != (uint32_t)rm->head_kind || nh != rm->n_head || has > 1 ||
+             size != fixed + hb + (has ? 8 + 2 * hb : 0) + 4)
+        s = gc_fail(GC_ERR_FORMAT, "%s: %zu bytes do not hold the state of a %s head of %zu", path,
+                    size, rm->head_kind == GC_HEAD_MLP ? "MLP" : "linear", rm->n_head);
+    else if (!gc_crc_trailer_ok(data, size))
+        s = gc_fail(GC_ERR_FORMAT, "%s: checksum mismatch (file corrupted)", path);
+    if (s == GC_OK) s = set_has_opt(rm, (int)has);
+    if (s == GC_OK) {
+        const char *q = data + fixed;
+        memcpy(rm->head, q, hb), q += hb;
+        if (has) {
+            memcpy(&rm->head_opt.step, q, 8), q += 8;
+            memcpy(rm->head_opt.m, q, hb), q += hb;
+            memcpy(rm->head_opt.v, q, hb);
+        }
+    }
+    free(data);
+    GC_TRY(s);
+    snprintf(path, sizeof path, "%s/%s.ckpt", dir, name);
+    return gc_ckpt_restore(path, &rm->model, has ? &rm->opt : NULL);
+}
+
 float gc_rm_reward(const gc_rm *rm, const float *h) {
     return (float)head_apply(rm, h, 0, NULL, NULL);
 }
@@ -473,14 +556,7 @@ gc_status gc_rm_step(gc_rm *rm, const int32_t *tokens, int P, int T, const int *
 
 gc_status gc_rm_update(gc_rm *rm, const gc_rm_optim *o) {
     gc_model *m = &rm->model;
-    if (!rm->has_opt) {
-        GC_TRY(gc_adamw_init(&rm->opt, m->n_params, o->beta1, o->beta2, o->eps, o->weight_decay));
-        if (gc_adamw_init(&rm->head_opt, rm->n_head, o->beta1, o->beta2, o->eps, 0.0f) != GC_OK) {
-            gc_adamw_free(&rm->opt);
-            return GC_ERR_NOMEM;
-        }
-        rm->has_opt = 1;
-    }
+    GC_TRY(set_has_opt(rm, 1));
     /* every call's settings hold for its update (a schedule may change them) */
     rm->opt.beta1 = rm->head_opt.beta1 = o->beta1;
     rm->opt.beta2 = rm->head_opt.beta2 = o->beta2;

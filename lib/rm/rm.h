@@ -93,6 +93,13 @@ gc_status gc_rm_init(gc_rm *rm, gc_model *trunk, gc_head_kind kind, uint64_t see
 void gc_rm_free(gc_rm *rm);
 gc_status gc_rm_save(gc_rm *rm, const char *ckpt_path, const char *head_path);
 gc_status gc_rm_load(gc_rm *rm, const char *ckpt_path, const char *head_path);
+/* A reward model's whole training state in directory dir, for checkpoints: <name>.ckpt (the
+ * trunk, with its AdamW moments once it has them) and <name>.hstate (head kind and weights, with
+ * the head's AdamW state), both CRC-checked. Loading puts the state into rm, initialised with the
+ * same shape and head kind, on whatever backend it runs; a file of another shape or kind, damaged
+ * or cut short, is an error naming it (rm is then partly overwritten: start over). */
+gc_status gc_rm_save_train(gc_rm *rm, const char *dir, const char *name);
+gc_status gc_rm_load_train(gc_rm *rm, const char *dir, const char *name);
 
 /* Reward of one final hidden state h (D). */
 float gc_rm_reward(const gc_rm *rm, const float *h);

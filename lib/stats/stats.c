@@ -365,6 +365,13 @@ double gc_stats_binom_tail(int n, int k, double p) {
     return gsl_cdf_binomial_Q((unsigned)(k - 1), p, (unsigned)n);
 }
 
+double gc_stats_mcnemar_exact(int b, int c) {
+    if (b < 0 || c < 0) return NAN;
+    if (b + c == 0) return 1.0;
+    double p = 2.0 * gsl_cdf_binomial_P((unsigned)(b < c ? b : c), 0.5, (unsigned)(b + c));
+    return p < 1.0 ? p : 1.0;
+}
+
 double gc_stats_detectable(double (*power)(double delta, const void *ctx), const void *ctx,
                            double target, double hi) {
     if (!(power(hi, ctx) >= target)) return INFINITY;

@@ -81,6 +81,10 @@ double gc_stats_t_quantile(double p, double df);
 double gc_stats_t_cdf(double x, double df);
 /* P(X >= k) for X ~ Binomial(n, p) (GSL); 1 for k <= 0, 0 for k > n. */
 double gc_stats_binom_tail(int n, int k, double p);
+/* Exact McNemar test of two classifiers on the same items: b items only the first gets right, c
+ * only the second. Two-sided p of min(b, c) under Binomial(b + c, 1/2), at most 1; 1 when b + c
+ * is 0 (nothing to tell them apart); NaN for negative counts. */
+double gc_stats_mcnemar_exact(int b, int c);
 
 /* Power analysis: the smallest effect delta in [0, hi] at which power(delta, ctx) reaches target
  * (power must not decrease with delta), by bisection to 1e-6 of hi; +infinity when even hi falls

@@ -53,6 +53,12 @@ static gc_status sample_impl(gc_model *m, const char *const *questions, int n, i
                              const gc_sample_config *c, const gc_qfilter *filter, char **out,
                              int *cut, int64_t *n_tokens) {
     int total = n * samples, B = c->batch > 0 ? c->batch : 64, L = c->max_len;
+    gc_sample_resume *rs = c->resume;
+    int first = rs ? rs->done : 0;
+    int64_t gen = rs ? rs->tokens : 0;
+    if (first < 0 || first > total || (first % B && first != total))
+        return gc_fail(GC_ERR_ARG, "sample: cannot resume after %d of %d items in batches of %d",
+                       first, total, B);
     if (L > m->cfg.seq_len) L = m->cfg.seq_len;
     L -= 1; /* room for the EOS every scored response ends with */
     gc_sampler smp;
@@ -71,12 +77,11 @@ static gc_status sample_impl(gc_model *m, const char *const *questions, int n, i
         w.cut = gc_malloc(sizeof(int) * B);
         s = w.cut ? gc_kvcache_init(&w.kc, &filter->rm->model.cfg, B, L) : GC_ERR_NOMEM;
     }
-    int64_t gen = 0;
-    for (int i = 0; i < total; i++)
+    for (int i = first; i < total; i++)
         out[i] = NULL;
     gc_progress prog;
     gc_progress_init(&prog, "sample", total);
-    for (int start = 0; s == GC_OK && start < total; start += B) {
+    for (int start = first; s == GC_OK && start < total; start += B) {
         int nb = total - start < B ? total - start : B;
         for (int b = 0; b < nb; b++) {
             int q = (start + b) / samples;
@@ -107,6 +112,8 @@ static gc_status sample_impl(gc_model *m, const char *const *questions, int n, i
                 memcpy(out[start + b], buf, sl + 1);
         }
         gc_progress_update(&prog, start + nb);
+        if (s == GC_OK && rs && rs->after_batch)
+            s = rs->after_batch(rs->ctx, start + nb, gen, start + nb == total);
     }
     gc_progress_end(&prog);
     if (s != GC_OK)

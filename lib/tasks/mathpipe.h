@@ -23,13 +23,27 @@ int gc_math_prompt(const char *question, int32_t *out, int cap);
 /* Tokens of response text + EOS. */
 int gc_math_response(const char *text, int32_t *out, int cap);
 
+/* A sampling run that can stop and resume (a stage's checkpoints): on entry out[0, done) (and
+ * cut[0, done) when filtering) hold the items of an earlier run and tokens their generated
+ * tokens; after each batch, after_batch (may be NULL) gets the items done so far, the tokens and
+ * whether that was the last batch; a non-OK return ends the run with it (out is then freed, as on
+ * any failure). done must be 0, the total, or a multiple of the batch: the batches, and so every
+ * result, are those of one uninterrupted run. */
+typedef struct {
+    int done;
+    int64_t tokens;
+    gc_status (*after_batch)(void *ctx, int done, int64_t tokens, int last);
+    void *ctx;
+} gc_sample_resume;
+
 typedef struct {
     float temperature; /* 0 = greedy */
     float top_p;
-    uint64_t seed; /* sequence i of question q draws from gc_rng_stream(GC_STREAM_SAMPLE,
-                    * q * samples + i) under this seed */
-    int max_len;   /* prompt + response tokens, the EOS appended for scoring included */
-    int batch;     /* sequences decoded together */
+    uint64_t seed;            /* sequence i of question q draws from gc_rng_stream(GC_STREAM_SAMPLE,
+                               * q * samples + i) under this seed */
+    int max_len;              /* prompt + response tokens, the EOS appended for scoring included */
+    int batch;                /* sequences decoded together */
+    gc_sample_resume *resume; /* NULL: from the start, in one go */
 } gc_sample_config;
 
 /* Samples `samples` responses for each of n questions: out[q * samples + i] (malloc'd text,

@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 static _Thread_local char g_err[2048];
 
 const char *gc_status_str(gc_status s) {
@@ -111,6 +113,7 @@ gc_status gc_atomic_open(gc_atomic_file *af, const char *path) {
         return GC_ERR_NOMEM;
     }
     memcpy(af->path, path, len + 1);
+    af->crc = (uint32_t)crc32(0L, Z_NULL, 0);
     snprintf(af->tmp_path, len + 32, "%s.tmp.%ld", path, (long)getpid());
     af->f = fopen(af->tmp_path, "wb");
     if (!af->f) {
@@ -129,7 +132,21 @@ gc_status gc_atomic_write(gc_atomic_file *af, const void *data, size_t bytes) {
         af->failed = 1;
         return gc_fail(GC_ERR_IO, "%s: write failed: %s", af->tmp_path, strerror(errno));
     }
+    af->crc = (uint32_t)crc32_z(af->crc, (const Bytef *)data, bytes);
     return GC_OK;
+}
+
+gc_status gc_atomic_write_crc(gc_atomic_file *af) {
+    uint32_t c = af->crc;
+    return gc_atomic_write(af, &c, sizeof c);
+}
+
+int gc_crc_trailer_ok(const void *data, size_t size) {
+    uint32_t stored;
+    if (size < sizeof stored) return 0;
+    memcpy(&stored, (const char *)data + size - sizeof stored, sizeof stored);
+    return stored ==
+           (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), (const Bytef *)data, size - sizeof stored);
 }
 
 static void atomic_free(gc_atomic_file *af) {

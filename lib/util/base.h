@@ -56,11 +56,16 @@ typedef struct {
     char *path;
     char *tmp_path;
     int failed;
+    uint32_t crc; /* zlib's CRC-32 of the bytes written so far */
 } gc_atomic_file;
 gc_status gc_atomic_open(gc_atomic_file *af, const char *path);
 gc_status gc_atomic_write(gc_atomic_file *af, const void *data, size_t bytes);
 gc_status gc_atomic_commit(gc_atomic_file *af); /* fflush, fsync, rename; frees af */
 void gc_atomic_abort(gc_atomic_file *af);       /* remove the temp file; frees af */
+/* Appends the CRC-32 of everything written so far (4 bytes, little-endian): the trailer of the
+ * project's binary files, which gc_crc_trailer_ok checks on a whole file read back. */
+gc_status gc_atomic_write_crc(gc_atomic_file *af);
+int gc_crc_trailer_ok(const void *data, size_t size);
 
 /* Logging to stderr; GC_LOG_LEVEL=0 silences info. */
 void gc_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,5 +1,6 @@
 /* The math pipeline's shared stages (math/pipeline.h). */
 #include "pipeline.h"
+#include "resumable.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -464,7 +465,8 @@ static gc_status reference_pairs(const math_ctx *m, int first, int nq, gc_atomic
 
 /* Pairs from the policy's samples: the k-th correct with the k-th incorrect sample of a
  * question, cycling, up to max_pairs_per_question. */
-static gc_status policy_pairs(const math_ctx *m, int nq, gc_atomic_file *af, cJSON *info) {
+static gc_status policy_pairs(rp_stage *st, const math_ctx *m, int nq, gc_atomic_file *af,
+                              cJSON *info) {
     const math_cfg *c = &m->c;
     const problem_set *train = &m->train;
     int M = (int)c->pairs.samples;
@@ -475,11 +477,15 @@ static gc_status policy_pairs(const math_ctx *m, int nq, gc_atomic_file *af, cJS
     gc_status s = qs && texts ? GC_OK : GC_ERR_NOMEM;
     for (int i = 0; s == GC_OK && i < nq; i++)
         qs[i] = train->p[i].question;
-    gc_sample_config sc = {(float)c->pairs.temperature, (float)c->pairs.top_p,
-                           (uint64_t)c->pairs.seed, (int)c->eval.max_len, 64};
+    gc_sample_config sc = {(float)c->pairs.temperature,
+                           (float)c->pairs.top_p,
+                           (uint64_t)c->pairs.seed,
+                           (int)c->eval.max_len,
+                           64,
+                           NULL};
     int64_t ntok = 0;
     gc_log_info("pairs: sampling %d solutions for each of %d training questions", M, nq);
-    if (s == GC_OK) s = gc_math_sample(&pm, qs, nq, M, &sc, texts, &ntok);
+    if (s == GC_OK) s = math_sample_ckpt(st, &pm, qs, nq, M, &sc, texts, &ntok);
     gc_model_free(&pm);
     int n_pairs = 0, n_correct = 0, mixed = 0;
     for (int q = 0; s == GC_OK && q < nq; q++) {
@@ -539,7 +545,7 @@ static gc_status compute_pairs(rp_stage *st, void *ctx) {
         cJSON_AddStringToObject(st->info, "source", "reference");
         cJSON_AddNumberToObject(st->info, "pairs", n);
     } else {
-        s = policy_pairs(m, nq, &af, st->info);
+        s = policy_pairs(st, m, nq, &af, st->info);
         int n = 0, extra = (int)m->c.pairs.reference_questions;
         if (s == GC_OK && extra) {
             s = reference_pairs(m, nq, extra, &af, &n);
@@ -615,12 +621,16 @@ static gc_status compute_eval(rp_stage *st, void *ctx) {
     } else if (s == GC_OK) {
         gc_model pm;
         s = math_load_policy(m, &pm);
-        gc_sample_config sc = {(float)c->eval.temperature, (float)c->eval.top_p, 0xE7A1,
-                               (int)c->eval.max_len, 64};
+        gc_sample_config sc = {(float)c->eval.temperature,
+                               (float)c->eval.top_p,
+                               0xE7A1,
+                               (int)c->eval.max_len,
+                               64,
+                               NULL};
         gc_log_info("eval: %d solution(s) for each of %d questions in %d splits", M,
                     (int)c->data.eval_questions, c->n_splits);
         if (s == GC_OK) {
-            s = gc_math_sample(&pm, qs, n, M, &sc, texts, NULL);
+            s = math_sample_ckpt(st, &pm, qs, n, M, &sc, texts, NULL);
             gc_model_free(&pm);
         }
     }

@@ -19,6 +19,8 @@
 #include "replicate/claims/schema.h"
 #include "diagnostics.h"
 #include "pipeline.h"
+#include "replicate/runner/ckpt.h"
+#include "resumable.h"
 
 /* ---- the held-out synthetic-corruption set and the training curve (diagnostics.h) ---- */
 
@@ -120,6 +122,26 @@ static gc_status write_rm_goal(const rp_stage *st, gc_rm *rm, const math_pairs *
     return s;
 }
 
+/* the stage's checkpoint: the reward model with its optimiser, and the loop's state */
+typedef struct {
+    gc_rm *rm;
+    math_loop loop;
+} rm_ckpt;
+
+static gc_status save_rm(const char *dir, void *ctx) {
+    rm_ckpt *k = ctx;
+    GC_TRY(gc_rm_save_train(k->rm, dir, "rm"));
+    return math_loop_save(&k->loop, dir);
+}
+
+static gc_status load_rm(const char *dir, rm_ckpt *k) {
+    GC_TRY(gc_rm_load_train(k->rm, dir, "rm"));
+    return math_loop_load(&k->loop, dir);
+}
+
+/* running sums of the training loop */
+enum { TAIL_ACC, TAIL_LOSS, TAIL_N, EP_ACC, EP_LOSS, N_SUMS };
+
 static gc_status compute_rm(rp_stage *st, void *ctx) {
     const math_rm_job *job = ctx;
     math_ctx *m = job->m;
@@ -159,19 +181,23 @@ static gc_status compute_rm(rp_stage *st, void *ctx) {
                 gc_rng_stream(GC_STREAM_RM_TRAIN, (uint64_t)job->variant));
     gc_schedule sched = {(float)c->rm.lr, (float)c->rm.lr_min, c->rm.warmup, steps,
                          (float)c->rm.clip};
-    double tail_acc = 0, tail_loss = 0, ep_acc = 0, ep_loss = 0;
-    int tail_n = 0;
+    double sum[N_SUMS] = {0};
     diag_set diag;
     cJSON *curve = cJSON_CreateArray();
     if (s == GC_OK)
         s = diag_init(m, &diag);
     else
         memset(&diag, 0, sizeof diag);
-    if (s == GC_OK)
+    rm_ckpt k = {&rm, {&rng, order, n, batch_perm, steps_per_epoch, sum, N_SUMS, &curve}};
+    char kdir[RP_PATH];
+    int64_t done = s == GC_OK ? rp_ckpt_latest(st, kdir) : -1;
+    if (done >= 0)
+        s = load_rm(kdir, &k);
+    else if (s == GC_OK)
         s = diag_epoch(m, st->name, &rm, &diag, 0, NAN, NAN, curve); /* before training */
     gc_progress prog;
     gc_progress_init(&prog, st->name, steps);
-    for (int step = 0; s == GC_OK && step < steps; step++) {
+    for (int step = done > 0 ? (int)done : 0; s == GC_OK && step < steps; step++) {
         int ep_step = step % steps_per_epoch;
         if (ep_step == 0)
             gc_math_pair_order(&rng, n, P, plen_chars, order, batch_perm, steps_per_epoch);
@@ -186,14 +212,17 @@ static gc_status compute_rm(rp_stage *st, void *ctx) {
         gc_rm_optim opt = GC_RM_OPTIM_DEFAULT(lr, sched.clip, (float)c->rm.weight_decay);
         opt.trunk_lr_scale = (float)c->rm.trunk_lr_scale;
         s = gc_rm_step(&rm, tok, nb, T, plen, len, &mv->con, &rng, &opt, &rs);
-        if (step >= steps - steps_per_epoch) tail_acc += rs.acc, tail_loss += rs.loss, tail_n++;
-        ep_acc += rs.acc, ep_loss += rs.loss;
+        if (step >= steps - steps_per_epoch)
+            sum[TAIL_ACC] += rs.acc, sum[TAIL_LOSS] += rs.loss, sum[TAIL_N]++;
+        sum[EP_ACC] += rs.acc, sum[EP_LOSS] += rs.loss;
         if (s == GC_OK && ep_step == steps_per_epoch - 1) {
             s = diag_epoch(m, st->name, &rm, &diag, step / steps_per_epoch + 1,
-                           ep_acc / steps_per_epoch, ep_loss / steps_per_epoch, curve);
-            ep_acc = ep_loss = 0;
+                           sum[EP_ACC] / steps_per_epoch, sum[EP_LOSS] / steps_per_epoch, curve);
+            sum[EP_ACC] = sum[EP_LOSS] = 0;
         }
         gc_progress_update(&prog, step + 1);
+        if (s == GC_OK && rp_ckpt_due(st, step + 1 == steps))
+            s = rp_ckpt_write(st, step + 1, save_rm, &k);
     }
     gc_progress_end(&prog);
     diag_free(&diag);
@@ -217,8 +246,9 @@ static gc_status compute_rm(rp_stage *st, void *ctx) {
     GC_TRY(s);
     st->info = cJSON_CreateObject();
     cJSON_AddNumberToObject(st->info, "steps", steps);
-    cJSON_AddNumberToObject(st->info, "last_epoch_train_accuracy", tail_n ? tail_acc / tail_n : 0);
-    cJSON_AddNumberToObject(st->info, "last_epoch_loss", tail_n ? tail_loss / tail_n : 0);
+    double tn = sum[TAIL_N];
+    cJSON_AddNumberToObject(st->info, "last_epoch_train_accuracy", tn ? sum[TAIL_ACC] / tn : 0);
+    cJSON_AddNumberToObject(st->info, "last_epoch_loss", tn ? sum[TAIL_LOSS] / tn : 0);
     return GC_OK;
 }
 

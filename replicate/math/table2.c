@@ -29,6 +29,7 @@
 #include "replicate/runner/results.h"
 #include "analyses.h"
 #include "diagnostics.h"
+#include "resumable.h"
 
 typedef struct {
     int64_t epochs, batch, warmup;
@@ -127,9 +128,10 @@ static gc_status pack(const math_pairs *pr, const int *items, int nb, int L, pai
 /* ---- greedy solutions of every evaluation question ---- */
 
 /* Decodes every evaluation question greedily with pm (freed here) and writes <file>: correct (0/1
- * per question, split-major) and the responses, plus the training curve (may be NULL) */
+ * per question, split-major) and the responses, plus the training curve (may be NULL); with
+ * checkpoints of the decoding when ckpt (a stage whose only long loop it is). */
 static gc_status write_greedy(rp_stage *st, math_ctx *m, gc_model *pm, cJSON *curve,
-                              const char *file) {
+                              const char *file, int ckpt) {
     const problem_set *ev = &m->eval;
     int n = ev->n ? ev->n : 1;
     const char **qs = gc_malloc(sizeof(char *) * n);
@@ -137,8 +139,10 @@ static gc_status write_greedy(rp_stage *st, math_ctx *m, gc_model *pm, cJSON *cu
     gc_status s = qs && texts ? GC_OK : GC_ERR_NOMEM;
     for (int i = 0; s == GC_OK && i < ev->n; i++)
         qs[i] = ev->p[i].question;
-    gc_sample_config sc = {0.0f, 1.0f, 0xE7A1, (int)m->c.eval.max_len, 64};
-    if (s == GC_OK) s = gc_math_sample(pm, qs, ev->n, 1, &sc, texts, NULL);
+    gc_sample_config sc = {0.0f, 1.0f, 0xE7A1, (int)m->c.eval.max_len, 64, NULL};
+    if (s == GC_OK)
+        s = ckpt ? math_sample_ckpt(st, pm, qs, ev->n, 1, &sc, texts, NULL)
+                 : gc_math_sample(pm, qs, ev->n, 1, &sc, texts, NULL);
     gc_model_free(pm);
     cJSON *j = cJSON_CreateObject(), *ok = cJSON_AddArrayToObject(j, "correct");
     cJSON *resp = cJSON_AddArrayToObject(j, "response");
@@ -187,14 +191,14 @@ static gc_status finish_policy(rp_stage *st, math_ctx *m, gc_model *pm, gc_statu
         cJSON_Delete(curve);
         return s;
     }
-    return write_greedy(st, m, pm, curve, file);
+    return write_greedy(st, m, pm, curve, file, 0);
 }
 
 static gc_status compute_sft(rp_stage *st, void *ctx) {
     dpo_job *job = ctx;
     gc_model pm;
     GC_TRY(math_load_policy(job->m, &pm));
-    return write_greedy(st, job->m, &pm, NULL, "greedy.json");
+    return write_greedy(st, job->m, &pm, NULL, "greedy.json", 1);
 }
 
 static gc_status load_sft(const rp_stage *st, void *ctx) {
@@ -261,6 +265,30 @@ static const rp_stage_def DPO_REF = {"dpo-ref", __FILE__, compute_ref, load_ref}
 
 /* ---- stage: a DPO policy ---- */
 
+/* the stage's checkpoint: the policy with its optimiser, and the loop's state */
+typedef struct {
+    gc_model *pm;
+    gc_adamw *opt;
+    math_loop loop;
+} dpo_ckpt;
+
+static gc_status save_dpo(const char *dir, void *ctx) {
+    dpo_ckpt *k = ctx;
+    char path[RP_PATH];
+    snprintf(path, sizeof path, "%s/policy.ckpt", dir);
+    GC_TRY(gc_ckpt_save(path, k->pm, k->opt));
+    return math_loop_save(&k->loop, dir);
+}
+
+static gc_status load_dpo_ckpt(const char *dir, dpo_ckpt *k) {
+    char path[RP_PATH];
+    snprintf(path, sizeof path, "%s/policy.ckpt", dir);
+    GC_TRY(gc_ckpt_restore(path, k->pm, k->opt));
+    return math_loop_load(&k->loop, dir);
+}
+
+enum { E_LOSS, E_ACC, E_MARGIN, N_EPOCH_SUMS };
+
 static gc_status compute_dpo(rp_stage *st, void *ctx) {
     dpo_job *job = ctx;
     math_ctx *m = job->m;
@@ -285,36 +313,42 @@ static gc_status compute_dpo(rp_stage *st, void *ctx) {
     gc_rng rng;
     gc_rng_init(&rng, (uint64_t)job->seed, gc_rng_stream(GC_STREAM_DPO, 0));
     cJSON *curve = cJSON_CreateArray();
-    double e_loss = 0, e_acc = 0, e_margin = 0;
+    double e[N_EPOCH_SUMS] = {0};
+    dpo_ckpt ck = {&pm, &opt, {&rng, order, n, perm, per_epoch, e, N_EPOCH_SUMS, &curve}};
+    char kdir[RP_PATH];
+    int64_t done = s == GC_OK ? rp_ckpt_latest(st, kdir) : -1;
+    if (done >= 0) s = load_dpo_ckpt(kdir, &ck);
     gc_progress prog;
     gc_progress_init(&prog, st->name, steps);
-    for (int step = 0; s == GC_OK && step < steps; step++) {
+    for (int step = done > 0 ? (int)done : 0; s == GC_OK && step < steps; step++) {
         int es = step % per_epoch;
         if (es == 0) gc_math_pair_order(&rng, n, P, lens, order, perm, per_epoch);
         int first = perm[es] * P, nb = n - first < P ? n - first : P, T = 0;
         s = pack(pr, order + first, nb, L, &b, &T);
-        for (int k = 0; s == GC_OK && k < nb; k++)
-            ref[2 * k] = job->ref[2 * order[first + k]],
-                    ref[2 * k + 1] = job->ref[2 * order[first + k] + 1];
+        for (int i = 0; s == GC_OK && i < nb; i++)
+            ref[2 * i] = job->ref[2 * order[first + i]],
+                    ref[2 * i + 1] = job->ref[2 * order[first + i] + 1];
         float lr = gc_lr_cosine(step, steps, dc->warmup, (float)dc->lr, (float)dc->lr_min);
         gc_dpo_stats ds = {0};
         if (s == GC_OK)
             s = gc_dpo_step(&pm, &opt, b.tok, nb, T, b.plen, b.len, ref, dc->beta, dc->norm, lr,
                             (float)dc->clip, &ds);
-        e_loss += ds.loss / per_epoch, e_acc += ds.acc / per_epoch,
-            e_margin += ds.margin / per_epoch;
+        e[E_LOSS] += ds.loss / per_epoch, e[E_ACC] += ds.acc / per_epoch,
+            e[E_MARGIN] += ds.margin / per_epoch;
         if (s == GC_OK && es == per_epoch - 1) {
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddNumberToObject(e, RS_EPOCH, step / per_epoch + 1);
-            cJSON_AddNumberToObject(e, RS_TRAIN_LOSS, e_loss);
-            cJSON_AddNumberToObject(e, RS_TRAIN_ACCURACY, e_acc);
-            cJSON_AddNumberToObject(e, RS_MARGIN, e_margin);
-            cJSON_AddItemToArray(curve, e);
+            cJSON *row = cJSON_CreateObject();
+            cJSON_AddNumberToObject(row, RS_EPOCH, step / per_epoch + 1);
+            cJSON_AddNumberToObject(row, RS_TRAIN_LOSS, e[E_LOSS]);
+            cJSON_AddNumberToObject(row, RS_TRAIN_ACCURACY, e[E_ACC]);
+            cJSON_AddNumberToObject(row, RS_MARGIN, e[E_MARGIN]);
+            cJSON_AddItemToArray(curve, row);
             gc_log_info("%s epoch %d: loss %.4f, pair accuracy %.3f, log-ratio margin %.3f",
-                        st->name, step / per_epoch + 1, e_loss, e_acc, e_margin);
-            e_loss = e_acc = e_margin = 0;
+                        st->name, step / per_epoch + 1, e[E_LOSS], e[E_ACC], e[E_MARGIN]);
+            e[E_LOSS] = e[E_ACC] = e[E_MARGIN] = 0;
         }
         gc_progress_update(&prog, step + 1);
+        if (s == GC_OK && rp_ckpt_due(st, step + 1 == steps))
+            s = rp_ckpt_write(st, step + 1, save_dpo, &ck);
     }
     gc_progress_end(&prog);
     pair_buf_free(&b);

@@ -39,6 +39,7 @@
 #include "replicate/runner/results.h"
 #include "analyses.h"
 #include "diagnostics.h"
+#include "resumable.h"
 #include "replicate/claims/schema.h"
 
 #define MAX_TAUS 32
@@ -163,12 +164,12 @@ static gc_status compute_samples(rp_stage *st, void *ctx) {
     const vote_cfg *vc = job->vc;
     gc_model pm;
     GC_TRY(math_load_policy(job->m, &pm));
-    gc_sample_config sc = {(float)vc->temperature, (float)vc->top_p, (uint64_t)vc->seed, v->max_len,
-                           64};
+    gc_sample_config sc = {
+        (float)vc->temperature, (float)vc->top_p, (uint64_t)vc->seed, v->max_len, 64, NULL};
     gc_log_info("vote: sampling %d solutions for each of %d questions", v->M, v->n_q);
     int64_t ntok = 0;
-    gc_status s =
-        gc_math_sample(&pm, (const char *const *)v->question, v->n_q, v->M, &sc, v->text, &ntok);
+    gc_status s = math_sample_ckpt(st, &pm, (const char *const *)v->question, v->n_q, v->M, &sc,
+                                   v->text, &ntok);
     gc_model_free(&pm);
     GC_TRY(s);
     int total = v->n_q * v->M;
@@ -436,8 +437,8 @@ static gc_status compute_online(rp_stage *st, void *ctx) {
     int *cut = gc_malloc(sizeof(int) * (size_t)(n ? n : 1));
     s = goal && t0 && t1 && cut ? math_read_goal(job->goalst, rm.model.cfg.dim, goal)
                                 : GC_ERR_NOMEM;
-    gc_sample_config sc = {(float)vc->temperature, (float)vc->top_p, (uint64_t)vc->seed, v->max_len,
-                           64};
+    gc_sample_config sc = {
+        (float)vc->temperature, (float)vc->top_p, (uint64_t)vc->seed, v->max_len, 64, NULL};
     gc_qfilter f = {&rm, goal, (float)vc->tau, (int)vc->skip};
     int64_t tok0 = 0, tok1 = 0;
     double w0 = 0, w1 = 0;

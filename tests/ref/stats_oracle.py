@@ -7,6 +7,7 @@ Clarke-Pearson (1988) with the O(n_pos * n_neg) kernel psi (1 above, 1/2 tie, 0 
 implementation independent of the mid-rank one in C; p-values from scipy.stats.norm.
 t-tests: scipy.stats.ttest_rel and ttest_ind (Student and Welch); t intervals from scipy.stats.t.
 Correlations: scipy.stats.pearsonr and spearmanr (ties get average ranks).
+Exact McNemar: scipy.stats.binomtest on the discordant pairs (the smaller count of b + c, p 1/2).
 
 Run: /usr/bin/python3 tests/ref/stats_oracle.py tests/fixtures
 """
@@ -87,6 +88,9 @@ def main(outdir):
             for mu, side in [(-0.05, 1), (0.05, -1), (0.0, -1), (0.0, 1)]],
         tcdf=[dict(x=x, df=df, cdf=float(stats.t.cdf(x, df)))
               for x, df in [(-2.5, 3), (0.7, 3), (1.9, 12)]])
+    # exact McNemar on (b, c) discordant pairs: a two-sided binomial test of min(b, c) of b + c
+    out["mcnemar"] = [dict(b=b, c=c, p=float(stats.binomtest(min(b, c), b + c, 0.5).pvalue))
+                      for b, c in [(12, 3), (40, 52), (7, 7), (0, 5), (120, 95), (1, 0), (3, 30)]]
     with open(outdir + "/stats_oracle.json", "w") as f:
         json.dump(out, f)
 

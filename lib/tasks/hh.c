@@ -1,0 +1,125 @@
+#include "hh.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <zlib.h>
+
+int gc_hh_split(const char *chosen, const char *rejected, gc_hh_pair *out) {
+    size_t cue = strlen(GC_HH_ASSISTANT), end = 0;
+    int shared = 0;
+    /* the last assistant cue of chosen whose dialogue up to it rejected shares */
+    for (const char *q = strstr(chosen, GC_HH_ASSISTANT); q; q = strstr(q + 1, GC_HH_ASSISTANT)) {
+        size_t e = (size_t)(q - chosen) + cue;
+        if (!strncmp(chosen, rejected, e)) end = e, shared = 1;
+    }
+    const char *rc = chosen + end, *rr = rejected + end;
+    if (shared && *rc == ' ') rc++;
+    if (shared && *rr == ' ') rr++;
+    out->prompt = strndup(chosen, end);
+    out->chosen = strdup(rc);
+    out->rejected = strdup(rr);
+    return shared;
+}
+
+void gc_hh_free(gc_hh_set *s) {
+    for (int i = 0; s->p && i < s->n; i++)
+        free(s->p[i].prompt), free(s->p[i].chosen), free(s->p[i].rejected);
+    free(s->p);
+    memset(s, 0, sizeof *s);
+}
+
+/* the next line of f into *buf (grown as needed, without its newline); 0 at the end */
+static int read_line(gzFile f, char **buf, size_t *cap) {
+    size_t n = 0;
+    for (;;) {
+        if (n + 2 > *cap) {
+            size_t c = *cap ? *cap * 2 : 65536;
+            char *b = realloc(*buf, c);
+            if (!b) return -1;
+            *buf = b, *cap = c;
+        }
+        if (!gzgets(f, *buf + n, (int)(*cap - n))) return n > 0;
+        n += strlen(*buf + n);
+        if (n && (*buf)[n - 1] == '\n') {
+            (*buf)[n - 1] = 0;
+            return 1;
+        }
+    }
+}
+
+gc_status gc_hh_load(const char *path, gc_hh_set *out) {
+    memset(out, 0, sizeof *out);
+    gzFile f = gzopen(path, "rb");
+    if (!f) return gc_fail(GC_ERR_IO, "%s: cannot open", path);
+    char *line = NULL;
+    size_t cap = 0;
+    int cap_pairs = 0, lineno = 0, r;
+    gc_status s = GC_OK;
+    while (s == GC_OK && (r = read_line(f, &line, &cap)) > 0) {
+        lineno++;
+        cJSON *j = cJSON_Parse(line);
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "chosen");
+        const cJSON *rj = cJSON_GetObjectItemCaseSensitive(j, "rejected");
+        if (!cJSON_IsObject(j) || !cJSON_IsString(c) || !cJSON_IsString(rj)) {
+            s = gc_fail(GC_ERR_FORMAT,
+                        "%s:%d: expected a JSON object with string \"chosen\" and \"rejected\"",
+                        path, lineno);
+        } else if (out->n == cap_pairs) {
+            cap_pairs = cap_pairs ? 2 * cap_pairs : 1024;
+            gc_hh_pair *p = realloc(out->p, sizeof *p * cap_pairs);
+            if (!p)
+                s = GC_ERR_NOMEM;
+            else
+                out->p = p;
+        }
+        if (s == GC_OK) {
+            gc_hh_pair *p = &out->p[out->n++];
+            out->no_shared_prompt += !gc_hh_split(c->valuestring, rj->valuestring, p);
+            if (!p->prompt || !p->chosen || !p->rejected) s = GC_ERR_NOMEM;
+        }
+        cJSON_Delete(j);
+    }
+    int zerr = 0;
+    const char *zmsg = gzerror(f, &zerr);
+    if (s == GC_OK && r < 0) s = GC_ERR_NOMEM;
+    if (s == GC_OK && zerr != Z_OK && zerr != Z_STREAM_END)
+        s = gc_fail(GC_ERR_IO, "%s: after line %d: %s", path, lineno, zmsg);
+    gzclose(f);
+    free(line);
+    if (s == GC_OK && out->n == 0) s = gc_fail(GC_ERR_FORMAT, "%s: no pairs", path);
+    if (s != GC_OK) gc_hh_free(out);
+    return s;
+}
+
+gc_status gc_hh_encode(const gc_tokenizer *t, const char *prompt, const char *response, int L,
+                       int32_t *out, gc_hh_tokens *info) {
+    memset(info, 0, sizeof *info);
+    if (L < GC_HH_MIN_PROMPT + 3)
+        return gc_fail(GC_ERR_ARG, "hh: context %d is shorter than %d", L, GC_HH_MIN_PROMPT + 3);
+    size_t lp = strlen(prompt), lr = strlen(response);
+    int32_t *pt = gc_malloc(sizeof(int32_t) * (lp + 3)),
+            *rt = gc_malloc(sizeof(int32_t) * (lr + 3));
+    int np = 0, nr = 0;
+    gc_status s = pt && rt ? GC_OK : GC_ERR_NOMEM;
+    if (s == GC_OK && lp) s = gc_tokenizer_encode(t, prompt, 0, 0, pt, &np);
+    if (s == GC_OK && lr) s = gc_tokenizer_encode(t, response, 0, 0, rt, &nr);
+    if (s == GC_OK) {
+        int room = L - 2;     /* BOS and EOS */
+        if (np + nr > room) { /* the prompt's start goes first, then the response's end */
+            int keep = np < GC_HH_MIN_PROMPT ? np : GC_HH_MIN_PROMPT;
+            if (room - nr > keep) keep = room - nr;
+            info->prompt_cut = np - keep;
+            if (keep + nr > room) info->response_cut = keep + nr - room;
+        }
+        int kp = np - info->prompt_cut, kr = nr - info->response_cut;
+        out[0] = GC_TOK_BOS;
+        memcpy(out + 1, pt + info->prompt_cut, sizeof(int32_t) * kp);
+        memcpy(out + 1 + kp, rt, sizeof(int32_t) * kr);
+        out[1 + kp + kr] = GC_TOK_EOS;
+        info->prompt_len = 1 + kp, info->len = kp + kr + 2;
+    }
+    free(pt), free(rt);
+    return s;
+}
