@@ -6,6 +6,7 @@
 #include "lib/util/flags.h"
 #include "lib/util/jsonio.h"
 #include "cli.h"
+#include "hh/hh.h"
 #include "math/analyses.h"
 #include "runner/results.h"
 #include "runner/ckpt.h"
@@ -18,6 +19,7 @@ static const struct {
     gc_status (*run)(rp_run *r);
 } PIPELINES[] = {
     {/* .name = */ "math", /* .run = */ math_run},
+    {/* .name = */ "hh", /* .run = */ hh_run},
 };
 
 static const char RUN_HELP[] =

@@ -141,12 +141,15 @@ gc_status gc_atomic_write_crc(gc_atomic_file *af) {
     return gc_atomic_write(af, &c, sizeof c);
 }
 
+uint32_t gc_crc32(const void *data, size_t size) {
+    return (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), (const Bytef *)data, size);
+}
+
 int gc_crc_trailer_ok(const void *data, size_t size) {
     uint32_t stored;
     if (size < sizeof stored) return 0;
     memcpy(&stored, (const char *)data + size - sizeof stored, sizeof stored);
-    return stored ==
-           (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), (const Bytef *)data, size - sizeof stored);
+    return stored == gc_crc32(data, size - sizeof stored);
 }
 
 static void atomic_free(gc_atomic_file *af) {

@@ -65,6 +65,7 @@ void gc_atomic_abort(gc_atomic_file *af);       /* remove the temp file; frees a
 /* Appends the CRC-32 of everything written so far (4 bytes, little-endian): the trailer of the
  * project's binary files, which gc_crc_trailer_ok checks on a whole file read back. */
 gc_status gc_atomic_write_crc(gc_atomic_file *af);
+uint32_t gc_crc32(const void *data, size_t size); /* zlib's CRC-32 of a buffer */
 int gc_crc_trailer_ok(const void *data, size_t size);
 
 /* Logging to stderr; GC_LOG_LEVEL=0 silences info. */

@@ -508,6 +508,62 @@ static gc_status verdict_filter_saves(const cJSON *check, const cJSON *results, 
     return GC_OK;
 }
 
+/* rule "accuracy_delta" (table3a): pairwise accuracy of the goal-conditioned RM minus the
+ * baseline's over the same pairs, each scored once per seed; a paired bootstrap over pairs of the
+ * seed-averaged difference. For a true difference d it rejects with probability about
+ * Phi(d / se - z_{1 - alpha/2}), se from the bootstrap interval (the z model of delta_power with
+ * no seed or split rule). */
+static gc_status verdict_accuracy_delta(const cJSON *check, const cJSON *results, cJSON *v) {
+    double alpha = gc_json_num(check, "alpha", 0.05);
+    cJSON *reasons = cJSON_AddArrayToObject(v, RS_REASONS);
+    const cJSON *d = gc_json_get(results, RS_DIFF);
+    const cJSON *base = gc_json_get(gc_json_get(results, RS_ACCURACY), RS_BASELINE);
+    double mean = gc_json_num(d, RS_MEAN, NAN), p = gc_json_num(d, RS_P, NAN),
+           lo = gc_json_num(d, RS_LO, NAN), hi = gc_json_num(d, RS_HI, NAN),
+           se = gc_json_num(d, RS_SE, NAN);
+    int measurable = d && isfinite(p), pass = measurable && mean > 0 && p < alpha;
+    if (!d) add_reason(reasons, "no %s in the results", RS_DIFF);
+    double min_acc = gc_json_num(check, "baseline_min_accuracy", NAN),
+           blo = gc_json_num(base, "pairs_lo", NAN);
+    if (isfinite(min_acc) && !(blo > min_acc)) {
+        measurable = 0;
+        add_reason(reasons,
+                   "precondition: the baseline RM does not verify (pairwise accuracy %.3f [%.3f, "
+                   "%.3f] over pairs, needs the lower bound above %.2f), so the check cannot "
+                   "measure the effect",
+                   gc_json_num(base, RS_MEAN, NAN), blo, gc_json_num(base, "pairs_hi", NAN),
+                   min_acc);
+    }
+    if (d && !pass)
+        add_reason(reasons,
+                   "goal - baseline: %+.4f [%+.4f, %+.4f], paired bootstrap p = %.3g (need > 0 "
+                   "and p < %g)",
+                   mean, lo, hi, p, alpha);
+    int under = 0;
+    if (d && se > 0) {
+        delta_power pw = {se, gc_stats_norm_quantile(1 - alpha / 2), 0, 0, 0, 0, {0}};
+        double published = gc_json_num(check, "published_effect", NAN);
+        char model[160];
+        snprintf(model, sizeof model, "paired bootstrap over %.0f pairs, SE %.4f",
+                 gc_json_num(results, "pairs", NAN), se);
+        under = report_power(v, reasons, gc_stats_detectable(delta_power_fn, &pw, 0.8, 1.0),
+                             published, delta_power_fn(published, &pw), model);
+    }
+    cJSON_AddStringToObject(v, RS_VERDICT, verdict_final(measurable, pass, under));
+    cJSON_AddNumberToObject(v, RS_MEASURED, mean);
+    cJSON_AddNumberToObject(v, RS_LO, lo);
+    cJSON_AddNumberToObject(v, RS_HI, hi);
+    cJSON_AddStringToObject(v, RS_MEASURED_WHAT,
+                            "pairwise accuracy, goal-conditioned RM - baseline RM, mean over seeds "
+                            "[95% CI over pairs]");
+    cJSON_AddStringToObject(v, RS_TEST, "paired bootstrap over pairs");
+    cJSON_AddNumberToObject(v, RS_P, p);
+    char sum[160];
+    snprintf(sum, sizeof sum, "%+.3f [%+.3f, %+.3f]", mean, lo, hi);
+    cJSON_AddStringToObject(v, RS_SUMMARY, sum);
+    return GC_OK;
+}
+
 gc_status claims_verdict(const cJSON *claim, const cJSON *results, const char *claims_path,
                          cJSON **out) {
     const cJSON *check = gc_json_get(claim, "mini_check");
@@ -520,9 +576,10 @@ gc_status claims_verdict(const cJSON *claim, const cJSON *results, const char *c
     static const struct {
         const char *key;
         double lo, hi;
-    } nums[] = {{"baseline_min_auroc", 0, 1},  {"min_q_auroc", 0, 1}, {"published_effect", 0, 1},
-                {"max_detectable_drop", 0, 1}, {"min_class", 0, 1e9}, {"alpha", 0, 1},
-                {"min_seed_fraction", 0, 1},   {"dpo_margin", 0, 1}};
+    } nums[] = {
+        {"baseline_min_auroc", 0, 1},  {"min_q_auroc", 0, 1}, {"published_effect", 0, 1},
+        {"max_detectable_drop", 0, 1}, {"min_class", 0, 1e9}, {"alpha", 0, 1},
+        {"min_seed_fraction", 0, 1},   {"dpo_margin", 0, 1},  {"baseline_min_accuracy", 0, 1}};
     for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {
         const cJSON *x = gc_json_get(check, nums[k].key);
         if (x &&
@@ -542,6 +599,8 @@ gc_status claims_verdict(const cJSON *claim, const cJSON *results, const char *c
         s = verdict_filter_saves(check, results, v);
     else if (!strcmp(rule, "ppo_delta"))
         s = verdict_ppo_delta(check, results, v);
+    else if (!strcmp(rule, "accuracy_delta"))
+        s = verdict_accuracy_delta(check, results, v);
     else
         s = gc_fail(GC_ERR_FORMAT, "%s: claim %s: unknown rule '%s'", claims_path, id, rule);
     if (s != GC_OK) {

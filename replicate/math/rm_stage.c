@@ -20,6 +20,7 @@
 #include "diagnostics.h"
 #include "pipeline.h"
 #include "replicate/runner/ckpt.h"
+#include "replicate/runner/loop.h"
 #include "resumable.h"
 
 /* ---- the held-out synthetic-corruption set and the training curve (diagnostics.h) ---- */
@@ -125,18 +126,18 @@ static gc_status write_rm_goal(const rp_stage *st, gc_rm *rm, const math_pairs *
 /* the stage's checkpoint: the reward model with its optimiser, and the loop's state */
 typedef struct {
     gc_rm *rm;
-    math_loop loop;
+    rp_loop loop;
 } rm_ckpt;
 
 static gc_status save_rm(const char *dir, void *ctx) {
     rm_ckpt *k = ctx;
     GC_TRY(gc_rm_save_train(k->rm, dir, "rm"));
-    return math_loop_save(&k->loop, dir);
+    return rp_loop_save(&k->loop, dir);
 }
 
 static gc_status load_rm(const char *dir, rm_ckpt *k) {
     GC_TRY(gc_rm_load_train(k->rm, dir, "rm"));
-    return math_loop_load(&k->loop, dir);
+    return rp_loop_load(&k->loop, dir);
 }
 
 /* running sums of the training loop */

@@ -29,6 +29,7 @@
 #include "replicate/runner/results.h"
 #include "analyses.h"
 #include "diagnostics.h"
+#include "replicate/runner/loop.h"
 #include "resumable.h"
 
 typedef struct {
@@ -269,7 +270,7 @@ static const rp_stage_def DPO_REF = {"dpo-ref", __FILE__, compute_ref, load_ref}
 typedef struct {
     gc_model *pm;
     gc_adamw *opt;
-    math_loop loop;
+    rp_loop loop;
 } dpo_ckpt;
 
 static gc_status save_dpo(const char *dir, void *ctx) {
@@ -277,14 +278,14 @@ static gc_status save_dpo(const char *dir, void *ctx) {
     char path[RP_PATH];
     snprintf(path, sizeof path, "%s/policy.ckpt", dir);
     GC_TRY(gc_ckpt_save(path, k->pm, k->opt));
-    return math_loop_save(&k->loop, dir);
+    return rp_loop_save(&k->loop, dir);
 }
 
 static gc_status load_dpo_ckpt(const char *dir, dpo_ckpt *k) {
     char path[RP_PATH];
     snprintf(path, sizeof path, "%s/policy.ckpt", dir);
     GC_TRY(gc_ckpt_restore(path, k->pm, k->opt));
-    return math_loop_load(&k->loop, dir);
+    return rp_loop_load(&k->loop, dir);
 }
 
 enum { E_LOSS, E_ACC, E_MARGIN, N_EPOCH_SUMS };

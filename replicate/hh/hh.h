@@ -1,0 +1,79 @@
+/* hh: the Helpful-Harmless pipeline (table3a, PAPER.md section 3): preference pairs from
+ * hh-rlhf, reward models on a pretrained trunk (stories260K at mini scale) and the pairwise
+ * accuracy of the baseline against the goal-conditioned reward model, k-fold cross-validated so
+ * that every pair is scored once per seed by a model that never trained on it.
+ *
+ * Stages: hh-tokens (every pair split and tokenised with the left truncation of lib/tasks/hh.h)
+ * -> per variant (baseline: lambda 0; goal), seed and fold: hh-rm-<variant>-seed<k>-fold<f>
+ * (the pretrained trunk with a new head, trained on the other folds' pairs; the rewards of its
+ * own fold's pairs) -> the analysis (accuracy per seed, exact McNemar per seed, a paired bootstrap
+ * over pairs of the seed-averaged difference, the baseline's precondition and the power).
+ *
+ * Scale object keys (each checked; unknown keys are errors):
+ *   data:  file (relative to GCRM_DATA, default ../shared/data beside the repository), pairs
+ *          (the first n of the file; 0: all), folds, split_seed
+ *   model: checkpoint, tokenizer (llama2.c files relative to GCRM_DATA), context (tokens of
+ *          prompt + response, at most the model's seq_len)
+ *   rm:    epochs, batch (pairs), lr, lr_min, warmup, clip, weight_decay, lambda, K, pairs,
+ *          reduction (the contrastive settings of the goal variant, lib/rm/rm.h)
+ */
+#ifndef RP_HH_H
+#define RP_HH_H
+
+#include <stdint.h>
+
+#include "lib/rm/rm.h"
+#include "replicate/runner/stage.h"
+
+typedef struct {
+    char file[GC_CFG_STRLEN];
+    int64_t pairs, folds, split_seed;
+} hh_data_cfg;
+
+typedef struct {
+    char checkpoint[GC_CFG_STRLEN], tokenizer[GC_CFG_STRLEN];
+    int64_t context;
+} hh_model_cfg;
+
+typedef struct {
+    int64_t epochs, batch, warmup, K;
+    double lr, lr_min, clip, weight_decay, lambda;
+    int pairs, reduction;
+} hh_rm_cfg;
+
+/* the tokenised pairs: pair i's chosen sequence is row 2i, its rejected one row 2i + 1 */
+typedef struct {
+    int n, L;
+    int32_t *tok; /* (2n, L) */
+    int *len;     /* (2n) tokens, BOS and EOS included */
+    int *plen;    /* (2n) BOS + prompt tokens: the response starts here */
+} hh_tokens;
+
+enum { HH_BASELINE, HH_GOAL, HH_VARIANTS };
+
+typedef struct {
+    rp_run *r;
+    hh_data_cfg data;
+    hh_model_cfg model;
+    hh_rm_cfg rm;
+    char data_dir[RP_PATH];
+    hh_tokens tk;
+    rp_stage *tk_stage; /* hh-tokens */
+    cJSON *tk_info;     /* the tokens stage's info: truncation counts */
+    int *fold;          /* (n) each pair's fold */
+    float *reward;      /* (HH_VARIANTS, seeds, 2n) each sequence's reward from its fold's model */
+} hh_ctx;
+
+/* A data file's path: GCRM_DATA/<rel> (absolute rel as is). */
+void hh_data_path(const hh_ctx *h, const char *rel, char out[RP_PATH]);
+
+/* The stages (hh_data.c, hh_rm.c). */
+gc_status hh_stage_tokens(hh_ctx *h);
+/* Trains the fold-f model of a variant and seed, or reads it back; fills its fold's rewards. */
+gc_status hh_stage_rm(hh_ctx *h, int variant, int seed, int f);
+void hh_tokens_free(hh_tokens *t);
+
+/* The pipeline: replicate run of an experiment file with "pipeline": "hh". */
+gc_status hh_run(rp_run *r);
+
+#endif

@@ -1,0 +1,32 @@
+/* loop: what a training loop over preference pairs holds besides its model and optimiser, saved
+ * beside them in a stage's checkpoint (ckpt.h): the random stream, this epoch's pair order and
+ * batch order, running sums (kept as their bits, so a resumed run adds to the same values) and
+ * the training curve so far. With the model and optimiser restored too, a resumed loop continues
+ * bitwise as an uninterrupted one.
+ */
+#ifndef RP_LOOP_H
+#define RP_LOOP_H
+
+#include <cjson/cJSON.h>
+
+#include "lib/util/base.h"
+#include "lib/util/rng.h"
+
+typedef struct {
+    gc_rng *rng;
+    int *order; /* (n) this epoch's pair order */
+    int n;
+    int *perm; /* (per_epoch) this epoch's batch order */
+    int per_epoch;
+    double *sums; /* (n_sums) running sums */
+    int n_sums;
+    cJSON **curve; /* the curve so far; replaced by the saved one on load */
+} rp_loop;
+
+/* Writes the loop's state into a checkpoint's directory (dir/loop.json) / reads it back into l,
+ * whose arrays have the sizes it was saved with; another size or a damaged file is an error
+ * naming the file. */
+gc_status rp_loop_save(const rp_loop *l, const char *dir);
+gc_status rp_loop_load(rp_loop *l, const char *dir);
+
+#endif
