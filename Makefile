@@ -27,6 +27,12 @@ CFLAGS   += -std=c17 -D_GNU_SOURCE $(OPT) $(ARCH) -fopenmp -Wall -Wextra -Wshado
             -I. -I$(BLAS_INC) -MMD -MP $(SANITIZE)
 LDFLAGS  += -fopenmp $(SANITIZE) -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR)
 LDLIBS   := -lgsl -lopenblas -lcjson -lz -lm
+# libcurl for the judge client (lib/judge); a build without it gets a client that says so
+ifeq ($(shell pkg-config --exists libcurl 2>/dev/null && echo yes),yes)
+LDLIBS   += $(shell pkg-config --libs libcurl)
+else
+CFLAGS   += -DGC_NO_CURL
+endif
 
 # CUDA: kernels/cuda_*.cu with nvcc into the tests and into the backend plugin
 # build/libgcrm_cuda.so, which `replicate --device cuda` loads on demand (CPU runs never load the
@@ -88,6 +94,7 @@ help:
 	@echo "make table1     Table 1: majority voting with Q-value filtering, tau sweep, online"
 	@echo "make ablations  the paper's ablations (reward-model variants; goal state from a random token)"
 	@echo "make table2     Table 2: SFT, DPO, PPO with the baseline RM, PPO with the goal-conditioned RM"
+	@echo "make table3a    Table 3a: Helpful-Harmless pairwise accuracy, baseline vs goal-conditioned RM"
 	@echo "make check      one row per paper claim: published, measured, verdict"
 	@echo "make pilot      the instrument's pilots: G0/G1/G2 for each recipe in experiments/pilots/ (PILOTS=...)"
 	@echo "make sft-probe  does a policy learn a mini domain: SFT loss curve, greedy accuracy (PROBE_FLAGS=...)"
@@ -200,7 +207,7 @@ fixtures:
 	/usr/bin/python3 tests/ref/dpo_oracle.py tests/fixtures
 	/usr/bin/python3 tests/ref/ppo_oracle.py tests/fixtures
 
-EXPERIMENTS := fig2 fig3 table1 ablation-goal-token ablations table2
+EXPERIMENTS := fig2 fig3 table1 ablation-goal-token ablations table2 table3a
 .PHONY: $(EXPERIMENTS)
 ablations: ablation-goal-token  # `make ablations` runs both ablation experiments
 

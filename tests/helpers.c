@@ -306,3 +306,27 @@ void th_rerecord(const char *root, const char *name) {
     cr_assert_eq(rp_manifest_write(dir, dir + strlen(dir) - 16), GC_OK, "%s", gc_last_error());
     globfree(&g);
 }
+
+int th_run_killed_after_every_checkpoint(const char *file, const char *root, const char *extra,
+                                         char *resumed, size_t cap) {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "GCRM_KILL_AFTER_CHECKPOINTS=1 %s run %s --scale smoke --root %s "
+             "--checkpoint-every 0.001 %s",
+             th_replicate_bin(), file, root, extra ? extra : "");
+    size_t used = strlen(resumed);
+    for (int runs = 1; runs <= 300; runs++) {
+        char *out = NULL, *err = NULL;
+        int rc = th_run(cmd, &out, NULL, &err);
+        for (const char *p = err; (p = strstr(p, "run: ")); p += 5) {
+            char name[128];
+            if (sscanf(p, "run: %127s resumes from its checkpoint", name) == 1 &&
+                strstr(p, "resumes") == p + 5 + strlen(name) + 1 && used + strlen(name) + 2 < cap)
+                used += (size_t)sprintf(resumed + used, "%s\n", name);
+        }
+        free(out), free(err);
+        if (rc == 0) return runs;
+    }
+    cr_assert_fail("the run did not complete in 300 tries");
+    return 0;
+}

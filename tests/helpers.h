@@ -59,4 +59,10 @@ int th_checkpoints(const char *cache, long *step);
  * test's stand-in for a stage that wrote a malformed file, which the readers must refuse. */
 void th_rerecord(const char *root, const char *name);
 
+/* Runs file at smoke scale (with extra flags) into root, killed right after every checkpoint it
+ * writes (GCRM_KILL_AFTER_CHECKPOINTS=1) and rerun until it completes; the stages that resumed go
+ * into `resumed` (a line each). Returns the runs. */
+int th_run_killed_after_every_checkpoint(const char *file, const char *root, const char *extra,
+                                         char *resumed, size_t cap);
+
 #endif

@@ -1,13 +1,17 @@
 /* lib/tasks/hh: splitting Helpful-Harmless dialogues into prompt and responses, loading the gzip
  * with its errors named by line, and the left-truncation rule; on the real harmless-base file and
- * the stories260K tokenizer when ../shared/data is there. */
+ * the stories260K tokenizer when ../shared/data is there. The table3a pipeline (replicate/hh) at
+ * smoke scale: every pair scored once per variant, a run killed after every checkpoint ends
+ * bitwise as an uninterrupted one, bad configurations named. */
 #include <criterion/criterion.h>
+#include <glob.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
 #include "helpers.h"
 #include "lib/tasks/hh.h"
+#include "lib/util/jsonio.h"
 
 static char *write_gz(const char *tag, const char *text, size_t cut) {
     char *path = th_tmp_path(tag);
@@ -125,4 +129,136 @@ Test(hh, real_pairs_encode_within_the_context) {
     cr_expect_lt(response_cut, prompt_cut);
     gc_tokenizer_free(&t);
     gc_hh_free(&s);
+}
+
+/* the pairs each fold's stage of a variant scored, from its rewards.json: every pair exactly once
+ */
+static void expect_each_pair_once(const char *cache, const char *variant, int n) {
+    int *seen = calloc((size_t)n, sizeof(int));
+    char pattern[1200];
+    snprintf(pattern, sizeof pattern, "%s/hh-rm-%s-seed1-fold[0-9]-*/rewards.json", cache, variant);
+    glob_t g;
+    cr_assert_eq(glob(pattern, 0, NULL, &g), 0, "%s", pattern);
+    cr_expect_eq(g.gl_pathc, 2, "one stage per fold");
+    for (size_t k = 0; k < g.gl_pathc; k++) {
+        cJSON *j;
+        cr_assert_eq(gc_json_read(g.gl_pathv[k], &j), GC_OK);
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, "pair")) {
+            int p = (int)e->valuedouble;
+            cr_assert(p >= 0 && p < n);
+            seen[p]++;
+        }
+        cJSON_Delete(j);
+    }
+    for (int i = 0; i < n; i++)
+        cr_expect_eq(seen[i], 1, "%s: pair %d scored %d times", variant, i, seen[i]);
+    globfree(&g);
+    free(seen);
+}
+
+Test(hh, table3a_smoke_scores_every_pair_once_and_resumes_bitwise, .timeout = 300) {
+    char probe[1024];
+    if (!th_data_file(probe, sizeof probe, "hh-rlhf/harmless-base-test.jsonl.gz"))
+        cr_skip_test("hh-rlhf not found under %s", th_data_dir());
+    setenv("OMP_NUM_THREADS", "1", 1);
+    char *a = th_tmp_path("t3a-a"), *b = th_tmp_path("t3a-b"), *out = NULL, *err = NULL;
+    cr_assert_eq(th_run_smoke("experiments/table3a.json", a, "--seeds 1", &out, &err), 0, "%s",
+                 err);
+    cr_expect(strstr(out, "table3a: pairwise accuracy on 48 Helpful-Harmless pairs"), "%s", out);
+    free(out), free(err);
+    char path[1100], ca[1100], cb[1100], why[4400] = "", resumed[4096] = "";
+    snprintf(path, sizeof path, "%s/table3a/smoke/results.json", a);
+    cJSON *r;
+    cr_assert_eq(gc_json_read(path, &r), GC_OK, "%s", gc_last_error());
+    const cJSON *acc = cJSON_GetObjectItem(r, "accuracy");
+    for (int v = 0; v < 2; v++) {
+        const cJSON *o = cJSON_GetObjectItem(acc, v ? "goal" : "baseline");
+        double m = cJSON_GetObjectItem(o, "mean")->valuedouble;
+        cr_expect(m >= 0 && m <= 1, "accuracy %f", m);
+        cr_expect_leq(cJSON_GetObjectItem(o, "pairs_lo")->valuedouble, m);
+        cr_expect_geq(cJSON_GetObjectItem(o, "pairs_hi")->valuedouble, m);
+    }
+    const cJSON *mc = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "mcnemar"), 0);
+    cr_assert_not_null(mc);
+    cr_expect_leq(cJSON_GetObjectItem(mc, "goal_only")->valuedouble +
+                      cJSON_GetObjectItem(mc, "baseline_only")->valuedouble,
+                  48);
+    const char *verdict =
+        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "verdict"), "verdict"));
+    cr_expect(verdict && (!strcmp(verdict, "PASS") || !strcmp(verdict, "FAIL") ||
+                          !strcmp(verdict, "INCONCLUSIVE")),
+              "verdict %s", verdict ? verdict : "(none)");
+    cr_expect(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "verdict"), "power"), "power reported");
+    cJSON_Delete(r);
+    snprintf(ca, sizeof ca, "%s/cache", a);
+    expect_each_pair_once(ca, "baseline", 48);
+    expect_each_pair_once(ca, "goal", 48);
+    /* killed after every checkpoint of its reward models' training, rerun to the end */
+    int runs = th_run_killed_after_every_checkpoint("experiments/table3a.json", b, "--seeds 1",
+                                                    resumed, sizeof resumed);
+    cr_expect_gt(runs, 4, "killed at each checkpoint");
+    cr_expect(strstr(resumed, "hh-rm-goal-seed1-fold1"), "%s", resumed);
+    snprintf(cb, sizeof cb, "%s/cache", b);
+    cr_expect(th_same_stages(ca, cb, why, sizeof why), "%s", why);
+    th_rm_tree(a), th_rm_tree(b);
+    free(a), free(b);
+}
+
+Test(hh, bad_table3a_configs_are_named) {
+    const char *e = "experiments/table3a.json";
+    th_expect_bad_experiment(e, "scales.smoke.data.folds", "1", "scales.smoke.data.folds", "");
+    th_expect_bad_experiment(e, "scales.smoke.eval", "{}", "scales.smoke.eval", "unknown key");
+    th_expect_bad_experiment(e, "scales.smoke.rm.lr", "\"fast\"", "scales.smoke.rm.lr", "");
+    th_expect_bad_experiment(e, "scales.smoke.rm.bogus", "1", "scales.smoke.rm.bogus", "");
+    th_expect_bad_experiment(e, "scales.smoke.model.context", "10", "scales.smoke.model.context",
+                             "");
+    th_expect_bad_experiment(e, "scales.smoke.data.file", "\"hh-rlhf/none.jsonl.gz\"",
+                             "cannot read", "none.jsonl.gz");
+    char probe[1024];
+    if (!th_data_file(probe, sizeof probe, "hh-rlhf/harmless-base-test.jsonl.gz")) return;
+    th_expect_bad_experiment(e, "scales.smoke.model.context", "600", "600",
+                             "exceeds the model's seq_len 512");
+    th_expect_bad_experiment(e, "scales.smoke.data.pairs", "3", "3 pairs cannot fill 2 folds", "");
+}
+
+/* the CUDA backend (a GPU, or here the host emulation of its kernels in fp32) ranks the pairs as
+ * the CPU does */
+Test(hh, table3a_smoke_on_the_cuda_backend_matches_the_cpu, .timeout = 300) {
+    char probe[1024];
+    if (!th_data_file(probe, sizeof probe, "hh-rlhf/harmless-base-test.jsonl.gz"))
+        cr_skip_test("hh-rlhf not found under %s", th_data_dir());
+    setenv("OMP_NUM_THREADS", "1", 1);
+    setenv("GCRM_CUDA_EMULATE", "1", 0); /* a real GPU when there is one */
+    char *a = th_tmp_path("t3a-cpu"), *b = th_tmp_path("t3a-cuda"), *out = NULL, *err = NULL;
+    cr_assert_eq(th_run_smoke("experiments/table3a.json", a, "--seeds 1", &out, &err), 0, "%s",
+                 err);
+    free(out), free(err);
+    int rc = th_run_smoke("experiments/table3a.json", b, "--seeds 1 --device cuda", &out, &err);
+    if (rc != 0 && strstr(err, "CUDA")) {
+        th_rm_tree(a), th_rm_tree(b);
+        cr_skip_test("no CUDA backend: %s", err);
+    }
+    cr_assert_eq(rc, 0, "%s", err);
+    free(out), free(err);
+    char pa[1100], pb[1100];
+    snprintf(pa, sizeof pa, "%s/table3a/smoke/results.json", a);
+    snprintf(pb, sizeof pb, "%s/table3a/smoke/results.json", b);
+    cJSON *ra, *rb;
+    cr_assert_eq(gc_json_read(pa, &ra), GC_OK);
+    cr_assert_eq(gc_json_read(pb, &rb), GC_OK);
+    cr_expect(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(rb, "device")), "cuda"));
+    for (int v = 0; v < 2; v++) {
+        const char *k = v ? "goal" : "baseline";
+        double x = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(ra, "accuracy"), k),
+                                       "mean")
+                       ->valuedouble,
+               y = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(rb, "accuracy"), k),
+                                       "mean")
+                       ->valuedouble;
+        cr_expect_float_eq(x, y, 1e-12, "%s: cpu %f, cuda %f", k, x, y);
+    }
+    cJSON_Delete(ra), cJSON_Delete(rb);
+    th_rm_tree(a), th_rm_tree(b);
+    free(a), free(b);
 }

@@ -130,32 +130,6 @@ Test(resume, killed_and_stopped_runs_resume_bitwise, .timeout = 300) {
     free(a), free(b), free(c), free(file), free(errf);
 }
 
-/* Runs file at smoke scale into root killed right after every checkpoint it writes, rerun until it
- * completes; the stages that resumed go into `resumed` (a line each). Returns the runs. */
-static int run_killed_after_every_checkpoint(const char *file, const char *root, char *resumed,
-                                             size_t cap) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd,
-             "GCRM_KILL_AFTER_CHECKPOINTS=1 %s run %s --scale smoke --seeds 1 --root %s "
-             "--checkpoint-every 0.001",
-             th_replicate_bin(), file, root);
-    size_t used = strlen(resumed);
-    for (int runs = 1; runs <= 300; runs++) {
-        char *out = NULL, *err = NULL;
-        int rc = th_run(cmd, &out, NULL, &err);
-        for (const char *p = err; (p = strstr(p, "run: ")); p += 5) {
-            char name[128];
-            if (sscanf(p, "run: %127s resumes from its checkpoint", name) == 1 &&
-                strstr(p, "resumes") == p + 5 + strlen(name) + 1 && used + strlen(name) + 2 < cap)
-                used += (size_t)sprintf(resumed + used, "%s\n", name);
-        }
-        free(out), free(err);
-        if (rc == 0) return runs;
-    }
-    cr_assert_fail("the run did not complete in 300 tries");
-    return 0;
-}
-
 Test(resume, killed_after_every_checkpoint_every_long_stage_resumes_bitwise, .timeout = 300) {
     setenv("OMP_NUM_THREADS", "1", 1);
     /* table1 with sampled evaluation solutions (the sampling and vote-samples stages), and table2
@@ -171,7 +145,8 @@ Test(resume, killed_after_every_checkpoint_every_long_stage_resumes_bitwise, .ti
         char ca[1100], cb[1100], why[4400] = "", resumed[8192] = "";
         cr_assert_eq(th_run_smoke(files[f], a, "--seeds 1", &out, &err), 0, "%s", err);
         free(out), free(err);
-        int runs = run_killed_after_every_checkpoint(files[f], b, resumed, sizeof resumed);
+        int runs =
+            th_run_killed_after_every_checkpoint(files[f], b, "--seeds 1", resumed, sizeof resumed);
         cr_expect_gt(runs, 8, "%s: killed at each of its checkpoints", files[f]);
         for (int w = 0; w < 3; w++)
             cr_expect(strstr(resumed, want[f][w]), "%s resumed in %s: %s", want[f][w], files[f],

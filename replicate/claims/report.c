@@ -349,8 +349,47 @@ static void table2(sbuf *b, const cJSON *r) {
     }
 }
 
-static const char *const EXPERIMENTS[] = {"fig2",      "fig3",  "table1", "ablation-goal-token",
-                                          "ablations", "table2"};
+/* table3a: pairwise accuracy of each reward model, the difference, McNemar per seed, truncation */
+static void table3a(sbuf *b, const cJSON *r) {
+    provenance(b, r);
+    const cJSON *acc = gc_json_get(r, RS_ACCURACY), *tk = gc_json_get(r, "tokens");
+    put(b,
+        "%.0f pairs, %.0f folds (split seed %.0f): every pair scored once per seed by a model "
+        "trained on the other folds; context %.0f tokens (%.0f of %.0f sequences lost the start "
+        "of their prompt, %.0f the end of their response; %.0f pairs touched).\n\n",
+        gc_json_num(r, "pairs", NAN), gc_json_num(r, "folds", NAN),
+        gc_json_num(r, "split_seed", NAN), gc_json_num(tk, "context", NAN),
+        gc_json_num(tk, "sequences_prompt_cut", NAN), 2 * gc_json_num(r, "pairs", NAN),
+        gc_json_num(tk, "sequences_response_cut", NAN), gc_json_num(tk, "pairs_cut", NAN));
+    put(b, "| reward model | accuracy per seed | mean [95%% CI over pairs] |\n|---|---|---|\n");
+    for (int v = 0; v < 2; v++) {
+        const cJSON *o = gc_json_get(acc, v ? RS_GOAL : RS_BASELINE),
+                    *ps = gc_json_get(o, RS_PER_SEED);
+        put(b, "| %s |", v ? "goal-conditioned" : "baseline");
+        for (const cJSON *e = ps ? ps->child : NULL; e; e = e->next)
+            put(b, " %.4f", e->valuedouble);
+        put(b, " | %.4f [%.4f, %.4f] |\n", gc_json_num(o, RS_MEAN, NAN),
+            gc_json_num(o, "pairs_lo", NAN), gc_json_num(o, "pairs_hi", NAN));
+    }
+    const cJSON *d = gc_json_get(r, RS_DIFF);
+    put(b,
+        "\nGoal-conditioned - baseline: %+.4f [%+.4f, %+.4f] (paired bootstrap over pairs, p = "
+        "%.3g); published +0.023.",
+        gc_json_num(d, RS_MEAN, NAN), gc_json_num(d, RS_LO, NAN), gc_json_num(d, RS_HI, NAN),
+        gc_json_num(d, RS_P, NAN));
+    const cJSON *mc = gc_json_get(r, "mcnemar");
+    if (cJSON_GetArraySize(mc))
+        put(b, " Exact McNemar per seed (pairs only the goal-conditioned / only the baseline RM "
+               "ranks right):");
+    for (const cJSON *e = mc ? mc->child : NULL; e; e = e->next)
+        put(b, " seed %.0f: %.0f / %.0f, p = %.3g%s", gc_json_num(e, "seed", NAN),
+            gc_json_num(e, "goal_only", NAN), gc_json_num(e, "baseline_only", NAN),
+            gc_json_num(e, RS_P, NAN), e->next ? ";" : ".");
+    put(b, "\n");
+}
+
+static const char *const EXPERIMENTS[] = {"fig2",      "fig3",   "table1", "ablation-goal-token",
+                                          "ablations", "table2", "table3a"};
 enum { N_EXPERIMENTS = sizeof EXPERIMENTS / sizeof EXPERIMENTS[0] };
 
 /* wall time of each experiment's recorded run, in `make reproduce` order, and their sum */
@@ -437,6 +476,8 @@ gc_status report_sections(const char *root, const char *scale, char **doc) {
             table1(&b, r), verdict_block(&b, r);
         else if (!strcmp(EXPERIMENTS[e], "table2"))
             table2(&b, r), verdict_block(&b, r);
+        else if (!strcmp(EXPERIMENTS[e], "table3a"))
+            table3a(&b, r), verdict_block(&b, r);
         else {
             cJSON *last = NULL;
             snprintf(path, sizeof path, "%s/table1/%s/results.json", root, scale);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/stats/stats.h"
 #include "lib/util/jsonio.h"
@@ -210,6 +211,16 @@ static void print_table3a(const cJSON *r, FILE *f) {
 gc_status hh_run(rp_run *r) {
     hh_ctx h = {.r = r};
     gc_status s = read_cfg(&h);
+    const char *files[3] = {h.data.file, h.model.checkpoint, h.model.tokenizer};
+    for (int i = 0; i < 3 && s == GC_OK; i++) {
+        char path[RP_PATH];
+        hh_data_path(&h, files[i], path);
+        if (access(path, R_OK) != 0)
+            s = gc_fail(GC_ERR_IO,
+                        "%s: cannot read %s (data files are found under GCRM_DATA, default "
+                        "../shared/data beside the repository; see its README.md)",
+                        r->cfg.path, path);
+    }
     if (s == GC_OK) s = hh_stage_tokens(&h);
     if (s == GC_OK) s = assign_folds(&h);
     if (s == GC_OK) {

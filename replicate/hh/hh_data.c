@@ -63,6 +63,8 @@ static gc_status compute_tokens(rp_stage *st, void *ctx) {
     hh_tokens tk = {0};
     s = tokens_alloc(&tk, n, L);
     int prompt_cut = 0, response_cut = 0, failed = 0;
+    uint8_t *cut = gc_calloc((size_t)2 * n + 1, 1); /* (2n) 1: the sequence lost tokens */
+    if (!cut) s = GC_ERR_NOMEM;
     gc_log_info("hh: tokenising %d pairs for a context of %d tokens", n, L);
 #pragma omp parallel for schedule(dynamic, 8) reduction(+ : prompt_cut, response_cut, failed)
     for (int k = 0; k < (s == GC_OK ? 2 * n : 0); k++) {
@@ -75,7 +77,12 @@ static gc_status compute_tokens(rp_stage *st, void *ctx) {
         }
         tk.len[k] = info.len, tk.plen[k] = info.prompt_len;
         prompt_cut += info.prompt_cut > 0, response_cut += info.response_cut > 0;
+        cut[k] = info.prompt_cut > 0 || info.response_cut > 0;
     }
+    int pairs_cut = 0;
+    for (int i = 0; s == GC_OK && i < n; i++)
+        pairs_cut += cut[2 * i] || cut[2 * i + 1];
+    free(cut);
     if (s == GC_OK && failed)
         s = gc_fail(GC_ERR_ARG, "%s: %d sequences did not encode", path, failed);
     gc_tokenizer_free(&t);
@@ -86,6 +93,7 @@ static gc_status compute_tokens(rp_stage *st, void *ctx) {
     cJSON_AddNumberToObject(st->info, "context", L);
     cJSON_AddNumberToObject(st->info, "sequences_prompt_cut", prompt_cut);
     cJSON_AddNumberToObject(st->info, "sequences_response_cut", response_cut);
+    cJSON_AddNumberToObject(st->info, "pairs_cut", pairs_cut);
     gc_hh_free(&set);
     rp_stage_file(st, "tokens.bin", path);
     gc_atomic_file af = {0};
@@ -102,8 +110,8 @@ static gc_status compute_tokens(rp_stage *st, void *ctx) {
     }
     hh_tokens_free(&tk);
     gc_log_info("hh: %d of %d sequences lose the start of their prompt, %d the end of their "
-                "response",
-                prompt_cut, 2 * n, response_cut);
+                "response (%d of %d pairs touched)",
+                prompt_cut, 2 * n, response_cut, pairs_cut, n);
     return s;
 }
 

@@ -1,0 +1,175 @@
+#include "beam.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/model/generate.h"
+#include "lib/model/sampler.h"
+#include "lib/util/rng.h"
+#include "dpo.h"
+
+/* ends a candidate step: step_end fed, or step_tokens new tokens */
+typedef struct {
+    int B, step_tokens;
+    int32_t step_end;
+    const int *plen; /* (B) */
+} step_watch;
+
+static gc_status watch(void *ctx, const int32_t *tok, const int32_t *pos, const uint8_t *active,
+                       uint8_t *stop) {
+    const step_watch *w = ctx;
+    for (int b = 0; b < w->B; b++)
+        if (active[b] && pos[b] >= w->plen[b] && /* a new token, not the prefix's last */
+            ((w->step_end >= 0 && tok[b] == w->step_end) ||
+             pos[b] + 1 - w->plen[b] >= w->step_tokens))
+            stop[b] = 1;
+    return GC_OK;
+}
+
+typedef struct {
+    const int32_t *seq;
+    int len;
+    double score;
+    uint8_t done;
+} entry;
+
+static const entry *g_pool; /* qsort's comparator reads the pool through this (one search at a
+                               time per thread: the comparator has no context argument) */
+#pragma omp threadprivate(g_pool)
+
+static int by_score(const void *a, const void *b) {
+    int i = *(const int *)a, j = *(const int *)b;
+    double si = g_pool[i].score, sj = g_pool[j].score;
+    if (si != sj) return si > sj ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
+void gc_beam_result_free(gc_beam_result *r) {
+    free(r->seq), free(r->len), free(r->score), free(r->done);
+    memset(r, 0, sizeof *r);
+}
+
+gc_status gc_beam_search(gc_model *m, const int32_t *prompt, int prompt_len,
+                         const gc_beam_config *c, gc_beam_score_fn score, void *ctx,
+                         gc_beam_result *out) {
+    memset(out, 0, sizeof *out);
+    int K = c->beam, S = c->samples, L = c->max_len;
+    if (K < 1 || S < 1 || c->step_tokens < 1 || c->max_steps < 0 || L > m->cfg.seq_len ||
+        prompt_len < 1 || prompt_len >= L)
+        return gc_fail(GC_ERR_ARG,
+                       "beam search: beam %d, samples %d, step_tokens %d, max_steps %d, prompt "
+                       "%d tokens, max_len %d (model seq_len %d)",
+                       K, S, c->step_tokens, c->max_steps, prompt_len, L, m->cfg.seq_len);
+    int B = K * S, P = K + B; /* candidates per step, pool entries at most */
+    out->max_len = L;
+    out->seq = gc_malloc(sizeof(int32_t) * (size_t)K * L);
+    out->len = gc_malloc(sizeof(int) * K);
+    out->score = gc_malloc(sizeof(double) * K);
+    out->done = gc_malloc(sizeof(uint8_t) * K);
+    int32_t *gen = gc_malloc(sizeof(int32_t) * (size_t)B * L);
+    int32_t *keep = gc_malloc(sizeof(int32_t) * (size_t)K * L);
+    const int32_t **pp = gc_malloc(sizeof(int32_t *) * B);
+    int *plen = gc_malloc(sizeof(int) * B), *glen = gc_malloc(sizeof(int) * B);
+    int *parent = gc_malloc(sizeof(int) * B), *idx = gc_malloc(sizeof(int) * P);
+    double *lp = gc_malloc(sizeof(double) * B);
+    gc_rng *rngs = gc_malloc(sizeof(gc_rng) * B);
+    entry *pool = gc_malloc(sizeof(entry) * P);
+    gc_status s = out->seq && out->len && out->score && out->done && gen && keep && pp && plen &&
+                          glen && parent && idx && lp && rngs && pool
+                      ? GC_OK
+                      : GC_ERR_NOMEM;
+    gc_sampler smp;
+    int have_smp = 0;
+    if (s == GC_OK) s = gc_sampler_init(&smp, m->cfg.vocab_size, c->temperature, c->top_p, c->seed);
+    have_smp = s == GC_OK;
+    if (s == GC_OK) {                                         /* one beam: the prompt */
+        memset(out->seq, 0, sizeof(int32_t) * (size_t)K * L); /* unused positions hold 0 */
+        memcpy(out->seq, prompt, sizeof(int32_t) * prompt_len);
+        out->len[0] = prompt_len, out->score[0] = 0, out->done[0] = 0, out->n = 1;
+    }
+    for (int t = 0; s == GC_OK && t < c->max_steps; t++) {
+        int nb = 0, longest = 0;
+        for (int j = 0; j < out->n; j++) {
+            if (out->done[j]) continue;
+            for (int k = 0; k < S; k++, nb++) {
+                pp[nb] = out->seq + (size_t)j * L, plen[nb] = out->len[j], parent[nb] = j;
+                gc_rng_init(&rngs[nb], c->seed,
+                            gc_rng_stream(GC_STREAM_BEAM, ((uint64_t)t * K + j) * S + k));
+            }
+            if (out->len[j] > longest) longest = out->len[j];
+        }
+        if (nb == 0) break; /* every beam is finished */
+        int T = longest + c->step_tokens < L ? longest + c->step_tokens : L;
+        step_watch w = {nb, c->step_tokens, c->step_end, plen};
+        gc_gen_monitor mon = {watch, &w};
+        s = gc_generate_batch(m, &smp, rngs, nb, pp, plen, T, c->eos, gen, glen, NULL, &mon);
+        if (s == GC_OK) s = gc_seq_logprob(m, gen, nb, T, plen, glen, 0, lp);
+        out->steps = t + 1, out->candidates += nb;
+        /* the pool: finished beams, then the candidates */
+        int np = 0;
+        for (int j = 0; j < out->n; j++)
+            if (out->done[j])
+                pool[np++] = (entry){out->seq + (size_t)j * L, out->len[j], out->score[j], 1};
+        for (int b = 0; s == GC_OK && b < nb; b++) {
+            double sc = 0;
+            const int32_t *row = gen + (size_t)b * T;
+            s = score(ctx, row, plen[b], glen[b], lp[b], &sc);
+            int ended = glen[b] >= L || (c->eos >= 0 && row[glen[b] - 1] == c->eos);
+            pool[np++] = (entry){row, glen[b], out->score[parent[b]] + sc, (uint8_t)ended};
+        }
+        if (s != GC_OK) break;
+        int nu = 0; /* identical sequences count once: the first in pool order */
+        for (int i = 0; i < np; i++) {
+            int dup = 0;
+            for (int u = 0; u < nu && !dup; u++)
+                dup = pool[idx[u]].len == pool[i].len &&
+                      !memcmp(pool[idx[u]].seq, pool[i].seq, sizeof(int32_t) * pool[i].len);
+            if (!dup) idx[nu++] = i;
+        }
+        g_pool = pool;
+        qsort(idx, (size_t)nu, sizeof(int), by_score);
+        int kept = nu < K ? nu : K;
+        for (int r = 0; r < kept; r++) { /* the pool points into out->seq: copy out first */
+            const entry *e = &pool[idx[r]];
+            memcpy(keep + (size_t)r * L, e->seq, sizeof(int32_t) * e->len);
+            memset(keep + (size_t)r * L + e->len, 0, sizeof(int32_t) * (size_t)(L - e->len));
+        }
+        for (int r = 0; r < kept; r++) {
+            const entry *e = &pool[idx[r]];
+            out->len[r] = e->len, out->score[r] = e->score, out->done[r] = e->done;
+        }
+        memcpy(out->seq, keep, sizeof(int32_t) * (size_t)kept * L);
+        out->n = kept;
+    }
+    if (have_smp) gc_sampler_free(&smp);
+    free(gen), free(keep), free(pp), free(plen), free(glen), free(parent), free(idx), free(lp);
+    free(rngs), free(pool);
+    if (s != GC_OK) gc_beam_result_free(out);
+    return s;
+}
+
+gc_status gc_beam_goal_score(void *ctx, const int32_t *seq, int prefix_len, int len, double lp_sum,
+                             double *score) {
+    const gc_beam_goal *g = ctx;
+    int n = len - prefix_len;
+    *score = g->lp_weight * (n > 0 ? lp_sum / n : 0);
+    if (g->goal_weight == 0 || n <= 0) return GC_OK;
+    gc_model *rm = &g->rm->model;
+    int D = rm->cfg.dim;
+    GC_TRY(gc_model_forward_len(rm, seq, 1, len, &len, 0));
+    double *sum = gc_calloc((size_t)D, sizeof(double));
+    float *mean = gc_malloc(sizeof(float) * D);
+    if (!sum || !mean) {
+        free(sum), free(mean);
+        return GC_ERR_NOMEM;
+    }
+    for (int p = prefix_len; p < len; p++)
+        for (int d = 0; d < D; d++)
+            sum[d] += rm->hf[(size_t)p * D + d];
+    for (int d = 0; d < D; d++)
+        mean[d] = (float)(sum[d] / n);
+    *score += g->goal_weight * gc_qvalue(mean, g->goal, D);
+    free(sum), free(mean);
+    return GC_OK;
+}
