@@ -9,7 +9,7 @@ set style data histogram
 set style histogram errorbars gap 2 lw 1.5
 set style fill solid 0.85 border -1
 set boxwidth 0.6
-set yrange [0.4:0.7]
+set yrange [*<0.4:0.7<*]
 set ylabel "pairwise accuracy (chosen scored above rejected)"
 set grid ytics
 set key off

@@ -7,7 +7,7 @@
 set -euo pipefail
 out=$1
 data=${GCRM_DATA:-../shared/data}
-mkdir -p "$out"/{config,ckpt,tokenizer,rm_head,jsonl,results}
+mkdir -p "$out"/{config,ckpt,tokenizer,rm_head,jsonl,results,judge}
 cp experiments/*.json experiments/base/*.json experiments/pilots/*.json "$out/config/"
 [ -x build/replicate ] || make -j2 build/replicate >&2
 run=$(mktemp -d)
@@ -25,6 +25,10 @@ for f in "$run"/cache/*/*; do
 done
 cp "$run"/fig2/smoke/results.json "$out/results/fig2-results.json"
 cp tests/fixtures/torch_tiny_*.bin "$out/ckpt/"
+# judge replies as endpoints send them (their answers end with a verdict line)
+printf '%s' '{"id": "x", "choices": [{"index": 0, "message": {"role": "assistant", "content": "A is clearer.\nVerdict: A"}, "finish_reason": "stop"}]}' > "$out/judge/reply-a.json"
+printf '%s' '{"choices": [{"message": {"content": "Both are fine.\nverdict: tie."}}]}' > "$out/judge/reply-tie.json"
+printf '%s' '{"error": {"message": "rate limited", "type": "requests"}}' > "$out/judge/error.json"
 if [ -d "$data" ]; then
     cp "$data/models/stories260K/tok512.bin" "$out/tokenizer/" 2>/dev/null || true
     cp "$data/models/stories260K/stories260K.bin" "$out/ckpt/" 2>/dev/null || true

@@ -54,6 +54,16 @@ char gc_judge_parse(const char *answer) {
     return found;
 }
 
+char *gc_judge_reply_content(const char *json) {
+    cJSON *j = cJSON_Parse(json);
+    const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0);
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(ch, "message");
+    const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "content"));
+    char *out = t ? strdup(t) : NULL;
+    cJSON_Delete(j);
+    return out;
+}
+
 #ifdef GC_NO_CURL
 
 gc_status gc_judge_ask(const gc_judge_config *c, const char *prompt, char **reply) {
@@ -87,17 +97,6 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ctx) {
 static void sleep_s(double s) {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
     nanosleep(&ts, NULL);
-}
-
-/* the content of a chat-completions reply, or NULL */
-static char *content_of(const char *json) {
-    cJSON *j = cJSON_Parse(json);
-    const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0);
-    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(ch, "message");
-    const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "content"));
-    char *out = t ? strdup(t) : NULL;
-    cJSON_Delete(j);
-    return out;
 }
 
 gc_status gc_judge_ask(const gc_judge_config *c, const char *prompt, char **reply) {
@@ -151,7 +150,7 @@ gc_status gc_judge_ask(const gc_judge_config *c, const char *prompt, char **repl
             snprintf(why, sizeof why, "HTTP %ld: %.200s", status, b.data ? b.data : "");
             retry = status == 429 || status >= 500;
         } else {
-            *reply = content_of(b.data ? b.data : "");
+            *reply = gc_judge_reply_content(b.data ? b.data : "");
             s = *reply ? GC_OK
                        : gc_fail(GC_ERR_FORMAT, "%s: not a chat-completions reply: %.200s", c->url,
                                  b.data ? b.data : "");

@@ -47,6 +47,9 @@ typedef struct {
     char winner;   /* 'A', 'B', 'T' (tie) or 0 (no valid vote) */
 } gc_judge_verdict;
 
+/* The answer's text in a chat-completions reply (choices[0].message.content; malloc'd), or NULL
+ * when the reply is not one. */
+char *gc_judge_reply_content(const char *json);
 /* The verdict line of an answer: 'A', 'B', 'T', or 0 when it has none. */
 char gc_judge_parse(const char *answer);
 

@@ -103,6 +103,7 @@ gc_status gc_beam_search(gc_model *m, const int32_t *prompt, int prompt_len,
         int T = longest + c->step_tokens < L ? longest + c->step_tokens : L;
         step_watch w = {nb, c->step_tokens, c->step_end, plen};
         gc_gen_monitor mon = {watch, &w};
+        memset(gen, 0, sizeof(int32_t) * (size_t)nb * T); /* positions past a candidate's end */
         s = gc_generate_batch(m, &smp, rngs, nb, pp, plen, T, c->eos, gen, glen, NULL, &mon);
         if (s == GC_OK) s = gc_seq_logprob(m, gen, nb, T, plen, glen, 0, lp);
         out->steps = t + 1, out->candidates += nb;

@@ -44,6 +44,10 @@ typedef struct {
     double min, max;     /* INT and FLOAT */
     const char *choices; /* ENUM */
 } gc_cfg_field;
+/* A field named as member k of struct T: GC_CFG_FIELD(T, k, GC_CFG_INT, required, min, max, NULL)
+ */
+#define GC_CFG_FIELD(T, k, type, req, lo, hi, ch)                                                  \
+    { #k, type, offsetof(T, k), req, lo, hi, ch }
 
 typedef struct gc_config {
     char *path; /* file name used in messages */

@@ -12,8 +12,7 @@
 #include "replicate/claims/schema.h"
 #include "replicate/runner/results.h"
 
-#define F(T, k, type, req, lo, hi, ch)                                                             \
-    { #k, type, offsetof(T, k), req, lo, hi, ch }
+#define F GC_CFG_FIELD
 
 static const gc_cfg_field data_f[] = {
     F(hh_data_cfg, file, GC_CFG_STRING, 1, 0, 0, NULL),

@@ -43,22 +43,6 @@ static void pack_rows(const hh_tokens *tk, const int *rows, int nb, int32_t *tok
     }
 }
 
-typedef struct {
-    gc_rm *rm;
-    rp_loop loop;
-} rm_ckpt;
-
-static gc_status save_rm(const char *dir, void *ctx) {
-    rm_ckpt *k = ctx;
-    GC_TRY(gc_rm_save_train(k->rm, dir, "rm"));
-    return rp_loop_save(&k->loop, dir);
-}
-
-static gc_status load_rm(const char *dir, rm_ckpt *k) {
-    GC_TRY(gc_rm_load_train(k->rm, dir, "rm"));
-    return rp_loop_load(&k->loop, dir);
-}
-
 enum { EP_ACC, EP_LOSS, N_SUMS };
 
 /* trains rm on the pairs items (n) as the stage's loop; the curve's rows go into curve */
@@ -87,13 +71,12 @@ static gc_status train(rp_stage *st, const rm_job *job, gc_rm *rm, const int *it
     gc_rng_init(&rng, (uint64_t)job->seed,
                 gc_rng_stream(GC_STREAM_RM_TRAIN, (uint64_t)(job->variant * 4096 + job->fold)));
     double sum[N_SUMS] = {0};
-    rm_ckpt k = {rm, {&rng, order, n, perm, per_epoch, sum, N_SUMS, curve}};
-    char kdir[RP_PATH];
-    int64_t done = s == GC_OK ? rp_ckpt_latest(st, kdir) : -1;
-    if (done >= 0) s = load_rm(kdir, &k);
+    rp_rm_loop k = {rm, {&rng, order, n, perm, per_epoch, sum, N_SUMS, curve}};
+    int start = 0;
+    if (s == GC_OK) s = rp_loop_start(st, rp_rm_loop_load, &k, &start);
     gc_progress prog;
     gc_progress_init(&prog, st->name, steps);
-    for (int step = done > 0 ? (int)done : 0; s == GC_OK && step < steps; step++) {
+    for (int step = start; s == GC_OK && step < steps; step++) {
         int es = step % per_epoch;
         if (es == 0) gc_math_pair_order(&rng, n, P, lens, order, perm, per_epoch);
         int first = perm[es] * P, nb = n - first < P ? n - first : P, T = 0;
@@ -118,7 +101,7 @@ static gc_status train(rp_stage *st, const rm_job *job, gc_rm *rm, const int *it
         }
         gc_progress_update(&prog, step + 1);
         if (s == GC_OK && rp_ckpt_due(st, step + 1 == steps))
-            s = rp_ckpt_write(st, step + 1, save_rm, &k);
+            s = rp_ckpt_write(st, step + 1, rp_rm_loop_save, &k);
     }
     gc_progress_end(&prog);
     free(tok), free(plen), free(len), free(rows), free(order), free(perm), free(lens);

@@ -21,8 +21,7 @@
 #include "replicate/runner/ckpt.h"
 #include "diagnostics.h"
 
-#define F(T, k, type, req, lo, hi, ch)                                                             \
-    { #k, type, offsetof(T, k), req, lo, hi, ch }
+#define F GC_CFG_FIELD
 
 /* the contrastive settings' choices, in gc_con_config's enum order (lib/rm/rm.h): the rm section
  * and an ablation variant read them under the same names */

@@ -123,23 +123,6 @@ static gc_status write_rm_goal(const rp_stage *st, gc_rm *rm, const math_pairs *
     return s;
 }
 
-/* the stage's checkpoint: the reward model with its optimiser, and the loop's state */
-typedef struct {
-    gc_rm *rm;
-    rp_loop loop;
-} rm_ckpt;
-
-static gc_status save_rm(const char *dir, void *ctx) {
-    rm_ckpt *k = ctx;
-    GC_TRY(gc_rm_save_train(k->rm, dir, "rm"));
-    return rp_loop_save(&k->loop, dir);
-}
-
-static gc_status load_rm(const char *dir, rm_ckpt *k) {
-    GC_TRY(gc_rm_load_train(k->rm, dir, "rm"));
-    return rp_loop_load(&k->loop, dir);
-}
-
 /* running sums of the training loop */
 enum { TAIL_ACC, TAIL_LOSS, TAIL_N, EP_ACC, EP_LOSS, N_SUMS };
 
@@ -189,16 +172,14 @@ static gc_status compute_rm(rp_stage *st, void *ctx) {
         s = diag_init(m, &diag);
     else
         memset(&diag, 0, sizeof diag);
-    rm_ckpt k = {&rm, {&rng, order, n, batch_perm, steps_per_epoch, sum, N_SUMS, &curve}};
-    char kdir[RP_PATH];
-    int64_t done = s == GC_OK ? rp_ckpt_latest(st, kdir) : -1;
-    if (done >= 0)
-        s = load_rm(kdir, &k);
-    else if (s == GC_OK)
+    rp_rm_loop k = {&rm, {&rng, order, n, batch_perm, steps_per_epoch, sum, N_SUMS, &curve}};
+    int start = 0;
+    if (s == GC_OK) s = rp_loop_start(st, rp_rm_loop_load, &k, &start);
+    if (s == GC_OK && !st->ckpt_resumed)
         s = diag_epoch(m, st->name, &rm, &diag, 0, NAN, NAN, curve); /* before training */
     gc_progress prog;
     gc_progress_init(&prog, st->name, steps);
-    for (int step = done > 0 ? (int)done : 0; s == GC_OK && step < steps; step++) {
+    for (int step = start; s == GC_OK && step < steps; step++) {
         int ep_step = step % steps_per_epoch;
         if (ep_step == 0)
             gc_math_pair_order(&rng, n, P, plen_chars, order, batch_perm, steps_per_epoch);
@@ -223,7 +204,7 @@ static gc_status compute_rm(rp_stage *st, void *ctx) {
         }
         gc_progress_update(&prog, step + 1);
         if (s == GC_OK && rp_ckpt_due(st, step + 1 == steps))
-            s = rp_ckpt_write(st, step + 1, save_rm, &k);
+            s = rp_ckpt_write(st, step + 1, rp_rm_loop_save, &k);
     }
     gc_progress_end(&prog);
     diag_free(&diag);

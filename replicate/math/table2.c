@@ -281,7 +281,8 @@ static gc_status save_dpo(const char *dir, void *ctx) {
     return rp_loop_save(&k->loop, dir);
 }
 
-static gc_status load_dpo_ckpt(const char *dir, dpo_ckpt *k) {
+static gc_status load_dpo_ckpt(const char *dir, void *ctx) {
+    dpo_ckpt *k = ctx;
     char path[RP_PATH];
     snprintf(path, sizeof path, "%s/policy.ckpt", dir);
     GC_TRY(gc_ckpt_restore(path, k->pm, k->opt));
@@ -316,12 +317,11 @@ static gc_status compute_dpo(rp_stage *st, void *ctx) {
     cJSON *curve = cJSON_CreateArray();
     double e[N_EPOCH_SUMS] = {0};
     dpo_ckpt ck = {&pm, &opt, {&rng, order, n, perm, per_epoch, e, N_EPOCH_SUMS, &curve}};
-    char kdir[RP_PATH];
-    int64_t done = s == GC_OK ? rp_ckpt_latest(st, kdir) : -1;
-    if (done >= 0) s = load_dpo_ckpt(kdir, &ck);
+    int start = 0;
+    if (s == GC_OK) s = rp_loop_start(st, load_dpo_ckpt, &ck, &start);
     gc_progress prog;
     gc_progress_init(&prog, st->name, steps);
-    for (int step = done > 0 ? (int)done : 0; s == GC_OK && step < steps; step++) {
+    for (int step = start; s == GC_OK && step < steps; step++) {
         int es = step % per_epoch;
         if (es == 0) gc_math_pair_order(&rng, n, P, lens, order, perm, per_epoch);
         int first = perm[es] * P, nb = n - first < P ? n - first : P, T = 0;

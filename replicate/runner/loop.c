@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/util/jsonio.h"
+#include "ckpt.h"
 #include "stage.h"
 
 static cJSON *u64_hex(uint64_t v) {
@@ -99,4 +100,24 @@ gc_status rp_loop_load(rp_loop *l, const char *dir) {
     }
     cJSON_Delete(j);
     return s;
+}
+
+gc_status rp_loop_start(rp_stage *st, gc_status (*load)(const char *dir, void *ctx), void *ctx,
+                        int *step) {
+    char dir[RP_PATH];
+    int64_t done = rp_ckpt_latest(st, dir);
+    *step = done > 0 ? (int)done : 0;
+    return done >= 0 ? load(dir, ctx) : GC_OK;
+}
+
+gc_status rp_rm_loop_save(const char *dir, void *ctx) {
+    rp_rm_loop *k = ctx;
+    GC_TRY(gc_rm_save_train(k->rm, dir, "rm"));
+    return rp_loop_save(&k->loop, dir);
+}
+
+gc_status rp_rm_loop_load(const char *dir, void *ctx) {
+    rp_rm_loop *k = ctx;
+    GC_TRY(gc_rm_load_train(k->rm, dir, "rm"));
+    return rp_loop_load(&k->loop, dir);
 }

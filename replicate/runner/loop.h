@@ -9,8 +9,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "lib/rm/rm.h"
 #include "lib/util/base.h"
 #include "lib/util/rng.h"
+#include "stage.h"
 
 typedef struct {
     gc_rng *rng;
@@ -28,5 +30,20 @@ typedef struct {
  * naming the file. */
 gc_status rp_loop_save(const rp_loop *l, const char *dir);
 gc_status rp_loop_load(rp_loop *l, const char *dir);
+
+/* The step a stage's training loop starts from: 0, or the step of the stage's last checkpoint,
+ * which load(dir, ctx) restores (ckpt.h). */
+gc_status rp_loop_start(rp_stage *st, gc_status (*load)(const char *dir, void *ctx), void *ctx,
+                        int *step);
+
+/* A reward model's training checkpoint: the model with its optimiser (gc_rm_save_train, as "rm")
+ * and the loop's state; save and load take an rp_rm_loop as ctx (rp_ckpt_write's and
+ * rp_loop_start's callbacks). */
+typedef struct {
+    gc_rm *rm;
+    rp_loop loop;
+} rp_rm_loop;
+gc_status rp_rm_loop_save(const char *dir, void *ctx);
+gc_status rp_rm_loop_load(const char *dir, void *ctx);
 
 #endif
