@@ -1,11 +1,12 @@
-/* JSONL data sets: the bytes as a JSONL file read line by line (gc_jsonl_each), each object's
- * fields read as the data set readers read them (numbers, strings, arrays of numbers); and as a
- * Helpful-Harmless file (gc_hh_load: plain, or gzip when the bytes are one), split into prompts
- * and responses. */
+/* JSONL data sets: the bytes as a JSONL file read line by line (gc_jsonl_each: plain, or gzip
+ * when the bytes are one), each object's fields read as the data set readers read them (numbers,
+ * strings, arrays of numbers); as a Helpful-Harmless file (gc_hh_load), split into prompts and
+ * responses; as a HelpSteer file (gc_helpsteer_load, strict and skipping malformed lines). */
 #include "fuzz.h"
 
 #include <cjson/cJSON.h>
 
+#include "lib/tasks/helpsteer.h"
 #include "lib/tasks/hh.h"
 #include "lib/util/jsonio.h"
 
@@ -26,5 +27,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     (void)gc_jsonl_each(path, visit, &sum);
     gc_hh_set hh;
     if (gc_hh_load(path, &hh) == GC_OK) gc_hh_free(&hh);
+    for (int skip = 0; skip < 2; skip++) {
+        gc_helpsteer_set hs;
+        if (gc_helpsteer_load(path, skip, &hs) == GC_OK) {
+            int *idx = malloc(sizeof(int) * (size_t)hs.n);
+            if (idx) (void)gc_helpsteer_prompts(&hs, idx), free(idx);
+            gc_helpsteer_free(&hs);
+        }
+    }
     return 0;
 }

@@ -149,3 +149,40 @@ Test(beam, goal_score_is_the_cosine_to_the_pooled_state) {
     cr_expect_float_eq(sc, 0.5 * -3.0 / 4, 1e-12, "length-normalised log-probability");
     gc_rm_free(&rm);
 }
+
+Test(beam, prompts_batched_together_search_as_they_do_alone) {
+    gc_model m = tiny5();
+    const int32_t p0[2] = {1, 3}, p1[3] = {1, 4, 0};
+    const int32_t *ps[2] = {p0, p1};
+    const int pl[2] = {2, 3};
+    gc_beam_config c = {.beam = 2,
+                        .samples = 3,
+                        .step_tokens = 2,
+                        .max_steps = 2,
+                        .max_len = 8,
+                        .step_end = -1,
+                        .eos = 2,
+                        .temperature = 1.2f,
+                        .top_p = 1.0f,
+                        .seed = 9};
+    gc_beam_result both[2], alone;
+    cr_assert_eq(gc_beam_search_batch(&m, ps, pl, 2, &c, by_logprob, NULL, both), GC_OK, "%s",
+                 gc_last_error());
+    cr_assert_eq(gc_beam_search(&m, p0, 2, &c, by_logprob, NULL, &alone), GC_OK);
+    /* prompt 0 draws the same streams alone and in the batch */
+    cr_assert_eq(both[0].n, alone.n);
+    for (int j = 0; j < alone.n; j++) {
+        cr_expect_eq(both[0].len[j], alone.len[j]);
+        cr_expect(!memcmp(both[0].seq + (size_t)j * 8, alone.seq + (size_t)j * 8,
+                          sizeof(int32_t) * alone.len[j]),
+                  "beam %d", j);
+        cr_expect_float_eq(both[0].score[j], alone.score[j], 1e-5);
+    }
+    for (int j = 0; j < both[1].n; j++)
+        cr_expect(!memcmp(both[1].seq + (size_t)j * 8, p1, sizeof p1), "prompt 1 leads its beams");
+    gc_beam_result_free(&both[0]), gc_beam_result_free(&both[1]), gc_beam_result_free(&alone);
+    const int bad[2] = {2, 8};
+    cr_expect_eq(gc_beam_search_batch(&m, ps, bad, 2, &c, by_logprob, NULL, both), GC_ERR_ARG);
+    cr_expect(strstr(gc_last_error(), "prompt 1 of 8 tokens"), "%s", gc_last_error());
+    gc_model_free(&m);
+}

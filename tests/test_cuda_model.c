@@ -21,6 +21,7 @@
 #include "lib/rm/rm.h"
 #include "lib/model/sampler.h"
 #include "lib/model/train.h"
+#include "lib/policy/beam.h"
 #include "lib/policy/dpo.h"
 #include "cuda_helpers.h"
 #include "helpers.h"
@@ -535,5 +536,45 @@ Test(cuda_model, moving_a_trained_model_back_to_the_cpu_keeps_its_weights) {
                  "the step changed the weights");
     free(on_device);
     gc_adamw_free(&o);
+    twins_free(c, &a, &d);
+}
+
+static gc_status beam_by_logprob(void *ctx, const int32_t *seq, int prefix_len, int len,
+                                 double lp_sum, double *score) {
+    (void)ctx, (void)seq, (void)prefix_len, (void)len;
+    *score = lp_sum;
+    return GC_OK;
+}
+
+/* step-wise beam search (lib/policy/beam.h) with the generator on the backend keeps the beams the
+ * CPU keeps, with the same scores within fp32 rounding */
+Test(cuda_model, beam_search_on_the_backend_keeps_the_cpu_beams) {
+    gc_model a, d;
+    gc_cuda *c = twins(&a, &d, GC_PREC_FP32, 0);
+    const int32_t prompt[2] = {1, 5};
+    gc_beam_config bc = {.beam = 3,
+                         .samples = 4,
+                         .step_tokens = 2,
+                         .max_steps = 3,
+                         .max_len = 8,
+                         .step_end = -1,
+                         .eos = 2,
+                         .temperature = 1.0f,
+                         .top_p = 0.9f,
+                         .seed = 3};
+    gc_beam_result ra, rd;
+    cr_assert_eq(gc_beam_search(&a, prompt, 2, &bc, beam_by_logprob, NULL, &ra), GC_OK);
+    cr_assert_eq(gc_beam_search(&d, prompt, 2, &bc, beam_by_logprob, NULL, &rd), GC_OK, "%s",
+                 gc_last_error());
+    cr_assert_eq(ra.n, rd.n);
+    for (int j = 0; j < ra.n; j++) {
+        cr_expect_eq(ra.len[j], rd.len[j], "beam %d", j);
+        cr_expect(!memcmp(ra.seq + (size_t)j * ra.max_len, rd.seq + (size_t)j * rd.max_len,
+                          sizeof(int32_t) * ra.len[j]),
+                  "beam %d: the same tokens", j);
+        cr_expect_float_eq(ra.score[j], rd.score[j], 1e-4, "beam %d: %f vs %f", j, ra.score[j],
+                           rd.score[j]);
+    }
+    gc_beam_result_free(&ra), gc_beam_result_free(&rd);
     twins_free(c, &a, &d);
 }

@@ -2,6 +2,7 @@
  * fix. */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 
 #include "lib/util/base.h"
 #include "lib/util/config.h"
+#include "lib/util/jsonio.h"
+#include "lib/tasks/helpsteer.h"
 #include "lib/model/ckpt.h"
 #include "lib/model/model.h"
 #include "lib/rm/rm.h"
@@ -235,4 +238,28 @@ Test(regression, a_huge_seed_count_in_results_is_judged_not_converted) {
         cJSON_Delete(v);
     }
     cJSON_Delete(r), cJSON_Delete(claims);
+}
+
+/* found by fuzz/jsonl.c: a HelpSteer rating of 1.1e121 was converted to int before its range was
+ * checked, undefined behaviour (UBSan stops on it); the same conversion read a checkpoint's
+ * integers and a reward file's pair indices. Now every such integer is range-checked first
+ * (gc_json_int_in). */
+Test(regression, a_huge_integer_in_a_data_set_is_malformed_not_converted) {
+    char *path = th_tmp_path("hs-huge.jsonl");
+    const char *text =
+        "{\"prompt\": \"p\", \"response\": \"r\", \"helpfulness\": 1.1e121, "
+        "\"correctness\": 1, \"coherence\": 1, \"complexity\": 1, \"verbosity\": 1}\n";
+    cr_assert_eq(th_write_file(path, text, strlen(text)), 0);
+    gc_helpsteer_set s;
+    cr_expect_eq(gc_helpsteer_load(path, 0, &s), GC_ERR_FORMAT);
+    cr_expect(strstr(gc_last_error(), ":1: \"helpfulness\""), "%s", gc_last_error());
+    remove(path), free(path);
+    int v = 7;
+    cJSON *big = cJSON_CreateNumber(1e300), *neg = cJSON_CreateNumber(-3),
+          *frac = cJSON_CreateNumber(2.5);
+    cr_expect(!gc_json_int_in(big, INT_MIN, INT_MAX, &v) && v == 7);
+    cr_expect(!gc_json_int_in(neg, 0, 4, &v) && !gc_json_int_in(frac, 0, 4, &v));
+    cJSON *ok = cJSON_CreateNumber(3);
+    cr_expect(gc_json_int_in(ok, 0, 4, &v) && v == 3);
+    cJSON_Delete(big), cJSON_Delete(neg), cJSON_Delete(frac), cJSON_Delete(ok);
 }

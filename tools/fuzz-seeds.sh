@@ -25,6 +25,10 @@ for f in "$run"/cache/*/*; do
 done
 cp "$run"/fig2/smoke/results.json "$out/results/fig2-results.json"
 cp tests/fixtures/torch_tiny_*.bin "$out/ckpt/"
+# a HelpSteer file's lines (the data set is not in ../shared/data; its format, two items)
+printf '%s\n' '{"prompt": "What is rain?", "response": "Water falling from clouds.", "helpfulness": 3, "correctness": 4, "coherence": 4, "complexity": 1, "verbosity": 1}' \
+    '{"prompt": "What is rain?", "response": "I do not know.", "helpfulness": 0, "correctness": 2, "coherence": 3, "complexity": 0, "verbosity": 0}' \
+    > "$out/jsonl/helpsteer.jsonl"
 # judge replies as endpoints send them (their answers end with a verdict line)
 printf '%s' '{"id": "x", "choices": [{"index": 0, "message": {"role": "assistant", "content": "A is clearer.\nVerdict: A"}, "finish_reason": "stop"}]}' > "$out/judge/reply-a.json"
 printf '%s' '{"choices": [{"message": {"content": "Both are fine.\nverdict: tie."}}]}' > "$out/judge/reply-tie.json"

@@ -4,7 +4,8 @@
  * A step is a chunk of generated text: at most step_tokens new tokens, ending early at step_end
  * (a newline; -1: none) or eos. Each step, every live beam samples `samples` candidate steps
  * (temperature, top_p; candidate k of beam j at step t draws from gc_rng_stream(GC_STREAM_BEAM,
- * (t * beam + j) * samples + k) under seed), batched together in one generation; the generator's
+ * (t * beam + j) * samples + k) under seed), batched together in one generation (and with every
+ * other prompt's, gc_beam_search_batch); the generator's
  * log-probability of each candidate's tokens is computed by a teacher-forced pass; the caller's
  * hook scores the step (the generator's length-normalised log-probability, the cosine between a
  * reward model's mean-pooled hidden state over the step and a goal state, or a weighted sum:
@@ -57,6 +58,14 @@ typedef struct {
 gc_status gc_beam_search(gc_model *m, const int32_t *prompt, int prompt_len,
                          const gc_beam_config *c, gc_beam_score_fn score, void *ctx,
                          gc_beam_result *out);
+/* The search for n prompts at once (prompt p: prompt_len[p] tokens), every prompt's live beams
+ * sampled in one generation per step: out (n) one result per prompt. Candidate k of beam j of
+ * prompt p at step t draws from stream ((p * max_steps + t) * beam + j) * samples + k, so prompt
+ * 0 draws as gc_beam_search does; another batch composition may change a result only by the
+ * rounding of the batched passes. */
+gc_status gc_beam_search_batch(gc_model *m, const int32_t *const *prompts, const int *prompt_len,
+                               int n, const gc_beam_config *c, gc_beam_score_fn score, void *ctx,
+                               gc_beam_result *out);
 void gc_beam_result_free(gc_beam_result *r);
 
 /* The guided-decoding score: lp_weight * (lp_sum / step tokens) + goal_weight * cos(mean over

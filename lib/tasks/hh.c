@@ -4,7 +4,8 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <zlib.h>
+
+#include "lib/util/jsonio.h"
 
 int gc_hh_split(const char *chosen, const char *rejected, gc_hh_pair *out) {
     size_t cue = strlen(GC_HH_ASSISTANT), end = 0;
@@ -30,64 +31,36 @@ void gc_hh_free(gc_hh_set *s) {
     memset(s, 0, sizeof *s);
 }
 
-/* the next line of f into *buf (grown as needed, without its newline); 0 at the end */
-static int read_line(gzFile f, char **buf, size_t *cap) {
-    size_t n = 0;
-    for (;;) {
-        if (n + 2 > *cap) {
-            size_t c = *cap ? *cap * 2 : 65536;
-            char *b = realloc(*buf, c);
-            if (!b) return -1;
-            *buf = b, *cap = c;
-        }
-        if (!gzgets(f, *buf + n, (int)(*cap - n))) return n > 0;
-        n += strlen(*buf + n);
-        if (n && (*buf)[n - 1] == '\n') {
-            (*buf)[n - 1] = 0;
-            return 1;
-        }
+typedef struct {
+    const char *path;
+    gc_hh_set *out;
+    int cap;
+} load_ctx;
+
+static gc_status add_pair(const cJSON *j, int line, void *ctx) {
+    load_ctx *k = ctx;
+    gc_hh_set *out = k->out;
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "chosen");
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "rejected");
+    if (!cJSON_IsString(c) || !cJSON_IsString(r))
+        return gc_fail(GC_ERR_FORMAT,
+                       "%s:%d: expected a JSON object with string \"chosen\" and \"rejected\"",
+                       k->path, line);
+    if (out->n == k->cap) {
+        int cap = k->cap ? 2 * k->cap : 1024;
+        gc_hh_pair *p = realloc(out->p, sizeof *p * cap);
+        if (!p) return GC_ERR_NOMEM;
+        out->p = p, k->cap = cap;
     }
+    gc_hh_pair *p = &out->p[out->n++];
+    out->no_shared_prompt += !gc_hh_split(c->valuestring, r->valuestring, p);
+    return p->prompt && p->chosen && p->rejected ? GC_OK : GC_ERR_NOMEM;
 }
 
 gc_status gc_hh_load(const char *path, gc_hh_set *out) {
     memset(out, 0, sizeof *out);
-    gzFile f = gzopen(path, "rb");
-    if (!f) return gc_fail(GC_ERR_IO, "%s: cannot open", path);
-    char *line = NULL;
-    size_t cap = 0;
-    int cap_pairs = 0, lineno = 0, r;
-    gc_status s = GC_OK;
-    while (s == GC_OK && (r = read_line(f, &line, &cap)) > 0) {
-        lineno++;
-        cJSON *j = cJSON_Parse(line);
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "chosen");
-        const cJSON *rj = cJSON_GetObjectItemCaseSensitive(j, "rejected");
-        if (!cJSON_IsObject(j) || !cJSON_IsString(c) || !cJSON_IsString(rj)) {
-            s = gc_fail(GC_ERR_FORMAT,
-                        "%s:%d: expected a JSON object with string \"chosen\" and \"rejected\"",
-                        path, lineno);
-        } else if (out->n == cap_pairs) {
-            cap_pairs = cap_pairs ? 2 * cap_pairs : 1024;
-            gc_hh_pair *p = realloc(out->p, sizeof *p * cap_pairs);
-            if (!p)
-                s = GC_ERR_NOMEM;
-            else
-                out->p = p;
-        }
-        if (s == GC_OK) {
-            gc_hh_pair *p = &out->p[out->n++];
-            out->no_shared_prompt += !gc_hh_split(c->valuestring, rj->valuestring, p);
-            if (!p->prompt || !p->chosen || !p->rejected) s = GC_ERR_NOMEM;
-        }
-        cJSON_Delete(j);
-    }
-    int zerr = 0;
-    const char *zmsg = gzerror(f, &zerr);
-    if (s == GC_OK && r < 0) s = GC_ERR_NOMEM;
-    if (s == GC_OK && zerr != Z_OK && zerr != Z_STREAM_END)
-        s = gc_fail(GC_ERR_IO, "%s: after line %d: %s", path, lineno, zmsg);
-    gzclose(f);
-    free(line);
+    load_ctx k = {path, out, 0};
+    gc_status s = gc_jsonl_each(path, add_pair, &k);
     if (s == GC_OK && out->n == 0) s = gc_fail(GC_ERR_FORMAT, "%s: no pairs", path);
     if (s != GC_OK) gc_hh_free(out);
     return s;

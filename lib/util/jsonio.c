@@ -1,5 +1,8 @@
 #include "jsonio.h"
 
+#include <errno.h>
+#include <zlib.h>
+
 #include <math.h>
 
 #include <stdlib.h>
@@ -46,31 +49,53 @@ gc_status gc_jsonl_append(gc_atomic_file *af, const cJSON *obj) {
     return s;
 }
 
+/* the next line of f into *buf (grown as needed, without its newline): 1, 0 at the end, -1 out
+ * of memory */
+static int read_line(gzFile f, char **buf, size_t *cap) {
+    size_t n = 0;
+    for (;;) {
+        if (n + 2 > *cap) {
+            size_t c = *cap ? *cap * 2 : 65536;
+            char *b = realloc(*buf, c);
+            if (!b) return -1;
+            *buf = b, *cap = c;
+        }
+        if (!gzgets(f, *buf + n, (int)(*cap - n))) return n > 0;
+        n += strlen(*buf + n);
+        if (n && (*buf)[n - 1] == '\n') {
+            (*buf)[n - 1] = 0;
+            return 1;
+        }
+    }
+}
+
 gc_status gc_jsonl_each(const char *path, gc_status (*fn)(const cJSON *obj, int line, void *ctx),
                         void *ctx) {
-    char *text;
-    GC_TRY(gc_read_file(path, &text, NULL));
+    gzFile f = gzopen(path, "rb"); /* plain files read through as they are */
+    if (!f) return gc_fail(GC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char *text = NULL;
+    size_t cap = 0;
     gc_status s = GC_OK;
-    int line = 0;
-    for (char *p = text; s == GC_OK && *p;) {
-        char *nl = strchr(p, '\n');
-        if (nl) *nl = 0;
+    int line = 0, r;
+    while (s == GC_OK && (r = read_line(f, &text, &cap)) > 0) {
         line++;
-        char *q = p;
+        char *q = text;
         while (*q == ' ' || *q == '\t' || *q == '\r')
             q++;
-        if (*q) {
-            cJSON *obj = cJSON_Parse(q);
-            if (!obj || !cJSON_IsObject(obj)) {
-                s = gc_fail(GC_ERR_FORMAT, "%s:%d: not a JSON object", path, line);
-            } else {
-                s = fn(obj, line, ctx);
-            }
-            cJSON_Delete(obj);
-        }
-        if (!nl) break;
-        p = nl + 1;
+        if (!*q) continue;
+        cJSON *obj = cJSON_Parse(q);
+        if (!obj || !cJSON_IsObject(obj))
+            s = gc_fail(GC_ERR_FORMAT, "%s:%d: not a JSON object", path, line);
+        else
+            s = fn(obj, line, ctx);
+        cJSON_Delete(obj);
     }
+    int zerr = Z_OK;
+    const char *zmsg = gzerror(f, &zerr);
+    if (s == GC_OK && r < 0) s = GC_ERR_NOMEM;
+    if (s == GC_OK && zerr != Z_OK && zerr != Z_STREAM_END) /* a gzip cut short, or damaged */
+        s = gc_fail(GC_ERR_IO, "%s: after line %d: %s", path, line, zmsg);
+    gzclose(f);
     free(text);
     return s;
 }
@@ -112,6 +137,14 @@ const cJSON *gc_json_get(const cJSON *o, const char *k) {
 
 const char *gc_json_str(const cJSON *o, const char *k) {
     return cJSON_GetStringValue(gc_json_get(o, k));
+}
+
+int gc_json_int_in(const cJSON *e, int lo, int hi, int *out) {
+    if (!cJSON_IsNumber(e)) return 0;
+    double v = e->valuedouble;
+    if (!(v >= lo && v <= hi) || v != floor(v)) return 0;
+    *out = (int)v;
+    return 1;
 }
 
 double gc_json_at(const cJSON *arr, int i) {

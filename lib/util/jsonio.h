@@ -3,7 +3,8 @@
  * Contract: gc_json_read returns a cJSON tree the caller deletes (cJSON_Delete); errors name the
  * file and line. gc_json_write writes pretty JSON through a temporary file and a rename.
  * gc_jsonl_each calls fn for each non-empty line's parsed object (deleted after the call) and
- * stops at the first error, naming the file and line.
+ * stops at the first error, naming the file and line; a gzip file is read as it is (zlib), and
+ * one cut short or damaged is an error, never fewer lines.
  */
 #ifndef GC_JSONIO_H
 #define GC_JSONIO_H
@@ -29,6 +30,9 @@ void gc_json_add_floats(cJSON *obj, const char *key, const float *x, size_t n);
 double gc_json_num(const cJSON *o, const char *k, double def);
 const cJSON *gc_json_get(const cJSON *o, const char *k);
 const char *gc_json_str(const cJSON *o, const char *k);
+/* Whether e is a number holding an integer in [lo, hi] (checked before any conversion: a huge
+ * value must not overflow an int); then *out gets it. */
+int gc_json_int_in(const cJSON *e, int lo, int hi, int *out);
 /* The i-th number of an array, else NaN. */
 double gc_json_at(const cJSON *arr, int i);
 

@@ -193,8 +193,8 @@ static gc_status load_rm_rewards(const rp_stage *st, void *ctx) {
     if (s == GC_OK) s = gc_json_floats(path, j, "rejected", r, (size_t)n);
     int i = 0;
     for (const cJSON *e = pa ? pa->child : NULL; s == GC_OK && e; e = e->next, i++) {
-        int p = cJSON_IsNumber(e) ? (int)e->valuedouble : -1;
-        if (p < 0 || p >= h->tk.n || h->fold[p] != job->fold)
+        int p = -1;
+        if (!gc_json_int_in(e, 0, h->tk.n - 1, &p) || h->fold[p] != job->fold)
             s = gc_fail(GC_ERR_FORMAT, "%s: pair %d is not of fold %d", path, p, job->fold);
         else
             out[2 * p] = c[i], out[2 * p + 1] = r[i];

@@ -2,6 +2,7 @@
 #include "pipeline.h"
 #include "resumable.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -383,8 +384,8 @@ static gc_status load_policy_ckpt(rp_stage *st, gc_model *m, gc_sft_state *r, in
     if (s == GC_OK) s = gc_json_read(path, &j);
     if (s == GC_OK) {
         r->tail = gc_json_num(j, "tail", NAN), r->window = gc_json_num(j, "window", NAN);
-        r->tail_n = (int)gc_json_num(j, "tail_n", -1);
-        if (!isfinite(r->tail) || !isfinite(r->window) || r->tail_n < 0)
+        if (!gc_json_int_in(gc_json_get(j, "tail_n"), 0, INT_MAX, &r->tail_n) ||
+            !isfinite(r->tail) || !isfinite(r->window))
             s = gc_fail(GC_ERR_FORMAT, "%s: expected tail, window and tail_n", path);
     }
     cJSON_Delete(j);

@@ -49,7 +49,8 @@ static gc_status load_samples(const char *dir, sample_ck *k, gc_sample_resume *r
     const cJSON *a = gc_json_get(j, "text");
     gc_status s = GC_OK;
     if (gc_json_num(j, "total", -1) != k->total || done < 0 || done > k->total ||
-        done != (int)done || tokens < 0 || !cJSON_IsArray(a) || cJSON_GetArraySize(a) != done)
+        done != (int)done || !(tokens >= 0 && tokens < 9e18) || !cJSON_IsArray(a) ||
+        cJSON_GetArraySize(a) != done)
         s = gc_fail(GC_ERR_FORMAT, "%s: not a checkpoint of these %d samples", path, k->total);
     int i = 0;
     for (const cJSON *e = a ? a->child : NULL; s == GC_OK && e; e = e->next, i++) {

@@ -1,6 +1,7 @@
 #include "loop.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,10 +29,8 @@ static cJSON *int_array(const int *v, int n) {
 static int read_ints(const cJSON *a, int *v, int n) {
     if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != n) return 0;
     int i = 0;
-    for (const cJSON *e = a->child; e; e = e->next, i++) {
-        if (!cJSON_IsNumber(e) || e->valuedouble != (int)e->valuedouble) return 0;
-        v[i] = (int)e->valuedouble;
-    }
+    for (const cJSON *e = a->child; e; e = e->next, i++)
+        if (!gc_json_int_in(e, INT_MIN, INT_MAX, &v[i])) return 0;
     return 1;
 }
 
