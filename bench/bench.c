@@ -11,6 +11,7 @@
 
 #include <cblas.h>
 
+#include "lib/model/backend_prof.h"
 #include "lib/model/ckpt.h"
 #include "lib/model/model.h"
 #include "lib/model/ops.h"
@@ -61,6 +62,29 @@ static int bench_sgemm(int argc, char **argv) {
     printf("{\"kind\": \"sgemm_peak\", \"gflops\": %.2f, \"threads\": %d}\n", best,
            omp_get_max_threads());
     return 0;
+}
+
+/* one JSON line: each op's share of the profiled wall time `total` (seconds), largest first, and
+ * what the ops leave (the model's own loops, copies, threading) */
+static void print_profile(const char *what, size_t params, const gc_backend_prof *p, double total,
+                          int steps) {
+    int idx[GC_PROF_OPS], n = 0;
+    double ops = 0;
+    for (int i = 0; i < GC_PROF_OPS; i++)
+        if (p->calls[i]) idx[n++] = i, ops += p->sec[i];
+    for (int i = 1; i < n; i++) /* insertion sort by time, largest first */
+        for (int j = i; j > 0 && p->sec[idx[j]] > p->sec[idx[j - 1]]; j--) {
+            int t = idx[j];
+            idx[j] = idx[j - 1], idx[j - 1] = t;
+        }
+    printf("{\"kind\": \"profile\", \"what\": \"%s\", \"params\": %zu, \"step_s\": %.6f, "
+           "\"shares\": {",
+           what, params, total / steps);
+    for (int k = 0; k < n; k++)
+        printf("%s\"%s\": %.4f", k ? ", " : "", gc_backend_prof_name(idx[k]),
+               p->sec[idx[k]] / total);
+    printf("%s\"other\": %.4f}, \"threads\": %d}\n", n ? ", " : "", 1 - ops / total,
+           omp_get_max_threads());
 }
 
 static int bench_train(int argc, char **argv) {
@@ -122,6 +146,22 @@ static int bench_train(int argc, char **argv) {
         }
     }
     double el = gc_now() - t0, mm = gc_ops_matmul_seconds() - mm0;
+    /* the per-op profile: three more steps with every op timed */
+    gc_backend_prof prof;
+    gc_backend_prof_init(&prof, m.be);
+    if (gc_model_set_backend(&m, &prof.be) != GC_OK) {
+        fprintf(stderr, "gcrm-bench: %s\n", gc_last_error());
+        return 1;
+    }
+    double tp = gc_now();
+    for (int step = warm + steps; step < warm + steps + 3; step++) {
+        gc_lm_batch(data, n_data, B, T, 1, step, tok, tgt);
+        if (gc_lm_step(&m, &opt, &s, tok, tgt, B, T, NULL, &loss, NULL) != GC_OK) {
+            fprintf(stderr, "gcrm-bench: %s\n", gc_last_error());
+            return 1;
+        }
+    }
+    double prof_el = gc_now() - tp;
     /* training FLOPs per token: 6 per parameter, plus attention scores and mixing
      * (QK^T and PV, forward and backward: 12 L T D on average over causal positions / 2) */
     double flops_tok = 6.0 * (double)m.n_params + 6.0 * c.n_layers * T * c.dim;
@@ -132,6 +172,8 @@ static int bench_train(int argc, char **argv) {
         "\"matmul_share\": %.3f, \"final_loss\": %.4f, \"threads\": %d}\n",
         m.n_params, c.dim, c.n_layers, T, B, steps, tps, tps * flops_tok / 1e9, mm / el, loss,
         omp_get_max_threads());
+    print_profile("train", m.n_params, &prof, prof_el, 3);
+    gc_model_set_backend(&m, prof.in);
     free(data), free(tok), free(tgt);
     gc_adamw_free(&opt);
     gc_model_free(&m);
@@ -170,9 +212,32 @@ static int bench_generate(int argc, char **argv) {
         }
     }
     double el = gc_now() - t0;
+    gc_backend_prof prof; /* the per-op profile: one more pass with every op timed */
+    gc_backend_prof_init(&prof, m.be);
+    if (gc_model_set_backend(&m, &prof.be) != GC_OK) {
+        fprintf(stderr, "gcrm-bench: %s\n", gc_last_error());
+        return 1;
+    }
+    gc_kvcache_free(&kc); /* a cache belongs to the backend that filled it */
+    if (gc_kvcache_init(&kc, &m.cfg, 1, steps) != GC_OK) {
+        fprintf(stderr, "gcrm-bench: %s\n", gc_last_error());
+        return 1;
+    }
+    double tp = gc_now();
+    int32_t tk = 1;
+    for (int32_t pos = 0; pos < steps; pos++) {
+        if (gc_model_decode(&m, &kc, &tk, &pos) != GC_OK) {
+            fprintf(stderr, "gcrm-bench: %s\n", gc_last_error());
+            return 1;
+        }
+        tk = gc_sampler_sample(&smp, kc.logits);
+    }
+    double prof_el = gc_now() - tp;
     printf("{\"kind\": \"generate\", \"params\": %zu, \"tokens\": %d, \"tokens_per_s\": %.1f, "
            "\"threads\": %d}\n",
            m.n_params, steps * reps, steps * reps / el, omp_get_max_threads());
+    print_profile("decode", m.n_params, &prof, prof_el, steps);
+    gc_model_set_backend(&m, prof.in);
     gc_sampler_free(&smp);
     gc_kvcache_free(&kc);
     gc_model_free(&m);

@@ -6,6 +6,8 @@
         seq 256, batch 16) configs, share of step time in matmul, model GFLOP/s as a share of peak
   (iii) the identical model, batch and thread count in PyTorch (CPU), ratio gcrm / PyTorch
   (iv)  KV-cache generation tokens/s on stories260K
+  (v)   a per-op profile of a training step (each config) and of a decode step: every op of the
+        model's backend timed (lib/model/backend_prof.h), its share of the step's wall time
 The machine is shared and noisy: read the ratios within one run. Writes build/bench.json.
 usage: bench.py BENCH_BIN [--threads N] [--data DIR]"""
 import argparse
@@ -52,7 +54,9 @@ def main():
     report["sgemm_peak_gflops"] = peak
     rows = []
     for name, cfg in CONFIGS.items():
-        g = run_json([a.bench_bin, "train"] + flags(cfg), env)[0]
+        out = run_json([a.bench_bin, "train"] + flags(cfg), env)
+        g = next(r for r in out if r["kind"] == "train")
+        g["profile"] = next((r for r in out if r["kind"] == "profile"), None)
         t = run_json([sys.executable, os.path.join(here, "torch_train.py"), "--threads",
                       str(a.threads)] + flags(cfg), env)[0]
         if g["params"] != t["params"]:
@@ -61,8 +65,11 @@ def main():
         rows.append((name, g, t))
         report[name] = {"gcrm": g, "pytorch": t, "ratio": g["tokens_per_s"] / t["tokens_per_s"]}
     model = os.path.join(a.data, "models/stories260K/stories260K.bin")
-    gen = run_json([a.bench_bin, "generate", "--checkpoint", model], env)[0] \
-        if os.path.exists(model) else None
+    gen = None
+    if os.path.exists(model):
+        out = run_json([a.bench_bin, "generate", "--checkpoint", model], env)
+        gen = next(r for r in out if r["kind"] == "generate")
+        gen["profile"] = next((r for r in out if r["kind"] == "profile"), None)
     report["generate"] = gen
 
     print("gcrm bench  (commit %s, %d threads)" % (report["commit"], a.threads))
@@ -80,6 +87,15 @@ def main():
     else:
         print("  KV-cache generation: skipped (%s not found)" % model)
     print("  matmul = share of step time inside BLAS; of peak = model GFLOP/s / sgemm peak")
+    print("  per-op profile (share of a step's wall time, every op timed; other = the rest):")
+    profiles = [("train " + name, g["profile"]) for name, g, _ in rows]
+    if gen:
+        profiles.append(("decode stories260K", gen["profile"]))
+    for label, prof in profiles:
+        if prof:
+            ops = ", ".join("%s %.0f%%" % (k, 100 * v) for k, v in prof["shares"].items()
+                            if v >= 0.005)
+            print("    %-20s %8.2f ms/step: %s" % (label, 1e3 * prof["step_s"], ops))
     os.makedirs("build", exist_ok=True)
     with open("build/bench.json.tmp", "w") as f:
         json.dump(report, f, indent=1)
