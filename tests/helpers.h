@@ -65,4 +65,9 @@ void th_rerecord(const char *root, const char *name);
 int th_run_killed_after_every_checkpoint(const char *file, const char *root, const char *extra,
                                          char *resumed, size_t cap);
 
+/* A beam-search step score (lib/policy/beam.h): the step's log-probability, so that a beam's score
+ * is its sequence's log-probability. */
+gc_status th_beam_by_logprob(void *ctx, const int32_t *seq, int prefix_len, int len, double lp_sum,
+                             double *score);
+
 #endif

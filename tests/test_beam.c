@@ -12,28 +12,14 @@
 #include "lib/policy/beam.h"
 #include "lib/policy/dpo.h"
 
+/* the tiny test model with a 5-token vocabulary, so that a search can hold every sequence */
 static gc_model tiny5(void) {
-    gc_model_config c = {.dim = 8,
-                         .hidden_dim = 16,
-                         .n_layers = 1,
-                         .n_heads = 2,
-                         .n_kv_heads = 1,
-                         .vocab_size = 5,
-                         .seq_len = 8,
-                         .tied = 0,
-                         .norm_eps = 1e-5f,
-                         .rope_theta = 10000.0f};
+    gc_model_config c = th_tiny_config(0);
+    c.vocab_size = 5;
     gc_model m;
     cr_assert_eq(gc_model_init(&m, &c), GC_OK);
     th_init_weights(&m, 7);
     return m;
-}
-
-static gc_status by_logprob(void *ctx, const int32_t *seq, int prefix_len, int len, double lp_sum,
-                            double *score) {
-    (void)ctx, (void)seq, (void)prefix_len, (void)len;
-    *score = lp_sum;
-    return GC_OK;
 }
 
 Test(beam, exhaustive_beam_is_the_brute_force_ranking) {
@@ -51,7 +37,7 @@ Test(beam, exhaustive_beam_is_the_brute_force_ranking) {
                         .top_p = 1.0f,
                         .seed = 11};
     gc_beam_result r;
-    cr_assert_eq(gc_beam_search(&m, prompt, 1, &c, by_logprob, NULL, &r), GC_OK, "%s",
+    cr_assert_eq(gc_beam_search(&m, prompt, 1, &c, th_beam_by_logprob, NULL, &r), GC_OK, "%s",
                  gc_last_error());
     cr_expect_eq(r.steps, STEPS);
     cr_assert_eq(r.n, N, "every sequence of %d tokens is a beam", STEPS);
@@ -100,9 +86,9 @@ Test(beam, narrow_beams_finish_and_repeat_bitwise) {
                         .top_p = 1.0f,
                         .seed = 5};
     gc_beam_result a, b;
-    cr_assert_eq(gc_beam_search(&m, prompt, 2, &c, by_logprob, NULL, &a), GC_OK, "%s",
+    cr_assert_eq(gc_beam_search(&m, prompt, 2, &c, th_beam_by_logprob, NULL, &a), GC_OK, "%s",
                  gc_last_error());
-    cr_assert_eq(gc_beam_search(&m, prompt, 2, &c, by_logprob, NULL, &b), GC_OK);
+    cr_assert_eq(gc_beam_search(&m, prompt, 2, &c, th_beam_by_logprob, NULL, &b), GC_OK);
     cr_assert_eq(a.n, b.n);
     cr_expect(!memcmp(a.seq, b.seq, sizeof(int32_t) * (size_t)a.n * a.max_len), "same seed");
     cr_expect(!memcmp(a.score, b.score, sizeof(double) * a.n));
@@ -120,7 +106,7 @@ Test(beam, narrow_beams_finish_and_repeat_bitwise) {
     }
     gc_beam_result_free(&a), gc_beam_result_free(&b);
     c.max_len = 9; /* beyond the model's context */
-    cr_expect_eq(gc_beam_search(&m, prompt, 2, &c, by_logprob, NULL, &a), GC_ERR_ARG);
+    cr_expect_eq(gc_beam_search(&m, prompt, 2, &c, th_beam_by_logprob, NULL, &a), GC_ERR_ARG);
     gc_model_free(&m);
 }
 
@@ -131,7 +117,8 @@ Test(beam, goal_score_is_the_cosine_to_the_pooled_state) {
     int32_t seq[6] = {1, 3, 0, 4, 2, 1};
     int len = 6, D = rm.model.cfg.dim;
     cr_assert_eq(gc_model_forward_len(&rm.model, seq, 1, 6, &len, 0), GC_OK);
-    float mean[8] = {0}, neg[8];
+    float mean[64] = {0}, neg[64];
+    cr_assert_leq(D, 64);
     for (int p = 2; p < 6; p++)
         for (int d = 0; d < D; d++)
             mean[d] += rm.model.hf[p * D + d] / 4.0f;
@@ -166,9 +153,9 @@ Test(beam, prompts_batched_together_search_as_they_do_alone) {
                         .top_p = 1.0f,
                         .seed = 9};
     gc_beam_result both[2], alone;
-    cr_assert_eq(gc_beam_search_batch(&m, ps, pl, 2, &c, by_logprob, NULL, both), GC_OK, "%s",
-                 gc_last_error());
-    cr_assert_eq(gc_beam_search(&m, p0, 2, &c, by_logprob, NULL, &alone), GC_OK);
+    cr_assert_eq(gc_beam_search_batch(&m, ps, pl, 2, &c, th_beam_by_logprob, NULL, both), GC_OK,
+                 "%s", gc_last_error());
+    cr_assert_eq(gc_beam_search(&m, p0, 2, &c, th_beam_by_logprob, NULL, &alone), GC_OK);
     /* prompt 0 draws the same streams alone and in the batch */
     cr_assert_eq(both[0].n, alone.n);
     for (int j = 0; j < alone.n; j++) {
@@ -182,7 +169,8 @@ Test(beam, prompts_batched_together_search_as_they_do_alone) {
         cr_expect(!memcmp(both[1].seq + (size_t)j * 8, p1, sizeof p1), "prompt 1 leads its beams");
     gc_beam_result_free(&both[0]), gc_beam_result_free(&both[1]), gc_beam_result_free(&alone);
     const int bad[2] = {2, 8};
-    cr_expect_eq(gc_beam_search_batch(&m, ps, bad, 2, &c, by_logprob, NULL, both), GC_ERR_ARG);
+    cr_expect_eq(gc_beam_search_batch(&m, ps, bad, 2, &c, th_beam_by_logprob, NULL, both),
+                 GC_ERR_ARG);
     cr_expect(strstr(gc_last_error(), "prompt 1 of 8 tokens"), "%s", gc_last_error());
     gc_model_free(&m);
 }

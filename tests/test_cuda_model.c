@@ -539,13 +539,6 @@ Test(cuda_model, moving_a_trained_model_back_to_the_cpu_keeps_its_weights) {
     twins_free(c, &a, &d);
 }
 
-static gc_status beam_by_logprob(void *ctx, const int32_t *seq, int prefix_len, int len,
-                                 double lp_sum, double *score) {
-    (void)ctx, (void)seq, (void)prefix_len, (void)len;
-    *score = lp_sum;
-    return GC_OK;
-}
-
 /* step-wise beam search (lib/policy/beam.h) with the generator on the backend keeps the beams the
  * CPU keeps, with the same scores within fp32 rounding */
 Test(cuda_model, beam_search_on_the_backend_keeps_the_cpu_beams) {
@@ -563,8 +556,8 @@ Test(cuda_model, beam_search_on_the_backend_keeps_the_cpu_beams) {
                          .top_p = 0.9f,
                          .seed = 3};
     gc_beam_result ra, rd;
-    cr_assert_eq(gc_beam_search(&a, prompt, 2, &bc, beam_by_logprob, NULL, &ra), GC_OK);
-    cr_assert_eq(gc_beam_search(&d, prompt, 2, &bc, beam_by_logprob, NULL, &rd), GC_OK, "%s",
+    cr_assert_eq(gc_beam_search(&a, prompt, 2, &bc, th_beam_by_logprob, NULL, &ra), GC_OK);
+    cr_assert_eq(gc_beam_search(&d, prompt, 2, &bc, th_beam_by_logprob, NULL, &rd), GC_OK, "%s",
                  gc_last_error());
     cr_assert_eq(ra.n, rd.n);
     for (int j = 0; j < ra.n; j++) {

@@ -25,7 +25,7 @@ static const gc_cfg_field model_f[] = {
     F(hh_model_cfg, tokenizer, GC_CFG_STRING, 1, 0, 0, NULL),
     F(hh_model_cfg, context, GC_CFG_INT, 1, 19, 1 << 20, NULL),
 };
-static const gc_cfg_field rm_f[] = {
+const gc_cfg_field hh_rm_fields[] = {
     F(hh_rm_cfg, epochs, GC_CFG_INT, 1, 1, 1000, NULL),
     F(hh_rm_cfg, batch, GC_CFG_INT, 1, 1, 4096, NULL),
     F(hh_rm_cfg, warmup, GC_CFG_INT, 0, 0, 1e6, NULL),
@@ -38,6 +38,7 @@ static const gc_cfg_field rm_f[] = {
     F(hh_rm_cfg, pairs, GC_CFG_ENUM, 0, 0, 0, "all|ordered"),
     F(hh_rm_cfg, reduction, GC_CFG_ENUM, 0, 0, 0, "log_of_mean|mean_of_log"),
 };
+const size_t hh_rm_n_fields = GC_CFG_COUNT(hh_rm_fields);
 
 void hh_data_path(const hh_ctx *h, const char *rel, char out[RP_PATH]) {
     (void)h;
@@ -62,8 +63,8 @@ static gc_status read_cfg(hh_ctx *h) {
         snprintf(path, sizeof path, "%s.%s", r->scale_path, sec->string);
         if (!ok) return gc_config_fail(cf, path, "unknown key (known keys: data model rm)");
     }
-    const gc_cfg_field *f[3] = {data_f, model_f, rm_f};
-    size_t nf[3] = {GC_CFG_COUNT(data_f), GC_CFG_COUNT(model_f), GC_CFG_COUNT(rm_f)};
+    const gc_cfg_field *f[3] = {data_f, model_f, hh_rm_fields};
+    size_t nf[3] = {GC_CFG_COUNT(data_f), GC_CFG_COUNT(model_f), hh_rm_n_fields};
     void *dst[3] = {&h->data, &h->model, &h->rm};
     h->data = (hh_data_cfg){.split_seed = 1};
     h->rm = (hh_rm_cfg){.K = 16, .lambda = 0.5, .clip = 1.0};

@@ -64,6 +64,11 @@ typedef struct {
     float *reward;      /* (HH_VARIANTS, seeds, 2n) each sequence's reward from its fold's model */
 } hh_ctx;
 
+/* The rm section's fields (hh.c), read from the experiment file and hashed by the reward-model
+ * stages. */
+extern const gc_cfg_field hh_rm_fields[];
+extern const size_t hh_rm_n_fields;
+
 /* A data file's path: GCRM_DATA/<rel> (absolute rel as is). */
 void hh_data_path(const hh_ctx *h, const char *rel, char out[RP_PATH]);
 

@@ -77,9 +77,8 @@ static gc_status train(rp_stage *st, const rm_job *job, gc_rm *rm, const int *it
     gc_progress prog;
     gc_progress_init(&prog, st->name, steps);
     for (int step = start; s == GC_OK && step < steps; step++) {
-        int es = step % per_epoch;
-        if (es == 0) gc_math_pair_order(&rng, n, P, lens, order, perm, per_epoch);
-        int first = perm[es] * P, nb = n - first < P ? n - first : P, T = 0;
+        int first, nb, T = 0;
+        int ep_end = rp_loop_batch(&k.loop, step, P, lens, &first, &nb);
         for (int b = 0; b < nb; b++)
             rows[2 * b] = 2 * items[order[first + b]], rows[2 * b + 1] = rows[2 * b] + 1;
         pack_rows(&h->tk, rows, 2 * nb, tok, plen, len, &T);
@@ -89,7 +88,7 @@ static gc_status train(rp_stage *st, const rm_job *job, gc_rm *rm, const int *it
         gc_rm_step_stats rs;
         s = gc_rm_step(rm, tok, nb, T, plen, len, &con, &rng, &o, &rs);
         sum[EP_ACC] += rs.acc, sum[EP_LOSS] += rs.loss;
-        if (s == GC_OK && es == per_epoch - 1) {
+        if (s == GC_OK && ep_end) {
             cJSON *e = cJSON_CreateObject();
             cJSON_AddNumberToObject(e, RS_EPOCH, step / per_epoch + 1);
             cJSON_AddNumberToObject(e, RS_TRAIN_ACCURACY, sum[EP_ACC] / per_epoch);
@@ -206,24 +205,12 @@ static gc_status load_rm_rewards(const rp_stage *st, void *ctx) {
 
 static const rp_stage_def HH_RM = {"hh-rm", __FILE__, compute_rm, load_rm_rewards};
 
-static const gc_cfg_field rm_key_f[] = {
-    {"epochs", GC_CFG_INT, offsetof(hh_rm_cfg, epochs), 0, 0, 0, NULL},
-    {"batch", GC_CFG_INT, offsetof(hh_rm_cfg, batch), 0, 0, 0, NULL},
-    {"warmup", GC_CFG_INT, offsetof(hh_rm_cfg, warmup), 0, 0, 0, NULL},
-    {"lr", GC_CFG_FLOAT, offsetof(hh_rm_cfg, lr), 0, 0, 0, NULL},
-    {"lr_min", GC_CFG_FLOAT, offsetof(hh_rm_cfg, lr_min), 0, 0, 0, NULL},
-    {"clip", GC_CFG_FLOAT, offsetof(hh_rm_cfg, clip), 0, 0, 0, NULL},
-    {"weight_decay", GC_CFG_FLOAT, offsetof(hh_rm_cfg, weight_decay), 0, 0, 0, NULL},
-};
-
 gc_status hh_stage_rm(hh_ctx *h, int variant, int seed, int f) {
-    cJSON *k = gc_config_to_json(rm_key_f, GC_CFG_COUNT(rm_key_f), &h->rm);
-    if (variant == HH_GOAL) { /* the contrastive settings touch the goal variant only */
-        cJSON_AddNumberToObject(k, "lambda", h->rm.lambda);
-        cJSON_AddNumberToObject(k, "K", (double)h->rm.K);
-        cJSON_AddNumberToObject(k, "pairs", h->rm.pairs);
-        cJSON_AddNumberToObject(k, "reduction", h->rm.reduction);
-    }
+    cJSON *k = gc_config_to_json(hh_rm_fields, hh_rm_n_fields, &h->rm);
+    static const char *const contrastive[] = {"lambda", "K", "pairs", "reduction"};
+    for (int i = 0; variant != HH_GOAL && i < 4; i++) /* they touch the goal variant only */
+        cJSON_DeleteItemFromObjectCaseSensitive(k, contrastive[i]);
+    cJSON_AddStringToObject(k, "variant", variant == HH_GOAL ? "goal" : "baseline");
     cJSON_AddNumberToObject(k, "seed", seed);
     cJSON_AddNumberToObject(k, "fold", f);
     cJSON_AddNumberToObject(k, "folds", (double)h->data.folds);

@@ -180,11 +180,8 @@ static gc_status compute_rm(rp_stage *st, void *ctx) {
     gc_progress prog;
     gc_progress_init(&prog, st->name, steps);
     for (int step = start; s == GC_OK && step < steps; step++) {
-        int ep_step = step % steps_per_epoch;
-        if (ep_step == 0)
-            gc_math_pair_order(&rng, n, P, plen_chars, order, batch_perm, steps_per_epoch);
-        int first = batch_perm[ep_step] * P;
-        int nb = n - first < P ? n - first : P, T = 0;
+        int first, nb, T = 0;
+        int ep_end = rp_loop_batch(&k.loop, step, P, plen_chars, &first, &nb);
         s = gc_math_pack_pairs(
             (const char *const *)pairs->prompt, (const char *const *)pairs->chosen,
             (const char *const *)pairs->rejected, order + first, nb, L, tok, tmp, plen, len, &T);
@@ -197,7 +194,7 @@ static gc_status compute_rm(rp_stage *st, void *ctx) {
         if (step >= steps - steps_per_epoch)
             sum[TAIL_ACC] += rs.acc, sum[TAIL_LOSS] += rs.loss, sum[TAIL_N]++;
         sum[EP_ACC] += rs.acc, sum[EP_LOSS] += rs.loss;
-        if (s == GC_OK && ep_step == steps_per_epoch - 1) {
+        if (s == GC_OK && ep_end) {
             s = diag_epoch(m, st->name, &rm, &diag, step / steps_per_epoch + 1,
                            sum[EP_ACC] / steps_per_epoch, sum[EP_LOSS] / steps_per_epoch, curve);
             sum[EP_ACC] = sum[EP_LOSS] = 0;

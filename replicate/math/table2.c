@@ -322,9 +322,8 @@ static gc_status compute_dpo(rp_stage *st, void *ctx) {
     gc_progress prog;
     gc_progress_init(&prog, st->name, steps);
     for (int step = start; s == GC_OK && step < steps; step++) {
-        int es = step % per_epoch;
-        if (es == 0) gc_math_pair_order(&rng, n, P, lens, order, perm, per_epoch);
-        int first = perm[es] * P, nb = n - first < P ? n - first : P, T = 0;
+        int first, nb, T = 0;
+        int ep_end = rp_loop_batch(&ck.loop, step, P, lens, &first, &nb);
         s = pack(pr, order + first, nb, L, &b, &T);
         for (int i = 0; s == GC_OK && i < nb; i++)
             ref[2 * i] = job->ref[2 * order[first + i]],
@@ -336,7 +335,7 @@ static gc_status compute_dpo(rp_stage *st, void *ctx) {
                             (float)dc->clip, &ds);
         e[E_LOSS] += ds.loss / per_epoch, e[E_ACC] += ds.acc / per_epoch,
             e[E_MARGIN] += ds.margin / per_epoch;
-        if (s == GC_OK && es == per_epoch - 1) {
+        if (s == GC_OK && ep_end) {
             cJSON *row = cJSON_CreateObject();
             cJSON_AddNumberToObject(row, RS_EPOCH, step / per_epoch + 1);
             cJSON_AddNumberToObject(row, RS_TRAIN_LOSS, e[E_LOSS]);

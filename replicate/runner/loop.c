@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/tasks/mathpipe.h"
 #include "lib/util/jsonio.h"
 #include "ckpt.h"
 #include "stage.h"
@@ -119,4 +120,12 @@ gc_status rp_rm_loop_load(const char *dir, void *ctx) {
     rp_rm_loop *k = ctx;
     GC_TRY(gc_rm_load_train(k->rm, dir, "rm"));
     return rp_loop_load(&k->loop, dir);
+}
+
+int rp_loop_batch(rp_loop *l, int step, int P, const int *lens, int *first, int *nb) {
+    int es = step % l->per_epoch;
+    if (es == 0) gc_math_pair_order(l->rng, l->n, P, lens, l->order, l->perm, l->per_epoch);
+    *first = l->perm[es] * P;
+    *nb = l->n - *first < P ? l->n - *first : P;
+    return es == l->per_epoch - 1;
 }

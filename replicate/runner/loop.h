@@ -31,6 +31,11 @@ typedef struct {
 gc_status rp_loop_save(const rp_loop *l, const char *dir);
 gc_status rp_loop_load(rp_loop *l, const char *dir);
 
+/* Step `step`'s batch of a loop over l->n pairs in batches of P: a step that opens an epoch first
+ * draws the epoch's order (gc_math_pair_order from l->rng, lens the pairs' lengths); the batch is
+ * l->order[*first, *first + *nb). Returns 1 when the step closes its epoch. */
+int rp_loop_batch(rp_loop *l, int step, int P, const int *lens, int *first, int *nb);
+
 /* The step a stage's training loop starts from: 0, or the step of the stage's last checkpoint,
  * which load(dir, ctx) restores (ckpt.h). */
 gc_status rp_loop_start(rp_stage *st, gc_status (*load)(const char *dir, void *ctx), void *ctx,
