@@ -262,3 +262,40 @@ Test(hh, table3a_smoke_on_the_cuda_backend_matches_the_cpu, .timeout = 300) {
     th_rm_tree(a), th_rm_tree(b);
     free(a), free(b);
 }
+
+/* table3a's cached files, damaged in a way their checksums in DONE do not show (the marker written
+ * again after the damage): a tokens file cut short and a rewards file naming a pair of another
+ * fold are errors naming the file, never wrong numbers */
+Test(hh, damaged_table3a_stage_files_are_refused_by_name, .timeout = 120) {
+    char probe[1024];
+    if (!th_data_file(probe, sizeof probe, "hh-rlhf/harmless-base-test.jsonl.gz"))
+        cr_skip_test("hh-rlhf not found under %s", th_data_dir());
+    setenv("OMP_NUM_THREADS", "1", 1);
+    char *root = th_tmp_path("t3a-bad"), *out = NULL, *err = NULL, cmd[2400];
+    cr_assert_eq(th_run_smoke("experiments/table3a.json", root, "--seeds 1", &out, &err), 0, "%s",
+                 err);
+    free(out), free(err);
+    snprintf(cmd, sizeof cmd,
+             "f=$(ls %s/cache/hh-tokens-*/tokens.bin); head -c $(($(stat -c %%s $f) - 8)) $f > "
+             "$f.cut && mv $f.cut $f",
+             root);
+    cr_assert_eq(system(cmd), 0);
+    th_rerecord(root, "hh-tokens");
+    cr_expect_eq(th_run_smoke("experiments/table3a.json", root, "--seeds 1", &out, &err), 1);
+    cr_expect(strstr(err, "tokens.bin: not a complete tokens file"), "%s", err);
+    free(out), free(err);
+    cr_assert_eq(
+        th_run_smoke("experiments/table3a.json", root, "--seeds 1 --rerun hh-tokens", &out, &err),
+        0, "%s", err);
+    free(out), free(err);
+    snprintf(cmd, sizeof cmd,
+             "f=$(ls %s/cache/hh-rm-goal-seed1-fold0-*/rewards.json); "
+             "sed -i '0,/\"pair\":[[:space:]]*\\[[0-9]*/s//\"pair\": [99999/' $f",
+             root);
+    cr_assert_eq(system(cmd), 0);
+    th_rerecord(root, "hh-rm-goal-seed1-fold0");
+    cr_expect_eq(th_run_smoke("experiments/table3a.json", root, "--seeds 1", &out, &err), 1);
+    cr_expect(strstr(err, "rewards.json") && strstr(err, "is not of fold 0"), "%s", err);
+    free(out), free(err);
+    th_rm_tree(root), free(root);
+}

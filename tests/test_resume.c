@@ -16,6 +16,10 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "lib/tasks/chartok.h"
+#include "replicate/math/resumable.h"
+#include "replicate/runner/ckpt.h"
+#include "replicate/runner/loop.h"
 
 /* starts `replicate run` in the background, its stderr in errfile; returns its pid */
 static pid_t spawn(const char *file, const char *root, const char *errfile) {
@@ -160,4 +164,92 @@ Test(resume, killed_after_every_checkpoint_every_long_stage_resumes_bitwise, .ti
         free(a), free(b);
     }
     remove(f0), free(f0);
+}
+
+/* A training loop's saved state (loop.json) that is damaged, cut, of another size or holds a
+ * number beyond int is an error naming the file, and leaves the loop untouched. */
+Test(resume, a_malformed_loop_state_is_refused_by_name) {
+    char *dir = th_tmp_path("loopstate"), path[1100];
+    mkdir(dir, 0755);
+    gc_rng rng;
+    gc_rng_init(&rng, 5, 6);
+    int order[4] = {3, 1, 0, 2}, perm[2] = {1, 0};
+    double sums[2] = {0.25, -1.5};
+    cJSON *curve = cJSON_CreateArray();
+    rp_loop l = {&rng, order, 4, perm, 2, sums, 2, &curve};
+    cr_assert_eq(rp_loop_save(&l, dir), GC_OK, "%s", gc_last_error());
+    int o2[4] = {0}, p2[2] = {0};
+    double s2[2] = {0};
+    gc_rng r2 = {0};
+    cJSON *c2 = cJSON_CreateArray();
+    rp_loop back = {&r2, o2, 4, p2, 2, s2, 2, &c2};
+    cr_assert_eq(rp_loop_load(&back, dir), GC_OK, "%s", gc_last_error());
+    cr_expect(!memcmp(order, o2, sizeof order) && !memcmp(perm, p2, sizeof perm));
+    cr_expect(!memcmp(sums, s2, sizeof sums) && !memcmp(&rng, &r2, sizeof rng), "bit for bit");
+    snprintf(path, sizeof path, "%s/loop.json", dir);
+    char *good = th_read_text(path);
+    /* (key, text put right after the opening bracket or quote of its value) */
+    static const char *const bad[][2] = {{"\"order\"", "1e300, "},
+                                         {"\"perm\"", "7, "},
+                                         {"\"counter\"", "zz"},
+                                         {"\"sums\"", "\"1\", "},
+                                         {NULL, "["}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[8192];
+        const char *at = good;
+        if (bad[i][0]) {
+            at = strstr(good, bad[i][0]);
+            cr_assert_not_null(at, "%s", bad[i][0]);
+            at += strlen(bad[i][0]);
+            at += strcspn(at, "[\"") + 1; /* past the value's opening bracket or quote */
+        }
+        snprintf(text, sizeof text, "%.*s%s%s", (int)(at - good), good, bad[i][1], at);
+        cr_assert_eq(th_write_file(path, text, strlen(text)), 0);
+        cr_expect_eq(rp_loop_load(&back, dir), GC_ERR_FORMAT, "case %zu: %s", i, text);
+        cr_expect(strstr(gc_last_error(), "loop.json"), "case %zu: %s", i, gc_last_error());
+    }
+    cr_assert_eq(th_write_file(path, good, strlen(good) / 2), 0); /* cut short */
+    cr_expect_eq(rp_loop_load(&back, dir), GC_ERR_FORMAT);
+    cr_expect(strstr(gc_last_error(), "loop.json"), "%s", gc_last_error());
+    free(good);
+    cJSON_Delete(curve), cJSON_Delete(c2);
+    th_rm_tree(dir), free(dir);
+}
+
+/* A sampling stage's checkpoint (samples.json) that does not fit the run is an error naming it. */
+Test(resume, a_malformed_sampling_checkpoint_is_refused_by_name) {
+    char *root = th_tmp_path("samplestage"), ck[1100], path[1200];
+    rp_stage st;
+    memset(&st, 0, sizeof st);
+    snprintf(st.name, sizeof st.name, "vote-samples");
+    snprintf(st.dir, sizeof st.dir, "%s/stage", root);
+    st.ckpt_every = 60;
+    snprintf(ck, sizeof ck, "%s.ckpt/step-64", st.dir);
+    char cmd[1300];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", ck);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/samples.json", ck);
+    gc_model_config cfg = th_tiny_config(0);
+    cfg.vocab_size = GC_CHAR_VOCAB, cfg.seq_len = 32;
+    gc_model m;
+    cr_assert_eq(gc_model_init(&m, &cfg), GC_OK);
+    const char *qs[2] = {"1+1=", "2+2="};
+    char *out[4] = {0};
+    gc_sample_config sc = {1.0f, 1.0f, 1, 32, 2, NULL};
+    const char *bad[] = {"{\"done\": 2, \"total\": 9, \"tokens\": 4, \"text\": [\"a\", \"b\"]}",
+                         "{\"done\": 2, \"total\": 4, \"tokens\": 4, \"text\": [\"a\"]}",
+                         "{\"done\": 2, \"total\": 4, \"tokens\": 1e300, \"text\": [\"a\", \"b\"]}",
+                         "{\"done\": 2, \"total\": 4, \"tokens\": 4, \"text\": [\"a\", 3]}",
+                         "{\"done\": 2, \"total\""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(th_write_file(path, bad[i], strlen(bad[i])), 0);
+        cr_expect_eq(math_sample_ckpt(&st, &m, qs, 2, 2, &sc, out, NULL), GC_ERR_FORMAT, "case %zu",
+                     i);
+        cr_expect(strstr(gc_last_error(), "samples.json"), "case %zu: %s", i, gc_last_error());
+        for (int k = 0; k < 4; k++)
+            cr_expect_null(out[k], "nothing kept");
+    }
+    rp_ckpt_leave(&st);
+    gc_model_free(&m);
+    th_rm_tree(root), free(root);
 }

@@ -506,3 +506,63 @@ Test(verdict, ppo_delta_rule_dpo_part) {
     cr_expect_neq(claims_verdict(c, r, "claims.json", &v), GC_OK, "a margin out of range");
     cJSON_Delete(r), cJSON_Delete(c);
 }
+
+/* table3a's rule: pairwise accuracy, goal - baseline, paired bootstrap over pairs, with the
+ * baseline's precondition and the power of the bootstrap at the published +0.023 */
+static cJSON *acc_results(double base_lo, double mean, double p, double se) {
+    char text[512];
+    snprintf(text, sizeof text,
+             "{\"pairs\": 2312, \"accuracy\": {\"baseline\": {\"mean\": %g, \"pairs_lo\": %g, "
+             "\"pairs_hi\": %g}}, \"diff\": {\"mean\": %g, \"lo\": %g, \"hi\": %g, \"p\": %g, "
+             "\"se\": %g}}",
+             base_lo + 0.02, base_lo, base_lo + 0.04, mean, mean - 1.96 * se, mean + 1.96 * se, p,
+             se);
+    cJSON *r = cJSON_Parse(text);
+    cr_assert_not_null(r);
+    return r;
+}
+
+static cJSON *table3a_claim(void) {
+    cJSON *doc, *c = NULL;
+    cr_assert_eq(claims_load("results/published.json", &doc), GC_OK, "%s", gc_last_error());
+    for (const cJSON *e = cJSON_GetObjectItem(doc, "claims")->child; e; e = e->next)
+        if (!strcmp(cJSON_GetObjectItem(e, "id")->valuestring, "table3a"))
+            c = cJSON_Duplicate(e, 1);
+    cJSON_Delete(doc);
+    cr_assert_not_null(c);
+    return c;
+}
+
+static const char *accuracy_verdict(double base_lo, double mean, double p, double se) {
+    static char word[32];
+    cJSON *c = table3a_claim(), *r = acc_results(base_lo, mean, p, se), *v = NULL;
+    cr_assert_eq(claims_verdict(c, r, "published.json", &v), GC_OK, "%s", gc_last_error());
+    snprintf(word, sizeof word, "%s", cJSON_GetObjectItem(v, "verdict")->valuestring);
+    cJSON_Delete(c), cJSON_Delete(r), cJSON_Delete(v);
+    return word;
+}
+
+Test(verdict, accuracy_delta_rule) {
+    cr_expect_str_eq(accuracy_verdict(0.55, 0.03, 0.01, 0.005), "PASS");
+    cr_expect_str_eq(accuracy_verdict(0.55, -0.003, 0.52, 0.005), "FAIL", "powered, no effect");
+    cr_expect_str_eq(accuracy_verdict(0.55, -0.01, 0.8, 0.05), "INCONCLUSIVE", "underpowered");
+    cr_expect_str_eq(accuracy_verdict(0.48, 0.03, 0.01, 0.005), "INCONCLUSIVE",
+                     "the baseline does not verify");
+    cr_expect_str_eq(accuracy_verdict(0.55, 0.03, 0.2, 0.005), "FAIL", "not significant");
+    /* a malformed precondition in the claims file is an error naming the key */
+    static const char *const bad[] = {"\"much\"", "2.0"};
+    cJSON *r = acc_results(0.55, 0.03, 0.01, 0.005), *v = NULL;
+    for (int i = 0; i < 2; i++) {
+        cJSON *c = table3a_claim();
+        cJSON_ReplaceItemInObject(cJSON_GetObjectItem(c, "mini_check"), "baseline_min_accuracy",
+                                  cJSON_Parse(bad[i]));
+        cr_expect_eq(claims_verdict(c, r, "published.json", &v), GC_ERR_FORMAT, "%s", bad[i]);
+        cr_expect(strstr(gc_last_error(), "baseline_min_accuracy"), "%s", gc_last_error());
+        cJSON_Delete(c);
+    }
+    /* results without the difference: judged, not a crash */
+    cJSON *c = table3a_claim(), *empty = cJSON_Parse("{}");
+    cr_assert_eq(claims_verdict(c, empty, "published.json", &v), GC_OK);
+    cr_expect_str_eq(cJSON_GetObjectItem(v, "verdict")->valuestring, "INCONCLUSIVE");
+    cJSON_Delete(v), cJSON_Delete(c), cJSON_Delete(empty), cJSON_Delete(r);
+}
