@@ -186,21 +186,11 @@ gc_status gc_beam_goal_score(void *ctx, const int32_t *seq, int prefix_len, int 
     int n = len - prefix_len;
     *score = g->lp_weight * (n > 0 ? lp_sum / n : 0);
     if (g->goal_weight == 0 || n <= 0) return GC_OK;
-    gc_model *rm = &g->rm->model;
-    int D = rm->cfg.dim;
-    GC_TRY(gc_model_forward_len(rm, seq, 1, len, &len, 0));
-    double *sum = gc_calloc((size_t)D, sizeof(double));
+    int D = g->rm->model.cfg.dim;
     float *mean = gc_malloc(sizeof(float) * D);
-    if (!sum || !mean) {
-        free(sum), free(mean);
-        return GC_ERR_NOMEM;
-    }
-    for (int p = prefix_len; p < len; p++)
-        for (int d = 0; d < D; d++)
-            sum[d] += rm->hf[(size_t)p * D + d];
-    for (int d = 0; d < D; d++)
-        mean[d] = (float)(sum[d] / n);
-    *score += g->goal_weight * gc_qvalue(mean, g->goal, D);
-    free(sum), free(mean);
-    return GC_OK;
+    if (!mean) return GC_ERR_NOMEM;
+    gc_status s = gc_rm_pool(g->rm, seq, len, prefix_len, mean);
+    if (s == GC_OK) *score += g->goal_weight * gc_qvalue(mean, g->goal, D);
+    free(mean);
+    return s;
 }

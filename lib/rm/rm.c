@@ -604,6 +604,23 @@ void gc_goal_free(gc_goal *g) {
     g->sum = NULL;
 }
 
+gc_status gc_rm_pool(gc_rm *rm, const int32_t *seq, int len, int from, float *out) {
+    if (from < 0 || from >= len)
+        return gc_fail(GC_ERR_ARG, "gc_rm_pool: positions [%d, %d) are empty", from, len);
+    gc_model *m = &rm->model;
+    int D = m->cfg.dim;
+    GC_TRY(gc_model_forward_len(m, seq, 1, len, &len, 0));
+    double *sum = gc_calloc((size_t)D, sizeof(double));
+    if (!sum) return GC_ERR_NOMEM;
+    for (int p = from; p < len; p++)
+        for (int d = 0; d < D; d++)
+            sum[d] += m->hf[(size_t)p * D + d];
+    for (int d = 0; d < D; d++)
+        out[d] = (float)(sum[d] / (len - from));
+    free(sum);
+    return GC_OK;
+}
+
 float gc_qvalue(const float *h, const float *goal, int D) {
     return (float)cos_sim(h, goal, D, 0, NULL, NULL);
 }

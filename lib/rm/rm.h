@@ -151,6 +151,11 @@ void gc_goal_add(gc_goal *g, const float *h);
 gc_status gc_goal_mean(const gc_goal *g, float *out);
 void gc_goal_free(gc_goal *g);
 
+/* The mean of the reward model's final hidden state over positions [from, len) of one sequence
+ * seq (len tokens, from < len): out (D). The representation guided decoding compares with a goal
+ * state (lib/policy/beam.h) and the prototypes it is built from. */
+gc_status gc_rm_pool(gc_rm *rm, const int32_t *seq, int len, int from, float *out);
+
 /* Q-value cos(h, goal) of one hidden state. */
 float gc_qvalue(const float *h, const float *goal, int D);
 
