@@ -20,6 +20,7 @@
 #include "lib/util/base.h"
 #include "lib/util/jsonio.h"
 #include "lib/util/rng.h"
+#include "replicate/claims/verdict.h"
 #include "replicate/runner/manifest.h"
 
 const char *th_data_dir(void) {
@@ -336,4 +337,14 @@ gc_status th_beam_by_logprob(void *ctx, const int32_t *seq, int prefix_len, int 
     (void)ctx, (void)seq, (void)prefix_len, (void)len;
     *score = lp_sum;
     return GC_OK;
+}
+
+cJSON *th_claim(const char *id) {
+    cJSON *doc, *c = NULL;
+    cr_assert_eq(claims_load("results/published.json", &doc), GC_OK, "%s", gc_last_error());
+    for (const cJSON *e = cJSON_GetObjectItem(doc, "claims")->child; e; e = e->next)
+        if (!strcmp(cJSON_GetObjectItem(e, "id")->valuestring, id)) c = cJSON_Duplicate(e, 1);
+    cJSON_Delete(doc);
+    cr_assert_not_null(c, "claim %s", id);
+    return c;
 }

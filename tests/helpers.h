@@ -70,4 +70,9 @@ int th_run_killed_after_every_checkpoint(const char *file, const char *root, con
 gc_status th_beam_by_logprob(void *ctx, const int32_t *seq, int prefix_len, int len, double lp_sum,
                              double *score);
 
+/* A copy of claim `id` of results/published.json (the caller deletes it); fails the test when the
+ * file or the claim is missing. */
+struct cJSON;
+struct cJSON *th_claim(const char *id);
+
 #endif

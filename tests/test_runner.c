@@ -522,20 +522,9 @@ static cJSON *acc_results(double base_lo, double mean, double p, double se) {
     return r;
 }
 
-static cJSON *table3a_claim(void) {
-    cJSON *doc, *c = NULL;
-    cr_assert_eq(claims_load("results/published.json", &doc), GC_OK, "%s", gc_last_error());
-    for (const cJSON *e = cJSON_GetObjectItem(doc, "claims")->child; e; e = e->next)
-        if (!strcmp(cJSON_GetObjectItem(e, "id")->valuestring, "table3a"))
-            c = cJSON_Duplicate(e, 1);
-    cJSON_Delete(doc);
-    cr_assert_not_null(c);
-    return c;
-}
-
 static const char *accuracy_verdict(double base_lo, double mean, double p, double se) {
     static char word[32];
-    cJSON *c = table3a_claim(), *r = acc_results(base_lo, mean, p, se), *v = NULL;
+    cJSON *c = th_claim("table3a"), *r = acc_results(base_lo, mean, p, se), *v = NULL;
     cr_assert_eq(claims_verdict(c, r, "published.json", &v), GC_OK, "%s", gc_last_error());
     snprintf(word, sizeof word, "%s", cJSON_GetObjectItem(v, "verdict")->valuestring);
     cJSON_Delete(c), cJSON_Delete(r), cJSON_Delete(v);
@@ -553,7 +542,7 @@ Test(verdict, accuracy_delta_rule) {
     static const char *const bad[] = {"\"much\"", "2.0"};
     cJSON *r = acc_results(0.55, 0.03, 0.01, 0.005), *v = NULL;
     for (int i = 0; i < 2; i++) {
-        cJSON *c = table3a_claim();
+        cJSON *c = th_claim("table3a");
         cJSON_ReplaceItemInObject(cJSON_GetObjectItem(c, "mini_check"), "baseline_min_accuracy",
                                   cJSON_Parse(bad[i]));
         cr_expect_eq(claims_verdict(c, r, "published.json", &v), GC_ERR_FORMAT, "%s", bad[i]);
@@ -561,7 +550,7 @@ Test(verdict, accuracy_delta_rule) {
         cJSON_Delete(c);
     }
     /* results without the difference: judged, not a crash */
-    cJSON *c = table3a_claim(), *empty = cJSON_Parse("{}");
+    cJSON *c = th_claim("table3a"), *empty = cJSON_Parse("{}");
     cr_assert_eq(claims_verdict(c, empty, "published.json", &v), GC_OK);
     cr_expect_str_eq(cJSON_GetObjectItem(v, "verdict")->valuestring, "INCONCLUSIVE");
     cJSON_Delete(v), cJSON_Delete(c), cJSON_Delete(empty), cJSON_Delete(r);

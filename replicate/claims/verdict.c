@@ -7,6 +7,7 @@
 
 #include "lib/stats/stats.h"
 #include "lib/util/jsonio.h"
+#include "lib/util/rng.h"
 #include "replicate/claims/schema.h"
 
 static void add_reason(cJSON *reasons, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -564,6 +565,143 @@ static gc_status verdict_accuracy_delta(const cJSON *check, const cJSON *results
     return GC_OK;
 }
 
+/* rule "win_rate" (table3b): per judged attribute, guided decoding's net win rate over the SFT
+ * baseline, an exact one-sided sign test over prompts. Power at a true net win rate d: each
+ * comparison a win with probability (1 - t + d) / 2, a loss with (1 - t - d) / 2 and a tie with
+ * the observed tie share t; a prompt goes to the arm its seeds' sum favours; the share of
+ * WIN_REPS simulated runs (one fixed stream, the same draws for every d) in which the sign test
+ * rejects at alpha. */
+enum { WIN_REPS = 2000, WIN_SEED = 17 };
+typedef struct {
+    int n, S;
+    double tie, alpha;
+} win_power;
+
+static double win_power_fn(double d, const void *ctx) {
+    const win_power *w = ctx;
+    double pw = (1 - w->tie + d) / 2, pl = (1 - w->tie - d) / 2;
+    if (pl < 0) pl = 0;
+    gc_rng rng;
+    gc_rng_init(&rng, WIN_SEED, gc_rng_stream(GC_STREAM_BOOTSTRAP_MEAN, 0));
+    int reject = 0;
+    for (int r = 0; r < WIN_REPS; r++) {
+        int won = 0, lost = 0;
+        for (int p = 0; p < w->n; p++) {
+            int sum = 0;
+            for (int k = 0; k < w->S; k++) {
+                double u = gc_rng_uniform(&rng);
+                sum += u < pw ? 1 : u >= 1 - pl ? -1 : 0;
+            }
+            won += sum > 0, lost += sum < 0;
+        }
+        reject += gc_stats_binom_tail(won + lost, won, 0.5) < w->alpha;
+    }
+    return (double)reject / WIN_REPS;
+}
+
+static gc_status verdict_win_rate(const cJSON *check, const cJSON *results, const char *claims_path,
+                                  const char *id, cJSON *v) {
+    double alpha = gc_json_num(check, "alpha", 0.05),
+           max_tie = gc_json_num(check, "max_tie_share", 0.9);
+    const cJSON *effects = gc_json_get(check, "published_effects");
+    if (!cJSON_IsObject(effects))
+        return gc_fail(GC_ERR_FORMAT,
+                       "%s: claim %s: mini_check.published_effects must be an object of "
+                       "attribute: net win rate",
+                       claims_path, id);
+    for (const cJSON *e = effects->child; e; e = e->next)
+        if (!cJSON_IsNumber(e) || !(e->valuedouble > 0 && e->valuedouble < 1))
+            return gc_fail(GC_ERR_FORMAT,
+                           "%s: claim %s: mini_check.published_effects.%s must be a number in "
+                           "(0, 1)",
+                           claims_path, id, e->string);
+    cJSON *reasons = cJSON_AddArrayToObject(v, RS_REASONS);
+    const cJSON *at = gc_json_get(results, "attributes");
+    int n_at = 0, all_pass = 1, measurable = 1, under = 0;
+    double worst = NAN, worst_lo = NAN, worst_hi = NAN, worst_p = NAN;
+    char sum[512] = "";
+    cJSON *per = cJSON_AddArrayToObject(v, "attributes");
+    for (const cJSON *o = at ? at->child : NULL; o; o = o->next, n_at++) {
+        const char *name = gc_json_str(o, "name");
+        double net = gc_json_num(o, RS_MEAN, NAN), p = gc_json_num(o, RS_P, NAN),
+               lo = gc_json_num(o, RS_LO, NAN), hi = gc_json_num(o, RS_HI, NAN),
+               tie = gc_json_num(o, "tie_rate", NAN), proto = gc_json_num(o, "prototype_mean", NAN),
+               pool = gc_json_num(o, "pool_mean", NAN);
+        double published = gc_json_num(effects, name ? name : "", NAN);
+        int pass = net > 0 && p < alpha, ok = isfinite(p);
+        if (!(tie <= max_tie)) {
+            ok = 0;
+            add_reason(reasons,
+                       "precondition: %s: %.0f%% of the comparisons are ties (at most %.0f%%): "
+                       "the judge cannot tell the arms apart",
+                       name, 100 * tie, 100 * max_tie);
+        }
+        if (isfinite(pool) && !(proto > pool)) {
+            ok = 0;
+            add_reason(reasons,
+                       "precondition: %s: the prototype examples (mean %.3f) are not rated above "
+                       "the pool they were chosen from (%.3f): the goal state does not point "
+                       "toward the attribute",
+                       name, proto, pool);
+        }
+        win_power wp = {(int)gc_json_num(o, "prompts", 0), (int)gc_json_num(o, "seeds", 0),
+                        isfinite(tie) ? tie : 0, alpha};
+        double det = wp.n > 0 && wp.S > 0 ? gc_stats_detectable(win_power_fn, &wp, 0.8, 1 - wp.tie)
+                                          : INFINITY;
+        double pow_pub = isfinite(published) && wp.n > 0 ? win_power_fn(published, &wp) : NAN;
+        int weak = isfinite(published) && !(det <= published);
+        if (!pass)
+            add_reason(reasons,
+                       "%s (%s): net win rate %+.3f [%+.3f, %+.3f], sign test p = %.3g (need > 0 "
+                       "and p < %g)%s",
+                       name, gc_json_str(o, "setting"), net, lo, hi, p, alpha,
+                       weak ? "; underpowered at the published effect" : "");
+        if (weak)
+            add_reason(reasons,
+                       "power: %s: the check detects a net win rate of %.3f with 80%% power, the "
+                       "published %.3f only with %.0f%%",
+                       name, det, published, 100 * pow_pub);
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddStringToObject(a, "name", name ? name : "?");
+        cJSON_AddNumberToObject(a, RS_MEASURED, net);
+        cJSON_AddNumberToObject(a, RS_P, p);
+        cJSON_AddStringToObject(a, RS_VERDICT, verdict_final(ok, pass, weak));
+        cJSON *pw = cJSON_AddObjectToObject(a, RS_POWER);
+        cJSON_AddNumberToObject(pw, RS_DETECTABLE, det);
+        cJSON_AddNumberToObject(pw, RS_PUBLISHED_EFFECT, published);
+        cJSON_AddNumberToObject(pw, RS_POWER_AT_PUBLISHED, pow_pub);
+        cJSON_AddItemToArray(per, a);
+        all_pass &= pass, measurable &= ok, under |= !pass && weak;
+        if (!(net >= worst)) worst = net, worst_lo = lo, worst_hi = hi, worst_p = p;
+        snprintf(sum + strlen(sum), sizeof sum - strlen(sum), "%s%s %+.3f [%+.3f, %+.3f]",
+                 n_at ? "; " : "", name ? name : "?", net, lo, hi);
+    }
+    if (!n_at) {
+        measurable = 0, all_pass = 0;
+        add_reason(reasons, "no judged attribute in the results");
+    }
+    /* any measurable, powered attribute that fails fails the claim */
+    int fail_powered = 0;
+    for (const cJSON *a = per->child; a; a = a->next)
+        fail_powered |= !strcmp(gc_json_str(a, RS_VERDICT), "FAIL");
+    const char *word = !n_at                    ? "INCONCLUSIVE"
+                       : fail_powered           ? "FAIL"
+                       : all_pass && measurable ? "PASS"
+                                                : "INCONCLUSIVE";
+    (void)under;
+    cJSON_AddStringToObject(v, RS_VERDICT, word);
+    cJSON_AddNumberToObject(v, RS_MEASURED, worst);
+    cJSON_AddNumberToObject(v, RS_LO, worst_lo);
+    cJSON_AddNumberToObject(v, RS_HI, worst_hi);
+    cJSON_AddStringToObject(v, RS_MEASURED_WHAT,
+                            "the lowest net win rate over the judged attributes, guided decoding "
+                            "- SFT baseline [95% CI over prompts]");
+    cJSON_AddStringToObject(v, RS_TEST, "exact one-sided sign test over prompts, per attribute");
+    cJSON_AddNumberToObject(v, RS_P, worst_p);
+    cJSON_AddStringToObject(v, RS_SUMMARY, n_at ? sum : "no attribute judged");
+    return GC_OK;
+}
+
 gc_status claims_verdict(const cJSON *claim, const cJSON *results, const char *claims_path,
                          cJSON **out) {
     const cJSON *check = gc_json_get(claim, "mini_check");
@@ -576,10 +714,11 @@ gc_status claims_verdict(const cJSON *claim, const cJSON *results, const char *c
     static const struct {
         const char *key;
         double lo, hi;
-    } nums[] = {
-        {"baseline_min_auroc", 0, 1},  {"min_q_auroc", 0, 1}, {"published_effect", 0, 1},
-        {"max_detectable_drop", 0, 1}, {"min_class", 0, 1e9}, {"alpha", 0, 1},
-        {"min_seed_fraction", 0, 1},   {"dpo_margin", 0, 1},  {"baseline_min_accuracy", 0, 1}};
+    } nums[] = {{"baseline_min_auroc", 0, 1},    {"min_q_auroc", 0, 1},
+                {"published_effect", 0, 1},      {"max_detectable_drop", 0, 1},
+                {"min_class", 0, 1e9},           {"alpha", 0, 1},
+                {"min_seed_fraction", 0, 1},     {"dpo_margin", 0, 1},
+                {"baseline_min_accuracy", 0, 1}, {"max_tie_share", 0, 1.0000001}};
     for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {
         const cJSON *x = gc_json_get(check, nums[k].key);
         if (x &&
@@ -601,6 +740,8 @@ gc_status claims_verdict(const cJSON *claim, const cJSON *results, const char *c
         s = verdict_ppo_delta(check, results, v);
     else if (!strcmp(rule, "accuracy_delta"))
         s = verdict_accuracy_delta(check, results, v);
+    else if (!strcmp(rule, "win_rate"))
+        s = verdict_win_rate(check, results, claims_path, id ? id : "?", v);
     else
         s = gc_fail(GC_ERR_FORMAT, "%s: claim %s: unknown rule '%s'", claims_path, id, rule);
     if (s != GC_OK) {

@@ -51,30 +51,49 @@ void hh_data_path(const hh_ctx *h, const char *rel, char out[RP_PATH]) {
         snprintf(out, RP_PATH, "%s/../shared/data/%s", rp_repo_dir(), rel);
 }
 
-static gc_status read_cfg(hh_ctx *h) {
-    rp_run *r = h->r;
-    const gc_config *cf = &r->cfg;
+/* the data section of a reward model trained on every pair (no folds) */
+static const gc_cfg_field data_all_f[] = {
+    F(hh_data_cfg, file, GC_CFG_STRING, 1, 0, 0, NULL),
+    F(hh_data_cfg, pairs, GC_CFG_INT, 0, 0, 1e7, NULL),
+};
+
+gc_status hh_read_sections(hh_ctx *h, const cJSON *obj, const char *at, int folds) {
+    const gc_config *cf = &h->r->cfg;
     static const char *const sections[] = {"data", "model", "rm"};
-    for (const cJSON *sec = r->scale_cfg->child; sec; sec = sec->next) {
+    for (const cJSON *sec = obj->child; sec; sec = sec->next) {
         int ok = 0;
         for (int i = 0; i < 3; i++)
             ok |= !strcmp(sec->string, sections[i]);
         char path[128];
-        snprintf(path, sizeof path, "%s.%s", r->scale_path, sec->string);
+        snprintf(path, sizeof path, "%s.%s", at, sec->string);
         if (!ok) return gc_config_fail(cf, path, "unknown key (known keys: data model rm)");
     }
-    const gc_cfg_field *f[3] = {data_f, model_f, hh_rm_fields};
-    size_t nf[3] = {GC_CFG_COUNT(data_f), GC_CFG_COUNT(model_f), hh_rm_n_fields};
+    const gc_cfg_field *f[3] = {folds ? data_f : data_all_f, model_f, hh_rm_fields};
+    size_t nf[3] = {folds ? GC_CFG_COUNT(data_f) : GC_CFG_COUNT(data_all_f), GC_CFG_COUNT(model_f),
+                    hh_rm_n_fields};
     void *dst[3] = {&h->data, &h->model, &h->rm};
-    h->data = (hh_data_cfg){.split_seed = 1};
+    h->data = (hh_data_cfg){.split_seed = 1, .folds = 1};
     h->rm = (hh_rm_cfg){.K = 16, .lambda = 0.5, .clip = 1.0};
     for (int i = 0; i < 3; i++) {
-        const cJSON *sec = cJSON_GetObjectItemCaseSensitive(r->scale_cfg, sections[i]);
+        const cJSON *sec = cJSON_GetObjectItemCaseSensitive(obj, sections[i]);
         char path[128];
-        snprintf(path, sizeof path, "%s.%s", r->scale_path, sections[i]);
-        if (!sec)
-            return gc_config_fail(cf, r->scale_path, "missing required key '%s'", sections[i]);
+        snprintf(path, sizeof path, "%s.%s", at, sections[i]);
+        if (!sec) return gc_config_fail(cf, at, "missing required key '%s'", sections[i]);
         GC_TRY(gc_config_read(cf, sec, path, f[i], nf[i], dst[i]));
+    }
+    return GC_OK;
+}
+
+gc_status hh_check_files(const hh_ctx *h) {
+    const char *files[3] = {h->data.file, h->model.checkpoint, h->model.tokenizer};
+    for (int i = 0; i < 3; i++) {
+        char path[RP_PATH];
+        hh_data_path(h, files[i], path);
+        if (access(path, R_OK) != 0)
+            return gc_fail(GC_ERR_IO,
+                           "%s: cannot read %s (data files are found under GCRM_DATA, default "
+                           "../shared/data beside the repository; see its README.md)",
+                           h->r->cfg.path, path);
     }
     return GC_OK;
 }
@@ -210,17 +229,8 @@ static void print_table3a(const cJSON *r, FILE *f) {
 
 gc_status hh_run(rp_run *r) {
     hh_ctx h = {.r = r};
-    gc_status s = read_cfg(&h);
-    const char *files[3] = {h.data.file, h.model.checkpoint, h.model.tokenizer};
-    for (int i = 0; i < 3 && s == GC_OK; i++) {
-        char path[RP_PATH];
-        hh_data_path(&h, files[i], path);
-        if (access(path, R_OK) != 0)
-            s = gc_fail(GC_ERR_IO,
-                        "%s: cannot read %s (data files are found under GCRM_DATA, default "
-                        "../shared/data beside the repository; see its README.md)",
-                        r->cfg.path, path);
-    }
+    gc_status s = hh_read_sections(&h, r->scale_cfg, r->scale_path, 1);
+    if (s == GC_OK) s = hh_check_files(&h);
     if (s == GC_OK) s = hh_stage_tokens(&h);
     if (s == GC_OK) s = assign_folds(&h);
     if (s == GC_OK) {

@@ -76,6 +76,16 @@ void hh_data_path(const hh_ctx *h, const char *rel, char out[RP_PATH]);
 gc_status hh_stage_tokens(hh_ctx *h);
 /* Trains the fold-f model of a variant and seed, or reads it back; fills its fold's rewards. */
 gc_status hh_stage_rm(hh_ctx *h, int variant, int seed, int f);
+/* The same; f = -1: the model trained on every pair, saved as rm.ckpt and rm.head in its stage
+ * (*out, may be NULL: the stage). */
+gc_status hh_stage_rm_at(hh_ctx *h, int variant, int seed, int f, rp_stage **out);
+
+/* Reads the sections data, model and rm of obj (at dotted path `at`) into h (h->r set): with
+ * folds, data takes folds and split_seed (table3a); without, only file and pairs (a model trained
+ * on every pair). Unknown keys are errors naming the file and key. */
+gc_status hh_read_sections(hh_ctx *h, const cJSON *obj, const char *at, int folds);
+/* Fails, naming the path and GCRM_DATA, unless the data file, checkpoint and tokenizer exist. */
+gc_status hh_check_files(const hh_ctx *h);
 void hh_tokens_free(hh_tokens *t);
 
 /* The pipeline: replicate run of an experiment file with "pipeline": "hh". */

@@ -1,8 +1,10 @@
 /* The hh pipeline's reward-model stage, hh-rm-<variant>-seed<k>-fold<f> (hh.h): the pretrained
  * trunk with a new linear head (seeded by k), trained on the pairs of every other fold with the
  * variant's loss (baseline: preference loss; goal: plus lambda times the contrastive loss), then
- * the rewards of its own fold's pairs, in rewards.json {pair, chosen, rejected}. Checkpoints as
- * the math reward models' (runner/loop.h). */
+ * the rewards of its own fold's pairs, in rewards.json {pair, chosen, rejected}; or, as
+ * hh-rm-<variant>-seed<k>-all, trained on every pair with the model itself as the output (rm.ckpt,
+ * rm.head: gc_rm_save), for guided decoding (table3b). Checkpoints as the math reward models'
+ * (runner/loop.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +24,12 @@ typedef struct {
     int variant, seed, fold;
 } rm_job;
 
-/* the pairs of fold f (in) or of every other fold (!in), in pair order; returns their count */
+/* the pairs of fold f (in) or of every other fold (!in), in pair order; returns their count.
+ * f < 0: every pair (!in), none (in) */
 static int fold_items(const hh_ctx *h, int f, int in, int *items) {
     int n = 0;
     for (int i = 0; i < h->tk.n; i++)
-        if ((h->fold[i] == f) == in) items[n++] = i;
+        if ((f >= 0 && h->fold[i] == f) == in) items[n++] = i;
     return n;
 }
 
@@ -146,6 +149,18 @@ static gc_status compute_rm(rp_stage *st, void *ctx) {
     int ntr = s == GC_OK ? fold_items(h, job->fold, 0, items) : 0;
     gc_log_info("%s: %zu parameters, %d training pairs", st->name, rm.model.n_params, ntr);
     if (s == GC_OK) s = train(st, job, &rm, items, ntr, &curve);
+    if (s == GC_OK && job->fold < 0) { /* trained on every pair: the model itself is the output */
+        char head[RP_PATH];
+        rp_stage_file(st, "rm.ckpt", path);
+        rp_stage_file(st, "rm.head", head);
+        s = gc_rm_save(&rm, path, head);
+        st->info = cJSON_CreateObject();
+        cJSON_AddNumberToObject(st->info, "training_pairs", ntr);
+        cJSON_AddItemToObject(st->info, RS_EPOCHS, curve);
+        gc_rm_free(&rm);
+        free(items), free(rew);
+        return s;
+    }
     int nte = s == GC_OK ? fold_items(h, job->fold, 1, items) : 0;
     if (s == GC_OK) s = score(h, &rm, items, nte, rew);
     gc_rm_free(&rm);
@@ -204,21 +219,29 @@ static gc_status load_rm_rewards(const rp_stage *st, void *ctx) {
 }
 
 static const rp_stage_def HH_RM = {"hh-rm", __FILE__, compute_rm, load_rm_rewards};
+static const rp_stage_def HH_RM_ALL = {"hh-rm-all", __FILE__, compute_rm, NULL};
 
 gc_status hh_stage_rm(hh_ctx *h, int variant, int seed, int f) {
+    return hh_stage_rm_at(h, variant, seed, f, NULL);
+}
+
+gc_status hh_stage_rm_at(hh_ctx *h, int variant, int seed, int f, rp_stage **out) {
     cJSON *k = gc_config_to_json(hh_rm_fields, hh_rm_n_fields, &h->rm);
     static const char *const contrastive[] = {"lambda", "K", "pairs", "reduction"};
     for (int i = 0; variant != HH_GOAL && i < 4; i++) /* they touch the goal variant only */
         cJSON_DeleteItemFromObjectCaseSensitive(k, contrastive[i]);
     cJSON_AddStringToObject(k, "variant", variant == HH_GOAL ? "goal" : "baseline");
     cJSON_AddNumberToObject(k, "seed", seed);
-    cJSON_AddNumberToObject(k, "fold", f);
-    cJSON_AddNumberToObject(k, "folds", (double)h->data.folds);
-    cJSON_AddNumberToObject(k, "split_seed", (double)h->data.split_seed);
+    if (f >= 0) {
+        cJSON_AddNumberToObject(k, "fold", f);
+        cJSON_AddNumberToObject(k, "folds", (double)h->data.folds);
+        cJSON_AddNumberToObject(k, "split_seed", (double)h->data.split_seed);
+    }
     cJSON_AddStringToObject(k, "checkpoint", h->model.checkpoint);
-    char name[96];
-    snprintf(name, sizeof name, "hh-rm-%s-seed%d-fold%d", variant == HH_GOAL ? "goal" : "baseline",
-             seed, f);
+    char name[96], fold[16] = "all";
+    if (f >= 0) snprintf(fold, sizeof fold, "fold%d", f);
+    snprintf(name, sizeof name, "hh-rm-%s-seed%d-%s", variant == HH_GOAL ? "goal" : "baseline",
+             seed, fold);
     rm_job job = {h, variant, seed, f};
-    return rp_stage_run(h->r, &HH_RM, name, k, &h->tk_stage, 1, &job, NULL);
+    return rp_stage_run(h->r, f >= 0 ? &HH_RM : &HH_RM_ALL, name, k, &h->tk_stage, 1, &job, out);
 }

@@ -9,6 +9,7 @@ static const math_analysis ANALYSES[] = {
     {/* .name = */ "vote", /* .section = */ "vote", /* .run = */ math_analyse_vote},
     {/* .name = */ "pilot", /* .section = */ NULL, /* .run = */ math_analyse_pilot},
     {/* .name = */ "table2", /* .section = */ "table2", /* .run = */ math_analyse_table2},
+    {/* .name = */ "steer", /* .section = */ "steer", /* .run = */ math_analyse_steer},
 };
 
 static const char *const SHARED_SECTIONS[] = {"data", "policy", "pairs", "rm", "eval"};

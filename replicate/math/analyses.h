@@ -1,10 +1,11 @@
 /* analyses: the math pipeline's analyses, one per experiment kind, and the pipeline's driver.
  *
  * An experiment file names its analysis ("analysis": auroc (default), partial, vote, pilot,
- * table2); the driver runs the shared stages (math/pipeline.h), then the analysis, which runs its
- * own stages and writes the results (runner/results.h). An analysis with a scale section of its own
- * reads it; the section is required for that analysis and an error for any other. To add one: write
- * its file beside these, declare its function here and add a row to the table in analyses.c.
+ * table2, steer); the driver runs the shared stages (math/pipeline.h), then the analysis, which
+ * runs its own stages and writes the results (runner/results.h). An analysis with a scale section
+ * of its own reads it; the section is required for that analysis and an error for any other. To add
+ * one: write its file beside these, declare its function here and add a row to the table in
+ * analyses.c.
  */
 #ifndef RP_MATH_ANALYSES_H
 #define RP_MATH_ANALYSES_H
@@ -23,6 +24,7 @@ gc_status math_analyse_partial(math_ctx *m, const cJSON *section, const char *pa
 gc_status math_analyse_vote(math_ctx *m, const cJSON *section, const char *path);    /* table1 */
 gc_status math_analyse_pilot(math_ctx *m, const cJSON *section, const char *path);   /* pilots */
 gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *path);  /* table2 */
+gc_status math_analyse_steer(math_ctx *m, const cJSON *section, const char *path);   /* table3b */
 
 /* Rewards (sol.n) of every evaluation solution by the reward model of stage rmst (stage
  * score-<variant>-seed<k>), or with rmst NULL the policy's mean token log-probability (stage
