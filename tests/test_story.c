@@ -1,5 +1,5 @@
 /* lib/tasks/story: the stories' attribute scorers (table3b's exact judges), on texts whose words,
- * sentences, syllables and trigrams are counted by hand in the comments. */
+ * sentences, syllables and bigrams are counted by hand in the comments. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
@@ -25,18 +25,18 @@ Test(story, syllables_by_vowel_groups_with_silent_e) {
 }
 
 Test(story, counts_and_scores) {
-    /* 6 words, 2 sentences, 6 syllables; trigrams the-cat-sat, cat-sat-the, sat-the-cat,
-     * the-cat-sat: 4, 3 distinct (case ignored) */
+    /* 6 words, 2 sentences, 6 syllables; bigrams the-cat, cat-sat, sat-the, the-cat, cat-sat:
+     * 5, 3 distinct (case ignored) */
     gc_story_counts c;
     gc_story_count("The cat sat. the cat sat.", &c);
     cr_expect_eq(c.words, 6);
     cr_expect_eq(c.sentences, 2);
     cr_expect_eq(c.syllables, 6);
-    cr_expect_eq(c.trigrams, 4);
-    cr_expect_eq(c.distinct_trigrams, 3);
+    cr_expect_eq(c.bigrams, 5);
+    cr_expect_eq(c.distinct_bigrams, 3);
     const char *t = "The cat sat. the cat sat.";
     cr_expect_float_eq(gc_story_score(t, GC_STORY_COMPLEXITY), 0.39 * 3 + 11.8 - 15.59, 1e-12);
-    cr_expect_float_eq(gc_story_score(t, GC_STORY_COHERENCE), 0.75, 1e-12);
+    cr_expect_float_eq(gc_story_score(t, GC_STORY_COHERENCE), 0.6, 1e-12);
 
     /* "Wow!!! Is it beautiful? Yes" : 5 words (wow 1, is 1, it 1, beautiful 3, yes 1 = 7
      * syllables), 3 sentences (a run of '!' ends one; the words after the last '?' make one) */
@@ -53,7 +53,9 @@ Test(story, counts_and_scores) {
     gc_story_count("caf\xc3\xa9 ' ok, 3 dogs", &c);
     cr_expect_eq(c.words, 4); /* caf, ok, 3, dogs */
     cr_expect_eq(c.sentences, 1);
-    cr_expect_float_eq(gc_story_score("a b", GC_STORY_COHERENCE), 1.0, 1e-12);
+    cr_expect_float_eq(gc_story_score("a", GC_STORY_COHERENCE), 1.0, 1e-12);
+    /* "a b a b c": bigrams a-b, b-a, a-b, b-c: 3 of 4 distinct */
+    cr_expect_float_eq(gc_story_score("a b A b c", GC_STORY_COHERENCE), 0.75, 1e-12);
 }
 
 Test(story, texts_without_words_score_nan) {

@@ -41,10 +41,10 @@ int gc_story_syllables(const char *w, int len) {
     return groups > 0 ? groups : 1;
 }
 
-/* the FNV-1a hash of a word trigram, lower-cased */
-static uint64_t trigram_hash(const char *const *w, const int *len) {
+/* the FNV-1a hash of a word bigram, lower-cased */
+static uint64_t bigram_hash(const char *const *w, const int *len) {
     uint64_t h = 1469598103934665603ull;
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 2; k++) {
         for (int i = 0; i < len[k]; i++)
             h = (h ^ (uint64_t)tolower((unsigned char)w[k][i])) * 1099511628211ull;
         h = (h ^ 0x20) * 1099511628211ull;
@@ -94,15 +94,14 @@ void gc_story_count(const char *text, gc_story_counts *out) {
     }
     out->sentences += open;
     out->words = words;
-    out->trigrams = words >= 3 ? words - 2 : 0;
-    for (int t = 0; t < out->trigrams; t++) {
-        th[t] = trigram_hash(ws + t, wl + t);
+    out->bigrams = words >= 2 ? words - 1 : 0;
+    for (int t = 0; t < out->bigrams; t++) {
+        th[t] = bigram_hash(ws + t, wl + t);
         int seen = 0;
         for (int u = 0; u < t && !seen; u++)
             seen = th[u] == th[t] && same_word(ws[u], wl[u], ws[t], wl[t]) &&
-                   same_word(ws[u + 1], wl[u + 1], ws[t + 1], wl[t + 1]) &&
-                   same_word(ws[u + 2], wl[u + 2], ws[t + 2], wl[t + 2]);
-        out->distinct_trigrams += !seen;
+                   same_word(ws[u + 1], wl[u + 1], ws[t + 1], wl[t + 1]);
+        out->distinct_bigrams += !seen;
     }
     free(ws), free(wl), free(th);
 }
@@ -114,7 +113,7 @@ double gc_story_score(const char *text, int attribute) {
     if (attribute == GC_STORY_COMPLEXITY)
         return 0.39 * c.words / c.sentences + 11.8 * c.syllables / c.words - 15.59;
     if (attribute == GC_STORY_COHERENCE)
-        return c.trigrams ? (double)c.distinct_trigrams / c.trigrams : 1.0;
+        return c.bigrams ? (double)c.distinct_bigrams / c.bigrams : 1.0;
     return NAN;
 }
 

@@ -388,8 +388,60 @@ static void table3a(sbuf *b, const cJSON *r) {
     put(b, "\n");
 }
 
-static const char *const EXPERIMENTS[] = {"fig2",      "fig3",   "table1", "ablation-goal-token",
-                                          "ablations", "table2", "table3a"};
+/* table3b's published net win rate of an attribute (results/published.json's check), NAN when the
+ * claims file does not give it */
+static double published_of(const char *name) {
+    cJSON *doc = NULL;
+    double x = NAN;
+    if (name && claims_load(rp_claims_file(), &doc) == GC_OK)
+        for (const cJSON *c = gc_json_get(doc, "claims")->child; c; c = c->next)
+            if (gc_json_str(c, "id") && !strcmp(gc_json_str(c, "id"), "table3b"))
+                x = gc_json_num(gc_json_get(gc_json_get(c, "mini_check"), "published_effects"),
+                                name, NAN);
+    cJSON_Delete(doc);
+    return x;
+}
+
+/* table3b: each judged attribute's comparison of guided decoding with the SFT baseline */
+static void table3b(sbuf *b, const cJSON *r) {
+    provenance(b, r);
+    const cJSON *st = gc_json_get(r, "stories"), *ma = gc_json_get(r, "math"),
+                *pool = gc_json_get(r, "stories_pool");
+    if (st)
+        put(b,
+            "Stories: %.0f prompts (story openings sampled from stories260K), prototype of %.0f "
+            "examples from a pool of %.0f of its own stories.",
+            gc_json_num(st, "prompts", NAN), gc_json_num(st, "prototype_examples", NAN),
+            gc_json_num(pool, "pool", NAN));
+    if (ma)
+        put(b, "%sMath: %.0f evaluation questions, prototype of %.0f correct solutions.",
+            st ? " " : "", gc_json_num(ma, "prompts", NAN),
+            gc_json_num(ma, "prototype_examples", NAN));
+    put(b, "\n\n| attribute | setting | judge | guided | SFT | prototype | pool | wins / losses "
+           "/ ties | net win rate [95%% CI over prompts] | sign test p | published |\n"
+           "|---|---|---|---|---|---|---|---|---|---|---|\n");
+    const cJSON *at = gc_json_get(r, "attributes");
+    for (const cJSON *o = at ? at->child : NULL; o; o = o->next) {
+        const char *name = gc_json_str(o, "name");
+        double published = published_of(name);
+        put(b,
+            "| %s | %s | %s | %.3f | %.3f | %.3f | %.3f | %.0f / %.0f / %.0f | %+.3f [%+.3f, "
+            "%+.3f] | %.3g | %+.3f |\n",
+            name, gc_json_str(o, "setting"), gc_json_str(o, "judge"),
+            gc_json_num(o, "guided_mean", NAN), gc_json_num(o, "sft_mean", NAN),
+            gc_json_num(o, "prototype_mean", NAN), gc_json_num(o, "pool_mean", NAN),
+            gc_json_num(o, "wins", NAN), gc_json_num(o, "losses", NAN), gc_json_num(o, "ties", NAN),
+            gc_json_num(o, RS_MEAN, NAN), gc_json_num(o, RS_LO, NAN), gc_json_num(o, RS_HI, NAN),
+            gc_json_num(o, RS_P, NAN), published);
+    }
+    const cJSON *nm = gc_json_get(r, "not_measured");
+    for (const cJSON *o = nm ? nm->child : NULL; o; o = o->next)
+        put(b, "| %s | - | - | - | - | - | - | - | not measured: %s | - | %+.3f |\n",
+            gc_json_str(o, "name"), gc_json_str(o, "why"), published_of(gc_json_str(o, "name")));
+}
+
+static const char *const EXPERIMENTS[] = {"fig2",      "fig3",   "table1",  "ablation-goal-token",
+                                          "ablations", "table2", "table3a", "table3b"};
 enum { N_EXPERIMENTS = sizeof EXPERIMENTS / sizeof EXPERIMENTS[0] };
 
 /* wall time of each experiment's recorded run, in `make reproduce` order, and their sum */
@@ -478,6 +530,8 @@ gc_status report_sections(const char *root, const char *scale, char **doc) {
             table2(&b, r), verdict_block(&b, r);
         else if (!strcmp(EXPERIMENTS[e], "table3a"))
             table3a(&b, r), verdict_block(&b, r);
+        else if (!strcmp(EXPERIMENTS[e], "table3b"))
+            table3b(&b, r), verdict_block(&b, r);
         else {
             cJSON *last = NULL;
             snprintf(path, sizeof path, "%s/table1/%s/results.json", root, scale);

@@ -415,7 +415,7 @@ gc_status math_analyse_steer(math_ctx *m, const cJSON *section, const char *path
         at[na] = (attr){name,
                         "stories",
                         a == GC_STORY_COMPLEXITY ? "Flesch-Kincaid grade of the response"
-                                                 : "share of distinct word trigrams",
+                                                 : "share of distinct word bigrams",
                         set[STEER_STORIES].n,
                         S,
                         {NULL, NULL},
