@@ -206,6 +206,7 @@ fixtures:
 	/usr/bin/python3 tests/ref/stats_oracle.py tests/fixtures
 	/usr/bin/python3 tests/ref/dpo_oracle.py tests/fixtures
 	/usr/bin/python3 tests/ref/ppo_oracle.py tests/fixtures
+	/usr/bin/python3 tests/ref/hf_oracle.py tests/fixtures
 
 EXPERIMENTS := fig2 fig3 table1 ablation-goal-token ablations table2 table3a table3b
 .PHONY: $(EXPERIMENTS)

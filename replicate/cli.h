@@ -22,5 +22,6 @@ int cmd_check(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_eval_scores(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

@@ -24,6 +24,7 @@ static const struct {
     {"eval-scores", cmd_eval_scores, "AUROC with CIs (and DeLong) for scores in any JSONL file"},
     {"generate", cmd_generate, "generate text from a checkpoint (gcrm or llama2.c)"},
     {"cache", cmd_cache, "list, verify or prune the stage cache"},
+    {"export", cmd_export, "write a model or reward model in Hugging Face's layout"},
 };
 
 static void print_help(FILE *f) {

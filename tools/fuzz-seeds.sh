@@ -7,7 +7,7 @@
 set -euo pipefail
 out=$1
 data=${GCRM_DATA:-../shared/data}
-mkdir -p "$out"/{config,ckpt,tokenizer,rm_head,jsonl,results,judge}
+mkdir -p "$out"/{config,ckpt,tokenizer,rm_head,jsonl,results,judge,safetensors}
 cp experiments/*.json experiments/base/*.json experiments/pilots/*.json "$out/config/"
 [ -x build/replicate ] || make -j2 build/replicate >&2
 run=$(mktemp -d)
@@ -25,6 +25,9 @@ for f in "$run"/cache/*/*; do
 done
 cp "$run"/fig2/smoke/results.json "$out/results/fig2-results.json"
 cp tests/fixtures/torch_tiny_*.bin "$out/ckpt/"
+# Hugging Face files: the tiny model's safetensors (bf16) and config.json
+cp tests/fixtures/hf_tiny/model.safetensors "$out/safetensors/tiny.safetensors"
+cp tests/fixtures/hf_tiny/config.json "$out/safetensors/config.json"
 # a HelpSteer file's lines (the data set is not in ../shared/data; its format, two items)
 printf '%s\n' '{"prompt": "What is rain?", "response": "Water falling from clouds.", "helpfulness": 3, "correctness": 4, "coherence": 4, "complexity": 1, "verbosity": 1}' \
     '{"prompt": "What is rain?", "response": "I do not know.", "helpfulness": 0, "correctness": 2, "coherence": 3, "complexity": 0, "verbosity": 0}' \

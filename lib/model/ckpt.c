@@ -1,4 +1,7 @@
 #include "ckpt.h"
+#include "hf.h"
+
+#include <sys/stat.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +296,8 @@ gc_status gc_ckpt_restore(const char *path, gc_model *m, gc_adamw *opt) {
 }
 
 gc_status gc_ckpt_load_any(const char *path, gc_model *m) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return gc_hf_load(path, 0, m);
     FILE *f = fopen(path, "rb");
     if (!f) return gc_ckpt_load(path, m, NULL, NULL); /* reports the open error */
     char magic[8] = {0};

@@ -38,7 +38,8 @@ gc_status gc_ckpt_restore(const char *path, gc_model *m, gc_adamw *opt);
  * ../shared/data/README.md). Tied when vocab_size > 0. Exact-size checked. */
 gc_status gc_ckpt_import_llama2c(const char *path, gc_model *m);
 
-/* Loads either format, chosen by the file's first bytes. */
+/* Loads either format, chosen by the file's first bytes; a directory is a Hugging Face model
+ * (lib/model/hf.h: config.json and safetensors). */
 gc_status gc_ckpt_load_any(const char *path, gc_model *m);
 
 #endif
