@@ -1,12 +1,14 @@
 /* JSONL data sets: the bytes as a JSONL file read line by line (gc_jsonl_each: plain, or gzip
  * when the bytes are one), each object's fields read as the data set readers read them (numbers,
  * strings, arrays of numbers); as a Helpful-Harmless file (gc_hh_load), split into prompts and
- * responses; as a HelpSteer file (gc_helpsteer_load, strict and skipping malformed lines). */
+ * responses; as a HelpSteer file (gc_helpsteer_load, strict and skipping malformed lines); as an
+ * OpenMathInstruct-1 or prediction file (gc_om_load, both ways), with its preference pairs. */
 #include "fuzz.h"
 
 #include <cjson/cJSON.h>
 
 #include "lib/tasks/helpsteer.h"
+#include "lib/tasks/openmath.h"
 #include "lib/tasks/hh.h"
 #include "lib/util/jsonio.h"
 
@@ -33,6 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             int *idx = malloc(sizeof(int) * (size_t)hs.n);
             if (idx) (void)gc_helpsteer_prompts(&hs, idx), free(idx);
             gc_helpsteer_free(&hs);
+        }
+        gc_om_set om;
+        if (gc_om_load(path, skip, &om) == GC_OK) {
+            int *c = malloc(sizeof(int) * (size_t)om.n), *r = malloc(sizeof(int) * (size_t)om.n);
+            if (c && r) (void)gc_om_pairs(&om, 2, c, r, om.n, NULL);
+            free(c), free(r);
+            gc_om_free(&om);
         }
     }
     return 0;
