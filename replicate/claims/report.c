@@ -424,13 +424,16 @@ static void table3b(sbuf *b, const cJSON *r) {
     for (const cJSON *o = at ? at->child : NULL; o; o = o->next) {
         const char *name = gc_json_str(o, "name");
         double published = published_of(name);
+        char pool_s[32] = "-";
+        if (isfinite(gc_json_num(o, "pool_mean", NAN)))
+            snprintf(pool_s, sizeof pool_s, "%.3f", gc_json_num(o, "pool_mean", NAN));
         put(b,
-            "| %s | %s | %s | %.3f | %.3f | %.3f | %.3f | %.0f / %.0f / %.0f | %+.3f [%+.3f, "
+            "| %s | %s | %s | %.3f | %.3f | %.3f | %s | %.0f / %.0f / %.0f | %+.3f [%+.3f, "
             "%+.3f] | %.3g | %+.3f |\n",
             name, gc_json_str(o, "setting"), gc_json_str(o, "judge"),
             gc_json_num(o, "guided_mean", NAN), gc_json_num(o, "sft_mean", NAN),
-            gc_json_num(o, "prototype_mean", NAN), gc_json_num(o, "pool_mean", NAN),
-            gc_json_num(o, "wins", NAN), gc_json_num(o, "losses", NAN), gc_json_num(o, "ties", NAN),
+            gc_json_num(o, "prototype_mean", NAN), pool_s, gc_json_num(o, "wins", NAN),
+            gc_json_num(o, "losses", NAN), gc_json_num(o, "ties", NAN),
             gc_json_num(o, RS_MEAN, NAN), gc_json_num(o, RS_LO, NAN), gc_json_num(o, RS_HI, NAN),
             gc_json_num(o, RS_P, NAN), published);
     }

@@ -650,12 +650,18 @@ static gc_status verdict_win_rate(const cJSON *check, const cJSON *results, cons
                                           : INFINITY;
         double pow_pub = isfinite(published) && wp.n > 0 ? win_power_fn(published, &wp) : NAN;
         int weak = isfinite(published) && !(det <= published);
-        if (!pass)
+        if (!pass && !weak)
             add_reason(reasons,
                        "%s (%s): net win rate %+.3f [%+.3f, %+.3f], sign test p = %.3g (need > 0 "
-                       "and p < %g)%s",
-                       name, gc_json_str(o, "setting"), net, lo, hi, p, alpha,
-                       weak ? "; underpowered at the published effect" : "");
+                       "and p < %g); powered: the check detects %.3f with 80%% power, the "
+                       "published %+.3f with %.0f%%",
+                       name, gc_json_str(o, "setting"), net, lo, hi, p, alpha, det, published,
+                       100 * pow_pub);
+        else if (!pass)
+            add_reason(reasons,
+                       "%s (%s): net win rate %+.3f [%+.3f, %+.3f], sign test p = %.3g (need > 0 "
+                       "and p < %g); underpowered at the published effect",
+                       name, gc_json_str(o, "setting"), net, lo, hi, p, alpha);
         if (weak)
             add_reason(reasons,
                        "power: %s: the check detects a net win rate of %.3f with 80%% power, the "
