@@ -1,7 +1,7 @@
 /* table3b (replicate/math/steer.c): guided decoding against the SFT baseline at smoke scale, end to
- * end and deterministic; the stories' prototype is the pool's best rated by the judges' own
- * scorers; bad configurations named; the verdict rule "win_rate" on synthetic results (PASS, FAIL,
- * the preconditions, power, malformed claims). */
+ * end and deterministic, and the same on the CUDA backend; the stories' prototype is the pool's
+ * best rated by the judges' own scorers; bad configurations named; the verdict rule "win_rate" on
+ * synthetic results (PASS, FAIL, the preconditions, power, malformed claims). */
 #include <criterion/criterion.h>
 #include <glob.h>
 #include <math.h>
@@ -266,4 +266,55 @@ Test(verdict, malformed_win_rate_claims_are_errors) {
     cr_expect_eq(claims_verdict(c, r, "published.json", &v), GC_ERR_FORMAT);
     cr_expect(strstr(gc_last_error(), "max_tie_share"), "%s", gc_last_error());
     cJSON_Delete(c), cJSON_Delete(r);
+}
+
+/* the CUDA backend (a GPU, or here the host emulation of its kernels in fp32) decodes and judges
+ * as the CPU does: the same texts, the same scores */
+Test(steer, table3b_smoke_on_the_cuda_backend_matches_the_cpu, .timeout = 300) {
+    char probe[1024];
+    if (!th_data_file(probe, sizeof probe, "hh-rlhf/harmless-base-test.jsonl.gz") ||
+        !th_data_file(probe, sizeof probe, "models/stories260K/stories260K.bin"))
+        cr_skip_test("hh-rlhf or stories260K not found under %s", th_data_dir());
+    setenv("OMP_NUM_THREADS", "1", 1);
+    setenv("GCRM_CUDA_EMULATE", "1", 0); /* a real GPU when there is one */
+    char *a = th_tmp_path("t3b-cpu"), *b = th_tmp_path("t3b-cuda"), *out = NULL, *err = NULL;
+    cr_assert_eq(th_run_smoke(T3B, a, "--seeds 1", &out, &err), 0, "%s", err);
+    free(out), free(err);
+    int rc = th_run_smoke(T3B, b, "--seeds 1 --device cuda", &out, &err);
+    if (rc != 0 && strstr(err, "CUDA")) {
+        th_rm_tree(a), th_rm_tree(b);
+        cr_skip_test("no CUDA backend: %s", err);
+    }
+    cr_assert_eq(rc, 0, "%s", err);
+    free(out), free(err);
+    char pa[1200], pb[1200];
+    snprintf(pa, sizeof pa, "%s/table3b/smoke/results.json", a);
+    snprintf(pb, sizeof pb, "%s/table3b/smoke/results.json", b);
+    cJSON *ra, *rb;
+    cr_assert_eq(gc_json_read(pa, &ra), GC_OK);
+    cr_assert_eq(gc_json_read(pb, &rb), GC_OK);
+    cr_expect(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(rb, "device")), "cuda"));
+    static const char *const keys[] = {"guided_mean", "sft_mean", "wins", "losses", "ties"};
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 5; k++) {
+            double x = cJSON_GetObjectItem(
+                           cJSON_GetArrayItem(cJSON_GetObjectItem(ra, "attributes"), i), keys[k])
+                           ->valuedouble,
+                   y = cJSON_GetObjectItem(
+                           cJSON_GetArrayItem(cJSON_GetObjectItem(rb, "attributes"), i), keys[k])
+                           ->valuedouble;
+            cr_expect_float_eq(x, y, 1e-12, "attribute %d %s: cpu %f, cuda %f", i, keys[k], x, y);
+        }
+    for (int s = 0; s < 2; s++) {
+        const char *set = s ? "math" : "stories";
+        char *ea =
+            cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetObjectItem(ra, set), "examples"));
+        char *eb =
+            cJSON_PrintUnformatted(cJSON_GetObjectItem(cJSON_GetObjectItem(rb, set), "examples"));
+        cr_expect_str_eq(ea, eb, "%s: the responses differ", set);
+        free(ea), free(eb);
+    }
+    cJSON_Delete(ra), cJSON_Delete(rb);
+    th_rm_tree(a), th_rm_tree(b);
+    free(a), free(b);
 }

@@ -179,8 +179,8 @@ gc_status gc_st_open(const char *path, gc_st_file *f) {
         f->t = gc_calloc((size_t)(count ? count : 1), sizeof(gc_st_tensor));
         if (!f->t) s = GC_ERR_NOMEM;
     }
-    const uint8_t *data = p + 8 + n;
-    size_t dsize = f->size - 8 - (size_t)n;
+    const uint8_t *data = s == GC_OK ? p + 8 + n : p; /* n fits the file only when s is OK */
+    size_t dsize = s == GC_OK ? f->size - 8 - (size_t)n : 0;
     for (const cJSON *e = h ? h->child : NULL; s == GC_OK && e; e = e->next) {
         if (!strcmp(e->string, "__metadata__")) {
             for (const cJSON *k = e->child; k && s == GC_OK; k = k->next)
