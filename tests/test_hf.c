@@ -291,6 +291,8 @@ Test(hf, bad_configs_and_indexes_are_refused_by_name) {
         {"hidden_act", "\"gelu\"", "hidden_act"},
         {"tie_word_embeddings", "1", "tie_word_embeddings"},
         {"head_dim", "16", "head_dim"},
+        {"rms_norm_eps", "-1", "rms_norm_eps"},
+        {"rope_theta", "\"big\"", "rope_theta"},
         {"hidden_size", "64", "model.embed_tokens.weight"}, /* the tensors disagree */
         {"tie_word_embeddings", "true", "tensors where"},   /* lm_head left over */
     };

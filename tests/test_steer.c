@@ -135,6 +135,31 @@ Test(steer, table3b_smoke_judges_both_settings_and_is_deterministic, .timeout = 
     snprintf(ca, sizeof ca, "%s/cache", a);
     snprintf(cb, sizeof cb, "%s/cache", b);
     cr_expect(th_same_stages(ca, cb, why, sizeof why), "%s", why);
+    /* damaged stage files (DONE written again over the damage) are refused by name: a responses
+     * file one response short, then a prototype naming an item outside the pool */
+    char cmd[2600];
+    snprintf(cmd, sizeof cmd,
+             "f=$(ls %s/cache/steer-math-sft-seed1-*/responses.json) && "
+             "sed -i '0,/\"text\":[[:space:]]*\\[[[:space:]]*\"[^\"]*\",/s//\"text\": [/' $f",
+             a);
+    cr_assert_eq(system(cmd), 0);
+    th_rerecord(a, "steer-math-sft-seed1");
+    cr_expect_eq(th_run_smoke(T3B, a, "--seeds 1", &out, &err), 1);
+    cr_expect(strstr(err, "responses.json: expected 4 responses"), "%s", err);
+    free(out), free(err);
+    cr_assert_eq(th_run_smoke(T3B, a, "--seeds 1 --rerun steer-math-sft-seed1", &out, &err), 0,
+                 "%s", err);
+    free(out), free(err);
+    snprintf(
+        cmd, sizeof cmd,
+        "f=$(ls %s/cache/steer-stories-pool-*/pool.json) && "
+        "sed -i '0,/\"prototype\":[[:space:]]*\\[[[:space:]]*[0-9]*/s//\"prototype\": [999/' $f",
+        a);
+    cr_assert_eq(system(cmd), 0);
+    th_rerecord(a, "steer-stories-pool");
+    cr_expect_eq(th_run_smoke(T3B, a, "--seeds 1", &out, &err), 1);
+    cr_expect(strstr(err, "pool.json: prototype item 0 is not in the pool"), "%s", err);
+    free(out), free(err);
     th_rm_tree(a), th_rm_tree(b);
     free(a), free(b);
 }

@@ -19,7 +19,7 @@
 
 #define F GC_CFG_FIELD
 
-static const gc_cfg_field sft_f[] = {
+const gc_cfg_field steer_sft_fields[] = {
     F(steer_sft_cfg, steps, GC_CFG_INT, 1, 1, 1e6, NULL),
     F(steer_sft_cfg, batch, GC_CFG_INT, 1, 1, 4096, NULL),
     F(steer_sft_cfg, warmup, GC_CFG_INT, 0, 0, 1e6, NULL),
@@ -27,7 +27,7 @@ static const gc_cfg_field sft_f[] = {
     F(steer_sft_cfg, lr_min, GC_CFG_FLOAT, 0, 0, 1, NULL),
     F(steer_sft_cfg, clip, GC_CFG_FLOAT, 0, 0, 1e6, NULL),
 };
-static const gc_cfg_field beam_f[] = {
+const gc_cfg_field steer_beam_fields[] = {
     F(steer_beam_cfg, beam, GC_CFG_INT, 1, 1, 64, NULL),
     F(steer_beam_cfg, samples, GC_CFG_INT, 1, 1, 64, NULL),
     F(steer_beam_cfg, step_tokens, GC_CFG_INT, 1, 1, 4096, NULL),
@@ -38,6 +38,8 @@ static const gc_cfg_field beam_f[] = {
     F(steer_beam_cfg, lp_weight, GC_CFG_FLOAT, 0, 0, 100, NULL),
     F(steer_beam_cfg, goal_weight, GC_CFG_FLOAT, 0, 0, 100, NULL),
 };
+const int steer_sft_n_fields = GC_CFG_COUNT(steer_sft_fields);
+const int steer_beam_n_fields = GC_CFG_COUNT(steer_beam_fields);
 static const gc_cfg_field stories_f[] = {
     F(steer_stories_cfg, hh, GC_CFG_OBJECT, 1, 0, 0, NULL),
     F(steer_stories_cfg, prompts, GC_CFG_INT, 1, 1, 1e5, NULL),
@@ -75,9 +77,9 @@ static gc_status read_sft_beam(const math_ctx *m, const cJSON *sft, const cJSON 
     set->beam =
         (steer_beam_cfg){.temperature = 1.0, .top_p = 1.0, .lp_weight = 1.0, .goal_weight = 1.0};
     snprintf(p, sizeof p, "%s.sft", path);
-    GC_TRY(gc_config_read(&m->r->cfg, sft, p, sft_f, GC_CFG_COUNT(sft_f), &set->sft));
+    GC_TRY(gc_config_read(&m->r->cfg, sft, p, steer_sft_fields, steer_sft_n_fields, &set->sft));
     snprintf(p, sizeof p, "%s.beam", path);
-    return gc_config_read(&m->r->cfg, beam, p, beam_f, GC_CFG_COUNT(beam_f), &set->beam);
+    return gc_config_read(&m->r->cfg, beam, p, steer_beam_fields, steer_beam_n_fields, &set->beam);
 }
 
 static void setting_free(steer_setting *set) {

@@ -66,6 +66,11 @@ typedef struct {
     const cJSON *sft, *beam;
 } steer_math_cfg;
 
+/* The sft and beam sections' fields (steer.c), read from the experiment file and hashed into the
+ * stages' keys. */
+extern const gc_cfg_field steer_sft_fields[], steer_beam_fields[];
+extern const int steer_sft_n_fields, steer_beam_n_fields;
+
 enum { STEER_STORIES, STEER_MATH, STEER_SETTINGS };
 enum { STEER_GUIDED, STEER_SFT, STEER_ARMS };
 

@@ -489,29 +489,6 @@ static cJSON *stage_key(const steer_setting *set, int seed, const char *arm) {
     return k;
 }
 
-static void add_sft_fields(cJSON *k, const steer_sft_cfg *c) {
-    cJSON *o = cJSON_AddObjectToObject(k, "sft");
-    cJSON_AddNumberToObject(o, "steps", (double)c->steps);
-    cJSON_AddNumberToObject(o, "batch", (double)c->batch);
-    cJSON_AddNumberToObject(o, "warmup", (double)c->warmup);
-    cJSON_AddNumberToObject(o, "lr", c->lr);
-    cJSON_AddNumberToObject(o, "lr_min", c->lr_min);
-    cJSON_AddNumberToObject(o, "clip", c->clip);
-}
-
-static void add_beam_fields(cJSON *k, const steer_beam_cfg *c, int guided) {
-    cJSON *o = cJSON_AddObjectToObject(k, "beam");
-    cJSON_AddNumberToObject(o, "beam", (double)c->beam);
-    cJSON_AddNumberToObject(o, "samples", (double)c->samples);
-    cJSON_AddNumberToObject(o, "step_tokens", (double)c->step_tokens);
-    cJSON_AddNumberToObject(o, "max_steps", (double)c->max_steps);
-    cJSON_AddNumberToObject(o, "max_new", (double)c->max_new);
-    cJSON_AddNumberToObject(o, "temperature", c->temperature);
-    cJSON_AddNumberToObject(o, "top_p", c->top_p);
-    cJSON_AddNumberToObject(o, "lp_weight", c->lp_weight);
-    if (guided) cJSON_AddNumberToObject(o, "goal_weight", c->goal_weight);
-}
-
 gc_status steer_decode_seed(math_ctx *m, steer_setting *set, int seed) {
     char name[96];
     rp_stage *in[3], *sft = NULL;
@@ -520,7 +497,8 @@ gc_status steer_decode_seed(math_ctx *m, steer_setting *set, int seed) {
     if (set->gen_stage) in[n_in++] = set->gen_stage;
     seed_job j = {m, set, seed, STEER_SFT, NULL};
     cJSON *k = stage_key(set, seed, NULL);
-    add_sft_fields(k, &set->sft);
+    cJSON_AddItemToObject(k, "sft",
+                          gc_config_to_json(steer_sft_fields, steer_sft_n_fields, &set->sft));
     snprintf(name, sizeof name, "steer-%s-finetune-seed%d", set->name, seed);
     GC_TRY(rp_stage_run(m->r, &SFT, name, k, in, n_in, &j, &sft));
     for (int arm = 0; arm < STEER_ARMS; arm++) {
@@ -529,7 +507,10 @@ gc_status steer_decode_seed(math_ctx *m, steer_setting *set, int seed) {
         int ni = n_in;
         ins[ni++] = guided ? set->rm[seed - 1] : sft;
         k = stage_key(set, seed, ARM[arm]);
-        add_beam_fields(k, &set->beam, guided);
+        cJSON *bk = gc_config_to_json(steer_beam_fields, steer_beam_n_fields, &set->beam);
+        if (!guided) /* the baseline is scored by its own log-probability alone */
+            cJSON_DeleteItemFromObjectCaseSensitive(bk, "goal_weight");
+        cJSON_AddItemToObject(k, "beam", bk);
         snprintf(name, sizeof name, "steer-%s-%s-seed%d", set->name, ARM[arm], seed);
         j = (seed_job){m, set, seed, arm, sft};
         GC_TRY(rp_stage_run(m->r, &DECODE, name, k, ins, ni, &j, NULL));
