@@ -43,10 +43,20 @@ Test(hf, tiny_llama3_shape_matches_pytorch_logits) {
     cr_expect_eq(m.cfg.n_kv_heads, 2);
     cr_expect_eq(m.cfg.tied, 0);
     cr_expect_float_eq(m.cfg.rope_theta, 500000.0f, 1);
+    cr_expect_eq(m.cfg.rope_scaling, GC_ROPE_LLAMA3);
     char path[256];
     snprintf(path, sizeof path, "%s/logits.json", TINY);
     cJSON *j;
     cr_assert_eq(gc_json_read(path, &j), GC_OK, "%s", gc_last_error());
+    /* the scaled frequencies: one kept, one interpolated, two divided by the factor */
+    const cJSON *inv = cJSON_GetObjectItem(j, "inv_freq");
+    cr_assert_eq(cJSON_GetArraySize(inv), m.cfg.dim / m.cfg.n_heads / 2);
+    for (int i = 0; i < cJSON_GetArraySize(inv); i++) {
+        double want = cJSON_GetArrayItem(inv, i)->valuedouble;
+        double got = gc_model_rope_freq(&m.cfg, i);
+        cr_expect_leq(fabs(got - want), 1e-6 * want, "frequency %d: %.9g, PyTorch %.9g", i, got,
+                      want);
+    }
     const cJSON *tk = cJSON_GetObjectItem(j, "tokens"), *lg = cJSON_GetObjectItem(j, "logits");
     int T = cJSON_GetArraySize(tk), V = m.cfg.vocab_size;
     int32_t tok[64];
@@ -63,6 +73,35 @@ Test(hf, tiny_llama3_shape_matches_pytorch_logits) {
     cr_expect_lt(worst, 2e-4, "largest logit difference from PyTorch %g", worst);
     cJSON_Delete(j);
     gc_model_free(&m);
+}
+
+/* rotary scaling survives gcrm's own checkpoint (version 2); a model without it writes version 1,
+ * so files of models without scaling keep their bytes */
+Test(hf, checkpoint_keeps_rope_scaling) {
+    gc_model m, a;
+    cr_assert_eq(gc_hf_load(TINY, 0, &m), GC_OK, "%s", gc_last_error());
+    char *p = th_tmp_path("scaled.ckpt");
+    cr_assert_eq(gc_ckpt_save(p, &m, NULL), GC_OK, "%s", gc_last_error());
+    cr_assert_eq(gc_ckpt_load(p, &a, NULL, NULL), GC_OK, "%s", gc_last_error());
+    cr_expect(memcmp(&a.cfg, &m.cfg, sizeof m.cfg) == 0, "the config with its scaling");
+    cr_expect(memcmp(a.rope_cos, m.rope_cos, sizeof(float) * m.cfg.seq_len * 4) == 0);
+    uint32_t head[3]; /* magic (8 bytes), version */
+    FILE *f = fopen(p, "rb");
+    cr_assert(f && fread(head, 4, 3, f) == 3);
+    fclose(f);
+    cr_expect_eq(head[2], GC_CKPT_VERSION);
+    gc_model_free(&a);
+    m.cfg.rope_scaling = GC_ROPE_NONE;
+    cr_assert_eq(gc_ckpt_save(p, &m, NULL), GC_OK, "%s", gc_last_error());
+    f = fopen(p, "rb");
+    cr_assert(f && fread(head, 4, 3, f) == 3);
+    fclose(f);
+    cr_expect_eq(head[2], 1, "no scaling: version 1");
+    cr_assert_eq(gc_ckpt_load(p, &a, NULL, NULL), GC_OK, "%s", gc_last_error());
+    cr_expect_eq(a.cfg.rope_scaling, GC_ROPE_NONE);
+    gc_model_free(&a);
+    gc_model_free(&m);
+    free(p);
 }
 
 /* saved by gcrm (fp32), loaded back: the same weights; bf16: each within its rounding */
@@ -287,7 +326,15 @@ Test(hf, bad_configs_and_indexes_are_refused_by_name) {
         {"hidden_size", "\"big\"", "hidden_size"},
         {"hidden_size", NULL, "missing required key 'hidden_size'"},
         {"num_key_value_heads", "3", "num_key_value_heads"}, /* does not divide 4 heads */
-        {"rope_scaling", "{\"rope_type\": \"llama3\", \"factor\": 8}", "rope_scaling"},
+        {"rope_scaling", "{\"rope_type\": \"llama3\", \"factor\": 8}",
+         "missing required key 'rope_scaling.low_freq_factor'"},
+        {"rope_scaling", "{\"rope_type\": \"yarn\", \"factor\": 4}", "\"yarn\""},
+        {"rope_scaling", "{\"rope_type\": \"linear\", \"factor\": 0.5}", "rope_scaling.factor"},
+        {"rope_scaling",
+         "{\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": 4, "
+         "\"high_freq_factor\": 1, \"original_max_position_embeddings\": 8192}",
+         "rope_scaling.high_freq_factor"},
+        {"rope_scaling", "[1]", "rope_scaling"},
         {"hidden_act", "\"gelu\"", "hidden_act"},
         {"tie_word_embeddings", "1", "tie_word_embeddings"},
         {"head_dim", "16", "head_dim"},

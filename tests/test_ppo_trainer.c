@@ -19,7 +19,16 @@
 #define EOS 2
 #define MAXLEN 9
 
-static const gc_model_config TOY = {16, 32, 1, 2, 2, V, 16, 0, 1e-5f, 10000.0f};
+static const gc_model_config TOY = {.dim = 16,
+                                    .hidden_dim = 32,
+                                    .n_layers = 1,
+                                    .n_heads = 2,
+                                    .n_kv_heads = 2,
+                                    .vocab_size = V,
+                                    .seq_len = 16,
+                                    .tied = 0,
+                                    .norm_eps = 1e-5f,
+                                    .rope_theta = 10000.0f};
 
 typedef struct {
     int32_t seen[64 * MAXLEN]; /* the rollout's sequences, as scored (stride MAXLEN) */

@@ -27,7 +27,16 @@ static void load_case(th_fixture *fx, const char *name, gc_model *m, const int32
     size_t n;
     const int32_t *c = th_fixture_i32(fx, "config", &n);
     cr_assert(c && n == 10);
-    gc_model_config cfg = {c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], 1e-5f, 10000.0f};
+    gc_model_config cfg = {.dim = c[0],
+                           .hidden_dim = c[1],
+                           .n_layers = c[2],
+                           .n_heads = c[3],
+                           .n_kv_heads = c[4],
+                           .vocab_size = c[5],
+                           .seq_len = c[6],
+                           .tied = c[7],
+                           .norm_eps = 1e-5f,
+                           .rope_theta = 10000.0f};
     *B = c[8], *T = c[9];
     cr_assert_eq(gc_model_init(m, &cfg), GC_OK);
     for (int t = 0; t < GC_N_TENSORS; t++) {

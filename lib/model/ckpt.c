@@ -50,26 +50,41 @@ static int get(rbuf *r, void *out, size_t n) {
     return 1;
 }
 
+/* version 2 adds the rotary scaling fields */
 static void put_config(wbuf *w, const gc_model_config *c) {
     int32_t ints[8] = {c->dim,        c->hidden_dim, c->n_layers, c->n_heads,
                        c->n_kv_heads, c->vocab_size, c->seq_len,  c->tied};
     put(w, ints, sizeof ints);
     PUT(w, c->norm_eps);
     PUT(w, c->rope_theta);
+    if (c->rope_scaling == GC_ROPE_NONE) return; /* version 1 */
+    PUT(w, c->rope_scaling);
+    PUT(w, c->rope_factor);
+    PUT(w, c->rope_low_freq);
+    PUT(w, c->rope_high_freq);
+    PUT(w, c->rope_orig_len);
 }
 
-static int get_config(rbuf *r, gc_model_config *c) {
+/* version 1 has no rotary scaling fields (none) */
+static int get_config(rbuf *r, uint32_t version, gc_model_config *c) {
     int32_t ints[8];
+    memset(c, 0, sizeof *c);
     if (!get(r, ints, sizeof ints)) return 0;
     c->dim = ints[0], c->hidden_dim = ints[1], c->n_layers = ints[2], c->n_heads = ints[3];
     c->n_kv_heads = ints[4], c->vocab_size = ints[5], c->seq_len = ints[6], c->tied = ints[7];
-    return get(r, &c->norm_eps, 4) && get(r, &c->rope_theta, 4);
+    if (!get(r, &c->norm_eps, 4) || !get(r, &c->rope_theta, 4)) return 0;
+    if (version < 2) return 1;
+    return get(r, &c->rope_scaling, 4) && get(r, &c->rope_factor, 4) &&
+           get(r, &c->rope_low_freq, 4) && get(r, &c->rope_high_freq, 4) &&
+           get(r, &c->rope_orig_len, 4);
 }
 
 gc_status gc_ckpt_save(const char *path, gc_model *m, gc_adamw *opt) {
     GC_TRY(gc_model_sync(m, opt));
     wbuf w = {0};
-    uint32_t version = GC_CKPT_VERSION, nt = GC_N_TENSORS;
+    /* the oldest version that holds the config: a model without rotary scaling writes version 1 */
+    uint32_t version = m->cfg.rope_scaling == GC_ROPE_NONE ? 1 : GC_CKPT_VERSION;
+    uint32_t nt = GC_N_TENSORS;
     put(&w, MAGIC, sizeof MAGIC);
     PUT(&w, version);
     put_config(&w, &m->cfg);
@@ -142,10 +157,10 @@ gc_status gc_ckpt_load(const char *path, gc_model *m, gc_adamw *opt, int *has_op
         BAD("%s: not a gcrm checkpoint (wrong magic; llama2.c files load with gc_ckpt_load_any)",
             path);
     if (!get(&r, &version, 4)) BAD("%s: truncated header", path);
-    if (version != GC_CKPT_VERSION)
-        BAD("%s: checkpoint version %u, this build reads version %d", path, version,
+    if (version < 1 || version > GC_CKPT_VERSION)
+        BAD("%s: checkpoint version %u, this build reads versions 1 to %d", path, version,
             GC_CKPT_VERSION);
-    if (!get_config(&r, &cfg) || !get(&r, &nt, 4)) BAD("%s: truncated header", path);
+    if (!get_config(&r, version, &cfg) || !get(&r, &nt, 4)) BAD("%s: truncated header", path);
     if (gc_model_config_check(&cfg) != GC_OK) BAD("%s: %s", path, gc_last_error());
     if (nt != GC_N_TENSORS) BAD("%s: %u tensors, expected %d", path, nt, GC_N_TENSORS);
     gc_tensor_info expect[GC_N_TENSORS];

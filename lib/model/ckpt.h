@@ -1,14 +1,14 @@
 /* ckpt: the project's checkpoint format and the llama2.c importer.
  *
- * Format (little-endian), version 1:
- *   "GCRMCKPT" | u32 version | gc_model_config fields (8 x i32, 2 x f32) | u32 n_tensors |
- *   n_tensors x { char name[24] | i32 ndim | i32 shape[3] | u64 offset | u64 size } (floats) |
- *   u64 optim_step | u32 has_optim | f32 beta1, beta2, eps, weight_decay |
- *   params (n_params f32) | [adam m (n_params f32) | adam v (n_params f32)] | u32 crc32 of all
- * before The loader checks magic, version, config sense, the tensor table against the config, the
- * exact file size and the checksum, and names the file and the problem on any mismatch. Saving
- * writes a temporary file and renames it, so a killed save never leaves a complete-looking partial
- * file.
+ * Format (little-endian), versions 1 and 2:
+ *   "GCRMCKPT" | u32 version | gc_model_config fields (8 x i32, 2 x f32; version 2 adds the
+ *   rotary scaling: i32 kind, f32 factor, f32 low_freq, f32 high_freq, i32 orig_len) | u32
+ * n_tensors | n_tensors x { char name[24] | i32 ndim | i32 shape[3] | u64 offset | u64 size }
+ * (floats) | u64 optim_step | u32 has_optim | f32 beta1, beta2, eps, weight_decay | params
+ * (n_params f32) | [adam m (n_params f32) | adam v (n_params f32)] | u32 crc32 of all before. The
+ * loader checks magic, version, config sense, the tensor table against the config, the exact file
+ * size and the checksum, and names the file and the problem on any mismatch. Saving writes a
+ * temporary file and renames it, so a killed save never leaves a complete-looking partial file.
  *
  * Ownership: gc_ckpt_load initialises *m (and *opt when given and the file holds optimizer state);
  * the caller frees them with gc_model_free / gc_adamw_free. On failure nothing is left allocated.
@@ -20,7 +20,8 @@
 #include "model.h"
 #include "optim.h"
 
-#define GC_CKPT_VERSION 1
+/* version 2 adds rotary scaling to the config; files of models without it stay version 1 */
+#define GC_CKPT_VERSION 2
 
 /* With a backend, first brings the parameters (and opt's moments) back to the host (gc_model_sync).
  */

@@ -11,10 +11,19 @@
 
 #include "lib/util/jsonio.h"
 
+/* the item at key, which may name a member of an object member ("rope_scaling.factor") */
+static const cJSON *lookup(const cJSON *j, const char *key) {
+    const char *dot = strchr(key, '.');
+    if (!dot) return cJSON_GetObjectItemCaseSensitive(j, key);
+    char head[64];
+    snprintf(head, sizeof head, "%.*s", (int)(dot - key), key);
+    return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, head), dot + 1);
+}
+
 /* an integer field of config.json in [lo, hi]; absent: def (def < 0: required) */
 static gc_status cfg_int(const char *path, const cJSON *j, const char *key, int64_t lo, int64_t hi,
                          int64_t def, int32_t *out) {
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, key);
+    const cJSON *e = lookup(j, key);
     if (!e || cJSON_IsNull(e)) {
         if (def < 0) return gc_fail(GC_ERR_FORMAT, "%s: missing required key '%s'", path, key);
         *out = (int32_t)def;
@@ -30,8 +39,9 @@ static gc_status cfg_int(const char *path, const cJSON *j, const char *key, int6
 
 static gc_status cfg_num(const char *path, const cJSON *j, const char *key, double lo, double hi,
                          double def, float *out) {
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, key);
+    const cJSON *e = lookup(j, key);
     if (!e || cJSON_IsNull(e)) {
+        if (isnan(def)) return gc_fail(GC_ERR_FORMAT, "%s: missing required key '%s'", path, key);
         *out = (float)def;
         return GC_OK;
     }
@@ -40,6 +50,43 @@ static gc_status cfg_num(const char *path, const cJSON *j, const char *key, doub
                        hi);
     *out = (float)e->valuedouble;
     return GC_OK;
+}
+
+/* rope_scaling: absent, null or "default": none; "linear" (factor); "llama3" (factor,
+ * low_freq_factor, high_freq_factor, original_max_position_embeddings); others refused by name */
+static gc_status rope_scaling(const char *path, const cJSON *j, gc_model_config *c) {
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(j, "rope_scaling");
+    if (!rs || cJSON_IsNull(rs)) return GC_OK;
+    if (!cJSON_IsObject(rs))
+        return gc_fail(GC_ERR_FORMAT, "%s: key 'rope_scaling': expected an object or null", path);
+    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rs, "rope_type"));
+    if (!kind) kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rs, "type"));
+    if (!kind)
+        return gc_fail(GC_ERR_FORMAT, "%s: key 'rope_scaling.rope_type': missing (a string)", path);
+    if (!strcmp(kind, "default")) return GC_OK;
+    if (!strcmp(kind, "linear"))
+        c->rope_scaling = GC_ROPE_LINEAR;
+    else if (!strcmp(kind, "llama3"))
+        c->rope_scaling = GC_ROPE_LLAMA3;
+    else
+        return gc_fail(GC_ERR_FORMAT,
+                       "%s: key 'rope_scaling': \"%s\" frequency scaling is not supported "
+                       "(default, linear, llama3)",
+                       path, kind);
+    GC_TRY(cfg_num(path, j, "rope_scaling.factor", 0, 1e6, NAN, &c->rope_factor));
+    if (c->rope_factor < 1)
+        return gc_fail(GC_ERR_FORMAT, "%s: key 'rope_scaling.factor': %g is below 1", path,
+                       (double)c->rope_factor);
+    if (c->rope_scaling != GC_ROPE_LLAMA3) return GC_OK;
+    GC_TRY(cfg_num(path, j, "rope_scaling.low_freq_factor", 0, 1e6, NAN, &c->rope_low_freq));
+    GC_TRY(cfg_num(path, j, "rope_scaling.high_freq_factor", 0, 1e6, NAN, &c->rope_high_freq));
+    if (c->rope_high_freq <= c->rope_low_freq)
+        return gc_fail(GC_ERR_FORMAT,
+                       "%s: key 'rope_scaling.high_freq_factor': %g is not above "
+                       "low_freq_factor %g",
+                       path, (double)c->rope_high_freq, (double)c->rope_low_freq);
+    return cfg_int(path, j, "rope_scaling.original_max_position_embeddings", 1, 1 << 24, -1,
+                   &c->rope_orig_len);
 }
 
 gc_status gc_hf_config(const char *dir, int max_seq_len, gc_model_config *out) {
@@ -58,16 +105,8 @@ gc_status gc_hf_config(const char *dir, int max_seq_len, gc_model_config *out) {
     if (s == GC_OK && act && strcmp(act, "silu"))
         s = gc_fail(GC_ERR_FORMAT, "%s: key 'hidden_act': \"%s\" is not supported (silu)", path,
                     act);
-    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(j, "rope_scaling");
-    if (s == GC_OK && rs && !cJSON_IsNull(rs)) {
-        const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rs, "rope_type"));
-        if (!kind) kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rs, "type"));
-        s = gc_fail(GC_ERR_FORMAT,
-                    "%s: key 'rope_scaling': \"%s\" frequency scaling is not "
-                    "supported yet",
-                    path, kind ? kind : "?");
-    }
     gc_model_config c = {0};
+    if (s == GC_OK) s = rope_scaling(path, j, &c);
     int32_t max_pos = 0;
     if (s == GC_OK) s = cfg_int(path, j, "hidden_size", 1, 1 << 16, -1, &c.dim);
     if (s == GC_OK) s = cfg_int(path, j, "intermediate_size", 1, 1 << 18, -1, &c.hidden_dim);
@@ -229,6 +268,19 @@ static gc_status write_config(const char *dir, const gc_model_config *c, int rm)
     cJSON_AddNumberToObject(j, "max_position_embeddings", c->seq_len);
     cJSON_AddNumberToObject(j, "rms_norm_eps", shortest(c->norm_eps));
     cJSON_AddNumberToObject(j, "rope_theta", shortest(c->rope_theta));
+    if (c->rope_scaling == GC_ROPE_NONE) {
+        cJSON_AddNullToObject(j, "rope_scaling");
+    } else {
+        cJSON *rs = cJSON_AddObjectToObject(j, "rope_scaling");
+        int llama3 = c->rope_scaling == GC_ROPE_LLAMA3;
+        cJSON_AddStringToObject(rs, "rope_type", llama3 ? "llama3" : "linear");
+        cJSON_AddNumberToObject(rs, "factor", shortest(c->rope_factor));
+        if (llama3) {
+            cJSON_AddNumberToObject(rs, "low_freq_factor", shortest(c->rope_low_freq));
+            cJSON_AddNumberToObject(rs, "high_freq_factor", shortest(c->rope_high_freq));
+            cJSON_AddNumberToObject(rs, "original_max_position_embeddings", c->rope_orig_len);
+        }
+    }
     cJSON_AddBoolToObject(j, "tie_word_embeddings", c->tied);
     cJSON_AddStringToObject(j, "hidden_act", "silu");
     cJSON_AddNumberToObject(j, "bos_token_id", 1);

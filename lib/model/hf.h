@@ -5,9 +5,10 @@
  * num_hidden_layers, num_attention_heads, num_key_value_heads (default: the heads: grouped-query
  * attention when fewer), vocab_size, max_position_embeddings, rms_norm_eps (1e-6), rope_theta
  * (10000; CodeLlama's 1e6 and Llama 3's 5e5 are just values), tie_word_embeddings (false),
- * hidden_act "silu", head_dim (when given, hidden_size / heads). rope_scaling must be absent or
- * null: Llama 3.1's "llama3" frequency scaling is refused by name (not built yet). Errors name the
- * file and key.
+ * hidden_act "silu", head_dim (when given, hidden_size / heads), rope_scaling: absent, null or
+ * rope_type "default" (none), "linear" (factor) or "llama3" (Llama 3.1's: factor, low_freq_factor,
+ * high_freq_factor, original_max_position_embeddings; gc_model_rope_freq); other kinds (dynamic,
+ * yarn, longrope) are refused by name. Errors name the file and key.
  *
  * Tensors (each checked against the config, an error naming the file and tensor):
  * model.embed_tokens.weight (V, D); per layer i model.layers.i.{input_layernorm (D),

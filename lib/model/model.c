@@ -21,6 +21,15 @@ gc_status gc_model_config_check(const gc_model_config *c) {
     REQUIRE(c->tied == 0 || c->tied == 1, "tied");
     REQUIRE(c->norm_eps > 0 && c->norm_eps < 1, "norm_eps");
     REQUIRE(c->rope_theta > 1, "rope_theta");
+    REQUIRE(c->rope_scaling >= GC_ROPE_NONE && c->rope_scaling <= GC_ROPE_LLAMA3, "rope_scaling");
+    if (c->rope_scaling != GC_ROPE_NONE)
+        REQUIRE(c->rope_factor >= 1 && c->rope_factor <= 1e6, "rope_factor");
+    if (c->rope_scaling == GC_ROPE_LLAMA3) {
+        REQUIRE(c->rope_low_freq > 0 && c->rope_high_freq > c->rope_low_freq &&
+                    c->rope_high_freq <= 1e6,
+                "rope_low_freq/rope_high_freq");
+        REQUIRE(c->rope_orig_len > 0 && c->rope_orig_len <= (1 << 24), "rope_orig_len");
+    }
 #undef REQUIRE
     return GC_OK;
 }
@@ -72,6 +81,21 @@ gc_param_ptrs gc_model_ptrs(const gc_model *m, float *base) {
     return p;
 }
 
+float gc_model_rope_freq(const gc_model_config *c, int i) {
+    int hs = c->dim / c->n_heads;
+    float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)hs);
+    if (c->rope_scaling == GC_ROPE_LINEAR) return freq / c->rope_factor;
+    if (c->rope_scaling != GC_ROPE_LLAMA3) return freq;
+    double wavelen = 2.0 * M_PI / freq;
+    double low_wavelen = c->rope_orig_len / (double)c->rope_low_freq;   /* longer: scaled */
+    double high_wavelen = c->rope_orig_len / (double)c->rope_high_freq; /* shorter: kept */
+    if (wavelen > low_wavelen) return freq / c->rope_factor;
+    if (wavelen < high_wavelen) return freq;
+    double smooth =
+        (c->rope_orig_len / wavelen - c->rope_low_freq) / (c->rope_high_freq - c->rope_low_freq);
+    return (float)((1.0 - smooth) * freq / c->rope_factor + smooth * freq);
+}
+
 gc_status gc_model_init(gc_model *m, const gc_model_config *cfg) {
     memset(m, 0, sizeof *m);
     GC_TRY(gc_model_config_check(cfg));
@@ -87,12 +111,9 @@ gc_status gc_model_init(gc_model *m, const gc_model_config *cfg) {
         return GC_ERR_NOMEM;
     }
     set_ptrs(&m->p, m->params, m->tensors, cfg->tied);
-    int hs = cfg->dim / cfg->n_heads;
     for (int t = 0; t < cfg->seq_len; t++)
         for (int i = 0; i < half; i++) {
-            /* as llama2.c: frequency theta^(-2i/hs), angle computed in fp32 */
-            float freq = 1.0f / powf(cfg->rope_theta, (float)(2 * i) / (float)hs);
-            float ang = (float)t * freq;
+            float ang = (float)t * gc_model_rope_freq(cfg, i); /* in fp32, as llama2.c */
             m->rope_cos[(size_t)t * half + i] = cosf(ang);
             m->rope_sin[(size_t)t * half + i] = sinf(ang);
         }

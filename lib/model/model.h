@@ -37,7 +37,22 @@ typedef struct {
     int32_t tied;       /* 1: classifier shares the token embedding */
     float norm_eps;     /* RMSNorm epsilon (1e-5) */
     float rope_theta;   /* rotary base (10000) */
+    /* rotary frequency scaling (Hugging Face's rope_scaling; all zero: none) */
+    int32_t rope_scaling;  /* GC_ROPE_NONE, GC_ROPE_LINEAR or GC_ROPE_LLAMA3 */
+    float rope_factor;     /* frequencies divided by it (linear: all; llama3: the low ones) */
+    float rope_low_freq;   /* llama3: low_freq_factor (1) */
+    float rope_high_freq;  /* llama3: high_freq_factor (4) */
+    int32_t rope_orig_len; /* llama3: original_max_position_embeddings (8192) */
 } gc_model_config;
+
+enum { GC_ROPE_NONE = 0, GC_ROPE_LINEAR = 1, GC_ROPE_LLAMA3 = 2 };
+
+/* The rotary inverse frequency of pair i (0 <= i < hs/2) after the config's scaling, in fp32 as
+ * the model's tables use it: theta^(-2i/hs) (llama2.c's arithmetic), then divided by the factor
+ * (linear) or, for llama3, divided where the wavelength 2 pi / f exceeds orig_len / low_freq,
+ * kept where it is below orig_len / high_freq, and interpolated between (transformers'
+ * _compute_llama3_parameters). */
+float gc_model_rope_freq(const gc_model_config *c, int i);
 
 /* Checks every field for sense; returns GC_ERR_ARG naming the field. */
 gc_status gc_model_config_check(const gc_model_config *c);

@@ -30,10 +30,16 @@ gc_status gc_model_config_read(const gc_config *c, const cJSON *obj, const char 
                                gc_model_config *out) {
     model_fields f = {.tied = 1, .norm_eps = 1e-5, .rope_theta = 10000.0};
     GC_TRY(gc_config_read(c, obj, objpath, fields, GC_CFG_COUNT(fields), &f));
-    gc_model_config m = {
-        (int32_t)f.dim,        (int32_t)f.hidden_dim, (int32_t)f.n_layers, (int32_t)f.n_heads,
-        (int32_t)f.n_kv_heads, (int32_t)f.vocab_size, (int32_t)f.seq_len,  f.tied,
-        (float)f.norm_eps,     (float)f.rope_theta};
+    gc_model_config m = {.dim = (int32_t)f.dim,
+                         .hidden_dim = (int32_t)f.hidden_dim,
+                         .n_layers = (int32_t)f.n_layers,
+                         .n_heads = (int32_t)f.n_heads,
+                         .n_kv_heads = (int32_t)f.n_kv_heads,
+                         .vocab_size = (int32_t)f.vocab_size,
+                         .seq_len = (int32_t)f.seq_len,
+                         .tied = f.tied,
+                         .norm_eps = (float)f.norm_eps,
+                         .rope_theta = (float)f.rope_theta};
     if (gc_model_config_check(&m) != GC_OK) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", gc_last_error());

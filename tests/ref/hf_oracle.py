@@ -2,17 +2,22 @@
 """Hugging Face layout oracle for gcrm's safetensors and Llama loader (lib/model/hf.h).
 
 Writes, into the fixture directory, a random-weight Llama-3-shaped tiny model in Hugging Face's
-own layout (grouped-query attention, untied classifier, rope_theta 500000, q_proj and k_proj in
-HF's rotate-half order) as hf_tiny/config.json and hf_tiny/model.safetensors (BF16, written here
+own layout (grouped-query attention, untied classifier, rope_theta 500000 with Llama 3.1's
+"llama3" rope_scaling, q_proj and k_proj in HF's rotate-half order) as hf_tiny/config.json and hf_tiny/model.safetensors (BF16, written here
 byte by byte from the format's specification), and hf_tiny/logits.json: the logits of a token
 sequence from a PyTorch forward pass that follows transformers' LlamaForCausalLM (RMSNorm,
 rotate_half RoPE with cos/sin over the concatenated frequencies, repeat_kv, causal softmax,
-SwiGLU), computed in double from the bf16-rounded weights. The C loader must undo the q/k
+SwiGLU), computed in double from the bf16-rounded weights, and the scaled rotary inverse
+frequencies (transformers' _compute_llama3_parameters: frequencies whose wavelength exceeds
+original_max_position_embeddings / low_freq_factor are divided by the factor, those below
+original / high_freq_factor kept, those between interpolated; the original context is small here
+so that each of the three cases occurs among the head's four frequencies). The C loader must undo the q/k
 permutation to match it, so the check covers the layout, the dtype and the arithmetic at once.
 
 Run with Debian's interpreter (python3-torch): /usr/bin/python3 tests/ref/hf_oracle.py tests/fixtures
 """
 import json
+import math
 import os
 import struct
 import sys
@@ -25,6 +30,8 @@ D, H, L, NH, NKV, V, MAXPOS = 32, 48, 2, 4, 2, 67, 64
 HS = D // NH
 KV = NKV * HS
 EPS, THETA = 1e-5, 500000.0
+ROPE_SCALING = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                "high_freq_factor": 4.0, "original_max_position_embeddings": 256}
 TOKENS = [1, 5, 17, 42, 3, 66, 8, 23, 9, 1, 30]
 
 
@@ -72,10 +79,29 @@ def rotate_half(x):
     return torch.cat((-b, a), dim=-1)
 
 
+def inv_freq():
+    inv = 1.0 / (THETA ** (torch.arange(0, HS, 2, dtype=torch.float64) / HS))
+    r = ROPE_SCALING
+    low_wavelen = r["original_max_position_embeddings"] / r["low_freq_factor"]
+    high_wavelen = r["original_max_position_embeddings"] / r["high_freq_factor"]
+    out = []
+    for f in inv.tolist():
+        wavelen = 2 * math.pi / f
+        if wavelen > low_wavelen:
+            out.append(f / r["factor"])
+        elif wavelen < high_wavelen:
+            out.append(f)
+        else:
+            smooth = (r["original_max_position_embeddings"] / wavelen - r["low_freq_factor"]) / (
+                r["high_freq_factor"] - r["low_freq_factor"])
+            out.append((1 - smooth) * f / r["factor"] + smooth * f)
+    return torch.tensor(out)
+
+
 def forward(w, tokens):
     T = len(tokens)
     x = w["model.embed_tokens.weight"][tokens]
-    inv = 1.0 / (THETA ** (torch.arange(0, HS, 2, dtype=torch.float64) / HS))
+    inv = inv_freq()
     freqs = torch.outer(torch.arange(T, dtype=torch.float64), inv)
     emb = torch.cat((freqs, freqs), dim=-1)
     cos, sin = emb.cos(), emb.sin()
@@ -125,12 +151,13 @@ def main():
               "intermediate_size": H, "num_hidden_layers": L, "num_attention_heads": NH,
               "num_key_value_heads": NKV, "vocab_size": V, "max_position_embeddings": MAXPOS,
               "rms_norm_eps": EPS, "rope_theta": THETA, "tie_word_embeddings": False,
-              "hidden_act": "silu", "rope_scaling": None, "torch_dtype": "bfloat16"}
+              "hidden_act": "silu", "rope_scaling": ROPE_SCALING, "torch_dtype": "bfloat16"}
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(config, f, indent=1)
     logits = forward(w, TOKENS)
     with open(os.path.join(out, "logits.json"), "w") as f:
-        json.dump({"tokens": TOKENS, "logits": [[round(v, 9) for v in row] for row in logits.tolist()]},
+        json.dump({"tokens": TOKENS, "inv_freq": [round(v, 12) for v in inv_freq().tolist()],
+                   "logits": [[round(v, 9) for v in row] for row in logits.tolist()]},
                   f)
     print("wrote", out)
 
