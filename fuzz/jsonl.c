@@ -2,12 +2,14 @@
  * when the bytes are one), each object's fields read as the data set readers read them (numbers,
  * strings, arrays of numbers); as a Helpful-Harmless file (gc_hh_load), split into prompts and
  * responses; as a HelpSteer file (gc_helpsteer_load, strict and skipping malformed lines); as an
- * OpenMathInstruct-1 or prediction file (gc_om_load, both ways), with its preference pairs. */
+ * OpenMathInstruct-1 or prediction file (gc_om_load, both ways), with its preference pairs; as a
+ * math benchmark (gc_mb_load, the format detected, both ways). */
 #include "fuzz.h"
 
 #include <cjson/cJSON.h>
 
 #include "lib/tasks/helpsteer.h"
+#include "lib/tasks/mathbench.h"
 #include "lib/tasks/openmath.h"
 #include "lib/tasks/hh.h"
 #include "lib/util/jsonio.h"
@@ -43,6 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             free(c), free(r);
             gc_om_free(&om);
         }
+        gc_mb_set mb;
+        if (gc_mb_load(path, GC_MB_AUTO, skip, &mb) == GC_OK) gc_mb_free(&mb);
     }
     return 0;
 }

@@ -11,6 +11,7 @@
 #include "runner/results.h"
 #include "runner/ckpt.h"
 #include "runner/stage.h"
+#include "plan/plan.h"
 
 /* The pipelines an experiment file can name ("pipeline"): each runs the shared stages of its
  * domain and the file's analysis. */
@@ -45,7 +46,7 @@ static const char RUN_HELP[] =
     "  --print-config  print the experiment file as resolved (its \"extends\" layers merged)\n"
     "               and exit\n";
 
-static gc_status open_experiment(rp_run *r, gc_status (**run)(rp_run *)) {
+gc_status cli_open_experiment(rp_run *r, gc_status (**run)(rp_run *)) {
     GC_TRY(gc_config_load(&r->cfg, r->opt.file));
     const cJSON *root = r->cfg.root;
     typedef struct {
@@ -108,15 +109,9 @@ static gc_status open_experiment(rp_run *r, gc_status (**run)(rp_run *)) {
         }
     snprintf(r->scale_path, sizeof r->scale_path, "scales.%s", r->opt.scale);
     r->scale_cfg = cJSON_GetObjectItemCaseSensitive(t.scales, r->opt.scale);
-    if (!r->scale_cfg) {
-        if (!strcmp(r->opt.scale, "full"))
-            return gc_fail(GC_ERR_CONFIG,
-                           "%s: no 'full' scale: paper-scale runs need GPUs and the "
-                           "paper's checkpoints and data (experiments/full/, not available yet)",
-                           r->cfg.path);
+    if (!r->scale_cfg)
         return gc_fail(GC_ERR_CONFIG, "%s: no scale '%s' under 'scales'", r->cfg.path,
                        r->opt.scale);
-    }
     if (!cJSON_IsObject(r->scale_cfg))
         return gc_config_fail(&r->cfg, r->scale_path, "expected an object");
     cJSON *canon = rp_canonical(r->scale_cfg);
@@ -126,6 +121,33 @@ static gc_status open_experiment(rp_run *r, gc_status (**run)(rp_run *)) {
     rp_hash_hex(text, r->config_hash);
     free(text);
     return GC_OK;
+}
+
+/* The full scale's inputs, device and stages, checked before any work: every missing piece is
+ * named in one error (the full-scale stages themselves are not built yet, so this always
+ * refuses, after saying what else is missing; `replicate plan` sizes the run). */
+static gc_status full_scale_refusal(rp_run *r) {
+    pl_plan p;
+    GC_TRY(pl_read(r, cli_full_root(), &p));
+    char msg[4096];
+    size_t n = 0;
+#define ADD(...) n += (size_t)snprintf(msg + n, n < sizeof msg ? sizeof msg - n : 0, __VA_ARGS__)
+    ADD("%s at full scale cannot run here:", r->cfg.path);
+    for (int i = 0; i < p.n_models; i++)
+        if (!p.models[i].present)
+            ADD("\n  - model '%s': no config.json with safetensors weights in %s", p.models[i].name,
+                p.models[i].path);
+    for (int i = 0; i < p.n_data; i++)
+        if (p.data[i].n_missing)
+            ADD("\n  - data '%s': %d of %d file(s) missing, the first %s", p.data[i].name,
+                p.data[i].n_missing, p.data[i].n_files, p.data[i].first_missing);
+    if (strcmp(r->opt.device, "cuda"))
+        ADD("\n  - device %s: the full scale runs on GPUs (--device cuda)", r->opt.device);
+    ADD("\n  - the full-scale stages (%d, listed by `replicate plan %s`) are not built yet",
+        p.n_stages, r->opt.file);
+#undef ADD
+    pl_free(&p);
+    return gc_fail(GC_ERR_CONFIG, "%s", msg);
 }
 
 int cmd_run(int argc, char **argv) {
@@ -168,7 +190,8 @@ int cmd_run(int argc, char **argv) {
         rp_run_free(&r);
         return s == GC_OK ? 0 : cli_runtime_error("run");
     }
-    gc_status s = open_experiment(&r, &run);
+    gc_status s = cli_open_experiment(&r, &run);
+    if (s == GC_OK && !strcmp(r.opt.scale, "full")) s = full_scale_refusal(&r);
     if (s == GC_OK) s = rp_check_repo(&r);
     if (s == GC_OK && !strcmp(r.opt.device, "cpu") && strcmp(r.opt.precision, "fp32"))
         gc_log_warn("run: precision %s applies to --device cuda; the CPU computes in fp32",

@@ -25,6 +25,7 @@ static const struct {
     {"generate", cmd_generate, "generate text from a checkpoint (gcrm or llama2.c)"},
     {"cache", cmd_cache, "list, verify or prune the stage cache"},
     {"export", cmd_export, "write a model or reward model in Hugging Face's layout"},
+    {"plan", cmd_plan, "memory and time of an experiment's full scale, before it runs"},
 };
 
 static void print_help(FILE *f) {

@@ -7,7 +7,7 @@
 set -euo pipefail
 out=$1
 data=${GCRM_DATA:-../shared/data}
-mkdir -p "$out"/{config,ckpt,tokenizer,rm_head,jsonl,results,judge,safetensors}
+mkdir -p "$out"/{config,ckpt,tokenizer,rm_head,jsonl,results,judge,safetensors,mathans}
 cp experiments/*.json experiments/base/*.json experiments/pilots/*.json "$out/config/"
 [ -x build/replicate ] || make -j2 build/replicate >&2
 run=$(mktemp -d)
@@ -45,6 +45,16 @@ if [ -d "$data" ]; then
     for f in "$data"/*/test.jsonl "$data"/qwen-rm-maj/*.jsonl; do
         [ -f "$f" ] && head -n 20 "$f" > "$out/jsonl/$(basename "$(dirname "$f")")-$(basename "$f")"
     done
+    # answers as solutions end and as references are written: pairs of answers, one per line
+    if [ -f "$data/math/math500.jsonl" ]; then
+        /usr/bin/python3 - "$data/math/math500.jsonl" "$out/mathans" <<'PY' || true
+import json, sys
+for i, line in enumerate(open(sys.argv[1]).readlines()[:40]):
+    d = json.loads(line)
+    with open("%s/math500-%d" % (sys.argv[2], i), "w") as f:
+        f.write(d["solution"][-300:] + "\n" + d["answer"])
+PY
+    fi
     hh="$data/hh-rlhf/harmless-base-test.jsonl.gz"
     if [ -f "$hh" ]; then
         # (zcat stops on a closed pipe once head has its lines: not an error)
