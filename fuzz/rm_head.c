@@ -10,7 +10,15 @@
 #include "lib/policy/ppo_trainer.h"
 #include "lib/rm/rm.h"
 
-static const gc_model_config TINY = {16, 32, 1, 2, 2, 8, 16, 0, 1e-5f, 10000.0f};
+static const gc_model_config TINY = {.dim = 16,
+                                     .hidden_dim = 32,
+                                     .n_layers = 1,
+                                     .n_heads = 2,
+                                     .n_kv_heads = 2,
+                                     .vocab_size = 8,
+                                     .seq_len = 16,
+                                     .norm_eps = 1e-5f,
+                                     .rope_theta = 10000.0f};
 static char dir[256], trunk[300], head[300], state[300], hstate[300];
 static gc_model actor, ref;
 static gc_rm critic;

@@ -109,23 +109,23 @@ Test(mathans, equivalence_rules) {
         {"\\frac{1}{2}", "0.5", 1},
         {"1/2", "\\dfrac12", 1},
         {"2\\sqrt{3}", "\\sqrt{12}", 1},
-        {"\\frac{\\sqrt{3}}{2}", "0.8660254", 1},  /* within 1e-4 relative */
-        {"\\frac{\\sqrt{3}}{2}", "0.8665", 0},     /* 5.5e-4 off */
-        {"120,006", "120000", 0},                  /* whole numbers: exactly */
+        {"\\frac{\\sqrt{3}}{2}", "0.8660254", 1}, /* within 1e-4 relative */
+        {"\\frac{\\sqrt{3}}{2}", "0.8665", 0},    /* 5.5e-4 off */
+        {"120,006", "120000", 0},                 /* whole numbers: exactly */
         {"18.00", "18", 1},
-        {"50\\%", "0.5", 1},                       /* a percent may stand for its hundredth */
-        {"50", "0.5", 0},                          /* ... only when written with one */
+        {"50\\%", "0.5", 1}, /* a percent may stand for its hundredth */
+        {"50", "0.5", 0},    /* ... only when written with one */
         {"(1, 2)", "(1,2)", 1},
-        {"(1,2)", "[1,2)", 0},                     /* an interval's brackets matter */
+        {"(1,2)", "[1,2)", 0}, /* an interval's brackets matter */
         {"(\\frac{1}{2}, 3)", "(0.5, 3)", 1},
         {"(1,2,3)", "(1,2)", 0},
         {"2, -3", "2,-3", 1},
-        {"2, -3", "-3, 2", 0},                     /* in order */
+        {"2, -3", "-3, 2", 0}, /* in order */
         {"10\\text{ cm}", "10", 1},
         {"x = 5", "5", 1},
         {"\\text{(C)}", "C", 1},
         {"(B)", "C", 0},
-        {"x+1", "1+x", 0},                         /* nothing symbolic */
+        {"x+1", "1+x", 0}, /* nothing symbolic */
         {"\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}", 1},
         {"", "0", 0},
     };
@@ -294,7 +294,8 @@ Test(mathbench, malformed_lines_are_named_or_counted) {
     expect_bad_line("{\"Body\": \"b\", \"Question\": \"q\", \"Answer\": 1}\n"
                     "{\"Body\": \"b\", \"Question\": \"q\", \"Answer\": \"1\"}\n",
                     GC_MB_SVAMP, "Answer");
-    expect_bad_line("{\"input\": \"i\", \"target\": 2}\n{\"input\": \"i\"}\n", GC_MB_AUTO, "target");
+    expect_bad_line("{\"input\": \"i\", \"target\": 2}\n{\"input\": \"i\"}\n", GC_MB_AUTO,
+                    "target");
     char *p = th_tmp_path("bench-none.jsonl");
     cr_assert_eq(th_write_file(p, "{\"foo\": 1}\n", 11), 0);
     gc_mb_set s;

@@ -14,8 +14,8 @@
 #include "replicate/cli.h"
 #include "replicate/plan/plan.h"
 
-static const char *const EXPERIMENTS[] = {"fig2",     "fig3",    "table1",    "table2",
-                                          "table3a",  "table3b", "ablations", "ablation-goal-token"};
+static const char *const EXPERIMENTS[] = {"fig2",    "fig3",    "table1",    "table2",
+                                          "table3a", "table3b", "ablations", "ablation-goal-token"};
 
 /* `replicate plan FILE extra`; returns the exit status */
 static int plan(const char *file, const char *extra, char **out, char **err) {
@@ -136,8 +136,8 @@ Test(plan, estimates_follow_the_formulas) {
     cr_expect_float_eq(g.kv, 500.0 * 2 * 2 * 32 * 4 * 32, 1e-6);
     cr_expect_float_eq(g.tokens, 4000.0 * 30, 1e-9);
     double prefill = 4000.0 * 20 * 2 * n_mat;
-    double step_bytes = 2 * N + 500.0 * 2 * 2 * 32 * 4 * 25, step_flops = 500 * (2 * n_mat +
-                                                                               2 * 2 * 25 * 64);
+    double step_bytes = 2 * N + 500.0 * 2 * 2 * 32 * 4 * 25,
+           step_flops = 500 * (2 * n_mat + 2 * 2 * 25 * 64);
     double secs = prefill / (G * peak) + 10 * fmax(step_bytes / 2.039e12, step_flops / peak);
     cr_expect_float_eq(g.seconds, secs, 1e-9 * secs);
     /* memory past a GPU: the same model on a tenth of a byte */
@@ -221,8 +221,8 @@ Test(plan, inputs_present_under_a_root) {
     cr_expect(!strstr(out, "MISSING"), "every input present:\n%s", out);
     cr_expect(strstr(out, "shape from its config.json"), "the real config.json wins:\n%s", out);
     cr_expect(strstr(out, "0.00B"), "the tiny model's parameters:\n%s", out);
-    cr_expect(strstr(out, "ready to run here: no (the full-scale stages are not built yet)"),
-              "%s", out);
+    cr_expect(strstr(out, "ready to run here: no (the full-scale stages are not built yet)"), "%s",
+              out);
     free(out), free(err);
     th_rm_tree(root);
     free(root);
@@ -231,8 +231,9 @@ Test(plan, inputs_present_under_a_root) {
 Test(plan, run_at_full_scale_says_what_is_missing) {
     char *root = th_tmp_path("full-none"), *runs = th_tmp_path("full-runs");
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "GCRM_FULL_ROOT=%s %s run experiments/fig2.json --scale full --root %s",
-             root, th_replicate_bin(), runs);
+    snprintf(cmd, sizeof cmd,
+             "GCRM_FULL_ROOT=%s %s run experiments/fig2.json --scale full --root %s", root,
+             th_replicate_bin(), runs);
     char *out, *err;
     cr_expect_eq(th_run(cmd, &out, NULL, &err), 1);
     cr_expect(strstr(err, "model 'math'") && strstr(err, "OpenMath-CodeLlama-7b-Python-hf"), "%s",
@@ -246,8 +247,9 @@ Test(plan, run_at_full_scale_says_what_is_missing) {
     free(out), free(err);
     /* with the inputs in place, only the device and the stages remain */
     char *full = root_with_inputs();
-    snprintf(cmd, sizeof cmd, "GCRM_FULL_ROOT=%s %s run experiments/fig2.json --scale full --root %s",
-             full, th_replicate_bin(), runs);
+    snprintf(cmd, sizeof cmd,
+             "GCRM_FULL_ROOT=%s %s run experiments/fig2.json --scale full --root %s", full,
+             th_replicate_bin(), runs);
     cr_expect_eq(th_run(cmd, &out, NULL, &err), 1);
     cr_expect(!strstr(err, "model '") && !strstr(err, "data '"), "%s", err);
     cr_expect(strstr(err, "device cpu") && strstr(err, "not built yet"), "%s", err);

@@ -7,7 +7,7 @@
 set -euo pipefail
 out=$1
 data=${GCRM_DATA:-../shared/data}
-mkdir -p "$out"/{config,ckpt,tokenizer,rm_head,jsonl,results,judge,safetensors,mathans}
+mkdir -p "$out"/{config,ckpt,tokenizer,rm_head,jsonl,results,judge,safetensors,mathans,chat_template}
 cp experiments/*.json experiments/base/*.json experiments/pilots/*.json "$out/config/"
 [ -x build/replicate ] || make -j2 build/replicate >&2
 run=$(mktemp -d)
@@ -31,6 +31,16 @@ cp tests/fixtures/hf_tiny/config.json "$out/safetensors/config.json"
 # a small tokenizer.json of each family's shape (the real ones are megabytes, past -max_len)
 printf '%s' '{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "<0x41>": 3, "<unk>": 4}, "merges": ["a b"], "byte_fallback": true, "unk_token": "<unk>", "fuse_unk": true}, "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"}, {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]}, "added_tokens": [{"id": 5, "content": "<s>", "special": true}], "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}], "special_tokens": {"<s>": {"id": "<s>", "ids": [5], "tokens": ["<s>"]}}}, "decoder": {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "}, {"type": "ByteFallback"}, {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}}' > "$out/tokenizer/spm.json"
 printf '%s' '{"model": {"type": "BPE", "vocab": {"H": 0, "i": 1, "Hi": 2, "\u0120": 3}, "merges": [["H", "i"]], "ignore_merges": true}, "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "\\p{L}+|\\s+"}, "behavior": "Isolated", "invert": false}, {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]}, "decoder": {"type": "ByteLevel"}}' > "$out/tokenizer/bytelevel.json"
+# chat templates: the fixture's (Llama 3's as shipped, Llama-2-chat and Mistral styles, every
+# construct) and a tokenizer_config.json holding one
+/usr/bin/python3 - tests/fixtures/chat_templates.json "$out/chat_template" <<'PY' || true
+import json, sys
+d = json.load(open(sys.argv[1]))
+for name, text in d["templates"].items():
+    open("%s/%s" % (sys.argv[2], name), "w").write(text)
+json.dump({"chat_template": d["templates"]["llama3"], "bos_token": {"content": "<s>"},
+           "eos_token": "</s>"}, open("%s/tokenizer_config.json" % sys.argv[2], "w"))
+PY
 # a HelpSteer file's lines (the data set is not in ../shared/data; its format, two items)
 printf '%s\n' '{"prompt": "What is rain?", "response": "Water falling from clouds.", "helpfulness": 3, "correctness": 4, "coherence": 4, "complexity": 1, "verbosity": 1}' \
     '{"prompt": "What is rain?", "response": "I do not know.", "helpfulness": 0, "correctness": 2, "coherence": 3, "complexity": 0, "verbosity": 0}' \

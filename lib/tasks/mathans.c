@@ -144,7 +144,7 @@ static void unwrap_text(char *s) {
                 s[i] = 0;
                 break;
             }
-            memmove(s + e - 1, s + e, strlen(s + e) + 1);  /* the closing brace */
+            memmove(s + e - 1, s + e, strlen(s + e) + 1);             /* the closing brace */
             memmove(s + i, s + i + n + 1, strlen(s + i + n + 1) + 1); /* "\cmd{" */
         }
     }
@@ -162,7 +162,8 @@ static void brace_arguments(char *s) {
         }
         memcpy(buf + o, s + i, 5), o += 5, i += 5;
         for (int arg = 0; arg < (fr ? 2 : 1) && s[i] && o + 4 < MA_MAX; arg++) {
-            if (s[i] == '{' || s[i] == '[' || s[i] == '\\') break; /* already braced, or a command */
+            if (s[i] == '{' || s[i] == '[' || s[i] == '\\')
+                break; /* already braced, or a command */
             buf[o++] = '{', buf[o++] = s[i++], buf[o++] = '}';
         }
     }
@@ -204,8 +205,8 @@ void gc_ma_normalize(const char *answer, char *out, size_t cap) {
         return;
     }
     strcpy(s, answer);
-    static const char *const drop[] = {"\n", "\\!", "\\left", "\\right", "\\$", "$", "^{\\circ}",
-                                       "^\\circ", "\\%", "%"};
+    static const char *const drop[] = {"\n", "\\!",       "\\left",  "\\right", "\\$",
+                                       "$",  "^{\\circ}", "^\\circ", "\\%",     "%"};
     for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
         replace_all(s, drop[i], "");
     unwrap_text(s);
@@ -427,8 +428,7 @@ static int equal_normalized(const char *x, const char *y, int pct_x, int pct_y, 
     if (depth > 4) return 0;
     double a, b;
     if (gc_ma_value(x, &a) && gc_ma_value(y, &b))
-        return close_to(a, b) || (pct_x && close_to(a / 100, b)) ||
-               (pct_y && close_to(a, b / 100));
+        return close_to(a, b) || (pct_x && close_to(a / 100, b)) || (pct_y && close_to(a, b / 100));
     char cx = choice_letter(x);
     return lists_equal(x, y, depth) || (cx && cx == choice_letter(y));
 }

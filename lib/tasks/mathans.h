@@ -21,10 +21,11 @@
  * Equivalence (gc_ma_equal): the normalised strings are equal; or both read as closed-form
  * numbers (decimals, \frac, a/b, \sqrt and \sqrt[n], \pi, powers, products written with \cdot,
  * \times or juxtaposition, sums, unary signs, parentheses and braces) that are equal when both
- * are whole numbers, else within a relative 1e-4 (absolute 1e-8 near zero), where a side written with a percent sign may also stand for its
- * hundredth; or both are tuples, intervals or plain comma lists with the same brackets whose
- * elements are pairwise equal in order; or one is the letter of a multiple-choice option the
- * other writes as "(X)". Nothing symbolic beyond that: "x+1" and "1+x" differ.
+ * are whole numbers, else within a relative 1e-4 (absolute 1e-8 near zero), where a side written
+ * with a percent sign may also stand for its hundredth; or both are tuples, intervals or plain
+ * comma lists with the same brackets whose elements are pairwise equal in order; or one is the
+ * letter of a multiple-choice option the other writes as "(X)". Nothing symbolic beyond that: "x+1"
+ * and "1+x" differ.
  */
 #ifndef GC_MATHANS_H
 #define GC_MATHANS_H

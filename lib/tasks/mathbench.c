@@ -10,9 +10,9 @@
 #include "mathans.h"
 
 static const char *const NAMES[GC_MB_N_FORMATS] = {
-    [GC_MB_AUTO] = "auto",         [GC_MB_GSM8K] = "gsm8k", [GC_MB_MATH] = "math",
-    [GC_MB_MATH500] = "math500",   [GC_MB_GSM_HARD] = "gsm-hard", [GC_MB_SVAMP] = "svamp",
-    [GC_MB_ASDIV] = "asdiv",       [GC_MB_MAWPS] = "mawps"};
+    [GC_MB_AUTO] = "auto",       [GC_MB_GSM8K] = "gsm8k",       [GC_MB_MATH] = "math",
+    [GC_MB_MATH500] = "math500", [GC_MB_GSM_HARD] = "gsm-hard", [GC_MB_SVAMP] = "svamp",
+    [GC_MB_ASDIV] = "asdiv",     [GC_MB_MAWPS] = "mawps"};
 
 int gc_mb_format_parse(const char *name) {
     if (!name) return GC_MB_AUTO;
@@ -72,14 +72,28 @@ static void read_item(const cJSON *j, gc_mb_format f, char **q, char **a, const 
     const char *qk = NULL, *ak = NULL, *q2 = NULL; /* question key, answer key, question part 2 */
     int numeric = 0;
     switch (f) {
-    case GC_MB_GSM8K: qk = "question", ak = "answer"; break;
-    case GC_MB_MATH: qk = "problem", ak = "solution"; break;
-    case GC_MB_MATH500: qk = "problem", ak = "answer"; break;
+    case GC_MB_GSM8K:
+        qk = "question", ak = "answer";
+        break;
+    case GC_MB_MATH:
+        qk = "problem", ak = "solution";
+        break;
+    case GC_MB_MATH500:
+        qk = "problem", ak = "answer";
+        break;
     case GC_MB_GSM_HARD:
-    case GC_MB_MAWPS: qk = "input", ak = "target", numeric = 1; break;
-    case GC_MB_SVAMP: qk = "Body", q2 = "Question", ak = "Answer", numeric = 1; break;
-    case GC_MB_ASDIV: qk = "body", q2 = "question", ak = "answer"; break;
-    default: *bad = "the format (no known set of keys)"; return;
+    case GC_MB_MAWPS:
+        qk = "input", ak = "target", numeric = 1;
+        break;
+    case GC_MB_SVAMP:
+        qk = "Body", q2 = "Question", ak = "Answer", numeric = 1;
+        break;
+    case GC_MB_ASDIV:
+        qk = "body", q2 = "question", ak = "answer";
+        break;
+    default:
+        *bad = "the format (no known set of keys)";
+        return;
     }
     const char *qs = str_of(j, qk), *qs2 = q2 ? str_of(j, q2) : "";
     const cJSON *ae = cJSON_GetObjectItemCaseSensitive(j, ak);

@@ -95,12 +95,13 @@ typedef struct {
 
 #define KINDS "train|score|generate|ppo|beam"
 #define COMMON                                                                                     \
-    F(stage_fields, kind, GC_CFG_ENUM, 1, 0, 0, KINDS),                                           \
+    F(stage_fields, kind, GC_CFG_ENUM, 1, 0, 0, KINDS),                                            \
         F(stage_fields, model, GC_CFG_STRING, 1, 0, 0, NULL),                                      \
         F(stage_fields, data, GC_CFG_STRING, 1, 0, 0, NULL),                                       \
         F(stage_fields, variants, GC_CFG_ARRAY, 0, 0, 0, NULL),                                    \
         F(stage_fields, per_seed, GC_CFG_BOOL, 0, 0, 0, NULL)
-#define S(k, type, req, lo, hi, ch) {#k, type, offsetof(stage_fields, s.k), req, lo, hi, ch}
+#define S(k, type, req, lo, hi, ch)                                                                \
+    { #k, type, offsetof(stage_fields, s.k), req, lo, hi, ch }
 
 static const gc_cfg_field train_f[] = {
     COMMON,
@@ -359,8 +360,7 @@ gc_status pl_read(const rp_run *r, const char *root, pl_plan *out) {
         if (!cJSON_IsObject(sec[i]) || !sec[i]->child)
             return gc_config_fail(&r->cfg, path, "expected a non-empty object");
     }
-    int n[3] = {cJSON_GetArraySize(sec[0]), cJSON_GetArraySize(sec[1]),
-                cJSON_GetArraySize(sec[2])};
+    int n[3] = {cJSON_GetArraySize(sec[0]), cJSON_GetArraySize(sec[1]), cJSON_GetArraySize(sec[2])};
     out->models = gc_calloc((size_t)n[0], sizeof(pl_model));
     out->data = gc_calloc((size_t)n[1], sizeof(pl_data));
     out->stages = gc_calloc((size_t)n[2], sizeof(pl_stage));
@@ -421,9 +421,9 @@ static void size_of(const pl_plan *p, const char *name, double *examples, double
 }
 
 typedef struct {
-    double n;      /* all parameters */
-    double n_mat;  /* matmul parameters of the trunk */
-    double kv_tok; /* fp32 KV cache bytes per token */
+    double n;               /* all parameters */
+    double n_mat;           /* matmul parameters of the trunk */
+    double kv_tok;          /* fp32 KV cache bytes per token */
     double act_tok, act_in; /* fp32 activation bytes per token per layer: saved, layer input */
     const gc_model_config *c;
 } dims;
@@ -476,8 +476,8 @@ pl_estimate pl_stage_estimate(const pl_plan *p, int i, const pl_hardware *hw, do
                          (st->recompute ? 8 : 6) * L * T * D;
         /* dpo: the reference log-probabilities, one forward pass before training (gcrm
          * computes them once and keeps no reference model resident) */
-        double ref = st->loss == 1 ? e.tokens / st->epochs * 2 * (d.n_mat + D * d.c->vocab_size)
-                                   : 0;
+        double ref =
+            st->loss == 1 ? e.tokens / st->epochs * 2 * (d.n_mat + D * d.c->vocab_size) : 0;
         e.flops = e.tokens * per_tok + ref;
         train_state(&d, hw->count, &e);
         e.act = train_act(&d, (double)st->max_len, st->recompute, logits);
@@ -531,8 +531,8 @@ pl_estimate pl_stage_estimate(const pl_plan *p, int i, const pl_hardware *hw, do
             double steps = ceil(per_gpu / e.batch) * newt;
             double step_bytes = 2 * d.n + e.batch * d.kv_tok * (tok + newt / 2);
             double step_flops = e.batch * (2 * d.n_mat + 2 * L * (tok + newt / 2) * D);
-            e.seconds = prefill / (G * peak) +
-                        steps * fmax(step_bytes / hw->bandwidth, step_flops / peak);
+            e.seconds =
+                prefill / (G * peak) + steps * fmax(step_bytes / hw->bandwidth, step_flops / peak);
         }
         if (st->kind == PL_PPO) { /* score the rollouts thrice, train two models on them */
             double train_tok = seqs * (tok + newt);
@@ -572,8 +572,9 @@ static void human_time(double s, char *out, size_t cap) {
 
 int pl_print(FILE *f, const rp_run *r, const pl_plan *p, const pl_hardware *hw, double mfu) {
     int problems = 0;
-    fprintf(f, "plan: %s at full scale, %d seed(s), on %d x %s (bf16 %.0f TFLOP/s, %.2f TB/s, %.0f GB"
-               " each; 95%% usable), at %.1f%% MFU\n",
+    fprintf(f,
+            "plan: %s at full scale, %d seed(s), on %d x %s (bf16 %.0f TFLOP/s, %.2f TB/s, %.0f GB"
+            " each; 95%% usable), at %.1f%% MFU\n",
             r->experiment, r->seeds, hw->count, hw->name, hw->peak_flops / 1e12,
             hw->bandwidth / 1e12, hw->memory / 1e9, 100 * mfu);
     fprintf(f, "\ninputs under %s:\n", p->root);
@@ -587,8 +588,8 @@ int pl_print(FILE *f, const rp_run *r, const pl_plan *p, const pl_hardware *hw, 
     for (int i = 0; i < p->n_data; i++) {
         const pl_data *d = &p->data[i];
         if (d->n_missing)
-            fprintf(f, "  data  %-10s MISSING  %d of %d file(s), first %s\n", d->name,
-                    d->n_missing, d->n_files, d->first_missing);
+            fprintf(f, "  data  %-10s MISSING  %d of %d file(s), first %s\n", d->name, d->n_missing,
+                    d->n_files, d->first_missing);
         else
             fprintf(f, "  data  %-10s present  %d file(s)\n", d->name, d->n_files);
         problems += d->n_missing > 0;
@@ -606,9 +607,8 @@ int pl_print(FILE *f, const rp_run *r, const pl_plan *p, const pl_hardware *hw, 
         char fits[16];
         snprintf(fits, sizeof fits, "%s", e.fits ? "yes" : "NO");
         fprintf(f, "%-14s %-8s %4d %8.2fB %12.3g | %8.1f %8.1f %8.1f %8.1f %8.1f %9.1f | %-4s %10s",
-                st->name, KIND_NAMES[st->kind], st->runs, e.params / 1e9, e.tokens,
-                e.weights / 1e9, e.grads / 1e9, e.optim / 1e9, e.act / 1e9, e.kv / 1e9,
-                e.memory / 1e9, fits, t);
+                st->name, KIND_NAMES[st->kind], st->runs, e.params / 1e9, e.tokens, e.weights / 1e9,
+                e.grads / 1e9, e.optim / 1e9, e.act / 1e9, e.kv / 1e9, e.memory / 1e9, fits, t);
         if (e.batch) fprintf(f, "  (batch %d)", e.batch);
         fputc('\n', f);
         if (isfinite(e.seconds)) total += e.seconds;
@@ -618,8 +618,9 @@ int pl_print(FILE *f, const rp_run *r, const pl_plan *p, const pl_hardware *hw, 
     human_time(total, t, sizeof t);
     fprintf(f, "\ntotal: %s", t);
     if (unfit)
-        fprintf(f, " (%d stage(s) do not fit in %.0f GB per GPU as gcrm lays them out: more GPUs "
-                   "shard only the AdamW moments)",
+        fprintf(f,
+                " (%d stage(s) do not fit in %.0f GB per GPU as gcrm lays them out: more GPUs "
+                "shard only the AdamW moments)",
                 unfit, hw->memory / 1e9);
     fputc('\n', f);
     fputs("Estimates from datasheet peaks and gcrm's memory layout (replicate/plan/plan.h), "

@@ -51,10 +51,10 @@
 
 typedef struct {
     char name[32];
-    int count;           /* GPUs */
-    double peak_flops;   /* bf16 dense, per GPU */
-    double bandwidth;    /* bytes/s, per GPU */
-    double memory;       /* bytes, per GPU */
+    int count;         /* GPUs */
+    double peak_flops; /* bf16 dense, per GPU */
+    double bandwidth;  /* bytes/s, per GPU */
+    double memory;     /* bytes, per GPU */
 } pl_hardware;
 
 /* "8xa100-80gb", "1xh200", "h100-80gb" (one): the datasheet figures of A100 80GB SXM, H100 SXM
@@ -65,10 +65,10 @@ typedef enum { PL_TRAIN, PL_SCORE, PL_GENERATE, PL_PPO, PL_BEAM } pl_kind;
 
 typedef struct {
     char name[64];
-    char path[RP_PATH];   /* resolved under the root */
+    char path[RP_PATH]; /* resolved under the root */
     gc_model_config shape;
-    int has_config;       /* path/config.json exists and was read */
-    int present;          /* config.json and weights (model.safetensors or its index) exist */
+    int has_config; /* path/config.json exists and was read */
+    int present;    /* config.json and weights (model.safetensors or its index) exist */
 } pl_model;
 
 typedef struct {
@@ -86,8 +86,8 @@ typedef struct {
     int runs; /* variants x (seeds when per_seed) */
     int64_t sequences, examples, epochs, batch, max_len, samples, max_new, rollout, train_batch,
         episodes, beam, step_tokens, max_steps, K;
-    double mean_new_tokens, lr, warmup_ratio, beta1, beta2, weight_decay, clip, lambda,
-        actor_lr, critic_lr, kl_init, ptx_coef, gamma;
+    double mean_new_tokens, lr, warmup_ratio, beta1, beta2, weight_decay, clip, lambda, actor_lr,
+        critic_lr, kl_init, ptx_coef, gamma;
     int loss, schedule, precision, recompute, per_seed;
     const cJSON *variants;
 } pl_stage;
@@ -108,14 +108,14 @@ gc_status pl_read(const rp_run *r, const char *root, pl_plan *out);
 void pl_free(pl_plan *p);
 
 typedef struct {
-    double params;                      /* the stage's main model */
-    double tokens;                      /* processed, all runs */
-    double flops;                       /* all runs */
+    double params;                         /* the stage's main model */
+    double tokens;                         /* processed, all runs */
+    double flops;                          /* all runs */
     double weights, grads, optim, act, kv; /* bytes per GPU */
-    double memory;                      /* their sum */
-    int batch;                          /* generation: sequences per GPU at once */
+    double memory;                         /* their sum */
+    int batch;                             /* generation: sequences per GPU at once */
     int fits;
-    double seconds;                     /* all runs */
+    double seconds; /* all runs */
 } pl_estimate;
 
 /* The estimate of stage i on hw at the given MFU (0 < mfu <= 1). */
