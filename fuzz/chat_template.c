@@ -9,9 +9,10 @@
 
 #include "lib/model/chat_template.h"
 
-static const char CONV[] = "[{\"role\": \"system\", \"content\": \"be brief\"}, {\"role\": \"user\", "
-                           "\"content\": \" Hi \\u00fc \", \"tag\": null}, {\"role\": \"assistant\", "
-                           "\"content\": \"ok\"}]";
+static const char CONV[] =
+    "[{\"role\": \"system\", \"content\": \"be brief\"}, {\"role\": \"user\", "
+    "\"content\": \" Hi \\u00fc \", \"tag\": null}, {\"role\": \"assistant\", "
+    "\"content\": \"ok\"}]";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *text = fuzz_text(data, size);

@@ -27,8 +27,8 @@ Test(chat_template, renders_as_huggingface_jinja) {
         const char *name = gc_json_str(c, "template");
         const char *text = gc_json_str(tmpls, name);
         int conv = (int)gc_json_num(c, "conversation", -1);
-        gc_chat_vars v = {"<s>", "</s>", cJSON_IsTrue(cJSON_GetObjectItem(c, "add_generation_prompt")),
-                          NULL};
+        gc_chat_vars v = {"<s>", "</s>",
+                          cJSON_IsTrue(cJSON_GetObjectItem(c, "add_generation_prompt")), NULL};
         char *out = NULL;
         gc_status s = gc_chat_render(name, text, cJSON_GetArrayItem(convs, conv), &v, &out);
         const char *want = gc_json_str(c, "text"), *err = gc_json_str(c, "error");
@@ -144,8 +144,9 @@ Test(chat_template, tokenizer_config_errors_are_named) {
         cr_expect(strstr(gc_last_error(), path) && strstr(gc_last_error(), bad[i].frag),
                   "expected '%s' in: %s", bad[i].frag, gc_last_error());
     }
-    const char *good = "{\"chat_template\": [{\"name\": \"default\", \"template\": \"{{ bos_token }}\"}],"
-                       " \"bos_token\": {\"content\": \"<s>\"}, \"eos_token\": null}";
+    const char *good =
+        "{\"chat_template\": [{\"name\": \"default\", \"template\": \"{{ bos_token }}\"}],"
+        " \"bos_token\": {\"content\": \"<s>\"}, \"eos_token\": null}";
     cr_assert_eq(th_write_file(path, good, strlen(good)), 0);
     char *t, *b, *e;
     cr_assert_eq(gc_chat_template_load(dir, &t, &b, &e), GC_OK, "%s", gc_last_error());

@@ -168,7 +168,8 @@ static gc_status qwen_line(const cJSON *j, int line, void *ctx) {
 
 Test(mathans, agrees_with_another_harness_on_math_responses) {
     char path[512];
-    if (!th_data_file(path, sizeof path, "qwen-rm-maj/math_cot_100.jsonl")) return;
+    if (!th_data_file(path, sizeof path, "qwen-rm-maj/math_cot_100.jsonl"))
+        cr_skip_test("%s is missing (GCRM_DATA or ../shared/data)", path);
     qwen_tally t = {0};
     cr_assert_eq(gc_jsonl_each(path, qwen_line, &t), GC_OK, "%s", gc_last_error());
     cr_assert_eq(t.n, 800);
@@ -178,7 +179,8 @@ Test(mathans, agrees_with_another_harness_on_math_responses) {
 
 Test(mathans, math500_solutions_box_their_answer) {
     char path[512];
-    if (!th_data_file(path, sizeof path, "math/math500.jsonl")) return;
+    if (!th_data_file(path, sizeof path, "math/math500.jsonl"))
+        cr_skip_test("%s is missing (GCRM_DATA or ../shared/data)", path);
     gc_mb_set boxed, given;
     cr_assert_eq(gc_mb_load(path, GC_MB_MATH, 0, &boxed), GC_OK, "%s", gc_last_error());
     cr_assert_eq(gc_mb_load(path, GC_MB_MATH500, 0, &given), GC_OK, "%s", gc_last_error());
@@ -214,7 +216,8 @@ static gc_status gsm_line(const cJSON *j, int line, void *ctx) {
 
 Test(mathans, agrees_with_gsm8k_solution_labels) {
     char path[512];
-    if (!th_data_file(path, sizeof path, "gsm8k/example_model_solutions.jsonl")) return;
+    if (!th_data_file(path, sizeof path, "gsm8k/example_model_solutions.jsonl"))
+        cr_skip_test("%s is missing (GCRM_DATA or ../shared/data)", path);
     gsm_tally t = {0};
     cr_assert_eq(gc_jsonl_each(path, gsm_line, &t), GC_OK, "%s", gc_last_error());
     cr_assert_eq(t.n, 4 * 1319);
@@ -241,7 +244,8 @@ Test(mathbench, every_public_file_loads) {
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[512];
-        if (!th_data_file(path, sizeof path, files[i].file)) return;
+        if (!th_data_file(path, sizeof path, files[i].file))
+            cr_skip_test("%s is missing (GCRM_DATA or ../shared/data)", path);
         gc_mb_set s;
         cr_assert_eq(gc_mb_load(path, GC_MB_AUTO, 0, &s), GC_OK, "%s", gc_last_error());
         cr_expect_eq(s.format, files[i].format, "%s detected as %s", files[i].file,
@@ -256,7 +260,8 @@ Test(mathbench, every_public_file_loads) {
     }
     char path[512];
     gc_mb_set s;
-    if (!th_data_file(path, sizeof path, "svamp/test.jsonl")) return;
+    if (!th_data_file(path, sizeof path, "svamp/test.jsonl"))
+        cr_skip_test("%s is missing (GCRM_DATA or ../shared/data)", path);
     cr_assert_eq(gc_mb_load(path, GC_MB_SVAMP, 0, &s), GC_OK, "%s", gc_last_error());
     cr_expect_str_eq(s.it[0].question,
                      "There are 87 oranges and 290 bananas in Philip's collection. If the bananas "

@@ -24,12 +24,17 @@ static val from_json(const cJSON *j) {
 
 static cJSON *to_json(state *s, val v) {
     switch (v.t) {
-    case V_STR: return cJSON_CreateString(v.s);
-    case V_BOOL: return cJSON_CreateBool((int)v.i);
-    case V_INT: return cJSON_CreateNumber((double)v.i);
+    case V_STR:
+        return cJSON_CreateString(v.s);
+    case V_BOOL:
+        return cJSON_CreateBool((int)v.i);
+    case V_INT:
+        return cJSON_CreateNumber((double)v.i);
     case V_LIST:
-    case V_DICT: return cJSON_Duplicate(v.j, 1);
-    default: return cJSON_CreateNull();
+    case V_DICT:
+        return cJSON_Duplicate(v.j, 1);
+    default:
+        return cJSON_CreateNull();
     }
     (void)s;
 }
@@ -37,11 +42,15 @@ static cJSON *to_json(state *s, val v) {
 static int truthy(val v) {
     switch (v.t) {
     case V_BOOL:
-    case V_INT: return v.i != 0;
-    case V_STR: return v.s[0] != 0;
+    case V_INT:
+        return v.i != 0;
+    case V_STR:
+        return v.s[0] != 0;
     case V_LIST:
-    case V_DICT: return cJSON_GetArraySize(v.j) > 0;
-    default: return 0;
+    case V_DICT:
+        return cJSON_GetArraySize(v.j) > 0;
+    default:
+        return 0;
     }
 }
 
@@ -49,11 +58,17 @@ static int truthy(val v) {
 static const char *text_of(state *s, val v) {
     char buf[32];
     switch (v.t) {
-    case V_STR: return v.s;
-    case V_INT: snprintf(buf, sizeof buf, "%lld", (long long)v.i); return ct_sdup(s, buf, strlen(buf));
-    case V_BOOL: return v.i ? "True" : "False";
-    case V_NONE: return "None";
-    case V_UNDEF: return "";
+    case V_STR:
+        return v.s;
+    case V_INT:
+        snprintf(buf, sizeof buf, "%lld", (long long)v.i);
+        return ct_sdup(s, buf, strlen(buf));
+    case V_BOOL:
+        return v.i ? "True" : "False";
+    case V_NONE:
+        return "None";
+    case V_UNDEF:
+        return "";
     default: {
         char *t = cJSON_PrintUnformatted(v.j);
         return t ? ct_keep(s, t) : "";
@@ -292,9 +307,15 @@ static val binary(state *s, const expr *e) {
     if (ints) {
         int64_t x = a.i, y = b.i, r = 0;
         switch (op[0]) {
-        case '+': r = x + y; break;
-        case '-': r = x - y; break;
-        case '*': r = x * y; break;
+        case '+':
+            r = x + y;
+            break;
+        case '-':
+            r = x - y;
+            break;
+        case '*':
+            r = x * y;
+            break;
         case '/':
         case '%':
             if (!y) {
@@ -302,8 +323,7 @@ static val binary(state *s, const expr *e) {
                 return (val){.t = V_UNDEF};
             }
             /* Python's floor division and modulo: the remainder takes the divisor's sign */
-            r = op[0] == '/' ? x / y - ((x % y != 0) && ((x < 0) != (y < 0)))
-                             : ((x % y) + y) % y;
+            r = op[0] == '/' ? x / y - ((x % y != 0) && ((x < 0) != (y < 0))) : ((x % y) + y) % y;
             break;
         case '<':
         case '>': {
@@ -324,8 +344,10 @@ static val binary(state *s, const expr *e) {
 static val eval(state *s, const expr *e) {
     if (ct_failed(s)) return (val){.t = V_UNDEF};
     switch (e->k) {
-    case E_LIT: return e->lit;
-    case E_NAME: return lookup(s, e->name);
+    case E_LIT:
+        return e->lit;
+    case E_NAME:
+        return lookup(s, e->name);
     case E_LIST: {
         cJSON *arr = ct_keep_json(s, cJSON_CreateArray());
         for (int i = 0; arr && i < e->nargs; i++) {
@@ -342,9 +364,12 @@ static val eval(state *s, const expr *e) {
         return (val){.t = V_UNDEF};
     }
     case E_INDEX:
-    case E_SLICE: return index_of(s, e);
-    case E_CALL: return call(s, e);
-    case E_FILTER: return filter(s, e);
+    case E_SLICE:
+        return index_of(s, e);
+    case E_CALL:
+        return call(s, e);
+    case E_FILTER:
+        return filter(s, e);
     case E_TEST: {
         val v = eval(s, e->a);
         int r;
@@ -364,7 +389,8 @@ static val eval(state *s, const expr *e) {
         }
         return (val){.t = V_BOOL, .i = e->negate ? !r : r};
     }
-    case E_NOT: return (val){.t = V_BOOL, .i = !truthy(eval(s, e->a))};
+    case E_NOT:
+        return (val){.t = V_BOOL, .i = !truthy(eval(s, e->a))};
     case E_NEG: {
         val v = eval(s, e->a);
         if (v.t != V_INT) {
@@ -381,11 +407,10 @@ static val eval(state *s, const expr *e) {
         val a = eval(s, e->a);
         return truthy(a) ? a : eval(s, e->b);
     }
-    case E_BIN: return binary(s, e);
+    case E_BIN:
+        return binary(s, e);
     case E_COND:
-        return truthy(eval(s, e->c)) ? eval(s, e->a)
-               : e->b                ? eval(s, e->b)
-                                     : (val){.t = V_UNDEF};
+        return truthy(eval(s, e->c)) ? eval(s, e->a) : e->b ? eval(s, e->b) : (val){.t = V_UNDEF};
     }
     return (val){.t = V_UNDEF};
 }
@@ -411,7 +436,9 @@ static void run(state *s, node *const *body, int n) {
     for (int i = 0; i < n && !ct_failed(s); i++) {
         const node *nd = body[i];
         switch (nd->k) {
-        case N_TEXT: emit(s, nd->text); break;
+        case N_TEXT:
+            emit(s, nd->text);
+            break;
         case N_OUT: {
             val v = eval(s, nd->e);
             if (!ct_failed(s)) emit(s, text_of(s, v));
@@ -466,7 +493,8 @@ gc_status gc_chat_render(const char *name, const char *tmpl, const cJSON *messag
     int n = 0;
     if (ct_parse(&s, &body, &n)) {
         bind(&s, "messages", from_json(messages));
-        bind(&s, "add_generation_prompt", (val){.t = V_BOOL, .i = vars && vars->add_generation_prompt});
+        bind(&s, "add_generation_prompt",
+             (val){.t = V_BOOL, .i = vars && vars->add_generation_prompt});
         if (vars && vars->bos_token) bind(&s, "bos_token", (val){.t = V_STR, .s = vars->bos_token});
         if (vars && vars->eos_token) bind(&s, "eos_token", (val){.t = V_STR, .s = vars->eos_token});
         for (const cJSON *x = vars && vars->extra ? vars->extra->child : NULL; x; x = x->next)
@@ -525,7 +553,10 @@ gc_status gc_chat_template_load(const char *dir, char **tmpl, char **bos, char *
         *eos = e && !cJSON_IsNull(e) ? token_text(e) : NULL;
         if (!*tmpl || (b && !cJSON_IsNull(b) && !*bos) || (e && !cJSON_IsNull(e) && !*eos)) {
             s = gc_fail(GC_ERR_FORMAT, "%s: key '%s': expected a string or {\"content\": ...}",
-                        path, !*tmpl ? "chat_template" : (b && !*bos) ? "bos_token" : "eos_token");
+                        path,
+                        !*tmpl         ? "chat_template"
+                        : (b && !*bos) ? "bos_token"
+                                       : "eos_token");
             free(*tmpl), free(*bos), free(*eos);
             *tmpl = *bos = *eos = NULL;
         }

@@ -18,29 +18,42 @@ typedef enum { V_UNDEF, V_NONE, V_BOOL, V_INT, V_STR, V_LIST, V_DICT } vtype;
 
 typedef struct {
     vtype t;
-    int64_t i;       /* V_BOOL, V_INT */
-    const char *s;   /* V_STR */
-    const cJSON *j;  /* V_LIST (array), V_DICT (object) */
+    int64_t i;      /* V_BOOL, V_INT */
+    const char *s;  /* V_STR */
+    const cJSON *j; /* V_LIST (array), V_DICT (object) */
 } val;
 
 /* ---- expressions ---- */
 
 typedef enum {
-    E_LIT, E_NAME, E_LIST, E_ATTR, E_INDEX, E_SLICE, E_CALL, E_FILTER, E_TEST, E_NOT, E_NEG,
-    E_AND, E_OR, E_BIN, E_COND
+    E_LIT,
+    E_NAME,
+    E_LIST,
+    E_ATTR,
+    E_INDEX,
+    E_SLICE,
+    E_CALL,
+    E_FILTER,
+    E_TEST,
+    E_NOT,
+    E_NEG,
+    E_AND,
+    E_OR,
+    E_BIN,
+    E_COND
 } ekind;
 
 typedef struct expr {
     ekind k;
-    int pos;           /* offset in the template, for messages */
-    char op[4];        /* E_BIN: + - * // % ~ == != < > <= >= in ni (not in) */
-    char *name;        /* E_NAME, E_ATTR, E_CALL (method or function), E_FILTER, E_TEST */
-    val lit;           /* E_LIT */
-    int negate;        /* E_TEST: is not */
+    int pos;                /* offset in the template, for messages */
+    char op[4];             /* E_BIN: + - * // % ~ == != < > <= >= in ni (not in) */
+    char *name;             /* E_NAME, E_ATTR, E_CALL (method or function), E_FILTER, E_TEST */
+    val lit;                /* E_LIT */
+    int negate;             /* E_TEST: is not */
     struct expr *a, *b, *c; /* operands: object / left / condition ... */
     struct expr **args;     /* E_LIST items, E_CALL / E_FILTER arguments */
     int nargs;
-    int has_a, has_b;  /* E_SLICE: bounds given */
+    int has_a, has_b; /* E_SLICE: bounds given */
 } expr;
 
 /* ---- the tree ---- */
@@ -50,14 +63,14 @@ typedef enum { N_TEXT, N_OUT, N_IF, N_FOR, N_SET } nkind;
 typedef struct node {
     nkind k;
     int pos;
-    char *text;           /* N_TEXT */
-    expr *e;              /* N_OUT, N_SET value, N_FOR iterable */
-    char *name;           /* N_SET, N_FOR variable */
-    expr **conds;         /* N_IF: conditions (nconds), then bodies (nconds + 1, the last else) */
+    char *text;   /* N_TEXT */
+    expr *e;      /* N_OUT, N_SET value, N_FOR iterable */
+    char *name;   /* N_SET, N_FOR variable */
+    expr **conds; /* N_IF: conditions (nconds), then bodies (nconds + 1, the last else) */
     struct node ***bodies;
     int *nbody;
     int nconds;
-    struct node **body;   /* N_FOR */
+    struct node **body; /* N_FOR */
     int nb;
 } node;
 

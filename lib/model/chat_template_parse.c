@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* appends p to the growable list (*v, *n, *cap); 0 when out of memory */
 static int push(void ***v, int *n, int *cap, void *p) {
     if (*n == *cap) {
@@ -63,8 +62,8 @@ void ct_fail(state *s, int pos, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    s->err = gc_fail(GC_ERR_FORMAT, "%s: chat template line %d column %d: %s", s->tname, line,
-                     col, msg);
+    s->err =
+        gc_fail(GC_ERR_FORMAT, "%s: chat template line %d column %d: %s", s->tname, line, col, msg);
 }
 
 int ct_failed(const state *s) {
@@ -80,7 +79,7 @@ typedef struct {
     int pos;
     const char *p; /* in the source */
     int n;
-    char *str;     /* T_STR: the unescaped text */
+    char *str; /* T_STR: the unescaped text */
     int64_t i;
 } tok;
 
@@ -91,7 +90,7 @@ typedef struct {
 } parser;
 
 static const char *const OPS[] = {"==", "!=", "<=", ">=", "//", "(", ")", "[", "]", ".", ",",
-                                  ":", "|", "+", "-", "*", "%", "~", "<", ">", "=", "/"};
+                                  ":",  "|",  "+",  "-",  "*",  "%", "~", "<", ">", "=", "/"};
 
 /* cuts src[a, b) into tokens */
 static int lex(state *s, int a, int b, parser *ps) {
@@ -279,7 +278,7 @@ static expr *parse_primary(parser *p) {
         }
     } else {
         ct_fail(p->s, t->pos, t->t == T_END ? "expression expected" : "unexpected '%.*s'", t->n,
-             t->p);
+                t->p);
         return NULL;
     }
     /* postfix: .name, .name(args), [index], [a:b], (args) of a function name */
@@ -477,8 +476,8 @@ static int cut(state *s, segs *out) {
     for (int i = 0; i < len && out->v;) {
         /* the text up to the next tag */
         int j = i;
-        while (j < len && !(src[j] == '{' && (src[j + 1] == '{' || src[j + 1] == '%' ||
-                                              src[j + 1] == '#')))
+        while (j < len &&
+               !(src[j] == '{' && (src[j + 1] == '{' || src[j + 1] == '%' || src[j + 1] == '#')))
             j++;
         int ta = i, tb = j;
         if (strip_next)
@@ -533,8 +532,10 @@ static int cut(state *s, segs *out) {
             return 0;
         }
         int ia = j + 2 + minus, ib = found;
-        if (ib > ia && src[ib - 1] == '-') ib--, strip_next = 1;
-        else if (kind != '{') trim_next = 1; /* trim_blocks */
+        if (ib > ia && src[ib - 1] == '-')
+            ib--, strip_next = 1;
+        else if (kind != '{')
+            trim_next = 1; /* trim_blocks */
         if (kind != '#') {
             seg *g = &out->v[out->n++];
             g->k = kind == '{' ? S_OUT : S_TAG, g->a = ia, g->b = ib, g->pos = j;
@@ -565,8 +566,7 @@ static node *parse_tag(state *s, segs *g, const seg *sg, parser *p, const char *
     nd->pos = sg->pos;
     if (!strcmp(w, "set")) {
         nd->k = N_SET;
-        if (!(nd->name = word(p)) || !expect_op(p, "=") || !(nd->e = parse_expr(p)) ||
-            !at_end(p))
+        if (!(nd->name = word(p)) || !expect_op(p, "=") || !(nd->e = parse_expr(p)) || !at_end(p))
             return NULL;
         return nd;
     }
@@ -602,8 +602,7 @@ static node *parse_tag(state *s, segs *g, const seg *sg, parser *p, const char *
             }
             if (!(nd->conds[nd->nconds] = parse_expr(p)) || !at_end(p)) return NULL;
             char *stop = NULL; /* p becomes the stop tag's parser, after its word */
-            if (!parse_body(s, g, &nd->bodies[nd->nconds], &nd->nbody[nd->nconds], stops, &stop,
-                            p))
+            if (!parse_body(s, g, &nd->bodies[nd->nconds], &nd->nbody[nd->nconds], stops, &stop, p))
                 return NULL;
             nd->nconds++;
             if (!stop) {
@@ -614,8 +613,8 @@ static node *parse_tag(state *s, segs *g, const seg *sg, parser *p, const char *
             if (!strcmp(stop, "else")) {
                 static const char *const end[] = {"endif", NULL};
                 if (!at_end(p)) return NULL;
-                if (!parse_body(s, g, &nd->bodies[nd->nconds], &nd->nbody[nd->nconds], end,
-                                &stop, p))
+                if (!parse_body(s, g, &nd->bodies[nd->nconds], &nd->nbody[nd->nconds], end, &stop,
+                                p))
                     return NULL;
                 if (!stop) {
                     ct_fail(s, sg->pos, "'if' without 'endif'");
@@ -639,7 +638,8 @@ static int parse_body(state *s, segs *g, node ***body, int *n, const char *const
         seg *sg = &g->v[g->at++];
         node *nd = NULL;
         if (sg->k == S_TEXT) {
-            if ((nd = ct_alloc(s, sizeof *nd))) nd->k = N_TEXT, nd->text = sg->text, nd->pos = sg->pos;
+            if ((nd = ct_alloc(s, sizeof *nd)))
+                nd->k = N_TEXT, nd->text = sg->text, nd->pos = sg->pos;
         } else if (sg->k == S_OUT) {
             parser p;
             if (!lex(s, sg->a, sg->b, &p)) return 0;
@@ -676,7 +676,6 @@ static int parse_body(state *s, segs *g, node ***body, int *n, const char *const
     }
     return *body != NULL && !ct_failed(s);
 }
-
 
 int ct_parse(state *s, node ***body, int *n) {
     segs g;
