@@ -203,7 +203,7 @@ bench-gpu: $(BENCH_GPU)
 
 bench: $(BENCH)
 	@tools/deps.sh bench
-	/usr/bin/python3 bench/bench.py $(BENCH) --data $(GCRM_DATA)
+	/usr/bin/python3 bench/bench.py $(BENCH) --data $(GCRM_DATA) $(if $(LLAMA2C_DIR),--llama2c $(LLAMA2C_DIR))
 
 fixtures:
 	@tools/deps.sh oracle

@@ -5,11 +5,14 @@
   (ii)  training tokens/s, small (~1M parameters, seq 128, batch 16) and larger (~20M, width 512,
         seq 256, batch 16) configs, share of step time in matmul, model GFLOP/s as a share of peak
   (iii) the identical model, batch and thread count in PyTorch (CPU), ratio gcrm / PyTorch
-  (iv)  KV-cache generation tokens/s on stories260K
+  (iv)  KV-cache generation tokens/s on stories260K, beside llama2.c's run.c on the same model
+        and thread count when a llama2.c checkout is given (--llama2c DIR or LLAMA2C_DIR: its
+        run.c is built here with -Ofast -march=native -fopenmp, as its README builds it, and run
+        greedily for 256 tokens; its own "achieved tok/s", best of 5)
   (v)   a per-op profile of a training step (each config) and of a decode step: every op of the
         model's backend timed (lib/model/backend_prof.h), its share of the step's wall time
 The machine is shared and noisy: read the ratios within one run. Writes build/bench.json.
-usage: bench.py BENCH_BIN [--threads N] [--data DIR]"""
+usage: bench.py BENCH_BIN [--threads N] [--data DIR] [--llama2c DIR]"""
 import argparse
 import json
 import os
@@ -34,11 +37,37 @@ def flags(cfg):
     return [x for k, v in cfg.items() for x in ("--" + k.replace("_", "-"), str(v))]
 
 
+def llama2c(a, env, model):
+    """llama2.c's run.c built and run on stories260K: its tokens/s (best of 5), or why not."""
+    src = os.path.join(a.llama2c, "run.c") if a.llama2c else ""
+    if not src or not os.path.exists(src):
+        return "not measured (give a llama2.c checkout with --llama2c DIR or LLAMA2C_DIR)"
+    exe = os.path.join("build", "llama2c-run")
+    os.makedirs("build", exist_ok=True)
+    subprocess.run(["cc", "-Ofast", "-march=native", "-fopenmp", src, "-lm", "-o", exe],
+                   check=True)
+    tok = os.path.join(os.path.dirname(model), "tok512.bin")
+    best = 0.0
+    for _ in range(5):
+        r = subprocess.run([exe, model, "-z", tok, "-t", "0", "-n", "256"], capture_output=True,
+                           text=True, env=env)
+        for line in (r.stdout + r.stderr).splitlines():
+            if "achieved tok/s:" in line:
+                best = max(best, float(line.split("achieved tok/s:")[1]))
+    try:
+        commit = subprocess.run(["git", "-C", a.llama2c, "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip() or "unknown"
+    except OSError:
+        commit = "unknown"
+    return {"tokens_per_s": best, "commit": commit} if best else "run.c printed no tokens/s"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("bench_bin")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--data", default=os.environ.get("GCRM_DATA", "../shared/data"))
+    ap.add_argument("--llama2c", default=os.environ.get("LLAMA2C_DIR", ""))
     a = ap.parse_args()
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     here = os.path.dirname(os.path.abspath(__file__))
@@ -71,6 +100,7 @@ def main():
         gen = next(r for r in out if r["kind"] == "generate")
         gen["profile"] = next((r for r in out if r["kind"] == "profile"), None)
     report["generate"] = gen
+    report["llama2c"] = llama2c(a, env, model) if gen else None
 
     print("gcrm bench  (commit %s, %d threads)" % (report["commit"], a.threads))
     print("  sgemm peak (OpenBLAS, fastest call, sizes 256..2048, NT and NN): %.1f GFLOP/s" % peak)
@@ -84,6 +114,13 @@ def main():
             100 * g["gflops"] / peak))
     if gen:
         print("  KV-cache generation, stories260K (batch 1): %.0f tokens/s" % gen["tokens_per_s"])
+        l2c = report["llama2c"]
+        if isinstance(l2c, dict):
+            print("  llama2.c run.c (%s), same model and threads: %.0f tokens/s; gcrm / llama2.c "
+                  "%.2fx" % (l2c["commit"], l2c["tokens_per_s"],
+                             gen["tokens_per_s"] / l2c["tokens_per_s"]))
+        else:
+            print("  llama2.c run.c: %s" % l2c)
     else:
         print("  KV-cache generation: skipped (%s not found)" % model)
     print("  matmul = share of step time inside BLAS; of peak = model GFLOP/s / sgemm peak")

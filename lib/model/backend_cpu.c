@@ -159,7 +159,7 @@ static gc_status cpu_sumsq(const gc_backend *be, const float *x, size_t n, doubl
 
 static gc_status cpu_scale(const gc_backend *be, float *x, size_t n, float k) {
     (void)be;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (gc_par(n))
     for (size_t i = 0; i < n; i++)
         x[i] *= k;
     return GC_OK;

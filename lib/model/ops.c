@@ -51,7 +51,7 @@ void gc_ops_matmul_ref(float *C, const float *A, const float *B, int M, int N, i
 
 void gc_ops_rmsnorm(float *y, float *rstd, const float *x, const float *w, int N, int D,
                     float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (gc_par((size_t)N * D))
     for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * D;
         float *yr = y + (size_t)n * D;
@@ -72,7 +72,7 @@ void gc_ops_rmsnorm_backward(float *dx, int dx_acc, float *dw, const float *dy, 
                              const float *w, const float *rstd, int N, int D) {
     /* dw: parallel over column blocks, rows summed in order (deterministic at any thread count) */
     int nblk = (D + COL_BLOCK - 1) / COL_BLOCK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (gc_par((size_t)N * D))
     for (int blk = 0; blk < nblk; blk++) {
         int c0 = blk * COL_BLOCK, c1 = c0 + COL_BLOCK < D ? c0 + COL_BLOCK : D;
         float acc[COL_BLOCK] = {0};
@@ -84,7 +84,7 @@ void gc_ops_rmsnorm_backward(float *dx, int dx_acc, float *dw, const float *dy, 
         for (int c = c0; c < c1; c++)
             dw[c] += acc[c - c0];
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (gc_par((size_t)N * D))
     for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * D, *dyr = dy + (size_t)n * D;
         float *dxr = dx + (size_t)n * D;
@@ -118,7 +118,7 @@ static void rope_row(float *row, int nheads, int hs, const float *c, const float
 void gc_ops_rope(float *x, int ld, int off, int nheads, int hs, int N, int T, const float *cos_t,
                  const float *sin_t, int inverse) {
     size_t half = (size_t)hs / 2;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (gc_par((size_t)N * nheads * hs))
     for (int n = 0; n < N; n++)
         rope_row(x + (size_t)n * ld + off, nheads, hs, cos_t + (size_t)(n % T) * half,
                  sin_t + (size_t)(n % T) * half, inverse ? -1.0f : 1.0f);
@@ -127,7 +127,7 @@ void gc_ops_rope(float *x, int ld, int off, int nheads, int hs, int N, int T, co
 void gc_ops_rope_at(float *x, int ld, int off, int nheads, int hs, int N, const int32_t *pos,
                     const float *cos_t, const float *sin_t) {
     size_t half = (size_t)hs / 2;
-#pragma omp parallel for schedule(static) if (N > 1)
+#pragma omp parallel for schedule(static) if (gc_par((size_t)N * nheads * hs))
     for (int n = 0; n < N; n++)
         rope_row(x + (size_t)n * ld + off, nheads, hs, cos_t + (size_t)pos[n] * half,
                  sin_t + (size_t)pos[n] * half, 1.0f);
@@ -150,7 +150,7 @@ void gc_ops_attention_decode(float *out, float *scores, const float *qkv, const 
                              const int32_t *pos, const uint8_t *active) {
     int D = nh * hs, KV = nkv * hs, QKV = D + 2 * KV, grp = nh / nkv;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for collapse(2) schedule(static) if (B * nh > 4)
+#pragma omp parallel for collapse(2) schedule(static) if (gc_par((size_t)B * nh * hs * Tm))
     for (int b = 0; b < B; b++)
         for (int h = 0; h < nh; h++) {
             float *o = out + (size_t)b * D + h * hs;
@@ -197,7 +197,7 @@ void gc_ops_attention_ref(float *out, float *att, const float *qkv, int B, int T
                           int hs, const int *len) {
     int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for collapse(3) schedule(static)
+#pragma omp parallel for collapse(3) schedule(static) if (gc_par((size_t)B * nh * T * T * hs))
     for (int b = 0; b < B; b++)
         for (int h = 0; h < nh; h++)
             for (int t = 0; t < T; t++) {
@@ -247,7 +247,7 @@ void gc_ops_attention_backward_ref(float *dqkv, const float *dout, const float *
     float scale = 1.0f / sqrtf((float)hs);
     memset(dqkv, 0, sizeof(float) * (size_t)B * T * ld);
     /* one (batch, kv head) per task: the dk, dv it accumulates belong to it alone */
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (gc_par((size_t)B * nkv * T * T * hs))
     for (int b = 0; b < B; b++)
         for (int kh = 0; kh < nkv; kh++) {
             float dp[T]; /* T <= seq_len: a few KiB of stack */
@@ -299,7 +299,7 @@ void gc_ops_attention(float *out, float *att, const float *qkv, int B, int T, in
                       int hs, const int *len) {
     int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (gc_par((size_t)B * nh * T * T * hs))
     for (int b = 0; b < B; b++)
         for (int h = 0; h < nh; h++) {
             const float *q = qkv + (size_t)b * T * ld + h * hs;
@@ -344,7 +344,7 @@ void gc_ops_attention_backward(float *dqkv, const float *dout, const float *att,
     }
     memset(dqkv, 0, sizeof(float) * (size_t)B * T * ld);
     /* one (batch, kv head) per task: the dk and dv it accumulates have one writer */
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (gc_par((size_t)B * nkv * T * T * hs))
     for (int b = 0; b < B; b++)
         for (int kh = 0; kh < nkv; kh++) {
             float *ds = scratch + (size_t)omp_get_thread_num() * tile * T; /* (R, r1), ld T */
@@ -390,7 +390,7 @@ void gc_ops_attention_backward(float *dqkv, const float *dout, const float *att,
 /* ---- SwiGLU ---- */
 
 void gc_ops_swiglu(float *g, const float *a13, int N, int H) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (gc_par((size_t)N * H))
     for (int n = 0; n < N; n++) {
         const float *a1 = a13 + (size_t)n * 2 * H, *a3 = a1 + H;
         float *gr = g + (size_t)n * H;
@@ -402,7 +402,7 @@ void gc_ops_swiglu(float *g, const float *a13, int N, int H) {
 }
 
 void gc_ops_swiglu_backward(float *da13, const float *dg, const float *a13, int N, int H) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (gc_par((size_t)N * H))
     for (int n = 0; n < N; n++) {
         const float *a1 = a13 + (size_t)n * 2 * H, *a3 = a1 + H, *dgr = dg + (size_t)n * H;
         float *d1 = da13 + (size_t)n * 2 * H, *d3 = d1 + H;
@@ -420,7 +420,7 @@ gc_status gc_ops_cross_entropy(float *dlogits, const float *logits, const int32_
                                int V, float scale, double *sum_out) {
     double *row_loss = gc_malloc(sizeof(double) * (size_t)(N > 0 ? N : 1));
     if (!row_loss) return GC_ERR_NOMEM;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (gc_par((size_t)N * V))
     for (int n = 0; n < N; n++) {
         const float *l = logits + (size_t)n * V;
         float *d = dlogits + (size_t)n * V;
@@ -452,7 +452,7 @@ gc_status gc_ops_cross_entropy(float *dlogits, const float *logits, const int32_
 /* ---- embedding ---- */
 
 void gc_ops_embedding(float *out, const float *emb, const int32_t *tokens, int N, int D) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (gc_par((size_t)N * D))
     for (int n = 0; n < N; n++)
         memcpy(out + (size_t)n * D, emb + (size_t)tokens[n] * D, sizeof(float) * (size_t)D);
 }
@@ -472,7 +472,7 @@ double gc_ops_sumsq(const float *x, size_t n) {
     enum { CHUNKS = 64 };
     double part[CHUNKS];
     size_t per = (n + CHUNKS - 1) / CHUNKS;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (gc_par(n))
     for (int c = 0; c < CHUNKS; c++) {
         size_t a = (size_t)c * per, b = a + per < n ? a + per : n;
         double s = 0;

@@ -34,6 +34,15 @@ gc_status gc_fail(gc_status s, const char *fmt, ...) __attribute__((format(print
 const char *gc_last_error(void);
 
 /* Propagate a non-OK status. */
+/* Whether a parallel loop over `work` elements is worth its threads: starting an OpenMP region
+ * costs microseconds, more than a small op's whole work (one decoding step of a small model), so
+ * the CPU ops run below GC_PAR_MIN_WORK on the calling thread. Every region so guarded computes
+ * the same bits on one thread as on many (rows and blocks are independent). */
+#define GC_PAR_MIN_WORK 32768
+static inline int gc_par(size_t work) {
+    return work >= GC_PAR_MIN_WORK;
+}
+
 #define GC_TRY(expr)                                                                               \
     do {                                                                                           \
         gc_status gc_try_s_ = (expr);                                                              \
