@@ -34,6 +34,14 @@ else
 CFLAGS   += -DGC_NO_CURL
 endif
 
+# MPI (OpenMPI, Debian's libopenmpi-dev) for data-parallel training (lib/dist; linked into what
+# calls it: the tests and gcrm-dp-check): without it a process is a world of one rank, and the
+# two-rank test skips saying so
+MPI_LIBS := $(shell mpicc --showme:link 2>/dev/null)
+ifneq ($(MPI_LIBS),)
+MPI_CFLAGS := -DGC_HAVE_MPI $(shell mpicc --showme:compile 2>/dev/null)
+endif
+
 # CUDA: kernels/cuda_*.cu with nvcc into the tests and into the backend plugin
 # build/libgcrm_cuda.so, which `replicate --device cuda` loads on demand (CPU runs never load the
 # CUDA libraries); without nvcc, kernels/cuda_none.c (the same API, reporting no CUDA) and no plugin
@@ -65,6 +73,7 @@ TESTS    := $(BUILD)/gcrm-tests
 BENCH    := $(BUILD)/gcrm-bench
 BENCH_GPU := $(BUILD)/gcrm-bench-gpu
 SFT_PROBE := $(BUILD)/gcrm-sft-probe
+DP_CHECK := $(BUILD)/gcrm-dp-check
 
 JOBS     ?= 2
 
@@ -99,7 +108,7 @@ help:
 	@echo "make pilot      the instrument's pilots: G0/G1/G2 for each recipe in experiments/pilots/ (PILOTS=...)"
 	@echo "make sft-probe  does a policy learn a mini domain: SFT loss curve, greedy accuracy (PROBE_FLAGS=...)"
 	@echo "make bench-gpu  CUDA training tokens/s and MFU (125M, 1B; bf16, TF32) next to the cuBLAS ceiling"
-	@echo "make gpu-check  on an NVIDIA GPU: build, parity tests, fig2 smoke on cuda, bench-gpu (OUT=dir)"
+	@echo "make gpu-check  on an NVIDIA GPU: build, parity tests, fig2 mini on cuda, bench-gpu (OUT=dir)"
 	@echo "make fixtures   regenerate the PyTorch oracle fixtures in tests/fixtures"
 
 deps:
@@ -141,13 +150,18 @@ $(REPLICATE): $(CLI_OBJ) $(LIBGCRM)
 
 # the tests link the CUDA objects directly (parity tests); the commands load them as a plugin
 $(TESTS): $(TEST_OBJ) $(CLI_LIB_OBJ) $(KERN_OBJ) $(LIBGCRM) | $(CUDA_PLUGIN)
-	$(CC) $(LDFLAGS) -rdynamic $(TEST_OBJ) $(CLI_LIB_OBJ) $(KERN_OBJ) $(LIBGCRM) $(LDLIBS) $(LDLIBS_CUDA) -lcriterion -o $@
+	$(CC) $(LDFLAGS) -rdynamic $(TEST_OBJ) $(CLI_LIB_OBJ) $(KERN_OBJ) $(LIBGCRM) $(LDLIBS) $(MPI_LIBS) $(LDLIBS_CUDA) -lcriterion -o $@
 
 $(BENCH): $(BUILD)/obj/bench/bench.o $(LIBGCRM)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(SFT_PROBE): $(BUILD)/obj/bench/sft_probe.o $(LIBGCRM)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(DP_CHECK): $(BUILD)/obj/tests/mpi/dp_check.o $(LIBGCRM)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(MPI_LIBS) -o $@
+
+$(BUILD)/obj/lib/dist/dist.o: CFLAGS += $(MPI_CFLAGS)
 
 $(BENCH_GPU): $(BUILD)/obj/bench/bench_gpu.o $(KERN_OBJ) $(LIBGCRM)
 	$(CC) $(LDFLAGS) -rdynamic $^ $(LDLIBS) $(LDLIBS_CUDA) -o $@
@@ -157,8 +171,9 @@ $(BENCH_GPU): $(BUILD)/obj/bench/bench_gpu.o $(KERN_OBJ) $(LIBGCRM)
 tokenizers:
 	-@tools/tokenizers.sh build/npm
 
-test: deps tokenizers $(REPLICATE) $(TESTS) $(BENCH) $(BENCH_GPU)
-	GCRM_BIN=$(REPLICATE) GCRM_BENCH=$(BENCH) GCRM_BENCH_GPU=$(BENCH_GPU) $(TESTS) --jobs $(JOBS) $(TEST_ARGS)
+test: deps tokenizers $(REPLICATE) $(TESTS) $(BENCH) $(BENCH_GPU) $(DP_CHECK)
+	GCRM_BIN=$(REPLICATE) GCRM_BENCH=$(BENCH) GCRM_BENCH_GPU=$(BENCH_GPU) GCRM_DP_CHECK=$(DP_CHECK) \
+	    $(TESTS) --jobs $(JOBS) $(TEST_ARGS)
 
 test-asan: deps
 	$(MAKE) BUILD=build-asan OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # gpu-check: on a machine with an NVIDIA GPU, in one call: build the CUDA path, run the CPU-vs-CUDA
-# parity tests on the GPU, run fig2 at smoke scale on cuda (fp32 and bf16) and on the CPU, and the
-# GPU training benchmark. Writes six files into OUTDIR (few, for remote machines that hand back only
-# a handful):
-# summary.json, gpu-check.log (nvidia-smi, the build, the parity tests, the fig2 runs and the
-# benchmark's table, one section each), bench-gpu.jsonl and fig2-{cuda-fp32,cuda-bf16,cpu}.json.
+# parity tests on the GPU, run fig2 at mini scale on cuda in fp32 and in bf16, and the GPU
+# training benchmark. Writes three files into OUTDIR (few, for remote machines that hand back only
+# a handful): summary.json (each part's outcome; for each fig2 run its exit, time, the
+# pair-sampling stage's time, the policy's greedy accuracy per split and the pooled AUROCs),
+# gpu-check.log (nvidia-smi, the build, the parity tests, the fig2 runs with their results.json,
+# and the benchmark's table, one section each) and bench-gpu.jsonl (the benchmark's rows).
 # Each part has its own time limit so the whole stays under 6 minutes on one H200. Where the machine
 # lacks the build's Debian packages, bring .gpudeps (tools/gpu-deps.sh) along: it builds from them.
 # usage: tools/gpu-check.sh OUTDIR      (make gpu-check OUT=DIR; call the script itself where make
@@ -14,8 +15,8 @@ out=${1:?usage: tools/gpu-check.sh OUTDIR}
 mkdir -p "$out"
 work=$(mktemp -d)
 collect() { # every part's log into one file, a section each
-    for f in nvidia-smi.txt deps.log build.log parity.log fig2-cuda-fp32.log fig2-cuda-bf16.log \
-             fig2-cpu.log bench-gpu.log; do
+    for f in nvidia-smi.txt deps.log build.log parity.log fig2-cuda-fp32.log fig2-cuda-fp32.json \
+             fig2-cuda-bf16.log fig2-cuda-bf16.json bench-gpu.log; do
         [ -f "$work/$f" ] && { echo "===== $f"; cat "$work/$f"; }
     done > "$out/gpu-check.log"
     rm -rf "$work"
@@ -57,7 +58,10 @@ if ! echo '#include <criterion/criterion.h>
     done
     lib="$root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu"
     export CFLAGS="${CFLAGS:-} -I$root/usr/include -I$root/usr/include/x86_64-linux-gnu"
-    export LDFLAGS="${LDFLAGS:-} -L$root/usr/lib/x86_64-linux-gnu -L$root/lib/x86_64-linux-gnu -Wl,-rpath,$lib -Wl,-rpath-link,$lib"
+    # DT_RPATH, not RUNPATH: the loader searches RUNPATH for a binary's own libraries only, so
+    # libraries that libraries need (libgslcblas for libgsl) were not found; LD_LIBRARY_PATH too
+    export LDFLAGS="${LDFLAGS:-} -L$root/usr/lib/x86_64-linux-gnu -L$root/lib/x86_64-linux-gnu -Wl,--disable-new-dtags -Wl,-rpath,$lib -Wl,-rpath-link,$lib"
+    export LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     export PATH="$PATH:$root/usr/bin"
     make_args=(BLAS_DIR="$root/usr/lib/x86_64-linux-gnu/openblas-openmp"
                BLAS_INC="$root/usr/include/x86_64-linux-gnu/openblas-openmp")
@@ -72,36 +76,37 @@ if ! timeout "$(left 150)" make -j"$(nproc)" "${make_args[@]}" all build/gcrm-te
 fi
 build_s=$(( $(date +%s) - start ))
 
-GCRM_BIN=build/replicate timeout "$(left 120)" build/gcrm-tests --filter 'cuda*' --verbose --jobs 1 \
+GCRM_BIN=build/replicate timeout "$(left 90)" build/gcrm-tests --filter 'cuda*' --verbose --jobs 1 \
     > "$work/parity.log" 2>&1
 parity_rc=$?
 count() { grep -c "^\[$1\] cuda" "$work/parity.log"; }
 
-# fig2 at smoke scale: cuda fp32, cuda bf16 and the CPU, each from a clean cache
+# fig2 at mini scale on cuda, fp32 and bf16, each from a clean cache: its outcome, the
+# pair-sampling stage's seconds, the policy's greedy accuracy and the pooled AUROCs
 fig2() { # name, extra flags
     local t0=$(date +%s) rc
-    timeout "$(left 60)" build/replicate run experiments/fig2.json --scale smoke --root "$work/runs-$1" $2 \
+    timeout "$(left 110)" build/replicate run experiments/fig2.json --scale mini --root "$work/runs-$1" $2 \
         > "$work/fig2-$1.log" 2>&1
     rc=$?
-    cp "$work/runs-$1/fig2/smoke/results.json" "$out/fig2-$1.json" 2>/dev/null
+    cp "$work/runs-$1/fig2/mini/results.json" "$work/fig2-$1.json" 2>/dev/null
     rm -rf "$work/runs-$1"
-    printf '{"exit": %d, "seconds": %d}' "$rc" "$(( $(date +%s) - t0 ))"
+    "$py" -c "import json, sys
+s = {'exit': $rc, 'seconds': $(( $(date +%s) - t0 ))}
+try:
+    r = json.load(open('$work/fig2-$1.json'))
+    s['pairs_seconds'] = next((t['wall_s'] for t in r['stages'] if t['stage'] == 'pairs'), None)
+    s['policy_accuracy'] = r.get('policy_accuracy')
+    s['pooled_auroc'] = {k: r['pooled'][k]['mean'] for k in ('baseline', 'goal')}
+except Exception:
+    pass
+print(json.dumps(s))" 2>/dev/null || printf '{"exit": %d}' "$rc"
 }
 f_fp32=$(fig2 cuda-fp32 "--device cuda --precision fp32")
 f_bf16=$(fig2 cuda-bf16 "--device cuda --precision bf16")
-f_cpu=$(fig2 cpu "--device cpu")
 
-timeout "$(left 200)" build/gcrm-bench-gpu > "$out/bench-gpu.jsonl" 2> "$work/bench-gpu.log"
+timeout "$(left 120)" build/gcrm-bench-gpu > "$out/bench-gpu.jsonl" 2> "$work/bench-gpu.log"
 bench_rc=$?
 
-pooled() { # the pooled AUROCs of a fig2 result, or null
-    "$py" -c "import json,sys
-try:
-    r = json.load(open('$out/fig2-$1.json'))['pooled']
-    print(json.dumps({'baseline': r['baseline']['mean'], 'goal': r['goal']['mean']}))
-except Exception:
-    print('null')" 2>/dev/null || echo null
-}
 bench=$("$py" -c "import json
 rows = [json.loads(l) for l in open('$out/bench-gpu.jsonl') if l.strip()]
 print(json.dumps([r for r in rows if r.get('bench') in ('train', 'gemm', 'profile')]))" 2>/dev/null || echo '[]')
@@ -109,8 +114,7 @@ nvcc=$(command -v /usr/local/cuda/bin/nvcc || command -v nvcc || echo none)
 cat > "$out/summary.json" <<EOF
 {"build": "ok", "build_seconds": $build_s, "nvcc": "$nvcc",
  "parity": {"exit": $parity_rc, "passed": $(count PASS), "failed": $(count FAIL), "skipped": $(count SKIP)},
- "fig2_smoke": {"cuda_fp32": $f_fp32, "cuda_bf16": $f_bf16, "cpu": $f_cpu,
-                "pooled_auroc": {"cuda_fp32": $(pooled cuda-fp32), "cuda_bf16": $(pooled cuda-bf16), "cpu": $(pooled cpu)}},
+ "fig2_mini": {"cuda_fp32": $f_fp32, "cuda_bf16": $f_bf16},
  "bench_gpu": {"exit": $bench_rc, "rows": $bench},
  "seconds": $(( $(date +%s) - start ))}
 EOF

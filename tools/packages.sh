@@ -8,7 +8,7 @@
 #   GPU_RUNTIME  BUILD's libraries and their runtime dependencies as .deb files, for a CUDA machine
 #                without a package registry (tools/gpu-deps.sh downloads them)
 # shellcheck disable=SC2034
-BUILD="gcc make pkg-config libc6-dev libcriterion-dev libcjson-dev libopenblas-openmp-dev libgsl-dev zlib1g-dev libcurl4-openssl-dev libpcre2-dev gnuplot-nox"
+BUILD="gcc make pkg-config libc6-dev libcriterion-dev libcjson-dev libopenblas-openmp-dev libgsl-dev zlib1g-dev libcurl4-openssl-dev libpcre2-dev gnuplot-nox openmpi-bin libopenmpi-dev"
 FORMAT="clang-format"
 BENCH="python3 python3-torch python3-numpy"
 ORACLE="python3 python3-torch python3-numpy python3-sklearn python3-scipy"
