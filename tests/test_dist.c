@@ -107,8 +107,8 @@ Test(dist, one_part_step_is_the_plain_step) {
         float la, lb;
         cr_assert_eq(gc_lm_batch(data, N, B, T, 4, step, tok, tgt), GC_OK);
         cr_assert_eq(gc_lm_step(&a, &o, &sch, tok, tgt, B, T, NULL, &la, NULL), GC_OK);
-        cr_assert_eq(gc_dist_lm_step(&d, &b, &z, &tree, tok, tgt, B, T, 1, 1.0f, 1e-2f, &lb),
-                     GC_OK, "%s", gc_last_error());
+        cr_assert_eq(gc_dist_lm_step(&d, &b, &z, &tree, tok, tgt, B, T, 1, 1.0f, 1e-2f, &lb), GC_OK,
+                     "%s", gc_last_error());
         cr_expect(la == lb, "step %d: loss %.9g vs %.9g", step, la, lb);
     }
     cr_expect(memcmp(a.params, b.params, sizeof(float) * a.n_params) == 0,

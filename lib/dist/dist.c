@@ -169,8 +169,7 @@ gc_status gc_dist_gather_slices(const gc_dist *d, float *x, size_t n) {
                                    : MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, counts,
                                                     displs, MPI_FLOAT, MPI_COMM_WORLD);
     free(counts), free(displs);
-    return rc == MPI_SUCCESS ? GC_OK
-                             : gc_fail(GC_ERR_IO, "MPI_Allgatherv of %zu floats failed", n);
+    return rc == MPI_SUCCESS ? GC_OK : gc_fail(GC_ERR_IO, "MPI_Allgatherv of %zu floats failed", n);
 #else
     (void)x, (void)n;
     return gc_fail(GC_ERR_ARG, "a world of %d ranks without MPI", d->size);
@@ -205,8 +204,7 @@ gc_status gc_zero1_step(gc_zero1 *z, const gc_dist *d, float *params, const floa
         size_t lo = a > z->lo ? a : z->lo, hi = b < z->hi ? b : z->hi;
         if (lo >= hi) continue;
         gc_adamw_update(params + lo, z->m + (lo - z->lo), z->v + (lo - z->lo), grads + lo, hi - lo,
-                        lr, z->beta1, z->beta2, z->eps, z->weight_decay, tensors[i].decay,
-                        z->step);
+                        lr, z->beta1, z->beta2, z->eps, z->weight_decay, tensors[i].decay, z->step);
     }
     return gc_dist_gather_slices(d, params, n);
 }

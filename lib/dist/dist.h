@@ -44,7 +44,7 @@ int gc_dist_has_mpi(void);
  * result is the full binary tree's sum. */
 typedef struct {
     size_t n;
-    float **level; /* level[i]: a pending sum of 2^i pushes, or NULL */
+    float **level;           /* level[i]: a pending sum of 2^i pushes, or NULL */
     int levels, pushes, cap; /* cap: the most pushes allowed */
 } gc_tree;
 
@@ -68,9 +68,9 @@ gc_status gc_dist_gather_slices(const gc_dist *d, float *x, size_t n);
 
 /* AdamW with its moments sharded across the world (ZeRO stage 1). */
 typedef struct {
-    size_t lo, hi;  /* this rank's parameter slice */
-    float *m, *v;   /* (hi - lo) moments */
-    int64_t step;   /* updates done */
+    size_t lo, hi; /* this rank's parameter slice */
+    float *m, *v;  /* (hi - lo) moments */
+    int64_t step;  /* updates done */
     float beta1, beta2, eps, weight_decay;
 } gc_zero1;
 

@@ -52,8 +52,8 @@ int main(int argc, char **argv) {
         float loss;
         s = gc_lm_batch(data, N_DATA, B, T, 99, step, tokens, targets);
         if (s == GC_OK)
-            s = gc_dist_lm_step(&d, &m, &z, &tree, tokens, targets, B, T, (int)parts, 1.0f,
-                                3e-3f, &loss);
+            s = gc_dist_lm_step(&d, &m, &z, &tree, tokens, targets, B, T, (int)parts, 1.0f, 3e-3f,
+                                &loss);
         if (s == GC_OK && d.rank == 0)
             printf("step %ld loss %.9g world %d slice %zu of %zu\n", step, (double)loss, d.size,
                    z.hi - z.lo, m.n_params);
