@@ -347,26 +347,28 @@ static expr *bin(parser *p, const char *op, int pos, expr *l, expr *r) {
     return e;
 }
 
-static expr *parse_mul(parser *p) {
-    expr *e = parse_unary(p);
+/* one left-associative level of the binary operators ops (NULL-ended) over operands of next */
+static expr *parse_level(parser *p, const char *const *ops, expr *(*next)(parser *)) {
+    expr *e = next(p);
     for (;;) {
         tok *t = peek(p);
-        const char *op = is_op(t, "*") ? "*" : is_op(t, "//") ? "//" : is_op(t, "%") ? "%" : NULL;
+        const char *op = NULL;
+        for (int i = 0; ops[i] && !op; i++)
+            if (is_op(t, ops[i])) op = ops[i];
         if (!op || !e) return e;
         p->at++;
-        e = bin(p, op, t->pos, e, parse_unary(p));
+        e = bin(p, op, t->pos, e, next(p));
     }
 }
 
+static expr *parse_mul(parser *p) {
+    static const char *const ops[] = {"*", "//", "%", NULL};
+    return parse_level(p, ops, parse_unary);
+}
+
 static expr *parse_add(parser *p) {
-    expr *e = parse_mul(p);
-    for (;;) {
-        tok *t = peek(p);
-        const char *op = is_op(t, "+") ? "+" : is_op(t, "-") ? "-" : is_op(t, "~") ? "~" : NULL;
-        if (!op || !e) return e;
-        p->at++;
-        e = bin(p, op, t->pos, e, parse_mul(p));
-    }
+    static const char *const ops[] = {"+", "-", "~", NULL};
+    return parse_level(p, ops, parse_mul);
 }
 
 static expr *parse_cmp(parser *p) {

@@ -340,6 +340,30 @@ static gc_status read_stage(const rp_run *r, pl_plan *p, const cJSON *obj, const
     return GC_OK;
 }
 
+/* the readers of the three sections' members, each appending one item named by its key */
+typedef gc_status (*member_reader)(const rp_run *r, const char *root, pl_plan *p, const cJSON *obj,
+                                   const char *at);
+static gc_status add_model(const rp_run *r, const char *root, pl_plan *p, const cJSON *obj,
+                           const char *at) {
+    pl_model *m = &p->models[p->n_models++];
+    snprintf(m->name, sizeof m->name, "%s", obj->string);
+    return read_model(r, root, obj, at, m);
+}
+static gc_status add_data(const rp_run *r, const char *root, pl_plan *p, const cJSON *obj,
+                          const char *at) {
+    pl_data *d = &p->data[p->n_data++];
+    snprintf(d->name, sizeof d->name, "%s", obj->string);
+    return read_data(r, root, obj, at, d);
+}
+static gc_status add_stage(const rp_run *r, const char *root, pl_plan *p, const cJSON *obj,
+                           const char *at) {
+    (void)root;
+    pl_stage *st = &p->stages[p->n_stages++];
+    snprintf(st->name, sizeof st->name, "%s", obj->string);
+    return read_stage(r, p, obj, at, st);
+}
+static const member_reader READERS[3] = {add_model, add_data, add_stage};
+
 gc_status pl_read(const rp_run *r, const char *root, pl_plan *out) {
     memset(out, 0, sizeof *out);
     snprintf(out->root, sizeof out->root, "%s", root);
@@ -369,27 +393,12 @@ gc_status pl_read(const rp_run *r, const char *root, pl_plan *out) {
         return GC_ERR_NOMEM;
     }
     gc_status s = GC_OK;
-    for (const cJSON *e = sec[0]->child; s == GC_OK && e; e = e->next) {
-        char at[160];
-        snprintf(at, sizeof at, "%s.models.%s", r->scale_path, e->string);
-        pl_model *m = &out->models[out->n_models++];
-        snprintf(m->name, sizeof m->name, "%s", e->string);
-        s = read_model(r, root, e, at, m);
-    }
-    for (const cJSON *e = sec[1]->child; s == GC_OK && e; e = e->next) {
-        char at[160];
-        snprintf(at, sizeof at, "%s.data.%s", r->scale_path, e->string);
-        pl_data *d = &out->data[out->n_data++];
-        snprintf(d->name, sizeof d->name, "%s", e->string);
-        s = read_data(r, root, e, at, d);
-    }
-    for (const cJSON *e = sec[2]->child; s == GC_OK && e; e = e->next) {
-        char at[160];
-        snprintf(at, sizeof at, "%s.stages.%s", r->scale_path, e->string);
-        pl_stage *st = &out->stages[out->n_stages++];
-        snprintf(st->name, sizeof st->name, "%s", e->string);
-        s = read_stage(r, out, e, at, st);
-    }
+    for (int k = 0; k < 3; k++)
+        for (const cJSON *e = sec[k]->child; s == GC_OK && e; e = e->next) {
+            char at[160];
+            snprintf(at, sizeof at, "%s.%s.%s", r->scale_path, secs[k], e->string);
+            s = READERS[k](r, root, out, e, at);
+        }
     if (s != GC_OK) pl_free(out);
     return s;
 }
