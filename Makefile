@@ -278,4 +278,5 @@ clean:
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(KERN_OBJ:.o=.d) \
     $(BUILD)/obj/kernels/cuda_plugin.d $(BUILD)/obj/bench/bench.d $(BUILD)/obj/bench/bench_gpu.d \
-    $(BUILD)/obj/bench/sft_probe.d
+    $(BUILD)/obj/bench/sft_probe.d $(BUILD)/obj/tests/mpi/dp_check.d \
+    $(FUZZERS:%=$(BUILD)/obj/fuzz/%.d)
