@@ -119,6 +119,31 @@ int th_run_smoke(const char *file, const char *root, const char *extra, char **o
     return th_run(cmd, out, NULL, err);
 }
 
+void th_smoke_cpu_and_cuda(const char *experiment, const char *name, cJSON **cpu, cJSON **cuda) {
+    setenv("OMP_NUM_THREADS", "1", 1);
+    setenv("GCRM_CUDA_EMULATE", "1", 0); /* a real GPU when there is one */
+    char *root[2] = {th_tmp_path("smoke-cpu"), th_tmp_path("smoke-cuda")}, *out = NULL, *err = NULL;
+    cr_assert_eq(th_run_smoke(experiment, root[0], "--seeds 1", &out, &err), 0, "%s", err);
+    free(out), free(err);
+    int rc = th_run_smoke(experiment, root[1], "--seeds 1 --device cuda", &out, &err);
+    if (rc != 0 && strstr(err, "CUDA")) {
+        th_rm_tree(root[0]), th_rm_tree(root[1]);
+        cr_skip_test("no CUDA backend: %s", err);
+    }
+    cr_assert_eq(rc, 0, "%s", err);
+    free(out), free(err);
+    cJSON **res[2] = {cpu, cuda};
+    for (int i = 0; i < 2; i++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/%s/smoke/results.json", root[i], name);
+        cr_assert_eq(gc_json_read(path, res[i]), GC_OK, "%s", gc_last_error());
+        th_rm_tree(root[i]);
+        free(root[i]);
+    }
+    cr_expect(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(*cuda, "device")), "cuda"),
+              "the second run is on the CUDA backend");
+}
+
 /* number of stages reported as run (not cached) in a run's stderr table */
 int th_count_rerun(const char *err, const char *prefix) {
     int n = 0;

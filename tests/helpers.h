@@ -7,6 +7,8 @@
 
 #include "lib/model/model.h"
 
+struct cJSON;
+
 /* GCRM_DATA or ../shared/data. */
 const char *th_data_dir(void);
 /* Full path of a data file in buf; returns 1 when it exists. */
@@ -19,6 +21,12 @@ int th_run(const char *cmd, char **out, size_t *out_len, char **err);
 
 /* Runs `replicate run FILE --scale smoke --root ROOT extra`; returns the exit code. */
 int th_run_smoke(const char *file, const char *root, const char *extra, char **out, char **err);
+/* Runs experiment (whose results land under <root>/<name>/smoke) at smoke scale with one seed on
+ * the CPU and on the CUDA backend (a GPU, else the host emulation: GCRM_CUDA_EMULATE), one thread,
+ * each from a fresh root; returns both results.json (caller deletes), the roots removed. Skips the
+ * test when the build has no CUDA backend. */
+void th_smoke_cpu_and_cuda(const char *experiment, const char *name, struct cJSON **cpu,
+                           struct cJSON **cuda);
 /* Number of stages a run's stderr time table reports as run (not cached) whose name starts with
  * prefix. */
 int th_count_rerun(const char *err, const char *prefix);
@@ -72,7 +80,6 @@ gc_status th_beam_by_logprob(void *ctx, const int32_t *seq, int prefix_len, int 
 
 /* A copy of claim `id` of results/published.json (the caller deletes it); fails the test when the
  * file or the claim is missing. */
-struct cJSON;
 struct cJSON *th_claim(const char *id);
 
 #endif

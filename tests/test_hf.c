@@ -91,6 +91,25 @@ Test(hf, checkpoint_keeps_rope_scaling) {
     fclose(f);
     cr_expect_eq(head[2], GC_CKPT_VERSION);
     gc_model_free(&a);
+    /* a version-2 header with an unknown scaling kind, and one cut inside the scaling fields:
+     * refused by name, before any tensor is read (magic 8 + version 4 + config 60 + count 4) */
+    char *bad = th_tmp_path("scaled-bad.ckpt");
+    FILE *g = fopen(p, "rb");
+    cr_assert(g);
+    unsigned char buf[80];
+    cr_assert_eq(fread(buf, 1, sizeof buf, g), sizeof buf);
+    fclose(g);
+    int32_t kind = 7;
+    memcpy(buf + 52, &kind, 4);
+    cr_assert_eq(th_write_file(bad, buf, sizeof buf), 0);
+    cr_expect_neq(gc_ckpt_load(bad, &a, NULL, NULL), GC_OK);
+    cr_expect(strstr(gc_last_error(), bad) && strstr(gc_last_error(), "rope_scaling"), "%s",
+              gc_last_error());
+    cr_assert_eq(th_write_file(bad, buf, 56), 0);
+    cr_expect_neq(gc_ckpt_load(bad, &a, NULL, NULL), GC_OK);
+    cr_expect(strstr(gc_last_error(), "truncated"), "%s", gc_last_error());
+    remove(bad);
+    free(bad);
     m.cfg.rope_scaling = GC_ROPE_NONE;
     cr_assert_eq(gc_ckpt_save(p, &m, NULL), GC_OK, "%s", gc_last_error());
     f = fopen(p, "rb");

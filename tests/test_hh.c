@@ -228,26 +228,8 @@ Test(hh, table3a_smoke_on_the_cuda_backend_matches_the_cpu, .timeout = 300) {
     char probe[1024];
     if (!th_data_file(probe, sizeof probe, "hh-rlhf/harmless-base-test.jsonl.gz"))
         cr_skip_test("hh-rlhf not found under %s", th_data_dir());
-    setenv("OMP_NUM_THREADS", "1", 1);
-    setenv("GCRM_CUDA_EMULATE", "1", 0); /* a real GPU when there is one */
-    char *a = th_tmp_path("t3a-cpu"), *b = th_tmp_path("t3a-cuda"), *out = NULL, *err = NULL;
-    cr_assert_eq(th_run_smoke("experiments/table3a.json", a, "--seeds 1", &out, &err), 0, "%s",
-                 err);
-    free(out), free(err);
-    int rc = th_run_smoke("experiments/table3a.json", b, "--seeds 1 --device cuda", &out, &err);
-    if (rc != 0 && strstr(err, "CUDA")) {
-        th_rm_tree(a), th_rm_tree(b);
-        cr_skip_test("no CUDA backend: %s", err);
-    }
-    cr_assert_eq(rc, 0, "%s", err);
-    free(out), free(err);
-    char pa[1100], pb[1100];
-    snprintf(pa, sizeof pa, "%s/table3a/smoke/results.json", a);
-    snprintf(pb, sizeof pb, "%s/table3a/smoke/results.json", b);
     cJSON *ra, *rb;
-    cr_assert_eq(gc_json_read(pa, &ra), GC_OK);
-    cr_assert_eq(gc_json_read(pb, &rb), GC_OK);
-    cr_expect(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(rb, "device")), "cuda"));
+    th_smoke_cpu_and_cuda("experiments/table3a.json", "table3a", &ra, &rb);
     for (int v = 0; v < 2; v++) {
         const char *k = v ? "goal" : "baseline";
         double x = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(ra, "accuracy"), k),
@@ -259,8 +241,6 @@ Test(hh, table3a_smoke_on_the_cuda_backend_matches_the_cpu, .timeout = 300) {
         cr_expect_float_eq(x, y, 1e-12, "%s: cpu %f, cuda %f", k, x, y);
     }
     cJSON_Delete(ra), cJSON_Delete(rb);
-    th_rm_tree(a), th_rm_tree(b);
-    free(a), free(b);
 }
 
 /* table3a's cached files, damaged in a way their checksums in DONE do not show (the marker written

@@ -300,25 +300,8 @@ Test(steer, table3b_smoke_on_the_cuda_backend_matches_the_cpu, .timeout = 300) {
     if (!th_data_file(probe, sizeof probe, "hh-rlhf/harmless-base-test.jsonl.gz") ||
         !th_data_file(probe, sizeof probe, "models/stories260K/stories260K.bin"))
         cr_skip_test("hh-rlhf or stories260K not found under %s", th_data_dir());
-    setenv("OMP_NUM_THREADS", "1", 1);
-    setenv("GCRM_CUDA_EMULATE", "1", 0); /* a real GPU when there is one */
-    char *a = th_tmp_path("t3b-cpu"), *b = th_tmp_path("t3b-cuda"), *out = NULL, *err = NULL;
-    cr_assert_eq(th_run_smoke(T3B, a, "--seeds 1", &out, &err), 0, "%s", err);
-    free(out), free(err);
-    int rc = th_run_smoke(T3B, b, "--seeds 1 --device cuda", &out, &err);
-    if (rc != 0 && strstr(err, "CUDA")) {
-        th_rm_tree(a), th_rm_tree(b);
-        cr_skip_test("no CUDA backend: %s", err);
-    }
-    cr_assert_eq(rc, 0, "%s", err);
-    free(out), free(err);
-    char pa[1200], pb[1200];
-    snprintf(pa, sizeof pa, "%s/table3b/smoke/results.json", a);
-    snprintf(pb, sizeof pb, "%s/table3b/smoke/results.json", b);
     cJSON *ra, *rb;
-    cr_assert_eq(gc_json_read(pa, &ra), GC_OK);
-    cr_assert_eq(gc_json_read(pb, &rb), GC_OK);
-    cr_expect(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(rb, "device")), "cuda"));
+    th_smoke_cpu_and_cuda(T3B, "table3b", &ra, &rb);
     static const char *const keys[] = {"guided_mean", "sft_mean", "wins", "losses", "ties"};
     for (int i = 0; i < 3; i++)
         for (int k = 0; k < 5; k++) {
@@ -340,6 +323,4 @@ Test(steer, table3b_smoke_on_the_cuda_backend_matches_the_cpu, .timeout = 300) {
         free(ea), free(eb);
     }
     cJSON_Delete(ra), cJSON_Delete(rb);
-    th_rm_tree(a), th_rm_tree(b);
-    free(a), free(b);
 }

@@ -22,7 +22,8 @@ static val from_json(const cJSON *j) {
     return (val){.t = V_NONE};
 }
 
-static cJSON *to_json(state *s, val v) {
+/* a value as a new cJSON item (the caller owns it) */
+static cJSON *to_json(val v) {
     switch (v.t) {
     case V_STR:
         return cJSON_CreateString(v.s);
@@ -36,7 +37,6 @@ static cJSON *to_json(state *s, val v) {
     default:
         return cJSON_CreateNull();
     }
-    (void)s;
 }
 
 static int truthy(val v) {
@@ -351,7 +351,7 @@ static val eval(state *s, const expr *e) {
     case E_LIST: {
         cJSON *arr = ct_keep_json(s, cJSON_CreateArray());
         for (int i = 0; arr && i < e->nargs; i++) {
-            cJSON *x = to_json(s, eval(s, e->args[i]));
+            cJSON *x = to_json(eval(s, e->args[i]));
             if (!x || !cJSON_AddItemToArray(arr, x)) s->oom = 1, cJSON_Delete(x);
         }
         return arr ? (val){.t = V_LIST, .j = arr} : (val){.t = V_UNDEF};

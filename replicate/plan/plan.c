@@ -515,16 +515,13 @@ pl_estimate pl_stage_estimate(const pl_plan *p, int i, const pl_hardware *hw, do
             seqs = ex * st->beam * st->samples, newt = (double)st->step_tokens * st->max_steps,
             longest = tok + newt;
         seqs *= st->runs;
-        e.weights = 6 * d.n;
-        if (st->kind == PL_PPO) { /* actor and critic train; reference and reward model read */
+        /* the scorer: ppo's reward model (its shape is the critic's too), beam's when it has one */
+        dims c = st->scorer[0] ? dims_of(shape_of(p, st->scorer)) : (dims){0};
+        e.weights = 6 * d.n + 6 * c.n; /* the generator (ppo: its reference) and the scorer read */
+        if (st->kind == PL_PPO) {      /* actor and critic train */
             train_state(&d, hw->count, &e);
-            dims c = dims_of(shape_of(p, st->scorer));
             train_state(&c, hw->count, &e);
-            e.weights += 6 * c.n;
             e.act = train_act(&d, longest, 1, 1);
-        } else if (st->kind == PL_BEAM && st->scorer[0]) { /* a reward model scores too */
-            dims c = dims_of(shape_of(p, st->scorer));
-            e.weights += 6 * c.n;
         }
         double kv_seq = d.kv_tok * longest;
         double room = usable - e.weights - e.grads - e.optim - e.act;
@@ -543,17 +540,13 @@ pl_estimate pl_stage_estimate(const pl_plan *p, int i, const pl_hardware *hw, do
             e.seconds =
                 prefill / (G * peak) + steps * fmax(step_bytes / hw->bandwidth, step_flops / peak);
         }
-        if (st->kind == PL_PPO) { /* score the rollouts thrice, train two models on them */
-            double train_tok = seqs * (tok + newt);
-            double extra = train_tok * (3 * 2 * d.n_mat + 2 * 8 * d.n_mat);
-            e.flops += extra;
-            e.seconds += extra / (G * peak);
-        } else if (st->kind == PL_BEAM && st->scorer[0]) {
-            dims c = dims_of(shape_of(p, st->scorer));
-            double extra = seqs * (tok + newt) * 2 * c.n_mat;
-            e.flops += extra;
-            e.seconds += extra / (G * peak);
-        }
+        /* beam: the scorer reads every candidate; ppo: the reference, the reward model and the
+         * critic read the rollouts, and the actor and the critic train on them */
+        double extra = seqs * (tok + newt) *
+                       (st->kind == PL_PPO ? 2 * d.n_mat + 4 * c.n_mat + 8 * (d.n_mat + c.n_mat)
+                                           : 2 * c.n_mat);
+        e.flops += extra;
+        e.seconds += extra / (G * peak);
         break;
     }
     }
