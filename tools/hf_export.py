@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """Export a llama2.c checkpoint (stories260K.bin) to Hugging Face's layout: DIR/config.json and
 DIR/model.safetensors (F32), with q_proj and k_proj permuted into Hugging Face's rotate-half order
-as transformers' convert_llama_weights_to_hf.py does. Plain Python (struct, json), so it runs
-wherever python3 does; written from the two formats' specifications, independently of gcrm's C
-reader and writer, which the round-trip test checks against it (tests/test_hf.c).
+as transformers' convert_llama_weights_to_hf.py does. With --tokenizer, also the llama2.c
+tokenizer (tok512.bin: per piece a score, spaces written as ' ') as DIR/tokenizer.json in the
+Llama 2 family's layout (normalizer: prepend and replace spaces by U+2581; BPE with byte fallback,
+its merges every split of a piece into two pieces, ranked by the merged piece's score, highest
+first, as transformers' SentencePiece converter ranks them; the <s> template) and
+DIR/tokenizer_config.json. Plain Python (struct, json), so it runs wherever python3 does; written
+from the formats' specifications, independently of gcrm's C reader and writer, which the tests
+check against it (tests/test_hf.c).
 
-usage: python3 tools/hf_export.py CHECKPOINT.bin OUTDIR
+usage: python3 tools/hf_export.py CHECKPOINT.bin OUTDIR [--tokenizer TOKENIZER.bin]
 """
 import json
 import os
@@ -13,10 +18,77 @@ import struct
 import sys
 
 
+SPACE = "\u2581"
+
+
+def export_tokenizer(path, out):
+    with open(path, "rb") as f:
+        data = f.read()
+    at, pieces = 4, []
+    while at < len(data):
+        score, n = struct.unpack_from("<fi", data, at)
+        pieces.append((data[at + 8 : at + 8 + n].decode("utf-8"), score))
+        at += 8 + n
+    if len(pieces) < 259:
+        sys.exit("%s: %d pieces; a llama2.c tokenizer has <unk>, <s>, </s> and 256 bytes first"
+                 % (path, len(pieces)))
+    special = ["<unk>", "<s>", "</s>"]
+    vocab = {}
+    for i, (text, _) in enumerate(pieces):
+        vocab[special[i] if i < 3 else text.replace(" ", SPACE)] = i
+    merges = []
+    for piece, i in vocab.items():
+        if i < 259:
+            continue
+        local = [(piece[:k], piece[k:]) for k in range(1, len(piece))
+                 if piece[:k] in vocab and piece[k:] in vocab]
+        local.sort(key=lambda lr: (vocab[lr[0]], vocab[lr[1]]))
+        merges += [(l, r, pieces[i][1]) for l, r in local]
+    merges.sort(key=lambda m: -m[2])  # stable: ties keep the order above
+    added = [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": True} for i, t in enumerate(special)]
+    tok = {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+        "normalizer": {"type": "Sequence", "normalizers": [
+            {"type": "Prepend", "prepend": SPACE},
+            {"type": "Replace", "pattern": {"String": " "}, "content": SPACE}]},
+        "pre_tokenizer": None,
+        "post_processor": {
+            "type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                       {"Sequence": {"id": "A", "type_id": 0}}],
+            "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                     {"Sequence": {"id": "A", "type_id": 0}},
+                     {"SpecialToken": {"id": "<s>", "type_id": 1}},
+                     {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}},
+        "decoder": {"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": SPACE}, "content": " "},
+            {"type": "ByteFallback"}, {"type": "Fuse"},
+            {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+        "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>",
+                  "continuing_subword_prefix": None, "end_of_word_suffix": None,
+                  "fuse_unk": True, "byte_fallback": True, "ignore_merges": False,
+                  "vocab": vocab, "merges": [[l, r] for l, r, _ in merges]},
+    }
+    with open(os.path.join(out, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(tok, f, ensure_ascii=False, indent=1)
+    config = {"tokenizer_class": "LlamaTokenizerFast", "bos_token": "<s>", "eos_token": "</s>",
+              "unk_token": "<unk>", "add_bos_token": True, "add_eos_token": False,
+              "model_max_length": 1000000000000000019884624838656}
+    with open(os.path.join(out, "tokenizer_config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+
+
 def main():
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    tokenizer = None
+    if len(args) == 4 and args[2] == "--tokenizer":
+        tokenizer = args[3]
+        args = args[:2]
+    if len(args) != 2:
         sys.exit(__doc__)
-    src, out = sys.argv[1], sys.argv[2]
+    src, out = args
     with open(src, "rb") as f:
         data = f.read()
     dim, hidden, layers, heads, kv_heads, vocab, seq = struct.unpack_from("<7i", data, 0)
@@ -103,6 +175,8 @@ def main():
               "eos_token_id": 2, "torch_dtype": "float32"}
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(config, f, indent=1)
+    if tokenizer:
+        export_tokenizer(tokenizer, out)
 
 
 if __name__ == "__main__":

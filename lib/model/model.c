@@ -228,11 +228,12 @@ static const void *shadow(const gc_model *m, const float *W) {
 /* Slices the arena for (B, T); grows it only when the shape needs more than it holds. */
 static gc_status ensure_acts(gc_model *m, int B, int T) {
     gc_acts *a = &m->acts;
-    if (m->r.arena && a->B == B && a->T == T) return GC_OK;
+    if (m->r.arena && a->B == B && a->T == T && a->recompute == m->recompute) return GC_OK;
     const gc_model_config *c = &m->cfg;
     size_t N = (size_t)B * T, D = c->dim, H = c->hidden_dim, L = c->n_layers, V = c->vocab_size;
     size_t KV = (size_t)c->n_kv_heads * (D / c->n_heads), QKV = D + 2 * KV, nh = c->n_heads;
-    size_t att_floats = (L * B * nh * T * T * m->be->att_bytes + 3) / 4;
+    size_t LS = m->recompute ? 1 : L; /* slots of the layers' intermediates */
+    size_t att_floats = (LS * B * nh * T * T * m->be->att_bytes + 3) / 4;
     float *att = NULL;
     int32_t *ints = NULL; /* tok (N), tgt (N), len (B) */
     struct {
@@ -240,16 +241,16 @@ static gc_status ensure_acts(gc_model *m, int B, int T) {
         size_t n;
     } plan[] = {
         {&a->res, (L + 1) * N * D},
-        {&a->h1, L * N * D},
-        {&a->xn1, L * N * D},
-        {&a->rstd1, L * N},
-        {&a->qkv, L * N * QKV},
+        {&a->h1, LS * N * D},
+        {&a->xn1, LS * N * D},
+        {&a->rstd1, LS * N},
+        {&a->qkv, LS * N * QKV},
         {&att, att_floats},
-        {&a->ao, L * N * D},
-        {&a->xn2, L * N * D},
-        {&a->rstd2, L * N},
-        {&a->a13, L * N * 2 * H},
-        {&a->g, L * N * H},
+        {&a->ao, LS * N * D},
+        {&a->xn2, LS * N * D},
+        {&a->rstd2, LS * N},
+        {&a->a13, LS * N * 2 * H},
+        {&a->g, LS * N * H},
         {&a->hf, N * D},
         {&a->rstdf, N},
         {&a->logits, N * V},
@@ -279,8 +280,43 @@ static gc_status ensure_acts(gc_model *m, int B, int T) {
     }
     a->att = att;
     a->tok = ints, a->tgt = ints + N, a->len = NULL;
-    a->B = B, a->T = T;
+    a->B = B, a->T = T, a->recompute = m->recompute;
     return GC_OK;
+}
+
+void gc_model_set_recompute(gc_model *m, int on) {
+    m->recompute = on != 0;
+}
+
+/* Layer l's forward from its input a->res[l] into the intermediates' slot s (l, or 0 when
+ * recomputing) and a->res[l + 1]. */
+static gc_status layer_forward(gc_model *m, int l, int s) {
+    const gc_model_config *c = &m->cfg;
+    const gc_backend *be = m->be;
+    gc_acts *a = &m->acts;
+    int B = a->B, T = a->T, N = B * T, D = c->dim, H = c->hidden_dim, nh = c->n_heads;
+    int nkv = c->n_kv_heads, hs = D / nh, KV = nkv * hs, QKV = D + 2 * KV;
+    size_t nd = (size_t)N * D;
+    float *res = a->res + l * nd, *res_out = res + nd, *h1 = a->h1 + s * nd;
+    float *xn1 = a->xn1 + s * nd, *qkv = a->qkv + (size_t)s * N * QKV;
+    void *att = (char *)a->att + (size_t)s * B * nh * T * T * be->att_bytes;
+    float *ao = a->ao + s * nd, *xn2 = a->xn2 + s * nd;
+    float *a13 = a->a13 + (size_t)s * N * 2 * H, *g = a->g + (size_t)s * N * H;
+    gc_layer_params w = gc_model_layer(&m->r.p, c, l);
+
+    /* attention block: h1 = res + wo attention(rope(wqkv rmsnorm(res))) */
+    GC_TRY(be->rmsnorm(be, xn1, a->rstd1 + (size_t)s * N, res, w.attn_norm, N, D, c->norm_eps));
+    GC_TRY(be->linear(be, qkv, QKV, xn1, w.wqkv, shadow(m, w.wqkv), N, D, QKV));
+    GC_TRY(be->rope(be, qkv, QKV, 0, nh, hs, N, T, m->r.cos_t, m->r.sin_t, 0, NULL));
+    GC_TRY(be->rope(be, qkv, QKV, D, nkv, hs, N, T, m->r.cos_t, m->r.sin_t, 0, NULL));
+    GC_TRY(be->attention(be, ao, att, qkv, B, T, nh, nkv, hs, a->len));
+    GC_TRY(be->linear_residual(be, h1, res, ao, w.wo, shadow(m, w.wo), N, D, D));
+
+    /* MLP block: res_out = h1 + w2 swiglu(w13 rmsnorm(h1)) */
+    GC_TRY(be->rmsnorm(be, xn2, a->rstd2 + (size_t)s * N, h1, w.ffn_norm, N, D, c->norm_eps));
+    GC_TRY(be->linear(be, a13, 2 * H, xn2, w.w13, shadow(m, w.w13), N, D, 2 * H));
+    GC_TRY(be->swiglu(be, g, a13, N, H));
+    return be->linear_residual(be, res_out, h1, g, w.w2, shadow(m, w.w2), N, H, D);
 }
 
 /* a host view of n floats at src on the backend: src itself on a host backend, else a copy in the
@@ -406,8 +442,7 @@ gc_status gc_model_forward_len(gc_model *m, const int32_t *tokens, int B, int T,
         if (len[b] < 1 || len[b] > T)
             return gc_fail(GC_ERR_ARG, "forward: length %d of sequence %d outside [1, %d]", len[b],
                            b, T);
-    int N = B * T, D = c->dim, H = c->hidden_dim, L = c->n_layers, nh = c->n_heads;
-    int nkv = c->n_kv_heads, hs = D / nh, KV = nkv * hs, QKV = D + 2 * KV, V = c->vocab_size;
+    int N = B * T, D = c->dim, L = c->n_layers, V = c->vocab_size;
     for (int n = 0; n < N; n++)
         if (tokens[n] < 0 || tokens[n] >= V)
             return gc_fail(GC_ERR_ARG, "forward: token %d at %d outside [0, %d)", tokens[n], n, V);
@@ -429,28 +464,8 @@ gc_status gc_model_forward_len(gc_model *m, const int32_t *tokens, int B, int T,
     size_t nd = (size_t)N * D;
 
     GC_TRY(be->embedding(be, a->res, P->x[GC_T_EMB], tok, N, D));
-    for (int l = 0; l < L; l++) {
-        float *res = a->res + l * nd, *res_out = res + nd, *h1 = a->h1 + l * nd;
-        float *xn1 = a->xn1 + l * nd, *qkv = a->qkv + (size_t)l * N * QKV;
-        void *att = (char *)a->att + (size_t)l * B * nh * T * T * be->att_bytes;
-        float *ao = a->ao + l * nd, *xn2 = a->xn2 + l * nd;
-        float *a13 = a->a13 + (size_t)l * N * 2 * H, *g = a->g + (size_t)l * N * H;
-        gc_layer_params w = gc_model_layer(P, c, l);
-
-        /* attention block: h1 = res + wo attention(rope(wqkv rmsnorm(res))) */
-        GC_TRY(be->rmsnorm(be, xn1, a->rstd1 + (size_t)l * N, res, w.attn_norm, N, D, c->norm_eps));
-        GC_TRY(be->linear(be, qkv, QKV, xn1, w.wqkv, shadow(m, w.wqkv), N, D, QKV));
-        GC_TRY(be->rope(be, qkv, QKV, 0, nh, hs, N, T, m->r.cos_t, m->r.sin_t, 0, NULL));
-        GC_TRY(be->rope(be, qkv, QKV, D, nkv, hs, N, T, m->r.cos_t, m->r.sin_t, 0, NULL));
-        GC_TRY(be->attention(be, ao, att, qkv, B, T, nh, nkv, hs, a->len));
-        GC_TRY(be->linear_residual(be, h1, res, ao, w.wo, shadow(m, w.wo), N, D, D));
-
-        /* MLP block: res_out = h1 + w2 swiglu(w13 rmsnorm(h1)) */
-        GC_TRY(be->rmsnorm(be, xn2, a->rstd2 + (size_t)l * N, h1, w.ffn_norm, N, D, c->norm_eps));
-        GC_TRY(be->linear(be, a13, 2 * H, xn2, w.w13, shadow(m, w.w13), N, D, 2 * H));
-        GC_TRY(be->swiglu(be, g, a13, N, H));
-        GC_TRY(be->linear_residual(be, res_out, h1, g, w.w2, shadow(m, w.w2), N, H, D));
-    }
+    for (int l = 0; l < L; l++)
+        GC_TRY(layer_forward(m, l, m->recompute ? 0 : l));
     GC_TRY(be->rmsnorm(be, a->hf, a->rstdf, a->res + (size_t)L * nd, P->x[GC_T_FINAL_NORM], N, D,
                        c->norm_eps));
     if (want_logits != GC_LOGITS_NONE) {
@@ -537,11 +552,15 @@ gc_status gc_model_backward(gc_model *m, const float *dhidden) {
                                 a->res + (size_t)L * nd, P->x[GC_T_FINAL_NORM], a->rstdf, N, D));
 
     for (int l = L - 1; l >= 0; l--) {
-        float *res = a->res + l * nd, *h1 = a->h1 + l * nd, *xn1 = a->xn1 + l * nd;
-        float *qkv = a->qkv + (size_t)l * N * QKV;
-        const void *att = (const char *)a->att + (size_t)l * B * nh * T * T * be->att_bytes;
-        float *ao = a->ao + l * nd, *xn2 = a->xn2 + l * nd, *a13 = a->a13 + (size_t)l * N * 2 * H;
-        float *g = a->g + (size_t)l * N * H;
+        /* recomputing: the slot holds the last layer's intermediates; the others are made again
+         * from their saved inputs, by the same kernels, so the bits are the stored ones */
+        int s = a->recompute ? 0 : l;
+        if (a->recompute && l < L - 1) GC_TRY(layer_forward(m, l, 0));
+        float *res = a->res + l * nd, *h1 = a->h1 + s * nd, *xn1 = a->xn1 + s * nd;
+        float *qkv = a->qkv + (size_t)s * N * QKV;
+        const void *att = (const char *)a->att + (size_t)s * B * nh * T * T * be->att_bytes;
+        float *ao = a->ao + s * nd, *xn2 = a->xn2 + s * nd, *a13 = a->a13 + (size_t)s * N * 2 * H;
+        float *g = a->g + (size_t)s * N * H;
         gc_layer_params w = gc_model_layer(P, c, l), dw = gc_model_layer(G, c, l);
 
         /* MLP: res_out = h1 + w2 g; d_res holds d(res_out) and becomes d(h1) */
@@ -551,7 +570,7 @@ gc_status gc_model_backward(gc_model *m, const float *dhidden) {
         GC_TRY(be->linear_backward(be, a->d_xn, 0, dw.w13, a->d_a13, 2 * H, xn2, w.w13,
                                    shadow(m, w.w13), N, D, 2 * H));
         GC_TRY(be->rmsnorm_backward(be, a->d_res, 1, dw.ffn_norm, a->d_xn, h1, w.ffn_norm,
-                                    a->rstd2 + (size_t)l * N, N, D));
+                                    a->rstd2 + (size_t)s * N, N, D));
         /* attention: h1 = res + wo ao; d_res becomes d(res) */
         GC_TRY(be->linear_backward(be, a->d_ao, 0, dw.wo, a->d_res, D, ao, w.wo, shadow(m, w.wo), N,
                                    D, D));
@@ -561,7 +580,7 @@ gc_status gc_model_backward(gc_model *m, const float *dhidden) {
         GC_TRY(be->linear_backward(be, a->d_xn, 0, dw.wqkv, a->d_qkv, QKV, xn1, w.wqkv,
                                    shadow(m, w.wqkv), N, D, QKV));
         GC_TRY(be->rmsnorm_backward(be, a->d_res, 1, dw.attn_norm, a->d_xn, res, w.attn_norm,
-                                    a->rstd1 + (size_t)l * N, N, D));
+                                    a->rstd1 + (size_t)s * N, N, D));
     }
     return be->embedding_backward(be, G->x[GC_T_EMB], V, a->d_res, m->last_tokens, N, D);
 }

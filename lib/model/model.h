@@ -123,12 +123,13 @@ typedef struct {
     float *logits;  /* (N, V) */
     float *dlogits; /* (N, V) gradient of the weighted CE loss wrt logits */
     /* backward scratch */
-    float *d_res; /* (N, D) */
-    float *d_xn;  /* (N, D) */
-    float *d_qkv; /* (N, D + 2 KV) */
-    float *d_ao;  /* (N, D) */
-    float *d_a13; /* (N, 2H) */
-    float *d_g;   /* (N, H) */
+    float *d_res;  /* (N, D) */
+    float *d_xn;   /* (N, D) */
+    float *d_qkv;  /* (N, D + 2 KV) */
+    float *d_ao;   /* (N, D) */
+    float *d_a13;  /* (N, 2H) */
+    float *d_g;    /* (N, H) */
+    int recompute; /* the layout: the layers' intermediates (h1 ... g) in one slot, not L */
 } gc_acts;
 
 struct gc_model_s;
@@ -167,6 +168,7 @@ typedef struct gc_model_s {
     const gc_backend *be;       /* where the passes run (backend.h); never NULL */
     gc_resident r;              /* the state on be */
     gc_acts acts;               /* the last forward's activations, on be */
+    int recompute;              /* activation recomputation (gc_model_set_recompute) */
     int *lens;                  /* (acts.B) host copy of the last forward's lengths, or unused */
     const int32_t *last_tokens; /* host tokens of the last forward (B * T), borrowed */
     int logits_ready;
@@ -216,6 +218,12 @@ gc_status gc_model_ce_loss(gc_model *m, const int32_t *targets, float weight, fl
  * cross-entropy's (the two do not add up; a later gc_model_ce_loss replaces it). */
 gc_status gc_model_logits_grad(gc_model *m, const float *dlogits);
 gc_status gc_model_zero_grad(gc_model *m);
+/* Activation recomputation: the forward pass keeps each layer's input (the residual stream) and
+ * one layer's intermediates; the backward pass runs each layer's forward again from its input
+ * before its backward. Memory: (L + 1) N D floats plus one layer's, instead of every layer's; one
+ * more forward pass of compute; the same gradients, bit for bit (the same kernels on the same
+ * inputs). Applies from the next forward pass. */
+void gc_model_set_recompute(gc_model *m, int on);
 /* Accumulates parameter gradients. dhidden: (B, T, D) gradient on the final hidden states (hf), or
  * NULL. */
 gc_status gc_model_backward(gc_model *m, const float *dhidden);

@@ -508,6 +508,12 @@ gc_status gc_rm_score(gc_rm *rm, const int32_t *tokens, int B, int T, const int 
 
 gc_status gc_rm_grad(gc_rm *rm, const int32_t *tokens, int P, int T, const int *prompt_len,
                      const int *len, const gc_con_config *c, gc_rng *rng, gc_rm_step_stats *st) {
+    return gc_rm_grad_acc(rm, tokens, P, T, prompt_len, len, c, rng, 1.0f, 1, st);
+}
+
+gc_status gc_rm_grad_acc(gc_rm *rm, const int32_t *tokens, int P, int T, const int *prompt_len,
+                         const int *len, const gc_con_config *c, gc_rng *rng, float scale,
+                         int first, gc_rm_step_stats *st) {
     gc_model *m = &rm->model;
     int D = m->cfg.dim, B = 2 * P;
     float *r = gc_malloc(sizeof(float) * B), *dr = gc_malloc(sizeof(float) * B);
@@ -519,20 +525,20 @@ gc_status gc_rm_grad(gc_rm *rm, const int32_t *tokens, int P, int T, const int *
     if (s == GC_OK) {
         /* preference loss through the head at each sequence's last token */
         pref = gc_pref_loss(r, P, dr, &acc);
-        memset(rm->dhead, 0, sizeof(float) * rm->n_head);
+        if (first) memset(rm->dhead, 0, sizeof(float) * rm->n_head);
         for (int b = 0; b < B; b++)
-            head_apply(rm, m->hf + ((size_t)b * T + len[b] - 1) * D, dr[b],
+            head_apply(rm, m->hf + ((size_t)b * T + len[b] - 1) * D, scale * dr[b],
                        dh + ((size_t)b * T + len[b] - 1) * D, rm->dhead);
         /* the contrastive loss on the hidden states, weighted by lambda */
         if (c->lambda > 0) {
             s = gc_con_draws_init(&draws, P, c->K);
             if (s == GC_OK) {
                 gc_con_draw(&draws, c, prompt_len, len, rng);
-                s = gc_con_loss(m->hf, T, D, &draws, c, c->lambda, &con, dh, &mp, &mn);
+                s = gc_con_loss(m->hf, T, D, &draws, c, scale * c->lambda, &con, dh, &mp, &mn);
             }
         }
     }
-    if (s == GC_OK) s = gc_model_zero_grad(m);
+    if (s == GC_OK && first) s = gc_model_zero_grad(m);
     if (s == GC_OK) s = gc_model_backward(m, dh);
     if (s == GC_OK && st) {
         st->pref = (float)pref;

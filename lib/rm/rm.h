@@ -119,6 +119,14 @@ typedef struct {
 gc_status gc_rm_grad(gc_rm *rm, const int32_t *tokens, int P, int T, const int *prompt_len,
                      const int *len, const gc_con_config *c, gc_rng *rng, gc_rm_step_stats *st);
 
+/* gc_rm_grad for gradient accumulation over micro-batches: adds scale x the gradient into the
+ * trunk's and head's gradient, set to zero first when `first` (scale 1 and first: gc_rm_grad,
+ * bit for bit). Each micro-batch's losses are its own (the contrastive loss's log_of_mean
+ * reduction averages within it), as when each GPU of a data-parallel run computes its share. */
+gc_status gc_rm_grad_acc(gc_rm *rm, const int32_t *tokens, int P, int T, const int *prompt_len,
+                         const int *len, const gc_con_config *c, gc_rng *rng, float scale,
+                         int first, gc_rm_step_stats *st);
+
 /* The optimiser settings of one step: AdamW (the first step creates the moments; every step
  * uses its own settings) after clipping the global norm of the trunk's and head's gradient. */
 typedef struct {

@@ -31,6 +31,23 @@ gc_status math_analyse_steer(math_ctx *m, const cJSON *section, const char *path
  * logprob-policy). */
 gc_status math_score_solutions(math_ctx *m, const rp_stage *rmst, float *rewards);
 
+/* The fig2 analysis's pieces, shared with the full scale (replicate/full/full.h). */
+typedef struct {
+    const char *const *names; /* (n) the variants' names */
+    int n, base, goal;        /* base, goal: indices of "baseline" and "goal" */
+    int seeds;
+} math_auroc_vars;
+/* One group of items (a split, or all of them): AUROC per seed and variant of scores[v][seed][i]
+ * for the items idx (n) labelled by correct[i], their summaries over seeds, the goal - baseline
+ * difference, DeLong's test on seed-averaged standardised scores, seeds with a positive
+ * difference; with ref (may be NULL) the AUROC of that reference score (the policy's
+ * log-probability). An object for the results document's "splits". */
+cJSON *math_auroc_group(const char *name, const int *correct, const int *idx, int n,
+                        float *const *const *scores, const float *ref, const math_auroc_vars *vs);
+/* The plot's data file (rp_dat_fn; ctx a math_auroc_vars) and the printed table. */
+gc_status math_auroc_plot_data(const char *path, const cJSON *results, const void *ctx);
+void math_auroc_print(const cJSON *results, FILE *f);
+
 /* Runs the math pipeline with the run's analysis (r->analysis; "" = auroc). */
 gc_status math_run(rp_run *r);
 

@@ -102,12 +102,9 @@ static void seed_average(float *const *scores, int seeds, const int *idx, int n,
     }
 }
 
-/* One group of items (a split, or all splits): AUROC per seed and variant, their summaries, the
- * difference, DeLong on seed-averaged scores, and seeds with a positive difference. */
-static cJSON *analyse_group(const char *name, const math_solutions *sol, const int *idx, int n,
-                            float *const *const *scores, const float *ref, int seeds,
-                            const math_ctx *m) {
-    const math_cfg *c = &m->c;
+cJSON *math_auroc_group(const char *name, const int *correct, const int *idx, int n,
+                        float *const *const *scores, const float *ref, const math_auroc_vars *vs) {
+    int seeds = vs->seeds;
     cJSON *g = cJSON_CreateObject();
     cJSON_AddStringToObject(g, RS_SPLIT, name);
     cJSON_AddNumberToObject(g, RS_N, n);
@@ -116,7 +113,7 @@ static cJSON *analyse_group(const char *name, const math_solutions *sol, const i
            *sc2 = gc_malloc(sizeof(double) * (n ? n : 1));
     double auc[MAX_VARIANTS][64], delta[64];
     for (int i = 0; i < n; i++)
-        y[i] = sol->correct[idx[i]], pos += y[i];
+        y[i] = correct[idx[i]], pos += y[i];
     cJSON_AddNumberToObject(g, RS_N_CORRECT, pos);
     cJSON_AddNumberToObject(g, RS_POLICY_ACCURACY, n ? (double)pos / n : 0);
     if (pos == 0 || pos == n) {
@@ -126,18 +123,18 @@ static cJSON *analyse_group(const char *name, const math_solutions *sol, const i
         free(y), free(sc), free(sc2);
         return g;
     }
-    int base = m->c.base, goal = m->c.goal;
-    for (int i = 0; i < n; i++)
+    int base = vs->base, goal = vs->goal;
+    for (int i = 0; ref && i < n; i++)
         sc[i] = ref[idx[i]];
     gc_delong one;
-    if (gc_stats_delong(sc, NULL, y, (size_t)n, &one) == GC_OK) {
+    if (ref && gc_stats_delong(sc, NULL, y, (size_t)n, &one) == GC_OK) {
         cJSON *o = cJSON_AddObjectToObject(g, RS_POLICY_LOGPROB);
         cJSON_AddNumberToObject(o, RS_AUROC, one.auc1);
         cJSON_AddNumberToObject(o, RS_LO, one.lo);
         cJSON_AddNumberToObject(o, RS_HI, one.hi);
     }
-    for (int v = 0; v < c->n_variants; v++) {
-        cJSON *vo = cJSON_AddObjectToObject(g, c->variant[v].name),
+    for (int v = 0; v < vs->n; v++) {
+        cJSON *vo = cJSON_AddObjectToObject(g, vs->names[v]),
               *arr = cJSON_AddArrayToObject(vo, RS_AUROC);
         for (int s = 0; s < seeds; s++) {
             for (int i = 0; i < n; i++)
@@ -182,22 +179,21 @@ static cJSON *analyse_group(const char *name, const math_solutions *sol, const i
     return g;
 }
 
-static gc_status write_plot_data(const char *path, const cJSON *results, const void *ctx) {
-    const math_ctx *m = ctx;
-    const math_cfg *c = &m->c;
+gc_status math_auroc_plot_data(const char *path, const cJSON *results, const void *ctx) {
+    const math_auroc_vars *vs = ctx;
     const cJSON *splits = cJSON_GetObjectItem(results, RS_SPLITS);
     FILE *f = fopen(path, "w");
     if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
-    int base = m->c.base, goal = m->c.goal;
+    const char *base = vs->names[vs->base], *goal = vs->names[vs->goal];
     fprintf(f, "# AUROC per split (mean over seeds and its 95%% CI); columns by name\n%s",
             RS_SPLIT);
     for (int v = 0; v < 2; v++)
-        fprintf(f, " %s_%s %s_%s %s_%s", c->variant[v ? goal : base].name, RS_MEAN,
-                c->variant[v ? goal : base].name, RS_LO, c->variant[v ? goal : base].name, RS_HI);
+        fprintf(f, " %s_%s %s_%s %s_%s", v ? goal : base, RS_MEAN, v ? goal : base, RS_LO,
+                v ? goal : base, RS_HI);
     fprintf(f, "\n");
     for (const cJSON *g = splits->child; g; g = g->next) {
-        const cJSON *b = cJSON_GetObjectItem(g, c->variant[base].name);
-        const cJSON *q = cJSON_GetObjectItem(g, c->variant[goal].name);
+        const cJSON *b = cJSON_GetObjectItem(g, base);
+        const cJSON *q = cJSON_GetObjectItem(g, goal);
         if (!b || !q) continue;
         fprintf(
             f, "%s %.5f %.5f %.5f %.5f %.5f %.5f\n", cJSON_GetObjectItem(g, RS_SPLIT)->valuestring,
@@ -209,8 +205,7 @@ static gc_status write_plot_data(const char *path, const cJSON *results, const v
     return fclose(f) == 0 ? GC_OK : gc_fail(GC_ERR_IO, "%s: write failed", path);
 }
 
-/* The fig2 table (variants "baseline" and "goal", then the ablations). */
-static void print_auroc(const cJSON *results, FILE *f) {
+void math_auroc_print(const cJSON *results, FILE *f) {
     fprintf(f, "\n%-12s %5s %7s  %-24s %-24s %-26s %9s  %s\n", "split", "n", "policy",
             "AUROC baseline [CI]", "AUROC goal-cond. [CI]", "difference [CI] (+seeds)", "DeLong p",
             "policy log-prob AUROC");
@@ -287,6 +282,10 @@ gc_status math_analyse_auroc(math_ctx *m, const cJSON *section, const char *path
     if (s == GC_OK) s = math_score_solutions(m, NULL, ref);
     int *idx = s == GC_OK ? gc_malloc(sizeof(int) * (sol->n ? sol->n : 1)) : NULL;
     if (s == GC_OK && !idx) s = GC_ERR_NOMEM;
+    const char *names[MAX_VARIANTS];
+    for (int v = 0; v < c->n_variants; v++)
+        names[v] = c->variant[v].name;
+    math_auroc_vars vs = {names, c->n_variants, c->base, c->goal, seeds};
     if (s == GC_OK) {
         cJSON *results = rp_metadata(r);
         cJSON *acc = cJSON_AddObjectToObject(results, RS_POLICY_ACCURACY);
@@ -297,17 +296,20 @@ gc_status math_analyse_auroc(math_ctx *m, const cJSON *section, const char *path
             for (int i = 0; i < sol->n; i++)
                 if (!strcmp(sol->split[i], name)) idx[n++] = i, right += sol->correct[i];
             cJSON_AddNumberToObject(acc, name, n ? (double)right / n : 0);
-            cJSON_AddItemToArray(
-                splits,
-                analyse_group(name, sol, idx, n, (float *const *const *)scores, ref, seeds, m));
+            cJSON_AddItemToArray(splits, math_auroc_group(name, sol->correct, idx, n,
+                                                          (float *const *const *)scores, ref, &vs));
         }
         int nall = math_select(m, NULL, idx);
-        cJSON_AddItemToObject(
-            results, RS_POOLED,
-            analyse_group("all", sol, idx, nall, (float *const *const *)scores, ref, seeds, m));
+        cJSON_AddItemToObject(results, RS_POOLED,
+                              math_auroc_group("all", sol->correct, idx, nall,
+                                               (float *const *const *)scores, ref, &vs));
         char vars[128]; /* the legend names the contrastive weight the run used */
         snprintf(vars, sizeof vars, "lambda='%g'", c->variant[c->goal].con.lambda);
-        s = math_finish(m, results, write_plot_data, vars, print_auroc);
+        s = math_rm_training(m, results);
+        if (s == GC_OK)
+            s = rp_finish(r, results, math_auroc_plot_data, &vs, vars, math_auroc_print);
+        else
+            cJSON_Delete(results);
     }
     free(idx), free(ref);
     for (int v = 0; v < MAX_VARIANTS; v++) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "lib/model/hf.h"
+#include "lib/tasks/hfseq.h"
 #include "replicate/hh/hh.h"
 
 #define F GC_CFG_FIELD
@@ -44,10 +45,12 @@ gc_status pl_hardware_parse(const char *text, pl_hardware *out) {
 typedef struct {
     char path[GC_CFG_STRLEN];
     const cJSON *shape;
+    const char *prompt;
 } model_fields;
 static const gc_cfg_field model_f[] = {
     F(model_fields, path, GC_CFG_STRING, 1, 0, 0, NULL),
     F(model_fields, shape, GC_CFG_OBJECT, 1, 0, 0, NULL),
+    F(model_fields, prompt, GC_CFG_TEXT, 0, 0, 0, NULL),
 };
 
 typedef struct {
@@ -63,6 +66,8 @@ static const gc_cfg_field shape_f[] = {
 };
 
 #define FORMATS "openmath|hh|helpsteer|gsm8k|math|math500|gsm-hard|svamp|asdiv|mawps"
+const char *const PL_FORMAT_NAMES[] = {"openmath", "hh",       "helpsteer", "gsm8k", "math",
+                                       "math500",  "gsm-hard", "svamp",     "asdiv", "mawps"};
 typedef struct {
     const cJSON *files;
     int format; /* -1: each file names its own */
@@ -110,7 +115,9 @@ static const gc_cfg_field train_f[] = {
     S(examples, GC_CFG_INT, 0, 1, 1e10, NULL),
     S(epochs, GC_CFG_INT, 1, 1, 1000, NULL),
     S(batch, GC_CFG_INT, 1, 1, 1 << 20, NULL),
+    S(micro_batch, GC_CFG_INT, 0, 1, 1 << 20, NULL),
     S(lr, GC_CFG_FLOAT, 1, 1e-12, 1, NULL),
+    S(lr_min, GC_CFG_FLOAT, 0, 0, 1, NULL),
     S(warmup_ratio, GC_CFG_FLOAT, 0, 0, 1, NULL),
     S(schedule, GC_CFG_ENUM, 0, 0, 0, "cosine|constant"),
     S(beta1, GC_CFG_FLOAT, 0, 0, 1, NULL),
@@ -127,6 +134,7 @@ static const gc_cfg_field score_f[] = {
     COMMON,
     S(sequences, GC_CFG_INT, 0, 1, 64, NULL),
     S(max_len, GC_CFG_INT, 1, 16, 1 << 20, NULL),
+    S(micro_batch, GC_CFG_INT, 0, 1, 1 << 20, NULL),
 };
 static const gc_cfg_field generate_f[] = {
     COMMON,
@@ -172,6 +180,8 @@ static const struct {
 static const char *const KIND_NAMES[] = {"train", "score", "generate", "ppo", "beam"};
 
 void pl_free(pl_plan *p) {
+    for (int i = 0; p->data && i < p->n_data; i++)
+        free(p->data[i].files);
     free(p->models), free(p->data), free(p->stages);
     memset(p, 0, sizeof *p);
 }
@@ -214,6 +224,12 @@ static gc_status read_model(const rp_run *r, const char *root, const cJSON *obj,
         snprintf(msg, sizeof msg, "%s", gc_last_error());
         return gc_config_fail(&r->cfg, sat, "%s", msg);
     }
+    if (mf.prompt && !gc_hfseq_template_ok(mf.prompt)) {
+        char pat[192];
+        snprintf(pat, sizeof pat, "%s.prompt", at);
+        return gc_config_fail(&r->cfg, pat, "expected a template with \"{question}\" once");
+    }
+    m->prompt = mf.prompt;
     under_root(root, mf.path, m->path);
     char f[RP_PATH + 40], g[RP_PATH + 40];
     snprintf(f, sizeof f, "%s/config.json", m->path);
@@ -238,6 +254,8 @@ static gc_status read_data(const rp_run *r, const char *root, const cJSON *obj, 
     snprintf(fat, sizeof fat, "%s.files", at);
     if (!cJSON_GetArraySize(df.files))
         return gc_config_fail(&r->cfg, fat, "expected at least one file");
+    d->files = gc_calloc((size_t)cJSON_GetArraySize(df.files), sizeof(pl_file));
+    if (!d->files) return GC_ERR_NOMEM;
     int i = 0;
     for (const cJSON *e = df.files->child; e; e = e->next, i++) {
         file_fields ff = {.format = df.format};
@@ -252,8 +270,9 @@ static gc_status read_data(const rp_run *r, const char *root, const cJSON *obj, 
         if (ff.format < 0)
             return gc_config_fail(&r->cfg, eat,
                                   "no format: give the data set's \"format\" or the file's");
-        char p[RP_PATH];
+        char *p = d->files[d->n_files].path;
         under_root(root, ff.path, p);
+        d->files[d->n_files].format = ff.format;
         d->n_files++;
         if (!exists(p) && d->n_missing++ == 0) snprintf(d->first_missing, RP_PATH, "%s", p);
     }
@@ -286,6 +305,7 @@ static gc_status read_stage(const rp_run *r, pl_plan *p, const cJSON *obj, const
         if (!strcmp(kind, KIND_NAMES[i])) k = i;
     if (k < 0) return gc_config_fail(&r->cfg, kat, "expected one of %s", KINDS);
     stage_fields sf = {.s = {.sequences = 1,
+                             .micro_batch = k == PL_SCORE ? 8 : 1,
                              .warmup_ratio = 0,
                              .beta1 = 0.9,
                              .beta2 = 0.95,
@@ -403,6 +423,16 @@ gc_status pl_read(const rp_run *r, const char *root, pl_plan *out) {
     return s;
 }
 
+int pl_find_model(const pl_plan *p, const char *name) {
+    return find_model(p, name);
+}
+int pl_find_data(const pl_plan *p, const char *name) {
+    return find_data(p, name);
+}
+int pl_find_stage(const pl_plan *p, const char *name) {
+    return find_stage(p, name, p->n_stages);
+}
+
 /* ---- estimates ---- */
 
 /* the shape behind a model name: a model, or the model a train stage trains */
@@ -489,7 +519,8 @@ pl_estimate pl_stage_estimate(const pl_plan *p, int i, const pl_hardware *hw, do
             st->loss == 1 ? e.tokens / st->epochs * 2 * (d.n_mat + D * d.c->vocab_size) : 0;
         e.flops = e.tokens * per_tok + ref;
         train_state(&d, hw->count, &e);
-        e.act = train_act(&d, (double)st->max_len, st->recompute, logits);
+        e.act = (double)st->sequences * st->micro_batch *
+                train_act(&d, (double)st->max_len, st->recompute, logits);
         e.seconds = e.flops / (G * peak);
         break;
     }
@@ -498,7 +529,8 @@ pl_estimate pl_stage_estimate(const pl_plan *p, int i, const pl_hardware *hw, do
         e.tokens = ex * st->sequences * T * st->runs;
         e.flops = e.tokens * (2 * d.n_mat + 2 * L * T * D);
         e.weights = 6 * d.n;
-        e.act = (double)st->max_len * d.act_tok + 4.0 * d.c->n_heads * st->max_len * st->max_len;
+        e.act = (double)st->micro_batch *
+                ((double)st->max_len * d.act_tok + 4.0 * d.c->n_heads * st->max_len * st->max_len);
         e.seconds = e.flops / (G * peak);
         break;
     }

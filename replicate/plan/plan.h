@@ -2,9 +2,11 @@
  *
  * The section (one schema for every experiment file; "extends" layers merge it key by key):
  *   "models": {NAME: {"path": DIR, "shape": {dim, hidden_dim, n_layers, n_heads, n_kv_heads,
- *              vocab_size}}}: a Hugging Face model directory (lib/model/hf.h) relative to the
- *              full-scale root; the shape, the published config.json's, is what the plan uses
- *              until the directory holds a config.json (then that file's, which wins)
+ *              vocab_size}, "prompt": TEMPLATE}}: a Hugging Face model directory
+ *              (lib/model/hf.h) relative to the full-scale root; the shape, the published
+ *              config.json's, is what the plan uses until the directory holds a config.json
+ *              (then that file's, which wins); the prompt template the model was trained with
+ *              (lib/tasks/hfseq.h; "{question}" once), used when its stages format questions
  *   "data":   {NAME: {"files": [PATH or {"path", "format"}...], "format": F, "examples": N,
  *              "mean_tokens": T}}: the public files (relative to the root; "shared:REL" is a
  *              file of the project's data directory, ../shared/data or $GCRM_DATA), their
@@ -13,10 +15,14 @@
  *              (examples; mean tokens per example, prompt and response)
  *   "stages": {NAME: {"kind": K, ...}}: the work, in the order written; kinds and their keys:
  *     train     model, data (or another stage), variants, per_seed, loss (preference|dpo|sft),
- *               sequences (per example: 2 for a pair), examples (a subset), epochs, batch, lr,
- *               warmup_ratio, schedule (cosine|constant), beta1, beta2, weight_decay, clip,
- *               max_len, lambda, K, precision (bf16|tf32|fp32), recompute
- *     score     model, data (or a generate stage), variants, per_seed, sequences, max_len
+ *               sequences (per example: 2 for a pair), examples (a subset), epochs, batch (the
+ *               global batch, in examples), micro_batch (examples per forward pass, default 1;
+ *               the batch is accumulated over batch / micro_batch of them), lr, lr_min (the
+ *               cosine schedule's floor, default 0), warmup_ratio, schedule (cosine|constant),
+ *               beta1, beta2, weight_decay, clip, max_len, lambda, K, precision
+ *               (bf16|tf32|fp32), recompute
+ *     score     model, data (or a generate stage), variants, per_seed, sequences, max_len,
+ *               micro_batch (sequences per forward pass, default 8)
  *     generate  model, data, variants, per_seed, samples, max_new, mean_new_tokens
  *     ppo       model (the actor), scorer (the reward model, which also starts the critic),
  *               data (the prompts), variants, per_seed, rollout, train_batch, episodes, max_new,
@@ -32,8 +38,9 @@
  * Estimates (pl_estimate), per GPU of the chosen hardware, for gcrm's own layout: a model in
  * training holds fp32 weights, fp32 gradients and a bf16 copy on every rank and its two AdamW
  * moments sharded across the ranks (ZeRO stage 1); activations for one sequence of max_len
- * tokens in fp32, with the T x T attention probabilities the kernels materialise, either for all
- * layers or, with recompute, each layer's input plus one layer; a model only read holds fp32
+ * tokens in fp32 (times the sequences of a micro-batch), with the T x T attention probabilities
+ * the kernels materialise, either for all layers or, with recompute, each layer's input plus one
+ * layer; a model only read holds fp32
  * weights and the bf16 copy; generation adds an fp32 KV cache per sequence, and the batch is as
  * many sequences as fit. 5% of each GPU is kept for the CUDA context and workspaces. Time:
  * matmul FLOPs (6 per parameter per trained token, 8 with recomputation, 2 per read token; the
@@ -66,10 +73,31 @@ typedef enum { PL_TRAIN, PL_SCORE, PL_GENERATE, PL_PPO, PL_BEAM } pl_kind;
 typedef struct {
     char name[64];
     char path[RP_PATH]; /* resolved under the root */
+    const char *prompt; /* the prompt template (the run's configuration owns it), or NULL */
     gc_model_config shape;
     int has_config; /* path/config.json exists and was read */
     int present;    /* config.json and weights (model.safetensors or its index) exist */
 } pl_model;
+
+/* The data formats a file can have (a loader each). */
+typedef enum {
+    PL_OPENMATH,
+    PL_HH,
+    PL_HELPSTEER,
+    PL_GSM8K,
+    PL_MATH,
+    PL_MATH500,
+    PL_GSM_HARD,
+    PL_SVAMP,
+    PL_ASDIV,
+    PL_MAWPS
+} pl_format;
+extern const char *const PL_FORMAT_NAMES[];
+
+typedef struct {
+    char path[RP_PATH]; /* resolved */
+    int format;         /* pl_format */
+} pl_file;
 
 typedef struct {
     char name[64];
@@ -77,6 +105,7 @@ typedef struct {
     double mean_tokens;
     int n_files, n_missing;
     char first_missing[RP_PATH];
+    pl_file *files; /* (n_files) */
 } pl_data;
 
 typedef struct {
@@ -84,10 +113,10 @@ typedef struct {
     int kind;
     char model[64], data[64], scorer[64];
     int runs; /* variants x (seeds when per_seed) */
-    int64_t sequences, examples, epochs, batch, max_len, samples, max_new, rollout, train_batch,
-        episodes, beam, step_tokens, max_steps, K;
-    double mean_new_tokens, lr, warmup_ratio, beta1, beta2, weight_decay, clip, lambda, actor_lr,
-        critic_lr, kl_init, ptx_coef, gamma;
+    int64_t sequences, examples, epochs, batch, micro_batch, max_len, samples, max_new, rollout,
+        train_batch, episodes, beam, step_tokens, max_steps, K;
+    double mean_new_tokens, lr, lr_min, warmup_ratio, beta1, beta2, weight_decay, clip, lambda,
+        actor_lr, critic_lr, kl_init, ptx_coef, gamma;
     int loss, schedule, precision, recompute, per_seed;
     const cJSON *variants;
 } pl_stage;
@@ -104,6 +133,9 @@ typedef struct {
 
 /* Reads r's scale section (the runner has opened the file at scale "full") with paths under
  * root; checks every key. */
+int pl_find_model(const pl_plan *p, const char *name); /* index, or -1 */
+int pl_find_data(const pl_plan *p, const char *name);
+int pl_find_stage(const pl_plan *p, const char *name); /* among all stages */
 gc_status pl_read(const rp_run *r, const char *root, pl_plan *out);
 void pl_free(pl_plan *p);
 
