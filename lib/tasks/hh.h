@@ -18,6 +18,8 @@
 
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "lib/model/tokenizer.h"
 #include "lib/util/base.h"
 
@@ -42,6 +44,12 @@ void gc_hh_free(gc_hh_set *s);
 /* Splits one pair's dialogues as the header says into *out (malloc'd strings); returns whether
  * they share a prompt. */
 int gc_hh_split(const char *chosen, const char *rejected, gc_hh_pair *out);
+
+/* A prompt's dialogue as chat messages (a JSON array the caller deletes): each "\n\nHuman:" turn a
+ * "user" message, each "\n\nAssistant:" turn an "assistant" one, their text without the space
+ * after the cue; the prompt's final, empty assistant cue is not a message; text before the first
+ * cue is a user message of its own. */
+cJSON *gc_hh_messages(const char *prompt);
 
 typedef struct {
     int len;          /* tokens, BOS and EOS included (<= L) */

@@ -10,6 +10,7 @@
 #include "lib/model/backend.h"
 #include "lib/util/jsonio.h"
 #include "replicate/claims/schema.h"
+#include "replicate/hh/hh.h"
 #include "replicate/math/analyses.h"
 #include "replicate/runner/results.h"
 
@@ -43,9 +44,11 @@ int full_problems(const rp_run *r, const pl_plan *p, int which, char *msg, size_
             ADD("data '%s': %d of %d file(s) missing, the first %s", p->data[i].name,
                 p->data[i].n_missing, p->data[i].n_files, p->data[i].first_missing);
     if (!(which & FULL_UNBUILT)) return count;
-    if (strcmp(r->pipeline, "math") || (r->analysis[0] && strcmp(r->analysis, "auroc")))
+    int hh = !strcmp(r->pipeline, "hh"), want = hh ? PL_HH : PL_OPENMATH;
+    if (!(hh && !r->analysis[0]) &&
+        !(!strcmp(r->pipeline, "math") && (!r->analysis[0] || !strcmp(r->analysis, "auroc"))))
         ADD("analysis '%s' of pipeline '%s': not built at full scale yet (the full scale runs "
-            "fig2's auroc analysis)",
+            "fig2's auroc analysis and table3a's accuracy)",
             r->analysis[0] ? r->analysis : "(default)", r->pipeline);
     int n_score = 0;
     for (int i = 0; i < p->n_stages; i++) {
@@ -77,10 +80,11 @@ int full_problems(const rp_run *r, const pl_plan *p, int which, char *msg, size_
             ADD("stage '%s': data '%s': the full scale reads a data set of \"data\"", st->name,
                 st->data);
         for (int f = 0; d >= 0 && f < p->data[d].n_files; f++)
-            if (p->data[d].files[f].format != PL_OPENMATH) {
-                ADD("stage '%s': data '%s' has %s files: not built at full scale yet (openmath "
-                    "is)",
-                    st->name, st->data, PL_FORMAT_NAMES[p->data[d].files[f].format]);
+            if (p->data[d].files[f].format != want) {
+                ADD("stage '%s': data '%s' has %s files: the full scale's %s stages read %s "
+                    "files",
+                    st->name, st->data, PL_FORMAT_NAMES[p->data[d].files[f].format], r->pipeline,
+                    PL_FORMAT_NAMES[want]);
                 break;
             }
         const cJSON *vs = st->variants;
@@ -102,7 +106,7 @@ int full_problems(const rp_run *r, const pl_plan *p, int which, char *msg, size_
             ADD("stage '%s': per_seed must be stage '%s''s", st->name, st->model);
         n_score += st->kind == PL_SCORE;
     }
-    if (n_score != 1) ADD("the auroc analysis reads one score stage; this scale has %d", n_score);
+    if (n_score != 1) ADD("the analysis reads one score stage; this scale has %d", n_score);
 #undef ADD
     return count;
 }
@@ -142,7 +146,7 @@ static gc_status run_stage(rp_run *r, const pl_plan *p, int i, stage_runs *all, 
                 job.rm = in[0] = all[t].inst[v * r->seeds + k - 1];
                 n_in = 1;
                 job.rewards = rewards[v * r->seeds + k - 1] =
-                    gc_malloc(sizeof(float) * (size_t)(items->n ? items->n : 1));
+                    gc_malloc(sizeof(float) * (size_t)(items->n_seq ? items->n_seq : 1));
                 if (!job.rewards) return GC_ERR_NOMEM;
             }
             GC_TRY(rp_stage_run(r, st->kind == PL_TRAIN ? &FULL_TRAIN : &FULL_SCORE, name,
@@ -176,6 +180,16 @@ static void add_training(const rp_run *r, const pl_plan *p, const stage_runs *al
         }
 }
 
+/* table3a: pairwise accuracy of every held-out pair (the score stage scored both sides) */
+static gc_status analyse_hh(rp_run *r, const pl_plan *p, const stage_runs *all,
+                            const full_seqs *pairs, float **rewards) {
+    cJSON *res = hh_accuracy(r, pairs->n, (const float *const *)rewards);
+    if (!res) return GC_ERR_NOMEM;
+    cJSON_AddNumberToObject(res, "sequences_cut_to_max_len", pairs->truncated);
+    add_training(r, p, all, res);
+    return rp_finish(r, res, hh_write_dat, NULL, NULL, hh_print);
+}
+
 static gc_status analyse(rp_run *r, const pl_plan *p, stage_runs *all, float **rewards) {
     int sc = 0;
     while (p->stages[sc].kind != PL_SCORE)
@@ -184,9 +198,10 @@ static gc_status analyse(rp_run *r, const pl_plan *p, stage_runs *all, float **r
     const pl_stage *st = &p->stages[sc];
     if (!has_variant(st, 0) || !has_variant(st, 1) || !st->per_seed)
         return gc_fail(GC_ERR_CONFIG,
-                       "%s: stage '%s': the auroc analysis compares the baseline "
+                       "%s: stage '%s': the analysis compares the baseline "
                        "and goal variants of every seed (per_seed true)",
                        r->cfg.path, st->name);
+    if (!strcmp(r->pipeline, "hh")) return analyse_hh(r, p, all, items, rewards);
     int seeds = r->seeds;
     float **scores[2] = {rewards, rewards + seeds};
     math_auroc_vars vs = {VARIANTS, 2, 0, 1, seeds};

@@ -23,6 +23,9 @@
  *   analysis "auroc" (fig2): per file (named by its directory: data/openmath-greedy/gsm8k/...
  *     is "gsm8k") and pooled, the mini scale's AUROC statistics (math/analyses.h), the verdict by
  *     the claim's rule.
+ *   table3a (pipeline "hh"): the same two stage kinds on Helpful-Harmless pairs (lib/tasks/hh.h),
+ *     through the model's chat template when its "chat" key is true (lib/tasks/hfseq.h), both
+ *     sides of every test pair scored; the mini scale's accuracy analysis (hh/hh.h).
  *     "recompute": activation recomputation (gc_model_set_recompute: the same bits, less
  *     memory, one more forward pass), so it is not part of the cache key.
  * Refused up front, by name: missing inputs (a model's tokenizer.json among them), other stage

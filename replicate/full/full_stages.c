@@ -11,6 +11,7 @@
 #include "lib/model/optim.h"
 #include "lib/rm/rm.h"
 #include "lib/tasks/hfseq.h"
+#include "lib/tasks/hh.h"
 #include "lib/tasks/openmath.h"
 #include "lib/util/jsonio.h"
 #include "replicate/math/pipeline.h"
@@ -68,16 +69,11 @@ static gc_status seqs_alloc(full_seqs *s, int n, int per) {
     return s->seq && s->len && s->plen ? GC_OK : GC_ERR_NOMEM;
 }
 
-/* sequence k of s: prompt (the model's template around question) + response + EOS */
-static gc_status encode_one(const gc_hfseq *c, const pl_model *m, const char *question,
-                            const char *response, int max_len, int32_t *buf, full_seqs *s, int k) {
-    char *prompt = gc_hfseq_prompt(m->prompt, question);
-    if (!prompt) return GC_ERR_NOMEM;
+/* sequence k of s: the formatted prompt + side text + EOS */
+static gc_status encode_one(const gc_hfseq *c, const char *prompt, const char *side, int max_len,
+                            int32_t *buf, full_seqs *s, int k) {
     int cut = 0;
-    gc_status st =
-        gc_hfseq_encode(c, prompt, response, max_len, buf, &s->len[k], &s->plen[k], &cut);
-    free(prompt);
-    GC_TRY(st);
+    GC_TRY(gc_hfseq_encode(c, prompt, side, max_len, buf, &s->len[k], &s->plen[k], &cut));
     s->truncated += cut;
     s->seq[k] = gc_malloc(sizeof(int32_t) * (size_t)s->len[k]);
     if (!s->seq[k]) return GC_ERR_NOMEM;
@@ -85,7 +81,121 @@ static gc_status encode_one(const gc_hfseq *c, const pl_model *m, const char *qu
     return GC_OK;
 }
 
+/* One example's texts for model m: *prompt (malloc'd) the formatted prompt, side[i] (malloc'd) the
+ * text after it of each of the n answers. OpenMath: the model's template around the question,
+ * then the solution. Helpful-Harmless (q the dialogue up to its last assistant cue): with the
+ * model's chat template (its "chat" key) the dialogue as messages and each answer as the
+ * assistant's turn; without, the dialogue through the model's template (none: as it is) and each
+ * answer with the space after the cue that gc_hh_split dropped. */
+static gc_status format_example(const gc_hfseq *c, const pl_model *m, int format, const char *q,
+                                const char *const *answers, int n, char **prompt, char **side) {
+    *prompt = NULL;
+    for (int i = 0; i < n; i++)
+        side[i] = NULL;
+    gc_status s = GC_OK;
+    if (format == PL_HH && m->chat) {
+        cJSON *msgs = gc_hh_messages(q);
+        for (int i = 0; i < n && s == GC_OK; i++) {
+            char *p = NULL;
+            s = gc_hfseq_chat(c, msgs, answers[i], &p, &side[i]);
+            if (s == GC_OK && !*prompt)
+                *prompt = p;
+            else
+                free(p);
+        }
+        cJSON_Delete(msgs);
+    } else {
+        *prompt = gc_hfseq_prompt(m->prompt, q);
+        for (int i = 0; i < n && s == GC_OK && *prompt; i++) {
+            size_t k = strlen(answers[i]);
+            side[i] = gc_malloc(k + 2);
+            if (!side[i]) break;
+            snprintf(side[i], k + 2, "%s%s", format == PL_HH ? " " : "", answers[i]);
+        }
+    }
+    for (int i = 0; s == GC_OK && i < n; i++)
+        if (!side[i]) s = GC_ERR_NOMEM;
+    if (s == GC_OK && !*prompt) s = GC_ERR_NOMEM;
+    if (s != GC_OK) {
+        free(*prompt), *prompt = NULL;
+        for (int i = 0; i < n; i++)
+            free(side[i]), side[i] = NULL;
+    }
+    return s;
+}
+
+/* one pair or item: its formatted texts encoded into sequences k, k + 1, ... */
+static gc_status encode_example(const gc_hfseq *c, const pl_model *m, int format, const char *q,
+                                const char *const *answers, int n, int max_len, int32_t *buf,
+                                full_seqs *s, int k) {
+    char *prompt, *side[2];
+    GC_TRY(format_example(c, m, format, q, answers, n, &prompt, side));
+    gc_status st = GC_OK;
+    for (int i = 0; i < n && st == GC_OK; i++)
+        st = encode_one(c, prompt, side[i], max_len, buf, s, k + i);
+    free(prompt);
+    for (int i = 0; i < n; i++)
+        free(side[i]);
+    return st;
+}
+
+/* every file of d (Helpful-Harmless pairs) appended to one set; file_of as load_openmath's */
+static gc_status load_hh(const pl_data *d, gc_hh_set *all, int **file_of) {
+    memset(all, 0, sizeof *all);
+    *file_of = NULL;
+    for (int f = 0; f < d->n_files; f++) {
+        gc_hh_set one;
+        GC_TRY(gc_hh_load(d->files[f].path, &one));
+        gc_hh_pair *p = realloc(all->p, sizeof *p * (size_t)(all->n + one.n));
+        int *fo = realloc(*file_of, sizeof(int) * (size_t)(all->n + one.n));
+        if (p) all->p = p;
+        if (fo) *file_of = fo;
+        if (!p || !fo) {
+            gc_hh_free(&one);
+            return gc_fail(GC_ERR_NOMEM, "%s: out of memory", d->files[f].path);
+        }
+        memcpy(all->p + all->n, one.p, sizeof *p * (size_t)one.n);
+        for (int i = 0; i < one.n; i++)
+            (*file_of)[all->n + i] = f;
+        all->n += one.n;
+        all->no_shared_prompt += one.no_shared_prompt;
+        free(one.p); /* the strings now belong to all */
+    }
+    return GC_OK;
+}
+
+/* Helpful-Harmless pairs, for training or for scoring (both sides scored: pairwise accuracy) */
+static gc_status hh_pairs(const pl_model *m, const pl_data *d, int max_len, full_seqs *out) {
+    gc_hh_set all;
+    gc_hfseq c = {0};
+    int *file_of = NULL;
+    int32_t *buf = gc_malloc(sizeof(int32_t) * (size_t)max_len);
+    memset(out, 0, sizeof *out);
+    gc_status s = buf ? load_hh(d, &all, &file_of) : GC_ERR_NOMEM;
+    if (s == GC_OK) s = gc_hfseq_open(m->path, &c);
+    if (s == GC_OK) s = seqs_alloc(out, all.n, 2);
+    gc_progress prog;
+    gc_progress_init(&prog, "tokenizing pairs", all.n);
+    for (int i = 0; s == GC_OK && i < all.n; i++) {
+        const char *ans[2] = {all.p[i].chosen, all.p[i].rejected};
+        s = encode_example(&c, m, PL_HH, all.p[i].prompt, ans, 2, max_len, buf, out, 2 * i);
+        if ((i & 1023) == 0) gc_progress_update(&prog, i);
+    }
+    gc_progress_end(&prog);
+    if (s == GC_OK)
+        gc_log_info("data '%s': %d pairs in %d files (%d without a shared prompt), %d of %d "
+                    "sequences cut to %d tokens",
+                    d->name, all.n, d->n_files, all.no_shared_prompt, out->truncated, 2 * all.n,
+                    max_len);
+    if (s != GC_OK) full_seqs_free(out);
+    gc_hh_free(&all);
+    gc_hfseq_close(&c);
+    free(file_of), free(buf);
+    return s;
+}
+
 static gc_status full_pairs(const pl_model *m, const pl_data *d, int max_len, full_seqs *out) {
+    if (d->files[0].format == PL_HH) return hh_pairs(m, d, max_len, out);
     gc_om_set all;
     gc_hfseq c = {0};
     int *chosen = NULL, *rejected = NULL;
@@ -111,9 +221,8 @@ static gc_status full_pairs(const pl_model *m, const pl_data *d, int max_len, fu
     gc_progress_init(&prog, "tokenizing pairs", np);
     for (int i = 0; s == GC_OK && i < np; i++) {
         const gc_om_item *a = &all.it[chosen[i]], *b = &all.it[rejected[i]];
-        s = encode_one(&c, m, a->question, a->solution, max_len, buf, out, 2 * i);
-        if (s == GC_OK)
-            s = encode_one(&c, m, b->question, b->solution, max_len, buf, out, 2 * i + 1);
+        const char *ans[2] = {a->solution, b->solution};
+        s = encode_example(&c, m, PL_OPENMATH, a->question, ans, 2, max_len, buf, out, 2 * i);
         if ((i & 1023) == 0) gc_progress_update(&prog, i);
     }
     gc_progress_end(&prog);
@@ -141,6 +250,7 @@ static void group_name(const char *path, char out[64]) {
 }
 
 static gc_status full_items(const pl_model *m, const pl_data *d, int max_len, full_seqs *out) {
+    if (d->files[0].format == PL_HH) return hh_pairs(m, d, max_len, out);
     gc_om_set all;
     gc_hfseq c = {0};
     int *file_of = NULL;
@@ -168,7 +278,8 @@ static gc_status full_items(const pl_model *m, const pl_data *d, int max_len, fu
     gc_progress prog;
     gc_progress_init(&prog, "tokenizing items", all.n);
     for (int i = 0; s == GC_OK && i < all.n; i++) {
-        s = encode_one(&c, m, all.it[i].question, all.it[i].solution, max_len, buf, out, i);
+        const char *ans[1] = {all.it[i].solution};
+        s = encode_example(&c, m, PL_OPENMATH, all.it[i].question, ans, 1, max_len, buf, out, i);
         out->correct[i] = all.it[i].correct;
         out->group[i] = file_of[i];
         if ((i & 1023) == 0) gc_progress_update(&prog, i);
@@ -267,6 +378,7 @@ cJSON *full_stage_config(const full_job *j) {
         cJSON_AddNumberToObject(c, "K", (double)st->K);
     }
     cJSON_AddStringToObject(c, "prompt", j->model->prompt ? j->model->prompt : "");
+    cJSON_AddBoolToObject(c, "chat", j->model->chat);
     cJSON_AddItemToObject(c, "model", model_fingerprint(j->model));
     cJSON *files = cJSON_AddArrayToObject(c, "data");
     for (int f = 0; f < d->n_files; f++) {
@@ -429,7 +541,7 @@ static gc_status compute_score(rp_stage *st, void *ctx) {
     const pl_stage *ps = &j->p->stages[j->stage];
     const full_seqs *d;
     GC_TRY(full_data_get(j->data, &d));
-    int n = d->n, B = (int)ps->micro_batch, L = (int)ps->max_len;
+    int n = d->n_seq, B = (int)ps->micro_batch, L = (int)ps->max_len;
     gc_rm rm;
     GC_TRY(math_load_rm(j->rm, &rm));
     int *order = gc_malloc(sizeof(int) * (size_t)(n ? n : 1)), *len = gc_malloc(sizeof(int) * B);
@@ -476,7 +588,7 @@ static gc_status load_score(const rp_stage *st, void *ctx) {
     rp_stage_file(st, "rewards.json", path);
     cJSON *o;
     GC_TRY(gc_json_read(path, &o));
-    gc_status s = gc_json_floats(path, o, "reward", j->rewards, (size_t)j->data->s.n);
+    gc_status s = gc_json_floats(path, o, "reward", j->rewards, (size_t)j->data->s.n_seq);
     cJSON_Delete(o);
     return s;
 }

@@ -133,13 +133,10 @@ static double right(const float *rew, int i) {
     return rew[2 * i] > rew[2 * i + 1] ? 1.0 : rew[2 * i] == rew[2 * i + 1] ? 0.5 : 0.0;
 }
 
-static cJSON *analyse(const hh_ctx *h) {
-    int n = h->tk.n, S = h->r->seeds;
-    cJSON *res = rp_metadata(h->r);
+cJSON *hh_accuracy(const rp_run *r, int n, const float *const *reward) {
+    int S = r->seeds;
+    cJSON *res = rp_metadata(r);
     cJSON_AddNumberToObject(res, "pairs", n);
-    cJSON_AddNumberToObject(res, "folds", (double)h->data.folds);
-    cJSON_AddNumberToObject(res, "split_seed", (double)h->data.split_seed);
-    cJSON_AddItemToObject(res, "tokens", cJSON_Duplicate(h->tk_info, 1));
     double *mean[HH_VARIANTS], acc[HH_VARIANTS][64], *diff = gc_malloc(sizeof(double) * n);
     mean[0] = gc_calloc((size_t)n, sizeof(double)), mean[1] = gc_calloc((size_t)n, sizeof(double));
     if (!diff || !mean[0] || !mean[1]) {
@@ -150,7 +147,7 @@ static cJSON *analyse(const hh_ctx *h) {
     cJSON *accj = cJSON_AddObjectToObject(res, RS_ACCURACY);
     for (int v = 0; v < HH_VARIANTS; v++) {
         for (int s = 0; s < S; s++) {
-            const float *rew = h->reward + ((size_t)v * S + s) * 2 * n;
+            const float *rew = reward[v * S + s];
             acc[v][s] = 0;
             for (int i = 0; i < n; i++) {
                 double x = right(rew, i);
@@ -179,7 +176,7 @@ static cJSON *analyse(const hh_ctx *h) {
                             "(goal - baseline)");
     cJSON *mc = cJSON_AddArrayToObject(res, "mcnemar");
     for (int s = 0; s < S; s++) {
-        const float *rb = h->reward + (size_t)s * 2 * n, *rg = h->reward + ((size_t)S + s) * 2 * n;
+        const float *rb = reward[s], *rg = reward[S + s];
         int b = 0, c = 0; /* only the goal RM right; only the baseline right */
         for (int i = 0; i < n; i++) {
             int g = right(rg, i) == 1.0, k = right(rb, i) == 1.0;
@@ -196,7 +193,21 @@ static cJSON *analyse(const hh_ctx *h) {
     return res;
 }
 
-static gc_status write_dat(const char *path, const cJSON *results, const void *ctx) {
+/* the k-fold run's results: hh_accuracy with the folds and the tokens' truncation counts */
+static cJSON *analyse(const hh_ctx *h) {
+    int S = h->r->seeds, n = h->tk.n;
+    const float *rew[HH_VARIANTS * 64];
+    for (int k = 0; k < HH_VARIANTS * S; k++)
+        rew[k] = h->reward + (size_t)k * 2 * n;
+    cJSON *res = hh_accuracy(h->r, n, rew);
+    if (!res) return NULL;
+    cJSON_AddNumberToObject(res, "folds", (double)h->data.folds);
+    cJSON_AddNumberToObject(res, "split_seed", (double)h->data.split_seed);
+    cJSON_AddItemToObject(res, "tokens", cJSON_Duplicate(h->tk_info, 1));
+    return res;
+}
+
+gc_status hh_write_dat(const char *path, const cJSON *results, const void *ctx) {
     (void)ctx;
     FILE *f = fopen(path, "w");
     if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
@@ -212,9 +223,13 @@ static gc_status write_dat(const char *path, const cJSON *results, const void *c
     return GC_OK;
 }
 
-static void print_table3a(const cJSON *r, FILE *f) {
-    fprintf(f, "\ntable3a: pairwise accuracy on %.0f Helpful-Harmless pairs, %.0f-fold\n",
-            gc_json_num(r, "pairs", NAN), gc_json_num(r, "folds", NAN));
+void hh_print(const cJSON *r, FILE *f) {
+    if (gc_json_get(r, "folds"))
+        fprintf(f, "\ntable3a: pairwise accuracy on %.0f Helpful-Harmless pairs, %.0f-fold\n",
+                gc_json_num(r, "pairs", NAN), gc_json_num(r, "folds", NAN));
+    else
+        fprintf(f, "\ntable3a: pairwise accuracy on %.0f held-out Helpful-Harmless pairs\n",
+                gc_json_num(r, "pairs", NAN));
     for (int v = 0; v < HH_VARIANTS; v++) {
         const cJSON *o = gc_json_get(gc_json_get(r, RS_ACCURACY), VARIANT[v]);
         fprintf(f, "  %-17s %.4f  [%.4f, %.4f] over pairs\n", v ? "goal-conditioned" : "baseline",
@@ -243,7 +258,7 @@ gc_status hh_run(rp_run *r) {
                 s = hh_stage_rm(&h, v, seed, f);
     cJSON *res = s == GC_OK ? analyse(&h) : NULL;
     if (s == GC_OK && !res) s = GC_ERR_NOMEM;
-    if (s == GC_OK) s = rp_finish(r, res, write_dat, &h, NULL, print_table3a);
+    if (s == GC_OK) s = rp_finish(r, res, hh_write_dat, &h, NULL, hh_print);
     rp_print_times(r);
     hh_tokens_free(&h.tk);
     cJSON_Delete(h.tk_info);

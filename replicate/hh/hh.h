@@ -21,6 +21,7 @@
 #define RP_HH_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lib/rm/rm.h"
 #include "replicate/runner/stage.h"
@@ -87,6 +88,16 @@ gc_status hh_read_sections(hh_ctx *h, const cJSON *obj, const char *at, int fold
 /* Fails, naming the path and GCRM_DATA, unless the data file, checkpoint and tokenizer exist. */
 gc_status hh_check_files(const hh_ctx *h);
 void hh_tokens_free(hh_tokens *t);
+
+/* The analysis, shared with the full scale: the results document (rp_metadata and "pairs") with
+ * each variant's pairwise accuracy per seed (its CI over seeds, and over pairs of the
+ * seed-averaged one), the goal - baseline difference with a paired bootstrap over pairs, exact
+ * McNemar per seed; reward[v * seeds + s] holds the 2n rewards (chosen, rejected, ...) of variant
+ * v (HH_BASELINE, HH_GOAL) and seed s + 1. NULL when out of memory. */
+cJSON *hh_accuracy(const rp_run *r, int n, const float *const *reward);
+/* The plot's data (rp_dat_fn) and the printed table. */
+gc_status hh_write_dat(const char *path, const cJSON *results, const void *ctx);
+void hh_print(const cJSON *results, FILE *f);
 
 /* The pipeline: replicate run of an experiment file with "pipeline": "hh". */
 gc_status hh_run(rp_run *r);

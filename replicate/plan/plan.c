@@ -46,11 +46,13 @@ typedef struct {
     char path[GC_CFG_STRLEN];
     const cJSON *shape;
     const char *prompt;
+    int chat;
 } model_fields;
 static const gc_cfg_field model_f[] = {
     F(model_fields, path, GC_CFG_STRING, 1, 0, 0, NULL),
     F(model_fields, shape, GC_CFG_OBJECT, 1, 0, 0, NULL),
     F(model_fields, prompt, GC_CFG_TEXT, 0, 0, 0, NULL),
+    F(model_fields, chat, GC_CFG_BOOL, 0, 0, 0, NULL),
 };
 
 typedef struct {
@@ -230,6 +232,7 @@ static gc_status read_model(const rp_run *r, const char *root, const cJSON *obj,
         return gc_config_fail(&r->cfg, pat, "expected a template with \"{question}\" once");
     }
     m->prompt = mf.prompt;
+    m->chat = mf.chat;
     under_root(root, mf.path, m->path);
     char f[RP_PATH + 40], g[RP_PATH + 40];
     snprintf(f, sizeof f, "%s/config.json", m->path);

@@ -6,7 +6,8 @@
  *              (lib/model/hf.h) relative to the full-scale root; the shape, the published
  *              config.json's, is what the plan uses until the directory holds a config.json
  *              (then that file's, which wins); the prompt template the model was trained with
- *              (lib/tasks/hfseq.h; "{question}" once), used when its stages format questions
+ *              (lib/tasks/hfseq.h; "{question}" once), used when its stages format questions,
+ *              "chat": true when dialogues go through the model's chat template
  *   "data":   {NAME: {"files": [PATH or {"path", "format"}...], "format": F, "examples": N,
  *              "mean_tokens": T}}: the public files (relative to the root; "shared:REL" is a
  *              file of the project's data directory, ../shared/data or $GCRM_DATA), their
@@ -74,6 +75,7 @@ typedef struct {
     char name[64];
     char path[RP_PATH]; /* resolved under the root */
     const char *prompt; /* the prompt template (the run's configuration owns it), or NULL */
+    int chat;           /* conversations go through the model's chat template */
     gc_model_config shape;
     int has_config; /* path/config.json exists and was read */
     int present;    /* config.json and weights (model.safetensors or its index) exist */
