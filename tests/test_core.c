@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "lib/model/fastexp.h"
 #include "lib/model/model.h"
 #include "lib/model/ops.h"
@@ -385,4 +387,48 @@ Test(ops, swiglu_fast_path_matches_reference) {
         }
     gc_ops_swiglu(again, a, N, H);
     cr_expect(!memcmp(again, g1, sizeof g1));
+}
+
+/* the linear backward (its two GEMMs side by side at two threads) against the double-precision
+ * loop reference, and the same bits on a second call */
+Test(ops, linear_backward_matches_reference_and_repeats) {
+    enum { N = 512, IN = 96, OUT = 160 }; /* big enough for OpenBLAS to use its threads */
+    float *dy = malloc(sizeof(float) * N * OUT), *x = malloc(sizeof(float) * N * IN),
+          *W = malloc(sizeof(float) * OUT * IN), *Wt = malloc(sizeof(float) * OUT * IN);
+    float *dyt = malloc(sizeof(float) * N * OUT), *xt = malloc(sizeof(float) * N * IN);
+    float *dx[2], *dW[2], *rx = malloc(sizeof(float) * N * IN),
+                          *rW = malloc(sizeof(float) * OUT * IN);
+    gc_rng r;
+    gc_rng_init(&r, 3, 3);
+    for (int i = 0; i < N * OUT; i++)
+        dy[i] = gc_rng_normal(&r);
+    for (int i = 0; i < N * IN; i++)
+        x[i] = gc_rng_normal(&r);
+    for (int i = 0; i < OUT * IN; i++)
+        W[i] = gc_rng_normal(&r);
+    for (int k = 0; k < 2; k++) {
+        dx[k] = calloc(N * IN, sizeof(float)), dW[k] = calloc(OUT * IN, sizeof(float));
+        gc_ops_linear_backward(dx[k], 0, dW[k], dy, OUT, x, W, N, IN, OUT);
+    }
+    /* references: dx = dy W (W^T as the B operand), dW = dy^T x */
+    for (int o = 0; o < OUT; o++)
+        for (int i = 0; i < IN; i++)
+            Wt[i * OUT + o] = W[o * IN + i];
+    for (int n = 0; n < N; n++) {
+        for (int o = 0; o < OUT; o++)
+            dyt[o * N + n] = dy[n * OUT + o];
+        for (int i = 0; i < IN; i++)
+            xt[i * N + n] = x[n * IN + i];
+    }
+    gc_ops_matmul_ref(rx, dy, Wt, N, IN, OUT);
+    gc_ops_matmul_ref(rW, dyt, xt, OUT, IN, N);
+    for (int i = 0; i < N * IN; i++)
+        cr_assert_lt(fabsf(dx[0][i] - rx[i]), 1e-4f, "dx %d: %g vs %g", i, dx[0][i], rx[i]);
+    for (int i = 0; i < OUT * IN; i++)
+        cr_assert_lt(fabsf(dW[0][i] - rW[i]), 5e-4f, "dW %d: %g vs %g", i, dW[0][i], rW[i]);
+    cr_expect(!memcmp(dx[0], dx[1], sizeof(float) * N * IN), "dx repeats");
+    cr_expect(!memcmp(dW[0], dW[1], sizeof(float) * OUT * IN), "dW repeats");
+    for (int k = 0; k < 2; k++)
+        free(dx[k]), free(dW[k]);
+    free(dy), free(x), free(W), free(Wt), free(dyt), free(xt), free(rx), free(rW);
 }
