@@ -198,6 +198,17 @@ Test(full, refuses_what_it_cannot_run_by_name, .timeout = 120) {
     cr_expect(strstr(err, "stage 'ppo' (kind ppo): not built"), "%s", err);
     cr_expect(!strstr(err, "tokenizing"), "nothing ran:\n%s", err);
     free(out), free(err);
+    /* on the CUDA backend (its host emulation here), a precision other than the train stage's */
+    snprintf(cmd, sizeof cmd,
+             "GCRM_CUDA_EMULATE=1 %s run %s --scale full --full-root %s --root %s --device cuda "
+             "--precision bf16",
+             th_replicate_bin(), file, root, runs);
+    int rc = th_run(cmd, &out, NULL, &err);
+    if (!strstr(err, "no usable CUDA device") && !strstr(err, "without CUDA")) {
+        cr_expect_eq(rc, 1);
+        cr_expect(strstr(err, "stage 'rm' trains in fp32: run with --precision fp32"), "%s", err);
+    }
+    free(out), free(err);
     th_rm_tree(runs);
     th_rm_tree(root);
     free(root), free(file);

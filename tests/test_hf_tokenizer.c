@@ -215,14 +215,17 @@ Test(hfseq, templates_sequences_and_eos) {
     int32_t out[16];
     int len = 0, plen = 0, cut = 0;
     /* "ab" + "cd": <s> U+2581 a b c d </s>; the prompt "ab" alone is 4 tokens */
-    cr_assert_eq(gc_hfseq_encode(&c, "ab", "cd", 16, out, &len, &plen, &cut), GC_OK);
+    cr_assert_eq(gc_hfseq_encode(&c, "ab", -1, "cd", 16, out, &len, &plen, &cut), GC_OK);
     int32_t want[] = {1, 259, 3 + 'a', 3 + 'b', 3 + 'c', 3 + 'd', 2};
     cr_expect_eq(len, 7);
     cr_expect(!memcmp(out, want, sizeof want));
     cr_expect_eq(plen, 4);
     cr_expect_eq(cut, 0);
+    int np = 0;
+    cr_assert_eq(gc_hfseq_prompt_tokens(&c, "ab", &np), GC_OK);
+    cr_expect_eq(np, 4, "the prompt's count, given or computed, is the same");
     /* cut to max_len: max_len - 1 tokens and EOS; the EOS is always response */
-    cr_assert_eq(gc_hfseq_encode(&c, "ab", "cd", 4, out, &len, &plen, &cut), GC_OK);
+    cr_assert_eq(gc_hfseq_encode(&c, "ab", 4, "cd", 4, out, &len, &plen, &cut), GC_OK);
     int32_t want4[] = {1, 259, 3 + 'a', 2};
     cr_expect_eq(len, 4);
     cr_expect(!memcmp(out, want4, sizeof want4));
@@ -268,7 +271,7 @@ Test(hfseq, chat_templates_format_conversations) {
     cr_expect_str_eq(r, " yes\n");
     int32_t out[128];
     int len = 0, plen = 0;
-    cr_assert_eq(gc_hfseq_encode(&c, p, r, 128, out, &len, &plen, NULL), GC_OK);
+    cr_assert_eq(gc_hfseq_encode(&c, p, -1, r, 128, out, &len, &plen, NULL), GC_OK);
     cr_expect_eq(out[0], 1);
     cr_expect_neq(out[1], 1, "one BOS");
     cr_expect_eq(out[len - 1], 2);

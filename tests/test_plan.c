@@ -182,6 +182,15 @@ Test(plan, bad_sections_are_named_by_key) {
         {"scales.full.models.math.path", "7", "scales.full.models.math.path"},
         {"scales.full.extra", "1", "unknown key"},
         {"scales.full.stages", "{}", "scales.full.stages"},
+        {"scales.full.models.math.prompt", "\"no slot\"", "\"{question}\" once"},
+        {"scales.full.models.math.prompt", "\"{question} {question}\"",
+         "scales.full.models.math.prompt"},
+        {"scales.full.models.math.prompt", "3", "scales.full.models.math.prompt"},
+        {"scales.full.models.math.chat", "\"yes\"", "scales.full.models.math.chat"},
+        {"scales.full.stages.rm.micro_batch", "0", "scales.full.stages.rm.micro_batch"},
+        {"scales.full.stages.rm.lr_min", "-1", "scales.full.stages.rm.lr_min"},
+        {"scales.full.stages.score-eval.micro_batch", "2.5",
+         "scales.full.stages.score-eval.micro_batch"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *file = th_experiment_with("experiments/fig2.json", bad[i].key, bad[i].json);

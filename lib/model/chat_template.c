@@ -524,7 +524,7 @@ static char *token_text(const cJSON *j) {
     return c ? strdup(c) : NULL;
 }
 
-gc_status gc_chat_template_load(const char *dir, char **tmpl, char **bos, char **eos) {
+gc_status gc_tokenizer_config_load(const char *dir, char **tmpl, char **bos, char **eos) {
     *tmpl = *bos = *eos = NULL;
     char path[1024];
     snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
@@ -539,28 +539,31 @@ gc_status gc_chat_template_load(const char *dir, char **tmpl, char **bos, char *
                             : "",
                         "default"))
                 text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "template"));
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(j, "bos_token");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "eos_token");
+    *tmpl = text ? strdup(text) : NULL;
+    *bos = b && !cJSON_IsNull(b) ? token_text(b) : NULL;
+    *eos = e && !cJSON_IsNull(e) ? token_text(e) : NULL;
     gc_status s = GC_OK;
-    if (!text)
-        s = gc_fail(GC_ERR_FORMAT,
-                    "%s: key 'chat_template': missing (a string, or a list with a "
-                    "\"default\" template)",
-                    path);
-    if (s == GC_OK) {
-        *tmpl = strdup(text);
-        const cJSON *b = cJSON_GetObjectItemCaseSensitive(j, "bos_token");
-        const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "eos_token");
-        *bos = b && !cJSON_IsNull(b) ? token_text(b) : NULL;
-        *eos = e && !cJSON_IsNull(e) ? token_text(e) : NULL;
-        if (!*tmpl || (b && !cJSON_IsNull(b) && !*bos) || (e && !cJSON_IsNull(e) && !*eos)) {
-            s = gc_fail(GC_ERR_FORMAT, "%s: key '%s': expected a string or {\"content\": ...}",
-                        path,
-                        !*tmpl         ? "chat_template"
-                        : (b && !*bos) ? "bos_token"
-                                       : "eos_token");
-            free(*tmpl), free(*bos), free(*eos);
-            *tmpl = *bos = *eos = NULL;
-        }
+    if ((text && !*tmpl) || (b && !cJSON_IsNull(b) && !*bos) || (e && !cJSON_IsNull(e) && !*eos)) {
+        s = gc_fail(GC_ERR_FORMAT, "%s: key '%s': expected a string or {\"content\": ...}", path,
+                    text && !*tmpl ? "chat_template"
+                    : (b && !*bos) ? "bos_token"
+                                   : "eos_token");
+        free(*tmpl), free(*bos), free(*eos);
+        *tmpl = *bos = *eos = NULL;
     }
     cJSON_Delete(j);
     return s;
+}
+
+gc_status gc_chat_template_load(const char *dir, char **tmpl, char **bos, char **eos) {
+    GC_TRY(gc_tokenizer_config_load(dir, tmpl, bos, eos));
+    if (*tmpl) return GC_OK;
+    free(*bos), free(*eos);
+    *bos = *eos = NULL;
+    return gc_fail(GC_ERR_FORMAT,
+                   "%s/tokenizer_config.json: key 'chat_template': missing (a string, or a list "
+                   "with a \"default\" template)",
+                   dir);
 }

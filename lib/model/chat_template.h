@@ -47,5 +47,7 @@ gc_status gc_chat_render(const char *name, const char *tmpl, const cJSON *messag
  * string, or a list of {"name", "template"} (the one named "default"); bos_token and eos_token a
  * string or {"content": ...}. The caller frees the three strings (bos/eos NULL when absent). */
 gc_status gc_chat_template_load(const char *dir, char **tmpl, char **bos, char **eos);
+/* The same fields where the template may be absent (*tmpl NULL): a model without a chat format. */
+gc_status gc_tokenizer_config_load(const char *dir, char **tmpl, char **bos, char **eos);
 
 #endif

@@ -29,68 +29,31 @@ char *gc_hfseq_prompt(const char *tmpl, const char *question) {
     return out;
 }
 
-/* the special tokens' text and the chat template of tokenizer_config.json, when there is one */
-static gc_status read_config(gc_hfseq *c) {
+/* the EOS id: tokenizer_config.json's eos_token (c->eos_text), else config.json's eos_token_id */
+static gc_status find_eos(gc_hfseq *c) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/tokenizer_config.json", c->dir);
-    if (access(path, F_OK) != 0) return GC_OK;
+    if (c->eos_text) {
+        c->eos = gc_hf_tok_id(c->tok, c->eos_text);
+        if (c->eos < 0)
+            return gc_fail(GC_ERR_FORMAT,
+                           "%s/tokenizer_config.json: eos_token \"%s\" is not a token of "
+                           "tokenizer.json",
+                           c->dir, c->eos_text);
+        return GC_OK;
+    }
+    snprintf(path, sizeof path, "%s/config.json", c->dir);
     cJSON *j;
     GC_TRY(gc_json_read(path, &j));
-    const char *keys[3] = {"bos_token", "eos_token", "chat_template"};
-    char **out[3] = {&c->bos_text, &c->eos_text, &c->chat_template};
-    gc_status s = GC_OK;
-    for (int k = 0; k < 3 && s == GC_OK; k++) {
-        const cJSON *e = gc_json_get(j, keys[k]);
-        if (k < 2 && cJSON_IsObject(e)) e = gc_json_get(e, "content");
-        if (!e || cJSON_IsNull(e) || (k == 2 && cJSON_IsArray(e))) continue;
-        if (!cJSON_IsString(e))
-            s = gc_fail(GC_ERR_FORMAT, "%s: %s: expected a string", path, keys[k]);
-        else if (!(*out[k] = strdup(e->valuestring)))
-            s = GC_ERR_NOMEM;
-    }
-    cJSON_Delete(j);
-    /* a list of named templates: the chat template loader picks the default one */
-    if (s == GC_OK && !c->chat_template) {
-        char *t = NULL, *b = NULL, *e = NULL;
-        if (gc_chat_template_load(c->dir, &t, &b, &e) == GC_OK) c->chat_template = t;
-        free(b), free(e);
-    }
-    return s;
-}
-
-/* the EOS id: tokenizer_config.json's eos_token, else config.json's eos_token_id */
-static gc_status find_eos(const char *dir, const gc_hf_tok *tok, int32_t *eos) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
-    cJSON *j = NULL;
-    if (access(path, F_OK) == 0) GC_TRY(gc_json_read(path, &j));
-    const cJSON *e = gc_json_get(j, "eos_token");
-    if (e && !cJSON_IsNull(e)) {
-        if (cJSON_IsObject(e)) e = gc_json_get(e, "content");
-        const char *piece = cJSON_GetStringValue(e);
-        *eos = piece ? gc_hf_tok_id(tok, piece) : -1;
-        gc_status s = GC_OK;
-        if (!piece)
-            s = gc_fail(GC_ERR_FORMAT, "%s: eos_token: expected a string", path);
-        else if (*eos < 0)
-            s = gc_fail(GC_ERR_FORMAT, "%s: eos_token \"%s\" is not a token of tokenizer.json",
-                        path, piece);
-        cJSON_Delete(j);
-        return s;
-    }
-    cJSON_Delete(j);
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    GC_TRY(gc_json_read(path, &j));
-    e = gc_json_get(j, "eos_token_id");
+    const cJSON *e = gc_json_get(j, "eos_token_id");
     if (cJSON_IsArray(e)) e = e->child;
     double v = cJSON_IsNumber(e) ? e->valuedouble : -1;
     cJSON_Delete(j);
-    if (!(v >= 0 && v < gc_hf_tok_vocab_size(tok) && v == (int32_t)v))
+    if (!(v >= 0 && v < gc_hf_tok_vocab_size(c->tok) && v == (int32_t)v))
         return gc_fail(GC_ERR_FORMAT,
                        "%s: eos_token_id: expected a token id of tokenizer.json (and no "
                        "tokenizer_config.json names eos_token)",
                        path);
-    *eos = (int32_t)v;
+    c->eos = (int32_t)v;
     return GC_OK;
 }
 
@@ -100,8 +63,11 @@ gc_status gc_hfseq_open(const char *dir, gc_hfseq *out) {
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     GC_TRY(gc_hf_tok_load(path, &out->tok));
     out->dir = strdup(dir);
-    gc_status s = out->dir ? find_eos(dir, out->tok, &out->eos) : GC_ERR_NOMEM;
-    if (s == GC_OK) s = read_config(out);
+    gc_status s = out->dir ? GC_OK : GC_ERR_NOMEM;
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    if (s == GC_OK && access(path, F_OK) == 0)
+        s = gc_tokenizer_config_load(dir, &out->chat_template, &out->bos_text, &out->eos_text);
+    if (s == GC_OK) s = find_eos(out);
     if (s != GC_OK) gc_hfseq_close(out);
     return s;
 }
@@ -145,22 +111,32 @@ gc_status gc_hfseq_chat(const gc_hfseq *c, const cJSON *messages, const char *an
     return s;
 }
 
-gc_status gc_hfseq_encode(const gc_hfseq *c, const char *prompt, const char *response, int max_len,
-                          int32_t *out, int *len, int *prompt_len, int *truncated) {
+/* a text that writes its own BOS gets no second one */
+static int with_specials(const gc_hfseq *c, const char *text) {
+    return !(c->bos_text && *c->bos_text && !strncmp(text, c->bos_text, strlen(c->bos_text)));
+}
+
+gc_status gc_hfseq_prompt_tokens(const gc_hfseq *c, const char *prompt, int *n) {
+    int32_t *ids = NULL;
+    gc_status s = gc_hf_tok_encode(c->tok, prompt, with_specials(c, prompt), &ids, n);
+    free(ids);
+    return s;
+}
+
+gc_status gc_hfseq_encode(const gc_hfseq *c, const char *prompt, int prompt_tokens,
+                          const char *response, int max_len, int32_t *out, int *len,
+                          int *prompt_len, int *truncated) {
     if (max_len < 2) return gc_fail(GC_ERR_ARG, "hfseq: max_len %d < 2", max_len);
     size_t np = strlen(prompt), nr = strlen(response);
     char *text = gc_malloc(np + nr + 1);
     if (!text) return GC_ERR_NOMEM;
     memcpy(text, prompt, np);
     memcpy(text + np, response, nr + 1);
-    int32_t *ids = NULL, *pids = NULL;
-    int n = 0, npr = 0;
-    /* a text that writes its own BOS gets no second one */
-    int special =
-        !(c->bos_text && *c->bos_text && !strncmp(text, c->bos_text, strlen(c->bos_text)));
-    gc_status s = gc_hf_tok_encode(c->tok, text, special, &ids, &n);
-    if (s == GC_OK) s = gc_hf_tok_encode(c->tok, prompt, special, &pids, &npr);
-    free(text), free(pids);
+    int32_t *ids = NULL;
+    int n = 0, npr = prompt_tokens;
+    gc_status s = gc_hf_tok_encode(c->tok, text, with_specials(c, text), &ids, &n);
+    free(text);
+    if (s == GC_OK && npr < 0) s = gc_hfseq_prompt_tokens(c, prompt, &npr);
     if (s != GC_OK) return free(ids), s;
     int keep = n < max_len - 1 ? n : max_len - 1;
     if (keep < n && truncated) *truncated = 1;

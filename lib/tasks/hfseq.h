@@ -55,9 +55,14 @@ void gc_hfseq_close(gc_hfseq *c);
 gc_status gc_hfseq_chat(const gc_hfseq *c, const cJSON *messages, const char *answer, char **prompt,
                         char **response);
 
+/* The token count of encode(prompt) with the special tokens (the prompt length of every sequence
+ * that starts with it: compute it once for the answers of one prompt). */
+gc_status gc_hfseq_prompt_tokens(const gc_hfseq *c, const char *prompt, int *n);
 /* The sequence of prompt + response: out (max_len >= 2) gets *len tokens, *prompt_len the
- * prompt's; *truncated (may be NULL) is set to 1 when the sequence was cut, else left alone. */
-gc_status gc_hfseq_encode(const gc_hfseq *c, const char *prompt, const char *response, int max_len,
-                          int32_t *out, int *len, int *prompt_len, int *truncated);
+ * prompt's (prompt_tokens, gc_hfseq_prompt_tokens's count, or < 0 to count here); *truncated
+ * (may be NULL) is set to 1 when the sequence was cut, else left alone. */
+gc_status gc_hfseq_encode(const gc_hfseq *c, const char *prompt, int prompt_tokens,
+                          const char *response, int max_len, int32_t *out, int *len,
+                          int *prompt_len, int *truncated);
 
 #endif

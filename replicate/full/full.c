@@ -63,11 +63,11 @@ int full_problems(const rp_run *r, const pl_plan *p, int which, char *msg, size_
                 st->loss == 1 ? "dpo" : "sft");
             continue;
         }
+        static const char *const precisions[] = {"bf16", "tf32", "fp32"}; /* plan.c's order */
+        const char *want_p = precisions[st->precision];
         if (st->kind == PL_TRAIN && !strcmp(r->opt.device, "cuda") &&
-            strcmp(r->opt.precision, (const char *[]){"bf16", "tf32", "fp32"}[st->precision]))
-            ADD("stage '%s' trains in %s: run with --precision %s", st->name,
-                (const char *[]){"bf16", "tf32", "fp32"}[st->precision],
-                (const char *[]){"bf16", "tf32", "fp32"}[st->precision]);
+            strcmp(r->opt.precision, want_p))
+            ADD("stage '%s' trains in %s: run with --precision %s", st->name, want_p, want_p);
         int m = pl_find_model(p, st->model), t = pl_find_stage(p, st->model);
         if (st->kind == PL_TRAIN && m < 0)
             ADD("stage '%s': model '%s': the full scale trains a model of \"models\"", st->name,

@@ -29,29 +29,31 @@ void full_seqs_free(full_seqs *s) {
 
 /* ---- data ---- */
 
-/* every file of d loaded (OpenMath-style JSONL) and appended to one set; file_of (may be NULL)
- * gets each item's file index */
+/* One example of a data set: its question or dialogue, its one or two answers, and (items) its
+ * label and group. The strings belong to the loaded set. */
+typedef struct {
+    const char *q, *ans[2];
+    int correct, group;
+} example;
+
+/* every file of d loaded (OpenMath-style JSONL) and appended to one set; file_of gets each
+ * item's file index */
 static gc_status load_openmath(const pl_data *d, gc_om_set *all, int **file_of) {
     memset(all, 0, sizeof *all);
-    if (file_of) *file_of = NULL;
+    *file_of = NULL;
     for (int f = 0; f < d->n_files; f++) {
-        if (d->files[f].format != PL_OPENMATH)
-            return gc_fail(GC_ERR_CONFIG,
-                           "%s: format %s: the full-scale stages read openmath files",
-                           d->files[f].path, PL_FORMAT_NAMES[d->files[f].format]);
         gc_om_set one;
         GC_TRY(gc_om_load(d->files[f].path, 0, &one));
-        gc_om_item *it =
-            realloc(all->it, sizeof *it * (size_t)(all->n + one.n ? all->n + one.n : 1));
-        int *fo = file_of ? realloc(*file_of, sizeof(int) * (size_t)(all->n + one.n + 1)) : NULL;
+        gc_om_item *it = realloc(all->it, sizeof *it * (size_t)(all->n + one.n + 1));
+        int *fo = realloc(*file_of, sizeof(int) * (size_t)(all->n + one.n + 1));
         if (it) all->it = it;
         if (fo) *file_of = fo;
-        if (!it || (file_of && !fo)) {
+        if (!it || !fo) {
             gc_om_free(&one);
             return gc_fail(GC_ERR_NOMEM, "%s: out of memory", d->files[f].path);
         }
         memcpy(all->it + all->n, one.it, sizeof *it * (size_t)one.n);
-        for (int i = 0; file_of && i < one.n; i++)
+        for (int i = 0; i < one.n; i++)
             (*file_of)[all->n + i] = f;
         all->n += one.n;
         free(one.it); /* the strings now belong to all */
@@ -59,25 +61,23 @@ static gc_status load_openmath(const pl_data *d, gc_om_set *all, int **file_of) 
     return GC_OK;
 }
 
-static gc_status seqs_alloc(full_seqs *s, int n, int per) {
-    memset(s, 0, sizeof *s);
-    s->n = n, s->n_seq = per * n;
-    size_t k = (size_t)per * (n ? n : 1);
-    s->seq = gc_calloc(k, sizeof(int32_t *));
-    s->len = gc_calloc(k, sizeof(int));
-    s->plen = gc_calloc(k, sizeof(int));
-    return s->seq && s->len && s->plen ? GC_OK : GC_ERR_NOMEM;
-}
-
-/* sequence k of s: the formatted prompt + side text + EOS */
-static gc_status encode_one(const gc_hfseq *c, const char *prompt, const char *side, int max_len,
-                            int32_t *buf, full_seqs *s, int k) {
-    int cut = 0;
-    GC_TRY(gc_hfseq_encode(c, prompt, side, max_len, buf, &s->len[k], &s->plen[k], &cut));
-    s->truncated += cut;
-    s->seq[k] = gc_malloc(sizeof(int32_t) * (size_t)s->len[k]);
-    if (!s->seq[k]) return GC_ERR_NOMEM;
-    memcpy(s->seq[k], buf, sizeof(int32_t) * (size_t)s->len[k]);
+/* every file of d (Helpful-Harmless pairs) appended to one set */
+static gc_status load_hh(const pl_data *d, gc_hh_set *all) {
+    memset(all, 0, sizeof *all);
+    for (int f = 0; f < d->n_files; f++) {
+        gc_hh_set one;
+        GC_TRY(gc_hh_load(d->files[f].path, &one));
+        gc_hh_pair *p = realloc(all->p, sizeof *p * (size_t)(all->n + one.n));
+        if (!p) {
+            gc_hh_free(&one);
+            return gc_fail(GC_ERR_NOMEM, "%s: out of memory", d->files[f].path);
+        }
+        all->p = p;
+        memcpy(all->p + all->n, one.p, sizeof *p * (size_t)one.n);
+        all->n += one.n;
+        all->no_shared_prompt += one.no_shared_prompt;
+        free(one.p); /* the strings now belong to all */
+    }
     return GC_OK;
 }
 
@@ -87,17 +87,17 @@ static gc_status encode_one(const gc_hfseq *c, const char *prompt, const char *s
  * model's chat template (its "chat" key) the dialogue as messages and each answer as the
  * assistant's turn; without, the dialogue through the model's template (none: as it is) and each
  * answer with the space after the cue that gc_hh_split dropped. */
-static gc_status format_example(const gc_hfseq *c, const pl_model *m, int format, const char *q,
-                                const char *const *answers, int n, char **prompt, char **side) {
+static gc_status format_example(const gc_hfseq *c, const pl_model *m, int format, const example *e,
+                                int n, char **prompt, char **side) {
     *prompt = NULL;
     for (int i = 0; i < n; i++)
         side[i] = NULL;
     gc_status s = GC_OK;
     if (format == PL_HH && m->chat) {
-        cJSON *msgs = gc_hh_messages(q);
+        cJSON *msgs = gc_hh_messages(e->q);
         for (int i = 0; i < n && s == GC_OK; i++) {
             char *p = NULL;
-            s = gc_hfseq_chat(c, msgs, answers[i], &p, &side[i]);
+            s = gc_hfseq_chat(c, msgs, e->ans[i], &p, &side[i]);
             if (s == GC_OK && !*prompt)
                 *prompt = p;
             else
@@ -105,12 +105,11 @@ static gc_status format_example(const gc_hfseq *c, const pl_model *m, int format
         }
         cJSON_Delete(msgs);
     } else {
-        *prompt = gc_hfseq_prompt(m->prompt, q);
-        for (int i = 0; i < n && s == GC_OK && *prompt; i++) {
-            size_t k = strlen(answers[i]);
-            side[i] = gc_malloc(k + 2);
-            if (!side[i]) break;
-            snprintf(side[i], k + 2, "%s%s", format == PL_HH ? " " : "", answers[i]);
+        *prompt = gc_hfseq_prompt(m->prompt, e->q);
+        for (int i = 0; i < n && *prompt; i++) {
+            size_t k = strlen(e->ans[i]);
+            if (!(side[i] = gc_malloc(k + 2))) break;
+            snprintf(side[i], k + 2, "%s%s", format == PL_HH ? " " : "", e->ans[i]);
         }
     }
     for (int i = 0; s == GC_OK && i < n; i++)
@@ -124,116 +123,58 @@ static gc_status format_example(const gc_hfseq *c, const pl_model *m, int format
     return s;
 }
 
-/* one pair or item: its formatted texts encoded into sequences k, k + 1, ... */
-static gc_status encode_example(const gc_hfseq *c, const pl_model *m, int format, const char *q,
-                                const char *const *answers, int n, int max_len, int32_t *buf,
-                                full_seqs *s, int k) {
-    char *prompt, *side[2];
-    GC_TRY(format_example(c, m, format, q, answers, n, &prompt, side));
-    gc_status st = GC_OK;
-    for (int i = 0; i < n && st == GC_OK; i++)
-        st = encode_one(c, prompt, side[i], max_len, buf, s, k + i);
-    free(prompt);
-    for (int i = 0; i < n; i++)
-        free(side[i]);
-    return st;
-}
-
-/* every file of d (Helpful-Harmless pairs) appended to one set; file_of as load_openmath's */
-static gc_status load_hh(const pl_data *d, gc_hh_set *all, int **file_of) {
-    memset(all, 0, sizeof *all);
-    *file_of = NULL;
-    for (int f = 0; f < d->n_files; f++) {
-        gc_hh_set one;
-        GC_TRY(gc_hh_load(d->files[f].path, &one));
-        gc_hh_pair *p = realloc(all->p, sizeof *p * (size_t)(all->n + one.n));
-        int *fo = realloc(*file_of, sizeof(int) * (size_t)(all->n + one.n));
-        if (p) all->p = p;
-        if (fo) *file_of = fo;
-        if (!p || !fo) {
-            gc_hh_free(&one);
-            return gc_fail(GC_ERR_NOMEM, "%s: out of memory", d->files[f].path);
+/* The n examples of a data set of format `format`, each with `per` answers, encoded for model m
+ * into out: example i's answers are sequences per * i, per * i + 1 (the prompt tokenised once for
+ * both); labels and groups copied when with_labels. */
+static gc_status encode_all(const pl_model *m, const pl_data *d, int format, const example *ex,
+                            int n, int per, int with_labels, int max_len, full_seqs *out) {
+    memset(out, 0, sizeof *out);
+    out->n = n, out->n_seq = per * n;
+    size_t k = (size_t)per * (n ? n : 1);
+    out->seq = gc_calloc(k, sizeof(int32_t *));
+    out->len = gc_calloc(k, sizeof(int));
+    out->plen = gc_calloc(k, sizeof(int));
+    if (with_labels) {
+        out->correct = gc_calloc(k, sizeof(int));
+        out->group = gc_calloc(k, sizeof(int));
+    }
+    int32_t *buf = gc_malloc(sizeof(int32_t) * (size_t)max_len);
+    gc_hfseq c = {0};
+    gc_status s =
+        out->seq && out->len && out->plen && buf && (!with_labels || (out->correct && out->group))
+            ? gc_hfseq_open(m->path, &c)
+            : GC_ERR_NOMEM;
+    gc_progress prog;
+    gc_progress_init(&prog, per == 2 ? "tokenizing pairs" : "tokenizing items", n);
+    for (int i = 0; s == GC_OK && i < n; i++) {
+        char *prompt, *side[2];
+        s = format_example(&c, m, format, &ex[i], per, &prompt, side);
+        int np = 0;
+        if (s == GC_OK) s = gc_hfseq_prompt_tokens(&c, prompt, &np);
+        for (int a = 0; s == GC_OK && a < per; a++) {
+            int q = per * i + a, cut = 0;
+            s = gc_hfseq_encode(&c, prompt, np, side[a], max_len, buf, &out->len[q], &out->plen[q],
+                                &cut);
+            out->truncated += cut;
+            if (s == GC_OK && !(out->seq[q] = gc_malloc(sizeof(int32_t) * (size_t)out->len[q])))
+                s = GC_ERR_NOMEM;
+            if (s == GC_OK) memcpy(out->seq[q], buf, sizeof(int32_t) * (size_t)out->len[q]);
         }
-        memcpy(all->p + all->n, one.p, sizeof *p * (size_t)one.n);
-        for (int i = 0; i < one.n; i++)
-            (*file_of)[all->n + i] = f;
-        all->n += one.n;
-        all->no_shared_prompt += one.no_shared_prompt;
-        free(one.p); /* the strings now belong to all */
-    }
-    return GC_OK;
-}
-
-/* Helpful-Harmless pairs, for training or for scoring (both sides scored: pairwise accuracy) */
-static gc_status hh_pairs(const pl_model *m, const pl_data *d, int max_len, full_seqs *out) {
-    gc_hh_set all;
-    gc_hfseq c = {0};
-    int *file_of = NULL;
-    int32_t *buf = gc_malloc(sizeof(int32_t) * (size_t)max_len);
-    memset(out, 0, sizeof *out);
-    gc_status s = buf ? load_hh(d, &all, &file_of) : GC_ERR_NOMEM;
-    if (s == GC_OK) s = gc_hfseq_open(m->path, &c);
-    if (s == GC_OK) s = seqs_alloc(out, all.n, 2);
-    gc_progress prog;
-    gc_progress_init(&prog, "tokenizing pairs", all.n);
-    for (int i = 0; s == GC_OK && i < all.n; i++) {
-        const char *ans[2] = {all.p[i].chosen, all.p[i].rejected};
-        s = encode_example(&c, m, PL_HH, all.p[i].prompt, ans, 2, max_len, buf, out, 2 * i);
+        if (prompt) {
+            free(prompt);
+            for (int a = 0; a < per; a++)
+                free(side[a]);
+        }
+        if (with_labels) out->correct[i] = ex[i].correct, out->group[i] = ex[i].group;
         if ((i & 1023) == 0) gc_progress_update(&prog, i);
     }
     gc_progress_end(&prog);
-    if (s == GC_OK)
-        gc_log_info("data '%s': %d pairs in %d files (%d without a shared prompt), %d of %d "
-                    "sequences cut to %d tokens",
-                    d->name, all.n, d->n_files, all.no_shared_prompt, out->truncated, 2 * all.n,
-                    max_len);
     if (s != GC_OK) full_seqs_free(out);
-    gc_hh_free(&all);
-    gc_hfseq_close(&c);
-    free(file_of), free(buf);
-    return s;
-}
-
-static gc_status full_pairs(const pl_model *m, const pl_data *d, int max_len, full_seqs *out) {
-    if (d->files[0].format == PL_HH) return hh_pairs(m, d, max_len, out);
-    gc_om_set all;
-    gc_hfseq c = {0};
-    int *chosen = NULL, *rejected = NULL;
-    int32_t *buf = gc_malloc(sizeof(int32_t) * (size_t)max_len);
-    memset(out, 0, sizeof *out);
-    gc_status s = buf ? load_openmath(d, &all, NULL) : GC_ERR_NOMEM;
-    if (s == GC_OK) s = gc_hfseq_open(m->path, &c);
-    if (s == GC_OK) {
-        chosen = gc_malloc(sizeof(int) * (size_t)(all.n + 1));
-        rejected = gc_malloc(sizeof(int) * (size_t)(all.n + 1));
-        if (!chosen || !rejected) s = GC_ERR_NOMEM;
-    }
-    int np = 0, nq = 0;
-    if (s == GC_OK && (np = gc_om_pairs(&all, 0, chosen, rejected, all.n, &nq)) < 0)
-        s = GC_ERR_NOMEM;
-    if (s == GC_OK && np == 0)
-        s = gc_fail(GC_ERR_FORMAT,
-                    "data '%s': no question has both a correct and an incorrect "
-                    "solution, so there are no pairs",
-                    d->name);
-    if (s == GC_OK) s = seqs_alloc(out, np, 2);
-    gc_progress prog;
-    gc_progress_init(&prog, "tokenizing pairs", np);
-    for (int i = 0; s == GC_OK && i < np; i++) {
-        const gc_om_item *a = &all.it[chosen[i]], *b = &all.it[rejected[i]];
-        const char *ans[2] = {a->solution, b->solution};
-        s = encode_example(&c, m, PL_OPENMATH, a->question, ans, 2, max_len, buf, out, 2 * i);
-        if ((i & 1023) == 0) gc_progress_update(&prog, i);
-    }
-    gc_progress_end(&prog);
     if (s == GC_OK)
-        gc_log_info("data '%s': %d solutions, %d pairs over %d questions, %d of %d sequences cut "
-                    "to %d tokens",
-                    d->name, all.n, np, nq, out->truncated, 2 * np, max_len);
-    if (s != GC_OK) full_seqs_free(out);
-    gc_om_free(&all);
+        gc_log_info("data '%s': %d of %d sequences cut to %d tokens", d->name, out->truncated,
+                    out->n_seq, max_len);
     gc_hfseq_close(&c);
-    free(chosen), free(rejected), free(buf);
+    free(buf);
     return s;
 }
 
@@ -249,55 +190,76 @@ static void group_name(const char *path, char out[64]) {
     snprintf(out, 64, "%.*s", (int)(end - start), start);
 }
 
-static gc_status full_items(const pl_model *m, const pl_data *d, int max_len, full_seqs *out) {
-    if (d->files[0].format == PL_HH) return hh_pairs(m, d, max_len, out);
-    gc_om_set all;
-    gc_hfseq c = {0};
-    int *file_of = NULL;
-    int32_t *buf = gc_malloc(sizeof(int32_t) * (size_t)max_len);
-    memset(out, 0, sizeof *out);
-    gc_status s = buf ? load_openmath(d, &all, &file_of) : GC_ERR_NOMEM;
-    if (s == GC_OK) s = gc_hfseq_open(m->path, &c);
-    if (s == GC_OK) s = seqs_alloc(out, all.n, 1);
-    if (s == GC_OK) {
-        out->correct = gc_malloc(sizeof(int) * (size_t)(all.n + 1));
-        out->group = gc_malloc(sizeof(int) * (size_t)(all.n + 1));
-        out->group_name = gc_calloc((size_t)d->n_files, 64);
-        if (!out->correct || !out->group || !out->group_name) s = GC_ERR_NOMEM;
-    }
-    for (int f = 0; s == GC_OK && f < d->n_files; f++) {
-        group_name(d->files[f].path, out->group_name[f]);
-        for (int g = 0; g < f; g++)
-            if (!strcmp(out->group_name[g], out->group_name[f]))
-                s = gc_fail(GC_ERR_CONFIG,
-                            "data '%s': %s and %s are both group '%s' (a group is "
-                            "a file's directory)",
-                            d->name, d->files[g].path, d->files[f].path, out->group_name[f]);
-    }
-    out->n_groups = d->n_files;
-    gc_progress prog;
-    gc_progress_init(&prog, "tokenizing items", all.n);
-    for (int i = 0; s == GC_OK && i < all.n; i++) {
-        const char *ans[1] = {all.it[i].solution};
-        s = encode_example(&c, m, PL_OPENMATH, all.it[i].question, ans, 1, max_len, buf, out, i);
-        out->correct[i] = all.it[i].correct;
-        out->group[i] = file_of[i];
-        if ((i & 1023) == 0) gc_progress_update(&prog, i);
-    }
-    gc_progress_end(&prog);
+/* Helpful-Harmless pairs, for training or for scoring (both sides scored: pairwise accuracy) */
+static gc_status hh_pairs(const pl_model *m, const pl_data *d, int max_len, full_seqs *out) {
+    gc_hh_set all;
+    GC_TRY(load_hh(d, &all));
+    example *ex = gc_calloc((size_t)all.n + 1, sizeof *ex);
+    gc_status s = ex ? GC_OK : GC_ERR_NOMEM;
+    for (int i = 0; s == GC_OK && i < all.n; i++)
+        ex[i] = (example){all.p[i].prompt, {all.p[i].chosen, all.p[i].rejected}, 0, 0};
     if (s == GC_OK)
-        gc_log_info("data '%s': %d items in %d files, %d cut to %d tokens", d->name, all.n,
-                    d->n_files, out->truncated, max_len);
-    if (s != GC_OK) full_seqs_free(out);
+        gc_log_info("data '%s': %d pairs in %d files (%d without a shared prompt)", d->name, all.n,
+                    d->n_files, all.no_shared_prompt);
+    if (s == GC_OK) s = encode_all(m, d, PL_HH, ex, all.n, 2, 0, max_len, out);
+    gc_hh_free(&all);
+    free(ex);
+    return s;
+}
+
+/* pairs (correct against incorrect per question, lib/tasks/openmath.h) or labelled items of
+ * OpenMath-style files */
+static gc_status openmath_seqs(const pl_model *m, const pl_data *d, int pairs, int max_len,
+                               full_seqs *out) {
+    gc_om_set all;
+    int *file_of = NULL;
+    GC_TRY(load_openmath(d, &all, &file_of));
+    int *chosen = gc_malloc(sizeof(int) * (size_t)(all.n + 1));
+    int *rejected = gc_malloc(sizeof(int) * (size_t)(all.n + 1));
+    example *ex = gc_calloc((size_t)all.n + 1, sizeof *ex);
+    gc_status s = chosen && rejected && ex ? GC_OK : GC_ERR_NOMEM;
+    int n = all.n, nq = 0;
+    if (s == GC_OK && pairs && (n = gc_om_pairs(&all, 0, chosen, rejected, all.n, &nq)) < 0)
+        s = GC_ERR_NOMEM;
+    if (s == GC_OK && n == 0)
+        s = gc_fail(GC_ERR_FORMAT, "data '%s': %s", d->name,
+                    pairs ? "no question has both a correct and an incorrect solution, so there "
+                            "are no pairs"
+                          : "no items");
+    for (int i = 0; s == GC_OK && i < n; i++) {
+        const gc_om_item *a = &all.it[pairs ? chosen[i] : i];
+        ex[i] = (example){a->question,
+                          {a->solution, pairs ? all.it[rejected[i]].solution : NULL},
+                          a->correct,
+                          pairs ? 0 : file_of[i]};
+    }
+    char(*names)[64] = NULL;
+    if (s == GC_OK && !pairs) { /* the groups: each file's directory, one name each */
+        if (!(names = gc_calloc((size_t)d->n_files, 64))) s = GC_ERR_NOMEM;
+        for (int f = 0; s == GC_OK && f < d->n_files; f++) {
+            group_name(d->files[f].path, names[f]);
+            for (int g = 0; g < f; g++)
+                if (!strcmp(names[g], names[f]))
+                    s = gc_fail(GC_ERR_CONFIG,
+                                "data '%s': %s and %s are both group '%s' (a group is a file's "
+                                "directory)",
+                                d->name, d->files[g].path, d->files[f].path, names[f]);
+        }
+    }
+    if (s == GC_OK && pairs)
+        gc_log_info("data '%s': %d solutions, %d pairs over %d questions", d->name, all.n, n, nq);
+    if (s == GC_OK) s = encode_all(m, d, PL_OPENMATH, ex, n, pairs ? 2 : 1, !pairs, max_len, out);
+    if (s == GC_OK && !pairs) out->group_name = names, out->n_groups = d->n_files, names = NULL;
     gc_om_free(&all);
-    gc_hfseq_close(&c);
-    free(file_of), free(buf);
+    free(file_of), free(chosen), free(rejected), free(ex), free(names);
     return s;
 }
 
 gc_status full_data_get(full_data *fd, const full_seqs **out) {
     if (!fd->ready) {
-        GC_TRY((fd->pairs ? full_pairs : full_items)(fd->model, fd->data, fd->max_len, &fd->s));
+        GC_TRY(fd->data->files[0].format == PL_HH
+                   ? hh_pairs(fd->model, fd->data, fd->max_len, &fd->s)
+                   : openmath_seqs(fd->model, fd->data, fd->pairs, fd->max_len, &fd->s));
         fd->ready = 1;
     }
     *out = &fd->s;
@@ -393,19 +355,19 @@ cJSON *full_stage_config(const full_job *j) {
 
 enum { S_ACC, S_LOSS, S_N, N_SUMS };
 
-/* micro-batch [a, b) of the step's pairs order[first ...] packed as 2 (b - a) sequences */
-static int pack(const full_seqs *d, const int *pairs, int n, int32_t *tok, int *plen, int *len) {
+/* Sequences which[0, n) of d packed as rows of tok (n, T), T the longest; len (n) and plen (n,
+ * may be NULL) their lengths. Returns T. Padding repeats a row's last token; nothing reads it. */
+static int pack(const full_seqs *d, const int *which, int n, int32_t *tok, int *len, int *plen) {
     int T = 0;
-    for (int i = 0; i < 2 * n; i++) {
-        int k = 2 * pairs[i / 2] + (i & 1);
-        if (d->len[k] > T) T = d->len[k];
-    }
-    for (int i = 0; i < 2 * n; i++) {
-        int k = 2 * pairs[i / 2] + (i & 1);
+    for (int i = 0; i < n; i++)
+        T = d->len[which[i]] > T ? d->len[which[i]] : T;
+    for (int i = 0; i < n; i++) {
+        int k = which[i];
         memcpy(tok + (size_t)i * T, d->seq[k], sizeof(int32_t) * (size_t)d->len[k]);
         for (int t = d->len[k]; t < T; t++)
-            tok[(size_t)i * T + t] = d->seq[k][d->len[k] - 1]; /* padding, never read */
-        plen[i] = d->plen[k], len[i] = d->len[k];
+            tok[(size_t)i * T + t] = d->seq[k][d->len[k] - 1];
+        len[i] = d->len[k];
+        if (plen) plen[i] = d->plen[k];
     }
     return T;
 }
@@ -417,7 +379,7 @@ static gc_status compute_train(rp_stage *st, void *ctx) {
     GC_TRY(full_data_get(j->data, &d));
     int L = (int)ps->max_len, P = (int)ps->batch, M = (int)ps->micro_batch;
     int n = d->n;
-    if (ps->examples > 0 && ps->examples < n) n = (int)ps->examples; /* the first n of an order */
+    if (ps->examples > 0 && ps->examples < n) n = (int)ps->examples; /* a seeded subset, below */
     gc_model trunk;
     GC_TRY(gc_hf_load(j->model->path, L, &trunk));
     gc_model_set_recompute(&trunk, ps->recompute); /* the same bits either way */
@@ -467,17 +429,18 @@ static gc_status compute_train(rp_stage *st, void *ctx) {
     if (s == GC_OK) s = rp_loop_start(st, rp_rm_loop_load, &k, &start);
     gc_progress prog;
     gc_progress_init(&prog, st->name, steps);
-    int *pairs = gc_malloc(sizeof(int) * (size_t)M);
-    if (s == GC_OK && !pairs) s = GC_ERR_NOMEM;
+    int *which = gc_malloc(sizeof(int) * (size_t)2 * M); /* a micro-batch's sequences */
+    if (s == GC_OK && !which) s = GC_ERR_NOMEM;
     for (int step = start; s == GC_OK && step < steps; step++) {
         int first, nb;
         rp_loop_batch(&k.loop, step, P, lens, &first, &nb);
         double acc = 0, loss = 0, pref = 0, cl = 0;
         for (int a = 0; s == GC_OK && a < nb; a += M) {
             int m = nb - a < M ? nb - a : M;
-            for (int i = 0; i < m; i++)
-                pairs[i] = subset[order[first + a + i]];
-            int T = pack(d, pairs, m, tok, plen, len);
+            for (int i = 0; i < m; i++) /* chosen, rejected, ... */
+                which[2 * i] = 2 * subset[order[first + a + i]],
+                          which[2 * i + 1] = which[2 * i] + 1;
+            int T = pack(d, which, 2 * m, tok, len, plen);
             gc_rm_step_stats rs;
             s = gc_rm_grad_acc(&rm, tok, m, T, plen, len, &con, &rng, (float)m / nb, a == 0, &rs);
             double w = (double)m / nb;
@@ -523,7 +486,7 @@ static gc_status compute_train(rp_stage *st, void *ctx) {
     cJSON_Delete(curve);
     gc_rm_free(&rm);
     free(tok), free(plen), free(len), free(order), free(perm), free(lens), free(subset),
-        free(pairs);
+        free(which);
     return s;
 }
 
@@ -555,14 +518,7 @@ static gc_status compute_score(rp_stage *st, void *ctx) {
     gc_progress prog;
     gc_progress_init(&prog, st->name, n);
     for (int a = 0; s == GC_OK && a < n; a += B) {
-        int m = n - a < B ? n - a : B, T = d->len[order[a]];
-        for (int i = 0; i < m; i++) {
-            int k = order[a + i];
-            memcpy(tok + (size_t)i * T, d->seq[k], sizeof(int32_t) * (size_t)d->len[k]);
-            for (int t = d->len[k]; t < T; t++)
-                tok[(size_t)i * T + t] = d->seq[k][d->len[k] - 1];
-            len[i] = d->len[k];
-        }
+        int m = n - a < B ? n - a : B, T = pack(d, order + a, m, tok, len, NULL);
         s = gc_rm_score(&rm, tok, m, T, len, out);
         for (int i = 0; s == GC_OK && i < m; i++)
             j->rewards[order[a + i]] = out[i];
