@@ -177,14 +177,17 @@ Test(full, fig2_standin_trains_scores_and_judges, .timeout = 300) {
 
 /* what the executor does not run is refused before any work, every problem named */
 Test(full, refuses_what_it_cannot_run_by_name, .timeout = 120) {
-    char *file = NULL, *root = standin(RUNNABLE,
-                                       ",\"ppo\": {\"kind\": \"ppo\", \"model\": "
-                                       "\"math\", \"scorer\": \"rm\", \"data\": "
-                                       "\"eval\", \"rollout\": 8, \"train_batch\": 8, "
-                                       "\"episodes\": 1, \"max_new\": 8, "
-                                       "\"mean_new_tokens\": 8, \"actor_lr\": 1e-6, "
-                                       "\"critic_lr\": 1e-6}",
-                                       &file);
+    char *file = NULL,
+         *root = standin(RUNNABLE,
+                         ",\"ppo\": {\"kind\": \"ppo\", \"model\": "
+                         "\"math\", \"scorer\": \"rm\", \"data\": "
+                         "\"eval\", \"rollout\": 8, \"train_batch\": 8, "
+                         "\"episodes\": 1, \"max_new\": 8, "
+                         "\"mean_new_tokens\": 8, \"actor_lr\": 1e-6, "
+                         "\"critic_lr\": 1e-6}, \"score-more\": {\"kind\": \"score\", "
+                         "\"model\": \"rm\", \"data\": \"eval\", "
+                         "\"variants\": [\"goal\"], \"max_len\": 64}",
+                         &file);
     if (!root) cr_skip_test("stories260K or python3 not found (GCRM_DATA %s)", th_data_dir());
     char runs[1200], cmd[2600];
     snprintf(runs, sizeof runs, "%s/runs", root);
@@ -196,6 +199,9 @@ Test(full, refuses_what_it_cannot_run_by_name, .timeout = 120) {
     cr_expect(strstr(err, "data 'eval': 1 of 2 file(s) missing") && strstr(err, "svamp"), "%s",
               err);
     cr_expect(strstr(err, "stage 'ppo' (kind ppo): not built"), "%s", err);
+    cr_expect(strstr(err, "stage 'score-more': the analysis compares the baseline and goal") &&
+                  strstr(err, "one score stage; this scale has 2"),
+              "%s", err);
     cr_expect(!strstr(err, "tokenizing"), "nothing ran:\n%s", err);
     free(out), free(err);
     /* on the CUDA backend (its host emulation here), a precision other than the train stage's */

@@ -23,6 +23,12 @@ static int variant_of(const char *name) {
     return -1;
 }
 
+static int has_variant(const pl_stage *st, int v) {
+    for (const cJSON *e = st->variants ? st->variants->child : NULL; e; e = e->next)
+        if (variant_of(e->valuestring) == v) return 1;
+    return 0;
+}
+
 int full_problems(const rp_run *r, const pl_plan *p, int which, char *msg, size_t cap) {
     size_t n = 0;
     int count = 0;
@@ -104,17 +110,15 @@ int full_problems(const rp_run *r, const pl_plan *p, int which, char *msg, size_
         }
         if (st->kind == PL_SCORE && t >= 0 && st->per_seed != p->stages[t].per_seed)
             ADD("stage '%s': per_seed must be stage '%s''s", st->name, st->model);
+        if (st->kind == PL_SCORE && (!has_variant(st, 0) || !has_variant(st, 1) || !st->per_seed))
+            ADD("stage '%s': the analysis compares the baseline and goal variants of every seed "
+                "(both variants, per_seed true)",
+                st->name);
         n_score += st->kind == PL_SCORE;
     }
     if (n_score != 1) ADD("the analysis reads one score stage; this scale has %d", n_score);
 #undef ADD
     return count;
-}
-
-static int has_variant(const pl_stage *st, int v) {
-    for (const cJSON *e = st->variants ? st->variants->child : NULL; e; e = e->next)
-        if (variant_of(e->valuestring) == v) return 1;
-    return 0;
 }
 
 typedef struct {
@@ -196,11 +200,6 @@ static gc_status analyse(rp_run *r, const pl_plan *p, stage_runs *all, float **r
         sc++;
     const full_seqs *items = &all[sc].data.s;
     const pl_stage *st = &p->stages[sc];
-    if (!has_variant(st, 0) || !has_variant(st, 1) || !st->per_seed)
-        return gc_fail(GC_ERR_CONFIG,
-                       "%s: stage '%s': the analysis compares the baseline "
-                       "and goal variants of every seed (per_seed true)",
-                       r->cfg.path, st->name);
     if (!strcmp(r->pipeline, "hh")) return analyse_hh(r, p, all, items, rewards);
     int seeds = r->seeds;
     float **scores[2] = {rewards, rewards + seeds};
