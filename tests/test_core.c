@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
+#include "lib/model/fastexp.h"
 #include "lib/model/model.h"
 #include "lib/model/ops.h"
 #include "lib/model/optim.h"
@@ -336,4 +339,96 @@ Test(model, growing_adds_identity_blocks) {
     gc_model bad;
     cr_expect_eq(gc_model_grow(&a, -1, 3, &bad), GC_ERR_ARG);
     gc_model_free(&a), gc_model_free(&g);
+}
+
+/* gc_expf (lib/model/fastexp.h) against libm's expf: within 1 ulp over the whole normal range
+ * (every 2^-10 step), and the edges: 0 below it, +inf above, NaN through */
+Test(ops, fast_exp_is_within_one_ulp_of_libm) {
+    double worst = 0;
+    for (float x = -87.33f; x < 88.72f; x += 1.0f / 1024) {
+        float a = expf(x), b = gc_expf(x);
+        double ulp = nextafterf(a, INFINITY) - a;
+        double u = fabs((double)a - b) / ulp;
+        if (u > worst) worst = u;
+    }
+    cr_expect_leq(worst, 1.0, "largest difference %g ulp", worst);
+    cr_expect_eq(gc_expf(0.0f), 1.0f);
+    cr_expect_eq(gc_expf(-100.0f), 0.0f);
+    cr_expect_eq(gc_expf(-INFINITY), 0.0f);
+    cr_expect(isinf(gc_expf(100.0f)) && gc_expf(100.0f) > 0);
+    cr_expect(isnan(gc_expf(NAN)));
+}
+
+/* the SwiGLU fast path (gc_expf) against its libm reference: a few ulp, relative to the values
+ * that enter each output; the same bits twice */
+Test(ops, swiglu_fast_path_matches_reference) {
+    enum { N = 37, H = 53 };
+    float a[N * 2 * H], dg[N * H], g0[N * H], g1[N * H], d0[N * 2 * H], d1[N * 2 * H], again[N * H];
+    gc_rng r;
+    gc_rng_init(&r, 5, 5);
+    for (int i = 0; i < N * 2 * H; i++)
+        a[i] = 6 * gc_rng_normal(&r);
+    for (int i = 0; i < N * H; i++)
+        dg[i] = gc_rng_normal(&r);
+    gc_ops_swiglu(g1, a, N, H);
+    gc_ops_swiglu_ref(g0, a, N, H);
+    gc_ops_swiglu_backward(d1, dg, a, N, H);
+    gc_ops_swiglu_backward_ref(d0, dg, a, N, H);
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < H; i++) {
+            int k = n * H + i;
+            float x = a[n * 2 * H + i], up = a[n * 2 * H + H + i];
+            float scale = fabsf(x * up) + 1e-30f;
+            cr_assert_leq(fabsf(g0[k] - g1[k]), 4e-7f * scale, "g %d: %g vs %g", k, g0[k], g1[k]);
+            float s1 = fabsf(dg[k] * up) * (1 + fabsf(x)), s3 = fabsf(dg[k] * x);
+            cr_assert_leq(fabsf(d0[n * 2 * H + i] - d1[n * 2 * H + i]), 8e-7f * s1 + 1e-30f);
+            cr_assert_leq(fabsf(d0[n * 2 * H + H + i] - d1[n * 2 * H + H + i]),
+                          4e-7f * s3 + 1e-30f);
+        }
+    gc_ops_swiglu(again, a, N, H);
+    cr_expect(!memcmp(again, g1, sizeof g1));
+}
+
+/* the linear backward (its two GEMMs side by side at two threads) against the double-precision
+ * loop reference, and the same bits on a second call */
+Test(ops, linear_backward_matches_reference_and_repeats) {
+    enum { N = 512, IN = 96, OUT = 160 }; /* big enough for OpenBLAS to use its threads */
+    float *dy = malloc(sizeof(float) * N * OUT), *x = malloc(sizeof(float) * N * IN),
+          *W = malloc(sizeof(float) * OUT * IN), *Wt = malloc(sizeof(float) * OUT * IN);
+    float *dyt = malloc(sizeof(float) * N * OUT), *xt = malloc(sizeof(float) * N * IN);
+    float *dx[2], *dW[2], *rx = malloc(sizeof(float) * N * IN),
+                          *rW = malloc(sizeof(float) * OUT * IN);
+    gc_rng r;
+    gc_rng_init(&r, 3, 3);
+    for (int i = 0; i < N * OUT; i++)
+        dy[i] = gc_rng_normal(&r);
+    for (int i = 0; i < N * IN; i++)
+        x[i] = gc_rng_normal(&r);
+    for (int i = 0; i < OUT * IN; i++)
+        W[i] = gc_rng_normal(&r);
+    for (int k = 0; k < 2; k++) {
+        dx[k] = calloc(N * IN, sizeof(float)), dW[k] = calloc(OUT * IN, sizeof(float));
+        gc_ops_linear_backward(dx[k], 0, dW[k], dy, OUT, x, W, N, IN, OUT);
+    }
+    /* references: dx = dy W (W^T as the B operand), dW = dy^T x */
+    for (int o = 0; o < OUT; o++)
+        for (int i = 0; i < IN; i++)
+            Wt[i * OUT + o] = W[o * IN + i];
+    for (int n = 0; n < N; n++) {
+        for (int o = 0; o < OUT; o++)
+            dyt[o * N + n] = dy[n * OUT + o];
+        for (int i = 0; i < IN; i++)
+            xt[i * N + n] = x[n * IN + i];
+    }
+    gc_ops_matmul_ref(rx, dy, Wt, N, IN, OUT);
+    gc_ops_matmul_ref(rW, dyt, xt, OUT, IN, N);
+    for (int i = 0; i < N * IN; i++)
+        cr_assert_lt(fabsf(dx[0][i] - rx[i]), 1e-4f, "dx %d: %g vs %g", i, dx[0][i], rx[i]);
+    for (int i = 0; i < OUT * IN; i++)
+        cr_assert_lt(fabsf(dW[0][i] - rW[i]), 5e-4f, "dW %d: %g vs %g", i, dW[0][i], rW[i]);
+    cr_expect(!memcmp(dx[0], dx[1], sizeof(float) * N * IN), "dx repeats");
+    cr_expect(!memcmp(dW[0], dW[1], sizeof(float) * OUT * IN), "dW repeats");
+    for (int k = 0; k < 2; k++)
+        free(dx[k]), free(dW[k]);
+    free(dy), free(x), free(W), free(Wt), free(dyt), free(xt), free(rx), free(rW);
 }

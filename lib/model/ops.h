@@ -73,9 +73,14 @@ void gc_ops_attention_backward_ref(float *dqkv, const float *dout, const float *
                                    const float *qkv, int B, int T, int nh, int nkv, int hs,
                                    const int *len);
 
-/* g (N, H) = silu(a13[:, :H]) * a13[:, H:]; a13 (N, 2H). */
+/* g (N, H) = silu(a13[:, :H]) * a13[:, H:]; a13 (N, 2H). The exponential is gc_expf
+ * (lib/model/fastexp.h, vectorised); the _ref versions use libm's expf and are the references
+ * the tests hold these to (within a few ulp). The attention softmax and its decoding variant use
+ * gc_expf too; gc_ops_attention_ref keeps libm's. */
 void gc_ops_swiglu(float *g, const float *a13, int N, int H);
 void gc_ops_swiglu_backward(float *da13, const float *dg, const float *a13, int N, int H);
+void gc_ops_swiglu_ref(float *g, const float *a13, int N, int H);
+void gc_ops_swiglu_backward_ref(float *da13, const float *dg, const float *a13, int N, int H);
 
 /* Row-wise cross-entropy: *sum = the sum of -log softmax(logits)[target] over rows with target
  * >= 0 (NaN or infinite when the logits are: the caller judges), and dlogits = scale * (softmax -
