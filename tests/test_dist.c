@@ -122,13 +122,77 @@ Test(dist, one_part_step_is_the_plain_step) {
     gc_model_free(&b);
 }
 
+/* a batch of P pairs for the reward-model steps: random tokens, prompts of 2-3 tokens, the
+ * chosen and rejected responses ending in different tokens */
+static void rm_batch(int P, int T, int V, uint64_t seed, int32_t *tok, int *plen, int *len) {
+    gc_rng r;
+    gc_rng_init(&r, seed, 3);
+    for (int b = 0; b < 2 * P; b++) {
+        plen[b] = 2 + b % 2, len[b] = T - (b / 2) % 2;
+        for (int t = 0; t < T; t++)
+            tok[b * T + t] = 3 + (int32_t)gc_rng_below(&r, (uint32_t)V - 3);
+        tok[b * T + len[b] - 1] = b % 2 ? 1 : 2;
+    }
+}
+
+/* one rank, one part: the data-parallel reward-model step is gc_rm_step, and the sharded trunk
+ * optimizer and the separate head optimizer make gc_rm_update's update */
+Test(dist, one_part_rm_step_is_the_plain_step) {
+    gc_dist d;
+    cr_assert_eq(gc_dist_init(&d), GC_OK);
+    gc_model_config c = th_tiny_config(0);
+    gc_model ma, mb;
+    cr_assert_eq(gc_model_init(&ma, &c), GC_OK);
+    cr_assert_eq(gc_model_init(&mb, &c), GC_OK);
+    th_init_weights(&ma, 12), th_init_weights(&mb, 12);
+    gc_rm a, b;
+    cr_assert_eq(gc_rm_init(&a, &ma, GC_HEAD_LINEAR, 3), GC_OK);
+    cr_assert_eq(gc_rm_init(&b, &mb, GC_HEAD_LINEAR, 3), GC_OK);
+    enum { P = 2, T = 8 };
+    int32_t tok[2 * P * T];
+    int plen[2 * P], len[2 * P];
+    gc_con_config con = {
+        .lambda = 0.5f, .K = 3, .pairs = GC_PAIRS_ALL, .reduction = GC_RED_LOG_OF_MEAN};
+    gc_rm_optim o = GC_RM_OPTIM_DEFAULT(1e-2f, 0.5f, 0.1f);
+    o.trunk_lr_scale = 0.5f;
+    gc_zero1 z;
+    gc_adamw ho;
+    gc_tree tree;
+    cr_assert_eq(gc_zero1_init(&z, &d, b.model.n_params, 0.9f, 0.95f, 1e-8f, 0), GC_OK);
+    cr_assert_eq(gc_adamw_init(&ho, b.n_head, 0.9f, 0.95f, 1e-8f, 0), GC_OK);
+    cr_assert_eq(gc_tree_init(&tree, b.model.n_params, 1), GC_OK);
+    for (int step = 0; step < 3; step++) {
+        rm_batch(P, T, c.vocab_size, 40 + (uint64_t)step, tok, plen, len);
+        gc_rng ra, rb;
+        gc_rng_init(&ra, 77, (uint64_t)step), gc_rng_init(&rb, 77, (uint64_t)step);
+        gc_rm_step_stats sa, sb;
+        cr_assert_eq(gc_rm_step(&a, tok, P, T, plen, len, &con, &ra, &o, &sa), GC_OK);
+        cr_assert_eq(
+            gc_dist_rm_step(&d, &b, &z, &ho, &tree, tok, P, T, plen, len, &con, &rb, 1, &o, &sb),
+            GC_OK, "%s", gc_last_error());
+        cr_expect(memcmp(&sa, &sb, sizeof sa) == 0, "step %d: loss %.9g vs %.9g", step, sa.loss,
+                  sb.loss);
+    }
+    cr_expect(memcmp(a.model.params, b.model.params, sizeof(float) * a.model.n_params) == 0,
+              "the same trunk after 3 steps");
+    cr_expect(memcmp(a.head, b.head, sizeof(float) * a.n_head) == 0, "the same head");
+    gc_rng rr[3];
+    cr_expect_neq(
+        gc_dist_rm_step(&d, &b, &z, &ho, &tree, tok, P, T, plen, len, &con, rr, 3, &o, NULL), GC_OK,
+        "3 parts: not a power of two");
+    gc_tree_free(&tree);
+    gc_zero1_free(&z);
+    gc_adamw_free(&ho);
+    gc_rm_free(&a), gc_rm_free(&b);
+}
+
 /* the check program's weights file, and its stdout */
-static unsigned char *run_check(const char *launcher, int parts, const char *tag, size_t *n,
-                                char **out) {
+static unsigned char *run_check(const char *launcher, const char *mode, int parts, const char *tag,
+                                size_t *n, char **out) {
     const char *bin = getenv("GCRM_DP_CHECK");
     char *path = th_tmp_path(tag), cmd[2048];
-    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=1 %s %s --parts %d --steps 4 --out %s", launcher,
-             bin, parts, path);
+    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=1 %s %s %s --parts %d --steps 4 --out %s", launcher,
+             bin, mode, parts, path);
     char *err;
     int rc = th_run(cmd, out, NULL, &err);
     cr_assert_eq(rc, 0, "%s: exit %d: %s", cmd, rc, err);
@@ -160,15 +224,18 @@ Test(dist, two_mpi_ranks_equal_one_bit_for_bit, .timeout = 120) {
         cr_skip_test("mpirun cannot start two ranks here: %s", why);
     }
     free(o), free(e);
-    for (int parts = 2; parts <= 4; parts *= 2) {
+    /* the language model and the goal-conditioned reward model (trunk and head) */
+    for (int k = 0; k < 4; k++) {
+        int parts = 2 << (k % 2);
+        const char *mode = k < 2 ? "" : "--rm";
         size_t n1, n2;
         char *out1, *out2;
-        unsigned char *w1 = run_check("", parts, "dp1", &n1, &out1);
-        unsigned char *w2 = run_check(mpirun, parts, "dp2", &n2, &out2);
+        unsigned char *w1 = run_check("", mode, parts, "dp1", &n1, &out1);
+        unsigned char *w2 = run_check(mpirun, mode, parts, "dp2", &n2, &out2);
         cr_expect(strstr(out1, "world 1 ") && strstr(out2, "world 2 "), "%s\n%s", out1, out2);
         cr_expect(n1 > 10000 && n1 == n2, "%zu and %zu bytes of weights", n1, n2);
-        cr_expect(memcmp(w1, w2, n1) == 0, "%d parts: two ranks' weights differ from one rank's",
-                  parts);
+        cr_expect(memcmp(w1, w2, n1) == 0, "%s %d parts: two ranks' weights differ from one rank's",
+                  mode, parts);
         /* the same losses printed, step by step (after the world's size) */
         cr_expect(strncmp(out1, out2, strcspn(out1, "w")) == 0, "%s\n%s", out1, out2);
         cr_expect(strstr(out2, "slice "), "%s", out2);

@@ -119,27 +119,41 @@ gc_status gc_dist_tree_sum(const gc_dist *d, float *block, size_t n) {
 #ifdef GC_HAVE_MPI
     int W = d->size;
     if (W & (W - 1)) return gc_fail(GC_ERR_ARG, "the world size %d is not a power of two", W);
-    float *all = gc_malloc(sizeof(float) * n * (size_t)W);
-    if (!all) return GC_ERR_NOMEM;
-    if (n > (size_t)INT32_MAX) {
-        free(all);
+    if (n > (size_t)INT32_MAX)
         return gc_fail(GC_ERR_ARG, "gc_dist_tree_sum: %zu floats in one call", n);
+    /* reduce-scatter in tree order: rank r receives slice r of every rank's block (W slices, about
+     * n floats in all, where gathering whole blocks would take W n) and sums them up the tree */
+    size_t lo, hi;
+    gc_dist_slice(n, d->rank, W, &lo, &hi);
+    int mine = (int)(hi - lo);
+    int *sc = gc_malloc(sizeof(int) * 4 * (size_t)W);
+    float *slices = gc_malloc(sizeof(float) * ((size_t)mine * (size_t)W + 1));
+    if (!sc || !slices) {
+        free(sc), free(slices);
+        return GC_ERR_NOMEM;
     }
-    if (MPI_Allgather(block, (int)n, MPI_FLOAT, all, (int)n, MPI_FLOAT, MPI_COMM_WORLD) !=
-        MPI_SUCCESS) {
-        free(all);
-        return gc_fail(GC_ERR_IO, "MPI_Allgather of %zu floats failed", n);
+    int *sd = sc + W, *rc = sc + 2 * W, *rd = sc + 3 * W;
+    for (int r = 0; r < W; r++) {
+        size_t a, b;
+        gc_dist_slice(n, r, W, &a, &b);
+        sc[r] = (int)(b - a), sd[r] = (int)a, rc[r] = mine, rd[r] = r * mine;
+    }
+    int ok = MPI_Alltoallv(block, sc, sd, MPI_FLOAT, slices, rc, rd, MPI_FLOAT, MPI_COMM_WORLD);
+    free(sc);
+    if (ok != MPI_SUCCESS) {
+        free(slices);
+        return gc_fail(GC_ERR_IO, "MPI_Alltoallv of %zu floats failed", n);
     }
     /* the rest of the tree: neighbours pairwise, left + right, up to the root */
     for (int span = 1; span < W; span *= 2)
         for (int r = 0; r < W; r += 2 * span) {
-            float *left = all + (size_t)r * n, *right = all + (size_t)(r + span) * n;
-            for (size_t k = 0; k < n; k++)
+            float *left = slices + (size_t)r * mine, *right = slices + (size_t)(r + span) * mine;
+            for (int k = 0; k < mine; k++)
                 left[k] += right[k];
         }
-    memcpy(block, all, sizeof(float) * n);
-    free(all);
-    return GC_OK;
+    memcpy(block + lo, slices, sizeof(float) * (size_t)mine);
+    free(slices);
+    return gc_dist_gather_slices(d, block, n);
 #else
     (void)block, (void)n;
     return gc_fail(GC_ERR_ARG, "a world of %d ranks without MPI", d->size);
@@ -243,4 +257,77 @@ gc_status gc_dist_lm_step(const gc_dist *d, gc_model *m, gc_zero1 *z, gc_tree *t
     GC_TRY(gc_zero1_step(z, d, m->params, m->grads, m->tensors, GC_N_TENSORS, n, lr));
     if (loss) *loss = local_loss;
     return GC_OK;
+}
+
+/* ---- a data-parallel reward-model step ---- */
+
+enum { N_STATS = 6 }; /* loss, pref, con, acc, mean_pos, mean_neg */
+
+gc_status gc_dist_rm_step(const gc_dist *d, gc_rm *rm, gc_zero1 *z, gc_adamw *head_opt,
+                          gc_tree *tree, const int32_t *tokens, int P, int T, const int *prompt_len,
+                          const int *len, const gc_con_config *c, const gc_rng *rngs, int parts,
+                          const gc_rm_optim *o, gc_rm_step_stats *st) {
+    int W = d->size;
+    if (parts < W || parts % W || (parts & (parts - 1)) || P % parts)
+        return gc_fail(GC_ERR_ARG,
+                       "data parallel: %d parts must be a power of two, a multiple of the %d "
+                       "rank(s), and divide the %d pairs",
+                       parts, W, P);
+    gc_model *m = &rm->model;
+    if (!m->be->host) return gc_fail(GC_ERR_ARG, "data parallel: host models only, for now");
+    size_t n = m->n_params, nh = rm->n_head, ns = nh + N_STATS;
+    if (z->hi > n || head_opt->n != nh)
+        return gc_fail(GC_ERR_ARG, "data parallel: optimizer state for another reward model");
+    int pp = P / parts, per = parts / W;
+    /* the head's gradient and the part's losses travel together: (nh + N_STATS) */
+    float *small = gc_malloc(sizeof(float) * ns);
+    gc_tree stree;
+    gc_status s = small ? gc_tree_init(&stree, ns, per) : GC_ERR_NOMEM;
+    if (s != GC_OK) {
+        free(small);
+        return s;
+    }
+    for (int p = d->rank * per; s == GC_OK && p < (d->rank + 1) * per; p++) {
+        size_t row = (size_t)p * 2 * pp; /* the part's first sequence */
+        gc_rng r = rngs[p];
+        gc_rm_step_stats ps;
+        s = gc_rm_grad_acc(rm, tokens + row * T, pp, T, prompt_len + row, len + row, c, &r,
+                           1.0f / (float)parts, 1, &ps);
+        if (s == GC_OK) s = gc_tree_push(tree, m->grads);
+        if (s == GC_OK) {
+            memcpy(small, rm->dhead, sizeof(float) * nh);
+            float v[N_STATS] = {ps.loss, ps.pref, ps.con, ps.acc, ps.mean_pos, ps.mean_neg};
+            for (int i = 0; i < N_STATS; i++)
+                small[nh + i] = v[i] / (float)parts;
+            s = gc_tree_push(&stree, small);
+        }
+    }
+    if (s == GC_OK) s = gc_tree_result(tree, m->grads);
+    if (s == GC_OK) s = gc_tree_result(&stree, small);
+    gc_tree_reset(tree);
+    gc_tree_free(&stree);
+    if (s == GC_OK) s = gc_dist_tree_sum(d, m->grads, n);
+    if (s == GC_OK) s = gc_dist_tree_sum(d, small, ns);
+    if (s == GC_OK) {
+        memcpy(rm->dhead, small, sizeof(float) * nh);
+        s = gc_rm_clip_grads(rm, o->clip);
+    }
+    if (s == GC_OK) {
+        z->beta1 = head_opt->beta1 = o->beta1;
+        z->beta2 = head_opt->beta2 = o->beta2;
+        z->eps = head_opt->eps = o->eps;
+        z->weight_decay = o->weight_decay;
+        s = gc_zero1_step(z, d, m->params, m->grads, m->tensors, GC_N_TENSORS, n,
+                          o->lr * o->trunk_lr_scale);
+    }
+    if (s == GC_OK) {
+        gc_tensor_info head_t = {"head", 1, {(int)nh, 0, 0}, 0, nh, 0};
+        gc_adamw_step(head_opt, rm->head, rm->dhead, &head_t, 1, o->lr);
+    }
+    if (s == GC_OK && st) {
+        const float *v = small + nh;
+        *st = (gc_rm_step_stats){v[0], v[1], v[2], v[3], v[4], v[5]};
+    }
+    free(small);
+    return s;
 }

@@ -9,9 +9,10 @@
  * world size W, itself a power of two); rank r computes parts [r P/W, (r+1) P/W). The step's
  * gradient is the pairwise sum of the part gradients over a fixed binary tree, ((g0 + g1) + (g2 +
  * g3)) for P = 4: each rank sums its block's subtree as its parts complete (gc_tree), then the W
- * block sums are gathered and summed up the rest of the tree (gc_dist_tree_sum). The tree is the
- * same for every W, so 1 rank and W ranks produce the same bits (at the same thread count per
- * rank); the data order is a function of the step alone.
+ * block sums are reduce-scattered up the rest of the tree (rank r sums slice r of every block, in
+ * tree order) and the summed slices gathered (gc_dist_tree_sum): about 2n floats of buffers per
+ * rank, whatever W. The tree is the same for every W, so 1 rank and W ranks produce the same bits
+ * (at the same thread count per rank); the data order is a function of the step alone.
  *
  * Optimizer state (ZeRO stage 1): rank r keeps AdamW's moments for the parameter slice
  * [r n / W, (r+1) n / W) only (gc_zero1), updates that slice, and the updated slices are gathered
@@ -27,6 +28,7 @@
 #include <stdint.h>
 
 #include "lib/model/model.h"
+#include "lib/rm/rm.h"
 #include "lib/util/base.h"
 
 typedef struct {
@@ -89,5 +91,19 @@ gc_status gc_zero1_step(gc_zero1 *z, const gc_dist *d, float *params, const floa
 gc_status gc_dist_lm_step(const gc_dist *d, gc_model *m, gc_zero1 *z, gc_tree *tree,
                           const int32_t *tokens, const int32_t *targets, int B, int T, int P,
                           float clip, float lr, float *loss);
+
+/* One data-parallel reward-model step (lib/rm/rm.h): P pairs (2P sequences (2P, T) in rm.h's
+ * layout, with prompt_len and len (2P)) in `parts` parts of P/parts pairs; part p's contrastive
+ * positions are drawn from a copy of rngs[p] (parts of them: the caller makes them a function of
+ * the step and the part, so the draws do not depend on the world). This rank's parts each give
+ * their gradient of the part's loss (weighted 1/parts, gc_rm_grad_acc); trunk and head gradients
+ * and the losses are summed over the tree; then the global norm is clipped (o->clip), the trunk
+ * updated by the sharded AdamW z at lr * trunk_lr_scale and the head by head_opt (replicated:
+ * every rank makes the same update), with o's betas, eps and weight decay. With one part and one
+ * rank it is gc_rm_step, bit for bit. st (may be NULL) gets the mean of the parts' losses. */
+gc_status gc_dist_rm_step(const gc_dist *d, gc_rm *rm, gc_zero1 *z, gc_adamw *head_opt,
+                          gc_tree *tree, const int32_t *tokens, int P, int T, const int *prompt_len,
+                          const int *len, const gc_con_config *c, const gc_rng *rngs, int parts,
+                          const gc_rm_optim *o, gc_rm_step_stats *st);
 
 #endif

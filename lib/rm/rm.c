@@ -560,6 +560,19 @@ gc_status gc_rm_step(gc_rm *rm, const int32_t *tokens, int P, int T, const int *
     return gc_rm_update(rm, o);
 }
 
+gc_status gc_rm_clip_grads(gc_rm *rm, float clip) {
+    /* one global norm over the trunk and the head, clipped by the optimiser's rule */
+    double trunk_ss = 0;
+    GC_TRY(gc_model_grad_sumsq(&rm->model, &trunk_ss));
+    float k = gc_clip_factor(sqrt(trunk_ss + gc_ops_sumsq(rm->dhead, rm->n_head)), clip);
+    if (k != 1.0f) {
+        GC_TRY(gc_model_scale_grads(&rm->model, k));
+        for (size_t i = 0; i < rm->n_head; i++)
+            rm->dhead[i] *= k;
+    }
+    return GC_OK;
+}
+
 gc_status gc_rm_update(gc_rm *rm, const gc_rm_optim *o) {
     gc_model *m = &rm->model;
     GC_TRY(set_has_opt(rm, 1));
@@ -568,15 +581,7 @@ gc_status gc_rm_update(gc_rm *rm, const gc_rm_optim *o) {
     rm->opt.beta2 = rm->head_opt.beta2 = o->beta2;
     rm->opt.eps = rm->head_opt.eps = o->eps;
     rm->opt.weight_decay = o->weight_decay;
-    /* one global norm over the trunk and the head, clipped by the optimiser's rule */
-    double trunk_ss = 0;
-    GC_TRY(gc_model_grad_sumsq(m, &trunk_ss));
-    float k = gc_clip_factor(sqrt(trunk_ss + gc_ops_sumsq(rm->dhead, rm->n_head)), o->clip);
-    if (k != 1.0f) {
-        GC_TRY(gc_model_scale_grads(m, k));
-        for (size_t i = 0; i < rm->n_head; i++)
-            rm->dhead[i] *= k;
-    }
+    GC_TRY(gc_rm_clip_grads(rm, o->clip));
     GC_TRY(gc_model_adamw(m, &rm->opt, o->lr * o->trunk_lr_scale));
     gc_tensor_info head_t = {"head", 1, {(int)rm->n_head, 0, 0}, 0, rm->n_head, 0};
     gc_adamw_step(&rm->head_opt, rm->head, rm->dhead, &head_t, 1, o->lr);

@@ -141,6 +141,9 @@ typedef struct {
 /* One update from the gradient already in rm->model and rm->dhead (any loss: gc_rm_grad's, or a
  * critic's value loss): clipping of the global norm, AdamW on trunk and head. */
 gc_status gc_rm_update(gc_rm *rm, const gc_rm_optim *o);
+/* gc_rm_update's clipping alone: the trunk's and head's gradients scaled together so that their
+ * global norm is at most clip (<= 0: unchanged), by torch's rule (gc_clip_factor). */
+gc_status gc_rm_clip_grads(gc_rm *rm, float clip);
 
 /* One optimisation step on P pairs: gc_rm_grad, then gc_rm_update. */
 gc_status gc_rm_step(gc_rm *rm, const int32_t *tokens, int P, int T, const int *prompt_len,
