@@ -111,6 +111,16 @@ void th_init_weights(gc_model *m, uint64_t seed) {
     }
 }
 
+void th_twin_rms(gc_rm *a, gc_rm *b, uint64_t weights, uint64_t head_seed) {
+    gc_model_config c = th_tiny_config(0);
+    gc_model ma, mb;
+    cr_assert_eq(gc_model_init(&ma, &c), GC_OK);
+    cr_assert_eq(gc_model_init(&mb, &c), GC_OK);
+    th_init_weights(&ma, weights), th_init_weights(&mb, weights);
+    cr_assert_eq(gc_rm_init(a, &ma, GC_HEAD_LINEAR, head_seed), GC_OK);
+    cr_assert_eq(gc_rm_init(b, &mb, GC_HEAD_LINEAR, head_seed), GC_OK);
+}
+
 /* runs `replicate run FILE --scale smoke --root ROOT extra`; returns the exit code */
 int th_run_smoke(const char *file, const char *root, const char *extra, char **out, char **err) {
     char cmd[2048];

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "lib/model/model.h"
+#include "lib/rm/rm.h"
 
 struct cJSON;
 
@@ -52,6 +53,9 @@ int th_write_file(const char *path, const void *data, size_t n);
 gc_model_config th_tiny_config(int tied);
 /* Random weights of O(0.3) and norms near 1 so every path carries signal. */
 void th_init_weights(gc_model *m, uint64_t seed);
+/* Two identical tiny reward models (th_tiny_config(0) trunks from th_init_weights(weights), linear
+ * heads from head_seed), asserting each step. */
+void th_twin_rms(gc_rm *a, gc_rm *b, uint64_t weights, uint64_t head_seed);
 
 /* A file's text (at most 1 MiB; empty when unreadable; caller frees). */
 char *th_read_text(const char *path);

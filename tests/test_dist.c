@@ -141,13 +141,8 @@ Test(dist, one_part_rm_step_is_the_plain_step) {
     gc_dist d;
     cr_assert_eq(gc_dist_init(&d), GC_OK);
     gc_model_config c = th_tiny_config(0);
-    gc_model ma, mb;
-    cr_assert_eq(gc_model_init(&ma, &c), GC_OK);
-    cr_assert_eq(gc_model_init(&mb, &c), GC_OK);
-    th_init_weights(&ma, 12), th_init_weights(&mb, 12);
     gc_rm a, b;
-    cr_assert_eq(gc_rm_init(&a, &ma, GC_HEAD_LINEAR, 3), GC_OK);
-    cr_assert_eq(gc_rm_init(&b, &mb, GC_HEAD_LINEAR, 3), GC_OK);
+    th_twin_rms(&a, &b, 12, 3);
     enum { P = 2, T = 8 };
     int32_t tok[2 * P * T];
     int plen[2 * P], len[2 * P];

@@ -484,13 +484,8 @@ Test(reward_model, whole_gradient_at_lambda_two) {
 Test(reward_model, micro_batches_accumulate_the_batch_gradient) {
     enum { PP = 2, TT = 8 };
     gc_model_config cfg = th_tiny_config(0);
-    gc_model m1, m2;
-    cr_assert_eq(gc_model_init(&m1, &cfg), GC_OK);
-    cr_assert_eq(gc_model_init(&m2, &cfg), GC_OK);
-    th_init_weights(&m1, 21), th_init_weights(&m2, 21);
     gc_rm a, b;
-    cr_assert_eq(gc_rm_init(&a, &m1, GC_HEAD_LINEAR, 5), GC_OK);
-    cr_assert_eq(gc_rm_init(&b, &m2, GC_HEAD_LINEAR, 5), GC_OK);
+    th_twin_rms(&a, &b, 21, 5);
     gc_rng r;
     gc_rng_init(&r, 31, 2);
     int32_t tok[2 * PP * TT];
