@@ -25,9 +25,9 @@ static inline float gc_expf(float x) {
     c = c > GC_EXPF_HI ? GC_EXPF_HI : c;
     float t = c * 1.44269504088896341f + 12582912.0f; /* round to nearest by the 1.5 * 2^23 shift */
     float k = t - 12582912.0f;
-    int32_t ki;
+    uint32_t ki; /* unsigned: a NaN's bits may not overflow a signed operation */
     memcpy(&ki, &t, sizeof ki);
-    ki -= 0x4B400000; /* the integer k from t's mantissa bits */
+    ki -= 0x4B400000u; /* the integer k (two's complement) from t's mantissa bits */
     float r = c - k * 0.693359375f;
     r = r - k * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
@@ -38,7 +38,7 @@ static inline float gc_expf(float x) {
     p = p * r + 5.0000001201e-1f;
     p = p * (r * r) + r + 1.0f;
     /* 2^k as 2^(k-1) * 2 for k > 0: k reaches 128 at the top of the range, past the exponent */
-    int32_t up = ki > 0, bits = (ki - up + 127) << 23;
+    uint32_t up = (int32_t)ki > 0, bits = (ki - up + 127u) << 23;
     float s;
     memcpy(&s, &bits, sizeof s);
     float y = p * s * (up ? 2.0f : 1.0f);
