@@ -175,6 +175,9 @@ Test(dist, one_part_rm_step_is_the_plain_step) {
     cr_expect_neq(
         gc_dist_rm_step(&d, &b, &z, &ho, &tree, tok, P, T, plen, len, &con, rr, 3, &o, NULL), GC_OK,
         "3 parts: not a power of two");
+    cr_expect_neq(
+        gc_dist_rm_step(&d, &b, &z, &ho, &tree, tok, P, T, plen, len, &con, rr, 2, &o, NULL), GC_OK,
+        "2 parts on one rank: the tree holds one push");
     gc_tree_free(&tree);
     gc_zero1_free(&z);
     gc_adamw_free(&ho);

@@ -279,6 +279,11 @@ gc_status gc_dist_rm_step(const gc_dist *d, gc_rm *rm, gc_zero1 *z, gc_adamw *he
     if (z->hi > n || head_opt->n != nh)
         return gc_fail(GC_ERR_ARG, "data parallel: optimizer state for another reward model");
     int pp = P / parts, per = parts / W;
+    if (tree->n != n || tree->cap < per)
+        return gc_fail(GC_ERR_ARG,
+                       "data parallel: the gradient tree holds %d pushes of %zu floats, the step "
+                       "needs %d of %zu",
+                       tree->cap, tree->n, per, n);
     /* the head's gradient and the part's losses travel together: (nh + N_STATS) */
     float *small = gc_malloc(sizeof(float) * ns);
     gc_tree stree;

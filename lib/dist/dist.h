@@ -99,8 +99,9 @@ gc_status gc_dist_lm_step(const gc_dist *d, gc_model *m, gc_zero1 *z, gc_tree *t
  * their gradient of the part's loss (weighted 1/parts, gc_rm_grad_acc); trunk and head gradients
  * and the losses are summed over the tree; then the global norm is clipped (o->clip), the trunk
  * updated by the sharded AdamW z at lr * trunk_lr_scale and the head by head_opt (replicated:
- * every rank makes the same update), with o's betas, eps and weight decay. With one part and one
- * rank it is gc_rm_step, bit for bit. st (may be NULL) gets the mean of the parts' losses. */
+ * every rank makes the same update), with o's betas, eps and weight decay. tree: n_params floats,
+ * room for parts / world pushes. With one part and one rank it is gc_rm_step, bit for bit. st (may
+ * be NULL) gets the mean of the parts' losses. */
 gc_status gc_dist_rm_step(const gc_dist *d, gc_rm *rm, gc_zero1 *z, gc_adamw *head_opt,
                           gc_tree *tree, const int32_t *tokens, int P, int T, const int *prompt_len,
                           const int *len, const gc_con_config *c, const gc_rng *rngs, int parts,
