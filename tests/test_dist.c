@@ -178,6 +178,12 @@ Test(dist, one_part_rm_step_is_the_plain_step) {
     cr_expect_neq(
         gc_dist_rm_step(&d, &b, &z, &ho, &tree, tok, P, T, plen, len, &con, rr, 2, &o, NULL), GC_OK,
         "2 parts on one rank: the tree holds one push");
+    gc_adamw other;
+    cr_assert_eq(gc_adamw_init(&other, b.n_head + 1, 0.9f, 0.95f, 1e-8f, 0), GC_OK);
+    cr_expect_neq(
+        gc_dist_rm_step(&d, &b, &z, &other, &tree, tok, P, T, plen, len, &con, rr, 1, &o, NULL),
+        GC_OK, "a head optimizer of another size");
+    gc_adamw_free(&other);
     gc_tree_free(&tree);
     gc_zero1_free(&z);
     gc_adamw_free(&ho);

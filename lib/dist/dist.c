@@ -223,18 +223,26 @@ gc_status gc_zero1_step(gc_zero1 *z, const gc_dist *d, float *params, const floa
     return gc_dist_gather_slices(d, params, n);
 }
 
-/* ---- a data-parallel language-model step ---- */
+/* ---- data-parallel steps ---- */
+
+/* parts of a batch of `items` over W ranks, on a host model */
+static gc_status check_step(int W, int parts, int items, const char *what, const gc_model *m) {
+    if (parts < W || parts % W || (parts & (parts - 1)) || items % parts)
+        return gc_fail(GC_ERR_ARG,
+                       "data parallel: %d parts must be a power of two, a multiple of the %d "
+                       "rank(s), and divide %s (%d)",
+                       parts, W, what, items);
+    if (!m->be->host) return gc_fail(GC_ERR_ARG, "data parallel: host models only, for now");
+    return GC_OK;
+}
+
+/* a language-model step */
 
 gc_status gc_dist_lm_step(const gc_dist *d, gc_model *m, gc_zero1 *z, gc_tree *tree,
                           const int32_t *tokens, const int32_t *targets, int B, int T, int P,
                           float clip, float lr, float *loss) {
     int W = d->size;
-    if (P < W || P % W || (P & (P - 1)) || B % P)
-        return gc_fail(GC_ERR_ARG,
-                       "data parallel: %d parts must be a power of two, a multiple of the %d "
-                       "rank(s), and divide the batch of %d",
-                       P, W, B);
-    if (!m->be->host) return gc_fail(GC_ERR_ARG, "data parallel: host models only, for now");
+    GC_TRY(check_step(W, P, B, "the batch", m));
     int rows = B / P, per = P / W;
     size_t n = m->n_params;
     float local_loss = 0; /* this rank's parts' losses, summed in part order */
@@ -259,7 +267,7 @@ gc_status gc_dist_lm_step(const gc_dist *d, gc_model *m, gc_zero1 *z, gc_tree *t
     return GC_OK;
 }
 
-/* ---- a data-parallel reward-model step ---- */
+/* a reward-model step */
 
 enum { N_STATS = 6 }; /* loss, pref, con, acc, mean_pos, mean_neg */
 
@@ -268,13 +276,8 @@ gc_status gc_dist_rm_step(const gc_dist *d, gc_rm *rm, gc_zero1 *z, gc_adamw *he
                           const int *len, const gc_con_config *c, const gc_rng *rngs, int parts,
                           const gc_rm_optim *o, gc_rm_step_stats *st) {
     int W = d->size;
-    if (parts < W || parts % W || (parts & (parts - 1)) || P % parts)
-        return gc_fail(GC_ERR_ARG,
-                       "data parallel: %d parts must be a power of two, a multiple of the %d "
-                       "rank(s), and divide the %d pairs",
-                       parts, W, P);
     gc_model *m = &rm->model;
-    if (!m->be->host) return gc_fail(GC_ERR_ARG, "data parallel: host models only, for now");
+    GC_TRY(check_step(W, parts, P, "the pairs", m));
     size_t n = m->n_params, nh = rm->n_head, ns = nh + N_STATS;
     if (z->hi > n || head_opt->n != nh)
         return gc_fail(GC_ERR_ARG, "data parallel: optimizer state for another reward model");
