@@ -182,12 +182,13 @@ static int bench_train(int argc, char **argv) {
 
 static int bench_generate(int argc, char **argv) {
     const char *path = NULL;
-    long n_steps = 256;
+    long n_steps = 256, n_batch = 1;
     const gc_flag flags[] = {{"checkpoint", GC_FLAG_STRING, &path, 0, 0, NULL, 0},
-                             {"steps", GC_FLAG_INT, &n_steps, 1, 1 << 20, NULL, 0}};
-    int rc = parse("generate", argc, argv, flags, 2);
+                             {"steps", GC_FLAG_INT, &n_steps, 1, 1 << 20, NULL, 0},
+                             {"batch", GC_FLAG_INT, &n_batch, 1, 4096, NULL, 0}};
+    int rc = parse("generate", argc, argv, flags, 3);
     if (rc) return rc;
-    int steps = (int)n_steps;
+    int steps = (int)n_steps, B = (int)n_batch;
     gc_model m;
     if (!path || gc_ckpt_load_any(path, &m) != GC_OK) {
         fprintf(stderr, "gcrm-bench generate: %s\n",
@@ -197,21 +198,38 @@ static int bench_generate(int argc, char **argv) {
     if (steps > m.cfg.seq_len) steps = m.cfg.seq_len;
     gc_kvcache kc;
     gc_sampler smp;
-    if (gc_kvcache_init(&kc, &m.cfg, 1, steps) != GC_OK ||
+    int32_t *token = malloc(sizeof(int32_t) * B), *pos = malloc(sizeof(int32_t) * B);
+    gc_rng *rngs = malloc(sizeof(gc_rng) * B);
+    if (!token || !pos || !rngs || gc_kvcache_init(&kc, &m.cfg, B, steps) != GC_OK ||
         gc_sampler_init(&smp, m.cfg.vocab_size, 1.0f, 1.0f, 1) != GC_OK) {
         fprintf(stderr, "gcrm-bench: %s\n", gc_last_error());
         return 1;
     }
-    int reps = 5;
+    int reps = B > 1 ? 1 : 5;
     double t0 = gc_now();
     for (int rep = 0; rep < reps; rep++) {
-        int32_t token = 1;
-        for (int32_t pos = 0; pos < steps; pos++) {
-            gc_model_decode(&m, &kc, &token, &pos);
-            token = gc_sampler_sample(&smp, kc.logits);
+        for (int b = 0; b < B; b++)
+            token[b] = 1, gc_rng_init(&rngs[b], 1, (uint64_t)b);
+        for (int32_t t = 0; t < steps; t++) {
+            for (int b = 0; b < B; b++)
+                pos[b] = t;
+            gc_model_decode(&m, &kc, token, pos);
+            for (int b = 0; b < B; b++) /* each row its own stream, as batched generation does */
+                token[b] =
+                    gc_sampler_sample_rng(&smp, kc.logits + (size_t)b * m.cfg.vocab_size, &rngs[b]);
         }
     }
     double el = gc_now() - t0;
+    if (B > 1) { /* batched: the throughput only */
+        printf("{\"kind\": \"generate\", \"params\": %zu, \"batch\": %d, \"tokens\": %d, "
+               "\"tokens_per_s\": %.1f, \"threads\": %d}\n",
+               m.n_params, B, steps * B, steps * B / el, omp_get_max_threads());
+        gc_sampler_free(&smp), gc_kvcache_free(&kc), gc_model_free(&m);
+        free(token), free(pos), free(rngs);
+        return 0;
+    }
+    free(token), free(pos), free(rngs);
+
     gc_backend_prof prof; /* the per-op profile: one more pass with every op timed */
     gc_backend_prof_init(&prof, m.be);
     if (gc_model_set_backend(&m, &prof.be) != GC_OK) {
@@ -225,8 +243,8 @@ static int bench_generate(int argc, char **argv) {
     }
     double tp = gc_now();
     int32_t tk = 1;
-    for (int32_t pos = 0; pos < steps; pos++) {
-        if (gc_model_decode(&m, &kc, &tk, &pos) != GC_OK) {
+    for (int32_t at = 0; at < steps; at++) {
+        if (gc_model_decode(&m, &kc, &tk, &at) != GC_OK) {
             fprintf(stderr, "gcrm-bench: %s\n", gc_last_error());
             return 1;
         }

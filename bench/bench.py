@@ -8,7 +8,8 @@
   (iv)  KV-cache generation tokens/s on stories260K, beside llama2.c's run.c on the same model
         and thread count when a llama2.c checkout is given (--llama2c DIR or LLAMA2C_DIR: its
         run.c is built here with -Ofast -march=native -fopenmp, as its README builds it, and run
-        greedily for 256 tokens; its own "achieved tok/s", best of 5)
+        greedily for 256 tokens; its own "achieved tok/s", best of 5); and gcrm's batched
+        throughput, GEN_BATCH sequences decoded together (llama2.c decodes one)
   (v)   a per-op profile of a training step (each config) and of a decode step: every op of the
         model's backend timed (lib/model/backend_prof.h), its share of the step's wall time
 The machine is shared and noisy: read the ratios within one run. Writes build/bench.json.
@@ -19,6 +20,8 @@ import os
 import subprocess
 import sys
 import time
+
+GEN_BATCH = 32  # sequences decoded together in the batched generation row (llama2.c has no batch)
 
 CONFIGS = {
     "small": dict(dim=128, hidden=344, layers=5, heads=4, kv_heads=4, vocab=512, seq=128,
@@ -99,6 +102,9 @@ def main():
         out = run_json([a.bench_bin, "generate", "--checkpoint", model], env)
         gen = next(r for r in out if r["kind"] == "generate")
         gen["profile"] = next((r for r in out if r["kind"] == "profile"), None)
+        out = run_json([a.bench_bin, "generate", "--checkpoint", model, "--batch",
+                        str(GEN_BATCH)], env)
+        gen["batched"] = next(r for r in out if r["kind"] == "generate")
     report["generate"] = gen
     report["llama2c"] = llama2c(a, env, model) if gen else None
 
@@ -113,7 +119,8 @@ def main():
             g["tokens_per_s"] / t["tokens_per_s"], 100 * g["matmul_share"],
             100 * g["gflops"] / peak))
     if gen:
-        print("  KV-cache generation, stories260K (batch 1): %.0f tokens/s" % gen["tokens_per_s"])
+        print("  KV-cache generation, stories260K (batch 1): %.0f tokens/s; batch %d: %.0f tokens/s"
+              % (gen["tokens_per_s"], GEN_BATCH, gen["batched"]["tokens_per_s"]))
         l2c = report["llama2c"]
         if isinstance(l2c, dict):
             print("  llama2.c run.c (%s), same model and threads: %.0f tokens/s; gcrm / llama2.c "

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <cblas.h>
+#include <omp.h>
 
 #include "lib/model/fastexp.h"
 #include "lib/model/model.h"
@@ -431,4 +432,72 @@ Test(ops, linear_backward_matches_reference_and_repeats) {
     for (int k = 0; k < 2; k++)
         free(dx[k]), free(dW[k]);
     free(dy), free(x), free(W), free(Wt), free(dyt), free(xt), free(rx), free(rW);
+}
+
+/* The decoding matmul: bit for bit its scalar fma-chain reference on every shape the blocking
+ * cuts differently (rows 1..9 around the 4-row tiles, outputs around the 8-wide panels, inputs
+ * around the 8 x 8 transpositions), with and without the residual, with a row stride wider than
+ * the output; the same bits for a row alone as in a batch, and at 1 and 2 threads; within
+ * 1e-5 relative of the double-precision loop. */
+Test(ops, decode_linear_rows_match_fma_reference_bitwise) {
+    enum { NMAX = 9, IMAX = 70, OMAX = 37, LD = OMAX + 3 };
+    float *x = malloc(sizeof(float) * NMAX * IMAX), *W = malloc(sizeof(float) * OMAX * IMAX);
+    float *res = malloc(sizeof(float) * NMAX * OMAX), *dbl = malloc(sizeof(float) * NMAX * OMAX);
+    float *y = malloc(sizeof(float) * NMAX * LD), *want = malloc(sizeof(float) * NMAX * LD);
+    float one[LD];
+    gc_rng r;
+    gc_rng_init(&r, 5, 5);
+    for (int i = 0; i < NMAX * IMAX; i++)
+        x[i] = gc_rng_normal(&r);
+    for (int i = 0; i < OMAX * IMAX; i++)
+        W[i] = gc_rng_normal(&r);
+    for (int i = 0; i < NMAX * OMAX; i++)
+        res[i] = gc_rng_normal(&r);
+    const int ns[] = {1, 2, 3, 4, 5, 8, 9}, ins[] = {1, 7, 8, 9, 16, 64, 70},
+              outs[] = {1, 7, 8, 9, 16, 37};
+    for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
+        for (size_t b = 0; b < sizeof ins / sizeof ins[0]; b++)
+            for (size_t c = 0; c < sizeof outs / sizeof outs[0]; c++)
+                for (int withres = 0; withres < 2; withres++) {
+                    int N = ns[a], IN = ins[b], OUT = outs[c];
+                    const float *rp = withres ? res : NULL;
+                    memset(y, 0xff, sizeof(float) * NMAX * LD); /* NaN bits: untouched stays NaN */
+                    memset(want, 0xff, sizeof(float) * NMAX * LD);
+                    gc_ops_linear_rows(y, LD, rp, x, W, N, IN, OUT);
+                    gc_ops_linear_rows_ref(want, LD, rp, x, W, N, IN, OUT);
+                    cr_assert(!memcmp(y, want, sizeof(float) * NMAX * LD),
+                              "N %d in %d out %d res %d: fast path differs from the reference", N,
+                              IN, OUT, withres);
+                    gc_ops_linear_rows(one, LD, rp ? rp + (size_t)(N - 1) * OUT : NULL,
+                                       x + (size_t)(N - 1) * IN, W, 1, IN, OUT);
+                    cr_assert(!memcmp(one, y + (size_t)(N - 1) * LD, sizeof(float) * OUT),
+                              "N %d in %d out %d: the last row alone differs", N, IN, OUT);
+                }
+    enum { N = 9, IN = 64, OUT = 37 };
+    gc_ops_matmul_ref(dbl, x, W, N, OUT, IN);
+    gc_ops_linear_rows(y, OUT, NULL, x, W, N, IN, OUT);
+    for (int i = 0; i < N * OUT; i++)
+        cr_assert_lt(fabsf(y[i] - dbl[i]), 1e-5f * (1.0f + fabsf(dbl[i])) * 8, "element %d", i);
+    free(x), free(W), free(res), free(dbl), free(y), free(want);
+}
+
+/* Big enough to start threads: the same bits at 1 and 2 threads. */
+Test(ops, decode_linear_rows_thread_count_invariant) {
+    enum { N = 64, IN = 128, OUT = 344 };
+    float *x = malloc(sizeof(float) * N * IN), *W = malloc(sizeof(float) * OUT * IN);
+    float *y1 = malloc(sizeof(float) * N * OUT), *y2 = malloc(sizeof(float) * N * OUT);
+    gc_rng r;
+    gc_rng_init(&r, 6, 6);
+    for (int i = 0; i < N * IN; i++)
+        x[i] = gc_rng_normal(&r);
+    for (int i = 0; i < OUT * IN; i++)
+        W[i] = gc_rng_normal(&r);
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    gc_ops_linear_rows(y1, OUT, NULL, x, W, N, IN, OUT);
+    omp_set_num_threads(2);
+    gc_ops_linear_rows(y2, OUT, NULL, x, W, N, IN, OUT);
+    omp_set_num_threads(threads);
+    cr_expect(!memcmp(y1, y2, sizeof(float) * N * OUT), "1 and 2 threads differ");
+    free(x), free(W), free(y1), free(y2);
 }

@@ -66,6 +66,13 @@ struct gc_backend {
     /* y (N, out) = res (N, out) + x (N, in) W^T */
     gc_status (*linear_residual)(const gc_backend *be, float *y, const float *res, const float *x,
                                  const float *W, const void *Wb, int N, int in, int out);
+    /* optional (NULL: linear and linear_residual serve): the matmuls of a decoding step,
+     * y (N, out; row stride ldy) = x (N, in) W^T, plus res (N, out) when res is not NULL, each
+     * row's bits independent of N and of the other rows (ops.h, gc_ops_linear_rows), so that a
+     * sequence decodes the same alone as in a batch */
+    gc_status (*decode_linear)(const gc_backend *be, float *y, int ldy, const float *res,
+                               const float *x, const float *W, const void *Wb, int N, int in,
+                               int out);
     gc_status (*linear_backward)(const gc_backend *be, float *dx, int dx_acc, float *dW,
                                  const float *dy, int ldy, const float *x, const float *W,
                                  const void *Wb, int N, int in, int out);
@@ -81,9 +88,9 @@ struct gc_backend {
                                     const void *att, const float *qkv, int B, int T, int nh,
                                     int nkv, int hs, const int32_t *len);
     /* one decoding step of one layer: stores each row's k and v of qkv (B, D + 2 KV) at pos[b] in
-     * the caches k, v (B, Tm, KV), then out (B, D) = its query's attention over positions
-     * [0, pos[b]]; scores (B, nh, Tm) workspace; rows with active[b] == 0 (active may be NULL) get
-     * zeros */
+     * the caches k, v (B * Tm * KV floats each, laid out as the backend likes: the CPU keeps keys
+     * transposed, ops.h), then out (B, D) = its query's attention over positions [0, pos[b]];
+     * scores (B, nh, Tm) workspace; rows with active[b] == 0 (active may be NULL) get zeros */
     gc_status (*decode_attention)(const gc_backend *be, float *out, float *scores, float *k,
                                   float *v, const float *qkv, const int32_t *pos,
                                   const uint8_t *active, int B, int Tm, int nh, int nkv, int hs);

@@ -80,6 +80,14 @@ static gc_status cpu_linear_residual(const gc_backend *be, float *y, const float
     return GC_OK;
 }
 
+static gc_status cpu_decode_linear(const gc_backend *be, float *y, int ldy, const float *res,
+                                   const float *x, const float *W, const void *Wb, int N, int in,
+                                   int out) {
+    (void)be, (void)Wb;
+    gc_ops_linear_rows(y, ldy, res, x, W, N, in, out);
+    return GC_OK;
+}
+
 static gc_status cpu_linear_backward(const gc_backend *be, float *dx, int dx_acc, float *dW,
                                      const float *dy, int ldy, const float *x, const float *W,
                                      const void *Wb, int N, int in, int out) {
@@ -120,7 +128,7 @@ static gc_status cpu_decode_attention(const gc_backend *be, float *out, float *s
                                       const uint8_t *active, int B, int Tm, int nh, int nkv,
                                       int hs) {
     (void)be;
-    gc_ops_kv_store(k, v, qkv, B, Tm, nh * hs, nkv * hs, pos);
+    gc_ops_kv_store(k, v, qkv, B, Tm, nh, nkv, hs, pos);
     gc_ops_attention_decode(out, scores, qkv, k, v, B, Tm, nh, nkv, hs, pos, active);
     return GC_OK;
 }
@@ -159,9 +167,7 @@ static gc_status cpu_sumsq(const gc_backend *be, const float *x, size_t n, doubl
 
 static gc_status cpu_scale(const gc_backend *be, float *x, size_t n, float k) {
     (void)be;
-#pragma omp parallel for schedule(static) if (gc_par(n))
-    for (size_t i = 0; i < n; i++)
-        x[i] *= k;
+    GC_PAR_FOR(n, for (size_t i = 0; i < n; i++) x[i] *= k;);
     return GC_OK;
 }
 
@@ -190,6 +196,7 @@ static const gc_backend cpu = {
     .rmsnorm_backward = cpu_rmsnorm_backward,
     .linear = cpu_linear,
     .linear_residual = cpu_linear_residual,
+    .decode_linear = cpu_decode_linear,
     .linear_backward = cpu_linear_backward,
     .rope = cpu_rope,
     .attention = cpu_attention,

@@ -13,6 +13,7 @@ static const char *const NAMES[GC_PROF_OPS] = {"embedding",
                                                "attention",
                                                "attention_backward",
                                                "decode_attention",
+                                               "decode_linear",
                                                "swiglu",
                                                "swiglu_backward",
                                                "add",
@@ -114,6 +115,11 @@ static gc_status p_decode_attention(const gc_backend *be, float *out, float *sco
     TIMED(GC_PROF_DECODE_ATTENTION, decode_attention, out, scores, k, v, qkv, pos, active, B, Tm,
           nh, nkv, hs);
 }
+static gc_status p_decode_linear(const gc_backend *be, float *y, int ldy, const float *res,
+                                 const float *x, const float *W, const void *Wb, int N, int in,
+                                 int out) {
+    TIMED(GC_PROF_DECODE_LINEAR, decode_linear, y, ldy, res, x, W, Wb, N, in, out);
+}
 static gc_status p_swiglu(const gc_backend *be, float *g, const float *a13, int N, int H) {
     TIMED(GC_PROF_SWIGLU, swiglu, g, a13, N, H);
 }
@@ -157,4 +163,5 @@ void gc_backend_prof_init(gc_backend_prof *p, const gc_backend *inner) {
     p->be.swiglu_backward = p_swiglu_backward, p->be.add = p_add;
     p->be.cross_entropy = p_cross_entropy, p->be.sumsq = p_sumsq, p->be.scale = p_scale;
     p->be.adamw = p_adamw;
+    p->be.decode_linear = inner->decode_linear ? p_decode_linear : NULL;
 }

@@ -680,6 +680,18 @@ static gc_status kv_ready(const gc_model *m, gc_kvcache *kc) {
     return GC_OK;
 }
 
+/* a decoding step's matmul: the backend's decode_linear when it has one (a row's bits then do not
+ * depend on the batch), else its linear (res NULL, row stride ldy) or linear_residual (ldy = out)
+ */
+static gc_status dlinear(const gc_model *m, float *y, int ldy, const float *res, const float *x,
+                         const float *W, int N, int in, int out) {
+    const gc_backend *be = m->be;
+    if (be->decode_linear)
+        return be->decode_linear(be, y, ldy, res, x, W, shadow(m, W), N, in, out);
+    if (res) return be->linear_residual(be, y, res, x, W, shadow(m, W), N, in, out);
+    return be->linear(be, y, ldy, x, W, shadow(m, W), N, in, out);
+}
+
 gc_status gc_model_decode(gc_model *m, gc_kvcache *kc, const int32_t *token, const int32_t *pos) {
     const gc_model_config *c = &m->cfg;
     const gc_backend *be = m->be;
@@ -710,23 +722,23 @@ gc_status gc_model_decode(gc_model *m, gc_kvcache *kc, const int32_t *token, con
         /* attention block over the cache: the forward's ops at each sequence's position (q heads
          * then k heads, contiguous from column 0) */
         GC_TRY(be->rmsnorm(be, r->xn, r->rstd, x, w.attn_norm, B, D, c->norm_eps));
-        GC_TRY(be->linear(be, r->qkv, QKV, r->xn, w.wqkv, shadow(m, w.wqkv), B, D, QKV));
+        GC_TRY(dlinear(m, r->qkv, QKV, NULL, r->xn, w.wqkv, B, D, QKV));
         GC_TRY(be->rope(be, r->qkv, QKV, 0, nh + nkv, hs, B, 1, m->r.cos_t, m->r.sin_t, 0, r->pos));
         GC_TRY(be->decode_attention(be, r->ao, r->scores, k_l, v_l, r->qkv, r->pos, active, B, Tm,
                                     nh, nkv, hs));
-        GC_TRY(be->linear_residual(be, x2, x, r->ao, w.wo, shadow(m, w.wo), B, D, D));
+        GC_TRY(dlinear(m, x2, D, x, r->ao, w.wo, B, D, D));
         t = x, x = x2, x2 = t;
 
         /* MLP block */
         GC_TRY(be->rmsnorm(be, r->xn, r->rstd, x, w.ffn_norm, B, D, c->norm_eps));
-        GC_TRY(be->linear(be, r->a13, 2 * H, r->xn, w.w13, shadow(m, w.w13), B, D, 2 * H));
+        GC_TRY(dlinear(m, r->a13, 2 * H, NULL, r->xn, w.w13, B, D, 2 * H));
         GC_TRY(be->swiglu(be, r->g, r->a13, B, H));
-        GC_TRY(be->linear_residual(be, x2, x, r->g, w.w2, shadow(m, w.w2), B, H, D));
+        GC_TRY(dlinear(m, x2, D, x, r->g, w.w2, B, H, D));
         t = x, x = x2, x2 = t;
     }
     const float *cls = P->x[GC_T_CLS];
     GC_TRY(be->rmsnorm(be, r->hf, r->rstd, x, P->x[GC_T_FINAL_NORM], B, D, c->norm_eps));
-    GC_TRY(be->linear(be, r->logits, V, r->hf, cls, shadow(m, cls), B, D, V));
+    GC_TRY(dlinear(m, r->logits, V, NULL, r->hf, cls, B, D, V));
     GC_TRY(be->download(be, kc->hf, r->hf, sizeof(float) * B * D));
     return be->download(be, kc->logits, r->logits, sizeof(float) * B * V);
 }

@@ -66,19 +66,16 @@ void gc_ops_matmul_ref(float *C, const float *A, const float *B, int M, int N, i
 
 void gc_ops_rmsnorm(float *y, float *rstd, const float *x, const float *w, int N, int D,
                     float eps) {
-#pragma omp parallel for schedule(static) if (gc_par((size_t)N * D))
-    for (int n = 0; n < N; n++) {
+    GC_PAR_FOR((size_t)N * D, for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * D;
         float *yr = y + (size_t)n * D;
         float ss = 0.0f;
-#pragma omp simd reduction(+ : ss)
-        for (int i = 0; i < D; i++)
-            ss += xr[i] * xr[i];
+        _Pragma("omp simd reduction(+ : ss)") for (int i = 0; i < D; i++) ss += xr[i] * xr[i];
         float r = 1.0f / sqrtf(ss / (float)D + eps);
         rstd[n] = r;
         for (int i = 0; i < D; i++)
             yr[i] = xr[i] * r * w[i];
-    }
+    });
 }
 
 #define COL_BLOCK 16
@@ -87,8 +84,7 @@ void gc_ops_rmsnorm_backward(float *dx, int dx_acc, float *dw, const float *dy, 
                              const float *w, const float *rstd, int N, int D) {
     /* dw: parallel over column blocks, rows summed in order (deterministic at any thread count) */
     int nblk = (D + COL_BLOCK - 1) / COL_BLOCK;
-#pragma omp parallel for schedule(static) if (gc_par((size_t)N * D))
-    for (int blk = 0; blk < nblk; blk++) {
+    GC_PAR_FOR((size_t)N * D, for (int blk = 0; blk < nblk; blk++) {
         int c0 = blk * COL_BLOCK, c1 = c0 + COL_BLOCK < D ? c0 + COL_BLOCK : D;
         float acc[COL_BLOCK] = {0};
         for (int n = 0; n < N; n++) {
@@ -98,21 +94,19 @@ void gc_ops_rmsnorm_backward(float *dx, int dx_acc, float *dw, const float *dy, 
         }
         for (int c = c0; c < c1; c++)
             dw[c] += acc[c - c0];
-    }
-#pragma omp parallel for schedule(static) if (gc_par((size_t)N * D))
-    for (int n = 0; n < N; n++) {
+    });
+    GC_PAR_FOR((size_t)N * D, for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * D, *dyr = dy + (size_t)n * D;
         float *dxr = dx + (size_t)n * D;
         float r = rstd[n], dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-        for (int i = 0; i < D; i++)
-            dot += dyr[i] * w[i] * xr[i];
+        _Pragma("omp simd reduction(+ : dot)") for (int i = 0; i < D; i++) dot +=
+            dyr[i] * w[i] * xr[i];
         float k = r * r * r * dot / (float)D;
         for (int i = 0; i < D; i++) {
             float v = r * w[i] * dyr[i] - k * xr[i];
             dxr[i] = dx_acc ? dxr[i] + v : v;
         }
-    }
+    });
 }
 
 /* ---- rotary ---- */
@@ -133,30 +127,84 @@ static void rope_row(float *row, int nheads, int hs, const float *c, const float
 void gc_ops_rope(float *x, int ld, int off, int nheads, int hs, int N, int T, const float *cos_t,
                  const float *sin_t, int inverse) {
     size_t half = (size_t)hs / 2;
-#pragma omp parallel for schedule(static) if (gc_par((size_t)N * nheads * hs))
-    for (int n = 0; n < N; n++)
-        rope_row(x + (size_t)n * ld + off, nheads, hs, cos_t + (size_t)(n % T) * half,
-                 sin_t + (size_t)(n % T) * half, inverse ? -1.0f : 1.0f);
+    GC_PAR_FOR((size_t)N * nheads * hs,
+               for (int n = 0; n < N; n++)
+                   rope_row(x + (size_t)n * ld + off, nheads, hs, cos_t + (size_t)(n % T) * half,
+                            sin_t + (size_t)(n % T) * half, inverse ? -1.0f : 1.0f););
 }
 
 void gc_ops_rope_at(float *x, int ld, int off, int nheads, int hs, int N, const int32_t *pos,
                     const float *cos_t, const float *sin_t) {
     size_t half = (size_t)hs / 2;
-#pragma omp parallel for schedule(static) if (gc_par((size_t)N * nheads * hs))
-    for (int n = 0; n < N; n++)
-        rope_row(x + (size_t)n * ld + off, nheads, hs, cos_t + (size_t)pos[n] * half,
-                 sin_t + (size_t)pos[n] * half, 1.0f);
+    GC_PAR_FOR((size_t)N * nheads * hs,
+               for (int n = 0; n < N; n++)
+                   rope_row(x + (size_t)n * ld + off, nheads, hs, cos_t + (size_t)pos[n] * half,
+                            sin_t + (size_t)pos[n] * half, 1.0f););
 }
 
 /* ---- KV-cache decoding ---- */
 
-void gc_ops_kv_store(float *k, float *v, const float *qkv, int B, int Tm, int D, int KV,
+/* The CPU's cache keeps each kv head's keys transposed, kt (B, nkv, hs, Tm), so that a query's
+ * scores over eight positions are one vector of eight independent sums; values stay as rows,
+ * v (B, Tm, KV). */
+void gc_ops_kv_store(float *k, float *v, const float *qkv, int B, int Tm, int nh, int nkv, int hs,
                      const int32_t *pos) {
+    int D = nh * hs, KV = nkv * hs;
     for (int b = 0; b < B; b++) {
         const float *row = qkv + (size_t)b * (D + 2 * KV);
-        size_t at = ((size_t)b * Tm + pos[b]) * KV;
-        memcpy(k + at, row + D, sizeof(float) * KV);
-        memcpy(v + at, row + D + KV, sizeof(float) * KV);
+        for (int c = 0; c < KV; c++) /* column c = kv head c / hs, dimension c % hs */
+            k[((size_t)b * KV + c) * Tm + pos[b]] = row[D + c];
+        memcpy(v + ((size_t)b * Tm + pos[b]) * KV, row + D + KV, sizeof(float) * KV);
+    }
+}
+
+/* One query head over positions [0, P]: kt (hs, Tm) its kv head's keys, v rows of stride KV,
+ * p (P + 1) workspace. Each score is the sum over i in order of q[i] k[i][j]; the softmax sums in
+ * position order; each output element the sum over positions in order. Eight positions (scores)
+ * and eight dimensions (outputs) at a time in fixed-size local arrays, which the compiler keeps in
+ * vector registers. */
+static void decode_head(float *o, float *p, const float *q, const float *kt, const float *v, int Tm,
+                        int KV, int hs, int P, float scale) {
+    enum { W = 8 };
+    int j = 0;
+    for (; j + W <= P + 1; j += W) {
+        float acc[W] = {0};
+        for (int i = 0; i < hs; i++)
+            for (int jj = 0; jj < W; jj++)
+                acc[jj] += q[i] * kt[(size_t)i * Tm + j + jj];
+        for (int jj = 0; jj < W; jj++)
+            p[j + jj] = acc[jj] * scale;
+    }
+    for (; j <= P; j++) {
+        float acc = 0.0f;
+        for (int i = 0; i < hs; i++)
+            acc += q[i] * kt[(size_t)i * Tm + j];
+        p[j] = acc * scale;
+    }
+    float mx = -INFINITY, sum = 0.0f;
+    for (j = 0; j <= P; j++)
+        mx = p[j] > mx ? p[j] : mx;
+    _Pragma("omp simd") for (j = 0; j <= P; j++) p[j] = gc_expf(p[j] - mx);
+    for (j = 0; j <= P; j++)
+        sum += p[j];
+    float inv = 1.0f / sum;
+    int i0 = 0;
+    for (; i0 + W <= hs; i0 += W) {
+        float acc[W] = {0};
+        for (j = 0; j <= P; j++) {
+            const float *vj = v + (size_t)j * KV + i0;
+            float pj = p[j] * inv;
+            for (int ii = 0; ii < W; ii++)
+                acc[ii] += pj * vj[ii];
+        }
+        for (int ii = 0; ii < W; ii++)
+            o[i0 + ii] = acc[ii];
+    }
+    for (; i0 < hs; i0++) {
+        float acc = 0.0f;
+        for (j = 0; j <= P; j++)
+            acc += p[j] * inv * v[(size_t)j * KV + i0];
+        o[i0] = acc;
     }
 }
 
@@ -165,46 +213,21 @@ void gc_ops_attention_decode(float *out, float *scores, const float *qkv, const 
                              const int32_t *pos, const uint8_t *active) {
     int D = nh * hs, KV = nkv * hs, QKV = D + 2 * KV, grp = nh / nkv;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for collapse(2) schedule(static) if (gc_par((size_t)B * nh * hs * Tm))
+    size_t work = 0; /* multiply-adds: two per cached position and dimension */
     for (int b = 0; b < B; b++)
-        for (int h = 0; h < nh; h++) {
+        work += (size_t)2 * nh * hs * (pos[b] + 1);
+    GC_PAR_FOR_COLLAPSE(
+        work, 2, for (int b = 0; b < B; b++) for (int h = 0; h < nh; h++) {
             float *o = out + (size_t)b * D + h * hs;
             if (active && !active[b]) { /* finished: no attention to pay for */
-                for (int i = 0; i < hs; i++)
-                    o[i] = 0.0f;
+                memset(o, 0, sizeof(float) * hs);
                 continue;
             }
-            const float *q = qkv + (size_t)b * QKV + h * hs;
-            const float *kb = k + (size_t)b * Tm * KV + (h / grp) * hs;
-            const float *vb = v + (size_t)b * Tm * KV + (h / grp) * hs;
-            float *p = scores + ((size_t)b * nh + h) * Tm;
-            float mx = -INFINITY;
-            for (int j = 0; j <= pos[b]; j++) {
-                const float *kj = kb + (size_t)j * KV;
-                float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-                for (int i = 0; i < hs; i++)
-                    s += q[i] * kj[i];
-                p[j] = s * scale;
-                mx = p[j] > mx ? p[j] : mx;
-            }
-            float sum = 0.0f;
-#pragma omp simd
-            for (int j = 0; j <= pos[b]; j++)
-                p[j] = gc_expf(p[j] - mx);
-            for (int j = 0; j <= pos[b]; j++)
-                sum += p[j];
-            float inv = 1.0f / sum;
-            for (int i = 0; i < hs; i++)
-                o[i] = 0.0f;
-            for (int j = 0; j <= pos[b]; j++) {
-                const float *vj = vb + (size_t)j * KV;
-                float pj = p[j] * inv;
-#pragma omp simd
-                for (int i = 0; i < hs; i++)
-                    o[i] += pj * vj[i];
-            }
-        }
+            int kh = h / grp;
+            decode_head(o, scores + ((size_t)b * nh + h) * Tm, qkv + (size_t)b * QKV + h * hs,
+                        k + ((size_t)b * KV + (size_t)kh * hs) * Tm,
+                        v + (size_t)b * Tm * KV + (size_t)kh * hs, Tm, KV, hs, pos[b], scale);
+        });
 }
 
 /* ---- causal attention ---- */
@@ -213,47 +236,42 @@ void gc_ops_attention_ref(float *out, float *att, const float *qkv, int B, int T
                           int hs, const int *len) {
     int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for collapse(3) schedule(static) if (gc_par((size_t)B * nh * T * T * hs))
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < nh; h++)
-            for (int t = 0; t < T; t++) {
-                const float *q = qkv + (size_t)(b * T + t) * ld + h * hs;
-                float *p = att + (((size_t)b * nh + h) * T + t) * T;
-                int kvo = D + (h / grp) * hs;
-                if (len && t >= len[b]) { /* padding: zero output */
-                    memset(out + (size_t)(b * T + t) * D + h * hs, 0, sizeof(float) * hs);
-                    continue;
-                }
-                float mx = -INFINITY;
-                for (int j = 0; j <= t; j++) {
-                    const float *k = qkv + (size_t)(b * T + j) * ld + kvo;
-                    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-                    for (int i = 0; i < hs; i++)
-                        s += q[i] * k[i];
-                    s *= scale;
-                    p[j] = s;
-                    if (s > mx) mx = s;
-                }
-                float sum = 0.0f;
-                for (int j = 0; j <= t; j++) {
-                    p[j] = expf(p[j] - mx);
-                    sum += p[j];
-                }
-                float inv = 1.0f / sum;
-                for (int j = 0; j <= t; j++)
-                    p[j] *= inv;
-                float *o = out + (size_t)(b * T + t) * D + h * hs;
-                for (int i = 0; i < hs; i++)
-                    o[i] = 0.0f;
-                for (int j = 0; j <= t; j++) {
-                    const float *v = qkv + (size_t)(b * T + j) * ld + kvo + KV;
-                    float pj = p[j];
-#pragma omp simd
-                    for (int i = 0; i < hs; i++)
-                        o[i] += pj * v[i];
-                }
+    GC_PAR_FOR_COLLAPSE(
+        (size_t)B * nh * T * T * hs, 3,
+        for (int b = 0; b < B; b++) for (int h = 0; h < nh; h++) for (int t = 0; t < T; t++) {
+            const float *q = qkv + (size_t)(b * T + t) * ld + h * hs;
+            float *p = att + (((size_t)b * nh + h) * T + t) * T;
+            int kvo = D + (h / grp) * hs;
+            if (len && t >= len[b]) { /* padding: zero output */
+                memset(out + (size_t)(b * T + t) * D + h * hs, 0, sizeof(float) * hs);
+                continue;
             }
+            float mx = -INFINITY;
+            for (int j = 0; j <= t; j++) {
+                const float *k = qkv + (size_t)(b * T + j) * ld + kvo;
+                float s = 0.0f;
+                _Pragma("omp simd reduction(+ : s)") for (int i = 0; i < hs; i++) s += q[i] * k[i];
+                s *= scale;
+                p[j] = s;
+                if (s > mx) mx = s;
+            }
+            float sum = 0.0f;
+            for (int j = 0; j <= t; j++) {
+                p[j] = expf(p[j] - mx);
+                sum += p[j];
+            }
+            float inv = 1.0f / sum;
+            for (int j = 0; j <= t; j++)
+                p[j] *= inv;
+            float *o = out + (size_t)(b * T + t) * D + h * hs;
+            for (int i = 0; i < hs; i++)
+                o[i] = 0.0f;
+            for (int j = 0; j <= t; j++) {
+                const float *v = qkv + (size_t)(b * T + j) * ld + kvo + KV;
+                float pj = p[j];
+                _Pragma("omp simd") for (int i = 0; i < hs; i++) o[i] += pj * v[i];
+            }
+        });
 }
 
 void gc_ops_attention_backward_ref(float *dqkv, const float *dout, const float *att,
@@ -263,43 +281,41 @@ void gc_ops_attention_backward_ref(float *dqkv, const float *dout, const float *
     float scale = 1.0f / sqrtf((float)hs);
     memset(dqkv, 0, sizeof(float) * (size_t)B * T * ld);
     /* one (batch, kv head) per task: the dk, dv it accumulates belong to it alone */
-#pragma omp parallel for collapse(2) schedule(static) if (gc_par((size_t)B * nkv * T * T * hs))
-    for (int b = 0; b < B; b++)
-        for (int kh = 0; kh < nkv; kh++) {
-            float dp[T]; /* T <= seq_len: a few KiB of stack */
-            int ko = D + kh * hs, vo = D + KV + kh * hs;
-            int Tb = len ? len[b] : T;
-            for (int h = kh * grp; h < (kh + 1) * grp; h++)
-                for (int t = 0; t < Tb; t++) {
-                    const float *p = att + (((size_t)b * nh + h) * T + t) * T;
-                    const float *dO = dout + (size_t)(b * T + t) * D + h * hs;
-                    const float *q = qkv + (size_t)(b * T + t) * ld + h * hs;
-                    float *dq = dqkv + (size_t)(b * T + t) * ld + h * hs;
-                    float dsum = 0.0f;
-                    for (int j = 0; j <= t; j++) {
-                        const float *v = qkv + (size_t)(b * T + j) * ld + vo;
-                        float *dv = dqkv + (size_t)(b * T + j) * ld + vo;
-                        float s = 0.0f, pj = p[j];
-#pragma omp simd reduction(+ : s)
-                        for (int i = 0; i < hs; i++) {
-                            s += dO[i] * v[i];
-                            dv[i] += pj * dO[i];
-                        }
-                        dp[j] = s;
-                        dsum += pj * s;
-                    }
-                    for (int j = 0; j <= t; j++) {
-                        float ds = p[j] * (dp[j] - dsum) * scale;
-                        const float *k = qkv + (size_t)(b * T + j) * ld + ko;
-                        float *dk = dqkv + (size_t)(b * T + j) * ld + ko;
-#pragma omp simd
-                        for (int i = 0; i < hs; i++) {
-                            dq[i] += ds * k[i];
-                            dk[i] += ds * q[i];
-                        }
-                    }
-                }
-        }
+    GC_PAR_FOR_COLLAPSE((size_t)B * nkv * T * T * hs, 2,
+                        for (int b = 0; b < B; b++) for (int kh = 0; kh < nkv; kh++) {
+                            float dp[T]; /* T <= seq_len: a few KiB of stack */
+                            int ko = D + kh * hs, vo = D + KV + kh * hs;
+                            int Tb = len ? len[b] : T;
+                            for (int h = kh * grp; h < (kh + 1) * grp; h++)
+                                for (int t = 0; t < Tb; t++) {
+                                    const float *p = att + (((size_t)b * nh + h) * T + t) * T;
+                                    const float *dO = dout + (size_t)(b * T + t) * D + h * hs;
+                                    const float *q = qkv + (size_t)(b * T + t) * ld + h * hs;
+                                    float *dq = dqkv + (size_t)(b * T + t) * ld + h * hs;
+                                    float dsum = 0.0f;
+                                    for (int j = 0; j <= t; j++) {
+                                        const float *v = qkv + (size_t)(b * T + j) * ld + vo;
+                                        float *dv = dqkv + (size_t)(b * T + j) * ld + vo;
+                                        float s = 0.0f, pj = p[j];
+                                        _Pragma("omp simd reduction(+ : s)") for (int i = 0; i < hs;
+                                                                                  i++) {
+                                            s += dO[i] * v[i];
+                                            dv[i] += pj * dO[i];
+                                        }
+                                        dp[j] = s;
+                                        dsum += pj * s;
+                                    }
+                                    for (int j = 0; j <= t; j++) {
+                                        float ds = p[j] * (dp[j] - dsum) * scale;
+                                        const float *k = qkv + (size_t)(b * T + j) * ld + ko;
+                                        float *dk = dqkv + (size_t)(b * T + j) * ld + ko;
+                                        _Pragma("omp simd") for (int i = 0; i < hs; i++) {
+                                            dq[i] += ds * k[i];
+                                            dk[i] += ds * q[i];
+                                        }
+                                    }
+                                }
+                        });
 }
 
 /* Fast path: per (batch, head) GEMMs. Scores S = Q K^T (the upper triangle is computed and
@@ -315,9 +331,8 @@ void gc_ops_attention(float *out, float *att, const float *qkv, int B, int T, in
                       int hs, const int *len) {
     int D = nh * hs, KV = nkv * hs, ld = D + 2 * KV, grp = nh / nkv;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for collapse(2) schedule(static) if (gc_par((size_t)B * nh * T * T * hs))
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < nh; h++) {
+    GC_PAR_FOR_COLLAPSE(
+        (size_t)B * nh * T * T * hs, 2, for (int b = 0; b < B; b++) for (int h = 0; h < nh; h++) {
             const float *q = qkv + (size_t)b * T * ld + h * hs;
             const float *k = qkv + (size_t)b * T * ld + D + (h / grp) * hs;
             const float *v = k + KV;
@@ -334,9 +349,7 @@ void gc_ops_attention(float *out, float *att, const float *qkv, int B, int T, in
                     float *row = p + (size_t)t * T, mx = -INFINITY, sum = 0.0f;
                     for (int j = 0; j <= t; j++)
                         mx = row[j] > mx ? row[j] : mx;
-#pragma omp simd
-                    for (int j = 0; j <= t; j++)
-                        row[j] = gc_expf(row[j] - mx);
+                    _Pragma("omp simd") for (int j = 0; j <= t; j++) row[j] = gc_expf(row[j] - mx);
                     for (int j = 0; j <= t; j++) /* in order: the same sum on every run */
                         sum += row[j];
                     float inv = 1.0f / sum;
@@ -347,7 +360,7 @@ void gc_ops_attention(float *out, float *att, const float *qkv, int B, int T, in
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, hs, r1, 1.0f, pt, T, v,
                             ld, 0.0f, out + ((size_t)b * T + r0) * D + h * hs, D);
             }
-        }
+        });
 }
 
 void gc_ops_attention_backward(float *dqkv, const float *dout, const float *att, const float *qkv,
@@ -363,9 +376,9 @@ void gc_ops_attention_backward(float *dqkv, const float *dout, const float *att,
     }
     memset(dqkv, 0, sizeof(float) * (size_t)B * T * ld);
     /* one (batch, kv head) per task: the dk and dv it accumulates have one writer */
-#pragma omp parallel for collapse(2) schedule(static) if (gc_par((size_t)B * nkv * T * T * hs))
-    for (int b = 0; b < B; b++)
-        for (int kh = 0; kh < nkv; kh++) {
+    GC_PAR_FOR_COLLAPSE(
+        (size_t)B * nkv * T * T * hs, 2,
+        for (int b = 0; b < B; b++) for (int kh = 0; kh < nkv; kh++) {
             float *ds = scratch + (size_t)omp_get_thread_num() * tile * T; /* (R, r1), ld T */
             const float *k = qkv + (size_t)b * T * ld + D + kh * hs, *v = k + KV;
             float *dk = dqkv + (size_t)b * T * ld + D + kh * hs, *dv = dk + KV;
@@ -402,7 +415,7 @@ void gc_ops_attention_backward(float *dqkv, const float *dout, const float *att,
                                 q + (size_t)r0 * ld, ld, 1.0f, dk, ld);
                 }
             }
-        }
+        });
     free(scratch);
 }
 
@@ -413,20 +426,18 @@ void gc_ops_attention_backward(float *dqkv, const float *dout, const float *att,
  * where a pointer would stay an indirect call per element. */
 #define GC_SWIGLU(name, EXP)                                                                       \
     void name(float *g, const float *a13, int N, int H) {                                          \
-        _Pragma("omp parallel for schedule(static) if (gc_par((size_t)N * H))") for (int n = 0;    \
-                                                                                     n < N; n++) { \
+        GC_PAR_FOR((size_t)N *H, for (int n = 0; n < N; n++) {                                     \
             const float *a1 = a13 + (size_t)n * 2 * H, *a3 = a1 + H;                               \
             float *gr = g + (size_t)n * H;                                                         \
             _Pragma("omp simd") for (int i = 0; i < H; i++) {                                      \
                 float x = a1[i];                                                                   \
                 gr[i] = x / (1.0f + EXP(-x)) * a3[i];                                              \
             }                                                                                      \
-        }                                                                                          \
+        });                                                                                        \
     }
 #define GC_SWIGLU_BACKWARD(name, EXP)                                                              \
     void name(float *da13, const float *dg, const float *a13, int N, int H) {                      \
-        _Pragma("omp parallel for schedule(static) if (gc_par((size_t)N * H))") for (int n = 0;    \
-                                                                                     n < N; n++) { \
+        GC_PAR_FOR((size_t)N *H, for (int n = 0; n < N; n++) {                                     \
             const float *a1 = a13 + (size_t)n * 2 * H, *a3 = a1 + H, *dgr = dg + (size_t)n * H;    \
             float *d1 = da13 + (size_t)n * 2 * H, *d3 = d1 + H;                                    \
             _Pragma("omp simd") for (int i = 0; i < H; i++) {                                      \
@@ -434,7 +445,7 @@ void gc_ops_attention_backward(float *dqkv, const float *dout, const float *att,
                 d1[i] = dgr[i] * a3[i] * s * (1.0f + x * (1.0f - s));                              \
                 d3[i] = dgr[i] * silu;                                                             \
             }                                                                                      \
-        }                                                                                          \
+        });                                                                                        \
     }
 GC_SWIGLU(gc_ops_swiglu, gc_expf)
 GC_SWIGLU(gc_ops_swiglu_ref, expf)
@@ -447,8 +458,7 @@ gc_status gc_ops_cross_entropy(float *dlogits, const float *logits, const int32_
                                int V, float scale, double *sum_out) {
     double *row_loss = gc_malloc(sizeof(double) * (size_t)(N > 0 ? N : 1));
     if (!row_loss) return GC_ERR_NOMEM;
-#pragma omp parallel for schedule(static) if (gc_par((size_t)N * V))
-    for (int n = 0; n < N; n++) {
+    GC_PAR_FOR((size_t)N * V, for (int n = 0; n < N; n++) {
         const float *l = logits + (size_t)n * V;
         float *d = dlogits + (size_t)n * V;
         if (targets[n] < 0) {
@@ -467,7 +477,7 @@ gc_status gc_ops_cross_entropy(float *dlogits, const float *logits, const int32_
             d[i] = scale * (float)exp((double)l[i] - lse);
         d[targets[n]] -= scale;
         row_loss[n] = lse - (double)l[targets[n]];
-    }
+    });
     double total = 0;
     for (int n = 0; n < N; n++)
         total += row_loss[n];
@@ -479,9 +489,9 @@ gc_status gc_ops_cross_entropy(float *dlogits, const float *logits, const int32_
 /* ---- embedding ---- */
 
 void gc_ops_embedding(float *out, const float *emb, const int32_t *tokens, int N, int D) {
-#pragma omp parallel for schedule(static) if (gc_par((size_t)N * D))
-    for (int n = 0; n < N; n++)
-        memcpy(out + (size_t)n * D, emb + (size_t)tokens[n] * D, sizeof(float) * (size_t)D);
+    GC_PAR_FOR((size_t)N * D,
+               for (int n = 0; n < N; n++) memcpy(out + (size_t)n * D, emb + (size_t)tokens[n] * D,
+                                                  sizeof(float) * (size_t)D););
 }
 
 void gc_ops_embedding_backward(float *demb, const float *dout, const int32_t *tokens, int N,
@@ -499,14 +509,14 @@ double gc_ops_sumsq(const float *x, size_t n) {
     enum { CHUNKS = 64 };
     double part[CHUNKS];
     size_t per = (n + CHUNKS - 1) / CHUNKS;
-#pragma omp parallel for schedule(static) if (gc_par(n))
-    for (int c = 0; c < CHUNKS; c++) {
-        size_t a = (size_t)c * per, b = a + per < n ? a + per : n;
-        double s = 0;
-        for (size_t i = a; i < b; i++)
-            s += (double)x[i] * x[i];
-        part[c] = s;
-    }
+    GC_PAR_FOR(
+        n, for (int c = 0; c < CHUNKS; c++) {
+            size_t a = (size_t)c * per, b = a + per < n ? a + per : n;
+            double s = 0;
+            for (size_t i = a; i < b; i++)
+                s += (double)x[i] * x[i];
+            part[c] = s;
+        });
     double total = 0;
     for (int c = 0; c < CHUNKS; c++)
         total += part[c];

@@ -26,6 +26,18 @@ void gc_ops_linear_backward(float *dx, int dx_acc, float *dW, const float *dy, i
 double gc_ops_matmul_seconds(void);
 void gc_ops_matmul_seconds_reset(void);
 
+/* The decoding matmul (lib/model/ops_rows.c): y (N, out; row stride ldy) = x (N, in) W^T, plus
+ * res (N, out) when res is not NULL, where every output is the fused multiply-add chain
+ * s = fma(x[k], W[o][k], s) over k = 0 .. in-1 from s = 0, then res + s. That order is the
+ * definition, so a row's bits do not depend on N, on the other rows, on the thread count or on the
+ * machine (fmaf is exact wherever it runs): one sequence decodes the same alone as in a batch.
+ * Without BLAS's packing of W on every call, it is several times faster than gc_ops_linear for a
+ * few rows. gc_ops_linear_rows_ref is the scalar loop the fast path equals bit for bit. */
+void gc_ops_linear_rows(float *y, int ldy, const float *res, const float *x, const float *W, int N,
+                        int in, int out);
+void gc_ops_linear_rows_ref(float *y, int ldy, const float *res, const float *x, const float *W,
+                            int N, int in, int out);
+
 /* Naive triple loop with double accumulation: C (M, N) = A (M, K) B^T, B (N, K). */
 void gc_ops_matmul_ref(float *C, const float *A, const float *B, int M, int N, int K);
 
@@ -46,12 +58,14 @@ void gc_ops_rope(float *x, int ld, int off, int nheads, int hs, int N, int T, co
 void gc_ops_rope_at(float *x, int ld, int off, int nheads, int hs, int N, const int32_t *pos,
                     const float *cos_t, const float *sin_t);
 
-/* KV-cache decoding. The cache of one layer holds k, v (B, Tm, KV). gc_ops_kv_store writes each
- * row's k and v (columns [D, D+KV) and [D+KV, D+2KV) of qkv (B, D + 2 KV)) at its position;
+/* KV-cache decoding. The cache of one layer holds each kv head's keys transposed,
+ * k (B, nkv, hs, Tm), and the values as rows, v (B, Tm, KV). gc_ops_kv_store writes each row's k
+ * and v (columns [D, D+KV) and [D+KV, D+2KV) of qkv (B, D + 2 KV)) at its position;
  * gc_ops_attention_decode attends each row's q (columns [0, D)) over cache positions
  * [0, pos[b]] with grouped-query heads: out (B, D), scores (B, nh, Tm) workspace. Rows with
- * active[b] == 0 (active may be NULL) get zeros and no work. */
-void gc_ops_kv_store(float *k, float *v, const float *qkv, int B, int Tm, int D, int KV,
+ * active[b] == 0 (active may be NULL) get zeros and no work. Each output is a fixed-order sum
+ * (ops.c), so a row's bits depend neither on the batch nor on the thread count. */
+void gc_ops_kv_store(float *k, float *v, const float *qkv, int B, int Tm, int nh, int nkv, int hs,
                      const int32_t *pos);
 void gc_ops_attention_decode(float *out, float *scores, const float *qkv, const float *k,
                              const float *v, int B, int Tm, int nh, int nkv, int hs,

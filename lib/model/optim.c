@@ -39,14 +39,14 @@ void gc_adamw_update(float *params, float *m, float *v, const float *grads, size
     float bc2_sqrt = sqrtf(1.0f - powf(beta2, (float)step));
     float step_size = lr / bc1;
     float dec = decay ? 1.0f - lr * weight_decay : 1.0f;
-#pragma omp parallel for schedule(static) if (gc_par(n))
-    for (size_t i = 0; i < n; i++) {
-        float g = grads[i];
-        float mi = m[i] = beta1 * m[i] + (1.0f - beta1) * g;
-        float vi = v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
-        float denom = sqrtf(vi) / bc2_sqrt + eps;
-        params[i] = params[i] * dec - step_size * mi / denom;
-    }
+    GC_PAR_FOR(
+        n, for (size_t i = 0; i < n; i++) {
+            float g = grads[i];
+            float mi = m[i] = beta1 * m[i] + (1.0f - beta1) * g;
+            float vi = v[i] = beta2 * v[i] + (1.0f - beta2) * g * g;
+            float denom = sqrtf(vi) / bc2_sqrt + eps;
+            params[i] = params[i] * dec - step_size * mi / denom;
+        });
 }
 
 void gc_adamw_step(gc_adamw *o, float *params, const float *grads, const gc_tensor_info *tensors,
@@ -76,9 +76,7 @@ float gc_clip_factor(double norm, float max_norm) {
 float gc_clip_grad_norm(float *grads, size_t n, float max_norm) {
     float norm = (float)sqrt(gc_ops_sumsq(grads, n)), s = gc_clip_factor(norm, max_norm);
     if (s != 1.0f) {
-#pragma omp parallel for schedule(static) if (gc_par(n))
-        for (size_t i = 0; i < n; i++)
-            grads[i] *= s;
+        GC_PAR_FOR(n, for (size_t i = 0; i < n; i++) grads[i] *= s;);
     }
     return norm;
 }
