@@ -26,7 +26,7 @@ OPT      ?= -O3
 CFLAGS   += -std=c17 -D_GNU_SOURCE $(OPT) $(ARCH) -fopenmp -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation \
             -I. -I$(BLAS_INC) -MMD -MP $(SANITIZE)
 LDFLAGS  += -fopenmp $(SANITIZE) -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR)
-LDLIBS   := -lgsl -lopenblas -lcjson -lpcre2-8 -lz -lm
+LDLIBS   := -lgsl -lopenblas -lcjson -lcsv -lpcre2-8 -lz -lm
 # libcurl for the judge client (lib/judge); a build without it gets a client that says so
 ifeq ($(shell pkg-config --exists libcurl 2>/dev/null && echo yes),yes)
 LDLIBS   += $(shell pkg-config --libs libcurl)

@@ -3,7 +3,8 @@
  * strings, arrays of numbers); as a Helpful-Harmless file (gc_hh_load), split into prompts and
  * responses; as a HelpSteer file (gc_helpsteer_load, strict and skipping malformed lines); as an
  * OpenMathInstruct-1 or prediction file (gc_om_load, both ways), with its preference pairs; as a
- * math benchmark (gc_mb_load, the format detected, both ways). */
+ * math benchmark (gc_mb_load, the format detected, both ways), and as the two benchmarks that are
+ * no JSONL: algebra222's CSV (lib/util/csvio.h) and MathQA's one JSON array. */
 #include "fuzz.h"
 
 #include <cjson/cJSON.h>
@@ -45,8 +46,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             free(c), free(r);
             gc_om_free(&om);
         }
-        gc_mb_set mb;
-        if (gc_mb_load(path, GC_MB_AUTO, skip, &mb) == GC_OK) gc_mb_free(&mb);
+        const gc_mb_format forms[] = {GC_MB_AUTO, GC_MB_ALGEBRA222, GC_MB_MATHQA}; /* CSV, array */
+        for (int f = 0; f < 3; f++) {
+            gc_mb_set mb;
+            if (gc_mb_load(path, forms[f], skip, &mb) == GC_OK) gc_mb_free(&mb);
+        }
     }
     return 0;
 }

@@ -3,7 +3,9 @@
  * ../shared/data: the extracted answers and correctness flags of 800 MATH responses graded by
  * another harness (qwen-rm-maj), MATH500's own answer field against its solutions' \boxed{}, and
  * the correctness labels of 5,276 GSM8k model solutions; and the benchmark loaders on every
- * public file, with malformed lines named by file and line or skipped and counted. */
+ * public file, with malformed lines named by file and line or skipped and counted; the CSV reader
+ * (quoted fields, line breaks in them, line numbers) and the algebra222 (CSV) and MathQA (one JSON
+ * array, both forms of its options) loaders on files written here. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,5 +312,141 @@ Test(mathbench, malformed_lines_are_named_or_counted) {
     cr_expect_neq(gc_mb_load("/nonexistent/bench.jsonl", GC_MB_AUTO, 0, &s), GC_OK);
     cr_expect_eq(gc_mb_format_parse("gsm-hard"), GC_MB_GSM_HARD);
     cr_expect_eq(gc_mb_format_parse("gsm9k"), -1);
+    free(p);
+}
+
+/* ---- CSV (lib/util/csvio.h) and the algebra222 and MathQA loaders ---- */
+
+#include "lib/util/csvio.h"
+
+typedef struct {
+    int records, lines[8], fields[8];
+    char first[8][64], last[8][64];
+} csv_seen;
+
+static gc_status seen_record(char *const *f, int n, int line, void *ctx) {
+    csv_seen *s = ctx;
+    if (s->records < 8) {
+        s->lines[s->records] = line, s->fields[s->records] = n;
+        snprintf(s->first[s->records], 64, "%s", n ? f[0] : "");
+        snprintf(s->last[s->records], 64, "%s", n ? f[n - 1] : "");
+    }
+    s->records++;
+    return GC_OK;
+}
+
+Test(csv, quoted_fields_line_breaks_and_line_numbers) {
+    const char *text = "question,final_answer\n"
+                       "\"One, two\",3\n"
+                       "\"Say \"\"hi\"\"\nthen go\", 4 \n"
+                       "\n"
+                       "plain,5";
+    char *p = th_tmp_path("t.csv");
+    cr_assert_eq(th_write_file(p, text, strlen(text)), 0);
+    csv_seen s = {0};
+    cr_assert_eq(gc_csv_each(p, seen_record, &s), GC_OK, "%s", gc_last_error());
+    cr_assert_eq(s.records, 4, "header, three records; the blank line is none");
+    cr_expect_str_eq(s.first[1], "One, two");
+    cr_expect_str_eq(s.first[2], "Say \"hi\"\nthen go", "doubled quotes, a line break kept");
+    cr_expect_str_eq(s.last[2], " 4 ", "spaces around an unquoted field kept");
+    cr_expect_str_eq(s.first[3], "plain", "a last record without a line break");
+    const int want_lines[] = {1, 2, 3, 6};
+    for (int i = 0; i < 4; i++) {
+        cr_expect_eq(s.fields[i], 2);
+        cr_expect_eq(s.lines[i], want_lines[i], "record %d starts on line %d, not %d", i,
+                     want_lines[i], s.lines[i]);
+    }
+    const char *bad[] = {"a,b\n1,\"open\n2,3\n", "a,b\nx\"y,1\n"};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(th_write_file(p, bad[i], strlen(bad[i])), 0);
+        memset(&s, 0, sizeof s);
+        cr_expect_neq(gc_csv_each(p, seen_record, &s), GC_OK, "[%s] accepted", bad[i]);
+        cr_expect(strstr(gc_last_error(), p) && strstr(gc_last_error(), ":2:"),
+                  "file and line 2 in: %s", gc_last_error());
+    }
+    remove(p);
+    free(p);
+}
+
+Test(mathbench, algebra222_csv) {
+    const char *text = "question,final_answer\n"
+                       "\"A number, doubled, is 12. What is it?\",6.0\n"
+                       "\"Twice x is \"\"5\"\".\nFind x.\",2.5\n";
+    char *p = th_tmp_path("algebra222.csv");
+    cr_assert_eq(th_write_file(p, text, strlen(text)), 0);
+    gc_mb_set s;
+    cr_assert_eq(gc_mb_load(p, GC_MB_AUTO, 0, &s), GC_OK, "%s", gc_last_error());
+    cr_expect_eq(s.format, GC_MB_ALGEBRA222, "a .csv file is algebra222");
+    cr_assert_eq(s.n, 2);
+    cr_expect_str_eq(s.it[0].question, "A number, doubled, is 12. What is it?");
+    cr_expect_str_eq(s.it[0].answer, "6", "6.0 written as the shortest number");
+    cr_expect_str_eq(s.it[1].question, "Twice x is \"5\".\nFind x.");
+    cr_expect_str_eq(s.it[1].answer, "2.5");
+    gc_mb_free(&s);
+    /* a bad answer on line 3: named, or counted with skips */
+    const char *bad = "question,final_answer\nq,1\nq,six\n";
+    cr_assert_eq(th_write_file(p, bad, strlen(bad)), 0);
+    cr_expect_neq(gc_mb_load(p, GC_MB_ALGEBRA222, 0, &s), GC_OK);
+    cr_expect(strstr(gc_last_error(), ":3:") && strstr(gc_last_error(), "final_answer"), "%s",
+              gc_last_error());
+    cr_assert_eq(gc_mb_load(p, GC_MB_ALGEBRA222, 1, &s), GC_OK, "%s", gc_last_error());
+    cr_expect_eq(s.n, 1);
+    cr_expect_eq(s.skipped, 1);
+    gc_mb_free(&s);
+    const char *short_row = "question,final_answer\nq\n";
+    cr_assert_eq(th_write_file(p, short_row, strlen(short_row)), 0);
+    cr_expect_neq(gc_mb_load(p, GC_MB_ALGEBRA222, 0, &s), GC_OK, "a row of one field");
+    const char *no_col = "question,answer\nq,1\n";
+    cr_assert_eq(th_write_file(p, no_col, strlen(no_col)), 0);
+    cr_expect_neq(gc_mb_load(p, GC_MB_ALGEBRA222, 1, &s), GC_OK, "no final_answer column");
+    cr_expect(strstr(gc_last_error(), ":1:") && strstr(gc_last_error(), "final_answer"), "%s",
+              gc_last_error());
+    remove(p);
+    free(p);
+}
+
+Test(mathbench, mathqa_json_array) {
+    const char *text =
+        "[{\"Problem\": \"the cost of 3 pens is 12 . find the cost of one .\", \"Rationale\": "
+        "\"...\", \"options\": \"a ) 38 , b ) 4 , c ) 30 , d ) data inadequate , e ) none of "
+        "these\", \"correct\": \"b\"},\n"
+        " {\"Problem\": \"what is 1 / 2 of 9 ?\", \"options\": \"['a ) 4.5', 'b ) 3', 'c ) 2', "
+        "'d ) 1', 'e ) 0']\", \"correct\": \"a\"},\n"
+        " {\"Problem\": \"pick the last\", \"options\": [\"a ) 1\", \"b ) 2\", \"c ) 3\", \"d ) "
+        "4\", \"e ) rs . 1 , 200\"], \"correct\": \"e\"}]\n";
+    char *p = th_tmp_path("mathqa.json");
+    cr_assert_eq(th_write_file(p, text, strlen(text)), 0);
+    gc_mb_set s;
+    cr_assert_eq(gc_mb_load(p, GC_MB_AUTO, 0, &s), GC_OK, "%s", gc_last_error());
+    cr_expect_eq(s.format, GC_MB_MATHQA, "a file opening with '[' is MathQA");
+    cr_assert_eq(s.n, 3);
+    cr_expect_str_eq(s.it[0].answer, "4");
+    cr_expect_str_eq(s.it[0].question,
+                     "the cost of 3 pens is 12 . find the cost of one .\nOptions: a ) 38 , b ) 4 "
+                     ", c ) 30 , d ) data inadequate , e ) none of these");
+    cr_expect_str_eq(s.it[1].answer, "4.5", "the bracketed form");
+    cr_expect_str_eq(s.it[2].answer, "rs . 1 , 200", "a list of options; a comma inside one");
+    gc_mb_free(&s);
+    const char *bad = "[{\"Problem\": \"p\", \"options\": \"a ) 1 , b ) 2\", \"correct\": \"a\"},"
+                      " {\"Problem\": \"p\", \"options\": \"a ) 1 , b ) 2\", \"correct\": \"f\"}]";
+    cr_assert_eq(th_write_file(p, bad, strlen(bad)), 0);
+    cr_expect_neq(gc_mb_load(p, GC_MB_MATHQA, 0, &s), GC_OK);
+    cr_expect(strstr(gc_last_error(), "element 1") && strstr(gc_last_error(), "correct"), "%s",
+              gc_last_error());
+    cr_assert_eq(gc_mb_load(p, GC_MB_MATHQA, 1, &s), GC_OK, "%s", gc_last_error());
+    cr_expect_eq(s.n, 1);
+    cr_expect_eq(s.skipped, 1);
+    gc_mb_free(&s);
+    const char *missing =
+        "[{\"Problem\": \"p\", \"options\": \"a ) 1 , b ) 2\", \"correct\": \"c\"}]";
+    cr_assert_eq(th_write_file(p, missing, strlen(missing)), 0);
+    cr_expect_neq(gc_mb_load(p, GC_MB_MATHQA, 0, &s), GC_OK, "no option c");
+    const char *object = "{\"Problem\": \"p\"}";
+    cr_assert_eq(th_write_file(p, object, strlen(object)), 0);
+    cr_expect_neq(gc_mb_load(p, GC_MB_MATHQA, 0, &s), GC_OK, "not an array");
+    cr_expect(strstr(gc_last_error(), "array"), "%s", gc_last_error());
+    cr_expect_eq(gc_mb_format_parse("algebra222"), GC_MB_ALGEBRA222);
+    cr_expect_eq(gc_mb_format_parse("mathqa"), GC_MB_MATHQA);
+    remove(p);
     free(p);
 }

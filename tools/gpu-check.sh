@@ -36,6 +36,7 @@ left() { # part limit in seconds -> the limit to use (1 when no time is left)
 make_args=()
 if ! echo '#include <criterion/criterion.h>
 #include <cjson/cJSON.h>
+#include <csv.h>
 #include <gsl/gsl_cdf.h>
 #include <zlib.h>' | ${CC:-cc} -E -x c - > /dev/null 2>&1 || ! command -v make > /dev/null ||
    [ -n "${GPU_CHECK_DEBS:-}" ]; then
@@ -53,7 +54,7 @@ if ! echo '#include <criterion/criterion.h>
     syslibs=$(ldconfig -p 2>/dev/null)
     for so in "$root"/usr/lib/x86_64-linux-gnu/*.so.* "$root"/lib/x86_64-linux-gnu/*.so.*; do
         name=$(basename "$so")
-        case "$name" in libcjson*|libgsl*|libz.*|libcriterion*|libgfortran*|libquadmath*) continue ;; esac
+        case "$name" in libcjson*|libcsv*|libgsl*|libz.*|libcriterion*|libgfortran*|libquadmath*) continue ;; esac
         grep -q "[[:space:]]$name " <<< "$syslibs" && rm -f "$so"
     done
     lib="$root/usr/lib/x86_64-linux-gnu:$root/lib/x86_64-linux-gnu"

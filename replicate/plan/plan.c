@@ -67,9 +67,11 @@ static const gc_cfg_field shape_f[] = {
     F(shape_fields, vocab_size, GC_CFG_INT, 1, 1, 1 << 24, NULL),
 };
 
-#define FORMATS "openmath|hh|helpsteer|gsm8k|math|math500|gsm-hard|svamp|asdiv|mawps"
-const char *const PL_FORMAT_NAMES[] = {"openmath", "hh",       "helpsteer", "gsm8k", "math",
-                                       "math500",  "gsm-hard", "svamp",     "asdiv", "mawps"};
+#define FORMATS                                                                                    \
+    "openmath|hh|helpsteer|gsm8k|math|math500|gsm-hard|svamp|asdiv|mawps|algebra222|mathqa"
+const char *const PL_FORMAT_NAMES[] = {"openmath", "hh",      "helpsteer",  "gsm8k",
+                                       "math",     "math500", "gsm-hard",   "svamp",
+                                       "asdiv",    "mawps",   "algebra222", "mathqa"};
 typedef struct {
     const cJSON *files;
     int format; /* -1: each file names its own */

@@ -12,7 +12,8 @@
  *              "mean_tokens": T}}: the public files (relative to the root; "shared:REL" is a
  *              file of the project's data directory, ../shared/data or $GCRM_DATA), their
  *              loader's format (openmath, hh, helpsteer, gsm8k, math, math500, gsm-hard, svamp,
- *              asdiv, mawps; the set's, or each file's own), and the size the plan assumes
+ *              asdiv, mawps, algebra222, mathqa; the set's, or each file's own), and the size
+ *              the plan assumes
  *              (examples; mean tokens per example, prompt and response)
  *   "stages": {NAME: {"kind": K, ...}}: the work, in the order written; kinds and their keys:
  *     train     model, data (or another stage), variants, per_seed, loss (preference|dpo|sft),
@@ -92,7 +93,9 @@ typedef enum {
     PL_GSM_HARD,
     PL_SVAMP,
     PL_ASDIV,
-    PL_MAWPS
+    PL_MAWPS,
+    PL_ALGEBRA222,
+    PL_MATHQA
 } pl_format;
 extern const char *const PL_FORMAT_NAMES[];
 
