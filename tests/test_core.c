@@ -435,12 +435,12 @@ Test(ops, linear_backward_matches_reference_and_repeats) {
 }
 
 /* The decoding matmul: bit for bit its scalar fma-chain reference on every shape the blocking
- * cuts differently (rows 1..9 around the 4-row tiles, outputs around the 8-wide panels, inputs
- * around the 8 x 8 transpositions), with and without the residual, with a row stride wider than
- * the output; the same bits for a row alone as in a batch, and at 1 and 2 threads; within
- * 1e-5 relative of the double-precision loop. */
+ * cuts differently (rows 1..13 around the 6- and 4-row tiles, outputs around the 8-wide vectors,
+ * inputs around the 8 x 8 transpositions), with and without the residual, with a row stride wider
+ * than the output; the same bits for a row alone as in a batch, and at 1 and 2 threads; within 1e-5
+ * relative of the double-precision loop. */
 Test(ops, decode_linear_rows_match_fma_reference_bitwise) {
-    enum { NMAX = 9, IMAX = 70, OMAX = 37, LD = OMAX + 3 };
+    enum { NMAX = 13, IMAX = 70, OMAX = 37, LD = OMAX + 3 };
     float *x = malloc(sizeof(float) * NMAX * IMAX), *W = malloc(sizeof(float) * OMAX * IMAX);
     float *res = malloc(sizeof(float) * NMAX * OMAX), *dbl = malloc(sizeof(float) * NMAX * OMAX);
     float *y = malloc(sizeof(float) * NMAX * LD), *want = malloc(sizeof(float) * NMAX * LD);
@@ -453,7 +453,7 @@ Test(ops, decode_linear_rows_match_fma_reference_bitwise) {
         W[i] = gc_rng_normal(&r);
     for (int i = 0; i < NMAX * OMAX; i++)
         res[i] = gc_rng_normal(&r);
-    const int ns[] = {1, 2, 3, 4, 5, 8, 9}, ins[] = {1, 7, 8, 9, 16, 64, 70},
+    const int ns[] = {1, 2, 3, 4, 5, 6, 7, 9, 10, 13}, ins[] = {1, 7, 8, 9, 16, 64, 70},
               outs[] = {1, 7, 8, 9, 16, 37};
     for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
         for (size_t b = 0; b < sizeof ins / sizeof ins[0]; b++)

@@ -70,13 +70,18 @@ static void put(float *y, int ldy, const float *res, int out, int n0, int R, int
                 int C, const __m256 *acc) {
     for (int r = 0; r < R; r++)
         for (int c = 0; c < C; c++) {
-            float v[8];
-            _mm256_storeu_ps(v, acc[r * C + c]);
             int j0 = 8 * (c0 + c);
-            float *yr = y + (size_t)(n0 + r) * ldy + o0;
-            const float *rr = res ? res + (size_t)(n0 + r) * out + o0 : NULL;
-            for (int j = j0; j < j0 + 8 && j < m; j++)
-                yr[j] = rr ? rr[j] + v[j - j0] : v[j - j0];
+            float *yr = y + (size_t)(n0 + r) * ldy + o0 + j0;
+            const float *rr = res ? res + (size_t)(n0 + r) * out + o0 + j0 : NULL;
+            __m256 a = acc[r * C + c];
+            if (j0 + 8 <= m) { /* a whole vector: res + a, lane by lane */
+                _mm256_storeu_ps(yr, rr ? _mm256_add_ps(_mm256_loadu_ps(rr), a) : a);
+                continue;
+            }
+            float v[8];
+            _mm256_storeu_ps(v, a);
+            for (int j = 0; j < m - j0; j++)
+                yr[j] = rr ? rr[j] + v[j] : v[j];
         }
 }
 
@@ -96,6 +101,33 @@ static void tile_4x2(__m256 *acc, const float *panel, const float *x, int in, in
     }
     acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
     acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
+}
+
+/* six rows by two vectors: twelve chains, the most that AVX2's sixteen registers hold beside the
+ * two weight vectors and a broadcast */
+static void tile_6x2(__m256 *acc, const float *panel, const float *x, int in, int c0) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    __m256 a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+    const float *x0 = x, *x1 = x + in, *x2 = x + 2 * (size_t)in, *x3 = x + 3 * (size_t)in;
+    const float *x4 = x + 4 * (size_t)in, *x5 = x + 5 * (size_t)in;
+    const float *p = panel + 8 * c0;
+    for (int k = 0; k < in; k++, p += PW) {
+        __m256 w0 = _mm256_loadu_ps(p), w1 = _mm256_loadu_ps(p + 8), b;
+        b = _mm256_broadcast_ss(x0 + k), a0 = _mm256_fmadd_ps(b, w0, a0);
+        a1 = _mm256_fmadd_ps(b, w1, a1);
+        b = _mm256_broadcast_ss(x1 + k), a2 = _mm256_fmadd_ps(b, w0, a2);
+        a3 = _mm256_fmadd_ps(b, w1, a3);
+        b = _mm256_broadcast_ss(x2 + k), a4 = _mm256_fmadd_ps(b, w0, a4);
+        a5 = _mm256_fmadd_ps(b, w1, a5);
+        b = _mm256_broadcast_ss(x3 + k), a6 = _mm256_fmadd_ps(b, w0, a6);
+        a7 = _mm256_fmadd_ps(b, w1, a7);
+        b = _mm256_broadcast_ss(x4 + k), a8 = _mm256_fmadd_ps(b, w0, a8);
+        a9 = _mm256_fmadd_ps(b, w1, a9);
+        b = _mm256_broadcast_ss(x5 + k), a10 = _mm256_fmadd_ps(b, w0, a10);
+        a11 = _mm256_fmadd_ps(b, w1, a11);
+    }
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5;
+    acc[6] = a6, acc[7] = a7, acc[8] = a8, acc[9] = a9, acc[10] = a10, acc[11] = a11;
 }
 
 /* one row by eight vectors */
@@ -123,21 +155,27 @@ static void run_rows(float *y, int ldy, const float *res, const float *x, const 
     if (n0 >= n1) return;
     float *panel = malloc(sizeof(float) * PW * (size_t)in); /* (in, PW) */
     if (!panel) abort();
-    __m256 acc[8];
+    __m256 acc[12];
     for (int o0 = 0; o0 < out; o0 += PW) {
         int m = out - o0 < PW ? out - o0 : PW, nv = (m + 7) / 8;
         make_panel(panel, W, o0, m, in);
         int n = n0;
-        for (; n + 4 <= n1; n += 4)
-            for (int c0 = 0; c0 < nv; c0 += 2) {
-                tile_4x2(acc, panel, x + (size_t)n * in, in, c0);
-                if (c0 + 1 < nv) {
-                    put(y, ldy, res, out, n, 4, o0, m, c0, 2, acc);
-                } else { /* a lone last vector: the first of each row's pair */
-                    __m256 one[4] = {acc[0], acc[2], acc[4], acc[6]};
-                    put(y, ldy, res, out, n, 4, o0, m, c0, 1, one);
+        for (int R = 6; R >= 4; R -= 2) /* six rows at a time, then four */
+            for (; n + R <= n1; n += R)
+                for (int c0 = 0; c0 < nv; c0 += 2) {
+                    if (R == 6)
+                        tile_6x2(acc, panel, x + (size_t)n * in, in, c0);
+                    else
+                        tile_4x2(acc, panel, x + (size_t)n * in, in, c0);
+                    if (c0 + 1 < nv) {
+                        put(y, ldy, res, out, n, R, o0, m, c0, 2, acc);
+                    } else { /* a lone last vector: the first of each row's pair */
+                        __m256 one[6];
+                        for (int r = 0; r < R; r++)
+                            one[r] = acc[2 * r];
+                        put(y, ldy, res, out, n, R, o0, m, c0, 1, one);
+                    }
                 }
-            }
         for (; n < n1; n++) {
             tile_1x8(acc, panel, x + (size_t)n * in, in);
             put(y, ldy, res, out, n, 1, o0, m, 0, nv, acc);
@@ -148,17 +186,17 @@ static void run_rows(float *y, int ldy, const float *res, const float *x, const 
 
 void gc_ops_linear_rows(float *y, int ldy, const float *res, const float *x, const float *W, int N,
                         int in, int out) {
-    /* threads take rows in chunks of four; a thread wakes for no less than ~256k multiply-adds */
-    if (N < 8 || !gc_par((size_t)N * in * out / 8) || omp_in_parallel()) {
+    /* threads take rows in chunks of six; a thread wakes for no less than ~256k multiply-adds */
+    if (N < 12 || !gc_par((size_t)N * in * out / 8) || omp_in_parallel()) {
         run_rows(y, ldy, res, x, W, 0, N, in, out); /* no region to start */
         return;
     }
-    int chunks = (N + 3) / 4;
+    int chunks = (N + 5) / 6;
 #pragma omp parallel
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         int c0 = (int)((long)chunks * t / nt), c1 = (int)((long)chunks * (t + 1) / nt);
-        run_rows(y, ldy, res, x, W, 4 * c0, 4 * c1 < N ? 4 * c1 : N, in, out);
+        run_rows(y, ldy, res, x, W, 6 * c0, 6 * c1 < N ? 6 * c1 : N, in, out);
     }
 }
 
