@@ -273,19 +273,27 @@ Test(mathbench, every_public_file_loads) {
     gc_mb_free(&s);
 }
 
-static void expect_bad_line(const char *text, gc_mb_format f, const char *frag) {
-    char *p = th_tmp_path("bench.jsonl");
+/* a file (named ...tag) of one good problem and one bad one: an error naming the file, `where` and
+ * frag; with skips, the good one kept and the bad one counted */
+static void expect_bad_in(const char *tag, const char *text, gc_mb_format f, const char *where,
+                          const char *frag) {
+    char *p = th_tmp_path(tag);
     cr_assert_eq(th_write_file(p, text, strlen(text)), 0);
     gc_mb_set s;
     cr_expect_neq(gc_mb_load(p, f, 0, &s), GC_OK, "[%s] accepted", text);
     const char *e = gc_last_error();
-    cr_expect(strstr(e, p) && strstr(e, ":2:") && strstr(e, frag), "expected %s:2: and '%s' in: %s",
-              p, frag, e);
+    cr_expect(strstr(e, p) && strstr(e, where) && strstr(e, frag),
+              "expected %s, %s and '%s' in: %s", p, where, frag, e);
     cr_assert_eq(gc_mb_load(p, f, 1, &s), GC_OK, "%s", gc_last_error());
     cr_expect_eq(s.n, 1);
-    cr_expect_eq(s.skipped, 1, "the bad line counted");
+    cr_expect_eq(s.skipped, 1, "the bad problem counted");
     gc_mb_free(&s);
+    remove(p);
     free(p);
+}
+
+static void expect_bad_line(const char *text, gc_mb_format f, const char *frag) {
+    expect_bad_in("bench.jsonl", text, f, ":2:", frag);
 }
 
 Test(mathbench, malformed_lines_are_named_or_counted) {
@@ -384,15 +392,8 @@ Test(mathbench, algebra222_csv) {
     cr_expect_str_eq(s.it[1].answer, "2.5");
     gc_mb_free(&s);
     /* a bad answer on line 3: named, or counted with skips */
-    const char *bad = "question,final_answer\nq,1\nq,six\n";
-    cr_assert_eq(th_write_file(p, bad, strlen(bad)), 0);
-    cr_expect_neq(gc_mb_load(p, GC_MB_ALGEBRA222, 0, &s), GC_OK);
-    cr_expect(strstr(gc_last_error(), ":3:") && strstr(gc_last_error(), "final_answer"), "%s",
-              gc_last_error());
-    cr_assert_eq(gc_mb_load(p, GC_MB_ALGEBRA222, 1, &s), GC_OK, "%s", gc_last_error());
-    cr_expect_eq(s.n, 1);
-    cr_expect_eq(s.skipped, 1);
-    gc_mb_free(&s);
+    expect_bad_in("bad.csv", "question,final_answer\nq,1\nq,six\n", GC_MB_ALGEBRA222,
+                  ":3:", "final_answer");
     const char *short_row = "question,final_answer\nq\n";
     cr_assert_eq(th_write_file(p, short_row, strlen(short_row)), 0);
     cr_expect_neq(gc_mb_load(p, GC_MB_ALGEBRA222, 0, &s), GC_OK, "a row of one field");
@@ -427,16 +428,10 @@ Test(mathbench, mathqa_json_array) {
     cr_expect_str_eq(s.it[1].answer, "4.5", "the bracketed form");
     cr_expect_str_eq(s.it[2].answer, "rs . 1 , 200", "a list of options; a comma inside one");
     gc_mb_free(&s);
-    const char *bad = "[{\"Problem\": \"p\", \"options\": \"a ) 1 , b ) 2\", \"correct\": \"a\"},"
-                      " {\"Problem\": \"p\", \"options\": \"a ) 1 , b ) 2\", \"correct\": \"f\"}]";
-    cr_assert_eq(th_write_file(p, bad, strlen(bad)), 0);
-    cr_expect_neq(gc_mb_load(p, GC_MB_MATHQA, 0, &s), GC_OK);
-    cr_expect(strstr(gc_last_error(), "element 1") && strstr(gc_last_error(), "correct"), "%s",
-              gc_last_error());
-    cr_assert_eq(gc_mb_load(p, GC_MB_MATHQA, 1, &s), GC_OK, "%s", gc_last_error());
-    cr_expect_eq(s.n, 1);
-    cr_expect_eq(s.skipped, 1);
-    gc_mb_free(&s);
+    expect_bad_in("bad.json",
+                  "[{\"Problem\": \"p\", \"options\": \"a ) 1 , b ) 2\", \"correct\": \"a\"},"
+                  " {\"Problem\": \"p\", \"options\": \"a ) 1 , b ) 2\", \"correct\": \"f\"}]",
+                  GC_MB_MATHQA, "element 1", "correct");
     const char *missing =
         "[{\"Problem\": \"p\", \"options\": \"a ) 1 , b ) 2\", \"correct\": \"c\"}]";
     cr_assert_eq(th_write_file(p, missing, strlen(missing)), 0);
