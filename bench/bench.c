@@ -183,6 +183,23 @@ static int bench_train(int argc, char **argv) {
     return 0;
 }
 
+/* one pass of `steps` decoding steps over B sequences from token 1, each row sampling from its
+ * own stream (as batched generation does) */
+static gc_status decode_pass(gc_model *m, gc_kvcache *kc, gc_sampler *smp, gc_rng *rngs,
+                             int32_t *token, int32_t *pos, int B, int steps) {
+    for (int b = 0; b < B; b++)
+        token[b] = 1, gc_rng_init(&rngs[b], 1, (uint64_t)b);
+    for (int32_t t = 0; t < steps; t++) {
+        for (int b = 0; b < B; b++)
+            pos[b] = t;
+        GC_TRY(gc_model_decode(m, kc, token, pos));
+        for (int b = 0; b < B; b++)
+            token[b] =
+                gc_sampler_sample_rng(smp, kc->logits + (size_t)b * m->cfg.vocab_size, &rngs[b]);
+    }
+    return GC_OK;
+}
+
 static int bench_generate(int argc, char **argv) {
     const char *path = NULL;
     long n_steps = 256, n_batch = 1;
@@ -201,70 +218,46 @@ static int bench_generate(int argc, char **argv) {
     if (steps > m.cfg.seq_len) steps = m.cfg.seq_len;
     gc_kvcache kc;
     gc_sampler smp;
+    gc_backend_prof prof;
     int32_t *token = malloc(sizeof(int32_t) * B), *pos = malloc(sizeof(int32_t) * B);
     gc_rng *rngs = malloc(sizeof(gc_rng) * B);
-    if (!token || !pos || !rngs || gc_kvcache_init(&kc, &m.cfg, B, steps) != GC_OK ||
-        gc_sampler_init(&smp, m.cfg.vocab_size, 1.0f, 1.0f, 1) != GC_OK) {
-        fprintf(stderr, "gcrm-bench: %s\n", gc_last_error());
-        return 1;
-    }
     int reps = B > 1 ? 1 : 5;
-    double t0 = gc_now();
-    for (int rep = 0; rep < reps; rep++) {
-        for (int b = 0; b < B; b++)
-            token[b] = 1, gc_rng_init(&rngs[b], 1, (uint64_t)b);
-        for (int32_t t = 0; t < steps; t++) {
-            for (int b = 0; b < B; b++)
-                pos[b] = t;
-            gc_model_decode(&m, &kc, token, pos);
-            for (int b = 0; b < B; b++) /* each row its own stream, as batched generation does */
-                token[b] =
-                    gc_sampler_sample_rng(&smp, kc.logits + (size_t)b * m.cfg.vocab_size, &rngs[b]);
-        }
+    double el = 0, prof_el = 0;
+    gc_status s = token && pos && rngs ? gc_kvcache_init(&kc, &m.cfg, B, steps) : GC_ERR_NOMEM;
+    if (s == GC_OK) s = gc_sampler_init(&smp, m.cfg.vocab_size, 1.0f, 1.0f, 1);
+    if (s == GC_OK) {
+        double t0 = gc_now();
+        for (int rep = 0; s == GC_OK && rep < reps; rep++)
+            s = decode_pass(&m, &kc, &smp, rngs, token, pos, B, steps);
+        el = gc_now() - t0;
     }
-    double el = gc_now() - t0;
-    if (B > 1) { /* batched: the throughput only */
-        printf("{\"kind\": \"generate\", \"params\": %zu, \"batch\": %d, \"tokens\": %d, "
-               "\"tokens_per_s\": %.1f, \"threads\": %d}\n",
-               m.n_params, B, steps * B, steps * B / el, omp_get_max_threads());
-        gc_sampler_free(&smp), gc_kvcache_free(&kc), gc_model_free(&m);
-        free(token), free(pos), free(rngs);
-        return 0;
+    if (s == GC_OK && B == 1) { /* the per-op profile: every op timed, at batch 1 */
+        gc_backend_prof_init(&prof, m.be);
+        gc_kvcache_free(&kc); /* a cache belongs to the backend that filled it */
+        s = gc_model_set_backend(&m, &prof.be);
+        if (s == GC_OK) s = gc_kvcache_init(&kc, &m.cfg, 1, steps);
+        /* two passes, the first untimed: the fresh cache's page faults */
+        if (s == GC_OK) s = decode_pass(&m, &kc, &smp, rngs, token, pos, 1, steps);
+        gc_backend_prof_reset(&prof);
+        double tp = gc_now();
+        if (s == GC_OK) s = decode_pass(&m, &kc, &smp, rngs, token, pos, 1, steps);
+        prof_el = gc_now() - tp;
     }
-    free(token), free(pos), free(rngs);
-
-    gc_backend_prof prof; /* the per-op profile: every op timed */
-    gc_backend_prof_init(&prof, m.be);
-    if (gc_model_set_backend(&m, &prof.be) != GC_OK) {
+    if (s != GC_OK) {
         fprintf(stderr, "gcrm-bench: %s\n", gc_last_error());
         return 1;
     }
-    gc_kvcache_free(&kc); /* a cache belongs to the backend that filled it */
-    if (gc_kvcache_init(&kc, &m.cfg, 1, steps) != GC_OK) {
-        fprintf(stderr, "gcrm-bench: %s\n", gc_last_error());
-        return 1;
+    printf("{\"kind\": \"generate\", \"params\": %zu, \"batch\": %d, \"tokens\": %d, "
+           "\"tokens_per_s\": %.1f, \"threads\": %d}\n",
+           m.n_params, B, steps * B * reps, steps * B * reps / el, omp_get_max_threads());
+    if (B == 1) {
+        print_profile("decode", m.n_params, &prof, prof_el, steps);
+        gc_model_set_backend(&m, prof.in);
     }
-    double tp = 0;
-    for (int pass = 0; pass < 2; pass++) { /* the first untimed: the fresh cache's page faults */
-        if (pass == 1) gc_backend_prof_reset(&prof), tp = gc_now();
-        int32_t tk = 1;
-        for (int32_t at = 0; at < steps; at++) {
-            if (gc_model_decode(&m, &kc, &tk, &at) != GC_OK) {
-                fprintf(stderr, "gcrm-bench: %s\n", gc_last_error());
-                return 1;
-            }
-            tk = gc_sampler_sample(&smp, kc.logits);
-        }
-    }
-    double prof_el = gc_now() - tp;
-    printf("{\"kind\": \"generate\", \"params\": %zu, \"tokens\": %d, \"tokens_per_s\": %.1f, "
-           "\"threads\": %d}\n",
-           m.n_params, steps * reps, steps * reps / el, omp_get_max_threads());
-    print_profile("decode", m.n_params, &prof, prof_el, steps);
-    gc_model_set_backend(&m, prof.in);
     gc_sampler_free(&smp);
     gc_kvcache_free(&kc);
     gc_model_free(&m);
+    free(token), free(pos), free(rngs);
     return 0;
 }
 

@@ -435,7 +435,7 @@ Test(ops, linear_backward_matches_reference_and_repeats) {
 }
 
 /* The decoding matmul: bit for bit its scalar fma-chain reference on every shape the blocking
- * cuts differently (rows 1..13 around the 6- and 4-row tiles, outputs around the 8-wide vectors,
+ * cuts differently (rows 1..13 around the six-row tiles, outputs around the 8-wide vectors,
  * inputs around the 8 x 8 transpositions), with and without the residual, with a row stride wider
  * than the output; the same bits for a row alone as in a batch, and at 1 and 2 threads; within 1e-5
  * relative of the double-precision loop. */

@@ -376,16 +376,24 @@ Test(csv, quoted_fields_line_breaks_and_line_numbers) {
     free(p);
 }
 
+/* text written to a file named ...tag, loaded with the format detected: that format, n problems;
+ * the path is the caller's */
+static char *load_detected(const char *tag, const char *text, gc_mb_format want, int n,
+                           gc_mb_set *s) {
+    char *p = th_tmp_path(tag);
+    cr_assert_eq(th_write_file(p, text, strlen(text)), 0);
+    cr_assert_eq(gc_mb_load(p, GC_MB_AUTO, 0, s), GC_OK, "%s", gc_last_error());
+    cr_expect_eq(s->format, want, "%s detected as %s", tag, gc_mb_format_name(s->format));
+    cr_assert_eq(s->n, n);
+    return p;
+}
+
 Test(mathbench, algebra222_csv) {
     const char *text = "question,final_answer\n"
                        "\"A number, doubled, is 12. What is it?\",6.0\n"
                        "\"Twice x is \"\"5\"\".\nFind x.\",2.5\n";
-    char *p = th_tmp_path("algebra222.csv");
-    cr_assert_eq(th_write_file(p, text, strlen(text)), 0);
-    gc_mb_set s;
-    cr_assert_eq(gc_mb_load(p, GC_MB_AUTO, 0, &s), GC_OK, "%s", gc_last_error());
-    cr_expect_eq(s.format, GC_MB_ALGEBRA222, "a .csv file is algebra222");
-    cr_assert_eq(s.n, 2);
+    gc_mb_set s; /* a .csv file is algebra222 */
+    char *p = load_detected("algebra222.csv", text, GC_MB_ALGEBRA222, 2, &s);
     cr_expect_str_eq(s.it[0].question, "A number, doubled, is 12. What is it?");
     cr_expect_str_eq(s.it[0].answer, "6", "6.0 written as the shortest number");
     cr_expect_str_eq(s.it[1].question, "Twice x is \"5\".\nFind x.");
@@ -393,6 +401,8 @@ Test(mathbench, algebra222_csv) {
     gc_mb_free(&s);
     /* a bad answer on line 3: named, or counted with skips */
     expect_bad_in("bad.csv", "question,final_answer\nq,1\nq,six\n", GC_MB_ALGEBRA222,
+                  ":3:", "final_answer");
+    expect_bad_in("inf.csv", "question,final_answer\nq,1\nq,inf\n", GC_MB_ALGEBRA222,
                   ":3:", "final_answer");
     const char *short_row = "question,final_answer\nq\n";
     cr_assert_eq(th_write_file(p, short_row, strlen(short_row)), 0);
@@ -415,12 +425,8 @@ Test(mathbench, mathqa_json_array) {
         "'d ) 1', 'e ) 0']\", \"correct\": \"a\"},\n"
         " {\"Problem\": \"pick the last\", \"options\": [\"a ) 1\", \"b ) 2\", \"c ) 3\", \"d ) "
         "4\", \"e ) rs . 1 , 200\"], \"correct\": \"e\"}]\n";
-    char *p = th_tmp_path("mathqa.json");
-    cr_assert_eq(th_write_file(p, text, strlen(text)), 0);
-    gc_mb_set s;
-    cr_assert_eq(gc_mb_load(p, GC_MB_AUTO, 0, &s), GC_OK, "%s", gc_last_error());
-    cr_expect_eq(s.format, GC_MB_MATHQA, "a file opening with '[' is MathQA");
-    cr_assert_eq(s.n, 3);
+    gc_mb_set s; /* a file opening with '[' is MathQA */
+    char *p = load_detected("mathqa.json", text, GC_MB_MATHQA, 3, &s);
     cr_expect_str_eq(s.it[0].answer, "4");
     cr_expect_str_eq(s.it[0].question,
                      "the cost of 3 pens is 12 . find the cost of one .\nOptions: a ) 38 , b ) 4 "
@@ -432,6 +438,18 @@ Test(mathbench, mathqa_json_array) {
                   "[{\"Problem\": \"p\", \"options\": \"a ) 1 , b ) 2\", \"correct\": \"a\"},"
                   " {\"Problem\": \"p\", \"options\": \"a ) 1 , b ) 2\", \"correct\": \"f\"}]",
                   GC_MB_MATHQA, "element 1", "correct");
+    expect_bad_in(
+        "bad2.json",
+        "[{\"Problem\": \"p\", \"options\": [\"a ) 1\", \"b ) 2\"], \"correct\": \"b\"}, 3]",
+        GC_MB_MATHQA, "element 1", "not a JSON object");
+    expect_bad_in("bad3.json",
+                  "[{\"Problem\": \"p\", \"options\": \"a ) 1 , b ) 2\", \"correct\": \"b\"},"
+                  " {\"Problem\": \"p\", \"options\": [\"a ) 1\", 2], \"correct\": \"a\"}]",
+                  GC_MB_MATHQA, "element 1", "options");
+    const char *cut = "[{\"Problem\": \"p\", \"options\": \"a ) 1";
+    cr_assert_eq(th_write_file(p, cut, strlen(cut)), 0);
+    cr_expect_neq(gc_mb_load(p, GC_MB_MATHQA, 1, &s), GC_OK, "a file cut short");
+    cr_expect(strstr(gc_last_error(), p), "the file named: %s", gc_last_error());
     const char *missing =
         "[{\"Problem\": \"p\", \"options\": \"a ) 1 , b ) 2\", \"correct\": \"c\"}]";
     cr_assert_eq(th_write_file(p, missing, strlen(missing)), 0);

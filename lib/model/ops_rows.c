@@ -1,8 +1,9 @@
 /* The decoding matmul: each output a fused multiply-add chain over k in order, whatever the
  * number of rows (ops.h, gc_ops_linear_rows). BLAS packs the whole weight matrix on every call,
  * which for one row costs more than the multiply-adds themselves, and rounds a row by a blocking
- * that may depend on the other rows; this kernel transposes eight weight rows at a time into a
- * panel (in, 8) and runs every input row over it, eight outputs per vector. */
+ * that may depend on the other rows; this kernel transposes 64 weight rows at a time into a panel
+ * (in, 64) and runs the input rows over it, six rows by two vectors of eight outputs per tile, or
+ * one row by all eight vectors. */
 #include "ops.h"
 
 #include <math.h>
@@ -65,15 +66,16 @@ static void make_panel(float *panel, const float *W, int o0, int m, int in) {
     }
 }
 
-/* y rows [n0, n0+R), outputs o0 + [8 c0, 8 (c0 + C)) clipped to m, = acc (R, C vectors) */
+/* y rows [n0, n0+R), outputs o0 + [8 c0, 8 (c0 + C)) clipped to m, = acc (row r's vector c at
+ * acc[r * stride + c]), plus res when given */
 static void put(float *y, int ldy, const float *res, int out, int n0, int R, int o0, int m, int c0,
-                int C, const __m256 *acc) {
+                int C, const __m256 *acc, int stride) {
     for (int r = 0; r < R; r++)
         for (int c = 0; c < C; c++) {
             int j0 = 8 * (c0 + c);
             float *yr = y + (size_t)(n0 + r) * ldy + o0 + j0;
             const float *rr = res ? res + (size_t)(n0 + r) * out + o0 + j0 : NULL;
-            __m256 a = acc[r * C + c];
+            __m256 a = acc[r * stride + c];
             if (j0 + 8 <= m) { /* a whole vector: res + a, lane by lane */
                 _mm256_storeu_ps(yr, rr ? _mm256_add_ps(_mm256_loadu_ps(rr), a) : a);
                 continue;
@@ -85,31 +87,16 @@ static void put(float *y, int ldy, const float *res, int out, int n0, int R, int
         }
 }
 
-/* four rows by two vectors: eight independent fma chains */
-static void tile_4x2(__m256 *acc, const float *panel, const float *x, int in, int c0) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-    const float *x0 = x, *x1 = x + in, *x2 = x + 2 * (size_t)in, *x3 = x + 3 * (size_t)in;
-    const float *p = panel + 8 * c0;
-    for (int k = 0; k < in; k++, p += PW) {
-        __m256 w0 = _mm256_loadu_ps(p), w1 = _mm256_loadu_ps(p + 8);
-        __m256 b0 = _mm256_broadcast_ss(x0 + k), b1 = _mm256_broadcast_ss(x1 + k);
-        __m256 b2 = _mm256_broadcast_ss(x2 + k), b3 = _mm256_broadcast_ss(x3 + k);
-        a0 = _mm256_fmadd_ps(b0, w0, a0), a1 = _mm256_fmadd_ps(b0, w1, a1);
-        a2 = _mm256_fmadd_ps(b1, w0, a2), a3 = _mm256_fmadd_ps(b1, w1, a3);
-        a4 = _mm256_fmadd_ps(b2, w0, a4), a5 = _mm256_fmadd_ps(b2, w1, a5);
-        a6 = _mm256_fmadd_ps(b3, w0, a6), a7 = _mm256_fmadd_ps(b3, w1, a7);
-    }
-    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
-    acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
-}
-
-/* six rows by two vectors: twelve chains, the most that AVX2's sixteen registers hold beside the
- * two weight vectors and a broadcast */
-static void tile_6x2(__m256 *acc, const float *panel, const float *x, int in, int c0) {
+/* R (1..6) rows by two vectors: twelve chains, the most that AVX2's sixteen registers hold
+ * beside the two weight vectors and a broadcast; with fewer rows the last one is computed again in
+ * the spare chains, which put never stores */
+static void tile_6x2(__m256 *acc, const float *panel, const float *x, int R, int in, int c0) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     __m256 a8 = a0, a9 = a0, a10 = a0, a11 = a0;
-    const float *x0 = x, *x1 = x + in, *x2 = x + 2 * (size_t)in, *x3 = x + 3 * (size_t)in;
-    const float *x4 = x + 4 * (size_t)in, *x5 = x + 5 * (size_t)in;
+    const float *xr[6];
+    for (int r = 0; r < 6; r++)
+        xr[r] = x + (size_t)(r < R ? r : R - 1) * in;
+    const float *x0 = xr[0], *x1 = xr[1], *x2 = xr[2], *x3 = xr[3], *x4 = xr[4], *x5 = xr[5];
     const float *p = panel + 8 * c0;
     for (int k = 0; k < in; k++, p += PW) {
         __m256 w0 = _mm256_loadu_ps(p), w1 = _mm256_loadu_ps(p + 8), b;
@@ -159,26 +146,17 @@ static void run_rows(float *y, int ldy, const float *res, const float *x, const 
     for (int o0 = 0; o0 < out; o0 += PW) {
         int m = out - o0 < PW ? out - o0 : PW, nv = (m + 7) / 8;
         make_panel(panel, W, o0, m, in);
-        int n = n0;
-        for (int R = 6; R >= 4; R -= 2) /* six rows at a time, then four */
-            for (; n + R <= n1; n += R)
-                for (int c0 = 0; c0 < nv; c0 += 2) {
-                    if (R == 6)
-                        tile_6x2(acc, panel, x + (size_t)n * in, in, c0);
-                    else
-                        tile_4x2(acc, panel, x + (size_t)n * in, in, c0);
-                    if (c0 + 1 < nv) {
-                        put(y, ldy, res, out, n, R, o0, m, c0, 2, acc);
-                    } else { /* a lone last vector: the first of each row's pair */
-                        __m256 one[6];
-                        for (int r = 0; r < R; r++)
-                            one[r] = acc[2 * r];
-                        put(y, ldy, res, out, n, R, o0, m, c0, 1, one);
-                    }
-                }
-        for (; n < n1; n++) {
-            tile_1x8(acc, panel, x + (size_t)n * in, in);
-            put(y, ldy, res, out, n, 1, o0, m, 0, nv, acc);
+        for (int n = n0; n < n1; n += 6) {
+            int R = n1 - n < 6 ? n1 - n : 6;
+            if (R == 1) { /* one row (a batch of one): all eight vectors at once */
+                tile_1x8(acc, panel, x + (size_t)n * in, in);
+                put(y, ldy, res, out, n, 1, o0, m, 0, nv, acc, 8);
+                continue;
+            }
+            for (int c0 = 0; c0 < nv; c0 += 2) {
+                tile_6x2(acc, panel, x + (size_t)n * in, R, in, c0);
+                put(y, ldy, res, out, n, R, o0, m, c0, c0 + 1 < nv ? 2 : 1, acc, 2);
+            }
         }
     }
     free(panel);

@@ -1,5 +1,6 @@
 #include "mathbench.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,13 +182,13 @@ typedef struct {
     int question, answer, width; /* the two columns' indexes, the header's field count */
 } csv_ctx;
 
-/* the whole of text as a number (spaces around it allowed) */
+/* the whole of text as a finite number (spaces around it allowed) */
 static int whole_number(const char *text, double *v) {
     char *end;
     *v = strtod(text, &end);
     while (*end == ' ' || *end == '\t' || *end == '\r')
         end++;
-    return end != text && !*end && *v == *v;
+    return end != text && !*end && isfinite(*v);
 }
 
 static gc_status add_row(char *const *field, int n, int line, void *ctx) {
@@ -255,23 +256,32 @@ static char *mathqa_option(const char *opts, char letter) {
     return out;
 }
 
+/* a list of "a ) 38" strings joined by " , " (a new string), or NULL when o is not a list of
+ * strings */
+static char *join_options(const cJSON *o) {
+    size_t n = 1;
+    for (const cJSON *e = o->child; e; e = e->next) {
+        if (!cJSON_IsString(e)) return NULL;
+        n += strlen(e->valuestring) + 3;
+    }
+    char *out = malloc(n);
+    if (!out) return NULL;
+    out[0] = 0;
+    for (const cJSON *e = o->child; e; e = e->next) {
+        if (e != o->child) strcat(out, " , ");
+        strcat(out, e->valuestring);
+    }
+    return out;
+}
+
 static void read_mathqa(const cJSON *j, char **q, char **a, const char **bad) {
     const char *problem = str_of(j, "Problem"), *correct = str_of(j, "correct");
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "options");
-    char opts[4096] = "";
-    if (cJSON_IsString(o)) {
-        snprintf(opts, sizeof opts, "%s", o->valuestring);
-    } else if (cJSON_IsArray(o)) { /* a list of "a ) 38" strings */
-        size_t used = 0;
-        for (const cJSON *e = o->child; e; e = e->next) {
-            if (!cJSON_IsString(e) || used >= sizeof opts) break;
-            used += (size_t)snprintf(opts + used, sizeof opts - used, "%s%s", used ? " , " : "",
-                                     e->valuestring);
-        }
-    }
+    char *joined = cJSON_IsArray(o) ? join_options(o) : NULL;
+    const char *opts = cJSON_IsString(o) ? o->valuestring : joined;
     if (!problem || !problem[0]) {
         *bad = "Problem";
-    } else if (!opts[0]) {
+    } else if (!opts || !opts[0]) {
         *bad = "options";
     } else if (!correct || strlen(correct) != 1 || correct[0] < 'a' || correct[0] > 'e') {
         *bad = "correct (a letter a-e)";
@@ -282,6 +292,7 @@ static void read_mathqa(const cJSON *j, char **q, char **a, const char **bad) {
         *q = malloc(n);
         if (*q) snprintf(*q, n, "%s\nOptions: %s", problem, opts);
     }
+    free(joined);
 }
 
 static gc_status load_mathqa(load_ctx *k) {
