@@ -74,9 +74,7 @@ static gc_status cpu_linear_residual(const gc_backend *be, float *y, const float
                                      const float *x, const float *W, const void *Wb, int N, int in,
                                      int out) {
     (void)be, (void)Wb;
-    gc_ops_linear(y, out, x, W, N, in, out);
-    for (size_t i = 0; i < (size_t)N * out; i++)
-        y[i] += res[i];
+    gc_ops_linear_residual(y, res, x, W, N, in, out);
     return GC_OK;
 }
 

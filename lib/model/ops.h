@@ -17,6 +17,9 @@
 
 /* y (N, out) = x (N, in) W^T, W (out, in); y has row stride ldy (>= out). */
 void gc_ops_linear(float *y, int ldy, const float *x, const float *W, int N, int in, int out);
+/* y (N, out) = x W^T + res (N, out), y and res distinct. */
+void gc_ops_linear_residual(float *y, const float *res, const float *x, const float *W, int N,
+                            int in, int out);
 /* Backward of gc_ops_linear: dx (N, in) (+)= dy W (accumulate when dx_acc), dW (out, in) += dy^T x.
  * dy has row stride ldy. Either dx or dW may be NULL to skip it. */
 void gc_ops_linear_backward(float *dx, int dx_acc, float *dW, const float *dy, int ldy,
@@ -101,6 +104,10 @@ void gc_ops_swiglu_backward_ref(float *da13, const float *dg, const float *a13, 
  * onehot) (zero rows for ignored targets). GC_ERR_NOMEM when its scratch cannot be allocated. */
 gc_status gc_ops_cross_entropy(float *dlogits, const float *logits, const int32_t *targets, int N,
                                int V, float scale, double *sum);
+/* The reference: both exponentials in double through libm. The fast path above is within a few
+ * ulp of it (tests/test_core.c states the tolerances). */
+gc_status gc_ops_cross_entropy_ref(float *dlogits, const float *logits, const int32_t *targets,
+                                   int N, int V, float scale, double *sum);
 
 /* out (N, D) = emb[tokens]. */
 void gc_ops_embedding(float *out, const float *emb, const int32_t *tokens, int N, int D);
