@@ -4,7 +4,10 @@
   (i)   OpenBLAS sgemm GFLOP/s on this machine (best over sizes and trials): the matmul peak
   (ii)  training tokens/s, small (~1M parameters, seq 128, batch 16) and larger (~20M, width 512,
         seq 256, batch 16) configs, share of step time in matmul, model GFLOP/s as a share of peak
-  (iii) the identical model, batch and thread count in PyTorch (CPU), ratio gcrm / PyTorch
+  (iii) the identical model, batch and thread count in PyTorch (CPU), ratio gcrm / PyTorch; the two
+        are measured in ROUNDS alternating rounds (gcrm, PyTorch, gcrm, ...) and each side's median
+        round is reported, with the range of the rounds' ratios: on a shared machine a burst of
+        load then slows one round of each side, not the whole comparison
   (iv)  KV-cache generation tokens/s on stories260K, beside llama2.c's run.c on the same model
         and thread count when a llama2.c checkout is given (--llama2c DIR or LLAMA2C_DIR: its
         run.c is built here with -Ofast -march=native -fopenmp, as its README builds it, and run
@@ -13,7 +16,7 @@
   (v)   a per-op profile of a training step (each config) and of a decode step: every op of the
         model's backend timed (lib/model/backend_prof.h), its share of the step's wall time
 The machine is shared and noisy: read the ratios within one run. Writes build/bench.json.
-usage: bench.py BENCH_BIN [--threads N] [--data DIR] [--llama2c DIR]"""
+usage: bench.py BENCH_BIN [--threads N] [--data DIR] [--llama2c DIR] [--rounds N]"""
 import argparse
 import json
 import os
@@ -22,6 +25,7 @@ import sys
 import time
 
 GEN_BATCH = 32  # sequences decoded together in the batched generation row (llama2.c has no batch)
+ROUNDS = 3      # alternating gcrm / PyTorch training measurements per config
 
 CONFIGS = {
     "small": dict(dim=128, hidden=344, layers=5, heads=4, kv_heads=4, vocab=512, seq=128,
@@ -34,6 +38,11 @@ CONFIGS = {
 def run_json(cmd, env):
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def median_run(runs):
+    """the run with the median tokens/s (the lower middle one of an even count)"""
+    return sorted(runs, key=lambda r: r["tokens_per_s"])[(len(runs) - 1) // 2]
 
 
 def flags(cfg):
@@ -71,6 +80,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--data", default=os.environ.get("GCRM_DATA", "../shared/data"))
     ap.add_argument("--llama2c", default=os.environ.get("LLAMA2C_DIR", ""))
+    ap.add_argument("--rounds", type=int, default=ROUNDS)
     a = ap.parse_args()
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     here = os.path.dirname(os.path.abspath(__file__))
@@ -86,16 +96,25 @@ def main():
     report["sgemm_peak_gflops"] = peak
     rows = []
     for name, cfg in CONFIGS.items():
-        out = run_json([a.bench_bin, "train"] + flags(cfg), env)
-        g = next(r for r in out if r["kind"] == "train")
-        g["profile"] = next((r for r in out if r["kind"] == "profile"), None)
-        t = run_json([sys.executable, os.path.join(here, "torch_train.py"), "--threads",
-                      str(a.threads)] + flags(cfg), env)[0]
-        if g["params"] != t["params"]:
-            sys.exit("bench: gcrm and PyTorch models differ in size (%d vs %d parameters)"
-                     % (g["params"], t["params"]))
-        rows.append((name, g, t))
-        report[name] = {"gcrm": g, "pytorch": t, "ratio": g["tokens_per_s"] / t["tokens_per_s"]}
+        gs, ts = [], []
+        for _ in range(max(1, a.rounds)):
+            out = run_json([a.bench_bin, "train"] + flags(cfg), env)
+            g = next(r for r in out if r["kind"] == "train")
+            g["profile"] = next((r for r in out if r["kind"] == "profile"), None)
+            t = run_json([sys.executable, os.path.join(here, "torch_train.py"), "--threads",
+                          str(a.threads)] + flags(cfg), env)[0]
+            if g["params"] != t["params"]:
+                sys.exit("bench: gcrm and PyTorch models differ in size (%d vs %d parameters)"
+                         % (g["params"], t["params"]))
+            gs.append(g)
+            ts.append(t)
+        rounds = [g["tokens_per_s"] / t["tokens_per_s"] for g, t in zip(gs, ts)]
+        g = median_run(gs)
+        t = median_run(ts)
+        rows.append((name, g, t, rounds))
+        report[name] = {"gcrm": g, "pytorch": t, "ratio": g["tokens_per_s"] / t["tokens_per_s"],
+                        "rounds": [{"gcrm": x["tokens_per_s"], "pytorch": y["tokens_per_s"]}
+                                   for x, y in zip(gs, ts)]}
     model = os.path.join(a.data, "models/stories260K/stories260K.bin")
     gen = None
     if os.path.exists(model):
@@ -110,13 +129,16 @@ def main():
 
     print("gcrm bench  (commit %s, %d threads)" % (report["commit"], a.threads))
     print("  sgemm peak (OpenBLAS, fastest call, sizes 256..2048, NT and NN): %.1f GFLOP/s" % peak)
-    print("  %-6s %10s %6s %4s %12s %12s %8s %8s %10s" % (
-        "config", "params", "seq", "B", "gcrm tok/s", "torch tok/s", "ratio", "matmul",
-        "of peak"))
-    for name, g, t in rows:
-        print("  %-6s %10d %6d %4d %12.0f %12.0f %7.2fx %7.0f%% %9.0f%%" % (
+    print("  training: median of %d alternating rounds per side; rounds = each round's ratio"
+          % max(1, a.rounds))
+    print("  %-6s %10s %6s %4s %12s %12s %8s %14s %8s %10s" % (
+        "config", "params", "seq", "B", "gcrm tok/s", "torch tok/s", "ratio", "rounds",
+        "matmul", "of peak"))
+    for name, g, t, rounds in rows:
+        print("  %-6s %10d %6d %4d %12.0f %12.0f %7.2fx %14s %7.0f%% %9.0f%%" % (
             name, g["params"], g["seq"], g["batch"], g["tokens_per_s"], t["tokens_per_s"],
-            g["tokens_per_s"] / t["tokens_per_s"], 100 * g["matmul_share"],
+            g["tokens_per_s"] / t["tokens_per_s"],
+            "%.2f-%.2fx" % (min(rounds), max(rounds)), 100 * g["matmul_share"],
             100 * g["gflops"] / peak))
     if gen:
         print("  KV-cache generation, stories260K (batch 1): %.0f tokens/s; batch %d: %.0f tokens/s"
@@ -132,7 +154,7 @@ def main():
         print("  KV-cache generation: skipped (%s not found)" % model)
     print("  matmul = share of step time inside BLAS; of peak = model GFLOP/s / sgemm peak")
     print("  per-op profile (share of a step's wall time, every op timed; other = the rest):")
-    profiles = [("train " + name, g["profile"]) for name, g, _ in rows]
+    profiles = [("train " + name, g["profile"]) for name, g, _, _ in rows]
     if gen:
         profiles.append(("decode stories260K", gen["profile"]))
     for label, prof in profiles:
