@@ -20,11 +20,11 @@ void gc_ops_matmul_seconds_reset(void) {
 }
 
 /* The forward splits its rows among the threads, one single-threaded GEMM per block (OpenBLAS's
- * OpenMP build does not nest), when every thread gets GC_ROWS_PER_THREAD rows or more: measured
- * here (2 cores, the ~1M model's shapes, 2048 rows, 128-344 inputs), 187-208 GFLOP/s against
- * 132-172 for OpenBLAS's own two-thread split, which synchronises its threads inside the GEMM;
- * at the ~19M model's shapes 1-3% faster. Below that many rows each thread would pack all of W
- * for a few rows, so OpenBLAS threads the call. A block's rows come out of the same kernel as
+ * OpenMP build does not nest), when every thread gets GC_ROWS_PER_THREAD rows or more: OpenBLAS's
+ * own split of such a call synchronises its threads inside the GEMM, which on the ~1M model's
+ * shapes (2048 rows, 128-344 inputs) cost about a sixth of the forward's matmul time (docs/core.md,
+ * "BLAS kernels", has the profile). Below that many rows each thread would pack all of W for a
+ * few rows, so OpenBLAS threads the call. A block's rows come out of the same kernel as
  * the whole call's, but OpenBLAS may round a block differently from another split: the bits
  * depend on the thread count (the contract), not on the run. The residual, when given, is copied
  * into the block and the GEMM accumulates onto it: one pass over y fewer than zeroing y (OpenBLAS
