@@ -101,6 +101,11 @@ gc_model_config th_tiny_config(int tied) {
     return c;
 }
 
+void th_fill_normal(float *x, size_t n, float scale, gc_rng *r) {
+    for (size_t i = 0; i < n; i++)
+        x[i] = scale * gc_rng_normal(r);
+}
+
 void th_init_weights(gc_model *m, uint64_t seed) {
     gc_rng r;
     gc_rng_init(&r, seed, 7);

@@ -7,6 +7,7 @@
 
 #include "lib/model/model.h"
 #include "lib/rm/rm.h"
+#include "lib/util/rng.h"
 
 struct cJSON;
 
@@ -53,6 +54,8 @@ int th_write_file(const char *path, const void *data, size_t n);
 gc_model_config th_tiny_config(int tied);
 /* Random weights of O(0.3) and norms near 1 so every path carries signal. */
 void th_init_weights(gc_model *m, uint64_t seed);
+/* x[0 .. n) = scale * standard normal draws from r, in order. */
+void th_fill_normal(float *x, size_t n, float scale, gc_rng *r);
 /* Two identical tiny reward models (th_tiny_config(0) trunks from th_init_weights(weights), linear
  * heads from head_seed), asserting each step. */
 void th_twin_rms(gc_rm *a, gc_rm *b, uint64_t weights, uint64_t head_seed);

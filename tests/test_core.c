@@ -71,10 +71,8 @@ Test(ops, blas_matmul_matches_reference) {
     float *C = malloc(sizeof(float) * M * N), *R = malloc(sizeof(float) * M * N);
     gc_rng r;
     gc_rng_init(&r, 1, 1);
-    for (int i = 0; i < M * K; i++)
-        A[i] = gc_rng_normal(&r);
-    for (int i = 0; i < N * K; i++)
-        W[i] = gc_rng_normal(&r);
+    th_fill_normal(A, (size_t)M * K, 1.0f, &r);
+    th_fill_normal(W, (size_t)N * K, 1.0f, &r);
     gc_ops_linear(C, N, A, W, M, K, N);
     gc_ops_matmul_ref(R, A, W, M, N, K);
     for (int i = 0; i < M * N; i++)
@@ -95,12 +93,9 @@ Test(ops, linear_forward_row_split_matches_reference) {
     float *res = malloc(sizeof(float) * M * N), *Y2 = malloc(sizeof(float) * M * N);
     gc_rng r;
     gc_rng_init(&r, 2, 2);
-    for (int i = 0; i < M * K; i++)
-        A[i] = gc_rng_normal(&r);
-    for (int i = 0; i < N * K; i++)
-        W[i] = gc_rng_normal(&r);
-    for (int i = 0; i < M * N; i++)
-        res[i] = gc_rng_normal(&r);
+    th_fill_normal(A, (size_t)M * K, 1.0f, &r);
+    th_fill_normal(W, (size_t)N * K, 1.0f, &r);
+    th_fill_normal(res, (size_t)M * N, 1.0f, &r);
     for (int i = 0; i < M * LD; i++)
         C[i] = C2[i] = -7.0f;
     gc_ops_linear(C, LD, A, W, M, K, N);
@@ -231,10 +226,8 @@ static void check_attention(const int *len) {
     float *d1 = malloc(sizeof(float) * B * T * LD), *d2 = malloc(sizeof(float) * B * T * LD);
     gc_rng r;
     gc_rng_init(&r, 12, 1);
-    for (int i = 0; i < B * T * LD; i++)
-        qkv[i] = gc_rng_normal(&r);
-    for (int i = 0; i < B * T * D; i++)
-        dout[i] = gc_rng_normal(&r);
+    th_fill_normal(qkv, (size_t)B * T * LD, 1.0f, &r);
+    th_fill_normal(dout, (size_t)B * T * D, 1.0f, &r);
     for (int b = 0; len && b < B; b++) /* the gradient arriving at padding rows is zero */
         memset(dout + ((size_t)b * T + len[b]) * D, 0, sizeof(float) * (T - len[b]) * D);
     gc_ops_attention(o1, a1, qkv, B, T, NH, NKV, HS, len);
@@ -412,10 +405,8 @@ Test(ops, swiglu_fast_path_matches_reference) {
     float a[N * 2 * H], dg[N * H], g0[N * H], g1[N * H], d0[N * 2 * H], d1[N * 2 * H], again[N * H];
     gc_rng r;
     gc_rng_init(&r, 5, 5);
-    for (int i = 0; i < N * 2 * H; i++)
-        a[i] = 6 * gc_rng_normal(&r);
-    for (int i = 0; i < N * H; i++)
-        dg[i] = gc_rng_normal(&r);
+    th_fill_normal(a, (size_t)N * 2 * H, 6.0f, &r);
+    th_fill_normal(dg, (size_t)N * H, 1.0f, &r);
     gc_ops_swiglu(g1, a, N, H);
     gc_ops_swiglu_ref(g0, a, N, H);
     gc_ops_swiglu_backward(d1, dg, a, N, H);
@@ -446,9 +437,7 @@ Test(ops, cross_entropy_fast_path_matches_reference) {
     gc_rng r;
     gc_rng_init(&r, 6, 6);
     for (int n = 0; n < N; n++) {
-        float spread = n % 3 == 0 ? 40.0f : 3.0f;
-        for (int i = 0; i < V; i++)
-            l[n * V + i] = spread * gc_rng_normal(&r);
+        th_fill_normal(l + n * V, V, n % 3 == 0 ? 40.0f : 3.0f, &r);
         t[n] = n % 7 == 3 ? -1 : (int32_t)(gc_rng_u32(&r) % V);
     }
     const float scale = 0.37f;
@@ -481,12 +470,9 @@ Test(ops, linear_backward_matches_reference_and_repeats) {
                           *rW = malloc(sizeof(float) * OUT * IN);
     gc_rng r;
     gc_rng_init(&r, 3, 3);
-    for (int i = 0; i < N * OUT; i++)
-        dy[i] = gc_rng_normal(&r);
-    for (int i = 0; i < N * IN; i++)
-        x[i] = gc_rng_normal(&r);
-    for (int i = 0; i < OUT * IN; i++)
-        W[i] = gc_rng_normal(&r);
+    th_fill_normal(dy, (size_t)N * OUT, 1.0f, &r);
+    th_fill_normal(x, (size_t)N * IN, 1.0f, &r);
+    th_fill_normal(W, (size_t)OUT * IN, 1.0f, &r);
     for (int k = 0; k < 2; k++) {
         dx[k] = calloc(N * IN, sizeof(float)), dW[k] = calloc(OUT * IN, sizeof(float));
         gc_ops_linear_backward(dx[k], 0, dW[k], dy, OUT, x, W, N, IN, OUT);
@@ -527,12 +513,9 @@ Test(ops, decode_linear_rows_match_fma_reference_bitwise) {
     float one[LD];
     gc_rng r;
     gc_rng_init(&r, 5, 5);
-    for (int i = 0; i < NMAX * IMAX; i++)
-        x[i] = gc_rng_normal(&r);
-    for (int i = 0; i < OMAX * IMAX; i++)
-        W[i] = gc_rng_normal(&r);
-    for (int i = 0; i < NMAX * OMAX; i++)
-        res[i] = gc_rng_normal(&r);
+    th_fill_normal(x, (size_t)NMAX * IMAX, 1.0f, &r);
+    th_fill_normal(W, (size_t)OMAX * IMAX, 1.0f, &r);
+    th_fill_normal(res, (size_t)NMAX * OMAX, 1.0f, &r);
     const int ns[] = {1, 2, 3, 4, 5, 6, 7, 9, 10, 13}, ins[] = {1, 7, 8, 9, 16, 64, 70},
               outs[] = {1, 7, 8, 9, 16, 37};
     for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
@@ -568,10 +551,8 @@ Test(ops, decode_linear_rows_thread_count_invariant) {
     float *y1 = malloc(sizeof(float) * N * OUT), *y2 = malloc(sizeof(float) * N * OUT);
     gc_rng r;
     gc_rng_init(&r, 6, 6);
-    for (int i = 0; i < N * IN; i++)
-        x[i] = gc_rng_normal(&r);
-    for (int i = 0; i < OUT * IN; i++)
-        W[i] = gc_rng_normal(&r);
+    th_fill_normal(x, (size_t)N * IN, 1.0f, &r);
+    th_fill_normal(W, (size_t)OUT * IN, 1.0f, &r);
     int threads = omp_get_max_threads();
     omp_set_num_threads(1);
     gc_ops_linear_rows(y1, OUT, NULL, x, W, N, IN, OUT);
