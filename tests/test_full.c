@@ -11,13 +11,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include <zlib.h>
 
 #include "helpers.h"
+#include "lib/stats/stats.h"
 #include "lib/util/jsonio.h"
+#include "replicate/full/full.h"
 
 /* the experiment's stages; %s: extra keys of the train stage (",\"key\": value...", its
  * "recompute" among them), then extra stages */
@@ -330,4 +334,474 @@ Test(full, table3a_standin_through_a_chat_template, .timeout = 300) {
     cJSON_Delete(res);
     th_rm_tree(root);
     free(root), free(file);
+}
+
+/* ---- fig3 and table1: solutions sampled at full scale ---- */
+
+/* fig3- and table1-shaped files on stand-ins: reward models trained as fig2's; a policy that
+ * answers every question "\nA: 1" or "\nA: 2" with even odds (tests/ref/hf_bigram.py: stories260K's
+ * shape and tokenizer, a bigram wiring) samples 4 solutions for each of 16 GSM8k-style questions
+ * in two files (answers 1 or 2); the solutions are scored token by token. %s: the analysis
+ * ("partial" or "vote"), its claim, then its section */
+static const char SAMPLING[] =
+    "{\"experiment\": \"%s\", \"pipeline\": \"math\", \"claim\": \"%s\", \"analysis\": \"%s\", "
+    "\"seeds\": 2,\n"
+    " \"scales\": {\"full\": {\n"
+    "  \"models\": {\"math\": {\"path\": \"models/s260\", \"prompt\": \"Question: {question}\\n"
+    "Answer.\", \"shape\": {\"dim\": 64, \"hidden_dim\": 172, \"n_layers\": 5, \"n_heads\": 8, "
+    "\"n_kv_heads\": 4, \"vocab_size\": 512}},\n"
+    "    \"policy\": {\"path\": \"models/bigram\", \"prompt\": \"Question: {question}\\nAnswer.\", "
+    "\"shape\": {\"dim\": 64, \"hidden_dim\": 172, \"n_layers\": 5, \"n_heads\": 8, "
+    "\"n_kv_heads\": 4, \"vocab_size\": 512}}},\n"
+    "  \"data\": {\"pairs\": {\"files\": [\"data/pairs/train.jsonl\"], \"format\": \"openmath\", "
+    "\"examples\": 96, \"mean_tokens\": 40},\n"
+    "    \"questions\": {\"files\": [{\"path\": \"data/q/gsm8k/test.jsonl\", \"format\": "
+    "\"gsm8k\"}, {\"path\": \"data/q/svamp/test.jsonl\", \"format\": \"gsm8k\"}], \"examples\": "
+    "16, \"mean_tokens\": 20}},\n"
+    "  \"stages\": {\n"
+    "   \"rm\": {\"kind\": \"train\", \"model\": \"math\", \"data\": \"pairs\", \"loss\": "
+    "\"preference\", \"sequences\": 2, \"variants\": [\"baseline\", \"goal\"], \"per_seed\": true, "
+    "\"epochs\": 2, \"batch\": 8, \"micro_batch\": 3, \"lr\": 1e-3, \"warmup_ratio\": 0.1, "
+    "\"max_len\": 64, \"lambda\": 0.5, \"K\": 4, \"precision\": \"fp32\", \"recompute\": true},\n"
+    "   \"sample\": {\"kind\": \"generate\", \"model\": \"policy\", \"data\": \"questions\", "
+    "\"samples\": 4, \"max_new\": 16, \"mean_new_tokens\": 6, \"micro_batch\": 5},\n"
+    "   \"score-samples\": {\"kind\": \"score\", \"model\": \"rm\", \"data\": \"sample\", "
+    "\"variants\": [\"baseline\", \"goal\"], \"per_seed\": true, \"max_len\": 64, "
+    "\"micro_batch\": 4}\n"
+    "  },\n"
+    "  %s\n"
+    " }}}\n";
+
+/* writes root/fig3.json and root/table1.json (vote: tau as given, skip 4: only the digit is
+ * watched, so that solutions of one question differ) */
+static void sampling_files(const char *root, const char *tau) {
+    static const char *const kinds[2][3] = {{"fig3", "fig3", "partial"},
+                                            {"table1", "table1", "vote"}};
+    for (int k = 0; k < 2; k++) {
+        char section[400], p[1400];
+        if (k)
+            snprintf(section, sizeof section,
+                     "\"vote\": {\"tau\": %s, \"skip\": 4, \"taus\": [-0.5, 0.5], "
+                     "\"tau_quantiles\": [0.5], \"bootstrap\": 200}",
+                     tau);
+        else
+            snprintf(section, sizeof section, "\"partial\": {\"points\": 5, \"bootstrap\": 200}");
+        snprintf(p, sizeof p, "%s/%s.json", root, kinds[k][0]);
+        FILE *f = fopen(p, "w");
+        fprintf(f, SAMPLING, kinds[k][0], kinds[k][1], kinds[k][2], section);
+        fclose(f);
+    }
+}
+
+/* the sampling stand-in's root with fig3.json and table1.json (tau 0) in it; NULL when
+ * stories260K or python3 is missing */
+static char *sampling_standin(void) {
+    char *file = NULL, *root = standin(RUNNABLE, "", &file);
+    if (!root) return NULL;
+    free(file);
+    char cmd[4096], p[1400];
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s/data/q/gsm8k %s/data/q/svamp && python3 tests/ref/hf_bigram.py "
+             "%s/models/s260 %s/models/bigram",
+             root, root, root, root);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    for (int g = 0; g < 2; g++) {
+        snprintf(p, sizeof p, "%s/data/q/%s/test.jsonl", root, g ? "svamp" : "gsm8k");
+        FILE *f = fopen(p, "w");
+        for (int i = 0; i < 8; i++)
+            fprintf(f,
+                    "{\"question\": \"%s has %d %ss. How many?\", \"answer\": \"Count.\\n#### "
+                    "%d\"}\n",
+                    NAMES[(i + g) % 6], i + 3 * g, THINGS[i % 5], (i + g) % 3 ? 1 : 2);
+        fclose(f);
+    }
+    sampling_files(root, "0.0");
+    return root;
+}
+
+/* the first directory of a cache matching prefix (malloc'd) */
+static char *stage_dir(const char *runs, const char *prefix) {
+    char cmd[2048], *dir = NULL;
+    snprintf(cmd, sizeof cmd, "ls -dt %s/cache/%s-*[0-9a-f]", runs, prefix);
+    cr_assert_eq(th_run(cmd, &dir, NULL, NULL), 0);
+    dir[strcspn(dir, "\n")] = 0;
+    cr_assert(dir[0], "%s: nothing", cmd);
+    return dir;
+}
+
+/* the sampled solutions of samples.jsonl: answer (1 or 2) and label, question-major */
+static int read_samples(const char *dir, int *answer, int *correct, int cap) {
+    char p[2200];
+    snprintf(p, sizeof p, "%s/samples.jsonl", dir);
+    FILE *f = fopen(p, "r");
+    cr_assert(f, "%s", p);
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f) && n < cap) {
+        cJSON *o = cJSON_Parse(line);
+        cr_assert(o, "%s", line);
+        const char *g = cJSON_GetStringValue(gc_json_get(o, "generation"));
+        cr_assert(g && (!strcmp(g, "\nA: 1") || !strcmp(g, "\nA: 2")), "generation '%s'",
+                  g ? g : "(none)");
+        answer[n] = g[4] - '0';
+        const char *ref = cJSON_GetStringValue(gc_json_get(o, "expected_answer"));
+        correct[n] = cJSON_IsTrue(gc_json_get(o, "is_correct"));
+        cr_expect_eq(correct[n], answer[n] == atoi(ref), "line %d: graded %d, answer %d of %s",
+                     n + 1, correct[n], answer[n], ref);
+        cr_expect_eq(gc_json_num(o, "answer_class", -2), correct[n] ? 0 : 1);
+        cJSON_Delete(o);
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* the arrays of a stage's qscores.bin (the test's own reader of the documented layout) */
+static void read_qscores(const char *dir, float **arr, int64_t *len) {
+    char p[2200], *buf = NULL;
+    size_t size = 0;
+    snprintf(p, sizeof p, "%s/qscores.bin", dir);
+    cr_assert_eq(gc_read_file(p, &buf, &size), GC_OK, "%s", p);
+    cr_assert(size > 12 && !memcmp(buf, "GCRMARR1", 8));
+    size_t at = 8;
+    for (int i = 0; i < 5; i++) {
+        memcpy(&len[i], buf + at + 1, 8);
+        arr[i] = malloc(4 * (size_t)(len[i] + 1));
+        memcpy(arr[i], buf + at + 9, 4 * (size_t)len[i]);
+        at += 9 + 4 * (size_t)len[i];
+    }
+    cr_assert_eq(at + 4, size);
+    free(buf);
+}
+
+/* The test's own vote over 16 questions x 4 solutions of 6 generated tokens: each cut at its
+ * first record low below tau; survivors vote (all of them when none survives, nothing then
+ * saved or filtered); a tie counts as the expected value of a random pick. */
+typedef struct {
+    double acc;
+    int filtered;
+    long gen, saved;
+} test_vote;
+
+static test_vote vote_by_hand(double tau, const int *n_low, const int64_t *off, const int *low_j,
+                              const float *low_q, const int *answer, const int *correct) {
+    test_vote v = {0};
+    for (int q = 0; q < 16; q++) {
+        int cut[4], surv = 0, votes[3] = {0, 0, 0};
+        for (int i = 0; i < 4; i++) {
+            int k = q * 4 + i;
+            cut[i] = -1;
+            for (int l = 0; l < n_low[k] && cut[i] < 0; l++)
+                if (low_q[off[k] + l] < (float)tau) cut[i] = low_j[off[k] + l];
+            surv += cut[i] < 0;
+            v.gen += 6; /* "\n", "A", ":", " ", the digit, EOS */
+        }
+        for (int i = 0; i < 4; i++) {
+            if (surv && cut[i] >= 0) {
+                v.filtered++, v.saved += 6 - (cut[i] + 1);
+                continue;
+            }
+            votes[answer[q * 4 + i]]++;
+        }
+        int right = 0; /* the right answer: a correct solution's, else the other digit */
+        for (int i = 0; i < 4; i++)
+            if (correct[q * 4 + i]) right = answer[q * 4 + i];
+        if (!right) right = 3 - answer[q * 4];
+        int other = 3 - right;
+        v.acc += (votes[right] > votes[other] ? 1 : votes[right] == votes[other] ? 0.5 : 0) / 16;
+    }
+    return v;
+}
+
+Test(full, fig3_and_table1_standins_sample_score_and_vote, .timeout = 300) {
+    char *root = sampling_standin();
+    if (!root) cr_skip_test("stories260K or python3 not found (GCRM_DATA %s)", th_data_dir());
+    char runs[1200], file[1300], path[1400];
+    snprintf(runs, sizeof runs, "%s/runs", root);
+    snprintf(file, sizeof file, "%s/fig3.json", root);
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(run_full(file, root, runs, &out, &err), 0, "%s", err);
+    cr_expect(strstr(out, "AUROC on partial generations (64 solutions") && strstr(out, "verdict:"),
+              "%s", out);
+    free(out), free(err);
+    /* the solutions: graded as their reference says, both answers drawn */
+    char *sdir = stage_dir(runs, "sample");
+    int answer[64], correct[64], n = read_samples(sdir, answer, correct, 64), n_correct = 0,
+                                 ones = 0;
+    cr_assert_eq(n, 64);
+    for (int i = 0; i < n; i++)
+        n_correct += correct[i], ones += answer[i] == 1;
+    cr_expect(ones > 8 && ones < 56, "%d of 64 answers are 1", ones);
+    snprintf(path, sizeof path, "%s/fig3/full/results.json", runs);
+    cJSON *res = NULL;
+    cr_assert_eq(gc_json_read(path, &res), GC_OK, "%s", gc_last_error());
+    const cJSON *pr = gc_json_get(res, "partial");
+    cr_expect_eq(gc_json_num(pr, "n", 0), 64);
+    cr_expect_eq(gc_json_num(pr, "n_correct", 0), n_correct);
+    /* p = 1 reads the final reward: each seed's AUROC there is that of the score stage's
+     * rewards.json */
+    for (int seed = 1; seed <= 2; seed++) {
+        char pre[64];
+        snprintf(pre, sizeof pre, "score-samples-goal-seed%d", seed);
+        char *dir = stage_dir(runs, pre);
+        snprintf(path, sizeof path, "%s/rewards.json", dir);
+        cJSON *rw = NULL;
+        cr_assert_eq(gc_json_read(path, &rw), GC_OK, "%s", gc_last_error());
+        double x[64], auc = 0;
+        float r[64];
+        cr_assert_eq(gc_json_floats(path, rw, "reward", r, 64), GC_OK);
+        for (int i = 0; i < 64; i++)
+            x[i] = r[i];
+        gc_stats_auroc(x, correct, 64, &auc);
+        const cJSON *c = gc_json_get(pr, "curves");
+        const cJSON *goal_reward = NULL;
+        for (const cJSON *e = c ? c->child : NULL; e; e = e->next)
+            if (!strcmp(cJSON_GetStringValue(gc_json_get(e, "variant")), "goal") &&
+                !strcmp(cJSON_GetStringValue(gc_json_get(e, "score")), "reward"))
+                goal_reward = e;
+        cr_assert(goal_reward);
+        const cJSON *per = cJSON_GetArrayItem(gc_json_get(goal_reward, "per_seed"), seed - 1);
+        cr_expect_float_eq(cJSON_GetArrayItem(per, 4)->valuedouble, auc, 1e-12,
+                           "seed %d: %g against %g", seed, cJSON_GetArrayItem(per, 4)->valuedouble,
+                           auc);
+        cJSON_Delete(rw);
+        free(dir);
+    }
+    cJSON_Delete(res);
+    /* table1 on the same stages: the reward models and the solutions are cached */
+    snprintf(file, sizeof file, "%s/table1.json", root);
+    cr_assert_eq(run_full(file, root, runs, &out, &err), 0, "%s", err);
+    cr_expect_eq(th_count_rerun(err, "rm-"), 0, "%s", err);
+    cr_expect_eq(th_count_rerun(err, "sample "), 0, "%s", err);
+    cr_expect(strstr(out, "majority voting, 16 questions x 4 solutions"), "%s", out);
+    free(out), free(err);
+    /* rerun with tau at the median of the goal seed-1 RM's minimum Q-values, so that about half
+     * the solutions are cut, and check that seed's vote against the test's own */
+    char *qdir = stage_dir(runs, "score-samples-goal-seed1");
+    float *arr[5];
+    int64_t len[5];
+    read_qscores(qdir, arr, len);
+    cr_assert_eq(len[2], 64);
+    const int *n_low = (const int *)arr[2], *low_j = (const int *)arr[3];
+    const float *low_q = arr[4];
+    float mins[64];
+    int64_t off[64], at = 0;
+    for (int i = 0; i < 64; i++) {
+        off[i] = at, at += n_low[i];
+        cr_assert_gt(n_low[i], 0, "solution %d has a Q-value at its digit", i);
+        mins[i] = low_q[off[i] + n_low[i] - 1];
+    }
+    /* tau: the midpoint between two minimum Q-values that cuts the most solutions the vote
+     * counts as filtered (a question whose solutions are all cut votes with all of them) */
+    test_vote best = {0};
+    double tau = 0;
+    for (int i = 0; i < 64; i++)
+        for (int k = 0; k < 64; k++) {
+            if (!(mins[k] > mins[i])) continue;
+            double t = 0.5 * ((double)mins[i] + mins[k]);
+            test_vote v = vote_by_hand(t, n_low, off, low_j, low_q, answer, correct);
+            if (v.filtered > best.filtered) best = v, tau = t;
+        }
+    cr_assert_gt(best.filtered, 0, "some tau cuts a solution whose question keeps others");
+    char taus[64];
+    snprintf(taus, sizeof taus, "%.9g", tau);
+    sampling_files(root, taus);
+    cr_assert_eq(run_full(file, root, runs, &out, &err), 0, "%s", err);
+    cr_expect_eq(th_count_rerun(err, "score-samples"), 0, "the cut is the analysis's: %s", err);
+    free(out), free(err);
+    test_vote mine = vote_by_hand(tau, n_low, off, low_j, low_q, answer, correct);
+    double acc = mine.acc;
+    int filtered = mine.filtered;
+    long gen = mine.gen, saved = mine.saved;
+    snprintf(path, sizeof path, "%s/table1/full/results.json", runs);
+    cr_assert_eq(gc_json_read(path, &res), GC_OK, "%s", gc_last_error());
+    const cJSON *vars = gc_json_get(gc_json_get(res, "vote"), "variants"), *goal = NULL;
+    for (const cJSON *e = vars ? vars->child : NULL; e; e = e->next)
+        if (!strcmp(cJSON_GetStringValue(gc_json_get(e, "variant")), "goal")) goal = e;
+    cr_assert(goal);
+    double got_acc =
+        cJSON_GetArrayItem(gc_json_get(gc_json_get(goal, "accuracy"), "per_seed"), 0)->valuedouble;
+    double got_filt =
+        cJSON_GetArrayItem(gc_json_get(gc_json_get(goal, "filtered_pct"), "per_seed"), 0)
+            ->valuedouble;
+    double got_saved =
+        cJSON_GetArrayItem(gc_json_get(gc_json_get(goal, "saved_pct"), "per_seed"), 0)->valuedouble;
+    cr_expect_float_eq(got_acc, acc, 1e-12, "accuracy %g against %g", got_acc, acc);
+    cr_expect_float_eq(got_filt, 100.0 * filtered / 64, 1e-9, "filtered %g against %d", got_filt,
+                       filtered);
+    cr_expect_float_eq(got_saved, 100.0 * saved / gen, 1e-9, "saved %g against %ld of %ld",
+                       got_saved, saved, gen);
+    cJSON_Delete(res);
+    for (int i = 0; i < 5; i++)
+        free(arr[i]);
+    free(qdir), free(sdir);
+    /* killed after every checkpoint and resumed: the same stages, byte for byte */
+    char runs3[1300], extra[2600], resumed[4096] = "", why[512] = "", ca[1300], cc[1400];
+    snprintf(runs3, sizeof runs3, "%s/runs3", root);
+    snprintf(extra, sizeof extra, "--scale full --full-root %s", root);
+    th_run_killed_after_every_checkpoint(file, runs3, extra, resumed, sizeof resumed);
+    cr_expect(strstr(resumed, "sample"), "the sampling stage was killed and resumed: %s", resumed);
+    snprintf(ca, sizeof ca, "%s/cache", runs);
+    snprintf(cc, sizeof cc, "%s/cache", runs3);
+    cr_expect(th_same_stages(cc, ca, why, sizeof why), "%s", why);
+    th_rm_tree(root);
+    free(root);
+}
+
+/* what the sampling stages cannot run is refused before any work, by name */
+Test(full, sampling_refusals_name_what_is_wrong, .timeout = 120) {
+    char *root = sampling_standin();
+    if (!root) cr_skip_test("stories260K or python3 not found (GCRM_DATA %s)", th_data_dir());
+    char runs[1200], file[1300], cmd[4096];
+    snprintf(runs, sizeof runs, "%s/runs", root);
+    snprintf(file, sizeof file, "%s/fig3.json", root);
+    static const struct {
+        const char *sed, *frag1, *frag2;
+    } cases[] = {
+        /* a generate stage on solution files, not benchmark questions */
+        {"s/\"data\": \"questions\", \"samples\"/\"data\": \"pairs\", \"samples\"/",
+         "stage 'sample': data 'pairs' has openmath files", "math benchmark files"},
+        /* the per-token analysis on a score stage of a data set */
+        {"s/\"data\": \"sample\", \"variants\"/\"data\": \"pairs\", \"variants\"/",
+         "reads per-token scores of sampled solutions", "must be a generate stage"},
+        /* a generate stage with variants */
+        {"s/\"samples\": 4,/\"samples\": 4, \"per_seed\": true,/", "stage 'sample'",
+         "samples once"},
+        /* an analysis setting out of range, and a mini-scale key that the full scale has not */
+        {"s/\"points\": 5/\"points\": 2/", "scales.full.partial.points", ""},
+        {"s/\"points\": 5/\"points\": 5, \"online_questions\": 3/", "online_questions", "unknown"},
+    };
+    char *out = NULL, *err = NULL;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char bad[1400];
+        snprintf(bad, sizeof bad, "%s/bad%zu.json", root, i);
+        snprintf(cmd, sizeof cmd, "sed '%s' %s > %s", cases[i].sed, file, bad);
+        cr_assert_eq(system(cmd), 0);
+        cr_expect_eq(run_full(bad, root, runs, &out, &err), 1, "case %zu", i);
+        cr_expect(strstr(err, cases[i].frag1) && strstr(err, cases[i].frag2), "case %zu: %s", i,
+                  err);
+        cr_expect(!strstr(err, "tokenizing") && !strstr(err, "solutions for each"),
+                  "case %zu: nothing ran:\n%s", i, err);
+        free(out), free(err);
+    }
+    /* reward models whose tokenizer is not the sampling model's */
+    snprintf(cmd, sizeof cmd, "echo ' ' >> %s/models/bigram/tokenizer.json", root);
+    cr_assert_eq(system(cmd), 0);
+    cr_expect_eq(run_full(file, root, runs, &out, &err), 1);
+    cr_expect(strstr(err, "tokenizer.json files differ") && strstr(err, "'score-samples'"), "%s",
+              err);
+    free(out), free(err);
+    th_rm_tree(root);
+    free(root);
+}
+
+/* the binary stage outputs: read back as written; a damaged, short or foreign file is named */
+Test(full, arrays_round_trip_and_refuse_damage) {
+    char *path = th_tmp_path("arrays.bin");
+    int32_t ints[5] = {3, -1, 0, 7, 2147483647};
+    float floats[3] = {0.5f, -2.25f, 1e-30f};
+    full_array a[3] = {{'i', 5, ints}, {'f', 3, floats}, {'i', 0, ints}};
+    cr_assert_eq(full_arrays_write(path, a, 3), GC_OK, "%s", gc_last_error());
+    full_array b[3] = {{'i', 0, NULL}, {'f', 0, NULL}, {'i', 0, NULL}};
+    cr_assert_eq(full_arrays_read(path, b, 3), GC_OK, "%s", gc_last_error());
+    cr_expect_eq(b[0].n, 5);
+    cr_expect_eq(b[1].n, 3);
+    cr_expect_eq(b[2].n, 0);
+    cr_expect_arr_eq(b[0].data, ints, sizeof ints);
+    cr_expect_arr_eq(b[1].data, floats, sizeof floats);
+    for (int i = 0; i < 3; i++)
+        free(b[i].data);
+    /* another layout than the reader's */
+    full_array c[3] = {{'f', 0, NULL}, {'f', 0, NULL}, {'i', 0, NULL}};
+    cr_expect_neq(full_arrays_read(path, c, 3), GC_OK);
+    cr_expect(strstr(gc_last_error(), path) && strstr(gc_last_error(), "array 0"), "%s",
+              gc_last_error());
+    cr_expect_null(c[0].data);
+    full_array d[4] = {{'i', 0, NULL}, {'f', 0, NULL}, {'i', 0, NULL}, {'i', 0, NULL}};
+    cr_expect_neq(full_arrays_read(path, d, 4), GC_OK);
+    cr_expect(strstr(gc_last_error(), "4 arrays expected"), "%s", gc_last_error());
+    /* one byte changed, then cut short: the checksum */
+    char *buf = NULL;
+    size_t size = 0;
+    cr_assert_eq(gc_read_file(path, &buf, &size), GC_OK);
+    buf[20] ^= 1;
+    FILE *f = fopen(path, "wb");
+    fwrite(buf, 1, size, f);
+    fclose(f);
+    cr_expect_neq(full_arrays_read(path, b, 3), GC_OK);
+    cr_expect(strstr(gc_last_error(), "damaged or cut short"), "%s", gc_last_error());
+    buf[20] ^= 1;
+    f = fopen(path, "wb");
+    fwrite(buf, 1, size - 7, f);
+    fclose(f);
+    cr_expect_neq(full_arrays_read(path, b, 3), GC_OK);
+    cr_expect(strstr(gc_last_error(), path), "%s", gc_last_error());
+    free(buf);
+    remove(path);
+    free(path);
+}
+
+/* the ablations at full scale on the sampling stand-in: seven reward-model variants through
+ * fig3's analysis, and table1's vote with the goal state of a random response token */
+Test(full, ablation_variants_and_random_goal_token, .timeout = 300) {
+    char *root = sampling_standin();
+    if (!root) cr_skip_test("stories260K or python3 not found (GCRM_DATA %s)", th_data_dir());
+    char runs[1200], cmd[4096], file[1400], path[1500];
+    snprintf(runs, sizeof runs, "%s/runs", root);
+    snprintf(file, sizeof file, "%s/ablations.json", root);
+    snprintf(
+        cmd, sizeof cmd,
+        "sed 's/\"variants\": \\[\"baseline\", \"goal\"\\]/\"variants\": [\"baseline\", "
+        "\"goal\", \"ordered\", \"late\", \"single-goal\", \"averaged-goal\", \"mlp-head\"]/g' "
+        "%s/fig3.json > %s",
+        root, file);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(run_full(file, root, runs, &out, &err), 0, "%s", err);
+    free(out), free(err);
+    snprintf(path, sizeof path, "%s/fig3/full/results.json", runs);
+    cJSON *res = NULL;
+    cr_assert_eq(gc_json_read(path, &res), GC_OK, "%s", gc_last_error());
+    const cJSON *curves = gc_json_get(gc_json_get(res, "partial"), "curves");
+    cr_expect_eq(cJSON_GetArraySize(curves), 14, "7 variants x (reward, q)");
+    static const char *const order[7] = {"baseline",    "goal",          "ordered", "late",
+                                         "single-goal", "averaged-goal", "mlp-head"};
+    for (int v = 0; v < 7; v++)
+        cr_expect_str_eq(
+            cJSON_GetStringValue(gc_json_get(cJSON_GetArrayItem(curves, v), "variant")), order[v]);
+    cr_expect_eq(cJSON_GetArraySize(gc_json_get(res, "reward_models")), 14);
+    cJSON_Delete(res);
+    /* the MLP head's file holds more than the linear head's D weights */
+    char *lin = stage_dir(runs, "rm-goal-seed1"), *mlp = stage_dir(runs, "rm-mlp-head-seed1");
+    char a[2200], b[2200];
+    snprintf(a, sizeof a, "%s/rm.head", lin);
+    snprintf(b, sizeof b, "%s/rm.head", mlp);
+    struct stat sa, sb;
+    cr_assert(stat(a, &sa) == 0 && stat(b, &sb) == 0);
+    cr_expect_gt(sb.st_size, 10 * sa.st_size, "%lld against %lld bytes", (long long)sb.st_size,
+                 (long long)sa.st_size);
+    snprintf(a, sizeof a, "%s/goal_random.json", lin);
+    cr_expect_eq(access(a, F_OK), 0, "%s", a);
+    free(lin), free(mlp);
+    /* table1's vote, goal-conditioned reward models, the random-token goal state */
+    snprintf(file, sizeof file, "%s/goal-token.json", root);
+    snprintf(cmd, sizeof cmd,
+             "sed 's/\"variants\": \\[\"baseline\", \"goal\"\\], \"per_seed\": true, \"max_len\": "
+             "64, \"micro_batch\": 4/\"variants\": [\"goal\"], \"per_seed\": true, \"max_len\": "
+             "64, \"micro_batch\": 4/; s/\"bootstrap\": 200}/\"bootstrap\": 200, \"goal\": "
+             "\"random\"}/' %s/table1.json > %s",
+             root, file);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    cr_assert_eq(run_full(file, root, runs, &out, &err), 0, "%s", err);
+    cr_expect_eq(th_count_rerun(err, "rm-"), 0, "%s", err);
+    cr_expect_eq(th_count_rerun(err, "score-samples-goal"), 2, "its own scoring: %s", err);
+    free(out), free(err);
+    snprintf(path, sizeof path, "%s/table1/full/results.json", runs);
+    cr_assert_eq(gc_json_read(path, &res), GC_OK, "%s", gc_last_error());
+    const cJSON *vr = gc_json_get(res, "vote");
+    cr_expect_str_eq(cJSON_GetStringValue(gc_json_get(vr, "goal_token")), "random");
+    cr_expect_eq(cJSON_GetArraySize(gc_json_get(vr, "variants")), 1);
+    cJSON_Delete(res);
+    th_rm_tree(root);
+    free(root);
 }

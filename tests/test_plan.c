@@ -69,7 +69,8 @@ static const char SMALL[] =
     "        \"sequences\": 2, \"variants\": [\"a\", \"b\"], \"per_seed\": true, \"epochs\": 3,\n"
     "        \"batch\": 8, \"lr\": 1e-5, \"max_len\": 32},\n"
     "  \"s\": {\"kind\": \"score\", \"model\": \"t\", \"data\": \"d\", \"max_len\": 32},\n"
-    "  \"g\": {\"kind\": \"generate\", \"model\": \"m\", \"data\": \"d\", \"samples\": 4,\n"
+    "  \"g\": {\"kind\": \"generate\", \"model\": \"m\", \"data\": \"d\", \"samples\": 4, "
+    "\"micro_batch\": 600,\n"
     "        \"max_new\": 12, \"mean_new_tokens\": 10}}}}}\n";
 
 typedef struct {
@@ -112,7 +113,9 @@ Test(plan, estimates_follow_the_formulas) {
     cr_expect_float_eq(t.params, N, 0);
     double tokens = 4.0 * 1000 * 2 * 20 * 3;
     cr_expect_float_eq(t.tokens, tokens, 1e-9 * tokens);
-    double flops = tokens * (8 * n_mat + 8 * 2 * 20 * 64); /* recompute by default */
+    /* recompute by default; then the goal state, a forward pass over each run's 1000 chosen
+     * sequences */
+    double flops = tokens * (8 * n_mat + 8 * 2 * 20 * 64) + 4.0 * 1000 * 20 * 2 * n_mat;
     cr_expect_float_eq(t.flops, flops, 1e-9 * flops);
     cr_expect_float_eq(t.seconds, flops / (G * peak), 1e-9 * t.seconds);
     cr_expect_float_eq(t.weights, 6 * N, 1e-6);
@@ -132,7 +135,14 @@ Test(plan, estimates_follow_the_formulas) {
     /* generate: 4000 sequences of 20 + 10 tokens, a KV cache of 2 x L x KV fp32 per position of
      * the longest (32); 500 sequences per GPU fit at once */
     pl_estimate g = pl_stage_estimate(&o.p, 2, &hw, mfu);
-    cr_expect_eq(g.batch, 500);
+    cr_expect_eq(g.batch, 500, "micro_batch 600, 500 fit: %d", g.batch);
+    cr_expect_eq(g.fit_batch, 500);
+    o.p.stages[2].micro_batch = 100; /* fewer than fit: the stage's batch, and its time */
+    pl_estimate g100 = pl_stage_estimate(&o.p, 2, &hw, mfu);
+    cr_expect_eq(g100.batch, 100);
+    cr_expect_eq(g100.fit_batch, 500);
+    cr_expect_gt(g100.seconds, g.seconds);
+    o.p.stages[2].micro_batch = 600;
     cr_expect_float_eq(g.kv, 500.0 * 2 * 2 * 32 * 4 * 32, 1e-6);
     cr_expect_float_eq(g.tokens, 4000.0 * 30, 1e-9);
     double prefill = 4000.0 * 20 * 2 * n_mat;

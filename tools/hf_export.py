@@ -80,6 +80,22 @@ def export_tokenizer(path, out):
         json.dump(config, f, indent=1)
 
 
+def write_safetensors(out, tensors):
+    """OUT/model.safetensors of (name, shape, values) tensors, F32, in order"""
+    os.makedirs(out, exist_ok=True)
+    header, off = {"__metadata__": {"format": "pt"}}, 0
+    for name, shape, vals in tensors:
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [off, off + 4 * len(vals)]}
+        off += 4 * len(vals)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(os.path.join(out, "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for _, _, vals in tensors:
+            f.write(struct.pack("<%df" % len(vals), *vals))
+
+
 def main():
     args = sys.argv[1:]
     tokenizer = None
@@ -155,18 +171,7 @@ def main():
     if not tied:
         tensors.append(("lm_head.weight", [vocab, dim], list(cls)))
 
-    os.makedirs(out, exist_ok=True)
-    header, off = {"__metadata__": {"format": "pt"}}, 0
-    for name, shape, vals in tensors:
-        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [off, off + 4 * len(vals)]}
-        off += 4 * len(vals)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(os.path.join(out, "model.safetensors"), "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for _, _, vals in tensors:
-            f.write(struct.pack("<%df" % len(vals), *vals))
+    write_safetensors(out, tensors)
     config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": dim,
               "intermediate_size": hidden, "num_hidden_layers": layers,
               "num_attention_heads": heads, "num_key_value_heads": kv_heads, "vocab_size": vocab,

@@ -116,9 +116,13 @@ static int with_specials(const gc_hfseq *c, const char *text) {
     return !(c->bos_text && *c->bos_text && !strncmp(text, c->bos_text, strlen(c->bos_text)));
 }
 
+gc_status gc_hfseq_prompt_ids(const gc_hfseq *c, const char *prompt, int32_t **ids, int *n) {
+    return gc_hf_tok_encode(c->tok, prompt, with_specials(c, prompt), ids, n);
+}
+
 gc_status gc_hfseq_prompt_tokens(const gc_hfseq *c, const char *prompt, int *n) {
     int32_t *ids = NULL;
-    gc_status s = gc_hf_tok_encode(c->tok, prompt, with_specials(c, prompt), &ids, n);
+    gc_status s = gc_hfseq_prompt_ids(c, prompt, &ids, n);
     free(ids);
     return s;
 }

@@ -55,6 +55,9 @@ void gc_hfseq_close(gc_hfseq *c);
 gc_status gc_hfseq_chat(const gc_hfseq *c, const cJSON *messages, const char *answer, char **prompt,
                         char **response);
 
+/* encode(prompt) with the special tokens, as a sequence starting with it holds it: *ids
+ * (malloc'd, *n of them); what a generation continues. */
+gc_status gc_hfseq_prompt_ids(const gc_hfseq *c, const char *prompt, int32_t **ids, int *n);
 /* The token count of encode(prompt) with the special tokens (the prompt length of every sequence
  * that starts with it: compute it once for the answers of one prompt). */
 gc_status gc_hfseq_prompt_tokens(const gc_hfseq *c, const char *prompt, int *n);

@@ -16,13 +16,35 @@
  *     the stage's betas, weight decay and clip; cosine schedule from lr to lr_min after
  *     ceil(warmup_ratio x steps) warm-up steps (or constant). Checkpoints as the mini stages' (a
  *     killed run resumes bitwise). Outputs: rm.ckpt and rm.head (`replicate export --rm-stage`
- *     writes them in Hugging Face's layout), curve.json (every step's lr, loss, accuracy).
+ *     writes them in Hugging Face's layout), goal.json (the goal state: the mean final hidden
+ *     state at the last token of the chosen sequences it trained on), goal_random.json (the
+ *     ablation's: at one uniformly drawn response token of each), curve.json (every step's lr,
+ *     loss, accuracy). Variants: FULL_VARIANTS (below).
+ *   generate (full_generate.c): `samples` solutions per question of math benchmark files
+ *     (gsm8k, math, ...), sampled from a model of "models" at the stage's temperature, top_p and
+ *     seed (solution k's tokens from its own stream), at most max_new tokens each, decoded
+ *     micro_batch at a time; each graded against its question's reference answer
+ *     (lib/tasks/mathans.h). One instance, named as the stage. Outputs: samples.bin (tokens,
+ *     answer classes) and samples.jsonl (an OpenMath-style prediction file of the solutions).
  *   score: every item of OpenMath-style prediction files (the question through the scoring
- *     model's prompt template, the generation, its correctness label) scored by each variant and
- *     seed's reward model (instance "<stage>-<variant>-seed<k>"), rewards.json.
+ *     model's prompt template, the generation, its correctness label), or every solution of a
+ *     generate stage (its tokens as sampled, the reward models' tokenizer being the sampling
+ *     model's), scored by each variant and seed's reward model (instance
+ *     "<stage>-<variant>-seed<k>"), rewards.json; for a generate stage's solutions also
+ *     qscores.bin (full_qscores: the reward and Q-value at P fractions of each response and the
+ *     Q-values' record lows from `skip` on, P and skip from the analysis's section).
  *   analysis "auroc" (fig2): per file (named by its directory: data/openmath-greedy/gsm8k/...
  *     is "gsm8k") and pooled, the mini scale's AUROC statistics (math/analyses.h), the verdict by
  *     the claim's rule.
+ *   analysis "partial" (fig3): the sampled solutions' prefix scores, the mini scale's curves
+ *     (math_partial_results); section "partial": points, bootstrap, splits (the groups: the
+ *     files' directories).
+ *   analysis "vote" (table1): majority voting over each question's solutions with and without
+ *     Q-value filtering (math_vote_results; answers in one class when gc_ma_equal says so, the
+ *     reference's class right); section "vote": tau, skip, taus, tau_quantiles, bootstrap, goal
+ *     ("last", or "random": the goal state of one random response token per chosen training
+ *     sequence, goal_random.json of the train stage). Offline only: no online run at full
+ *     scale; any of the score stage's variants, baseline and goal not required.
  *   table3a (pipeline "hh"): the same two stage kinds on Helpful-Harmless pairs (lib/tasks/hh.h),
  *     through the model's chat template when its "chat" key is true (lib/tasks/hfseq.h), both
  *     sides of every test pair scored; the mini scale's accuracy analysis (hh/hh.h).
@@ -30,16 +52,35 @@
  *     memory, one more forward pass), so it is not part of the cache key.
  * Refused up front, by name: missing inputs (a model's tokenizer.json among them), other stage
  * kinds and losses, other data formats for these stages, other analyses, variants other than
- * baseline and goal, a --precision other than the train stages' on a GPU.
- * A stage's cache key covers its settings, the variant and seed, the prompt template, and each
- * input file's path, size and modification time (a changed file reruns what reads it).
+ * FULL_VARIANTS (baseline and goal only for Helpful-Harmless), an analysis other than vote
+ * without both baseline and goal, a generate stage with variants, a score stage of sampled
+ * solutions whose reward models have another tokenizer, a partial or vote analysis whose score
+ * stage does not read sampled solutions, a --precision other than the train stages' on a GPU. A
+ * stage's cache key covers its settings, the variant and seed, the prompt template, and each input
+ * file's path, size and modification time (a changed file reruns what reads it).
  */
 #ifndef RP_FULL_H
 #define RP_FULL_H
 
 #include "lib/util/base.h"
+#include "replicate/math/analyses.h"
 #include "replicate/plan/plan.h"
 #include "replicate/runner/stage.h"
+
+/* The reward-model variants the full scale trains, by name (a stage's "variants"): "baseline"
+ * (lambda 0), "goal" (the stage's lambda and K, contrastive pairs "all", reduction
+ * "log_of_mean", uniform positions, K random goals, a linear head: the authors' code), and the
+ * paper's ablations of the goal variant, each changing one setting as the mini scale's
+ * experiments/ablations.json does: "ordered" (pairs ordered), "late" (positions late),
+ * "single-goal" and "averaged-goal" (goal sampling), "mlp-head" (the MLP head). */
+typedef struct {
+    const char *name;
+    int contrastive;                           /* 0: lambda 0 */
+    int pairs, positions, goal_sampling, head; /* gc_pairs_mode, ..., gc_head_kind */
+} full_variant;
+enum { FULL_N_VARIANTS = 7 };
+extern const full_variant FULL_VARIANTS[FULL_N_VARIANTS];
+int full_variant_of(const char *name); /* its index, -1 for any other */
 
 /* Runs r (opened at scale "full") with its inputs under root. */
 gc_status full_run(rp_run *r, const char *root);
@@ -63,28 +104,80 @@ typedef struct {
     char (*group_name)[64]; /* (n_groups) */
 } full_seqs;
 void full_seqs_free(full_seqs *s);
+/* The group of a data file: its directory's name (data/openmath-greedy/gsm8k/x.jsonl: gsm8k). */
+void full_group_name(const char *path, char out[64]);
+
+/* Solutions sampled by a generate stage: M per question, as token ids of the sampling model. */
+typedef struct {
+    int n_q, M;
+    int *plen;       /* (n_q) prompt tokens, the tokenizer's special tokens (BOS) included */
+    int32_t *prompt; /* the prompts' tokens, concatenated: question q's at poff[q] */
+    int64_t *poff;   /* (n_q) */
+    int *glen;       /* (n_q * M) generated tokens, a final EOS included when one was sampled */
+    int32_t *gen;    /* the generated tokens, concatenated: solution k's at goff[k] */
+    int64_t *goff;   /* (n_q * M); solution k = q * M + i is question q's i-th */
+    int *cls;        /* (n_q * M) final answer's class among the question's answers: -1 none
+                      * found, 0 equivalent to the reference (correct), 1, 2, ... the others in
+                      * order of first appearance (lib/tasks/mathans.h's equivalence) */
+    int *qgroup;     /* (n_q) the file each question comes from */
+    int n_groups;
+    char (*group_name)[64]; /* (n_groups) */
+} full_samples;
+void full_samples_free(full_samples *s);
 
 /* A data set's sequences for one model: pairs (train) or items (score), made on first use (a
- * cached stage needs none). */
+ * cached stage needs none). With samples (a generate stage's output) the items are its
+ * solutions: prompt + generated tokens, an EOS appended unless the last one is the EOS. */
 typedef struct {
     const pl_model *model;
     const pl_data *data;
     int max_len, pairs, ready;
     full_seqs s;
+    const full_samples *samples;
+    int32_t eos; /* samples: the model's EOS */
 } full_data;
 gc_status full_data_get(full_data *fd, const full_seqs **out);
 
+/* Per-token scores of sampled solutions under one reward model (a score stage whose data is a
+ * generate stage's): at P fractions p = i / (P - 1) of each response (k = max(1, round(p * n))
+ * of its n response tokens, EOS counted, scored at the k-th) the reward and the Q-value
+ * cos(h, g) with the reward model's goal state g (item-major, (n, P)); and the record lows of
+ * the Q-values over every generated token but a final EOS, from `skip` on (lib/rm/vote.h). */
+typedef struct {
+    int P, skip;
+    int goal; /* the goal state: 0 the last token's (goal.json), 1 a random response token's */
+    float *reward, *q; /* (items, P) */
+    math_qlows lows;
+} full_qscores;
+
 typedef struct {
     const pl_plan *p;
-    int stage;             /* index in p->stages */
-    int variant, seed;     /* 0 baseline, 1 goal; seed 1-based */
-    const pl_model *model; /* the base model */
-    full_data *data;       /* pairs (train) or items (score) */
-    const rp_stage *rm;    /* score: the train stage instance it reads */
-    float *rewards;        /* score: (items) */
+    int stage;                /* index in p->stages */
+    int variant, seed;        /* 0 baseline, 1 goal; seed 1-based */
+    const pl_model *model;    /* the base model */
+    full_data *data;          /* pairs (train) or items (score) */
+    const rp_stage *rm;       /* score: the train stage instance it reads */
+    float *rewards;           /* score: (items) */
+    full_qscores *qs;         /* score of samples: the per-token scores, else NULL */
+    full_samples *samples;    /* generate: its output */
+    const pl_data *questions; /* generate: the questions' data set */
 } full_job;
 
-extern const rp_stage_def FULL_TRAIN, FULL_SCORE;
+extern const rp_stage_def FULL_TRAIN, FULL_SCORE, FULL_GENERATE;
+
+/* ---- stage outputs too large for JSON (arrays.c) ---- */
+
+/* Typed arrays in one binary file: "GCRMARR1", then per array its type ('i' int32, 'f' float32),
+ * its length (int64) and its elements, little-endian; a CRC-32 trailer. Written through a
+ * temporary file and a rename; read back whole, each array's type checked and its data
+ * malloc'd, a damaged or short file an error naming it. */
+typedef struct {
+    char type;
+    int64_t n;
+    void *data;
+} full_array;
+gc_status full_arrays_write(const char *path, const full_array *a, int n);
+gc_status full_arrays_read(const char *path, full_array *a, int n);
 
 /* The canonical configuration of one instance (the stage's settings, variant, seed, model and
  * data fingerprints). */

@@ -10,6 +10,7 @@
 #include "lib/model/hf.h"
 #include "lib/model/optim.h"
 #include "lib/rm/rm.h"
+#include "lib/rm/vote.h"
 #include "lib/tasks/hfseq.h"
 #include "lib/tasks/hh.h"
 #include "lib/tasks/openmath.h"
@@ -18,6 +19,22 @@
 #include "replicate/runner/ckpt.h"
 #include "replicate/runner/loop.h"
 #include "full.h"
+
+const full_variant FULL_VARIANTS[FULL_N_VARIANTS] = {
+    {"baseline", 0, GC_PAIRS_ALL, GC_POS_UNIFORM, GC_GOAL_RANDOM, GC_HEAD_LINEAR},
+    {"goal", 1, GC_PAIRS_ALL, GC_POS_UNIFORM, GC_GOAL_RANDOM, GC_HEAD_LINEAR},
+    {"ordered", 1, GC_PAIRS_ORDERED, GC_POS_UNIFORM, GC_GOAL_RANDOM, GC_HEAD_LINEAR},
+    {"late", 1, GC_PAIRS_ALL, GC_POS_LATE, GC_GOAL_RANDOM, GC_HEAD_LINEAR},
+    {"single-goal", 1, GC_PAIRS_ALL, GC_POS_UNIFORM, GC_GOAL_SINGLE, GC_HEAD_LINEAR},
+    {"averaged-goal", 1, GC_PAIRS_ALL, GC_POS_UNIFORM, GC_GOAL_AVERAGED, GC_HEAD_LINEAR},
+    {"mlp-head", 1, GC_PAIRS_ALL, GC_POS_UNIFORM, GC_GOAL_RANDOM, GC_HEAD_MLP},
+};
+
+int full_variant_of(const char *name) {
+    for (int v = 0; v < FULL_N_VARIANTS; v++)
+        if (!strcmp(name, FULL_VARIANTS[v].name)) return v;
+    return -1;
+}
 
 void full_seqs_free(full_seqs *s) {
     for (int i = 0; s->seq && i < s->n_seq; i++)
@@ -178,8 +195,7 @@ static gc_status encode_all(const pl_model *m, const pl_data *d, int format, con
     return s;
 }
 
-/* the group of file f: its directory's name (data/openmath-greedy/gsm8k/x.jsonl: gsm8k) */
-static void group_name(const char *path, char out[64]) {
+void full_group_name(const char *path, char out[64]) {
     const char *end = strrchr(path, '/'), *start = end;
     while (start && start > path && start[-1] != '/')
         start--;
@@ -237,7 +253,7 @@ static gc_status openmath_seqs(const pl_model *m, const pl_data *d, int pairs, i
     if (s == GC_OK && !pairs) { /* the groups: each file's directory, one name each */
         if (!(names = gc_calloc((size_t)d->n_files, 64))) s = GC_ERR_NOMEM;
         for (int f = 0; s == GC_OK && f < d->n_files; f++) {
-            group_name(d->files[f].path, names[f]);
+            full_group_name(d->files[f].path, names[f]);
             for (int g = 0; g < f; g++)
                 if (!strcmp(names[g], names[f]))
                     s = gc_fail(GC_ERR_CONFIG,
@@ -255,7 +271,53 @@ static gc_status openmath_seqs(const pl_model *m, const pl_data *d, int pairs, i
     return s;
 }
 
+/* the solutions of a generate stage as scored items: prompt + generated tokens + EOS (unless the
+ * last is the EOS), cut to max_len - 1 tokens plus EOS; labelled correct when their answer is
+ * the reference's; grouped by their question's file */
+static gc_status sample_items(const full_samples *sm, int32_t eos, int max_len, full_seqs *out) {
+    memset(out, 0, sizeof *out);
+    int n = sm->n_q * sm->M;
+    out->n = out->n_seq = n;
+    size_t k = (size_t)(n ? n : 1);
+    out->seq = gc_calloc(k, sizeof(int32_t *));
+    out->len = gc_calloc(k, sizeof(int));
+    out->plen = gc_calloc(k, sizeof(int));
+    out->correct = gc_calloc(k, sizeof(int));
+    out->group = gc_calloc(k, sizeof(int));
+    out->group_name = gc_calloc((size_t)(sm->n_groups ? sm->n_groups : 1), 64);
+    if (!out->seq || !out->len || !out->plen || !out->correct || !out->group || !out->group_name) {
+        full_seqs_free(out);
+        return GC_ERR_NOMEM;
+    }
+    out->n_groups = sm->n_groups;
+    memcpy(out->group_name, sm->group_name, (size_t)sm->n_groups * 64);
+    for (int i = 0; i < n; i++) {
+        int q = i / sm->M, np = sm->plen[q], ng = sm->glen[i];
+        const int32_t *g = sm->gen + sm->goff[i];
+        int ends = ng > 0 && g[ng - 1] == eos, len = np + ng + !ends;
+        if (len > max_len) len = max_len, out->truncated++;
+        if (np > len - 1) np = len - 1;
+        if (!(out->seq[i] = gc_malloc(sizeof(int32_t) * (size_t)len))) {
+            full_seqs_free(out);
+            return GC_ERR_NOMEM;
+        }
+        int from_prompt = np < sm->plen[q] ? np : sm->plen[q];
+        memcpy(out->seq[i], sm->prompt + sm->poff[q], sizeof(int32_t) * (size_t)from_prompt);
+        int rest = len - 1 - from_prompt; /* generated tokens before the final EOS */
+        if (rest > ng) rest = ng;
+        if (rest > 0) memcpy(out->seq[i] + from_prompt, g, sizeof(int32_t) * (size_t)rest);
+        out->seq[i][len - 1] = eos;
+        out->len[i] = len, out->plen[i] = np;
+        out->correct[i] = sm->cls[i] == 0, out->group[i] = sm->qgroup[q];
+    }
+    return GC_OK;
+}
+
 gc_status full_data_get(full_data *fd, const full_seqs **out) {
+    if (!fd->ready && fd->samples) {
+        GC_TRY(sample_items(fd->samples, fd->eos, fd->max_len, &fd->s));
+        fd->ready = 1;
+    }
     if (!fd->ready) {
         GC_TRY(fd->data->files[0].format == PL_HH
                    ? hh_pairs(fd->model, fd->data, fd->max_len, &fd->s)
@@ -317,10 +379,11 @@ static cJSON *model_fingerprint(const pl_model *m) {
 
 cJSON *full_stage_config(const full_job *j) {
     const pl_stage *st = &j->p->stages[j->stage];
-    const pl_data *d = j->data->data;
+    const pl_data *d = j->data ? j->data->data : NULL;
     cJSON *c = cJSON_CreateObject();
     cJSON_AddStringToObject(c, "stage", st->name);
-    cJSON_AddStringToObject(c, "variant", j->variant ? "goal" : "baseline");
+    const full_variant *fv = &FULL_VARIANTS[j->variant];
+    cJSON_AddStringToObject(c, "variant", fv->name);
     cJSON_AddNumberToObject(c, "seed", j->seed);
     cJSON_AddNumberToObject(c, "max_len", (double)st->max_len);
     cJSON_AddNumberToObject(c, "micro_batch", (double)st->micro_batch);
@@ -336,14 +399,31 @@ cJSON *full_stage_config(const full_job *j) {
         cJSON_AddNumberToObject(c, "beta2", st->beta2);
         cJSON_AddNumberToObject(c, "weight_decay", st->weight_decay);
         cJSON_AddNumberToObject(c, "clip", st->clip);
-        cJSON_AddNumberToObject(c, "lambda", j->variant ? st->lambda : 0);
+        cJSON_AddNumberToObject(c, "lambda", fv->contrastive ? st->lambda : 0);
         cJSON_AddNumberToObject(c, "K", (double)st->K);
+        cJSON_AddNumberToObject(c, "pairs", fv->pairs);
+        cJSON_AddNumberToObject(c, "positions", fv->positions);
+        cJSON_AddNumberToObject(c, "goal_sampling", fv->goal_sampling);
+        cJSON_AddNumberToObject(c, "head", fv->head);
     }
     cJSON_AddStringToObject(c, "prompt", j->model->prompt ? j->model->prompt : "");
     cJSON_AddBoolToObject(c, "chat", j->model->chat);
     cJSON_AddItemToObject(c, "model", model_fingerprint(j->model));
+    if (j->qs) {
+        cJSON_AddNumberToObject(c, "points", j->qs->P);
+        cJSON_AddNumberToObject(c, "skip", j->qs->skip);
+        cJSON_AddStringToObject(c, "goal", j->qs->goal ? "random" : "last");
+    }
+    if (j->samples) {
+        cJSON_AddNumberToObject(c, "samples", (double)st->samples);
+        cJSON_AddNumberToObject(c, "max_new", (double)st->max_new);
+        cJSON_AddNumberToObject(c, "temperature", st->temperature);
+        cJSON_AddNumberToObject(c, "top_p", st->top_p);
+        cJSON_AddNumberToObject(c, "sampling_seed", (double)st->seed);
+        d = j->questions;
+    }
     cJSON *files = cJSON_AddArrayToObject(c, "data");
-    for (int f = 0; f < d->n_files; f++) {
+    for (int f = 0; d && !(j->data && j->data->samples) && f < d->n_files; f++) {
         cJSON *o = fingerprint(d->files[f].path);
         cJSON_AddStringToObject(o, "format", PL_FORMAT_NAMES[d->files[f].format]);
         cJSON_AddItemToArray(files, o);
@@ -372,6 +452,71 @@ static int pack(const full_seqs *d, const int *which, int n, int32_t *tok, int *
     return T;
 }
 
+/* The goal state of a trained reward model (PAPER.md section 2): the mean final hidden state at
+ * the last token (EOS) of the chosen sequences of the pairs it trained on (which[0, n) of d, pair
+ * indices), read in batches of B; goal.json of the stage. */
+static const char *const GOAL_FILES[2] = {"goal.json", "goal_random.json"};
+
+/* The goal states of a trained reward model (PAPER.md section 2), from the chosen sequences of
+ * the pairs it trained on (pairs[0, n) of d, read in batches of B): goal.json, the mean final
+ * hidden state at their last token (the EOS); goal_random.json, the ablation's, at one response
+ * token of each drawn uniformly (stream GC_STREAM_GOAL_TOKEN of the pair's index, seed 1). */
+static gc_status write_goal(rp_stage *st, gc_rm *rm, const full_seqs *d, const int *pairs, int n,
+                            int B, int L) {
+    int D = rm->model.cfg.dim;
+    gc_goal g[2] = {{0}, {0}};
+    int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)B * L);
+    int *which = gc_malloc(sizeof(int) * B), *len = gc_malloc(sizeof(int) * B);
+    float *r = gc_malloc(sizeof(float) * B), *goal = gc_malloc(sizeof(float) * D);
+    gc_status s = tok && which && len && r && goal ? gc_goal_init(&g[0], D) : GC_ERR_NOMEM;
+    if (s == GC_OK) s = gc_goal_init(&g[1], D);
+    for (int a = 0; s == GC_OK && a < n; a += B) {
+        int m = n - a < B ? n - a : B;
+        for (int i = 0; i < m; i++)
+            which[i] = 2 * pairs[a + i];
+        int T = pack(d, which, m, tok, len, NULL);
+        s = gc_rm_score(rm, tok, m, T, len, r);
+        for (int i = 0; s == GC_OK && i < m; i++) {
+            const float *h = rm->model.hf + (size_t)i * T * D;
+            gc_goal_add(&g[0], h + (size_t)(len[i] - 1) * D);
+            gc_rng rr;
+            gc_rng_init(&rr, 1, gc_rng_stream(GC_STREAM_GOAL_TOKEN, (uint64_t)pairs[a + i]));
+            int np = d->plen[which[i]];
+            gc_goal_add(&g[1],
+                        h + (size_t)(np + (int)gc_rng_below(&rr, (uint32_t)(len[i] - np))) * D);
+        }
+    }
+    static const char *const what[2] = {
+        "mean final hidden state at the last token (EOS) of the chosen sequences of the training "
+        "pairs",
+        "mean final hidden state at one uniformly drawn response token of each chosen sequence "
+        "of the training pairs"};
+    for (int k = 0; k < 2 && s == GC_OK; k++) {
+        s = gc_goal_mean(&g[k], goal);
+        char path[RP_PATH];
+        rp_stage_file(st, GOAL_FILES[k], path);
+        cJSON *o = cJSON_CreateObject();
+        gc_json_add_floats(o, "goal", goal, (size_t)D);
+        cJSON_AddStringToObject(o, "what", what[k]);
+        if (s == GC_OK) s = gc_json_write(path, o);
+        cJSON_Delete(o);
+    }
+    gc_goal_free(&g[0]), gc_goal_free(&g[1]);
+    free(tok), free(which), free(len), free(r), free(goal);
+    return s;
+}
+
+/* goal state k of a train instance (GOAL_FILES) */
+static gc_status read_goal(const rp_stage *st, int k, int D, float *goal) {
+    char path[RP_PATH];
+    rp_stage_file(st, GOAL_FILES[k], path);
+    cJSON *j;
+    GC_TRY(gc_json_read(path, &j));
+    gc_status s = gc_json_floats(path, j, "goal", goal, (size_t)D);
+    cJSON_Delete(j);
+    return s;
+}
+
 static gc_status compute_train(rp_stage *st, void *ctx) {
     full_job *j = ctx;
     const pl_stage *ps = &j->p->stages[j->stage];
@@ -384,17 +529,18 @@ static gc_status compute_train(rp_stage *st, void *ctx) {
     GC_TRY(gc_hf_load(j->model->path, L, &trunk));
     gc_model_set_recompute(&trunk, ps->recompute); /* the same bits either way */
     gc_rm rm;
-    gc_status s = gc_rm_init(&rm, &trunk, GC_HEAD_LINEAR, (uint64_t)j->seed);
+    const full_variant *fv = &FULL_VARIANTS[j->variant];
+    gc_status s = gc_rm_init(&rm, &trunk, (gc_head_kind)fv->head, (uint64_t)j->seed);
     if (s != GC_OK) {
         gc_model_free(&trunk);
         return s;
     }
-    gc_con_config con = {j->variant ? (float)ps->lambda : 0.0f,
+    gc_con_config con = {fv->contrastive ? (float)ps->lambda : 0.0f,
                          (int)ps->K,
-                         GC_PAIRS_ALL,
+                         (gc_pairs_mode)fv->pairs,
                          GC_RED_LOG_OF_MEAN,
-                         GC_POS_UNIFORM,
-                         GC_GOAL_RANDOM};
+                         (gc_con_positions)fv->positions,
+                         (gc_goal_sampling)fv->goal_sampling};
     int per_epoch = (n + P - 1) / P, steps = per_epoch * (int)ps->epochs;
     int warmup = (int)ceil(ps->warmup_ratio * steps);
     int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)2 * M * L);
@@ -473,6 +619,7 @@ static gc_status compute_train(rp_stage *st, void *ctx) {
     rp_stage_file(st, "rm.ckpt", path);
     rp_stage_file(st, "rm.head", hd);
     if (s == GC_OK) s = gc_rm_save(&rm, path, hd);
+    if (s == GC_OK) s = write_goal(st, &rm, d, subset, n, 2 * M, L);
     if (s == GC_OK) {
         st->info = cJSON_CreateObject();
         cJSON_AddNumberToObject(st->info, "steps", steps);
@@ -499,6 +646,48 @@ static int by_len_desc(const void *a, const void *b, void *ctx) {
     return len[y] != len[x] ? len[y] - len[x] : x - y;
 }
 
+/* qscores.bin: the prefix rewards and Q-values, then the record lows (counts, indices, values) */
+static gc_status write_qscores(const rp_stage *st, const full_qscores *qs, int n) {
+    char path[RP_PATH];
+    rp_stage_file(st, "qscores.bin", path);
+    full_array a[5] = {{'f', (int64_t)n * qs->P, qs->reward},
+                       {'f', (int64_t)n * qs->P, qs->q},
+                       {'i', n, qs->lows.n_low},
+                       {'i', qs->lows.used, qs->lows.low_j},
+                       {'f', qs->lows.used, qs->lows.low_q}};
+    return full_arrays_write(path, a, 5);
+}
+
+static gc_status read_qscores(const rp_stage *st, full_qscores *qs, int n) {
+    char path[RP_PATH];
+    rp_stage_file(st, "qscores.bin", path);
+    full_array a[5] = {
+        {'f', 0, NULL}, {'f', 0, NULL}, {'i', 0, NULL}, {'i', 0, NULL}, {'f', 0, NULL}};
+    GC_TRY(full_arrays_read(path, a, 5));
+    gc_status s = GC_OK;
+    int64_t sum = 0;
+    for (int64_t i = 0; a[2].n == n && i < n; i++)
+        sum += ((int *)a[2].data)[i];
+    if (a[0].n != (int64_t)n * qs->P || a[1].n != a[0].n || a[2].n != n || a[3].n != sum ||
+        a[4].n != sum)
+        s = gc_fail(GC_ERR_FORMAT,
+                    "%s: not %d solutions at %d points (delete the stage "
+                    "directory to recompute)",
+                    path, n, qs->P);
+    if (s == GC_OK) {
+        memcpy(qs->reward, a[0].data, sizeof(float) * (size_t)a[0].n);
+        memcpy(qs->q, a[1].data, sizeof(float) * (size_t)a[1].n);
+        const int *nl = a[2].data;
+        qs->lows.used = 0; /* read over what the computation put there */
+        for (int64_t i = 0, at = 0; s == GC_OK && i < n; at += nl[i++])
+            s = math_qlows_add(&qs->lows, (int)i, (const int *)a[3].data + at,
+                               (const float *)a[4].data + at, nl[i]);
+    }
+    for (int i = 0; i < 5; i++)
+        free(a[i].data);
+    return s;
+}
+
 static gc_status compute_score(rp_stage *st, void *ctx) {
     full_job *j = ctx;
     const pl_stage *ps = &j->p->stages[j->stage];
@@ -511,6 +700,19 @@ static gc_status compute_score(rp_stage *st, void *ctx) {
     int32_t *tok = gc_malloc(sizeof(int32_t) * (size_t)B * L);
     float *out = gc_malloc(sizeof(float) * B);
     gc_status s = order && len && tok && out ? GC_OK : GC_ERR_NOMEM;
+    full_qscores *qs = j->qs;
+    int D = rm.model.cfg.dim;
+    float *goal = qs ? gc_malloc(sizeof(float) * D) : NULL, *qv = NULL, *lq = NULL;
+    int *lj = NULL;
+    int64_t *at = NULL; /* qs: each item's record lows, computed out of order, kept here */
+    if (s == GC_OK && qs) {
+        qv = gc_malloc(sizeof(float) * L), lq = gc_malloc(sizeof(float) * L);
+        lj = gc_malloc(sizeof(int) * L);
+        at = gc_malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+        s = goal && qv && lq && lj && at ? read_goal(j->rm, qs->goal, D, goal) : GC_ERR_NOMEM;
+    }
+    math_qlows tmp = {0}; /* the lows in scoring order, then put in item order */
+    if (s == GC_OK && qs) s = math_qlows_init(&tmp, n);
     for (int i = 0; i < n; i++)
         order[i] = i;
     /* longest first, so a batch pads little; the order fixes which items share a batch */
@@ -520,11 +722,33 @@ static gc_status compute_score(rp_stage *st, void *ctx) {
     for (int a = 0; s == GC_OK && a < n; a += B) {
         int m = n - a < B ? n - a : B, T = pack(d, order + a, m, tok, len, NULL);
         s = gc_rm_score(&rm, tok, m, T, len, out);
-        for (int i = 0; s == GC_OK && i < m; i++)
-            j->rewards[order[a + i]] = out[i];
+        for (int i = 0; s == GC_OK && i < m; i++) {
+            int it = order[a + i];
+            j->rewards[it] = out[i];
+            if (!qs) continue;
+            const float *h = rm.model.hf + (size_t)i * T * D;
+            int np = d->plen[it], nr = len[i] - np;
+            for (int k = 0; k < qs->P; k++) { /* prefixes of k_p = max(1, round(p n)) tokens */
+                int kp = (int)lround((double)k / (qs->P - 1) * nr);
+                const float *hp = h + (size_t)(np + (kp < 1 ? 1 : kp) - 1) * D;
+                qs->reward[(size_t)it * qs->P + k] = gc_rm_reward(&rm, hp);
+                qs->q[(size_t)it * qs->P + k] = gc_qvalue(hp, goal, D);
+            }
+            int nw = nr - 1; /* every generated token but the final EOS */
+            for (int t = 0; t < nw; t++)
+                qv[t] = gc_qvalue(h + (size_t)(np + t) * D, goal, D);
+            int nl = gc_vote_record_lows(qv, nw, qs->skip, lj, lq);
+            at[it] = a + i;
+            s = math_qlows_add(&tmp, a + i, lj, lq, nl);
+        }
         gc_progress_update(&prog, a + m);
     }
     gc_progress_end(&prog);
+    for (int it = 0; s == GC_OK && qs && it < n; it++) /* item order */
+        s = math_qlows_add(&qs->lows, it, tmp.low_j + tmp.off[at[it]], tmp.low_q + tmp.off[at[it]],
+                           tmp.n_low[at[it]]);
+    math_qlows_free(&tmp);
+    free(goal), free(qv), free(lq), free(lj), free(at);
     gc_rm_free(&rm);
     char path[RP_PATH];
     rp_stage_file(st, "rewards.json", path);
@@ -534,6 +758,7 @@ static gc_status compute_score(rp_stage *st, void *ctx) {
         s = gc_json_write(path, o);
         cJSON_Delete(o);
     }
+    if (s == GC_OK && qs) s = write_qscores(st, qs, n);
     free(order), free(len), free(tok), free(out);
     return s;
 }
@@ -546,6 +771,7 @@ static gc_status load_score(const rp_stage *st, void *ctx) {
     GC_TRY(gc_json_read(path, &o));
     gc_status s = gc_json_floats(path, o, "reward", j->rewards, (size_t)j->data->s.n_seq);
     cJSON_Delete(o);
+    if (s == GC_OK && j->qs) s = read_qscores(st, j->qs, j->data->s.n_seq);
     return s;
 }
 

@@ -10,6 +10,7 @@
 #ifndef RP_MATH_ANALYSES_H
 #define RP_MATH_ANALYSES_H
 
+#include "lib/rm/vote.h"
 #include "pipeline.h"
 
 typedef struct {
@@ -47,6 +48,73 @@ cJSON *math_auroc_group(const char *name, const int *correct, const int *idx, in
 /* The plot's data file (rp_dat_fn; ctx a math_auroc_vars) and the printed table. */
 gc_status math_auroc_plot_data(const char *path, const cJSON *results, const void *ctx);
 void math_auroc_print(const cJSON *results, FILE *f);
+
+/* The fig3 analysis's statistics, shared with the full scale: n solutions labelled y (n), scored
+ * after each of P fractions p = i / (P - 1) of their response tokens by the reward (reward) and
+ * the Q-value (q) of each variant and seed ([v * seeds + seed], (n, P) item-major); variants in
+ * the curves' order. math_partial_results adds the "partial" object to results and writes the
+ * plot's variables (names='...') into vars. */
+typedef struct {
+    int n, P, seeds, n_variants;
+    const char *const *names; /* (n_variants) */
+    const int *y;             /* (n) */
+    float *const *reward, *const *q;
+    int64_t bootstrap;
+    const cJSON *splits; /* recorded as given; NULL: "all" */
+} math_partial_in;
+void math_partial_results(const math_partial_in *in, cJSON *results, char *vars, size_t cap);
+gc_status math_partial_plot_data(const char *path, const cJSON *results, const void *ctx);
+void math_partial_print(const cJSON *results, FILE *f);
+
+/* Q-value record lows of n solutions (lib/rm/vote.h), solution k's n_low[k] of them at off[k]:
+ * enough to find any threshold's cut. Added in solution order (math_qlows_add). */
+typedef struct {
+    int n;
+    int *n_low;   /* (n) */
+    int64_t *off; /* (n) */
+    int *low_j;   /* (used) response-token index */
+    float *low_q; /* (used) Q-value */
+    int64_t used, cap;
+} math_qlows;
+gc_status math_qlows_init(math_qlows *l, int n);
+gc_status math_qlows_add(math_qlows *l, int item, const int *j, const float *q, int k);
+int math_qlows_cut(const math_qlows *l, int item, float tau); /* gc_vote_cut's */
+void math_qlows_free(math_qlows *l);
+
+/* The table1 analysis's statistics, shared with the full scale: n_q questions with M samples
+ * each (answers and generated tokens; the reference answer of question q is answer[q]), the
+ * Q-value lows of each variant and seed under its reward model ([v * seeds + seed]), the
+ * threshold, the sweep (absolute taus, then quantiles of the minimum Q-value), and per variant
+ * the online run's document or NULL (online may be NULL; math_vote_results takes them and sets
+ * the entries to NULL). Adds the "vote" object to results; vars gets the plot's names='...'. */
+typedef struct {
+    int n_q, M;
+    const int64_t *answer; /* (n_q) */
+    gc_vote_sample *smp;   /* (n_q * M); cut set per use */
+} math_vote_set;
+typedef struct {
+    double tau, temperature;
+    int64_t skip, bootstrap;
+    const double *taus;
+    int n_taus;
+    const double *quantiles;
+    int n_quantiles;
+    const char *goal_token; /* "last" or "random" */
+    const cJSON *splits;    /* recorded as given; NULL: "all" */
+    int seeds, n_variants;
+    const char *const *names; /* (n_variants) in the report's order */
+    const math_qlows *lows;   /* (n_variants * seeds) */
+    cJSON **online;           /* (n_variants) or NULL */
+} math_vote_in;
+/* Reads the numbers of the array a (NULL: none) at key into out (at most MATH_MAX_TAUS, each in
+ * (lo, hi) when open, else [lo, hi]), appending at *n; an error naming the key otherwise. */
+#define MATH_MAX_TAUS 32
+gc_status math_read_points(const gc_config *cf, const cJSON *a, const char *key, double lo,
+                           double hi, int open, double *out, int *n);
+gc_status math_vote_results(const math_vote_in *in, const math_vote_set *v, cJSON *results,
+                            char *vars, size_t cap);
+gc_status math_vote_plot_data(const char *path, const cJSON *results, const void *ctx);
+void math_vote_print(const cJSON *results, FILE *f);
 
 /* Runs the math pipeline with the run's analysis (r->analysis; "" = auroc). */
 gc_status math_run(rp_run *r);

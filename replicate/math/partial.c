@@ -156,7 +156,7 @@ static gc_status stage_partial(math_ctx *m, const rp_stage *rmst, const partial_
 
 /* One curve: AUROC against p for one variant and score. sc[seed] (n, P). */
 static cJSON *curve(const char *variant, int kind, float *const *sc, int seeds, const int *y, int n,
-                    int P, const partial_cfg *pc) {
+                    int P, int64_t bootstrap) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, RS_VARIANT, variant);
     cJSON_AddStringToObject(o, RS_SCORE, SCORE_NAMES[kind]);
@@ -201,7 +201,7 @@ static cJSON *curve(const char *variant, int kind, float *const *sc, int seeds, 
         cJSON_AddItemToArray(hi, cJSON_CreateNumber(sm.hi));
         double ba, blo, bhi;
         gc_stats_auroc(avg, y, (size_t)n, &ba);
-        gc_stats_auroc_bootstrap(avg, y, (size_t)n, (int)pc->bootstrap, 0xF163 + (uint64_t)i, 0.95,
+        gc_stats_auroc_bootstrap(avg, y, (size_t)n, (int)bootstrap, 0xF163 + (uint64_t)i, 0.95,
                                  &blo, &bhi);
         cJSON_AddItemToArray(bm, cJSON_CreateNumber(ba));
         cJSON_AddItemToArray(bl, cJSON_CreateNumber(blo));
@@ -217,7 +217,7 @@ static cJSON *curve(const char *variant, int kind, float *const *sc, int seeds, 
     return o;
 }
 
-static gc_status write_dat(const char *path, const cJSON *results, const void *ctx) {
+gc_status math_partial_plot_data(const char *path, const cJSON *results, const void *ctx) {
     (void)ctx;
     const cJSON *pr = cJSON_GetObjectItem(results, RS_PARTIAL);
     const cJSON *pts = cJSON_GetObjectItem(pr, RS_P), *curves = cJSON_GetObjectItem(pr, RS_CURVES);
@@ -245,7 +245,7 @@ static gc_status write_dat(const char *path, const cJSON *results, const void *c
     return fclose(f) == 0 ? GC_OK : gc_fail(GC_ERR_IO, "%s: write failed", path);
 }
 
-static void print_partial(const cJSON *results, FILE *f) {
+void math_partial_print(const cJSON *results, FILE *f) {
     const cJSON *pr = cJSON_GetObjectItem(results, RS_PARTIAL);
     const cJSON *pts = cJSON_GetObjectItem(pr, RS_P), *curves = cJSON_GetObjectItem(pr, RS_CURVES);
     fprintf(f, "\nAUROC on partial generations (%d solutions, %d correct), seed mean\n%-22s",
@@ -278,6 +278,53 @@ static void print_partial(const cJSON *results, FILE *f) {
     claims_print_verdict(results, f);
 }
 
+void math_partial_results(const math_partial_in *in, cJSON *results, char *vars, size_t cap) {
+    int n = in->n, P = in->P, seeds = in->seeds, pos = 0;
+    for (int i = 0; i < n; i++)
+        pos += in->y[i];
+    cJSON *pr = cJSON_AddObjectToObject(results, RS_PARTIAL);
+    cJSON_AddItemToObject(pr, RS_SPLITS,
+                          in->splits ? cJSON_Duplicate(in->splits, 1) : cJSON_CreateString("all"));
+    cJSON_AddNumberToObject(pr, RS_N, n);
+    cJSON_AddNumberToObject(pr, RS_N_CORRECT, pos);
+    cJSON_AddStringToObject(pr, RS_PREFIX,
+                            "k = max(1, round(p * n_response)) response tokens "
+                            "(EOS counted), scored at the k-th");
+    cJSON *pts = cJSON_AddArrayToObject(pr, RS_P), *curves = cJSON_AddArrayToObject(pr, RS_CURVES);
+    for (int i = 0; i < P; i++)
+        cJSON_AddItemToArray(pts, cJSON_CreateNumber((double)i / (P - 1)));
+    for (int k = 0; k < N_SCORES; k++)
+        for (int v = 0; v < in->n_variants; v++)
+            cJSON_AddItemToArray(curves, curve(in->names[v], k,
+                                               (k == SC_Q ? in->q : in->reward) + v * seeds, seeds,
+                                               in->y, n, P, in->bootstrap));
+    /* how closely Q-values track rewards along the generation: Pearson correlation over the
+     * solutions at each p, mean over seeds */
+    cJSON *corr = cJSON_AddArrayToObject(pr, RS_Q_REWARD_CORRELATION);
+    double *a = gc_malloc(sizeof(double) * (n ? n : 1)),
+           *b = gc_malloc(sizeof(double) * (n ? n : 1));
+    for (int v = 0; a && b && v < in->n_variants; v++) {
+        cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, RS_R);
+        cJSON_AddStringToObject(o, RS_VARIANT, in->names[v]);
+        for (int i = 0; i < P; i++) {
+            double mean_r = 0;
+            for (int seed = 0; seed < seeds; seed++) {
+                for (int k = 0; k < n; k++)
+                    a[k] = in->q[v * seeds + seed][(size_t)k * P + i],
+                    b[k] = in->reward[v * seeds + seed][(size_t)k * P + i];
+                mean_r += gc_stats_pearson(a, b, (size_t)n) / seeds;
+            }
+            cJSON_AddItemToArray(arr, cJSON_CreateNumber(mean_r));
+        }
+        cJSON_AddItemToArray(corr, o);
+    }
+    free(a), free(b);
+    snprintf(vars, cap, "names='"); /* the variants, in the curves' order */
+    for (int v = 0; v < in->n_variants; v++)
+        snprintf(vars + strlen(vars), cap - strlen(vars), "%s%s", v ? " " : "", in->names[v]);
+    strncat(vars, "'", cap - strlen(vars) - 1);
+}
+
 gc_status math_analyse_partial(math_ctx *m, const cJSON *section, const char *path) {
     partial_cfg pc;
     GC_TRY(read_partial(m, section, path, &pc));
@@ -305,53 +352,21 @@ gc_status math_analyse_partial(math_ctx *m, const cJSON *section, const char *pa
             if (s == GC_OK) s = stage_partial(m, math_rm_stage(m, v, seed + 1), &pc, idx, n, pair);
         }
     if (s == GC_OK) {
-        cJSON *results = rp_metadata(m->r);
-        cJSON *pr = cJSON_AddObjectToObject(results, RS_PARTIAL);
-        cJSON_AddItemToObject(
-            pr, RS_SPLITS, pc.splits ? cJSON_Duplicate(pc.splits, 1) : cJSON_CreateString("all"));
-        cJSON_AddNumberToObject(pr, RS_N, n);
-        cJSON_AddNumberToObject(pr, RS_N_CORRECT, pos);
-        cJSON_AddStringToObject(pr, RS_PREFIX,
-                                "k = max(1, round(p * n_response)) response tokens "
-                                "(EOS counted), scored at the k-th");
-        cJSON *pts = cJSON_AddArrayToObject(pr, RS_P),
-              *curves = cJSON_AddArrayToObject(pr, RS_CURVES);
-        for (int i = 0; i < P; i++)
-            cJSON_AddItemToArray(pts, cJSON_CreateNumber((double)i / (P - 1)));
-        for (int k = 0; k < N_SCORES; k++)
-            for (int v = 0; v < m->c.n_variants; v++) {
-                int vv = math_variant_order(m, v);
-                cJSON_AddItemToArray(
-                    curves, curve(m->c.variant[vv].name, k, &SC(vv, k, 0), seeds, y, n, P, &pc));
-            }
-        /* how closely Q-values track rewards along the generation: Pearson correlation over the
-         * solutions at each p, mean over seeds */
-        cJSON *corr = cJSON_AddArrayToObject(pr, RS_Q_REWARD_CORRELATION);
-        double *a = gc_malloc(sizeof(double) * (n ? n : 1)),
-               *b = gc_malloc(sizeof(double) * (n ? n : 1));
-        for (int v = 0; a && b && v < m->c.n_variants; v++) {
+        const char *names[MAX_VARIANTS];
+        float *rw[MAX_VARIANTS * 64], *qv[MAX_VARIANTS * 64];
+        for (int v = 0; v < m->c.n_variants; v++) {
             int vv = math_variant_order(m, v);
-            cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, RS_R);
-            cJSON_AddStringToObject(o, RS_VARIANT, m->c.variant[vv].name);
-            for (int i = 0; i < P; i++) {
-                double mean_r = 0;
-                for (int seed = 0; seed < seeds; seed++) {
-                    for (int k = 0; k < n; k++)
-                        a[k] = SC(vv, SC_Q, seed)[(size_t)k * P + i],
-                        b[k] = SC(vv, SC_REWARD, seed)[(size_t)k * P + i];
-                    mean_r += gc_stats_pearson(a, b, (size_t)n) / seeds;
-                }
-                cJSON_AddItemToArray(arr, cJSON_CreateNumber(mean_r));
-            }
-            cJSON_AddItemToArray(corr, o);
+            names[v] = m->c.variant[vv].name;
+            for (int seed = 0; seed < seeds; seed++)
+                rw[v * seeds + seed] = SC(vv, SC_REWARD, seed),
+                               qv[v * seeds + seed] = SC(vv, SC_Q, seed);
         }
-        free(a), free(b);
-        char vars[512] = "names='"; /* the variants, in the curves' order */
-        for (int v = 0; v < m->c.n_variants; v++)
-            snprintf(vars + strlen(vars), sizeof vars - strlen(vars), "%s%s", v ? " " : "",
-                     m->c.variant[math_variant_order(m, v)].name);
-        strncat(vars, "'", sizeof vars - strlen(vars) - 1);
-        s = math_finish(m, results, write_dat, vars, print_partial);
+        math_partial_in in = {n, P,  seeds, m->c.n_variants, names,
+                              y, rw, qv,    pc.bootstrap,    pc.splits};
+        cJSON *results = rp_metadata(m->r);
+        char vars[512];
+        math_partial_results(&in, results, vars, sizeof vars);
+        s = math_finish(m, results, math_partial_plot_data, vars, math_partial_print);
     }
     for (int i = 0; sc && i < MAX_VARIANTS * N_SCORES * seeds; i++)
         free(sc[i]);

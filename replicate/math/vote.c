@@ -42,7 +42,7 @@
 #include "resumable.h"
 #include "replicate/claims/schema.h"
 
-#define MAX_TAUS 32
+#define MAX_TAUS MATH_MAX_TAUS
 
 typedef struct {
     int64_t samples, seed, skip, online_questions, bootstrap;
@@ -69,9 +69,8 @@ static const gc_cfg_field vote_f[] = {
     {"variants", GC_CFG_ARRAY, offsetof(vote_cfg, variants), 0, 0, 0, NULL},
 };
 
-/* Reads the numbers of an array into out (at most MAX_TAUS, each in (lo, hi) or [lo, hi]). */
-static gc_status read_points(const gc_config *cf, const cJSON *a, const char *key, double lo,
-                             double hi, int open, double *out, int *n) {
+gc_status math_read_points(const gc_config *cf, const cJSON *a, const char *key, double lo,
+                           double hi, int open, double *out, int *n) {
     int ok = !a || cJSON_GetArraySize(a) <= MAX_TAUS;
     for (const cJSON *e = ok && a ? a->child : NULL; e && ok; e = e->next) {
         double v = e->valuedouble;
@@ -103,9 +102,9 @@ static gc_status read_vote(const math_ctx *m, const cJSON *section, const char *
     }
     if (!okv) return gc_config_fail(cf, key, "expected an array of reward-model variant names");
     snprintf(key, sizeof key, "%s.taus", path);
-    GC_TRY(read_points(cf, vc->taus, key, -1, 1, 0, vc->tau_list, &vc->n_taus));
+    GC_TRY(math_read_points(cf, vc->taus, key, -1, 1, 0, vc->tau_list, &vc->n_taus));
     snprintf(key, sizeof key, "%s.tau_quantiles", path);
-    return read_points(cf, vc->quantiles, key, 0, 1, 1, vc->q_list, &vc->n_q);
+    return math_read_points(cf, vc->quantiles, key, 0, 1, 1, vc->q_list, &vc->n_q);
 }
 
 /* The typed vote section without the keys that only the analysis reads (the sweep, the
@@ -137,6 +136,39 @@ typedef struct {
     int *plen;             /* (n_q) prompt tokens */
     int max_len;
 } vote_set;
+
+gc_status math_qlows_init(math_qlows *l, int n) {
+    *l = (math_qlows){.n = n};
+    l->n_low = gc_calloc((size_t)(n ? n : 1), sizeof(int));
+    l->off = gc_calloc((size_t)(n ? n : 1), sizeof(int64_t));
+    return l->n_low && l->off ? GC_OK : GC_ERR_NOMEM;
+}
+
+gc_status math_qlows_add(math_qlows *l, int item, const int *j, const float *q, int k) {
+    if (l->used + k > l->cap) {
+        int64_t cap = l->cap * 2 > l->used + k ? l->cap * 2 : l->used + k + 1024;
+        int *nj = realloc(l->low_j, sizeof(int) * (size_t)cap);
+        if (nj) l->low_j = nj;
+        float *nq = realloc(l->low_q, sizeof(float) * (size_t)cap);
+        if (nq) l->low_q = nq;
+        if (!nj || !nq) return gc_fail(GC_ERR_NOMEM, "Q-value lows: out of memory");
+        l->cap = cap;
+    }
+    l->off[item] = l->used, l->n_low[item] = k;
+    memcpy(l->low_j + l->used, j, sizeof(int) * (size_t)k);
+    memcpy(l->low_q + l->used, q, sizeof(float) * (size_t)k);
+    l->used += k;
+    return GC_OK;
+}
+
+void math_qlows_free(math_qlows *l) {
+    free(l->n_low), free(l->off), free(l->low_j), free(l->low_q);
+    memset(l, 0, sizeof *l);
+}
+
+int math_qlows_cut(const math_qlows *l, int item, float tau) {
+    return gc_vote_cut(l->low_j + l->off[item], l->low_q + l->off[item], l->n_low[item], tau);
+}
 
 static void vote_set_free(vote_set *v) {
     for (int i = 0; v->text && i < v->n_q * v->M; i++)
@@ -308,13 +340,13 @@ static gc_status goal_stage(math_ctx *m, const rp_stage *rmst, const vote_cfg *v
 /* ---- Q-value record lows under one reward model ---- */
 
 typedef struct {
-    int *n_low;   /* (total) */
-    int *low_j;   /* (total, cap) */
-    float *low_q; /* (total, cap) */
+    math_qlows ql;
     int cap, skip, max_len;
     const gc_rm *rm;
     const float *goal;
-    float *q; /* (cap) scratch */
+    float *q, *low_q; /* (cap) scratch */
+    int *low_j;       /* (cap) scratch */
+    int failed;       /* loading ran out of memory */
 } lows;
 
 static gc_status lows_item(void *ctx, int item, const float *h, const float *logits,
@@ -326,9 +358,8 @@ static gc_status lows_item(void *ctx, int item, const float *h, const float *log
     int n_watch = generated_tokens(prompt_len, n_text, l->max_len) - 1;
     for (int j = 0; j < n_watch; j++)
         l->q[j] = gc_qvalue(h + (size_t)(prompt_len + j) * D, l->goal, D);
-    l->n_low[item] = gc_vote_record_lows(l->q, n_watch, l->skip, l->low_j + (size_t)item * l->cap,
-                                         l->low_q + (size_t)item * l->cap);
-    return GC_OK;
+    int k = gc_vote_record_lows(l->q, n_watch, l->skip, l->low_j, l->low_q);
+    return math_qlows_add(&l->ql, item, l->low_j, l->low_q, k);
 }
 
 typedef struct {
@@ -365,9 +396,9 @@ static gc_status compute_lows(rp_stage *st, void *ctx) {
                             "the record lows of its Q-values from skip on");
     for (int k = 0; k < total; k++) {
         cJSON *e = cJSON_CreateArray();
-        for (int i = 0; i < l->n_low[k]; i++) {
-            cJSON_AddItemToArray(e, cJSON_CreateNumber(l->low_j[(size_t)k * l->cap + i]));
-            cJSON_AddItemToArray(e, cJSON_CreateNumber(l->low_q[(size_t)k * l->cap + i]));
+        for (int i = 0; i < l->ql.n_low[k]; i++) {
+            cJSON_AddItemToArray(e, cJSON_CreateNumber(l->ql.low_j[l->ql.off[k] + i]));
+            cJSON_AddItemToArray(e, cJSON_CreateNumber(l->ql.low_q[l->ql.off[k] + i]));
         }
         cJSON_AddItemToArray(a, e);
     }
@@ -378,17 +409,17 @@ static gc_status compute_lows(rp_stage *st, void *ctx) {
 
 static void lows_entry(const cJSON *e, int k, void *ctx) {
     lows *l = ctx;
-    int n = cJSON_GetArraySize(e) / 2;
-    l->n_low[k] = n < l->cap ? n : l->cap;
-    for (int i = 0; i < l->n_low[k]; i++) {
-        l->low_j[(size_t)k * l->cap + i] = cJSON_GetArrayItem(e, 2 * i)->valueint;
-        l->low_q[(size_t)k * l->cap + i] = (float)cJSON_GetArrayItem(e, 2 * i + 1)->valuedouble;
-    }
+    int i = 0;
+    for (const cJSON *x = e->child; x && x->next && i < l->cap; x = x->next->next, i++)
+        l->low_j[i] = x->valueint, l->low_q[i] = (float)x->next->valuedouble;
+    if (math_qlows_add(&l->ql, k, l->low_j, l->low_q, i) != GC_OK) l->failed = 1;
 }
 
 static gc_status load_lows(const rp_stage *st, void *ctx) {
     lows_job *job = ctx;
-    return read_per_solution(st, "lows.json", "lows", job->v->n_q * job->v->M, lows_entry, job->l);
+    job->l->ql.used = 0; /* read over what the computation put there */
+    GC_TRY(read_per_solution(st, "lows.json", "lows", job->v->n_q * job->v->M, lows_entry, job->l));
+    return job->l->failed ? GC_ERR_NOMEM : GC_OK;
 }
 
 static const rp_stage_def LOWS = {"qlows", __FILE__, compute_lows, load_lows};
@@ -517,11 +548,12 @@ static int cmp_double(const void *a, const void *b) {
 
 /* The threshold that cuts a share q of the solutions: the q-quantile of their minimum Q-values
  * (from skip on; a solution without any counts as +infinity, never cut). */
-static double tau_at_quantile(const lows *l, int total, double q) {
+static double tau_at_quantile(const math_qlows *l, double q) {
+    int total = l->n;
     double *mins = malloc(sizeof(double) * (total ? total : 1));
     if (!mins) return NAN;
     for (int k = 0; k < total; k++)
-        mins[k] = l->n_low[k] ? l->low_q[(size_t)k * l->cap + l->n_low[k] - 1] : INFINITY;
+        mins[k] = l->n_low[k] ? l->low_q[l->off[k] + l->n_low[k] - 1] : INFINITY;
     qsort(mins, (size_t)total, sizeof(double), cmp_double);
     double pos = q * (total - 1), lo = mins[(int)floor(pos)], hi = mins[(int)ceil(pos)];
     double tau = lo + (pos - floor(pos)) * (hi - lo);
@@ -534,18 +566,15 @@ typedef struct {
 } vote_summary;
 
 /* Votes every question with the cuts for tau (tau = NAN: no filtering); prop (n_q) may be NULL. */
-static vote_summary vote_all(vote_set *v, const lows *l, double tau, double *prop) {
+static vote_summary vote_all(const math_vote_set *v, const math_qlows *l, double tau,
+                             double *prop) {
     int64_t gen = 0, saved = 0;
     int filtered = 0;
     double acc = 0;
     for (int q = 0; q < v->n_q; q++) {
         gc_vote_sample *s = v->smp + (size_t)q * v->M;
-        for (int i = 0; i < v->M; i++) {
-            size_t k = (size_t)q * v->M + i;
-            s[i].cut = isnan(tau) ? -1
-                                  : gc_vote_cut(l->low_j + k * l->cap, l->low_q + k * l->cap,
-                                                l->n_low[k], (float)tau);
-        }
+        for (int i = 0; i < v->M; i++)
+            s[i].cut = isnan(tau) ? -1 : math_qlows_cut(l, q * v->M + i, (float)tau);
         gc_vote_result r;
         gc_vote_question(s, v->M, v->answer[q], &r);
         acc += r.correct, gen += r.generated, saved += r.saved, filtered += r.filtered;
@@ -566,7 +595,7 @@ static cJSON *ttest_json(const gc_ttest *t) {
 
 /* The instrument's quality: AUROC of each sample's minimum Q-value (from skip on; none: 2, above
  * any cosine) as a classifier of correct samples, per seed; NAN when one class is missing. */
-static void min_q_auroc(const vote_set *v, const lows *l, int seeds, double *auc) {
+static void min_q_auroc(const math_vote_set *v, const math_qlows *l, int seeds, double *auc) {
     int total = v->n_q * v->M;
     double *sc = gc_malloc(sizeof(double) * (total ? total : 1));
     int *y = gc_malloc(sizeof(int) * (total ? total : 1));
@@ -574,8 +603,8 @@ static void min_q_auroc(const vote_set *v, const lows *l, int seeds, double *auc
         auc[s] = NAN;
         if (!sc || !y) continue;
         for (int k = 0; k < total; k++) {
-            const lows *ls = &l[s];
-            sc[k] = ls->n_low[k] ? ls->low_q[(size_t)k * ls->cap + ls->n_low[k] - 1] : 2.0;
+            const math_qlows *ls = &l[s];
+            sc[k] = ls->n_low[k] ? ls->low_q[ls->off[k] + ls->n_low[k] - 1] : 2.0;
             y[k] = v->smp[k].has_answer && v->smp[k].answer == v->answer[k / v->M];
         }
         if (gc_stats_auroc(sc, y, (size_t)total, &auc[s]) != GC_OK) auc[s] = NAN;
@@ -583,16 +612,17 @@ static void min_q_auroc(const vote_set *v, const lows *l, int seeds, double *auc
     free(sc), free(y);
 }
 
-static cJSON *analyse_variant(math_ctx *m, int variant, const vote_cfg *vc, vote_set *v,
-                              lows *l /* (seeds) */, const double *prop0, cJSON *online) {
-    int seeds = m->r->seeds, nq = v->n_q;
+static cJSON *analyse_variant(const math_vote_in *in, int variant, const math_vote_set *v,
+                              const double *prop0, cJSON *online) {
+    int seeds = in->seeds, nq = v->n_q;
+    const math_qlows *l = in->lows + variant * seeds;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, RS_VARIANT, m->c.variant[variant].name);
+    cJSON_AddStringToObject(o, RS_VARIANT, in->names[variant]);
     double acc[64], filt[64], saved[64];
     double *prop = gc_calloc((size_t)nq, sizeof(double)), *one = gc_malloc(sizeof(double) * nq);
     double *diff = gc_malloc(sizeof(double) * nq);
     for (int s = 0; s < seeds; s++) {
-        vote_summary vs = vote_all(v, &l[s], vc->tau, one);
+        vote_summary vs = vote_all(v, &l[s], in->tau, one);
         acc[s] = vs.accuracy, filt[s] = vs.filtered_pct, saved[s] = vs.saved_pct;
         for (int q = 0; q < nq; q++)
             prop[q] += one[q] / seeds;
@@ -611,24 +641,24 @@ static cJSON *analyse_variant(math_ctx *m, int variant, const vote_cfg *vc, vote
     for (int q = 0; q < nq; q++)
         diff[q] = prop[q] - prop0[q];
     double blo, bhi;
-    gc_stats_mean_bootstrap(diff, (size_t)nq, (int)vc->bootstrap, 0x701E, 0.95, &blo, &bhi);
+    gc_stats_mean_bootstrap(diff, (size_t)nq, (int)in->bootstrap, 0x701E, 0.95, &blo, &bhi);
     cJSON *b = cJSON_AddObjectToObject(o, RS_BOOTSTRAP_PAIRED);
     cJSON_AddNumberToObject(b, RS_MEAN_DIFF, tp.mean_diff);
     cJSON_AddNumberToObject(b, RS_LO, blo);
     cJSON_AddNumberToObject(b, RS_HI, bhi);
     cJSON *sw = cJSON_AddArrayToObject(o, RS_SWEEP);
-    for (int t = 0; t < vc->n_taus + vc->n_q; t++) {
-        int quant = t >= vc->n_taus;
+    for (int t = 0; t < in->n_taus + in->n_quantiles; t++) {
+        int quant = t >= in->n_taus;
         double a = 0, f = 0, sv = 0, tau_mean = 0;
         for (int s = 0; s < seeds; s++) {
-            double tau = quant ? tau_at_quantile(&l[s], v->n_q * v->M, vc->q_list[t - vc->n_taus])
-                               : vc->tau_list[t];
+            double tau =
+                quant ? tau_at_quantile(&l[s], in->quantiles[t - in->n_taus]) : in->taus[t];
             vote_summary vs = vote_all(v, &l[s], tau, NULL);
             a += vs.accuracy / seeds, f += vs.filtered_pct / seeds, sv += vs.saved_pct / seeds;
             tau_mean += tau / seeds;
         }
         cJSON *e = cJSON_CreateObject();
-        if (quant) cJSON_AddNumberToObject(e, RS_QUANTILE, vc->q_list[t - vc->n_taus]);
+        if (quant) cJSON_AddNumberToObject(e, RS_QUANTILE, in->quantiles[t - in->n_taus]);
         cJSON_AddNumberToObject(e, RS_TAU, tau_mean);
         cJSON_AddNumberToObject(e, RS_ACCURACY, a);
         cJSON_AddNumberToObject(e, RS_FILTERED_PCT, f);
@@ -639,11 +669,9 @@ static cJSON *analyse_variant(math_ctx *m, int variant, const vote_cfg *vc, vote
         /* the online cuts against the offline ones of the same (seed-1) reward model */
         const cJSON *cut = cJSON_GetObjectItem(online, RS_CUT);
         int n = cJSON_GetArraySize(cut), same = 0;
-        for (int i = 0; i < n; i++) {
-            int off = gc_vote_cut(l[0].low_j + (size_t)i * l[0].cap,
-                                  l[0].low_q + (size_t)i * l[0].cap, l[0].n_low[i], (float)vc->tau);
-            same += off == cJSON_GetArrayItem(cut, i)->valueint;
-        }
+        for (int i = 0; i < n; i++)
+            same +=
+                math_qlows_cut(&l[0], i, (float)in->tau) == cJSON_GetArrayItem(cut, i)->valueint;
         cJSON_AddNumberToObject(online, RS_CUT_AGREEMENT_WITH_OFFLINE, n ? (double)same / n : 1);
         double w0 = cJSON_GetObjectItem(online, RS_WALL_S_UNFILTERED)->valuedouble;
         double w1 = cJSON_GetObjectItem(online, RS_WALL_S_FILTERED)->valuedouble;
@@ -658,7 +686,41 @@ static cJSON *analyse_variant(math_ctx *m, int variant, const vote_cfg *vc, vote
     return o;
 }
 
-static gc_status write_dat(const char *path, const cJSON *results, const void *ctx) {
+gc_status math_vote_results(const math_vote_in *in, const math_vote_set *v, cJSON *results,
+                            char *vars, size_t cap) {
+    double *prop0 = gc_malloc(sizeof(double) * (v->n_q ? v->n_q : 1));
+    if (!prop0) return GC_ERR_NOMEM;
+    vote_summary base = vote_all(v, NULL, NAN, prop0);
+    cJSON *vr = cJSON_AddObjectToObject(results, RS_VOTE);
+    cJSON_AddItemToObject(vr, RS_SPLITS,
+                          in->splits ? cJSON_Duplicate(in->splits, 1) : cJSON_CreateString("all"));
+    cJSON_AddNumberToObject(vr, RS_QUESTIONS, v->n_q);
+    cJSON_AddNumberToObject(vr, RS_SAMPLES, v->M);
+    cJSON_AddNumberToObject(vr, RS_TEMPERATURE, in->temperature);
+    cJSON_AddNumberToObject(vr, RS_TAU, in->tau);
+    cJSON_AddNumberToObject(vr, RS_SKIP, (double)in->skip);
+    cJSON_AddStringToObject(vr, RS_GOAL_TOKEN, in->goal_token);
+    cJSON_AddStringToObject(vr, RS_TIE_RULE, "expected value under a uniform random tie-break");
+    cJSON *u = cJSON_AddObjectToObject(vr, RS_UNFILTERED);
+    cJSON_AddNumberToObject(u, RS_ACCURACY, base.accuracy);
+    double mp = 0;
+    for (int q = 0; q < v->n_q; q++)
+        mp += prop0[q] / v->n_q;
+    cJSON_AddNumberToObject(u, RS_PROP_CORRECT, mp);
+    cJSON *arr = cJSON_AddArrayToObject(vr, RS_VARIANTS);
+    snprintf(vars, cap, "names='"); /* the variants filtered with, in the columns' order */
+    for (int k = 0; k < in->n_variants; k++) {
+        cJSON_AddItemToArray(arr,
+                             analyse_variant(in, k, v, prop0, in->online ? in->online[k] : NULL));
+        if (in->online) in->online[k] = NULL;
+        snprintf(vars + strlen(vars), cap - strlen(vars), "%s%s", k ? " " : "", in->names[k]);
+    }
+    strncat(vars, "'", cap - strlen(vars) - 1);
+    free(prop0);
+    return GC_OK;
+}
+
+gc_status math_vote_plot_data(const char *path, const cJSON *results, const void *ctx) {
     (void)ctx;
     const cJSON *vr = cJSON_GetObjectItem(results, RS_VOTE),
                 *vars = cJSON_GetObjectItem(vr, RS_VARIANTS);
@@ -697,7 +759,7 @@ static void summary3(const cJSON *o, const char *mid, double out[3]) {
     out[2] = gc_json_num(o, RS_HI, NAN);
 }
 
-static void print_vote(const cJSON *results, FILE *f) {
+void math_vote_print(const cJSON *results, FILE *f) {
     const cJSON *vr = cJSON_GetObjectItem(results, RS_VOTE);
     fprintf(f,
             "\nmajority voting, %d questions x %d solutions, tau %.2f (cosine), first %d tokens "
@@ -774,19 +836,14 @@ gc_status math_analyse_vote(math_ctx *m, const cJSON *section, const char *path)
         sm->n_gen = generated_tokens(v.plen[k / v.M], nt < 0 ? 0 : nt, v.max_len);
         sm->cut = -1;
     }
-    double *prop0 = gc_malloc(sizeof(double) * (v.n_q ? v.n_q : 1));
-    if (s == GC_OK && !prop0) s = GC_ERR_NOMEM;
-    vote_summary base = {0};
-    if (s == GC_OK) base = vote_all(&v, NULL, NAN, prop0);
     for (int var = 0; s == GC_OK && var < m->c.n_variants; var++)
         for (int seed = 0; s == GC_OK && vote_covers(m, &vc, var) && seed < seeds; seed++) {
             lows *lw = &l[var * seeds + seed];
             *lw = (lows){.cap = cap, .skip = (int)vc.skip, .max_len = v.max_len};
-            lw->n_low = gc_calloc((size_t)(total ? total : 1), sizeof(int));
-            lw->low_j = gc_malloc(sizeof(int) * (size_t)(total ? total : 1) * cap);
-            lw->low_q = gc_malloc(sizeof(float) * (size_t)(total ? total : 1) * cap);
             lw->q = gc_malloc(sizeof(float) * cap);
-            s = lw->n_low && lw->low_j && lw->low_q && lw->q ? GC_OK : GC_ERR_NOMEM;
+            lw->low_q = gc_malloc(sizeof(float) * cap);
+            lw->low_j = gc_malloc(sizeof(int) * cap);
+            s = lw->q && lw->low_q && lw->low_j ? math_qlows_init(&lw->ql, total) : GC_ERR_NOMEM;
             if (s == GC_OK)
                 s = stage_lows(m, math_rm_stage(m, var, seed + 1), samples_stage, &vc, &v, lw);
         }
@@ -794,43 +851,50 @@ gc_status math_analyse_vote(math_ctx *m, const cJSON *section, const char *path)
     for (int var = 0; s == GC_OK && vc.online_questions > 0 && var < m->c.n_variants; var++)
         if (vote_covers(m, &vc, var)) s = stage_online(m, var, &vc, &v, &online[var]);
     if (s == GC_OK) {
-        cJSON *results = rp_metadata(m->r);
-        cJSON *vr = cJSON_AddObjectToObject(results, RS_VOTE);
-        cJSON_AddItemToObject(
-            vr, RS_SPLITS, vc.splits ? cJSON_Duplicate(vc.splits, 1) : cJSON_CreateString("all"));
-        cJSON_AddNumberToObject(vr, RS_QUESTIONS, v.n_q);
-        cJSON_AddNumberToObject(vr, RS_SAMPLES, v.M);
-        cJSON_AddNumberToObject(vr, RS_TEMPERATURE, vc.temperature);
-        cJSON_AddNumberToObject(vr, RS_TAU, vc.tau);
-        cJSON_AddNumberToObject(vr, RS_SKIP, (double)vc.skip);
-        cJSON_AddStringToObject(vr, RS_GOAL_TOKEN, vc.goal ? "random" : "last");
-        cJSON_AddStringToObject(vr, RS_TIE_RULE, "expected value under a uniform random tie-break");
-        cJSON *u = cJSON_AddObjectToObject(vr, RS_UNFILTERED);
-        cJSON_AddNumberToObject(u, RS_ACCURACY, base.accuracy);
-        double mp = 0;
-        for (int q = 0; q < v.n_q; q++)
-            mp += prop0[q] / v.n_q;
-        cJSON_AddNumberToObject(u, RS_PROP_CORRECT, mp);
-        cJSON *vars = cJSON_AddArrayToObject(vr, RS_VARIANTS);
+        /* the variants filtered with, in the report's order */
+        const char *names[MAX_VARIANTS];
+        math_qlows ql[MAX_VARIANTS * 64];
+        cJSON *on[MAX_VARIANTS] = {0};
+        int nv = 0;
         for (int k = 0; k < m->c.n_variants; k++) {
             int var = math_variant_order(m, k);
             if (!vote_covers(m, &vc, var)) continue;
-            cJSON_AddItemToArray(
-                vars, analyse_variant(m, var, &vc, &v, &l[var * seeds], prop0, online[var]));
-            online[var] = NULL;
+            names[nv] = m->c.variant[var].name;
+            for (int seed = 0; seed < seeds; seed++)
+                ql[nv * seeds + seed] = l[var * seeds + seed].ql;
+            on[nv++] = online[var], online[var] = NULL;
         }
-        char pv[512] = "names='"; /* the variants filtered with, in the columns' order */
-        for (const cJSON *e = cJSON_GetObjectItem(vr, RS_VARIANTS)->child; e; e = e->next)
-            snprintf(pv + strlen(pv), sizeof pv - strlen(pv), "%s%s", strlen(pv) > 7 ? " " : "",
-                     cJSON_GetObjectItem(e, RS_VARIANT)->valuestring);
-        strncat(pv, "'", sizeof pv - strlen(pv) - 1);
-        s = math_finish(m, results, write_dat, pv, print_vote);
+        math_vote_in in = {vc.tau,
+                           vc.temperature,
+                           vc.skip,
+                           vc.bootstrap,
+                           vc.tau_list,
+                           vc.n_taus,
+                           vc.q_list,
+                           vc.n_q,
+                           vc.goal ? "random" : "last",
+                           vc.splits,
+                           seeds,
+                           nv,
+                           names,
+                           ql,
+                           on};
+        math_vote_set vs = {v.n_q, v.M, v.answer, v.smp};
+        cJSON *results = rp_metadata(m->r);
+        char pv[512];
+        s = math_vote_results(&in, &vs, results, pv, sizeof pv);
+        for (int k = 0; k < nv; k++)
+            cJSON_Delete(on[k]);
+        if (s == GC_OK)
+            s = math_finish(m, results, math_vote_plot_data, pv, math_vote_print);
+        else
+            cJSON_Delete(results);
     }
     for (int i = 0; i < MAX_VARIANTS; i++)
         cJSON_Delete(online[i]);
     for (int i = 0; l && i < MAX_VARIANTS * seeds; i++)
-        free(l[i].n_low), free(l[i].low_j), free(l[i].low_q), free(l[i].q);
-    free(l), free(prop0), free(tmp), free(qidx);
+        math_qlows_free(&l[i].ql), free(l[i].q), free(l[i].low_q), free(l[i].low_j);
+    free(l), free(tmp), free(qidx);
     vote_set_free(&v);
     return s;
 }

@@ -145,6 +145,10 @@ static const gc_cfg_field generate_f[] = {
     S(samples, GC_CFG_INT, 1, 1, 1e6, NULL),
     S(max_new, GC_CFG_INT, 1, 1, 1 << 20, NULL),
     S(mean_new_tokens, GC_CFG_FLOAT, 1, 1, 1 << 20, NULL),
+    S(temperature, GC_CFG_FLOAT, 0, 0, 10, NULL),
+    S(top_p, GC_CFG_FLOAT, 0, 1e-3, 1, NULL),
+    S(seed, GC_CFG_INT, 0, 0, 1e12, NULL),
+    S(micro_batch, GC_CFG_INT, 0, 1, 1 << 20, NULL),
 };
 static const gc_cfg_field ppo_f[] = {
     COMMON,
@@ -310,7 +314,9 @@ static gc_status read_stage(const rp_run *r, pl_plan *p, const cJSON *obj, const
         if (!strcmp(kind, KIND_NAMES[i])) k = i;
     if (k < 0) return gc_config_fail(&r->cfg, kat, "expected one of %s", KINDS);
     stage_fields sf = {.s = {.sequences = 1,
-                             .micro_batch = k == PL_SCORE ? 8 : 1,
+                             .micro_batch = k == PL_SCORE      ? 8
+                                            : k == PL_GENERATE ? 16
+                                                               : 1,
                              .warmup_ratio = 0,
                              .beta1 = 0.9,
                              .beta2 = 0.95,
@@ -318,7 +324,10 @@ static gc_status read_stage(const rp_run *r, pl_plan *p, const cJSON *obj, const
                              .lambda = 0.5,
                              .K = 16,
                              .recompute = 1,
-                             .gamma = 1.0}};
+                             .gamma = 1.0,
+                             .temperature = 1.0,
+                             .top_p = 1.0,
+                             .seed = 1}};
     GC_TRY(gc_config_read(&r->cfg, obj, at, KIND_FIELDS[k].f, KIND_FIELDS[k].n, &sf));
     snprintf(sf.s.name, sizeof sf.s.name, "%s", st->name);
     *st = sf.s;
@@ -395,10 +404,11 @@ gc_status pl_read(const rp_run *r, const char *root, pl_plan *out) {
     const cJSON *sc = r->scale_cfg;
     for (const cJSON *e = sc->child; e; e = e->next)
         if (strcmp(e->string, "models") && strcmp(e->string, "data") &&
-            strcmp(e->string, "stages")) {
+            strcmp(e->string, "stages") && !(r->analysis[0] && !strcmp(e->string, r->analysis))) {
             char path[160];
             snprintf(path, sizeof path, "%s.%s", r->scale_path, e->string);
-            return gc_config_fail(&r->cfg, path, "unknown key (known keys: models data stages)");
+            return gc_config_fail(&r->cfg, path, "unknown key (known keys: models data stages%s%s)",
+                                  r->analysis[0] ? " " : "", r->analysis);
         }
     const char *secs[3] = {"models", "data", "stages"};
     const cJSON *sec[3];
@@ -522,7 +532,10 @@ pl_estimate pl_stage_estimate(const pl_plan *p, int i, const pl_hardware *hw, do
          * computes them once and keeps no reference model resident) */
         double ref =
             st->loss == 1 ? e.tokens / st->epochs * 2 * (d.n_mat + D * d.c->vocab_size) : 0;
-        e.flops = e.tokens * per_tok + ref;
+        /* preference: the goal state, one forward pass over the chosen sequences after
+         * training */
+        double goal = st->loss == 0 ? ex * T * st->runs * 2 * d.n_mat : 0;
+        e.flops = e.tokens * per_tok + ref + goal;
         train_state(&d, hw->count, &e);
         e.act = (double)st->sequences * st->micro_batch *
                 train_act(&d, (double)st->max_len, st->recompute, logits);
@@ -564,6 +577,9 @@ pl_estimate pl_stage_estimate(const pl_plan *p, int i, const pl_hardware *hw, do
         double room = usable - e.weights - e.grads - e.optim - e.act;
         double per_gpu = ceil(seqs / G);
         e.batch = room > kv_seq ? (int)fmin(fmin(floor(room / kv_seq), 1024), per_gpu) : 0;
+        e.fit_batch = e.batch;
+        /* the full executor's generate stage decodes micro_batch sequences at once */
+        if (st->kind == PL_GENERATE && st->micro_batch < e.batch) e.batch = (int)st->micro_batch;
         e.kv = e.batch * kv_seq;
         e.tokens = seqs * (tok + newt);
         /* prefill at the MFU; each decode step reads the bf16 weights and the KV cache */
@@ -648,7 +664,10 @@ int pl_print(FILE *f, const rp_run *r, const pl_plan *p, const pl_hardware *hw, 
         fprintf(f, "%-14s %-8s %4d %8.2fB %12.3g | %8.1f %8.1f %8.1f %8.1f %8.1f %9.1f | %-4s %10s",
                 st->name, KIND_NAMES[st->kind], st->runs, e.params / 1e9, e.tokens, e.weights / 1e9,
                 e.grads / 1e9, e.optim / 1e9, e.act / 1e9, e.kv / 1e9, e.memory / 1e9, fits, t);
-        if (e.batch) fprintf(f, "  (batch %d)", e.batch);
+        if (e.batch && e.batch < e.fit_batch)
+            fprintf(f, "  (batch %d; %d fit)", e.batch, e.fit_batch);
+        else if (e.batch)
+            fprintf(f, "  (batch %d)", e.batch);
         fputc('\n', f);
         if (isfinite(e.seconds)) total += e.seconds;
         if (!e.fits) unfit++, problems++;

@@ -25,7 +25,10 @@
  *               (bf16|tf32|fp32), recompute
  *     score     model, data (or a generate stage), variants, per_seed, sequences, max_len,
  *               micro_batch (sequences per forward pass, default 8)
- *     generate  model, data, variants, per_seed, samples, max_new, mean_new_tokens
+ *     generate  model, data, variants, per_seed, samples, max_new, mean_new_tokens, temperature
+ *               (default 1; 0 = greedy), top_p (default 1), seed (the sampling streams', default
+ *               1), micro_batch (sequences decoded together, default 16; the plan's time
+ *               is for that batch, and it says how many would fit)
  *     ppo       model (the actor), scorer (the reward model, which also starts the critic),
  *               data (the prompts), variants, per_seed, rollout, train_batch, episodes, max_new,
  *               mean_new_tokens, actor_lr, critic_lr, kl_init, ptx_coef, gamma
@@ -34,6 +37,10 @@
  *               per_seed, beam, samples, step_tokens, max_steps
  *   "variants" names the stage's instances (e.g. ["baseline", "goal"]); "per_seed" repeats them
  *   for each of the file's seeds.
+ *   The experiment's analysis section (its "analysis" name: "partial", "vote") may sit beside
+ *   them; replicate/full/full.h reads it, the plan does not.
+ * A preference train stage's estimate includes its goal state: one forward pass over the chosen
+ * sequences after training.
  * Every key is checked (unknown keys, types, ranges, a model or data set that is not defined),
  * naming the file, line and key, as the runner's sections are.
  *
@@ -119,9 +126,9 @@ typedef struct {
     char model[64], data[64], scorer[64];
     int runs; /* variants x (seeds when per_seed) */
     int64_t sequences, examples, epochs, batch, micro_batch, max_len, samples, max_new, rollout,
-        train_batch, episodes, beam, step_tokens, max_steps, K;
-    double mean_new_tokens, lr, lr_min, warmup_ratio, beta1, beta2, weight_decay, clip, lambda,
-        actor_lr, critic_lr, kl_init, ptx_coef, gamma;
+        train_batch, episodes, beam, step_tokens, max_steps, K, seed;
+    double mean_new_tokens, temperature, top_p, lr, lr_min, warmup_ratio, beta1, beta2,
+        weight_decay, clip, lambda, actor_lr, critic_lr, kl_init, ptx_coef, gamma;
     int loss, schedule, precision, recompute, per_seed;
     const cJSON *variants;
 } pl_stage;
@@ -151,6 +158,8 @@ typedef struct {
     double weights, grads, optim, act, kv; /* bytes per GPU */
     double memory;                         /* their sum */
     int batch;                             /* generation: sequences per GPU at once */
+    int fit_batch;                         /* generation: the most that fit (batch is at most
+                                              that, and a generate stage's micro_batch) */
     int fits;
     double seconds; /* all runs */
 } pl_estimate;
