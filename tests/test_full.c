@@ -805,3 +805,48 @@ Test(full, ablation_variants_and_random_goal_token, .timeout = 300) {
     th_rm_tree(root);
     free(root);
 }
+
+/* several processes on one cache (one per GPU, say) share a stage's instances: each instance is
+ * computed once, by one of them, and the cache holds the bytes of a run alone */
+Test(full, processes_on_one_cache_share_the_instances, .timeout = 300) {
+    char *root = sampling_standin();
+    if (!root) cr_skip_test("stories260K or python3 not found (GCRM_DATA %s)", th_data_dir());
+    char cmd[8192], file[1300], why[512] = "";
+    snprintf(file, sizeof file, "%s/fig3.json", root);
+    const char *bin = th_replicate_bin();
+    /* one thread each: the same arithmetic in every process, and no oversubscription */
+    snprintf(cmd, sizeof cmd,
+             "export OMP_NUM_THREADS=1; %s run %s --scale full --full-root %s --root %s/alone "
+             ">%s/alone.log 2>&1",
+             bin, file, root, root, root);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    snprintf(cmd, sizeof cmd,
+             "export OMP_NUM_THREADS=1; %s run %s --scale full --full-root %s --root %s/shared "
+             ">%s/p1.log 2>&1 & a=$!; %s run %s --scale full --full-root %s --root %s/shared "
+             ">%s/p2.log 2>&1 & b=$!; wait $a; ra=$?; wait $b; rb=$?; exit $((ra | rb))",
+             bin, file, root, root, root, bin, file, root, root, root);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    /* every instance computed ("no" in a stage table) by exactly one of the two */
+    char p[1400];
+    int computed = 0, instances = 0;
+    for (int k = 1; k <= 2; k++) {
+        snprintf(p, sizeof p, "%s/p%d.log", root, k);
+        char *log = th_read_text(p);
+        for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+            char name[128], hash[32], cached[8];
+            if (sscanf(line, "%127s %31s %7s", name, hash, cached) == 3 && strlen(hash) == 16 &&
+                (!strncmp(name, "rm-", 3) || !strncmp(name, "score-", 6) ||
+                 !strcmp(name, "sample")))
+                computed += !strcmp(cached, "no"), instances++;
+        }
+        free(log);
+    }
+    cr_expect_eq(instances, 2 * 9, "each process lists the 9 instances");
+    cr_expect_eq(computed, 9, "each of the 9 instances computed once");
+    char ca[1400], cb[1400];
+    snprintf(ca, sizeof ca, "%s/shared/cache", root);
+    snprintf(cb, sizeof cb, "%s/alone/cache", root);
+    cr_expect(th_same_stages(ca, cb, why, sizeof why), "%s", why);
+    th_rm_tree(root);
+    free(root);
+}

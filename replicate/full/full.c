@@ -267,8 +267,12 @@ static gc_status run_generate(rp_run *r, const pl_plan *p, int i, stage_runs *sr
                     NULL,
                     &sr->samples,
                     &p->data[pl_find_data(p, st->data)]};
-    return rp_stage_run(r, &FULL_GENERATE, st->name, full_stage_config(&job), NULL, 0, &job,
-                        &sr->inst[0]);
+    int busy = 0; /* another process samples: wait for it (nothing else can run meanwhile) */
+    GC_TRY(rp_stage_try(r, &FULL_GENERATE, st->name, full_stage_config(&job), NULL, 0, &job,
+                        &sr->inst[0], &busy));
+    return busy ? rp_stage_run(r, &FULL_GENERATE, st->name, full_stage_config(&job), NULL, 0, &job,
+                               &sr->inst[0])
+                : GC_OK;
 }
 
 static gc_status run_stage(rp_run *r, const pl_plan *p, int i, stage_runs *all, float **rewards,
@@ -297,36 +301,50 @@ static gc_status run_stage(rp_run *r, const pl_plan *p, int i, stage_runs *all, 
     if (!sr->inst) return GC_ERR_NOMEM;
     const full_seqs *items = NULL;
     if (st->kind == PL_SCORE) GC_TRY(full_data_get(&sr->data, &items));
-    int seeds = st->per_seed ? r->seeds : 1;
-    for (int v = 0; v < NV; v++) {
-        if (!has_variant(st, v)) continue;
-        for (int k = 1; k <= seeds; k++) {
-            full_job job = {p, i, v, k, m, &sr->data, NULL, NULL, NULL, NULL, NULL};
-            char name[96];
-            snprintf(name, sizeof name, "%s-%s-seed%d", st->name, FULL_VARIANTS[v].name, k);
-            rp_stage *in[2] = {NULL, NULL};
-            int n_in = 0;
-            if (t >= 0) {
+    int seeds = st->per_seed ? r->seeds : 1, deferred = 0;
+    /* two passes: the first skips the instances another process is computing (several processes
+     * on one cache share the instances), the second waits for them and reads them */
+    for (int pass = 0; pass < 2; pass++)
+        for (int v = 0; v < NV; v++) {
+            if (!has_variant(st, v)) continue;
+            for (int k = 1; k <= seeds; k++) {
                 int at = v * r->seeds + k - 1;
-                job.rm = in[n_in++] = all[t].inst[at];
-                size_t n = (size_t)(items->n_seq ? items->n_seq : 1);
-                job.rewards = rewards[at] = gc_malloc(sizeof(float) * n);
-                if (!job.rewards) return GC_ERR_NOMEM;
-                if (g >= 0) { /* the sampled solutions' per-token scores */
-                    in[n_in++] = all[g].inst[0];
-                    full_qscores *q = job.qs = &qs[at];
-                    q->P = (int)fa->points, q->skip = (int)fa->skip, q->goal = fa->goal;
-                    q->reward = gc_malloc(sizeof(float) * n * q->P);
-                    q->q = gc_malloc(sizeof(float) * n * q->P);
-                    if (!q->reward || !q->q) return GC_ERR_NOMEM;
-                    GC_TRY(math_qlows_init(&q->lows, items->n_seq));
+                if (pass && sr->inst[at]) continue;
+                if (pass && !deferred) break;
+                full_job job = {p, i, v, k, m, &sr->data, NULL, NULL, NULL, NULL, NULL};
+                char name[96];
+                snprintf(name, sizeof name, "%s-%s-seed%d", st->name, FULL_VARIANTS[v].name, k);
+                rp_stage *in[2] = {NULL, NULL};
+                int n_in = 0;
+                if (t >= 0) {
+                    job.rm = in[n_in++] = all[t].inst[at];
+                    size_t n = (size_t)(items->n_seq ? items->n_seq : 1);
+                    if (!rewards[at] && !(rewards[at] = gc_malloc(sizeof(float) * n)))
+                        return GC_ERR_NOMEM;
+                    job.rewards = rewards[at];
+                    if (g >= 0) { /* the sampled solutions' per-token scores */
+                        in[n_in++] = all[g].inst[0];
+                        full_qscores *q = job.qs = &qs[at];
+                        if (!q->reward) {
+                            q->P = (int)fa->points, q->skip = (int)fa->skip, q->goal = fa->goal;
+                            q->reward = gc_malloc(sizeof(float) * n * q->P);
+                            q->q = gc_malloc(sizeof(float) * n * q->P);
+                            if (!q->reward || !q->q) return GC_ERR_NOMEM;
+                            GC_TRY(math_qlows_init(&q->lows, items->n_seq));
+                        }
+                    }
                 }
+                const rp_stage_def *def = st->kind == PL_TRAIN ? &FULL_TRAIN : &FULL_SCORE;
+                int busy = 0;
+                if (pass)
+                    GC_TRY(rp_stage_run(r, def, name, full_stage_config(&job), in, n_in, &job,
+                                        &sr->inst[at]));
+                else
+                    GC_TRY(rp_stage_try(r, def, name, full_stage_config(&job), in, n_in, &job,
+                                        &sr->inst[at], &busy));
+                deferred += busy;
             }
-            GC_TRY(rp_stage_run(r, st->kind == PL_TRAIN ? &FULL_TRAIN : &FULL_SCORE, name,
-                                full_stage_config(&job), in, n_in, &job,
-                                &sr->inst[v * r->seeds + k - 1]));
         }
-    }
     return GC_OK;
 }
 

@@ -203,7 +203,7 @@ static gc_status cached_and_sound(rp_run *r, const rp_stage *st, int *cached) {
 /* The stage's lock: flock on <dir>.lock beside its directory. One run computes a stage while
  * others that need it wait, then reuse it; the kernel drops the lock of a process that dies, so
  * a later run takes the stage over. Returns the descriptor (closing it unlocks). */
-static gc_status stage_lock(const rp_stage *st, int *fd) {
+static gc_status stage_lock(const rp_stage *st, int *fd, int *busy) {
     char path[RP_PATH + 8];
     snprintf(path, sizeof path, "%s.lock", st->dir);
     *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -213,6 +213,11 @@ static gc_status stage_lock(const rp_stage *st, int *fd) {
     if (errno != EWOULDBLOCK) {
         close(*fd);
         return gc_fail(GC_ERR_IO, "%s: cannot lock: %s", path, strerror(errno));
+    }
+    if (busy) { /* the caller does something else meanwhile */
+        close(*fd);
+        *fd = -1, *busy = 1;
+        return GC_OK;
     }
     gc_log_info("run: waiting for stage %s: another run is computing it", st->name);
     int rc;
@@ -225,8 +230,9 @@ static gc_status stage_lock(const rp_stage *st, int *fd) {
     return GC_OK;
 }
 
-gc_status rp_stage_run(rp_run *r, const rp_stage_def *def, const char *name, cJSON *config,
-                       rp_stage *const *inputs, int n_inputs, void *ctx, rp_stage **out) {
+static gc_status stage_run(rp_run *r, const rp_stage_def *def, const char *name, cJSON *config,
+                           rp_stage *const *inputs, int n_inputs, void *ctx, rp_stage **out,
+                           int *busy) {
     const char *in_keys[16];
     const char *code = rp_code_version(def->source);
     gc_status s = code ? GC_OK : GC_ERR_ARG;
@@ -256,7 +262,13 @@ gc_status rp_stage_run(rp_run *r, const rp_stage_def *def, const char *name, cJS
         snprintf(cache, sizeof cache, "%s/cache", r->opt.root);
         GC_TRY(rp_mkdirs(cache));
         int fd;
-        GC_TRY(stage_lock(st, &fd));
+        GC_TRY(stage_lock(st, &fd, busy));
+        if (fd < 0) { /* busy: forget the instance, the caller comes back for it */
+            free(st);
+            r->n_stages--;
+            if (out) *out = NULL;
+            return GC_OK;
+        }
         st->t0 = gc_now();
         s = cached_and_sound(r, st, &st->cached); /* it may have finished while we waited */
         if (s == GC_OK && !st->cached) {
@@ -282,6 +294,18 @@ gc_status rp_stage_run(rp_run *r, const rp_stage_def *def, const char *name, cJS
     if (def->load) GC_TRY(def->load(st, ctx));
     if (out) *out = st;
     return GC_OK;
+}
+
+gc_status rp_stage_run(rp_run *r, const rp_stage_def *def, const char *name, cJSON *config,
+                       rp_stage *const *inputs, int n_inputs, void *ctx, rp_stage **out) {
+    return stage_run(r, def, name, config, inputs, n_inputs, ctx, out, NULL);
+}
+
+gc_status rp_stage_try(rp_run *r, const rp_stage_def *def, const char *name, cJSON *config,
+                       rp_stage *const *inputs, int n_inputs, void *ctx, rp_stage **out,
+                       int *busy) {
+    *busy = 0;
+    return stage_run(r, def, name, config, inputs, n_inputs, ctx, out, busy);
 }
 
 const char *rp_commit(void) {

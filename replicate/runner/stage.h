@@ -103,6 +103,12 @@ gc_status rp_stage_key(const char *kind, const char *code, const cJSON *config,
  * instance, complete and loaded. */
 gc_status rp_stage_run(rp_run *r, const rp_stage_def *def, const char *name, cJSON *config,
                        rp_stage *const *inputs, int n_inputs, void *ctx, rp_stage **out);
+/* rp_stage_run, except that when another process holds the instance's lock (it is computing it)
+ * the call returns at once with *busy = 1, nothing run and *out NULL: a caller with other
+ * instances to run comes back for it later with rp_stage_run, which waits and reuses it. So
+ * several processes on one cache (one per GPU) share a stage's instances between them. */
+gc_status rp_stage_try(rp_run *r, const rp_stage_def *def, const char *name, cJSON *config,
+                       rp_stage *const *inputs, int n_inputs, void *ctx, rp_stage **out, int *busy);
 /* Path of a file inside a stage's directory. */
 void rp_stage_file(const rp_stage *st, const char *file, char out[RP_PATH]);
 
