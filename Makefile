@@ -81,6 +81,9 @@ SFT_PROBE := $(BUILD)/gcrm-sft-probe
 DP_CHECK := $(BUILD)/gcrm-dp-check
 
 JOBS     ?= 2
+# OpenMP threads of each test and of the programs it runs: JOBS tests share the cores, and
+# oversubscribed OpenMP regions crawl (the tests of thread counts set theirs themselves)
+TEST_THREADS ?= 1
 
 .PHONY: all deps test test-asan bench bench-gpu reproduce clean format help fixtures check report pilot \
         sft-probe
@@ -184,7 +187,7 @@ tokenizers:
 
 test: deps tokenizers $(REPLICATE) $(TESTS) $(BENCH) $(BENCH_GPU) $(DP_CHECK)
 	GCRM_BIN=$(REPLICATE) GCRM_BENCH=$(BENCH) GCRM_BENCH_GPU=$(BENCH_GPU) GCRM_DP_CHECK=$(DP_CHECK) \
-	    $(TESTS) --jobs $(JOBS) $(TEST_ARGS)
+	    OMP_NUM_THREADS=$(TEST_THREADS) $(TESTS) --jobs $(JOBS) $(TEST_ARGS)
 
 test-asan: deps
 	$(MAKE) BUILD=build-asan OPT=-O1 SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
@@ -220,7 +223,7 @@ gpu-check:
 .PHONY: test-run-asan
 test-run-asan: tokenizers $(REPLICATE) $(TESTS) $(BENCH) $(BENCH_GPU)
 	ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/lsan.supp GCRM_BIN=$(REPLICATE) GCRM_ASAN=1 \
-	    GCRM_BENCH=$(BENCH) GCRM_BENCH_GPU=$(BENCH_GPU) \
+	    GCRM_BENCH=$(BENCH) GCRM_BENCH_GPU=$(BENCH_GPU) OMP_NUM_THREADS=$(TEST_THREADS) \
 	    $(TESTS) --jobs $(JOBS) $(TEST_ARGS)
 
 # the CUDA training benchmark (needs an NVIDIA GPU; BENCH_GPU_FLAGS e.g. --configs 1b --steps 10)

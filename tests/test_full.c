@@ -63,6 +63,9 @@ static void item(FILE *f, int i, int good, int k, const char *key) {
 /* The stand-in full-scale root (NULL: python3 or stories260K missing, the test skips) and the
  * experiment file with the extra keys, under it. */
 static char *standin(const char *train_extra, const char *stage_extra, char **file) {
+    /* one thread per run: the suite runs two tests at once on two cores, and OpenMP regions
+     * oversubscribed crawl (every run of a test has the same thread count, so the same bits) */
+    setenv("OMP_NUM_THREADS", "1", 1);
     char model[1024], tok[1024];
     if (!th_data_file(model, sizeof model, "models/stories260K/stories260K.bin") ||
         !th_data_file(tok, sizeof tok, "models/stories260K/tok512.bin") ||
@@ -382,7 +385,7 @@ static void sampling_files(const char *root, const char *tau) {
         if (k)
             snprintf(section, sizeof section,
                      "\"vote\": {\"tau\": %s, \"skip\": 4, \"taus\": [-0.5, 0.5], "
-                     "\"tau_quantiles\": [0.5], \"bootstrap\": 200}",
+                     "\"tau_quantiles\": [0.5], \"bootstrap\": 200, \"online_questions\": 4}",
                      tau);
         else
             snprintf(section, sizeof section, "\"partial\": {\"points\": 5, \"bootstrap\": 200}");
@@ -631,6 +634,21 @@ Test(full, fig3_and_table1_standins_sample_score_and_vote, .timeout = 300) {
                        filtered);
     cr_expect_float_eq(got_saved, 100.0 * saved / gen, 1e-9, "saved %g against %ld of %ld",
                        got_saved, saved, gen);
+    /* online: the first 4 questions sampled again with the seed-1 reward model watching; the
+     * same streams, so the same solutions up to each cut, which the offline Q-values predict */
+    const cJSON *on = gc_json_get(goal, "online");
+    cr_assert(on, "an online run");
+    long online_tokens = 0;
+    for (int k = 0; k < 16; k++) {
+        int cut = -1;
+        for (int l = 0; l < n_low[k] && cut < 0; l++)
+            if (low_q[off[k] + l] < (float)tau) cut = low_j[off[k] + l];
+        online_tokens += cut < 0 ? 6 : cut + 1;
+    }
+    cr_expect_eq(gc_json_num(on, "tokens_unfiltered", 0), 16 * 6);
+    cr_expect_eq(gc_json_num(on, "tokens_filtered", 0), online_tokens);
+    cr_expect(cJSON_IsTrue(gc_json_get(on, "filtered_are_prefixes")));
+    cr_expect_eq(gc_json_num(on, "cut_agreement_with_offline", 0), 1);
     cJSON_Delete(res);
     for (int i = 0; i < 5; i++)
         free(arr[i]);
@@ -788,8 +806,8 @@ Test(full, ablation_variants_and_random_goal_token, .timeout = 300) {
     snprintf(cmd, sizeof cmd,
              "sed 's/\"variants\": \\[\"baseline\", \"goal\"\\], \"per_seed\": true, \"max_len\": "
              "64, \"micro_batch\": 4/\"variants\": [\"goal\"], \"per_seed\": true, \"max_len\": "
-             "64, \"micro_batch\": 4/; s/\"bootstrap\": 200}/\"bootstrap\": 200, \"goal\": "
-             "\"random\"}/' %s/table1.json > %s",
+             "64, \"micro_batch\": 4/; s/\"bootstrap\": 200,/\"bootstrap\": 200, \"goal\": "
+             "\"random\",/' %s/table1.json > %s",
              root, file);
     cr_assert_eq(system(cmd), 0, "%s", cmd);
     cr_assert_eq(run_full(file, root, runs, &out, &err), 0, "%s", err);

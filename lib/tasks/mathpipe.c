@@ -24,18 +24,30 @@ int gc_math_response(const char *text, int32_t *out, int cap) {
     return n;
 }
 
-/* The reward model watching a generation: its own KV cache decodes what the policy decodes;
- * a response token whose Q-value falls below tau (after the first skip) ends its sequence. */
-typedef struct {
-    const gc_qfilter *f;
-    gc_kvcache kc;
-    const int *plen; /* (B) prompt lengths of the current batch */
-    int *cut;        /* (B) response-token index of the cut, -1 none */
-} qwatch;
+gc_status gc_qwatch_init(gc_qwatch *w, const gc_qfilter *f, int B, int max_T) {
+    *w = (gc_qwatch){f, {0}, NULL, gc_malloc(sizeof(int) * (B > 0 ? B : 1))};
+    if (!w->cut) return GC_ERR_NOMEM;
+    gc_status s = gc_kvcache_init(&w->kc, &f->rm->model.cfg, B, max_T);
+    if (s != GC_OK) free(w->cut), w->cut = NULL;
+    return s;
+}
 
-static gc_status qwatch_step(void *ctx, const int32_t *tok, const int32_t *pos,
-                             const uint8_t *active, uint8_t *stop) {
-    qwatch *w = ctx;
+void gc_qwatch_batch(gc_qwatch *w, int nb, const int *plen) {
+    w->kc.B = nb; /* the watcher decodes the batch's rows only */
+    w->plen = plen;
+    for (int b = 0; b < nb; b++)
+        w->cut[b] = -1;
+}
+
+void gc_qwatch_free(gc_qwatch *w) {
+    if (w->cut) gc_kvcache_free(&w->kc);
+    free(w->cut);
+    memset(w, 0, sizeof *w);
+}
+
+gc_status gc_qwatch_step(void *ctx, const int32_t *tok, const int32_t *pos, const uint8_t *active,
+                         uint8_t *stop) {
+    gc_qwatch *w = ctx;
     gc_model *rm = &w->f->rm->model;
     w->kc.active = active;
     GC_TRY(gc_model_decode(rm, &w->kc, tok, pos));
@@ -71,12 +83,9 @@ static gc_status sample_impl(gc_model *m, const char *const *questions, int n, i
     gc_rng *rngs = gc_malloc(sizeof(gc_rng) * B);
     char *buf = gc_malloc((size_t)L + 1);
     gc_status s = prompts && seq && pp && plen && len && rngs && buf ? GC_OK : GC_ERR_NOMEM;
-    qwatch w = {filter, {0}, plen, NULL};
-    gc_gen_monitor mon = {qwatch_step, &w};
-    if (s == GC_OK && filter) {
-        w.cut = gc_malloc(sizeof(int) * B);
-        s = w.cut ? gc_kvcache_init(&w.kc, &filter->rm->model.cfg, B, L) : GC_ERR_NOMEM;
-    }
+    gc_qwatch w = {0};
+    gc_gen_monitor mon = {gc_qwatch_step, &w};
+    if (s == GC_OK && filter) s = gc_qwatch_init(&w, filter, B, L);
     for (int i = first; i < total; i++)
         out[i] = NULL;
     gc_progress prog;
@@ -93,10 +102,9 @@ static gc_status sample_impl(gc_model *m, const char *const *questions, int n, i
                 break;
             }
             gc_rng_init(&rngs[b], c->seed, gc_rng_stream(GC_STREAM_SAMPLE, (uint64_t)(start + b)));
-            if (filter) w.cut[b] = -1;
         }
         if (s != GC_OK) break;
-        if (filter) w.kc.B = nb; /* the watcher decodes the batch's rows only */
+        if (filter) gc_qwatch_batch(&w, nb, plen);
         s = gc_generate_batch(m, &smp, rngs, nb, (const int32_t *const *)pp, plen, L, GC_CHAR_EOS,
                               seq, len, NULL, filter ? &mon : NULL);
         for (int b = 0; filter && cut && b < nb; b++)
@@ -121,7 +129,7 @@ static gc_status sample_impl(gc_model *m, const char *const *questions, int n, i
             free(out[i]), out[i] = NULL;
     if (n_tokens) *n_tokens = gen;
     free(prompts), free(seq), free(pp), free(plen), free(len), free(rngs), free(buf);
-    if (filter) free(w.cut), gc_kvcache_free(&w.kc);
+    if (filter) gc_qwatch_free(&w);
     gc_sampler_free(&smp);
     return s;
 }

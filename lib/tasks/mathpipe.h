@@ -61,6 +61,23 @@ typedef struct {
     int skip;
 } gc_qfilter;
 
+/* The reward model watching a batched generation (gc_generate_batch's monitor, ctx a gc_qwatch):
+ * its own KV cache decodes every token the policy is fed; a sequence whose response token
+ * j >= skip has a Q-value below tau is stopped there, with cut[b] = j (-1: not cut). Init for
+ * batches of at most B sequences of max_T tokens; gc_qwatch_batch before each batch (nb rows,
+ * their prompt lengths, borrowed until the next call). */
+typedef struct {
+    const gc_qfilter *f;
+    gc_kvcache kc;
+    const int *plen; /* (B) prompt lengths of the current batch */
+    int *cut;        /* (B) response-token index of the cut, -1 none */
+} gc_qwatch;
+gc_status gc_qwatch_init(gc_qwatch *w, const gc_qfilter *f, int B, int max_T);
+void gc_qwatch_batch(gc_qwatch *w, int nb, const int *plen);
+gc_status gc_qwatch_step(void *ctx, const int32_t *tok, const int32_t *pos, const uint8_t *active,
+                         uint8_t *stop);
+void gc_qwatch_free(gc_qwatch *w);
+
 /* gc_math_sample with online filtering: cut (n * samples) gets each solution's cut index (-1 =
  * not cut); a cut solution's text ends with the token at its cut. The tokens sampled are the
  * unfiltered ones up to the cut (same streams). */

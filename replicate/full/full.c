@@ -200,7 +200,7 @@ typedef struct {
 /* the analysis's settings at full scale (its section of the scale, with the mini scale's keys
  * that apply) */
 typedef struct {
-    int64_t points, bootstrap, skip;
+    int64_t points, bootstrap, skip, online_questions;
     double tau;
     int goal; /* vote: 0 the last token's goal state, 1 a random response token's */
     const cJSON *splits, *taus, *quantiles;
@@ -220,6 +220,7 @@ static const gc_cfg_field vote_f[] = {
     {"tau_quantiles", GC_CFG_ARRAY, offsetof(full_analysis, quantiles), 0, 0, 0, NULL},
     {"bootstrap", GC_CFG_INT, offsetof(full_analysis, bootstrap), 0, 100, 100000, NULL},
     {"goal", GC_CFG_ENUM, offsetof(full_analysis, goal), 0, 0, 0, "last|random"},
+    {"online_questions", GC_CFG_INT, offsetof(full_analysis, online_questions), 0, 0, 1e6, NULL},
 };
 
 /* Reads the analysis's section (defaults: 11 points, 1000 resamples, tau 0, skip 5). */
@@ -442,9 +443,9 @@ static gc_status analyse_partial(rp_run *r, const pl_plan *p, const stage_runs *
 }
 
 /* table1: majority voting over the sampled solutions with and without Q-value filtering */
-static gc_status analyse_vote(rp_run *r, const pl_plan *p, const stage_runs *all,
-                              const pl_stage *st, const full_samples *sm, const pl_stage *gen,
-                              const full_qscores *qs, const full_analysis *fa) {
+static gc_status analyse_vote(rp_run *r, const pl_plan *p, stage_runs *all, const pl_stage *st,
+                              const full_samples *sm, const pl_stage *gen, const full_qscores *qs,
+                              const full_analysis *fa) {
     int seeds = r->seeds, total = sm->n_q * sm->M, vi[NV];
     const char *names[NV];
     int nv = stage_variants(st, vi, names);
@@ -456,6 +457,32 @@ static gc_status analyse_vote(rp_run *r, const pl_plan *p, const stage_runs *all
         smp[k] = (gc_vote_sample){sm->glen[k], sm->cls[k] >= 0, sm->cls[k], -1};
     for (int k = 0; s == GC_OK && k < nv * seeds; k++)
         lows[k] = qs[vi[k / seeds] * seeds + k % seeds].lows; /* borrowed */
+    /* online: the first questions sampled again with each variant's seed-1 reward model
+     * watching */
+    cJSON *online[NV] = {0};
+    int t = pl_find_stage(p, st->model), g = pl_find_stage(p, st->data);
+    int nq = fa->online_questions < sm->n_q ? (int)fa->online_questions : sm->n_q;
+    for (int k = 0; s == GC_OK && nq > 0 && k < nv; k++) {
+        full_online_job job = {gen,
+                               sm,
+                               &p->models[pl_find_model(p, gen->model)],
+                               all[t].inst[vi[k] * seeds],
+                               fa->goal,
+                               (int)fa->skip,
+                               nq,
+                               fa->tau,
+                               NULL};
+        cJSON *key = cJSON_CreateObject();
+        cJSON_AddNumberToObject(key, "online_questions", nq);
+        cJSON_AddNumberToObject(key, "tau", fa->tau);
+        cJSON_AddNumberToObject(key, "skip", (double)fa->skip);
+        cJSON_AddNumberToObject(key, "goal", fa->goal);
+        char name[96];
+        snprintf(name, sizeof name, "online-%s", names[k]);
+        rp_stage *in[2] = {all[g].inst[0], all[t].inst[vi[k] * seeds]};
+        s = rp_stage_run(r, &FULL_ONLINE, name, key, in, 2, &job, NULL);
+        online[k] = job.doc;
+    }
     if (s == GC_OK) {
         math_vote_in in = {fa->tau,
                            gen->temperature,
@@ -471,18 +498,19 @@ static gc_status analyse_vote(rp_run *r, const pl_plan *p, const stage_runs *all
                            nv,
                            names,
                            lows,
-                           NULL};
+                           nq > 0 ? online : NULL};
         math_vote_set v = {sm->n_q, sm->M, answer, smp};
         cJSON *res = rp_metadata(r);
         char vars[512];
         s = math_vote_results(&in, &v, res, vars, sizeof vars);
-        cJSON_AddStringToObject(res, "online", "not run at full scale (offline filtering only)");
         add_training(r, p, all, res);
         if (s == GC_OK)
             s = rp_finish(r, res, math_vote_plot_data, NULL, vars, math_vote_print);
         else
             cJSON_Delete(res);
     }
+    for (int k = 0; k < NV; k++)
+        cJSON_Delete(online[k]);
     free(answer), free(smp), free(lows);
     return s;
 }

@@ -43,8 +43,9 @@
  *     Q-value filtering (math_vote_results; answers in one class when gc_ma_equal says so, the
  *     reference's class right); section "vote": tau, skip, taus, tau_quantiles, bootstrap, goal
  *     ("last", or "random": the goal state of one random response token per chosen training
- *     sequence, goal_random.json of the train stage). Offline only: no online run at full
- *     scale; any of the score stage's variants, baseline and goal not required.
+ *     sequence, goal_random.json of the train stage), online_questions (stage online-<variant>,
+ *     full_online.c: the first questions sampled again with the seed-1 reward model watching);
+ *     any of the score stage's variants, baseline and goal not required.
  *   table3a (pipeline "hh"): the same two stage kinds on Helpful-Harmless pairs (lib/tasks/hh.h),
  *     through the model's chat template when its "chat" key is true (lib/tasks/hfseq.h), both
  *     sides of every test pair scored; the mini scale's accuracy analysis (hh/hh.h).
@@ -63,6 +64,7 @@
 #define RP_FULL_H
 
 #include "lib/util/base.h"
+#include "lib/tasks/mathpipe.h"
 #include "replicate/math/analyses.h"
 #include "replicate/plan/plan.h"
 #include "replicate/runner/stage.h"
@@ -164,6 +166,41 @@ typedef struct {
 } full_job;
 
 extern const rp_stage_def FULL_TRAIN, FULL_SCORE, FULL_GENERATE;
+
+/* table1's online run (full_online.c): the first `questions` questions of a generate stage's
+ * solutions sampled plainly and with the reward model rm watching (its goal state `goal`, 0 the
+ * last token's, 1 a random token's; cut at Q < tau from response token skip on). doc: the
+ * loaded online.json (the caller deletes it). */
+typedef struct {
+    const pl_stage *gen;         /* the generate stage's settings */
+    const full_samples *samples; /* its prompts */
+    const pl_model *policy;
+    const rp_stage *rm;
+    int goal, skip, questions;
+    double tau;
+    cJSON *doc;
+} full_online_job;
+extern const rp_stage_def FULL_ONLINE;
+
+/* Solutions as sampled: glen (total) and the concatenated tokens; with a filter, cut (total)
+ * each solution's cut (-1 none). done and n_gen count what is there (a resumed run's). */
+typedef struct {
+    int *glen;    /* (total), caller-owned */
+    int32_t *gen; /* malloc'd, grown */
+    int *cut;     /* (total), caller-owned, or NULL */
+    int done;
+    int64_t n_gen, cap;
+} full_sampled;
+/* Samples solutions [p->done, total) of s's questions (solution k = q * s->M + i, its own stream
+ * under ps's seed; ps's temperature, top_p, max_new and micro_batch) from model m, which stops at
+ * eos; ids from vocab_tok on are never drawn. With filter (may be NULL) the reward model watches
+ * and stops each solution at its cut (lib/tasks/mathpipe.h's gc_qwatch). With st (may be NULL)
+ * it resumes from the stage's checkpoint and writes checkpoints after whole batches. */
+gc_status full_sample(gc_model *m, const pl_stage *ps, const full_samples *s, int total,
+                      int32_t eos, int vocab_tok, const gc_qfilter *filter, rp_stage *st,
+                      full_sampled *p);
+/* Goal state k (0 the last token's, 1 a random response token's) of a train instance. */
+gc_status full_read_goal(const rp_stage *st, int k, int D, float *goal);
 
 /* ---- stage outputs too large for JSON (arrays.c) ---- */
 

@@ -23,6 +23,7 @@
 #include "lib/tasks/hfseq.h"
 #include "lib/tasks/mathans.h"
 #include "lib/tasks/mathbench.h"
+#include "lib/tasks/mathpipe.h"
 #include "lib/util/jsonio.h"
 #include "replicate/runner/ckpt.h"
 #include "full.h"
@@ -91,37 +92,30 @@ static gc_status load_questions(const pl_data *d, questions *q, full_samples *ou
 
 /* ---- sampling ---- */
 
-/* stops a sequence once it holds max_new generated tokens */
+/* stops a sequence once it holds max_new generated tokens; then the reward model's watch */
 typedef struct {
     const int *plen; /* (B) */
     int B, max_new;
+    gc_qwatch *watch; /* or NULL */
 } limit;
 
 static gc_status limit_step(void *ctx, const int32_t *tok, const int32_t *pos,
                             const uint8_t *active, uint8_t *stop) {
-    (void)tok;
     const limit *l = ctx;
     for (int b = 0; b < l->B; b++)
         if (active[b] && pos[b] - l->plen[b] + 1 >= l->max_new) stop[b] = 1;
-    return GC_OK;
+    return l->watch ? gc_qwatch_step(l->watch, tok, pos, active, stop) : GC_OK;
 }
 
-typedef struct {
-    full_samples *s;
-    int done;      /* solutions sampled */
-    int64_t n_gen; /* their tokens */
-    int64_t cap;   /* of s->gen */
-} progress;
-
 static gc_status save_progress(const char *dir, void *ctx) {
-    const progress *p = ctx;
+    const full_sampled *p = ctx;
     char path[RP_PATH];
     snprintf(path, sizeof path, "%s/progress.bin", dir);
-    full_array a[2] = {{'i', p->done, p->s->glen}, {'i', p->n_gen, p->s->gen}};
+    full_array a[2] = {{'i', p->done, p->glen}, {'i', p->n_gen, p->gen}};
     return full_arrays_write(path, a, 2);
 }
 
-static gc_status load_progress(const char *dir, progress *p) {
+static gc_status load_progress(const char *dir, full_sampled *p, int total) {
     char path[RP_PATH];
     snprintf(path, sizeof path, "%s/progress.bin", dir);
     full_array a[2] = {{'i', 0, NULL}, {'i', 0, NULL}};
@@ -130,12 +124,12 @@ static gc_status load_progress(const char *dir, progress *p) {
     for (int64_t i = 0; i < a[0].n; i++)
         sum += ((int *)a[0].data)[i];
     gc_status s = GC_OK;
-    if (a[0].n > (int64_t)p->s->n_q * p->s->M || sum != a[1].n)
+    if (a[0].n > total || sum != a[1].n)
         s = gc_fail(GC_ERR_FORMAT, "%s: not this stage's progress", path);
     if (s == GC_OK) {
-        memcpy(p->s->glen, a[0].data, sizeof(int) * (size_t)a[0].n);
-        free(p->s->gen);
-        p->s->gen = a[1].data, a[1].data = NULL;
+        memcpy(p->glen, a[0].data, sizeof(int) * (size_t)a[0].n);
+        free(p->gen);
+        p->gen = a[1].data, a[1].data = NULL;
         p->done = (int)a[0].n, p->n_gen = p->cap = a[1].n;
     }
     free(a[0].data), free(a[1].data);
@@ -143,29 +137,27 @@ static gc_status load_progress(const char *dir, progress *p) {
 }
 
 /* appends n tokens to the generated ones */
-static gc_status push_tokens(progress *p, const int32_t *t, int n) {
+static gc_status push_tokens(full_sampled *p, const int32_t *t, int n) {
     if (p->n_gen + n > p->cap) {
         int64_t cap = p->cap * 2 > p->n_gen + n ? p->cap * 2 : p->n_gen + n + 4096;
-        int32_t *g = realloc(p->s->gen, sizeof(int32_t) * (size_t)cap);
+        int32_t *g = realloc(p->gen, sizeof(int32_t) * (size_t)cap);
         if (!g) return gc_fail(GC_ERR_NOMEM, "generate: out of memory for the solutions' tokens");
-        p->s->gen = g, p->cap = cap;
+        p->gen = g, p->cap = cap;
     }
-    memcpy(p->s->gen + p->n_gen, t, sizeof(int32_t) * (size_t)n);
+    memcpy(p->gen + p->n_gen, t, sizeof(int32_t) * (size_t)n);
     p->n_gen += n;
     return GC_OK;
 }
 
-static gc_status sample_all(rp_stage *st, const full_job *j, gc_model *m, int32_t eos,
-                            int vocab_tok) {
-    const pl_stage *ps = &j->p->stages[j->stage];
-    full_samples *s = j->samples;
-    int total = s->n_q * s->M, B = (int)ps->micro_batch, max_new = (int)ps->max_new;
-    progress p = {s, 0, 0, 0};
+gc_status full_sample(gc_model *m, const pl_stage *ps, const full_samples *s, int total,
+                      int32_t eos, int vocab_tok, const gc_qfilter *filter, rp_stage *st,
+                      full_sampled *p) {
+    int B = (int)ps->micro_batch, max_new = (int)ps->max_new;
     char dir[RP_PATH];
-    if (rp_ckpt_latest(st, dir) >= 0) GC_TRY(load_progress(dir, &p));
-    if (p.done % B && p.done != total)
+    if (st && rp_ckpt_latest(st, dir) >= 0) GC_TRY(load_progress(dir, p, total));
+    if (p->done % B && p->done != total)
         return gc_fail(GC_ERR_FORMAT,
-                       "%s: a checkpoint after %d solutions, not a whole batch of %d", dir, p.done,
+                       "%s: a checkpoint after %d solutions, not a whole batch of %d", dir, p->done,
                        B);
     gc_sampler smp;
     GC_TRY(gc_sampler_init(&smp, m->cfg.vocab_size, (float)ps->temperature, (float)ps->top_p,
@@ -187,11 +179,13 @@ static gc_status sample_all(rp_stage *st, const full_job *j, gc_model *m, int32_
     int *plen = gc_malloc(sizeof(int) * B), *len = gc_malloc(sizeof(int) * B);
     gc_rng *rngs = gc_malloc(sizeof(gc_rng) * B);
     if (r == GC_OK && !(seq && pp && plen && len && rngs)) r = GC_ERR_NOMEM;
-    limit lim = {plen, 0, max_new};
+    gc_qwatch w = {0};
+    if (r == GC_OK && filter) r = gc_qwatch_init(&w, filter, B, T);
+    limit lim = {plen, 0, max_new, filter ? &w : NULL};
     gc_gen_monitor mon = {limit_step, &lim};
     gc_progress prog;
-    gc_progress_init(&prog, st->name, total);
-    for (int start = p.done; r == GC_OK && start < total; start += B) {
+    gc_progress_init(&prog, st ? st->name : "sample", total);
+    for (int start = p->done; r == GC_OK && start < total; start += B) {
         int nb = total - start < B ? total - start : B;
         for (int b = 0; b < nb; b++) {
             int q = (start + b) / s->M;
@@ -200,18 +194,22 @@ static gc_status sample_all(rp_stage *st, const full_job *j, gc_model *m, int32_
                         gc_rng_stream(GC_STREAM_SAMPLE, (uint64_t)(start + b)));
         }
         lim.B = nb;
+        if (filter) gc_qwatch_batch(&w, nb, plen);
         r = gc_generate_batch(m, &smp, rngs, nb, pp, plen, T, eos, seq, len, NULL, &mon);
         for (int b = 0; r == GC_OK && b < nb; b++) {
-            s->glen[start + b] = len[b] - plen[b];
-            r = push_tokens(&p, seq + (size_t)b * T + plen[b], len[b] - plen[b]);
+            p->glen[start + b] = len[b] - plen[b];
+            if (filter && p->cut) p->cut[start + b] = w.cut[b];
+            r = push_tokens(p, seq + (size_t)b * T + plen[b], len[b] - plen[b]);
         }
         if (r != GC_OK) break;
-        p.done = start + nb;
-        gc_progress_update(&prog, p.done);
-        if (rp_ckpt_due(st, p.done == total)) r = rp_ckpt_write(st, p.done, save_progress, &p);
+        p->done = start + nb;
+        gc_progress_update(&prog, p->done);
+        if (st && rp_ckpt_due(st, p->done == total))
+            r = rp_ckpt_write(st, p->done, save_progress, p);
     }
     gc_progress_end(&prog);
     gc_sampler_free(&smp);
+    if (filter) gc_qwatch_free(&w);
     free(allowed), free(seq), free(pp), free(plen), free(len), free(rngs);
     return r;
 }
@@ -348,7 +346,11 @@ static gc_status compute_generate(rp_stage *st, void *ctx) {
         r = gc_fail(GC_ERR_CONFIG, "%s: a prompt of %d tokens leaves no room in the model's %d",
                     j->model->path, maxp, m.cfg.seq_len);
     gc_log_info("%s: %d solutions for each of %d questions", st->name, s->M, s->n_q);
-    if (r == GC_OK) r = sample_all(st, j, &m, c.eos, gc_hf_tok_vocab_size(c.tok));
+    full_sampled got = {s->glen, NULL, NULL, 0, 0, 0};
+    if (r == GC_OK)
+        r = full_sample(&m, &j->p->stages[j->stage], s, total, c.eos, gc_hf_tok_vocab_size(c.tok),
+                        NULL, st, &got);
+    s->gen = got.gen;
     if (have_model) gc_model_free(&m);
     if (r == GC_OK && !(s->goff = offsets(s->glen, total))) r = GC_ERR_NOMEM;
     int64_t correct = 0, gen = 0;

@@ -506,8 +506,7 @@ static gc_status write_goal(rp_stage *st, gc_rm *rm, const full_seqs *d, const i
     return s;
 }
 
-/* goal state k of a train instance (GOAL_FILES) */
-static gc_status read_goal(const rp_stage *st, int k, int D, float *goal) {
+gc_status full_read_goal(const rp_stage *st, int k, int D, float *goal) {
     char path[RP_PATH];
     rp_stage_file(st, GOAL_FILES[k], path);
     cJSON *j;
@@ -709,7 +708,7 @@ static gc_status compute_score(rp_stage *st, void *ctx) {
         qv = gc_malloc(sizeof(float) * L), lq = gc_malloc(sizeof(float) * L);
         lj = gc_malloc(sizeof(int) * L);
         at = gc_malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
-        s = goal && qv && lq && lj && at ? read_goal(j->rm, qs->goal, D, goal) : GC_ERR_NOMEM;
+        s = goal && qv && lq && lj && at ? full_read_goal(j->rm, qs->goal, D, goal) : GC_ERR_NOMEM;
     }
     math_qlows tmp = {0}; /* the lows in scoring order, then put in item order */
     if (s == GC_OK && qs) s = math_qlows_init(&tmp, n);
