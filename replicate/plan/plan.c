@@ -681,6 +681,24 @@ int pl_print(FILE *f, const rp_run *r, const pl_plan *p, const pl_hardware *hw, 
                 "shard only the AdamW moments)",
                 unfit, hw->memory / 1e9);
     fputc('\n', f);
+    if (hw->count > 1) { /* what the executor does with the GPUs today: one instance on each */
+        pl_hardware one = *hw;
+        one.count = 1;
+        double shared = 0;
+        int unfit1 = 0;
+        for (int i = 0; i < p->n_stages; i++) {
+            pl_estimate e = pl_stage_estimate(p, i, &one, mfu);
+            int runs = p->stages[i].runs > 0 ? p->stages[i].runs : 1;
+            if (isfinite(e.seconds)) shared += e.seconds / runs * ceil((double)runs / hw->count);
+            unfit1 += !e.fits;
+        }
+        human_time(shared, t, sizeof t);
+        fprintf(f,
+                "the executor today runs one stage instance per GPU (a process per GPU sharing "
+                "one cache, docs/full-scale.md), so on %d GPUs: %s, each GPU holding one "
+                "instance as on one GPU (%d stage(s) do not fit that way)\n",
+                hw->count, t, unfit1);
+    }
     fputs("Estimates from datasheet peaks and gcrm's memory layout (replicate/plan/plan.h), "
           "not measurements.\n",
           f);

@@ -56,6 +56,9 @@
  * causal attention's products besides) at the given MFU of the GPU's bf16 peak, and, for
  * decoding, each step reading the weights (bf16) and the KV cache at the memory bandwidth.
  * These are estimates from datasheet peaks, to size a run before it starts, not measurements.
+ * On several GPUs pl_print adds what the executor does with them today: one stage instance per
+ * GPU (replicate/full/full.h), each stage taking its one-GPU time per instance times the waves
+ * of instances the GPUs run, each GPU holding one instance as one GPU would.
  */
 #ifndef RP_PLAN_H
 #define RP_PLAN_H
