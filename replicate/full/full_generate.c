@@ -217,8 +217,8 @@ gc_status full_sample(gc_model *m, const pl_stage *ps, const full_samples *s, in
 /* ---- grading ---- */
 
 /* The classes of question q's M answers (texts; NULL: none found) against the reference. */
-static void classify(char *const *ans, int M, const char *ref, int *cls) {
-    int reps[1024], n_reps = 0; /* the first solution of each class after the reference's */
+static void classify(char *const *ans, int M, const char *ref, int *cls, int *reps) {
+    int n_reps = 0; /* reps (M): the first solution of each class after the reference's */
     for (int i = 0; i < M; i++) {
         cls[i] = -1;
         if (!ans[i]) continue;
@@ -228,7 +228,7 @@ static void classify(char *const *ans, int M, const char *ref, int *cls) {
         }
         for (int r = 0; r < n_reps && cls[i] < 0; r++)
             if (gc_ma_equal(ans[i], ans[reps[r]])) cls[i] = r + 1;
-        if (cls[i] < 0) cls[i] = n_reps + 1, reps[n_reps < 1024 ? n_reps++ : n_reps] = i;
+        if (cls[i] < 0) cls[i] = n_reps + 1, reps[n_reps++] = i;
     }
 }
 
@@ -239,10 +239,11 @@ static gc_status grade(rp_stage *st, const full_job *j, const questions *qs, con
     int M = s->M;
     char **text = gc_calloc((size_t)M, sizeof(char *)),
          **ans = gc_calloc((size_t)M, sizeof(char *));
+    int *reps = gc_malloc(sizeof(int) * (size_t)M);
     char path[RP_PATH];
     rp_stage_file(st, "samples.jsonl", path);
     gc_atomic_file af = {0};
-    gc_status r = text && ans ? gc_atomic_open(&af, path) : GC_ERR_NOMEM;
+    gc_status r = text && ans && reps ? gc_atomic_open(&af, path) : GC_ERR_NOMEM;
     *n_correct = 0;
     for (int q = 0; r == GC_OK && q < s->n_q; q++) {
         for (int i = 0; r == GC_OK && i < M; i++) {
@@ -255,7 +256,7 @@ static gc_status grade(rp_stage *st, const full_job *j, const questions *qs, con
                 ans[i] = strdup(buf);
         }
         if (r != GC_OK) break;
-        classify(ans, M, qs->answer[q], s->cls + (size_t)q * M);
+        classify(ans, M, qs->answer[q], s->cls + (size_t)q * M, reps);
         for (int i = 0; r == GC_OK && i < M; i++) {
             int k = q * M + i;
             *n_correct += s->cls[k] == 0;
@@ -285,7 +286,7 @@ static gc_status grade(rp_stage *st, const full_job *j, const questions *qs, con
         r = gc_atomic_commit(&af);
     else
         gc_atomic_abort(&af);
-    free(text), free(ans);
+    free(text), free(ans), free(reps);
     return r;
 }
 
@@ -329,8 +330,12 @@ static gc_status compute_generate(rp_stage *st, void *ctx) {
     gc_status r = load_questions(j->questions, &qs, s);
     if (r == GC_OK && s->n_q == 0)
         r = gc_fail(GC_ERR_FORMAT, "data '%s': no questions", j->questions->name);
+    if (r == GC_OK && (int64_t)s->n_q * s->M > (1 << 30))
+        r = gc_fail(GC_ERR_CONFIG,
+                    "stage '%s': %d questions x %d samples: more than 2^30 solutions", st->name,
+                    s->n_q, s->M);
     if (r == GC_OK) r = gc_hfseq_open(j->model->path, &c);
-    int total = s->n_q * s->M;
+    int total = r == GC_OK ? s->n_q * s->M : 0;
     if (r == GC_OK) r = encode_prompts(&c, j->model, &qs, s);
     if (r == GC_OK) {
         s->glen = gc_calloc((size_t)(total ? total : 1), sizeof(int));
