@@ -389,6 +389,9 @@ static gc_status compute_generate(rp_stage *st, void *ctx) {
 static gc_status load_generate(const rp_stage *st, void *ctx) {
     const full_job *j = ctx;
     full_samples *s = j->samples;
+    int M = s->M; /* read over what a computation left */
+    full_samples_free(s);
+    s->M = M;
     questions qs;
     gc_status r = load_questions(j->questions, &qs, s); /* the groups */
     questions_free(&qs);

@@ -155,6 +155,7 @@ gc_status math_qlows_add(math_qlows *l, int item, const int *j, const float *q, 
         l->cap = cap;
     }
     l->off[item] = l->used, l->n_low[item] = k;
+    if (k == 0) return GC_OK; /* nothing to copy (and the arrays may not exist yet) */
     memcpy(l->low_j + l->used, j, sizeof(int) * (size_t)k);
     memcpy(l->low_q + l->used, q, sizeof(float) * (size_t)k);
     l->used += k;
