@@ -8,6 +8,7 @@
  * every checkpoint resumes to the same bytes. What the executor cannot run is refused before any
  * work, by name. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -865,6 +866,66 @@ Test(full, processes_on_one_cache_share_the_instances, .timeout = 300) {
     snprintf(ca, sizeof ca, "%s/shared/cache", root);
     snprintf(cb, sizeof cb, "%s/alone/cache", root);
     cr_expect(th_same_stages(ca, cb, why, sizeof why), "%s", why);
+    th_rm_tree(root);
+    free(root);
+}
+
+/* the full scale's sampling on the CUDA backend (its host emulation here, a GPU where there is
+ * one), fp32: the same solutions token for token as on the CPU, rewards and Q-values close */
+Test(full, sampling_on_the_cuda_backend_matches_the_cpu, .timeout = 300) {
+    char *root = sampling_standin();
+    if (!root) cr_skip_test("stories260K or python3 not found (GCRM_DATA %s)", th_data_dir());
+    setenv("GCRM_CUDA_EMULATE", "1", 0); /* a real GPU when there is one */
+    char file[1300], cmd[4096];
+    snprintf(file, sizeof file, "%s/table1.json", root);
+    char *out = NULL, *err = NULL;
+    for (int dev = 0; dev < 2; dev++) {
+        snprintf(cmd, sizeof cmd, "%s run %s --scale full --full-root %s --root %s/%s --seeds 1 %s",
+                 th_replicate_bin(), file, root, root, dev ? "cuda" : "cpu",
+                 dev ? "--device cuda --precision fp32" : "");
+        int rc = th_run(cmd, &out, NULL, &err);
+        if (dev && rc != 0 && strstr(err, "CUDA")) {
+            th_rm_tree(root);
+            cr_skip_test("no CUDA backend: %s", err);
+        }
+        cr_assert_eq(rc, 0, "%s", err);
+        free(out), free(err);
+    }
+    char runs[2][1400];
+    for (int dev = 0; dev < 2; dev++)
+        snprintf(runs[dev], sizeof runs[dev], "%s/%s", root, dev ? "cuda" : "cpu");
+    char *s0 = stage_dir(runs[0], "sample"), *s1 = stage_dir(runs[1], "sample");
+    snprintf(cmd, sizeof cmd, "cmp %s/samples.bin %s/samples.bin", s0, s1);
+    cr_expect_eq(system(cmd), 0, "the same solutions: %s", cmd);
+    cJSON *res[2];
+    for (int dev = 0; dev < 2; dev++) {
+        char path[1500];
+        snprintf(path, sizeof path, "%s/table1/full/results.json", runs[dev]);
+        cr_assert_eq(gc_json_read(path, &res[dev]), GC_OK, "%s", gc_last_error());
+    }
+    cr_expect(strstr(cJSON_GetStringValue(gc_json_get(res[1], "device")), "cuda"));
+    /* the goal RM's minimum-Q AUROC and the sweep's quantile thresholds: Q-values through the
+     * trained models, fp32 on both backends */
+    const cJSON *v[2];
+    for (int dev = 0; dev < 2; dev++) {
+        v[dev] = NULL;
+        for (const cJSON *e = gc_json_get(gc_json_get(res[dev], "vote"), "variants")->child; e;
+             e = e->next)
+            if (!strcmp(cJSON_GetStringValue(gc_json_get(e, "variant")), "goal")) v[dev] = e;
+        cr_assert(v[dev]);
+    }
+    const cJSON *s[2] = {gc_json_get(v[0], "sweep"), gc_json_get(v[1], "sweep")};
+    cr_assert_eq(cJSON_GetArraySize(s[0]), cJSON_GetArraySize(s[1]));
+    for (int i = 0; i < cJSON_GetArraySize(s[0]); i++) {
+        double a = gc_json_num(cJSON_GetArrayItem(s[0], i), "tau", NAN),
+               b = gc_json_num(cJSON_GetArrayItem(s[1], i), "tau", NAN);
+        cr_expect(fabs(a - b) < 1e-4, "sweep point %d: tau %g on the CPU, %g on CUDA", i, a, b);
+    }
+    const cJSON *on[2] = {gc_json_get(v[0], "online"), gc_json_get(v[1], "online")};
+    cr_expect_eq(gc_json_num(on[0], "tokens_filtered", -1),
+                 gc_json_num(on[1], "tokens_filtered", -2), "the online cuts");
+    cJSON_Delete(res[0]), cJSON_Delete(res[1]);
+    free(s0), free(s1);
     th_rm_tree(root);
     free(root);
 }
