@@ -397,11 +397,11 @@ static void sampling_files(const char *root, const char *tau) {
     }
 }
 
-/* the sampling stand-in's root with fig3.json and table1.json (tau 0) in it; NULL when
- * stories260K or python3 is missing */
+/* the sampling stand-in's root with fig3.json and table1.json (tau 0) in it; skips the test
+ * when stories260K or python3 is missing */
 static char *sampling_standin(void) {
     char *file = NULL, *root = standin(RUNNABLE, "", &file);
-    if (!root) return NULL;
+    if (!root) cr_skip_test("stories260K or python3 not found (GCRM_DATA %s)", th_data_dir());
     free(file);
     char cmd[4096], p[1400];
     snprintf(cmd, sizeof cmd,
@@ -478,6 +478,17 @@ static void read_qscores(const char *dir, float **arr, int64_t *len) {
     free(buf);
 }
 
+/* every stage of run root a's cache is in b's, byte for byte; then the stand-in root goes (and
+ * its path is freed) */
+static void expect_same_caches_and_clean(const char *a, const char *b, char *root) {
+    char ca[1400], cb[1400], why[512] = "";
+    snprintf(ca, sizeof ca, "%s/cache", a);
+    snprintf(cb, sizeof cb, "%s/cache", b);
+    cr_expect(th_same_stages(ca, cb, why, sizeof why), "%s", why);
+    th_rm_tree(root);
+    free(root);
+}
+
 /* The test's own vote over 16 questions x 4 solutions of 6 generated tokens: each cut at its
  * first record low below tau; survivors vote (all of them when none survives, nothing then
  * saved or filtered); a tie counts as the expected value of a random pick. */
@@ -519,7 +530,6 @@ static test_vote vote_by_hand(double tau, const int *n_low, const int64_t *off, 
 
 Test(full, fig3_and_table1_standins_sample_score_and_vote, .timeout = 300) {
     char *root = sampling_standin();
-    if (!root) cr_skip_test("stories260K or python3 not found (GCRM_DATA %s)", th_data_dir());
     char runs[1200], file[1300], path[1400];
     snprintf(runs, sizeof runs, "%s/runs", root);
     snprintf(file, sizeof file, "%s/fig3.json", root);
@@ -655,22 +665,17 @@ Test(full, fig3_and_table1_standins_sample_score_and_vote, .timeout = 300) {
         free(arr[i]);
     free(qdir), free(sdir);
     /* killed after every checkpoint and resumed: the same stages, byte for byte */
-    char runs3[1300], extra[2600], resumed[4096] = "", why[512] = "", ca[1300], cc[1400];
+    char runs3[1300], extra[2600], resumed[4096] = "";
     snprintf(runs3, sizeof runs3, "%s/runs3", root);
     snprintf(extra, sizeof extra, "--scale full --full-root %s", root);
     th_run_killed_after_every_checkpoint(file, runs3, extra, resumed, sizeof resumed);
     cr_expect(strstr(resumed, "sample"), "the sampling stage was killed and resumed: %s", resumed);
-    snprintf(ca, sizeof ca, "%s/cache", runs);
-    snprintf(cc, sizeof cc, "%s/cache", runs3);
-    cr_expect(th_same_stages(cc, ca, why, sizeof why), "%s", why);
-    th_rm_tree(root);
-    free(root);
+    expect_same_caches_and_clean(runs3, runs, root);
 }
 
 /* what the sampling stages cannot run is refused before any work, by name */
 Test(full, sampling_refusals_name_what_is_wrong, .timeout = 120) {
     char *root = sampling_standin();
-    if (!root) cr_skip_test("stories260K or python3 not found (GCRM_DATA %s)", th_data_dir());
     char runs[1200], file[1300], cmd[4096];
     snprintf(runs, sizeof runs, "%s/runs", root);
     snprintf(file, sizeof file, "%s/fig3.json", root);
@@ -764,7 +769,6 @@ Test(full, arrays_round_trip_and_refuse_damage) {
  * fig3's analysis, and table1's vote with the goal state of a random response token */
 Test(full, ablation_variants_and_random_goal_token, .timeout = 300) {
     char *root = sampling_standin();
-    if (!root) cr_skip_test("stories260K or python3 not found (GCRM_DATA %s)", th_data_dir());
     char runs[1200], cmd[4096], file[1400], path[1500];
     snprintf(runs, sizeof runs, "%s/runs", root);
     snprintf(file, sizeof file, "%s/ablations.json", root);
@@ -829,8 +833,7 @@ Test(full, ablation_variants_and_random_goal_token, .timeout = 300) {
  * computed once, by one of them, and the cache holds the bytes of a run alone */
 Test(full, processes_on_one_cache_share_the_instances, .timeout = 300) {
     char *root = sampling_standin();
-    if (!root) cr_skip_test("stories260K or python3 not found (GCRM_DATA %s)", th_data_dir());
-    char cmd[8192], file[1300], why[512] = "";
+    char cmd[8192], file[1300];
     snprintf(file, sizeof file, "%s/fig3.json", root);
     const char *bin = th_replicate_bin();
     /* one thread each: the same arithmetic in every process, and no oversubscription */
@@ -862,19 +865,16 @@ Test(full, processes_on_one_cache_share_the_instances, .timeout = 300) {
     }
     cr_expect_eq(instances, 2 * 9, "each process lists the 9 instances");
     cr_expect_eq(computed, 9, "each of the 9 instances computed once");
-    char ca[1400], cb[1400];
-    snprintf(ca, sizeof ca, "%s/shared/cache", root);
-    snprintf(cb, sizeof cb, "%s/alone/cache", root);
-    cr_expect(th_same_stages(ca, cb, why, sizeof why), "%s", why);
-    th_rm_tree(root);
-    free(root);
+    char ra[1400], rb[1400];
+    snprintf(ra, sizeof ra, "%s/shared", root);
+    snprintf(rb, sizeof rb, "%s/alone", root);
+    expect_same_caches_and_clean(ra, rb, root);
 }
 
 /* the full scale's sampling on the CUDA backend (its host emulation here, a GPU where there is
  * one), fp32: the same solutions token for token as on the CPU, rewards and Q-values close */
 Test(full, sampling_on_the_cuda_backend_matches_the_cpu, .timeout = 300) {
     char *root = sampling_standin();
-    if (!root) cr_skip_test("stories260K or python3 not found (GCRM_DATA %s)", th_data_dir());
     setenv("GCRM_CUDA_EMULATE", "1", 0); /* a real GPU when there is one */
     char file[1300], cmd[4096];
     snprintf(file, sizeof file, "%s/table1.json", root);
