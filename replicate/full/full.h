@@ -220,4 +220,37 @@ gc_status full_arrays_read(const char *path, full_array *a, int n);
  * data fingerprints). */
 cJSON *full_stage_config(const full_job *j);
 
+/* ---- the driver's state and the analyses (full.c, full_analyses.c) ---- */
+
+/* One stage's runs: its instances, the data it reads, a generate stage's solutions. */
+typedef struct {
+    rp_stage **inst; /* (FULL_N_VARIANTS * seeds) instance of variant v, seed k at
+                      * v * seeds + k - 1; a generate stage's one at 0 */
+    full_data data;
+    full_samples samples; /* generate: its solutions */
+} full_stage_runs;
+
+/* the analysis's settings at full scale (its section of the scale, with the mini scale's keys
+ * that apply) */
+typedef struct {
+    int64_t points, bootstrap, skip, online_questions;
+    double tau;
+    int goal; /* vote: 0 the last token's goal state, 1 a random response token's */
+    const cJSON *splits, *taus, *quantiles;
+    double tau_list[MATH_MAX_TAUS], q_list[MATH_MAX_TAUS];
+    int n_taus, n_q;
+} full_analysis;
+/* Reads the analysis's section of r's scale (defaults: 11 points, 1000 resamples, tau 0, skip 5,
+ * the last token's goal state, no online run); errors name the file and key. */
+gc_status full_read_analysis(const rp_run *r, full_analysis *a);
+
+/* The variants of a stage in FULL_VARIANTS's order (the report's): their indices and names
+ * (FULL_N_VARIANTS each); returns how many. */
+int full_stage_variants(const pl_stage *st, int *idx, const char **names);
+
+/* The run's analysis over every stage's runs (all: p->n_stages), the score stage's rewards
+ * ([v * seeds + k]) and per-token scores; writes the results and the verdict. */
+gc_status full_analyse(rp_run *r, const pl_plan *p, full_stage_runs *all, float **rewards,
+                       const full_qscores *qs, const full_analysis *fa);
+
 #endif
