@@ -235,13 +235,12 @@ static gc_status run_stage(rp_run *r, const pl_plan *p, int i, full_stage_runs *
     int seeds = st->per_seed ? r->seeds : 1, deferred = 0;
     /* two passes: the first skips the instances another process is computing (several processes
      * on one cache share the instances), the second waits for them and reads them */
-    for (int pass = 0; pass < 2; pass++)
+    for (int pass = 0; pass < (deferred ? 2 : 1); pass++)
         for (int v = 0; v < NV; v++) {
             if (!has_variant(st, v)) continue;
             for (int k = 1; k <= seeds; k++) {
                 int at = v * r->seeds + k - 1;
                 if (pass && sr->inst[at]) continue;
-                if (pass && !deferred) break;
                 full_job job = {p, i, v, k, m, &sr->data, NULL, NULL, NULL, NULL, NULL};
                 char name[96];
                 snprintf(name, sizeof name, "%s-%s-seed%d", st->name, FULL_VARIANTS[v].name, k);

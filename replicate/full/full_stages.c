@@ -493,13 +493,7 @@ static gc_status write_goal(rp_stage *st, gc_rm *rm, const full_seqs *d, const i
         "of the training pairs"};
     for (int k = 0; k < 2 && s == GC_OK; k++) {
         s = gc_goal_mean(&g[k], goal);
-        char path[RP_PATH];
-        rp_stage_file(st, GOAL_FILES[k], path);
-        cJSON *o = cJSON_CreateObject();
-        gc_json_add_floats(o, "goal", goal, (size_t)D);
-        cJSON_AddStringToObject(o, "what", what[k]);
-        if (s == GC_OK) s = gc_json_write(path, o);
-        cJSON_Delete(o);
+        if (s == GC_OK) s = math_write_goal_file(st, GOAL_FILES[k], goal, D, what[k]);
     }
     gc_goal_free(&g[0]), gc_goal_free(&g[1]);
     free(tok), free(which), free(len), free(r), free(goal);
@@ -507,13 +501,7 @@ static gc_status write_goal(rp_stage *st, gc_rm *rm, const full_seqs *d, const i
 }
 
 gc_status full_read_goal(const rp_stage *st, int k, int D, float *goal) {
-    char path[RP_PATH];
-    rp_stage_file(st, GOAL_FILES[k], path);
-    cJSON *j;
-    GC_TRY(gc_json_read(path, &j));
-    gc_status s = gc_json_floats(path, j, "goal", goal, (size_t)D);
-    cJSON_Delete(j);
-    return s;
+    return math_read_goal_file(st, GOAL_FILES[k], D, goal);
 }
 
 static gc_status compute_train(rp_stage *st, void *ctx) {

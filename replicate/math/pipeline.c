@@ -712,8 +712,17 @@ int math_select(const math_ctx *m, const cJSON *names, int *idx) {
 }
 
 gc_status math_write_goal(const rp_stage *st, const float *goal, int D, const char *what) {
+    return math_write_goal_file(st, "goal.json", goal, D, what);
+}
+
+gc_status math_read_goal(const rp_stage *st, int D, float *goal) {
+    return math_read_goal_file(st, "goal.json", D, goal);
+}
+
+gc_status math_write_goal_file(const rp_stage *st, const char *file, const float *goal, int D,
+                               const char *what) {
     char path[RP_PATH];
-    rp_stage_file(st, "goal.json", path);
+    rp_stage_file(st, file, path);
     cJSON *j = cJSON_CreateObject();
     gc_json_add_floats(j, "goal", goal, (size_t)D);
     cJSON_AddStringToObject(j, "what", what);
@@ -722,9 +731,9 @@ gc_status math_write_goal(const rp_stage *st, const float *goal, int D, const ch
     return s;
 }
 
-gc_status math_read_goal(const rp_stage *st, int D, float *goal) {
+gc_status math_read_goal_file(const rp_stage *st, const char *file, int D, float *goal) {
     char path[RP_PATH];
-    rp_stage_file(st, "goal.json", path);
+    rp_stage_file(st, file, path);
     cJSON *j;
     GC_TRY(gc_json_read(path, &j));
     gc_status s = gc_json_floats(path, j, "goal", goal, (size_t)D);

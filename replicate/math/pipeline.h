@@ -150,6 +150,10 @@ gc_status math_load_rm(const rp_stage *rmst, gc_rm *rm);
 gc_status math_read_goal(const rp_stage *st, int D, float *goal);
 /* Writes goal (D) with a sentence saying what it is to the stage's goal.json. */
 gc_status math_write_goal(const rp_stage *st, const float *goal, int D, const char *what);
+/* The same two with another file of the stage ({"goal": [D numbers], "what": ...}). */
+gc_status math_read_goal_file(const rp_stage *st, const char *file, int D, float *goal);
+gc_status math_write_goal_file(const rp_stage *st, const char *file, const float *goal, int D,
+                               const char *what);
 /* Items of the evaluation solutions whose split is one of names (a JSON array of strings, or
  * NULL for every item): idx (sol.n) gets their indices; returns how many. */
 int math_select(const math_ctx *m, const cJSON *names, int *idx);
