@@ -582,6 +582,16 @@ Test(full, fig3_and_table1_standins_sample_score_and_vote, .timeout = 300) {
         free(dir);
     }
     cJSON_Delete(res);
+    /* a group the sampled questions do not have, named after the (cached) stages */
+    char nope[1400];
+    snprintf(nope, sizeof nope, "%s/nope.json", root);
+    snprintf(path, sizeof path,
+             "sed 's/\"points\": 5/\"points\": 5, \"splits\": [\"gsm8k\", \"nope\"]/' %s > %s",
+             file, nope);
+    cr_assert_eq(system(path), 0);
+    cr_expect_eq(run_full(nope, root, runs, &out, &err), 1);
+    cr_expect(strstr(err, "'nope' is not a group of the sampled questions"), "%s", err);
+    free(out), free(err);
     /* table1 on the same stages: the reward models and the solutions are cached */
     snprintf(file, sizeof file, "%s/table1.json", root);
     cr_assert_eq(run_full(file, root, runs, &out, &err), 0, "%s", err);
@@ -681,25 +691,40 @@ Test(full, sampling_refusals_name_what_is_wrong, .timeout = 120) {
     snprintf(file, sizeof file, "%s/fig3.json", root);
     static const struct {
         const char *sed, *frag1, *frag2;
+        int table1; /* edit table1.json instead of fig3.json */
     } cases[] = {
         /* a generate stage on solution files, not benchmark questions */
         {"s/\"data\": \"questions\", \"samples\"/\"data\": \"pairs\", \"samples\"/",
-         "stage 'sample': data 'pairs' has openmath files", "math benchmark files"},
+         "stage 'sample': data 'pairs' has openmath files", "math benchmark files", 0},
         /* the per-token analysis on a score stage of a data set */
         {"s/\"data\": \"sample\", \"variants\"/\"data\": \"pairs\", \"variants\"/",
-         "reads per-token scores of sampled solutions", "must be a generate stage"},
+         "reads per-token scores of sampled solutions", "must be a generate stage", 0},
         /* a generate stage with variants */
-        {"s/\"samples\": 4,/\"samples\": 4, \"per_seed\": true,/", "stage 'sample'",
-         "samples once"},
+        {"s/\"samples\": 4,/\"samples\": 4, \"per_seed\": true,/", "stage 'sample'", "samples once",
+         0},
         /* an analysis setting out of range, and a mini-scale key that the full scale has not */
-        {"s/\"points\": 5/\"points\": 2/", "scales.full.partial.points", ""},
-        {"s/\"points\": 5/\"points\": 5, \"online_questions\": 3/", "online_questions", "unknown"},
+        {"s/\"points\": 5/\"points\": 2/", "scales.full.partial.points", "", 0},
+        {"s/\"points\": 5/\"points\": 5, \"online_questions\": 3/", "online_questions", "unknown",
+         0},
+        {"s/\"points\": 5/\"points\": 5, \"splits\": \"gsm8k\"/", "scales.full.partial.splits", "",
+         0},
+        {"s/\"points\": 5/\"points\": 5, \"splits\": [3]/", "scales.full.partial.splits",
+         "group names", 0},
+        /* the vote section's keys */
+        {"s/\"bootstrap\": 200,/\"bootstrap\": 200, \"goal\": \"first\",/", "scales.full.vote.goal",
+         "last|random", 1},
+        {"s/\"online_questions\": 4/\"online_questions\": -1/", "scales.full.vote.online_questions",
+         "", 1},
+        {"s/\"taus\": \\[-0.5, 0.5\\]/\"taus\": [2]/", "scales.full.vote.taus", "", 1},
+        {"s/\"tau_quantiles\": \\[0.5\\]/\"tau_quantiles\": [1]/", "scales.full.vote.tau_quantiles",
+         "", 1},
     };
     char *out = NULL, *err = NULL;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char bad[1400];
         snprintf(bad, sizeof bad, "%s/bad%zu.json", root, i);
-        snprintf(cmd, sizeof cmd, "sed '%s' %s > %s", cases[i].sed, file, bad);
+        snprintf(cmd, sizeof cmd, "sed '%s' %s/%s.json > %s", cases[i].sed, root,
+                 cases[i].table1 ? "table1" : "fig3", bad);
         cr_assert_eq(system(cmd), 0);
         cr_expect_eq(run_full(bad, root, runs, &out, &err), 1, "case %zu", i);
         cr_expect(strstr(err, cases[i].frag1) && strstr(err, cases[i].frag2), "case %zu: %s", i,

@@ -178,35 +178,48 @@ Test(plan, hardware_names) {
     free(out), free(err);
 }
 
+#define F2 "experiments/fig2.json"
+#define F3 "experiments/fig3.json"
+#define T1 "experiments/table1.json"
 Test(plan, bad_sections_are_named_by_key) {
     static const struct {
-        const char *key, *json, *frag;
+        const char *file, *key, *json, *frag;
     } bad[] = {
-        {"scales.full.stages.rm.samples", "3", "scales.full.stages.rm.samples"},
-        {"scales.full.stages.rm.kind", "\"fly\"", "scales.full.stages.rm.kind"},
-        {"scales.full.stages.score-eval.model", "\"nope\"", "\"nope\" is neither a model"},
-        {"scales.full.stages.score-eval.data", "\"later\"", "\"later\" is neither a data set"},
-        {"scales.full.stages.rm.variants", "[]", "scales.full.stages.rm.variants"},
-        {"scales.full.stages.rm.lr", "2", "scales.full.stages.rm.lr"},
-        {"scales.full.data.eval.files", "[3]", "scales.full.data.eval.files[0]"},
-        {"scales.full.data.eval.files", "[{\"path\": \"x\"}]", "format"},
-        {"scales.full.data.eval.format", "\"csv\"", "scales.full.data.eval.format"},
-        {"scales.full.models.math.shape.n_heads", "3", "scales.full.models.math.shape"},
-        {"scales.full.models.math.path", "7", "scales.full.models.math.path"},
-        {"scales.full.extra", "1", "unknown key"},
-        {"scales.full.stages", "{}", "scales.full.stages"},
-        {"scales.full.models.math.prompt", "\"no slot\"", "\"{question}\" once"},
-        {"scales.full.models.math.prompt", "\"{question} {question}\"",
+        {F2, "scales.full.stages.rm.samples", "3", "scales.full.stages.rm.samples"},
+        {F2, "scales.full.stages.rm.kind", "\"fly\"", "scales.full.stages.rm.kind"},
+        {F2, "scales.full.stages.score-eval.model", "\"nope\"", "\"nope\" is neither a model"},
+        {F2, "scales.full.stages.score-eval.data", "\"later\"", "\"later\" is neither a data set"},
+        {F2, "scales.full.stages.rm.variants", "[]", "scales.full.stages.rm.variants"},
+        {F2, "scales.full.stages.rm.lr", "2", "scales.full.stages.rm.lr"},
+        {F2, "scales.full.data.eval.files", "[3]", "scales.full.data.eval.files[0]"},
+        {F2, "scales.full.data.eval.files", "[{\"path\": \"x\"}]", "format"},
+        {F2, "scales.full.data.eval.format", "\"csv\"", "scales.full.data.eval.format"},
+        {F2, "scales.full.models.math.shape.n_heads", "3", "scales.full.models.math.shape"},
+        {F2, "scales.full.models.math.path", "7", "scales.full.models.math.path"},
+        {F2, "scales.full.extra", "1", "unknown key"},
+        {F2, "scales.full.stages", "{}", "scales.full.stages"},
+        {F2, "scales.full.models.math.prompt", "\"no slot\"", "\"{question}\" once"},
+        {F2, "scales.full.models.math.prompt", "\"{question} {question}\"",
          "scales.full.models.math.prompt"},
-        {"scales.full.models.math.prompt", "3", "scales.full.models.math.prompt"},
-        {"scales.full.models.math.chat", "\"yes\"", "scales.full.models.math.chat"},
-        {"scales.full.stages.rm.micro_batch", "0", "scales.full.stages.rm.micro_batch"},
-        {"scales.full.stages.rm.lr_min", "-1", "scales.full.stages.rm.lr_min"},
-        {"scales.full.stages.score-eval.micro_batch", "2.5",
+        {F2, "scales.full.models.math.prompt", "3", "scales.full.models.math.prompt"},
+        {F2, "scales.full.models.math.chat", "\"yes\"", "scales.full.models.math.chat"},
+        {F2, "scales.full.stages.rm.micro_batch", "0", "scales.full.stages.rm.micro_batch"},
+        {F2, "scales.full.stages.rm.lr_min", "-1", "scales.full.stages.rm.lr_min"},
+        {F2, "scales.full.stages.score-eval.micro_batch", "2.5",
          "scales.full.stages.score-eval.micro_batch"},
+        /* a generate stage's sampling settings */
+        {F3, "scales.full.stages.sample.temperature", "-1",
+         "scales.full.stages.sample.temperature"},
+        {F3, "scales.full.stages.sample.top_p", "0", "scales.full.stages.sample.top_p"},
+        {F3, "scales.full.stages.sample.seed", "-2", "scales.full.stages.sample.seed"},
+        {F3, "scales.full.stages.sample.micro_batch", "0", "scales.full.stages.sample.micro_batch"},
+        {T1, "scales.full.stages.sample.samples", "\"50\"", "scales.full.stages.sample.samples"},
+        /* an analysis section only beside its own analysis */
+        {F2, "scales.full.vote", "{}", "unknown key (known keys: models data stages)"},
+        {F3, "scales.full.vote", "{}", "known keys: models data stages partial"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char *file = th_experiment_with("experiments/fig2.json", bad[i].key, bad[i].json);
+        char *file = th_experiment_with(bad[i].file, bad[i].key, bad[i].json);
         char *out, *err;
         int rc = plan(file, NULL, &out, &err);
         cr_expect_eq(rc, 1, "%s = %s: exit %d", bad[i].key, bad[i].json, rc);
@@ -217,6 +230,9 @@ Test(plan, bad_sections_are_named_by_key) {
         free(file);
     }
 }
+#undef F2
+#undef F3
+#undef T1
 
 /* a root holding the inputs: the tiny Hugging Face model under the paper model's name, and the
  * data files (empty: the plan checks presence, the loaders their contents) */
