@@ -2,66 +2,16 @@
  * parsing, majority voting with malformed and verdict-less replies dropped and counted, retries
  * with backoff on 5xx, no retry on 401, timeouts, cut-short bodies and non-JSON replies: a clear
  * error or a counted drop, never a crash; the API key sent in its header. */
-#include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "http_stub.h"
 #include "lib/judge/judge.h"
-
-static void put(int c, const char *s) {
-    size_t n = strlen(s);
-    while (n) {
-        ssize_t w = write(c, s, n);
-        if (w <= 0) return;
-        s += w, n -= (size_t)w;
-    }
-}
-
-static void reply(int c, int status, const char *body) {
-    char head[256];
-    snprintf(head, sizeof head,
-             "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-             "Connection: close\r\n\r\n",
-             status, strlen(body));
-    put(c, head), put(c, body);
-}
-
-static void answer(int c, const char *content) {
-    char body[512];
-    snprintf(body, sizeof body,
-             "{\"choices\": [{\"index\": 0, \"message\": {\"role\": \"assistant\", \"content\": "
-             "\"%s\"}}]}",
-             content);
-    reply(c, 200, body);
-}
-
-/* one request: headers and body into buf */
-static int read_request(int c, char *buf, size_t cap) {
-    size_t n = 0;
-    char *end = NULL;
-    while (!end && n + 1 < cap) {
-        ssize_t r = read(c, buf + n, cap - 1 - n);
-        if (r <= 0) return 0;
-        n += (size_t)r, buf[n] = 0;
-        end = strstr(buf, "\r\n\r\n");
-    }
-    const char *cl = strcasestr(buf, "Content-Length:");
-    size_t want = cl ? (size_t)atol(cl + 15) : 0, have = n - (size_t)(end + 4 - buf);
-    while (have < want && n + 1 < cap) {
-        ssize_t r = read(c, buf + n, cap - 1 - n);
-        if (r <= 0) break;
-        n += (size_t)r, have += (size_t)r, buf[n] = 0;
-    }
-    return 1;
-}
 
 /* answers requests one at a time by the CASE:<name> their prompt holds, counting per case */
 static void serve(int fd) {
@@ -70,7 +20,7 @@ static void serve(int fd) {
     for (;;) {
         int c = accept(fd, NULL, NULL);
         if (c < 0) continue;
-        if (!read_request(c, buf, sizeof buf)) {
+        if (!th_http_read_request(c, buf, sizeof buf)) {
             close(c);
             continue;
         }
@@ -78,36 +28,36 @@ static void serve(int fd) {
         char name[32] = "";
         if (k) sscanf(k + 5, "%31[a-z0-9]", name);
         if (!strcmp(name, "ok")) {
-            answer(c, "A is clearer.\\nVerdict: A");
+            th_http_answer(c, "A is clearer.\\nVerdict: A");
         } else if (!strcmp(name, "mixed")) { /* A, B, A, no verdict, not JSON */
             static const char *const seq[] = {"Verdict: A", "Better.\\nVerdict: B", "verdict: a.",
                                               "I cannot decide."};
             if (mixed % 5 == 4)
-                reply(c, 200, "<html>busy</html>");
+                th_http_reply(c, 200, "<html>busy</html>");
             else
-                answer(c, seq[mixed % 5]);
+                th_http_answer(c, seq[mixed % 5]);
             mixed++;
         } else if (!strcmp(name, "flaky")) { /* two 503s, then an answer */
             if (flaky++ % 3 < 2)
-                reply(c, 503, "{\"error\": \"overloaded\"}");
+                th_http_reply(c, 503, "{\"error\": \"overloaded\"}");
             else
-                answer(c, "Verdict: B");
+                th_http_answer(c, "Verdict: B");
         } else if (!strcmp(name, "down")) {
-            reply(c, 500, "{\"error\": \"internal\"}");
+            th_http_reply(c, 500, "{\"error\": \"internal\"}");
         } else if (!strcmp(name, "auth")) {
             if (strstr(buf, "Authorization: Bearer sekrit"))
-                answer(c, "Verdict: tie");
+                th_http_answer(c, "Verdict: tie");
             else
-                reply(c, 401, "{\"error\": \"invalid api key\"}");
+                th_http_reply(c, 401, "{\"error\": \"invalid api key\"}");
         } else if (!strcmp(name, "slow")) {
             sleep(2);
-            answer(c, "Verdict: A");
+            th_http_answer(c, "Verdict: A");
         } else if (!strcmp(name, "cut")) {
-            put(c, "HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{\"choices\": [");
+            th_http_put(c, "HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{\"choices\": [");
         } else if (!strcmp(name, "nocontent")) {
-            reply(c, 200, "{\"choices\": []}");
+            th_http_reply(c, 200, "{\"choices\": []}");
         } else {
-            reply(c, 404, "{\"error\": \"unknown case\"}");
+            th_http_reply(c, 404, "{\"error\": \"unknown case\"}");
         }
         close(c);
     }
@@ -117,28 +67,11 @@ static pid_t g_server;
 static int g_port;
 
 static void start(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert_geq(fd, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(listen(fd, 16), 0);
-    socklen_t len = sizeof a;
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    g_port = ntohs(a.sin_port);
-    g_server = fork();
-    cr_assert_geq(g_server, 0);
-    if (g_server == 0) {
-        signal(SIGPIPE, SIG_IGN); /* a client that timed out has closed its end */
-        serve(fd);
-        _exit(0);
-    }
-    close(fd);
+    g_server = th_http_start(serve, &g_port);
 }
 
 static void stop(void) {
-    kill(g_server, SIGKILL);
-    waitpid(g_server, NULL, 0);
+    th_http_stop(g_server);
 }
 
 static gc_judge_config config(void) {

@@ -46,6 +46,7 @@ typedef enum {
     GC_STREAM_PPO_PTX,         /* PPO's pretraining-loss batches, per actor update */
     GC_STREAM_FOLDS,           /* the assignment of items to cross-validation folds */
     GC_STREAM_BEAM,            /* a beam search's candidate steps, per (step, beam, sample) */
+    GC_STREAM_JUDGE_ORDER,     /* the side a judged response is shown on, per comparison */
 } gc_stream_purpose;
 
 static inline uint64_t gc_rng_stream(gc_stream_purpose purpose, uint64_t index) {

@@ -62,6 +62,7 @@ int full_problems(const rp_run *r, const pl_plan *p, int which, char *msg, size_
         if (p->data[i].n_missing)
             ADD("data '%s': %d of %d file(s) missing, the first %s", p->data[i].name,
                 p->data[i].n_missing, p->data[i].n_files, p->data[i].first_missing);
+    if (!strcmp(r->analysis, "steer")) return count + full_steer_problems(r, p, which, msg, cap);
     if (!(which & FULL_UNBUILT)) return count;
     int hh = !strcmp(r->pipeline, "hh"), want = hh ? PL_HH : PL_OPENMATH;
     int per_token = !hh && (!strcmp(r->analysis, "partial") || !strcmp(r->analysis, "vote"));
@@ -69,7 +70,7 @@ int full_problems(const rp_run *r, const pl_plan *p, int which, char *msg, size_
         !(!strcmp(r->pipeline, "math") &&
           (!r->analysis[0] || !strcmp(r->analysis, "auroc") || per_token)))
         ADD("analysis '%s' of pipeline '%s': not built at full scale yet (the full scale runs "
-            "fig2's auroc, fig3's partial, table1's vote and table3a's accuracy)",
+            "fig2's auroc, fig3's partial, table1's vote, table3a's accuracy and table3b's steer)",
             r->analysis[0] ? r->analysis : "(default)", r->pipeline);
     int n_score = 0;
     for (int i = 0; i < p->n_stages; i++) {
@@ -211,6 +212,8 @@ static gc_status run_stage(rp_run *r, const pl_plan *p, int i, full_stage_runs *
     const pl_stage *st = &p->stages[i];
     full_stage_runs *sr = &all[i];
     if (st->kind == PL_GENERATE) return run_generate(r, p, i, sr);
+    if (!strcmp(r->analysis, "steer") && !(st->kind == PL_TRAIN && st->loss == 0))
+        return full_steer_stage(r, p, i, all);
     int t = st->kind == PL_SCORE ? pl_find_stage(p, st->model) : -1;
     const pl_model *m = &p->models[pl_find_model(p, t >= 0 ? p->stages[t].model : st->model)];
     int d = pl_find_data(p, st->data), g = d < 0 ? pl_find_stage(p, st->data) : -1;
@@ -300,7 +303,9 @@ gc_status full_run(rp_run *r, const char *root) {
     gc_status s = all && rewards && qs ? GC_OK : GC_ERR_NOMEM;
     for (int i = 0; s == GC_OK && i < p.n_stages; i++)
         s = run_stage(r, &p, i, all, rewards, &fa, qs);
-    if (s == GC_OK) s = full_analyse(r, &p, all, rewards, qs, &fa);
+    if (s == GC_OK)
+        s = !strcmp(r->analysis, "steer") ? full_steer_analyse(r, &p, all)
+                                          : full_analyse(r, &p, all, rewards, qs, &fa);
     rp_print_times(r);
     for (int i = 0; all && i < p.n_stages; i++) {
         free(all[i].inst);

@@ -51,7 +51,19 @@
  *     sides of every test pair scored; the mini scale's accuracy analysis (hh/hh.h).
  *     "recompute": activation recomputation (gc_model_set_recompute: the same bits, less
  *     memory, one more forward pass), so it is not part of the cache key.
- * Refused up front, by name: missing inputs (a model's tokenizer.json among them), other stage
+ *   table3b (analysis "steer", full_steer.c): a goal-conditioned Helpful-Harmless reward model per
+ *     seed (train, one variant); score on HelpSteer items (the kept ones, plan.h's min_rating and
+ *     first): the prototype, the mean of the reward model's state pooled over each response
+ *     (prototype.json); train loss "sft": the generator fine-tuned on the same items
+ *     (gc_sft_train), its stage directory a Hugging Face model; two beam stages over the distinct
+ *     HelpSteer prompts (lib/policy/beam.h), one guided by a reward model and its prototype, one
+ *     (the baseline) by its generator's log-probability alone, decoding the same prompts alike;
+ *     the analysis judges each prompt's two responses pairwise per attribute with the LLM judge
+ *     of the environment (lib/judge/judge.h; stage judge-seed<k>, checkpointed per prompt, the
+ *     side each arm is shown on a coin per comparison) and reports the mini scale's net win
+ *     rates (steer_net_win).
+ * Refused up front, by name: missing inputs (a model's tokenizer.json among them; for table3b the
+ * judge's URL and model), other stage
  * kinds and losses, other data formats for these stages, other analyses, variants other than
  * FULL_VARIANTS (baseline and goal only for Helpful-Harmless), an analysis other than vote
  * without both baseline and goal, a generate stage with variants, a score stage of sampled
@@ -64,6 +76,7 @@
 #define RP_FULL_H
 
 #include "lib/util/base.h"
+#include "lib/tasks/helpsteer.h"
 #include "lib/tasks/mathpipe.h"
 #include "replicate/math/analyses.h"
 #include "replicate/plan/plan.h"
@@ -199,6 +212,13 @@ typedef struct {
 gc_status full_sample(gc_model *m, const pl_stage *ps, const full_samples *s, int total,
                       int32_t eos, int vocab_tok, const gc_qfilter *filter, rp_stage *st,
                       full_sampled *p);
+/* The kept items of a HelpSteer data set: every file's items in order (all owns them), those rated
+ * at least d->min_rating on helpfulness, correctness, coherence and complexity, the first
+ * d->first of them (0: all): *kept (malloc'd) their n indices; none kept is an error naming the
+ * data set. */
+gc_status full_helpsteer(const pl_data *d, gc_helpsteer_set *all, int **kept, int *n);
+/* [{"role": "user", "content": text}] (the caller deletes it) */
+cJSON *full_user_message(const char *text);
 /* Goal state k (0 the last token's, 1 a random response token's) of a train instance. */
 gc_status full_read_goal(const rp_stage *st, int k, int D, float *goal);
 
@@ -252,5 +272,28 @@ int full_stage_variants(const pl_stage *st, int *idx, const char **names);
  * ([v * seeds + k]) and per-token scores; writes the results and the verdict. */
 gc_status full_analyse(rp_run *r, const pl_plan *p, full_stage_runs *all, float **rewards,
                        const full_qscores *qs, const full_analysis *fa);
+
+/* ---- table3b: the steer analysis (full_steer.c) ---- */
+
+enum { FULL_JUDGED = 4 }; /* helpfulness, correctness, coherence, complexity */
+
+typedef struct {
+    const pl_plan *p;
+    int stage, seed;
+    const pl_model *model;      /* the base model: trained (sft), or the generator's */
+    full_data *data;            /* prototype, sft: the kept HelpSteer items */
+    const rp_stage *rm, *proto; /* prototype: rm; beam: the scorer and its prototype, or NULL */
+    const rp_stage *gen;        /* beam: the sft instance whose model generates, or NULL */
+} full_steer_job;
+
+/* What keeps the steer analysis of plan p from running, appended to msg as full_problems does
+ * (the judge's configuration among the missing inputs); returns how many. */
+int full_steer_problems(const rp_run *r, const pl_plan *p, int which, char *msg, size_t cap);
+/* Runs stage i of a steer analysis (a preference train stage runs as the other analyses'):
+ * instances "<stage>-<variant>-seed<k>" (prototype) or "<stage>-seed<k>" at all[i].inst[v * seeds
+ * + k - 1] (v: the reward model's variant, else 0). */
+gc_status full_steer_stage(rp_run *r, const pl_plan *p, int i, full_stage_runs *all);
+/* The judge stages (judge-seed<k>) over both beam stages' responses and the results. */
+gc_status full_steer_analyse(rp_run *r, const pl_plan *p, const full_stage_runs *all);
 
 #endif

@@ -11,6 +11,7 @@
 #include "lib/model/optim.h"
 #include "lib/rm/rm.h"
 #include "lib/rm/vote.h"
+#include "lib/tasks/helpsteer.h"
 #include "lib/tasks/hfseq.h"
 #include "lib/tasks/hh.h"
 #include "lib/tasks/openmath.h"
@@ -98,20 +99,55 @@ static gc_status load_hh(const pl_data *d, gc_hh_set *all) {
     return GC_OK;
 }
 
+gc_status full_helpsteer(const pl_data *d, gc_helpsteer_set *all, int **kept, int *n) {
+    memset(all, 0, sizeof *all);
+    *kept = NULL, *n = 0;
+    for (int f = 0; f < d->n_files; f++) {
+        gc_helpsteer_set one;
+        GC_TRY(gc_helpsteer_load(d->files[f].path, 0, &one));
+        gc_helpsteer_item *it = realloc(all->it, sizeof *it * (size_t)(all->n + one.n + 1));
+        if (!it) {
+            gc_helpsteer_free(&one);
+            return gc_fail(GC_ERR_NOMEM, "%s: out of memory", d->files[f].path);
+        }
+        all->it = it;
+        memcpy(all->it + all->n, one.it, sizeof *it * (size_t)one.n);
+        all->n += one.n;
+        free(one.it); /* the strings now belong to all */
+    }
+    if (!(*kept = gc_malloc(sizeof(int) * (size_t)(all->n + 1)))) return GC_ERR_NOMEM;
+    for (int i = 0; i < all->n && (d->first <= 0 || *n < d->first); i++) {
+        int ok = 1;
+        for (int a = GC_HS_HELPFULNESS; a <= GC_HS_COMPLEXITY; a++)
+            ok &= all->it[i].rating[a] >= d->min_rating;
+        if (ok) (*kept)[(*n)++] = i;
+    }
+    if (*n == 0)
+        return gc_fail(GC_ERR_FORMAT,
+                       "data '%s': none of its %d items is rated at least %d on helpfulness, "
+                       "correctness, coherence and complexity",
+                       d->name, all->n, d->min_rating);
+    gc_log_info("data '%s': %d of %d items kept (rated at least %d on the four attributes%s)",
+                d->name, *n, all->n, d->min_rating, d->first > 0 ? ", the first ones" : "");
+    return GC_OK;
+}
+
 /* One example's texts for model m: *prompt (malloc'd) the formatted prompt, side[i] (malloc'd) the
  * text after it of each of the n answers. OpenMath: the model's template around the question,
  * then the solution. Helpful-Harmless (q the dialogue up to its last assistant cue): with the
  * model's chat template (its "chat" key) the dialogue as messages and each answer as the
  * assistant's turn; without, the dialogue through the model's template (none: as it is) and each
- * answer with the space after the cue that gc_hh_split dropped. */
+ * answer with the space after the cue that gc_hh_split dropped. HelpSteer (q the prompt, one
+ * answer): the prompt as the user's message through the chat template, or through the model's
+ * template, and the response as it is. */
 static gc_status format_example(const gc_hfseq *c, const pl_model *m, int format, const example *e,
                                 int n, char **prompt, char **side) {
     *prompt = NULL;
     for (int i = 0; i < n; i++)
         side[i] = NULL;
     gc_status s = GC_OK;
-    if (format == PL_HH && m->chat) {
-        cJSON *msgs = gc_hh_messages(e->q);
+    if ((format == PL_HH || format == PL_HELPSTEER) && m->chat) {
+        cJSON *msgs = format == PL_HH ? gc_hh_messages(e->q) : full_user_message(e->q);
         for (int i = 0; i < n && s == GC_OK; i++) {
             char *p = NULL;
             s = gc_hfseq_chat(c, msgs, e->ans[i], &p, &side[i]);
@@ -223,6 +259,30 @@ static gc_status hh_pairs(const pl_model *m, const pl_data *d, int max_len, full
     return s;
 }
 
+cJSON *full_user_message(const char *text) {
+    cJSON *msgs = cJSON_CreateArray(), *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", "user");
+    cJSON_AddStringToObject(m, "content", text);
+    cJSON_AddItemToArray(msgs, m);
+    return msgs;
+}
+
+/* the kept items of HelpSteer files (full_helpsteer): prompt and response, for a prototype or
+ * fine-tuning */
+static gc_status helpsteer_items(const pl_model *m, const pl_data *d, int max_len, full_seqs *out) {
+    gc_helpsteer_set all;
+    int *kept = NULL, n = 0;
+    gc_status s = full_helpsteer(d, &all, &kept, &n);
+    example *ex = s == GC_OK ? gc_calloc((size_t)n + 1, sizeof *ex) : NULL;
+    if (s == GC_OK && !ex) s = GC_ERR_NOMEM;
+    for (int i = 0; s == GC_OK && i < n; i++)
+        ex[i] = (example){all.it[kept[i]].prompt, {all.it[kept[i]].response, NULL}, 0, 0};
+    if (s == GC_OK) s = encode_all(m, d, PL_HELPSTEER, ex, n, 1, 0, max_len, out);
+    gc_helpsteer_free(&all);
+    free(kept), free(ex);
+    return s;
+}
+
 /* pairs (correct against incorrect per question, lib/tasks/openmath.h) or labelled items of
  * OpenMath-style files */
 static gc_status openmath_seqs(const pl_model *m, const pl_data *d, int pairs, int max_len,
@@ -319,8 +379,10 @@ gc_status full_data_get(full_data *fd, const full_seqs **out) {
         fd->ready = 1;
     }
     if (!fd->ready) {
-        GC_TRY(fd->data->files[0].format == PL_HH
-                   ? hh_pairs(fd->model, fd->data, fd->max_len, &fd->s)
+        int f = fd->data->files[0].format;
+        GC_TRY(f == PL_HH ? hh_pairs(fd->model, fd->data, fd->max_len, &fd->s)
+               : f == PL_HELPSTEER
+                   ? helpsteer_items(fd->model, fd->data, fd->max_len, &fd->s)
                    : openmath_seqs(fd->model, fd->data, fd->pairs, fd->max_len, &fd->s));
         fd->ready = 1;
     }
@@ -388,6 +450,7 @@ cJSON *full_stage_config(const full_job *j) {
     cJSON_AddNumberToObject(c, "max_len", (double)st->max_len);
     cJSON_AddNumberToObject(c, "micro_batch", (double)st->micro_batch);
     if (st->kind == PL_TRAIN) {
+        cJSON_AddNumberToObject(c, "loss", st->loss);
         cJSON_AddNumberToObject(c, "epochs", (double)st->epochs);
         cJSON_AddNumberToObject(c, "batch", (double)st->batch);
         cJSON_AddNumberToObject(c, "examples", (double)st->examples);
@@ -421,6 +484,23 @@ cJSON *full_stage_config(const full_job *j) {
         cJSON_AddNumberToObject(c, "top_p", st->top_p);
         cJSON_AddNumberToObject(c, "sampling_seed", (double)st->seed);
         d = j->questions;
+    }
+    if (st->kind == PL_BEAM) {
+        static const char *const keys[] = {"beam", "samples", "step_tokens", "max_steps",
+                                           "examples"};
+        const int64_t vals[] = {st->beam, st->samples, st->step_tokens, st->max_steps,
+                                st->examples};
+        for (int k = 0; k < 5; k++)
+            cJSON_AddNumberToObject(c, keys[k], (double)vals[k]);
+        cJSON_AddNumberToObject(c, "temperature", st->temperature);
+        cJSON_AddNumberToObject(c, "top_p", st->top_p);
+        cJSON_AddNumberToObject(c, "lp_weight", st->lp_weight);
+        cJSON_AddNumberToObject(c, "goal_weight", st->scorer[0] ? st->goal_weight : 0);
+        cJSON_AddStringToObject(c, "generator", st->model);
+    }
+    if (d && d->files[0].format == PL_HELPSTEER) {
+        cJSON_AddNumberToObject(c, "min_rating", d->min_rating);
+        cJSON_AddNumberToObject(c, "first", (double)d->first);
     }
     cJSON *files = cJSON_AddArrayToObject(c, "data");
     for (int f = 0; d && !(j->data && j->data->samples) && f < d->n_files; f++) {

@@ -270,14 +270,15 @@ static double mean_of(const double *x, int n) {
     return k ? s / k : NAN;
 }
 
-static cJSON *judge_attr(const attr *a) {
-    int n = a->n, S = a->S, w = 0, l = 0, t = 0, pw = 0, pl = 0;
+cJSON *steer_net_win(const char *name, const char *setting, const char *judge, int n, int S,
+                     const int *cmp) {
+    int w = 0, l = 0, t = 0, pw = 0, pl = 0;
     double *net = gc_malloc(sizeof(double) * (n ? n : 1));
     if (!net) return NULL;
     for (int p = 0; p < n; p++) {
         int sum = 0;
         for (int k = 0; k < S; k++) {
-            int c = compare(a->score[STEER_GUIDED][k * n + p], a->score[STEER_SFT][k * n + p]);
+            int c = cmp[k * n + p];
             w += c > 0, l += c < 0, t += c == 0, sum += c;
         }
         net[p] = (double)sum / S;
@@ -289,9 +290,9 @@ static cJSON *judge_attr(const attr *a) {
     gc_stats_mean_bootstrap(net, (size_t)n, BOOT_REPS, BOOT_SEED, 0.95, &lo, &hi);
     int N = n * S;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "name", a->name);
-    cJSON_AddStringToObject(o, "setting", a->setting);
-    cJSON_AddStringToObject(o, "judge", a->judge);
+    cJSON_AddStringToObject(o, "name", name);
+    cJSON_AddStringToObject(o, "setting", setting);
+    cJSON_AddStringToObject(o, "judge", judge);
     cJSON_AddNumberToObject(o, "prompts", n);
     cJSON_AddNumberToObject(o, "seeds", S);
     cJSON_AddNumberToObject(o, "wins", w);
@@ -308,11 +309,23 @@ static cJSON *judge_attr(const attr *a) {
     cJSON_AddNumberToObject(o, RS_P, gc_stats_binom_tail(pw + pl, pw, 0.5));
     cJSON_AddStringToObject(o, RS_TEST,
                             "exact one-sided sign test over prompts of the seed-averaged net win");
+    free(net);
+    return o;
+}
+
+static cJSON *judge_attr(const attr *a) {
+    int n = a->n, S = a->S, N = n * S;
+    int *cmp = gc_malloc(sizeof(int) * (N ? N : 1));
+    if (!cmp) return NULL;
+    for (int i = 0; i < N; i++)
+        cmp[i] = compare(a->score[STEER_GUIDED][i], a->score[STEER_SFT][i]);
+    cJSON *o = steer_net_win(a->name, a->setting, a->judge, n, S, cmp);
+    free(cmp);
+    if (!o) return NULL;
     cJSON_AddNumberToObject(o, "guided_mean", mean_of(a->score[STEER_GUIDED], N));
     cJSON_AddNumberToObject(o, "sft_mean", mean_of(a->score[STEER_SFT], N));
     cJSON_AddNumberToObject(o, "prototype_mean", a->prototype_mean);
     cJSON_AddNumberToObject(o, "pool_mean", a->pool_mean);
-    free(net);
     return o;
 }
 
@@ -341,7 +354,7 @@ static gc_status score_math(const math_ctx *m, const steer_setting *set, const m
 
 /* ---- results ---- */
 
-static gc_status write_dat(const char *path, const cJSON *results, const void *ctx) {
+gc_status steer_write_dat(const char *path, const cJSON *results, const void *ctx) {
     (void)ctx;
     FILE *f = fopen(path, "w");
     if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
@@ -356,20 +369,32 @@ static gc_status write_dat(const char *path, const cJSON *results, const void *c
     return GC_OK;
 }
 
-static void print_table3b(const cJSON *r, FILE *f) {
+/* a judged mean, "-" when there is none (an LLM judge's pairwise verdicts) */
+static void mean_cell(FILE *f, double x) {
+    if (isnan(x))
+        fprintf(f, " %8s", "-");
+    else
+        fprintf(f, " %8.3f", x);
+}
+
+void steer_print(const cJSON *r, FILE *f) {
     const cJSON *at = gc_json_get(r, "attributes");
     fprintf(f, "\ntable3b: guided decoding toward a goal state vs the SFT baseline (%.0f seeds)\n",
             gc_json_num(at ? at->child : NULL, "seeds", NAN));
-    fprintf(f, "  %-12s %-8s %8s %8s %5s %5s %5s  %-26s %s\n", "attribute", "setting", "guided",
+    fprintf(f, "  %-12s %-9s %8s %8s %5s %5s %5s  %-26s %s\n", "attribute", "setting", "guided",
             "sft", "wins", "loss", "ties", "net win rate [95% CI]", "sign test p");
-    for (const cJSON *o = at ? at->child : NULL; o; o = o->next)
-        fprintf(f, "  %-12s %-8s %8.3f %8.3f %5.0f %5.0f %5.0f  %+.3f [%+.3f, %+.3f]      %.3g\n",
-                gc_json_str(o, "name"), gc_json_str(o, "setting"),
-                gc_json_num(o, "guided_mean", NAN), gc_json_num(o, "sft_mean", NAN),
+    for (const cJSON *o = at ? at->child : NULL; o; o = o->next) {
+        fprintf(f, "  %-12s %-9s", gc_json_str(o, "name"), gc_json_str(o, "setting"));
+        mean_cell(f, gc_json_num(o, "guided_mean", NAN));
+        mean_cell(f, gc_json_num(o, "sft_mean", NAN));
+        fprintf(f, " %5.0f %5.0f %5.0f  %+.3f [%+.3f, %+.3f]      %.3g\n",
                 gc_json_num(o, "wins", NAN), gc_json_num(o, "losses", NAN),
                 gc_json_num(o, "ties", NAN), gc_json_num(o, RS_MEAN, NAN),
                 gc_json_num(o, RS_LO, NAN), gc_json_num(o, RS_HI, NAN), gc_json_num(o, RS_P, NAN));
-    fprintf(f, "  helpfulness: no exact judge at this scale (an LLM judge at full scale)\n");
+    }
+    const cJSON *nm = gc_json_get(r, "not_measured");
+    for (const cJSON *o = nm ? nm->child : NULL; o; o = o->next)
+        fprintf(f, "  %s: %s\n", gc_json_str(o, "name"), gc_json_str(o, "why"));
 }
 
 static gc_status alloc_texts(steer_setting *set, int S) {
@@ -462,7 +487,7 @@ gc_status math_analyse_steer(math_ctx *m, const cJSON *section, const char *path
         }
         if (pool_info) cJSON_AddItemToObject(res, "stories_pool", cJSON_Duplicate(pool_info, 1));
         if (s == GC_OK)
-            s = rp_finish(m->r, res, write_dat, NULL, NULL, print_table3b);
+            s = rp_finish(m->r, res, steer_write_dat, NULL, NULL, steer_print);
         else
             cJSON_Delete(res);
     }

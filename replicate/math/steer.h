@@ -109,4 +109,15 @@ gc_status steer_decode_seed(math_ctx *m, steer_setting *set, int seed);
  * prev (the last prompt token); the end token dropped. malloc'd. */
 char *steer_text(const steer_setting *set, int32_t prev, const int32_t *tok, int n);
 
+/* One attribute's comparison of the two arms (the full scale's LLM judge reads them too): cmp
+ * (S * n) the guided arm's outcome against the baseline's for seed k and prompt p at [k * n + p]
+ * (+1 a win, -1 a loss, 0 a tie); the win, loss and tie rates, the net win rate with a bootstrap
+ * CI over prompts and the exact one-sided sign test over prompts of the seed-averaged net.
+ * NULL when out of memory. */
+cJSON *steer_net_win(const char *name, const char *setting, const char *judge, int n, int S,
+                     const int *cmp);
+/* The results' plot data (the net win rate per attribute) and table (rp_finish's hooks). */
+gc_status steer_write_dat(const char *path, const cJSON *results, const void *ctx);
+void steer_print(const cJSON *r, FILE *f);
+
 #endif

@@ -75,7 +75,7 @@ const char *const PL_FORMAT_NAMES[] = {"openmath", "hh",      "helpsteer",  "gsm
 typedef struct {
     const cJSON *files;
     int format; /* -1: each file names its own */
-    int64_t examples;
+    int64_t examples, min_rating, first;
     double mean_tokens;
 } data_fields;
 static const gc_cfg_field data_f[] = {
@@ -83,6 +83,8 @@ static const gc_cfg_field data_f[] = {
     F(data_fields, format, GC_CFG_ENUM, 0, 0, 0, FORMATS),
     F(data_fields, examples, GC_CFG_INT, 1, 1, 1e10, NULL),
     F(data_fields, mean_tokens, GC_CFG_FLOAT, 1, 1, 1e6, NULL),
+    F(data_fields, min_rating, GC_CFG_INT, 0, 0, 4, NULL),
+    F(data_fields, first, GC_CFG_INT, 0, 0, 1e10, NULL),
 };
 
 typedef struct {
@@ -171,6 +173,13 @@ static const gc_cfg_field beam_f[] = {
     S(samples, GC_CFG_INT, 1, 1, 1024, NULL),
     S(step_tokens, GC_CFG_INT, 1, 1, 1 << 16, NULL),
     S(max_steps, GC_CFG_INT, 1, 1, 1 << 16, NULL),
+    S(examples, GC_CFG_INT, 0, 1, 1e10, NULL),
+    S(max_len, GC_CFG_INT, 0, 16, 1 << 20, NULL),
+    S(micro_batch, GC_CFG_INT, 0, 1, 1 << 20, NULL),
+    S(temperature, GC_CFG_FLOAT, 0, 1e-3, 10, NULL),
+    S(top_p, GC_CFG_FLOAT, 0, 1e-3, 1, NULL),
+    S(lp_weight, GC_CFG_FLOAT, 0, 0, 100, NULL),
+    S(goal_weight, GC_CFG_FLOAT, 0, 0, 100, NULL),
 };
 #undef S
 #undef COMMON
@@ -259,6 +268,7 @@ static gc_status read_data(const rp_run *r, const char *root, const cJSON *obj, 
     GC_TRY(gc_config_read(&r->cfg, obj, at, data_f, GC_CFG_COUNT(data_f), &df));
     d->examples = df.examples;
     d->mean_tokens = df.mean_tokens;
+    d->min_rating = (int)df.min_rating, d->first = df.first;
     char fat[160];
     snprintf(fat, sizeof fat, "%s.files", at);
     if (!cJSON_GetArraySize(df.files))
@@ -316,7 +326,11 @@ static gc_status read_stage(const rp_run *r, pl_plan *p, const cJSON *obj, const
     stage_fields sf = {.s = {.sequences = 1,
                              .micro_batch = k == PL_SCORE      ? 8
                                             : k == PL_GENERATE ? 16
+                                            : k == PL_BEAM     ? 8
                                                                : 1,
+                             .max_len = k == PL_BEAM ? 2048 : 0,
+                             .lp_weight = 1.0,
+                             .goal_weight = 1.0,
                              .warmup_ratio = 0,
                              .beta1 = 0.9,
                              .beta2 = 0.95,

@@ -14,7 +14,9 @@
  *              loader's format (openmath, hh, helpsteer, gsm8k, math, math500, gsm-hard, svamp,
  *              asdiv, mawps, algebra222, mathqa; the set's, or each file's own), and the size
  *              the plan assumes
- *              (examples; mean tokens per example, prompt and response)
+ *              (examples; mean tokens per example, prompt and response); HelpSteer sets may
+ *              keep only the items rated at least "min_rating" (0-4) on helpfulness,
+ *              correctness, coherence and complexity, and only the "first" N of those
  *   "stages": {NAME: {"kind": K, ...}}: the work, in the order written; kinds and their keys:
  *     train     model, data (or another stage), variants, per_seed, loss (preference|dpo|sft),
  *               sequences (per example: 2 for a pair), examples (a subset), epochs, batch (the
@@ -34,7 +36,10 @@
  *               mean_new_tokens, actor_lr, critic_lr, kl_init, ptx_coef, gamma
  *     beam      model (the generator), scorer (a reward model; absent: the generator's own
  *               log-probabilities alone), data (the prompts), variants,
- *               per_seed, beam, samples, step_tokens, max_steps
+ *               per_seed, beam, samples, step_tokens, max_steps, examples (the first N prompts),
+ *               max_len (prompt + response tokens, default 2048), micro_batch (prompts decoded
+ *               together, default 8), temperature, top_p, lp_weight and goal_weight (the
+ *               step score's weights, lib/policy/beam.h; default 1 each)
  *   "variants" names the stage's instances (e.g. ["baseline", "goal"]); "per_seed" repeats them
  *   for each of the file's seeds.
  *   The experiment's analysis section (its "analysis" name: "partial", "vote") may sit beside
@@ -118,6 +123,9 @@ typedef struct {
     char name[64];
     int64_t examples;
     double mean_tokens;
+    int min_rating; /* helpsteer: keep the items rated at least this on all four judged
+                     * attributes (0: every item) */
+    int64_t first;  /* the first `first` kept items (0: all) */
     int n_files, n_missing;
     char first_missing[RP_PATH];
     pl_file *files; /* (n_files) */
@@ -131,7 +139,8 @@ typedef struct {
     int64_t sequences, examples, epochs, batch, micro_batch, max_len, samples, max_new, rollout,
         train_batch, episodes, beam, step_tokens, max_steps, K, seed;
     double mean_new_tokens, temperature, top_p, lr, lr_min, warmup_ratio, beta1, beta2,
-        weight_decay, clip, lambda, actor_lr, critic_lr, kl_init, ptx_coef, gamma;
+        weight_decay, clip, lambda, actor_lr, critic_lr, kl_init, ptx_coef, gamma, lp_weight,
+        goal_weight;
     int loss, schedule, precision, recompute, per_seed;
     const cJSON *variants;
 } pl_stage;
