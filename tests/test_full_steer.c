@@ -6,7 +6,8 @@
  * runs end to end: prototype, SFT model (a Hugging Face directory), both beam arms on the same
  * prompts (a too-long prompt skipped), the judge stages; every verdict is checked against the
  * rule applied to the arms' responses, so the side swapping is undone right; a run killed after
- * every checkpoint (the judge's after each prompt) resumes to the same bytes; a second run reads
+ * every checkpoint (the beam stages' between micro-batches, the judge's between prompts) resumes
+ * to the same bytes; a second run reads
  * everything from the cache (the judge is not asked again); what cannot run is refused by name. */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -112,7 +113,7 @@ static const char EXPERIMENT[] =
     "   \"sft-guided\": {\"kind\": \"beam\", \"model\": \"sft\", \"data\": \"hs-val\", "
     "\"per_seed\": true, \"examples\": 5, \"beam\": 2, \"samples\": 2, \"step_tokens\": %d, "
     "\"max_steps\": 3, \"max_len\": 72, \"micro_batch\": 3}},\n"
-    "  \"steer\": {\"votes\": 3}}}}\n";
+    "  \"steer\": {\"votes\": 3, \"concurrency\": 4}}}}\n";
 
 static void helpsteer_line(FILE *f, const char *prompt, const char *response, int r) {
     cJSON *o = cJSON_CreateObject();
@@ -327,7 +328,8 @@ Test(full_steer, table3b_standin_prototype_sft_beams_and_judge, .init = start, .
     snprintf(extra, sizeof extra, "--scale full --full-root %s", root);
     int n = th_run_killed_after_every_checkpoint(file, runs3, extra, resumed, sizeof resumed);
     cr_expect_gt(n, 8, "the run was killed at its checkpoints (%d runs)", n);
-    cr_expect(strstr(resumed, "judge-seed2"), "resumed: %s", resumed);
+    cr_expect(strstr(resumed, "judge-seed2") && strstr(resumed, "sft-guided-seed2"), "resumed: %s",
+              resumed);
     snprintf(ca, sizeof ca, "%s/cache", runs);
     snprintf(cc, sizeof cc, "%s/cache", runs3);
     cr_expect(th_same_stages(ca, cc, why, sizeof why), "%s", why);
@@ -380,6 +382,8 @@ Test(full_steer, bad_inputs_are_named, .timeout = 300) {
     expect_refused(root, "\"min_rating\": 3", "\"min_rating\": 5", "hs-proto.min_rating");
     expect_refused(root, "\"micro_batch\": 3}", "\"micro_batch\": 3, \"lp_weight\": -1}",
                    "lp_weight");
+    expect_refused(root, "\"concurrency\": 4", "\"concurrency\": 0", "steer.concurrency");
+    expect_refused(root, "\"votes\": 3", "\"votes\": 3, \"judge\": 1", "steer.judge");
     /* stages that do not make a steer analysis */
     expect_refused(root, "\"scorer\": \"rm-goal\"", "\"scorer\": \"sft\"",
                    "guidance reads a preference train stage");
@@ -399,7 +403,7 @@ Test(full_steer, bad_inputs_are_named, .timeout = 300) {
     FILE *f = fopen(p, "a");
     fprintf(f, "{\"prompt\": \"x\", \"response\": \"y\", \"helpfulness\": \"high\"}\n");
     fclose(f);
-    expect_refused(root, "\"votes\": 3", "\"votes\": 3", "validation.jsonl:9");
+    expect_refused(root, "\"votes\": 3", "\"votes\": 2", "validation.jsonl:9");
     unsetenv("GCRM_JUDGE_URL"), unsetenv("GCRM_JUDGE_MODEL");
     th_rm_tree(root);
     free(root);

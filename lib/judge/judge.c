@@ -10,6 +10,7 @@
 
 #ifndef GC_NO_CURL
 #include <curl/curl.h>
+#include <pthread.h>
 #endif
 
 gc_status gc_judge_from_env(gc_judge_config *c) {
@@ -94,6 +95,11 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ctx) {
     return k;
 }
 
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init(void) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 static void sleep_s(double s) {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
     nanosleep(&ts, NULL);
@@ -101,8 +107,7 @@ static void sleep_s(double s) {
 
 gc_status gc_judge_ask(const gc_judge_config *c, const char *prompt, char **reply) {
     *reply = NULL;
-    static int inited;
-    if (!inited) curl_global_init(CURL_GLOBAL_DEFAULT), inited = 1;
+    pthread_once(&curl_once, curl_init);
     cJSON *req = cJSON_CreateObject(), *msgs = cJSON_AddArrayToObject(req, "messages");
     cJSON_AddStringToObject(req, "model", c->model);
     cJSON *m = cJSON_CreateObject();

@@ -14,6 +14,8 @@
  * content, or gives no verdict is dropped and counted; the winner is the majority of the valid
  * votes (A or B with more votes than the other; otherwise a tie; no valid vote: none).
  *
+ * The calls may run on several threads at once (each request its own transfer).
+ *
  * Configuration from the environment (gc_judge_from_env): GCRM_JUDGE_URL, GCRM_JUDGE_MODEL,
  * GCRM_JUDGE_API_KEY (else OPENAI_API_KEY). Built without libcurl, every call fails saying so.
  */

@@ -293,6 +293,9 @@ int full_steer_problems(const rp_run *r, const pl_plan *p, int which, char *msg,
  * instances "<stage>-<variant>-seed<k>" (prototype) or "<stage>-seed<k>" at all[i].inst[v * seeds
  * + k - 1] (v: the reward model's variant, else 0). */
 gc_status full_steer_stage(rp_run *r, const pl_plan *p, int i, full_stage_runs *all);
+/* Checks the scale's "steer" section: the judge's votes (5), temperature (0) and concurrency (8
+ * requests at once; not part of any key); errors name the file and key. */
+gc_status full_steer_check(const rp_run *r);
 /* The judge stages (judge-seed<k>) over both beam stages' responses and the results. */
 gc_status full_steer_analyse(rp_run *r, const pl_plan *p, const full_stage_runs *all);
 

@@ -33,6 +33,7 @@ static const gc_cfg_field vote_f[] = {
 gc_status full_read_analysis(const rp_run *r, full_analysis *a) {
     *a = (full_analysis){.points = 11, .bootstrap = 1000, .skip = 5};
     int partial = !strcmp(r->analysis, "partial"), vote = !strcmp(r->analysis, "vote");
+    if (!strcmp(r->analysis, "steer")) return full_steer_check(r);
     if (!partial && !vote) return GC_OK;
     const cJSON *sec = cJSON_GetObjectItemCaseSensitive(r->scale_cfg, r->analysis);
     if (!sec) return GC_OK;

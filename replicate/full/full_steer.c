@@ -322,6 +322,53 @@ static gc_status make_prompts(const gc_hfseq *c, const pl_model *m, const pl_dat
     return s;
 }
 
+/* The responses so far (responses.json's arrays, BEAM_KEYS), a checkpoint's state: a prompt's
+ * response does not depend on the ones before it but through the micro-batch it is decoded in,
+ * and checkpoints fall between micro-batches. */
+static const char *const BEAM_KEYS[5] = {"prompt", "text", "score", "new_tokens", "candidates"};
+typedef struct {
+    cJSON *doc;
+    const prompts *pr;
+} beam_state;
+
+static void bs_arrays(cJSON *doc) {
+    for (int f = 0; f < 5; f++)
+        cJSON_AddArrayToObject(doc, BEAM_KEYS[f]);
+}
+
+static gc_status save_beams(const char *dir, void *ctx) {
+    const beam_state *b = ctx;
+    char path[RP_PATH + 40];
+    snprintf(path, sizeof path, "%s/responses.json", dir);
+    return gc_json_write(path, b->doc);
+}
+
+static gc_status load_beams(const char *dir, void *ctx) {
+    beam_state *b = ctx;
+    char path[RP_PATH + 40];
+    snprintf(path, sizeof path, "%s/responses.json", dir);
+    cJSON *o;
+    GC_TRY(gc_json_read(path, &o));
+    const cJSON *pa = gc_json_get(o, "prompt");
+    int n = cJSON_GetArraySize(pa), ok = n <= b->pr->n;
+    for (int f = 0; ok && f < 5; f++)
+        ok = cJSON_IsArray(gc_json_get(o, BEAM_KEYS[f])) &&
+             cJSON_GetArraySize(gc_json_get(o, BEAM_KEYS[f])) == n;
+    int i = 0;
+    for (const cJSON *e = pa ? pa->child : NULL; ok && e; e = e->next, i++)
+        ok = cJSON_IsString(e) && !strcmp(e->valuestring, b->pr->text[i]);
+    if (!ok) {
+        cJSON_Delete(o);
+        return gc_fail(GC_ERR_FORMAT,
+                       "%s: not the responses to this stage's first prompts (delete the stage's "
+                       "checkpoints to start again)",
+                       path);
+    }
+    cJSON_Delete(b->doc);
+    b->doc = o;
+    return GC_OK;
+}
+
 static gc_status compute_beam(rp_stage *st, void *ctx) {
     full_steer_job *j = ctx;
     const pl_stage *ps = &j->p->stages[j->stage];
@@ -333,7 +380,7 @@ static gc_status compute_beam(rp_stage *st, void *ctx) {
     gc_rm rm;
     int have_g = 0, have_rm = 0, D = 0;
     float *goal = NULL;
-    gc_beam_result *res = NULL;
+    gc_beam_result *res = NULL; /* (MB) a micro-batch's */
     gc_status s = gc_hfseq_open(j->model->path, &c);
     if (s == GC_OK)
         s = make_prompts(&c, j->model, &j->p->data[pl_find_data(j->p, ps->data)], ps->examples,
@@ -354,50 +401,59 @@ static gc_status compute_beam(rp_stage *st, void *ctx) {
     gc_beam_config bc = {
         (int)ps->beam, (int)ps->samples,       (int)ps->step_tokens, (int)ps->max_steps, L, -1,
         c.eos,         (float)ps->temperature, (float)ps->top_p,     (uint64_t)j->seed};
-    if (s == GC_OK && !(res = gc_calloc((size_t)pr.n, sizeof *res))) s = GC_ERR_NOMEM;
+    if (s == GC_OK && !(res = gc_calloc((size_t)MB, sizeof *res))) s = GC_ERR_NOMEM;
+    beam_state bs = {cJSON_CreateObject(), &pr};
+    bs_arrays(bs.doc);
+    int start = 0;
+    if (s == GC_OK) s = rp_loop_start(st, load_beams, &bs, &start);
     if (s == GC_OK)
         gc_log_info("%s: beam search over %d prompts (%d too long skipped; beam %d, %d samples, "
-                    "steps of %d tokens, %d at most)",
-                    st->name, pr.n, pr.skipped, bc.beam, bc.samples, bc.step_tokens, bc.max_steps);
+                    "steps of %d tokens, %d at most)%s",
+                    st->name, pr.n, pr.skipped, bc.beam, bc.samples, bc.step_tokens, bc.max_steps,
+                    start ? ", resumed" : "");
     gc_progress prog;
     gc_progress_init(&prog, st->name, pr.n);
-    for (int a = 0; s == GC_OK && a < pr.n; a += MB) {
+    /* micro-batches from prompt 0 on, so a resumed run's batches are an uninterrupted one's */
+    for (int a = start; s == GC_OK && a < pr.n; a += MB) {
         int m = pr.n - a < MB ? pr.n - a : MB;
         s = gc_beam_search_batch(&g, (const int32_t *const *)pr.ids + a, pr.len + a, m, &bc,
-                                 gc_beam_goal_score, &score, res + a);
+                                 gc_beam_goal_score, &score, res);
+        for (int i = 0; s == GC_OK && i < m; i++) {
+            int p = a + i;
+            const int32_t *row = res[i].seq + pr.len[p]; /* the best beam's response */
+            int k = res[i].len[0] - pr.len[p], kt = k > 0 && row[k - 1] == c.eos ? k - 1 : k;
+            char *t = NULL;
+            s = gc_hf_tok_decode(c.tok, row, kt, 1, &t);
+            if (s != GC_OK) break;
+            cJSON *arr[5] = {cJSON_CreateString(pr.text[p]), cJSON_CreateString(t),
+                             cJSON_CreateNumber(res[i].score[0]), cJSON_CreateNumber(k),
+                             cJSON_CreateNumber((double)res[i].candidates)};
+            for (int f = 0; f < 5; f++)
+                cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(bs.doc, BEAM_KEYS[f]),
+                                     arr[f]);
+            free(t);
+        }
+        for (int i = 0; i < m; i++)
+            gc_beam_result_free(&res[i]);
         gc_progress_update(&prog, a + m);
+        if (s == GC_OK && rp_ckpt_due(st, a + m == pr.n))
+            s = rp_ckpt_write(st, a + m, save_beams, &bs);
     }
     gc_progress_end(&prog);
-    cJSON *doc = cJSON_CreateObject(), *pa = cJSON_AddArrayToObject(doc, "prompt");
-    cJSON *ta = cJSON_AddArrayToObject(doc, "text"), *sa = cJSON_AddArrayToObject(doc, "score");
-    cJSON *na = cJSON_AddArrayToObject(doc, "new_tokens");
-    int64_t cands = 0, gen = 0;
-    for (int p = 0; s == GC_OK && p < pr.n; p++) {
-        const int32_t *row = res[p].seq + pr.len[p]; /* the best beam's response */
-        int k = res[p].len[0] - pr.len[p], kt = k > 0 && row[k - 1] == c.eos ? k - 1 : k;
-        char *t = NULL;
-        s = gc_hf_tok_decode(c.tok, row, kt, 1, &t);
-        if (s != GC_OK) break;
-        cJSON_AddItemToArray(pa, cJSON_CreateString(pr.text[p]));
-        cJSON_AddItemToArray(ta, cJSON_CreateString(t));
-        cJSON_AddItemToArray(sa, cJSON_CreateNumber(res[p].score[0]));
-        cJSON_AddItemToArray(na, cJSON_CreateNumber(k));
-        cands += res[p].candidates, gen += k;
-        free(t);
-    }
     if (s == GC_OK) {
-        char path[RP_PATH];
-        rp_stage_file(st, "responses.json", path);
-        s = gc_json_write(path, doc);
+        double cands = 0, gen = 0;
+        for (const cJSON *e = gc_json_get(bs.doc, "candidates")->child; e; e = e->next)
+            cands += e->valuedouble;
+        for (const cJSON *e = gc_json_get(bs.doc, "new_tokens")->child; e; e = e->next)
+            gen += e->valuedouble;
+        s = save_beams(st->dir, &bs);
         st->info = cJSON_CreateObject();
         cJSON_AddNumberToObject(st->info, "prompts", pr.n);
         cJSON_AddNumberToObject(st->info, "prompts_skipped_too_long", pr.skipped);
-        cJSON_AddNumberToObject(st->info, "candidate_steps", (double)cands);
-        cJSON_AddNumberToObject(st->info, "mean_response_tokens", pr.n ? (double)gen / pr.n : 0);
+        cJSON_AddNumberToObject(st->info, "candidate_steps", cands);
+        cJSON_AddNumberToObject(st->info, "mean_response_tokens", pr.n ? gen / pr.n : 0);
     }
-    cJSON_Delete(doc);
-    for (int p = 0; res && p < pr.n; p++)
-        gc_beam_result_free(&res[p]);
+    cJSON_Delete(bs.doc);
     free(res), free(goal);
     prompts_free(&pr);
     if (have_rm) gc_rm_free(&rm);
@@ -412,7 +468,7 @@ const rp_stage_def FULL_BEAM = {"full-beam", __FILE__, compute_beam, NULL};
 
 /* One seed's comparisons: per prompt and attribute the guided arm's outcome against the
  * baseline's (+1 a win, -1 a loss, 0 a tie or no valid vote), the side guided was shown on, and
- * the votes dropped. A checkpoint after any prompt: judging is paid for. */
+ * the votes dropped. Checkpoints between prompts: judging is paid for. */
 typedef struct {
     const gc_judge_config *jc;
     int seed, n;
@@ -422,6 +478,7 @@ typedef struct {
     int *dropped; /* (n, FULL_JUDGED) votes dropped */
     int *no_vote; /* (n, FULL_JUDGED) 1 when no vote was valid */
     int done;
+    int concurrency; /* requests at once */
 } judge_job;
 
 static const char VERDICT_FILE[] = "verdicts.json";
@@ -474,33 +531,57 @@ static gc_status load_verdicts(const char *dir, void *ctx) {
     return s;
 }
 
+/* comparison `at` (prompt at / FULL_JUDGED, attribute at % FULL_JUDGED) into j's arrays; on an
+ * error its message into why (cap bytes) */
+static gc_status judge_one(judge_job *j, int at, char *why, size_t cap) {
+    int p = at / FULL_JUDGED, a = at % FULL_JUDGED;
+    gc_rng r; /* which side guided is shown on: a fair coin per (seed, prompt, attribute) */
+    gc_rng_init(&r, (uint64_t)j->seed, gc_rng_stream(GC_STREAM_JUDGE_ORDER, (uint64_t)at));
+    int gf = (int)gc_rng_below(&r, 2);
+    gc_judge_verdict v;
+    gc_status s =
+        gc_judge_pairwise(j->jc, gc_helpsteer_attribute_name(JUDGED[a]), j->prompt[p],
+                          gf ? j->guided[p] : j->base[p], gf ? j->base[p] : j->guided[p], &v);
+    if (s != GC_OK) {
+        snprintf(why, cap, "%s", gc_last_error());
+        return s;
+    }
+    char g = gf ? 'A' : 'B';
+    j->outcome[at] = v.winner == g ? 1 : v.winner == 'A' || v.winner == 'B' ? -1 : 0;
+    j->first[at] = gf, j->dropped[at] = v.dropped, j->no_vote[at] = v.winner == 0;
+    return GC_OK;
+}
+
+/* The comparisons go to the judge `concurrency` at a time (each its own request; the results do
+ * not depend on the order), a chunk of prompts after another, a checkpoint after any chunk. */
 static gc_status compute_judge(rp_stage *st, void *ctx) {
     judge_job *j = ctx;
-    int start = 0;
+    int start = 0, C = j->concurrency;
     j->done = 0;
     GC_TRY(rp_loop_start(st, load_verdicts, j, &start));
     gc_progress prog;
     gc_progress_init(&prog, st->name, j->n);
+    int chunk = (C + FULL_JUDGED - 1) / FULL_JUDGED; /* prompts per round */
     gc_status s = GC_OK;
-    for (int p = j->done; s == GC_OK && p < j->n; p++) {
-        for (int a = 0; s == GC_OK && a < FULL_JUDGED; a++) {
-            int at = p * FULL_JUDGED + a;
-            gc_rng r; /* which side guided is shown on: a fair coin per (seed, prompt, attribute) */
-            gc_rng_init(&r, (uint64_t)j->seed, gc_rng_stream(GC_STREAM_JUDGE_ORDER, (uint64_t)at));
-            int gf = (int)gc_rng_below(&r, 2);
-            gc_judge_verdict v;
-            s = gc_judge_pairwise(j->jc, gc_helpsteer_attribute_name(JUDGED[a]), j->prompt[p],
-                                  gf ? j->guided[p] : j->base[p], gf ? j->base[p] : j->guided[p],
-                                  &v);
-            if (s != GC_OK) break;
-            char won = v.winner, g = gf ? 'A' : 'B';
-            j->outcome[at] = won == g ? 1 : won == 'A' || won == 'B' ? -1 : 0;
-            j->first[at] = gf, j->dropped[at] = v.dropped, j->no_vote[at] = won == 0;
+    char why[1024] = "";
+    while (s == GC_OK && j->done < j->n) {
+        int p1 = j->done + chunk < j->n ? j->done + chunk : j->n;
+        int from = j->done * FULL_JUDGED, to = p1 * FULL_JUDGED, failed = to;
+#pragma omp parallel for num_threads(C) schedule(dynamic, 1)
+        for (int at = from; at < to; at++) {
+            char w[1024];
+            if (judge_one(j, at, w, sizeof w) != GC_OK) {
+#pragma omp critical(full_judge)
+                if (at < failed) failed = at, snprintf(why, sizeof why, "%s", w);
+            }
         }
-        if (s != GC_OK) break;
-        j->done = p + 1;
-        gc_progress_update(&prog, p + 1);
-        if (rp_ckpt_due(st, p + 1 == j->n)) s = rp_ckpt_write(st, p + 1, save_verdicts, j);
+        if (failed < to) {
+            s = gc_fail(GC_ERR_IO, "%s: %s", st->name, why);
+            break;
+        }
+        j->done = p1;
+        gc_progress_update(&prog, p1);
+        if (rp_ckpt_due(st, p1 == j->n)) s = rp_ckpt_write(st, p1, save_verdicts, j);
     }
     gc_progress_end(&prog);
     return s == GC_OK ? save_verdicts(st->dir, j) : s;
@@ -517,6 +598,31 @@ static gc_status load_judge(const rp_stage *st, void *ctx) {
 static const rp_stage_def FULL_JUDGE = {"full-judge", __FILE__, compute_judge, load_judge};
 
 /* ---- the driver's part ---- */
+
+/* the judge's settings: the scale's "steer" section */
+typedef struct {
+    int64_t votes, concurrency;
+    double temperature;
+} judge_settings;
+
+static gc_status full_steer_settings(const rp_run *r, judge_settings *js) {
+    static const gc_cfg_field f[] = {
+        {"votes", GC_CFG_INT, offsetof(judge_settings, votes), 0, 1, 101, NULL},
+        {"temperature", GC_CFG_FLOAT, offsetof(judge_settings, temperature), 0, 0, 2, NULL},
+        {"concurrency", GC_CFG_INT, offsetof(judge_settings, concurrency), 0, 1, 256, NULL},
+    };
+    *js = (judge_settings){5, 8, 0.0};
+    const cJSON *sec = cJSON_GetObjectItemCaseSensitive(r->scale_cfg, "steer");
+    if (!sec) return GC_OK;
+    char at[160];
+    snprintf(at, sizeof at, "%s.steer", r->scale_path);
+    return gc_config_read(&r->cfg, sec, at, f, GC_CFG_COUNT(f), js);
+}
+
+gc_status full_steer_check(const rp_run *r) {
+    judge_settings js;
+    return full_steer_settings(r, &js);
+}
 
 gc_status full_steer_stage(rp_run *r, const pl_plan *p, int i, full_stage_runs *all) {
     const pl_stage *st = &p->stages[i];
@@ -597,18 +703,11 @@ gc_status full_steer_analyse(rp_run *r, const pl_plan *p, const full_stage_runs 
     for (int i = 0; i < p->n_stages; i++)
         if (p->stages[i].kind == PL_BEAM) beams[nb++] = i;
     int gi = p->stages[beams[0]].scorer[0] ? beams[0] : beams[1], bi = beams[0] + beams[1] - gi;
+    judge_settings js;
+    GC_TRY(full_steer_settings(r, &js));
     gc_judge_config jc;
     GC_TRY(gc_judge_from_env(&jc));
-    const cJSON *sec = cJSON_GetObjectItemCaseSensitive(r->scale_cfg, "steer");
-    if (sec) {
-        static const gc_cfg_field judge_f[] = {
-            {"votes", GC_CFG_INT, offsetof(gc_judge_config, votes), 0, 1, 101, NULL},
-            {"temperature", GC_CFG_FLOAT, offsetof(gc_judge_config, temperature), 0, 0, 2, NULL},
-        };
-        char at[160];
-        snprintf(at, sizeof at, "%s.steer", r->scale_path);
-        GC_TRY(gc_config_read(&r->cfg, sec, at, judge_f, GC_CFG_COUNT(judge_f), &jc));
-    }
+    jc.votes = (int)js.votes, jc.temperature = js.temperature;
     int n = -1;
     int *out = NULL;
     gc_status s = GC_OK;
@@ -639,7 +738,8 @@ gc_status full_steer_analyse(rp_run *r, const pl_plan *p, const full_stage_runs 
                          buf,
                          buf + (size_t)n * FULL_JUDGED,
                          buf + (size_t)2 * n * FULL_JUDGED,
-                         0};
+                         0,
+                         (int)js.concurrency};
         if (s == GC_OK) {
             cJSON *key = cJSON_CreateObject();
             cJSON_AddStringToObject(key, "url", jc.url); /* never the key */
