@@ -74,7 +74,10 @@ static const char SMALL[] =
     "  \"s\": {\"kind\": \"score\", \"model\": \"t\", \"data\": \"d\", \"max_len\": 32},\n"
     "  \"g\": {\"kind\": \"generate\", \"model\": \"m\", \"data\": \"d\", \"samples\": 4, "
     "\"micro_batch\": 600,\n"
-    "        \"max_new\": 12, \"mean_new_tokens\": 10}}}}}\n";
+    "        \"max_new\": 12, \"mean_new_tokens\": 10},\n"
+    "  \"b\": {\"kind\": \"beam\", \"model\": \"m\", \"data\": \"d\", \"beam\": 2, \"samples\": "
+    "3,\n"
+    "        \"step_tokens\": 5, \"max_steps\": 2, \"micro_batch\": 10}}}}}\n";
 
 typedef struct {
     rp_run r;
@@ -103,7 +106,7 @@ static void close_small(opened *o) {
 Test(plan, estimates_follow_the_formulas) {
     opened o;
     open_small(&o);
-    cr_assert_eq(o.p.n_stages, 3);
+    cr_assert_eq(o.p.n_stages, 4);
     pl_hardware hw;
     cr_assert_eq(pl_hardware_parse("8xa100-80gb", &hw), GC_OK);
     double mfu = 0.5, G = 8, peak = 312e12 * mfu;
@@ -153,6 +156,11 @@ Test(plan, estimates_follow_the_formulas) {
            step_flops = 500 * (2 * n_mat + 2 * 2 * 25 * 64);
     double secs = prefill / (G * peak) + 10 * fmax(step_bytes / 2.039e12, step_flops / peak);
     cr_expect_float_eq(g.seconds, secs, 1e-9 * secs);
+    /* beam: micro_batch prompts' beam x samples candidates decode at once, fewer than fit */
+    pl_estimate b = pl_stage_estimate(&o.p, 3, &hw, mfu);
+    cr_expect_eq(b.batch, 10 * 2 * 3, "%d", b.batch);
+    cr_expect_gt(b.fit_batch, b.batch);
+    cr_expect_float_eq(b.tokens, 1000.0 * 2 * 3 * (20 + 5 * 2), 1e-9);
     /* memory past a GPU: the same model on a tenth of a byte */
     hw.memory = 1e3;
     cr_expect_not(pl_stage_estimate(&o.p, 0, &hw, mfu).fits);
@@ -214,6 +222,17 @@ Test(plan, bad_sections_are_named_by_key) {
         {F3, "scales.full.stages.sample.seed", "-2", "scales.full.stages.sample.seed"},
         {F3, "scales.full.stages.sample.micro_batch", "0", "scales.full.stages.sample.micro_batch"},
         {T1, "scales.full.stages.sample.samples", "\"50\"", "scales.full.stages.sample.samples"},
+        /* table3b's HelpSteer selection and beam settings */
+        {"experiments/table3b.json", "scales.full.data.helpsteer-prototype.min_rating", "5",
+         "scales.full.data.helpsteer-prototype.min_rating"},
+        {"experiments/table3b.json", "scales.full.data.helpsteer-prototype.first", "-1",
+         "scales.full.data.helpsteer-prototype.first"},
+        {"experiments/table3b.json", "scales.full.stages.guided.lp_weight", "-1",
+         "scales.full.stages.guided.lp_weight"},
+        {"experiments/table3b.json", "scales.full.stages.guided.max_len", "8",
+         "scales.full.stages.guided.max_len"},
+        {"experiments/table3b.json", "scales.full.stages.sft-guided.top_p", "2",
+         "scales.full.stages.sft-guided.top_p"},
         /* an analysis section only beside its own analysis */
         {F2, "scales.full.vote", "{}", "unknown key (known keys: models data stages)"},
         {F3, "scales.full.vote", "{}", "known keys: models data stages partial"},

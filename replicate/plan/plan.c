@@ -592,8 +592,11 @@ pl_estimate pl_stage_estimate(const pl_plan *p, int i, const pl_hardware *hw, do
         double per_gpu = ceil(seqs / G);
         e.batch = room > kv_seq ? (int)fmin(fmin(floor(room / kv_seq), 1024), per_gpu) : 0;
         e.fit_batch = e.batch;
-        /* the full executor's generate stage decodes micro_batch sequences at once */
+        /* the full executor's generate stage decodes micro_batch sequences at once, its beam
+         * stage micro_batch prompts' beam x samples candidates */
         if (st->kind == PL_GENERATE && st->micro_batch < e.batch) e.batch = (int)st->micro_batch;
+        double beam_batch = (double)st->micro_batch * st->beam * st->samples;
+        if (st->kind == PL_BEAM && beam_batch < e.batch) e.batch = (int)beam_batch;
         e.kv = e.batch * kv_seq;
         e.tokens = seqs * (tok + newt);
         /* prefill at the MFU; each decode step reads the bf16 weights and the KV cache */

@@ -56,10 +56,11 @@
  * the kernels materialise, either for all layers or, with recompute, each layer's input plus one
  * layer; a model only read holds fp32
  * weights and the bf16 copy; generation adds an fp32 KV cache per sequence, and the batch is as
- * many sequences as fit. 5% of each GPU is kept for the CUDA context and workspaces. Time:
- * matmul FLOPs (6 per parameter per trained token, 8 with recomputation, 2 per read token; the
- * causal attention's products besides) at the given MFU of the GPU's bf16 peak, and, for
- * decoding, each step reading the weights (bf16) and the KV cache at the memory bandwidth.
+ * many sequences as fit (at most what the executor decodes at once: a generate stage's micro_batch,
+ * a beam stage's micro_batch x beam x samples). 5% of each GPU is kept for the CUDA context and
+ * workspaces. Time: matmul FLOPs (6 per parameter per trained token, 8 with recomputation, 2 per
+ * read token; the causal attention's products besides) at the given MFU of the GPU's bf16 peak,
+ * and, for decoding, each step reading the weights (bf16) and the KV cache at the memory bandwidth.
  * These are estimates from datasheet peaks, to size a run before it starts, not measurements.
  * On several GPUs pl_print adds what the executor does with them today: one stage instance per
  * GPU (replicate/full/full.h), each stage taking its one-GPU time per instance times the waves
