@@ -122,6 +122,19 @@ static void dpo_gradient(int norm) {
         cr_expect_lt(err / scale, 1e-3, "norm %d tensor %s: relative error %g", norm,
                      m.tensors[ti].name, err / scale);
     }
+    /* accumulated over two micro-batches of one pair, each weighted 1/2: the same gradient */
+    float *whole = malloc(sizeof(float) * np);
+    memcpy(whole, m.grads, sizeof(float) * np);
+    for (int h2 = 0; h2 < 2; h2++)
+        cr_assert_eq(gc_dpo_grad_acc(&m, tok + 2 * h2 * TT, 1, TT, plen + 2 * h2, len + 2 * h2,
+                                     ref + 2 * h2, beta, norm, 0.5, h2 == 0, NULL),
+                     GC_OK, "%s", gc_last_error());
+    double gmax = 0, dmax = 0;
+    for (size_t i = 0; i < np; i++)
+        gmax = fmax(gmax, fabs(whole[i])), dmax = fmax(dmax, fabs(whole[i] - m.grads[i]));
+    cr_expect_lt(dmax, 1e-5 * gmax, "norm %d: accumulated gradient off by %g of %g", norm, dmax,
+                 gmax);
+    free(whole);
     free(p), free(lg);
     gc_model_free(&m);
 }

@@ -84,6 +84,12 @@ double gc_dpo_loss(const double *pi, const double *ref, int P, double beta, doub
 
 gc_status gc_dpo_grad(gc_model *m, const int32_t *tokens, int P, int T, const int *prompt_len,
                       const int *len, const double *ref, double beta, int norm, gc_dpo_stats *st) {
+    return gc_dpo_grad_acc(m, tokens, P, T, prompt_len, len, ref, beta, norm, 1.0, 1, st);
+}
+
+gc_status gc_dpo_grad_acc(gc_model *m, const int32_t *tokens, int P, int T, const int *prompt_len,
+                          const int *len, const double *ref, double beta, int norm, double weight,
+                          int zero, gc_dpo_stats *st) {
     int B = 2 * P, V = m->cfg.vocab_size;
     if (P <= 0) return gc_fail(GC_ERR_ARG, "dpo: no pairs");
     if (!(beta > 0)) return gc_fail(GC_ERR_ARG, "dpo: beta must be positive, got %g", beta);
@@ -95,7 +101,7 @@ gc_status gc_dpo_grad(gc_model *m, const int32_t *tokens, int P, int T, const in
     if (s == GC_OK) {
         loss = gc_dpo_loss(pi, ref, P, beta, dpi, &acc);
         for (int b = 0; b < B; b++) { /* d pi_b / d logits = onehot - softmax on its rows */
-            double g = norm ? dpi[b] / (len[b] - prompt_len[b]) : dpi[b];
+            double g = weight * (norm ? dpi[b] / (len[b] - prompt_len[b]) : dpi[b]);
             for (int t = prompt_len[b]; t < len[b]; t++) {
                 size_t row = (size_t)b * T + t - 1;
                 gc_row_logprob_grad(m->logits + row * V, V, tokens[(size_t)b * T + t], g,
@@ -104,7 +110,7 @@ gc_status gc_dpo_grad(gc_model *m, const int32_t *tokens, int P, int T, const in
         }
         s = gc_model_logits_grad(m, dl);
     }
-    if (s == GC_OK) s = gc_model_zero_grad(m);
+    if (s == GC_OK && zero) s = gc_model_zero_grad(m);
     if (s == GC_OK) s = gc_model_backward(m, NULL);
     if (s == GC_OK && st) {
         double margin = 0;

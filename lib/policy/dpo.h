@@ -46,6 +46,13 @@ typedef struct {
 gc_status gc_dpo_grad(gc_model *m, const int32_t *tokens, int P, int T, const int *prompt_len,
                       const int *len, const double *ref, double beta, int norm, gc_dpo_stats *st);
 
+/* The gradient of weight x the loss of this batch, added to m's (zeroed first when zero): a global
+ * batch accumulated over micro-batches of m_i pairs, each weighted m_i / P, has the gradient of
+ * the whole batch's loss (the loss is a mean of per-pair terms). */
+gc_status gc_dpo_grad_acc(gc_model *m, const int32_t *tokens, int P, int T, const int *prompt_len,
+                          const int *len, const double *ref, double beta, int norm, double weight,
+                          int zero, gc_dpo_stats *st);
+
 /* gc_dpo_grad, then global-norm clipping (clip <= 0: none) and one AdamW update at lr. */
 gc_status gc_dpo_step(gc_model *m, gc_adamw *opt, const int32_t *tokens, int P, int T,
                       const int *prompt_len, const int *len, const double *ref, double beta,
