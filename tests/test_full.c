@@ -206,7 +206,8 @@ Test(full, refuses_what_it_cannot_run_by_name, .timeout = 120) {
     cr_expect(strstr(err, "cannot run here"), "%s", err);
     cr_expect(strstr(err, "data 'eval': 1 of 2 file(s) missing") && strstr(err, "svamp"), "%s",
               err);
-    cr_expect(strstr(err, "stage 'ppo' (kind ppo): not built"), "%s", err);
+    cr_expect(strstr(err, "stage 'ppo' (kind ppo): not one of the default analysis's stages"), "%s",
+              err);
     cr_expect(strstr(err, "stage 'score-more': the analysis compares the baseline and goal") &&
                   strstr(err, "one score stage; this scale has 2"),
               "%s", err);
@@ -953,4 +954,214 @@ Test(full, sampling_on_the_cuda_backend_matches_the_cpu, .timeout = 300) {
     free(s0), free(s1);
     th_rm_tree(root);
     free(root);
+}
+
+/* ---- table2: DPO, PPO and the policies' evaluation at full scale ---- */
+
+/* table2-shaped file on the sampling stand-in: reward models as fig3's (one epoch) and their
+ * AUROC over fig2's prediction files; the bigram policy trained with DPO on the pairs and with PPO
+ * against each reward model (its pretraining term on the pairs' correct solutions); every policy's
+ * greedy answer to each of the 16 questions. */
+static const char TABLE2[] =
+    "{\"experiment\": \"table2\", \"pipeline\": \"math\", \"claim\": \"table2\", \"analysis\": "
+    "\"table2\", \"seeds\": 2,\n"
+    " \"scales\": {\"full\": {\n"
+    "  \"models\": {\"math\": {\"path\": \"models/s260\", \"prompt\": \"Question: {question}\\n"
+    "Answer.\", \"shape\": {\"dim\": 64, \"hidden_dim\": 172, \"n_layers\": 5, \"n_heads\": 8, "
+    "\"n_kv_heads\": 4, \"vocab_size\": 512}},\n"
+    "    \"policy\": {\"path\": \"models/bigram\", \"prompt\": \"Question: {question}\\nAnswer.\", "
+    "\"shape\": {\"dim\": 64, \"hidden_dim\": 172, \"n_layers\": 5, \"n_heads\": 8, "
+    "\"n_kv_heads\": 4, \"vocab_size\": 512}}},\n"
+    "  \"data\": {\"pairs\": {\"files\": [\"data/pairs/train.jsonl\"], \"format\": \"openmath\", "
+    "\"examples\": 96, \"mean_tokens\": 40},\n"
+    "    \"eval\": {\"files\": [\"data/eval/gsm8k/output-greedy.jsonl\", "
+    "\"data/eval/svamp/output-greedy.jsonl\"], \"format\": \"openmath\", \"examples\": 96, "
+    "\"mean_tokens\": 40},\n"
+    "    \"questions\": {\"files\": [{\"path\": \"data/q/gsm8k/test.jsonl\", \"format\": "
+    "\"gsm8k\"}, {\"path\": \"data/q/svamp/test.jsonl\", \"format\": \"gsm8k\"}], \"examples\": "
+    "16, \"mean_tokens\": 20}},\n"
+    "  \"stages\": {\n"
+    "   \"rm\": {\"kind\": \"train\", \"model\": \"math\", \"data\": \"pairs\", \"loss\": "
+    "\"preference\", \"sequences\": 2, \"variants\": [\"baseline\", \"goal\"], \"per_seed\": true, "
+    "\"epochs\": 1, \"batch\": 8, \"micro_batch\": 3, \"lr\": 1e-3, \"warmup_ratio\": 0.1, "
+    "\"max_len\": 64, \"lambda\": 0.5, \"K\": 4, \"precision\": \"fp32\", \"recompute\": true},\n"
+    "   \"score-eval\": {\"kind\": \"score\", \"model\": \"rm\", \"data\": \"eval\", \"variants\": "
+    "[\"baseline\", \"goal\"], \"per_seed\": true, \"max_len\": 64, \"micro_batch\": 4},\n"
+    "   \"dpo\": {\"kind\": \"train\", \"model\": \"policy\", \"data\": \"pairs\", \"loss\": "
+    "\"dpo\", \"per_seed\": true, \"epochs\": 1, \"batch\": 16, \"micro_batch\": 5, \"lr\": 1e-3, "
+    "\"max_len\": 64, \"precision\": \"fp32\", \"beta\": 0.1},\n"
+    "   \"ppo\": {\"kind\": \"ppo\", \"model\": \"policy\", \"scorer\": \"rm\", \"data\": "
+    "\"questions\", \"variants\": [\"baseline\", \"goal\"], \"per_seed\": true, \"rollout\": 8, "
+    "\"train_batch\": 4, \"episodes\": 1, \"max_new\": 8, \"mean_new_tokens\": 6, \"actor_lr\": "
+    "1e-4, \"critic_lr\": 1e-4, \"kl_init\": 0.02, \"ptx_coef\": 0.05, \"ptx_data\": \"pairs\", "
+    "\"ptx_batch\": 2, \"gamma\": 1.0},\n"
+    "   \"eval-policies\": {\"kind\": \"generate\", \"model\": \"policy\", \"data\": "
+    "\"questions\", \"variants\": [\"sft\", \"dpo\", \"ppo-baseline\", \"ppo-goal\"], "
+    "\"per_seed\": true, \"samples\": 1, \"max_new\": 8, \"mean_new_tokens\": 6, \"temperature\": "
+    "0, \"micro_batch\": 6}\n"
+    "  }}}}\n";
+
+static char *table2_file(const char *root, const char *name) {
+    char p[1400];
+    snprintf(p, sizeof p, "%s/%s", root, name);
+    FILE *f = fopen(p, "w");
+    fputs(TABLE2, f);
+    fclose(f);
+    return strdup(p);
+}
+
+/* the accuracy of an evaluation instance's greedy answers: per group (gsm8k 0, svamp 1) and all */
+static void instance_accuracy(const char *runs, const char *prefix, double acc[3]) {
+    char *dir = stage_dir(runs, prefix), p[2400];
+    snprintf(p, sizeof p, "%s/samples.jsonl", dir);
+    FILE *f = fopen(p, "r");
+    cr_assert_not_null(f, "%s", p);
+    static char line[1 << 14];
+    int n[3] = {0}, right[3] = {0};
+    while (fgets(line, sizeof line, f)) {
+        cJSON *o = cJSON_Parse(line);
+        int g = !strcmp(gc_json_str(o, "dataset"), "svamp"),
+            ok = cJSON_IsTrue(gc_json_get(o, "is_correct"));
+        n[g]++, right[g] += ok, n[2]++, right[2] += ok;
+        cJSON_Delete(o);
+    }
+    fclose(f);
+    cr_assert_eq(n[2], 16, "%s: 16 questions, one answer each", dir);
+    for (int k = 0; k < 3; k++)
+        acc[k] = (double)right[k] / n[k];
+    free(dir);
+}
+
+static double per_seed(const cJSON *o, int k) {
+    const cJSON *e = cJSON_GetArrayItem(gc_json_get(o, "per_seed"), k);
+    cr_assert_not_null(e, "no per_seed[%d] in %s", k, o ? o->string : "(missing)");
+    return e->valuedouble;
+}
+
+Test(full, table2_standin_dpo_ppo_and_the_policies, .timeout = 600) {
+    char *root = sampling_standin();
+    char *file = table2_file(root, "table2.json"), runs[1400];
+    snprintf(runs, sizeof runs, "%s/runs-t2", root);
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(run_full(file, root, runs, &out, &err), 0, "%s", err);
+    cr_expect(strstr(out, "table2: greedy accuracy"), "%s", out);
+    free(out), free(err);
+    char p[1600];
+    snprintf(p, sizeof p, "%s/table2/full/results.json", runs);
+    cJSON *res = NULL;
+    cr_assert_eq(gc_json_read(p, &res), GC_OK, "%s", gc_last_error());
+    /* every policy's accuracy is what its instance's graded answers say */
+    double sft[3];
+    instance_accuracy(runs, "eval-policies-sft", sft);
+    static const char *const arms[3][2] = {{"dpo", "eval-policies-dpo-seed"},
+                                           {"ppo_baseline", "eval-policies-ppo-baseline-seed"},
+                                           {"ppo_goal", "eval-policies-ppo-goal-seed"}};
+    const cJSON *splits = gc_json_get(res, "splits"), *avg = gc_json_get(res, "average");
+    cr_assert_eq(cJSON_GetArraySize(splits), 2);
+    cr_expect_str_eq(gc_json_str(cJSON_GetArrayItem(splits, 0), "split"), "gsm8k");
+    cr_expect_str_eq(gc_json_str(cJSON_GetArrayItem(splits, 1), "split"), "svamp");
+    cr_expect(cJSON_IsTrue(gc_json_get(cJSON_GetArrayItem(splits, 0), "in_distribution")));
+    cr_expect(cJSON_IsFalse(gc_json_get(cJSON_GetArrayItem(splits, 1), "in_distribution")));
+    for (int g = 0; g < 3; g++)
+        cr_expect_float_eq(gc_json_num(g < 2 ? cJSON_GetArrayItem(splits, g) : avg, "sft", NAN),
+                           sft[g], 1e-12);
+    double acc[3][2][3];
+    for (int a = 0; a < 3; a++)
+        for (int k = 0; k < 2; k++) {
+            char pre[96];
+            snprintf(pre, sizeof pre, "%s%d", arms[a][1], k + 1);
+            instance_accuracy(runs, pre, acc[a][k]);
+            for (int g = 0; g < 3; g++) {
+                const cJSON *o =
+                    gc_json_get(g < 2 ? cJSON_GetArrayItem(splits, g) : avg, arms[a][0]);
+                cr_expect_float_eq(per_seed(o, k), acc[a][k][g], 1e-12, "%s seed %d group %d",
+                                   arms[a][0], k + 1, g);
+            }
+        }
+    /* PPO goal - baseline paired by seed; DPO - PPO goal in and out of distribution */
+    const cJSON *d = gc_json_get(res, "ppo_goal_minus_baseline");
+    for (int k = 0; k < 2; k++) {
+        cr_expect_float_eq(per_seed(d, k), acc[2][k][2] - acc[1][k][2], 1e-12);
+        cr_expect_float_eq(
+            per_seed(gc_json_get(gc_json_get(res, "dpo_minus_ppo_goal"), "in_distribution"), k),
+            acc[0][k][0] - acc[2][k][0], 1e-12);
+        cr_expect_float_eq(
+            per_seed(gc_json_get(gc_json_get(res, "dpo_minus_ppo_goal"), "out_of_distribution"), k),
+            acc[0][k][1] - acc[2][k][1], 1e-12);
+    }
+    cr_expect_eq(gc_json_num(d, "seeds", 0), 2);
+    /* the reward models' AUROC, the training curves */
+    for (int v = 0; v < 2; v++)
+        for (int k = 0; k < 2; k++) {
+            double auc =
+                per_seed(gc_json_get(gc_json_get(res, "rm_auroc"), v ? "goal" : "baseline"), k);
+            cr_expect(auc >= 0 && auc <= 1, "auroc %g", auc);
+        }
+    const cJSON *pt = gc_json_get(res, "ppo_training");
+    cr_assert_eq(cJSON_GetArraySize(pt), 4, "two variants x two seeds");
+    for (const cJSON *e = pt->child; e; e = e->next)
+        cr_expect_eq(cJSON_GetArraySize(gc_json_get(e, "iterations")), 2,
+                     "16 questions, 8 a rollout");
+    const cJSON *dt = gc_json_get(res, "dpo_training");
+    cr_assert_eq(cJSON_GetArraySize(dt), 2);
+    cr_expect(gc_json_get(gc_json_get(res, "verdict"), "verdict"), "a verdict is recorded");
+    cJSON_Delete(res);
+    /* DPO's first step: the policy is its reference, so every pair's z is 0: loss log 2, no
+     * margin; the policy directory is a Hugging Face model with the reference beside it */
+    for (int k = 1; k <= 2; k++) {
+        char pre[32];
+        snprintf(pre, sizeof pre, "dpo-seed%d", k);
+        char *dir = stage_dir(runs, pre);
+        snprintf(p, sizeof p, "%s/curve.json", dir);
+        cJSON *c = NULL;
+        cr_assert_eq(gc_json_read(p, &c), GC_OK, "%s", gc_last_error());
+        cr_assert_eq(cJSON_GetArraySize(c), 6, "96 pairs in batches of 16");
+        const cJSON *s1 = cJSON_GetArrayItem(c, 0);
+        cr_expect_float_eq(gc_json_num(s1, "train_loss", NAN), log(2.0), 1e-4);
+        cr_expect_float_eq(gc_json_num(s1, "margin", NAN), 0, 1e-4);
+        cJSON_Delete(c);
+        static const char *const files[] = {"config.json", "model.safetensors", "tokenizer.json",
+                                            "reference.bin"};
+        for (int f = 0; f < 4; f++) {
+            snprintf(p, sizeof p, "%s/%s", dir, files[f]);
+            cr_expect_eq(access(p, F_OK), 0, "%s", p);
+        }
+        free(dir);
+    }
+    /* killed after every checkpoint and resumed: the same stages, byte for byte */
+    char runs3[1400], extra[2600], resumed[8192] = "", ca[1500], cc[1500], why[512] = "";
+    snprintf(runs3, sizeof runs3, "%s/runs-t2-killed", root);
+    snprintf(extra, sizeof extra, "--scale full --full-root %s", root);
+    th_run_killed_after_every_checkpoint(file, runs3, extra, resumed, sizeof resumed);
+    cr_expect(strstr(resumed, "dpo-seed2") && strstr(resumed, "ppo-goal-seed2"), "resumed: %s",
+              resumed);
+    snprintf(ca, sizeof ca, "%s/cache", runs);
+    snprintf(cc, sizeof cc, "%s/cache", runs3);
+    cr_expect(th_same_stages(ca, cc, why, sizeof why), "%s", why);
+    /* refused by name before any work: the file with one piece replaced */
+    static const char *const bad[][3] = {
+        {"\"loss\": \"dpo\",", "\"loss\": \"dpo\", \"variants\": [\"goal\"],",
+         "a DPO stage has no variants"},
+        {"\"ptx_data\": \"pairs\"", "\"ptx_data\": \"questions\"",
+         "needs ptx_data, a data set of OpenMath"},
+        {"\"ppo-goal\"]", "\"ppo-ordered\"]", "variant 'ppo-ordered' is none of"},
+        {"[\"sft\", ", "[", "the evaluation needs the \"sft\" policy"},
+        {"\"samples\": 1,", "\"samples\": 2,", "one greedy solution per question"},
+        {"\"scorer\": \"rm\"", "\"scorer\": \"dpo\"", "PPO trains against a preference"},
+    };
+    char text[8192], edited[8192], bp[1400];
+    snprintf(text, sizeof text, "%s", TABLE2);
+    snprintf(bp, sizeof bp, "%s/table2-bad.json", root);
+    for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+        char *at = strstr(text, bad[b][0]);
+        cr_assert_not_null(at, "%s", bad[b][0]);
+        snprintf(edited, sizeof edited, "%.*s%s%s", (int)(at - text), text, bad[b][1],
+                 at + strlen(bad[b][0]));
+        cr_assert_eq(th_write_file(bp, edited, strlen(edited)), 0);
+        cr_expect_neq(run_full(bp, root, runs, &out, &err), 0, "%s", bad[b][2]);
+        cr_expect(strstr(err, bad[b][2]), "expected '%s' in: %s", bad[b][2], err);
+        free(out), free(err);
+    }
+    th_rm_tree(root);
+    free(root), free(file);
 }

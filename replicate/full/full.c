@@ -24,9 +24,7 @@ int full_stage_variants(const pl_stage *st, int *idx, const char **names) {
     return n;
 }
 
-/* Whether models a and b (names of "models") share one tokenizer: the same model, or identical
- * tokenizer.json files (models not yet present: assumed, their absence is reported apart). */
-static int same_tokenizer(const pl_plan *p, const char *a, const char *b) {
+int full_same_tokenizer(const pl_plan *p, const char *a, const char *b) {
     int ia = pl_find_model(p, a), ib = pl_find_model(p, b);
     if (ia == ib) return 1;
     if (ia < 0 || ib < 0) return 0;
@@ -66,16 +64,21 @@ int full_problems(const rp_run *r, const pl_plan *p, int which, char *msg, size_
     if (!(which & FULL_UNBUILT)) return count;
     int hh = !strcmp(r->pipeline, "hh"), want = hh ? PL_HH : PL_OPENMATH;
     int per_token = !hh && (!strcmp(r->analysis, "partial") || !strcmp(r->analysis, "vote"));
+    int table2 = !strcmp(r->analysis, "table2");
+    if (table2) count += full_table2_problems(r, p, msg, cap), n = strlen(msg);
     if (!(hh && !r->analysis[0]) &&
         !(!strcmp(r->pipeline, "math") &&
-          (!r->analysis[0] || !strcmp(r->analysis, "auroc") || per_token)))
+          (!r->analysis[0] || !strcmp(r->analysis, "auroc") || per_token || table2)))
         ADD("analysis '%s' of pipeline '%s': not built at full scale yet (the full scale runs "
-            "fig2's auroc, fig3's partial, table1's vote, table3a's accuracy and table3b's steer)",
+            "fig2's auroc, fig3's partial, table1's vote, table2's, table3a's accuracy and "
+            "table3b's "
+            "steer)",
             r->analysis[0] ? r->analysis : "(default)", r->pipeline);
     int n_score = 0;
     for (int i = 0; i < p->n_stages; i++) {
         const pl_stage *st = &p->stages[i];
         static const char *const kinds[] = {"train", "score", "generate", "ppo", "beam"};
+        if (full_table2_owns(r, st)) continue;
         if (st->kind == PL_GENERATE) {
             int d = pl_find_data(p, st->data);
             if (pl_find_model(p, st->model) < 0)
@@ -99,12 +102,15 @@ int full_problems(const rp_run *r, const pl_plan *p, int which, char *msg, size_
             continue;
         }
         if (st->kind != PL_TRAIN && st->kind != PL_SCORE) {
-            ADD("stage '%s' (kind %s): not built at full scale yet", st->name, kinds[st->kind]);
+            ADD("stage '%s' (kind %s): not one of the %s analysis's stages at full scale (ppo "
+                "belongs to table2's, beam to table3b's steer)",
+                st->name, kinds[st->kind], r->analysis[0] ? r->analysis : "default");
             continue;
         }
         if (st->kind == PL_TRAIN && st->loss != 0) {
-            ADD("stage '%s': loss %s: not built at full scale yet (preference is)", st->name,
-                st->loss == 1 ? "dpo" : "sft");
+            ADD("stage '%s': loss %s: not one of the %s analysis's stages at full scale (dpo "
+                "belongs to table2's, sft to table3b's steer)",
+                st->name, st->loss == 1 ? "dpo" : "sft", r->analysis[0] ? r->analysis : "default");
             continue;
         }
         static const char *const precisions[] = {"bf16", "tf32", "fp32"}; /* plan.c's order */
@@ -125,7 +131,7 @@ int full_problems(const rp_run *r, const pl_plan *p, int which, char *msg, size_
             ADD("stage '%s': data '%s': the full scale %s a data set of \"data\"%s", st->name,
                 st->data, st->kind == PL_SCORE ? "scores" : "trains on",
                 st->kind == PL_SCORE ? " or a generate stage's solutions" : "");
-        if (from_gen && t >= 0 && !same_tokenizer(p, p->stages[t].model, p->stages[g].model))
+        if (from_gen && t >= 0 && !full_same_tokenizer(p, p->stages[t].model, p->stages[g].model))
             ADD("stage '%s': the reward models of stage '%s' start from model '%s', the solutions "
                 "of stage '%s' come from model '%s', and their tokenizer.json files differ: the "
                 "full scale scores sampled solutions' tokens as they are, so both need one "
@@ -198,7 +204,9 @@ static gc_status run_generate(rp_run *r, const pl_plan *p, int i, full_stage_run
                     NULL,
                     NULL,
                     &sr->samples,
-                    &p->data[pl_find_data(p, st->data)]};
+                    &p->data[pl_find_data(p, st->data)],
+                    NULL,
+                    NULL};
     int busy = 0; /* another process samples: wait for it (nothing else can run meanwhile) */
     GC_TRY(rp_stage_try(r, &FULL_GENERATE, st->name, full_stage_config(&job), NULL, 0, &job,
                         &sr->inst[0], &busy));
@@ -211,6 +219,7 @@ static gc_status run_stage(rp_run *r, const pl_plan *p, int i, full_stage_runs *
                            float **rewards, const full_analysis *fa, full_qscores *qs) {
     const pl_stage *st = &p->stages[i];
     full_stage_runs *sr = &all[i];
+    if (full_table2_owns(r, st)) return full_table2_stage(r, p, i, all);
     if (st->kind == PL_GENERATE) return run_generate(r, p, i, sr);
     if (!strcmp(r->analysis, "steer") && !(st->kind == PL_TRAIN && st->loss == 0))
         return full_steer_stage(r, p, i, all);
@@ -244,7 +253,7 @@ static gc_status run_stage(rp_run *r, const pl_plan *p, int i, full_stage_runs *
             for (int k = 1; k <= seeds; k++) {
                 int at = v * r->seeds + k - 1;
                 if (pass && sr->inst[at]) continue;
-                full_job job = {p, i, v, k, m, &sr->data, NULL, NULL, NULL, NULL, NULL};
+                full_job job = {p, i, v, k, m, &sr->data, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
                 char name[96];
                 snprintf(name, sizeof name, "%s-%s-seed%d", st->name, FULL_VARIANTS[v].name, k);
                 rp_stage *in[2] = {NULL, NULL};
@@ -303,14 +312,23 @@ gc_status full_run(rp_run *r, const char *root) {
     gc_status s = all && rewards && qs ? GC_OK : GC_ERR_NOMEM;
     for (int i = 0; s == GC_OK && i < p.n_stages; i++)
         s = run_stage(r, &p, i, all, rewards, &fa, qs);
-    if (s == GC_OK)
-        s = !strcmp(r->analysis, "steer") ? full_steer_analyse(r, &p, all)
-                                          : full_analyse(r, &p, all, rewards, qs, &fa);
+    int sc = 0;
+    while (sc < p.n_stages - 1 && p.stages[sc].kind != PL_SCORE)
+        sc++;
+    if (s == GC_OK && !strcmp(r->analysis, "steer"))
+        s = full_steer_analyse(r, &p, all);
+    else if (s == GC_OK && !strcmp(r->analysis, "table2"))
+        s = full_table2_analyse(r, &p, all, rewards, &all[sc].data.s, &p.stages[sc]);
+    else if (s == GC_OK)
+        s = full_analyse(r, &p, all, rewards, qs, &fa);
     rp_print_times(r);
     for (int i = 0; all && i < p.n_stages; i++) {
         free(all[i].inst);
         full_seqs_free(&all[i].data.s);
         full_samples_free(&all[i].samples);
+        for (int k = 0; k < all[i].n_policy; k++)
+            full_samples_free(&all[i].policy[k]);
+        free(all[i].policy);
     }
     for (int k = 0; rewards && k < NV * r->seeds; k++)
         free(rewards[k]);

@@ -51,6 +51,14 @@
  *     sides of every test pair scored; the mini scale's accuracy analysis (hh/hh.h).
  *     "recompute": activation recomputation (gc_model_set_recompute: the same bits, less
  *     memory, one more forward pass), so it is not part of the cache key.
+ *   table2 (analysis "table2", full_table2.c): fig2's reward models and score stage; train loss
+ *     "dpo": the policy trained with DPO on the preference pairs (the starting policy's
+ *     log-probabilities the reference, gc_dpo_grad_acc over micro-batches), its stage directory a
+ *     Hugging Face model; ppo: the policy trained with PPO against each variant's reward model
+ *     (lib/policy/ppo_trainer.h; prompts from math benchmark files, the pretraining term on
+ *     ptx_data's correct solutions); a generate stage whose variants are the policies (sft, the
+ *     DPO stage, <ppo stage>-<variant>): each answers every question greedily; the mini scale's
+ *     table2 statistics with the benchmark-size-weighted average.
  *   table3b (analysis "steer", full_steer.c): a goal-conditioned Helpful-Harmless reward model per
  *     seed (train, one variant); score on HelpSteer items (the kept ones, plan.h's min_rating and
  *     first): the prototype, the mean of the reward model's state pooled over each response
@@ -77,6 +85,8 @@
 
 #include "lib/util/base.h"
 #include "lib/tasks/helpsteer.h"
+#include "lib/tasks/hfseq.h"
+#include "lib/tasks/mathbench.h"
 #include "lib/tasks/mathpipe.h"
 #include "replicate/math/analyses.h"
 #include "replicate/plan/plan.h"
@@ -176,6 +186,9 @@ typedef struct {
     full_qscores *qs;         /* score of samples: the per-token scores, else NULL */
     full_samples *samples;    /* generate: its output */
     const pl_data *questions; /* generate: the questions' data set */
+    const char *policy;       /* generate: the policy's name (a variant of table2's evaluation) */
+    const char *weights;      /* generate: a directory of the policy's weights (Hugging Face
+                               * layout; the tokenizer is the model's), or NULL: the model's */
 } full_job;
 
 extern const rp_stage_def FULL_TRAIN, FULL_SCORE, FULL_GENERATE;
@@ -212,6 +225,24 @@ typedef struct {
 gc_status full_sample(gc_model *m, const pl_stage *ps, const full_samples *s, int total,
                       int32_t eos, int vocab_tok, const gc_qfilter *filter, rp_stage *st,
                       full_sampled *p);
+/* Sequences which[0, n) of d packed as rows of tok (n, T), T the longest; len (n) and plen (n,
+ * may be NULL) their lengths. Returns T. Padding repeats a row's last token; nothing reads it. */
+int full_pack(const full_seqs *d, const int *which, int n, int32_t *tok, int *len, int *plen);
+/* A train stage's learning rate at step (0-based) of steps: cosine from lr to lr_min after warmup
+ * linear steps, or constant after them (its "schedule"). */
+float full_lr(const pl_stage *ps, int step, int steps, int warmup);
+/* [{path, size, mtime, format}] of d's files (NULL: []), for a stage's key. */
+cJSON *full_data_fingerprint(const pl_data *d);
+/* Whether models a and b (names of "models") share one tokenizer: the same model, or identical
+ * tokenizer.json files (models not yet present: assumed, their absence is reported apart). */
+int full_same_tokenizer(const pl_plan *p, const char *a, const char *b);
+/* The training examples of a stage with an "examples" subset: indices 0 .. n_all - 1 in a seeded
+ * shuffle shared by every variant, seed and stage (the first n are the subset; n >= n_all: all,
+ * in order). malloc'd; NULL when out of memory. */
+int *full_subset(int n_all, int n);
+/* Copies a model directory's tokenizer.json and tokenizer_config.json (when present) into
+ * directory to: a trained policy's stage directory becomes a whole Hugging Face model. */
+gc_status full_copy_tokenizer(const char *from, const char *to);
 /* The kept items of a HelpSteer data set: every file's items in order (all owns them), those rated
  * at least d->min_rating on helpfulness, correctness, coherence and complexity, the first
  * d->first of them (0: all): *kept (malloc'd) their n indices; none kept is an error naming the
@@ -219,6 +250,21 @@ gc_status full_sample(gc_model *m, const pl_stage *ps, const full_samples *s, in
 gc_status full_helpsteer(const pl_data *d, gc_helpsteer_set *all, int **kept, int *n);
 /* [{"role": "user", "content": text}] (the caller deletes it) */
 cJSON *full_user_message(const char *text);
+/* The questions of math benchmark files (lib/tasks/mathbench.h): every file of a data set in
+ * order. */
+typedef struct {
+    int n;
+    char **question, **answer; /* (n) borrowed from sets */
+    gc_mb_set *sets;           /* (files) */
+    int n_sets;
+} full_questions;
+/* Loads d's files into q; out gets n_q, qgroup and the group names (each file's directory). */
+gc_status full_load_questions(const pl_data *d, full_questions *q, full_samples *out);
+void full_questions_free(full_questions *q);
+/* s->plen, prompt and poff: each question through pm's prompt template, encoded with the
+ * tokenizer's special tokens. */
+gc_status full_encode_prompts(const gc_hfseq *c, const pl_model *pm, const full_questions *qs,
+                              full_samples *s);
 /* Goal state k (0 the last token's, 1 a random response token's) of a train instance. */
 gc_status full_read_goal(const rp_stage *st, int k, int D, float *goal);
 
@@ -248,6 +294,9 @@ typedef struct {
                       * v * seeds + k - 1; a generate stage's one at 0 */
     full_data data;
     full_samples samples; /* generate: its solutions */
+    full_samples *policy; /* table2's evaluation: (variants * seeds) each policy's solutions, the
+                           * variant's i-th at i * seeds + k - 1 (sft: at k = 1 only) */
+    int n_policy;
 } full_stage_runs;
 
 /* the analysis's settings at full scale (its section of the scale, with the mini scale's keys
@@ -298,5 +347,22 @@ gc_status full_steer_stage(rp_run *r, const pl_plan *p, int i, full_stage_runs *
 gc_status full_steer_check(const rp_run *r);
 /* The judge stages (judge-seed<k>) over both beam stages' responses and the results. */
 gc_status full_steer_analyse(rp_run *r, const pl_plan *p, const full_stage_runs *all);
+
+/* ---- table2 (full_table2.c) ---- */
+
+/* Whether stage st of r is one table2's executor runs: DPO (train, loss dpo), PPO, and the
+ * evaluation (a generate stage whose variants are the policies: "sft", a DPO stage's name,
+ * "<ppo stage>-<variant>"). */
+int full_table2_owns(const rp_run *r, const pl_stage *st);
+/* What keeps those stages from running, appended to msg; returns how many. */
+int full_table2_problems(const rp_run *r, const pl_plan *p, char *msg, size_t cap);
+/* Runs stage i (one of those): instances "<stage>-seed<k>" (DPO, at k - 1),
+ * "<stage>-<variant>-seed<k>" (PPO, at v * seeds + k - 1), "<stage>-sft" and
+ * "<stage>-<policy>-seed<k>" (the evaluation, its solutions in all[i].policy). */
+gc_status full_table2_stage(rp_run *r, const pl_plan *p, int i, full_stage_runs *all);
+/* The table2 results from the evaluation's solutions, the training curves, and the reward models'
+ * AUROC over the score stage's items (rewards [v * seeds + k - 1]). */
+gc_status full_table2_analyse(rp_run *r, const pl_plan *p, const full_stage_runs *all,
+                              float **rewards, const full_seqs *items, const pl_stage *score);
 
 #endif

@@ -44,22 +44,14 @@ static int64_t *offsets(const int *len, int n) {
 
 /* ---- the questions ---- */
 
-typedef struct {
-    int n;
-    char **question, **answer; /* (n) borrowed from sets */
-    gc_mb_set *sets;           /* (files) */
-    int n_sets;
-} questions;
-
-static void questions_free(questions *q) {
+void full_questions_free(full_questions *q) {
     for (int i = 0; i < q->n_sets; i++)
         gc_mb_free(&q->sets[i]);
     free(q->sets), free(q->question), free(q->answer);
     memset(q, 0, sizeof *q);
 }
 
-/* every file of d, in order; out->qgroup and the group names (each file's directory) */
-static gc_status load_questions(const pl_data *d, questions *q, full_samples *out) {
+gc_status full_load_questions(const pl_data *d, full_questions *q, full_samples *out) {
     memset(q, 0, sizeof *q);
     q->sets = gc_calloc((size_t)d->n_files, sizeof(gc_mb_set));
     out->group_name = gc_calloc((size_t)d->n_files, 64);
@@ -233,7 +225,7 @@ static void classify(char *const *ans, int M, const char *ref, int *cls, int *re
 }
 
 /* decodes every solution, grades it, writes samples.jsonl */
-static gc_status grade(rp_stage *st, const full_job *j, const questions *qs, const gc_hfseq *c,
+static gc_status grade(rp_stage *st, const full_job *j, const full_questions *qs, const gc_hfseq *c,
                        int32_t eos, int64_t *n_correct) {
     full_samples *s = j->samples;
     int M = s->M;
@@ -293,8 +285,8 @@ static gc_status grade(rp_stage *st, const full_job *j, const questions *qs, con
 /* ---- the stage ---- */
 
 /* the prompts of every question, tokenized: s->plen, s->prompt, s->poff */
-static gc_status encode_prompts(const gc_hfseq *c, const pl_model *pm, const questions *qs,
-                                full_samples *s) {
+gc_status full_encode_prompts(const gc_hfseq *c, const pl_model *pm, const full_questions *qs,
+                              full_samples *s) {
     s->plen = gc_malloc(sizeof(int) * (size_t)(s->n_q ? s->n_q : 1));
     if (!s->plen) return GC_ERR_NOMEM;
     int64_t n = 0, cap = 0;
@@ -323,11 +315,11 @@ static gc_status encode_prompts(const gc_hfseq *c, const pl_model *pm, const que
 static gc_status compute_generate(rp_stage *st, void *ctx) {
     const full_job *j = ctx;
     full_samples *s = j->samples;
-    questions qs;
+    full_questions qs;
     gc_hfseq c = {0};
     gc_model m;
     int have_model = 0;
-    gc_status r = load_questions(j->questions, &qs, s);
+    gc_status r = full_load_questions(j->questions, &qs, s);
     if (r == GC_OK && s->n_q == 0)
         r = gc_fail(GC_ERR_FORMAT, "data '%s': no questions", j->questions->name);
     if (r == GC_OK && (int64_t)s->n_q * s->M > (1 << 30))
@@ -336,7 +328,7 @@ static gc_status compute_generate(rp_stage *st, void *ctx) {
                     s->n_q, s->M);
     if (r == GC_OK) r = gc_hfseq_open(j->model->path, &c);
     int total = r == GC_OK ? s->n_q * s->M : 0;
-    if (r == GC_OK) r = encode_prompts(&c, j->model, &qs, s);
+    if (r == GC_OK) r = full_encode_prompts(&c, j->model, &qs, s);
     if (r == GC_OK) {
         s->glen = gc_calloc((size_t)(total ? total : 1), sizeof(int));
         s->cls = gc_calloc((size_t)(total ? total : 1), sizeof(int));
@@ -345,7 +337,9 @@ static gc_status compute_generate(rp_stage *st, void *ctx) {
     int maxp = 0;
     for (int q = 0; r == GC_OK && q < s->n_q; q++)
         maxp = s->plen[q] > maxp ? s->plen[q] : maxp;
-    if (r == GC_OK) r = gc_hf_load(j->model->path, maxp + (int)j->p->stages[j->stage].max_new, &m);
+    if (r == GC_OK)
+        r = gc_hf_load(j->weights ? j->weights : j->model->path,
+                       maxp + (int)j->p->stages[j->stage].max_new, &m);
     have_model = r == GC_OK;
     if (r == GC_OK && m.cfg.seq_len < maxp + 1)
         r = gc_fail(GC_ERR_CONFIG, "%s: a prompt of %d tokens leaves no room in the model's %d",
@@ -382,7 +376,7 @@ static gc_status compute_generate(rp_stage *st, void *ctx) {
                     total, (long long)gen);
     }
     gc_hfseq_close(&c);
-    questions_free(&qs);
+    full_questions_free(&qs);
     return r;
 }
 
@@ -392,9 +386,9 @@ static gc_status load_generate(const rp_stage *st, void *ctx) {
     int M = s->M; /* read over what a computation left */
     full_samples_free(s);
     s->M = M;
-    questions qs;
-    gc_status r = load_questions(j->questions, &qs, s); /* the groups */
-    questions_free(&qs);
+    full_questions qs;
+    gc_status r = full_load_questions(j->questions, &qs, s); /* the groups */
+    full_questions_free(&qs);
     GC_TRY(r);
     char path[RP_PATH];
     rp_stage_file(st, "samples.bin", path);

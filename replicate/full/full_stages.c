@@ -451,6 +451,7 @@ cJSON *full_stage_config(const full_job *j) {
     cJSON_AddNumberToObject(c, "micro_batch", (double)st->micro_batch);
     if (st->kind == PL_TRAIN) {
         cJSON_AddNumberToObject(c, "loss", st->loss);
+        if (st->loss == 1) cJSON_AddNumberToObject(c, "beta", st->beta);
         cJSON_AddNumberToObject(c, "epochs", (double)st->epochs);
         cJSON_AddNumberToObject(c, "batch", (double)st->batch);
         cJSON_AddNumberToObject(c, "examples", (double)st->examples);
@@ -483,6 +484,7 @@ cJSON *full_stage_config(const full_job *j) {
         cJSON_AddNumberToObject(c, "temperature", st->temperature);
         cJSON_AddNumberToObject(c, "top_p", st->top_p);
         cJSON_AddNumberToObject(c, "sampling_seed", (double)st->seed);
+        if (j->policy) cJSON_AddStringToObject(c, "policy", j->policy);
         d = j->questions;
     }
     if (st->kind == PL_BEAM) {
@@ -502,22 +504,65 @@ cJSON *full_stage_config(const full_job *j) {
         cJSON_AddNumberToObject(c, "min_rating", d->min_rating);
         cJSON_AddNumberToObject(c, "first", (double)d->first);
     }
-    cJSON *files = cJSON_AddArrayToObject(c, "data");
-    for (int f = 0; d && !(j->data && j->data->samples) && f < d->n_files; f++) {
+    cJSON_AddItemToObject(c, "data", full_data_fingerprint(j->data && j->data->samples ? NULL : d));
+    return c;
+}
+
+cJSON *full_data_fingerprint(const pl_data *d) {
+    cJSON *files = cJSON_CreateArray();
+    for (int f = 0; d && f < d->n_files; f++) {
         cJSON *o = fingerprint(d->files[f].path);
         cJSON_AddStringToObject(o, "format", PL_FORMAT_NAMES[d->files[f].format]);
         cJSON_AddItemToArray(files, o);
     }
-    return c;
+    return files;
 }
 
 /* ---- train ---- */
 
+float full_lr(const pl_stage *ps, int step, int steps, int warmup) {
+    return ps->schedule == 0
+               ? gc_lr_cosine(step, steps, warmup, (float)ps->lr, (float)ps->lr_min)
+               : (step < warmup ? (float)ps->lr * (step + 1) / warmup : (float)ps->lr);
+}
+
+int *full_subset(int n_all, int n) {
+    int *subset = gc_malloc(sizeof(int) * (size_t)(n_all ? n_all : 1));
+    if (!subset) return NULL;
+    for (int i = 0; i < n_all; i++)
+        subset[i] = i;
+    if (n < n_all) {
+        gc_rng sr;
+        gc_rng_init(&sr, 0, gc_rng_stream(GC_STREAM_RM_TRAIN, 1000));
+        for (int i = n_all - 1; i > 0; i--) {
+            int k = (int)gc_rng_below(&sr, (uint32_t)i + 1), t = subset[i];
+            subset[i] = subset[k], subset[k] = t;
+        }
+    }
+    return subset;
+}
+
+gc_status full_copy_tokenizer(const char *from, const char *to) {
+    static const char *const files[] = {"tokenizer.json", "tokenizer_config.json"};
+    for (int f = 0; f < 2; f++) {
+        char a[RP_PATH + 40], b[RP_PATH + 40];
+        snprintf(a, sizeof a, "%s/%s", from, files[f]);
+        snprintf(b, sizeof b, "%s/%s", to, files[f]);
+        char *data = NULL;
+        size_t n = 0;
+        if (gc_read_file(a, &data, &n) != GC_OK) continue; /* tokenizer_config.json is optional */
+        FILE *o = fopen(b, "wb");
+        int ok = o && fwrite(data, 1, n, o) == n;
+        if (o && fclose(o) != 0) ok = 0;
+        free(data);
+        if (!ok) return gc_fail(GC_ERR_IO, "%s: cannot write", b);
+    }
+    return GC_OK;
+}
+
 enum { S_ACC, S_LOSS, S_N, N_SUMS };
 
-/* Sequences which[0, n) of d packed as rows of tok (n, T), T the longest; len (n) and plen (n,
- * may be NULL) their lengths. Returns T. Padding repeats a row's last token; nothing reads it. */
-static int pack(const full_seqs *d, const int *which, int n, int32_t *tok, int *len, int *plen) {
+int full_pack(const full_seqs *d, const int *which, int n, int32_t *tok, int *len, int *plen) {
     int T = 0;
     for (int i = 0; i < n; i++)
         T = d->len[which[i]] > T ? d->len[which[i]] : T;
@@ -554,7 +599,7 @@ static gc_status write_goal(rp_stage *st, gc_rm *rm, const full_seqs *d, const i
         int m = n - a < B ? n - a : B;
         for (int i = 0; i < m; i++)
             which[i] = 2 * pairs[a + i];
-        int T = pack(d, which, m, tok, len, NULL);
+        int T = full_pack(d, which, m, tok, len, NULL);
         s = gc_rm_score(rm, tok, m, T, len, r);
         for (int i = 0; s == GC_OK && i < m; i++) {
             const float *h = rm->model.hf + (size_t)i * T * D;
@@ -616,19 +661,9 @@ static gc_status compute_train(rp_stage *st, void *ctx) {
     int *lens = gc_malloc(sizeof(int) * (size_t)n);
     if (!tok || !plen || !len || !order || !perm || !lens) s = GC_ERR_NOMEM;
     /* the examples subset: a seeded shuffle shared by every variant and seed */
-    int *subset = s == GC_OK ? gc_malloc(sizeof(int) * (size_t)d->n) : NULL;
+    int *subset = s == GC_OK ? full_subset(d->n, n) : NULL;
     if (s == GC_OK && !subset) s = GC_ERR_NOMEM;
     if (s == GC_OK) {
-        for (int i = 0; i < d->n; i++)
-            subset[i] = i;
-        if (n < d->n) {
-            gc_rng sr;
-            gc_rng_init(&sr, 0, gc_rng_stream(GC_STREAM_RM_TRAIN, 1000));
-            for (int i = d->n - 1; i > 0; i--) {
-                int k = (int)gc_rng_below(&sr, (uint32_t)i + 1), t = subset[i];
-                subset[i] = subset[k], subset[k] = t;
-            }
-        }
         for (int i = 0; i < n; i++)
             lens[i] = d->len[2 * subset[i]] > d->len[2 * subset[i] + 1] ? d->len[2 * subset[i]]
                                                                         : d->len[2 * subset[i] + 1];
@@ -653,15 +688,13 @@ static gc_status compute_train(rp_stage *st, void *ctx) {
             for (int i = 0; i < m; i++) /* chosen, rejected, ... */
                 which[2 * i] = 2 * subset[order[first + a + i]],
                           which[2 * i + 1] = which[2 * i] + 1;
-            int T = pack(d, which, 2 * m, tok, len, plen);
+            int T = full_pack(d, which, 2 * m, tok, len, plen);
             gc_rm_step_stats rs;
             s = gc_rm_grad_acc(&rm, tok, m, T, plen, len, &con, &rng, (float)m / nb, a == 0, &rs);
             double w = (double)m / nb;
             acc += w * rs.acc, loss += w * rs.loss, pref += w * rs.pref, cl += w * rs.con;
         }
-        float lr = ps->schedule == 0
-                       ? gc_lr_cosine(step, steps, warmup, (float)ps->lr, (float)ps->lr_min)
-                       : (step < warmup ? (float)ps->lr * (step + 1) / warmup : (float)ps->lr);
+        float lr = full_lr(ps, step, steps, warmup);
         gc_rm_optim o = GC_RM_OPTIM_DEFAULT(lr, (float)ps->clip, (float)ps->weight_decay);
         o.beta1 = (float)ps->beta1, o.beta2 = (float)ps->beta2;
         if (s == GC_OK) s = gc_rm_update(&rm, &o);
@@ -787,7 +820,7 @@ static gc_status compute_score(rp_stage *st, void *ctx) {
     gc_progress prog;
     gc_progress_init(&prog, st->name, n);
     for (int a = 0; s == GC_OK && a < n; a += B) {
-        int m = n - a < B ? n - a : B, T = pack(d, order + a, m, tok, len, NULL);
+        int m = n - a < B ? n - a : B, T = full_pack(d, order + a, m, tok, len, NULL);
         s = gc_rm_score(&rm, tok, m, T, len, out);
         for (int i = 0; s == GC_OK && i < m; i++) {
             int it = order[a + i];

@@ -74,7 +74,8 @@ int full_steer_problems(const rp_run *r, const pl_plan *p, int which, char *msg,
             ADD("stage '%s': the steer analysis runs every stage per seed (per_seed true)",
                 st->name);
         if (st->kind == PL_TRAIN && st->loss == 1) {
-            ADD("stage '%s': loss dpo: not built at full scale yet", st->name);
+            ADD("stage '%s': loss dpo: not one of the steer analysis's stages (table2's)",
+                st->name);
             continue;
         }
         if (st->kind == PL_TRAIN) {
@@ -186,25 +187,6 @@ const rp_stage_def FULL_PROTOTYPE = {"full-prototype", __FILE__, compute_prototy
 
 /* ---- the SFT baseline's generator ---- */
 
-/* copies the tokenizer's files of model directory from into directory to (when present) */
-static gc_status copy_tokenizer(const char *from, const char *to) {
-    static const char *const files[] = {"tokenizer.json", "tokenizer_config.json"};
-    for (int f = 0; f < 2; f++) {
-        char a[RP_PATH + 40], b[RP_PATH + 40];
-        snprintf(a, sizeof a, "%s/%s", from, files[f]);
-        snprintf(b, sizeof b, "%s/%s", to, files[f]);
-        char *data = NULL;
-        size_t n = 0;
-        if (gc_read_file(a, &data, &n) != GC_OK) continue; /* tokenizer_config.json is optional */
-        FILE *o = fopen(b, "wb");
-        int ok = o && fwrite(data, 1, n, o) == n;
-        if (o && fclose(o) != 0) ok = 0;
-        free(data);
-        if (!ok) return gc_fail(GC_ERR_IO, "%s: cannot write", b);
-    }
-    return GC_OK;
-}
-
 static gc_status compute_sft(rp_stage *st, void *ctx) {
     full_steer_job *j = ctx;
     const pl_stage *ps = &j->p->stages[j->stage];
@@ -231,7 +213,7 @@ static gc_status compute_sft(rp_stage *st, void *ctx) {
     if (s == GC_OK) s = gc_sft_train(&g, &set, &c, &loss);
     /* the stage's directory is the model's, in Hugging Face's layout */
     if (s == GC_OK) s = gc_hf_save(st->dir, &g, GC_ST_F32);
-    if (s == GC_OK) s = copy_tokenizer(j->model->path, st->dir);
+    if (s == GC_OK) s = full_copy_tokenizer(j->model->path, st->dir);
     if (s == GC_OK) {
         st->info = cJSON_CreateObject();
         cJSON_AddNumberToObject(st->info, "examples", n);
@@ -658,8 +640,8 @@ gc_status full_steer_stage(rp_run *r, const pl_plan *p, int i, full_stage_runs *
             job.rm = in[n_in++] = all[tr].inst[sv];
             job.proto = in[n_in++] = all[pr].inst[sv];
         }
-        cJSON *key =
-            full_stage_config(&(full_job){p, i, 0, k, m, &sr->data, NULL, NULL, NULL, NULL, NULL});
+        cJSON *key = full_stage_config(
+            &(full_job){p, i, 0, k, m, &sr->data, NULL, NULL, NULL, NULL, NULL, NULL, NULL});
         GC_TRY(rp_stage_run(r, def, name, key, in, n_in, &job, &sr->inst[at]));
     }
     return GC_OK;

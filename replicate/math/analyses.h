@@ -27,6 +27,17 @@ gc_status math_analyse_pilot(math_ctx *m, const cJSON *section, const char *path
 gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *path);  /* table2 */
 gc_status math_analyse_steer(math_ctx *m, const cJSON *section, const char *path);   /* table3b */
 
+/* table2's pieces, shared with the full scale (replicate/full/full_table2.c): the results' plot
+ * data and table (rp_finish's hooks), a PPO run's summary (the means of its first and last 3
+ * iterations of the reward model's score and the rollout accuracy, its last KL, the reward-hacking
+ * flag: the score rose while the accuracy fell) and the runs' training curves with their plot;
+ * the sample standard deviation (0 when n < 2). */
+gc_status math_table2_write_dat(const char *path, const cJSON *results, const void *ctx);
+void math_table2_print(const cJSON *r, FILE *f);
+void math_table2_summarise_run(const cJSON *its, cJSON *out);
+gc_status math_table2_ppo_curves(const rp_run *r, const cJSON *runs);
+double math_sample_sd(const double *x, int n);
+
 /* Rewards (sol.n) of every evaluation solution by the reward model of stage rmst (stage
  * score-<variant>-seed<k>), or with rmst NULL the policy's mean token log-probability (stage
  * logprob-policy). */

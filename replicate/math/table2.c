@@ -537,7 +537,7 @@ static const char *const ARMS[][2] = {{RS_DPO, "DPO"},
                                       {RS_PPO_GOAL, "PPO, goal-conditioned RM"}};
 enum { N_ARMS = 3 };
 
-static gc_status write_dat(const char *path, const cJSON *results, const void *ctx) {
+gc_status math_table2_write_dat(const char *path, const cJSON *results, const void *ctx) {
     (void)ctx;
     FILE *f = fopen(path, "w");
     if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", path);
@@ -572,7 +572,7 @@ static void print_row(const cJSON *g, FILE *f) {
     fprintf(f, "\n");
 }
 
-static void print_table2(const cJSON *r, FILE *f) {
+void math_table2_print(const cJSON *r, FILE *f) {
     fprintf(f, "\ntable2: greedy accuracy (mean [95%% CI over seeds])\n");
     for (const cJSON *g = gc_json_get(r, RS_SPLITS)->child; g; g = g->next)
         print_row(g, f);
@@ -651,7 +651,7 @@ static double mean_of(const cJSON *its, int from, int to, const char *key) {
     return n ? sum / n : NAN;
 }
 
-static void summarise_run(const cJSON *its, cJSON *out) {
+void math_table2_summarise_run(const cJSON *its, cJSON *out) {
     int n = cJSON_GetArraySize(its), k = n < RUN_ENDS ? n : RUN_ENDS;
     double r0 = mean_of(its, 0, k, RS_PPO_SCORE), r1 = mean_of(its, n - k, n, RS_PPO_SCORE);
     double a0 = mean_of(its, 0, k, RS_PPO_ACCURACY), a1 = mean_of(its, n - k, n, RS_PPO_ACCURACY);
@@ -663,23 +663,22 @@ static void summarise_run(const cJSON *its, cJSON *out) {
     cJSON_AddBoolToObject(out, RS_REWARD_HACKING, r1 > r0 && a1 < a0);
 }
 
-/* The PPO runs' per-iteration curves, one block per run (gnuplot index), and their plot. */
-static gc_status write_ppo_curves(const math_ctx *m, const cJSON *runs) {
+gc_status math_table2_ppo_curves(const rp_run *r, const cJSON *runs) {
     char dir[RP_PATH], dat[RP_PATH + 64], name[160];
-    rp_result_dir(m->r, dir);
+    rp_result_dir(r, dir);
     GC_TRY(rp_mkdirs(dir));
-    snprintf(name, sizeof name, "%s-ppo", m->r->experiment);
+    snprintf(name, sizeof name, "%s-ppo", r->experiment);
     snprintf(dat, sizeof dat, "%s/%s.dat", dir, name);
     FILE *f = fopen(dat, "w");
     if (!f) return gc_fail(GC_ERR_IO, "%s: cannot write", dat);
     fprintf(f, "# PPO training curves, one block per run (gnuplot index); columns by name\n");
     int block = 0;
-    for (const cJSON *r = runs->child; r; r = r->next, block++) {
-        const char *v = cJSON_GetStringValue(gc_json_get(r, RS_VARIANT));
-        double seed = gc_json_num(r, "seed", 0);
+    for (const cJSON *u = runs->child; u; u = u->next, block++) {
+        const char *v = cJSON_GetStringValue(gc_json_get(u, RS_VARIANT));
+        double seed = gc_json_num(u, "seed", 0);
         fprintf(f, "%siteration %s %s %s %s ppo-%s-seed%.0f\n", block ? "\n\n" : "", RS_PPO_SCORE,
                 RS_PPO_KL, RS_PPO_ACCURACY, RS_PPO_RESPONSE_LEN, v ? v : "?", seed);
-        for (const cJSON *e = gc_json_get(r, "iterations")->child; e; e = e->next)
+        for (const cJSON *e = gc_json_get(u, "iterations")->child; e; e = e->next)
             fprintf(f, "%.0f %.5f %.5f %.5f %.2f ppo-%s-seed%.0f\n", gc_json_num(e, "iteration", 0),
                     gc_json_num(e, RS_PPO_SCORE, NAN), gc_json_num(e, RS_PPO_KL, NAN),
                     gc_json_num(e, RS_PPO_ACCURACY, NAN), gc_json_num(e, RS_PPO_RESPONSE_LEN, NAN),
@@ -690,8 +689,7 @@ static gc_status write_ppo_curves(const math_ctx *m, const cJSON *runs) {
     return GC_OK;
 }
 
-/* The sample standard deviation of x (n); 0 when n < 2. */
-static double sample_sd(const double *x, int n) {
+double math_sample_sd(const double *x, int n) {
     if (n < 2) return 0;
     double m = 0, v = 0;
     for (int i = 0; i < n; i++)
@@ -803,7 +801,7 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
                 cJSON_AddStringToObject(c, RS_VARIANT, mv->name);
                 cJSON_AddNumberToObject(c, "seed", k);
                 cJSON *it = pj.curve ? pj.curve : cJSON_CreateArray();
-                summarise_run(it, c);
+                math_table2_summarise_run(it, c);
                 cJSON_AddItemToObject(c, "iterations", it);
                 cJSON_AddItemToArray(ppo_curves, c);
             }
@@ -858,7 +856,7 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
             cJSON *d = rp_summary(diff, seeds);
             gc_ttest tt = {.p = NAN};
             if (seeds >= 2) gc_stats_ttest_paired(avg[2], avg[1], (size_t)seeds, &tt);
-            cJSON_AddNumberToObject(d, RS_SD, sample_sd(diff, seeds));
+            cJSON_AddNumberToObject(d, RS_SD, math_sample_sd(diff, seeds));
             cJSON_AddNumberToObject(d, RS_SEEDS, seeds);
             cJSON_AddStringToObject(d, RS_TEST, "paired t-test over seeds");
             cJSON_AddNumberToObject(d, RS_P, tt.p);
@@ -880,7 +878,7 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
                 cJSON_AddItemToObject(ra, m->c.variant[arm_variant[a]].name,
                                       rp_summary(auc, seeds));
         }
-        if (s == GC_OK && tc.ppo) s = write_ppo_curves(m, ppo_curves);
+        if (s == GC_OK && tc.ppo) s = math_table2_ppo_curves(m->r, ppo_curves);
         cJSON_AddItemToObject(results, RS_DPO_TRAINING, curves);
         cJSON_AddItemToObject(results, RS_PPO_TRAINING, ppo_curves);
         curves = ppo_curves = NULL;
@@ -888,7 +886,7 @@ gc_status math_analyse_table2(math_ctx *m, const cJSON *section, const char *pat
             cJSON_AddStringToObject(results, RS_NOT_BUILT,
                                     "the PPO arms (the experiment file has no table2.ppo)");
         if (s == GC_OK)
-            s = math_finish(m, results, write_dat, NULL, print_table2);
+            s = math_finish(m, results, math_table2_write_dat, NULL, math_table2_print);
         else
             cJSON_Delete(results);
     }

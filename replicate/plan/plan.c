@@ -98,7 +98,7 @@ static const gc_cfg_field file_f[] = {
 
 typedef struct {
     int kind;
-    char model[GC_CFG_STRLEN], data[GC_CFG_STRLEN], scorer[GC_CFG_STRLEN];
+    char model[GC_CFG_STRLEN], data[GC_CFG_STRLEN], scorer[GC_CFG_STRLEN], ptx_data[GC_CFG_STRLEN];
     const cJSON *variants;
     int per_seed;
     pl_stage s; /* the numbers, read in place */
@@ -117,6 +117,7 @@ typedef struct {
 static const gc_cfg_field train_f[] = {
     COMMON,
     S(loss, GC_CFG_ENUM, 1, 0, 0, "preference|dpo|sft"),
+    S(beta, GC_CFG_FLOAT, 0, 1e-6, 1e3, NULL),
     S(sequences, GC_CFG_INT, 0, 1, 64, NULL),
     S(examples, GC_CFG_INT, 0, 1, 1e10, NULL),
     S(epochs, GC_CFG_INT, 1, 1, 1000, NULL),
@@ -164,6 +165,8 @@ static const gc_cfg_field ppo_f[] = {
     S(critic_lr, GC_CFG_FLOAT, 1, 1e-12, 1, NULL),
     S(kl_init, GC_CFG_FLOAT, 0, 0, 100, NULL),
     S(ptx_coef, GC_CFG_FLOAT, 0, 0, 100, NULL),
+    F(stage_fields, ptx_data, GC_CFG_STRING, 0, 0, 0, NULL),
+    S(ptx_batch, GC_CFG_INT, 0, 1, 1 << 16, NULL),
     S(gamma, GC_CFG_FLOAT, 0, 0, 1, NULL),
 };
 static const gc_cfg_field beam_f[] = {
@@ -330,6 +333,8 @@ static gc_status read_stage(const rp_run *r, pl_plan *p, const cJSON *obj, const
                                                                : 1,
                              .max_len = k == PL_BEAM ? 2048 : 0,
                              .lp_weight = 1.0,
+                             .beta = 0.1,
+                             .ptx_batch = 8,
                              .goal_weight = 1.0,
                              .warmup_ratio = 0,
                              .beta1 = 0.9,
@@ -351,8 +356,14 @@ static gc_status read_stage(const rp_run *r, pl_plan *p, const cJSON *obj, const
     snprintf(st->model, sizeof st->model, "%s", sf.model);
     snprintf(st->data, sizeof st->data, "%s", sf.data);
     snprintf(st->scorer, sizeof st->scorer, "%s", sf.scorer);
-    int idx = (int)(st - p->stages);
     char path[160];
+    snprintf(st->ptx_data, sizeof st->ptx_data, "%s", sf.ptx_data);
+    if (st->ptx_data[0] && find_data(p, st->ptx_data) < 0) {
+        snprintf(path, sizeof path, "%s.ptx_data", at);
+        return gc_config_fail(&r->cfg, path, "\"%s\" is not a data set under \"data\"",
+                              st->ptx_data);
+    }
+    int idx = (int)(st - p->stages);
     /* a model: one of "models", or a train stage before this one (its trained model) */
     const char *who[2] = {st->model, st->scorer};
     const char *key[2] = {"model", "scorer"};

@@ -24,7 +24,7 @@
  *               the batch is accumulated over batch / micro_batch of them), lr, lr_min (the
  *               cosine schedule's floor, default 0), warmup_ratio, schedule (cosine|constant),
  *               beta1, beta2, weight_decay, clip, max_len, lambda, K, precision
- *               (bf16|tf32|fp32), recompute
+ *               (bf16|tf32|fp32), recompute, beta (DPO's, default 0.1)
  *     score     model, data (or a generate stage), variants, per_seed, sequences, max_len,
  *               micro_batch (sequences per forward pass, default 8)
  *     generate  model, data, variants, per_seed, samples, max_new, mean_new_tokens, temperature
@@ -33,7 +33,9 @@
  *               is for that batch, and it says how many would fit)
  *     ppo       model (the actor), scorer (the reward model, which also starts the critic),
  *               data (the prompts), variants, per_seed, rollout, train_batch, episodes, max_new,
- *               mean_new_tokens, actor_lr, critic_lr, kl_init, ptx_coef, gamma
+ *               mean_new_tokens, actor_lr, critic_lr, kl_init, ptx_coef, ptx_data (the data set
+ *               of the pretraining term: OpenMath solutions, the correct ones), ptx_batch
+ *               (sequences per actor update, default 8), gamma
  *     beam      model (the generator), scorer (a reward model; absent: the generator's own
  *               log-probabilities alone), data (the prompts), variants,
  *               per_seed, beam, samples, step_tokens, max_steps, examples (the first N prompts),
@@ -135,13 +137,13 @@ typedef struct {
 typedef struct {
     char name[64];
     int kind;
-    char model[64], data[64], scorer[64];
+    char model[64], data[64], scorer[64], ptx_data[64];
     int runs; /* variants x (seeds when per_seed) */
     int64_t sequences, examples, epochs, batch, micro_batch, max_len, samples, max_new, rollout,
-        train_batch, episodes, beam, step_tokens, max_steps, K, seed;
+        train_batch, episodes, beam, step_tokens, max_steps, K, seed, ptx_batch;
     double mean_new_tokens, temperature, top_p, lr, lr_min, warmup_ratio, beta1, beta2,
         weight_decay, clip, lambda, actor_lr, critic_lr, kl_init, ptx_coef, gamma, lp_weight,
-        goal_weight;
+        goal_weight, beta;
     int loss, schedule, precision, recompute, per_seed;
     const cJSON *variants;
 } pl_stage;
