@@ -396,6 +396,11 @@ static gc_status read_stage(const rp_run *r, pl_plan *p, const cJSON *obj, const
         }
     }
     st->runs = nv * (st->per_seed ? r->seeds : 1);
+    /* table2's evaluation answers with the "sft" policy once, whatever the seeds */
+    for (const cJSON *e =
+             st->kind == PL_GENERATE && st->per_seed && st->variants ? st->variants->child : NULL;
+         e; e = e->next)
+        if (!strcmp(e->valuestring, "sft")) st->runs -= r->seeds - 1;
     return GC_OK;
 }
 

@@ -43,7 +43,8 @@
  *               together, default 8), temperature, top_p, lp_weight and goal_weight (the
  *               step score's weights, lib/policy/beam.h; default 1 each)
  *   "variants" names the stage's instances (e.g. ["baseline", "goal"]); "per_seed" repeats them
- *   for each of the file's seeds.
+ *   for each of the file's seeds (but a generate stage's "sft", table2's starting policy, which
+ *   answers once).
  *   The experiment's analysis section (its "analysis" name: "partial", "vote") may sit beside
  *   them; replicate/full/full.h reads it, the plan does not.
  * A preference train stage's estimate includes its goal state: one forward pass over the chosen
