@@ -1165,3 +1165,61 @@ Test(full, table2_standin_dpo_ppo_and_the_policies, .timeout = 600) {
     th_rm_tree(root);
     free(root), free(file);
 }
+
+/* table2's DPO on the CUDA backend in fp32 (its host emulation in the suite, a GPU where there is
+ * one): every step's loss, pair accuracy and margin as on the CPU within 1e-4, and the DPO
+ * policy's greedy answers the same (one seed, no PPO stage) */
+Test(full, table2_dpo_on_the_cuda_backend_matches_the_cpu, .timeout = 300) {
+    char *root = sampling_standin();
+    setenv("GCRM_CUDA_EMULATE", "1", 0); /* a real GPU when there is one */
+    char text[8192], edited[8192], file[1400];
+    snprintf(text, sizeof text, "%s", TABLE2);
+    char *a = strstr(text, "   \"ppo\": {"), *b = strstr(text, "   \"eval-policies\"");
+    cr_assert(a && b);
+    snprintf(edited, sizeof edited, "%.*s%s", (int)(a - text), text, b);
+    char *v = strstr(edited, ", \"ppo-baseline\", \"ppo-goal\"]");
+    cr_assert_not_null(v);
+    memmove(v, v + strlen(", \"ppo-baseline\", \"ppo-goal\""),
+            strlen(v + strlen(", \"ppo-baseline\", \"ppo-goal\"")) + 1);
+    snprintf(file, sizeof file, "%s/table2-dpo.json", root);
+    cr_assert_eq(th_write_file(file, edited, strlen(edited)), 0);
+    char cmd[4096], runs[2][1400], *out = NULL, *err = NULL;
+    for (int dev = 0; dev < 2; dev++) {
+        snprintf(runs[dev], sizeof runs[dev], "%s/t2-%s", root, dev ? "cuda" : "cpu");
+        snprintf(cmd, sizeof cmd, "%s run %s --scale full --full-root %s --root %s --seeds 1 %s",
+                 th_replicate_bin(), file, root, runs[dev],
+                 dev ? "--device cuda --precision fp32" : "");
+        int rc = th_run(cmd, &out, NULL, &err);
+        if (dev && rc != 0 && strstr(err, "CUDA")) {
+            th_rm_tree(root);
+            cr_skip_test("no CUDA backend: %s", err);
+        }
+        cr_assert_eq(rc, 0, "%s", err);
+        cr_expect(strstr(err, "the PPO arms") || strstr(out, "table2"), "%s", out);
+        free(out), free(err);
+    }
+    cJSON *c[2];
+    for (int dev = 0; dev < 2; dev++) {
+        char *d = stage_dir(runs[dev], "dpo-seed1"), p[2400];
+        snprintf(p, sizeof p, "%s/curve.json", d);
+        cr_assert_eq(gc_json_read(p, &c[dev]), GC_OK, "%s", gc_last_error());
+        free(d);
+    }
+    cr_assert_eq(cJSON_GetArraySize(c[0]), cJSON_GetArraySize(c[1]));
+    static const char *const keys[] = {"train_loss", "train_accuracy", "margin"};
+    for (int t = 0; t < cJSON_GetArraySize(c[0]); t++)
+        for (int k = 0; k < 3; k++) {
+            double x0 = gc_json_num(cJSON_GetArrayItem(c[0], t), keys[k], NAN),
+                   x1 = gc_json_num(cJSON_GetArrayItem(c[1], t), keys[k], NAN);
+            cr_expect(fabs(x0 - x1) <= 1e-4, "step %d %s: cpu %.8f, cuda %.8f", t + 1, keys[k], x0,
+                      x1);
+        }
+    cJSON_Delete(c[0]), cJSON_Delete(c[1]);
+    double acc[2][3];
+    for (int dev = 0; dev < 2; dev++)
+        instance_accuracy(runs[dev], "eval-policies-dpo-seed1", acc[dev]);
+    for (int g = 0; g < 3; g++)
+        cr_expect_float_eq(acc[0][g], acc[1][g], 1e-12, "group %d", g);
+    th_rm_tree(root);
+    free(root);
+}
