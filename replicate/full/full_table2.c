@@ -373,19 +373,6 @@ static gc_status ppo_score(void *ctx, int first, const int32_t *tokens, int B, i
     return gc_rm_score(sc->rm, tokens, B, T, len, out);
 }
 
-typedef struct {
-    gc_ppo *ppo;
-    const cJSON *curve;
-} ppo_ckpt;
-
-static gc_status save_ppo(const char *dir, void *ctx) {
-    ppo_ckpt *k = ctx;
-    char path[RP_PATH + 40];
-    GC_TRY(gc_ppo_save(k->ppo, dir));
-    snprintf(path, sizeof path, "%s/curve.json", dir);
-    return gc_json_write(path, k->curve);
-}
-
 /* the pretraining term's set: the correct solutions of the ptx data, prompt and response, cut to
  * L tokens (the actor's context; one whose prompt leaves no room is left out) */
 static gc_status ptx_set(full_data *fd, int L, gc_seqset *out) {
@@ -465,18 +452,8 @@ static gc_status compute_ppo(rp_stage *st, void *ctx) {
     ppo_scorer sc = {&scorer, &c, &qs, qi, 0, 0};
     if (s == GC_OK && !(prompts && plen && qi)) s = GC_ERR_NOMEM;
     cJSON *curve = NULL;
-    char kdir[RP_PATH], kpath[RP_PATH + 16];
-    int start = 0;
-    if (s == GC_OK && rp_ckpt_latest(st, kdir) >= 0) { /* a killed run's state and curve */
-        s = gc_ppo_load(&ppo, kdir);
-        snprintf(kpath, sizeof kpath, "%s/curve.json", kdir);
-        if (s == GC_OK) s = gc_json_read(kpath, &curve);
-        if (s == GC_OK &&
-            (!cJSON_IsArray(curve) || cJSON_GetArraySize(curve) != ppo.iter || ppo.iter > iters))
-            s = gc_fail(GC_ERR_FORMAT, "%s: does not hold the curve of %lld iterations", kpath,
-                        (long long)ppo.iter);
-        start = (int)ppo.iter;
-    }
+    int start = 0; /* a killed run's state and curve */
+    if (s == GC_OK) s = math_ppo_resume(st, &ppo, iters, &curve, &start);
     if (!curve) curve = cJSON_CreateArray();
     if (s == GC_OK)
         gc_log_info("%s: %d iterations of %d prompts (%d questions, %d episode(s))", st->name,
@@ -493,22 +470,12 @@ static gc_status compute_ppo(rp_stage *st, void *ctx) {
         s = gc_ppo_iteration(&ppo, &cfg, prompts, plen, n, ppo_score, &sc, &pst);
         if (s != GC_OK) break;
         double acc = sc.total ? (double)sc.right / sc.total : NAN;
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddNumberToObject(e, "iteration", it + 1);
-        cJSON_AddNumberToObject(e, RS_PPO_SCORE, pst.score);
-        cJSON_AddNumberToObject(e, RS_PPO_KL, pst.kl);
-        cJSON_AddNumberToObject(e, RS_PPO_KL_COEF, pst.kl_coef);
-        cJSON_AddNumberToObject(e, RS_PPO_POLICY_LOSS, pst.policy_loss);
-        cJSON_AddNumberToObject(e, RS_PPO_VALUE_LOSS, pst.value_loss);
-        cJSON_AddNumberToObject(e, RS_PPO_CLIPFRAC, pst.clipfrac);
-        cJSON_AddNumberToObject(e, RS_PPO_RESPONSE_LEN, pst.response_len);
-        cJSON_AddNumberToObject(e, RS_PPO_ACCURACY, acc);
-        cJSON_AddItemToArray(curve, e);
+        cJSON_AddItemToArray(curve, math_ppo_row(it + 1, &pst, acc));
         gc_log_info("%s iteration %d/%d: reward %.3f, KL %.3f, rollout accuracy %.3f", st->name,
                     it + 1, iters, pst.score, pst.kl, acc);
         gc_progress_update(&prog, it + 1);
-        ppo_ckpt k = {&ppo, curve};
-        if (rp_ckpt_due(st, it + 1 == iters)) s = rp_ckpt_write(st, it + 1, save_ppo, &k);
+        math_ppo_ckpt k = {&ppo, curve};
+        if (rp_ckpt_due(st, it + 1 == iters)) s = rp_ckpt_write(st, it + 1, math_ppo_save, &k);
     }
     gc_progress_end(&prog);
     char path[RP_PATH];

@@ -10,6 +10,7 @@
 #ifndef RP_MATH_ANALYSES_H
 #define RP_MATH_ANALYSES_H
 
+#include "lib/policy/ppo_trainer.h"
 #include "lib/rm/vote.h"
 #include "pipeline.h"
 
@@ -37,6 +38,16 @@ void math_table2_print(const cJSON *r, FILE *f);
 void math_table2_summarise_run(const cJSON *its, cJSON *out);
 gc_status math_table2_ppo_curves(const rp_run *r, const cJSON *runs);
 double math_sample_sd(const double *x, int n);
+/* A PPO stage's checkpoint (rp_ckpt_write's save: the trainer's state and the curve so far), the
+ * resumption of a killed run (*curve the saved one or a new array, *start the iterations done; a
+ * curve that is not the state's is an error naming it), and one iteration's curve row. */
+typedef struct {
+    gc_ppo *ppo;
+    const cJSON *curve;
+} math_ppo_ckpt;
+gc_status math_ppo_save(const char *dir, void *ctx);
+gc_status math_ppo_resume(rp_stage *st, gc_ppo *ppo, int64_t iterations, cJSON **curve, int *start);
+cJSON *math_ppo_row(int iteration, const gc_ppo_stats *ps, double accuracy);
 
 /* Rewards (sol.n) of every evaluation solution by the reward model of stage rmst (stage
  * score-<variant>-seed<k>), or with rmst NULL the policy's mean token log-probability (stage

@@ -395,18 +395,44 @@ static gc_status rm_scorer(void *ctx, int first, const int32_t *tokens, int B, i
     return gc_rm_score(sc->rm, tokens, B, T, len, out);
 }
 
-/* a PPO stage's checkpoint: the trainer's state and the training curve so far */
-typedef struct {
-    gc_ppo *ppo;
-    const cJSON *curve;
-} ppo_ckpt;
-
-static gc_status save_ppo(const char *dir, void *ctx) {
-    ppo_ckpt *k = ctx;
-    char path[RP_PATH];
+gc_status math_ppo_save(const char *dir, void *ctx) {
+    math_ppo_ckpt *k = ctx;
+    char path[RP_PATH + 16];
     GC_TRY(gc_ppo_save(k->ppo, dir));
     snprintf(path, sizeof path, "%s/curve.json", dir);
     return gc_json_write(path, k->curve);
+}
+
+gc_status math_ppo_resume(rp_stage *st, gc_ppo *ppo, int64_t iterations, cJSON **curve,
+                          int *start) {
+    char kdir[RP_PATH], kpath[RP_PATH + 16];
+    *curve = NULL, *start = 0;
+    if (rp_ckpt_latest(st, kdir) < 0) {
+        *curve = cJSON_CreateArray();
+        return GC_OK;
+    }
+    GC_TRY(gc_ppo_load(ppo, kdir));
+    snprintf(kpath, sizeof kpath, "%s/curve.json", kdir);
+    GC_TRY(gc_json_read(kpath, curve));
+    if (!cJSON_IsArray(*curve) || cJSON_GetArraySize(*curve) != ppo->iter || ppo->iter > iterations)
+        return gc_fail(GC_ERR_FORMAT, "%s: does not hold the curve of %lld iterations", kpath,
+                       (long long)ppo->iter);
+    *start = (int)ppo->iter;
+    return GC_OK;
+}
+
+cJSON *math_ppo_row(int iteration, const gc_ppo_stats *ps, double accuracy) {
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "iteration", iteration);
+    cJSON_AddNumberToObject(e, RS_PPO_SCORE, ps->score);
+    cJSON_AddNumberToObject(e, RS_PPO_KL, ps->kl);
+    cJSON_AddNumberToObject(e, RS_PPO_KL_COEF, ps->kl_coef);
+    cJSON_AddNumberToObject(e, RS_PPO_POLICY_LOSS, ps->policy_loss);
+    cJSON_AddNumberToObject(e, RS_PPO_VALUE_LOSS, ps->value_loss);
+    cJSON_AddNumberToObject(e, RS_PPO_CLIPFRAC, ps->clipfrac);
+    cJSON_AddNumberToObject(e, RS_PPO_RESPONSE_LEN, ps->response_len);
+    cJSON_AddNumberToObject(e, RS_PPO_ACCURACY, accuracy);
+    return e;
 }
 
 static gc_status compute_ppo(rp_stage *st, void *ctx) {
@@ -456,19 +482,8 @@ static gc_status compute_ppo(rp_stage *st, void *ctx) {
     ppo_scorer sc = {&scorer, probs, 0, 0, gc_malloc((size_t)L + 1)};
     if (s == GC_OK && !(ptok && prompts && plen && probs && sc.buf)) s = GC_ERR_NOMEM;
     cJSON *curve = NULL;
-    /* a killed run's checkpoint: the trainer's state and the curve up to it */
-    char kdir[RP_PATH], kpath[RP_PATH + 16];
-    int start = 0;
-    if (s == GC_OK && rp_ckpt_latest(st, kdir) >= 0) {
-        s = gc_ppo_load(&ppo, kdir);
-        snprintf(kpath, sizeof kpath, "%s/curve.json", kdir);
-        if (s == GC_OK) s = gc_json_read(kpath, &curve);
-        if (s == GC_OK && (!cJSON_IsArray(curve) || cJSON_GetArraySize(curve) != ppo.iter ||
-                           ppo.iter > pc->iterations))
-            s = gc_fail(GC_ERR_FORMAT, "%s: does not hold the curve of %lld iterations", kpath,
-                        (long long)ppo.iter);
-        start = (int)ppo.iter;
-    }
+    int start = 0; /* a killed run's checkpoint: the trainer's state and the curve up to it */
+    if (s == GC_OK) s = math_ppo_resume(st, &ppo, pc->iterations, &curve, &start);
     if (!curve) curve = cJSON_CreateArray();
     gc_progress prog;
     gc_progress_init(&prog, st->name, (int)pc->iterations);
@@ -488,26 +503,16 @@ static gc_status compute_ppo(rp_stage *st, void *ctx) {
         if (s == GC_OK) s = gc_ppo_iteration(&ppo, &c, prompts, plen, n, rm_scorer, &sc, &ps);
         double acc = sc.total ? (double)sc.right / sc.total : NAN, dt = gc_now() - t0;
         if (s == GC_OK) {
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddNumberToObject(e, "iteration", it + 1);
-            cJSON_AddNumberToObject(e, RS_PPO_SCORE, ps.score);
-            cJSON_AddNumberToObject(e, RS_PPO_KL, ps.kl);
-            cJSON_AddNumberToObject(e, RS_PPO_KL_COEF, ps.kl_coef);
-            cJSON_AddNumberToObject(e, RS_PPO_POLICY_LOSS, ps.policy_loss);
-            cJSON_AddNumberToObject(e, RS_PPO_VALUE_LOSS, ps.value_loss);
-            cJSON_AddNumberToObject(e, RS_PPO_CLIPFRAC, ps.clipfrac);
-            cJSON_AddNumberToObject(e, RS_PPO_RESPONSE_LEN, ps.response_len);
-            cJSON_AddNumberToObject(e, RS_PPO_ACCURACY, acc);
-            cJSON_AddItemToArray(curve, e);
+            cJSON_AddItemToArray(curve, math_ppo_row(it + 1, &ps, acc));
             gc_log_info("%s iteration %d/%d: reward %.3f, KL %.3f, rollout accuracy %.3f, "
                         "response %.0f tokens, %.0f tokens/s",
                         st->name, it + 1, (int)pc->iterations, ps.score, ps.kl, acc,
                         ps.response_len, ps.response_len * n / dt);
         }
         gc_progress_update(&prog, it + 1);
-        ppo_ckpt k = {&ppo, curve};
+        math_ppo_ckpt k = {&ppo, curve};
         if (s == GC_OK && rp_ckpt_due(st, it + 1 == pc->iterations))
-            s = rp_ckpt_write(st, it + 1, save_ppo, &k);
+            s = rp_ckpt_write(st, it + 1, math_ppo_save, &k);
     }
     gc_progress_end(&prog);
     gc_ppo_free(&ppo);
