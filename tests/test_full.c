@@ -348,18 +348,23 @@ Test(full, table3a_standin_through_a_chat_template, .timeout = 300) {
  * shape and tokenizer, a bigram wiring) samples 4 solutions for each of 16 GSM8k-style questions
  * in two files (answers 1 or 2); the solutions are scored token by token. %s: the analysis
  * ("partial" or "vote"), its claim, then its section */
+/* the sampling stand-ins' models (stories260K for the reward models, the bigram policy) and the
+ * preference pairs, the start of their experiment files' full scale */
+#define STANDIN_MODELS_AND_PAIRS                                                                   \
+    "  \"models\": {\"math\": {\"path\": \"models/s260\", \"prompt\": \"Question: {question}\\n"   \
+    "Answer.\", \"shape\": {\"dim\": 64, \"hidden_dim\": 172, \"n_layers\": 5, \"n_heads\": 8, "   \
+    "\"n_kv_heads\": 4, \"vocab_size\": 512}},\n"                                                  \
+    "    \"policy\": {\"path\": \"models/bigram\", \"prompt\": \"Question: "                       \
+    "{question}\\nAnswer.\", "                                                                     \
+    "\"shape\": {\"dim\": 64, \"hidden_dim\": 172, \"n_layers\": 5, \"n_heads\": 8, "              \
+    "\"n_kv_heads\": 4, \"vocab_size\": 512}}},\n"                                                 \
+    "  \"data\": {\"pairs\": {\"files\": [\"data/pairs/train.jsonl\"], \"format\": \"openmath\", " \
+    "\"examples\": 96, \"mean_tokens\": 40},\n"
+
 static const char SAMPLING[] =
     "{\"experiment\": \"%s\", \"pipeline\": \"math\", \"claim\": \"%s\", \"analysis\": \"%s\", "
     "\"seeds\": 2,\n"
-    " \"scales\": {\"full\": {\n"
-    "  \"models\": {\"math\": {\"path\": \"models/s260\", \"prompt\": \"Question: {question}\\n"
-    "Answer.\", \"shape\": {\"dim\": 64, \"hidden_dim\": 172, \"n_layers\": 5, \"n_heads\": 8, "
-    "\"n_kv_heads\": 4, \"vocab_size\": 512}},\n"
-    "    \"policy\": {\"path\": \"models/bigram\", \"prompt\": \"Question: {question}\\nAnswer.\", "
-    "\"shape\": {\"dim\": 64, \"hidden_dim\": 172, \"n_layers\": 5, \"n_heads\": 8, "
-    "\"n_kv_heads\": 4, \"vocab_size\": 512}}},\n"
-    "  \"data\": {\"pairs\": {\"files\": [\"data/pairs/train.jsonl\"], \"format\": \"openmath\", "
-    "\"examples\": 96, \"mean_tokens\": 40},\n"
+    " \"scales\": {\"full\": {\n" STANDIN_MODELS_AND_PAIRS
     "    \"questions\": {\"files\": [{\"path\": \"data/q/gsm8k/test.jsonl\", \"format\": "
     "\"gsm8k\"}, {\"path\": \"data/q/svamp/test.jsonl\", \"format\": \"gsm8k\"}], \"examples\": "
     "16, \"mean_tokens\": 20}},\n"
@@ -965,15 +970,7 @@ Test(full, sampling_on_the_cuda_backend_matches_the_cpu, .timeout = 300) {
 static const char TABLE2[] =
     "{\"experiment\": \"table2\", \"pipeline\": \"math\", \"claim\": \"table2\", \"analysis\": "
     "\"table2\", \"seeds\": 2,\n"
-    " \"scales\": {\"full\": {\n"
-    "  \"models\": {\"math\": {\"path\": \"models/s260\", \"prompt\": \"Question: {question}\\n"
-    "Answer.\", \"shape\": {\"dim\": 64, \"hidden_dim\": 172, \"n_layers\": 5, \"n_heads\": 8, "
-    "\"n_kv_heads\": 4, \"vocab_size\": 512}},\n"
-    "    \"policy\": {\"path\": \"models/bigram\", \"prompt\": \"Question: {question}\\nAnswer.\", "
-    "\"shape\": {\"dim\": 64, \"hidden_dim\": 172, \"n_layers\": 5, \"n_heads\": 8, "
-    "\"n_kv_heads\": 4, \"vocab_size\": 512}}},\n"
-    "  \"data\": {\"pairs\": {\"files\": [\"data/pairs/train.jsonl\"], \"format\": \"openmath\", "
-    "\"examples\": 96, \"mean_tokens\": 40},\n"
+    " \"scales\": {\"full\": {\n" STANDIN_MODELS_AND_PAIRS
     "    \"eval\": {\"files\": [\"data/eval/gsm8k/output-greedy.jsonl\", "
     "\"data/eval/svamp/output-greedy.jsonl\"], \"format\": \"openmath\", \"examples\": 96, "
     "\"mean_tokens\": 40},\n"
