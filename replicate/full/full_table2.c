@@ -154,6 +154,7 @@ int full_table2_problems(const rp_run *r, const pl_plan *p, char *msg, size_t ca
                     st->name);
         }
     }
+    if (r->seeds > 64) ADD("table2 takes at most 64 seeds, not %d", r->seeds);
     if (n_eval != 1)
         ADD("table2 reads one evaluation stage (generate, with the policies as variants); this "
             "scale has %d",
