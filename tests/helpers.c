@@ -372,6 +372,19 @@ int th_run_killed_after_every_checkpoint(const char *file, const char *root, con
     return 0;
 }
 
+void th_add_chat_template(const char *model_dir) {
+    char p[1200];
+    snprintf(p, sizeof p, "%s/tokenizer_config.json", model_dir);
+    cJSON *tc = NULL;
+    cr_assert_eq(gc_json_read(p, &tc), GC_OK, "%s", gc_last_error());
+    cJSON_AddStringToObject(tc, "chat_template",
+                            "{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {{ "
+                            "m['content'] }}\n{% endfor %}{% if add_generation_prompt "
+                            "%}assistant:{% endif %}");
+    cr_assert_eq(gc_json_write(p, tc), GC_OK);
+    cJSON_Delete(tc);
+}
+
 gc_status th_beam_by_logprob(void *ctx, const int32_t *seq, int prefix_len, int len, double lp_sum,
                              double *score) {
     (void)ctx, (void)seq, (void)prefix_len, (void)len;

@@ -60,6 +60,11 @@ void th_fill_normal(float *x, size_t n, float scale, gc_rng *r);
  * heads from head_seed), asserting each step. */
 void th_twin_rms(gc_rm *a, gc_rm *b, uint64_t weights, uint64_t head_seed);
 
+/* Gives a Hugging Face model directory's tokenizer_config.json a small chat template that writes
+ * the BOS itself: "<bos>role: content\n" per message, then "assistant:" as the generation prompt
+ * (the full-scale chat stand-ins). */
+void th_add_chat_template(const char *model_dir);
+
 /* A file's text (at most 1 MiB; empty when unreadable; caller frees). */
 char *th_read_text(const char *path);
 /* 1 when every file of every stage directory of cache a is byte for byte in cache b (info.json

@@ -64,7 +64,18 @@ const char *th_http_body(const char *request) {
     return end ? end + 4 : "";
 }
 
-pid_t th_http_start(void (*serve)(int fd), int *port) {
+/* answers requests one at a time, forever */
+static void serve(int fd, void (*handle)(int c, const char *request)) {
+    static char buf[1 << 20];
+    for (;;) {
+        int c = accept(fd, NULL, NULL);
+        if (c < 0) continue;
+        if (th_http_read_request(c, buf, sizeof buf)) handle(c, buf);
+        close(c);
+    }
+}
+
+pid_t th_http_start(void (*handle)(int c, const char *request), int *port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     cr_assert_geq(fd, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
@@ -78,7 +89,7 @@ pid_t th_http_start(void (*serve)(int fd), int *port) {
     cr_assert_geq(server, 0);
     if (server == 0) {
         signal(SIGPIPE, SIG_IGN); /* a client that timed out has closed its end */
-        serve(fd);
+        serve(fd, handle);
         _exit(0);
     }
     close(fd);

@@ -1,6 +1,7 @@
 /* http_stub: a small HTTP server on the loopback address, in a child process, for the tests of
  * the judge client and of what calls it: th_http_start binds a free port and forks; the child
- * answers with serve(fd), one connection at a time, until th_http_stop kills it. */
+ * reads one request at a time and answers it with handle(connection, request), until
+ * th_http_stop kills it. */
 #ifndef TH_HTTP_STUB_H
 #define TH_HTTP_STUB_H
 
@@ -18,7 +19,7 @@ int th_http_read_request(int c, char *buf, size_t cap);
 /* the body of a request read by th_http_read_request (after the blank line) */
 const char *th_http_body(const char *request);
 
-pid_t th_http_start(void (*serve)(int fd), int *port);
+pid_t th_http_start(void (*handle)(int c, const char *request), int *port);
 void th_http_stop(pid_t server);
 
 #endif

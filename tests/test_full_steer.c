@@ -45,39 +45,29 @@ static char *between(const char *s, const char *from, const char *to, const char
     return strndup(a, (size_t)(b - a));
 }
 
-static void judge_serve(int fd) {
-    static char buf[1 << 20];
-    for (;;) {
-        int c = accept(fd, NULL, NULL);
-        if (c < 0) continue;
-        if (!th_http_read_request(c, buf, sizeof buf)) {
-            close(c);
-            continue;
-        }
-        cJSON *req = cJSON_Parse(th_http_body(buf));
-        const cJSON *msg = cJSON_GetArrayItem(cJSON_GetObjectItem(req, "messages"), 0);
-        const char *q = cJSON_GetStringValue(cJSON_GetObjectItem(msg, "content")), *end = NULL;
-        char *attr = q ? between(q, "on one attribute: ", ".\n", NULL) : NULL;
-        char *a = q ? between(q, "[Response A]\n", "\n\n[Response B]\n", &end) : NULL;
-        char *b = end ? between(end, "[Response B]\n", "\n\nWhich response is better", NULL) : NULL;
-        if (!attr || !a || !b) {
-            th_http_reply(c, 400, "{\"error\": \"not a pairwise prompt\"}");
-        } else {
-            int w = rule(attr, strlen(a), strlen(b));
-            th_http_answer(c, w > 0   ? "A is better.\\nVerdict: A"
-                              : w < 0 ? "Verdict: B"
-                                      : "Verdict: tie");
-        }
-        free(attr), free(a), free(b);
-        cJSON_Delete(req);
-        close(c);
+static void judge_answer(int c, const char *request) {
+    cJSON *req = cJSON_Parse(th_http_body(request));
+    const cJSON *msg = cJSON_GetArrayItem(cJSON_GetObjectItem(req, "messages"), 0);
+    const char *q = cJSON_GetStringValue(cJSON_GetObjectItem(msg, "content")), *end = NULL;
+    char *attr = q ? between(q, "on one attribute: ", ".\n", NULL) : NULL;
+    char *a = q ? between(q, "[Response A]\n", "\n\n[Response B]\n", &end) : NULL;
+    char *b = end ? between(end, "[Response B]\n", "\n\nWhich response is better", NULL) : NULL;
+    if (!attr || !a || !b) {
+        th_http_reply(c, 400, "{\"error\": \"not a pairwise prompt\"}");
+    } else {
+        int w = rule(attr, strlen(a), strlen(b));
+        th_http_answer(c, w > 0   ? "A is better.\\nVerdict: A"
+                          : w < 0 ? "Verdict: B"
+                                  : "Verdict: tie");
     }
+    free(attr), free(a), free(b);
+    cJSON_Delete(req);
 }
 
 static pid_t g_server = -1;
 static int g_port;
 static void start(void) {
-    g_server = th_http_start(judge_serve, &g_port);
+    g_server = th_http_start(judge_answer, &g_port);
 }
 static void stop(void) {
     if (g_server > 0) th_http_stop(g_server);
@@ -143,15 +133,8 @@ static char *steer_root(void) {
              "%s/models/s260 --tokenizer %s",
              root, root, model, root, tok);
     cr_assert_eq(system(cmd), 0, "%s", cmd);
-    snprintf(p, sizeof p, "%s/models/s260/tokenizer_config.json", root);
-    cJSON *tc = NULL;
-    cr_assert_eq(gc_json_read(p, &tc), GC_OK, "%s", gc_last_error());
-    cJSON_AddStringToObject(tc, "chat_template",
-                            "{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {{ "
-                            "m['content'] }}\n{% endfor %}{% if add_generation_prompt "
-                            "%}assistant:{% endif %}");
-    cr_assert_eq(gc_json_write(p, tc), GC_OK);
-    cJSON_Delete(tc);
+    snprintf(p, sizeof p, "%s/models/s260", root);
+    th_add_chat_template(p);
     gzFile z = gzopen(hh, "rb");
     static char line[1 << 16];
     snprintf(p, sizeof p, "%s/data/hh/train.jsonl", root);

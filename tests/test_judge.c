@@ -13,53 +13,43 @@
 #include "http_stub.h"
 #include "lib/judge/judge.h"
 
-/* answers requests one at a time by the CASE:<name> their prompt holds, counting per case */
-static void serve(int fd) {
-    static char buf[1 << 16];
-    int mixed = 0, flaky = 0;
-    for (;;) {
-        int c = accept(fd, NULL, NULL);
-        if (c < 0) continue;
-        if (!th_http_read_request(c, buf, sizeof buf)) {
-            close(c);
-            continue;
-        }
-        const char *k = strstr(buf, "CASE:");
-        char name[32] = "";
-        if (k) sscanf(k + 5, "%31[a-z0-9]", name);
-        if (!strcmp(name, "ok")) {
-            th_http_answer(c, "A is clearer.\\nVerdict: A");
-        } else if (!strcmp(name, "mixed")) { /* A, B, A, no verdict, not JSON */
-            static const char *const seq[] = {"Verdict: A", "Better.\\nVerdict: B", "verdict: a.",
-                                              "I cannot decide."};
-            if (mixed % 5 == 4)
-                th_http_reply(c, 200, "<html>busy</html>");
-            else
-                th_http_answer(c, seq[mixed % 5]);
-            mixed++;
-        } else if (!strcmp(name, "flaky")) { /* two 503s, then an answer */
-            if (flaky++ % 3 < 2)
-                th_http_reply(c, 503, "{\"error\": \"overloaded\"}");
-            else
-                th_http_answer(c, "Verdict: B");
-        } else if (!strcmp(name, "down")) {
-            th_http_reply(c, 500, "{\"error\": \"internal\"}");
-        } else if (!strcmp(name, "auth")) {
-            if (strstr(buf, "Authorization: Bearer sekrit"))
-                th_http_answer(c, "Verdict: tie");
-            else
-                th_http_reply(c, 401, "{\"error\": \"invalid api key\"}");
-        } else if (!strcmp(name, "slow")) {
-            sleep(2);
-            th_http_answer(c, "Verdict: A");
-        } else if (!strcmp(name, "cut")) {
-            th_http_put(c, "HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{\"choices\": [");
-        } else if (!strcmp(name, "nocontent")) {
-            th_http_reply(c, 200, "{\"choices\": []}");
-        } else {
-            th_http_reply(c, 404, "{\"error\": \"unknown case\"}");
-        }
-        close(c);
+/* answers a request by the CASE:<name> its prompt holds, counting per case */
+static void answer_case(int c, const char *buf) {
+    static int mixed = 0, flaky = 0;
+    const char *k = strstr(buf, "CASE:");
+    char name[32] = "";
+    if (k) sscanf(k + 5, "%31[a-z0-9]", name);
+    if (!strcmp(name, "ok")) {
+        th_http_answer(c, "A is clearer.\\nVerdict: A");
+    } else if (!strcmp(name, "mixed")) { /* A, B, A, no verdict, not JSON */
+        static const char *const seq[] = {"Verdict: A", "Better.\\nVerdict: B", "verdict: a.",
+                                          "I cannot decide."};
+        if (mixed % 5 == 4)
+            th_http_reply(c, 200, "<html>busy</html>");
+        else
+            th_http_answer(c, seq[mixed % 5]);
+        mixed++;
+    } else if (!strcmp(name, "flaky")) { /* two 503s, then an answer */
+        if (flaky++ % 3 < 2)
+            th_http_reply(c, 503, "{\"error\": \"overloaded\"}");
+        else
+            th_http_answer(c, "Verdict: B");
+    } else if (!strcmp(name, "down")) {
+        th_http_reply(c, 500, "{\"error\": \"internal\"}");
+    } else if (!strcmp(name, "auth")) {
+        if (strstr(buf, "Authorization: Bearer sekrit"))
+            th_http_answer(c, "Verdict: tie");
+        else
+            th_http_reply(c, 401, "{\"error\": \"invalid api key\"}");
+    } else if (!strcmp(name, "slow")) {
+        sleep(2);
+        th_http_answer(c, "Verdict: A");
+    } else if (!strcmp(name, "cut")) {
+        th_http_put(c, "HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{\"choices\": [");
+    } else if (!strcmp(name, "nocontent")) {
+        th_http_reply(c, 200, "{\"choices\": []}");
+    } else {
+        th_http_reply(c, 404, "{\"error\": \"unknown case\"}");
     }
 }
 
@@ -67,7 +57,7 @@ static pid_t g_server;
 static int g_port;
 
 static void start(void) {
-    g_server = th_http_start(serve, &g_port);
+    g_server = th_http_start(answer_case, &g_port);
 }
 
 static void stop(void) {
