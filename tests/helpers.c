@@ -385,6 +385,20 @@ void th_add_chat_template(const char *model_dir) {
     cJSON_Delete(tc);
 }
 
+void th_expect_full_resume(const char *file, const char *root, const char *runs, const char *into,
+                           const char *const *want, int min_runs) {
+    char dir[1400], extra[1400], resumed[8192] = "", ca[1500], cc[1500], why[512] = "";
+    snprintf(dir, sizeof dir, "%s/%s", root, into);
+    snprintf(extra, sizeof extra, "--scale full --full-root %s", root);
+    int n = th_run_killed_after_every_checkpoint(file, dir, extra, resumed, sizeof resumed);
+    cr_expect_gt(n, min_runs, "the run was killed at its checkpoints (%d runs)", n);
+    for (int k = 0; want[k]; k++)
+        cr_expect(strstr(resumed, want[k]), "%s was not resumed; resumed: %s", want[k], resumed);
+    snprintf(ca, sizeof ca, "%s/cache", runs);
+    snprintf(cc, sizeof cc, "%s/cache", dir);
+    cr_expect(th_same_stages(ca, cc, why, sizeof why), "%s", why);
+}
+
 gc_status th_beam_by_logprob(void *ctx, const int32_t *seq, int prefix_len, int len, double lp_sum,
                              double *score) {
     (void)ctx, (void)seq, (void)prefix_len, (void)len;

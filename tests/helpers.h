@@ -85,6 +85,13 @@ void th_rerecord(const char *root, const char *name);
 int th_run_killed_after_every_checkpoint(const char *file, const char *root, const char *extra,
                                          char *resumed, size_t cap);
 
+/* th_run_killed_after_every_checkpoint at full scale (--full-root root) into directory `into`
+ * (created under root), then the expectations of the full-scale tests: more than min_runs runs,
+ * every stage of want (NULL-terminated) among the resumed ones, and every stage of the cache of
+ * runs (an uninterrupted run's root) byte for byte in the resumed run's cache. */
+void th_expect_full_resume(const char *file, const char *root, const char *runs, const char *into,
+                           const char *const *want, int min_runs);
+
 /* A beam-search step score (lib/policy/beam.h): the step's log-probability, so that a beam's score
  * is its sequence's log-probability. */
 gc_status th_beam_by_logprob(void *ctx, const int32_t *seq, int prefix_len, int len, double lp_sum,

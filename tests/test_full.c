@@ -170,15 +170,8 @@ Test(full, fig2_standin_trains_scores_and_judges, .timeout = 300) {
     snprintf(cb, sizeof cb, "%s/cache", runs2);
     cr_expect(th_same_stages(ca, cb, why, sizeof why), "%s", why);
     /* killed after every checkpoint and resumed: the same bytes again */
-    char runs3[1300], extra[2600], resumed[4096] = "";
-    snprintf(runs3, sizeof runs3, "%s/runs3", root);
-    snprintf(extra, sizeof extra, "--scale full --full-root %s", root);
-    int n = th_run_killed_after_every_checkpoint(file, runs3, extra, resumed, sizeof resumed);
-    cr_expect_gt(n, 8, "the run was killed at its checkpoints (%d runs)", n);
-    cr_expect(strstr(resumed, "rm-goal-seed2"), "resumed: %s", resumed);
-    char cc[1400];
-    snprintf(cc, sizeof cc, "%s/cache", runs3);
-    cr_expect(th_same_stages(ca, cc, why, sizeof why), "%s", why);
+    th_expect_full_resume(file, root, runs, "runs3", (const char *const[]){"rm-goal-seed2", NULL},
+                          8);
     th_rm_tree(root);
     free(root), free(file);
 }
@@ -1119,15 +1112,8 @@ Test(full, table2_standin_dpo_ppo_and_the_policies, .timeout = 600) {
         free(dir);
     }
     /* killed after every checkpoint and resumed: the same stages, byte for byte */
-    char runs3[1400], extra[2600], resumed[8192] = "", ca[1500], cc[1500], why[512] = "";
-    snprintf(runs3, sizeof runs3, "%s/runs-t2-killed", root);
-    snprintf(extra, sizeof extra, "--scale full --full-root %s", root);
-    th_run_killed_after_every_checkpoint(file, runs3, extra, resumed, sizeof resumed);
-    cr_expect(strstr(resumed, "dpo-seed2") && strstr(resumed, "ppo-goal-seed2"), "resumed: %s",
-              resumed);
-    snprintf(ca, sizeof ca, "%s/cache", runs);
-    snprintf(cc, sizeof cc, "%s/cache", runs3);
-    cr_expect(th_same_stages(ca, cc, why, sizeof why), "%s", why);
+    th_expect_full_resume(file, root, runs, "runs-t2-killed",
+                          (const char *const[]){"dpo-seed2", "ppo-goal-seed2", NULL}, 8);
     /* refused by name before any work: the file with one piece replaced */
     static const char *const bad[][3] = {
         {"\"loss\": \"dpo\",", "\"loss\": \"dpo\", \"variants\": [\"goal\"],",

@@ -306,16 +306,8 @@ Test(full_steer, table3b_standin_prototype_sft_beams_and_judge, .init = start, .
     cJSON_Delete(res);
 
     /* killed after every checkpoint (the judge's among them) and resumed: the same bytes */
-    char runs3[1400], extra[2600], resumed[4096] = "", ca[1500], cc[1500], why[512] = "";
-    snprintf(runs3, sizeof runs3, "%s/runs3", root);
-    snprintf(extra, sizeof extra, "--scale full --full-root %s", root);
-    int n = th_run_killed_after_every_checkpoint(file, runs3, extra, resumed, sizeof resumed);
-    cr_expect_gt(n, 8, "the run was killed at its checkpoints (%d runs)", n);
-    cr_expect(strstr(resumed, "judge-seed2") && strstr(resumed, "sft-guided-seed2"), "resumed: %s",
-              resumed);
-    snprintf(ca, sizeof ca, "%s/cache", runs);
-    snprintf(cc, sizeof cc, "%s/cache", runs3);
-    cr_expect(th_same_stages(ca, cc, why, sizeof why), "%s", why);
+    th_expect_full_resume(file, root, runs, "runs3",
+                          (const char *const[]){"judge-seed2", "sft-guided-seed2", NULL}, 8);
 
     /* the judge gone: a second run reads every stage from the cache */
     stop();

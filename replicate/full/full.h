@@ -240,9 +240,10 @@ int full_same_tokenizer(const pl_plan *p, const char *a, const char *b);
  * shuffle shared by every variant, seed and stage (the first n are the subset; n >= n_all: all,
  * in order). malloc'd; NULL when out of memory. */
 int *full_subset(int n_all, int n);
-/* Copies a model directory's tokenizer.json and tokenizer_config.json (when present) into
- * directory to: a trained policy's stage directory becomes a whole Hugging Face model. */
-gc_status full_copy_tokenizer(const char *from, const char *to);
+/* A trained policy (SFT, DPO, PPO) as its stage's directory: m in Hugging Face's layout (fp32)
+ * with the base model's tokenizer.json and tokenizer_config.json (when present), a whole model
+ * Hugging Face tooling and the generate stage load. */
+gc_status full_save_policy(const rp_stage *st, gc_model *m, const pl_model *base);
 /* The kept items of a HelpSteer data set: every file's items in order (all owns them), those rated
  * at least d->min_rating on helpfulness, correctness, coherence and complexity, the first
  * d->first of them (0: all): *kept (malloc'd) their n indices; none kept is an error naming the

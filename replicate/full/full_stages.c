@@ -439,6 +439,11 @@ static cJSON *model_fingerprint(const pl_model *m) {
     return a;
 }
 
+static void add_numbers(cJSON *c, const char *const *keys, const double *vals, int n) {
+    for (int k = 0; k < n; k++)
+        cJSON_AddNumberToObject(c, keys[k], vals[k]);
+}
+
 cJSON *full_stage_config(const full_job *j) {
     const pl_stage *st = &j->p->stages[j->stage];
     const pl_data *d = j->data ? j->data->data : NULL;
@@ -488,17 +493,40 @@ cJSON *full_stage_config(const full_job *j) {
         d = j->questions;
     }
     if (st->kind == PL_BEAM) {
-        static const char *const keys[] = {"beam", "samples", "step_tokens", "max_steps",
-                                           "examples"};
-        const int64_t vals[] = {st->beam, st->samples, st->step_tokens, st->max_steps,
-                                st->examples};
-        for (int k = 0; k < 5; k++)
-            cJSON_AddNumberToObject(c, keys[k], (double)vals[k]);
-        cJSON_AddNumberToObject(c, "temperature", st->temperature);
-        cJSON_AddNumberToObject(c, "top_p", st->top_p);
-        cJSON_AddNumberToObject(c, "lp_weight", st->lp_weight);
-        cJSON_AddNumberToObject(c, "goal_weight", st->scorer[0] ? st->goal_weight : 0);
+        static const char *const keys[] = {"beam",      "samples",   "step_tokens",
+                                           "max_steps", "examples",  "temperature",
+                                           "top_p",     "lp_weight", "goal_weight"};
+        const double vals[] = {(double)st->beam,
+                               (double)st->samples,
+                               (double)st->step_tokens,
+                               (double)st->max_steps,
+                               (double)st->examples,
+                               st->temperature,
+                               st->top_p,
+                               st->lp_weight,
+                               st->scorer[0] ? st->goal_weight : 0};
+        add_numbers(c, keys, vals, 9);
         cJSON_AddStringToObject(c, "generator", st->model);
+    }
+    if (st->kind == PL_PPO) { /* the prompts are j->data's; the pretraining term's set its own */
+        int t = pl_find_stage(j->p, st->scorer),
+            x = st->ptx_data[0] ? pl_find_data(j->p, st->ptx_data) : -1;
+        static const char *const keys[] = {"rollout",   "train_batch", "episodes",   "max_new",
+                                           "ptx_batch", "actor_lr",    "critic_lr",  "kl_init",
+                                           "ptx_coef",  "gamma",       "ptx_max_len"};
+        const double vals[] = {(double)st->rollout,
+                               (double)st->train_batch,
+                               (double)st->episodes,
+                               (double)st->max_new,
+                               (double)st->ptx_batch,
+                               st->actor_lr,
+                               st->critic_lr,
+                               st->kl_init,
+                               st->ptx_coef,
+                               st->gamma,
+                               t >= 0 ? (double)j->p->stages[t].max_len : 0};
+        add_numbers(c, keys, vals, 11);
+        cJSON_AddItemToObject(c, "ptx_data", full_data_fingerprint(x >= 0 ? &j->p->data[x] : NULL));
     }
     if (d && d->files[0].format == PL_HELPSTEER) {
         cJSON_AddNumberToObject(c, "min_rating", d->min_rating);
@@ -542,7 +570,8 @@ int *full_subset(int n_all, int n) {
     return subset;
 }
 
-gc_status full_copy_tokenizer(const char *from, const char *to) {
+/* copies a model directory's tokenizer files (when present) into directory to */
+static gc_status copy_tokenizer(const char *from, const char *to) {
     static const char *const files[] = {"tokenizer.json", "tokenizer_config.json"};
     for (int f = 0; f < 2; f++) {
         char a[RP_PATH + 40], b[RP_PATH + 40];
@@ -558,6 +587,11 @@ gc_status full_copy_tokenizer(const char *from, const char *to) {
         if (!ok) return gc_fail(GC_ERR_IO, "%s: cannot write", b);
     }
     return GC_OK;
+}
+
+gc_status full_save_policy(const rp_stage *st, gc_model *m, const pl_model *base) {
+    GC_TRY(gc_hf_save(st->dir, m, GC_ST_F32));
+    return copy_tokenizer(base->path, st->dir);
 }
 
 enum { S_ACC, S_LOSS, S_N, N_SUMS };

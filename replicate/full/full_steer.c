@@ -211,9 +211,7 @@ static gc_status compute_sft(rp_stage *st, void *ctx) {
     float loss = NAN;
     gc_log_info("%s: fine-tuning on %d examples, %d steps of %d", st->name, n, steps, c.batch);
     if (s == GC_OK) s = gc_sft_train(&g, &set, &c, &loss);
-    /* the stage's directory is the model's, in Hugging Face's layout */
-    if (s == GC_OK) s = gc_hf_save(st->dir, &g, GC_ST_F32);
-    if (s == GC_OK) s = full_copy_tokenizer(j->model->path, st->dir);
+    if (s == GC_OK) s = full_save_policy(st, &g, j->model);
     if (s == GC_OK) {
         st->info = cJSON_CreateObject();
         cJSON_AddNumberToObject(st->info, "examples", n);

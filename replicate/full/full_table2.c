@@ -165,12 +165,10 @@ int full_table2_problems(const rp_run *r, const pl_plan *p, char *msg, size_t ca
 
 /* ---- DPO ---- */
 
-/* the stage's checkpoint: the policy with its optimiser, the reference log-probabilities and the
- * loop's state */
+/* the stage's checkpoint: the mini scale's (the policy with its optimiser, the loop's state) and
+ * the reference log-probabilities */
 typedef struct {
-    gc_model *pm;
-    gc_adamw *opt;
-    rp_loop loop;
+    math_dpo_ckpt base;
     float *ref; /* (2n): pair i's chosen at 2i, rejected at 2i + 1 */
     int n2;
 } dpo_ckpt;
@@ -194,21 +192,16 @@ static gc_status write_reference(const char *dir, const dpo_ckpt *k) {
 
 static gc_status save_dpo(const char *dir, void *ctx) {
     dpo_ckpt *k = ctx;
-    char path[RP_PATH + 40];
-    snprintf(path, sizeof path, "%s/policy.ckpt", dir);
-    GC_TRY(gc_ckpt_save(path, k->pm, k->opt));
-    GC_TRY(write_reference(dir, k));
-    return rp_loop_save(&k->loop, dir);
+    GC_TRY(math_dpo_save(dir, &k->base));
+    return write_reference(dir, k);
 }
 
 static gc_status load_dpo(const char *dir, void *ctx) {
     dpo_ckpt *k = ctx;
     char path[RP_PATH + 40];
-    snprintf(path, sizeof path, "%s/policy.ckpt", dir);
-    GC_TRY(gc_ckpt_restore(path, k->pm, k->opt));
+    GC_TRY(math_dpo_load(dir, &k->base));
     snprintf(path, sizeof path, "%s/reference.bin", dir);
-    GC_TRY(read_reference(path, k->ref, k->n2));
-    return rp_loop_load(&k->loop, dir);
+    return read_reference(path, k->ref, k->n2);
 }
 
 enum { D_LOSS, D_ACC, D_MARGIN, N_DSUMS };
@@ -246,7 +239,7 @@ static gc_status compute_dpo(rp_stage *st, void *ctx) {
     gc_rng_init(&rng, (uint64_t)j->seed, gc_rng_stream(GC_STREAM_DPO, 0));
     double sum[N_DSUMS] = {0};
     cJSON *curve = cJSON_CreateArray(), *epochs = cJSON_CreateArray();
-    dpo_ckpt k = {&pm, &opt, {&rng, order, n, perm, per_epoch, sum, N_DSUMS, &curve}, ref, 2 * n};
+    dpo_ckpt k = {{&pm, &opt, {&rng, order, n, perm, per_epoch, sum, N_DSUMS, &curve}}, ref, 2 * n};
     int start = 0;
     if (s == GC_OK) s = rp_loop_start(st, load_dpo, &k, &start);
     /* the reference: the starting policy's log-probabilities of every pair, once (a checkpoint
@@ -267,7 +260,7 @@ static gc_status compute_dpo(rp_stage *st, void *ctx) {
     gc_progress_init(&prog, st->name, steps);
     for (int step = start; s == GC_OK && step < steps; step++) {
         int first, nb;
-        rp_loop_batch(&k.loop, step, P, lens, &first, &nb);
+        rp_loop_batch(&k.base.loop, step, P, lens, &first, &nb);
         double x[N_DSUMS] = {0};
         for (int a = 0; s == GC_OK && a < nb; a += M) {
             int m = nb - a < M ? nb - a : M;
@@ -314,9 +307,7 @@ static gc_status compute_dpo(rp_stage *st, void *ctx) {
     rp_stage_file(st, "curve.json", path);
     if (s == GC_OK) s = gc_json_write(path, curve);
     if (s == GC_OK) s = write_reference(st->dir, &k);
-    /* the stage's directory is the policy's, in Hugging Face's layout */
-    if (s == GC_OK) s = gc_hf_save(st->dir, &pm, GC_ST_F32);
-    if (s == GC_OK) s = full_copy_tokenizer(j->model->path, st->dir);
+    if (s == GC_OK) s = full_save_policy(st, &pm, j->model);
     if (s == GC_OK) {
         st->info = cJSON_CreateObject();
         cJSON_AddNumberToObject(st->info, "steps", steps);
@@ -482,8 +473,7 @@ static gc_status compute_ppo(rp_stage *st, void *ctx) {
     char path[RP_PATH];
     rp_stage_file(st, "curve.json", path);
     if (s == GC_OK) s = gc_json_write(path, curve);
-    if (s == GC_OK) s = gc_hf_save(st->dir, &actor, GC_ST_F32);
-    if (s == GC_OK) s = full_copy_tokenizer(j->model->path, st->dir);
+    if (s == GC_OK) s = full_save_policy(st, &actor, j->model);
     if (s == GC_OK) {
         st->info = cJSON_CreateObject();
         cJSON_AddNumberToObject(st->info, "iterations", iters);
@@ -543,20 +533,6 @@ gc_status full_table2_stage(rp_run *r, const pl_plan *p, int i, full_stage_runs 
                 ppo_job job = {p, i, idx[a], k, m, all[t].inst[at], x >= 0 ? &sr->data : NULL};
                 cJSON *key = full_stage_config(&(full_job){p, i, idx[a], k, m, &prompts, NULL, NULL,
                                                            NULL, NULL, NULL, NULL, NULL});
-                static const char *const keys[] = {"rollout", "train_batch", "episodes", "max_new",
-                                                   "ptx_batch"};
-                const int64_t vals[] = {st->rollout, st->train_batch, st->episodes, st->max_new,
-                                        st->ptx_batch};
-                for (int q = 0; q < 5; q++)
-                    cJSON_AddNumberToObject(key, keys[q], (double)vals[q]);
-                cJSON_AddNumberToObject(key, "actor_lr", st->actor_lr);
-                cJSON_AddNumberToObject(key, "critic_lr", st->critic_lr);
-                cJSON_AddNumberToObject(key, "kl_init", st->kl_init);
-                cJSON_AddNumberToObject(key, "ptx_coef", st->ptx_coef);
-                cJSON_AddNumberToObject(key, "gamma", st->gamma);
-                cJSON_AddNumberToObject(key, "ptx_max_len", sr->data.max_len);
-                cJSON_AddItemToObject(key, "ptx_data",
-                                      full_data_fingerprint(x >= 0 ? &p->data[x] : NULL));
                 char name[96];
                 snprintf(name, sizeof name, "%s-%s-seed%d", st->name, FULL_VARIANTS[idx[a]].name,
                          k);

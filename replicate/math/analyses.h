@@ -13,6 +13,7 @@
 #include "lib/policy/ppo_trainer.h"
 #include "lib/rm/vote.h"
 #include "pipeline.h"
+#include "replicate/runner/loop.h"
 
 typedef struct {
     const char *name;    /* the experiment file's "analysis" */
@@ -48,6 +49,15 @@ typedef struct {
 gc_status math_ppo_save(const char *dir, void *ctx);
 gc_status math_ppo_resume(rp_stage *st, gc_ppo *ppo, int64_t iterations, cJSON **curve, int *start);
 cJSON *math_ppo_row(int iteration, const gc_ppo_stats *ps, double accuracy);
+/* A DPO stage's checkpoint: the policy with its optimiser (policy.ckpt) and the loop's state
+ * (rp_ckpt_write's save and rp_loop_start's load). */
+typedef struct {
+    gc_model *pm;
+    gc_adamw *opt;
+    rp_loop loop;
+} math_dpo_ckpt;
+gc_status math_dpo_save(const char *dir, void *ctx);
+gc_status math_dpo_load(const char *dir, void *ctx);
 
 /* Rewards (sol.n) of every evaluation solution by the reward model of stage rmst (stage
  * score-<variant>-seed<k>), or with rmst NULL the policy's mean token log-probability (stage

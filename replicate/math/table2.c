@@ -266,24 +266,17 @@ static const rp_stage_def DPO_REF = {"dpo-ref", __FILE__, compute_ref, load_ref}
 
 /* ---- stage: a DPO policy ---- */
 
-/* the stage's checkpoint: the policy with its optimiser, and the loop's state */
-typedef struct {
-    gc_model *pm;
-    gc_adamw *opt;
-    rp_loop loop;
-} dpo_ckpt;
-
-static gc_status save_dpo(const char *dir, void *ctx) {
-    dpo_ckpt *k = ctx;
-    char path[RP_PATH];
+gc_status math_dpo_save(const char *dir, void *ctx) {
+    math_dpo_ckpt *k = ctx;
+    char path[RP_PATH + 16];
     snprintf(path, sizeof path, "%s/policy.ckpt", dir);
     GC_TRY(gc_ckpt_save(path, k->pm, k->opt));
     return rp_loop_save(&k->loop, dir);
 }
 
-static gc_status load_dpo_ckpt(const char *dir, void *ctx) {
-    dpo_ckpt *k = ctx;
-    char path[RP_PATH];
+gc_status math_dpo_load(const char *dir, void *ctx) {
+    math_dpo_ckpt *k = ctx;
+    char path[RP_PATH + 16];
     snprintf(path, sizeof path, "%s/policy.ckpt", dir);
     GC_TRY(gc_ckpt_restore(path, k->pm, k->opt));
     return rp_loop_load(&k->loop, dir);
@@ -316,9 +309,9 @@ static gc_status compute_dpo(rp_stage *st, void *ctx) {
     gc_rng_init(&rng, (uint64_t)job->seed, gc_rng_stream(GC_STREAM_DPO, 0));
     cJSON *curve = cJSON_CreateArray();
     double e[N_EPOCH_SUMS] = {0};
-    dpo_ckpt ck = {&pm, &opt, {&rng, order, n, perm, per_epoch, e, N_EPOCH_SUMS, &curve}};
+    math_dpo_ckpt ck = {&pm, &opt, {&rng, order, n, perm, per_epoch, e, N_EPOCH_SUMS, &curve}};
     int start = 0;
-    if (s == GC_OK) s = rp_loop_start(st, load_dpo_ckpt, &ck, &start);
+    if (s == GC_OK) s = rp_loop_start(st, math_dpo_load, &ck, &start);
     gc_progress prog;
     gc_progress_init(&prog, st->name, steps);
     for (int step = start; s == GC_OK && step < steps; step++) {
@@ -348,7 +341,7 @@ static gc_status compute_dpo(rp_stage *st, void *ctx) {
         }
         gc_progress_update(&prog, step + 1);
         if (s == GC_OK && rp_ckpt_due(st, step + 1 == steps))
-            s = rp_ckpt_write(st, step + 1, save_dpo, &ck);
+            s = rp_ckpt_write(st, step + 1, math_dpo_save, &ck);
     }
     gc_progress_end(&prog);
     pair_buf_free(&b);
