@@ -604,29 +604,21 @@ static double accuracy(const full_samples *s, int g) {
     return n ? (double)right / n : NAN;
 }
 
-/* the PPO arms' difference per question of group g (seed-averaged), paired bootstrap */
+/* the PPO arms' difference per question of group g (seed-averaged), paired bootstrap (the mini
+ * scale's, seeded by the group's index as the mini scale's by its split's) */
 static cJSON *paired_diff(const full_samples *base, const full_samples *goal, int S, int g) {
     int nq = base[0].n_q, n = 0;
-    double *x = gc_malloc(sizeof(double) * (size_t)(nq ? nq : 1)), m = 0, lo = NAN, hi = NAN,
-           p = NAN;
+    double *x = gc_malloc(sizeof(double) * (size_t)(nq ? nq : 1));
     if (!x) return NULL;
     for (int q = 0; q < nq; q++) {
-        if (g >= 0 && base[0].qgroup[q] != g) continue;
-        double dq = 0;
+        if (base[0].qgroup[q] != g) continue;
+        x[n] = 0;
         for (int k = 0; k < S; k++)
-            dq += (double)((goal[k].cls[q] == 0) - (base[k].cls[q] == 0)) / S;
-        x[n++] = dq, m += dq;
+            x[n] += (double)((goal[k].cls[q] == 0) - (base[k].cls[q] == 0)) / S;
+        n++;
     }
-    m = n ? m / n : NAN;
-    if (n > 0)
-        gc_stats_paired_bootstrap(x, (size_t)n, 2000, 1 + (uint64_t)(g + 1), 0.95, &lo, &hi, &p);
+    cJSON *o = math_paired_questions(x, n, 1 + (uint64_t)g);
     free(x);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, RS_MEAN, m);
-    cJSON_AddNumberToObject(o, RS_LO, lo);
-    cJSON_AddNumberToObject(o, RS_HI, hi);
-    cJSON_AddNumberToObject(o, RS_P, p);
-    cJSON_AddStringToObject(o, RS_TEST, "paired bootstrap over questions (seed-averaged)");
     return o;
 }
 

@@ -39,6 +39,9 @@ void math_table2_print(const cJSON *r, FILE *f);
 void math_table2_summarise_run(const cJSON *its, cJSON *out);
 gc_status math_table2_ppo_curves(const rp_run *r, const cJSON *runs);
 double math_sample_sd(const double *x, int n);
+/* {mean, lo, hi, p, test}: the mean of per-question differences d (n; each averaged over seeds)
+ * with a percentile paired bootstrap over questions under seed (its CI and two-sided p). */
+cJSON *math_paired_questions(const double *d, int n, uint64_t seed);
 /* A PPO stage's checkpoint (rp_ckpt_write's save: the trainer's state and the curve so far), the
  * resumption of a killed run (*curve the saved one or a new array, *start the iterations done; a
  * curve that is not the state's is an error naming it), and one iteration's curve row. */

@@ -610,9 +610,23 @@ static void split_accuracy(const int *correct, int seeds, int ne, int sp, int pe
  * bootstrap over questions (BOOT_REPS resamples) for its CI and two-sided p-value. */
 enum { BOOT_REPS = 2000 };
 
+cJSON *math_paired_questions(const double *d, int n, uint64_t seed) {
+    double m = 0, lo = NAN, hi = NAN, p = NAN;
+    for (int q = 0; q < n; q++)
+        m += d[q] / n;
+    if (n > 0) gc_stats_paired_bootstrap(d, (size_t)n, BOOT_REPS, seed, 0.95, &lo, &hi, &p);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, RS_MEAN, m);
+    cJSON_AddNumberToObject(o, RS_LO, lo);
+    cJSON_AddNumberToObject(o, RS_HI, hi);
+    cJSON_AddNumberToObject(o, RS_P, p);
+    cJSON_AddStringToObject(o, RS_TEST, "paired bootstrap over questions (seed-averaged)");
+    return o;
+}
+
 static cJSON *split_paired_bootstrap(const int *base, const int *goal, int seeds, int ne, int sp,
                                      int per) {
-    double *d = gc_malloc(sizeof(double) * (per ? per : 1)), lo = NAN, hi = NAN, p = NAN, m = 0;
+    double *d = gc_malloc(sizeof(double) * (per ? per : 1));
     if (!d) return NULL;
     for (int q = 0; q < per; q++) {
         d[q] = 0;
@@ -620,17 +634,9 @@ static cJSON *split_paired_bootstrap(const int *base, const int *goal, int seeds
             d[q] += (double)(goal[(size_t)k * ne + sp * per + q] -
                              base[(size_t)k * ne + sp * per + q]) /
                     seeds;
-        m += d[q] / per;
     }
-    if (per > 0)
-        gc_stats_paired_bootstrap(d, (size_t)per, BOOT_REPS, 1 + (uint64_t)sp, 0.95, &lo, &hi, &p);
+    cJSON *o = math_paired_questions(d, per, 1 + (uint64_t)sp);
     free(d);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, RS_MEAN, m);
-    cJSON_AddNumberToObject(o, RS_LO, lo);
-    cJSON_AddNumberToObject(o, RS_HI, hi);
-    cJSON_AddNumberToObject(o, RS_P, p);
-    cJSON_AddStringToObject(o, RS_TEST, "paired bootstrap over questions (seed-averaged)");
     return o;
 }
 
