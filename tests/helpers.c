@@ -385,6 +385,23 @@ void th_add_chat_template(const char *model_dir) {
     cJSON_Delete(tc);
 }
 
+char *th_stage_dir(const char *runs, const char *prefix) {
+    char cmd[2048], *dir = NULL;
+    snprintf(cmd, sizeof cmd, "ls -dt %s/cache/%s-*[0-9a-f]", runs, prefix);
+    cr_assert_eq(th_run(cmd, &dir, NULL, NULL), 0, "%s", cmd);
+    dir[strcspn(dir, "\n")] = 0;
+    cr_assert(dir[0], "%s: nothing", cmd);
+    return dir;
+}
+
+cJSON *th_read_json(const char *dir, const char *file) {
+    char p[2400];
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    cJSON *o = NULL;
+    cr_assert_eq(gc_json_read(p, &o), GC_OK, "%s", gc_last_error());
+    return o;
+}
+
 void th_expect_full_resume(const char *file, const char *root, const char *runs, const char *into,
                            const char *const *want, int min_runs) {
     char dir[1400], extra[1400], resumed[8192] = "", ca[1500], cc[1500], why[512] = "";

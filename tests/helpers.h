@@ -85,6 +85,12 @@ void th_rerecord(const char *root, const char *name);
 int th_run_killed_after_every_checkpoint(const char *file, const char *root, const char *extra,
                                          char *resumed, size_t cap);
 
+/* The newest stage directory of runs' cache whose name starts with prefix- (malloc'd; fails the
+ * test when there is none), and a JSON file of a directory, read (fails the test otherwise; the
+ * caller deletes it). */
+char *th_stage_dir(const char *runs, const char *prefix);
+struct cJSON *th_read_json(const char *dir, const char *file);
+
 /* th_run_killed_after_every_checkpoint at full scale (--full-root root) into directory `into`
  * (created under root), then the expectations of the full-scale tests: more than min_runs runs,
  * every stage of want (NULL-terminated) among the resumed ones, and every stage of the cache of

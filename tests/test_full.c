@@ -415,16 +415,6 @@ static char *sampling_standin(void) {
     return root;
 }
 
-/* the first directory of a cache matching prefix (malloc'd) */
-static char *stage_dir(const char *runs, const char *prefix) {
-    char cmd[2048], *dir = NULL;
-    snprintf(cmd, sizeof cmd, "ls -dt %s/cache/%s-*[0-9a-f]", runs, prefix);
-    cr_assert_eq(th_run(cmd, &dir, NULL, NULL), 0);
-    dir[strcspn(dir, "\n")] = 0;
-    cr_assert(dir[0], "%s: nothing", cmd);
-    return dir;
-}
-
 /* the sampled solutions of samples.jsonl: answer (1 or 2) and label, question-major */
 static int read_samples(const char *dir, int *answer, int *correct, int cap) {
     char p[2200];
@@ -531,7 +521,7 @@ Test(full, fig3_and_table1_standins_sample_score_and_vote, .timeout = 300) {
               "%s", out);
     free(out), free(err);
     /* the solutions: graded as their reference says, both answers drawn */
-    char *sdir = stage_dir(runs, "sample");
+    char *sdir = th_stage_dir(runs, "sample");
     int answer[64], correct[64], n = read_samples(sdir, answer, correct, 64), n_correct = 0,
                                  ones = 0;
     cr_assert_eq(n, 64);
@@ -549,10 +539,9 @@ Test(full, fig3_and_table1_standins_sample_score_and_vote, .timeout = 300) {
     for (int seed = 1; seed <= 2; seed++) {
         char pre[64];
         snprintf(pre, sizeof pre, "score-samples-goal-seed%d", seed);
-        char *dir = stage_dir(runs, pre);
+        char *dir = th_stage_dir(runs, pre);
         snprintf(path, sizeof path, "%s/rewards.json", dir);
-        cJSON *rw = NULL;
-        cr_assert_eq(gc_json_read(path, &rw), GC_OK, "%s", gc_last_error());
+        cJSON *rw = th_read_json(dir, "rewards.json");
         double x[64], auc = 0;
         float r[64];
         cr_assert_eq(gc_json_floats(path, rw, "reward", r, 64), GC_OK);
@@ -593,7 +582,7 @@ Test(full, fig3_and_table1_standins_sample_score_and_vote, .timeout = 300) {
     free(out), free(err);
     /* rerun with tau at the median of the goal seed-1 RM's minimum Q-values, so that about half
      * the solutions are cut, and check that seed's vote against the test's own */
-    char *qdir = stage_dir(runs, "score-samples-goal-seed1");
+    char *qdir = th_stage_dir(runs, "score-samples-goal-seed1");
     float *arr[5];
     int64_t len[5];
     read_qscores(qdir, arr, len);
@@ -812,7 +801,7 @@ Test(full, ablation_variants_and_random_goal_token, .timeout = 300) {
     cr_expect_eq(cJSON_GetArraySize(gc_json_get(res, "reward_models")), 14);
     cJSON_Delete(res);
     /* the MLP head's file holds more than the linear head's D weights */
-    char *lin = stage_dir(runs, "rm-goal-seed1"), *mlp = stage_dir(runs, "rm-mlp-head-seed1");
+    char *lin = th_stage_dir(runs, "rm-goal-seed1"), *mlp = th_stage_dir(runs, "rm-mlp-head-seed1");
     char a[2200], b[2200];
     snprintf(a, sizeof a, "%s/rm.head", lin);
     snprintf(b, sizeof b, "%s/rm.head", mlp);
@@ -911,7 +900,7 @@ Test(full, sampling_on_the_cuda_backend_matches_the_cpu, .timeout = 300) {
     char runs[2][1400];
     for (int dev = 0; dev < 2; dev++)
         snprintf(runs[dev], sizeof runs[dev], "%s/%s", root, dev ? "cuda" : "cpu");
-    char *s0 = stage_dir(runs[0], "sample"), *s1 = stage_dir(runs[1], "sample");
+    char *s0 = th_stage_dir(runs[0], "sample"), *s1 = th_stage_dir(runs[1], "sample");
     snprintf(cmd, sizeof cmd, "cmp %s/samples.bin %s/samples.bin", s0, s1);
     cr_expect_eq(system(cmd), 0, "the same solutions: %s", cmd);
     cJSON *res[2];
@@ -995,7 +984,7 @@ static char *table2_file(const char *root, const char *name) {
 
 /* the accuracy of an evaluation instance's greedy answers: per group (gsm8k 0, svamp 1) and all */
 static void instance_accuracy(const char *runs, const char *prefix, double acc[3]) {
-    char *dir = stage_dir(runs, prefix), p[2400];
+    char *dir = th_stage_dir(runs, prefix), p[2400];
     snprintf(p, sizeof p, "%s/samples.jsonl", dir);
     FILE *f = fopen(p, "r");
     cr_assert_not_null(f, "%s", p);
@@ -1094,10 +1083,8 @@ Test(full, table2_standin_dpo_ppo_and_the_policies, .timeout = 600) {
     for (int k = 1; k <= 2; k++) {
         char pre[32];
         snprintf(pre, sizeof pre, "dpo-seed%d", k);
-        char *dir = stage_dir(runs, pre);
-        snprintf(p, sizeof p, "%s/curve.json", dir);
-        cJSON *c = NULL;
-        cr_assert_eq(gc_json_read(p, &c), GC_OK, "%s", gc_last_error());
+        char *dir = th_stage_dir(runs, pre);
+        cJSON *c = th_read_json(dir, "curve.json");
         cr_assert_eq(cJSON_GetArraySize(c), 6, "96 pairs in batches of 16");
         const cJSON *s1 = cJSON_GetArrayItem(c, 0);
         cr_expect_float_eq(gc_json_num(s1, "train_loss", NAN), log(2.0), 1e-4);
@@ -1176,9 +1163,8 @@ Test(full, table2_dpo_on_the_cuda_backend_matches_the_cpu, .timeout = 300) {
     }
     cJSON *c[2];
     for (int dev = 0; dev < 2; dev++) {
-        char *d = stage_dir(runs[dev], "dpo-seed1"), p[2400];
-        snprintf(p, sizeof p, "%s/curve.json", d);
-        cr_assert_eq(gc_json_read(p, &c[dev]), GC_OK, "%s", gc_last_error());
+        char *d = th_stage_dir(runs[dev], "dpo-seed1");
+        c[dev] = th_read_json(d, "curve.json");
         free(d);
     }
     cr_assert_eq(cJSON_GetArraySize(c[0]), cJSON_GetArraySize(c[1]));

@@ -188,24 +188,6 @@ static int run(const char *file, const char *root, const char *runs, char **out,
     return th_run(cmd, out, NULL, err);
 }
 
-/* a cache's one directory matching prefix (malloc'd) */
-static char *cache_dir(const char *runs, const char *prefix) {
-    char cmd[2048], *dir = NULL;
-    snprintf(cmd, sizeof cmd, "ls -d %s/cache/%s-*[0-9a-f]", runs, prefix);
-    cr_assert_eq(th_run(cmd, &dir, NULL, NULL), 0, "%s", cmd);
-    dir[strcspn(dir, "\n")] = 0;
-    cr_assert(dir[0], "%s: nothing", cmd);
-    return dir;
-}
-
-static cJSON *read_json(const char *dir, const char *file) {
-    char p[2400];
-    snprintf(p, sizeof p, "%s/%s", dir, file);
-    cJSON *o = NULL;
-    cr_assert_eq(gc_json_read(p, &o), GC_OK, "%s", gc_last_error());
-    return o;
-}
-
 Test(full_steer, table3b_standin_prototype_sft_beams_and_judge, .init = start, .fini = stop,
      .timeout = 600) {
     char *root = steer_root();
@@ -229,16 +211,16 @@ Test(full_steer, table3b_standin_prototype_sft_beams_and_judge, .init = start, .
     for (int k = 1; k <= 2; k++) {
         char pre[64];
         snprintf(pre, sizeof pre, "prototype-goal-seed%d", k);
-        char *d = cache_dir(runs, pre);
-        cJSON *info = read_json(d, "info.json");
+        char *d = th_stage_dir(runs, pre);
+        cJSON *info = th_read_json(d, "info.json");
         cr_expect_eq(gc_json_num(info, "examples", 0), 4);
         cJSON_Delete(info);
-        cJSON *proto = read_json(d, "prototype.json");
+        cJSON *proto = th_read_json(d, "prototype.json");
         cr_expect_eq(cJSON_GetArraySize(gc_json_get(proto, "goal")), 64, "a 64-wide prototype");
         cJSON_Delete(proto);
         free(d);
         snprintf(pre, sizeof pre, "sft-seed%d", k);
-        d = cache_dir(runs, pre);
+        d = th_stage_dir(runs, pre);
         static const char *const files[] = {"config.json", "model.safetensors", "tokenizer.json"};
         for (int f = 0; f < 3; f++) {
             char p[2400];
@@ -253,13 +235,13 @@ Test(full_steer, table3b_standin_prototype_sft_beams_and_judge, .init = start, .
     for (int k = 1; k <= 2; k++) {
         char pre[64];
         snprintf(pre, sizeof pre, "guided-seed%d", k);
-        char *gd = cache_dir(runs, pre);
+        char *gd = th_stage_dir(runs, pre);
         snprintf(pre, sizeof pre, "sft-guided-seed%d", k);
-        char *bd = cache_dir(runs, pre);
+        char *bd = th_stage_dir(runs, pre);
         snprintf(pre, sizeof pre, "judge-seed%d", k);
-        char *jd = cache_dir(runs, pre);
-        cJSON *g = read_json(gd, "responses.json"), *b = read_json(bd, "responses.json");
-        cJSON *v = read_json(jd, "verdicts.json"), *ginfo = read_json(gd, "info.json");
+        char *jd = th_stage_dir(runs, pre);
+        cJSON *g = th_read_json(gd, "responses.json"), *b = th_read_json(bd, "responses.json");
+        cJSON *v = th_read_json(jd, "verdicts.json"), *ginfo = th_read_json(gd, "info.json");
         cr_expect_eq(gc_json_num(ginfo, "prompts_skipped_too_long", -1), 1);
         const cJSON *gp = gc_json_get(g, "prompt"), *gt = gc_json_get(g, "text"),
                     *bt = gc_json_get(b, "text");
