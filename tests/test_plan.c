@@ -234,6 +234,13 @@ Test(plan, bad_sections_are_named_by_key) {
          "scales.full.stages.guided.max_len"},
         {"experiments/table3b.json", "scales.full.stages.sft-guided.top_p", "2",
          "scales.full.stages.sft-guided.top_p"},
+        /* table2's DPO beta and PPO pretraining term */
+        {"experiments/table2.json", "scales.full.stages.dpo.beta", "0",
+         "scales.full.stages.dpo.beta"},
+        {"experiments/table2.json", "scales.full.stages.ppo.ptx_data", "\"nowhere\"",
+         "\"nowhere\" is not a data set"},
+        {"experiments/table2.json", "scales.full.stages.ppo.ptx_batch", "0",
+         "scales.full.stages.ppo.ptx_batch"},
         /* an analysis section only beside its own analysis */
         {F2, "scales.full.vote", "{}", "unknown key (known keys: models data stages)"},
         {F3, "scales.full.vote", "{}", "known keys: models data stages partial"},
